@@ -1,0 +1,128 @@
+# The memory manager of a 32-bit x86 kernel, and the small kernel that runs it.
+#
+#   make run     build the kernel and boot it in QEMU (serial console on this terminal)
+#   make test    every test: format check, host unit tests (i386 + x86_64, ASan+UBSan),
+#                the in-kernel suite under QEMU, and the boot checks
+#   make bench   benchmarks (ratios against other implementations, one run)
+#   make deps    install the Debian packages the above need (as root)
+#
+# Objects go to build/; nothing is written into the source tree.
+
+BUILD    := build
+CLANG    ?= clang
+LD       := ld.lld
+QEMU     ?= qemu-system-i386
+
+# ---------------------------------------------------------------- kernel ----
+RESOURCE_DIR := $(shell $(CLANG) -print-resource-dir)
+KCFLAGS := --target=i686-elf -ffreestanding -fno-builtin -nostdinc -isystem $(RESOURCE_DIR)/include \
+           -std=c11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+           -fno-stack-protector -fno-pic -fno-omit-frame-pointer \
+           -mno-sse -mno-sse2 -mno-mmx -mno-3dnow -mno-80387 \
+           -Iinclude -Imm -Iarch/x86 -Ikernel
+KASFLAGS := --target=i686-elf -ffreestanding -nostdinc -g -Iinclude -Iarch/x86
+
+MM_SRCS     := $(wildcard mm/*.c)
+ARCH_SRCS   := $(wildcard arch/x86/*.c) $(wildcard arch/x86/*.S)
+KERNEL_SRCS := $(wildcard kernel/*.c)
+KTEST_SRCS  := $(wildcard tests/kernel/*.c)
+
+kobj = $(patsubst %,$(BUILD)/$(1)/%.o,$(2))
+KOBJS      := $(call kobj,k,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS))
+KTEST_OBJS := $(call kobj,kt,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS))
+
+HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/kernel/*.h)
+
+.PHONY: all kernel run test test-host test-kernel test-boot bench format format-check deps clean
+all: kernel
+
+kernel: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
+
+$(BUILD)/k/%.c.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(KCFLAGS) -c $< -o $@
+$(BUILD)/k/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CLANG) $(KASFLAGS) -c $< -o $@
+$(BUILD)/kt/%.c.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(KCFLAGS) -DKERNEL_TEST -Itests/kernel -c $< -o $@
+$(BUILD)/kt/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CLANG) $(KASFLAGS) -DKERNEL_TEST -c $< -o $@
+
+$(BUILD)/kernel.elf: $(KOBJS) arch/x86/linker.ld
+	$(LD) -m elf_i386 -T arch/x86/linker.ld -o $@ $(KOBJS)
+$(BUILD)/kernel-test.elf: $(KTEST_OBJS) arch/x86/linker.ld
+	$(LD) -m elf_i386 -T arch/x86/linker.ld -o $@ $(KTEST_OBJS)
+
+# QEMU: KVM when it works, plain TCG otherwise (every test passes under both).
+QEMU_ACCEL := $(shell tools/qemu-accel.sh $(QEMU))
+QEMU_BASE  := $(QEMU) $(QEMU_ACCEL) -display none -no-reboot \
+              -device isa-debug-exit,iobase=0xf4,iosize=0x04
+
+# Interactive on a terminal; on a pipe or /dev/null (CI) the kernel shows the
+# boot and the demo and powers off by itself.
+run: $(BUILD)/kernel.elf
+	@if [ -t 0 ]; then \
+	    $(QEMU_BASE) -m 32M -serial mon:stdio -kernel $<; \
+	else \
+	    $(QEMU_BASE) -m 32M -serial stdio -kernel $< -append "autopoweroff" </dev/null; \
+	fi
+
+# ------------------------------------------------------------------ host ----
+HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+               -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-builtin -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
+HOST_ARCHES := i386 x86_64
+HOST_FLAGS_i386   := -m32
+HOST_FLAGS_x86_64 := -m64
+HOST_SRCS   := $(MM_SRCS) $(wildcard host/*.c)
+HOST_TESTS  := $(patsubst tests/host/%.c,%,$(wildcard tests/host/test_*.c))
+
+# build/host/<arch>/<test>: one binary per test file, linking the real mm/ sources.
+define host_rules
+$(BUILD)/host/$(1)/%: tests/host/%.c $(HOST_SRCS) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
+	@mkdir -p $$(dir $$@)
+	$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
+endef
+$(foreach a,$(HOST_ARCHES),$(eval $(call host_rules,$(a))))
+
+HOST_BINS := $(foreach a,$(HOST_ARCHES),$(addprefix $(BUILD)/host/$(a)/,$(HOST_TESTS)))
+
+test-host: $(HOST_BINS)
+	@tools/run-host-tests.sh $(HOST_BINS)
+
+test-kernel: $(BUILD)/kernel-test.elf
+	@tools/run-kernel-tests.sh "$(QEMU_BASE)" $<
+
+test-boot: $(BUILD)/kernel.elf
+	@tools/boot-check.sh "$(QEMU_BASE)" $<
+
+test: deps format-check
+	@$(MAKE) --no-print-directory test-host
+	@$(MAKE) --no-print-directory test-kernel
+	@$(MAKE) --no-print-directory test-boot
+	@echo "make test: all suites passed"
+
+# ----------------------------------------------------------------- bench ----
+BENCH_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -fno-builtin -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
+$(BUILD)/bench/%: bench/%.c $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BENCH_CFLAGS) -o $@ $< $(HOST_SRCS) -lpthread
+
+bench: $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+	@for b in $^; do $$b || exit 1; done
+
+# ------------------------------------------------------------ formatting ----
+FORMAT_FILES := $(shell find include mm arch kernel host tests bench -name '*.[ch]' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format-check: $(words $(FORMAT_FILES)) files formatted"
+
+deps:
+	@tools/deps.sh
+
+clean:
+	rm -rf $(BUILD)

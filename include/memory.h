@@ -1,0 +1,85 @@
+/*
+ * memory.h - the public API of the memory manager (the spec's names and types).
+ *
+ * An embedding kernel includes this header and links the mm/ sources plus its own glue
+ * (see mm/glue.h).  Everything named in ../shared/spec/memory-api-reference.md
+ * is declared here exactly as the spec gives it; additions are marked
+ * "beyond the spec".
+ */
+#ifndef MEMORY_H
+#define MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kstring.h"
+
+/* ---- Memory layout constants (spec, Phase 1) ---- */
+#define PAGE_SIZE         4096
+#define HEAP_START        0x500000    /* 5MB physical address */
+#define INITIAL_HEAP_SIZE (64 * 1024) /* 64KB fixed size */
+#define HEAP_ALIGN        8           /* 8-byte alignment */
+
+/* ---- Magic numbers (spec) ---- */
+#define HEAP_MAGIC_ALLOC 0xDEADBEEF /* Allocated block signature */
+#define HEAP_MAGIC_FREE  0xFEEDFACE /* Free block signature */
+
+/* ---- Alignment macros (spec) ---- */
+#define ALIGN_8(size) (((size) + 7) & ~7) /* 8-byte alignment */
+
+/* ---- Data structures (spec) ---- */
+typedef struct heap_block {
+    uint32_t magic;          /* 0xDEADBEEF (alloc) / 0xFEEDFACE (free) */
+    size_t size;             /* Block size excluding header */
+    int is_free;             /* 1 = free, 0 = allocated */
+    struct heap_block *next; /* Next block in linked list (address order) */
+    struct heap_block *prev; /* Previous block in linked list */
+    const char *file;        /* Source file (debug builds) */
+    uint32_t line;           /* Source line (debug builds) */
+} heap_block_t;
+
+/*
+ * The header every block carries: sizeof(heap_block_t) rounded up to
+ * HEAP_ALIGN.  32 bytes on i386, as the spec says (checked in heap.c).
+ */
+#define HEAP_HEADER_SIZE ALIGN_8(sizeof(heap_block_t))
+
+typedef struct {
+    uint32_t heap_size;        /* Current heap size (64KB in Phase 1) */
+    uint32_t heap_used;        /* Allocated heap memory (payload bytes of live blocks) */
+    uint32_t heap_free;        /* Free heap memory (payload bytes of free blocks) */
+    uint32_t allocation_count; /* Total allocations made */
+    uint32_t free_count;       /* Total frees made */
+    /* ---- beyond the spec (appended; the spec's fields keep their place) ---- */
+    uint32_t largest_free_block; /* biggest single kmalloc() that can succeed now */
+    uint32_t peak_heap_used;     /* high-water mark of heap_used */
+    uint32_t block_count;        /* blocks in the heap, allocated and free */
+    uint32_t free_block_count;   /* free blocks (fragmentation: many small ones is bad) */
+    uint32_t error_count;        /* caller bugs detected and survived (double free, ...) */
+    /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
+} memory_stats_t;
+
+/* ---- Core memory functions (spec, Phase 1) ---- */
+void memory_init(void);
+void *kmalloc(size_t size);
+void kfree(void *ptr);
+void *kcalloc(size_t count, size_t size);
+void *krealloc(void *ptr, size_t size);
+
+/* ---- Debug and statistics (spec) ---- */
+void get_memory_stats(memory_stats_t *stats);
+void heap_dump(void);
+
+/* ---- beyond the spec ---- */
+
+/*
+ * Walk every block and the free list; verify magic numbers, sizes, links,
+ * coalescing and the counters.  Prints one line per broken invariant and
+ * returns how many there were (0 = healthy).
+ */
+int heap_check(void);
+
+/* The last caller-bug message the memory manager printed ("" if none). */
+const char *mm_last_error(void);
+
+#endif /* MEMORY_H */

@@ -1,0 +1,704 @@
+/*
+ * heap.c - kmalloc / kfree / kcalloc / krealloc, statistics, dump and check.
+ *
+ * Theory of operation
+ * -------------------
+ * The heap is made of regions (Phase 1: one, the spec's 64 KB at HEAP_START).
+ * A region is carved into blocks, each a heap_block_t header (HEAP_HEADER_SIZE,
+ * 32 bytes on i386) followed by its payload:
+ *
+ *   region.start                                                   region.end
+ *   | hdr | payload ...  | hdr | payload | hdr | payload ...            |
+ *     ^ next/prev chain every block of the region in address order.
+ *
+ * Free blocks are also on one doubly-linked free list whose links live in the
+ * first bytes of their payload (free_links_t), so kmalloc never walks
+ * allocated blocks, and the minimum payload is MIN_PAYLOAD.  Placement is best
+ * fit over the free list (the spec's Phase 2 plan; a later issue replaces the
+ * list with segregated lists for O(1)).
+ *
+ * Invariants (heap_check verifies all of them):
+ *   - magic is HEAP_MAGIC_FREE iff is_free, else HEAP_MAGIC_ALLOC;
+ *   - size is a multiple of HEAP_ALIGN, >= MIN_PAYLOAD, inside the region;
+ *   - b->next == the address right after b's payload, or NULL for the last
+ *     block, which ends exactly at region.end; b->next->prev == b;
+ *   - no two neighbours are both free (kfree coalesces at once);
+ *   - the free list holds exactly the free blocks, once each;
+ *   - the counters equal what a walk adds up.
+ *
+ * Caller bugs are checked cheaply on every kfree/krealloc (O(1): the header
+ * and its neighbours' links); only when a check fails do we walk the region
+ * to say what the pointer really is (interior pointer, smashed header...).
+ * A header smashed by an overflow of the block before it is rebuilt from its
+ * neighbours (the next block's prev link marks where it ends), so the heap
+ * stays usable and nothing leaks.
+ *
+ * Locking: every public function takes the glue lock once; the *_locked
+ * helpers assume it is held.
+ */
+#include "glue.h"
+#include "log.h"
+#include "memory.h"
+
+#define HDR HEAP_HEADER_SIZE
+
+_Static_assert(sizeof(void *) != 4 || HEAP_HEADER_SIZE == 32,
+               "the spec promises a 32-byte block header on i386");
+_Static_assert((HEAP_HEADER_SIZE % HEAP_ALIGN) == 0, "payloads must stay HEAP_ALIGN-aligned");
+
+typedef struct free_links {
+    heap_block_t *next_free;
+    heap_block_t *prev_free;
+} free_links_t;
+
+#define MIN_PAYLOAD      ALIGN_8(sizeof(free_links_t))
+#define HEAP_MAX_REGIONS 4
+/* Largest request we even try: keeps every size computation far from overflow. */
+#define HEAP_MAX_REQUEST ((size_t)0x7FFFFFF0u)
+
+typedef struct {
+    uintptr_t start;
+    uintptr_t end;
+    heap_block_t *last; /* the block ending at `end` (needed to rebuild smashed headers) */
+} heap_region_t;
+
+static struct {
+    heap_region_t regions[HEAP_MAX_REGIONS];
+    int nregions;
+    heap_block_t *free_head;
+    /* counters, kept exact on every operation and re-added by heap_check */
+    uint32_t used, free, blocks, free_blocks;
+    uint32_t peak_used, allocs, frees;
+    int oom_reported; /* print one "out of memory" per episode, not per call */
+} heap;
+
+/* ------------------------------------------------------------ helpers ---- */
+
+static inline void *block_payload(heap_block_t *b)
+{
+    return (char *)b + HDR;
+}
+
+static inline heap_block_t *block_of(void *payload)
+{
+    return (heap_block_t *)((char *)payload - HDR);
+}
+
+static inline uintptr_t block_end(const heap_block_t *b)
+{
+    return (uintptr_t)b + HDR + b->size;
+}
+
+static inline free_links_t *block_links(heap_block_t *b)
+{
+    return (free_links_t *)block_payload(b);
+}
+
+static inline int magic_is_valid(uint32_t magic)
+{
+    return magic == HEAP_MAGIC_ALLOC || magic == HEAP_MAGIC_FREE;
+}
+
+static heap_region_t *region_of(uintptr_t addr)
+{
+    for (int i = 0; i < heap.nregions; i++) {
+        if (addr >= heap.regions[i].start && addr < heap.regions[i].end)
+            return &heap.regions[i];
+    }
+    return NULL;
+}
+
+/* Could `b` be a block header of region r?  (aligned, and room for a header) */
+static int block_addr_ok(const heap_region_t *r, const heap_block_t *b)
+{
+    uintptr_t a = (uintptr_t)b;
+    return r && (a % HEAP_ALIGN) == 0 && a >= r->start && a + HDR <= r->end;
+}
+
+/*
+ * Why b's header cannot be trusted, or NULL if it is consistent.  O(1): reads
+ * b and its neighbours' links.  A neighbour whose own magic is gone is that
+ * neighbour's problem, not b's: an overflow into the next block must not make
+ * this one unfreeable.
+ */
+static const char *block_problem(const heap_region_t *r, heap_block_t *b)
+{
+    if (!magic_is_valid(b->magic))
+        return "bad magic number";
+    if (b->is_free != (b->magic == HEAP_MAGIC_FREE))
+        return "is_free disagrees with the magic number";
+    if (b->size % HEAP_ALIGN || b->size < MIN_PAYLOAD || b->size > r->end - (uintptr_t)b - HDR)
+        return "size out of range";
+    if (b->next == NULL ? block_end(b) != r->end : (uintptr_t)b->next != block_end(b))
+        return "next link does not match the size";
+    if (b->next && magic_is_valid(b->next->magic) && b->next->prev != b)
+        return "next block does not link back";
+    if (b->prev == NULL ? (uintptr_t)b != r->start : !block_addr_ok(r, b->prev))
+        return "prev link out of range";
+    if (b->prev && magic_is_valid(b->prev->magic) && b->prev->next != b)
+        return "previous block does not link to it";
+    return NULL;
+}
+
+/* ---------------------------------------------------------- free list ---- */
+
+static void freelist_insert(heap_block_t *b)
+{
+    free_links_t *l = block_links(b);
+    l->prev_free = NULL;
+    l->next_free = heap.free_head;
+    if (heap.free_head)
+        block_links(heap.free_head)->prev_free = b;
+    heap.free_head = b;
+    heap.free += b->size;
+    heap.free_blocks++;
+}
+
+static void freelist_remove(heap_block_t *b)
+{
+    free_links_t *l = block_links(b);
+    if (l->prev_free)
+        block_links(l->prev_free)->next_free = l->next_free;
+    else
+        heap.free_head = l->next_free;
+    if (l->next_free)
+        block_links(l->next_free)->prev_free = l->prev_free;
+    heap.free -= b->size;
+    heap.free_blocks--;
+}
+
+/* Is b on the free list?  Decided by the list's own links, not by b's header. */
+static int freelist_holds(heap_block_t *b)
+{
+    heap_block_t *p = block_links(b)->prev_free;
+    if (p == NULL)
+        return heap.free_head == b;
+    return block_addr_ok(region_of((uintptr_t)p), p) && block_links(p)->next_free == b;
+}
+
+/* ------------------------------------------------------ block surgery ---- */
+
+static void block_set_state(heap_block_t *b, int is_free)
+{
+    b->magic = is_free ? HEAP_MAGIC_FREE : HEAP_MAGIC_ALLOC;
+    b->is_free = is_free;
+}
+
+/*
+ * Cut b down to `need` payload bytes; the rest becomes a new block (returned,
+ * state not set, on no list) if it can hold a header and MIN_PAYLOAD.
+ */
+static heap_block_t *block_split(heap_region_t *r, heap_block_t *b, size_t need)
+{
+    if (b->size < need + HDR + MIN_PAYLOAD)
+        return NULL;
+    heap_block_t *rest = (heap_block_t *)((uintptr_t)b + HDR + need);
+    rest->size = b->size - need - HDR;
+    rest->next = b->next;
+    rest->prev = b;
+    rest->file = NULL;
+    rest->line = 0;
+    if (b->next)
+        b->next->prev = rest;
+    else
+        r->last = rest;
+    b->next = rest;
+    b->size = need;
+    heap.blocks++;
+    return rest;
+}
+
+/* b swallows its next neighbour (already off the free list). */
+static void block_merge_next(heap_region_t *r, heap_block_t *b)
+{
+    heap_block_t *n = b->next;
+    b->size += HDR + n->size;
+    b->next = n->next;
+    if (n->next)
+        n->next->prev = b;
+    else
+        r->last = b;
+    /* n's header stays behind with HEAP_MAGIC_FREE: a late kfree(n) reads as a double free. */
+    heap.blocks--;
+}
+
+/*
+ * Rebuild the header of b, smashed (typically by an overflow of b->prev).
+ * Its start is known (prev->next); its end is where the next block's prev
+ * link points back at b, or region.end if b was the last block.  Returns 0 if
+ * it cannot be done with certainty (then b is left alone).
+ */
+static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
+{
+    heap_block_t *next = NULL;
+    if (b != r->last) {
+        for (uintptr_t a = (uintptr_t)b + HDR + MIN_PAYLOAD; a + HDR <= r->end; a += HEAP_ALIGN) {
+            heap_block_t *h = (heap_block_t *)a;
+            if (magic_is_valid(h->magic) && h->prev == b && (!prev || prev->next == b)) {
+                next = h;
+                break;
+            }
+        }
+        if (!next)
+            return 0;
+    }
+    b->size = (next ? (uintptr_t)next : r->end) - (uintptr_t)b - HDR;
+    b->next = next;
+    b->prev = prev;
+    b->file = NULL;
+    b->line = 0;
+    block_set_state(b, freelist_holds(b));
+    return 1;
+}
+
+/*
+ * b->next, about to be merged with b: usable only if its header is sound.  A
+ * smashed one (b overflowed into it) is reported and rebuilt.
+ */
+static int next_ok(const char *fn, heap_region_t *r, heap_block_t *b)
+{
+    heap_block_t *n = b->next;
+    if (block_problem(r, n) == NULL)
+        return 1;
+    uint32_t magic = n->magic;
+    int rebuilt = block_rebuild(r, n, b);
+    mm_report("%s: %p: header of the next block %p smashed (magic 0x%08x): overflow of %p?%s", fn,
+              block_payload(b), (void *)n, magic, block_payload(b),
+              rebuilt ? " (rebuilt)" : " (left alone)");
+    return rebuilt;
+}
+
+/* b (marked free, on no list, not in `used`) joins its free neighbours and the free list. */
+static void block_release(const char *fn, heap_region_t *r, heap_block_t *b)
+{
+    heap_block_t *n = b->next;
+    if (n && next_ok(fn, r, b) && n->is_free) {
+        freelist_remove(n);
+        block_merge_next(r, b);
+    }
+    heap_block_t *p = b->prev;
+    if (p && p->is_free && block_problem(r, p) == NULL) {
+        freelist_remove(p);
+        block_merge_next(r, p);
+        b = p;
+    }
+    freelist_insert(b);
+}
+
+/* ------------------------------------------------- pointer validation ---- */
+
+/*
+ * Slow path, only after a cheap check failed: walk the region to say what
+ * `ptr` really is, then report it.  If ptr is a block whose header was smashed
+ * and can be rebuilt, returns that block (the operation may then go on).
+ */
+static heap_block_t *diagnose(const char *fn, heap_region_t *r, void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    heap_block_t *prev = NULL;
+    heap_block_t *b = (heap_block_t *)r->start;
+    while (b) {
+        const char *why = block_problem(r, b);
+        if (why && p == (uintptr_t)block_payload(b)) {
+            if (magic_is_valid(b->magic) || !block_rebuild(r, b, prev)) {
+                mm_report("%s: %p: block header corrupted (%s, magic 0x%08x)", fn, ptr, why,
+                          b->magic);
+                return NULL;
+            }
+            mm_report("%s: %p: block header smashed (overflow of the block before it?): rebuilt "
+                      "from its neighbours%s",
+                      fn, ptr, b->is_free ? "; the block is free: double free" : "");
+            return b->is_free ? NULL : b;
+        }
+        if (why) {
+            mm_report("%s: %p: heap corrupted at block %p (%s): pointer not checked", fn, ptr,
+                      (void *)b, why);
+            return NULL;
+        }
+        if (p >= (uintptr_t)b && p < (uintptr_t)block_payload(b)) {
+            mm_report("%s: %p: points into the header of block %p", fn, ptr, block_payload(b));
+            return NULL;
+        }
+        if (p > (uintptr_t)b && p < block_end(b)) {
+            mm_report("%s: %p: interior pointer, %u bytes into %s block %p (%u bytes)", fn, ptr,
+                      (unsigned)(p - (uintptr_t)block_payload(b)),
+                      b->is_free ? "free" : "allocated", block_payload(b), (unsigned)b->size);
+            return NULL;
+        }
+        prev = b;
+        b = b->next;
+    }
+    mm_report("%s: %p: not a block of this heap", fn, ptr);
+    return NULL;
+}
+
+/*
+ * The allocated block behind ptr, or NULL after reporting why ptr cannot be
+ * freed/resized.  O(1) unless something is wrong.
+ */
+static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    heap_region_t *r = region_of(p);
+    if (!r) {
+        mm_report("%s: %p: not a heap pointer (outside the heap)", fn, ptr);
+        return NULL;
+    }
+    *rp = r;
+    if (p < r->start + HDR)
+        return diagnose(fn, r, ptr);
+    if (p % HEAP_ALIGN)
+        return diagnose(fn, r, ptr);
+    heap_block_t *b = block_of(ptr);
+    if (b->magic == HEAP_MAGIC_FREE) {
+        mm_report("%s: %p: double free (block is already free)", fn, ptr);
+        return NULL;
+    }
+    if (b->magic == HEAP_MAGIC_ALLOC && block_problem(r, b) == NULL)
+        return b;
+    return diagnose(fn, r, ptr);
+}
+
+/* -------------------------------------------------------- allocation ---- */
+
+/* Payload size for a request, or 0 if the request can never be met. */
+static size_t request_size(size_t size)
+{
+    if (size == 0 || size > HEAP_MAX_REQUEST)
+        return 0;
+    size = ALIGN_8(size);
+    return size < MIN_PAYLOAD ? MIN_PAYLOAD : size;
+}
+
+/*
+ * The free list from scratch, by walking every region (after a use after free
+ * or an overflow scribbled over free-list links).  Smashed headers on the way
+ * are rebuilt; a region whose walk cannot go on keeps only what came before.
+ */
+static void freelist_rebuild(void)
+{
+    heap.free_head = NULL;
+    heap.free = heap.free_blocks = 0;
+    for (int i = 0; i < heap.nregions; i++) {
+        heap_region_t *r = &heap.regions[i];
+        heap_block_t *prev = NULL;
+        for (heap_block_t *b = (heap_block_t *)r->start; b; prev = b, b = b->next) {
+            if (block_problem(r, b) && !block_rebuild(r, b, prev))
+                break;
+            if (b->is_free)
+                freelist_insert(b);
+        }
+    }
+}
+
+/* A free-list entry we may follow: a free block header inside the heap. */
+static int free_entry_ok(heap_block_t *b)
+{
+    return block_addr_ok(region_of((uintptr_t)b), b) && b->magic == HEAP_MAGIC_FREE &&
+           b->is_free == 1;
+}
+
+static heap_block_t *best_fit(const char *fn, size_t need)
+{
+    heap_block_t *best = NULL;
+    int rebuilt = 0;
+    uint32_t steps = 0;
+    for (heap_block_t *b = heap.free_head; b; b = block_links(b)->next_free) {
+        if (!free_entry_ok(b) || ++steps > heap.blocks) {
+            if (rebuilt)
+                glue_panic("best_fit: free list still corrupt after a rebuild");
+            mm_report("%s: free list corrupted at %p (write after free, or an overflow?): "
+                      "rebuilt from the blocks",
+                      fn, (void *)b);
+            freelist_rebuild();
+            rebuilt = 1;
+            steps = 0;
+            best = NULL;
+            b = heap.free_head;
+            if (!b)
+                break;
+        }
+        if (b->size >= need && (!best || b->size < best->size)) {
+            best = b;
+            if (b->size == need)
+                break;
+        }
+    }
+    return best;
+}
+
+static void out_of_memory(const char *fn, size_t size)
+{
+    if (heap.oom_reported)
+        return;
+    heap.oom_reported = 1;
+    mm_printf("%s: out of memory: %lu bytes requested, %u bytes free in %u blocks\n", fn,
+              (unsigned long)size, (unsigned)heap.free, (unsigned)heap.free_blocks);
+}
+
+static void account_alloc(heap_block_t *b)
+{
+    heap.used += b->size;
+    if (heap.used > heap.peak_used)
+        heap.peak_used = heap.used;
+}
+
+static void *kmalloc_locked(const char *fn, size_t size)
+{
+    size_t need = request_size(size);
+    heap_block_t *b = need ? best_fit(fn, need) : NULL;
+    if (!b) {
+        if (size)
+            out_of_memory(fn, size);
+        return NULL;
+    }
+    heap_region_t *r = region_of((uintptr_t)b);
+    freelist_remove(b);
+    heap_block_t *rest = block_split(r, b, need);
+    if (rest) {
+        /* b was free, so its old next is allocated: rest has no free neighbour. */
+        block_set_state(rest, 1);
+        freelist_insert(rest);
+    }
+    block_set_state(b, 0);
+    b->file = NULL;
+    b->line = 0;
+    account_alloc(b);
+    heap.allocs++;
+    return block_payload(b);
+}
+
+static void kfree_locked(heap_region_t *r, heap_block_t *b)
+{
+    heap.used -= b->size;
+    heap.frees++;
+    heap.oom_reported = 0;
+    block_set_state(b, 1);
+    block_release("kfree", r, b);
+}
+
+/* --------------------------------------------------------- public API ---- */
+
+static void region_add(uintptr_t start, size_t size)
+{
+    heap_region_t *r = &heap.regions[heap.nregions++];
+    r->start = start;
+    r->end = start + size;
+    heap_block_t *b = (heap_block_t *)start;
+    b->size = size - HDR;
+    b->next = b->prev = NULL;
+    b->file = NULL;
+    b->line = 0;
+    block_set_state(b, 1);
+    r->last = b;
+    heap.blocks++;
+    freelist_insert(b);
+}
+
+void memory_init(void)
+{
+    glue_irqflags_t f = glue_lock();
+    memset(&heap, 0, sizeof(heap));
+    mm_log_reset();
+    region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE);
+    glue_unlock(f);
+}
+
+void *kmalloc(size_t size)
+{
+    glue_irqflags_t f = glue_lock();
+    void *p = kmalloc_locked("kmalloc", size);
+    glue_unlock(f);
+    return p;
+}
+
+void kfree(void *ptr)
+{
+    if (!ptr)
+        return;
+    glue_irqflags_t f = glue_lock();
+    heap_region_t *r;
+    heap_block_t *b = checked_block("kfree", ptr, &r);
+    if (b)
+        kfree_locked(r, b);
+    glue_unlock(f);
+}
+
+void *kcalloc(size_t count, size_t size)
+{
+    if (count && size > (size_t)-1 / count) {
+        mm_report("kcalloc: %lu * %lu bytes overflows size_t: refused", (unsigned long)count,
+                  (unsigned long)size);
+        return NULL;
+    }
+    void *p = kmalloc(count * size);
+    if (p)
+        memset(p, 0, count * size);
+    return p;
+}
+
+/* Resize b in place if it can be done: shrink, or grow into a free next block. */
+static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
+{
+    heap_block_t *n = b->next;
+    if (need > b->size) {
+        if (!n || !next_ok("krealloc", r, b) || !n->is_free || b->size + HDR + n->size < need)
+            return 0;
+        freelist_remove(n);
+        heap.used -= b->size;
+        block_merge_next(r, b);
+        account_alloc(b);
+    }
+    uint32_t old = b->size;
+    heap_block_t *rest = block_split(r, b, need);
+    if (rest) {
+        heap.used -= old - b->size;
+        block_set_state(rest, 1);
+        block_release("krealloc", r, rest);
+    }
+    return 1;
+}
+
+void *krealloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return kmalloc(size);
+    if (size == 0) {
+        kfree(ptr);
+        return NULL;
+    }
+    glue_irqflags_t f = glue_lock();
+    void *result = NULL;
+    heap_region_t *r;
+    heap_block_t *b = checked_block("krealloc", ptr, &r);
+    size_t need = request_size(size);
+    if (!b) {
+        /* reported; ptr left alone */
+    } else if (!need) {
+        out_of_memory("krealloc", size);
+    } else if (resize_in_place(r, b, need)) {
+        result = ptr;
+    } else {
+        result = kmalloc_locked("krealloc", size);
+        if (result) {
+            memcpy(result, ptr, b->size);
+            kfree_locked(r, b);
+        }
+    }
+    glue_unlock(f);
+    return result;
+}
+
+void get_memory_stats(memory_stats_t *stats)
+{
+    if (!stats) {
+        mm_report("get_memory_stats: NULL stats pointer");
+        return;
+    }
+    glue_irqflags_t f = glue_lock();
+    uint32_t size = 0, largest = 0;
+    for (int i = 0; i < heap.nregions; i++)
+        size += heap.regions[i].end - heap.regions[i].start;
+    for (heap_block_t *b = heap.free_head; b; b = block_links(b)->next_free) {
+        if (b->size > largest)
+            largest = b->size;
+    }
+    stats->heap_size = size;
+    stats->heap_used = heap.used;
+    stats->heap_free = heap.free;
+    stats->allocation_count = heap.allocs;
+    stats->free_count = heap.frees;
+    stats->largest_free_block = largest;
+    stats->peak_heap_used = heap.peak_used;
+    stats->block_count = heap.blocks;
+    stats->free_block_count = heap.free_blocks;
+    stats->error_count = mm_error_count();
+    glue_unlock(f);
+}
+
+void heap_dump(void)
+{
+    glue_irqflags_t f = glue_lock();
+    mm_printf("heap: %u used, %u free in %u blocks (%u free), %u allocations, %u frees\n",
+              (unsigned)heap.used, (unsigned)heap.free, (unsigned)heap.blocks,
+              (unsigned)heap.free_blocks, (unsigned)heap.allocs, (unsigned)heap.frees);
+    for (int i = 0; i < heap.nregions; i++) {
+        heap_region_t *r = &heap.regions[i];
+        mm_printf("region %d: %p-%p\n", i, (void *)r->start, (void *)r->end);
+        for (heap_block_t *b = (heap_block_t *)r->start; b; b = b->next) {
+            const char *why = block_problem(r, b);
+            if (why) {
+                mm_printf("  %p  CORRUPT (%s, magic 0x%08x): dump stops here\n", (void *)b, why,
+                          b->magic);
+                break;
+            }
+            mm_printf("  %p  %8u  %s", block_payload(b), (unsigned)b->size,
+                      b->is_free ? "free" : "ALLOC");
+            if (b->file)
+                mm_printf("  %s:%u", b->file, (unsigned)b->line);
+            mm_printf("\n");
+        }
+    }
+    glue_unlock(f);
+}
+
+/* --------------------------------------------------------------- check ---- */
+
+static int check_failed(const void *where, const char *what)
+{
+    mm_printf("heap_check: %p: %s\n", where, what);
+    return 1;
+}
+
+int heap_check(void)
+{
+    glue_irqflags_t f = glue_lock();
+    int errors = 0;
+    uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0;
+
+    for (int i = 0; i < heap.nregions; i++) {
+        heap_region_t *r = &heap.regions[i];
+        heap_block_t *b = (heap_block_t *)r->start;
+        for (; b; b = b->next) {
+            const char *why = block_problem(r, b);
+            if (why) {
+                errors += check_failed(b, why);
+                break; /* its links cannot be followed */
+            }
+            blocks++;
+            if (b->is_free) {
+                free += b->size;
+                free_blocks++;
+                if (b->next && b->next->is_free)
+                    errors += check_failed(b, "two free neighbours not coalesced");
+            } else {
+                used += b->size;
+            }
+            if (!b->next && b != r->last)
+                errors += check_failed(b, "region's last-block pointer is stale");
+        }
+    }
+
+    uint32_t listed = 0;
+    heap_block_t *prev = NULL;
+    for (heap_block_t *b = heap.free_head; b; prev = b, b = block_links(b)->next_free) {
+        heap_region_t *r = region_of((uintptr_t)b);
+        if (!block_addr_ok(r, b) || b->magic != HEAP_MAGIC_FREE || !b->is_free) {
+            errors += check_failed(b, "free list holds a block that is not free");
+            break;
+        }
+        if (block_links(b)->prev_free != prev)
+            errors += check_failed(b, "free list back link is wrong");
+        if (++listed > heap.blocks) {
+            errors += check_failed(b, "free list has a cycle");
+            break;
+        }
+    }
+    if (listed != free_blocks)
+        errors += check_failed(heap.free_head, "free list length differs from free blocks");
+    if (used != heap.used || free != heap.free || blocks != heap.blocks ||
+        free_blocks != heap.free_blocks)
+        errors += check_failed(NULL, "counters differ from the blocks");
+    glue_unlock(f);
+    return errors;
+}

@@ -1,0 +1,154 @@
+/*
+ * log.c - a tiny printf for mm/, over glue_console_write().
+ *
+ * Freestanding: no libc, no 64-bit division on i386 (unsigned long is the
+ * machine word on both targets), output assembled in a bounded line buffer so
+ * a report reaches the console as one write.
+ */
+#include <stdarg.h>
+
+#include "glue.h"
+#include "log.h"
+#include "memory.h"
+
+#define LINE_MAX 160
+
+struct line {
+    char buf[LINE_MAX];
+    size_t len;
+};
+
+static char last_error[LINE_MAX];
+static uint32_t error_count;
+
+static void put(struct line *l, char c)
+{
+    if (l->len < LINE_MAX - 1)
+        l->buf[l->len++] = c;
+}
+
+static void put_str(struct line *l, const char *s)
+{
+    if (!s)
+        s = "(null)";
+    while (*s)
+        put(l, *s++);
+}
+
+static void put_num(struct line *l, unsigned long v, unsigned base, int width, char pad)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (width-- > n)
+        put(l, pad);
+    while (n)
+        put(l, digits[--n]);
+}
+
+static void format(struct line *l, const char *fmt, va_list ap)
+{
+    for (; *fmt; fmt++) {
+        if (*fmt != '%') {
+            put(l, *fmt);
+            continue;
+        }
+        fmt++;
+        char pad = ' ';
+        int width = 0;
+        if (*fmt == '0') {
+            pad = '0';
+            fmt++;
+        }
+        while (*fmt >= '0' && *fmt <= '9')
+            width = width * 10 + (*fmt++ - '0');
+        int is_long = 0;
+        while (*fmt == 'l' || *fmt == 'z') {
+            is_long = 1;
+            fmt++;
+        }
+        switch (*fmt) {
+        case 's':
+            put_str(l, va_arg(ap, const char *));
+            break;
+        case 'c':
+            put(l, (char)va_arg(ap, int));
+            break;
+        case 'd': {
+            long v = is_long ? va_arg(ap, long) : va_arg(ap, int);
+            if (v < 0) {
+                put(l, '-');
+                put_num(l, 0UL - (unsigned long)v, 10, width ? width - 1 : 0, pad);
+            } else {
+                put_num(l, (unsigned long)v, 10, width, pad);
+            }
+            break;
+        }
+        case 'u':
+            put_num(l, is_long ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10, width, pad);
+            break;
+        case 'x':
+            put_num(l, is_long ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16, width, pad);
+            break;
+        case 'p':
+            put_str(l, "0x");
+            put_num(l, (unsigned long)(uintptr_t)va_arg(ap, void *), 16, 2 * sizeof(void *), '0');
+            break;
+        case '%':
+            put(l, '%');
+            break;
+        default: /* unknown conversion: show it rather than guess */
+            put(l, '%');
+            if (*fmt)
+                put(l, *fmt);
+            else
+                fmt--;
+        }
+    }
+}
+
+void mm_printf(const char *fmt, ...)
+{
+    struct line l;
+    l.len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    format(&l, fmt, ap);
+    va_end(ap);
+    glue_console_write(l.buf, l.len);
+}
+
+void mm_report(const char *fmt, ...)
+{
+    struct line l;
+    l.len = 0;
+    put_str(&l, "ERROR: ");
+    va_list ap;
+    va_start(ap, fmt);
+    format(&l, fmt, ap);
+    va_end(ap);
+    memcpy(last_error, l.buf, l.len);
+    last_error[l.len] = '\0';
+    error_count++;
+    put(&l, '\n');
+    glue_console_write(l.buf, l.len);
+}
+
+const char *mm_last_error(void)
+{
+    return last_error;
+}
+
+uint32_t mm_error_count(void)
+{
+    return error_count;
+}
+
+void mm_log_reset(void)
+{
+    last_error[0] = '\0';
+    error_count = 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * log.h - console output and caller-bug reports for the mm/ layers.
+ *
+ * Every caller bug (double free, wild pointer, ...) is reported through
+ * mm_report(): one line "ERROR: <function>: <address>: <reason>", printed on
+ * the glue console, kept as mm_last_error() and counted.  The caller's bug is
+ * survived; the count shows up in memory_stats_t.error_count.
+ */
+#ifndef MM_LOG_H
+#define MM_LOG_H
+
+#include <stdint.h>
+
+/* printf subset: %s %c %d %u %x %p %%, flags '0', width, and l/z modifiers. */
+__attribute__((format(printf, 1, 2))) void mm_printf(const char *fmt, ...);
+
+/* Report a caller bug: prints "ERROR: " + message + "\n", records and counts it. */
+__attribute__((format(printf, 1, 2))) void mm_report(const char *fmt, ...);
+
+uint32_t mm_error_count(void);
+void mm_log_reset(void);
+
+#endif /* MM_LOG_H */

@@ -1,0 +1,89 @@
+/*
+ * harness.h - shared by the host test files: cmocka, the real mm/ API, and
+ * wrappers that run heap_check() after every heap operation.
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "host.h"
+#include "memory.h"
+
+#define HDR       HEAP_HEADER_SIZE
+#define HEAP_BASE ((uintptr_t)host_phys_base() + HEAP_START)
+#define HEAP_END  (HEAP_BASE + INITIAL_HEAP_SIZE)
+
+/* The heap must be healthy after every operation. */
+#define CHECK_HEAP() assert_int_equal(heap_check(), 0)
+
+static inline void *t_kmalloc(size_t n)
+{
+    void *p = kmalloc(n);
+    CHECK_HEAP();
+    return p;
+}
+
+static inline void t_kfree(void *p)
+{
+    kfree(p);
+    CHECK_HEAP();
+}
+
+static inline void *t_krealloc(void *p, size_t n)
+{
+    void *q = krealloc(p, n);
+    CHECK_HEAP();
+    return q;
+}
+
+static inline void *t_kcalloc(size_t c, size_t n)
+{
+    void *p = kcalloc(c, n);
+    CHECK_HEAP();
+    return p;
+}
+
+static inline memory_stats_t stats_now(void)
+{
+    memory_stats_t s;
+    get_memory_stats(&s);
+    return s;
+}
+
+/* Every byte of the heap is accounted for: payloads plus one header per block. */
+static inline void assert_stats_balance(void)
+{
+    memory_stats_t s = stats_now();
+    assert_int_equal(s.heap_size, s.heap_used + s.heap_free + s.block_count * HDR);
+}
+
+/* Fresh heap and empty console before each test. */
+static inline int fresh_heap(void **state)
+{
+    (void)state;
+    memory_init();
+    host_console_clear();
+    return 0;
+}
+
+/* The last caller-bug report names the function, the address and the reason. */
+static inline void assert_reported(const char *fn, const void *addr, const char *reason)
+{
+    char where[64];
+    /* mm_printf's %p: 0x and every hex digit of the pointer */
+    snprintf(where, sizeof(where), "%s: 0x%0*lx", fn, (int)(2 * sizeof(void *)),
+             (unsigned long)(uintptr_t)addr);
+    const char *last = mm_last_error();
+    if (!strstr(last, where) || !strstr(last, reason))
+        fail_msg("expected a report \"%s ... %s\", got \"%s\"", where, reason, last);
+}
+
+#endif /* HARNESS_H */
