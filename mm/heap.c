@@ -129,7 +129,8 @@ static const char *block_problem(const heap_region_t *r, heap_block_t *b)
         return "is_free disagrees with the magic number";
     if (b->size % HEAP_ALIGN || b->size < MIN_PAYLOAD || b->size > r->end - (uintptr_t)b - HDR)
         return "size out of range";
-    if (b->next == NULL ? block_end(b) != r->end : (uintptr_t)b->next != block_end(b))
+    if (b->next == NULL ? block_end(b) != r->end
+                        : (uintptr_t)b->next != block_end(b) || block_end(b) + HDR > r->end)
         return "next link does not match the size";
     if (b->next && magic_is_valid(b->next->magic) && b->next->prev != b)
         return "next block does not link back";

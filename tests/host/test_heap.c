@@ -3,6 +3,8 @@
  * kcalloc, krealloc, get_memory_stats and heap_dump, plus the misuse cases.
  * Each test starts from a fresh heap; heap_check() runs after every operation.
  */
+#include <sys/mman.h>
+
 #include "harness.h"
 
 /* memory_init: one free block covering the spec's 64 KB at HEAP_START. */
@@ -458,6 +460,23 @@ static void test_heap_check_finds_corruption(void **state)
     CHECK_HEAP();
 }
 
+/* A last block whose next link points at the end of the region is caught, not followed. */
+static void test_heap_check_never_walks_past_the_region(void **state)
+{
+    char *a = t_kmalloc(64);
+    heap_block_t *rest = (heap_block_t *)(a + 64);
+    assert_null(rest->next);
+    rest->next = (heap_block_t *)HEAP_END;
+    /* reading a header at HEAP_END would now fault instead of reading zeros */
+    assert_int_equal(mprotect((void *)HEAP_END, 4096, PROT_NONE), 0);
+    int broken = heap_check();
+    assert_int_equal(mprotect((void *)HEAP_END, 4096, PROT_READ | PROT_WRITE), 0);
+    assert_true(broken >= 1);
+    assert_true(host_console_has("next link does not match"));
+    rest->next = NULL;
+    CHECK_HEAP();
+}
+
 /* memory_init starts over: everything before it is forgotten. */
 static void test_memory_init_resets(void **state)
 {
@@ -506,6 +525,7 @@ int main(void)
         T(test_stats_null),
         T(test_heap_dump_lists_blocks),
         T(test_heap_check_finds_corruption),
+        T(test_heap_check_never_walks_past_the_region),
         T(test_memory_init_resets),
     };
     return cmocka_run_group_tests_name("heap", tests, NULL, NULL);

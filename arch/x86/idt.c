@@ -1,0 +1,187 @@
+/*
+ * idt.c - the Interrupt Descriptor Table and the C side of exception handling.
+ *
+ * The IDT has all 256 slots but only the 32 exception vectors are present.
+ * A stray `int n` or IRQ on any other vector therefore raises #GP with an
+ * error code naming that vector, so it too ends in a diagnosis.
+ *
+ * isr_dispatch() is reached from isr.S with interrupts off.  It offers the
+ * exception to the vector's fault hook (tests that provoke a fault on
+ * purpose); otherwise it prints what the CPU told us - vector, error code
+ * decoded, EIP/CS/EFLAGS, CR2 and the control registers, the general
+ * registers, a frame-pointer backtrace - and halts with cli; hlt.  It never
+ * returns into a faulting instruction it did not fix, so an exception can
+ * neither loop nor escalate to a triple fault (which QEMU would turn into a
+ * silent reboot or exit).
+ */
+#include "idt.h"
+
+#include "cpu.h"
+#include "segment.h"
+#include "serial.h"
+#include "terminal.h"
+
+static struct idt_gate idt[256];
+static fault_hook_t fault_hooks[IDT_EXCEPTIONS];
+static volatile int diagnosing; /* nonzero while printing a diagnosis */
+
+extern const uint32_t isr_stub_table[IDT_EXCEPTIONS]; /* isr.S */
+extern char boot_stack_bottom[], boot_stack_top[];    /* boot.S */
+
+static const char *const exception_names[IDT_EXCEPTIONS] = {
+    [0] = "#DE Divide Error",
+    [1] = "#DB Debug",
+    [2] = "NMI Non-Maskable Interrupt",
+    [3] = "#BP Breakpoint",
+    [4] = "#OF Overflow",
+    [5] = "#BR BOUND Range Exceeded",
+    [6] = "#UD Invalid Opcode",
+    [7] = "#NM Device Not Available",
+    [8] = "#DF Double Fault",
+    [9] = "Coprocessor Segment Overrun",
+    [10] = "#TS Invalid TSS",
+    [11] = "#NP Segment Not Present",
+    [12] = "#SS Stack-Segment Fault",
+    [13] = "#GP General Protection",
+    [14] = "#PF Page Fault",
+    [16] = "#MF x87 Floating-Point Error",
+    [17] = "#AC Alignment Check",
+    [18] = "#MC Machine Check",
+    [19] = "#XM SIMD Floating-Point",
+    [20] = "#VE Virtualization",
+    [21] = "#CP Control Protection",
+    [28] = "#HV Hypervisor Injection",
+    [29] = "#VC VMM Communication",
+    [30] = "#SX Security",
+};
+
+const char *idt_exception_name(uint32_t vector)
+{
+    if (vector >= IDT_EXCEPTIONS)
+        return "Interrupt";
+    return exception_names[vector] ? exception_names[vector] : "Reserved";
+}
+
+static void set_gate(int vector, uint32_t handler)
+{
+    idt[vector] = (struct idt_gate){
+        .offset_low = handler & 0xFFFF,
+        .selector = KERNEL_CS,
+        .zero = 0,
+        .type_attr = GATE_PRESENT | GATE_DPL(0) | GATE_INTERRUPT_32,
+        .offset_high = handler >> 16,
+    };
+}
+
+void idt_init(void)
+{
+    struct descriptor_table_register idtr;
+
+    for (int v = 0; v < IDT_EXCEPTIONS; v++)
+        set_gate(v, isr_stub_table[v]);
+
+    idtr.limit = sizeof(idt) - 1;
+    idtr.base = (uint32_t)idt;
+    __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+void idt_set_fault_hook(int vector, fault_hook_t hook)
+{
+    if (vector < 0 || vector >= IDT_EXCEPTIONS) {
+        kprintf("idt_set_fault_hook: vector %d: not an exception vector\n", vector);
+        return;
+    }
+    fault_hooks[vector] = hook;
+}
+
+/* #PF: say what kind of access failed, in words (bits drawn in cpu.h). */
+static void explain_page_fault(uint32_t err)
+{
+    const char *access = "read";
+
+    if (err & PF_IFETCH)
+        access = "instruction fetch";
+    else if (err & PF_WRITE)
+        access = "write";
+    kprintf("  page fault at CR2=0x%08x: %s, %s, %s mode%s\n", read_cr2(),
+            (err & PF_PRESENT) ? "protection violation" : "page not present", access,
+            (err & PF_USER) ? "user" : "kernel",
+            (err & PF_RESERVED) ? ", reserved bit set in a paging entry" : "");
+}
+
+/*
+ * #TS #NP #SS #GP: a nonzero error code is a selector (or an IDT vector).
+ *   bit 0 EXT (external event), bit 1 IDT, bit 2 TI (LDT), bits 3-15 index
+ */
+static void explain_selector_error(uint32_t err)
+{
+    if (err == 0)
+        return;
+    if (err & 0x2)
+        kprintf("  caused by IDT vector %u (no handler installed)", (err >> 3) & 0x1FFF);
+    else
+        kprintf("  caused by %s selector 0x%04x", (err & 0x4) ? "LDT" : "GDT", err & 0xFFF8);
+    kprintf("%s\n", (err & 0x1) ? " during an external event" : "");
+}
+
+/* Return addresses up the EBP chain, as long as it stays on the boot stack. */
+static void print_backtrace(const struct interrupt_frame *f)
+{
+    uint32_t lo = (uint32_t)boot_stack_bottom, hi = (uint32_t)boot_stack_top;
+    uint32_t ebp = f->ebp;
+
+    kprintf("  backtrace: 0x%08x", f->eip);
+    for (int depth = 0; depth < 12; depth++) {
+        if (ebp < lo || ebp > hi - 8 || (ebp & 3))
+            break;
+        const uint32_t *frame = (const uint32_t *)ebp;
+        kprintf(" 0x%08x", frame[1]);
+        if (frame[0] <= ebp) /* callers' frames are higher up: a loop otherwise */
+            break;
+        ebp = frame[0];
+    }
+    kprintf("\n");
+}
+
+static void diagnose(const struct interrupt_frame *f)
+{
+    /* Same-privilege exceptions push no ESP: the old stack is just above us. */
+    uint32_t esp = (uint32_t)(f + 1);
+
+    kprintf("\n*** CPU exception %u: %s, error code 0x%08x ***\n", f->vector,
+            idt_exception_name(f->vector), f->error_code);
+    if (f->vector == 14)
+        explain_page_fault(f->error_code);
+    else if (f->vector >= 10 && f->vector <= 13)
+        explain_selector_error(f->error_code);
+    kprintf("  EIP=0x%08x  CS=0x%04x  EFLAGS=0x%08x  CR2=0x%08x\n", f->eip, f->cs & 0xFFFF,
+            f->eflags, read_cr2());
+    kprintf("  EAX=0x%08x  EBX=0x%08x  ECX=0x%08x  EDX=0x%08x\n", f->eax, f->ebx, f->ecx, f->edx);
+    kprintf("  ESI=0x%08x  EDI=0x%08x  EBP=0x%08x  ESP=0x%08x\n", f->esi, f->edi, f->ebp, esp);
+    /* `push %ds` may leave the upper half of the slot as it was: mask it. */
+    kprintf("  DS=0x%04x  ES=0x%04x  FS=0x%04x  GS=0x%04x\n", f->ds & 0xFFFF, f->es & 0xFFFF,
+            f->fs & 0xFFFF, f->gs & 0xFFFF);
+    kprintf("  CR0=0x%08x  CR3=0x%08x  CR4=0x%08x\n", read_cr0(), read_cr3(), read_cr4());
+    print_backtrace(f);
+}
+
+void isr_dispatch(struct interrupt_frame *f);
+
+void isr_dispatch(struct interrupt_frame *f)
+{
+    fault_hook_t hook = f->vector < IDT_EXCEPTIONS ? fault_hooks[f->vector] : NULL;
+
+    if (hook && hook(f))
+        return;
+
+    if (diagnosing) {
+        /* The diagnosis itself faulted: trust nothing but the serial port. */
+        static const char msg[] = "\n*** nested CPU exception while reporting one; halted\n";
+        serial_write(msg, sizeof(msg) - 1);
+        cpu_halt_forever();
+    }
+    diagnosing = 1;
+    diagnose(f);
+    kprintf("System halted.\n");
+    cpu_halt_forever();
+}

@@ -1,0 +1,57 @@
+/*
+ * idt.h - CPU exceptions: the Interrupt Descriptor Table and its handlers
+ * (arch/x86/idt.c, arch/x86/isr.S).
+ *
+ * Every exception (vectors 0-31) stops the kernel with a diagnosis on the
+ * console instead of a triple fault and a silent reboot.  A test that
+ * *expects* a fault registers a hook for that vector first.  Interrupts
+ * (IRQs) stay disabled: nothing here programs the PIC.
+ */
+#ifndef ARCH_X86_IDT_H
+#define ARCH_X86_IDT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDT_EXCEPTIONS 32 /* vectors 0-31 are reserved for CPU exceptions */
+
+/*
+ * The stack as isr.S leaves it when it calls the C handler, lowest address
+ * first.  Handlers may modify it: isr.S restores every field on return.
+ * There is no user ESP/SS: the kernel runs only in ring 0, where the CPU
+ * pushes neither, and the interrupted ESP is simply the end of this frame.
+ */
+struct interrupt_frame {
+    /* pushed by isr_common: segment registers, then pusha */
+    uint32_t gs, fs, es, ds;
+    uint32_t edi, esi, ebp, esp_at_pusha, ebx, edx, ecx, eax;
+    /* pushed by the stub */
+    uint32_t vector;
+    /* pushed by the CPU, or a 0 pushed by the stub where the CPU pushes none */
+    uint32_t error_code;
+    /* pushed by the CPU */
+    uint32_t eip, cs, eflags;
+};
+
+/* isr.S pushes exactly this; change both together. */
+_Static_assert(offsetof(struct interrupt_frame, edi) == 16, "interrupt_frame: pusha block");
+_Static_assert(offsetof(struct interrupt_frame, vector) == 48, "interrupt_frame: vector");
+_Static_assert(offsetof(struct interrupt_frame, eip) == 56, "interrupt_frame: CPU part");
+_Static_assert(sizeof(struct interrupt_frame) == 68, "interrupt_frame size");
+
+/* Install the IDT with handlers for the 32 exceptions. */
+void idt_init(void);
+
+/*
+ * A fault hook sees the frame of an exception on its vector.  Returning
+ * nonzero means "handled": the faulting code resumes at f->eip, which the
+ * hook may have moved past the faulting instruction.  Returning 0 falls
+ * through to the diagnosis and halt.  Pass NULL to remove a hook.
+ */
+typedef int (*fault_hook_t)(struct interrupt_frame *f);
+void idt_set_fault_hook(int vector, fault_hook_t hook);
+
+/* "Page Fault" etc.; "Reserved" or "Interrupt" outside the known vectors. */
+const char *idt_exception_name(uint32_t vector);
+
+#endif /* ARCH_X86_IDT_H */

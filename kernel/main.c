@@ -1,0 +1,116 @@
+/*
+ * main.c - kernel_main: bring the machine up, start the memory manager, show
+ * it working, then hand over to the tests, the shell or the power switch.
+ *
+ * Order matters: the console first (so every later step can report), then
+ * our own GDT and the IDT (so a fault from here on prints a diagnosis
+ * instead of rebooting), then the multiboot information, then memory_init().
+ * Each step prints before it starts and "ok" when done, so a hang shows
+ * where it happened.
+ */
+#include <stdint.h>
+
+#include "gdt.h"
+#include "idt.h"
+#include "memory.h"
+#include "multiboot.h"
+#include "power.h"
+#include "segment.h"
+#include "shell.h"
+#include "terminal.h"
+
+extern char kernel_start[], kernel_end[]; /* linker.ld */
+
+#ifdef KERNEL_TEST
+int kernel_tests_run(void); /* tests/kernel: returns the number of failures */
+#endif
+
+void kernel_main(uint32_t magic, uint32_t mbi_phys);
+
+/* Fill, then read back: the memory really is ours and really holds data. */
+static int fill_and_check(uint8_t *p, uint32_t size, uint8_t seed)
+{
+    for (uint32_t i = 0; i < size; i++)
+        p[i] = (uint8_t)(seed + i);
+    for (uint32_t i = 0; i < size; i++) {
+        if (p[i] != (uint8_t)(seed + i))
+            return 0;
+    }
+    return 1;
+}
+
+static void heap_demo(void)
+{
+    static const uint32_t sizes[] = {24, 100, 1000, 64};
+    uint8_t *blocks[4];
+
+    kprintf("\n== heap demo ==\n");
+    for (int i = 0; i < 4; i++) {
+        blocks[i] = kmalloc(sizes[i]);
+        if (!blocks[i]) {
+            kprintf("kmalloc(%u) = NULL: unexpected on a fresh heap\n", sizes[i]);
+            continue;
+        }
+        kprintf("kmalloc(%4u) = %p, written and read back: %s\n", sizes[i], blocks[i],
+                fill_and_check(blocks[i], sizes[i], (uint8_t)(i * 40)) ? "ok" : "MISMATCH");
+    }
+
+    kprintf("\nget_memory_stats:\n");
+    meminfo_print();
+    kprintf("\nheap_dump with four blocks allocated:\n");
+    heap_dump();
+
+    /* Blocks 1 and 2 are neighbours: freeing both must leave ONE free block. */
+    kfree(blocks[1]);
+    kfree(blocks[2]);
+    kprintf("\nheap_dump after kfree of the 100- and 1000-byte blocks (neighbours, so\n"
+            "they coalesce into a single free block):\n");
+    heap_dump();
+
+    kfree(blocks[0]);
+    kfree(blocks[3]);
+    int broken = heap_check();
+    kprintf("\nall freed; heap_check: %d broken invariants (%s)\n", broken, broken ? "FAIL" : "ok");
+}
+
+void kernel_main(uint32_t magic, uint32_t mbi_phys)
+{
+    terminal_initialize();
+    kprintf("\nmm kernel - memory manager for 32-bit x86\n");
+    kprintf("[boot] serial + VGA console ... ok\n");
+
+    kprintf("[boot] GDT: flat, kernel code 0x%02x, data 0x%02x ... ", KERNEL_CS, KERNEL_DS);
+    gdt_init();
+    kprintf("ok\n");
+
+    kprintf("[boot] IDT: %d exception handlers ... ", IDT_EXCEPTIONS);
+    idt_init();
+    kprintf("ok\n");
+
+    kprintf("[boot] kernel image 0x%08x-0x%08x (%u KB)\n", (uint32_t)kernel_start,
+            (uint32_t)kernel_end, (uint32_t)(kernel_end - kernel_start) / 1024);
+
+    kprintf("[boot] multiboot information ... ");
+    if (multiboot_init(magic, mbi_phys)) {
+        kprintf("ok, command line '%s'\n", multiboot_cmdline());
+        kprintf("[boot] memory map:\n");
+        multiboot_print_memory_map();
+    }
+
+    kprintf("[boot] heap: %u KB at physical 0x%08x ... ", INITIAL_HEAP_SIZE / 1024, HEAP_START);
+    memory_init();
+    kprintf("ok\n");
+
+    heap_demo();
+
+#ifdef KERNEL_TEST
+    int failures = kernel_tests_run();
+    qemu_exit(failures ? 1 : 0);
+#else
+    if (multiboot_has_option("autopoweroff")) {
+        kprintf("\nautopoweroff: powering off\n");
+        poweroff();
+    }
+    shell_run();
+#endif
+}

@@ -1,0 +1,311 @@
+/*
+ * shell.c - a small command console on the serial line.
+ *
+ * Polls COM1 (interrupts stay off), echoes what is typed, and runs one
+ * command per line.  It is the interactive face of the memory manager:
+ * every command is a thin wrapper over the public API in memory.h, so what
+ * you see here is what an embedding kernel gets.  Lines end with CR (a
+ * terminal) or LF (a pipe); CR LF counts once.  Numbers are decimal or 0x
+ * hex (addresses: hex with or without 0x); anything else, including a value
+ * past 32 bits, is refused rather than guessed.
+ */
+#include "shell.h"
+
+#include "memory.h"
+#include "power.h"
+#include "serial.h"
+#include "terminal.h"
+
+#define LINE_MAX            128
+#define MAX_ARGS            4
+#define PROMPT              "mm> "
+#define DEFAULT_STRESS_SEED 2463534242u /* Marsaglia's xorshift32 example seed */
+
+struct command {
+    const char *name;
+    const char *usage;
+    const char *help;
+    int min_args, max_args; /* not counting the command name */
+    void (*run)(int argc, char **argv);
+};
+
+/* ------------------------------------------------------------ helpers ---- */
+
+static int str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Parse a whole word as an unsigned 32-bit number: "0x" prefix means hex,
+ * otherwise decimal, or hex when `hex_default`.  Returns 0 on an empty word,
+ * a stray character or overflow.
+ */
+static int parse_u32(const char *s, int hex_default, uint32_t *out)
+{
+    uint32_t base = hex_default ? 16 : 10, v = 0;
+
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        int d = hex_digit(*s);
+        if (d < 0 || (uint32_t)d >= base)
+            return 0;
+        if (v > (UINT32_MAX - (uint32_t)d) / base)
+            return 0;
+        v = v * base + (uint32_t)d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Split line in place on spaces; returns the word count (at most max). */
+static int split_words(char *line, char **argv, int max)
+{
+    int argc = 0;
+
+    while (*line) {
+        while (*line == ' ' || *line == '\t')
+            *line++ = '\0';
+        if (!*line)
+            break;
+        if (argc == max)
+            return max + 1; /* too many: the caller reports it */
+        argv[argc++] = line;
+        while (*line && *line != ' ' && *line != '\t')
+            line++;
+    }
+    return argc;
+}
+
+/* ----------------------------------------------------------- commands ---- */
+
+void meminfo_print(void)
+{
+    memory_stats_t s;
+
+    get_memory_stats(&s);
+    kprintf("  heap_size           %8u bytes\n", s.heap_size);
+    kprintf("  heap_used           %8u bytes (payload of live blocks)\n", s.heap_used);
+    kprintf("  heap_free           %8u bytes (payload of free blocks)\n", s.heap_free);
+    kprintf("  allocation_count    %8u\n", s.allocation_count);
+    kprintf("  free_count          %8u\n", s.free_count);
+    kprintf("  largest_free_block  %8u bytes\n", s.largest_free_block);
+    kprintf("  peak_heap_used      %8u bytes\n", s.peak_heap_used);
+    kprintf("  block_count         %8u (%u-byte header each)\n", s.block_count,
+            (uint32_t)HEAP_HEADER_SIZE);
+    kprintf("  free_block_count    %8u\n", s.free_block_count);
+    kprintf("  error_count         %8u (caller bugs detected)\n", s.error_count);
+}
+
+static void cmd_help(int argc, char **argv);
+
+static void cmd_meminfo(int argc, char **argv)
+{
+    meminfo_print();
+}
+
+static void cmd_heap(int argc, char **argv)
+{
+    heap_dump();
+}
+
+static void cmd_alloc(int argc, char **argv)
+{
+    uint32_t size;
+
+    if (!parse_u32(argv[1], 0, &size)) {
+        kprintf("alloc: '%s' is not a size (decimal or 0x hex, 32 bits)\n", argv[1]);
+        return;
+    }
+    void *p = kmalloc(size);
+    if (p)
+        kprintf("kmalloc(%u) = %p\n", size, p);
+    else
+        kprintf("kmalloc(%u) failed: NULL\n", size);
+}
+
+static void cmd_free(int argc, char **argv)
+{
+    uint32_t addr;
+    memory_stats_t before, after;
+
+    if (!parse_u32(argv[1], 1, &addr)) {
+        kprintf("free: '%s' is not an address (hex, 32 bits)\n", argv[1]);
+        return;
+    }
+    /* kfree validates the pointer itself; we only say whether it objected. */
+    get_memory_stats(&before);
+    kfree((void *)(uintptr_t)addr);
+    get_memory_stats(&after);
+    if (after.error_count != before.error_count)
+        kprintf("kfree(0x%08x) refused (see above)\n", addr);
+    else
+        kprintf("kfree(0x%08x) done\n", addr);
+}
+
+static void cmd_check(int argc, char **argv)
+{
+    int broken = heap_check();
+
+    kprintf("heap_check: %d broken invariant%s\n", broken, broken == 1 ? "" : "s");
+}
+
+static void cmd_stress(int argc, char **argv)
+{
+    uint32_t ops, seed = DEFAULT_STRESS_SEED;
+    struct stress_result r;
+
+    if (!parse_u32(argv[1], 0, &ops) || ops == 0 || ops > STRESS_MAX_OPS) {
+        kprintf("stress: '%s' is not an operation count (1..%u)\n", argv[1], STRESS_MAX_OPS);
+        return;
+    }
+    if (argc > 2 && (!parse_u32(argv[2], 0, &seed) || seed == 0)) {
+        kprintf("stress: '%s' is not a seed (nonzero, 32 bits)\n", argv[2]);
+        return;
+    }
+    kprintf("stress: %u operations, seed %u\n", ops, seed);
+    int pass = heap_stress(ops, seed, &r);
+    kprintf("stress: %u ops (%u kmalloc, %u kcalloc, %u krealloc, %u kfree, "
+            "%u out of memory)\n",
+            r.ops, r.mallocs, r.callocs, r.reallocs, r.frees, r.out_of_memory);
+    kprintf("stress: %u bytes verified, %u errors, %d heap_check failures: %s\n", r.bytes_verified,
+            r.errors, r.check_failures, pass ? "PASS" : "FAIL");
+}
+
+static void cmd_poweroff(int argc, char **argv)
+{
+    kprintf("powering off\n");
+    poweroff();
+}
+
+static const struct command commands[] = {
+    {"help", "", "list the commands", 0, 0, cmd_help},
+    {"meminfo", "", "every field of get_memory_stats()", 0, 0, cmd_meminfo},
+    {"heap", "", "heap_dump(): every block of the heap", 0, 0, cmd_heap},
+    {"alloc", "SIZE", "kmalloc(SIZE) and print the address", 1, 1, cmd_alloc},
+    {"free", "ADDR", "kfree(ADDR), ADDR in hex; misuse is reported", 1, 1, cmd_free},
+    {"check", "", "heap_check(): count broken invariants", 0, 0, cmd_check},
+    {"stress", "N [SEED]", "N random heap operations, every byte verified", 1, 2, cmd_stress},
+    {"poweroff", "", "switch the machine off", 0, 0, cmd_poweroff},
+    {NULL, NULL, NULL, 0, 0, NULL},
+};
+
+static void cmd_help(int argc, char **argv)
+{
+    for (const struct command *c = commands; c->name; c++)
+        kprintf("  %-8s %-9s %s\n", c->name, c->usage, c->help);
+}
+
+static void run_line(char *line)
+{
+    char *argv[MAX_ARGS];
+    int argc = split_words(line, argv, MAX_ARGS);
+
+    if (argc == 0)
+        return;
+    if (argc > MAX_ARGS) {
+        kprintf("too many words (at most %d); try 'help'\n", MAX_ARGS);
+        return;
+    }
+    for (const struct command *c = commands; c->name; c++) {
+        if (!str_eq(c->name, argv[0]))
+            continue;
+        if (argc - 1 < c->min_args || argc - 1 > c->max_args)
+            kprintf("usage: %s%s%s\n", c->name, c->usage[0] ? " " : "", c->usage);
+        else
+            c->run(argc, argv);
+        return;
+    }
+    kprintf("%s: unknown command; try 'help'\n", argv[0]);
+}
+
+/* --------------------------------------------------------- line input ---- */
+
+/*
+ * Read one line with echo.  Backspace/DEL erase, Ctrl-C abandons the line,
+ * ANSI escape sequences (arrow keys: ESC [ A) are swallowed, other control
+ * characters ignored.  Returns with line NUL-terminated.
+ */
+static void read_line(char *line, size_t max)
+{
+    static int last_was_cr;
+    size_t len = 0;
+    enum { NORMAL, ESCAPE, CSI } state = NORMAL;
+
+    for (;;) {
+        char c = (char)serial_getc();
+
+        if (state == ESCAPE) {
+            state = c == '[' ? CSI : NORMAL;
+            continue;
+        }
+        if (state == CSI) {
+            if (c >= 0x40 && c <= 0x7E) /* final byte of the sequence */
+                state = NORMAL;
+            continue;
+        }
+        if (c == '\n' && last_was_cr) { /* the LF of a CR LF pair */
+            last_was_cr = 0;
+            continue;
+        }
+        last_was_cr = c == '\r';
+
+        switch (c) {
+        case '\r':
+        case '\n':
+            terminal_putchar('\n');
+            line[len] = '\0';
+            return;
+        case '\b':
+        case 0x7F:
+            if (len > 0) {
+                len--;
+                terminal_write("\b \b", 3);
+            }
+            break;
+        case 0x03: /* Ctrl-C */
+            terminal_write("^C\n", 3);
+            line[0] = '\0';
+            return;
+        case 0x1B:
+            state = ESCAPE;
+            break;
+        default:
+            if (c >= ' ' && c < 0x7F && len < max - 1) {
+                line[len++] = c;
+                terminal_putchar(c);
+            }
+            break;
+        }
+    }
+}
+
+void shell_run(void)
+{
+    static char line[LINE_MAX];
+
+    kprintf("\nmm shell: type 'help' for the commands.\n");
+    for (;;) {
+        kprintf(PROMPT);
+        read_line(line, sizeof(line));
+        run_line(line);
+    }
+}

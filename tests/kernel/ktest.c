@@ -1,0 +1,71 @@
+/*
+ * ktest.c - runs every in-kernel suite and prints "N passed, N failed".
+ * kernel_main (KERNEL_TEST build) turns the failure count into QEMU's exit
+ * status through isa-debug-exit.
+ */
+#include "ktest.h"
+#include "multiboot.h"
+
+static int current_failed;
+
+void kt_fail(const char *file, int line, const char *cond)
+{
+    kprintf("    FAILED at %s:%d: %s\n", file, line, cond);
+    current_failed = 1;
+}
+
+int kt_contains(const char *haystack, const char *needle)
+{
+    for (; *haystack; haystack++) {
+        const char *h = haystack, *n = needle;
+        while (*n && *h == *n)
+            h++, n++;
+        if (!*n)
+            return 1;
+    }
+    return *needle == '\0';
+}
+
+/*
+ * Boot option "ktest=PREFIX" runs only the tests whose name starts with
+ * PREFIX (tools/qemu-accel.sh boots "ktest=cpu:" to see whether KVM can
+ * deliver exceptions at all).
+ */
+static int selected(const char *name)
+{
+    const char *c = multiboot_cmdline();
+    for (; *c; c++) {
+        if ((c == multiboot_cmdline() || c[-1] == ' ') && c[0] == 'k' && c[1] == 't' &&
+            c[2] == 'e' && c[3] == 's' && c[4] == 't' && c[5] == '=') {
+            const char *p = c + 6;
+            const char *n = name;
+            while (*p && *p != ' ' && *n == *p)
+                p++, n++;
+            return *p == '\0' || *p == ' ';
+        }
+    }
+    return 1;
+}
+
+int kernel_tests_run(void)
+{
+    const struct ktest *suites[] = {ktest_heap, ktest_string, ktest_cpu};
+    int passed = 0, failed = 0;
+    kprintf("\n[ktest] in-kernel test suite\n");
+    for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
+        for (const struct ktest *t = suites[s]; t->name; t++) {
+            if (!selected(t->name))
+                continue;
+            memory_init(); /* every test starts from a fresh 64 KB heap */
+            current_failed = 0;
+            kprintf("[ RUN  ] %s\n", t->name);
+            t->fn();
+            if (!current_failed && heap_check() != 0)
+                kt_fail(t->name, 0, "heap_check() after the test");
+            kprintf(current_failed ? "[ FAIL ] %s\n" : "[  OK  ] %s\n", t->name);
+            current_failed ? failed++ : passed++;
+        }
+    }
+    kprintf("%d passed, %d failed\n", passed, failed);
+    return failed;
+}

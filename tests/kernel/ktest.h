@@ -1,0 +1,42 @@
+/*
+ * ktest.h - the in-kernel test harness: a list of test functions, run one
+ * after the other on a fresh heap; KT_ASSERT stops the current test on the
+ * first failure and names the file, line and condition on serial.
+ */
+#ifndef KTEST_H
+#define KTEST_H
+
+#include "memory.h"
+#include "terminal.h"
+
+struct ktest {
+    const char *name;
+    void (*fn)(void);
+};
+
+void kt_fail(const char *file, int line, const char *cond);
+int kt_contains(const char *haystack, const char *needle);
+
+#define KT_ASSERT(c)                                                                               \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            kt_fail(__FILE__, __LINE__, #c);                                                       \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* The heap is healthy after every operation. */
+#define KT_CHECK_HEAP() KT_ASSERT(heap_check() == 0)
+
+/* The last report mentions this reason (and the function). */
+#define KT_REPORTED(fn, reason)                                                                    \
+    KT_ASSERT(kt_contains(mm_last_error(), fn) && kt_contains(mm_last_error(), reason))
+
+/* Suites, each a NULL-terminated array (tests/kernel/test_*.c). */
+extern const struct ktest ktest_heap[];
+extern const struct ktest ktest_string[];
+extern const struct ktest ktest_cpu[];
+
+int kernel_tests_run(void);
+
+#endif /* KTEST_H */
