@@ -73,7 +73,7 @@ char *host_phys_base(void)
 {
     if (!phys) {
         phys =
-            mmap(NULL, HOST_PHYS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            mmap(NULL, HOST_PHYS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (phys == MAP_FAILED) {
             perror("host: mmap of simulated physical memory");
             abort();

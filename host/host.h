@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#define HOST_PHYS_SIZE (8u * 1024 * 1024)
+#define HOST_PHYS_SIZE (64u * 1024 * 1024)
 
 /* Everything the memory manager printed since the last host_console_clear(). */
 const char *host_console_text(void);

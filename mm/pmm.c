@@ -1,0 +1,545 @@
+/*
+ * pmm.c - physical page frames: a binary buddy allocator.
+ *
+ * Theory of operation
+ * -------------------
+ * Every page frame below the highest usable address has a pmm_page_t in one
+ * array (the metadata), indexed by page frame number (pfn = phys / 4096):
+ *
+ *   state   PG_HOLE      not RAM (gap in the memory map, or above the RAM)
+ *           PG_RESERVED  RAM we never hand out (<1 MB, kernel, heap, metadata...)
+ *           PG_FREE      in some free block
+ *           PG_USED      handed out
+ *   head    1 on the first page of a free block, which sits on free list
+ *           `order` (a block of order k is 2^k pages, aligned to 2^k pages)
+ *   next/prev  free-list links (pfns), meaningful on heads only
+ *
+ * The links live in the metadata, not in the free pages themselves, so the
+ * PMM never touches the memory it manages: that memory need not be mapped
+ * (a 3 GB machine has more RAM than a 32-bit kernel can map at once).
+ *
+ * Allocating 2^k pages takes the first block of the smallest order >= k that
+ * has one and splits it, pushing the upper halves back: O(PMM_MAX_ORDER).
+ * Freeing merges a block with its buddy (pfn ^ 2^k) while the buddy is a free
+ * head of the same order: O(PMM_MAX_ORDER).  A single page is order 0, so the
+ * spec's pmm_alloc_page/pmm_free_page are O(1).  Runs that are not a power of
+ * two are allocated from the next order up, and the unused tail goes back as
+ * smaller blocks.
+ *
+ * Every page of a free block is PG_FREE, so a double free is caught in O(1)
+ * by the state byte, and pmm_check() can prove each free page is covered by
+ * exactly one free block.
+ *
+ * Locking: each public function takes the glue lock once.
+ */
+#include "glue.h"
+#include "log.h"
+#include "memory.h"
+#include "pmm.h"
+
+#define PFN_NONE   0xFFFFFFFFu
+#define LOW_MEMORY (1024 * 1024) /* BIOS, VGA, option ROMs: never handed out */
+#define FOUR_GB    0x100000000ull
+
+enum { PG_HOLE, PG_RESERVED, PG_FREE, PG_USED };
+
+typedef struct {
+    uint32_t next, prev; /* free list links (pfn), on heads only */
+    uint8_t state;       /* PG_* */
+    uint8_t head;        /* first page of a free block */
+    uint8_t order;       /* that block's order */
+    uint8_t unused;
+} pmm_page_t;
+
+_Static_assert(sizeof(pmm_page_t) == 12, "metadata is 12 bytes a page: 3 MB per GB of RAM");
+
+static struct {
+    pmm_page_t *pages;
+    uint32_t npages; /* pfns [0, npages) have metadata */
+    uint32_t list[PMM_MAX_ORDER + 1];
+    uint32_t nblocks[PMM_MAX_ORDER + 1];
+    uint32_t total, free, used, reserved;
+    paddr_t meta_phys;
+    uint32_t meta_bytes;
+    int oom_reported;
+} pmm;
+
+static inline uint32_t pfn_of(paddr_t a)
+{
+    return a / PAGE_SIZE;
+}
+
+static inline paddr_t addr_of(uint32_t pfn)
+{
+    return (paddr_t)pfn * PAGE_SIZE;
+}
+
+/* ---------------------------------------------------------- free lists ---- */
+
+static void block_push(uint32_t pfn, unsigned order)
+{
+    pmm_page_t *p = &pmm.pages[pfn];
+    p->head = 1;
+    p->order = (uint8_t)order;
+    p->prev = PFN_NONE;
+    p->next = pmm.list[order];
+    if (p->next != PFN_NONE)
+        pmm.pages[p->next].prev = pfn;
+    pmm.list[order] = pfn;
+    pmm.nblocks[order]++;
+}
+
+static void block_unlink(uint32_t pfn)
+{
+    pmm_page_t *p = &pmm.pages[pfn];
+    if (p->prev != PFN_NONE)
+        pmm.pages[p->prev].next = p->next;
+    else
+        pmm.list[p->order] = p->next;
+    if (p->next != PFN_NONE)
+        pmm.pages[p->next].prev = p->prev;
+    p->head = 0;
+    pmm.nblocks[p->order]--;
+}
+
+/* The pages of [pfn, pfn + 2^order) are PG_FREE: merge with free buddies and list it. */
+static void block_release(uint32_t pfn, unsigned order)
+{
+    while (order < PMM_MAX_ORDER) {
+        uint32_t buddy = pfn ^ (1u << order);
+        if (buddy >= pmm.npages || !pmm.pages[buddy].head || pmm.pages[buddy].order != order)
+            break;
+        block_unlink(buddy);
+        pfn &= ~(1u << order);
+        order++;
+    }
+    block_push(pfn, order);
+}
+
+/* Release a run of PG_FREE pages as the largest aligned blocks that tile it. */
+static void run_release(uint32_t pfn, uint32_t count)
+{
+    while (count) {
+        unsigned order = 0;
+        while (order < PMM_MAX_ORDER && (pfn & (1u << order)) == 0 && (2u << order) <= count)
+            order++;
+        block_release(pfn, order);
+        pfn += 1u << order;
+        count -= 1u << order;
+    }
+}
+
+/* A free block of exactly `order` pages, split from a bigger one if need be. */
+static uint32_t block_take(unsigned order)
+{
+    unsigned k = order;
+    while (k <= PMM_MAX_ORDER && pmm.list[k] == PFN_NONE)
+        k++;
+    if (k > PMM_MAX_ORDER)
+        return PFN_NONE;
+    uint32_t pfn = pmm.list[k];
+    block_unlink(pfn);
+    while (k > order) {
+        k--;
+        block_push(pfn + (1u << k), k);
+    }
+    return pfn;
+}
+
+/* ------------------------------------------------------ initialisation ---- */
+
+static void mark(uint64_t base, uint64_t end, int from, int to)
+{
+    /* available ranges shrink to whole pages; reserved ones grow to them */
+    uint64_t first = to == PG_FREE ? (base + PAGE_SIZE - 1) / PAGE_SIZE : base / PAGE_SIZE;
+    uint64_t last = to == PG_FREE ? end / PAGE_SIZE : (end + PAGE_SIZE - 1) / PAGE_SIZE;
+    if (last > pmm.npages)
+        last = pmm.npages;
+    for (uint64_t p = first; p < last; p++) {
+        if (from < 0 || pmm.pages[p].state == from)
+            pmm.pages[p].state = (uint8_t)to;
+    }
+}
+
+static int overlaps(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end)
+{
+    return a < b_end && b < a_end;
+}
+
+/* Does [a, a_end) collide with a reserved range, the early heap or low memory? */
+static uint64_t first_conflict_end(const pmm_range_t *map, int count, uint64_t a, uint64_t a_end)
+{
+    if (a < LOW_MEMORY)
+        return LOW_MEMORY;
+    if (overlaps(a, a_end, HEAP_START, HEAP_START + INITIAL_HEAP_SIZE))
+        return HEAP_START + INITIAL_HEAP_SIZE;
+    for (int i = 0; i < count; i++) {
+        if (map[i].type != PMM_RANGE_AVAILABLE &&
+            overlaps(a, a_end, map[i].base, map[i].base + map[i].length))
+            return map[i].base + map[i].length;
+    }
+    return 0;
+}
+
+/*
+ * The lowest page-aligned place for `bytes` of metadata inside one available
+ * range, clear of every reservation.  Low, so that it stays reachable through
+ * the kernel's direct map after paging is on.
+ */
+static uint64_t metadata_place(const pmm_range_t *map, int count, uint64_t bytes)
+{
+    uint64_t best = 0;
+    for (int i = 0; i < count; i++) {
+        if (map[i].type != PMM_RANGE_AVAILABLE)
+            continue;
+        uint64_t end = (map[i].base + map[i].length) & ~(uint64_t)(PAGE_SIZE - 1);
+        uint64_t a = (map[i].base + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+        while (a + bytes <= end && a + bytes <= FOUR_GB) {
+            uint64_t skip = first_conflict_end(map, count, a, a + bytes);
+            if (!skip) {
+                if (!best || a < best)
+                    best = a;
+                break;
+            }
+            a = (skip + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+        }
+    }
+    return best;
+}
+
+static int init_locked(const pmm_range_t *map, int count)
+{
+    uint64_t top = 0;
+    memset(&pmm, 0, sizeof(pmm));
+    for (int i = 0; i < count; i++) {
+        uint64_t end = map[i].base + map[i].length;
+        if (map[i].type != PMM_RANGE_AVAILABLE || map[i].length == 0)
+            continue;
+        if (end < map[i].base || map[i].base >= FOUR_GB) {
+            mm_printf("pmm: ignoring RAM at 0x%lx%08lx (+0x%lx%08lx): above 4 GB\n",
+                      (unsigned long)(map[i].base >> 32), (unsigned long)map[i].base,
+                      (unsigned long)(map[i].length >> 32), (unsigned long)map[i].length);
+            continue;
+        }
+        if (end > FOUR_GB)
+            end = FOUR_GB;
+        if (end > top)
+            top = end;
+    }
+    pmm.npages = (uint32_t)(top / PAGE_SIZE);
+    pmm.meta_bytes = ALIGN_8(pmm.npages * (uint32_t)sizeof(pmm_page_t));
+    uint64_t bytes = (pmm.meta_bytes + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+    uint64_t meta = pmm.npages ? metadata_place(map, count, bytes) : 0;
+    if (!meta) {
+        mm_printf("pmm: no usable RAM above 1 MB for %u pages of metadata\n",
+                  (unsigned)(bytes / PAGE_SIZE));
+        pmm.npages = 0;
+        return -1;
+    }
+    pmm.meta_phys = (paddr_t)meta;
+    pmm.pages = glue_phys_to_virt(pmm.meta_phys);
+    memset(pmm.pages, 0, pmm.npages * sizeof(pmm_page_t)); /* all PG_HOLE */
+
+    for (int i = 0; i < count; i++) {
+        if (map[i].type == PMM_RANGE_AVAILABLE && map[i].base < FOUR_GB)
+            mark(map[i].base, map[i].base + map[i].length, PG_HOLE, PG_FREE);
+    }
+    for (int i = 0; i < count; i++) {
+        if (map[i].type != PMM_RANGE_AVAILABLE && map[i].base < FOUR_GB)
+            mark(map[i].base, map[i].base + map[i].length, PG_FREE, PG_RESERVED);
+    }
+    mark(0, LOW_MEMORY, PG_FREE, PG_RESERVED);
+    mark(HEAP_START, HEAP_START + INITIAL_HEAP_SIZE, PG_FREE, PG_RESERVED);
+    mark(meta, meta + bytes, PG_FREE, PG_RESERVED);
+
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+        pmm.list[k] = PFN_NONE;
+    for (uint32_t pfn = 0; pfn < pmm.npages;) {
+        uint8_t s = pmm.pages[pfn].state;
+        if (s != PG_FREE) {
+            pmm.total += s != PG_HOLE;
+            pmm.reserved += s == PG_RESERVED;
+            pfn++;
+            continue;
+        }
+        uint32_t run = pfn;
+        while (run < pmm.npages && pmm.pages[run].state == PG_FREE)
+            run++;
+        run_release(pfn, run - pfn);
+        pmm.total += run - pfn;
+        pmm.free += run - pfn;
+        pfn = run;
+    }
+    return pmm.free ? 0 : -1;
+}
+
+int pmm_init_map(const pmm_range_t *map, int count)
+{
+    if (!map || count <= 0) {
+        mm_report("pmm_init_map: empty memory map");
+        return -1;
+    }
+    glue_irqflags_t f = glue_lock();
+    int r = init_locked(map, count);
+    glue_unlock(f);
+    return r;
+}
+
+void pmm_init(uint32_t mem_size)
+{
+    pmm_range_t ram = {0, mem_size, PMM_RANGE_AVAILABLE};
+    pmm_init_map(&ram, 1);
+}
+
+/* ---------------------------------------------------------- allocation ---- */
+
+static unsigned order_for(uint32_t pages)
+{
+    unsigned k = 0;
+    while ((1u << k) < pages)
+        k++;
+    return k;
+}
+
+static paddr_t alloc_locked(uint32_t count, unsigned order)
+{
+    uint32_t pfn = block_take(order);
+    if (pfn == PFN_NONE) {
+        if (!pmm.oom_reported)
+            mm_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
+                      (unsigned)pmm.free);
+        pmm.oom_reported = 1;
+        return 0;
+    }
+    for (uint32_t i = 0; i < count; i++)
+        pmm.pages[pfn + i].state = PG_USED;
+    run_release(pfn + count, (1u << order) - count); /* the tail beyond count */
+    pmm.free -= count;
+    pmm.used += count;
+    return addr_of(pfn);
+}
+
+uint32_t pmm_alloc_page(void)
+{
+    glue_irqflags_t f = glue_lock();
+    paddr_t a = pmm.npages ? alloc_locked(1, 0) : 0;
+    glue_unlock(f);
+    return a;
+}
+
+paddr_t pmm_alloc_pages(uint32_t count, uint32_t align)
+{
+    if (align == 0)
+        align = PAGE_SIZE;
+    if (count == 0 || (align & (align - 1)) || align < PAGE_SIZE) {
+        mm_report("pmm_alloc_pages: %u pages aligned to 0x%x: %s", (unsigned)count, (unsigned)align,
+                  count == 0 ? "zero pages" : "alignment is not a power of two >= 4096");
+        return 0;
+    }
+    unsigned order = order_for(count);
+    unsigned align_order = order_for(align / PAGE_SIZE);
+    if (align_order > order)
+        order = align_order;
+    if (count > (1u << PMM_MAX_ORDER) || order > PMM_MAX_ORDER) {
+        mm_report("pmm_alloc_pages: %u pages aligned to 0x%x: larger than the biggest block "
+                  "(%u pages)",
+                  (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
+        return 0;
+    }
+    glue_irqflags_t f = glue_lock();
+    paddr_t a = pmm.npages ? alloc_locked(count, order) : 0;
+    glue_unlock(f);
+    return a;
+}
+
+/* ---------------------------------------------------------------- free ---- */
+
+/* Why the page at `a` cannot be freed, or NULL if it is an allocated page. */
+static const char *page_problem(paddr_t a)
+{
+    if (a % PAGE_SIZE)
+        return "not page-aligned";
+    if (pfn_of(a) >= pmm.npages)
+        return "beyond RAM";
+    switch (pmm.pages[pfn_of(a)].state) {
+    case PG_HOLE:
+        return "not RAM (a hole in the memory map)";
+    case PG_RESERVED:
+        return "reserved page (never handed out)";
+    case PG_FREE:
+        return "double free (page already free)";
+    }
+    return NULL;
+}
+
+static void free_locked(const char *fn, paddr_t base, uint32_t count)
+{
+    if (count == 0 || count > pmm.npages) {
+        mm_report("%s: 0x%08lx: bad page count %u", fn, (unsigned long)base, (unsigned)count);
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        paddr_t a = base + i * PAGE_SIZE;
+        const char *why = a < base ? "run wraps past 4 GB" : page_problem(a);
+        if (why) {
+            /* all or nothing: a bad page anywhere leaves the whole run alone */
+            mm_report("%s: 0x%08lx: %s", fn, (unsigned long)a, why);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < count; i++)
+        pmm.pages[pfn_of(base) + i].state = PG_FREE;
+    run_release(pfn_of(base), count);
+    pmm.free += count;
+    pmm.used -= count;
+    pmm.oom_reported = 0;
+}
+
+void pmm_free_page(uint32_t page)
+{
+    glue_irqflags_t f = glue_lock();
+    free_locked("pmm_free_page", page, 1);
+    glue_unlock(f);
+}
+
+void pmm_free_pages(paddr_t base, uint32_t count)
+{
+    glue_irqflags_t f = glue_lock();
+    free_locked("pmm_free_pages", base, count);
+    glue_unlock(f);
+}
+
+/* --------------------------------------------------- stats, dump, check ---- */
+
+void pmm_get_stats(pmm_stats_t *s)
+{
+    if (!s) {
+        mm_report("pmm_get_stats: NULL stats pointer");
+        return;
+    }
+    glue_irqflags_t f = glue_lock();
+    s->total_pages = pmm.total;
+    s->free_pages = pmm.free;
+    s->used_pages = pmm.used;
+    s->reserved_pages = pmm.reserved;
+    s->highest_page = pmm.npages ? addr_of(pmm.npages - 1) : 0;
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+        s->free_blocks[k] = pmm.nblocks[k];
+    s->metadata_bytes = pmm.meta_bytes;
+    s->metadata_phys = pmm.meta_phys;
+    glue_unlock(f);
+}
+
+int pmm_page_state(paddr_t page)
+{
+    glue_irqflags_t f = glue_lock();
+    uint32_t pfn = pfn_of(page);
+    int s = pfn >= pmm.npages                 ? -1
+            : pmm.pages[pfn].state == PG_FREE ? 0
+            : pmm.pages[pfn].state == PG_USED ? 1
+                                              : -1;
+    glue_unlock(f);
+    return s;
+}
+
+void pmm_dump(void)
+{
+    static const char *names[] = {"hole", "reserved", "free", "used"};
+    glue_irqflags_t f = glue_lock();
+    mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved; metadata %u KB at 0x%08lx\n",
+              (unsigned)pmm.total, (unsigned)pmm.total * 4, (unsigned)pmm.free, (unsigned)pmm.used,
+              (unsigned)pmm.reserved, (unsigned)pmm.meta_bytes / 1024,
+              (unsigned long)pmm.meta_phys);
+    mm_printf("  free blocks by order (4 KB << order):");
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+        mm_printf(" %u", (unsigned)pmm.nblocks[k]);
+    mm_printf("\n");
+    for (uint32_t pfn = 0; pfn < pmm.npages;) {
+        uint32_t end = pfn;
+        while (end < pmm.npages && pmm.pages[end].state == pmm.pages[pfn].state)
+            end++;
+        mm_printf("  0x%08lx-0x%08lx  %-8s %u pages\n", (unsigned long)addr_of(pfn),
+                  (unsigned long)addr_of(end) - 1, names[pmm.pages[pfn].state],
+                  (unsigned)(end - pfn));
+        pfn = end;
+    }
+    glue_unlock(f);
+}
+
+static int check_failed(uint32_t pfn, const char *what)
+{
+    mm_printf("pmm_check: 0x%08lx: %s\n", (unsigned long)addr_of(pfn), what);
+    return 1;
+}
+
+int pmm_check(void)
+{
+    glue_irqflags_t f = glue_lock();
+    int errors = 0;
+    uint32_t free_in_blocks = 0;
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
+        uint32_t n = 0, prev = PFN_NONE;
+        for (uint32_t pfn = pmm.list[k]; pfn != PFN_NONE; prev = pfn, pfn = pmm.pages[pfn].next) {
+            if (pfn >= pmm.npages || ++n > pmm.npages) {
+                errors += check_failed(pfn, "free list runs off the page array or loops");
+                break;
+            }
+            pmm_page_t *p = &pmm.pages[pfn];
+            if (!p->head || p->order != k)
+                errors += check_failed(pfn, "listed block is not a head of this order");
+            if (p->prev != prev)
+                errors += check_failed(pfn, "free list back link is wrong");
+            if (pfn & ((1u << k) - 1) || pfn + (1u << k) > pmm.npages)
+                errors += check_failed(pfn, "block misaligned or past the end");
+            else
+                for (uint32_t i = 0; i < (1u << k); i++) {
+                    if (pmm.pages[pfn + i].state != PG_FREE) {
+                        errors += check_failed(pfn + i, "page of a free block is not free");
+                        break;
+                    }
+                }
+            uint32_t buddy = pfn ^ (1u << k);
+            if (k < PMM_MAX_ORDER && buddy < pmm.npages && pmm.pages[buddy].head &&
+                pmm.pages[buddy].order == k)
+                errors += check_failed(pfn, "free buddies not merged");
+            free_in_blocks += 1u << k;
+        }
+        if (n != pmm.nblocks[k])
+            errors += check_failed(pmm.list[k], "free list length differs from its count");
+    }
+    uint32_t count[4] = {0, 0, 0, 0};
+    for (uint32_t pfn = 0; pfn < pmm.npages; pfn++) {
+        pmm_page_t *p = &pmm.pages[pfn];
+        if (p->state > PG_USED) {
+            errors += check_failed(pfn, "bad state byte");
+            continue;
+        }
+        count[p->state]++;
+        if (p->head && p->state != PG_FREE)
+            errors += check_failed(pfn, "block head on a page that is not free");
+        if (p->state != PG_FREE)
+            continue;
+        /* exactly one free block covers every free page */
+        int covers = 0;
+        for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
+            uint32_t h = pfn & ~((1u << k) - 1);
+            covers += pmm.pages[h].head && pmm.pages[h].order == k;
+        }
+        if (covers != 1)
+            errors +=
+                check_failed(pfn, covers ? "free page in two blocks" : "free page in no block");
+    }
+    if (count[PG_FREE] != pmm.free || free_in_blocks != pmm.free || count[PG_USED] != pmm.used ||
+        count[PG_RESERVED] != pmm.reserved || pmm.total != pmm.free + pmm.used + pmm.reserved)
+        errors += check_failed(0, "page counters differ from the page array");
+    for (uint32_t p = pfn_of(pmm.meta_phys);
+         pmm.npages && p < pfn_of(pmm.meta_phys) + (pmm.meta_bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+         p++) {
+        if (pmm.pages[p].state != PG_RESERVED) {
+            errors += check_failed(p, "metadata page is not reserved");
+            break;
+        }
+    }
+    glue_unlock(f);
+    return errors;
+}
