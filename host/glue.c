@@ -72,8 +72,8 @@ void glue_unlock(glue_irqflags_t flags)
 char *host_phys_base(void)
 {
     if (!phys) {
-        phys =
-            mmap(NULL, HOST_PHYS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        phys = mmap(NULL, HOST_PHYS_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (phys == MAP_FAILED) {
             perror("host: mmap of simulated physical memory");
             abort();

@@ -18,7 +18,7 @@ typedef uint32_t paddr_t; /* a physical address (below 4 GB: no PAE) */
 
 /* A range of the firmware's memory map (multiboot's layout, 64-bit). */
 #define PMM_RANGE_AVAILABLE 1 /* usable RAM */
-#define PMM_RANGE_RESERVED 2  /* anything else: firmware, kernel image, modules ... */
+#define PMM_RANGE_RESERVED  2 /* anything else: firmware, kernel image, modules ... */
 typedef struct {
     uint64_t base;
     uint64_t length;
@@ -32,8 +32,8 @@ typedef struct {
     uint32_t reserved_pages; /* available RAM kept back: <1 MB, kernel, heap, PMM metadata... */
     uint32_t highest_page;   /* physical address of the last page managed */
     uint32_t free_blocks[PMM_MAX_ORDER + 1]; /* free blocks of each order */
-    uint32_t metadata_bytes; /* size of the PMM's own page array */
-    paddr_t metadata_phys;   /* where it lives */
+    uint32_t metadata_bytes;                 /* size of the PMM's own page array */
+    paddr_t metadata_phys;                   /* where it lives */
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -46,7 +46,8 @@ typedef struct {
 void pmm_init(uint32_t mem_size);
 /* One 4 KB page; its physical address, or 0 when memory is exhausted.  O(1). */
 uint32_t pmm_alloc_page(void);
-/* Give a page back.  Bad addresses (unaligned, reserved, beyond RAM, already free) are reported and ignored.  O(1). */
+/* Give a page back.  Bad addresses (unaligned, reserved, beyond RAM, already free) are reported and
+ * ignored.  O(1). */
 void pmm_free_page(uint32_t page);
 
 /* ---- beyond the spec ---- */
