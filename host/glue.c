@@ -1,12 +1,22 @@
 /*
- * glue.c - mm/glue.h for Linux: simulated physical memory, a mutex, and a
- * console captured for the tests.
+ * glue.c - mm/glue.h for Linux: simulated physical memory and MMU, a mutex,
+ * and a console captured for the tests.
+ *
+ * Physical memory is a memfd of HOST_PHYS_SIZE bytes, mapped once at
+ * host_phys_base() (physical address P is at host_phys_base() + P).  Kernel
+ * virtual addresses [HOST_WINDOW_BASE, +HOST_WINDOW_SIZE) (the direct map and
+ * the heap) live in a reserved host range, the window: when the VMM maps a
+ * page there, the same memfd page is mapped into the window, so a write
+ * through the virtual address is seen at the physical one, and a page the VMM
+ * has not mapped really faults.  Identity-mapped low memory is simply the
+ * physical mapping.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "glue.h"
 #include "host.h"
@@ -15,8 +25,11 @@
 
 static char console[CONSOLE_MAX + 1];
 static size_t console_len;
-static pthread_mutex_t mm_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* recursive: the VMM calls the PMM and the heap calls the VMM under the lock */
+static pthread_mutex_t mm_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static char *phys;
+static int phys_fd = -1;
+static char *window;
 
 void glue_console_write(const char *s, size_t len)
 {
@@ -72,8 +85,12 @@ void glue_unlock(glue_irqflags_t flags)
 char *host_phys_base(void)
 {
     if (!phys) {
-        phys = mmap(NULL, HOST_PHYS_SIZE, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        phys_fd = memfd_create("mm-physical-memory", 0);
+        if (phys_fd < 0 || ftruncate(phys_fd, HOST_PHYS_SIZE) < 0) {
+            perror("host: memfd for simulated physical memory");
+            abort();
+        }
+        phys = mmap(NULL, HOST_PHYS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, phys_fd, 0);
         if (phys == MAP_FAILED) {
             perror("host: mmap of simulated physical memory");
             abort();
@@ -87,4 +104,66 @@ void *glue_phys_to_virt(uintptr_t p)
     if (p >= HOST_PHYS_SIZE)
         glue_panic("glue_phys_to_virt: address beyond simulated physical memory");
     return host_phys_base() + p;
+}
+
+void host_mmu_reset(void)
+{
+    host_phys_base();
+    void *want = window ? window : NULL;
+    int fixed = window ? MAP_FIXED : 0;
+    window = mmap(want, HOST_WINDOW_SIZE, PROT_NONE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | fixed, -1, 0);
+    if (window == MAP_FAILED) {
+        perror("host: reserving the virtual window");
+        abort();
+    }
+}
+
+static int in_window(uintptr_t v)
+{
+    return v >= HOST_WINDOW_BASE && v - HOST_WINDOW_BASE < HOST_WINDOW_SIZE;
+}
+
+void *glue_page_table(unsigned pdx, uintptr_t table_phys)
+{
+    (void)pdx; /* no recursive window on the host: tables are in physical memory */
+    return glue_phys_to_virt(table_phys);
+}
+
+void glue_paging_enable(uintptr_t directory_phys)
+{
+    (void)directory_phys;
+}
+
+void glue_mapping_changed(uintptr_t virt, uintptr_t p)
+{
+    if (!in_window(virt))
+        return; /* identity map and table window: nothing to mirror */
+    if (!window)
+        host_mmu_reset();
+    char *at = window + (virt - HOST_WINDOW_BASE);
+    void *r =
+        p && p < HOST_PHYS_SIZE
+            ? mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, phys_fd, (off_t)p)
+            : mmap(at, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+                   0);
+    if (r == MAP_FAILED) {
+        perror("host: mirroring a mapping");
+        abort();
+    }
+}
+
+void *glue_virt_to_ptr(uintptr_t virt)
+{
+    if (in_window(virt)) {
+        if (!window)
+            host_mmu_reset();
+        return window + (virt - HOST_WINDOW_BASE);
+    }
+    return glue_phys_to_virt(virt); /* identity-mapped low memory */
+}
+
+void *host_virt_ptr(uint32_t virt)
+{
+    return glue_virt_to_ptr(virt);
 }

@@ -10,6 +10,7 @@
 #define HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define HOST_PHYS_SIZE (64u * 1024 * 1024)
 
@@ -20,5 +21,18 @@ void host_console_clear(void);
 int host_console_has(const char *needle);
 
 char *host_phys_base(void);
+
+/*
+ * The kernel's virtual [0xC0000000, 0xE0000000) (direct map and heap) is a
+ * reserved host range; mapped pages alias the simulated physical memory.
+ */
+#define HOST_WINDOW_BASE 0xC0000000u
+#define HOST_WINDOW_SIZE 0x20000000u
+
+/* Drop every mirrored mapping: the window is all PROT_NONE again. */
+void host_mmu_reset(void);
+
+/* A pointer through which the host can touch kernel virtual address virt. */
+void *host_virt_ptr(uint32_t virt);
 
 #endif /* HOST_H */

@@ -56,6 +56,15 @@ typedef struct {
     uint32_t block_count;        /* blocks in the heap, allocated and free */
     uint32_t free_block_count;   /* free blocks (fragmentation: many small ones is bad) */
     uint32_t error_count;        /* caller bugs detected and survived (double free, ...) */
+    /* ---- Phase 2 (zero until pmm_init*, vmm_init, heap_init_virtual) ---- */
+    uint32_t phys_total_pages;    /* RAM pages the PMM manages */
+    uint32_t phys_free_pages;     /* ready to hand out */
+    uint32_t phys_used_pages;     /* handed out (heap pages and page tables included) */
+    uint32_t phys_reserved_pages; /* RAM kept back: <1 MB, kernel, early heap, metadata */
+    uint32_t page_tables;         /* page tables in use */
+    uint32_t paging_enabled;      /* 1 once vmm_init has turned paging on */
+    uint32_t heap_virtual_size;   /* bytes mapped at HEAP_VIRTUAL_START */
+    uint32_t heap_virtual_peak;   /* high-water mark of heap_virtual_size */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 
@@ -65,6 +74,12 @@ void *kmalloc(size_t size);
 void kfree(void *ptr);
 void *kcalloc(size_t count, size_t size);
 void *krealloc(void *ptr, size_t size);
+
+/*
+ * Phase 2 (spec): move kmalloc to a growing heap at HEAP_VIRTUAL_START (after
+ * pmm_init*() and vmm_init()).  Blocks from the early heap stay valid.
+ */
+void heap_init_virtual(void);
 
 /* ---- Debug and statistics (spec) ---- */
 void get_memory_stats(memory_stats_t *stats);

@@ -33,12 +33,23 @@
  * neighbours (the next block's prev link marks where it ends), so the heap
  * stays usable and nothing leaks.
  *
+ * Phase 2: heap_init_virtual() adds a region at HEAP_VIRTUAL_START whose
+ * pages come from the PMM through the VMM.  It grows at its end when no free
+ * block fits (at least HEAP_GROW_MIN at a time, up to HEAP_VIRTUAL_END) and
+ * gives whole pages back when more than HEAP_SHRINK_MIN is free at its end.
+ * The early region is then retired: its blocks stay valid and kfree-able,
+ * but its free blocks are parked (counted, not on the free list), so new
+ * allocations come from the virtual heap, as the spec says.
+ *
  * Locking: every public function takes the glue lock once; the *_locked
- * helpers assume it is held.
+ * helpers assume it is held.  The lock nests (the heap calls the VMM, which
+ * calls the PMM).
  */
 #include "glue.h"
 #include "log.h"
 #include "memory.h"
+#include "pmm.h"
+#include "vmm.h"
 
 #define HDR HEAP_HEADER_SIZE
 
@@ -56,10 +67,18 @@ typedef struct free_links {
 /* Largest request we even try: keeps every size computation far from overflow. */
 #define HEAP_MAX_REQUEST ((size_t)0x7FFFFFF0u)
 
+#define HEAP_VIRTUAL_INITIAL (16 * PAGE_SIZE) /* mapped by heap_init_virtual */
+#define HEAP_GROW_MIN        (16 * PAGE_SIZE) /* grow by at least 64 KB */
+#define HEAP_SHRINK_SLACK    (16 * PAGE_SIZE) /* keep 64 KB free at the end */
+#define HEAP_SHRINK_MIN      (64 * PAGE_SIZE) /* shrink only when 256 KB can go */
+#define HEAP_VIRTUAL_LIMIT   ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
+
 typedef struct {
     uintptr_t start;
     uintptr_t end;
     heap_block_t *last; /* the block ending at `end` (needed to rebuild smashed headers) */
+    int retired;        /* early region after heap_init_virtual: frees only */
+    vaddr_t vbase;      /* growing region: kernel virtual address of `start` */
 } heap_region_t;
 
 static struct {
@@ -69,7 +88,8 @@ static struct {
     /* counters, kept exact on every operation and re-added by heap_check */
     uint32_t used, free, blocks, free_blocks;
     uint32_t peak_used, allocs, frees;
-    int oom_reported; /* print one "out of memory" per episode, not per call */
+    uint32_t virtual_peak; /* most bytes the virtual region ever had mapped */
+    int oom_reported;      /* print one "out of memory" per episode, not per call */
 } heap;
 
 /* ------------------------------------------------------------ helpers ---- */
@@ -143,7 +163,7 @@ static const char *block_problem(const heap_region_t *r, heap_block_t *b)
 
 /* ---------------------------------------------------------- free list ---- */
 
-static void freelist_insert(heap_block_t *b)
+static void freelist_link(heap_block_t *b)
 {
     free_links_t *l = block_links(b);
     l->prev_free = NULL;
@@ -151,11 +171,9 @@ static void freelist_insert(heap_block_t *b)
     if (heap.free_head)
         block_links(heap.free_head)->prev_free = b;
     heap.free_head = b;
-    heap.free += b->size;
-    heap.free_blocks++;
 }
 
-static void freelist_remove(heap_block_t *b)
+static void freelist_unlink(heap_block_t *b)
 {
     free_links_t *l = block_links(b);
     if (l->prev_free)
@@ -164,6 +182,21 @@ static void freelist_remove(heap_block_t *b)
         heap.free_head = l->next_free;
     if (l->next_free)
         block_links(l->next_free)->prev_free = l->prev_free;
+}
+
+/* A free block joins the counters, and the free list unless its region is retired. */
+static void free_add(heap_region_t *r, heap_block_t *b)
+{
+    if (!r->retired)
+        freelist_link(b);
+    heap.free += b->size;
+    heap.free_blocks++;
+}
+
+static void free_del(heap_region_t *r, heap_block_t *b)
+{
+    if (!r->retired)
+        freelist_unlink(b);
     heap.free -= b->size;
     heap.free_blocks--;
 }
@@ -274,16 +307,16 @@ static void block_release(const char *fn, heap_region_t *r, heap_block_t *b)
 {
     heap_block_t *n = b->next;
     if (n && next_ok(fn, r, b) && n->is_free) {
-        freelist_remove(n);
+        free_del(r, n);
         block_merge_next(r, b);
     }
     heap_block_t *p = b->prev;
     if (p && p->is_free && block_problem(r, p) == NULL) {
-        freelist_remove(p);
+        free_del(r, p);
         block_merge_next(r, p);
         b = p;
     }
-    freelist_insert(b);
+    free_add(r, b);
 }
 
 /* ------------------------------------------------- pointer validation ---- */
@@ -387,7 +420,7 @@ static void freelist_rebuild(void)
             if (block_problem(r, b) && !block_rebuild(r, b, prev))
                 break;
             if (b->is_free)
-                freelist_insert(b);
+                free_add(r, b);
         }
     }
 }
@@ -444,22 +477,26 @@ static void account_alloc(heap_block_t *b)
         heap.peak_used = heap.used;
 }
 
+static int heap_grow(size_t need);
+
 static void *kmalloc_locked(const char *fn, size_t size)
 {
     size_t need = request_size(size);
     heap_block_t *b = need ? best_fit(fn, need) : NULL;
+    if (!b && need && heap_grow(need))
+        b = best_fit(fn, need);
     if (!b) {
         if (size)
             out_of_memory(fn, size);
         return NULL;
     }
     heap_region_t *r = region_of((uintptr_t)b);
-    freelist_remove(b);
+    free_del(r, b);
     heap_block_t *rest = block_split(r, b, need);
     if (rest) {
         /* b was free, so its old next is allocated: rest has no free neighbour. */
         block_set_state(rest, 1);
-        freelist_insert(rest);
+        free_add(r, rest);
     }
     block_set_state(b, 0);
     b->file = NULL;
@@ -469,6 +506,8 @@ static void *kmalloc_locked(const char *fn, size_t size)
     return block_payload(b);
 }
 
+static void heap_shrink(heap_region_t *r);
+
 static void kfree_locked(heap_region_t *r, heap_block_t *b)
 {
     heap.used -= b->size;
@@ -476,15 +515,18 @@ static void kfree_locked(heap_region_t *r, heap_block_t *b)
     heap.oom_reported = 0;
     block_set_state(b, 1);
     block_release("kfree", r, b);
+    heap_shrink(r);
 }
 
 /* --------------------------------------------------------- public API ---- */
 
-static void region_add(uintptr_t start, size_t size)
+static void region_add(uintptr_t start, size_t size, vaddr_t vbase)
 {
     heap_region_t *r = &heap.regions[heap.nregions++];
     r->start = start;
     r->end = start + size;
+    r->retired = 0;
+    r->vbase = vbase;
     heap_block_t *b = (heap_block_t *)start;
     b->size = size - HDR;
     b->next = b->prev = NULL;
@@ -493,15 +535,154 @@ static void region_add(uintptr_t start, size_t size)
     block_set_state(b, 1);
     r->last = b;
     heap.blocks++;
-    freelist_insert(b);
+    free_add(r, b);
+}
+
+/* ------------------------------------------------------- virtual heap ---- */
+
+static heap_region_t *growing_region(void)
+{
+    for (int i = 0; i < heap.nregions; i++) {
+        if (heap.regions[i].vbase)
+            return &heap.regions[i];
+    }
+    return NULL;
+}
+
+/* Unmap [from, to) bytes of the growing region (pages go back to the PMM). */
+static void unmap_range(vaddr_t from, vaddr_t to)
+{
+    for (vaddr_t v = from; v < to; v += PAGE_SIZE)
+        vmm_unmap_page(v);
+}
+
+/*
+ * Map up to `want` bytes (at least `need`) at virtual `at`.  Returns the
+ * bytes mapped, or 0 with nothing left mapped if even `need` was impossible.
+ */
+static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
+{
+    uint32_t done = 0;
+    while (done < want) {
+        paddr_t p = pmm_alloc_page();
+        if (!p)
+            break;
+        if (vmm_map(at + done, p, PAGE_WRITABLE) < 0) {
+            pmm_free_page(p);
+            break;
+        }
+        done += PAGE_SIZE;
+    }
+    if (done >= need)
+        return done;
+    unmap_range(at, at + done);
+    return 0;
+}
+
+/* Make the growing region big enough for a free block of `need` bytes. */
+static int heap_grow(size_t need)
+{
+    heap_region_t *r = growing_region();
+    if (!r)
+        return 0;
+    heap_block_t *last = r->last;
+    uint32_t size = (uint32_t)(r->end - r->start);
+    uint64_t extra = last->is_free ? need - last->size : (uint64_t)need + HDR;
+    uint64_t min = (extra + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+    uint64_t want = min < HEAP_GROW_MIN ? HEAP_GROW_MIN : min;
+    if (want > HEAP_VIRTUAL_LIMIT - size)
+        want = HEAP_VIRTUAL_LIMIT - size;
+    if (min > want)
+        return 0; /* would pass HEAP_VIRTUAL_END */
+    uint32_t got = map_range(r->vbase + size, (uint32_t)min, (uint32_t)want);
+    if (!got)
+        return 0;
+    uintptr_t old_end = r->end;
+    r->end += got;
+    if (last->is_free) {
+        free_del(r, last);
+        last->size += got;
+        free_add(r, last);
+    } else {
+        heap_block_t *b = (heap_block_t *)old_end;
+        b->size = got - HDR;
+        b->prev = last;
+        b->next = NULL;
+        b->file = NULL;
+        b->line = 0;
+        block_set_state(b, 1);
+        last->next = b;
+        r->last = b;
+        heap.blocks++;
+        free_add(r, b);
+    }
+    if (r->end - r->start > heap.virtual_peak)
+        heap.virtual_peak = (uint32_t)(r->end - r->start);
+    return 1;
+}
+
+/* Give whole pages at the end of the growing region back, keeping some slack. */
+static void heap_shrink(heap_region_t *r)
+{
+    heap_block_t *last = r->last;
+    if (!r->vbase || !last->is_free)
+        return;
+    uintptr_t keep = (uintptr_t)block_payload(last) + HEAP_SHRINK_SLACK;
+    keep = r->start + ((keep - r->start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+    if (keep < r->start + HEAP_VIRTUAL_INITIAL)
+        keep = r->start + HEAP_VIRTUAL_INITIAL;
+    if (keep >= r->end || r->end - keep < HEAP_SHRINK_MIN)
+        return;
+    uintptr_t old_end = r->end;
+    free_del(r, last);
+    last->size -= old_end - keep;
+    free_add(r, last);
+    r->end = keep;
+    unmap_range(r->vbase + (vaddr_t)(keep - r->start), r->vbase + (vaddr_t)(old_end - r->start));
+}
+
+void heap_init_virtual(void)
+{
+    glue_irqflags_t f = glue_lock();
+    vmm_stats_t vs;
+    vmm_get_stats(&vs);
+    if (!vs.paging_enabled) {
+        mm_report("heap_init_virtual: 0x%08x: paging is off (vmm_init first)",
+                  (unsigned)HEAP_VIRTUAL_START);
+    } else if (growing_region()) {
+        mm_report("heap_init_virtual: 0x%08x: the virtual heap already exists",
+                  (unsigned)HEAP_VIRTUAL_START);
+    } else if (!map_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_INITIAL, HEAP_VIRTUAL_INITIAL)) {
+        mm_printf("heap_init_virtual: no memory for the first %u pages: staying in Phase 1\n",
+                  (unsigned)(HEAP_VIRTUAL_INITIAL / PAGE_SIZE));
+    } else {
+        /* park the early region's free blocks: new allocations come from the virtual heap */
+        for (int i = 0; i < heap.nregions; i++) {
+            heap.regions[i].retired = 1;
+            for (heap_block_t *b = (heap_block_t *)heap.regions[i].start; b; b = b->next) {
+                if (block_problem(&heap.regions[i], b))
+                    break;
+                if (b->is_free)
+                    freelist_unlink(b);
+            }
+        }
+        region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
+                   HEAP_VIRTUAL_START);
+        heap.virtual_peak = HEAP_VIRTUAL_INITIAL;
+    }
+    glue_unlock(f);
 }
 
 void memory_init(void)
 {
     glue_irqflags_t f = glue_lock();
+    /* a restart gives the virtual heap's pages back first */
+    heap_region_t *r = growing_region();
+    if (r)
+        unmap_range(r->vbase, r->vbase + (vaddr_t)(r->end - r->start));
     memset(&heap, 0, sizeof(heap));
     mm_log_reset();
-    region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE);
+    region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0);
     glue_unlock(f);
 }
 
@@ -545,7 +726,7 @@ static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
     if (need > b->size) {
         if (!n || !next_ok("krealloc", r, b) || !n->is_free || b->size + HDR + n->size < need)
             return 0;
-        freelist_remove(n);
+        free_del(r, n);
         heap.used -= b->size;
         block_merge_next(r, b);
         account_alloc(b);
@@ -614,6 +795,19 @@ void get_memory_stats(memory_stats_t *stats)
     stats->block_count = heap.blocks;
     stats->free_block_count = heap.free_blocks;
     stats->error_count = mm_error_count();
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    vmm_stats_t vs;
+    vmm_get_stats(&vs);
+    heap_region_t *vr = growing_region();
+    stats->phys_total_pages = ps.total_pages;
+    stats->phys_free_pages = ps.free_pages;
+    stats->phys_used_pages = ps.used_pages;
+    stats->phys_reserved_pages = ps.reserved_pages;
+    stats->page_tables = vs.page_tables;
+    stats->paging_enabled = (uint32_t)vs.paging_enabled;
+    stats->heap_virtual_size = vr ? (uint32_t)(vr->end - vr->start) : 0;
+    stats->heap_virtual_peak = heap.virtual_peak;
     glue_unlock(f);
 }
 
@@ -625,7 +819,13 @@ void heap_dump(void)
               (unsigned)heap.free_blocks, (unsigned)heap.allocs, (unsigned)heap.frees);
     for (int i = 0; i < heap.nregions; i++) {
         heap_region_t *r = &heap.regions[i];
-        mm_printf("region %d: %p-%p\n", i, (void *)r->start, (void *)r->end);
+        if (r->vbase)
+            mm_printf("region %d: 0x%08lx-0x%08lx (virtual heap, %lu KB mapped)\n", i,
+                      (unsigned long)r->vbase, (unsigned long)(r->vbase + (r->end - r->start)),
+                      (unsigned long)(r->end - r->start) / 1024);
+        else
+            mm_printf("region %d: %p-%p%s\n", i, (void *)r->start, (void *)r->end,
+                      r->retired ? " (early heap: frees only)" : "");
         for (heap_block_t *b = (heap_block_t *)r->start; b; b = b->next) {
             const char *why = block_problem(r, b);
             if (why) {
@@ -655,10 +855,16 @@ int heap_check(void)
 {
     glue_irqflags_t f = glue_lock();
     int errors = 0;
-    uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0;
+    uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0, listable = 0;
 
     for (int i = 0; i < heap.nregions; i++) {
         heap_region_t *r = &heap.regions[i];
+        for (uintptr_t a = r->start; r->vbase && a < r->end; a += PAGE_SIZE) {
+            if (!(vmm_get_entry(r->vbase + (vaddr_t)(a - r->start)) & PAGE_PRESENT)) {
+                errors += check_failed((void *)a, "virtual heap page not mapped");
+                break;
+            }
+        }
         heap_block_t *b = (heap_block_t *)r->start;
         for (; b; b = b->next) {
             const char *why = block_problem(r, b);
@@ -670,6 +876,7 @@ int heap_check(void)
             if (b->is_free) {
                 free += b->size;
                 free_blocks++;
+                listable += !r->retired;
                 if (b->next && b->next->is_free)
                     errors += check_failed(b, "two free neighbours not coalesced");
             } else {
@@ -695,7 +902,7 @@ int heap_check(void)
             break;
         }
     }
-    if (listed != free_blocks)
+    if (listed != listable)
         errors += check_failed(heap.free_head, "free list length differs from free blocks");
     if (used != heap.used || free != heap.free || blocks != heap.blocks ||
         free_blocks != heap.free_blocks)

@@ -6,12 +6,19 @@
  *   panic    message, then stop this CPU (cli; hlt)
  *   lock     interrupts off; the previous IF is restored on unlock, so the
  *            lock also works when taken with interrupts already disabled
- *   phys     identity: physical addresses are CPU addresses until paging
+ *   phys     identity until paging; then identity below vmm_identity_end()
+ *            and the direct map (KERNEL_VIRTUAL_BASE + phys) above it
+ *   tables   identity until paging; then the recursive window: PD slot 1023
+ *            points at the PD, so table i is at 0xFFC00000 + 4096 * i
+ *   TLB      invlpg (the spec's flush_tlb_single) for every changed entry
  */
 #include "glue.h"
 
 #include "cpu.h"
 #include "terminal.h"
+#include "vmm.h"
+
+static int paging_on;
 
 void glue_console_write(const char *s, size_t len)
 {
@@ -41,5 +48,36 @@ void glue_unlock(glue_irqflags_t flags)
 
 void *glue_phys_to_virt(uintptr_t phys)
 {
-    return (void *)phys;
+    if (!paging_on || phys < vmm_identity_end())
+        return (void *)phys;
+    void *v = vmm_phys_to_virt(phys);
+    if (!v)
+        glue_panic("glue_phys_to_virt: physical address above the direct map");
+    return v;
+}
+
+void *glue_page_table(unsigned pdx, uintptr_t table_phys)
+{
+    return paging_on ? (void *)(VMM_PT_WINDOW + pdx * 4096u) : (void *)table_phys;
+}
+
+void glue_paging_enable(uintptr_t directory_phys)
+{
+    enable_paging(directory_phys);
+    /* CR0.WP: read-only pages are read-only for the kernel too */
+    uint32_t cr0 = read_cr0() | CR0_WP;
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0) : "memory");
+    paging_on = 1;
+}
+
+void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
+{
+    (void)phys;
+    if (paging_on)
+        flush_tlb_single(virt);
+}
+
+void *glue_virt_to_ptr(uintptr_t virt)
+{
+    return (void *)virt;
 }

@@ -1,0 +1,115 @@
+/*
+ * vmm.h - the virtual memory manager: x86 two-level paging (spec, Phase 2).
+ *
+ * The kernel's address space once vmm_init() has run:
+ *
+ *   0x00000000 +------------------------+
+ *              | NULL page: unmapped    |  so NULL dereferences fault
+ *   0x00001000 +------------------------+
+ *              | identity map of low    |  kernel image, VGA, the early heap,
+ *              | memory                 |  the PMM metadata: addresses used
+ *              |                        |  before paging stay valid after it
+ *              +------------------------+  (vmm_identity_end())
+ *              | free for vmm_map_page  |
+ *   0xC0000000 +------------------------+  KERNEL_VIRTUAL_BASE
+ *              | direct map of physical |  phys P at KERNEL_VIRTUAL_BASE + P,
+ *              | [0, 256 MB)            |  for RAM below 256 MB
+ *   0xD0000000 +------------------------+  HEAP_VIRTUAL_START
+ *              | kernel heap, grows up  |  heap_init_virtual(): kmalloc
+ *   0xDFFFFFFF +------------------------+  HEAP_VIRTUAL_END
+ *              | free for vmm_map_page  |
+ *   0xFFC00000 +------------------------+  VMM_PT_WINDOW
+ *              | the page tables        |  PD[1023] points at the PD itself,
+ *              | (recursive mapping)    |  so table i is at 0xFFC00000 + 4K*i
+ *   0xFFFFFFFF +------------------------+
+ *
+ * The linear address, as the MMU splits it:
+ *
+ *   31           22 21           12 11            0
+ *   | dir index    | table index   | offset        |
+ *     VMM_PDX(va)    VMM_PTX(va)
+ */
+#ifndef VMM_H
+#define VMM_H
+
+#include <stdint.h>
+
+#include "pmm.h"
+
+typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
+
+/* ---- spec: layout ---- */
+#define KERNEL_VIRTUAL_BASE  0xC0000000
+#define KERNEL_PHYSICAL_BASE 0x100000
+#define HEAP_VIRTUAL_START   0xD0000000
+#define HEAP_VIRTUAL_END     0xDFFFFFFF
+
+/* ---- spec: page flags ---- */
+#define PAGE_PRESENT  0x001
+#define PAGE_WRITABLE 0x002
+#define PAGE_USER     0x004
+#define PAGE_ACCESSED 0x020
+#define PAGE_DIRTY    0x040
+
+/* ---- beyond the spec: the encoding, in one place ---- */
+#define VMM_PDX(va)         (((uint32_t)(va) >> 22) & 0x3FF)
+#define VMM_PTX(va)         (((uint32_t)(va) >> 12) & 0x3FF)
+#define VMM_FRAME(entry)    ((uint32_t)(entry)&0xFFFFF000u)
+#define VMM_ENTRIES         1024
+#define VMM_RECURSIVE_SLOT  1023
+#define VMM_PT_WINDOW       0xFFC00000u
+#define VMM_DIRECT_MAP_SIZE 0x10000000u /* 256 MB */
+
+/* ---- spec ---- */
+void vmm_init(void);
+/* Map virt -> phys.  Reports and changes nothing on bad input (see vmm_map). */
+void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags);
+/* Unmap virt, free its physical page (if the PMM handed it out) and flush the TLB entry. */
+void vmm_unmap_page(uint32_t virt_addr);
+/* The physical address behind virt_addr, or 0 if it is not mapped. */
+uint32_t vmm_get_physical(uint32_t virt_addr);
+
+/* ---- beyond the spec ---- */
+
+/*
+ * vmm_map_page with a result: 0 on success, -1 after reporting why not
+ * (unaligned address, already mapped, a fixed kernel mapping or the table
+ * window, unknown flags, no memory for a page table).  On failure nothing is
+ * left half-done: no page table is allocated that stays empty.
+ */
+int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags);
+
+/* The page-table entry for virt (0 if none): flags included. */
+uint32_t vmm_get_entry(vaddr_t virt);
+
+/* Where physical memory can be read after paging: KERNEL_VIRTUAL_BASE + p, or 0. */
+void *vmm_phys_to_virt(paddr_t p);
+
+/* First address above the identity-mapped low memory. */
+vaddr_t vmm_identity_end(void);
+
+/* What an address is, for fault messages: "NULL page", "unmapped heap page"... */
+const char *vmm_describe(vaddr_t addr);
+
+/* Page tables in use, mappings made through vmm_map. */
+typedef struct {
+    uint32_t page_tables;
+    uint32_t mapped_pages; /* by vmm_map / vmm_map_page, not the fixed maps */
+    paddr_t page_directory;
+    int paging_enabled;
+} vmm_stats_t;
+void vmm_get_stats(vmm_stats_t *stats);
+
+/* Walk every table: entries sane, counts right.  Returns broken invariants. */
+int vmm_check(void);
+
+/*
+ * Forget the page directory without touching it: for tests that restart the
+ * whole memory manager (memory_init, pmm_init*, vmm_reset, vmm_init).
+ */
+void vmm_reset(void);
+
+/* Print the mapped ranges (coalesced). */
+void vmm_dump(void);
+
+#endif /* VMM_H */

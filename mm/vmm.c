@@ -1,0 +1,385 @@
+/*
+ * vmm.c - page directory and page tables: map, unmap, translate.
+ *
+ * Theory of operation
+ * -------------------
+ * One page directory (PD) for the kernel.  Its last slot points at itself,
+ * so once paging is on every page table is visible at a fixed address (the
+ * window, VMM_PT_WINDOW); glue_page_table() hides whether we are before
+ * paging (identity), after it (window), or on the host (simulated memory).
+ * The layout of the address space is drawn in include/vmm.h.
+ *
+ * Page tables come from the PMM on demand and go back to it when their last
+ * entry is unmapped; pt_used[] counts the present entries of each table so
+ * that is O(1).  The fixed mappings made by vmm_init (identity of low
+ * memory, direct map) cannot be changed through vmm_map/vmm_unmap_page: an
+ * unmap there would free pages the kernel itself lives in.
+ *
+ * Errors: every refusal is one mm_report line (function, address, reason)
+ * and leaves the tables exactly as they were.
+ *
+ * Locking: the glue lock, taken once per public call; the PMM takes it again
+ * inside (the lock nests: saved EFLAGS in the kernel, a recursive mutex on
+ * the host).
+ */
+#include "glue.h"
+#include "log.h"
+#include "memory.h"
+#include "pmm.h"
+#include "vmm.h"
+
+#define ENTRY_FLAGS (PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER)
+#define FOUR_MB     0x400000u
+
+_Static_assert(VMM_PT_WINDOW == (uint32_t)VMM_RECURSIVE_SLOT << 22, "window = recursive slot");
+_Static_assert(HEAP_VIRTUAL_START >= KERNEL_VIRTUAL_BASE + VMM_DIRECT_MAP_SIZE,
+               "direct map must end before the heap");
+
+static struct {
+    paddr_t pd_phys;
+    int enabled;
+    vaddr_t identity_end;
+    uint32_t direct_size;
+    uint16_t pt_used[VMM_ENTRIES];
+    uint32_t tables;
+    uint32_t mapped;
+} vmm;
+
+static uint32_t *directory(void)
+{
+    return glue_page_table(VMM_RECURSIVE_SLOT, vmm.pd_phys);
+}
+
+static uint32_t *table(unsigned pdx)
+{
+    return glue_page_table(pdx, VMM_FRAME(directory()[pdx]));
+}
+
+/* The page-table entry of virt, or NULL if its table does not exist. */
+static uint32_t *entry_of(vaddr_t virt)
+{
+    if (!vmm.pd_phys || !(directory()[VMM_PDX(virt)] & PAGE_PRESENT))
+        return NULL;
+    return &table(VMM_PDX(virt))[VMM_PTX(virt)];
+}
+
+static int in_fixed(vaddr_t v)
+{
+    return v < vmm.identity_end ||
+           (v >= KERNEL_VIRTUAL_BASE && v - KERNEL_VIRTUAL_BASE < vmm.direct_size);
+}
+
+/* Why virt cannot be changed by the caller, or NULL. */
+static const char *virt_problem(vaddr_t virt)
+{
+    if (!vmm.pd_phys)
+        return "paging is not set up (vmm_init first)";
+    if (virt % PAGE_SIZE)
+        return "not page-aligned";
+    if (virt < PAGE_SIZE)
+        return "the NULL page stays unmapped";
+    if (virt >= VMM_PT_WINDOW)
+        return "inside the page-table window";
+    if (in_fixed(virt))
+        return "inside the kernel's fixed mappings (identity or direct map)";
+    return NULL;
+}
+
+/* A page table for virt, allocated (zeroed) if missing.  0 or -1 (no memory). */
+static int table_for(vaddr_t virt, uint32_t flags)
+{
+    unsigned pdx = VMM_PDX(virt);
+    uint32_t *pd = directory();
+    if (pd[pdx] & PAGE_PRESENT) {
+        pd[pdx] |= flags & PAGE_USER; /* user access needs USER at both levels */
+        return 0;
+    }
+    paddr_t t = pmm_alloc_page();
+    if (!t)
+        return -1;
+    pd[pdx] = t | PAGE_PRESENT | PAGE_WRITABLE | (flags & PAGE_USER);
+    glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, t);
+    memset(table(pdx), 0, PAGE_SIZE);
+    vmm.tables++;
+    return 0;
+}
+
+static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags, int fixed)
+{
+    const char *why = fixed ? NULL : virt_problem(virt);
+    if (!why && phys % PAGE_SIZE)
+        why = "physical address not page-aligned";
+    if (!why && (flags & ~(uint32_t)ENTRY_FLAGS))
+        why = "unknown flag bits (PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER only)";
+    uint32_t *e = why ? NULL : entry_of(virt);
+    if (e && (*e & PAGE_PRESENT)) {
+        mm_report("%s: 0x%08lx: already mapped to 0x%08lx", fn, (unsigned long)virt,
+                  (unsigned long)VMM_FRAME(*e));
+        return -1;
+    }
+    if (why) {
+        mm_report("%s: 0x%08lx: %s", fn, (unsigned long)virt, why);
+        return -1;
+    }
+    if (!e) {
+        if (table_for(virt, flags) < 0) {
+            mm_printf("%s: 0x%08lx: no memory for a page table\n", fn, (unsigned long)virt);
+            return -1;
+        }
+        e = entry_of(virt);
+    } else {
+        directory()[VMM_PDX(virt)] |= flags & PAGE_USER;
+    }
+    *e = phys | (flags & ENTRY_FLAGS) | PAGE_PRESENT;
+    vmm.pt_used[VMM_PDX(virt)]++;
+    vmm.mapped += !fixed;
+    glue_mapping_changed(virt, phys);
+    return 0;
+}
+
+int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags)
+{
+    glue_irqflags_t f = glue_lock();
+    int r = map_locked("vmm_map", virt, phys, flags, 0);
+    glue_unlock(f);
+    return r;
+}
+
+void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags)
+{
+    glue_irqflags_t f = glue_lock();
+    map_locked("vmm_map_page", virt_addr, phys_addr, flags, 0);
+    glue_unlock(f);
+}
+
+void vmm_unmap_page(uint32_t virt)
+{
+    glue_irqflags_t f = glue_lock();
+    const char *why = virt_problem(virt);
+    uint32_t *e = why ? NULL : entry_of(virt);
+    if (!why && (!e || !(*e & PAGE_PRESENT)))
+        why = "not mapped";
+    if (why) {
+        mm_report("vmm_unmap_page: 0x%08lx: %s", (unsigned long)virt, why);
+        glue_unlock(f);
+        return;
+    }
+    paddr_t phys = VMM_FRAME(*e);
+    *e = 0;
+    vmm.mapped--;
+    glue_mapping_changed(virt, 0);
+    /* the spec frees the page; only if the PMM handed it out (not MMIO, not the kernel) */
+    if (pmm_page_state(phys) == 1)
+        pmm_free_page(phys);
+    unsigned pdx = VMM_PDX(virt);
+    if (--vmm.pt_used[pdx] == 0) {
+        uint32_t *pd = directory();
+        paddr_t t = VMM_FRAME(pd[pdx]);
+        pd[pdx] = 0;
+        glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, 0);
+        pmm_free_page(t);
+        vmm.tables--;
+    }
+    glue_unlock(f);
+}
+
+uint32_t vmm_get_entry(vaddr_t virt)
+{
+    glue_irqflags_t f = glue_lock();
+    uint32_t *e = entry_of(virt);
+    uint32_t v = e ? *e : 0;
+    glue_unlock(f);
+    return v;
+}
+
+uint32_t vmm_get_physical(uint32_t virt_addr)
+{
+    uint32_t e = vmm_get_entry(virt_addr);
+    return (e & PAGE_PRESENT) ? VMM_FRAME(e) | (virt_addr & (PAGE_SIZE - 1)) : 0;
+}
+
+void *vmm_phys_to_virt(paddr_t p)
+{
+    return p < vmm.direct_size ? glue_virt_to_ptr(KERNEL_VIRTUAL_BASE + p) : NULL;
+}
+
+vaddr_t vmm_identity_end(void)
+{
+    return vmm.identity_end;
+}
+
+/*
+ * Build the kernel's directory and turn paging on.  Identity-map low memory
+ * up to the early heap and the PMM metadata (rounded to whole 4 MB tables),
+ * direct-map RAM below 256 MB at KERNEL_VIRTUAL_BASE, leave page 0 out.
+ */
+void vmm_init(void)
+{
+    glue_irqflags_t f = glue_lock();
+    if (vmm.pd_phys) {
+        mm_report("vmm_init: 0x%08lx: paging is already set up", (unsigned long)vmm.pd_phys);
+        glue_unlock(f);
+        return;
+    }
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    paddr_t pd = pmm_alloc_page();
+    if (!pd)
+        glue_panic("vmm_init: no memory for the page directory");
+    vmm.pd_phys = pd;
+    memset(directory(), 0, PAGE_SIZE);
+    directory()[VMM_RECURSIVE_SLOT] = pd | PAGE_PRESENT | PAGE_WRITABLE;
+
+    uint32_t low = HEAP_START + INITIAL_HEAP_SIZE;
+    uint32_t meta_end = ps.metadata_phys + ps.metadata_bytes;
+    if (meta_end > low)
+        low = meta_end;
+    vmm.identity_end = (low + FOUR_MB - 1) & ~(FOUR_MB - 1);
+    uint32_t ram_top = ps.highest_page + PAGE_SIZE;
+    vmm.direct_size = ram_top < VMM_DIRECT_MAP_SIZE ? ram_top : VMM_DIRECT_MAP_SIZE;
+
+    for (vaddr_t v = PAGE_SIZE; v < vmm.identity_end; v += PAGE_SIZE) {
+        if (map_locked("vmm_init", v, v, PAGE_WRITABLE, 1) < 0)
+            glue_panic("vmm_init: no memory for the identity map");
+    }
+    for (paddr_t p = 0; p < vmm.direct_size; p += PAGE_SIZE) {
+        if (map_locked("vmm_init", KERNEL_VIRTUAL_BASE + p, p, PAGE_WRITABLE, 1) < 0)
+            glue_panic("vmm_init: no memory for the direct map");
+    }
+    glue_paging_enable(pd);
+    vmm.enabled = 1;
+    glue_unlock(f);
+}
+
+void vmm_reset(void)
+{
+    glue_irqflags_t f = glue_lock();
+    memset(&vmm, 0, sizeof(vmm));
+    glue_unlock(f);
+}
+
+void vmm_get_stats(vmm_stats_t *s)
+{
+    if (!s) {
+        mm_report("vmm_get_stats: NULL stats pointer");
+        return;
+    }
+    s->page_tables = vmm.tables;
+    s->mapped_pages = vmm.mapped;
+    s->page_directory = vmm.pd_phys;
+    s->paging_enabled = vmm.enabled;
+}
+
+const char *vmm_describe(vaddr_t a)
+{
+    if (a < PAGE_SIZE)
+        return "NULL page (a NULL pointer dereference?)";
+    if (!vmm.pd_phys)
+        return "paging is off";
+    uint32_t e = vmm_get_entry(a & ~(PAGE_SIZE - 1));
+    int mapped = e & PAGE_PRESENT;
+    if (a >= HEAP_VIRTUAL_START && a <= HEAP_VIRTUAL_END)
+        return mapped ? "kernel heap page" : "unmapped heap page (past the heap's end)";
+    if (a < vmm.identity_end)
+        return "identity-mapped low memory";
+    if (a >= KERNEL_VIRTUAL_BASE && a - KERNEL_VIRTUAL_BASE < vmm.direct_size)
+        return "direct map of physical memory";
+    if (a >= VMM_PT_WINDOW)
+        return mapped ? "page-table window" : "page-table window, table not present";
+    return mapped ? "page mapped with vmm_map" : "outside any region (never mapped)";
+}
+
+void vmm_dump(void)
+{
+    glue_irqflags_t f = glue_lock();
+    mm_printf("vmm: directory 0x%08lx, %u page tables, %u pages mapped by vmm_map, paging %s\n",
+              (unsigned long)vmm.pd_phys, (unsigned)vmm.tables, (unsigned)vmm.mapped,
+              vmm.enabled ? "on" : "off");
+    vaddr_t start = 0, next = 0;
+    uint32_t first = 0, expect = 0;
+    for (unsigned pdx = 0; vmm.pd_phys && pdx < VMM_RECURSIVE_SLOT; pdx++) {
+        if (!(directory()[pdx] & PAGE_PRESENT))
+            continue;
+        uint32_t *t = table(pdx);
+        for (unsigned i = 0; i < VMM_ENTRIES; i++) {
+            vaddr_t v = (vaddr_t)pdx << 22 | (vaddr_t)i << 12;
+            if (!(t[i] & PAGE_PRESENT))
+                continue;
+            if (next && v == next && (t[i] & ~0x60u) == expect) { /* ignore A/D bits */
+                next += PAGE_SIZE;
+                expect += PAGE_SIZE;
+                continue;
+            }
+            if (next)
+                mm_printf("  0x%08lx-0x%08lx -> 0x%08lx %s%s\n", (unsigned long)start,
+                          (unsigned long)next - 1, (unsigned long)VMM_FRAME(first),
+                          first & PAGE_WRITABLE ? "rw" : "ro", first & PAGE_USER ? " user" : "");
+            start = v;
+            first = t[i];
+            expect = (t[i] & ~0x60u) + PAGE_SIZE;
+            next = v + PAGE_SIZE;
+        }
+    }
+    if (next)
+        mm_printf("  0x%08lx-0x%08lx -> 0x%08lx %s%s\n", (unsigned long)start,
+                  (unsigned long)next - 1, (unsigned long)VMM_FRAME(first),
+                  first & PAGE_WRITABLE ? "rw" : "ro", first & PAGE_USER ? " user" : "");
+    glue_unlock(f);
+}
+
+static int check_failed(vaddr_t v, const char *what)
+{
+    mm_printf("vmm_check: 0x%08lx: %s\n", (unsigned long)v, what);
+    return 1;
+}
+
+int vmm_check(void)
+{
+    if (!vmm.pd_phys)
+        return 0;
+    glue_irqflags_t f = glue_lock();
+    int errors = 0;
+    uint32_t tables = 0, mapped = 0;
+    uint32_t *pd = directory();
+    if (pd[VMM_RECURSIVE_SLOT] != (vmm.pd_phys | PAGE_PRESENT | PAGE_WRITABLE))
+        errors += check_failed(VMM_PT_WINDOW, "recursive slot does not point at the directory");
+    if (pd[0] & PAGE_PRESENT && table(0)[0] & PAGE_PRESENT)
+        errors += check_failed(0, "the NULL page is mapped");
+    for (unsigned pdx = 0; pdx < VMM_RECURSIVE_SLOT; pdx++) {
+        vaddr_t base = (vaddr_t)pdx << 22;
+        if (!(pd[pdx] & PAGE_PRESENT)) {
+            if (vmm.pt_used[pdx])
+                errors += check_failed(base, "count of a missing table is not 0");
+            continue;
+        }
+        tables++;
+        if (pmm_page_state(VMM_FRAME(pd[pdx])) != 1)
+            errors += check_failed(base, "page table is not a page the PMM handed out");
+        uint32_t *t = table(pdx);
+        uint32_t present = 0;
+        for (unsigned i = 0; i < VMM_ENTRIES; i++) {
+            vaddr_t v = base | (vaddr_t)i << 12;
+            if (!(t[i] & PAGE_PRESENT))
+                continue;
+            present++;
+            if (t[i] & ~(0xFFFFF000u | ENTRY_FLAGS | PAGE_ACCESSED | PAGE_DIRTY))
+                errors += check_failed(v, "entry has unknown flag bits");
+            if ((t[i] & PAGE_USER) && !(pd[pdx] & PAGE_USER))
+                errors += check_failed(v, "user page under a supervisor-only table");
+            if (v < vmm.identity_end && VMM_FRAME(t[i]) != v)
+                errors += check_failed(v, "identity map points elsewhere");
+            else if (v >= KERNEL_VIRTUAL_BASE && v - KERNEL_VIRTUAL_BASE < vmm.direct_size &&
+                     VMM_FRAME(t[i]) != v - KERNEL_VIRTUAL_BASE)
+                errors += check_failed(v, "direct map points elsewhere");
+            mapped += !in_fixed(v);
+        }
+        if (present != vmm.pt_used[pdx])
+            errors += check_failed(base, "present entries differ from the table's count");
+        if (present == 0)
+            errors += check_failed(base, "empty page table not given back");
+    }
+    if (tables != vmm.tables || mapped != vmm.mapped)
+        errors += check_failed(0, "table or mapping counters differ from the tables");
+    glue_unlock(f);
+    return errors;
+}

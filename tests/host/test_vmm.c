@@ -1,0 +1,404 @@
+/*
+ * test_vmm.c - page tables on the simulated MMU, and the virtual heap that
+ * grows and shrinks through them.
+ *
+ * After every operation a software walker reads the tables straight from
+ * simulated physical memory and compares every mapping made through vmm_map
+ * with a shadow; vmm_check(), pmm_check() and heap_check() run too.
+ */
+#include "harness.h"
+#include "pmm.h"
+#include "vmm.h"
+
+#define MB  (1024u * 1024u)
+#define RAM (48 * MB)
+#define FREE_AREA                                                                                  \
+    0xD8000000u /* inside the host window, outside the heap's reach in these tests                 \
+                 */
+
+/* ---- shadow of the mappings made through vmm_map ---- */
+#define SHADOW 512
+struct mapping {
+    vaddr_t v;
+    paddr_t p;
+    uint32_t flags;
+};
+static struct mapping shadow[SHADOW];
+static int nshadow;
+
+static uint32_t *pd_host(void)
+{
+    vmm_stats_t s;
+    vmm_get_stats(&s);
+    return (uint32_t *)(host_phys_base() + s.page_directory);
+}
+
+/* Walk the tables like the MMU: the physical address behind v, or 0. */
+static paddr_t walk(vaddr_t v, uint32_t *flags)
+{
+    uint32_t pde = pd_host()[VMM_PDX(v)];
+    if (!(pde & PAGE_PRESENT))
+        return 0;
+    uint32_t pte = ((uint32_t *)(host_phys_base() + VMM_FRAME(pde)))[VMM_PTX(v)];
+    if (!(pte & PAGE_PRESENT))
+        return 0;
+    if (flags)
+        *flags = (pte & PAGE_USER && pde & PAGE_USER ? PAGE_USER : 0) | (pte & PAGE_WRITABLE);
+    return VMM_FRAME(pte);
+}
+
+static void check_all(void)
+{
+    assert_int_equal(vmm_check(), 0);
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(heap_check(), 0);
+    for (int i = 0; i < nshadow; i++) {
+        uint32_t fl = 0;
+        if (walk(shadow[i].v, &fl) != shadow[i].p || fl != shadow[i].flags)
+            fail_msg("0x%08x should map 0x%08x flags %x", shadow[i].v, shadow[i].p,
+                     shadow[i].flags);
+        assert_int_equal(vmm_get_physical(shadow[i].v + 0x123), shadow[i].p + 0x123);
+    }
+    vmm_stats_t s;
+    vmm_get_stats(&s);
+    assert_true(s.mapped_pages >= (uint32_t)nshadow);
+}
+
+/* A whole fresh memory manager: early heap, PMM over RAM, paging on. */
+static int fresh_paging(void **state)
+{
+    memory_init(); /* gives a previous virtual heap's pages back */
+    pmm_init(RAM);
+    vmm_reset();
+    host_mmu_reset();
+    vmm_init();
+    host_console_clear();
+    memory_init(); /* error counter back to 0 */
+    nshadow = 0;
+    return 0;
+}
+
+static void test_init_maps_kernel_and_leaves_null_unmapped(void **state)
+{
+    vmm_stats_t s;
+    vmm_get_stats(&s);
+    assert_true(s.paging_enabled);
+    assert_int_equal(walk(0, NULL), 0);
+    assert_int_equal(vmm_get_physical(0x10), 0);
+    assert_int_equal(vmm_get_physical(0x100000), 0x100000);             /* kernel image */
+    assert_int_equal(vmm_get_physical(HEAP_START + 8), HEAP_START + 8); /* early heap */
+    assert_int_equal(vmm_get_physical(KERNEL_VIRTUAL_BASE + 0x2345678), 0x2345678);
+    assert_int_equal(vmm_get_physical(KERNEL_VIRTUAL_BASE + RAM), 0); /* direct map ends with RAM */
+    assert_int_equal(pd_host()[VMM_RECURSIVE_SLOT], s.page_directory | 3);
+    assert_true(vmm_identity_end() >= HEAP_START + INITIAL_HEAP_SIZE);
+    assert_true(strstr(vmm_describe(0), "NULL"));
+    check_all();
+}
+
+/* Physical memory through the direct map is the same bytes. */
+static void test_direct_map_aliases_physical_memory(void **state)
+{
+    paddr_t p = pmm_alloc_page();
+    char *phys = host_phys_base() + p;
+    char *virt = vmm_phys_to_virt(p);
+    assert_non_null(virt);
+    strcpy(virt, "through the direct map");
+    assert_string_equal(phys, "through the direct map");
+    pmm_free_page(p);
+}
+
+static void test_map_translate_unmap(void **state)
+{
+    pmm_stats_t before;
+    pmm_get_stats(&before);
+    vmm_stats_t vs0;
+    vmm_get_stats(&vs0);
+    paddr_t p = pmm_alloc_page();
+    vmm_map_page(FREE_AREA, p, PAGE_PRESENT | PAGE_WRITABLE);
+    shadow[nshadow++] = (struct mapping){FREE_AREA, p, PAGE_WRITABLE};
+    check_all();
+    /* the mapping is real: a write through it lands in the physical page */
+    strcpy(host_virt_ptr(FREE_AREA), "mapped");
+    assert_string_equal(host_phys_base() + p, "mapped");
+    vmm_stats_t vs;
+    vmm_get_stats(&vs);
+    assert_int_equal(vs.page_tables, vs0.page_tables + 1);
+    vmm_unmap_page(FREE_AREA);
+    nshadow = 0;
+    check_all();
+    assert_int_equal(vmm_get_physical(FREE_AREA), 0);
+    assert_int_equal(pmm_page_state(p), 0); /* the spec: unmap frees the page */
+    vmm_get_stats(&vs);
+    assert_int_equal(vs.page_tables, vs0.page_tables); /* empty table given back */
+    pmm_stats_t after;
+    pmm_get_stats(&after);
+    assert_int_equal(after.free_pages, before.free_pages);
+    assert_int_equal(stats_now().error_count, 0);
+}
+
+static void test_user_only_when_asked(void **state)
+{
+    paddr_t a = pmm_alloc_page(), b = pmm_alloc_page();
+    assert_int_equal(vmm_map(0x40000000, a, PAGE_WRITABLE), 0);
+    assert_int_equal(vmm_map(0x40800000, b, PAGE_USER), 0);
+    assert_int_equal(vmm_get_entry(0x40000000) & PAGE_USER, 0);
+    assert_int_equal(pd_host()[VMM_PDX(0x40000000)] & PAGE_USER, 0);
+    assert_int_equal(vmm_get_entry(0x40800000) & (PAGE_USER | PAGE_WRITABLE), PAGE_USER);
+    assert_int_equal(pd_host()[VMM_PDX(0x40800000)] & PAGE_USER, PAGE_USER);
+    shadow[nshadow++] = (struct mapping){0x40000000, a, PAGE_WRITABLE};
+    shadow[nshadow++] = (struct mapping){0x40800000, b, PAGE_USER};
+    check_all();
+}
+
+/* Bad input: one line each, and nothing changes. */
+static void test_bad_input_changes_nothing(void **state)
+{
+    paddr_t p = pmm_alloc_page(), q = pmm_alloc_page();
+    assert_int_equal(vmm_map(FREE_AREA, p, PAGE_WRITABLE), 0);
+    shadow[nshadow++] = (struct mapping){FREE_AREA, p, PAGE_WRITABLE};
+    pmm_stats_t ps0;
+    pmm_get_stats(&ps0);
+    struct {
+        vaddr_t v;
+        paddr_t p;
+        uint32_t flags;
+        const char *why;
+    } bad[] = {
+        {FREE_AREA + 4, q, 0, "not page-aligned"},
+        {FREE_AREA + PAGE_SIZE, q + 8, 0, "physical address not page-aligned"},
+        {FREE_AREA, q, PAGE_WRITABLE, "already mapped to"},
+        {0, q, 0, "NULL page"},
+        {0xFFC00000, q, 0, "page-table window"},
+        {0x00100000, q, 0, "fixed mappings"},
+        {KERNEL_VIRTUAL_BASE + 0x1000, q, 0, "fixed mappings"},
+        {FREE_AREA + PAGE_SIZE, q, 0x100, "unknown flag bits"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(vmm_map(bad[i].v, bad[i].p, bad[i].flags), -1);
+        if (!strstr(mm_last_error(), bad[i].why))
+            fail_msg("vmm_map(0x%x): expected \"%s\", got \"%s\"", bad[i].v, bad[i].why,
+                     mm_last_error());
+        check_all();
+    }
+    vmm_unmap_page(FREE_AREA + PAGE_SIZE);
+    assert_true(strstr(mm_last_error(), "not mapped"));
+    vmm_unmap_page(0x00200000);
+    assert_true(strstr(mm_last_error(), "fixed mappings"));
+    vmm_unmap_page(FREE_AREA + 1);
+    assert_true(strstr(mm_last_error(), "not page-aligned"));
+    check_all();
+    pmm_stats_t ps1;
+    pmm_get_stats(&ps1);
+    assert_int_equal(ps1.free_pages, ps0.free_pages); /* no table allocated and kept */
+    assert_int_equal(stats_now().error_count, 11);
+    assert_int_equal(pmm_page_state(q), 1);
+}
+
+/* A map that cannot get a page table fails and leaves nothing half-done. */
+static void test_no_memory_for_a_table(void **state)
+{
+    static paddr_t all[RAM / PAGE_SIZE];
+    uint32_t n = 0;
+    paddr_t p;
+    while ((p = pmm_alloc_page()) != 0)
+        all[n++] = p;
+    vmm_stats_t before;
+    vmm_get_stats(&before);
+    assert_int_equal(vmm_map(0x50000000, all[0], PAGE_WRITABLE), -1);
+    assert_true(host_console_has("no memory for a page table"));
+    vmm_stats_t after;
+    vmm_get_stats(&after);
+    assert_int_equal(after.page_tables, before.page_tables);
+    assert_int_equal(after.mapped_pages, before.mapped_pages);
+    assert_int_equal(vmm_get_physical(0x50000000), 0);
+    for (uint32_t i = 0; i < n; i++)
+        pmm_free_page(all[i]);
+    check_all();
+}
+
+/* Random map / unmap / translate against the shadow, walker after every step. */
+static void test_random_against_shadow(void **state)
+{
+    uint32_t rng = 777;
+    pmm_stats_t ps0;
+    pmm_get_stats(&ps0);
+    for (int op = 0; op < 4000; op++) {
+        rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+        /* 4 areas of 4 MB, 64 pages each: tables come and go */
+        vaddr_t v = 0x60000000u + (rng % 4) * 0x400000u + ((rng >> 8) % 64) * PAGE_SIZE;
+        int i;
+        for (i = 0; i < nshadow && shadow[i].v != v; i++)
+            ;
+        if (i < nshadow) {
+            vmm_unmap_page(v);
+            shadow[i] = shadow[--nshadow];
+        } else if (nshadow < SHADOW) {
+            paddr_t p = pmm_alloc_page();
+            uint32_t fl = (rng >> 20) & 1 ? PAGE_WRITABLE : 0;
+            assert_int_equal(vmm_map(v, p, fl), 0);
+            shadow[nshadow++] = (struct mapping){v, p, fl};
+        }
+        check_all();
+    }
+    while (nshadow)
+        vmm_unmap_page(shadow[--nshadow].v);
+    check_all();
+    pmm_stats_t ps1;
+    pmm_get_stats(&ps1);
+    assert_int_equal(ps1.free_pages, ps0.free_pages);
+    assert_int_equal(stats_now().error_count, 0);
+}
+
+/* ---------------------------------------------------------- virtual heap ---- */
+
+static int in_virtual_heap(void *p)
+{
+    char *base = host_virt_ptr(HEAP_VIRTUAL_START);
+    return (char *)p >= base && (char *)p < base + (HEAP_VIRTUAL_END - HEAP_VIRTUAL_START);
+}
+
+/* heap_init_virtual: kmalloc moves to HEAP_VIRTUAL_START; early blocks stay valid. */
+static void test_heap_moves_and_early_blocks_stay_valid(void **state)
+{
+    char *early = t_kmalloc(100);
+    strcpy(early, "early");
+    heap_init_virtual();
+    CHECK_HEAP();
+    memory_stats_t s = stats_now();
+    assert_true(s.paging_enabled);
+    assert_int_equal(s.heap_virtual_size, 16 * PAGE_SIZE);
+    char *late = t_kmalloc(100);
+    assert_true(in_virtual_heap(late));
+    assert_false(in_virtual_heap(early));
+    assert_string_equal(early, "early");
+    t_kfree(early);
+    /* freed early memory is not handed out again: allocations stay virtual */
+    for (int i = 0; i < 10; i++)
+        assert_true(in_virtual_heap(t_kmalloc(64)));
+    t_kfree(late);
+    assert_int_equal(stats_now().error_count, 0);
+    heap_init_virtual();
+    assert_true(strstr(mm_last_error(), "already exists"));
+}
+
+/* The heap grows past 16 MB page by page, then gives the pages back. */
+static void test_heap_grows_past_16mb_and_shrinks(void **state)
+{
+    heap_init_virtual();
+    pmm_stats_t ps0;
+    pmm_get_stats(&ps0);
+    enum { CHUNK = 64 * 1024, N = 300 }; /* 300 x 64 KB = 18.75 MB */
+    static unsigned char *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = t_kmalloc(CHUNK);
+        assert_non_null(p[i]);
+        assert_true(in_virtual_heap(p[i]));
+        memset(p[i], i, CHUNK);
+    }
+    memory_stats_t s = stats_now();
+    assert_true(s.heap_virtual_size > 16 * MB);
+    assert_true(s.phys_used_pages >= ps0.used_pages + 16 * MB / PAGE_SIZE);
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < CHUNK; k += 997)
+            assert_int_equal(p[i][k], (unsigned char)i);
+    }
+    for (int i = N - 1; i >= 0; i--)
+        t_kfree(p[i]);
+    s = stats_now();
+    assert_true(s.heap_virtual_size <= 16 * PAGE_SIZE + 64 * PAGE_SIZE);
+    assert_true(s.heap_virtual_peak > 16 * MB);
+    pmm_stats_t ps1;
+    pmm_get_stats(&ps1);
+    /* every page went back but what the small heap still holds */
+    assert_true(ps1.free_pages + 80 >= ps0.free_pages);
+    assert_int_equal(s.error_count, 0);
+}
+
+/* When the PMM runs dry, kmalloc returns NULL and nothing is leaked. */
+static void test_heap_growth_fails_cleanly(void **state)
+{
+    heap_init_virtual();
+    pmm_stats_t ps0;
+    pmm_get_stats(&ps0);
+    void *big = t_kmalloc(RAM); /* more than all RAM */
+    assert_null(big);
+    assert_true(host_console_has("out of memory"));
+    pmm_stats_t ps1;
+    pmm_get_stats(&ps1);
+    assert_int_equal(ps1.free_pages, ps0.free_pages);
+    assert_non_null(t_kmalloc(1000)); /* still usable */
+    /* fill almost everything, then ask for more */
+    int n = 0;
+    while (t_kmalloc(256 * 1024))
+        n++;
+    assert_true(n > 100);
+    CHECK_HEAP();
+    assert_int_equal(pmm_check(), 0);
+}
+
+static void test_heap_init_virtual_needs_paging(void **state)
+{
+    memory_init();
+    vmm_reset();
+    heap_init_virtual();
+    assert_true(strstr(mm_last_error(), "paging is off"));
+    assert_int_equal(stats_now().heap_virtual_size, 0);
+    assert_non_null(t_kmalloc(10)); /* Phase 1 heap still works */
+}
+
+/* Random workload on the growing heap, every byte checked (shadow model). */
+static void test_virtual_heap_random_workload(void **state)
+{
+    heap_init_virtual();
+    enum { SLOTS = 64 };
+    static struct {
+        unsigned char *p;
+        size_t n;
+        unsigned char c;
+    } live[SLOTS];
+    memset(live, 0, sizeof(live));
+    uint32_t rng = 99;
+    for (int op = 0; op < 3000; op++) {
+        rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+        int i = rng % SLOTS;
+        if (live[i].p) {
+            for (size_t k = 0; k < live[i].n; k++)
+                if (live[i].p[k] != live[i].c)
+                    fail_msg("byte %zu of block %d changed", k, i);
+            t_kfree(live[i].p);
+            live[i].p = NULL;
+        } else {
+            live[i].n = (rng >> 8) % 4 ? 1 + (rng >> 12) % 512 : 1 + (rng >> 12) % (512 * 1024);
+            live[i].c = (unsigned char)(rng >> 24);
+            live[i].p = t_kmalloc(live[i].n);
+            assert_non_null(live[i].p);
+            memset(live[i].p, live[i].c, live[i].n);
+        }
+        if (op % 100 == 0)
+            assert_int_equal(vmm_check() + pmm_check(), 0);
+    }
+    for (int i = 0; i < SLOTS; i++)
+        kfree(live[i].p);
+    CHECK_HEAP();
+    assert_int_equal(stats_now().error_count, 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup(f, fresh_paging)
+    const struct CMUnitTest tests[] = {
+        T(test_init_maps_kernel_and_leaves_null_unmapped),
+        T(test_direct_map_aliases_physical_memory),
+        T(test_map_translate_unmap),
+        T(test_user_only_when_asked),
+        T(test_bad_input_changes_nothing),
+        T(test_no_memory_for_a_table),
+        T(test_random_against_shadow),
+        T(test_heap_moves_and_early_blocks_stay_valid),
+        T(test_heap_grows_past_16mb_and_shrinks),
+        T(test_heap_growth_fails_cleanly),
+        T(test_heap_init_virtual_needs_paging),
+        T(test_virtual_heap_random_workload),
+    };
+    return cmocka_run_group_tests_name("vmm", tests, NULL, NULL);
+}
