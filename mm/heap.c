@@ -90,6 +90,8 @@ static struct {
     uint32_t peak_used, allocs, frees;
     uint32_t virtual_peak; /* most bytes the virtual region ever had mapped */
     int oom_reported;      /* print one "out of memory" per episode, not per call */
+    /* a free block being released: a rebuild meanwhile must not list it (block_release) */
+    heap_block_t *in_transit;
 } heap;
 
 /* ------------------------------------------------------------ helpers ---- */
@@ -135,6 +137,12 @@ static int block_addr_ok(const heap_region_t *r, const heap_block_t *b)
     return r && (a % HEAP_ALIGN) == 0 && a >= r->start && a + HDR <= r->end;
 }
 
+/* ... and for the free-list links after the header. */
+static int links_addr_ok(const heap_region_t *r, const heap_block_t *b)
+{
+    return block_addr_ok(r, b) && (uintptr_t)b + HDR + MIN_PAYLOAD <= r->end;
+}
+
 /*
  * Why b's header cannot be trusted, or NULL if it is consistent.  O(1): reads
  * b and its neighbours' links.  A neighbour whose own magic is gone is that
@@ -173,16 +181,40 @@ static void freelist_link(heap_block_t *b)
     heap.free_head = b;
 }
 
-static void freelist_unlink(heap_block_t *b)
+static const char *block_problem(const heap_region_t *r, heap_block_t *b);
+
+/*
+ * A free-list entry we may follow or write through: a sound, free block
+ * header of a live region, with its links inside the region.  The links live
+ * in free payloads, so an overflow or a write after free can forge them: we
+ * never follow one that fails this.
+ */
+static int free_entry_ok(heap_block_t *b)
+{
+    heap_region_t *r = region_of((uintptr_t)b);
+    return r && !r->retired && links_addr_ok(r, b) && b->magic == HEAP_MAGIC_FREE &&
+           b->is_free == 1 && block_problem(r, b) == NULL;
+}
+
+/* Take b off the list, if its links and its neighbours' agree; else 0, nothing written. */
+static int freelist_unlink(heap_block_t *b)
 {
     free_links_t *l = block_links(b);
-    if (l->prev_free)
-        block_links(l->prev_free)->next_free = l->next_free;
+    heap_block_t *p = l->prev_free, *n = l->next_free;
+    if (p ? !free_entry_ok(p) || block_links(p)->next_free != b : heap.free_head != b)
+        return 0;
+    if (n && (!free_entry_ok(n) || block_links(n)->prev_free != b))
+        return 0;
+    if (p)
+        block_links(p)->next_free = n;
     else
-        heap.free_head = l->next_free;
-    if (l->next_free)
-        block_links(l->next_free)->prev_free = l->prev_free;
+        heap.free_head = n;
+    if (n)
+        block_links(n)->prev_free = p;
+    return 1;
 }
+
+static void freelist_rebuild(const char *fn, heap_block_t *skip);
 
 /* A free block joins the counters, and the free list unless its region is retired. */
 static void free_add(heap_region_t *r, heap_block_t *b)
@@ -193,21 +225,27 @@ static void free_add(heap_region_t *r, heap_block_t *b)
     heap.free_blocks++;
 }
 
+/*
+ * b leaves the free list and the counters.  If the list around b was
+ * scribbled on, the whole list is rebuilt from the blocks, without b.
+ */
 static void free_del(heap_region_t *r, heap_block_t *b)
 {
-    if (!r->retired)
-        freelist_unlink(b);
+    if (!r->retired && !freelist_unlink(b)) {
+        freelist_rebuild("free list", b);
+        return; /* the rebuild counted everything but b */
+    }
     heap.free -= b->size;
     heap.free_blocks--;
 }
 
-/* Is b on the free list?  Decided by the list's own links, not by b's header. */
+/* Is b on the free list?  Decided by the list's own (checked) links, not by b's header. */
 static int freelist_holds(heap_block_t *b)
 {
     heap_block_t *p = block_links(b)->prev_free;
     if (p == NULL)
         return heap.free_head == b;
-    return block_addr_ok(region_of((uintptr_t)p), p) && block_links(p)->next_free == b;
+    return free_entry_ok(p) && block_links(p)->next_free == b;
 }
 
 /* ------------------------------------------------------ block surgery ---- */
@@ -252,7 +290,12 @@ static void block_merge_next(heap_region_t *r, heap_block_t *b)
         n->next->prev = b;
     else
         r->last = b;
-    /* n's header stays behind with HEAP_MAGIC_FREE: a late kfree(n) reads as a double free. */
+    /*
+     * n's header stays behind with HEAP_MAGIC_FREE, so a late kfree(n) reads
+     * as a double free; its prev link is cleared so it can never pass for a
+     * live block (block_problem, block_rebuild).
+     */
+    n->prev = NULL;
     heap.blocks--;
 }
 
@@ -262,13 +305,26 @@ static void block_merge_next(heap_region_t *r, heap_block_t *b)
  * link points back at b, or region.end if b was the last block.  Returns 0 if
  * it cannot be done with certainty (then b is left alone).
  */
+/* Is h a live block header in its own right (links agree with its size)? */
+static int header_consistent(const heap_region_t *r, heap_block_t *h)
+{
+    if (!magic_is_valid(h->magic) || h->size % HEAP_ALIGN || h->size < MIN_PAYLOAD ||
+        h->size > r->end - (uintptr_t)h - HDR)
+        return 0;
+    if (h->next == NULL)
+        return h == r->last && block_end(h) == r->end;
+    return (uintptr_t)h->next == block_end(h) && block_addr_ok(r, h->next) && h->next->prev == h;
+}
+
 static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
 {
     heap_block_t *next = NULL;
+    if (prev && prev->next != b)
+        return 0;
     if (b != r->last) {
         for (uintptr_t a = (uintptr_t)b + HDR + MIN_PAYLOAD; a + HDR <= r->end; a += HEAP_ALIGN) {
             heap_block_t *h = (heap_block_t *)a;
-            if (magic_is_valid(h->magic) && h->prev == b && (!prev || prev->next == b)) {
+            if (h->prev == b && header_consistent(r, h)) {
                 next = h;
                 break;
             }
@@ -281,7 +337,13 @@ static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
     b->prev = prev;
     b->file = NULL;
     b->line = 0;
-    block_set_state(b, freelist_holds(b));
+    /*
+     * Free or allocated?  Blocks are coalesced at once, so a block with a
+     * free neighbour must be allocated; otherwise the free list says.
+     */
+    int neighbour_free = (prev && prev->magic == HEAP_MAGIC_FREE && prev->is_free) ||
+                         (next && next->magic == HEAP_MAGIC_FREE && next->is_free);
+    block_set_state(b, !neighbour_free && !r->retired && links_addr_ok(r, b) && freelist_holds(b));
     return 1;
 }
 
@@ -305,17 +367,23 @@ static int next_ok(const char *fn, heap_region_t *r, heap_block_t *b)
 /* b (marked free, on no list, not in `used`) joins its free neighbours and the free list. */
 static void block_release(const char *fn, heap_region_t *r, heap_block_t *b)
 {
+    heap.in_transit = b;
     heap_block_t *n = b->next;
     if (n && next_ok(fn, r, b) && n->is_free) {
         free_del(r, n);
         block_merge_next(r, b);
     }
     heap_block_t *p = b->prev;
-    if (p && p->is_free && block_problem(r, p) == NULL) {
+    const char *why = p ? block_problem(r, p) : NULL;
+    if (why)
+        mm_report("%s: %p: header of the previous block %p is corrupted (%s): not merged", fn,
+                  block_payload(b), (void *)p, why);
+    else if (p && p->is_free) {
         free_del(r, p);
         block_merge_next(r, p);
         b = p;
     }
+    heap.in_transit = NULL;
     free_add(r, b);
 }
 
@@ -405,64 +473,130 @@ static size_t request_size(size_t size)
 }
 
 /*
- * The free list from scratch, by walking every region (after a use after free
- * or an overflow scribbled over free-list links).  Smashed headers on the way
- * are rebuilt; a region whose walk cannot go on keeps only what came before.
+ * Walk region r block by block, rebuilding smashed headers on the way; a
+ * header that cannot be rebuilt is skipped by looking for the next header
+ * that is consistent in its own right (the bytes between are reported lost).
+ * visit(r, b) sees every sound block.
  */
-static void freelist_rebuild(void)
+static void region_walk_repair(const char *fn, heap_region_t *r,
+                               void (*visit)(heap_region_t *, heap_block_t *, heap_block_t *),
+                               heap_block_t *skip)
 {
-    heap.free_head = NULL;
-    heap.free = heap.free_blocks = 0;
-    for (int i = 0; i < heap.nregions; i++) {
-        heap_region_t *r = &heap.regions[i];
-        heap_block_t *prev = NULL;
-        for (heap_block_t *b = (heap_block_t *)r->start; b; prev = b, b = b->next) {
-            if (block_problem(r, b) && !block_rebuild(r, b, prev))
-                break;
-            if (b->is_free)
-                free_add(r, b);
+    heap_block_t *prev = NULL;
+    heap_block_t *b = (heap_block_t *)r->start;
+    while (b) {
+        if (block_problem(r, b) && !block_rebuild(r, b, prev)) {
+            uintptr_t a = (uintptr_t)b + HEAP_ALIGN;
+            while (a + HDR <= r->end && !header_consistent(r, (heap_block_t *)a))
+                a += HEAP_ALIGN;
+            mm_report("%s: %p: heap corrupted beyond repair: %lu bytes skipped", fn, (void *)b,
+                      (unsigned long)(a - (uintptr_t)b));
+            if (a + HDR > r->end)
+                return;
+            b = (heap_block_t *)a;
+            prev = NULL;
+            continue;
         }
+        if (visit)
+            visit(r, b, skip);
+        prev = b;
+        b = b->next;
     }
 }
 
-/* A free-list entry we may follow: a free block header inside the heap. */
-static int free_entry_ok(heap_block_t *b)
+static void count_block(heap_region_t *r, heap_block_t *b, heap_block_t *skip)
 {
-    return block_addr_ok(region_of((uintptr_t)b), b) && b->magic == HEAP_MAGIC_FREE &&
-           b->is_free == 1;
+    heap.blocks++;
+    if (!b->is_free)
+        heap.used += b->size;
+    else if (b != skip && b != heap.in_transit)
+        free_add(r, b);
+}
+
+/*
+ * The free list and every counter from scratch, by walking every region
+ * (after a use after free or an overflow scribbled over free-list links).
+ * Pass 1 repairs headers while the old list can still tell free from
+ * allocated; pass 2 relinks and recounts.  `skip` is a free block that the
+ * caller is in the middle of moving: it is neither listed nor counted free.
+ */
+static void freelist_rebuild(const char *fn, heap_block_t *skip)
+{
+    mm_report("%s: free list corrupted (write after free, or an overflow?): rebuilt from the "
+              "blocks",
+              fn);
+    for (int i = 0; i < heap.nregions; i++)
+        region_walk_repair(fn, &heap.regions[i], NULL, NULL);
+    heap.free_head = NULL;
+    heap.used = heap.free = heap.blocks = heap.free_blocks = 0;
+    for (int i = 0; i < heap.nregions; i++)
+        region_walk_repair(fn, &heap.regions[i], count_block, skip);
+}
+
+/* Most free-list entries there can be: a bound for walks over a list that may be forged. */
+static uint32_t freelist_bound(void)
+{
+    uint32_t bytes = 0;
+    for (int i = 0; i < heap.nregions; i++)
+        bytes += (uint32_t)(heap.regions[i].end - heap.regions[i].start);
+    return bytes / (HDR + MIN_PAYLOAD) + 1;
+}
+
+/*
+ * Visit each free-list entry; if the list turns out forged (a bad entry, a
+ * loop), rebuild it once and start over.  visit returns nonzero to stop.
+ */
+static heap_block_t *freelist_scan(const char *fn, int (*visit)(heap_block_t *, size_t), size_t arg)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        uint32_t steps = 0, bound = freelist_bound();
+        heap_block_t *b = heap.free_head;
+        for (; b && free_entry_ok(b) && ++steps <= bound; b = block_links(b)->next_free) {
+            if (visit(b, arg))
+                return b;
+        }
+        if (!b)
+            return NULL;
+        freelist_rebuild(fn, NULL);
+    }
+    mm_report("%s: free list still corrupt after a rebuild: giving up on this call", fn);
+    return NULL;
+}
+
+static heap_block_t *best_fit_result;
+
+static int best_fit_visit(heap_block_t *b, size_t need)
+{
+    if (b->size >= need && (!best_fit_result || b->size < best_fit_result->size))
+        best_fit_result = b;
+    return best_fit_result && best_fit_result->size == need;
+}
+
+static int largest_visit(heap_block_t *b, size_t largest_ptr)
+{
+    uint32_t *largest = (uint32_t *)largest_ptr;
+    if (b->size > *largest)
+        *largest = b->size;
+    return 0;
 }
 
 static heap_block_t *best_fit(const char *fn, size_t need)
 {
-    heap_block_t *best = NULL;
-    int rebuilt = 0;
-    uint32_t steps = 0;
-    for (heap_block_t *b = heap.free_head; b; b = block_links(b)->next_free) {
-        if (!free_entry_ok(b) || ++steps > heap.blocks) {
-            if (rebuilt)
-                glue_panic("best_fit: free list still corrupt after a rebuild");
-            mm_report("%s: free list corrupted at %p (write after free, or an overflow?): "
-                      "rebuilt from the blocks",
-                      fn, (void *)b);
-            freelist_rebuild();
-            rebuilt = 1;
-            steps = 0;
-            best = NULL;
-            b = heap.free_head;
-            if (!b)
-                break;
-        }
-        if (b->size >= need && (!best || b->size < best->size)) {
-            best = b;
-            if (b->size == need)
-                break;
-        }
-    }
-    return best;
+    best_fit_result = NULL;
+    if (freelist_scan(fn, best_fit_visit, need) == NULL && best_fit_result &&
+        !free_entry_ok(best_fit_result))
+        best_fit_result = NULL; /* the list was rebuilt under it: look again */
+    if (!best_fit_result)
+        freelist_scan(fn, best_fit_visit, need);
+    return best_fit_result;
 }
 
 static void out_of_memory(const char *fn, size_t size)
 {
+    if (size > HEAP_MAX_REQUEST) {
+        mm_printf("%s: %lu bytes: larger than the heap can ever be\n", fn, (unsigned long)size);
+        return;
+    }
     if (heap.oom_reported)
         return;
     heap.oom_reported = 1;
@@ -522,6 +656,8 @@ static void kfree_locked(heap_region_t *r, heap_block_t *b)
 
 static void region_add(uintptr_t start, size_t size, vaddr_t vbase)
 {
+    if (heap.nregions == HEAP_MAX_REGIONS || start % PAGE_SIZE || size < HDR + MIN_PAYLOAD)
+        glue_panic("region_add: no room for another heap region, or a bad one");
     heap_region_t *r = &heap.regions[heap.nregions++];
     r->start = start;
     r->end = start + size;
@@ -709,8 +845,10 @@ void kfree(void *ptr)
 void *kcalloc(size_t count, size_t size)
 {
     if (count && size > (size_t)-1 / count) {
+        glue_irqflags_t f = glue_lock();
         mm_report("kcalloc: %lu * %lu bytes overflows size_t: refused", (unsigned long)count,
                   (unsigned long)size);
+        glue_unlock(f);
         return NULL;
     }
     void *p = kmalloc(count * size);
@@ -729,7 +867,7 @@ static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
         free_del(r, n);
         heap.used -= b->size;
         block_merge_next(r, b);
-        account_alloc(b);
+        heap.used += b->size;
     }
     uint32_t old = b->size;
     heap_block_t *rest = block_split(r, b, need);
@@ -738,6 +876,8 @@ static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
         block_set_state(rest, 1);
         block_release("krealloc", r, rest);
     }
+    if (heap.used > heap.peak_used)
+        heap.peak_used = heap.used;
     return 1;
 }
 
@@ -745,16 +885,14 @@ void *krealloc(void *ptr, size_t size)
 {
     if (!ptr)
         return kmalloc(size);
-    if (size == 0) {
-        kfree(ptr);
-        return NULL;
-    }
     glue_irqflags_t f = glue_lock();
     void *result = NULL;
     heap_region_t *r;
     heap_block_t *b = checked_block("krealloc", ptr, &r);
     size_t need = request_size(size);
-    if (!b) {
+    if (b && size == 0) {
+        kfree_locked(r, b); /* krealloc(p, 0) frees p and returns NULL */
+    } else if (!b || size == 0) {
         /* reported; ptr left alone */
     } else if (!need) {
         out_of_memory("krealloc", size);
@@ -773,18 +911,17 @@ void *krealloc(void *ptr, size_t size)
 
 void get_memory_stats(memory_stats_t *stats)
 {
+    glue_irqflags_t f = glue_lock();
     if (!stats) {
         mm_report("get_memory_stats: NULL stats pointer");
+        glue_unlock(f);
         return;
     }
-    glue_irqflags_t f = glue_lock();
-    uint32_t size = 0, largest = 0;
+    uint32_t size = 0;
     for (int i = 0; i < heap.nregions; i++)
         size += heap.regions[i].end - heap.regions[i].start;
-    for (heap_block_t *b = heap.free_head; b; b = block_links(b)->next_free) {
-        if (b->size > largest)
-            largest = b->size;
-    }
+    uint32_t largest = 0;
+    freelist_scan("get_memory_stats", largest_visit, (size_t)&largest);
     stats->heap_size = size;
     stats->heap_used = heap.used;
     stats->heap_free = heap.free;
@@ -835,8 +972,6 @@ void heap_dump(void)
             }
             mm_printf("  %p  %8u  %s", block_payload(b), (unsigned)b->size,
                       b->is_free ? "free" : "ALLOC");
-            if (b->file)
-                mm_printf("  %s:%u", b->file, (unsigned)b->line);
             mm_printf("\n");
         }
     }
@@ -890,9 +1025,8 @@ int heap_check(void)
     uint32_t listed = 0;
     heap_block_t *prev = NULL;
     for (heap_block_t *b = heap.free_head; b; prev = b, b = block_links(b)->next_free) {
-        heap_region_t *r = region_of((uintptr_t)b);
-        if (!block_addr_ok(r, b) || b->magic != HEAP_MAGIC_FREE || !b->is_free) {
-            errors += check_failed(b, "free list holds a block that is not free");
+        if (!free_entry_ok(b)) {
+            errors += check_failed(b, "free list holds a block that is not a sound free block");
             break;
         }
         if (block_links(b)->prev_free != prev)

@@ -21,9 +21,10 @@ struct line {
 static char last_error[LINE_MAX];
 static uint32_t error_count;
 
+/* Two bytes stay free: mm_report's newline and last_error's terminator. */
 static void put(struct line *l, char c)
 {
-    if (l->len < LINE_MAX - 1)
+    if (l->len < LINE_MAX - 2)
         l->buf[l->len++] = c;
 }
 
@@ -133,7 +134,7 @@ void mm_report(const char *fmt, ...)
     memcpy(last_error, l.buf, l.len);
     last_error[l.len] = '\0';
     error_count++;
-    put(&l, '\n');
+    l.buf[l.len++] = '\n';
     glue_console_write(l.buf, l.len);
 }
 

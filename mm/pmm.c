@@ -444,7 +444,7 @@ int pmm_page_state(paddr_t page)
 
 void pmm_dump(void)
 {
-    static const char *names[] = {"hole", "reserved", "free", "used"};
+    static const char *names[] = {"hole    ", "reserved", "free    ", "used    "};
     glue_irqflags_t f = glue_lock();
     mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved; metadata %u KB at 0x%08lx\n",
               (unsigned)pmm.total, (unsigned)pmm.total * 4, (unsigned)pmm.free, (unsigned)pmm.used,
@@ -458,7 +458,7 @@ void pmm_dump(void)
         uint32_t end = pfn;
         while (end < pmm.npages && pmm.pages[end].state == pmm.pages[pfn].state)
             end++;
-        mm_printf("  0x%08lx-0x%08lx  %-8s %u pages\n", (unsigned long)addr_of(pfn),
+        mm_printf("  0x%08lx-0x%08lx  %s %u pages\n", (unsigned long)addr_of(pfn),
                   (unsigned long)addr_of(end) - 1, names[pmm.pages[pfn].state],
                   (unsigned)(end - pfn));
         pfn = end;
