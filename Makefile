@@ -2,7 +2,8 @@
 #
 #   make run     build the kernel and boot it in QEMU (serial console on this terminal)
 #   make test    every test: format check, host unit tests (i386 + x86_64, ASan+UBSan),
-#                the in-kernel suite under QEMU, and the boot checks
+#                the in-kernel suite under QEMU (8M..3G), the boot checks, the GRUB CDs
+#   make iso     build/kernel.iso and build/kernel-test.iso: GRUB 2 CD images
 #   make bench   benchmarks (ratios against other implementations, one run)
 #   make deps    install the Debian packages the above need (as root)
 #
@@ -33,7 +34,8 @@ KTEST_OBJS := $(call kobj,kt,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS
 
 HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/kernel/*.h)
 
-.PHONY: all kernel run test test-host test-kernel test-boot bench format format-check deps clean
+.PHONY: all kernel iso run test test-host test-kernel test-boot test-iso bench format format-check \
+        deps clean
 all: kernel
 
 kernel: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
@@ -61,6 +63,15 @@ $(BUILD)/kernel.elf: $(KOBJS) arch/x86/linker.ld
 $(BUILD)/kernel-test.elf: $(KTEST_OBJS) arch/x86/linker.ld
 	@echo "  LD      $@"
 	@$(LD) -m elf_i386 -T arch/x86/linker.ld -o $@ $(KTEST_OBJS)
+
+# GRUB 2 CD images: the loader people really use.  The normal one passes
+# "autopoweroff" (boot, demo, power off); the test one runs the in-kernel suite.
+ISOS := $(BUILD)/kernel.iso $(BUILD)/kernel-test.iso
+iso: $(ISOS)
+$(BUILD)/kernel.iso: $(BUILD)/kernel.elf tools/mkiso.sh
+	@tools/mkiso.sh $< $@ autopoweroff
+$(BUILD)/kernel-test.iso: $(BUILD)/kernel-test.elf tools/mkiso.sh
+	@tools/mkiso.sh $< $@
 
 # QEMU: KVM when it works, plain TCG otherwise (every test passes under both).
 QEMU_ACCEL = $(shell tools/qemu-accel.sh $(QEMU) $(BUILD)/kernel-test.elf)
@@ -106,6 +117,9 @@ test-kernel: $(BUILD)/kernel-test.elf
 test-boot: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
 	@tools/boot-check.sh "$(QEMU_BASE)" $<
 
+test-iso: $(ISOS) $(BUILD)/kernel-test.elf
+	@tools/iso-check.sh "$(QEMU_BASE)" $(BUILD)/kernel-test.iso $(BUILD)/kernel.iso
+
 # Every suite runs even if an earlier one failed; the closing line adds them up.
 test: deps format-check
 	@rm -rf $(BUILD)/results
@@ -113,7 +127,8 @@ test: deps format-check
 	$(MAKE) --no-print-directory test-host || st=1; \
 	$(MAKE) --no-print-directory test-kernel || st=1; \
 	$(MAKE) --no-print-directory test-boot || st=1; \
-	tools/total.sh host kernel boot || st=1; \
+	$(MAKE) --no-print-directory test-iso || st=1; \
+	tools/total.sh host kernel boot iso || st=1; \
 	exit $$st
 
 # ----------------------------------------------------------------- bench ----

@@ -7,13 +7,20 @@
  * instead of rebooting), then the multiboot information, then memory_init().
  * Each step prints before it starts and "ok" when done, so a hang shows
  * where it happened.
+ *
+ * Phase 2 starts after the heap demo: the memory map (kernel/memmap.c) goes
+ * to the physical memory manager, then come paging and the virtual heap.
+ * The boot option "phase1" stops before all of that: the spec's Phase 1
+ * kernel, which must keep working on its own.
  */
 #include <stdint.h>
 
 #include "gdt.h"
 #include "idt.h"
+#include "memmap.h"
 #include "memory.h"
 #include "multiboot.h"
+#include "pmm.h"
 #include "power.h"
 #include "segment.h"
 #include "shell.h"
@@ -73,6 +80,38 @@ static void heap_demo(void)
     kprintf("\nall freed; heap_check: %d broken invariants (%s)\n", broken, broken ? "FAIL" : "ok");
 }
 
+/* The map handed to the PMM; static, so the PMM may keep pointing at it. */
+static pmm_range_t boot_map[MEMMAP_MAX_RANGES];
+
+/* Build the memory map and start the PMM on it.  Returns 1 when it runs. */
+static int pmm_start(void)
+{
+    pmm_stats_t s;
+
+    kprintf("[boot] memory map for the PMM (the loader's ranges + what is already in use):\n");
+    int count = memmap_build(boot_map, MEMMAP_MAX_RANGES);
+    memmap_print();
+    if (count < 0) {
+        kprintf("[boot] pmm: memory map FAILED to build; staying in Phase 1\n");
+        return 0;
+    }
+    /* On its own line: the PMM reports what it ignores (RAM above 4 GB, ...). */
+    kprintf("[boot] pmm: pmm_init_map with %d ranges ...\n", count);
+    if (pmm_init_map(boot_map, count) != 0) {
+        kprintf("[boot] pmm: pmm_init_map FAILED: no usable RAM; staying in Phase 1\n");
+        return 0;
+    }
+    memmap_set_pmm_ready(1);
+
+    pmm_get_stats(&s);
+    kprintf("[boot] pmm: %u pages total, %u free, %u reserved (metadata %u KB at 0x%08x)\n",
+            s.total_pages, s.free_pages, s.reserved_pages, (s.metadata_bytes + 1023) / 1024,
+            s.metadata_phys);
+    int broken = pmm_check();
+    kprintf("[boot] pmm_check: %d broken invariants (%s)\n", broken, broken ? "FAILED" : "ok");
+    return 1;
+}
+
 void kernel_main(uint32_t magic, uint32_t mbi_phys)
 {
     terminal_initialize();
@@ -102,6 +141,13 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     kprintf("ok\n");
 
     heap_demo();
+
+    kprintf("\n");
+    if (multiboot_has_option("phase1")) {
+        kprintf("[boot] phase1: no PMM, no paging (boot option phase1)\n");
+    } else if (pmm_start()) {
+        /* Phase 2: vmm_init() and heap_init_virtual() go here */
+    }
 
 #ifdef KERNEL_TEST
     int failures = kernel_tests_run();

@@ -79,7 +79,7 @@ int multiboot_has_option(const char *word)
     return 0;
 }
 
-static const char *memory_type_name(uint32_t type)
+const char *multiboot_memory_type_name(uint32_t type)
 {
     switch (type) {
     case MULTIBOOT_MEMORY_AVAILABLE:
@@ -131,7 +131,7 @@ void multiboot_print_memory_map(void)
         print_u64_hex(e->length);
         /* length >> 10 fits 32 bits for any region below 4 TB: a KB count. */
         kprintf("  (%u KB)  type %u %s\n", (uint32_t)(e->length >> 10), e->type,
-                memory_type_name(e->type));
+                multiboot_memory_type_name(e->type));
         addr += e->size + sizeof(e->size);
     }
 }

@@ -25,10 +25,12 @@
 #include <stdint.h>
 
 /* multiboot_info.flags: which of the fields below are valid. */
-#define MULTIBOOT_INFO_MEMORY  0x001 /* mem_lower, mem_upper */
-#define MULTIBOOT_INFO_CMDLINE 0x004 /* cmdline */
-#define MULTIBOOT_INFO_MMAP    0x040 /* mmap_length, mmap_addr */
-#define MULTIBOOT_INFO_LOADER  0x200 /* boot_loader_name */
+#define MULTIBOOT_INFO_MEMORY   0x001 /* mem_lower, mem_upper */
+#define MULTIBOOT_INFO_CMDLINE  0x004 /* cmdline */
+#define MULTIBOOT_INFO_MODS     0x008 /* mods_count, mods_addr */
+#define MULTIBOOT_INFO_ELF_SHDR 0x020 /* syms[] = num, size, addr, shndx of ELF section headers */
+#define MULTIBOOT_INFO_MMAP     0x040 /* mmap_length, mmap_addr */
+#define MULTIBOOT_INFO_LOADER   0x200 /* boot_loader_name */
 
 /* The information structure, up to the VBE fields (88 bytes). */
 struct multiboot_info {
@@ -67,6 +69,14 @@ struct multiboot_mmap_entry {
     uint32_t type;
 } __attribute__((packed));
 
+/* One loaded module (mods_addr points to mods_count of these). */
+struct multiboot_module {
+    uint32_t mod_start; /* first byte */
+    uint32_t mod_end;   /* first byte after the module */
+    uint32_t string;    /* NUL-terminated string the loader associates with it, or 0 */
+    uint32_t reserved;
+};
+
 #define MULTIBOOT_MEMORY_AVAILABLE        1
 #define MULTIBOOT_MEMORY_RESERVED         2
 #define MULTIBOOT_MEMORY_ACPI_RECLAIMABLE 3
@@ -80,6 +90,7 @@ _Static_assert(sizeof(struct multiboot_info) == 88, "multiboot info size");
 _Static_assert(offsetof(struct multiboot_mmap_entry, base_addr) == 4, "mmap base offset");
 _Static_assert(offsetof(struct multiboot_mmap_entry, type) == 20, "mmap type offset");
 _Static_assert(sizeof(struct multiboot_mmap_entry) == 24, "mmap entry size");
+_Static_assert(sizeof(struct multiboot_module) == 16, "module entry size");
 
 /*
  * Check the loader's magic and remember the information structure.  Returns 0
@@ -96,6 +107,9 @@ const char *multiboot_cmdline(void);
 
 /* Nonzero if `word` is one of the whitespace-separated words of the cmdline. */
 int multiboot_has_option(const char *word);
+
+/* "available", "ACPI NVS", ... for a memory map entry type. */
+const char *multiboot_memory_type_name(uint32_t type);
 
 /* Print mem_lower/mem_upper and the memory map (base, length, type). */
 void multiboot_print_memory_map(void);

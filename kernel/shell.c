@@ -3,15 +3,19 @@
  *
  * Polls COM1 (interrupts stay off), echoes what is typed, and runs one
  * command per line.  It is the interactive face of the memory manager:
- * every command is a thin wrapper over the public API in memory.h, so what
- * you see here is what an embedding kernel gets.  Lines end with CR (a
- * terminal) or LF (a pipe); CR LF counts once.  Numbers are decimal or 0x
- * hex (addresses: hex with or without 0x); anything else, including a value
- * past 32 bits, is refused rather than guessed.
+ * every command is a thin wrapper over the public API in memory.h and
+ * pmm.h, so what you see here is what an embedding kernel gets.  Misuse is
+ * left for the memory manager to catch and report: the shell only checks
+ * that the words are numbers.  Lines end with CR (a terminal) or LF (a
+ * pipe); CR LF counts once.  Numbers are decimal or 0x hex (addresses: hex
+ * with or without 0x); anything else, including a value past 32 bits, is
+ * refused rather than guessed.
  */
 #include "shell.h"
 
+#include "memmap.h"
 #include "memory.h"
+#include "pmm.h"
 #include "power.h"
 #include "serial.h"
 #include "terminal.h"
@@ -113,6 +117,19 @@ void meminfo_print(void)
             (uint32_t)HEAP_HEADER_SIZE);
     kprintf("  free_block_count    %8u\n", s.free_block_count);
     kprintf("  error_count         %8u (caller bugs detected)\n", s.error_count);
+    if (!memmap_pmm_ready())
+        return;
+
+    pmm_stats_t p;
+    pmm_get_stats(&p);
+    kprintf("  pmm total_pages     %8u (%u KB of RAM below 4 GB)\n", p.total_pages,
+            p.total_pages * (PAGE_SIZE / 1024));
+    kprintf("  pmm free_pages      %8u\n", p.free_pages);
+    kprintf("  pmm used_pages      %8u (allocated, not yet freed)\n", p.used_pages);
+    kprintf("  pmm reserved_pages  %8u (kernel, heap, loader data, metadata, < 1 MB)\n",
+            p.reserved_pages);
+    kprintf("  pmm highest_page    0x%08x\n", p.highest_page);
+    kprintf("  pmm metadata        %8u bytes at 0x%08x\n", p.metadata_bytes, p.metadata_phys);
 }
 
 static void cmd_help(int argc, char **argv);
@@ -190,6 +207,69 @@ static void cmd_stress(int argc, char **argv)
             r.errors, r.check_failures, pass ? "PASS" : "FAIL");
 }
 
+/* The PMM commands need a PMM: not there when booted with phase1. */
+static int pmm_running(const char *cmd)
+{
+    if (!memmap_pmm_ready())
+        kprintf("%s: the physical memory manager is not running (boot option phase1?)\n", cmd);
+    return memmap_pmm_ready();
+}
+
+static void cmd_pmm(int argc, char **argv)
+{
+    if (!pmm_running(argv[0]))
+        return;
+    pmm_dump();
+    kprintf("memory map given to pmm_init_map:\n");
+    memmap_print();
+}
+
+static void cmd_palloc(int argc, char **argv)
+{
+    uint32_t count, align = 0;
+
+    if (!pmm_running(argv[0]))
+        return;
+    if (!parse_u32(argv[1], 0, &count)) {
+        kprintf("palloc: '%s' is not a page count (decimal or 0x hex, 32 bits)\n", argv[1]);
+        return;
+    }
+    if (argc > 2 && !parse_u32(argv[2], 0, &align)) {
+        kprintf("palloc: '%s' is not an alignment in bytes (decimal or 0x hex)\n", argv[2]);
+        return;
+    }
+    paddr_t base = pmm_alloc_pages(count, align);
+    if (base)
+        kprintf("pmm_alloc_pages(%u, 0x%x) = 0x%08x\n", count, align, base);
+    else
+        kprintf("pmm_alloc_pages(%u, 0x%x) failed: 0\n", count, align);
+}
+
+static void cmd_pfree(int argc, char **argv)
+{
+    uint32_t addr, count = 1;
+    memory_stats_t before, after;
+
+    if (!pmm_running(argv[0]))
+        return;
+    if (!parse_u32(argv[1], 1, &addr)) {
+        kprintf("pfree: '%s' is not an address (hex, 32 bits)\n", argv[1]);
+        return;
+    }
+    if (argc > 2 && !parse_u32(argv[2], 0, &count)) {
+        kprintf("pfree: '%s' is not a page count (decimal or 0x hex)\n", argv[2]);
+        return;
+    }
+    /* As for kfree: the PMM validates and reports; we only say whether it objected. */
+    get_memory_stats(&before);
+    pmm_free_pages(addr, count);
+    get_memory_stats(&after);
+    if (after.error_count != before.error_count)
+        kprintf("pmm_free_pages(0x%08x, %u) refused (see above)\n", addr, count);
+    else
+        kprintf("pmm_free_pages(0x%08x, %u) done\n", addr, count);
+}
+
 static void cmd_poweroff(int argc, char **argv)
 {
     kprintf("powering off\n");
@@ -198,12 +278,17 @@ static void cmd_poweroff(int argc, char **argv)
 
 static const struct command commands[] = {
     {"help", "", "list the commands", 0, 0, cmd_help},
-    {"meminfo", "", "every field of get_memory_stats()", 0, 0, cmd_meminfo},
+    {"meminfo", "", "every field of get_memory_stats() (and the PMM's totals)", 0, 0, cmd_meminfo},
     {"heap", "", "heap_dump(): every block of the heap", 0, 0, cmd_heap},
     {"alloc", "SIZE", "kmalloc(SIZE) and print the address", 1, 1, cmd_alloc},
     {"free", "ADDR", "kfree(ADDR), ADDR in hex; misuse is reported", 1, 1, cmd_free},
     {"check", "", "heap_check(): count broken invariants", 0, 0, cmd_check},
     {"stress", "N [SEED]", "N random heap operations, every byte verified", 1, 2, cmd_stress},
+    {"pmm", "", "pmm_dump() and the memory map given to the PMM", 0, 0, cmd_pmm},
+    {"palloc", "N [ALIGN]", "pmm_alloc_pages(N, ALIGN bytes): N contiguous pages", 1, 2,
+     cmd_palloc},
+    {"pfree", "ADDR [N]", "pmm_free_pages(ADDR, N), ADDR in hex; misuse is reported", 1, 2,
+     cmd_pfree},
     {"poweroff", "", "switch the machine off", 0, 0, cmd_poweroff},
     {NULL, NULL, NULL, 0, 0, NULL},
 };

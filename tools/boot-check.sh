@@ -2,65 +2,57 @@
 # Boot checks of the real kernel (not the test build):
 #   1. boot with "autopoweroff" (what `make run` does without a terminal) at
 #      several memory sizes: every init step, the heap demo, a healthy heap,
-#      and a clean poweroff (QEMU exit status 0);
-#   2. the serial console: commands typed into the shell, answers checked.
+#      the PMM on the memory map, and a clean poweroff (QEMU exit status 0);
+#   2. -m 4G: the RAM QEMU puts above 4 GB is passed to the PMM, which ignores it;
+#   3. "phase1": the spec's Phase 1 kernel, no PMM;
+#   4. the serial console: commands typed into the shell, answers checked.
 #   usage: boot-check.sh "<qemu command and options>" build/kernel.elf
 qemu_base=$1
 kernel=$2
 log=build/boot.log
-status=0
-passed=0
-failed=0
-
-expect() { # expect LOG PATTERN WHAT
-    if grep -qE -- "$2" "$1"; then
-        echo "  ok: $3"
-        passed=$((passed + 1))
-    else
-        echo "  MISSING: $3 (/$2/ not in $1)"
-        failed=$((failed + 1))
-        status=1
-    fi
-}
-
-exit_status_is_0() { # a poweroff is QEMU exit status 0 (timeout's would be 124)
-    if [ "$1" -eq 0 ]; then
-        echo "  ok: QEMU exit status 0"
-        passed=$((passed + 1))
-    else
-        echo "  FAILED: QEMU exit status $1"
-        failed=$((failed + 1))
-        status=1
-    fi
-}
+. tools/check-lib.sh
 
 for mem in 8M 32M 128M; do
     echo "== boot check: -m $mem, autopoweroff"
     timeout 60 $qemu_base -m $mem -serial stdio -kernel "$kernel" -append autopoweroff \
         </dev/null >"$log.raw" 2>&1
     rc=$?
-    tr -d '\r' <"$log.raw" >"$log"
-    expect "$log" '^\[boot\] serial \+ VGA console \.\.\. ok' "console up"
-    expect "$log" '^\[boot\] GDT.*ok$' "GDT loaded"
-    expect "$log" '^\[boot\] IDT.*ok$' "IDT loaded"
-    expect "$log" '^\[boot\] memory map' "multiboot memory map"
-    expect "$log" '^\[boot\] heap: 64 KB at physical 0x00500000 \.\.\. ok' "heap at 5 MB"
-    expect "$log" '^kmalloc\( *1000\) = 0x005[0-9a-f]{5}, written and read back: ok' "demo allocations"
-    expect "$log" 'heap_check: 0 broken invariants' "demo leaves a healthy heap"
-    expect "$log" '^autopoweroff: powering off' "powers off by itself"
-    if grep -qE 'EXCEPTION|PANIC|FAILED|ERROR' "$log"; then
-        echo "  UNEXPECTED error output:"; grep -E 'EXCEPTION|PANIC|FAILED|ERROR' "$log"
-        failed=$((failed + 1)); status=1
-    fi
-    # timeout's own status would be 124; a poweroff is QEMU exit status 0
-    exit_status_is_0 $rc
+    clean_log "$log.raw" "$log"
+    expect_phase1_boot "$log"
+    expect_pmm_boot "$log"
+    expect_clean_poweroff "$log" $rc
 done
 
+# QEMU puts RAM beyond 3 GB above 4 GB: the map passes it through, the PMM says it ignores it.
+echo "== boot check: -m 4G, autopoweroff (RAM above 4 GB)"
+timeout 60 $qemu_base -m 4G -serial stdio -kernel "$kernel" -append autopoweroff \
+    </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect_phase1_boot "$log"
+expect "$log" '^  0x0000000100000000-0x0000000140000000 .* available +loader map' "RAM above 4 GB passed to the PMM"
+expect "$log" 'ignor.*4 GB|4 GB.*ignor' "the PMM says it ignores RAM above 4 GB"
+expect_pmm_boot "$log"
+expect_clean_poweroff "$log" $rc
+
+echo "== boot check: -m 32M, autopoweroff phase1"
+timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -append "autopoweroff phase1" \
+    </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect_phase1_boot "$log"
+expect "$log" '^\[boot\] phase1: no PMM' "phase1 says it skips the PMM"
+expect_not "$log" '^\[boot\] pmm' "phase1 starts no PMM"
+expect_clean_poweroff "$log" $rc
+
 echo "== boot check: serial console commands"
-printf 'help\nalloc 100\nalloc 0x40\nalloc 99999999\nmeminfo\nfree 0x1234\nfree 0x500020\nfree 0x500020\ncheck\nheap\nstress 3000\nbogus\npoweroff\n' |
+printf '%s\n' help 'alloc 100' 'alloc 0x40' 'alloc 99999999' meminfo 'free 0x1234' \
+    'free 0x500020' 'free 0x500020' check heap 'stress 3000' bogus \
+    pmm 'palloc 1' 'palloc 4 0x4000' 'palloc 0' 'pfree 0x1234' 'pfree 0x1000' 'pfree 0x500000 2' \
+    poweroff |
     timeout 120 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
 rc=$?
-tr -d '\r' <"$log.raw" >"$log"
+clean_log "$log.raw" "$log"
 expect "$log" 'meminfo' "help lists commands"
 expect "$log" 'alloc 100.*' "alloc accepted"
 expect "$log" 'ERROR: kfree: 0x00001234: not a heap pointer' "free of a wild address reported"
@@ -68,8 +60,15 @@ expect "$log" 'ERROR: kfree: 0x00500020: double free' "double free from the cons
 expect "$log" 'heap_check: 0 broken|0 broken invariants' "check says healthy"
 expect "$log" 'PASS' "stress 3000 verified its data"
 expect "$log" 'unknown command|Unknown command' "unknown command named"
-exit_status_is_0 $rc
-mkdir -p build/results
-echo "$passed $failed" >build/results/boot
+expect "$log" '^  pmm total_pages +[1-9]' "meminfo shows the PMM totals"
+expect "$log" '^memory map given to pmm_init_map:' "pmm prints the map as built"
+expect "$log" '^pmm_alloc_pages\(1, 0x0\) = 0x[0-9a-f]{5}000$' "palloc 1 gives a page"
+expect "$log" '^pmm_alloc_pages\(4, 0x4000\) = 0x[0-9a-f]{4}[048c]000$' "palloc 4 0x4000 is 16 KB aligned"
+expect "$log" '^pmm_alloc_pages\(0, 0x0\) failed: 0$' "palloc 0 refused"
+expect "$log" '^ERROR: pmm_free_pages?: 0x00001234: ' "pfree of an unaligned address reported by the PMM"
+expect "$log" '^pmm_free_pages\(0x00001000, 1\) refused' "pfree of a page below 1 MB refused"
+expect "$log" '^pmm_free_pages\(0x00500000, 2\) refused' "pfree of the early heap refused"
+exit_status_is $rc 0
+write_results boot
 echo "boot checks: $passed passed, $failed failed (last log in $log)"
 exit $status

@@ -13,6 +13,10 @@ clang
 lld
 clang-format
 libclang-rt-14-dev
+grub-pc-bin
+grub-common
+xorriso
+mtools
 "
 
 installed() {

@@ -13,6 +13,13 @@
  * returns into a faulting instruction it did not fix, so an exception can
  * neither loop nor escalate to a triple fault (which QEMU would turn into a
  * silent reboot or exit).
+ *
+ * For a page fault the diagnosis also asks the address describer (set by
+ * the VMM: "NULL page", "unmapped heap page", ...) what lives at CR2.  A
+ * hook may print the same diagnosis (idt_print_diagnosis) and then go its
+ * own way.  A fault while a diagnosis is being printed (a describer walking
+ * a broken page table, say) skips the hooks and halts after one line, so
+ * hooks and describers are never re-entered.
  */
 #include "idt.h"
 
@@ -23,6 +30,7 @@
 
 static struct idt_gate idt[256];
 static fault_hook_t fault_hooks[IDT_EXCEPTIONS];
+static idt_address_describer_t address_describer;
 static volatile int diagnosing; /* nonzero while printing a diagnosis */
 
 extern const uint32_t isr_stub_table[IDT_EXCEPTIONS]; /* isr.S */
@@ -94,19 +102,34 @@ void idt_set_fault_hook(int vector, fault_hook_t hook)
     fault_hooks[vector] = hook;
 }
 
-/* #PF: say what kind of access failed, in words (bits drawn in cpu.h). */
+void idt_set_address_describer(idt_address_describer_t fn)
+{
+    address_describer = fn;
+}
+
+idt_address_describer_t idt_address_describer(void)
+{
+    return address_describer;
+}
+
+/* #PF: say what kind of access failed, in words (bits drawn in cpu.h), and what is there. */
 static void explain_page_fault(uint32_t err)
 {
     const char *access = "read";
+    uint32_t cr2 = read_cr2();
 
     if (err & PF_IFETCH)
         access = "instruction fetch";
     else if (err & PF_WRITE)
         access = "write";
-    kprintf("  page fault at CR2=0x%08x: %s, %s, %s mode%s\n", read_cr2(),
+    kprintf("  page fault at CR2=0x%08x: %s, %s, %s mode%s\n", cr2,
             (err & PF_PRESENT) ? "protection violation" : "page not present", access,
             (err & PF_USER) ? "user" : "kernel",
             (err & PF_RESERVED) ? ", reserved bit set in a paging entry" : "");
+    if (address_describer) {
+        const char *what = address_describer(cr2);
+        kprintf("  address: %s\n", what ? what : "(the describer does not know it)");
+    }
 }
 
 /*
@@ -165,21 +188,30 @@ static void diagnose(const struct interrupt_frame *f)
     print_backtrace(f);
 }
 
+void idt_print_diagnosis(const struct interrupt_frame *f)
+{
+    int outer = diagnosing;
+
+    diagnosing = 1;
+    diagnose(f);
+    diagnosing = outer;
+}
+
 void isr_dispatch(struct interrupt_frame *f);
 
 void isr_dispatch(struct interrupt_frame *f)
 {
-    fault_hook_t hook = f->vector < IDT_EXCEPTIONS ? fault_hooks[f->vector] : NULL;
-
-    if (hook && hook(f))
-        return;
-
     if (diagnosing) {
         /* The diagnosis itself faulted: trust nothing but the serial port. */
         static const char msg[] = "\n*** nested CPU exception while reporting one; halted\n";
         serial_write(msg, sizeof(msg) - 1);
         cpu_halt_forever();
     }
+
+    fault_hook_t hook = f->vector < IDT_EXCEPTIONS ? fault_hooks[f->vector] : NULL;
+    if (hook && hook(f))
+        return;
+
     diagnosing = 1;
     diagnose(f);
     kprintf("System halted.\n");

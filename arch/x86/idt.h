@@ -51,6 +51,26 @@ void idt_init(void);
 typedef int (*fault_hook_t)(struct interrupt_frame *f);
 void idt_set_fault_hook(int vector, fault_hook_t hook);
 
+/*
+ * Print the standard diagnosis of an exception (what isr_dispatch prints
+ * before it halts) and return: for a fault hook that wants the report and
+ * then does something else, e.g. a test that expects the fault and leaves
+ * QEMU with a pass status.
+ */
+void idt_print_diagnosis(const struct interrupt_frame *f);
+
+/*
+ * The address describer names what lives at a faulting address ("NULL
+ * page", "unmapped heap page", ...; the VMM knows).  When one is set, the
+ * #PF diagnosis prints "address: <what it says>" for CR2.  It runs inside
+ * the exception handler: it must not fault, allocate or take locks.  NULL
+ * removes it.
+ */
+typedef const char *(*idt_address_describer_t)(uint32_t addr);
+void idt_set_address_describer(const char *(*fn)(uint32_t addr));
+/* The describer now set (NULL if none): to put it back after replacing it. */
+idt_address_describer_t idt_address_describer(void);
+
 /* "Page Fault" etc.; "Reserved" or "Interrupt" outside the known vectors. */
 const char *idt_exception_name(uint32_t vector);
 

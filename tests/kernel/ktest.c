@@ -49,7 +49,7 @@ static int selected(const char *name)
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap, ktest_string, ktest_cpu};
+    const struct ktest *suites[] = {ktest_heap, ktest_string, ktest_cpu, ktest_memmap, ktest_idt};
     int passed = 0, failed = 0;
     kprintf("\n[ktest] in-kernel test suite\n");
     for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {

@@ -1,0 +1,105 @@
+# shellcheck shell=sh disable=SC2034
+# check-lib.sh - what the QEMU test scripts share (sourced, not run):
+# counting checks, the pass/fail rule of the in-kernel suite, the lines every
+# boot must print, and timing.  The sourcing script keeps the totals in
+# $passed, $failed and $status and writes them to build/results/<suite>.
+passed=0
+failed=0
+status=0
+
+ok() { # ok WHAT
+    echo "  ok: $1"
+    passed=$((passed + 1))
+}
+
+not_ok() { # not_ok WHAT
+    echo "  FAILED: $1"
+    failed=$((failed + 1))
+    status=1
+}
+
+expect() { # expect LOG PATTERN WHAT
+    if grep -qE -- "$2" "$1"; then
+        ok "$3"
+    else
+        not_ok "$3 (/$2/ not in $1)"
+    fi
+}
+
+expect_not() { # expect_not LOG PATTERN WHAT
+    if grep -qE -- "$2" "$1"; then
+        not_ok "$3 (/$2/ in $1:)"
+        grep -E -- "$2" "$1" | head -n 5
+    else
+        ok "$3"
+    fi
+}
+
+exit_status_is() { # exit_status_is RC WANTED: a poweroff is 0, timeout's own status 124
+    if [ "$1" -eq "$2" ]; then
+        ok "QEMU exit status $2"
+    else
+        not_ok "QEMU exit status $1 (wanted $2)"
+    fi
+}
+
+# Serial output with CR LF -> LF, so that patterns can anchor on line ends.
+clean_log() { # clean_log RAW LOG
+    tr -d '\r' <"$1" >"$2"
+}
+
+now() { date +%s.%N; }
+seconds_since() { # seconds_since START -> "1.23"
+    awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.2f", e - s }'
+}
+
+# The lines every boot of the real kernel prints, Phase 1 part (boot-check.sh, iso-check.sh).
+expect_phase1_boot() { # expect_phase1_boot LOG
+    expect "$1" '^\[boot\] serial \+ VGA console \.\.\. ok' "console up"
+    expect "$1" '^\[boot\] GDT.*ok$' "GDT loaded"
+    expect "$1" '^\[boot\] IDT.*ok$' "IDT loaded"
+    expect "$1" '^\[boot\] memory map' "multiboot memory map"
+    expect "$1" '^\[boot\] heap: 64 KB at physical 0x00500000 \.\.\. ok' "heap at 5 MB"
+    expect "$1" '^kmalloc\( *1000\) = 0x005[0-9a-f]{5}, written and read back: ok' "demo allocations"
+    expect "$1" 'heap_check: 0 broken invariants' "demo leaves a healthy heap"
+}
+
+# ... and the physical memory manager's part (not with the boot option phase1).
+expect_pmm_boot() { # expect_pmm_boot LOG
+    expect "$1" '^  0x[0-9a-f]{16}-0x[0-9a-f]{16} .* reserved +kernel image$' "kernel image reserved in the map"
+    expect "$1" '^  0x[0-9a-f]{16}-0x[0-9a-f]{16} .* reserved +multiboot info$' "multiboot info reserved in the map"
+    expect "$1" '^\[boot\] pmm: pmm_init_map with [0-9]+ ranges' "memory map handed to pmm_init_map"
+    expect "$1" '^\[boot\] pmm: [1-9][0-9]* pages total, [1-9][0-9]* free, [0-9]+ reserved \(metadata [0-9]+ KB at 0x[0-9a-f]{8}\)$' "PMM totals"
+    expect "$1" '^\[boot\] pmm_check: 0 broken invariants \(ok\)$' "pmm_check healthy"
+}
+
+# Nothing went wrong, and the kernel switched itself off.
+expect_clean_poweroff() { # expect_clean_poweroff LOG RC
+    expect "$1" '^autopoweroff: powering off' "powers off by itself"
+    expect_not "$1" 'CPU exception|EXCEPTION|PANIC|FAILED|ERROR' "no error output"
+    exit_status_is "$2" 0
+}
+
+# The in-kernel suite's rule: QEMU exit status 1 (isa-debug-exit with 0) and
+# "N passed, 0 failed"; its counts are added to ours.  A run that printed no
+# summary counts as one failure.
+ktest_verdict() { # ktest_verdict LOG RC WHAT
+    grep -E '^\[ FAIL|FAILED|PANIC|passed, ' "$1"
+    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+    p=$(echo "$summary" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(echo "$summary" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-1}))
+    if [ "$2" -eq 1 ] && [ "${f:-1}" -eq 0 ]; then
+        echo "$3: ok"
+    else
+        echo "$3: FAILED (QEMU exit status $2; log in $1)"
+        [ -n "$summary" ] || tail -n 30 "$1"
+        status=1
+    fi
+}
+
+write_results() { # write_results SUITE
+    mkdir -p build/results
+    echo "$passed $failed" >"build/results/$1"
+}
