@@ -19,6 +19,7 @@
 #include "idt.h"
 #include "memmap.h"
 #include "memory.h"
+#include "vmm.h"
 #include "multiboot.h"
 #include "pmm.h"
 #include "power.h"
@@ -112,6 +113,44 @@ static int pmm_start(void)
     return 1;
 }
 
+/*
+ * Phase 2 proper: paging on, the page-fault handler told what addresses are,
+ * kmalloc moved to the growing virtual heap, and a short demo of it growing
+ * and giving pages back.
+ */
+static void paging_start(void)
+{
+    vmm_stats_t vs;
+    memory_stats_t ms;
+
+    kprintf("[boot] vmm: page directory, identity map, direct map, paging on ... ");
+    vmm_init();
+    vmm_get_stats(&vs);
+    kprintf("ok\n[boot] vmm: directory 0x%08x, %u page tables; identity 0x1000-0x%08x, direct "
+            "map at 0x%08x; page 0 unmapped\n",
+            vs.page_directory, vs.page_tables, vmm_identity_end(), KERNEL_VIRTUAL_BASE);
+    idt_set_address_describer(vmm_describe);
+
+    kprintf("[boot] heap: moving kmalloc to 0x%08x ... ", HEAP_VIRTUAL_START);
+    heap_init_virtual();
+    get_memory_stats(&ms);
+    kprintf("%s, %u KB mapped\n", ms.heap_virtual_size ? "ok" : "FAILED",
+            ms.heap_virtual_size / 1024);
+
+    uint8_t *big = kmalloc(1024 * 1024);
+    get_memory_stats(&ms);
+    kprintf("[boot] heap: kmalloc(1 MB) = %p: heap grew to %u KB (%u pages from the PMM), "
+            "written and read back: %s\n",
+            big, ms.heap_virtual_size / 1024, ms.heap_virtual_size / PAGE_SIZE,
+            big && fill_and_check(big, 1024 * 1024, 7) ? "ok" : "FAILED");
+    kfree(big);
+    get_memory_stats(&ms);
+    kprintf("[boot] heap: kfree: shrank back to %u KB; %u physical pages free; heap_check %d, "
+            "vmm_check %d, pmm_check %d\n",
+            ms.heap_virtual_size / 1024, ms.phys_free_pages, heap_check(), vmm_check(),
+            pmm_check());
+}
+
 void kernel_main(uint32_t magic, uint32_t mbi_phys)
 {
     terminal_initialize();
@@ -146,7 +185,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     if (multiboot_has_option("phase1")) {
         kprintf("[boot] phase1: no PMM, no paging (boot option phase1)\n");
     } else if (pmm_start()) {
-        /* Phase 2: vmm_init() and heap_init_virtual() go here */
+        paging_start();
     }
 
 #ifdef KERNEL_TEST

@@ -19,6 +19,7 @@
 #include "power.h"
 #include "serial.h"
 #include "terminal.h"
+#include "vmm.h"
 
 #define LINE_MAX            128
 #define MAX_ARGS            4
@@ -130,6 +131,11 @@ void meminfo_print(void)
             p.reserved_pages);
     kprintf("  pmm highest_page    0x%08x\n", p.highest_page);
     kprintf("  pmm metadata        %8u bytes at 0x%08x\n", p.metadata_bytes, p.metadata_phys);
+    kprintf("  paging_enabled      %8u\n", s.paging_enabled);
+    kprintf("  page_tables         %8u\n", s.page_tables);
+    kprintf("  heap_virtual_size   %8u bytes mapped at 0x%08x\n", s.heap_virtual_size,
+            HEAP_VIRTUAL_START);
+    kprintf("  heap_virtual_peak   %8u bytes\n", s.heap_virtual_peak);
 }
 
 static void cmd_help(int argc, char **argv);
@@ -276,6 +282,92 @@ static void cmd_poweroff(int argc, char **argv)
     poweroff();
 }
 
+/* The VMM commands need paging on (not under the boot option phase1). */
+static int paging_running(const char *cmd)
+{
+    vmm_stats_t vs;
+    vmm_get_stats(&vs);
+    if (!vs.paging_enabled)
+        kprintf("%s: paging is off (booted with phase1?)\n", cmd);
+    return vs.paging_enabled;
+}
+
+/* Run op, then say whether the memory manager objected (it prints why itself). */
+static int reported_error(memory_stats_t *before)
+{
+    memory_stats_t after;
+    get_memory_stats(&after);
+    return after.error_count != before->error_count;
+}
+
+static void cmd_map(int argc, char **argv)
+{
+    uint32_t virt, phys = 0;
+    memory_stats_t before;
+
+    if (!paging_running(argv[0]))
+        return;
+    if (!parse_u32(argv[1], 1, &virt) || (argc > 2 && !parse_u32(argv[2], 1, &phys))) {
+        kprintf("map: addresses are hex, 32 bits\n");
+        return;
+    }
+    int own = argc < 3; /* no PADDR: a fresh page from the PMM */
+    if (own && (phys = pmm_alloc_page()) == 0) {
+        kprintf("map: no free physical page\n");
+        return;
+    }
+    get_memory_stats(&before);
+    if (vmm_map(virt, phys, PAGE_WRITABLE) == 0) {
+        kprintf("mapped 0x%08x -> 0x%08x (rw)\n", virt, phys);
+        return;
+    }
+    if (own)
+        pmm_free_page(phys);
+    kprintf("map: refused%s\n", reported_error(&before) ? " (see above)" : ": out of memory");
+}
+
+static void cmd_unmap(int argc, char **argv)
+{
+    uint32_t virt;
+    memory_stats_t before;
+
+    if (!paging_running(argv[0]))
+        return;
+    if (!parse_u32(argv[1], 1, &virt)) {
+        kprintf("unmap: '%s' is not an address (hex, 32 bits)\n", argv[1]);
+        return;
+    }
+    get_memory_stats(&before);
+    vmm_unmap_page(virt);
+    kprintf(reported_error(&before) ? "unmap: refused (see above)\n"
+                                    : "unmapped 0x%08x (its page went back to the PMM)\n",
+            virt);
+}
+
+static void cmd_phys(int argc, char **argv)
+{
+    uint32_t virt;
+
+    if (!paging_running(argv[0]))
+        return;
+    if (!parse_u32(argv[1], 1, &virt)) {
+        kprintf("phys: '%s' is not an address (hex, 32 bits)\n", argv[1]);
+        return;
+    }
+    uint32_t e = vmm_get_entry(virt & ~(PAGE_SIZE - 1));
+    if (!(e & PAGE_PRESENT))
+        kprintf("0x%08x: not mapped (%s)\n", virt, vmm_describe(virt));
+    else
+        kprintf("0x%08x -> 0x%08x  %s%s (%s)\n", virt, vmm_get_physical(virt),
+                e & PAGE_WRITABLE ? "rw" : "ro", e & PAGE_USER ? " user" : "", vmm_describe(virt));
+}
+
+static void cmd_vmm(int argc, char **argv)
+{
+    if (paging_running(argv[0]))
+        vmm_dump();
+}
+
 static const struct command commands[] = {
     {"help", "", "list the commands", 0, 0, cmd_help},
     {"meminfo", "", "every field of get_memory_stats() (and the PMM's totals)", 0, 0, cmd_meminfo},
@@ -289,6 +381,11 @@ static const struct command commands[] = {
      cmd_palloc},
     {"pfree", "ADDR [N]", "pmm_free_pages(ADDR, N), ADDR in hex; misuse is reported", 1, 2,
      cmd_pfree},
+    {"map", "VADDR [PADDR]", "vmm_map: VADDR -> PADDR (or a fresh page), hex", 1, 2, cmd_map},
+    {"unmap", "VADDR", "vmm_unmap_page(VADDR): its page goes back to the PMM", 1, 1, cmd_unmap},
+    {"phys", "VADDR", "vmm_get_physical(VADDR), the flags, and what the address is", 1, 1,
+     cmd_phys},
+    {"vmm", "", "vmm_dump(): every mapped range", 0, 0, cmd_vmm},
     {"poweroff", "", "switch the machine off", 0, 0, cmd_poweroff},
     {NULL, NULL, NULL, 0, 0, NULL},
 };

@@ -49,11 +49,23 @@ echo "== boot check: serial console commands"
 printf '%s\n' help 'alloc 100' 'alloc 0x40' 'alloc 99999999' meminfo 'free 0x1234' \
     'free 0x500020' 'free 0x500020' check heap 'stress 3000' bogus \
     pmm 'palloc 1' 'palloc 4 0x4000' 'palloc 0' 'pfree 0x1234' 'pfree 0x1000' 'pfree 0x500000 2' \
+    'map 0x40000000' 'phys 0x40000123' 'map 0x40000000' 'phys 0' 'phys 0xd0000000' vmm \
+    'unmap 0x40000000' 'unmap 0x40000000' 'unmap 0x100000' 'phys 0x40000000' \
     poweroff |
     timeout 120 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
 rc=$?
 clean_log "$log.raw" "$log"
 expect "$log" 'meminfo' "help lists commands"
+expect "$log" '^mapped 0x40000000 -> 0x[0-9a-f]{5}000 \(rw\)$' "map gives a page a virtual address"
+expect "$log" '^0x40000123 -> 0x[0-9a-f]{5}123  rw \(page mapped with vmm_map\)$' "phys translates it"
+expect "$log" '^ERROR: vmm_map: 0x40000000: already mapped to 0x' "remapping a mapped page refused"
+expect "$log" '^0x00000000: not mapped \(NULL page' "phys 0: the NULL page is unmapped"
+expect "$log" '^0xd0000000 -> 0x[0-9a-f]{8}  rw \(kernel heap page\)$' "the heap lives at 0xd0000000"
+expect "$log" '^  0xc0000000-0x[0-9a-f]{8} -> 0x00000000 rw$' "vmm shows the direct map"
+expect "$log" '^unmapped 0x40000000 \(its page went back to the PMM\)$' "unmap"
+expect "$log" '^ERROR: vmm_unmap_page: 0x40000000: not mapped$' "unmapping an unmapped page refused"
+expect "$log" '^ERROR: vmm_unmap_page: 0x00100000: inside the kernel' "unmapping the kernel refused"
+expect "$log" '^0x40000000: not mapped \(outside any region' "phys after unmap: not mapped"
 expect "$log" 'alloc 100.*' "alloc accepted"
 expect "$log" 'ERROR: kfree: 0x00001234: not a heap pointer' "free of a wild address reported"
 expect "$log" 'ERROR: kfree: 0x00500020: double free' "double free from the console reported"

@@ -71,6 +71,11 @@ expect_pmm_boot() { # expect_pmm_boot LOG
     expect "$1" '^\[boot\] pmm: pmm_init_map with [0-9]+ ranges' "memory map handed to pmm_init_map"
     expect "$1" '^\[boot\] pmm: [1-9][0-9]* pages total, [1-9][0-9]* free, [0-9]+ reserved \(metadata [0-9]+ KB at 0x[0-9a-f]{8}\)$' "PMM totals"
     expect "$1" '^\[boot\] pmm_check: 0 broken invariants \(ok\)$' "pmm_check healthy"
+    expect "$1" '^\[boot\] vmm: .* paging on \.\.\. ok$' "paging on"
+    expect "$1" '^\[boot\] vmm: directory 0x[0-9a-f]{8}, [0-9]+ page tables; .*; page 0 unmapped$' "page directory built"
+    expect "$1" '^\[boot\] heap: moving kmalloc to 0xd0000000 \.\.\. ok, 64 KB mapped$' "virtual heap at 0xd0000000"
+    expect "$1" '^\[boot\] heap: kmalloc\(1 MB\) = 0xd[0-9a-f]{7}: heap grew to [0-9]+ KB .* read back: ok$' "heap grows on demand"
+    expect "$1" '^\[boot\] heap: kfree: shrank back to [0-9]+ KB; .*heap_check 0, vmm_check 0, pmm_check 0$' "heap shrinks, all checkers healthy"
 }
 
 # Nothing went wrong, and the kernel switched itself off.

@@ -4,6 +4,7 @@
  * status through isa-debug-exit.
  */
 #include "ktest.h"
+#include "vmm.h"
 #include "multiboot.h"
 
 static int current_failed;
@@ -49,19 +50,31 @@ static int selected(const char *name)
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap, ktest_string, ktest_cpu, ktest_memmap, ktest_idt};
+    const struct ktest *suites[] = {ktest_heap,   ktest_string, ktest_cpu,
+                                    ktest_memmap, ktest_idt,    ktest_phase2};
+    vmm_stats_t vs;
+    vmm_get_stats(&vs);
     int passed = 0, failed = 0;
     kprintf("\n[ktest] in-kernel test suite\n");
     for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
         for (const struct ktest *t = suites[s]; t->name; t++) {
             if (!selected(t->name))
                 continue;
+            int phase2 = suites[s] == ktest_phase2;
             memory_init(); /* every test starts from a fresh 64 KB heap */
             current_failed = 0;
             kprintf("[ RUN  ] %s\n", t->name);
-            t->fn();
+            if (phase2 && !vs.paging_enabled)
+                kt_fail(t->name, 0, "paging is not on (the test kernel boots into Phase 2)");
+            else {
+                if (phase2)
+                    heap_init_virtual(); /* and a fresh virtual heap */
+                t->fn();
+            }
             if (!current_failed && heap_check() != 0)
                 kt_fail(t->name, 0, "heap_check() after the test");
+            if (!current_failed && phase2 && (vmm_check() != 0 || pmm_check() != 0))
+                kt_fail(t->name, 0, "vmm_check() or pmm_check() after the test");
             kprintf(current_failed ? "[ FAIL ] %s\n" : "[  OK  ] %s\n", t->name);
             current_failed ? failed++ : passed++;
         }

@@ -36,6 +36,7 @@ int kt_contains(const char *haystack, const char *needle);
 extern const struct ktest ktest_heap[];
 extern const struct ktest ktest_string[];
 extern const struct ktest ktest_cpu[];
+extern const struct ktest ktest_phase2[];
 extern const struct ktest ktest_memmap[];
 extern const struct ktest ktest_idt[];
 
