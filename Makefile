@@ -141,8 +141,24 @@ $(BUILD)/bench/string_bench: bench/string_bench.c mm/string.c $(HEADERS)
 	@$(CLANG) $(BENCH_CFLAGS) -fno-builtin -DMM_HOSTED -mno-sse -mno-mmx -c mm/string.c -o $@-string.o
 	@$(CLANG) $(BENCH_CFLAGS) -fno-builtin -o $@ $< $@-string.o
 
-bench: $(BUILD)/bench/string_bench
+# The heap's placement on the same traces: best fit (ours) against first fit.
+FRAG_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -fno-builtin -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
+$(BUILD)/bench/frag_best: bench/frag_bench.c $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CLANG) $(FRAG_CFLAGS) -o $@ $< $(HOST_SRCS) -lpthread
+$(BUILD)/bench/frag_first: bench/frag_bench.c $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CLANG) $(FRAG_CFLAGS) -DHEAP_FIRST_FIT -o $@ $< $(HOST_SRCS) -lpthread
+
+bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_first
 	@$(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt
+	@echo
+	@echo "heap fragmentation (peak footprint / peak live), same traces, one run:"
+	@$(BUILD)/bench/frag_best >$(BUILD)/bench/frag.txt && $(BUILD)/bench/frag_first >>$(BUILD)/bench/frag.txt
+	@cat $(BUILD)/bench/frag.txt
+	@tools/frag-ratio.sh $(BUILD)/bench/frag.txt
 
 # ------------------------------------------------------------ formatting ----
 FORMAT_FILES := $(shell find include mm arch kernel host tests bench -name '*.[ch]' 2>/dev/null)

@@ -565,11 +565,20 @@ static heap_block_t *freelist_scan(const char *fn, int (*visit)(heap_block_t *, 
 
 static heap_block_t *best_fit_result;
 
+/*
+ * Best fit: the smallest free block that holds the request (stop early on an
+ * exact fit).  HEAP_FIRST_FIT, for the fragmentation benchmark only, takes
+ * the first block that holds it instead.
+ */
 static int best_fit_visit(heap_block_t *b, size_t need)
 {
     if (b->size >= need && (!best_fit_result || b->size < best_fit_result->size))
         best_fit_result = b;
+#ifdef HEAP_FIRST_FIT
+    return best_fit_result != NULL;
+#else
     return best_fit_result && best_fit_result->size == need;
+#endif
 }
 
 static int largest_visit(heap_block_t *b, size_t largest_ptr)
