@@ -94,6 +94,16 @@ void heap_dump(void);
  */
 int heap_check(void);
 
+/*
+ * size bytes at a multiple of align (a power of two, any size: 16, 4096,
+ * 1 MB...), freed by plain kfree.  NULL on failure; a bad alignment is
+ * reported.
+ */
+void *kmalloc_aligned(size_t size, size_t align);
+
+/* Bytes usable at ptr (at least what was asked; 0 for NULL or a bad pointer, reported). */
+size_t kmalloc_usable_size(void *ptr);
+
 /* The last caller-bug message the memory manager printed ("" if none). */
 const char *mm_last_error(void);
 

@@ -866,6 +866,76 @@ void *kcalloc(size_t count, size_t size)
     return p;
 }
 
+/*
+ * Aligned allocation: take need + align + a header's worth, then carve a
+ * free block off the front so the payload lands on the boundary, and give
+ * the tail back.  The result is an ordinary block: plain kfree frees it.
+ *
+ *   | hdr | front (free) | hdr | payload @ align ... | hdr | tail (free) |
+ */
+void *kmalloc_aligned(size_t size, size_t align)
+{
+    if (align == 0 || (align & (align - 1))) {
+        glue_irqflags_t f = glue_lock();
+        mm_report("kmalloc_aligned: %lu bytes: alignment %lu is not a power of two",
+                  (unsigned long)size, (unsigned long)align);
+        glue_unlock(f);
+        return NULL;
+    }
+    if (align <= HEAP_ALIGN)
+        return kmalloc(size);
+    size_t need = request_size(size);
+    glue_irqflags_t f = glue_lock();
+    if (!need || align > HEAP_MAX_REQUEST / 2 || need > HEAP_MAX_REQUEST - align - 2 * HDR) {
+        if (size)
+            out_of_memory("kmalloc_aligned", size > HEAP_MAX_REQUEST ? size : (size_t)-1);
+        glue_unlock(f);
+        return NULL;
+    }
+    uint32_t peak = heap.peak_used;
+    char *p = kmalloc_locked("kmalloc_aligned", need + align + HDR + MIN_PAYLOAD);
+    if (!p) {
+        glue_unlock(f);
+        return NULL;
+    }
+    heap_block_t *b = block_of(p);
+    heap_region_t *r = region_of((uintptr_t)b);
+    uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    if (a != (uintptr_t)p) {
+        while (a - (uintptr_t)p < HDR + MIN_PAYLOAD)
+            a += align; /* the front must be able to stand as a block */
+        heap.used -= b->size;
+        heap_block_t *aligned = block_split(r, b, a - (uintptr_t)p - HDR);
+        block_set_state(aligned, 0);
+        heap.used += aligned->size;
+        block_set_state(b, 1);
+        block_release("kmalloc_aligned", r, b);
+        b = aligned;
+    }
+    uint32_t old = b->size;
+    heap_block_t *rest = block_split(r, b, need);
+    if (rest) {
+        heap.used -= old - b->size;
+        block_set_state(rest, 1);
+        block_release("kmalloc_aligned", r, rest);
+    }
+    heap.peak_used = heap.used > peak ? heap.used : peak; /* not the over-allocation */
+    glue_unlock(f);
+    return block_payload(b);
+}
+
+size_t kmalloc_usable_size(void *ptr)
+{
+    if (!ptr)
+        return 0;
+    glue_irqflags_t f = glue_lock();
+    heap_region_t *r;
+    heap_block_t *b = checked_block("kmalloc_usable_size", ptr, &r);
+    size_t n = b ? b->size : 0;
+    glue_unlock(f);
+    return n;
+}
+
 /* Resize b in place if it can be done: shrink, or grow into a free next block. */
 static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
 {

@@ -7,6 +7,9 @@
 
 #include "harness.h"
 
+/* the smallest payload: room for two free-list links */
+#define MIN_PAYLOAD_T ALIGN_8(2 * sizeof(void *))
+
 /* memory_init: one free block covering the spec's 64 KB at HEAP_START. */
 static void test_init_gives_one_64k_block(void **state)
 {
@@ -477,6 +480,54 @@ static void test_heap_check_never_walks_past_the_region(void **state)
     CHECK_HEAP();
 }
 
+/* kmalloc_aligned: every power of two, the memory usable, plain kfree frees it. */
+static void test_kmalloc_aligned(void **state)
+{
+    void *keep[64];
+    int n = 0;
+    for (size_t align = 1; align <= 8192; align <<= 1) {
+        for (size_t size = 1; size <= 600; size += 199) {
+            unsigned char *p = kmalloc_aligned(size, align);
+            CHECK_HEAP();
+            assert_non_null(p);
+            assert_int_equal((uintptr_t)p % (align < 8 ? 8 : align), 0);
+            assert_true(kmalloc_usable_size(p) >= size);
+            memset(p, 0xA5, kmalloc_usable_size(p));
+            if (n < 64 && (size & 1))
+                keep[n++] = p;
+            else
+                t_kfree(p);
+        }
+    }
+    assert_stats_balance();
+    for (int i = 0; i < n; i++)
+        t_kfree(keep[i]);
+    memory_stats_t s = stats_now();
+    assert_int_equal(s.block_count, 1);
+    assert_int_equal(s.heap_used, 0);
+    assert_int_equal(s.error_count, 0);
+    assert_true(s.peak_heap_used < 16 * 1024); /* the over-allocation is not counted */
+}
+
+static void test_kmalloc_aligned_bad_input(void **state)
+{
+    assert_null(kmalloc_aligned(100, 24));
+    assert_true(strstr(mm_last_error(), "not a power of two"));
+    assert_null(kmalloc_aligned(100, 0));
+    assert_null(kmalloc_aligned(SIZE_MAX, 16));
+    assert_null(kmalloc_aligned(100, (size_t)1 << (sizeof(size_t) * 8 - 1)));
+    assert_null(kmalloc_aligned(0, 16));
+    assert_null(kmalloc_aligned(60000, 8192)); /* cannot fit in 64 KB */
+    CHECK_HEAP();
+    assert_int_equal(stats_now().heap_used, 0);
+    assert_int_equal(kmalloc_usable_size(NULL), 0);
+    int local;
+    assert_int_equal(kmalloc_usable_size(&local), 0);
+    assert_reported("kmalloc_usable_size", &local, "outside the heap");
+    char *p = t_kmalloc(10);
+    assert_int_equal(kmalloc_usable_size(p), 16 > MIN_PAYLOAD_T ? 16 : MIN_PAYLOAD_T);
+}
+
 /* memory_init starts over: everything before it is forgotten. */
 static void test_memory_init_resets(void **state)
 {
@@ -526,6 +577,8 @@ int main(void)
         T(test_heap_dump_lists_blocks),
         T(test_heap_check_finds_corruption),
         T(test_heap_check_never_walks_past_the_region),
+        T(test_kmalloc_aligned),
+        T(test_kmalloc_aligned_bad_input),
         T(test_memory_init_resets),
     };
     return cmocka_run_group_tests_name("heap", tests, NULL, NULL);
