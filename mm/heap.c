@@ -92,6 +92,7 @@ static struct {
     int oom_reported;      /* print one "out of memory" per episode, not per call */
     /* a free block being released: a rebuild meanwhile must not list it (block_release) */
     heap_block_t *in_transit;
+    const char *api; /* the public function running now: named in reports from deep inside */
 } heap;
 
 /* ------------------------------------------------------------ helpers ---- */
@@ -214,7 +215,7 @@ static int freelist_unlink(heap_block_t *b)
     return 1;
 }
 
-static void freelist_rebuild(const char *fn, heap_block_t *skip);
+static void freelist_rebuild(const char *fn, const void *where, heap_block_t *skip);
 
 /* A free block joins the counters, and the free list unless its region is retired. */
 static void free_add(heap_region_t *r, heap_block_t *b)
@@ -232,20 +233,29 @@ static void free_add(heap_region_t *r, heap_block_t *b)
 static void free_del(heap_region_t *r, heap_block_t *b)
 {
     if (!r->retired && !freelist_unlink(b)) {
-        freelist_rebuild("free list", b);
+        freelist_rebuild(heap.api, block_payload(b), b);
         return; /* the rebuild counted everything but b */
     }
     heap.free -= b->size;
     heap.free_blocks--;
 }
 
-/* Is b on the free list?  Decided by the list's own (checked) links, not by b's header. */
+/*
+ * Is b on the free list?  b's own links may be smashed, so ask the list: walk
+ * it (checked, bounded) until b turns up.  Error paths only: O(free blocks).
+ */
+static uint32_t freelist_bound(void);
+
 static int freelist_holds(heap_block_t *b)
 {
-    heap_block_t *p = block_links(b)->prev_free;
-    if (p == NULL)
-        return heap.free_head == b;
-    return free_entry_ok(p) && block_links(p)->next_free == b;
+    uint32_t steps = 0, bound = freelist_bound();
+    for (heap_block_t *e = heap.free_head; e && ++steps <= bound; e = block_links(e)->next_free) {
+        if (e == b)
+            return 1;
+        if (!free_entry_ok(e))
+            return 0;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------ block surgery ---- */
@@ -341,10 +351,24 @@ static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
      * Free or allocated?  Blocks are coalesced at once, so a block with a
      * free neighbour must be allocated; otherwise the free list says.
      */
-    int neighbour_free = (prev && prev->magic == HEAP_MAGIC_FREE && prev->is_free) ||
-                         (next && next->magic == HEAP_MAGIC_FREE && next->is_free);
+    /* (a block being freed right now is marked free already: it does not count) */
+    int neighbour_free =
+        (prev && prev != heap.in_transit && prev->magic == HEAP_MAGIC_FREE && prev->is_free) ||
+        (next && next != heap.in_transit && next->magic == HEAP_MAGIC_FREE && next->is_free);
     block_set_state(b, !neighbour_free && !r->retired && links_addr_ok(r, b) && freelist_holds(b));
     return 1;
+}
+
+/* The block whose next link is b (walking from the region's start: error paths only). */
+static heap_block_t *block_before(heap_region_t *r, heap_block_t *b)
+{
+    for (heap_block_t *c = (heap_block_t *)r->start; c && c != b; c = c->next) {
+        if (c->next == b)
+            return c;
+        if (block_problem(r, c))
+            break;
+    }
+    return NULL;
 }
 
 /*
@@ -375,10 +399,14 @@ static void block_release(const char *fn, heap_region_t *r, heap_block_t *b)
     }
     heap_block_t *p = b->prev;
     const char *why = p ? block_problem(r, p) : NULL;
-    if (why)
-        mm_report("%s: %p: header of the previous block %p is corrupted (%s): not merged", fn,
-                  block_payload(b), (void *)p, why);
-    else if (p && p->is_free) {
+    if (why) {
+        int rebuilt = block_rebuild(r, p, block_before(r, p));
+        mm_report("%s: %p: header of the previous block %p smashed (%s): %s", fn, block_payload(b),
+                  block_payload(p), why,
+                  rebuilt ? "rebuilt from its neighbours" : "left alone, not merged");
+        why = rebuilt ? NULL : why;
+    }
+    if (!why && p && p->is_free) {
         free_del(r, p);
         block_merge_next(r, p);
         b = p;
@@ -485,7 +513,11 @@ static void region_walk_repair(const char *fn, heap_region_t *r,
     heap_block_t *prev = NULL;
     heap_block_t *b = (heap_block_t *)r->start;
     while (b) {
-        if (block_problem(r, b) && !block_rebuild(r, b, prev)) {
+        const char *why = block_problem(r, b);
+        if (why && block_rebuild(r, b, prev))
+            mm_report("%s: %p: block header smashed (%s): rebuilt from its neighbours", fn,
+                      block_payload(b), why);
+        else if (why) {
             uintptr_t a = (uintptr_t)b + HEAP_ALIGN;
             while (a + HDR <= r->end && !header_consistent(r, (heap_block_t *)a))
                 a += HEAP_ALIGN;
@@ -520,11 +552,11 @@ static void count_block(heap_region_t *r, heap_block_t *b, heap_block_t *skip)
  * allocated; pass 2 relinks and recounts.  `skip` is a free block that the
  * caller is in the middle of moving: it is neither listed nor counted free.
  */
-static void freelist_rebuild(const char *fn, heap_block_t *skip)
+static void freelist_rebuild(const char *fn, const void *where, heap_block_t *skip)
 {
-    mm_report("%s: free list corrupted (write after free, or an overflow?): rebuilt from the "
-              "blocks",
-              fn);
+    mm_report("%s: %p: free list corrupted here (write after free, or an overflow?): rebuilt "
+              "from the blocks",
+              fn, where);
     for (int i = 0; i < heap.nregions; i++)
         region_walk_repair(fn, &heap.regions[i], NULL, NULL);
     heap.free_head = NULL;
@@ -557,7 +589,7 @@ static heap_block_t *freelist_scan(const char *fn, int (*visit)(heap_block_t *, 
         }
         if (!b)
             return NULL;
-        freelist_rebuild(fn, NULL);
+        freelist_rebuild(fn, b, NULL);
     }
     mm_report("%s: free list still corrupt after a rebuild: giving up on this call", fn);
     return NULL;
@@ -789,6 +821,7 @@ static void heap_shrink(heap_region_t *r)
 void heap_init_virtual(void)
 {
     glue_irqflags_t f = glue_lock();
+    heap.api = "heap_init_virtual";
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     if (!vs.paging_enabled) {
@@ -834,6 +867,7 @@ void memory_init(void)
 void *kmalloc(size_t size)
 {
     glue_irqflags_t f = glue_lock();
+    heap.api = "kmalloc";
     void *p = kmalloc_locked("kmalloc", size);
     glue_unlock(f);
     return p;
@@ -844,6 +878,7 @@ void kfree(void *ptr)
     if (!ptr)
         return;
     glue_irqflags_t f = glue_lock();
+    heap.api = "kfree";
     heap_region_t *r;
     heap_block_t *b = checked_block("kfree", ptr, &r);
     if (b)
@@ -877,6 +912,7 @@ void *kmalloc_aligned(size_t size, size_t align)
 {
     if (align == 0 || (align & (align - 1))) {
         glue_irqflags_t f = glue_lock();
+        heap.api = "kmalloc_aligned";
         mm_report("kmalloc_aligned: %lu bytes: alignment %lu is not a power of two",
                   (unsigned long)size, (unsigned long)align);
         glue_unlock(f);
@@ -929,6 +965,7 @@ size_t kmalloc_usable_size(void *ptr)
     if (!ptr)
         return 0;
     glue_irqflags_t f = glue_lock();
+    heap.api = "kmalloc_usable_size";
     heap_region_t *r;
     heap_block_t *b = checked_block("kmalloc_usable_size", ptr, &r);
     size_t n = b ? b->size : 0;
@@ -965,6 +1002,7 @@ void *krealloc(void *ptr, size_t size)
     if (!ptr)
         return kmalloc(size);
     glue_irqflags_t f = glue_lock();
+    heap.api = "krealloc";
     void *result = NULL;
     heap_region_t *r;
     heap_block_t *b = checked_block("krealloc", ptr, &r);
@@ -991,6 +1029,7 @@ void *krealloc(void *ptr, size_t size)
 void get_memory_stats(memory_stats_t *stats)
 {
     glue_irqflags_t f = glue_lock();
+    heap.api = "get_memory_stats";
     if (!stats) {
         mm_report("get_memory_stats: NULL stats pointer");
         glue_unlock(f);
@@ -1030,6 +1069,7 @@ void get_memory_stats(memory_stats_t *stats)
 void heap_dump(void)
 {
     glue_irqflags_t f = glue_lock();
+    heap.api = "heap_dump";
     mm_printf("heap: %u used, %u free in %u blocks (%u free), %u allocations, %u frees\n",
               (unsigned)heap.used, (unsigned)heap.free, (unsigned)heap.blocks,
               (unsigned)heap.free_blocks, (unsigned)heap.allocs, (unsigned)heap.frees);
@@ -1068,6 +1108,7 @@ static int check_failed(const void *where, const char *what)
 int heap_check(void)
 {
     glue_irqflags_t f = glue_lock();
+    heap.api = "heap_check";
     int errors = 0;
     uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0, listable = 0;
 
