@@ -94,7 +94,7 @@ HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 HOST_ARCHES := i386 x86_64
 HOST_FLAGS_i386   := -m32
 HOST_FLAGS_x86_64 := -m64
-HOST_SRCS   := $(MM_SRCS) $(wildcard host/*.c)
+HOST_SRCS   := $(MM_SRCS) host/glue.c
 HOST_TESTS  := $(patsubst tests/host/%.c,%,$(wildcard tests/host/test_*.c))
 
 # build/host/<arch>/<test>: one binary per test file, linking the real mm/ sources.
@@ -141,7 +141,8 @@ $(BUILD)/bench/string_bench: bench/string_bench.c mm/string.c $(HEADERS)
 	@$(CLANG) $(BENCH_CFLAGS) -fno-builtin -DMM_HOSTED -mno-sse -mno-mmx -c mm/string.c -o $@-string.o
 	@$(CLANG) $(BENCH_CFLAGS) -fno-builtin -o $@ $< $@-string.o
 
-# The heap's placement on the same traces: best fit (ours) against first fit.
+# The heap's placement on the same traces: ours (TLSF good fit, O(1)) against an
+# exhaustive best-fit scan and first fit of one free list.
 FRAG_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -fno-builtin -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
 $(BUILD)/bench/frag_best: bench/frag_bench.c $(HOST_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -151,12 +152,18 @@ $(BUILD)/bench/frag_first: bench/frag_bench.c $(HOST_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	@$(CLANG) $(FRAG_CFLAGS) -DHEAP_FIRST_FIT -o $@ $< $(HOST_SRCS) -lpthread
+$(BUILD)/bench/frag_bestscan: bench/frag_bench.c $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CLANG) $(FRAG_CFLAGS) -DHEAP_BEST_FIT_SCAN -o $@ $< $(HOST_SRCS) -lpthread
 
-bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_first
+bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_first \
+       $(BUILD)/bench/frag_bestscan
 	@$(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt
 	@echo
 	@echo "heap fragmentation (peak footprint / peak live), same traces, one run:"
-	@$(BUILD)/bench/frag_best >$(BUILD)/bench/frag.txt && $(BUILD)/bench/frag_first >>$(BUILD)/bench/frag.txt
+	@$(BUILD)/bench/frag_best >$(BUILD)/bench/frag.txt && $(BUILD)/bench/frag_bestscan >>$(BUILD)/bench/frag.txt && \
+	    $(BUILD)/bench/frag_first >>$(BUILD)/bench/frag.txt
 	@cat $(BUILD)/bench/frag.txt
 	@tools/frag-ratio.sh $(BUILD)/bench/frag.txt
 

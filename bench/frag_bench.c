@@ -3,11 +3,13 @@
  * live bytes (TLSF's measure), where footprint is what the virtual heap had
  * mapped (heap_virtual_peak) and live is the sum of the sizes asked for.
  *
- * The same source is built twice (Makefile): with the heap's best fit, and
- * with -DHEAP_FIRST_FIT; `make bench` runs both on the same seeded traces
- * and prints the ratio.  Runs on the host glue: simulated PMM + paging.
- * First fit here means: the first block on the same free list (most
- * recently freed first) that holds the request.
+ * The same source is built three times (Makefile): with the heap's own
+ * placement (TLSF good fit, O(1)), with -DHEAP_BEST_FIT_SCAN (the smallest
+ * block that fits, by scanning one list of all free blocks) and with
+ * -DHEAP_FIRST_FIT (the first block of that list that fits); `make bench`
+ * runs them on the same seeded traces and prints the ratios.  Runs on the host glue: simulated PMM
+ * + paging. First fit here means: the first block on the same free list (most recently freed first)
+ * that holds the request.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,10 +54,12 @@ static const char *names[] = {"kernel-like", "bimodal", "uniform 8B-64KB"};
 int main(void)
 {
     const char *policy =
-#ifdef HEAP_FIRST_FIT
+#if defined(HEAP_FIRST_FIT)
         "first-fit";
+#elif defined(HEAP_BEST_FIT_SCAN)
+        "best-scan";
 #else
-        "best-fit";
+        "good-fit";
 #endif
     for (int trace = 0; trace < 3; trace++) {
         memory_init();
@@ -96,7 +100,7 @@ int main(void)
             kfree(live[i].p);
         if (s.error_count || s.phys_free_pages < 256)
             printf("warning: the trace ran out of memory: figures below are not comparable\n");
-        printf("%-10s %-16s peak live %9llu  peak footprint %9u  fragmentation %.3f%s\n", policy,
+        printf("%-9s %-16s peak live %9llu  peak footprint %9u  fragmentation %.3f%s\n", policy,
                names[trace], (unsigned long long)peak, s.heap_virtual_peak,
                (double)s.heap_virtual_peak / (double)peak, broken ? "  HEAP_CHECK FAILED" : "");
     }

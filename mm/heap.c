@@ -62,7 +62,29 @@ typedef struct free_links {
     heap_block_t *prev_free;
 } free_links_t;
 
-#define MIN_PAYLOAD      ALIGN_8(sizeof(free_links_t))
+#define MIN_PAYLOAD ALIGN_8(sizeof(free_links_t))
+
+/*
+ * Size classes (two-level segregated fit, as TLSF): below TLSF_SMALL one
+ * class per 8 bytes; above, each power of two [2^f, 2^(f+1)) is cut into
+ * TLSF_SL_COUNT equal classes.  A bitmap of non-empty classes per level
+ * makes "the first non-empty class at or above c" two find-first-set
+ * instructions: kmalloc and kfree take bounded time whatever the heap holds.
+ *
+ *   size 0..127      fl 0, sl = size / 8
+ *   size >= 128      fl = log2(size) - 6, sl = next 4 bits below the top bit
+ *
+ * Built with HEAP_FIRST_FIT or HEAP_BEST_FIT_SCAN (the fragmentation
+ * benchmark only), every free block goes on one list, scanned first-fit or
+ * best-fit, to compare placements on the same traces.
+ */
+#define TLSF_SL_LOG2  4
+#define TLSF_SL_COUNT (1u << TLSF_SL_LOG2)
+#define TLSF_SMALL    128u
+#define TLSF_FL_COUNT 26 /* sizes below 2^31 */
+#if defined(HEAP_FIRST_FIT) || defined(HEAP_BEST_FIT_SCAN)
+#define HEAP_ONE_LIST 1
+#endif
 #define HEAP_MAX_REGIONS 4
 /* Largest request we even try: keeps every size computation far from overflow. */
 #define HEAP_MAX_REQUEST ((size_t)0x7FFFFFF0u)
@@ -84,7 +106,10 @@ typedef struct {
 static struct {
     heap_region_t regions[HEAP_MAX_REGIONS];
     int nregions;
-    heap_block_t *free_head;
+    /* segregated free lists (TLSF): class (fl, sl), and bitmaps of the non-empty ones */
+    heap_block_t *lists[TLSF_FL_COUNT][TLSF_SL_COUNT];
+    uint32_t fl_map;
+    uint32_t sl_map[TLSF_FL_COUNT];
     /* counters, kept exact on every operation and re-added by heap_check */
     uint32_t used, free, blocks, free_blocks;
     uint32_t peak_used, allocs, frees;
@@ -172,14 +197,48 @@ static const char *block_problem(const heap_region_t *r, heap_block_t *b)
 
 /* ---------------------------------------------------------- free list ---- */
 
+static inline unsigned fls32(uint32_t x)
+{
+    return 31u - (unsigned)__builtin_clz(x);
+}
+
+/* The class a free block of `size` bytes is listed in. */
+static void size_class(size_t size, unsigned *fl, unsigned *sl)
+{
+#ifdef HEAP_ONE_LIST
+    (void)size;
+    *fl = *sl = 0;
+#else
+    if (size < TLSF_SMALL) {
+        *fl = 0;
+        *sl = (unsigned)size / (TLSF_SMALL / TLSF_SL_COUNT);
+    } else {
+        unsigned f = fls32((uint32_t)size);
+        *fl = f - 6;
+        *sl = (unsigned)(size >> (f - TLSF_SL_LOG2)) ^ TLSF_SL_COUNT;
+    }
+#endif
+}
+
+static heap_block_t **list_of(heap_block_t *b)
+{
+    unsigned fl, sl;
+    size_class(b->size, &fl, &sl);
+    return &heap.lists[fl][sl];
+}
+
 static void freelist_link(heap_block_t *b)
 {
+    unsigned fl, sl;
+    size_class(b->size, &fl, &sl);
     free_links_t *l = block_links(b);
     l->prev_free = NULL;
-    l->next_free = heap.free_head;
-    if (heap.free_head)
-        block_links(heap.free_head)->prev_free = b;
-    heap.free_head = b;
+    l->next_free = heap.lists[fl][sl];
+    if (l->next_free)
+        block_links(l->next_free)->prev_free = b;
+    heap.lists[fl][sl] = b;
+    heap.sl_map[fl] |= 1u << sl;
+    heap.fl_map |= 1u << fl;
 }
 
 static const char *block_problem(const heap_region_t *r, heap_block_t *b);
@@ -202,16 +261,24 @@ static int freelist_unlink(heap_block_t *b)
 {
     free_links_t *l = block_links(b);
     heap_block_t *p = l->prev_free, *n = l->next_free;
-    if (p ? !free_entry_ok(p) || block_links(p)->next_free != b : heap.free_head != b)
+    heap_block_t **head = list_of(b);
+    if (p ? !free_entry_ok(p) || block_links(p)->next_free != b : *head != b)
         return 0;
     if (n && (!free_entry_ok(n) || block_links(n)->prev_free != b))
         return 0;
     if (p)
         block_links(p)->next_free = n;
     else
-        heap.free_head = n;
+        *head = n;
     if (n)
         block_links(n)->prev_free = p;
+    if (!*head) {
+        unsigned fl, sl;
+        size_class(b->size, &fl, &sl);
+        heap.sl_map[fl] &= ~(1u << sl);
+        if (!heap.sl_map[fl])
+            heap.fl_map &= ~(1u << fl);
+    }
     return 1;
 }
 
@@ -249,7 +316,7 @@ static uint32_t freelist_bound(void);
 static int freelist_holds(heap_block_t *b)
 {
     uint32_t steps = 0, bound = freelist_bound();
-    for (heap_block_t *e = heap.free_head; e && ++steps <= bound; e = block_links(e)->next_free) {
+    for (heap_block_t *e = *list_of(b); e && ++steps <= bound; e = block_links(e)->next_free) {
         if (e == b)
             return 1;
         if (!free_entry_ok(e))
@@ -559,7 +626,9 @@ static void freelist_rebuild(const char *fn, const void *where, heap_block_t *sk
               fn, where);
     for (int i = 0; i < heap.nregions; i++)
         region_walk_repair(fn, &heap.regions[i], NULL, NULL);
-    heap.free_head = NULL;
+    memset(heap.lists, 0, sizeof(heap.lists));
+    memset(heap.sl_map, 0, sizeof(heap.sl_map));
+    heap.fl_map = 0;
     heap.used = heap.free = heap.blocks = heap.free_blocks = 0;
     for (int i = 0; i < heap.nregions; i++)
         region_walk_repair(fn, &heap.regions[i], count_block, skip);
@@ -578,39 +647,45 @@ static uint32_t freelist_bound(void)
  * Visit each free-list entry; if the list turns out forged (a bad entry, a
  * loop), rebuild it once and start over.  visit returns nonzero to stop.
  */
-static heap_block_t *freelist_scan(const char *fn, int (*visit)(heap_block_t *, size_t), size_t arg)
+/*
+ * One class list, checked: every entry sound and of this class, no loop.
+ * Returns the first bad entry (or the loop point), or NULL when all is well
+ * or visit asked to stop (*stopped then holds the entry).
+ */
+static heap_block_t *list_walk(unsigned fl, unsigned sl, int (*visit)(heap_block_t *, size_t),
+                               size_t arg, heap_block_t **stopped)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        uint32_t steps = 0, bound = freelist_bound();
-        heap_block_t *b = heap.free_head;
-        for (; b && free_entry_ok(b) && ++steps <= bound; b = block_links(b)->next_free) {
-            if (visit(b, arg))
-                return b;
-        }
-        if (!b)
+    uint32_t steps = 0, bound = freelist_bound();
+    for (heap_block_t *b = heap.lists[fl][sl]; b; b = block_links(b)->next_free) {
+        if (!free_entry_ok(b) || list_of(b) != &heap.lists[fl][sl] || ++steps > bound)
+            return b;
+        if (visit && visit(b, arg)) {
+            *stopped = b;
             return NULL;
-        freelist_rebuild(fn, b, NULL);
+        }
     }
-    mm_report("%s: free list still corrupt after a rebuild: giving up on this call", fn);
     return NULL;
 }
 
-static heap_block_t *best_fit_result;
-
 /*
- * Best fit: the smallest free block that holds the request (stop early on an
- * exact fit).  HEAP_FIRST_FIT, for the fragmentation benchmark only, takes
- * the first block that holds it instead.
+ * Visit each entry of every class list (stats, the benchmark's one-list
+ * placements); a forged list is rebuilt once and the scan starts over.
+ * visit returns nonzero to stop; that entry is returned.
  */
-static int best_fit_visit(heap_block_t *b, size_t need)
+static heap_block_t *freelist_scan(const char *fn, int (*visit)(heap_block_t *, size_t), size_t arg)
 {
-    if (b->size >= need && (!best_fit_result || b->size < best_fit_result->size))
-        best_fit_result = b;
-#ifdef HEAP_FIRST_FIT
-    return best_fit_result != NULL;
-#else
-    return best_fit_result && best_fit_result->size == need;
-#endif
+    for (int attempt = 0; attempt < 2; attempt++) {
+        heap_block_t *bad = NULL, *stopped = NULL;
+        for (unsigned fl = 0; fl < TLSF_FL_COUNT && !bad && !stopped; fl++) {
+            for (unsigned sl = 0; sl < TLSF_SL_COUNT && !bad && !stopped; sl++)
+                bad = list_walk(fl, sl, visit, arg, &stopped);
+        }
+        if (!bad)
+            return stopped;
+        freelist_rebuild(fn, bad, NULL);
+    }
+    mm_report("%s: free list still corrupt after a rebuild: giving up on this call", fn);
+    return NULL;
 }
 
 static int largest_visit(heap_block_t *b, size_t largest_ptr)
@@ -621,16 +696,62 @@ static int largest_visit(heap_block_t *b, size_t largest_ptr)
     return 0;
 }
 
-static heap_block_t *best_fit(const char *fn, size_t need)
+#ifdef HEAP_ONE_LIST
+static heap_block_t *scan_result;
+
+/* First fit takes the first block that holds the request; best fit the smallest. */
+static int one_list_visit(heap_block_t *b, size_t need)
 {
-    best_fit_result = NULL;
-    if (freelist_scan(fn, best_fit_visit, need) == NULL && best_fit_result &&
-        !free_entry_ok(best_fit_result))
-        best_fit_result = NULL; /* the list was rebuilt under it: look again */
-    if (!best_fit_result)
-        freelist_scan(fn, best_fit_visit, need);
-    return best_fit_result;
+    if (b->size >= need && (!scan_result || b->size < scan_result->size))
+        scan_result = b;
+#ifdef HEAP_FIRST_FIT
+    return scan_result != NULL;
+#else
+    return scan_result && scan_result->size == need;
+#endif
 }
+
+static heap_block_t *find_fit(const char *fn, size_t need)
+{
+    scan_result = NULL;
+    freelist_scan(fn, one_list_visit, need);
+    return scan_result && free_entry_ok(scan_result) ? scan_result : NULL;
+}
+#else
+/*
+ * Good fit in O(1): the head of the request's own class if it is big enough
+ * (classes below 128 bytes are exact), else the head of the first non-empty
+ * class above it, found with the bitmaps: every block there is big enough.
+ * A head that fails its check means the lists were scribbled on: rebuild
+ * them from the blocks and look again.
+ */
+static heap_block_t *find_fit(const char *fn, size_t need)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        unsigned fl, sl;
+        size_class(need, &fl, &sl);
+        heap_block_t *b = heap.lists[fl][sl];
+        if (b && free_entry_ok(b) && b->size >= need)
+            return b;
+        if (!b || free_entry_ok(b)) {
+            uint32_t above = sl + 1 < TLSF_SL_COUNT ? heap.sl_map[fl] & (~0u << (sl + 1)) : 0;
+            if (!above) {
+                uint32_t fl_above = fl + 1 < TLSF_FL_COUNT ? heap.fl_map & (~0u << (fl + 1)) : 0;
+                if (!fl_above)
+                    return NULL;
+                fl = (unsigned)__builtin_ctz(fl_above);
+                above = heap.sl_map[fl];
+            }
+            sl = (unsigned)__builtin_ctz(above);
+            b = heap.lists[fl][sl];
+            if (b && free_entry_ok(b) && list_of(b) == &heap.lists[fl][sl])
+                return b;
+        }
+        freelist_rebuild(fn, b, NULL);
+    }
+    return NULL;
+}
+#endif
 
 static void out_of_memory(const char *fn, size_t size)
 {
@@ -657,9 +778,9 @@ static int heap_grow(size_t need);
 static void *kmalloc_locked(const char *fn, size_t size)
 {
     size_t need = request_size(size);
-    heap_block_t *b = need ? best_fit(fn, need) : NULL;
+    heap_block_t *b = need ? find_fit(fn, need) : NULL;
     if (!b && need && heap_grow(need))
-        b = best_fit(fn, need);
+        b = find_fit(fn, need);
     if (!b) {
         if (size)
             out_of_memory(fn, size);
@@ -1143,21 +1264,33 @@ int heap_check(void)
     }
 
     uint32_t listed = 0;
-    heap_block_t *prev = NULL;
-    for (heap_block_t *b = heap.free_head; b; prev = b, b = block_links(b)->next_free) {
-        if (!free_entry_ok(b)) {
-            errors += check_failed(b, "free list holds a block that is not a sound free block");
-            break;
+    for (unsigned fl = 0; fl < TLSF_FL_COUNT; fl++) {
+        for (unsigned sl = 0; sl < TLSF_SL_COUNT; sl++) {
+            heap_block_t *prev = NULL;
+            int nonempty = heap.lists[fl][sl] != NULL;
+            if (nonempty != !!(heap.sl_map[fl] & (1u << sl)))
+                errors += check_failed(heap.lists[fl][sl], "class bitmap disagrees with its list");
+            for (heap_block_t *b = heap.lists[fl][sl]; b; prev = b, b = block_links(b)->next_free) {
+                if (!free_entry_ok(b)) {
+                    errors +=
+                        check_failed(b, "free list holds a block that is not a sound free block");
+                    break;
+                }
+                if (list_of(b) != &heap.lists[fl][sl])
+                    errors += check_failed(b, "free block on the list of another size class");
+                if (block_links(b)->prev_free != prev)
+                    errors += check_failed(b, "free list back link is wrong");
+                if (++listed > heap.blocks) {
+                    errors += check_failed(b, "free list has a cycle");
+                    break;
+                }
+            }
         }
-        if (block_links(b)->prev_free != prev)
-            errors += check_failed(b, "free list back link is wrong");
-        if (++listed > heap.blocks) {
-            errors += check_failed(b, "free list has a cycle");
-            break;
-        }
+        if (!!heap.sl_map[fl] != !!(heap.fl_map & (1u << fl)))
+            errors += check_failed(NULL, "first-level bitmap disagrees with the second level");
     }
     if (listed != listable)
-        errors += check_failed(heap.free_head, "free list length differs from free blocks");
+        errors += check_failed(NULL, "free lists' length differs from free blocks");
     if (used != heap.used || free != heap.free || blocks != heap.blocks ||
         free_blocks != heap.free_blocks)
         errors += check_failed(NULL, "counters differ from the blocks");
