@@ -157,8 +157,14 @@ $(BUILD)/bench/frag_bestscan: bench/frag_bench.c $(HOST_SRCS) $(HEADERS)
 	@echo "  BENCH   $@"
 	@$(CLANG) $(FRAG_CFLAGS) -DHEAP_BEST_FIT_SCAN -o $@ $< $(HOST_SRCS) -lpthread
 
+$(BUILD)/bench/alloc_bench: bench/alloc_bench.c $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CLANG) $(FRAG_CFLAGS) -o $@ $< $(HOST_SRCS) -lpthread
+
 bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_first \
-       $(BUILD)/bench/frag_bestscan
+       $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench
+	@tools/deps.sh bench
 	@$(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt
 	@echo
 	@echo "heap fragmentation (peak footprint / peak live), same traces, one run:"
@@ -166,6 +172,9 @@ bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_
 	    $(BUILD)/bench/frag_first >>$(BUILD)/bench/frag.txt
 	@cat $(BUILD)/bench/frag.txt
 	@tools/frag-ratio.sh $(BUILD)/bench/frag.txt
+	@echo
+	@echo "our heap against glibc, jemalloc, mimalloc, tcmalloc (same workloads, one run):"
+	@tools/alloc-bench.sh $(BUILD)/bench/alloc_bench
 
 # ------------------------------------------------------------ formatting ----
 FORMAT_FILES := $(shell find include mm arch kernel host tests bench -name '*.[ch]' 2>/dev/null)

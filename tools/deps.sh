@@ -19,6 +19,11 @@ xorriso
 mtools
 "
 
+# `deps.sh bench`: also the allocators make bench measures against.
+if [ "${1:-}" = bench ]; then
+    PACKAGES="$PACKAGES libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4"
+fi
+
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }

@@ -1,0 +1,225 @@
+/*
+ * alloc_bench.c - our heap against the process's malloc, same workloads,
+ * same run.
+ *
+ * The driver calls the heap through two tables: `mm` (kmalloc & co. over the
+ * host glue: simulated PMM + paging, the code the kernel runs) and `libc`
+ * (malloc & co., whichever allocator the process has: glibc, or jemalloc,
+ * mimalloc, tcmalloc through LD_PRELOAD; tools/alloc-bench.sh runs it under
+ * each).  It prints, per workload, throughput in Mops/s for both, and the
+ * latency of single operations in cycles (rdtsc): median, p99, p99.99, max.
+ * Timing only: nothing here passes or fails.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "host.h"
+#include "memory.h"
+#include "pmm.h"
+#include "vmm.h"
+
+struct api {
+    const char *name;
+    void *(*alloc)(size_t);
+    void (*free)(void *);
+    void *(*realloc)(void *, size_t);
+};
+
+static void *libc_malloc(size_t n)
+{
+    return malloc(n);
+}
+static void libc_free(void *p)
+{
+    free(p);
+}
+static void *libc_realloc(void *p, size_t n)
+{
+    return realloc(p, n);
+}
+
+static const struct api mm = {"mm", kmalloc, kfree, krealloc};
+static const struct api libc = {"malloc", libc_malloc, libc_free, libc_realloc};
+
+#define SLOTS 1024
+static void *slot[SLOTS];
+static uint32_t rng;
+
+static uint32_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void touch(void *p, size_t n)
+{
+    if (p && n)
+        ((volatile char *)p)[0] = ((volatile char *)p)[n - 1] = 1;
+}
+
+/* Each workload returns the number of operations it did. */
+static long fixed_churn(const struct api *a)
+{
+    long ops = 0;
+    for (int round = 0; round < 2000; round++) {
+        for (int i = 0; i < SLOTS; i++, ops++) {
+            a->free(slot[i]);
+            slot[i] = a->alloc(64);
+            touch(slot[i], 64);
+        }
+    }
+    return ops;
+}
+
+static long random_sizes(const struct api *a)
+{
+    long ops = 0;
+    for (int i = 0; i < 1000000; i++, ops++) {
+        int k = next() % SLOTS;
+        a->free(slot[k]);
+        size_t n = 8 + next() % (64 * 1024 - 8);
+        slot[k] = a->alloc(n);
+        touch(slot[k], n);
+    }
+    return ops;
+}
+
+static long realloc_growth(const struct api *a)
+{
+    long ops = 0;
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 64; i++) {
+            size_t n = 16;
+            void *p = NULL;
+            while (n < 64 * 1024) {
+                p = a->realloc(p, n);
+                touch(p, n);
+                n += 16 + next() % 512;
+                ops++;
+            }
+            a->free(p);
+            ops++;
+        }
+    }
+    return ops;
+}
+
+static long small_storm(const struct api *a)
+{
+    static void *objs[20000];
+    long ops = 0;
+    for (int round = 0; round < 100; round++) {
+        for (int i = 0; i < 20000; i++, ops++) {
+            size_t n = 16 + next() % 113;
+            objs[i] = a->alloc(n);
+            touch(objs[i], n);
+        }
+        for (int i = 0; i < 20000; i++, ops++)
+            a->free(objs[i]);
+    }
+    return ops;
+}
+
+static void release_slots(const struct api *a)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        a->free(slot[i]);
+        slot[i] = NULL;
+    }
+}
+
+static double throughput(const struct api *a, long (*w)(const struct api *))
+{
+    rng = 12345;
+    double t0 = now();
+    long ops = w(a);
+    double dt = now() - t0;
+    release_slots(a);
+    return ops / dt / 1e6;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* A million mixed operations (kmalloc/kfree, random sizes), each timed alone. */
+#define LAT_OPS 1000000
+static uint64_t lat[LAT_OPS];
+
+static void latency(const struct api *a, uint64_t out[4])
+{
+    rng = 777;
+    for (int i = 0; i < LAT_OPS; i++) {
+        int k = next() % SLOTS;
+        size_t n = next() % 4 ? 8 + next() % 512 : 8 + next() % 32768;
+        uint64_t t0 = __rdtsc();
+        if (slot[k]) {
+            a->free(slot[k]);
+            slot[k] = NULL;
+        } else {
+            slot[k] = a->alloc(n);
+        }
+        lat[i] = __rdtsc() - t0;
+        touch(slot[k], slot[k] ? n : 0);
+    }
+    release_slots(a);
+    qsort(lat, LAT_OPS, sizeof(lat[0]), cmp_u64);
+    out[0] = lat[LAT_OPS / 2];
+    out[1] = lat[LAT_OPS * 99 / 100];
+    out[2] = lat[LAT_OPS - LAT_OPS / 10000];
+    out[3] = lat[LAT_OPS - 1];
+}
+
+int main(int argc, char **argv)
+{
+    const char *label = argc > 1 ? argv[1] : "malloc";
+    memory_init();
+    pmm_init(60u << 20);
+    vmm_reset();
+    host_mmu_reset();
+    vmm_init();
+    heap_init_virtual();
+
+    static const struct {
+        const char *name;
+        long (*fn)(const struct api *);
+    } work[] = {{"fixed 64 B churn", fixed_churn},
+                {"random 8 B-64 KB", random_sizes},
+                {"realloc growth", realloc_growth},
+                {"small-object storm", small_storm}};
+    for (size_t w = 0; w < sizeof(work) / sizeof(work[0]); w++) {
+        double ours = throughput(&mm, work[w].fn);
+        double theirs = throughput(&libc, work[w].fn);
+        printf("throughput %-20s mm %7.2f Mops/s  %-10s %7.2f Mops/s  mm/%s %.2fx\n", work[w].name,
+               ours, label, theirs, label, ours / theirs);
+    }
+    uint64_t a[4], b[4];
+    latency(&mm, a);
+    latency(&libc, b);
+    printf("latency cycles  mm: median %llu p99 %llu p99.99 %llu max %llu (max/median %.0fx)\n",
+           (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+           (unsigned long long)a[3], (double)a[3] / (double)a[0]);
+    printf("latency cycles  %s: median %llu p99 %llu p99.99 %llu max %llu (max/median %.0fx)\n",
+           label, (unsigned long long)b[0], (unsigned long long)b[1], (unsigned long long)b[2],
+           (unsigned long long)b[3], (double)b[3] / (double)b[0]);
+    memory_stats_t s;
+    get_memory_stats(&s);
+    if (heap_check() || s.error_count)
+        printf("WARNING: heap_check or error_count not clean after the run\n");
+    return 0;
+}
