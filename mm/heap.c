@@ -315,10 +315,21 @@ static uint32_t freelist_bound(void);
 
 static int freelist_holds(heap_block_t *b)
 {
+    /*
+     * The class head lives in the heap's own state, which no stray write
+     * reaches; a link inside the list can be forged, so b must also point
+     * back at the entry that leads to it.  In doubt: not free (a leak beats
+     * handing out memory that is in use).
+     */
+    heap_block_t **head = list_of(b);
+    if (*head == b)
+        return 1;
     uint32_t steps = 0, bound = freelist_bound();
-    for (heap_block_t *e = *list_of(b); e && ++steps <= bound; e = block_links(e)->next_free) {
+    for (heap_block_t *e = *head, *prev = NULL; e && ++steps <= bound;
+         prev = e, e = block_links(e)->next_free) {
         if (e == b)
-            return 1;
+            return prev && links_addr_ok(region_of((uintptr_t)b), b) &&
+                   block_links(b)->prev_free == prev;
         if (!free_entry_ok(e))
             return 0;
     }
@@ -396,7 +407,8 @@ static int header_consistent(const heap_region_t *r, heap_block_t *h)
 static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
 {
     heap_block_t *next = NULL;
-    if (prev && prev->next != b)
+    /* where b starts must be known: the block before links to it, or b opens the region */
+    if (prev ? prev->next != b : (uintptr_t)b != r->start)
         return 0;
     if (b != r->last) {
         for (uintptr_t a = (uintptr_t)b + HDR + MIN_PAYLOAD; a + HDR <= r->end; a += HEAP_ALIGN) {
@@ -466,6 +478,18 @@ static void block_release(const char *fn, heap_region_t *r, heap_block_t *b)
     }
     heap_block_t *p = b->prev;
     const char *why = p ? block_problem(r, p) : NULL;
+    if (why && block_before(r, p) == NULL && (uintptr_t)p != r->start) {
+        /* no block links to p: it is b's prev link that is wrong, not p's header */
+        heap_block_t *real = block_before(r, b);
+        mm_report("%s: %p: its prev link %p is corrupted: %s", fn, block_payload(b), (void *)p,
+                  real ? "repaired from the walk" : "not merged");
+        if (real)
+            b->prev = real;
+        p = real;
+        why = real ? block_problem(r, real) : NULL;
+        if (!real)
+            p = NULL;
+    }
     if (why) {
         int rebuilt = block_rebuild(r, p, block_before(r, p));
         mm_report("%s: %p: header of the previous block %p smashed (%s): %s", fn, block_payload(b),
