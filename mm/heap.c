@@ -1046,6 +1046,18 @@ void *kcalloc(size_t count, size_t size)
     return p;
 }
 
+/* Allocated block b keeps `need` bytes; a tail big enough to stand alone goes back. */
+static void block_trim(const char *fn, heap_region_t *r, heap_block_t *b, size_t need)
+{
+    uint32_t old = b->size;
+    heap_block_t *rest = block_split(r, b, need);
+    if (rest) {
+        heap.used -= old - b->size;
+        block_set_state(rest, 1);
+        block_release(fn, r, rest);
+    }
+}
+
 /*
  * Aligned allocation: take need + align + a header's worth, then carve a
  * free block off the front so the payload lands on the boundary, and give
@@ -1093,13 +1105,7 @@ void *kmalloc_aligned(size_t size, size_t align)
         block_release("kmalloc_aligned", r, b);
         b = aligned;
     }
-    uint32_t old = b->size;
-    heap_block_t *rest = block_split(r, b, need);
-    if (rest) {
-        heap.used -= old - b->size;
-        block_set_state(rest, 1);
-        block_release("kmalloc_aligned", r, rest);
-    }
+    block_trim("kmalloc_aligned", r, b, need);
     heap.peak_used = heap.used > peak ? heap.used : peak; /* not the over-allocation */
     glue_unlock(f);
     return block_payload(b);
@@ -1130,13 +1136,7 @@ static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
         block_merge_next(r, b);
         heap.used += b->size;
     }
-    uint32_t old = b->size;
-    heap_block_t *rest = block_split(r, b, need);
-    if (rest) {
-        heap.used -= old - b->size;
-        block_set_state(rest, 1);
-        block_release("krealloc", r, rest);
-    }
+    block_trim("krealloc", r, b, need);
     if (heap.used > heap.peak_used)
         heap.peak_used = heap.used;
     return 1;
