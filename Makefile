@@ -2,7 +2,8 @@
 #
 #   make run     build the kernel and boot it in QEMU (serial console on this terminal)
 #   make test    every test: format check, host unit tests (i386 + x86_64, ASan+UBSan),
-#                the in-kernel suite under QEMU (8M..3G), the boot checks, the GRUB CDs
+#                the in-kernel suite under QEMU (8M..3G), the boot checks, the GRUB CDs,
+#                real programs (python3, sqlite3, gcc) with our heap as their malloc
 #   make iso     build/kernel.iso and build/kernel-test.iso: GRUB 2 CD images
 #   make bench   benchmarks (ratios against other implementations, one run)
 #   make deps    install the Debian packages the above need (as root)
@@ -34,8 +35,8 @@ KTEST_OBJS := $(call kobj,kt,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS
 
 HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/kernel/*.h)
 
-.PHONY: all kernel iso run test test-host test-kernel test-boot test-iso bench format format-check \
-        deps clean
+.PHONY: all kernel iso run test test-host test-kernel test-boot test-iso test-shim bench format \
+        format-check deps clean
 all: kernel
 
 kernel: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
@@ -111,6 +112,30 @@ HOST_BINS := $(foreach a,$(HOST_ARCHES),$(addprefix $(BUILD)/host/$(a)/,$(HOST_T
 test-host: $(HOST_BINS)
 	@tools/run-host-tests.sh $(HOST_BINS)
 
+# ------------------------------------------------------------------ shim ----
+# LD_PRELOAD=build/host/libkmalloc.so: our heap as a process's malloc.  The real
+# mm/ sources with host/shim_glue.c (not host/glue.c) and host/shim.c; x86_64,
+# optimised, no sanitizers (they would bring their own malloc); only the malloc
+# API is exported.
+SHIM_SRCS   := $(MM_SRCS) host/shim_glue.c host/shim.c
+SHIM_CFLAGS := -m64 -std=c11 -O2 -g -fPIC -fvisibility=hidden -fno-builtin -Wall -Wextra -Werror \
+               -Wno-unused-parameter -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
+$(BUILD)/host/libkmalloc.so: $(SHIM_SRCS) $(HEADERS) host/shim.h
+	@mkdir -p $(dir $@)
+	@echo "  SHIM    $@"
+	@$(CLANG) $(SHIM_CFLAGS) -shared -Wl,--no-undefined -o $@ $(SHIM_SRCS) -lpthread
+
+# A plain program (no mm/ inside): threads and fork against whatever malloc it gets
+# (-fno-builtin: every malloc call really happens, none is folded away).
+$(BUILD)/shim/threads: tests/shim/threads.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CLANG) -m64 -std=c11 -O2 -g -fno-builtin -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread
+
+# Real programs (python3, sqlite3, gcc, the thread test) plain and under the shim.
+test-shim: $(BUILD)/host/libkmalloc.so $(BUILD)/shim/threads
+	@tools/shim-check.sh $(BUILD)/host/libkmalloc.so
+
 test-kernel: $(BUILD)/kernel-test.elf
 	@tools/run-kernel-tests.sh "$(QEMU_BASE)" $<
 
@@ -128,7 +153,8 @@ test: deps format-check
 	$(MAKE) --no-print-directory test-kernel || st=1; \
 	$(MAKE) --no-print-directory test-boot || st=1; \
 	$(MAKE) --no-print-directory test-iso || st=1; \
-	tools/total.sh host kernel boot iso || st=1; \
+	$(MAKE) --no-print-directory test-shim || st=1; \
+	tools/total.sh host kernel boot iso shim || st=1; \
 	exit $$st
 
 # ----------------------------------------------------------------- bench ----

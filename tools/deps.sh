@@ -17,6 +17,9 @@ grub-pc-bin
 grub-common
 xorriso
 mtools
+python3
+sqlite3
+gcc
 "
 
 # `deps.sh bench`: also the allocators make bench measures against.

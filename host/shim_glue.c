@@ -1,0 +1,202 @@
+/*
+ * shim_glue.c - mm/glue.h for the LD_PRELOAD malloc (build/host/libkmalloc.so).
+ *
+ * The memory manager runs here exactly as in the kernel's Phase 2: the shim
+ * calls memory_init, pmm_init(SHIM_RAM_SIZE), vmm_init and heap_init_virtual,
+ * and kmalloc then serves from the virtual heap, which the heap grows page by
+ * page (pmm_alloc_page + vmm_map) up to 256 MB and shrinks (vmm_unmap_page,
+ * the page goes back to the PMM).  This file provides what that needs in a
+ * process whose malloc we are: no stdio, no malloc, nothing that allocates.
+ *
+ * Host memory, two reservations made once (MAP_NORESERVE: untouched pages
+ * cost nothing):
+ *
+ *   ram     SHIM_RAM_SIZE bytes: simulated physical memory.  Physical P is
+ *           at ram + P.  The PMM's metadata and every page table live here,
+ *           so the PMM and the VMM really allocate and fill them.
+ *   window  256 MB: kernel virtual [HEAP_VIRTUAL_START, HEAP_VIRTUAL_END]
+ *           (the heap), PROT_NONE until the VMM maps a page there.
+ *
+ * glue_mapping_changed() makes the VMM's decisions real in the window: a page
+ * mapped by the VMM becomes readable and writable (mprotect), an unmapped one
+ * is dropped (madvise MADV_DONTNEED) and faults again (PROT_NONE).  The
+ * heap's bytes live in the window's own pages, not in the RAM page the VMM
+ * chose for them: host/glue.c (the unit tests) aliases the two with a shared
+ * memfd, and we deliberately do not:
+ *
+ *   - fork.  A MAP_SHARED memfd stays shared with the child, so parent and
+ *     child would allocate from, and scribble on, one heap.  Private
+ *     anonymous memory is copied on write by fork, like any process's heap.
+ *   - mappings.  An alias is one mmap per page; contiguous memfd offsets at
+ *     contiguous addresses merge into one VMA, but the PMM's page order
+ *     decides that (measured: 139 VMAs for a 212 MB heap under churn; the
+ *     limit, vm.max_map_count, is 65530 and each unmerged page costs one).
+ *     Here the heap is always one mapped prefix of the window: 2 VMAs.
+ *
+ * The rest of kernel virtual memory needs no mirror: the identity map
+ * (below KERNEL_VIRTUAL_BASE) and the direct map (KERNEL_VIRTUAL_BASE + P)
+ * are fixed and reach physical P at ram + P; page tables are reached through
+ * glue_page_table, also in ram.
+ *
+ * Locking: one recursive mutex (mm/ nests it: heap -> VMM -> PMM).  It also
+ * guards the shim's lazy initialisation.  Across fork() it is held
+ * (pthread_atfork, registered by shim.c): the child's only thread then owns
+ * a heap nobody is halfway through changing.  The child re-initialises the
+ * mutex rather than unlocking it: glibc records a recursive mutex's owner by
+ * thread id, and the child's thread has a new one.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "glue.h"
+#include "memory.h"
+#include "shim.h"
+#include "vmm.h"
+
+#define WINDOW_SIZE ((uintptr_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
+
+static pthread_mutex_t mm_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static char *ram;    /* simulated physical memory: physical P is at ram + P */
+static char *window; /* kernel virtual HEAP_VIRTUAL_START is at window */
+
+/* ------------------------------------------------------------ console ---- */
+
+void shim_write_stderr(const char *s, size_t len)
+{
+    int saved = errno;
+    while (len) {
+        ssize_t n = write(2, s, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* stderr closed: nowhere left to say it */
+        s += n;
+        len -= (size_t)n;
+    }
+    errno = saved;
+}
+
+void glue_console_write(const char *s, size_t len)
+{
+    shim_write_stderr(s, len);
+}
+
+void glue_panic(const char *msg)
+{
+    static const char prefix[] = "kmalloc shim: PANIC: ";
+    shim_write_stderr(prefix, sizeof(prefix) - 1);
+    shim_write_stderr(msg, strlen(msg));
+    shim_write_stderr("\n", 1);
+    abort();
+}
+
+/* --------------------------------------------------------------- lock ---- */
+
+glue_irqflags_t glue_lock(void)
+{
+    pthread_mutex_lock(&mm_mutex);
+    return 0;
+}
+
+void glue_unlock(glue_irqflags_t flags)
+{
+    (void)flags;
+    pthread_mutex_unlock(&mm_mutex);
+}
+
+void shim_glue_fork_prepare(void)
+{
+    pthread_mutex_lock(&mm_mutex);
+}
+
+void shim_glue_fork_parent(void)
+{
+    pthread_mutex_unlock(&mm_mutex);
+}
+
+void shim_glue_fork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+    memcpy(&mm_mutex, &fresh, sizeof(fresh));
+}
+
+/* ------------------------------------------------------- host memory ---- */
+
+static void *reserve(size_t size, int prot)
+{
+    void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int shim_glue_init(void)
+{
+    ram = reserve(SHIM_RAM_SIZE, PROT_READ | PROT_WRITE);
+    window = reserve(WINDOW_SIZE, PROT_NONE);
+    if (!ram || !window) {
+        static const char msg[] = "kmalloc shim: cannot reserve simulated memory\n";
+        shim_write_stderr(msg, sizeof(msg) - 1);
+        return -1;
+    }
+    return 0;
+}
+
+int shim_glue_owns(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    return window && a >= (uintptr_t)window && a - (uintptr_t)window < WINDOW_SIZE;
+}
+
+static int in_heap(uintptr_t virt)
+{
+    return virt >= HEAP_VIRTUAL_START && virt <= HEAP_VIRTUAL_END;
+}
+
+/* ------------------------------------------------------ glue.h memory ---- */
+
+void *glue_phys_to_virt(uintptr_t p)
+{
+    if (p >= SHIM_RAM_SIZE)
+        glue_panic("glue_phys_to_virt: address beyond simulated physical memory");
+    return ram + p;
+}
+
+void *glue_page_table(unsigned pdx, uintptr_t table_phys)
+{
+    (void)pdx; /* no recursive window on the host: tables are in simulated RAM */
+    return glue_phys_to_virt(table_phys);
+}
+
+void glue_paging_enable(uintptr_t directory_phys)
+{
+    (void)directory_phys;
+}
+
+void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
+{
+    if (!in_heap(virt))
+        return; /* identity, direct map, table window: fixed, see glue_virt_to_ptr */
+    char *page = window + (virt - HEAP_VIRTUAL_START);
+    int bad;
+    if (phys)
+        bad = mprotect(page, PAGE_SIZE, PROT_READ | PROT_WRITE) < 0;
+    else
+        bad =
+            madvise(page, PAGE_SIZE, MADV_DONTNEED) < 0 || mprotect(page, PAGE_SIZE, PROT_NONE) < 0;
+    if (bad)
+        glue_panic("glue_mapping_changed: mprotect/madvise of a heap page failed");
+}
+
+void *glue_virt_to_ptr(uintptr_t virt)
+{
+    if (in_heap(virt))
+        return window + (virt - HEAP_VIRTUAL_START);
+    if (virt >= KERNEL_VIRTUAL_BASE && virt - KERNEL_VIRTUAL_BASE < VMM_DIRECT_MAP_SIZE)
+        return glue_phys_to_virt(virt - KERNEL_VIRTUAL_BASE); /* the direct map */
+    if (virt < KERNEL_VIRTUAL_BASE)
+        return glue_phys_to_virt(virt); /* identity-mapped low memory */
+    glue_panic("glue_virt_to_ptr: no host mirror for this kernel address");
+}

@@ -1,0 +1,137 @@
+#!/bin/sh
+# shellcheck disable=SC1091,SC2154 # check-lib.sh: ok, not_ok, $passed, $failed, $status
+# Real programs with our heap as their malloc: each runs twice, plainly and
+# under LD_PRELOAD=build/host/libkmalloc.so, and everything they produce must
+# be the same: exit status, stdout, stderr, and every file they wrote.
+#   usage: shim-check.sh build/host/libkmalloc.so   (runs in build/shim/run/<program>/)
+#
+#   python3          tests/shim/workload.py: strings, dicts, JSON, sorting,
+#                    classes, churn; prints a SHA-256 digest
+#   python3 (malloc) the same with PYTHONMALLOC=malloc: every object, even the
+#                    small ones pymalloc keeps in its arenas, comes from kmalloc
+#   sqlite3          tests/shim/workload.sql on a database file: 30 000 inserts,
+#                    updates, deletes, joins, 3000 subqueries, VACUUM
+#   gcc              mm/heap.c, pmm.c, vmm.c at -O2 to objects and assembly, and
+#                    tests/shim/threads.c to an executable (cc1, as, collect2, ld)
+#   threads          tests/shim/threads.c: 4 threads of malloc/free/realloc/
+#                    aligned allocations, 6 forks in the middle
+#
+# Our heap must really have been used: with MM_SHIM_STATS=<file> every process
+# appends a line at exit (allocations, peak sizes, heap_check); the program's
+# main process must show allocations, and every process a healthy heap (no
+# caller-bug reports, no foreign pointers, heap_check 0).  The peak heap size
+# of each program is printed.  Results go to build/results/shim.
+shim=$(realpath "$1")
+root=$(pwd)
+out=$root/build/shim/run
+. tools/check-lib.sh
+
+export LC_ALL=C PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1
+
+# check_case NAME PROC CMD...: run CMD in build/shim/run/NAME/{plain,shim}; PROC is
+# the process whose stats line must show allocations (cc1 for gcc).
+check_case() {
+    name=$1
+    proc=$2
+    shift 2
+    d=$out/$name
+    rm -rf "$d"
+    mkdir -p "$d/plain" "$d/shim"
+    : >"$d/stats"
+    echo "== shim: $name: $*"
+    start=$(now)
+    (cd "$d/plain" && timeout 300 "$@" >../plain.out 2>../plain.err)
+    rc_plain=$?
+    t_plain=$(seconds_since "$start")
+    start=$(now)
+    (cd "$d/shim" && timeout 300 env MM_SHIM_STATS="$d/stats" LD_PRELOAD="$shim" "$@" \
+        >../shim.out 2>../shim.err)
+    rc_shim=$?
+    t_shim=$(seconds_since "$start")
+
+    if [ "$rc_plain" -eq 0 ] && [ "$rc_shim" -eq 0 ]; then
+        ok "$name: exit status 0 in both runs (plain ${t_plain} s, shim ${t_shim} s)"
+    else
+        not_ok "$name: exit status plain $rc_plain, shim $rc_shim"
+        tail -n 5 "$d/shim.err"
+    fi
+    if cmp -s "$d/plain.out" "$d/shim.out"; then
+        ok "$name: stdout identical ($(wc -l <"$d/plain.out") lines)"
+    else
+        not_ok "$name: stdout differs ($d/plain.out, $d/shim.out)"
+        diff "$d/plain.out" "$d/shim.out" | head -n 10
+    fi
+    if cmp -s "$d/plain.err" "$d/shim.err"; then
+        ok "$name: stderr identical ($(wc -c <"$d/plain.err") bytes)"
+    else
+        not_ok "$name: stderr differs ($d/plain.err, $d/shim.err)"
+        diff "$d/plain.err" "$d/shim.err" | head -n 10
+    fi
+    files=$(find "$d/plain" -type f | wc -l)
+    if [ "$files" -eq 0 ]; then
+        : # the program writes no files
+    elif diff -r "$d/plain" "$d/shim" >/dev/null; then
+        ok "$name: $files files written, identical byte for byte"
+    else
+        not_ok "$name: files differ"
+        diff -rq "$d/plain" "$d/shim" | head -n 5
+    fi
+
+    # kmalloc-shim: NAME[PID]: allocations N frees N peak_used_kb N heap_peak_kb N ...
+    stats=$(grep -E "^kmalloc-shim: $proc\[" "$d/stats" |
+        awk '{ n++; a += $4; if ($8 > used) used = $8; if ($10 > peak) peak = $10 }
+             END { if (n) printf "%d %d %d %d", n, a, used, peak }')
+    # shellcheck disable=SC2086 # four numbers, split on purpose
+    set -- $stats
+    if [ "${2:-0}" -gt 0 ]; then
+        ok "$name: our heap served $proc: $2 allocations in $1 process(es), peak heap $4 KB"
+        summary="$summary
+  $name: $2 allocations in $proc, peak $3 KB used, virtual heap peak $4 KB"
+        summary="$summary (${t_plain} s plain, ${t_shim} s shim)"
+    else
+        not_ok "$name: no allocations recorded for $proc ($d/stats)"
+    fi
+    bad=$(awk '$14 != 0 || $16 != 0 || $20 != 0' "$d/stats")
+    lines=$(wc -l <"$d/stats")
+    if [ "$lines" -gt 0 ] && [ -z "$bad" ]; then
+        ok "$name: heap healthy at exit in all $lines processes (no errors, heap_check 0)"
+    else
+        not_ok "$name: heap reports in $d/stats"
+        echo "$bad" | head -n 5
+    fi
+}
+
+need() { # need PROGRAM: installed by tools/deps.sh
+    if [ -x "$1" ]; then
+        return 0
+    fi
+    not_ok "$1 is missing (tools/deps.sh installs it)"
+    return 1
+}
+
+summary=""
+if need /usr/bin/python3; then
+    check_case python3 python3 /usr/bin/python3 "$root/tests/shim/workload.py"
+    check_case python3-malloc python3 env PYTHONMALLOC=malloc /usr/bin/python3 \
+        "$root/tests/shim/workload.py"
+fi
+if need /usr/bin/sqlite3; then
+    check_case sqlite3 sqlite3 sh -c "/usr/bin/sqlite3 test.db <'$root/tests/shim/workload.sql'"
+fi
+if need /usr/bin/gcc; then
+    # the two runs work in different directories: keep that out of the debug info
+    cflags="-O2 -g -fdebug-prefix-map=\$PWD=. -std=c11 -ffreestanding -fno-builtin -DMM_HOSTED"
+    cflags="$cflags -I$root/include -I$root/mm"
+    check_case gcc cc1 sh -c "set -e
+        for f in heap pmm vmm; do
+            /usr/bin/gcc $cflags -c $root/mm/\$f.c -o \$f.o
+            /usr/bin/gcc $cflags -S $root/mm/\$f.c -o \$f.s
+        done
+        /usr/bin/gcc -O2 -o threads $root/tests/shim/threads.c -lpthread"
+fi
+check_case threads threads "$root/build/shim/threads"
+
+write_results shim
+echo "shim: peak sizes of the virtual heap:$summary"
+echo "shim: $passed passed, $failed failed"
+exit "$status"
