@@ -127,6 +127,42 @@ static void test_memcmp_mixed_alignment(void **state)
     }
 }
 
+/* Big sizes take the x86 fast-string path (from 512 bytes): same results, same guards. */
+static void test_big_sizes_across_the_fast_path(void **state)
+{
+    enum { BIG = 9000 };
+    static unsigned char dst[BIG + 64], src2[BIG + 64], expect[BIG + 64];
+    static const size_t sizes[] = {504, 511, 512, 513, 519, 520, 1000, 4096, 4099, 8192};
+    for (size_t i = 0; i < BIG + 64; i++)
+        src2[i] = (unsigned char)(i * 13 + 7);
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        for (size_t doff = 0; doff < 16; doff++) {
+            size_t n = sizes[k];
+            for (size_t soff = 0; soff < 16; soff += 5) {
+                for (size_t i = 0; i < BIG + 64; i++)
+                    dst[i] = expect[i] = GUARD;
+                for (size_t i = 0; i < n; i++)
+                    expect[doff + i] = src2[soff + i];
+                assert_ptr_equal(memcpy(dst + doff, src2 + soff, n), dst + doff);
+                assert_memory_equal(dst, expect, BIG + 64);
+            }
+            for (size_t i = 0; i < BIG + 64; i++)
+                dst[i] = expect[i] = GUARD;
+            for (size_t i = 0; i < n; i++)
+                expect[doff + i] = 0xC3;
+            assert_ptr_equal(memset(dst + doff, 0x1C3, n), dst + doff);
+            assert_memory_equal(dst, expect, BIG + 64);
+            /* memmove forward through memcpy's path, backward through its own */
+            for (size_t i = 0; i < BIG + 64; i++)
+                dst[i] = expect[i] = (unsigned char)i;
+            for (size_t i = 0; i < n; i++)
+                expect[doff + i] = (unsigned char)(doff + 40 + i);
+            memmove(dst + doff, dst + doff + 40, n);
+            assert_memory_equal(dst, expect, BIG + 64);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_memmove_overlap_both_directions),
         cmocka_unit_test(test_memcmp_sign_and_position),
         cmocka_unit_test(test_memcmp_mixed_alignment),
+        cmocka_unit_test(test_big_sizes_across_the_fast_path),
     };
     return cmocka_run_group_tests_name("string", tests, NULL, NULL);
 }
