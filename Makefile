@@ -189,7 +189,7 @@ $(BUILD)/bench/alloc_bench: bench/alloc_bench.c $(HOST_SRCS) $(HEADERS)
 	@$(CLANG) $(FRAG_CFLAGS) -o $@ $< $(HOST_SRCS) -lpthread
 
 bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_first \
-       $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench
+       $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench $(BUILD)/host/libkmalloc.so
 	@tools/deps.sh bench
 	@$(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt
 	@echo
@@ -201,6 +201,10 @@ bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_
 	@echo
 	@echo "our heap against glibc, jemalloc, mimalloc, tcmalloc (same workloads, one run):"
 	@tools/alloc-bench.sh $(BUILD)/bench/alloc_bench
+	@tools/plot-bench.sh $(BUILD)/bench/alloc.csv $(BUILD)/bench/alloc.svg
+	@echo
+	@echo "whole programs, each under its allocator's LD_PRELOAD (best of 3):"
+	@tools/program-bench.sh $(BUILD)/host/libkmalloc.so
 
 # ------------------------------------------------------------ formatting ----
 FORMAT_FILES := $(shell find include mm arch kernel host tests bench -name '*.[ch]' 2>/dev/null)
