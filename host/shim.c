@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "glue.h"
+#include "log.h"
 #include "memory.h"
 #include "pmm.h"
 #include "shim.h"
@@ -63,39 +64,13 @@ static unsigned long foreign_count;
 
 /* ---------------------------------------------------------- messages ---- */
 
-/* A line assembled without stdio or malloc. */
-typedef struct {
-    char buf[256];
-    size_t len;
-} line_t;
-
-static void line_str(line_t *l, const char *s)
-{
-    while (*s && l->len < sizeof(l->buf))
-        l->buf[l->len++] = *s++;
-}
-
-static void line_num(line_t *l, unsigned long v, unsigned base)
-{
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = "0123456789abcdef"[v % base];
-        v /= base;
-    } while (v);
-    while (n && l->len < sizeof(l->buf))
-        l->buf[l->len++] = digits[--n];
-}
-
 static void report_foreign(const char *fn, void *p)
 {
-    line_t l = {.len = 0};
-    line_str(&l, "ERROR: ");
-    line_str(&l, fn);
-    line_str(&l, ": 0x");
-    line_num(&l, (unsigned long)(uintptr_t)p, 16);
-    line_str(&l, ": not allocated by this malloc (kmalloc shim): ignored\n");
-    shim_write_stderr(l.buf, l.len);
+    char line[160];
+    size_t n =
+        mm_snprintf(line, sizeof(line),
+                    "ERROR: %s: %p: not allocated by this malloc (kmalloc shim): ignored\n", fn, p);
+    shim_write_stderr(line, n);
     __atomic_add_fetch(&foreign_count, 1, __ATOMIC_RELAXED);
 }
 
@@ -320,38 +295,24 @@ __attribute__((destructor)) static void shim_stats(void)
     memory_stats_t s;
     get_memory_stats(&s);
     int broken = heap_check();
-    line_t l = {.len = 0};
-    line_str(&l, "kmalloc-shim: ");
-    line_str(&l, program_invocation_short_name);
-    line_str(&l, "[");
-    line_num(&l, (unsigned long)getpid(), 10);
-    line_str(&l, "]: allocations ");
-    line_num(&l, s.allocation_count, 10);
-    line_str(&l, " frees ");
-    line_num(&l, s.free_count, 10);
-    line_str(&l, " peak_used_kb ");
-    line_num(&l, s.peak_heap_used / 1024, 10);
-    line_str(&l, " heap_peak_kb ");
-    line_num(&l, s.heap_virtual_peak / 1024, 10);
-    line_str(&l, " heap_now_kb ");
-    line_num(&l, s.heap_virtual_size / 1024, 10);
-    line_str(&l, " errors ");
-    line_num(&l, s.error_count, 10);
-    line_str(&l, " foreign ");
-    line_num(&l, __atomic_load_n(&foreign_count, __ATOMIC_RELAXED), 10);
-    line_str(&l, " boot_bytes ");
-    line_num(&l, boot_used, 10);
-    line_str(&l, " heap_check ");
-    line_num(&l, (unsigned long)broken, 10);
-    line_str(&l, "\n");
+    char line[160];
+    size_t n = mm_snprintf(line, sizeof(line),
+                           "kmalloc-shim: %s[%lu]: allocations %u frees %u peak_used_kb %u "
+                           "heap_peak_kb %u heap_now_kb %u errors %u foreign %lu boot_bytes %lu "
+                           "heap_check %d\n",
+                           program_invocation_short_name, (unsigned long)getpid(),
+                           s.allocation_count, s.free_count, s.peak_heap_used / 1024,
+                           s.heap_virtual_peak / 1024, s.heap_virtual_size / 1024, s.error_count,
+                           __atomic_load_n(&foreign_count, __ATOMIC_RELAXED),
+                           (unsigned long)boot_used, broken);
     if (want[0] == '/') {
         int fd = open(want, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) {
-            ssize_t n = write(fd, l.buf, l.len); /* O_APPEND: one line, one write */
-            (void)n;
+            ssize_t written = write(fd, line, n); /* O_APPEND: one line, one write */
+            (void)written;
             close(fd);
         }
     } else {
-        shim_write_stderr(l.buf, l.len);
+        shim_write_stderr(line, n);
     }
 }

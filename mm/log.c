@@ -111,6 +111,22 @@ static void format(struct line *l, const char *fmt, va_list ap)
     }
 }
 
+size_t mm_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    struct line l;
+    l.len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    format(&l, fmt, ap);
+    va_end(ap);
+    if (size == 0)
+        return 0;
+    size_t n = l.len < size - 1 ? l.len : size - 1;
+    memcpy(buf, l.buf, n);
+    buf[n] = '\0';
+    return n;
+}
+
 void mm_printf(const char *fmt, ...)
 {
     struct line l;

@@ -14,6 +14,14 @@
 /* printf subset: %s %c %d %u %x %p %%, flags '0', width, and l/z modifiers. */
 __attribute__((format(printf, 1, 2))) void mm_printf(const char *fmt, ...);
 
+/*
+ * The same formatting into buf (at most size - 1 characters and a NUL, and
+ * never more than one console line); returns the length written.  For code
+ * that may not use stdio or malloc, such as the malloc shim.
+ */
+__attribute__((format(printf, 3, 4))) size_t mm_snprintf(char *buf, size_t size, const char *fmt,
+                                                         ...);
+
 /* Report a caller bug: prints "ERROR: " + message + "\n", records and counts it. */
 __attribute__((format(printf, 1, 2))) void mm_report(const char *fmt, ...);
 
