@@ -66,7 +66,7 @@ static unsigned long foreign_count;
 
 static void report_foreign(const char *fn, void *p)
 {
-    char line[160];
+    char line[256];
     size_t n =
         mm_snprintf(line, sizeof(line),
                     "ERROR: %s: %p: not allocated by this malloc (kmalloc shim): ignored\n", fn, p);
@@ -295,7 +295,7 @@ __attribute__((destructor)) static void shim_stats(void)
     memory_stats_t s;
     get_memory_stats(&s);
     int broken = heap_check();
-    char line[160];
+    char line[256];
     size_t n = mm_snprintf(line, sizeof(line),
                            "kmalloc-shim: %s[%lu]: allocations %u frees %u peak_used_kb %u "
                            "heap_peak_kb %u heap_now_kb %u errors %u foreign %lu boot_bytes %lu "

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "memory.h"
 
-#define LINE_MAX 160
+#define LINE_MAX 256
 
 struct line {
     char buf[LINE_MAX];
