@@ -64,7 +64,12 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 void vmm_init(void);
 /* Map virt -> phys.  Reports and changes nothing on bad input (see vmm_map). */
 void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags);
-/* Unmap virt, free its physical page (if the PMM handed it out) and flush the TLB entry. */
+/*
+ * Unmap virt, free its physical page and flush the TLB entry.  The page is
+ * freed only if the PMM handed it out and it is not the page directory or a
+ * page table; a page mapped at two addresses is freed by the first unmap
+ * (the spec's rule): unmap aliases with care.
+ */
 void vmm_unmap_page(uint32_t virt_addr);
 /* The physical address behind virt_addr, or 0 if it is not mapped. */
 uint32_t vmm_get_physical(uint32_t virt_addr);
@@ -78,6 +83,14 @@ uint32_t vmm_get_physical(uint32_t virt_addr);
  * left half-done: no page table is allocated that stays empty.
  */
 int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags);
+
+/*
+ * For the kernel heap only: map / unmap (and free) a page of
+ * [HEAP_VIRTUAL_START, HEAP_VIRTUAL_END], which vmm_map and vmm_unmap_page
+ * refuse so that nobody pulls a page out from under kmalloc.
+ */
+int vmm_heap_map(vaddr_t virt, paddr_t phys);
+void vmm_heap_unmap(vaddr_t virt);
 
 /* The page-table entry for virt (0 if none): flags included. */
 uint32_t vmm_get_entry(vaddr_t virt);

@@ -97,22 +97,14 @@ static void reserve_string(struct builder *b, uint32_t phys, const char *what)
 /* The loader's memory map; stops at the first malformed entry (after saying so). */
 static void collect_loader_map(struct builder *b, const struct multiboot_info *mbi)
 {
-    uint32_t addr = mbi->mmap_addr, end = mbi->mmap_addr + mbi->mmap_length;
+    uint64_t cursor = 0;
+    const struct multiboot_mmap_entry *e;
 
-    while (addr + sizeof(uint32_t) <= end) {
-        const struct multiboot_mmap_entry *e = (const struct multiboot_mmap_entry *)addr;
-
-        if (e->size < sizeof(*e) - sizeof(e->size)) {
-            kprintf("memmap_build: 0x%08x: memory map entry of size %u is too small; "
-                    "rest of the map ignored\n",
-                    addr, e->size);
-            return;
-        }
+    while ((e = multiboot_mmap_next(mbi, &cursor)) != NULL) {
         uint32_t type =
             e->type == MULTIBOOT_MEMORY_AVAILABLE ? PMM_RANGE_AVAILABLE : PMM_RANGE_RESERVED;
         add(b, e->base_addr, e->length, type,
             (struct origin){"loader map", multiboot_memory_type_name(e->type), -1});
-        addr += e->size + sizeof(e->size);
     }
 }
 

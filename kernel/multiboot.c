@@ -103,6 +103,31 @@ static void print_u64_hex(uint64_t v)
     kprintf("0x%08x%08x", (uint32_t)(v >> 32), (uint32_t)v);
 }
 
+/*
+ * The next entry of the loader's memory map, or NULL at its end.  Entries are
+ * read only when they lie wholly inside the map (computed in 64 bits, so a
+ * map or a `size` field that wraps cannot send us outside it or around in
+ * circles); a malformed entry ends the walk with a one-line report.
+ */
+const struct multiboot_mmap_entry *multiboot_mmap_next(const struct multiboot_info *mbi,
+                                                       uint64_t *cursor)
+{
+    uint64_t start = mbi->mmap_addr, end = start + mbi->mmap_length;
+    uint64_t addr = start + *cursor;
+    if (addr + sizeof(uint32_t) > end)
+        return NULL;
+    const struct multiboot_mmap_entry *e = (const struct multiboot_mmap_entry *)(uintptr_t)addr;
+    uint64_t step = (uint64_t)e->size + sizeof(e->size);
+    if (addr + sizeof(*e) > end || e->size < sizeof(*e) - sizeof(e->size) || addr + step > end) {
+        kprintf("multiboot: memory map entry at 0x%08x (size %u) does not fit the map: the rest "
+                "is ignored\n",
+                (uint32_t)addr, e->size);
+        return NULL;
+    }
+    *cursor += step;
+    return e;
+}
+
 void multiboot_print_memory_map(void)
 {
     if (!mbi) {
@@ -116,15 +141,9 @@ void multiboot_print_memory_map(void)
         return;
     }
 
-    uint32_t addr = mbi->mmap_addr, end = mbi->mmap_addr + mbi->mmap_length;
-    while (addr + sizeof(uint32_t) <= end) {
-        const struct multiboot_mmap_entry *e = (const struct multiboot_mmap_entry *)addr;
-
-        if (e->size < sizeof(*e) - sizeof(e->size)) {
-            kprintf("  memory map entry at 0x%08x: size %u too small, map ignored from here\n",
-                    addr, e->size);
-            return;
-        }
+    uint64_t cursor = 0;
+    const struct multiboot_mmap_entry *e;
+    while ((e = multiboot_mmap_next(mbi, &cursor)) != NULL) {
         kprintf("  base ");
         print_u64_hex(e->base_addr);
         kprintf("  length ");
@@ -132,6 +151,5 @@ void multiboot_print_memory_map(void)
         /* length >> 10 fits 32 bits for any region below 4 TB: a KB count. */
         kprintf("  (%u KB)  type %u %s\n", (uint32_t)(e->length >> 10), e->type,
                 multiboot_memory_type_name(e->type));
-        addr += e->size + sizeof(e->size);
     }
 }

@@ -111,6 +111,13 @@ int multiboot_has_option(const char *word);
 /* "available", "ACPI NVS", ... for a memory map entry type. */
 const char *multiboot_memory_type_name(uint32_t type);
 
+/*
+ * Walk the loader's memory map: start with *cursor = 0; returns each entry,
+ * then NULL.  Malformed entries end the walk (reported), never overrun it.
+ */
+const struct multiboot_mmap_entry *multiboot_mmap_next(const struct multiboot_info *mbi,
+                                                       uint64_t *cursor);
+
 /* Print mem_lower/mem_upper and the memory map (base, length, type). */
 void multiboot_print_memory_map(void);
 

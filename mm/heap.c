@@ -797,14 +797,14 @@ static void account_alloc(heap_block_t *b)
         heap.peak_used = heap.used;
 }
 
-static int heap_grow(size_t need);
+static heap_block_t *heap_grow(size_t need);
 
 static void *kmalloc_locked(const char *fn, size_t size)
 {
     size_t need = request_size(size);
     heap_block_t *b = need ? find_fit(fn, need) : NULL;
-    if (!b && need && heap_grow(need))
-        b = find_fit(fn, need);
+    if (!b && need)
+        b = heap_grow(need); /* the grown last block, free and big enough */
     if (!b) {
         if (size)
             out_of_memory(fn, size);
@@ -875,7 +875,7 @@ static heap_region_t *growing_region(void)
 static void unmap_range(vaddr_t from, vaddr_t to)
 {
     for (vaddr_t v = from; v < to; v += PAGE_SIZE)
-        vmm_unmap_page(v);
+        vmm_heap_unmap(v);
 }
 
 /*
@@ -889,7 +889,7 @@ static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
         paddr_t p = pmm_alloc_page();
         if (!p)
             break;
-        if (vmm_map(at + done, p, PAGE_WRITABLE) < 0) {
+        if (vmm_heap_map(at + done, p) < 0) {
             pmm_free_page(p);
             break;
         }
@@ -901,24 +901,30 @@ static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
     return 0;
 }
 
-/* Make the growing region big enough for a free block of `need` bytes. */
-static int heap_grow(size_t need)
+/*
+ * Make the growing region end in a free block of at least `need` bytes and
+ * return it (NULL if the region cannot grow that far).
+ */
+static heap_block_t *heap_grow(size_t need)
 {
     heap_region_t *r = growing_region();
     if (!r)
-        return 0;
+        return NULL;
     heap_block_t *last = r->last;
     uint32_t size = (uint32_t)(r->end - r->start);
-    uint64_t extra = last->is_free ? need - last->size : (uint64_t)need + HDR;
+    /* (the last block may already be big enough: a class head hid it from find_fit) */
+    if (last->is_free && last->size >= need)
+        return last;
+    uint64_t extra = last->is_free ? (uint64_t)need - last->size : (uint64_t)need + HDR;
     uint64_t min = (extra + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
     uint64_t want = min < HEAP_GROW_MIN ? HEAP_GROW_MIN : min;
     if (want > HEAP_VIRTUAL_LIMIT - size)
         want = HEAP_VIRTUAL_LIMIT - size;
     if (min > want)
-        return 0; /* would pass HEAP_VIRTUAL_END */
+        return NULL; /* would pass HEAP_VIRTUAL_END */
     uint32_t got = map_range(r->vbase + size, (uint32_t)min, (uint32_t)want);
     if (!got)
-        return 0;
+        return NULL;
     uintptr_t old_end = r->end;
     r->end += got;
     if (last->is_free) {
@@ -940,7 +946,7 @@ static int heap_grow(size_t need)
     }
     if (r->end - r->start > heap.virtual_peak)
         heap.virtual_peak = (uint32_t)(r->end - r->start);
-    return 1;
+    return r->last;
 }
 
 /* Give whole pages at the end of the growing region back, keeping some slack. */

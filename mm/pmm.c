@@ -152,13 +152,21 @@ static void mark(uint64_t base, uint64_t end, int from, int to)
 {
     /* available ranges shrink to whole pages; reserved ones grow to them */
     uint64_t first = to == PG_FREE ? (base + PAGE_SIZE - 1) / PAGE_SIZE : base / PAGE_SIZE;
-    uint64_t last = to == PG_FREE ? end / PAGE_SIZE : (end + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t last = to == PG_FREE || end > UINT64_MAX - PAGE_SIZE
+                        ? end / PAGE_SIZE
+                        : (end + PAGE_SIZE - 1) / PAGE_SIZE;
     if (last > pmm.npages)
         last = pmm.npages;
     for (uint64_t p = first; p < last; p++) {
         if (from < 0 || pmm.pages[p].state == from)
             pmm.pages[p].state = (uint8_t)to;
     }
+}
+
+/* base + length, saturating: a map entry whose end wraps past 2^64 ends at 2^64 - 1 */
+static uint64_t range_end(const pmm_range_t *r)
+{
+    return r->length > UINT64_MAX - r->base ? UINT64_MAX : r->base + r->length;
 }
 
 static int overlaps(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end)
@@ -175,8 +183,8 @@ static uint64_t first_conflict_end(const pmm_range_t *map, int count, uint64_t a
         return HEAP_START + INITIAL_HEAP_SIZE;
     for (int i = 0; i < count; i++) {
         if (map[i].type != PMM_RANGE_AVAILABLE &&
-            overlaps(a, a_end, map[i].base, map[i].base + map[i].length))
-            return map[i].base + map[i].length;
+            overlaps(a, a_end, map[i].base, range_end(&map[i])))
+            return range_end(&map[i]);
     }
     return 0;
 }
@@ -192,7 +200,7 @@ static uint64_t metadata_place(const pmm_range_t *map, int count, uint64_t bytes
     for (int i = 0; i < count; i++) {
         if (map[i].type != PMM_RANGE_AVAILABLE)
             continue;
-        uint64_t end = (map[i].base + map[i].length) & ~(uint64_t)(PAGE_SIZE - 1);
+        uint64_t end = range_end(&map[i]) & ~(uint64_t)(PAGE_SIZE - 1);
         uint64_t a = (map[i].base + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
         while (a + bytes <= end && a + bytes <= FOUR_GB) {
             uint64_t skip = first_conflict_end(map, count, a, a + bytes);
@@ -212,10 +220,10 @@ static int init_locked(const pmm_range_t *map, int count)
     uint64_t top = 0;
     memset(&pmm, 0, sizeof(pmm));
     for (int i = 0; i < count; i++) {
-        uint64_t end = map[i].base + map[i].length;
+        uint64_t end = range_end(&map[i]);
         if (map[i].type != PMM_RANGE_AVAILABLE || map[i].length == 0)
             continue;
-        if (end < map[i].base || map[i].base >= FOUR_GB) {
+        if (map[i].base >= FOUR_GB) {
             mm_printf("pmm: ignoring RAM at 0x%lx%08lx (+0x%lx%08lx): above 4 GB\n",
                       (unsigned long)(map[i].base >> 32), (unsigned long)map[i].base,
                       (unsigned long)(map[i].length >> 32), (unsigned long)map[i].length);
@@ -242,11 +250,11 @@ static int init_locked(const pmm_range_t *map, int count)
 
     for (int i = 0; i < count; i++) {
         if (map[i].type == PMM_RANGE_AVAILABLE && map[i].base < FOUR_GB)
-            mark(map[i].base, map[i].base + map[i].length, PG_HOLE, PG_FREE);
+            mark(map[i].base, range_end(&map[i]), PG_HOLE, PG_FREE);
     }
     for (int i = 0; i < count; i++) {
         if (map[i].type != PMM_RANGE_AVAILABLE && map[i].base < FOUR_GB)
-            mark(map[i].base, map[i].base + map[i].length, PG_FREE, PG_RESERVED);
+            mark(map[i].base, range_end(&map[i]), PG_FREE, PG_RESERVED);
     }
     mark(0, LOW_MEMORY, PG_FREE, PG_RESERVED);
     mark(HEAP_START, HEAP_START + INITIAL_HEAP_SIZE, PG_FREE, PG_RESERVED);
@@ -287,8 +295,10 @@ int pmm_init_map(const pmm_range_t *map, int count)
 
 void pmm_init(uint32_t mem_size)
 {
-    pmm_range_t ram = {0, mem_size, PMM_RANGE_AVAILABLE};
-    pmm_init_map(&ram, 1);
+    /* without a map we only know where the kernel may be: 1 MB up to the early heap */
+    pmm_range_t map[] = {{0, mem_size, PMM_RANGE_AVAILABLE},
+                         {LOW_MEMORY, HEAP_START - LOW_MEMORY, PMM_RANGE_RESERVED}};
+    pmm_init_map(map, 2);
 }
 
 /* ---------------------------------------------------------- allocation ---- */

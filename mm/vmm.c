@@ -43,6 +43,7 @@ static struct {
     uint16_t pt_used[VMM_ENTRIES];
     uint32_t tables;
     uint32_t mapped;
+    int heap_call; /* set while the heap maps/unmaps its own range (vmm_heap_map/unmap) */
 } vmm;
 
 static uint32_t *directory(void)
@@ -82,7 +83,22 @@ static const char *virt_problem(vaddr_t virt)
         return "inside the page-table window";
     if (in_fixed(virt))
         return "inside the kernel's fixed mappings (identity or direct map)";
+    if (virt >= HEAP_VIRTUAL_START && virt <= HEAP_VIRTUAL_END && !vmm.heap_call)
+        return "inside the kernel heap's range (only the heap maps there)";
     return NULL;
+}
+
+/* Is phys the page directory or one of the page tables? (never the caller's to free) */
+static int is_paging_structure(paddr_t phys)
+{
+    if (phys == vmm.pd_phys)
+        return 1;
+    uint32_t *pd = directory();
+    for (unsigned i = 0; i < VMM_RECURSIVE_SLOT; i++) {
+        if ((pd[i] & PAGE_PRESENT) && VMM_FRAME(pd[i]) == phys)
+            return 1;
+    }
+    return 0;
 }
 
 /* A page table for virt, allocated (zeroed) if missing.  0 or -1 (no memory). */
@@ -168,8 +184,11 @@ void vmm_unmap_page(uint32_t virt)
     *e = 0;
     vmm.mapped--;
     glue_mapping_changed(virt, 0);
-    /* the spec frees the page; only if the PMM handed it out (not MMIO, not the kernel) */
-    if (pmm_page_state(phys) == 1)
+    /*
+     * The spec frees the page; only if the PMM handed it out (not MMIO, not
+     * the kernel) and it is not the directory or a page table someone mapped.
+     */
+    if (pmm_page_state(phys) == 1 && !is_paging_structure(phys))
         pmm_free_page(phys);
     unsigned pdx = VMM_PDX(virt);
     if (--vmm.pt_used[pdx] == 0) {
@@ -180,6 +199,25 @@ void vmm_unmap_page(uint32_t virt)
         pmm_free_page(t);
         vmm.tables--;
     }
+    glue_unlock(f);
+}
+
+int vmm_heap_map(vaddr_t virt, paddr_t phys)
+{
+    glue_irqflags_t f = glue_lock();
+    vmm.heap_call = 1;
+    int r = map_locked("vmm_map", virt, phys, PAGE_WRITABLE, 0);
+    vmm.heap_call = 0;
+    glue_unlock(f);
+    return r;
+}
+
+void vmm_heap_unmap(vaddr_t virt)
+{
+    glue_irqflags_t f = glue_lock();
+    vmm.heap_call = 1;
+    vmm_unmap_page(virt);
+    vmm.heap_call = 0;
     glue_unlock(f);
 }
 
@@ -223,9 +261,14 @@ void vmm_init(void)
     }
     pmm_stats_t ps;
     pmm_get_stats(&ps);
-    paddr_t pd = pmm_alloc_page();
-    if (!pd)
-        glue_panic("vmm_init: no memory for the page directory");
+    paddr_t pd = ps.free_pages ? pmm_alloc_page() : 0;
+    if (!pd) {
+        mm_report("vmm_init: 0x%08x: no physical page for the page directory (PMM not set up?): "
+                  "paging stays off",
+                  0u);
+        glue_unlock(f);
+        return;
+    }
     vmm.pd_phys = pd;
     memset(directory(), 0, PAGE_SIZE);
     directory()[VMM_RECURSIVE_SLOT] = pd | PAGE_PRESENT | PAGE_WRITABLE;
@@ -235,8 +278,8 @@ void vmm_init(void)
     if (meta_end > low)
         low = meta_end;
     vmm.identity_end = (low + FOUR_MB - 1) & ~(FOUR_MB - 1);
-    uint32_t ram_top = ps.highest_page + PAGE_SIZE;
-    vmm.direct_size = ram_top < VMM_DIRECT_MAP_SIZE ? ram_top : VMM_DIRECT_MAP_SIZE;
+    uint64_t ram_top = (uint64_t)ps.highest_page + PAGE_SIZE; /* 4 GB fits only in 64 bits */
+    vmm.direct_size = ram_top < VMM_DIRECT_MAP_SIZE ? (uint32_t)ram_top : VMM_DIRECT_MAP_SIZE;
 
     for (vaddr_t v = PAGE_SIZE; v < vmm.identity_end; v += PAGE_SIZE) {
         if (map_locked("vmm_init", v, v, PAGE_WRITABLE, 1) < 0)
@@ -345,6 +388,8 @@ int vmm_check(void)
     if ((pd[VMM_RECURSIVE_SLOT] & ~(uint32_t)(PAGE_ACCESSED | PAGE_DIRTY)) !=
         (vmm.pd_phys | PAGE_PRESENT | PAGE_WRITABLE))
         errors += check_failed(VMM_PT_WINDOW, "recursive slot does not point at the directory");
+    if (pmm_page_state(vmm.pd_phys) != 1)
+        errors += check_failed(VMM_PT_WINDOW, "the directory's page is not allocated in the PMM");
     if (pd[0] & PAGE_PRESENT && table(0)[0] & PAGE_PRESENT)
         errors += check_failed(0, "the NULL page is mapped");
     for (unsigned pdx = 0; pdx < VMM_RECURSIVE_SLOT; pdx++) {

@@ -29,20 +29,22 @@ static uint32_t meta_pages(uint32_t npages)
 }
 
 /*
- * pmm_init(16 MB): RAM is [0, 16 MB).
- * Expect everything free but the first 1 MB, the early heap and the metadata.
+ * pmm_init(16 MB): RAM is [0, 16 MB), and without a map the kernel may be
+ * anywhere from 1 MB up to the early heap.
+ * Expect everything free but [0, 5 MB), the early heap and the metadata.
  */
 static void test_spec_init_reserves_low_heap_metadata(void **state)
 {
     pmm_init(16 * MB);
     CHECK_PMM();
     pmm_stats_t s = pstats();
-    uint32_t reserved = PAGES(MB) + PAGES(INITIAL_HEAP_SIZE) + meta_pages(PAGES(16 * MB));
+    uint32_t reserved = PAGES(HEAP_START) + PAGES(INITIAL_HEAP_SIZE) + meta_pages(PAGES(16 * MB));
     assert_int_equal(s.total_pages, PAGES(16 * MB));
     assert_int_equal(s.reserved_pages, reserved);
     assert_int_equal(s.free_pages, PAGES(16 * MB) - reserved);
     assert_int_equal(s.used_pages, 0);
-    assert_true(s.metadata_phys >= MB);
+    assert_true(s.metadata_phys >= HEAP_START + INITIAL_HEAP_SIZE); /* never on the kernel */
+    assert_int_equal(pmm_page_state(0x100000), -1);                 /* the kernel image */
     assert_int_equal(pmm_page_state(0), -1);
     assert_int_equal(pmm_page_state(HEAP_START), -1);
     assert_int_equal(pmm_page_state(s.metadata_phys), -1);
@@ -306,6 +308,33 @@ static void test_pmm_check_finds_corruption(void **state)
     CHECK_PMM();
 }
 
+/* A reserved entry whose end wraps past 2^64 still reserves everything from its base. */
+static void test_wrapping_reserved_entry(void **state)
+{
+    const pmm_range_t map[] = {{0, 32 * MB, PMM_RANGE_AVAILABLE},
+                               {16 * MB, UINT64_MAX, PMM_RANGE_RESERVED}};
+    assert_int_equal(pmm_init_map(map, 2), 0);
+    CHECK_PMM();
+    assert_int_equal(pmm_page_state(16 * MB), -1);
+    assert_int_equal(pmm_page_state(32 * MB - PAGE_SIZE), -1);
+    pmm_stats_t s = pstats();
+    assert_true(s.metadata_phys + s.metadata_bytes <= 16 * MB);
+    paddr_t p;
+    while ((p = pmm_alloc_page()) != 0)
+        assert_true(p < 16 * MB);
+}
+
+/* RAM reaching exactly 4 GB: the top page is managed, nothing overflows. */
+static void test_ram_up_to_4gb(void **state)
+{
+    const pmm_range_t map[] = {{0, 48 * MB, PMM_RANGE_AVAILABLE},
+                               {0xFFFFF000ull, 0x1000, PMM_RANGE_AVAILABLE}};
+    assert_int_equal(pmm_init_map(map, 2), 0);
+    CHECK_PMM();
+    assert_int_equal(pstats().highest_page, 0xFFFFF000u);
+    assert_int_equal(pmm_page_state(0xFFFFF000u), 0);
+}
+
 /* A map with no usable RAM above 1 MB is refused. */
 static void test_unusable_map_refused(void **state)
 {
@@ -329,6 +358,8 @@ int main(void)
         T(test_random_against_shadow),
         T(test_pmm_check_finds_corruption),
         T(test_unusable_map_refused),
+        T(test_wrapping_reserved_entry),
+        T(test_ram_up_to_4gb),
     };
     return cmocka_run_group_tests_name("pmm", tests, NULL, NULL);
 }

@@ -10,11 +10,10 @@
 #include "pmm.h"
 #include "vmm.h"
 
-#define MB  (1024u * 1024u)
-#define RAM (48 * MB)
-#define FREE_AREA                                                                                  \
-    0xD8000000u /* inside the host window, outside the heap's reach in these tests                 \
-                 */
+#define MB        (1024u * 1024u)
+#define RAM       (48 * MB)
+/* inside the host window, between the direct map and the heap */
+#define FREE_AREA 0xCF000000u
 
 /* ---- shadow of the mappings made through vmm_map ---- */
 #define SHADOW 512
@@ -190,12 +189,35 @@ static void test_bad_input_changes_nothing(void **state)
     assert_true(strstr(mm_last_error(), "fixed mappings"));
     vmm_unmap_page(FREE_AREA + 1);
     assert_true(strstr(mm_last_error(), "not page-aligned"));
+    assert_int_equal(vmm_map(HEAP_VIRTUAL_START + 0x100000, q, PAGE_WRITABLE), -1);
+    assert_true(strstr(mm_last_error(), "kernel heap"));
     check_all();
     pmm_stats_t ps1;
     pmm_get_stats(&ps1);
     assert_int_equal(ps1.free_pages, ps0.free_pages); /* no table allocated and kept */
-    assert_int_equal(stats_now().error_count, 11);
+    assert_int_equal(stats_now().error_count, 12);
     assert_int_equal(pmm_page_state(q), 1);
+}
+
+/* Mapping the page directory (or a table) somewhere and unmapping it never frees it. */
+static void test_unmap_never_frees_paging_structures(void **state)
+{
+    vmm_stats_t vs;
+    vmm_get_stats(&vs);
+    uint32_t table = VMM_FRAME(pd_host()[VMM_PDX(HEAP_START)]);
+    assert_int_equal(vmm_map(0x40000000, vs.page_directory, PAGE_WRITABLE), 0);
+    assert_int_equal(vmm_map(0x40001000, table, PAGE_WRITABLE), 0);
+    vmm_unmap_page(0x40000000);
+    vmm_unmap_page(0x40001000);
+    assert_int_equal(pmm_page_state(vs.page_directory), 1);
+    assert_int_equal(pmm_page_state(table), 1);
+    check_all();
+    /* and the heap's own pages cannot be pulled out through the public API */
+    heap_init_virtual();
+    vmm_unmap_page(HEAP_VIRTUAL_START);
+    assert_true(strstr(mm_last_error(), "kernel heap"));
+    assert_int_not_equal(vmm_get_physical(HEAP_VIRTUAL_START), 0);
+    check_all();
 }
 
 /* A map that cannot get a page table fails and leaves nothing half-done. */
@@ -340,6 +362,26 @@ static void test_heap_growth_fails_cleanly(void **state)
     assert_int_equal(pmm_check(), 0);
 }
 
+/*
+ * The last block is free and big enough, but a smaller block heads its size
+ * class, so the class lookup misses it.  Expect kmalloc to use it (this used
+ * to wrap a 32-bit subtraction and fail on i386).
+ */
+static void test_heap_grow_finds_hidden_last_block(void **state)
+{
+    heap_init_virtual();
+    /* fill the initial 64 KB so that the last block is free with 1080 bytes */
+    char *fill = t_kmalloc(64 * 1024 - 4 * HDR - 1080 - 1024 - 8);
+    assert_non_null(fill);
+    char *small = t_kmalloc(1024), *sep = t_kmalloc(8);
+    t_kfree(small); /* a 1024-byte free block heads the class of 1040 */
+    assert_int_equal(stats_now().heap_virtual_size, 64 * 1024);
+    void *p = t_kmalloc(1040);
+    assert_non_null(p);
+    assert_int_equal(stats_now().heap_virtual_size, 64 * 1024); /* no growth was needed */
+    (void)fill, (void)sep;
+}
+
 static void test_heap_init_virtual_needs_paging(void **state)
 {
     memory_init();
@@ -397,11 +439,13 @@ int main(void)
         T(test_user_only_when_asked),
         T(test_bad_input_changes_nothing),
         T(test_no_memory_for_a_table),
+        T(test_unmap_never_frees_paging_structures),
         T(test_random_against_shadow),
         T(test_heap_moves_and_early_blocks_stay_valid),
         T(test_heap_grows_past_16mb_and_shrinks),
         T(test_heap_growth_fails_cleanly),
         T(test_heap_init_virtual_needs_paging),
+        T(test_heap_grow_finds_hidden_last_block),
         T(test_virtual_heap_random_workload),
     };
     return cmocka_run_group_tests_name("vmm", tests, NULL, NULL);

@@ -150,6 +150,28 @@ static void no_loader_information(void)
     KT_ASSERT(is(&map[0], (uint32_t)kernel_start, kernel_end - kernel_start, RES));
 }
 
+/*
+ * Malformed entries: a size that wraps (0xFFFFFFFC + 4 == 0 would loop for
+ * ever), then a last entry cut off by the map's end.  Expect the walk to stop
+ * at the bad entry with what came before, without hanging or overreading.
+ */
+static void malformed_entries_end_the_walk(void)
+{
+    full_loader();
+    mmap[2].size = 0xFFFFFFFCu;
+    int n = memmap_build_from(&mbi, map, MAP_MAX);
+    KT_ASSERT(n >= 2);
+    KT_ASSERT(is(&map[0], 0, 0x9fc00, AVL) && is(&map[1], 0x9fc00, 0x400, RES));
+    KT_ASSERT(!is(&map[2], 0x100000, 0x7ee0000, AVL)); /* nothing from past the bad entry */
+
+    full_loader();
+    mbi.mmap_length = 2 * sizeof(mmap[0]) + 8; /* the third entry is cut short */
+    n = memmap_build_from(&mbi, map, MAP_MAX);
+    KT_ASSERT(n >= 2);
+    KT_ASSERT(is(&map[1], 0x9fc00, 0x400, RES));
+    KT_ASSERT(!is(&map[2], 0x100000, 0x7ee0000, AVL));
+}
+
 /* A map that does not fit is refused whole (-1), never silently cut. */
 static void too_small_a_map_is_refused(void)
 {
@@ -203,6 +225,7 @@ const struct ktest ktest_memmap[] = {
     {"memmap: mem_lower/mem_upper without a map", mem_lower_upper_without_a_map},
     {"memmap: no loader information", no_loader_information},
     {"memmap: too small a map is refused", too_small_a_map_is_refused},
+    {"memmap: malformed entries end the walk", malformed_entries_end_the_walk},
     {"memmap: PMM never hands out reserved ranges", pmm_never_hands_out_reserved_ranges},
     {NULL, NULL},
 };
