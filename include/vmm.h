@@ -117,8 +117,10 @@ void vmm_get_stats(vmm_stats_t *stats);
 int vmm_check(void);
 
 /*
- * Forget the page directory without touching it: for tests that restart the
- * whole memory manager (memory_init, pmm_init*, vmm_reset, vmm_init).
+ * Forget the page directory without touching it: for host tests that restart
+ * the whole memory manager (memory_init, pmm_init*, vmm_reset, vmm_init).
+ * Never in a kernel running with paging on: the next vmm_init would reach the
+ * new directory through the live one's table window.
  */
 void vmm_reset(void);
 
