@@ -111,13 +111,20 @@ static void format(struct line *l, const char *fmt, va_list ap)
     }
 }
 
+/* A fresh line: prefix, then fmt formatted. */
+static void line_start(struct line *l, const char *prefix, const char *fmt, va_list ap)
+{
+    l->len = 0;
+    put_str(l, prefix);
+    format(l, fmt, ap);
+}
+
 size_t mm_snprintf(char *buf, size_t size, const char *fmt, ...)
 {
     struct line l;
-    l.len = 0;
     va_list ap;
     va_start(ap, fmt);
-    format(&l, fmt, ap);
+    line_start(&l, "", fmt, ap);
     va_end(ap);
     if (size == 0)
         return 0;
@@ -130,10 +137,9 @@ size_t mm_snprintf(char *buf, size_t size, const char *fmt, ...)
 void mm_printf(const char *fmt, ...)
 {
     struct line l;
-    l.len = 0;
     va_list ap;
     va_start(ap, fmt);
-    format(&l, fmt, ap);
+    line_start(&l, "", fmt, ap);
     va_end(ap);
     glue_console_write(l.buf, l.len);
 }
@@ -141,11 +147,9 @@ void mm_printf(const char *fmt, ...)
 void mm_report(const char *fmt, ...)
 {
     struct line l;
-    l.len = 0;
-    put_str(&l, "ERROR: ");
     va_list ap;
     va_start(ap, fmt);
-    format(&l, fmt, ap);
+    line_start(&l, "ERROR: ", fmt, ap);
     va_end(ap);
     memcpy(last_error, l.buf, l.len);
     last_error[l.len] = '\0';
