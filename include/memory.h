@@ -65,6 +65,9 @@ typedef struct {
     uint32_t paging_enabled;      /* 1 once vmm_init has turned paging on */
     uint32_t heap_virtual_size;   /* bytes mapped at HEAP_VIRTUAL_START */
     uint32_t heap_virtual_peak;   /* high-water mark of heap_virtual_size */
+    /* ---- object caches (slab.h; kmalloc's small sizes once the virtual heap is up) ---- */
+    uint32_t slab_pages;   /* pages held by caches: allocated one-page blocks of the heap */
+    uint32_t slab_objects; /* objects allocated from caches now */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 

@@ -54,9 +54,11 @@
  * calls the PMM).
  */
 #include "glue.h"
+#include "heap_internal.h"
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
+#include "slab.h"
 #include "vmm.h"
 
 #define HDR HEAP_HEADER_SIZE
@@ -109,7 +111,13 @@ typedef struct {
     heap_block_t *last; /* the block ending at `end` (needed to rebuild smashed headers) */
     int retired;        /* early region after heap_init_virtual: frees only */
     vaddr_t vbase;      /* growing region: kernel virtual address of `start` */
+    uint32_t *slab_map; /* bit i: page i of the region is a slab (outside the heap's bytes) */
+    uint32_t slab_pages;
 } heap_region_t;
+
+/* The regions' slab-page bitmaps: the early heap's, and the virtual heap's (8 KB). */
+static uint32_t slab_map_early[(INITIAL_HEAP_SIZE / PAGE_SIZE + 31) / 32];
+static uint32_t slab_map_virtual[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
 
 static struct {
     heap_region_t regions[HEAP_MAX_REGIONS];
@@ -812,7 +820,12 @@ static void *kmalloc_locked(const char *fn, size_t size)
     size_t need = request_size(size);
     heap_block_t *b = need ? find_fit(fn, need) : NULL;
     if (!b && need)
-        b = heap_grow(need); /* the grown last block, free and big enough */
+        b = heap_grow(need);                /* the grown last block, free and big enough */
+    if (!b && need && slab_reap_locked()) { /* memory pressure: empty slabs go back first */
+        b = find_fit(fn, need);
+        if (!b)
+            b = heap_grow(need);
+    }
     if (!b) {
         if (size)
             out_of_memory(fn, size);
@@ -857,6 +870,11 @@ static void region_add(uintptr_t start, size_t size, vaddr_t vbase)
     r->end = start + size;
     r->retired = 0;
     r->vbase = vbase;
+    r->slab_map = vbase ? slab_map_virtual : slab_map_early;
+    r->slab_pages = 0;
+    if (size > (vbase ? HEAP_VIRTUAL_LIMIT : INITIAL_HEAP_SIZE))
+        glue_panic("region_add: region larger than its slab-page bitmap");
+    memset(r->slab_map, 0, vbase ? sizeof(slab_map_virtual) : sizeof(slab_map_early));
     heap_block_t *b = (heap_block_t *)start;
     b->size = size - HDR;
     b->next = b->prev = NULL;
@@ -1019,15 +1037,27 @@ void memory_init(void)
         unmap_range(r->vbase, r->vbase + (vaddr_t)(r->end - r->start));
     memset(&heap, 0, sizeof(heap));
     mm_log_reset();
+    slab_reset();
     region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0);
     glue_unlock(f);
+}
+
+/* Small sizes from the size-class caches (virtual heap only), the rest as blocks. */
+static void *alloc_locked(const char *fn, size_t size)
+{
+    void *p = size <= SLAB_KMALLOC_MAX && size ? slab_kmalloc(size, 1) : NULL;
+    if (p) {
+        heap.allocs++;
+        return p;
+    }
+    return kmalloc_locked(fn, size);
 }
 
 void *kmalloc(size_t size)
 {
     glue_irqflags_t f = glue_lock();
     heap.api = "kmalloc";
-    void *p = kmalloc_locked("kmalloc", size);
+    void *p = alloc_locked("kmalloc", size);
     glue_unlock(f);
     return p;
 }
@@ -1038,10 +1068,18 @@ void kfree(void *ptr)
         return;
     glue_irqflags_t f = glue_lock();
     heap.api = "kfree";
-    heap_region_t *r;
-    heap_block_t *b = checked_block("kfree", ptr, &r);
-    if (b)
-        kfree_locked(r, b);
+    uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
+    if (page) {
+        if (slab_kfree("kfree", page, ptr)) {
+            heap.frees++;
+            heap.oom_reported = 0;
+        }
+    } else {
+        heap_region_t *r;
+        heap_block_t *b = checked_block("kfree", ptr, &r);
+        if (b)
+            kfree_locked(r, b);
+    }
     glue_unlock(f);
 }
 
@@ -1073,41 +1111,23 @@ static void block_trim(const char *fn, heap_region_t *r, heap_block_t *b, size_t
 }
 
 /*
- * Aligned allocation: take need + align + a header's worth, then carve a
- * free block off the front so the payload lands on the boundary, and give
+ * Aligned block: take need + align + a header's worth, then carve a free
+ * block off the front so that payload - skew lands on the boundary, and give
  * the tail back.  The result is an ordinary block: plain kfree frees it.
+ * skew is 0 for kmalloc_aligned, HDR for a slab page (its header on the page).
  *
  *   | hdr | front (free) | hdr | payload @ align ... | hdr | tail (free) |
  */
-void *kmalloc_aligned(size_t size, size_t align)
+static heap_block_t *aligned_locked(const char *fn, size_t need, size_t align, size_t skew)
 {
-    if (align == 0 || (align & (align - 1))) {
-        glue_irqflags_t f = glue_lock();
-        heap.api = "kmalloc_aligned";
-        mm_report("kmalloc_aligned: %lu bytes: alignment %lu is not a power of two",
-                  (unsigned long)size, (unsigned long)align);
-        glue_unlock(f);
-        return NULL;
-    }
-    if (align <= HEAP_ALIGN)
-        return kmalloc(size);
-    size_t need = request_size(size);
-    glue_irqflags_t f = glue_lock();
-    if (!need || align > HEAP_MAX_REQUEST / 2 || need > HEAP_MAX_REQUEST - align - 2 * HDR) {
-        if (size)
-            out_of_memory("kmalloc_aligned", size > HEAP_MAX_REQUEST ? size : (size_t)-1);
-        glue_unlock(f);
-        return NULL;
-    }
     uint32_t peak = heap.peak_used;
-    char *p = kmalloc_locked("kmalloc_aligned", need + align + HDR + MIN_PAYLOAD);
-    if (!p) {
-        glue_unlock(f);
+    /* room for a front block, the payload, and a tail that can always be split off */
+    char *p = kmalloc_locked(fn, need + align + 2 * (HDR + MIN_PAYLOAD));
+    if (!p)
         return NULL;
-    }
     heap_block_t *b = block_of(p);
     heap_region_t *r = region_of((uintptr_t)b);
-    uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t a = (((uintptr_t)p - skew + align - 1) & ~(uintptr_t)(align - 1)) + skew;
     if (a != (uintptr_t)p) {
         while (a - (uintptr_t)p < HDR + MIN_PAYLOAD)
             a += align; /* the front must be able to stand as a block */
@@ -1116,13 +1136,37 @@ void *kmalloc_aligned(size_t size, size_t align)
         block_set_state(aligned, 0);
         heap.used += aligned->size;
         block_set_state(b, 1);
-        block_release("kmalloc_aligned", r, b);
+        block_release(fn, r, b);
         b = aligned;
     }
-    block_trim("kmalloc_aligned", r, b, need);
+    block_trim(fn, r, b, need);
     heap.peak_used = heap.used > peak ? heap.used : peak; /* not the over-allocation */
+    return b;
+}
+
+void *kmalloc_aligned(size_t size, size_t align)
+{
+    glue_irqflags_t f = glue_lock();
+    heap.api = "kmalloc_aligned";
+    void *result = NULL;
+    size_t need = request_size(size);
+    if (align == 0 || (align & (align - 1))) {
+        mm_report("kmalloc_aligned: %lu bytes: alignment %lu is not a power of two",
+                  (unsigned long)size, (unsigned long)align);
+    } else if (align <= HEAP_ALIGN) {
+        result = alloc_locked("kmalloc_aligned", size);
+    } else if (size && size <= SLAB_KMALLOC_MAX && (result = slab_kmalloc(size, align))) {
+        heap.allocs++;
+    } else if (!need || align > HEAP_MAX_REQUEST / 2 ||
+               need > HEAP_MAX_REQUEST - align - 2 * (HDR + MIN_PAYLOAD)) {
+        if (size)
+            out_of_memory("kmalloc_aligned", size > HEAP_MAX_REQUEST ? size : (size_t)-1);
+    } else {
+        heap_block_t *b = aligned_locked("kmalloc_aligned", need, align, 0);
+        result = b ? block_payload(b) : NULL;
+    }
     glue_unlock(f);
-    return block_payload(b);
+    return result;
 }
 
 size_t kmalloc_usable_size(void *ptr)
@@ -1131,9 +1175,15 @@ size_t kmalloc_usable_size(void *ptr)
         return 0;
     glue_irqflags_t f = glue_lock();
     heap.api = "kmalloc_usable_size";
-    heap_region_t *r;
-    heap_block_t *b = checked_block("kmalloc_usable_size", ptr, &r);
-    size_t n = b ? b->size : 0;
+    size_t n = 0;
+    uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
+    if (page) {
+        n = slab_usable("kmalloc_usable_size", page, ptr);
+    } else {
+        heap_region_t *r;
+        heap_block_t *b = checked_block("kmalloc_usable_size", ptr, &r);
+        n = b ? b->size : 0;
+    }
     glue_unlock(f);
     return n;
 }
@@ -1156,6 +1206,28 @@ static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
     return 1;
 }
 
+/* krealloc of a slab object: stays if the new size fits its class, else moves. */
+static void *krealloc_slab(uintptr_t page, void *ptr, size_t size)
+{
+    size_t usable = slab_usable("krealloc", page, ptr);
+    if (!usable)
+        return NULL; /* reported; ptr left alone */
+    if (size == 0) {
+        slab_kfree("krealloc", page, ptr);
+        heap.frees++;
+        return NULL;
+    }
+    if (size <= usable)
+        return ptr;
+    void *p = alloc_locked("krealloc", size);
+    if (p) {
+        memcpy(p, ptr, usable);
+        slab_kfree("krealloc", page, ptr);
+        heap.frees++;
+    }
+    return p;
+}
+
 void *krealloc(void *ptr, size_t size)
 {
     if (!ptr)
@@ -1163,6 +1235,12 @@ void *krealloc(void *ptr, size_t size)
     glue_irqflags_t f = glue_lock();
     heap.api = "krealloc";
     void *result = NULL;
+    uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
+    if (page) {
+        result = krealloc_slab(page, ptr, size);
+        glue_unlock(f);
+        return result;
+    }
     heap_region_t *r;
     heap_block_t *b = checked_block("krealloc", ptr, &r);
     size_t need = request_size(size);
@@ -1175,7 +1253,7 @@ void *krealloc(void *ptr, size_t size)
     } else if (resize_in_place(r, b, need)) {
         result = ptr;
     } else {
-        result = kmalloc_locked("krealloc", size);
+        result = alloc_locked("krealloc", size);
         if (result) {
             memcpy(result, ptr, b->size);
             kfree_locked(r, b);
@@ -1184,6 +1262,111 @@ void *krealloc(void *ptr, size_t size)
     glue_unlock(f);
     return result;
 }
+
+/* ------------------------------------------------ slab pages (slab.c) ---- */
+
+static inline uint32_t page_index(const heap_region_t *r, uintptr_t page)
+{
+    return (uint32_t)((page - r->start) / PAGE_SIZE);
+}
+
+static int slab_bit(const heap_region_t *r, uintptr_t page)
+{
+    uint32_t i = page_index(r, page);
+    return (int)((r->slab_map[i / 32] >> (i % 32)) & 1);
+}
+
+static void slab_bit_set(heap_region_t *r, uintptr_t page, int on)
+{
+    uint32_t i = page_index(r, page);
+    if (on)
+        r->slab_map[i / 32] |= 1u << (i % 32);
+    else
+        r->slab_map[i / 32] &= ~(1u << (i % 32));
+    r->slab_pages += on ? 1 : (uint32_t)-1;
+}
+
+/* Is b the block of a slab page (its header on a page marked as a slab)? */
+static int is_slab_block(const heap_region_t *r, const heap_block_t *b)
+{
+    return ((uintptr_t)b - r->start) % PAGE_SIZE == 0 && slab_bit(r, (uintptr_t)b);
+}
+
+void *heap_slab_page_alloc(const char *fn)
+{
+    /* quiet: kmalloc falls back to an ordinary block, kmem_cache_alloc reports */
+    int reported = heap.oom_reported;
+    heap.oom_reported = 1;
+    heap_block_t *b = aligned_locked(fn, PAGE_SIZE - HDR, PAGE_SIZE, HDR);
+    heap.oom_reported = reported;
+    if (!b)
+        return NULL;
+    heap.allocs--; /* the heap's own use, not a caller's allocation */
+    slab_bit_set(region_of((uintptr_t)b), (uintptr_t)b, 1);
+    return b;
+}
+
+void heap_slab_page_free(void *page)
+{
+    heap_region_t *r = region_of((uintptr_t)page);
+    heap_block_t *b = page;
+    if (!r || !slab_bit(r, (uintptr_t)page) || block_problem(r, b) || b->is_free) {
+        mm_printf("heap: slab page %p is not a sound slab block: kept\n", page);
+        return;
+    }
+    slab_bit_set(r, (uintptr_t)page, 0);
+    kfree_locked(r, b);
+    heap.frees--;
+}
+
+uintptr_t heap_slab_page_of(uintptr_t addr)
+{
+    heap_region_t *r = region_of(addr);
+    if (!r || !r->slab_pages)
+        return 0;
+    uintptr_t page = r->start + ((addr - r->start) & ~(uintptr_t)(PAGE_SIZE - 1));
+    return slab_bit(r, page) ? page : 0;
+}
+
+uintptr_t heap_slab_page_next(uintptr_t addr)
+{
+    uintptr_t best = 0;
+    for (int i = 0; i < heap.nregions; i++) {
+        heap_region_t *r = &heap.regions[i];
+        uintptr_t page =
+            addr <= r->start
+                ? r->start
+                : r->start + ((addr - r->start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+        for (; r->slab_pages && page < r->end && (!best || page < best); page += PAGE_SIZE) {
+            if (slab_bit(r, page)) {
+                best = page;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+int heap_owns(const void *p, size_t n)
+{
+    heap_region_t *r = region_of((uintptr_t)p);
+    return r && n <= r->end - (uintptr_t)p;
+}
+
+int heap_slabs_enabled(void)
+{
+    return growing_region() != NULL;
+}
+
+uint32_t heap_slab_page_count(void)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < heap.nregions; i++)
+        n += heap.regions[i].slab_pages;
+    return n;
+}
+
+/* ------------------------------------------------------ stats and dump ---- */
 
 void get_memory_stats(memory_stats_t *stats)
 {
@@ -1222,6 +1405,7 @@ void get_memory_stats(memory_stats_t *stats)
     stats->paging_enabled = (uint32_t)vs.paging_enabled;
     stats->heap_virtual_size = vr ? (uint32_t)(vr->end - vr->start) : 0;
     stats->heap_virtual_peak = heap.virtual_peak;
+    slab_totals(&stats->slab_objects, &stats->slab_pages);
     glue_unlock(f);
 }
 
@@ -1248,9 +1432,14 @@ void heap_dump(void)
                           b->magic);
                 break;
             }
-            mm_printf("  %p  %8u  %s", block_payload(b), (unsigned)b->size,
-                      b->is_free ? "free" : "ALLOC");
-            mm_printf("\n");
+            if (!b->is_free && is_slab_block(r, b)) {
+                char what[48];
+                slab_describe((uintptr_t)b, what, sizeof(what));
+                mm_printf("  %p  %8u  slab %s\n", block_payload(b), (unsigned)b->size, what);
+            } else {
+                mm_printf("  %p  %8u  %s\n", block_payload(b), (unsigned)b->size,
+                          b->is_free ? "free" : "ALLOC");
+            }
         }
     }
     glue_unlock(f);
@@ -1269,7 +1458,7 @@ int heap_check(void)
     glue_irqflags_t f = glue_lock();
     heap.api = "heap_check";
     int errors = 0;
-    uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0, listable = 0;
+    uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0, listable = 0, slab_blocks = 0;
 
     for (int i = 0; i < heap.nregions; i++) {
         heap_region_t *r = &heap.regions[i];
@@ -1287,6 +1476,11 @@ int heap_check(void)
                 break; /* its links cannot be followed */
             }
             blocks++;
+            if (is_slab_block(r, b)) {
+                slab_blocks++;
+                if (b->is_free || b->size != PAGE_SIZE - HDR)
+                    errors += check_failed(b, "slab page is not an allocated one-page block");
+            }
             if (b->is_free) {
                 free += b->size;
                 free_blocks++;
@@ -1332,6 +1526,19 @@ int heap_check(void)
     if (used != heap.used || free != heap.free || blocks != heap.blocks ||
         free_blocks != heap.free_blocks)
         errors += check_failed(NULL, "counters differ from the blocks");
+    uint32_t marked = 0;
+    for (int i = 0; i < heap.nregions; i++) {
+        const heap_region_t *r = &heap.regions[i];
+        uint32_t n = 0;
+        for (uint32_t w = 0; w < ((r->end - r->start) / PAGE_SIZE + 31) / 32; w++)
+            n += (uint32_t)__builtin_popcount(r->slab_map[w]);
+        if (n != r->slab_pages)
+            errors += check_failed((void *)r->start, "region's slab-page count is wrong");
+        marked += n;
+    }
+    if (marked != slab_blocks)
+        errors += check_failed(NULL, "a page marked as a slab does not start with a block");
+    errors += slab_check_locked();
     glue_unlock(f);
     return errors;
 }

@@ -59,7 +59,11 @@ static void format(struct line *l, const char *fmt, va_list ap)
         }
         fmt++;
         char pad = ' ';
-        int width = 0;
+        int width = 0, left = 0;
+        if (*fmt == '-') { /* left-justify (strings and numbers) */
+            left = 1;
+            fmt++;
+        }
         if (*fmt == '0') {
             pad = '0';
             fmt++;
@@ -71,10 +75,20 @@ static void format(struct line *l, const char *fmt, va_list ap)
             is_long = 1;
             fmt++;
         }
+        size_t start = l->len;
+        if (left)
+            width = -width; /* padded after the conversion, below */
         switch (*fmt) {
-        case 's':
-            put_str(l, va_arg(ap, const char *));
+        case 's': {
+            const char *str = va_arg(ap, const char *);
+            int n = 0;
+            while (str && str[n])
+                n++;
+            while (width-- > (str ? n : 6))
+                put(l, ' ');
+            put_str(l, str);
             break;
+        }
         case 'c':
             put(l, (char)va_arg(ap, int));
             break;
@@ -108,6 +122,8 @@ static void format(struct line *l, const char *fmt, va_list ap)
             else
                 fmt--;
         }
+        for (int n = (int)(l->len - start); n < -width; n++)
+            put(l, ' ');
     }
 }
 

@@ -7,6 +7,7 @@
  * with a shadow; vmm_check(), pmm_check() and heap_check() run too.
  */
 #include "harness.h"
+#include "heap_internal.h"
 #include "pmm.h"
 #include "vmm.h"
 
@@ -370,10 +371,12 @@ static void test_heap_growth_fails_cleanly(void **state)
 static void test_heap_grow_finds_hidden_last_block(void **state)
 {
     heap_init_virtual();
-    /* fill the initial 64 KB so that the last block is free with 1080 bytes */
-    char *fill = t_kmalloc(64 * 1024 - 4 * HDR - 1080 - 1024 - 8);
+    /* fill the initial 64 KB so that the last block is free with 1080 bytes (the
+       separator is too big for a size-class cache: a block like the others) */
+    const size_t sep_size = SLAB_KMALLOC_MAX + 8;
+    char *fill = t_kmalloc(64 * 1024 - 4 * HDR - 1080 - 1024 - sep_size);
     assert_non_null(fill);
-    char *small = t_kmalloc(1024), *sep = t_kmalloc(8);
+    char *small = t_kmalloc(1024), *sep = t_kmalloc(sep_size);
     t_kfree(small); /* a 1024-byte free block heads the class of 1040 */
     assert_int_equal(stats_now().heap_virtual_size, 64 * 1024);
     void *p = t_kmalloc(1040);

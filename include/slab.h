@@ -1,0 +1,74 @@
+/*
+ * slab.h - object caches (memory pools) for fixed-size objects (Phase 3, beyond the spec).
+ *
+ *   kmem_cache_t *c = kmem_cache_create("task", sizeof(struct task), 0, NULL);
+ *   struct task *t = kmem_cache_alloc(c);
+ *   ...
+ *   kmem_cache_free(c, t);
+ *   kmem_cache_destroy(c);     refused, with a message, while objects are live
+ *
+ * Objects live in one-page slabs taken from the heap: no per-object header
+ * (a page holds a small slab header and as many objects as fit), O(1)
+ * allocation and free.  kmalloc uses the same machinery for its small sizes
+ * once the virtual heap is up (caches "kmalloc-8" ... "kmalloc-512"), and
+ * plain kfree frees any slab object.
+ *
+ * ctor, if given, runs once on every object when its slab is created (as in
+ * Linux): an object handed back must be left in its constructed state.
+ *
+ * Caller bugs (double free, a pointer that is not an object, an interior
+ * pointer, an object of another cache, destroying a cache in use) are
+ * reported in one line and survived, as everywhere in the memory manager.
+ */
+#ifndef SLAB_H
+#define SLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kmem_cache kmem_cache_t;
+
+/* Largest object a cache can hold (one per page at worst). */
+#define KMEM_CACHE_MAX_OBJECT 2048
+/* Longest name kept (longer ones are cut). */
+#define KMEM_CACHE_NAME_MAX   24
+
+/*
+ * A cache of `size`-byte objects aligned to `align` (0 = the natural
+ * alignment: 8 bytes, 16 on x86_64; else a power of two up to 2048).  NULL,
+ * with a message, for a bad size or alignment or no memory.
+ */
+kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
+                                void (*ctor)(void *obj));
+void *kmem_cache_alloc(kmem_cache_t *cache);
+void kmem_cache_free(kmem_cache_t *cache, void *obj);
+/* 0 when destroyed; -1 (reported) while objects are live or for a bad cache. */
+int kmem_cache_destroy(kmem_cache_t *cache);
+/* Give the cache's empty slabs back to the heap; returns how many pages went. */
+size_t kmem_cache_shrink(kmem_cache_t *cache);
+/* The same for every cache (done by the heap itself when it runs out of memory). */
+size_t kmem_cache_reap(void);
+
+typedef struct {
+    char name[KMEM_CACHE_NAME_MAX];
+    uint32_t object_size;      /* as asked */
+    uint32_t stride;           /* bytes each object takes in its slab */
+    uint32_t align;            /* every object's address is a multiple of this */
+    uint32_t objects_per_slab; /* one page each */
+    uint32_t slabs;            /* pages held */
+    uint32_t empty_slabs;      /* kept for the next allocations */
+    uint32_t live;             /* objects allocated now */
+    uint32_t peak_live;
+    uint32_t allocs, frees;
+} kmem_cache_stats_t;
+
+/* 0 and *stats filled, or -1 (reported) for a bad cache. */
+int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *stats);
+
+/* One line per cache, like Linux's /proc/slabinfo (the console's `slabinfo`). */
+void kmem_cache_dump(void);
+
+/* Walk every cache and slab.  Returns broken invariants (heap_check adds these). */
+int kmem_cache_check(void);
+
+#endif /* SLAB_H */

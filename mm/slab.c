@@ -1,0 +1,695 @@
+/*
+ * slab.c - object caches: kmem_cache_* and kmalloc's small size classes.
+ *
+ * Theory of operation
+ * -------------------
+ * A cache hands out objects of one size from slabs: one page each, taken
+ * from the heap as an ordinary block (heap_slab_page_alloc), laid out as
+ * heap_internal.h draws it.  There is no header per object: a slab's header
+ * holds a bitmap with one bit per object (set = allocated), so
+ *
+ *   - allocation is a find-first-zero in at most SLAB_MAP_WORDS words,
+ *     starting at a hint: bounded, and no pointer stored in free objects that
+ *     a write after free could forge;
+ *   - free is a bit clear; a clear bit is a double free, an address off the
+ *     stride grid is an interior pointer; both are reported and ignored.
+ *
+ * A cache keeps its slabs on three lists by state: partial (some objects
+ * free), full, empty.  Allocation takes from the first partial slab, then an
+ * empty one, then a new page; at most SLAB_KEEP_EMPTY empty slabs stay, the
+ * rest go back to the heap at once; kmem_cache_reap (run by the heap when it
+ * runs out of memory) gives back all of them.
+ *
+ * Slab headers live in the heap's bytes, so an overflow can damage them:
+ * every slab is validated (magic keyed by its address, cache pointer, counts)
+ * before it is used, and a list link that fails validation makes us rebuild
+ * that cache's lists from the heap's slab-page bitmap (slab_relist), which no
+ * overflow can reach.  A slab whose header is beyond repair is left alone:
+ * leaked, never handed out twice.
+ *
+ * kmalloc's size classes (kmalloc-8 ... kmalloc-512, 16-byte steps on
+ * x86_64 where malloc must align to 16) are caches like any other, built in.
+ *
+ * Locking: the glue lock, taken by every public function; the *_locked and
+ * slab_* functions of heap_internal.h expect it held.
+ */
+#include "glue.h"
+#include "heap_internal.h"
+#include "log.h"
+#include "memory.h"
+#include "slab.h"
+
+#define HDR HEAP_HEADER_SIZE
+
+#define SLAB_MAGIC      0x51AB0A11u /* xor the slab's address */
+#define CACHE_MAGIC     0xCAC4E0DDu /* xor the cache's address */
+#define SLAB_MAP_WORDS  16          /* at most 512 objects a slab */
+#define SLAB_MAX_OBJS   (SLAB_MAP_WORDS * 32)
+#define SLAB_KEEP_EMPTY 1
+/* malloc's alignment: 8 on i386 (HEAP_ALIGN), 16 on x86_64 */
+#define SLAB_MIN_ALIGN  (sizeof(void *) == 8 ? 16u : (unsigned)HEAP_ALIGN)
+
+typedef struct slab {
+    uint32_t magic;        /* SLAB_MAGIC ^ the page's address */
+    uint16_t inuse, total; /* objects allocated / objects in the slab */
+    uint16_t first;        /* offset of object 0 from the page */
+    uint16_t hint;         /* a map word that may have a clear bit */
+    struct kmem_cache *cache;
+    struct slab *next, *prev; /* on the cache's list for the slab's state */
+    uint32_t map[SLAB_MAP_WORDS];
+} slab_t;
+
+_Static_assert(PAGE_SIZE - HDR - sizeof(slab_t) >= KMEM_CACHE_MAX_OBJECT,
+               "a slab must hold at least one of the largest objects");
+
+enum { SLAB_PARTIAL, SLAB_FULL, SLAB_EMPTY };
+
+struct kmem_cache {
+    uint32_t magic; /* CACHE_MAGIC ^ its address; 0 once destroyed */
+    char name[KMEM_CACHE_NAME_MAX];
+    uint32_t size, stride, align, per_slab, first;
+    void (*ctor)(void *obj);
+    slab_t *lists[3]; /* by state: partial, full, empty */
+    uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;
+    int builtin; /* a kmalloc size class: never destroyed */
+    struct kmem_cache *next;
+};
+
+static const uint16_t class_sizes[] = {8,   16,  24,  32,  40,  48,  56,  64,  72,  80,  88,  96,
+                                       104, 112, 120, 128, 160, 192, 224, 256, 320, 384, 448, 512};
+#define NCLASSES (sizeof(class_sizes) / sizeof(class_sizes[0]))
+
+static struct {
+    kmem_cache_t classes[NCLASSES]; /* kmalloc's: only those with stride % SLAB_MIN_ALIGN == 0 */
+    unsigned nclasses;
+    uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
+    kmem_cache_t *caches;                       /* every live cache, classes first */
+} slab;
+
+/* ------------------------------------------------------------ helpers ---- */
+
+static inline slab_t *slab_at(uintptr_t page)
+{
+    return (slab_t *)(page + HDR);
+}
+
+static inline uintptr_t slab_page(const slab_t *s)
+{
+    return (uintptr_t)s - HDR;
+}
+
+static inline unsigned map_words(unsigned total)
+{
+    return (total + 31) / 32;
+}
+
+static inline void *slab_object(const slab_t *s, unsigned i)
+{
+    return (char *)slab_page(s) + s->first + (size_t)i * s->cache->stride;
+}
+
+static int slab_state(const slab_t *s)
+{
+    return s->inuse == 0 ? SLAB_EMPTY : s->inuse == s->total ? SLAB_FULL : SLAB_PARTIAL;
+}
+
+/* Is c a live cache?  Checked before anything is read through a caller's or a slab's pointer. */
+static int cache_ok(const kmem_cache_t *c)
+{
+    uintptr_t a = (uintptr_t)c;
+    uintptr_t lo = (uintptr_t)&slab.classes[0], hi = (uintptr_t)&slab.classes[NCLASSES];
+    if (!c || a % sizeof(void *))
+        return 0;
+    if (a >= lo && a < hi) {
+        if ((a - lo) % sizeof(kmem_cache_t))
+            return 0;
+    } else if (!heap_owns(c, sizeof(*c))) {
+        return 0;
+    }
+    return c->magic == (CACHE_MAGIC ^ (uint32_t)a);
+}
+
+/* Why the slab at page cannot be trusted, or NULL. */
+static const char *slab_problem(uintptr_t page)
+{
+    slab_t *s = slab_at(page);
+    if (s->magic != (SLAB_MAGIC ^ (uint32_t)page))
+        return "bad slab magic number";
+    if (!cache_ok(s->cache))
+        return "slab's cache pointer is not a cache";
+    const kmem_cache_t *c = s->cache;
+    if (s->total != c->per_slab || s->first != c->first || s->inuse > s->total ||
+        s->hint >= map_words(s->total))
+        return "slab header fields out of range";
+    return NULL;
+}
+
+/* May `p` stand in a list of cache c?  (NULL, or a sound slab of c) */
+static int link_ok(const kmem_cache_t *c, const slab_t *p)
+{
+    if (!p)
+        return 1;
+    uintptr_t page = (uintptr_t)p - HDR;
+    return heap_slab_page_of(page) == page && !slab_problem(page) && p->cache == c;
+}
+
+/* ------------------------------------------------------------- lists ---- */
+
+static void list_push(kmem_cache_t *c, slab_t *s)
+{
+    slab_t **head = &c->lists[slab_state(s)];
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+    c->empty_slabs += slab_state(s) == SLAB_EMPTY;
+}
+
+/*
+ * Rebuild c's lists from the heap's slab-page bitmap: after a link failed
+ * validation (an overflow reached a slab header).  Slabs of c that are sound
+ * are listed again by state; the rest are leaked.
+ */
+static void slab_relist(kmem_cache_t *c)
+{
+    mm_printf("slab: cache '%s': a slab list link is corrupted: lists rebuilt\n", c->name);
+    c->lists[0] = c->lists[1] = c->lists[2] = NULL;
+    c->slabs = c->empty_slabs = c->live = 0;
+    for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
+        if (slab_problem(page) || slab_at(page)->cache != c)
+            continue;
+        slab_t *s = slab_at(page);
+        list_push(c, s);
+        c->slabs++;
+        c->live += s->inuse;
+    }
+}
+
+/* Take s off the list of state `was`.  0 if a link was bad (and the lists were rebuilt). */
+static int list_del(kmem_cache_t *c, slab_t *s, int was)
+{
+    slab_t **head = &c->lists[was];
+    if (!link_ok(c, s->next) || !link_ok(c, s->prev) || (s->prev ? s->prev->next : *head) != s ||
+        (s->next && s->next->prev != s)) {
+        slab_relist(c);
+        return 0;
+    }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    c->empty_slabs -= was == SLAB_EMPTY;
+    return 1;
+}
+
+/* s changed state from `was`: move it to its list. */
+static void slab_moved(kmem_cache_t *c, slab_t *s, int was)
+{
+    if (slab_state(s) != was && list_del(c, s, was))
+        list_push(c, s);
+}
+
+/* ------------------------------------------------------------- slabs ---- */
+
+static slab_t *slab_new(const char *fn, kmem_cache_t *c)
+{
+    void *page = heap_slab_page_alloc(fn);
+    if (!page)
+        return NULL;
+    slab_t *s = slab_at((uintptr_t)page);
+    s->magic = SLAB_MAGIC ^ (uint32_t)(uintptr_t)page;
+    s->inuse = 0;
+    s->total = (uint16_t)c->per_slab;
+    s->first = (uint16_t)c->first;
+    s->hint = 0;
+    s->cache = c;
+    memset(s->map, 0, sizeof(s->map));
+    if (c->per_slab % 32) /* the bits past the last object read as taken */
+        s->map[map_words(c->per_slab) - 1] = ~0u << (c->per_slab % 32);
+    list_push(c, s);
+    c->slabs++;
+    if (c->ctor) {
+        for (unsigned i = 0; i < s->total; i++)
+            c->ctor(slab_object(s, i));
+    }
+    return s;
+}
+
+static void slab_release(kmem_cache_t *c, slab_t *s)
+{
+    if (!list_del(c, s, SLAB_EMPTY))
+        return; /* relisted: s is still on a list, keep it */
+    c->slabs--;
+    s->magic = 0;
+    heap_slab_page_free((void *)slab_page(s));
+}
+
+/* An object from s (which has room), or NULL if its map disagrees with its count. */
+static void *slab_take(kmem_cache_t *c, slab_t *s)
+{
+    unsigned words = map_words(s->total);
+    unsigned w = s->hint;
+    for (unsigned k = 0; k < words; k++) {
+        uint32_t clear = ~s->map[w];
+        if (clear) {
+            unsigned bit = (unsigned)__builtin_ctz(clear);
+            int was = slab_state(s);
+            s->map[w] |= 1u << bit;
+            s->hint = (uint16_t)w;
+            s->inuse++;
+            slab_moved(c, s, was);
+            return slab_object(s, w * 32 + bit);
+        }
+        w = w + 1 == words ? 0 : w + 1;
+    }
+    mm_printf("slab: cache '%s': slab %p is full but counts %u of %u in use: header corrupted\n",
+              c->name, (void *)slab_page(s), s->inuse, s->total);
+    int was = slab_state(s);
+    s->inuse = s->total;
+    slab_moved(c, s, was);
+    return NULL;
+}
+
+static void *cache_alloc_locked(const char *fn, kmem_cache_t *c)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        slab_t *s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
+        if (s && !link_ok(c, s)) {
+            slab_relist(c);
+            continue;
+        }
+        if (!s)
+            s = slab_new(fn, c);
+        if (!s)
+            return NULL;
+        void *obj = slab_take(c, s);
+        if (obj) {
+            c->allocs++;
+            if (++c->live > c->peak_live)
+                c->peak_live = c->live;
+            return obj;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The slab and object index behind ptr in slab page `page`, or NULL after
+ * reporting why ptr is not an allocated object.  want: the cache the caller
+ * named (kmem_cache_free), or NULL (kfree: any cache).
+ */
+static slab_t *object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void *ptr,
+                         unsigned *index)
+{
+    const char *why = slab_problem(page);
+    if (why) {
+        mm_report("%s: %p: slab page %p is corrupted (%s): not freed", fn, ptr, (void *)page, why);
+        return NULL;
+    }
+    slab_t *s = slab_at(page);
+    kmem_cache_t *c = s->cache;
+    uintptr_t off = (uintptr_t)ptr - page;
+    if (off < s->first) {
+        mm_report("%s: %p: points into the header of slab %p (cache '%s')", fn, ptr, (void *)page,
+                  c->name);
+        return NULL;
+    }
+    unsigned i = (unsigned)((off - s->first) / c->stride);
+    unsigned into = (unsigned)((off - s->first) % c->stride);
+    if (into) {
+        mm_report("%s: %p: interior pointer, %u bytes into object %p of cache '%s' (%u bytes)", fn,
+                  ptr, into, slab_object(s, i), c->name, (unsigned)c->size);
+        return NULL;
+    }
+    if (!(s->map[i / 32] & (1u << (i % 32)))) {
+        mm_report("%s: %p: double free (object of cache '%s' is already free)", fn, ptr, c->name);
+        return NULL;
+    }
+    if (want && want != c) {
+        mm_report("%s: %p: object of cache '%s', not of '%s': not freed", fn, ptr, c->name,
+                  want->name);
+        return NULL;
+    }
+    *index = i;
+    return s;
+}
+
+static void object_free(kmem_cache_t *c, slab_t *s, unsigned i)
+{
+    int was = slab_state(s);
+    s->map[i / 32] &= ~(1u << (i % 32));
+    s->hint = (uint16_t)(i / 32);
+    s->inuse--;
+    c->live--;
+    c->frees++;
+    slab_moved(c, s, was);
+    if (s->inuse == 0 && c->empty_slabs > SLAB_KEEP_EMPTY && slab_state(s) == SLAB_EMPTY)
+        slab_release(c, s);
+}
+
+static size_t cache_shrink_locked(kmem_cache_t *c)
+{
+    size_t n = 0;
+    while (c->lists[SLAB_EMPTY]) {
+        slab_t *s = c->lists[SLAB_EMPTY];
+        if (!link_ok(c, s)) {
+            slab_relist(c);
+            continue;
+        }
+        uint32_t before = c->slabs;
+        slab_release(c, s);
+        if (c->slabs == before)
+            break; /* relisted instead: stop rather than loop */
+        n++;
+    }
+    return n;
+}
+
+/* ----------------------------------------------------- for heap.c ---- */
+
+static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t align,
+                       void (*ctor)(void *))
+{
+    memset(c, 0, sizeof(*c));
+    c->magic = CACHE_MAGIC ^ (uint32_t)(uintptr_t)c;
+    size_t n = 0;
+    while (name[n] && n < KMEM_CACHE_NAME_MAX - 1) {
+        c->name[n] = name[n];
+        n++;
+    }
+    c->name[n] = '\0';
+    c->size = size;
+    c->align = align;
+    c->stride = (size + align - 1) & ~(align - 1);
+    c->per_slab = (uint32_t)((PAGE_SIZE - HDR - sizeof(slab_t)) / c->stride);
+    if (c->per_slab > SLAB_MAX_OBJS)
+        c->per_slab = SLAB_MAX_OBJS;
+    c->first = PAGE_SIZE - c->per_slab * c->stride;
+    c->ctor = ctor;
+}
+
+void slab_reset(void)
+{
+    memset(&slab, 0, sizeof(slab));
+    kmem_cache_t **tail = &slab.caches;
+    for (unsigned i = 0; i < NCLASSES; i++) {
+        if (class_sizes[i] % SLAB_MIN_ALIGN)
+            continue;
+        kmem_cache_t *c = &slab.classes[slab.nclasses++];
+        char name[KMEM_CACHE_NAME_MAX];
+        mm_snprintf(name, sizeof(name), "kmalloc-%u", (unsigned)class_sizes[i]);
+        cache_init(c, name, class_sizes[i], SLAB_MIN_ALIGN, NULL);
+        c->builtin = 1;
+        *tail = c;
+        tail = &c->next;
+    }
+    unsigned k = 0;
+    for (unsigned n = 0; n <= SLAB_KMALLOC_MAX / 8; n++) {
+        while (slab.classes[k].size < n * 8)
+            k++;
+        slab.class_of[n] = (uint8_t)k;
+    }
+}
+
+void *slab_kmalloc(size_t size, size_t align)
+{
+    if (!heap_slabs_enabled() || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
+        return NULL;
+    for (unsigned k = slab.class_of[(size + 7) / 8]; k < slab.nclasses; k++) {
+        if (slab.classes[k].stride % align == 0)
+            return cache_alloc_locked("kmalloc", &slab.classes[k]);
+    }
+    return NULL;
+}
+
+int slab_kfree(const char *fn, uintptr_t page, void *ptr)
+{
+    unsigned i;
+    slab_t *s = object_of(fn, NULL, page, ptr, &i);
+    if (s)
+        object_free(s->cache, s, i);
+    return s != NULL;
+}
+
+size_t slab_usable(const char *fn, uintptr_t page, void *ptr)
+{
+    unsigned i;
+    slab_t *s = object_of(fn, NULL, page, ptr, &i);
+    return s ? s->cache->stride : 0;
+}
+
+size_t slab_reap_locked(void)
+{
+    size_t n = 0;
+    for (kmem_cache_t *c = slab.caches; c; c = c->next)
+        n += cache_shrink_locked(c);
+    return n;
+}
+
+void slab_describe(uintptr_t page, char *buf, size_t len)
+{
+    const char *why = slab_problem(page);
+    if (why)
+        mm_snprintf(buf, len, "CORRUPT (%s)", why);
+    else
+        mm_snprintf(buf, len, "%s %u/%u", slab_at(page)->cache->name, slab_at(page)->inuse,
+                    slab_at(page)->total);
+}
+
+static int check_failed(const void *where, const char *what, const char *name)
+{
+    mm_printf("heap_check: %p: %s (cache '%s')\n", where, what, name);
+    return 1;
+}
+
+int slab_check_locked(void)
+{
+    int errors = 0;
+    uint32_t slabs = 0;
+    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
+        if (!cache_ok(c)) {
+            mm_printf("heap_check: %p: cache list holds something that is not a cache\n",
+                      (void *)c);
+            return errors + 1;
+        }
+        uint32_t n = 0, live = 0, empty = 0;
+        for (int st = 0; st < 3; st++) {
+            slab_t *prev = NULL;
+            for (slab_t *s = c->lists[st]; s; prev = s, s = s->next) {
+                uintptr_t page = slab_page(s);
+                const char *why = heap_slab_page_of(page) == page ? slab_problem(page)
+                                                                  : "not a slab page of the heap";
+                if (why) {
+                    errors += check_failed(s, why, c->name);
+                    break;
+                }
+                if (s->cache != c)
+                    errors +=
+                        check_failed(s, "slab of another cache on this cache's list", c->name);
+                if (slab_state(s) != st)
+                    errors += check_failed(s, "slab on the list of another state", c->name);
+                if (s->prev != prev)
+                    errors += check_failed(s, "slab list back link is wrong", c->name);
+                unsigned words = map_words(s->total), set = 0;
+                for (unsigned w = 0; w < words; w++)
+                    set += (unsigned)__builtin_popcount(s->map[w]);
+                for (unsigned w = words; w < SLAB_MAP_WORDS; w++)
+                    set += s->map[w] ? 1000u : 0u;
+                if (s->total % 32 && (~s->map[words - 1] >> (s->total % 32)))
+                    errors += check_failed(s, "bits past the last object are clear", c->name);
+                if (set != s->inuse + words * 32 - s->total)
+                    errors += check_failed(s, "slab map disagrees with its in-use count", c->name);
+                live += s->inuse;
+                empty += st == SLAB_EMPTY;
+                if (++n > c->slabs) {
+                    errors += check_failed(s, "slab lists longer than the slab count", c->name);
+                    break;
+                }
+            }
+        }
+        if (n != c->slabs || live != c->live || empty != c->empty_slabs)
+            errors += check_failed(c, "cache counters differ from its slabs", c->name);
+        slabs += n;
+    }
+    if (slabs != heap_slab_page_count()) {
+        mm_printf("heap_check: the caches hold %u slabs but the heap marks %u slab pages\n",
+                  (unsigned)slabs, (unsigned)heap_slab_page_count());
+        errors++;
+    }
+    return errors;
+}
+
+/* ------------------------------------------------------------- public ---- */
+
+kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
+                                void (*ctor)(void *obj))
+{
+    glue_irqflags_t f = glue_lock();
+    kmem_cache_t *c = NULL;
+    if (!name)
+        name = "(unnamed)";
+    if (size == 0 || size > KMEM_CACHE_MAX_OBJECT) {
+        mm_report("kmem_cache_create: '%s': object size %lu: must be 1..%u bytes", name,
+                  (unsigned long)size, (unsigned)KMEM_CACHE_MAX_OBJECT);
+    } else if (align & (align - 1) || align > KMEM_CACHE_MAX_OBJECT) {
+        mm_report("kmem_cache_create: '%s': alignment %lu: must be 0 or a power of two up to %u",
+                  name, (unsigned long)align, (unsigned)KMEM_CACHE_MAX_OBJECT);
+    } else if ((c = kmalloc(sizeof(*c))) == NULL) {
+        mm_printf("kmem_cache_create: '%s': no memory for the cache\n", name);
+    } else {
+        cache_init(c, name, (uint32_t)size, align ? (uint32_t)align : SLAB_MIN_ALIGN, ctor);
+        kmem_cache_t **tail = &slab.caches;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = c;
+    }
+    glue_unlock(f);
+    return c;
+}
+
+/* The cache behind a caller's pointer, or NULL after reporting. */
+static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c)
+{
+    if (!cache_ok(c)) {
+        mm_report("%s: %p: not a cache (never created, or destroyed)", fn, (void *)c);
+        return NULL;
+    }
+    return c;
+}
+
+void *kmem_cache_alloc(kmem_cache_t *cache)
+{
+    glue_irqflags_t f = glue_lock();
+    void *obj = NULL;
+    if (checked_cache("kmem_cache_alloc", cache)) {
+        obj = cache_alloc_locked("kmem_cache_alloc", cache);
+        if (!obj)
+            mm_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
+    }
+    glue_unlock(f);
+    return obj;
+}
+
+void kmem_cache_free(kmem_cache_t *cache, void *obj)
+{
+    if (!obj)
+        return;
+    glue_irqflags_t f = glue_lock();
+    if (checked_cache("kmem_cache_free", cache)) {
+        uintptr_t page = heap_slab_page_of((uintptr_t)obj);
+        unsigned i;
+        slab_t *s;
+        if (!page)
+            mm_report("kmem_cache_free: %p: not an object of any cache (cache '%s')", obj,
+                      cache->name);
+        else if ((s = object_of("kmem_cache_free", cache, page, obj, &i)) != NULL)
+            object_free(cache, s, i);
+    }
+    glue_unlock(f);
+}
+
+int kmem_cache_destroy(kmem_cache_t *cache)
+{
+    glue_irqflags_t f = glue_lock();
+    int result = -1;
+    if (!checked_cache("kmem_cache_destroy", cache)) {
+        /* reported */
+    } else if (cache->builtin) {
+        mm_report("kmem_cache_destroy: %p: '%s' is one of kmalloc's size classes: kept",
+                  (void *)cache, cache->name);
+    } else if (cache->live) {
+        mm_report("kmem_cache_destroy: %p: cache '%s' still has %u live objects: not destroyed",
+                  (void *)cache, cache->name, (unsigned)cache->live);
+    } else {
+        cache_shrink_locked(cache);
+        if (cache->slabs) {
+            mm_printf("kmem_cache_destroy: cache '%s': %u slabs could not be released: kept\n",
+                      cache->name, (unsigned)cache->slabs);
+        } else {
+            kmem_cache_t **p = &slab.caches;
+            while (*p != cache)
+                p = &(*p)->next;
+            *p = cache->next;
+            cache->magic = 0;
+            kfree(cache);
+            result = 0;
+        }
+    }
+    glue_unlock(f);
+    return result;
+}
+
+size_t kmem_cache_shrink(kmem_cache_t *cache)
+{
+    glue_irqflags_t f = glue_lock();
+    size_t n = checked_cache("kmem_cache_shrink", cache) ? cache_shrink_locked(cache) : 0;
+    glue_unlock(f);
+    return n;
+}
+
+size_t kmem_cache_reap(void)
+{
+    glue_irqflags_t f = glue_lock();
+    size_t n = slab_reap_locked();
+    glue_unlock(f);
+    return n;
+}
+
+int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
+{
+    glue_irqflags_t f = glue_lock();
+    int result = -1;
+    if (!st) {
+        mm_report("kmem_cache_get_stats: NULL stats pointer");
+    } else if (checked_cache("kmem_cache_get_stats", cache)) {
+        memcpy(st->name, cache->name, sizeof(st->name));
+        st->object_size = cache->size;
+        st->stride = cache->stride;
+        st->align = cache->align;
+        st->objects_per_slab = cache->per_slab;
+        st->slabs = cache->slabs;
+        st->empty_slabs = cache->empty_slabs;
+        st->live = cache->live;
+        st->peak_live = cache->peak_live;
+        st->allocs = cache->allocs;
+        st->frees = cache->frees;
+        result = 0;
+    }
+    glue_unlock(f);
+    return result;
+}
+
+void kmem_cache_dump(void)
+{
+    glue_irqflags_t f = glue_lock();
+    mm_printf("%-16s %8s %8s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride", "/slab",
+              "slabs");
+    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
+        if (c->builtin && !c->slabs && !c->allocs)
+            continue;
+        mm_printf("%-16s %8u %8u %6u %6u %6u %6u\n", c->name, (unsigned)c->live,
+                  (unsigned)c->peak_live, (unsigned)c->size, (unsigned)c->stride,
+                  (unsigned)c->per_slab, (unsigned)c->slabs);
+    }
+    glue_unlock(f);
+}
+
+int kmem_cache_check(void)
+{
+    glue_irqflags_t f = glue_lock();
+    int errors = slab_check_locked();
+    glue_unlock(f);
+    return errors;
+}
+
+void slab_totals(uint32_t *objects, uint32_t *pages)
+{
+    *objects = *pages = 0;
+    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
+        *objects += c->live;
+        *pages += c->slabs;
+    }
+}

@@ -1,0 +1,455 @@
+/*
+ * test_slab.c - object caches (kmem_cache_*) and kmalloc's size classes.
+ *
+ * The heap (slab pages included) and every cache are checked after every
+ * operation: heap_check() walks the blocks, the slab-page bitmaps, every
+ * cache's lists and every slab's map.
+ *
+ *   page                                                     page + 4096
+ *   | heap hdr | slab hdr (map) | obj 0 | obj 1 | ... | obj n-1 |
+ */
+#include "harness.h"
+#include "heap_internal.h"
+#include "pmm.h"
+#include "slab.h"
+#include "vmm.h"
+
+#define MB        (1024u * 1024u)
+#define RAM       (48 * MB)
+/* malloc's alignment: what kmalloc's size classes promise */
+#define MIN_ALIGN (sizeof(void *) == 8 ? 16u : 8u)
+
+static int fresh_paging(void **state)
+{
+    (void)state;
+    memory_init();
+    pmm_init(RAM);
+    vmm_reset();
+    host_mmu_reset();
+    vmm_init();
+    memory_init();
+    host_console_clear();
+    return 0;
+}
+
+static int fresh_virtual(void **state)
+{
+    fresh_paging(state);
+    heap_init_virtual();
+    CHECK_HEAP();
+    return 0;
+}
+
+static kmem_cache_t *t_create(const char *name, size_t size, size_t align, void (*ctor)(void *))
+{
+    kmem_cache_t *c = kmem_cache_create(name, size, align, ctor);
+    CHECK_HEAP();
+    return c;
+}
+
+static void *t_alloc(kmem_cache_t *c)
+{
+    void *p = kmem_cache_alloc(c);
+    CHECK_HEAP();
+    return p;
+}
+
+static void t_free(kmem_cache_t *c, void *p)
+{
+    kmem_cache_free(c, p);
+    CHECK_HEAP();
+}
+
+static kmem_cache_stats_t cache_stats(kmem_cache_t *c)
+{
+    kmem_cache_stats_t s;
+    assert_int_equal(kmem_cache_get_stats(c, &s), 0);
+    return s;
+}
+
+/* ---------------------------------------------------- size classes ---- */
+
+/* Before heap_init_virtual the spec's Phase 1 heap is untouched: every block has its header. */
+static void test_phase1_small_blocks_have_headers(void **state)
+{
+    char *p = t_kmalloc(16);
+    assert_non_null(p);
+    heap_block_t *b = (heap_block_t *)(p - HDR);
+    assert_int_equal(b->magic, HEAP_MAGIC_ALLOC);
+    assert_int_equal(stats_now().slab_pages, 0);
+    t_kfree(p);
+}
+
+/* Expect consecutive small objects one stride apart: no header between them. */
+static void test_small_objects_have_no_header(void **state)
+{
+    for (size_t n = 1; n <= SLAB_KMALLOC_MAX; n += 7) {
+        char *a = t_kmalloc(n), *b = t_kmalloc(n);
+        assert_non_null(a);
+        assert_non_null(b);
+        size_t usable = kmalloc_usable_size(a);
+        assert_true(usable >= n && usable < n + 128);
+        assert_int_equal((uintptr_t)a % MIN_ALIGN, 0);
+        assert_int_equal(b - a, (ptrdiff_t)usable); /* same slab, next object */
+        memset(a, 0xAB, usable);
+        memset(b, 0xCD, usable);
+        CHECK_HEAP();
+        t_kfree(a);
+        t_kfree(b);
+    }
+    memory_stats_t s = stats_now();
+    assert_true(s.slab_pages > 0);
+    assert_int_equal(s.slab_objects, 0);
+}
+
+/* 20000 16-byte objects: the pages they take, over the bytes asked, is well under a header. */
+static void test_small_object_overhead(void **state)
+{
+    enum { N = 20000 };
+    static void *p[N];
+    memory_stats_t before = stats_now();
+    for (int i = 0; i < N; i++) {
+        p[i] = kmalloc(16);
+        assert_non_null(p[i]);
+    }
+    CHECK_HEAP();
+    memory_stats_t s = stats_now();
+    assert_int_equal(s.slab_objects, N);
+    double per_object = (double)(s.slab_pages - before.slab_pages) * PAGE_SIZE / N - 16;
+    print_message("      16-byte objects: %.2f bytes of overhead each\n", per_object);
+    assert_true(per_object < 2.0);
+    for (int i = 0; i < N; i++)
+        kfree(p[i]);
+    CHECK_HEAP();
+    assert_int_equal(stats_now().slab_objects, 0);
+}
+
+static void test_double_free_small(void **state)
+{
+    char *p = t_kmalloc(40);
+    t_kfree(p);
+    uint32_t errors = stats_now().error_count;
+    t_kfree(p);
+    assert_reported("kfree", p, "double free");
+    assert_int_equal(stats_now().error_count, errors + 1);
+    assert_non_null(t_kmalloc(40)); /* still usable */
+}
+
+static void test_interior_and_header_pointers_small(void **state)
+{
+    char *p = t_kmalloc(64);
+    t_kfree(p + 8);
+    assert_reported("kfree", p + 8, "interior pointer, 8 bytes into object");
+    uintptr_t page = heap_slab_page_of((uintptr_t)p);
+    assert_true(page != 0);
+    t_kfree((void *)(page + HDR));
+    assert_reported("kfree", (void *)(page + HDR), "points into the header of slab");
+    assert_int_equal(kmalloc_usable_size(p + 8), 0);
+    assert_reported("kmalloc_usable_size", p + 8, "interior pointer");
+    assert_null(t_krealloc(p + 8, 100));
+    assert_reported("krealloc", p + 8, "interior pointer");
+    t_kfree(p); /* the object itself is still fine */
+}
+
+static void test_krealloc_between_classes_and_blocks(void **state)
+{
+    char *p = t_kmalloc(20);
+    memcpy(p, "0123456789abcdefghi", 20);
+    size_t usable = kmalloc_usable_size(p);
+    assert_ptr_equal(t_krealloc(p, usable), p); /* fits its class: stays */
+    char *q = t_krealloc(p, 300);               /* another class */
+    assert_non_null(q);
+    assert_memory_equal(q, "0123456789abcdefghi", 20);
+    char *r = t_krealloc(q, 5000); /* a block */
+    assert_non_null(r);
+    assert_null(heap_slab_page_of((uintptr_t)r) ? r : NULL);
+    assert_memory_equal(r, "0123456789abcdefghi", 20);
+    assert_null(t_krealloc(r, 0));
+    char *s = t_kmalloc(100);
+    assert_null(t_krealloc(s, 0)); /* frees a slab object too */
+    assert_int_equal(stats_now().slab_objects, 0);
+}
+
+static void test_kmalloc_aligned_small(void **state)
+{
+    for (size_t align = 16; align <= 512; align *= 2) {
+        char *p = kmalloc_aligned(24, align);
+        CHECK_HEAP();
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % align, 0);
+        assert_true(kmalloc_usable_size(p) >= 24);
+        t_kfree(p);
+    }
+}
+
+/* A shadow of every live allocation, small and large, with its fill byte. */
+static void test_random_against_shadow(void **state)
+{
+    enum { SLOTS = 300, OPS = 20000 };
+    static char *ptr[SLOTS];
+    static size_t len[SLOTS];
+    srand(7);
+    for (int op = 0; op < OPS; op++) {
+        int i = rand() % SLOTS;
+        if (ptr[i]) {
+            for (size_t k = 0; k < len[i]; k++)
+                assert_int_equal((unsigned char)ptr[i][k], (unsigned char)(i + k));
+        }
+        size_t n = rand() % 4 ? 1 + rand() % 600 : 1 + rand() % 9000;
+        switch (rand() % 4) {
+        case 0:
+            kfree(ptr[i]);
+            ptr[i] = kmalloc(n);
+            assert_non_null(ptr[i]);
+            break;
+        case 3: { /* aligned: small ones from the classes, the rest carved from blocks */
+            size_t align = (size_t)1 << (rand() % 13);
+            kfree(ptr[i]);
+            ptr[i] = kmalloc_aligned(n, align);
+            assert_non_null(ptr[i]);
+            assert_int_equal((uintptr_t)ptr[i] % align, 0);
+            break;
+        }
+        case 1: {
+            char *q = krealloc(ptr[i], n);
+            assert_non_null(q);
+            for (size_t k = 0; k < (len[i] < n ? len[i] : n); k++) /* the prefix moved with it */
+                assert_int_equal((unsigned char)q[k], (unsigned char)(i + k));
+            ptr[i] = q;
+            break;
+        }
+        default:
+            kfree(ptr[i]);
+            ptr[i] = NULL;
+            n = 0;
+        }
+        len[i] = n;
+        for (size_t k = 0; k < len[i]; k++)
+            ptr[i][k] = (char)(i + k);
+        CHECK_HEAP();
+    }
+    for (int i = 0; i < SLOTS; i++)
+        kfree(ptr[i]);
+    CHECK_HEAP();
+    assert_int_equal(stats_now().slab_objects, 0);
+    assert_int_equal(stats_now().error_count, 0);
+}
+
+/* -------------------------------------------------------------- caches ---- */
+
+static void test_cache_lifecycle(void **state)
+{
+    enum { N = 1000 };
+    static void *p[N];
+    uint32_t pages0 = stats_now().slab_pages;
+    kmem_cache_t *c = t_create("thing", 100, 0, NULL);
+    assert_non_null(c);
+    kmem_cache_stats_t s = cache_stats(c);
+    assert_string_equal(s.name, "thing");
+    assert_int_equal(s.object_size, 100);
+    assert_int_equal(s.stride % MIN_ALIGN, 0);
+    for (int i = 0; i < N; i++) {
+        p[i] = t_alloc(c);
+        assert_non_null(p[i]);
+        assert_int_equal((uintptr_t)p[i] % MIN_ALIGN, 0);
+        memset(p[i], i & 0xFF, 100);
+    }
+    s = cache_stats(c);
+    assert_int_equal(s.live, N);
+    assert_int_equal(s.slabs, (N + s.objects_per_slab - 1) / s.objects_per_slab);
+    assert_int_equal(kmem_cache_destroy(c), -1);
+    assert_reported("kmem_cache_destroy", c, "still has 1000 live objects");
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 100; k++)
+            assert_int_equal(((unsigned char *)p[i])[k], i & 0xFF);
+        t_free(c, p[i]);
+    }
+    s = cache_stats(c);
+    assert_int_equal(s.live, 0);
+    assert_int_equal(s.empty_slabs, 1); /* one kept for the next allocation */
+    assert_int_equal(s.allocs, N);
+    assert_int_equal(s.frees, N);
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    CHECK_HEAP();
+    kmem_cache_reap(); /* the empty slab that held the cache itself (kmalloc-96 or so) */
+    CHECK_HEAP();
+    assert_int_equal(stats_now().slab_pages, pages0);
+    /* a destroyed cache is not a cache any more */
+    assert_null(kmem_cache_alloc(c));
+    assert_reported("kmem_cache_alloc", c, "not a cache");
+}
+
+static int ctor_calls;
+static void ctor(void *obj)
+{
+    ctor_calls++;
+    memset(obj, 0x5A, 48);
+}
+
+/* Expect the constructor on every object of a slab when the slab is made, not on each alloc. */
+static void test_cache_ctor(void **state)
+{
+    kmem_cache_t *c = t_create("ctor", 48, 64, ctor);
+    ctor_calls = 0;
+    unsigned char *o = t_alloc(c);
+    assert_int_equal((uintptr_t)o % 64, 0);
+    kmem_cache_stats_t s = cache_stats(c);
+    assert_int_equal(ctor_calls, (int)s.objects_per_slab);
+    for (int k = 0; k < 48; k++)
+        assert_int_equal(o[k], 0x5A);
+    t_free(c, o);
+    assert_non_null(t_alloc(c));
+    assert_int_equal(ctor_calls, (int)s.objects_per_slab);
+}
+
+static void test_cache_misuse(void **state)
+{
+    kmem_cache_t *a = t_create("a", 32, 0, NULL), *b = t_create("b", 32, 0, NULL);
+    uint32_t objects0 = stats_now().slab_objects; /* the caches themselves are kmalloc'd */
+    void *x = t_alloc(a);
+    t_free(b, x);
+    assert_reported("kmem_cache_free", x, "object of cache 'a', not of 'b'");
+    assert_int_equal(cache_stats(a).live, 1); /* left alone */
+    t_free(a, x);
+    t_free(a, x);
+    assert_reported("kmem_cache_free", x, "double free");
+    char *block = t_kmalloc(1000);
+    t_free(a, block);
+    assert_reported("kmem_cache_free", block, "not an object of any cache");
+    char *small = t_kmalloc(32);
+    t_free(a, small);
+    assert_reported("kmem_cache_free", small, "object of cache 'kmalloc-32', not of 'a'");
+    t_free((kmem_cache_t *)block, small);
+    assert_reported("kmem_cache_free", block, "not a cache");
+    assert_int_equal(kmem_cache_destroy(NULL), -1);
+    assert_reported("kmem_cache_destroy", NULL, "not a cache");
+    assert_int_equal(stats_now().slab_objects, objects0 + 1); /* small is still live */
+    t_kfree(small);
+    t_kfree(block);
+    assert_int_equal(kmem_cache_destroy(a), 0);
+    assert_int_equal(kmem_cache_destroy(b), 0);
+    CHECK_HEAP();
+}
+
+static void test_cache_create_bad_arguments(void **state)
+{
+    assert_null(t_create("zero", 0, 0, NULL));
+    assert_non_null(strstr(mm_last_error(), "kmem_cache_create: 'zero': object size 0"));
+    assert_null(t_create("huge", KMEM_CACHE_MAX_OBJECT + 1, 0, NULL));
+    assert_non_null(strstr(mm_last_error(), "'huge': object size 2049"));
+    assert_null(t_create("odd", 16, 3, NULL));
+    assert_non_null(strstr(mm_last_error(), "'odd': alignment 3"));
+    assert_null(t_create("wide", 16, 4096, NULL));
+    assert_non_null(strstr(mm_last_error(), "'wide': alignment 4096"));
+    assert_int_equal(stats_now().error_count, 4);
+    kmem_cache_t *c = t_create("a name much longer than the twenty-four bytes kept", 8, 0, NULL);
+    assert_non_null(c);
+    assert_int_equal(strlen(cache_stats(c).name), KMEM_CACHE_NAME_MAX - 1);
+    kmem_cache_t *big = t_create("big", KMEM_CACHE_MAX_OBJECT, 0, NULL);
+    assert_non_null(t_alloc(big));
+    assert_int_equal(cache_stats(big).objects_per_slab, 1);
+}
+
+/* Expect the heap to take empty slabs back when it runs out, and the pages to reach the PMM. */
+static void test_empty_slabs_go_back(void **state)
+{
+    enum { N = 30000 };
+    static void *p[N];
+    pmm_stats_t ps0;
+    pmm_get_stats(&ps0);
+    kmem_cache_t *c = t_create("pressure", 200, 0, NULL);
+    for (int i = 0; i < N; i++)
+        assert_non_null(p[i] = kmem_cache_alloc(c));
+    CHECK_HEAP();
+    uint32_t slabs = cache_stats(c).slabs;
+    assert_true(slabs >= N / 20);
+    for (int i = 0; i < N; i++)
+        kmem_cache_free(c, p[i]);
+    CHECK_HEAP();
+    assert_int_equal(cache_stats(c).slabs, 1); /* the rest went back at once */
+    assert_int_equal(kmem_cache_reap(), 1);
+    CHECK_HEAP();
+    assert_int_equal(cache_stats(c).slabs, 0);
+    pmm_stats_t ps1;
+    pmm_get_stats(&ps1);
+    /* the heap gave its end back: what stays is its slack, not the slabs */
+    assert_true(ps0.free_pages - ps1.free_pages < slabs / 4);
+}
+
+/* An overflow that reaches a slab header: reported, the slab left alone, the cache usable. */
+static void test_smashed_slab_header(void **state)
+{
+    kmem_cache_t *c = t_create("victim", 64, 0, NULL);
+    void *a = t_alloc(c), *b = t_alloc(c);
+    uintptr_t page = heap_slab_page_of((uintptr_t)a);
+    memset((void *)(page + HDR), 0x41, 8); /* slab magic and counts */
+    assert_true(heap_check() > 0);
+    kmem_cache_free(c, b);
+    assert_reported("kmem_cache_free", b, "is corrupted");
+    void *d = kmem_cache_alloc(c); /* from a new slab: the lists were rebuilt */
+    assert_non_null(d);
+    assert_int_equal(heap_slab_page_of((uintptr_t)d) == page, 0);
+    kmem_cache_free(c, d);
+    assert_non_null(kmalloc(100)); /* and the heap goes on */
+}
+
+/* Caches in Phase 1 come from the early heap and survive the move to the virtual heap. */
+static void test_cache_in_phase1(void **state)
+{
+    fresh_paging(state);
+    kmem_cache_t *c = t_create("early", 24, 0, NULL);
+    void *e = t_alloc(c);
+    assert_non_null(e);
+    assert_true((uintptr_t)e >= HEAP_BASE && (uintptr_t)e < HEAP_END);
+    heap_init_virtual();
+    CHECK_HEAP();
+    void *v = t_alloc(c); /* the early slab still has room: fine either way */
+    assert_non_null(v);
+    t_free(c, e);
+    t_free(c, v);
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    CHECK_HEAP();
+}
+
+static void test_dumps_show_caches(void **state)
+{
+    kmem_cache_t *c = t_create("shown", 40, 0, NULL);
+    void *o = t_alloc(c);
+    void *k = t_kmalloc(64);
+    host_console_clear();
+    heap_dump();
+    assert_true(host_console_has("slab shown 1/"));
+    assert_true(host_console_has("slab kmalloc-64 1/"));
+    host_console_clear();
+    kmem_cache_dump();
+    assert_true(host_console_has("shown "));
+    assert_true(host_console_has("kmalloc-64 "));
+    t_free(c, o);
+    t_kfree(k);
+}
+
+#define T(f)  cmocka_unit_test_setup(f, fresh_virtual)
+#define T1(f) cmocka_unit_test_setup(f, fresh_heap)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T1(test_phase1_small_blocks_have_headers),
+        T(test_small_objects_have_no_header),
+        T(test_small_object_overhead),
+        T(test_double_free_small),
+        T(test_interior_and_header_pointers_small),
+        T(test_krealloc_between_classes_and_blocks),
+        T(test_kmalloc_aligned_small),
+        T(test_random_against_shadow),
+        T(test_cache_lifecycle),
+        T(test_cache_ctor),
+        T(test_cache_misuse),
+        T(test_cache_create_bad_arguments),
+        T(test_empty_slabs_go_back),
+        T(test_smashed_slab_header),
+        T(test_cache_in_phase1),
+        T(test_dumps_show_caches),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
