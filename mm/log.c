@@ -84,7 +84,7 @@ static void format(struct line *l, const char *fmt, va_list ap)
             int n = 0;
             while (str && str[n])
                 n++;
-            while (width-- > (str ? n : 6))
+            for (; width > (str ? n : 6); width--) /* leaves width >= 0: no pad after */
                 put(l, ' ');
             put_str(l, str);
             break;
@@ -95,8 +95,14 @@ static void format(struct line *l, const char *fmt, va_list ap)
         case 'd': {
             long v = is_long ? va_arg(ap, long) : va_arg(ap, int);
             if (v < 0) {
+                unsigned long mag = 0UL - (unsigned long)v;
+                int digits = 1;
+                for (unsigned long t = mag; t >= 10; t /= 10)
+                    digits++;
+                for (int k = digits + 1; pad == ' ' && k < width; k++)
+                    put(l, ' '); /* "  -7": spaces go before the sign, zeros after it */
                 put(l, '-');
-                put_num(l, 0UL - (unsigned long)v, 10, width ? width - 1 : 0, pad);
+                put_num(l, mag, 10, pad == '0' && width ? width - 1 : 0, pad);
             } else {
                 put_num(l, (unsigned long)v, 10, width, pad);
             }

@@ -9,6 +9,7 @@
 #include "ktest.h"
 #include "memmap.h"
 #include "pmm.h"
+#include "slab.h"
 #include "vmm.h"
 
 #define MB (1024u * 1024u)
@@ -207,6 +208,64 @@ static void early_blocks_survive_the_switch(void)
     KT_ASSERT(stats().error_count == 0);
 }
 
+/* kmalloc's small sizes come from slabs: no header between objects, misuse reported. */
+static void small_sizes_come_from_slabs(void)
+{
+    char *a = kmalloc(40), *b = kmalloc(40);
+    KT_ASSERT(a && b);
+    KT_ASSERT(b - a == (int)kmalloc_usable_size(a)); /* the next object of the same slab */
+    KT_ASSERT(stats().slab_objects == 2);
+    KT_CHECK_HEAP();
+    kfree(a + 4);
+    KT_REPORTED("kfree", "interior pointer");
+    kfree(a);
+    kfree(a);
+    KT_REPORTED("kfree", "double free");
+    kfree(b);
+    KT_CHECK_HEAP();
+    KT_ASSERT(stats().slab_objects == 0);
+    KT_ASSERT(stats().error_count == 2);
+}
+
+static int ctor_runs;
+static void count_ctor(void *obj)
+{
+    ctor_runs++;
+    *(uint32_t *)obj = 0xC0FFEE;
+}
+
+/* A pool: objects constructed, aligned, destroy refused while live, pages back after. */
+static void kmem_cache_lifecycle(void)
+{
+    enum { N = 3000 };
+    static uint32_t *obj[N];
+    uint32_t pages0 = stats().slab_pages;
+    kmem_cache_t *c = kmem_cache_create("ktest-obj", 72, 64, count_ctor);
+    KT_ASSERT(c != NULL);
+    ctor_runs = 0;
+    for (int i = 0; i < N; i++) {
+        obj[i] = kmem_cache_alloc(c);
+        KT_ASSERT(obj[i] && (uintptr_t)obj[i] % 64 == 0 && *obj[i] == 0xC0FFEE);
+    }
+    KT_CHECK_HEAP();
+    kmem_cache_stats_t st;
+    KT_ASSERT(kmem_cache_get_stats(c, &st) == 0);
+    kprintf("    %u objects of %u bytes (stride %u): %u slabs, %u per slab\n", st.live,
+            st.object_size, st.stride, st.slabs, st.objects_per_slab);
+    KT_ASSERT(st.live == N && ctor_runs == (int)(st.slabs * st.objects_per_slab));
+    KT_ASSERT(kmem_cache_destroy(c) == -1);
+    KT_REPORTED("kmem_cache_destroy", "live objects");
+    kmem_cache_free(c, kmalloc(72)); /* not this cache's */
+    KT_REPORTED("kmem_cache_free", "not of 'ktest-obj'");
+    for (int i = 0; i < N; i++)
+        kmem_cache_free(c, obj[i]);
+    KT_CHECK_HEAP();
+    KT_ASSERT(kmem_cache_destroy(c) == 0);
+    kmem_cache_reap();
+    KT_CHECK_HEAP();
+    KT_ASSERT(stats().slab_pages <= pages0 + 1); /* + the kmalloc-72 object leaked above */
+}
+
 const struct ktest ktest_phase2[] = {
     {"phase2: PMM total matches the multiboot map", pmm_total_matches_the_map},
     {"phase2: every free page allocated once, then freed", every_free_page_allocated_once},
@@ -215,5 +274,7 @@ const struct ktest ktest_phase2[] = {
     {"phase2: unmapped heap page faults with diagnosis", unmapped_heap_page_faults_with_diagnosis},
     {"phase2: heap grows past 16 MB and shrinks", heap_grows_and_shrinks},
     {"phase2: early blocks survive the switch", early_blocks_survive_the_switch},
+    {"phase2: small sizes come from slabs", small_sizes_come_from_slabs},
+    {"phase2: kmem_cache lifecycle", kmem_cache_lifecycle},
     {NULL, NULL},
 };
