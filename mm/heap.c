@@ -1024,6 +1024,7 @@ void heap_init_virtual(void)
         region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
                    HEAP_VIRTUAL_START);
         heap.virtual_peak = HEAP_VIRTUAL_INITIAL;
+        slab_enable();
     }
     glue_unlock(f);
 }
@@ -1351,11 +1352,6 @@ int heap_owns(const void *p, size_t n)
 {
     heap_region_t *r = region_of((uintptr_t)p);
     return r && n <= r->end - (uintptr_t)p;
-}
-
-int heap_slabs_enabled(void)
-{
-    return growing_region() != NULL;
 }
 
 uint32_t heap_slab_page_count(void)

@@ -33,8 +33,6 @@ uintptr_t heap_slab_page_of(uintptr_t addr);
 uintptr_t heap_slab_page_next(uintptr_t addr);
 /* Does the heap own [p, p + n)?  (to validate a cache pointer before reading it) */
 int heap_owns(const void *p, size_t n);
-/* Is the virtual heap up (kmalloc's small sizes then go to the size-class caches)? */
-int heap_slabs_enabled(void);
 /* Slab pages marked in the regions' bitmaps. */
 uint32_t heap_slab_page_count(void);
 
@@ -42,6 +40,8 @@ uint32_t heap_slab_page_count(void);
 
 /* Forget every cache and slab (memory_init). */
 void slab_reset(void);
+/* The virtual heap is up: kmalloc's small sizes go to the size-class caches from now on. */
+void slab_enable(void);
 /* Largest size kmalloc serves from a size-class cache. */
 #define SLAB_KMALLOC_MAX 512
 /*

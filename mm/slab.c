@@ -14,11 +14,12 @@
  *   - free is a bit clear; a clear bit is a double free, an address off the
  *     stride grid is an interior pointer; both are reported and ignored.
  *
- * A cache keeps its slabs on three lists by state: partial (some objects
- * free), full, empty.  Allocation takes from the first partial slab, then an
- * empty one, then a new page; at most SLAB_KEEP_EMPTY empty slabs stay, the
- * rest go back to the heap at once; kmem_cache_reap (run by the heap when it
- * runs out of memory) gives back all of them.
+ * A cache keeps its partial slabs (some objects free) and its empty ones on
+ * two lists; full slabs are on none (as in Linux's SLUB: nothing to do for
+ * them until an object comes back).  Allocation takes from the first partial
+ * slab, then an empty one, then a new page; at most SLAB_KEEP_EMPTY empty
+ * slabs stay, the rest go back to the heap at once; kmem_cache_reap (run by
+ * the heap when it runs out of memory) gives back all of them.
  *
  * Slab headers live in the heap's bytes, so an overflow can damage them:
  * every slab is validated (magic keyed by its address, cache pointer, counts)
@@ -62,15 +63,17 @@ typedef struct slab {
 _Static_assert(PAGE_SIZE - HDR - sizeof(slab_t) >= KMEM_CACHE_MAX_OBJECT,
                "a slab must hold at least one of the largest objects");
 
-enum { SLAB_PARTIAL, SLAB_FULL, SLAB_EMPTY };
+enum { SLAB_PARTIAL, SLAB_EMPTY, SLAB_FULL }; /* the first two have lists */
 
 struct kmem_cache {
     uint32_t magic; /* CACHE_MAGIC ^ its address; 0 once destroyed */
     char name[KMEM_CACHE_NAME_MAX];
     uint32_t size, stride, align, per_slab, first;
+    uint64_t recip; /* ceil(2^32 / stride): offset / stride without a divide */
     void (*ctor)(void *obj);
-    slab_t *lists[3]; /* by state: partial, full, empty */
+    slab_t *lists[2]; /* by state: partial, empty */
     uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;
+    uint32_t seen_slabs, seen_live, seen_partial, seen_empty; /* slab_check_locked's tally */
     int builtin; /* a kmalloc size class: never destroyed */
     struct kmem_cache *next;
 };
@@ -84,6 +87,7 @@ static struct {
     unsigned nclasses;
     uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
     kmem_cache_t *caches;                       /* every live cache, classes first */
+    int enabled;                                /* kmalloc uses the classes (virtual heap up) */
 } slab;
 
 /* ------------------------------------------------------------ helpers ---- */
@@ -144,26 +148,34 @@ static const char *slab_problem(uintptr_t page)
     return NULL;
 }
 
-/* May `p` stand in a list of cache c?  (NULL, or a sound slab of c) */
+/*
+ * May `p` stand in a list of cache c?  (NULL, or a slab of c.)  The bitmap
+ * first, so a forged link is never read through; c itself is known good.
+ */
 static int link_ok(const kmem_cache_t *c, const slab_t *p)
 {
     if (!p)
         return 1;
     uintptr_t page = (uintptr_t)p - HDR;
-    return heap_slab_page_of(page) == page && !slab_problem(page) && p->cache == c;
+    return heap_slab_page_of(page) == page && p->magic == (SLAB_MAGIC ^ (uint32_t)page) &&
+           p->cache == c && p->total == c->per_slab && p->inuse <= p->total;
 }
 
 /* ------------------------------------------------------------- lists ---- */
 
+/* List s by its state (a full slab goes on no list). */
 static void list_push(kmem_cache_t *c, slab_t *s)
 {
-    slab_t **head = &c->lists[slab_state(s)];
-    s->prev = NULL;
+    int st = slab_state(s);
+    s->prev = s->next = NULL;
+    if (st == SLAB_FULL)
+        return;
+    slab_t **head = &c->lists[st];
     s->next = *head;
     if (*head)
         (*head)->prev = s;
     *head = s;
-    c->empty_slabs += slab_state(s) == SLAB_EMPTY;
+    c->empty_slabs += st == SLAB_EMPTY;
 }
 
 /*
@@ -174,7 +186,7 @@ static void list_push(kmem_cache_t *c, slab_t *s)
 static void slab_relist(kmem_cache_t *c)
 {
     mm_printf("slab: cache '%s': a slab list link is corrupted: lists rebuilt\n", c->name);
-    c->lists[0] = c->lists[1] = c->lists[2] = NULL;
+    c->lists[SLAB_PARTIAL] = c->lists[SLAB_EMPTY] = NULL;
     c->slabs = c->empty_slabs = c->live = 0;
     for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
         if (slab_problem(page) || slab_at(page)->cache != c)
@@ -208,7 +220,9 @@ static int list_del(kmem_cache_t *c, slab_t *s, int was)
 /* s changed state from `was`: move it to its list. */
 static void slab_moved(kmem_cache_t *c, slab_t *s, int was)
 {
-    if (slab_state(s) != was && list_del(c, s, was))
+    if (slab_state(s) == was)
+        return;
+    if (was == SLAB_FULL || list_del(c, s, was))
         list_push(c, s);
 }
 
@@ -317,8 +331,8 @@ static slab_t *object_of(const char *fn, kmem_cache_t *want, uintptr_t page, voi
                   c->name);
         return NULL;
     }
-    unsigned i = (unsigned)((off - s->first) / c->stride);
-    unsigned into = (unsigned)((off - s->first) % c->stride);
+    unsigned i = (unsigned)(((uint64_t)(off - s->first) * c->recip) >> 32);
+    unsigned into = (unsigned)(off - s->first - (uintptr_t)i * c->stride);
     if (into) {
         mm_report("%s: %p: interior pointer, %u bytes into object %p of cache '%s' (%u bytes)", fn,
                   ptr, into, slab_object(s, i), c->name, (unsigned)c->size);
@@ -388,6 +402,7 @@ static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_
     if (c->per_slab > SLAB_MAX_OBJS)
         c->per_slab = SLAB_MAX_OBJS;
     c->first = PAGE_SIZE - c->per_slab * c->stride;
+    c->recip = ((1ull << 32) + c->stride - 1) / c->stride; /* exact for offsets < 2^20 */
     c->ctor = ctor;
 }
 
@@ -414,11 +429,19 @@ void slab_reset(void)
     }
 }
 
+void slab_enable(void)
+{
+    slab.enabled = 1;
+}
+
 void *slab_kmalloc(size_t size, size_t align)
 {
-    if (!heap_slabs_enabled() || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
+    if (!slab.enabled || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
         return NULL;
-    for (unsigned k = slab.class_of[(size + 7) / 8]; k < slab.nclasses; k++) {
+    unsigned k = slab.class_of[(size + 7) / 8];
+    if (align <= SLAB_MIN_ALIGN)
+        return cache_alloc_locked("kmalloc", &slab.classes[k]);
+    for (; k < slab.nclasses; k++) {
         if (slab.classes[k].stride % align == 0)
             return cache_alloc_locked("kmalloc", &slab.classes[k]);
     }
@@ -465,59 +488,80 @@ static int check_failed(const void *where, const char *what, const char *name)
     return 1;
 }
 
+/* The map of s agrees with its count, and the bits past the last object read as taken. */
+static const char *map_problem(const slab_t *s)
+{
+    unsigned words = map_words(s->total), set = 0;
+    for (unsigned w = 0; w < words; w++)
+        set += (unsigned)__builtin_popcount(s->map[w]);
+    for (unsigned w = words; w < SLAB_MAP_WORDS; w++) {
+        if (s->map[w])
+            return "map bits set past the last word";
+    }
+    if (s->total % 32 && (~s->map[words - 1] >> (s->total % 32)))
+        return "map bits past the last object are clear";
+    if (set != s->inuse + words * 32 - s->total)
+        return "slab map disagrees with its in-use count";
+    return NULL;
+}
+
+/*
+ * Two views that must agree: every slab page the heap marks (each sound, of
+ * a live cache, its map matching its count), tallied per cache; and each
+ * cache's lists and counters.
+ */
 int slab_check_locked(void)
 {
     int errors = 0;
-    uint32_t slabs = 0;
+    uint32_t ncaches = 0;
     for (kmem_cache_t *c = slab.caches; c; c = c->next) {
-        if (!cache_ok(c)) {
+        if (!cache_ok(c) || ++ncaches > 100000) {
             mm_printf("heap_check: %p: cache list holds something that is not a cache\n",
                       (void *)c);
             return errors + 1;
         }
-        uint32_t n = 0, live = 0, empty = 0;
-        for (int st = 0; st < 3; st++) {
+        c->seen_slabs = c->seen_live = c->seen_partial = c->seen_empty = 0;
+    }
+    for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
+        slab_t *s = slab_at(page);
+        const char *why = slab_problem(page);
+        if (why) {
+            errors += check_failed((void *)page, why, "?");
+            continue;
+        }
+        if ((why = map_problem(s)) != NULL) {
+            errors += check_failed((void *)page, why, s->cache->name);
+            continue;
+        }
+        kmem_cache_t *c = s->cache;
+        c->seen_slabs++;
+        c->seen_live += s->inuse;
+        c->seen_partial += slab_state(s) == SLAB_PARTIAL;
+        c->seen_empty += slab_state(s) == SLAB_EMPTY;
+    }
+    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
+        uint32_t listed[2] = {0, 0};
+        for (int st = SLAB_PARTIAL; st <= SLAB_EMPTY; st++) {
             slab_t *prev = NULL;
             for (slab_t *s = c->lists[st]; s; prev = s, s = s->next) {
-                uintptr_t page = slab_page(s);
-                const char *why = heap_slab_page_of(page) == page ? slab_problem(page)
-                                                                  : "not a slab page of the heap";
-                if (why) {
-                    errors += check_failed(s, why, c->name);
+                if (!link_ok(c, s)) {
+                    errors += check_failed(s, "list holds something that is not its slab", c->name);
                     break;
                 }
-                if (s->cache != c)
-                    errors +=
-                        check_failed(s, "slab of another cache on this cache's list", c->name);
                 if (slab_state(s) != st)
                     errors += check_failed(s, "slab on the list of another state", c->name);
                 if (s->prev != prev)
                     errors += check_failed(s, "slab list back link is wrong", c->name);
-                unsigned words = map_words(s->total), set = 0;
-                for (unsigned w = 0; w < words; w++)
-                    set += (unsigned)__builtin_popcount(s->map[w]);
-                for (unsigned w = words; w < SLAB_MAP_WORDS; w++)
-                    set += s->map[w] ? 1000u : 0u;
-                if (s->total % 32 && (~s->map[words - 1] >> (s->total % 32)))
-                    errors += check_failed(s, "bits past the last object are clear", c->name);
-                if (set != s->inuse + words * 32 - s->total)
-                    errors += check_failed(s, "slab map disagrees with its in-use count", c->name);
-                live += s->inuse;
-                empty += st == SLAB_EMPTY;
-                if (++n > c->slabs) {
-                    errors += check_failed(s, "slab lists longer than the slab count", c->name);
+                if (++listed[st] > c->slabs) {
+                    errors += check_failed(s, "slab list longer than the slab count", c->name);
                     break;
                 }
             }
         }
-        if (n != c->slabs || live != c->live || empty != c->empty_slabs)
+        if (listed[SLAB_PARTIAL] != c->seen_partial || listed[SLAB_EMPTY] != c->seen_empty)
+            errors += check_failed(c, "a partial or empty slab is missing from its list", c->name);
+        if (c->seen_slabs != c->slabs || c->seen_live != c->live || c->seen_empty != c->empty_slabs)
             errors += check_failed(c, "cache counters differ from its slabs", c->name);
-        slabs += n;
-    }
-    if (slabs != heap_slab_page_count()) {
-        mm_printf("heap_check: the caches hold %u slabs but the heap marks %u slab pages\n",
-                  (unsigned)slabs, (unsigned)heap_slab_page_count());
-        errors++;
     }
     return errors;
 }
