@@ -4,11 +4,12 @@
  *
  * Physical memory is a memfd of HOST_PHYS_SIZE bytes, mapped once at
  * host_phys_base() (physical address P is at host_phys_base() + P).  Kernel
- * virtual addresses [HOST_WINDOW_BASE, +HOST_WINDOW_SIZE) (the direct map and
- * the heap) live in a reserved host range, the window: when the VMM maps a
- * page there, the same memfd page is mapped into the window, so a write
- * through the virtual address is seen at the physical one, and a page the VMM
- * has not mapped really faults.  Identity-mapped low memory is simply the
+ * virtual addresses [HOST_WINDOW_BASE, +HOST_WINDOW_SIZE) (the direct map,
+ * the heap and the vmalloc range) live in a reserved host range, the window:
+ * when the VMM maps a page there, the same memfd page is mapped into the
+ * window, so a write through the virtual address is seen at the physical
+ * one, and a page the VMM has not mapped (a vmalloc guard page, say) really
+ * faults.  Identity-mapped low memory is simply the
  * physical mapping.
  */
 #include <pthread.h>

@@ -17,6 +17,11 @@
  *   0xD0000000 +------------------------+  HEAP_VIRTUAL_START
  *              | kernel heap, grows up  |  heap_init_virtual(): kmalloc
  *   0xDFFFFFFF +------------------------+  HEAP_VIRTUAL_END
+ *   0xE0000000 +------------------------+  VMALLOC_START
+ *              | vmalloc: page-granular |  every allocation (kernel stacks
+ *              | allocations, each with |  too) has an unmapped guard page
+ *              | a guard page each side |  on each side (mm/vmalloc.c)
+ *   0xEFFFFFFF +------------------------+  VMALLOC_END
  *              | free for vmm_map_page  |
  *   0xFFC00000 +------------------------+  VMM_PT_WINDOW
  *              | the page tables        |  PD[1023] points at the PD itself,
@@ -43,6 +48,10 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 #define KERNEL_PHYSICAL_BASE 0x100000
 #define HEAP_VIRTUAL_START   0xD0000000
 #define HEAP_VIRTUAL_END     0xDFFFFFFF
+
+/* ---- beyond the spec: the vmalloc range (include/vmalloc.h) ---- */
+#define VMALLOC_START 0xE0000000u
+#define VMALLOC_END   0xEFFFFFFFu /* inclusive, like HEAP_VIRTUAL_END */
 
 /* ---- spec: page flags ---- */
 #define PAGE_PRESENT  0x001
@@ -92,6 +101,10 @@ int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags);
 int vmm_heap_map(vaddr_t virt, paddr_t phys);
 void vmm_heap_unmap(vaddr_t virt);
 
+/* The same for vmalloc and [VMALLOC_START, VMALLOC_END]: nobody else maps there. */
+int vmm_vmalloc_map(vaddr_t virt, paddr_t phys);
+void vmm_vmalloc_unmap(vaddr_t virt);
+
 /* The page-table entry for virt (0 if none): flags included. */
 uint32_t vmm_get_entry(vaddr_t virt);
 
@@ -101,13 +114,18 @@ void *vmm_phys_to_virt(paddr_t p);
 /* First address above the identity-mapped low memory. */
 vaddr_t vmm_identity_end(void);
 
-/* What an address is, for fault messages: "NULL page", "unmapped heap page"... */
+/*
+ * What an address is, for fault messages: "NULL page", "unmapped heap page",
+ * "guard-page hit: the guard page below vmalloc allocation 0x... (...)"...
+ * The text may live in a static buffer, valid until the next call.
+ */
 const char *vmm_describe(vaddr_t addr);
 
 /* Page tables in use, mappings made through vmm_map. */
 typedef struct {
     uint32_t page_tables;
-    uint32_t mapped_pages; /* by vmm_map / vmm_map_page, not the fixed maps */
+    uint32_t mapped_pages;  /* by vmm_map / vmm_map_page, not the fixed maps */
+    uint32_t vmalloc_pages; /* of those, in [VMALLOC_START, VMALLOC_END] */
     paddr_t page_directory;
     int paging_enabled;
 } vmm_stats_t;

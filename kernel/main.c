@@ -12,9 +12,16 @@
  * to the physical memory manager, then come paging and the virtual heap.
  * The boot option "phase1" stops before all of that: the spec's Phase 1
  * kernel, which must keep working on its own.
+ *
+ * With paging on, the kernel leaves the 16 KB boot stack (in .bss, nothing
+ * below it but other data) for a kernel stack from kstack_alloc, with an
+ * unmapped guard page below it: an overflow then faults at once, and the
+ * double-fault task (arch/x86/idt.c) names the guard page instead of the
+ * machine triple-faulting.  The tests and the shell run on that stack.
  */
 #include <stdint.h>
 
+#include "cpu.h"
 #include "gdt.h"
 #include "idt.h"
 #include "memmap.h"
@@ -26,6 +33,9 @@
 #include "segment.h"
 #include "shell.h"
 #include "terminal.h"
+#include "vmalloc.h"
+
+#define KERNEL_STACK_SIZE (32 * 1024)
 
 extern char kernel_start[], kernel_end[]; /* linker.ld */
 
@@ -151,6 +161,37 @@ static void paging_start(void)
             pmm_check());
 }
 
+/* What the kernel is for, once it is up: the tests, or the shell.  Never returns. */
+static void kernel_run(void *unused)
+{
+#ifdef KERNEL_TEST
+    int failures = kernel_tests_run();
+    qemu_exit(failures ? 1 : 0);
+#else
+    if (multiboot_has_option("autopoweroff")) {
+        kprintf("\nautopoweroff: powering off\n");
+        poweroff();
+    }
+    shell_run();
+#endif
+}
+
+/* Leave the boot stack for a kernel stack with a guard page below it, and run there. */
+static void kernel_run_on_kstack(void)
+{
+    vaddr_t top = kstack_alloc(KERNEL_STACK_SIZE);
+    if (!top) {
+        kprintf("[boot] kstack: FAILED; staying on the boot stack\n");
+        kernel_run(NULL);
+    }
+    vaddr_t bottom = top - KERNEL_STACK_SIZE;
+    kprintf("[boot] kstack: %u KB at 0x%08x-0x%08x, guard page 0x%08x below it; vmalloc_check "
+            "%d; switching to it\n",
+            KERNEL_STACK_SIZE / 1024, bottom, top - 1, bottom - PAGE_SIZE, vmalloc_check());
+    idt_set_kernel_stack(bottom, top);
+    cpu_call_on_stack(top, kernel_run, NULL);
+}
+
 void kernel_main(uint32_t magic, uint32_t mbi_phys)
 {
     terminal_initialize();
@@ -186,16 +227,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
         kprintf("[boot] phase1: no PMM, no paging (boot option phase1)\n");
     } else if (pmm_start()) {
         paging_start();
+        kernel_run_on_kstack();
     }
-
-#ifdef KERNEL_TEST
-    int failures = kernel_tests_run();
-    qemu_exit(failures ? 1 : 0);
-#else
-    if (multiboot_has_option("autopoweroff")) {
-        kprintf("\nautopoweroff: powering off\n");
-        poweroff();
-    }
-    shell_run();
-#endif
+    kernel_run(NULL);
 }

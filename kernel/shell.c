@@ -19,6 +19,7 @@
 #include "power.h"
 #include "serial.h"
 #include "terminal.h"
+#include "vmalloc.h"
 #include "vmm.h"
 
 #define LINE_MAX            128
@@ -368,6 +369,37 @@ static void cmd_vmm(int argc, char **argv)
         vmm_dump();
 }
 
+/* vmalloc: the dump; vmalloc SIZE: allocate; vmalloc free ADDR: vfree (misuse reported). */
+static void cmd_vmalloc(int argc, char **argv)
+{
+    uint32_t n;
+    memory_stats_t before;
+
+    if (!paging_running(argv[0]))
+        return;
+    if (argc == 1) {
+        vmalloc_dump();
+        kprintf("vmalloc_check: %d broken invariants\n", vmalloc_check());
+    } else if (argc == 3 && str_eq(argv[1], "free") && parse_u32(argv[2], 1, &n)) {
+        get_memory_stats(&before);
+        vfree((void *)(uintptr_t)n);
+        kprintf(reported_error(&before) ? "vfree(0x%08x) refused (see above)\n"
+                                        : "vfree(0x%08x) done\n",
+                n);
+    } else if (argc == 2 && parse_u32(argv[1], 0, &n)) {
+        char *p = vmalloc(n);
+        if (!p) {
+            kprintf("vmalloc(%u) failed: NULL\n", n);
+            return;
+        }
+        uint32_t pages = (n + PAGE_SIZE - 1) / PAGE_SIZE;
+        kprintf("vmalloc(%u) = %p: %u pages, guard pages 0x%08x and 0x%08x (unmapped)\n", n, p,
+                pages, (uint32_t)p - PAGE_SIZE, (uint32_t)p + pages * PAGE_SIZE);
+    } else {
+        kprintf("usage: vmalloc [SIZE | free ADDR] (SIZE decimal or 0x hex, ADDR hex)\n");
+    }
+}
+
 static const struct command commands[] = {
     {"help", "", "list the commands", 0, 0, cmd_help},
     {"meminfo", "", "every field of get_memory_stats() (and the PMM's totals)", 0, 0, cmd_meminfo},
@@ -386,6 +418,8 @@ static const struct command commands[] = {
     {"phys", "VADDR", "vmm_get_physical(VADDR), the flags, and what the address is", 1, 1,
      cmd_phys},
     {"vmm", "", "vmm_dump(): every mapped range", 0, 0, cmd_vmm},
+    {"vmalloc", "[SIZE]", "vmalloc_dump(), or vmalloc(SIZE); 'vmalloc free ADDR' vfrees", 0, 2,
+     cmd_vmalloc},
     {"poweroff", "", "switch the machine off", 0, 0, cmd_poweroff},
     {NULL, NULL, NULL, 0, 0, NULL},
 };

@@ -13,7 +13,10 @@
  * entry is unmapped; pt_used[] counts the present entries of each table so
  * that is O(1).  The fixed mappings made by vmm_init (identity of low
  * memory, direct map) cannot be changed through vmm_map/vmm_unmap_page: an
- * unmap there would free pages the kernel itself lives in.
+ * unmap there would free pages the kernel itself lives in.  Two ranges have
+ * an owner who alone maps there: the kernel heap (vmm_heap_map/unmap) and
+ * vmalloc (vmm_vmalloc_map/unmap); vmm_map and vmm_unmap_page refuse them,
+ * so nobody pulls a page out from under kmalloc or a vmalloc allocation.
  *
  * Errors: every refusal is one mm_report line (function, address, reason)
  * and leaves the tables exactly as they were.
@@ -26,6 +29,7 @@
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
+#include "vmalloc.h"
 #include "vmm.h"
 
 #define ENTRY_FLAGS (PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER)
@@ -34,6 +38,11 @@
 _Static_assert(VMM_PT_WINDOW == (uint32_t)VMM_RECURSIVE_SLOT << 22, "window = recursive slot");
 _Static_assert(HEAP_VIRTUAL_START >= KERNEL_VIRTUAL_BASE + VMM_DIRECT_MAP_SIZE,
                "direct map must end before the heap");
+_Static_assert(VMALLOC_START > HEAP_VIRTUAL_END && VMALLOC_END < VMM_PT_WINDOW,
+               "vmalloc range between the heap and the table window");
+
+/* Who is mapping right now: owned ranges are refused to everyone else. */
+enum range_owner { OWNER_NONE, OWNER_HEAP, OWNER_VMALLOC };
 
 static struct {
     paddr_t pd_phys;
@@ -43,7 +52,8 @@ static struct {
     uint16_t pt_used[VMM_ENTRIES];
     uint32_t tables;
     uint32_t mapped;
-    int heap_call; /* set while the heap maps/unmaps its own range (vmm_heap_map/unmap) */
+    uint32_t vmalloc_mapped; /* of `mapped`, pages in the vmalloc range */
+    enum range_owner caller; /* set while an owner maps/unmaps its own range */
 } vmm;
 
 static uint32_t *directory(void)
@@ -62,6 +72,11 @@ static uint32_t *entry_of(vaddr_t virt)
     if (!vmm.pd_phys || !(directory()[VMM_PDX(virt)] & PAGE_PRESENT))
         return NULL;
     return &table(VMM_PDX(virt))[VMM_PTX(virt)];
+}
+
+static int in_vmalloc(vaddr_t v)
+{
+    return v >= VMALLOC_START && v <= VMALLOC_END;
 }
 
 static int in_fixed(vaddr_t v)
@@ -83,8 +98,10 @@ static const char *virt_problem(vaddr_t virt)
         return "inside the page-table window";
     if (in_fixed(virt))
         return "inside the kernel's fixed mappings (identity or direct map)";
-    if (virt >= HEAP_VIRTUAL_START && virt <= HEAP_VIRTUAL_END && !vmm.heap_call)
+    if (virt >= HEAP_VIRTUAL_START && virt <= HEAP_VIRTUAL_END && vmm.caller != OWNER_HEAP)
         return "inside the kernel heap's range (only the heap maps there)";
+    if (in_vmalloc(virt) && vmm.caller != OWNER_VMALLOC)
+        return "inside the vmalloc range (only vmalloc maps there)";
     return NULL;
 }
 
@@ -149,6 +166,7 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
     *e = phys | (flags & ENTRY_FLAGS) | PAGE_PRESENT;
     vmm.pt_used[VMM_PDX(virt)]++;
     vmm.mapped += !fixed;
+    vmm.vmalloc_mapped += in_vmalloc(virt);
     glue_mapping_changed(virt, phys);
     return 0;
 }
@@ -183,6 +201,7 @@ void vmm_unmap_page(uint32_t virt)
     paddr_t phys = VMM_FRAME(*e);
     *e = 0;
     vmm.mapped--;
+    vmm.vmalloc_mapped -= in_vmalloc(virt);
     glue_mapping_changed(virt, 0);
     /*
      * The spec frees the page; only if the PMM handed it out (not MMIO, not
@@ -202,23 +221,44 @@ void vmm_unmap_page(uint32_t virt)
     glue_unlock(f);
 }
 
-int vmm_heap_map(vaddr_t virt, paddr_t phys)
+/* An owner maps / unmaps a page of its own range (never across into another's). */
+static int owner_map(enum range_owner who, vaddr_t virt, paddr_t phys)
 {
     glue_irqflags_t f = glue_lock();
-    vmm.heap_call = 1;
+    vmm.caller = who;
     int r = map_locked("vmm_map", virt, phys, PAGE_WRITABLE, 0);
-    vmm.heap_call = 0;
+    vmm.caller = OWNER_NONE;
     glue_unlock(f);
     return r;
 }
 
-void vmm_heap_unmap(vaddr_t virt)
+static void owner_unmap(enum range_owner who, vaddr_t virt)
 {
     glue_irqflags_t f = glue_lock();
-    vmm.heap_call = 1;
+    vmm.caller = who;
     vmm_unmap_page(virt);
-    vmm.heap_call = 0;
+    vmm.caller = OWNER_NONE;
     glue_unlock(f);
+}
+
+int vmm_heap_map(vaddr_t virt, paddr_t phys)
+{
+    return owner_map(OWNER_HEAP, virt, phys);
+}
+
+void vmm_heap_unmap(vaddr_t virt)
+{
+    owner_unmap(OWNER_HEAP, virt);
+}
+
+int vmm_vmalloc_map(vaddr_t virt, paddr_t phys)
+{
+    return owner_map(OWNER_VMALLOC, virt, phys);
+}
+
+void vmm_vmalloc_unmap(vaddr_t virt)
+{
+    owner_unmap(OWNER_VMALLOC, virt);
 }
 
 uint32_t vmm_get_entry(vaddr_t virt)
@@ -309,6 +349,7 @@ void vmm_get_stats(vmm_stats_t *s)
     }
     s->page_tables = vmm.tables;
     s->mapped_pages = vmm.mapped;
+    s->vmalloc_pages = vmm.vmalloc_mapped;
     s->page_directory = vmm.pd_phys;
     s->paging_enabled = vmm.enabled;
 }
@@ -323,6 +364,15 @@ const char *vmm_describe(vaddr_t a)
     int mapped = e & PAGE_PRESENT;
     if (a >= HEAP_VIRTUAL_START && a <= HEAP_VIRTUAL_END)
         return mapped ? "kernel heap page" : "unmapped heap page (past the heap's end)";
+    if (in_vmalloc(a)) {
+        /* a guard page is what a fault there means: say so first */
+        static char text[256];
+        int guard = vmalloc_is_guard(a);
+        size_t n = guard ? mm_snprintf(text, sizeof(text), "guard-page hit: ") : 0;
+        if (!vmalloc_describe(a, text + n, sizeof(text) - n))
+            return "vmalloc range";
+        return text;
+    }
     if (a < vmm.identity_end)
         return "identity-mapped low memory";
     if (a >= KERNEL_VIRTUAL_BASE && a - KERNEL_VIRTUAL_BASE < vmm.direct_size)
@@ -382,7 +432,7 @@ int vmm_check(void)
         return 0;
     glue_irqflags_t f = glue_lock();
     int errors = 0;
-    uint32_t tables = 0, mapped = 0;
+    uint32_t tables = 0, mapped = 0, vmalloc_mapped = 0;
     uint32_t *pd = directory();
     /* the CPU sets Accessed/Dirty as it walks: they are not ours to check */
     if ((pd[VMM_RECURSIVE_SLOT] & ~(uint32_t)(PAGE_ACCESSED | PAGE_DIRTY)) !=
@@ -419,13 +469,14 @@ int vmm_check(void)
                      VMM_FRAME(t[i]) != v - KERNEL_VIRTUAL_BASE)
                 errors += check_failed(v, "direct map points elsewhere");
             mapped += !in_fixed(v);
+            vmalloc_mapped += in_vmalloc(v);
         }
         if (present != vmm.pt_used[pdx])
             errors += check_failed(base, "present entries differ from the table's count");
         if (present == 0)
             errors += check_failed(base, "empty page table not given back");
     }
-    if (tables != vmm.tables || mapped != vmm.mapped)
+    if (tables != vmm.tables || mapped != vmm.mapped || vmalloc_mapped != vmm.vmalloc_mapped)
         errors += check_failed(0, "table or mapping counters differ from the tables");
     glue_unlock(f);
     return errors;

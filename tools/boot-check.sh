@@ -5,10 +5,13 @@
 #      the PMM on the memory map, and a clean poweroff (QEMU exit status 0);
 #   2. -m 4G: the RAM QEMU puts above 4 GB is passed to the PMM, which ignores it;
 #   3. "phase1": the spec's Phase 1 kernel, no PMM;
-#   4. the serial console: commands typed into the shell, answers checked.
-#   usage: boot-check.sh "<qemu command and options>" build/kernel.elf
+#   4. the serial console: commands typed into the shell, answers checked;
+#   5. a kernel stack overflow (the test kernel with ktest=overflow): the
+#      double-fault task names the guard page, no triple fault.
+#   usage: boot-check.sh "<qemu command and options>" build/kernel.elf [build/kernel-test.elf]
 qemu_base=$1
 kernel=$2
+kernel_test=${3:-build/kernel-test.elf}
 log=build/boot.log
 . tools/check-lib.sh
 
@@ -51,6 +54,8 @@ printf '%s\n' help 'alloc 100' 'alloc 0x40' 'alloc 99999999' meminfo 'free 0x123
     pmm 'palloc 1' 'palloc 4 0x4000' 'palloc 0' 'pfree 0x1234' 'pfree 0x1000' 'pfree 0x500000 2' \
     'map 0x40000000' 'phys 0x40000123' 'map 0x40000000' 'phys 0' 'phys 0xd0000000' vmm \
     'unmap 0x40000000' 'unmap 0x40000000' 'unmap 0x100000' 'phys 0x40000000' \
+    'vmalloc 5000' vmalloc 'phys 0xe0000ffc' 'vmalloc free 0xe000b000' 'vmalloc free 0xe000b000' \
+    'vmalloc free 0xe0001000' 'vmalloc free 0xe000b010' \
     poweroff |
     timeout 120 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
 rc=$?
@@ -80,7 +85,26 @@ expect "$log" '^pmm_alloc_pages\(0, 0x0\) failed: 0$' "palloc 0 refused"
 expect "$log" '^ERROR: pmm_free_pages?: 0x00001234: ' "pfree of an unaligned address reported by the PMM"
 expect "$log" '^pmm_free_pages\(0x00001000, 1\) refused' "pfree of a page below 1 MB refused"
 expect "$log" '^pmm_free_pages\(0x00500000, 2\) refused' "pfree of the early heap refused"
+expect "$log" '^vmalloc\(5000\) = 0xe000b000: 2 pages, guard pages 0xe000a000 and 0xe000d000 \(unmapped\)$' "vmalloc gives pages between guard pages"
+expect "$log" '^  0xe0001000-0xe0008fff +8 pages, guard pages 0xe0000000 0xe0009000: kernel stack 0xe0001000 \(32768 bytes\)$' "vmalloc lists the kernel's stack"
+expect "$log" '^vmalloc_check: 0 broken invariants$' "vmalloc_check healthy"
+expect "$log" '^0xe0000ffc: not mapped \(guard-page hit: guard page below kernel stack 0xe0001000' "phys names the stack's guard page"
+expect "$log" '^vfree\(0xe000b000\) done$' "vmalloc free"
+expect "$log" '^ERROR: vfree: 0xe000b000: double free of vmalloc allocation 0xe000b000 \(5000 bytes\)$' "double vfree reported"
+expect "$log" '^ERROR: vfree: 0xe0001000: kernel stack 0xe0001000 \(32768 bytes\): free it with kstack_free$' "vfree of the kernel stack refused"
+expect "$log" '^ERROR: vfree: 0xe000b010: not page-aligned' "unaligned vfree reported"
 exit_status_is $rc 0
+
+echo "== boot check: kernel stack overflow (test kernel, ktest=overflow)"
+timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel_test" -append "ktest=overflow" \
+    </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^\*\*\* CPU exception 8: #DF Double Fault' "the overflow ends in #DF, not a triple fault"
+expect "$log" '^  handled by the double-fault task on its own stack' "#DF runs on its own stack"
+expect "$log" '^  address: guard-page hit: guard page below kernel stack 0xe[0-9a-f]{7} \(8192 bytes\): a stack overflow$' "the diagnosis names the guard page below the stack"
+expect "$log" '^\[  OK  \] overflow: ' "the test's own verdict"
+exit_status_is $rc 1 # isa-debug-exit with 0
 write_results boot
 echo "boot checks: $passed passed, $failed failed (last log in $log)"
 exit $status

@@ -76,6 +76,7 @@ expect_pmm_boot() { # expect_pmm_boot LOG
     expect "$1" '^\[boot\] heap: moving kmalloc to 0xd0000000 \.\.\. ok, 64 KB mapped$' "virtual heap at 0xd0000000"
     expect "$1" '^\[boot\] heap: kmalloc\(1 MB\) = 0xd[0-9a-f]{7}: heap grew to [0-9]+ KB .* read back: ok$' "heap grows on demand"
     expect "$1" '^\[boot\] heap: kfree: shrank back to [0-9]+ KB; .*heap_check 0, vmm_check 0, pmm_check 0$' "heap shrinks, all checkers healthy"
+    expect "$1" '^\[boot\] kstack: 32 KB at 0xe[0-9a-f]{7}-0xe[0-9a-f]{7}, guard page 0xe[0-9a-f]{7} below it; vmalloc_check 0; switching to it$' "the kernel moves to a guarded kernel stack"
 }
 
 # Nothing went wrong, and the kernel switched itself off.

@@ -114,4 +114,10 @@ __attribute__((noreturn)) static inline void cpu_halt_forever(void)
 void enable_paging(uint32_t page_directory);
 void flush_tlb_single(uint32_t virtual_address);
 
+/*
+ * Call fn(arg) with ESP = top (a kernel stack from kstack_alloc), and return
+ * to the caller's stack when fn returns (arch/x86/stack.S).
+ */
+void cpu_call_on_stack(uint32_t top, void (*fn)(void *), void *arg);
+
 #endif /* ARCH_X86_CPU_H */

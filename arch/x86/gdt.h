@@ -4,11 +4,26 @@
 #ifndef ARCH_X86_GDT_H
 #define ARCH_X86_GDT_H
 
+#include <stdint.h>
+
+struct tss;
+
 /*
  * Install a flat GDT of our own and reload every segment register from it.
  * The loader's GDT lives in memory we do not own and may reuse, so this runs
- * before anything that could fault.
+ * before anything that could fault.  It also loads TR with the kernel's TSS
+ * and prepares the double-fault task, which runs on a stack of its own (idt.c
+ * points the #DF task gate at it).
  */
 void gdt_init(void);
+
+/* Where the double-fault task starts (idt_init sets it). */
+void gdt_set_double_fault_entry(void (*entry)(void));
+
+/* The page directory the double-fault task switches to (call when CR3 changes). */
+void gdt_set_task_cr3(uint32_t page_directory_phys);
+
+/* Inside the #DF task: the registers of the task it interrupted, saved by the CPU. */
+const struct tss *gdt_interrupted_task(void);
 
 #endif /* ARCH_X86_GDT_H */

@@ -11,10 +11,14 @@
  *   tables   identity until paging; then the recursive window: PD slot 1023
  *            points at the PD, so table i is at 0xFFC00000 + 4096 * i
  *   TLB      invlpg (the spec's flush_tlb_single) for every changed entry
+ *
+ * Turning paging on also gives the double-fault task (gdt.c) the page
+ * directory: a task switch loads CR3 from the TSS.
  */
 #include "glue.h"
 
 #include "cpu.h"
+#include "gdt.h"
 #include "terminal.h"
 #include "vmm.h"
 
@@ -63,6 +67,7 @@ void *glue_page_table(unsigned pdx, uintptr_t table_phys)
 
 void glue_paging_enable(uintptr_t directory_phys)
 {
+    gdt_set_task_cr3(directory_phys);
     enable_paging(directory_phys);
     /* CR0.WP: read-only pages are read-only for the kernel too */
     uint32_t cr0 = read_cr0() | CR0_WP;

@@ -20,10 +20,20 @@
  * own way.  A fault while a diagnosis is being printed (a describer walking
  * a broken page table, say) skips the hooks and halts after one line, so
  * hooks and describers are never re-entered.
+ *
+ * #DF is the exception: its gate is a task gate, so the CPU switches to the
+ * double-fault task (gdt.c) with a stack of its own instead of pushing a
+ * frame on the current stack.  That is what makes a kernel stack overflow
+ * reportable: the overflow's #PF cannot push its frame on a stack that ran
+ * into its guard page, the CPU raises #DF, and a #DF through an ordinary
+ * gate would fault the same way and triple-fault.  double_fault_task prints
+ * the diagnosis from the registers the CPU saved in the kernel's TSS (CR2 is
+ * the guard page address; the describer names it) and halts.
  */
 #include "idt.h"
 
 #include "cpu.h"
+#include "gdt.h"
 #include "segment.h"
 #include "serial.h"
 #include "terminal.h"
@@ -31,7 +41,8 @@
 static struct idt_gate idt[256];
 static fault_hook_t fault_hooks[IDT_EXCEPTIONS];
 static idt_address_describer_t address_describer;
-static volatile int diagnosing; /* nonzero while printing a diagnosis */
+static volatile int diagnosing;     /* nonzero while printing a diagnosis */
+static uint32_t stack_lo, stack_hi; /* the kernel stack once it left the boot stack */
 
 extern const uint32_t isr_stub_table[IDT_EXCEPTIONS]; /* isr.S */
 extern char boot_stack_bottom[], boot_stack_top[];    /* boot.S */
@@ -81,12 +92,24 @@ static void set_gate(int vector, uint32_t handler)
     };
 }
 
+static void set_task_gate(int vector, uint16_t tss_selector)
+{
+    idt[vector] = (struct idt_gate){
+        .selector = tss_selector,
+        .type_attr = GATE_PRESENT | GATE_DPL(0) | GATE_TASK,
+    };
+}
+
+static void double_fault_task(void);
+
 void idt_init(void)
 {
     struct descriptor_table_register idtr;
 
     for (int v = 0; v < IDT_EXCEPTIONS; v++)
         set_gate(v, isr_stub_table[v]);
+    gdt_set_double_fault_entry(double_fault_task);
+    set_task_gate(8, TSS_DOUBLE_SEL);
 
     idtr.limit = sizeof(idt) - 1;
     idtr.base = (uint32_t)idt;
@@ -110,6 +133,12 @@ void idt_set_address_describer(idt_address_describer_t fn)
 idt_address_describer_t idt_address_describer(void)
 {
     return address_describer;
+}
+
+void idt_set_kernel_stack(uint32_t lo, uint32_t hi)
+{
+    stack_lo = lo;
+    stack_hi = hi;
 }
 
 /* #PF: say what kind of access failed, in words (bits drawn in cpu.h), and what is there. */
@@ -147,11 +176,13 @@ static void explain_selector_error(uint32_t err)
     kprintf("%s\n", (err & 0x1) ? " during an external event" : "");
 }
 
-/* Return addresses up the EBP chain, as long as it stays on the boot stack. */
+/* Return addresses up the EBP chain, as long as it stays on the stack it starts on. */
 static void print_backtrace(const struct interrupt_frame *f)
 {
     uint32_t lo = (uint32_t)boot_stack_bottom, hi = (uint32_t)boot_stack_top;
     uint32_t ebp = f->ebp;
+    if (stack_hi && ebp >= stack_lo && ebp < stack_hi)
+        lo = stack_lo, hi = stack_hi;
 
     kprintf("  backtrace: 0x%08x", f->eip);
     for (int depth = 0; depth < 12; depth++) {
@@ -166,15 +197,28 @@ static void print_backtrace(const struct interrupt_frame *f)
     kprintf("\n");
 }
 
-static void diagnose(const struct interrupt_frame *f)
+/* #DF: the stack it left behind, and what CR2 says the last fault hit. */
+static void explain_double_fault(uint32_t esp)
 {
-    /* Same-privilege exceptions push no ESP: the old stack is just above us. */
-    uint32_t esp = (uint32_t)(f + 1);
+    uint32_t cr2 = read_cr2();
 
+    kprintf("  handled by the double-fault task on its own stack; the interrupted ESP=0x%08x\n",
+            esp);
+    kprintf("  last page fault at CR2=0x%08x\n", cr2);
+    if (address_describer) {
+        const char *what = address_describer(cr2);
+        kprintf("  address: %s\n", what ? what : "(the describer does not know it)");
+    }
+}
+
+static void diagnose(const struct interrupt_frame *f, uint32_t esp)
+{
     kprintf("\n*** CPU exception %u: %s, error code 0x%08x ***\n", f->vector,
             idt_exception_name(f->vector), f->error_code);
     if (f->vector == 14)
         explain_page_fault(f->error_code);
+    else if (f->vector == 8)
+        explain_double_fault(esp);
     else if (f->vector >= 10 && f->vector <= 13)
         explain_selector_error(f->error_code);
     kprintf("  EIP=0x%08x  CS=0x%04x  EFLAGS=0x%08x  CR2=0x%08x\n", f->eip, f->cs & 0xFFFF,
@@ -193,7 +237,8 @@ void idt_print_diagnosis(const struct interrupt_frame *f)
     int outer = diagnosing;
 
     diagnosing = 1;
-    diagnose(f);
+    /* Same-privilege exceptions push no ESP: the old stack is just above the frame. */
+    diagnose(f, f->vector == 8 ? f->esp_at_pusha : (uint32_t)(f + 1));
     diagnosing = outer;
 }
 
@@ -213,7 +258,48 @@ void isr_dispatch(struct interrupt_frame *f)
         return;
 
     diagnosing = 1;
-    diagnose(f);
+    diagnose(f, (uint32_t)(f + 1));
+    kprintf("System halted.\n");
+    cpu_halt_forever();
+}
+
+/*
+ * The double-fault task's entry point (gdt.c's TSS, the #DF task gate).  It
+ * starts on its own stack with the CPU's error code (always 0) where a
+ * return address would be, and never returns: the interrupted task's stack
+ * is not to be trusted.  The frame it builds for the hook and the diagnosis
+ * comes from the kernel's TSS, where the CPU saved every register; its
+ * esp_at_pusha is the interrupted ESP.  A #DF hook (a test that overflows a
+ * stack on purpose) runs after the diagnosis and may leave QEMU; whatever it
+ * returns, the CPU halts.
+ */
+__attribute__((noreturn)) static void double_fault_task(void)
+{
+    const struct tss *t = gdt_interrupted_task();
+    struct interrupt_frame f = {
+        .gs = t->gs,
+        .fs = t->fs,
+        .es = t->es,
+        .ds = t->ds,
+        .edi = t->edi,
+        .esi = t->esi,
+        .ebp = t->ebp,
+        .esp_at_pusha = t->esp,
+        .ebx = t->ebx,
+        .edx = t->edx,
+        .ecx = t->ecx,
+        .eax = t->eax,
+        .vector = 8,
+        .error_code = 0,
+        .eip = t->eip,
+        .cs = t->cs,
+        .eflags = t->eflags,
+    };
+
+    diagnosing = 1; /* a fault from here on is nested: one line and halt */
+    diagnose(&f, t->esp);
+    if (fault_hooks[8])
+        fault_hooks[8](&f);
     kprintf("System halted.\n");
     cpu_halt_forever();
 }

@@ -47,6 +47,12 @@ void idt_init(void);
  * nonzero means "handled": the faulting code resumes at f->eip, which the
  * hook may have moved past the faulting instruction.  Returning 0 falls
  * through to the diagnosis and halt.  Pass NULL to remove a hook.
+ *
+ * #DF (vector 8) is different: it runs in the double-fault task, on its own
+ * stack, because the interrupted stack may be gone.  Its hook is called
+ * after the diagnosis, with a frame built from the saved registers
+ * (esp_at_pusha is the interrupted ESP), and the CPU halts after it: a hook
+ * may only leave (qemu_exit), never resume.
  */
 typedef int (*fault_hook_t)(struct interrupt_frame *f);
 void idt_set_fault_hook(int vector, fault_hook_t hook);
@@ -70,6 +76,12 @@ typedef const char *(*idt_address_describer_t)(uint32_t addr);
 void idt_set_address_describer(const char *(*fn)(uint32_t addr));
 /* The describer now set (NULL if none): to put it back after replacing it. */
 idt_address_describer_t idt_address_describer(void);
+
+/*
+ * The stack the kernel runs on once it left the boot stack (a kernel stack
+ * from kstack_alloc): the backtrace follows EBP chains within [lo, hi).
+ */
+void idt_set_kernel_stack(uint32_t lo, uint32_t hi);
 
 /* "Page Fault" etc.; "Reserved" or "Interrupt" outside the known vectors. */
 const char *idt_exception_name(uint32_t vector);

@@ -18,15 +18,20 @@
 #define GDT_KERNEL_DATA 2
 #define GDT_USER_CODE   3
 #define GDT_USER_DATA   4
-#define GDT_ENTRIES     5
+#define GDT_TSS_KERNEL  5 /* the task the kernel runs as (TR) */
+#define GDT_TSS_DOUBLE  6 /* the #DF handler's task: its own stack */
+#define GDT_ENTRIES     7
 
-#define KERNEL_CS (GDT_KERNEL_CODE << 3)     /* 0x08 */
-#define KERNEL_DS (GDT_KERNEL_DATA << 3)     /* 0x10 */
-#define USER_CS   ((GDT_USER_CODE << 3) | 3) /* 0x1B */
-#define USER_DS   ((GDT_USER_DATA << 3) | 3) /* 0x23 */
+#define KERNEL_CS      (GDT_KERNEL_CODE << 3)     /* 0x08 */
+#define KERNEL_DS      (GDT_KERNEL_DATA << 3)     /* 0x10 */
+#define USER_CS        ((GDT_USER_CODE << 3) | 3) /* 0x1B */
+#define USER_DS        ((GDT_USER_DATA << 3) | 3) /* 0x23 */
+#define TSS_KERNEL_SEL (GDT_TSS_KERNEL << 3)      /* 0x28 */
+#define TSS_DOUBLE_SEL (GDT_TSS_DOUBLE << 3)      /* 0x30 */
 
 #ifndef __ASSEMBLER__
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -65,6 +70,28 @@ struct gdt_descriptor {
 #define SEG_TYPE_ACCESSED    0x01
 #define SEG_FLAG_4K          0x80 /* G */
 #define SEG_FLAG_32BIT       0x40 /* DB */
+#define SEG_TYPE_TSS32       0x09 /* S = 0: an available 32-bit TSS (0x0B once busy) */
+
+/*
+ * 32-bit Task State Segment (104 bytes, SDM vol. 3, 7.2.1): where a task
+ * switch saves the outgoing task's registers and loads the incoming one's.
+ * We use it for one thing: #DF arrives through a task gate, so its handler
+ * runs on a stack of its own even when the kernel stack is gone (an
+ * overflow into a guard page).  Offsets, as the CPU reads them:
+ *
+ *    0 link   4 esp0   8 ss0   12 esp1  16 ss1   20 esp2  24 ss2
+ *   28 cr3   32 eip   36 eflags 40 eax  44 ecx   48 edx   52 ebx
+ *   56 esp   60 ebp   64 esi   68 edi   72 es    76 cs    80 ss
+ *   84 ds    88 fs    92 gs    96 ldt  100 trap 102 iomap base
+ *
+ * Selectors take 16 bits of a 32-bit slot; the upper half is reserved (0).
+ */
+struct tss {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2;
+    uint32_t cr3, eip, eflags, eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t es, cs, ss, ds, fs, gs, ldt;
+    uint16_t trap, iomap_base;
+} __attribute__((packed));
 
 /*
  * Gate descriptor in the IDT (8 bytes, SDM vol. 3, 6.11):
@@ -80,6 +107,8 @@ struct gdt_descriptor {
  *
  *  type 0xE = 32-bit interrupt gate: the CPU clears IF on entry, which is
  *  what we want (the console and the heap lock assume IF stays clear).
+ *  type 0x5 = task gate (only #DF): a hardware task switch to the TSS named
+ *  by the selector, whose EFLAGS has IF clear too.
  */
 struct idt_gate {
     uint16_t offset_low;
@@ -92,6 +121,7 @@ struct idt_gate {
 #define GATE_PRESENT      0x80
 #define GATE_DPL(n)       ((n) << 5)
 #define GATE_INTERRUPT_32 0x0E
+#define GATE_TASK         0x05 /* selector = a TSS in the GDT; offset unused */
 
 /* The operand of lgdt and lidt: limit (size - 1) and linear base. */
 struct descriptor_table_register {
@@ -101,6 +131,10 @@ struct descriptor_table_register {
 
 _Static_assert(sizeof(struct gdt_descriptor) == 8, "GDT descriptor is 8 bytes");
 _Static_assert(sizeof(struct idt_gate) == 8, "IDT gate is 8 bytes");
+_Static_assert(sizeof(struct tss) == 104, "32-bit TSS is 104 bytes");
+_Static_assert(offsetof(struct tss, cr3) == 28 && offsetof(struct tss, esp) == 56 &&
+                   offsetof(struct tss, es) == 72 && offsetof(struct tss, iomap_base) == 102,
+               "TSS layout as the CPU reads it");
 _Static_assert(sizeof(struct descriptor_table_register) == 6, "lgdt/lidt operand is 6 bytes");
 
 #endif /* __ASSEMBLER__ */

@@ -4,6 +4,7 @@
  * status through isa-debug-exit.
  */
 #include "ktest.h"
+#include "vmalloc.h"
 #include "vmm.h"
 #include "multiboot.h"
 
@@ -30,9 +31,10 @@ int kt_contains(const char *haystack, const char *needle)
 /*
  * Boot option "ktest=PREFIX" runs only the tests whose name starts with
  * PREFIX (tools/qemu-accel.sh boots "ktest=cpu:" to see whether KVM can
- * deliver exceptions at all).
+ * deliver exceptions at all).  Tests that end the boot (ktest_overflow) run
+ * only when named that way: `explicit` leaves them out otherwise.
  */
-static int selected(const char *name)
+static int selected(const char *name, int explicit)
 {
     const char *c = multiboot_cmdline();
     for (; *c; c++) {
@@ -45,22 +47,23 @@ static int selected(const char *name)
             return *p == '\0' || *p == ' ';
         }
     }
-    return 1;
+    return !explicit;
 }
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap,   ktest_string, ktest_cpu,
-                                    ktest_memmap, ktest_idt,    ktest_phase2};
+    const struct ktest *suites[] = {ktest_heap, ktest_string, ktest_cpu,     ktest_memmap,
+                                    ktest_idt,  ktest_phase2, ktest_vmalloc, ktest_overflow};
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     int passed = 0, failed = 0;
     kprintf("\n[ktest] in-kernel test suite\n");
     for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
         for (const struct ktest *t = suites[s]; t->name; t++) {
-            if (!selected(t->name))
+            if (!selected(t->name, suites[s] == ktest_overflow))
                 continue;
-            int phase2 = suites[s] == ktest_phase2;
+            int phase2 = suites[s] == ktest_phase2 || suites[s] == ktest_vmalloc ||
+                         suites[s] == ktest_overflow;
             memory_init(); /* every test starts from a fresh 64 KB heap */
             current_failed = 0;
             kprintf("[ RUN  ] %s\n", t->name);
@@ -73,8 +76,9 @@ int kernel_tests_run(void)
             }
             if (!current_failed && heap_check() != 0)
                 kt_fail(t->name, 0, "heap_check() after the test");
-            if (!current_failed && phase2 && (vmm_check() != 0 || pmm_check() != 0))
-                kt_fail(t->name, 0, "vmm_check() or pmm_check() after the test");
+            if (!current_failed && phase2 &&
+                (vmm_check() != 0 || pmm_check() != 0 || vmalloc_check() != 0))
+                kt_fail(t->name, 0, "vmm_check(), pmm_check() or vmalloc_check() after the test");
             kprintf(current_failed ? "[ FAIL ] %s\n" : "[  OK  ] %s\n", t->name);
             current_failed ? failed++ : passed++;
         }

@@ -39,6 +39,8 @@ extern const struct ktest ktest_cpu[];
 extern const struct ktest ktest_phase2[];
 extern const struct ktest ktest_memmap[];
 extern const struct ktest ktest_idt[];
+extern const struct ktest ktest_vmalloc[];  /* Phase 2, like ktest_phase2 */
+extern const struct ktest ktest_overflow[]; /* only with the boot option ktest=overflow */
 
 int kernel_tests_run(void);
 
