@@ -107,6 +107,21 @@ void *kmalloc_aligned(size_t size, size_t align);
 /* Bytes usable at ptr (at least what was asked; 0 for NULL or a bad pointer, reported). */
 size_t kmalloc_usable_size(void *ptr);
 
+/*
+ * Map at least `bytes` of virtual heap now and never shrink below them: for
+ * code that must not wait for pages to be mapped (interrupt handlers,
+ * real-time paths).  With a reserve big enough, kmalloc and kfree never map
+ * or unmap a page, and their worst case is the heap's own bounded work.
+ */
+void heap_reserve(size_t bytes);
+
+/*
+ * Give every free page at the virtual heap's end back to the PMM now (down to
+ * 64 KB of slack and the reserve); returns the bytes unmapped.  kfree does
+ * this a bounded step at a time; kmem_cache_reap does it all at once.
+ */
+size_t heap_trim(void);
+
 /* The last caller-bug message the memory manager printed ("" if none). */
 const char *mm_last_error(void);
 

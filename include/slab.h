@@ -46,7 +46,10 @@ void kmem_cache_free(kmem_cache_t *cache, void *obj);
 int kmem_cache_destroy(kmem_cache_t *cache);
 /* Give the cache's empty slabs back to the heap; returns how many pages went. */
 size_t kmem_cache_shrink(kmem_cache_t *cache);
-/* The same for every cache (done by the heap itself when it runs out of memory). */
+/*
+ * The same for every cache (done by the heap itself when it runs out of
+ * memory), then heap_trim(): the pages go back to the PMM.
+ */
 size_t kmem_cache_reap(void);
 
 typedef struct {

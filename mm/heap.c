@@ -103,6 +103,8 @@ typedef struct free_links {
 #define HEAP_GROW_MIN        (16 * PAGE_SIZE) /* grow by at least 64 KB */
 #define HEAP_SHRINK_SLACK    (16 * PAGE_SIZE) /* keep 64 KB free at the end */
 #define HEAP_SHRINK_MIN      (64 * PAGE_SIZE) /* shrink only when 256 KB can go */
+#define HEAP_SHRINK_STEP     (16 * PAGE_SIZE) /* a small kfree unmaps at most 64 KB */
+#define HEAP_TRIM            0xFFFFFFFFu      /* heap_shrink's budget for heap_trim: all */
 #define HEAP_VIRTUAL_LIMIT   ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
 
 typedef struct {
@@ -130,6 +132,7 @@ static struct {
     uint32_t used, free, blocks, free_blocks;
     uint32_t peak_used, allocs, frees;
     uint32_t virtual_peak; /* most bytes the virtual region ever had mapped */
+    uint32_t reserve;      /* heap_reserve: bytes the virtual region keeps mapped */
     int oom_reported;      /* print one "out of memory" per episode, not per call */
     /* a free block being released: a rebuild meanwhile must not list it (block_release) */
     heap_block_t *in_transit;
@@ -847,16 +850,17 @@ static void *kmalloc_locked(const char *fn, size_t size)
     return block_payload(b);
 }
 
-static void heap_shrink(heap_region_t *r);
+static void heap_shrink(heap_region_t *r, uint32_t budget);
 
 static void kfree_locked(heap_region_t *r, heap_block_t *b)
 {
+    uint32_t size = b->size;
     heap.used -= b->size;
     heap.frees++;
     heap.oom_reported = 0;
     block_set_state(b, 1);
     block_release("kfree", r, b);
-    heap_shrink(r);
+    heap_shrink(r, size);
 }
 
 /* --------------------------------------------------------- public API ---- */
@@ -975,8 +979,13 @@ static heap_block_t *heap_grow(size_t need)
     return r->last;
 }
 
-/* Give whole pages at the end of the growing region back, keeping some slack. */
-static void heap_shrink(heap_region_t *r)
+/*
+ * Give whole pages at the end of the growing region back, keeping some
+ * slack and the reserve (heap_reserve).  Bounded work: a kfree of `budget`
+ * bytes unmaps at most max(budget, HEAP_SHRINK_STEP) bytes, so freeing a
+ * small object never unmaps megabytes at once; the next frees go on.
+ */
+static void heap_shrink(heap_region_t *r, uint32_t budget)
 {
     heap_block_t *last = r->last;
     if (!r->vbase || !last->is_free)
@@ -985,8 +994,16 @@ static void heap_shrink(heap_region_t *r)
     keep = r->start + ((keep - r->start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
     if (keep < r->start + HEAP_VIRTUAL_INITIAL)
         keep = r->start + HEAP_VIRTUAL_INITIAL;
-    if (keep >= r->end || r->end - keep < HEAP_SHRINK_MIN)
+    if (keep < r->start + heap.reserve)
+        keep = r->start + heap.reserve;
+    if (keep >= r->end || (r->end - keep < HEAP_SHRINK_MIN && budget != HEAP_TRIM))
         return;
+    if (budget != HEAP_TRIM) {
+        budget = budget < HEAP_SHRINK_STEP ? HEAP_SHRINK_STEP
+                                           : (budget + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+        if (r->end - keep > budget)
+            keep = r->end - budget;
+    }
     uintptr_t old_end = r->end;
     free_del(r, last);
     last->size -= old_end - keep;
@@ -1025,6 +1042,52 @@ void heap_init_virtual(void)
                    HEAP_VIRTUAL_START);
         heap.virtual_peak = HEAP_VIRTUAL_INITIAL;
         slab_enable();
+    }
+    glue_unlock(f);
+}
+
+size_t heap_trim_locked(void)
+{
+    heap_region_t *r = growing_region();
+    if (!r)
+        return 0;
+    uintptr_t end = r->end;
+    heap_shrink(r, HEAP_TRIM);
+    return end - r->end;
+}
+
+size_t heap_trim(void)
+{
+    glue_irqflags_t f = glue_lock();
+    heap.api = "heap_trim";
+    size_t n = heap_trim_locked();
+    glue_unlock(f);
+    return n;
+}
+
+void heap_reserve(size_t bytes)
+{
+    glue_irqflags_t f = glue_lock();
+    heap.api = "heap_reserve";
+    heap_region_t *r = growing_region();
+    if (!r) {
+        mm_report("heap_reserve: 0x%08x: no virtual heap (heap_init_virtual first)",
+                  (unsigned)HEAP_VIRTUAL_START);
+    } else if (bytes > HEAP_VIRTUAL_LIMIT - HDR) {
+        mm_report("heap_reserve: 0x%08x: %lu bytes: more than the virtual heap can hold",
+                  (unsigned)HEAP_VIRTUAL_START, (unsigned long)bytes);
+    } else {
+        uint32_t want = (uint32_t)((bytes + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1));
+        uint32_t size = (uint32_t)(r->end - r->start);
+        /* heap_grow(need) maps what the last block lacks to hold need bytes */
+        uint32_t extra = want > size ? want - size : 0;
+        size_t need = r->last->is_free ? r->last->size + extra
+                                       : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
+        if (extra && !heap_grow(need))
+            mm_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
+                      (unsigned)(want / 1024));
+        else
+            heap.reserve = want > heap.reserve ? want : heap.reserve;
     }
     glue_unlock(f);
 }

@@ -33,6 +33,8 @@ uintptr_t heap_slab_page_of(uintptr_t addr);
 uintptr_t heap_slab_page_next(uintptr_t addr);
 /* Does the heap own [p, p + n)?  (to validate a cache pointer before reading it) */
 int heap_owns(const void *p, size_t n);
+/* heap_trim with the lock held. */
+size_t heap_trim_locked(void);
 /* Slab pages marked in the regions' bitmaps. */
 uint32_t heap_slab_page_count(void);
 

@@ -402,7 +402,7 @@ static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_
     if (c->per_slab > SLAB_MAX_OBJS)
         c->per_slab = SLAB_MAX_OBJS;
     c->first = PAGE_SIZE - c->per_slab * c->stride;
-    c->recip = ((1ull << 32) + c->stride - 1) / c->stride; /* exact for offsets < 2^20 */
+    c->recip = (uint64_t)(0xFFFFFFFFu / c->stride) + 1; /* ceil(2^32 / stride), no 64-bit divide */
     c->ctor = ctor;
 }
 
@@ -678,6 +678,7 @@ size_t kmem_cache_reap(void)
 {
     glue_irqflags_t f = glue_lock();
     size_t n = slab_reap_locked();
+    heap_trim_locked(); /* and the pages they leave free at the heap's end go to the PMM */
     glue_unlock(f);
     return n;
 }

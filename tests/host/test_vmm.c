@@ -385,6 +385,60 @@ static void test_heap_grow_finds_hidden_last_block(void **state)
     (void)fill, (void)sep;
 }
 
+/*
+ * | big (4 MB, freed) | s (600 B) | free tail |
+ * Expect kfree(s) to unmap 64 KB, not the megabytes it makes free: a small
+ * free does bounded work; later frees go on shrinking.
+ */
+static void test_small_free_unmaps_a_bounded_amount(void **state)
+{
+    heap_init_virtual();
+    char *big = t_kmalloc(4 * MB), *s = t_kmalloc(600);
+    assert_non_null(big);
+    assert_non_null(s);
+    uint32_t size0 = stats_now().heap_virtual_size;
+    t_kfree(big);
+    assert_int_equal(stats_now().heap_virtual_size, size0); /* s holds the end */
+    t_kfree(s);
+    assert_int_equal(size0 - stats_now().heap_virtual_size, 64 * 1024);
+    for (int i = 0; i < 200 && stats_now().heap_virtual_size > 512 * 1024; i++)
+        t_kfree(t_kmalloc(600)); /* each free goes on */
+    assert_true(stats_now().heap_virtual_size <= 512 * 1024);
+    assert_true(heap_trim() > 0); /* all at once, on request */
+    CHECK_HEAP();
+    assert_true(stats_now().heap_virtual_size <= 128 * 1024);
+    assert_int_equal(heap_trim(), 0);
+}
+
+/* heap_reserve: the pages stay mapped, and kmalloc/kfree inside it never touch the PMM. */
+static void test_heap_reserve(void **state)
+{
+    heap_reserve(MB);
+    assert_non_null(strstr(mm_last_error(), "heap_reserve: 0xd0000000: no virtual heap"));
+    heap_init_virtual();
+    heap_reserve(0x20000000u);
+    assert_non_null(strstr(mm_last_error(), "heap_reserve: 0xd0000000: 536870912 bytes: more"));
+    heap_reserve(4 * MB);
+    CHECK_HEAP();
+    assert_true(stats_now().heap_virtual_size >= 4 * MB);
+    pmm_stats_t ps0, ps1;
+    pmm_get_stats(&ps0);
+    static void *p[256];
+    srand(3);
+    for (int op = 0; op < 20000; op++) {
+        int i = rand() % 256;
+        kfree(p[i]);
+        p[i] = kmalloc(rand() % 2 ? 1 + rand() % 512 : 1 + rand() % 16000);
+        assert_non_null(p[i]);
+    }
+    for (int i = 0; i < 256; i++)
+        kfree(p[i]);
+    CHECK_HEAP();
+    pmm_get_stats(&ps1);
+    assert_int_equal(ps1.free_pages, ps0.free_pages); /* nothing mapped or unmapped */
+    assert_true(stats_now().heap_virtual_size >= 4 * MB);
+}
+
 static void test_heap_init_virtual_needs_paging(void **state)
 {
     memory_init();
@@ -449,6 +503,8 @@ int main(void)
         T(test_heap_growth_fails_cleanly),
         T(test_heap_init_virtual_needs_paging),
         T(test_heap_grow_finds_hidden_last_block),
+        T(test_small_free_unmaps_a_bounded_amount),
+        T(test_heap_reserve),
         T(test_virtual_heap_random_workload),
     };
     return cmocka_run_group_tests_name("vmm", tests, NULL, NULL);
