@@ -145,7 +145,9 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t p)
     char *at = window + (virt - HOST_WINDOW_BASE);
     void *r =
         p && p < HOST_PHYS_SIZE
-            ? mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, phys_fd, (off_t)p)
+            /* populated: as on the MMU, a mapped page is there at once (no lazy fault later) */
+            ? mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, phys_fd,
+                   (off_t)p)
             : mmap(at, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
                    0);
     if (r == MAP_FAILED) {
