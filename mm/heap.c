@@ -1030,13 +1030,14 @@ void heap_init_virtual(void)
     } else {
         /* park the early region's free blocks: new allocations come from the virtual heap */
         for (int i = 0; i < heap.nregions; i++) {
-            heap.regions[i].retired = 1;
             for (heap_block_t *b = (heap_block_t *)heap.regions[i].start; b; b = b->next) {
                 if (block_problem(&heap.regions[i], b))
                     break;
                 if (b->is_free)
                     freelist_unlink(b);
             }
+            /* only now: freelist_unlink trusts no neighbour in a retired region */
+            heap.regions[i].retired = 1;
         }
         region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
                    HEAP_VIRTUAL_START);

@@ -439,6 +439,26 @@ static void test_heap_reserve(void **state)
     assert_true(stats_now().heap_virtual_size >= 4 * MB);
 }
 
+/*
+ * | a (free) | x | b (free) | y | ...   early heap, a and b in one size class
+ * Expect the switch to the virtual heap to park both (found by the fuzzer:
+ * the region was marked retired first, so the second unlink was refused).
+ */
+static void test_switch_parks_free_blocks_of_one_class(void **state)
+{
+    char *a = t_kmalloc(100), *x = t_kmalloc(16), *b = t_kmalloc(100), *y = t_kmalloc(16);
+    t_kfree(a);
+    t_kfree(b);
+    heap_init_virtual();
+    CHECK_HEAP();
+    assert_int_equal(stats_now().error_count, 0);
+    char *v = t_kmalloc(100);
+    assert_true((uintptr_t)v < HEAP_BASE || (uintptr_t)v >= HEAP_END); /* not a parked block */
+    assert_int_equal(stats_now().error_count, 0);
+    t_kfree(x);
+    t_kfree(y);
+}
+
 static void test_heap_init_virtual_needs_paging(void **state)
 {
     memory_init();
@@ -505,6 +525,7 @@ int main(void)
         T(test_heap_grow_finds_hidden_last_block),
         T(test_small_free_unmaps_a_bounded_amount),
         T(test_heap_reserve),
+        T(test_switch_parks_free_blocks_of_one_class),
         T(test_virtual_heap_random_workload),
     };
     return cmocka_run_group_tests_name("vmm", tests, NULL, NULL);
