@@ -40,6 +40,7 @@
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
+#include "slab.h"
 #include "vmm.h"
 
 #define RANGE_LIMIT  (VMALLOC_END + 1u) /* first address past the range */
@@ -211,6 +212,8 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
     struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack};
     for (uint32_t i = 0; i < pages; i++) {
         paddr_t p = pmm_alloc_page();
+        if (!p && kmem_cache_reap()) /* memory pressure: the caches' empty slabs, then the */
+            p = pmm_alloc_page();    /* heap's free end, go back to the PMM first */
         if (p && vmm_vmalloc_map(a.base + i * PAGE_SIZE, p) == 0)
             continue;
         if (p)

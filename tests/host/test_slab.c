@@ -12,6 +12,7 @@
 #include "heap_internal.h"
 #include "pmm.h"
 #include "slab.h"
+#include "vmalloc.h"
 #include "vmm.h"
 
 #define MB        (1024u * 1024u)
@@ -398,6 +399,40 @@ static void test_empty_slabs_go_back(void **state)
     assert_true(ps0.free_pages - ps1.free_pages < 8); /* a page table, the cache's own slab */
 }
 
+/*
+ * Memory pressure from outside the heap: the PMM is empty, but the heap
+ * holds the pages of freed slabs.  Expect vmalloc to get them back through
+ * kmem_cache_reap (empty slabs, then the heap's free end) and succeed.
+ */
+static void test_vmalloc_under_pressure_takes_slab_pages_back(void **state)
+{
+    enum { N = 30000, MAXPAGES = 16384 };
+    static void *p[N];
+    static paddr_t held[MAXPAGES];
+    kmem_cache_t *c = t_create("squeezed", 200, 0, NULL);
+    for (int i = 0; i < N; i++)
+        assert_non_null(p[i] = kmem_cache_alloc(c));
+    for (int i = 0; i < N; i++)
+        kmem_cache_free(c, p[i]);
+    CHECK_HEAP();
+    assert_true(stats_now().heap_virtual_size > 2 * MB); /* freed, still mapped */
+    int n = 0;
+    while (n < MAXPAGES && (held[n] = pmm_alloc_page()) != 0)
+        n++;
+    assert_true(n < MAXPAGES);
+    void *v = vmalloc(64 * PAGE_SIZE);
+    assert_non_null(v);
+    assert_int_equal(cache_stats(c).slabs, 0);
+    assert_true(stats_now().heap_virtual_size < MB);
+    CHECK_HEAP();
+    assert_int_equal(vmalloc_check(), 0);
+    vfree(v);
+    for (int i = 0; i < n; i++)
+        pmm_free_page(held[i]);
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(kmem_cache_destroy(c), 0);
+}
+
 /* An overflow that reaches a slab header: reported, the slab left alone, the cache usable. */
 static void test_smashed_slab_header(void **state)
 {
@@ -470,6 +505,7 @@ int main(void)
         T(test_cache_misuse),
         T(test_cache_create_bad_arguments),
         T(test_empty_slabs_go_back),
+        T(test_vmalloc_under_pressure_takes_slab_pages_back),
         T(test_smashed_slab_header),
         T(test_cache_in_phase1),
         T(test_dumps_show_caches),
