@@ -7,6 +7,10 @@
 #   make iso     build/kernel.iso and build/kernel-test.iso: GRUB 2 CD images
 #   make bench   benchmarks (ratios against other implementations, one run)
 #   make deps    install the Debian packages the above need (as root)
+#   make DEBUG=1 ...   the same with the debug build of the memory manager (MM_DEBUG:
+#                red zones, poison, quarantine, leak report, profile; include/mm_debug.h;
+#                the kernel turns the checks on with the boot option "mmdebug").
+#                make test builds and runs the debug variants anyway (mk/debug.mk).
 #
 # Objects go to build/; nothing is written into the source tree.
 
@@ -14,6 +18,8 @@ BUILD    := build
 CLANG    ?= clang
 LD       := ld.lld
 QEMU     ?= qemu-system-i386
+DEBUG    ?= 0
+DEBUG_CFLAGS := $(if $(filter 1,$(DEBUG)),-DMM_DEBUG)
 
 # ---------------------------------------------------------------- kernel ----
 RESOURCE_DIR := $(shell $(CLANG) -print-resource-dir)
@@ -21,7 +27,7 @@ KCFLAGS := --target=i686-elf -ffreestanding -fno-builtin -nostdinc -isystem $(RE
            -std=c11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
            -fno-stack-protector -fno-pic -fno-omit-frame-pointer \
            -mno-sse -mno-sse2 -mno-mmx -mno-3dnow -mno-80387 \
-           -Iinclude -Imm -Iarch/x86 -Ikernel
+           -Iinclude -Imm -Iarch/x86 -Ikernel $(DEBUG_CFLAGS)
 KASFLAGS := --target=i686-elf -ffreestanding -nostdinc -g -Iinclude -Iarch/x86
 
 MM_SRCS     := $(wildcard mm/*.c)
@@ -33,7 +39,14 @@ kobj = $(patsubst %,$(BUILD)/$(1)/%.o,$(2))
 KOBJS      := $(call kobj,k,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS))
 KTEST_OBJS := $(call kobj,kt,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS))
 
-HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/kernel/*.h)
+# (and the DEBUG setting: switching it rebuilds everything)
+HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/kernel/*.h) \
+           $(BUILD)/debug-$(DEBUG).stamp
+
+$(BUILD)/debug-$(DEBUG).stamp:
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/debug-*.stamp
+	@touch $@
 
 .PHONY: all kernel iso run test test-host test-kernel test-boot test-iso test-shim bench format \
         format-check deps clean
@@ -91,12 +104,15 @@ run: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
 # ------------------------------------------------------------------ host ----
 HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
                -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
-               -fno-builtin -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
+               -fno-builtin -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost $(DEBUG_CFLAGS)
 HOST_ARCHES := i386 x86_64
 HOST_FLAGS_i386   := -m32
 HOST_FLAGS_x86_64 := -m64
 HOST_SRCS   := $(MM_SRCS) host/glue.c
 HOST_TESTS  := $(patsubst tests/host/%.c,%,$(wildcard tests/host/test_*.c))
+ifneq ($(DEBUG),1)
+HOST_TESTS  := $(filter-out test_debug,$(HOST_TESTS)) # the debug build's own tests
+endif
 
 # build/host/<arch>/<test>: one binary per test file, linking the real mm/ sources.
 define host_rules
@@ -119,7 +135,7 @@ test-host: $(HOST_BINS)
 # API is exported.
 SHIM_SRCS   := $(MM_SRCS) host/shim_glue.c host/shim.c
 SHIM_CFLAGS := -m64 -std=c11 -O2 -g -fPIC -fvisibility=hidden -fno-builtin -Wall -Wextra -Werror \
-               -Wno-unused-parameter -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
+               -Wno-unused-parameter -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost $(DEBUG_CFLAGS)
 $(BUILD)/host/libkmalloc.so: $(SHIM_SRCS) $(HEADERS) host/shim.h
 	@mkdir -p $(dir $@)
 	@echo "  SHIM    $@"

@@ -125,4 +125,23 @@ size_t heap_trim(void);
 /* The last caller-bug message the memory manager printed ("" if none). */
 const char *mm_last_error(void);
 
+/*
+ * ---- debug build (make DEBUG=1 defines MM_DEBUG; see mm_debug.h) ----
+ * The allocation functions become macros that pass their call site, so the
+ * leak report, the profile and every debug report can name it.  The real
+ * functions above stay (taking &kmalloc still works; their calls have no site).
+ */
+#ifdef MM_DEBUG
+void *kmalloc_debug(size_t size, const char *file, uint32_t line);
+void kfree_debug(void *ptr, const char *file, uint32_t line);
+void *kcalloc_debug(size_t count, size_t size, const char *file, uint32_t line);
+void *krealloc_debug(void *ptr, size_t size, const char *file, uint32_t line);
+void *kmalloc_aligned_debug(size_t size, size_t align, const char *file, uint32_t line);
+#define kmalloc(size)                kmalloc_debug((size), __FILE__, __LINE__)
+#define kfree(ptr)                   kfree_debug((ptr), __FILE__, __LINE__)
+#define kcalloc(count, size)         kcalloc_debug((count), (size), __FILE__, __LINE__)
+#define krealloc(ptr, size)          krealloc_debug((ptr), (size), __FILE__, __LINE__)
+#define kmalloc_aligned(size, align) kmalloc_aligned_debug((size), (align), __FILE__, __LINE__)
+#endif
+
 #endif /* MEMORY_H */

@@ -74,4 +74,12 @@ void kmem_cache_dump(void);
 /* Walk every cache and slab.  Returns broken invariants (heap_check adds these). */
 int kmem_cache_check(void);
 
+/* Debug build (MM_DEBUG, see memory.h): the call site goes with the object. */
+#ifdef MM_DEBUG
+void *kmem_cache_alloc_debug(kmem_cache_t *cache, const char *file, uint32_t line);
+void kmem_cache_free_debug(kmem_cache_t *cache, void *obj, const char *file, uint32_t line);
+#define kmem_cache_alloc(cache)     kmem_cache_alloc_debug((cache), __FILE__, __LINE__)
+#define kmem_cache_free(cache, obj) kmem_cache_free_debug((cache), (obj), __FILE__, __LINE__)
+#endif
+
 #endif /* SLAB_H */

@@ -26,6 +26,7 @@
 #include "idt.h"
 #include "memmap.h"
 #include "memory.h"
+#include "mm_debug.h"
 #include "vmm.h"
 #include "multiboot.h"
 #include "pmm.h"
@@ -216,6 +217,12 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
         multiboot_print_memory_map();
     }
 
+#ifdef MM_DEBUG
+    /* the debug build's checks: on for every heap from here, with the boot option mmdebug */
+    mm_debug_set(multiboot_has_option("mmdebug"));
+    kprintf("[boot] debug build: checks %s (boot option mmdebug)\n",
+            multiboot_has_option("mmdebug") ? "on" : "off");
+#endif
     kprintf("[boot] heap: %u KB at physical 0x%08x ... ", INITIAL_HEAP_SIZE / 1024, HEAP_START);
     memory_init();
     kprintf("ok\n");

@@ -15,7 +15,9 @@
 
 #include "memmap.h"
 #include "memory.h"
+#include "mm_debug.h"
 #include "pmm.h"
+#include "slab.h"
 #include "power.h"
 #include "serial.h"
 #include "terminal.h"
@@ -183,6 +185,58 @@ static void cmd_free(int argc, char **argv)
         kprintf("kfree(0x%08x) refused (see above)\n", addr);
     else
         kprintf("kfree(0x%08x) done\n", addr);
+}
+
+static void cmd_slabinfo(int argc, char **argv)
+{
+    kmem_cache_dump();
+}
+
+/* The debug build's reports: a normal kernel says how to get them. */
+static int debug_running(const char *cmd)
+{
+#ifdef MM_DEBUG
+    if (!mm_debug_enabled())
+        kprintf("%s: the debug checks are off: boot with the option mmdebug\n", cmd);
+    return mm_debug_enabled();
+#else
+    kprintf("%s: not in this kernel: build with DEBUG=1 (make DEBUG=1 run) and boot with "
+            "mmdebug\n",
+            cmd);
+    return 0;
+#endif
+}
+
+static void cmd_leaks(int argc, char **argv)
+{
+#ifdef MM_DEBUG
+    if (debug_running(argv[0]))
+        heap_leaks();
+#else
+    debug_running(argv[0]);
+#endif
+}
+
+static void cmd_histogram(int argc, char **argv)
+{
+#ifdef MM_DEBUG
+    if (debug_running(argv[0])) {
+        heap_histogram();
+        heap_profile();
+    }
+#else
+    debug_running(argv[0]);
+#endif
+}
+
+static void cmd_trace(int argc, char **argv)
+{
+#ifdef MM_DEBUG
+    if (debug_running(argv[0]))
+        heap_trace_dump();
+#else
+    debug_running(argv[0]);
+#endif
 }
 
 static void cmd_check(int argc, char **argv)
@@ -407,6 +461,10 @@ static const struct command commands[] = {
     {"alloc", "SIZE", "kmalloc(SIZE) and print the address", 1, 1, cmd_alloc},
     {"free", "ADDR", "kfree(ADDR), ADDR in hex; misuse is reported", 1, 1, cmd_free},
     {"check", "", "heap_check(): count broken invariants", 0, 0, cmd_check},
+    {"slabinfo", "", "kmem_cache_dump(): every object cache", 0, 0, cmd_slabinfo},
+    {"leaks", "", "live allocations by call site (DEBUG=1, mmdebug)", 0, 0, cmd_leaks},
+    {"histogram", "", "allocation sizes and profile (DEBUG=1, mmdebug)", 0, 0, cmd_histogram},
+    {"trace", "", "the last allocations and frees (DEBUG=1, mmdebug)", 0, 0, cmd_trace},
     {"stress", "N [SEED]", "N random heap operations, every byte verified", 1, 2, cmd_stress},
     {"pmm", "", "pmm_dump() and the memory map given to the PMM", 0, 0, cmd_pmm},
     {"palloc", "N [ALIGN]", "pmm_alloc_pages(N, ALIGN bytes): N contiguous pages", 1, 2,

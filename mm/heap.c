@@ -49,6 +49,13 @@
  * but its free blocks are parked (counted, not on the free list), so new
  * allocations come from the virtual heap, as the spec says.
  *
+ * Debug build (MM_DEBUG, mm_debug.h): with the checks on, a caller's block
+ * is asked DBG_TAIL bytes bigger and armed by debug.c (red zones, record,
+ * call site in the header's file/line); kfree hands it to debug.c's
+ * quarantine, which gives it back later through heap_release_locked.
+ * krealloc then always moves.  The heap's own blocks (slab pages) are never
+ * armed.  Without MM_DEBUG none of this is compiled.
+ *
  * Locking: every public function takes the glue lock once; the *_locked
  * helpers assume it is held.  The lock nests (the heap calls the VMM, which
  * calls the PMM).
@@ -138,6 +145,13 @@ static struct {
     heap_block_t *in_transit;
     const char *api; /* the public function running now: named in reports from deep inside */
 } heap;
+
+/* A public call begins: its name for the reports (and in the debug build, its call site). */
+#ifdef MM_DEBUG
+#define API(name, file, line) (heap.api = (name), dbg_site((file), (line)))
+#else
+#define API(name, file, line) (heap.api = (name), (void)(file), (void)(line))
+#endif
 
 /* ------------------------------------------------------------ helpers ---- */
 
@@ -823,7 +837,14 @@ static void *kmalloc_locked(const char *fn, size_t size)
     size_t need = request_size(size);
     heap_block_t *b = need ? find_fit(fn, need) : NULL;
     if (!b && need)
-        b = heap_grow(need);                /* the grown last block, free and big enough */
+        b = heap_grow(need); /* the grown last block, free and big enough */
+#ifdef MM_DEBUG
+    if (!b && need && dbg_on() && dbg_flush_locked()) { /* the quarantine goes back first */
+        b = find_fit(fn, need);
+        if (!b)
+            b = heap_grow(need);
+    }
+#endif
     if (!b && need && slab_reap_locked()) { /* memory pressure: empty slabs go back first */
         b = find_fit(fn, need);
         if (!b)
@@ -852,15 +873,21 @@ static void *kmalloc_locked(const char *fn, size_t size)
 
 static void heap_shrink(heap_region_t *r, uint32_t budget);
 
-static void kfree_locked(heap_region_t *r, heap_block_t *b)
+/* Allocated block b goes back to the free list (and maybe pages to the PMM). */
+static void block_free_now(heap_region_t *r, heap_block_t *b)
 {
     uint32_t size = b->size;
     heap.used -= b->size;
-    heap.frees++;
     heap.oom_reported = 0;
     block_set_state(b, 1);
     block_release("kfree", r, b);
     heap_shrink(r, size);
+}
+
+static void kfree_locked(heap_region_t *r, heap_block_t *b)
+{
+    heap.frees++;
+    block_free_now(r, b);
 }
 
 /* --------------------------------------------------------- public API ---- */
@@ -1102,10 +1129,44 @@ void memory_init(void)
         unmap_range(r->vbase, r->vbase + (vaddr_t)(r->end - r->start));
     memset(&heap, 0, sizeof(heap));
     mm_log_reset();
+#ifdef MM_DEBUG
+    dbg_reset(); /* before slab_reset: the size classes are laid out for the mode */
+#endif
     slab_reset();
     region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0);
     glue_unlock(f);
 }
+
+#ifdef MM_DEBUG
+/* A debug block: | object | red zone | dbg_rec_t |, the record in the payload's last bytes. */
+static uint32_t block_cap(const heap_block_t *b)
+{
+    return (uint32_t)(b->size - sizeof(dbg_rec_t));
+}
+
+static dbg_rec_t *block_rec(heap_block_t *b)
+{
+    return (dbg_rec_t *)((char *)block_payload(b) + block_cap(b));
+}
+
+/* What to ask the heap for a caller's `size` bytes: room for the red zone and the record. */
+static size_t debug_size(size_t size)
+{
+    if (!dbg_on() || size == 0)
+        return size;
+    return size <= HEAP_MAX_REQUEST - DBG_TAIL ? size + DBG_TAIL : (size_t)-1;
+}
+
+static void *armed(void *p, size_t size)
+{
+    if (p && dbg_on())
+        dbg_arm(p, (uint32_t)size, block_cap(block_of(p)), block_rec(block_of(p)), block_of(p), 1);
+    return p;
+}
+#else
+#define debug_size(size) (size)
+#define armed(p, size)   (p)
+#endif
 
 /* Small sizes from the size-class caches (virtual heap only), the rest as blocks. */
 static void *alloc_locked(const char *fn, size_t size)
@@ -1115,49 +1176,73 @@ static void *alloc_locked(const char *fn, size_t size)
         heap.allocs++;
         return p;
     }
-    return kmalloc_locked(fn, size);
+    size_t want = debug_size(size);
+    if (want == (size_t)-1) {
+        out_of_memory(fn, size);
+        return NULL;
+    }
+    return armed(kmalloc_locked(fn, want), size);
 }
 
-void *kmalloc(size_t size)
+static void *kmalloc_at(size_t size, const char *file, uint32_t line)
 {
     glue_irqflags_t f = glue_lock();
-    heap.api = "kmalloc";
+    API("kmalloc", file, line);
     void *p = alloc_locked("kmalloc", size);
     glue_unlock(f);
     return p;
 }
 
-void kfree(void *ptr)
+/* A caller's free of ptr (reported and ignored if ptr is not a live object). */
+static void free_locked(const char *fn, void *ptr)
+{
+#ifdef MM_DEBUG
+    if (dbg_on() && dbg_quarantined(fn, ptr))
+        return;
+#endif
+    uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
+    if (page) {
+        if (slab_kfree(fn, page, ptr)) {
+            heap.frees++;
+            heap.oom_reported = 0;
+        }
+        return;
+    }
+    heap_region_t *r;
+    heap_block_t *b = checked_block(fn, ptr, &r);
+    if (!b)
+        return;
+#ifdef MM_DEBUG
+    if (dbg_on()) { /* into quarantine: the heap gets it back in heap_release_locked */
+        heap.frees++;
+        dbg_free(fn, ptr, block_cap(b), block_rec(b), b, 1);
+        return;
+    }
+#endif
+    kfree_locked(r, b);
+}
+
+static void kfree_at(void *ptr, const char *file, uint32_t line)
 {
     if (!ptr)
         return;
     glue_irqflags_t f = glue_lock();
-    heap.api = "kfree";
-    uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
-    if (page) {
-        if (slab_kfree("kfree", page, ptr)) {
-            heap.frees++;
-            heap.oom_reported = 0;
-        }
-    } else {
-        heap_region_t *r;
-        heap_block_t *b = checked_block("kfree", ptr, &r);
-        if (b)
-            kfree_locked(r, b);
-    }
+    API("kfree", file, line);
+    free_locked("kfree", ptr);
     glue_unlock(f);
 }
 
-void *kcalloc(size_t count, size_t size)
+static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t line)
 {
-    if (count && size > (size_t)-1 / count) {
-        glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = glue_lock();
+    API("kcalloc", file, line);
+    void *p = NULL;
+    if (count && size > (size_t)-1 / count)
         mm_report("kcalloc: %lu * %lu bytes overflows size_t: refused", (unsigned long)count,
                   (unsigned long)size);
-        glue_unlock(f);
-        return NULL;
-    }
-    void *p = kmalloc(count * size);
+    else
+        p = alloc_locked("kcalloc", count * size);
+    glue_unlock(f);
     if (p)
         memset(p, 0, count * size);
     return p;
@@ -1209,12 +1294,12 @@ static heap_block_t *aligned_locked(const char *fn, size_t need, size_t align, s
     return b;
 }
 
-void *kmalloc_aligned(size_t size, size_t align)
+static void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uint32_t line)
 {
     glue_irqflags_t f = glue_lock();
-    heap.api = "kmalloc_aligned";
+    API("kmalloc_aligned", file, line);
     void *result = NULL;
-    size_t need = request_size(size);
+    size_t need = request_size(debug_size(size));
     if (align == 0 || (align & (align - 1))) {
         mm_report("kmalloc_aligned: %lu bytes: alignment %lu is not a power of two",
                   (unsigned long)size, (unsigned long)align);
@@ -1228,10 +1313,29 @@ void *kmalloc_aligned(size_t size, size_t align)
             out_of_memory("kmalloc_aligned", size > HEAP_MAX_REQUEST ? size : (size_t)-1);
     } else {
         heap_block_t *b = aligned_locked("kmalloc_aligned", need, align, 0);
-        result = b ? block_payload(b) : NULL;
+        result = b ? armed(block_payload(b), size) : NULL;
     }
     glue_unlock(f);
     return result;
+}
+
+/* Bytes usable at ptr (the debug build: exactly what was asked), or 0 after a report. */
+static size_t usable_locked(const char *fn, void *ptr)
+{
+#ifdef MM_DEBUG
+    if (dbg_on() && dbg_quarantined(fn, ptr))
+        return 0;
+#endif
+    uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
+    if (page)
+        return slab_usable(fn, page, ptr);
+    heap_region_t *r;
+    heap_block_t *b = checked_block(fn, ptr, &r);
+#ifdef MM_DEBUG
+    if (b && dbg_on())
+        return dbg_user_size(block_rec(b), block_cap(b));
+#endif
+    return b ? b->size : 0;
 }
 
 size_t kmalloc_usable_size(void *ptr)
@@ -1240,15 +1344,7 @@ size_t kmalloc_usable_size(void *ptr)
         return 0;
     glue_irqflags_t f = glue_lock();
     heap.api = "kmalloc_usable_size";
-    size_t n = 0;
-    uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
-    if (page) {
-        n = slab_usable("kmalloc_usable_size", page, ptr);
-    } else {
-        heap_region_t *r;
-        heap_block_t *b = checked_block("kmalloc_usable_size", ptr, &r);
-        n = b ? b->size : 0;
-    }
+    size_t n = usable_locked("kmalloc_usable_size", ptr);
     glue_unlock(f);
     return n;
 }
@@ -1293,13 +1389,40 @@ static void *krealloc_slab(uintptr_t page, void *ptr, size_t size)
     return p;
 }
 
-void *krealloc(void *ptr, size_t size)
+#ifdef MM_DEBUG
+/* krealloc with the checks on always moves: a stale pointer to the old place is caught. */
+static void *krealloc_debug_locked(void *ptr, size_t size)
+{
+    size_t old = usable_locked("krealloc", ptr);
+    if (!old)
+        return NULL; /* reported; ptr left alone */
+    if (size == 0) {
+        free_locked("krealloc", ptr);
+        return NULL;
+    }
+    void *p = alloc_locked("krealloc", size);
+    if (p) {
+        memcpy(p, ptr, old < size ? old : size);
+        free_locked("krealloc", ptr);
+    }
+    return p;
+}
+#endif
+
+static void *krealloc_at(void *ptr, size_t size, const char *file, uint32_t line)
 {
     if (!ptr)
-        return kmalloc(size);
+        return kmalloc_at(size, file, line);
     glue_irqflags_t f = glue_lock();
-    heap.api = "krealloc";
+    API("krealloc", file, line);
     void *result = NULL;
+#ifdef MM_DEBUG
+    if (dbg_on()) {
+        result = krealloc_debug_locked(ptr, size);
+        glue_unlock(f);
+        return result;
+    }
+#endif
     uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
     if (page) {
         result = krealloc_slab(page, ptr, size);
@@ -1327,6 +1450,88 @@ void *krealloc(void *ptr, size_t size)
     glue_unlock(f);
     return result;
 }
+
+/*
+ * The public names.  In the debug build memory.h makes them macros passing
+ * the call site; the parentheses here keep the real functions.
+ */
+void *(kmalloc)(size_t size)
+{
+    return kmalloc_at(size, NULL, 0);
+}
+
+void(kfree)(void *ptr)
+{
+    kfree_at(ptr, NULL, 0);
+}
+
+void *(kcalloc)(size_t count, size_t size)
+{
+    return kcalloc_at(count, size, NULL, 0);
+}
+
+void *(krealloc)(void *ptr, size_t size)
+{
+    return krealloc_at(ptr, size, NULL, 0);
+}
+
+void *(kmalloc_aligned)(size_t size, size_t align)
+{
+    return kmalloc_aligned_at(size, align, NULL, 0);
+}
+
+#ifdef MM_DEBUG
+void *kmalloc_debug(size_t size, const char *file, uint32_t line)
+{
+    return kmalloc_at(size, file, line);
+}
+
+void kfree_debug(void *ptr, const char *file, uint32_t line)
+{
+    kfree_at(ptr, file, line);
+}
+
+void *kcalloc_debug(size_t count, size_t size, const char *file, uint32_t line)
+{
+    return kcalloc_at(count, size, file, line);
+}
+
+void *krealloc_debug(void *ptr, size_t size, const char *file, uint32_t line)
+{
+    return krealloc_at(ptr, size, file, line);
+}
+
+void *kmalloc_aligned_debug(size_t size, size_t align, const char *file, uint32_t line)
+{
+    return kmalloc_aligned_at(size, align, file, line);
+}
+
+void heap_release_locked(void *obj)
+{
+    uintptr_t page = heap_slab_page_of((uintptr_t)obj);
+    if (page) {
+        slab_release_object(page, obj);
+        return;
+    }
+    heap_region_t *r;
+    heap_block_t *b = checked_block(heap.api, obj, &r);
+    if (b)
+        block_free_now(r, b);
+}
+
+uint32_t heap_fragmentation_locked(void)
+{
+    uint32_t largest = 0, free = heap.free;
+    freelist_scan(heap.api, largest_visit, (size_t)&largest);
+    if (!free || largest > free)
+        return 0;
+    while (free > 0xFFFFFFFFu / 100) { /* 100 * free must fit (no 64-bit divide in the kernel) */
+        free >>= 1;
+        largest >>= 1;
+    }
+    return 100 - 100 * largest / free;
+}
+#endif
 
 /* ------------------------------------------------ slab pages (slab.c) ---- */
 
@@ -1497,8 +1702,15 @@ void heap_dump(void)
                 slab_describe((uintptr_t)b, what, sizeof(what));
                 mm_printf("  %p  %8u  slab %s\n", block_payload(b), (unsigned)b->size, what);
             } else {
-                mm_printf("  %p  %8u  %s\n", block_payload(b), (unsigned)b->size,
-                          b->is_free ? "free" : "ALLOC");
+                const char *state = b->is_free ? "free" : "ALLOC";
+                char detail[160] = "";
+#ifdef MM_DEBUG
+                if (!b->is_free && dbg_on())
+                    state = dbg_dump_state(block_payload(b), block_cap(b), block_rec(b), b, detail,
+                                           sizeof(detail));
+#endif
+                mm_printf("  %p  %8u  %s%s%s\n", block_payload(b), (unsigned)b->size, state,
+                          detail[0] ? " " : "", detail);
             }
         }
     }
@@ -1549,6 +1761,10 @@ int heap_check(void)
                     errors += check_failed(b, "two free neighbours not coalesced");
             } else {
                 used += b->size;
+#ifdef MM_DEBUG
+                if (dbg_on() && !is_slab_block(r, b))
+                    errors += dbg_check_live(block_payload(b), block_cap(b), block_rec(b), b);
+#endif
             }
             if (!b->next && b != r->last)
                 errors += check_failed(b, "region's last-block pointer is stale");
@@ -1599,6 +1815,10 @@ int heap_check(void)
     if (marked != slab_blocks)
         errors += check_failed(NULL, "a page marked as a slab does not start with a block");
     errors += slab_check_locked();
+#ifdef MM_DEBUG
+    if (dbg_on())
+        errors += dbg_check_quarantine();
+#endif
     glue_unlock(f);
     return errors;
 }

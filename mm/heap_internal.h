@@ -14,6 +14,12 @@
  * it first, so a slab object is never mistaken for a block or the reverse.
  *
  * Every function here expects the glue lock held.
+ *
+ * Debug build (MM_DEBUG, mm_debug.h): debug.c keeps the call sites, the
+ * quarantine, the profile and the trace; heap.c and slab.c call its dbg_*
+ * hooks at the few points where an object is born, dies or is checked, and
+ * only when dbg_on() (the mode memory_init latched).  Without MM_DEBUG the
+ * hooks do not exist and MM_DBG_ON() is the constant 0.
  */
 #ifndef MM_HEAP_INTERNAL_H
 #define MM_HEAP_INTERNAL_H
@@ -63,5 +69,69 @@ int slab_check_locked(void);
 void slab_totals(uint32_t *objects, uint32_t *pages);
 /* "kmalloc-64 12/63" for heap_dump. */
 void slab_describe(uintptr_t page, char *buf, size_t len);
+
+/* ---- debug.c, for heap.c and slab.c (MM_DEBUG only) ---- */
+
+#ifdef MM_DEBUG
+#include "memory.h"
+#include "mm_debug.h"
+
+/* Kept for every object: after a heap block's red zone, in a table for a slab's objects. */
+typedef struct {
+    uint32_t size;      /* bytes the caller asked for: the red zone starts here */
+    uint16_t site;      /* call site of the allocation (0: unknown) */
+    uint16_t free_site; /* ... and of the free, once freed */
+} dbg_rec_t;
+
+/* What a heap block adds to a request with the checks on: red zone and record. */
+#define DBG_TAIL (MM_REDZONE_MIN + sizeof(dbg_rec_t))
+
+#define MM_DBG_ON() dbg_on()
+
+/* memory_init: latch mm_debug_set's mode, forget every site, the quarantine, the trace. */
+void dbg_reset(void);
+int dbg_on(void);
+/* The call site of the public call running now (file NULL: not known). */
+void dbg_site(const char *file, uint32_t line);
+/*
+ * A caller's new object: obj[0, size) asked, [size, cap) red zone, rec its
+ * record; hdr is its heap header (front red zone, file/line), or NULL for a
+ * slab object.  fill: write MM_FILL_BYTE over the object.
+ */
+void dbg_arm(void *obj, uint32_t size, uint32_t cap, dbg_rec_t *rec, heap_block_t *hdr, int fill);
+/* Is ptr in quarantine?  Then it was freed already: reported as fn's misuse, returns 1. */
+int dbg_quarantined(const char *fn, const void *ptr);
+/*
+ * The caller frees obj: its red zones are checked (damage reported and
+ * repaired), it is poisoned and quarantined.  Returns 1 if it went into
+ * quarantine (the heap releases it later through heap_release_locked), 0 if
+ * it must be released now (poison 0: a cache with a constructor).
+ */
+int dbg_free(const char *fn, void *obj, uint32_t cap, dbg_rec_t *rec, heap_block_t *hdr,
+             int poison);
+/* heap_check on a live object: red zones; damage reported once (then repaired): 1, else 0. */
+int dbg_check_live(void *obj, uint32_t cap, dbg_rec_t *rec, heap_block_t *hdr);
+/* heap_check on the quarantine: every poisoned byte still the poison?  Broken objects. */
+int dbg_check_quarantine(void);
+/* Release every quarantined object (out of memory, kmem_cache_destroy, mm_debug_flush). */
+uint32_t dbg_flush_locked(void);
+/* The size the caller asked for (kmalloc_usable_size), rec checked against cap. */
+uint32_t dbg_user_size(const dbg_rec_t *rec, uint32_t cap);
+/* heap_dump's state word for a caller's object ("ALLOC", "redzone", "quarantine") and where from.
+ */
+const char *dbg_dump_state(const void *obj, uint32_t cap, const dbg_rec_t *rec,
+                           const heap_block_t *hdr, char *detail, size_t len);
+
+/* ---- heap.c and slab.c, for debug.c ---- */
+
+/* An object leaves quarantine: give it back for real (no check, no count). */
+void heap_release_locked(void *obj);
+/* Fragmentation index in percent: 100 * (1 - largest free block / free bytes). */
+uint32_t heap_fragmentation_locked(void);
+/* slab.c: release a slab object with no debug hook (from quarantine). */
+void slab_release_object(uintptr_t page, void *ptr);
+#else
+#define MM_DBG_ON() 0
+#endif
 
 #endif /* MM_HEAP_INTERNAL_H */

@@ -31,6 +31,16 @@
  * kmalloc's size classes (kmalloc-8 ... kmalloc-512, 16-byte steps on
  * x86_64 where malloc must align to 16) are caches like any other, built in.
  *
+ * Debug build (MM_DEBUG) with the checks on: each object's stride ends in
+ * a red zone of at least MM_REDZONE_MIN bytes (when one still fits the
+ * page), and its record (size asked, call sites) sits in a table right after
+ * the slab header, out of every object's reach:
+ *
+ *   | heap hdr | slab_t | dbg_rec_t[per_slab] | pad | obj 0 | rz | obj 1 | rz |...
+ *
+ * A freed object goes to debug.c's quarantine (still allocated in its slab's
+ * map) and comes back through slab_release_object.
+ *
  * Locking: the glue lock, taken by every public function; the *_locked and
  * slab_* functions of heap_internal.h expect it held.
  */
@@ -78,6 +88,13 @@ struct kmem_cache {
     struct kmem_cache *next;
 };
 
+#ifdef MM_DEBUG
+/* kmem_cache_destroy: objects in quarantine still count as live; they go back first. */
+#define MM_DBG_FLUSH() (dbg_on() ? dbg_flush_locked() : 0)
+#else
+#define MM_DBG_FLUSH() 0
+#endif
+
 static const uint16_t class_sizes[] = {8,   16,  24,  32,  40,  48,  56,  64,  72,  80,  88,  96,
                                        104, 112, 120, 128, 160, 192, 224, 256, 320, 384, 448, 512};
 #define NCLASSES (sizeof(class_sizes) / sizeof(class_sizes[0]))
@@ -96,6 +113,19 @@ static inline slab_t *slab_at(uintptr_t page)
 {
     return (slab_t *)(page + HDR);
 }
+
+#ifdef MM_DEBUG
+/* Object i's record: the table after the slab header (debug build, checks on). */
+static inline dbg_rec_t *slab_rec(const slab_t *s, unsigned i)
+{
+    return (dbg_rec_t *)((uintptr_t)s + sizeof(slab_t)) + i;
+}
+
+/* Bytes a slab needs per object besides its stride. */
+#define REC_SIZE (dbg_on() ? sizeof(dbg_rec_t) : 0)
+#else
+#define REC_SIZE 0
+#endif
 
 static inline uintptr_t slab_page(const slab_t *s)
 {
@@ -398,7 +428,13 @@ static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_
     c->size = size;
     c->align = align;
     c->stride = (size + align - 1) & ~(align - 1);
-    c->per_slab = (uint32_t)((PAGE_SIZE - HDR - sizeof(slab_t)) / c->stride);
+#ifdef MM_DEBUG
+    /* a red zone after every object, if the page still holds one with it */
+    uint32_t rz = (size + MM_REDZONE_MIN + align - 1) & ~(align - 1);
+    if (dbg_on() && rz + sizeof(dbg_rec_t) <= PAGE_SIZE - HDR - sizeof(slab_t))
+        c->stride = rz;
+#endif
+    c->per_slab = (uint32_t)((PAGE_SIZE - HDR - sizeof(slab_t)) / (c->stride + REC_SIZE));
     if (c->per_slab > SLAB_MAX_OBJS)
         c->per_slab = SLAB_MAX_OBJS;
     c->first = PAGE_SIZE - c->per_slab * c->stride;
@@ -434,24 +470,64 @@ void slab_enable(void)
     slab.enabled = 1;
 }
 
+#ifdef MM_DEBUG
+/* The record of obj, an allocated object of a sound slab. */
+static dbg_rec_t *rec_of(const kmem_cache_t *c, const void *obj)
+{
+    uintptr_t page = heap_slab_page_of((uintptr_t)obj);
+    unsigned i = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
+    return slab_rec(slab_at(page), i);
+}
+
+/* A caller's new object (size bytes asked): red zone and record; filled unless constructed. */
+static void arm_object(kmem_cache_t *c, void *obj, uint32_t size)
+{
+    dbg_arm(obj, size, c->stride, rec_of(c, obj), NULL, c->ctor == NULL);
+}
+
+/*
+ * A caller frees object i of s: checked and quarantined (1), or 0: release
+ * it now (a cache with a constructor: its objects must stay constructed).
+ */
+static int quarantine_object(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i)
+{
+    return dbg_on() && dbg_free(fn, slab_object(s, i), c->stride, slab_rec(s, i), NULL, !c->ctor);
+}
+
+void slab_release_object(uintptr_t page, void *ptr)
+{
+    unsigned i;
+    slab_t *s = object_of("kfree", NULL, page, ptr, &i);
+    if (s)
+        object_free(s->cache, s, i);
+}
+#endif
+
 void *slab_kmalloc(size_t size, size_t align)
 {
     if (!slab.enabled || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
         return NULL;
     unsigned k = slab.class_of[(size + 7) / 8];
-    if (align <= SLAB_MIN_ALIGN)
-        return cache_alloc_locked("kmalloc", &slab.classes[k]);
-    for (; k < slab.nclasses; k++) {
-        if (slab.classes[k].stride % align == 0)
-            return cache_alloc_locked("kmalloc", &slab.classes[k]);
-    }
-    return NULL;
+    while (align > SLAB_MIN_ALIGN && k < slab.nclasses && slab.classes[k].stride % align)
+        k++;
+    if (k == slab.nclasses)
+        return NULL;
+    void *obj = cache_alloc_locked("kmalloc", &slab.classes[k]);
+#ifdef MM_DEBUG
+    if (obj && dbg_on())
+        arm_object(&slab.classes[k], obj, (uint32_t)size);
+#endif
+    return obj;
 }
 
 int slab_kfree(const char *fn, uintptr_t page, void *ptr)
 {
     unsigned i;
     slab_t *s = object_of(fn, NULL, page, ptr, &i);
+#ifdef MM_DEBUG
+    if (s && quarantine_object(fn, s->cache, s, i))
+        return 1;
+#endif
     if (s)
         object_free(s->cache, s, i);
     return s != NULL;
@@ -461,6 +537,10 @@ size_t slab_usable(const char *fn, uintptr_t page, void *ptr)
 {
     unsigned i;
     slab_t *s = object_of(fn, NULL, page, ptr, &i);
+#ifdef MM_DEBUG
+    if (s && dbg_on())
+        return dbg_user_size(slab_rec(s, i), s->cache->stride);
+#endif
     return s ? s->cache->stride : 0;
 }
 
@@ -534,6 +614,12 @@ int slab_check_locked(void)
             continue;
         }
         kmem_cache_t *c = s->cache;
+#ifdef MM_DEBUG
+        for (unsigned i = 0; dbg_on() && i < s->total; i++) {
+            if (s->map[i / 32] & (1u << (i % 32)))
+                errors += dbg_check_live(slab_object(s, i), c->stride, slab_rec(s, i), NULL);
+        }
+#endif
         c->seen_slabs++;
         c->seen_live += s->inuse;
         c->seen_partial += slab_state(s) == SLAB_PARTIAL;
@@ -604,24 +690,38 @@ static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c)
     return c;
 }
 
-void *kmem_cache_alloc(kmem_cache_t *cache)
+static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line)
 {
     glue_irqflags_t f = glue_lock();
     void *obj = NULL;
+#ifdef MM_DEBUG
+    dbg_site(file, line);
+#endif
     if (checked_cache("kmem_cache_alloc", cache)) {
         obj = cache_alloc_locked("kmem_cache_alloc", cache);
         if (!obj)
             mm_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
+#ifdef MM_DEBUG
+        if (obj && dbg_on())
+            arm_object(cache, obj, cache->size);
+#endif
     }
     glue_unlock(f);
     return obj;
 }
 
-void kmem_cache_free(kmem_cache_t *cache, void *obj)
+static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
 {
     if (!obj)
         return;
     glue_irqflags_t f = glue_lock();
+#ifdef MM_DEBUG
+    dbg_site(file, line);
+    if (dbg_on() && dbg_quarantined("kmem_cache_free", obj)) {
+        glue_unlock(f);
+        return;
+    }
+#endif
     if (checked_cache("kmem_cache_free", cache)) {
         uintptr_t page = heap_slab_page_of((uintptr_t)obj);
         unsigned i;
@@ -629,11 +729,40 @@ void kmem_cache_free(kmem_cache_t *cache, void *obj)
         if (!page)
             mm_report("kmem_cache_free: %p: not an object of any cache (cache '%s')", obj,
                       cache->name);
-        else if ((s = object_of("kmem_cache_free", cache, page, obj, &i)) != NULL)
-            object_free(cache, s, i);
+        else if ((s = object_of("kmem_cache_free", cache, page, obj, &i)) != NULL) {
+#ifdef MM_DEBUG
+            if (quarantine_object("kmem_cache_free", cache, s, i))
+                s = NULL;
+#endif
+            if (s)
+                object_free(cache, s, i);
+        }
     }
     glue_unlock(f);
 }
+
+/* The real functions (in the debug build slab.h makes the names macros passing the call site). */
+void *(kmem_cache_alloc)(kmem_cache_t *cache)
+{
+    return cache_alloc_at(cache, NULL, 0);
+}
+
+void(kmem_cache_free)(kmem_cache_t *cache, void *obj)
+{
+    cache_free_at(cache, obj, NULL, 0);
+}
+
+#ifdef MM_DEBUG
+void *kmem_cache_alloc_debug(kmem_cache_t *cache, const char *file, uint32_t line)
+{
+    return cache_alloc_at(cache, file, line);
+}
+
+void kmem_cache_free_debug(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
+{
+    cache_free_at(cache, obj, file, line);
+}
+#endif
 
 int kmem_cache_destroy(kmem_cache_t *cache)
 {
@@ -641,7 +770,7 @@ int kmem_cache_destroy(kmem_cache_t *cache)
     int result = -1;
     if (!checked_cache("kmem_cache_destroy", cache)) {
         /* reported */
-    } else if (cache->builtin) {
+    } else if ((void)MM_DBG_FLUSH(), cache->builtin) {
         mm_report("kmem_cache_destroy: %p: '%s' is one of kmalloc's size classes: kept",
                   (void *)cache, cache->name);
     } else if (cache->live) {

@@ -52,9 +52,9 @@ static int selected(const char *name, int explicit)
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap,    ktest_string,   ktest_cpu,
-                                    ktest_memmap,  ktest_idt,      ktest_phase2,
-                                    ktest_vmalloc, ktest_bugclass, ktest_overflow};
+    const struct ktest *suites[] = {ktest_heap,  ktest_string,  ktest_cpu,     ktest_memmap,
+                                    ktest_idt,   ktest_phase2,  ktest_vmalloc, ktest_bugclass,
+                                    ktest_debug, ktest_overflow};
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     int passed = 0, failed = 0;
