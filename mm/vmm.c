@@ -27,6 +27,7 @@
  */
 #include "glue.h"
 #include "log.h"
+#include "mm_debug.h"
 #include "memory.h"
 #include "pmm.h"
 #include "vmalloc.h"
@@ -362,6 +363,22 @@ const char *vmm_describe(vaddr_t a)
         return "paging is off";
     uint32_t e = vmm_get_entry(a & ~(PAGE_SIZE - 1));
     int mapped = e & PAGE_PRESENT;
+    /* a pointer read out of poisoned memory, plus a field offset (mm_debug.h's bytes) */
+    static const struct {
+        uint32_t word;
+        const char *what;
+    } poison[] = {
+        {MM_BYTE_WORD(MM_POISON_BYTE), "looks like freed memory's poison (0x6b6b6b6b): a pointer "
+                                       "read from memory after kfree?"},
+        {MM_BYTE_WORD(MM_FILL_BYTE), "looks like the fill of new memory (0x5a5a5a5a): a pointer "
+                                     "read before it was written?"},
+        {MM_BYTE_WORD(MM_REDZONE_BYTE), "looks like a red zone (0xcccccccc): a pointer read past "
+                                        "the end of an object?"},
+    };
+    for (unsigned i = 0; !mapped && i < sizeof(poison) / sizeof(poison[0]); i++) {
+        if (a - (poison[i].word - 0x10000u) < 0x20000u)
+            return poison[i].what;
+    }
     if (a >= HEAP_VIRTUAL_START && a <= HEAP_VIRTUAL_END)
         return mapped ? "kernel heap page" : "unmapped heap page (past the heap's end)";
     if (in_vmalloc(a)) {

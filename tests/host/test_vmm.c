@@ -92,6 +92,11 @@ static void test_init_maps_kernel_and_leaves_null_unmapped(void **state)
     assert_int_equal(pd_host()[VMM_RECURSIVE_SLOT], s.page_directory | 3);
     assert_true(vmm_identity_end() >= HEAP_START + INITIAL_HEAP_SIZE);
     assert_true(strstr(vmm_describe(0), "NULL"));
+    /* pointers read out of poisoned memory, plus a field offset, are named (mm_debug.h) */
+    assert_true(strstr(vmm_describe(0x6b6b6b6b + 8), "freed memory's poison"));
+    assert_true(strstr(vmm_describe(0x5a5a5a5a), "fill of new memory"));
+    assert_true(strstr(vmm_describe(0xcccccccc - 4), "red zone"));
+    assert_false(strstr(vmm_describe(0x6b6b6b6b + 0x20000), "poison"));
     check_all();
     /* the CPU sets Accessed/Dirty in entries it walks: still a healthy directory */
     pd_host()[VMM_RECURSIVE_SLOT] |= PAGE_ACCESSED | PAGE_DIRTY;
