@@ -1,7 +1,8 @@
 #!/bin/sh
 # The suite "tools" of make test: fresh dumps from each dump_sample binary given
-# (build/tools/<abi>/dump_sample, in Phase 1 and Phase 2), then the unittest of
-# tools/heapviz.py on them and on tests/tools/samples/; totals in build/results/tools.
+# (build/tools/<abi>/dump_sample, in Phase 1 and Phase 2), then the unittests of
+# tools/heapviz.py on them and on tests/tools/samples/, and of tools/tracestat.py
+# on the traces of $TRACE_SAMPLES; totals in build/results/tools.
 fresh=build/tools/fresh
 rm -rf "$fresh" && mkdir -p "$fresh" build/results
 status=0
@@ -15,8 +16,9 @@ for bin in "$@"; do
         fi
     done
 done
-echo "== tools: tests/tools/test_heapviz.py"
-HEAPVIZ_FRESH="$fresh" python3 -m unittest -v tests/tools/test_heapviz.py >build/tools/unittest.log 2>&1
+echo "== tools: tests/tools/test_heapviz.py tests/tools/test_tracestat.py"
+HEAPVIZ_FRESH="$fresh" python3 -m unittest -v tests/tools/test_heapviz.py tests/tools/test_tracestat.py \
+    >build/tools/unittest.log 2>&1
 rc=$?
 cat build/tools/unittest.log
 last=$(grep -E '^(OK|FAILED)' build/tools/unittest.log | tail -n 1)
