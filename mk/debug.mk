@@ -2,10 +2,12 @@
 # The debug build of the memory manager (MM_DEBUG, include/mm_debug.h), tested
 # by make test whatever DEBUG says:
 #
-#   build/host/<arch>-debug/<test>   every host test file built with MM_DEBUG (the
-#                                    checks on), tests/host/test_debug.c among them
-#   build/kernel-test-debug.elf      the test kernel built with MM_DEBUG, booted once
-#                                    with "mmdebug" (the in-kernel suite, checks on)
+#   build/host/<arch>-debug/<test>   every host test file built with MM_DEBUG: the
+#                                    existing suites with the checks off (a debug build
+#                                    must behave as the normal one), tests/host/test_debug.c
+#                                    with them on
+#   build/kernel-test-debug.elf      the test kernel built with MM_DEBUG, booted twice: every
+#                                    suite, then the debug tests with "mmdebug" (checks on)
 #   make test-debug                  the suite "debug" of make test: both of the above
 .PHONY: test-debug
 
