@@ -208,6 +208,8 @@ def draw_dump(svg, dump, number=None):
     states = {}
     for b in dump.blocks:
         states[b.state] = states.get(b.state, 0) + 1
+        if redzone_of(b):  # a debug build's live block: its red zone gets a legend entry
+            states["redzone"] = states.get("redzone", 0) + 1
     total = sum(r.size for r in dump.regions)
     largest = max((b.size for b in dump.blocks if b.state == "free"), default=0)
     title = (f"heap: {f['blocks']} blocks ({f['free_blocks']} free) in {len(dump.regions)} "
@@ -258,6 +260,14 @@ def segments(start, length, row):
         length -= n
 
 
+def redzone_of(b):
+    """A debug build's live block ("ALLOC 24 bytes at f.c:12, red zone 8"): (asked, rest)."""
+    m = re.search(r"(\d+) bytes at .*red zone \d+", b.detail) if b.state == "ALLOC" else None
+    if not m or int(m[1]) > b.size:
+        return None
+    return int(m[1]), b.size - int(m[1])
+
+
 def draw_block(svg, b, hdr, region, row, width, top):
     payload, header = COLOURS.get(b.state, NEUTRAL)
     scale = width / row
@@ -268,7 +278,11 @@ def draw_block(svg, b, hdr, region, row, width, top):
     svg.add(f'<g class="block {cls}" data-addr="0x{b.addr:x}" data-size="{b.size}" '
             f'data-state="{escape(b.state)}"><title>{escape(tip)}</title>')
     pieces = [(b.offset, min(hdr, end - b.offset), header, "hdr")]
-    if end > b.offset + hdr:
+    rz = redzone_of(b)
+    if rz:  # the bytes asked, then the red zone and its record to the block's end
+        pieces.append((b.offset + hdr, rz[0], payload, "payload"))
+        pieces.append((b.offset + hdr + rz[0], rz[1], COLOURS["redzone"][0], "redzone"))
+    elif end > b.offset + hdr:
         pieces.append((b.offset + hdr, end - b.offset - hdr, payload, "payload"))
     for start, length, colour, part in pieces:
         for i, off, n in segments(start, max(0, length), row):

@@ -283,5 +283,33 @@ class Svg(unittest.TestCase):
         self.assertIn("no complete heap dump", err)
 
 
+
+class DebugDump(unittest.TestCase):
+    """A debug kernel booted with mmdebug (make heap-picture): red zones and quarantine."""
+
+    def test_red_zones_and_quarantine_drawn(self):
+        text = sample("kernel-debug-serial.log")
+        last = heapviz.parse(text)[-1]
+        states = {b.state for b in last.blocks}
+        self.assertIn("quarantine", states)
+        live = [b for b in last.blocks if b.state == "ALLOC" and "red zone" in b.detail]
+        self.assertTrue(live)
+        root = svg_of(text)
+        r = last.regions[0]
+        scale = (heapviz.Svg.WIDTH - heapviz.Svg.LEFT - heapviz.Svg.RIGHT) / heapviz.row_bytes_for(
+            r.size)
+        by_addr = {int(g.get("data-addr"), 16): g for g in groups(root)}
+        for b in live:
+            if b not in r.blocks:
+                continue
+            asked = int(re.search(r"(\d+) bytes at", b.detail)[1])
+            rects = list(by_addr[b.addr].iter(SVG + "rect"))
+            red = sum(float(x.get("width")) for x in rects if x.get("class") == "redzone")
+            used = sum(float(x.get("width")) for x in rects if x.get("class") == "payload")
+            self.assertAlmostEqual(red, (b.size - asked) * scale, delta=0.6)
+            self.assertAlmostEqual(used, asked * scale, delta=0.6)
+        self.assertIn("red zone (", ET.tostring(root, encoding="unicode"))  # in the legend
+
+
 if __name__ == "__main__":
     unittest.main()
