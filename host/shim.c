@@ -18,13 +18,14 @@
  * realloc() copies it out.  Other threads wait on the lock.
  *
  * Mapping onto the heap.
- *   - glibc promises 16-byte alignment on x86_64, the heap 8 (HEAP_ALIGN):
- *     every allocation is kmalloc_aligned(n, MALLOC_ALIGN) or coarser.
+ *   - glibc promises 16-byte alignment on x86_64; so does the heap there
+ *     (HEAP_BLOCK_ALIGN), and kmalloc_aligned(n, MALLOC_ALIGN) is then plain
+ *     kmalloc.  Coarser alignments go through kmalloc_aligned.
  *   - malloc(0) is a unique pointer (kmalloc(0) is NULL by the spec):
  *     we ask for 1 byte.
  *   - realloc(p, 0) frees p and returns NULL, as glibc does.  krealloc keeps
- *     p where it is whenever it can; when it moves the block, the new one is
- *     only 8-byte aligned, so it moves once more to a 16-byte boundary.
+ *     p where it is whenever it can, and what it returns is 16-byte aligned
+ *     (the check after it stays, for a build with 8-byte blocks).
  *   - every NULL sets errno = ENOMEM (posix_memalign returns the code).
  *   - only pointers inside the heap window reach kfree/krealloc; a bad one
  *     there (double free, interior pointer...) is reported by the heap on

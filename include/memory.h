@@ -42,7 +42,15 @@ typedef struct heap_block {
  * The header every block carries: sizeof(heap_block_t) rounded up to
  * HEAP_ALIGN.  32 bytes on i386, as the spec says (checked in heap.c).
  */
-#define HEAP_HEADER_SIZE ALIGN_8(sizeof(heap_block_t))
+#define HEAP_HEADER_SIZE                                                                           \
+    ((sizeof(heap_block_t) + HEAP_BLOCK_ALIGN - 1) & ~(size_t)(HEAP_BLOCK_ALIGN - 1))
+
+/*
+ * Every payload's alignment (beyond the spec): the spec's HEAP_ALIGN on i386;
+ * 16 on x86_64 hosts, where the ABI (max_align_t) wants it.  Sizes are
+ * rounded to it too, so a block's end stays aligned for the next header.
+ */
+#define HEAP_BLOCK_ALIGN (sizeof(void *) == 8 ? 16 : HEAP_ALIGN)
 
 typedef struct {
     uint32_t heap_size;        /* Current heap size (64KB in Phase 1) */

@@ -72,7 +72,7 @@
 
 _Static_assert(sizeof(void *) != 4 || HEAP_HEADER_SIZE == 32,
                "the spec promises a 32-byte block header on i386");
-_Static_assert((HEAP_HEADER_SIZE % HEAP_ALIGN) == 0, "payloads must stay HEAP_ALIGN-aligned");
+_Static_assert((HEAP_HEADER_SIZE % HEAP_BLOCK_ALIGN) == 0, "payloads must stay aligned");
 
 typedef struct free_links {
     heap_block_t *next_free;
@@ -620,7 +620,7 @@ static size_t request_size(size_t size)
 {
     if (size == 0 || size > HEAP_MAX_REQUEST)
         return 0;
-    size = ALIGN_8(size);
+    size = (size + HEAP_BLOCK_ALIGN - 1) & ~(size_t)(HEAP_BLOCK_ALIGN - 1);
     return size < MIN_PAYLOAD ? MIN_PAYLOAD : size;
 }
 
@@ -1303,7 +1303,7 @@ static void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uin
     if (align == 0 || (align & (align - 1))) {
         mm_report("kmalloc_aligned: %lu bytes: alignment %lu is not a power of two",
                   (unsigned long)size, (unsigned long)align);
-    } else if (align <= HEAP_ALIGN) {
+    } else if (align <= HEAP_BLOCK_ALIGN) {
         result = alloc_locked("kmalloc_aligned", size);
     } else if (size && size <= SLAB_KMALLOC_MAX && (result = slab_kmalloc(size, align))) {
         heap.allocs++;

@@ -17,9 +17,11 @@
 #include "host.h"
 #include "memory.h"
 
-#define HDR       HEAP_HEADER_SIZE
-#define HEAP_BASE ((uintptr_t)host_phys_base() + HEAP_START)
-#define HEAP_END  (HEAP_BASE + INITIAL_HEAP_SIZE)
+#define HDR           HEAP_HEADER_SIZE
+/* What a block of n bytes really holds: n rounded to HEAP_BLOCK_ALIGN (8 on i386, 16 on x86_64). */
+#define BLOCK_SIZE(n) (((n) + HEAP_BLOCK_ALIGN - 1) & ~(size_t)(HEAP_BLOCK_ALIGN - 1))
+#define HEAP_BASE     ((uintptr_t)host_phys_base() + HEAP_START)
+#define HEAP_END      (HEAP_BASE + INITIAL_HEAP_SIZE)
 
 /* The heap must be healthy after every operation. */
 #define CHECK_HEAP() assert_int_equal(heap_check(), 0)

@@ -168,15 +168,15 @@ static void test_wrong_cache(void **state)
 /* ------------------------------------------------- writes out of bounds ---- */
 
 /*
- * | block (1000 bytes, a multiple of 8) | next header | next ...
- *                                       ^ p[1000]
+ * | block (1008 bytes, a multiple of 16) | next header | next ...
+ *                                        ^ p[1008]
  * Expect the next block's smashed header to be found by heap_check and
  * rebuilt from its neighbours when it is freed.
  */
 static void test_overflow_one_byte_large(void **state)
 {
-    char *p = t_kmalloc(1000), *next = t_kmalloc(1000);
-    p[1000] = 0x41;
+    char *p = t_kmalloc(1008), *next = t_kmalloc(1008);
+    p[1008] = 0x41;
     assert_true(heap_check() > 0);
     kfree(next);
     assert_reported("kfree", next, "block header smashed");
@@ -187,8 +187,8 @@ static void test_overflow_one_byte_large(void **state)
 
 static void test_overflow_header_large(void **state)
 {
-    char *p = t_kmalloc(1000), *next = t_kmalloc(1000);
-    memset(p + 1000, 0x41, HDR);
+    char *p = t_kmalloc(1008), *next = t_kmalloc(1008);
+    memset(p + 1008, 0x41, HDR);
     assert_true(heap_check() > 0);
     kfree(next);
     assert_reported("kfree", next, "block header smashed");

@@ -95,7 +95,7 @@ static void test_checks_follow_the_switch(void **state)
     memory_init();
     assert_int_equal(mm_debug_enabled(), 0);
     char *p = t_kmalloc(24);
-    assert_int_equal(kmalloc_usable_size(p), 24); /* no red zone: the normal layout */
+    assert_int_equal(kmalloc_usable_size(p), BLOCK_SIZE(24)); /* no red zone: the normal layout */
     t_kfree(p);
     assert_int_equal(stats_now().block_count, 1); /* no quarantine */
     mm_debug_set(1);

@@ -68,14 +68,33 @@ static void test_alignment_is_8(void **state)
     }
 }
 
-/* Each allocation costs its size rounded to 8 plus one 32-byte header. */
+/* Every payload is HEAP_BLOCK_ALIGN-aligned (16 on x86_64, where max_align_t wants it). */
+static void test_every_block_aligned(void **state)
+{
+    _Static_assert(HEAP_BLOCK_ALIGN >= _Alignof(max_align_t) || sizeof(void *) == 4,
+                   "x86_64 blocks must suit every type");
+    void *p[40];
+    for (int i = 0; i < 40; i++) {
+        p[i] = t_kmalloc(1 + (size_t)i * 37);
+        assert_non_null(p[i]);
+        assert_int_equal((uintptr_t)p[i] % HEAP_BLOCK_ALIGN, 0);
+    }
+    for (int i = 0; i < 40; i += 2)
+        t_kfree(p[i]);
+    for (int i = 0; i < 20; i++) {
+        void *q = t_kmalloc(1 + (size_t)i * 11);
+        assert_int_equal((uintptr_t)q % HEAP_BLOCK_ALIGN, 0);
+    }
+}
+
+/* Each allocation costs its size rounded to 8 (16 on x86_64) plus one header (32 bytes on i386). */
 static void test_overhead_is_one_header(void **state)
 {
     char *a = t_kmalloc(24);
     char *b = t_kmalloc(13);
     char *c = t_kmalloc(8);
-    assert_int_equal(b - a, 24 + HDR);
-    assert_int_equal(c - b, 16 + HDR);
+    assert_int_equal(b - a, BLOCK_SIZE(24) + HDR);
+    assert_int_equal(c - b, BLOCK_SIZE(13) + HDR);
     assert_stats_balance();
 }
 
@@ -383,7 +402,7 @@ static void test_krealloc_failure_keeps_block(void **state)
     assert_null(t_krealloc(p, SIZE_MAX));
     for (int i = 0; i < 100; i++)
         assert_int_equal(p[i], 5);
-    assert_int_equal(stats_now().heap_used, 104);
+    assert_int_equal(stats_now().heap_used, BLOCK_SIZE(100));
     t_kfree(p);
     assert_int_equal(stats_now().error_count, 0);
 }
@@ -403,20 +422,20 @@ static void test_krealloc_misuse(void **state)
 /* get_memory_stats: the spec's figures plus largest free block and peak. */
 static void test_stats_track_operations(void **state)
 {
-    void *a = t_kmalloc(1000), *b = t_kmalloc(2000);
+    void *a = t_kmalloc(1024), *b = t_kmalloc(2048);
     memory_stats_t s = stats_now();
-    assert_int_equal(s.heap_used, 3000 + 0);
+    assert_int_equal(s.heap_used, 3072);
     assert_int_equal(s.allocation_count, 2);
     assert_int_equal(s.block_count, 3);
-    assert_int_equal(s.heap_free, INITIAL_HEAP_SIZE - 3 * HDR - 3000);
+    assert_int_equal(s.heap_free, INITIAL_HEAP_SIZE - 3 * HDR - 3072);
     assert_int_equal(s.largest_free_block, s.heap_free);
     t_kfree(a);
     s = stats_now();
-    assert_int_equal(s.heap_used, 2000);
-    assert_int_equal(s.peak_heap_used, 3000);
+    assert_int_equal(s.heap_used, 2048);
+    assert_int_equal(s.peak_heap_used, 3072);
     assert_int_equal(s.free_count, 1);
     assert_int_equal(s.free_block_count, 2);
-    assert_int_equal(s.largest_free_block, INITIAL_HEAP_SIZE - 3 * HDR - 3000);
+    assert_int_equal(s.largest_free_block, INITIAL_HEAP_SIZE - 3 * HDR - 3072);
     assert_stats_balance();
     t_kfree(b);
 }
@@ -550,6 +569,7 @@ int main(void)
         T(test_kmalloc_zero_returns_null),
         T(test_alignment_is_8),
         T(test_overhead_is_one_header),
+        T(test_every_block_aligned),
         T(test_blocks_hold_their_data),
         T(test_kfree_coalesces_both_sides),
         T(test_best_fit_placement),
