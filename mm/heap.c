@@ -230,10 +230,12 @@ static const char *block_problem(const heap_region_t *r, heap_block_t *b)
 
 /* ---------------------------------------------------------- free list ---- */
 
+#ifndef HEAP_ONE_LIST
 static inline unsigned fls32(uint32_t x)
 {
     return 31u - (unsigned)__builtin_clz(x);
 }
+#endif
 
 /* The class a free block of `size` bytes is listed in. */
 static void size_class(size_t size, unsigned *fl, unsigned *sl)

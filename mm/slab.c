@@ -696,6 +696,8 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
     void *obj = NULL;
 #ifdef MM_DEBUG
     dbg_site(file, line);
+#else
+    (void)file, (void)line; /* call sites are the debug build's */
 #endif
     if (checked_cache("kmem_cache_alloc", cache)) {
         obj = cache_alloc_locked("kmem_cache_alloc", cache);
@@ -715,6 +717,9 @@ static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint
     if (!obj)
         return;
     glue_irqflags_t f = glue_lock();
+#ifndef MM_DEBUG
+    (void)file, (void)line;
+#endif
 #ifdef MM_DEBUG
     dbg_site(file, line);
     if (dbg_on() && dbg_quarantined("kmem_cache_free", obj)) {
