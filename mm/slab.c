@@ -84,7 +84,8 @@ struct kmem_cache {
     slab_t *lists[2]; /* by state: partial, empty */
     uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;
     uint32_t seen_slabs, seen_live, seen_partial, seen_empty; /* slab_check_locked's tally */
-    int builtin; /* a kmalloc size class: never destroyed */
+    int builtin;      /* a kmalloc size class: never destroyed */
+    int constructing; /* its ctor is running on a new slab (which is on no list yet) */
     struct kmem_cache *next;
 };
 
@@ -264,7 +265,7 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
     if (!page)
         return NULL;
     slab_t *s = slab_at((uintptr_t)page);
-    s->magic = SLAB_MAGIC ^ (uint32_t)(uintptr_t)page;
+    s->magic = 0; /* not a slab anyone may use (or relist) until its objects are built */
     s->inuse = 0;
     s->total = (uint16_t)c->per_slab;
     s->first = (uint16_t)c->first;
@@ -273,12 +274,20 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
     memset(s->map, 0, sizeof(s->map));
     if (c->per_slab % 32) /* the bits past the last object read as taken */
         s->map[map_words(c->per_slab) - 1] = ~0u << (c->per_slab % 32);
-    list_push(c, s);
-    c->slabs++;
+    /*
+     * Build the objects before the slab is listed: a ctor may allocate, and an
+     * allocation that fails reaps empty slabs; a listed half-built slab would
+     * be reaped under us, or handed out to the ctor itself.
+     */
     if (c->ctor) {
+        c->constructing = 1;
         for (unsigned i = 0; i < s->total; i++)
             c->ctor(slab_object(s, i));
+        c->constructing = 0;
     }
+    s->magic = SLAB_MAGIC ^ (uint32_t)(uintptr_t)page;
+    list_push(c, s);
+    c->slabs++;
     return s;
 }
 
@@ -680,6 +689,21 @@ kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
     return c;
 }
 
+static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c);
+
+/* A live cache whose ctor is not running (its own ctor may not alloc, shrink or destroy it). */
+static kmem_cache_t *idle_cache(const char *fn, kmem_cache_t *c)
+{
+    if (!checked_cache(fn, c))
+        return NULL;
+    if (c->constructing) {
+        mm_report("%s: %p: called from cache '%s''s own constructor: refused", fn, (void *)c,
+                  c->name);
+        return NULL;
+    }
+    return c;
+}
+
 /* The cache behind a caller's pointer, or NULL after reporting. */
 static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c)
 {
@@ -699,7 +723,7 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
 #else
     (void)file, (void)line; /* call sites are the debug build's */
 #endif
-    if (checked_cache("kmem_cache_alloc", cache)) {
+    if (idle_cache("kmem_cache_alloc", cache)) {
         obj = cache_alloc_locked("kmem_cache_alloc", cache);
         if (!obj)
             mm_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
@@ -773,7 +797,7 @@ int kmem_cache_destroy(kmem_cache_t *cache)
 {
     glue_irqflags_t f = glue_lock();
     int result = -1;
-    if (!checked_cache("kmem_cache_destroy", cache)) {
+    if (!idle_cache("kmem_cache_destroy", cache)) {
         /* reported */
     } else if ((void)MM_DBG_FLUSH(), cache->builtin) {
         mm_report("kmem_cache_destroy: %p: '%s' is one of kmalloc's size classes: kept",
@@ -803,7 +827,7 @@ int kmem_cache_destroy(kmem_cache_t *cache)
 size_t kmem_cache_shrink(kmem_cache_t *cache)
 {
     glue_irqflags_t f = glue_lock();
-    size_t n = checked_cache("kmem_cache_shrink", cache) ? cache_shrink_locked(cache) : 0;
+    size_t n = idle_cache("kmem_cache_shrink", cache) ? cache_shrink_locked(cache) : 0;
     glue_unlock(f);
     return n;
 }

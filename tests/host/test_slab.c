@@ -433,6 +433,45 @@ static void test_vmalloc_under_pressure_takes_slab_pages_back(void **state)
     assert_int_equal(kmem_cache_destroy(c), 0);
 }
 
+/*
+ * A ctor that allocates, and whose allocation fails (the heap then reaps
+ * empty slabs): the slab being built is on no list yet, so it is neither
+ * reaped under the ctor nor handed out to it.  Found by a review.
+ */
+static kmem_cache_t *ctor_cache;
+static int ctor_depth;
+static void *ctor_child, *ctor_block;
+static void greedy_ctor(void *obj)
+{
+    memset(obj, 0, 64);
+    if (ctor_depth++ == 0 && !ctor_block) {
+        assert_null(kmalloc(0x40000000)); /* fails: the heap reaps */
+        ctor_block = kmalloc(2000);
+        memset(ctor_block, 'P', 2000);
+        ctor_child = kmem_cache_alloc(ctor_cache); /* its own cache: refused */
+    }
+    ctor_depth--;
+}
+
+static void test_ctor_that_allocates(void **state)
+{
+    ctor_cache = t_create("greedy", 64, 0, greedy_ctor);
+    ctor_child = ctor_block = NULL;
+    void *o = t_alloc(ctor_cache);
+    assert_non_null(o);
+    assert_null(ctor_child);
+    assert_non_null(strstr(mm_last_error(), "own constructor: refused"));
+    kmem_cache_stats_t st = cache_stats(ctor_cache);
+    assert_int_equal(st.live, 1);
+    assert_int_equal(st.slabs, 1);
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(((char *)ctor_block)[i], 'P');
+    t_free(ctor_cache, o);
+    t_kfree(ctor_block);
+    assert_int_equal(kmem_cache_destroy(ctor_cache), 0);
+    CHECK_HEAP();
+}
+
 /* An overflow that reaches a slab header: reported, the slab left alone, the cache usable. */
 static void test_smashed_slab_header(void **state)
 {
@@ -502,6 +541,7 @@ int main(void)
         T(test_every_stride_frees_exactly),
         T(test_cache_lifecycle),
         T(test_cache_ctor),
+        T(test_ctor_that_allocates),
         T(test_cache_misuse),
         T(test_cache_create_bad_arguments),
         T(test_empty_slabs_go_back),
