@@ -16,6 +16,8 @@
 
 #include "host.h"
 #include "memory.h"
+#include "pmm.h"
+#include "vmm.h"
 
 #define HDR           HEAP_HEADER_SIZE
 /* What a block of n bytes really holds: n rounded to HEAP_BLOCK_ALIGN (8 on i386, 16 on x86_64). */
@@ -74,6 +76,22 @@ static inline int fresh_heap(void **state)
     memory_init();
     host_console_clear();
     return 0;
+}
+
+/*
+ * A whole fresh memory manager: the early heap, the PMM over ram bytes of
+ * simulated RAM, paging on; the error counter at 0 and an empty console.
+ * (memory_init first: it gives a previous virtual heap's pages back.)
+ */
+static inline void fresh_paging_ram(uint32_t ram)
+{
+    memory_init();
+    pmm_init(ram);
+    vmm_reset();
+    host_mmu_reset();
+    vmm_init();
+    memory_init();
+    host_console_clear();
 }
 
 /* The last caller-bug report names the function, the address and the reason. */

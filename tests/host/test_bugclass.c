@@ -22,15 +22,8 @@
 static int fresh_virtual(void **state)
 {
     (void)state;
-    memory_init();
-    pmm_init(48 * MB);
-    vmm_reset();
-    host_mmu_reset();
-    vmm_init();
+    fresh_paging_ram(48 * MB);
     heap_init_virtual();
-    memory_init(); /* error counter back to 0; the virtual heap again: */
-    heap_init_virtual();
-    host_console_clear();
     return 0;
 }
 

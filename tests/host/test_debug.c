@@ -38,14 +38,8 @@ static int debug_virtual(void **state)
 {
     (void)state;
     mm_debug_set(1);
-    memory_init();
-    pmm_init(RAM);
-    vmm_reset();
-    host_mmu_reset();
-    vmm_init();
-    memory_init();
+    fresh_paging_ram(RAM);
     heap_init_virtual();
-    host_console_clear();
     return 0;
 }
 

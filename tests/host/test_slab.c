@@ -23,13 +23,7 @@
 static int fresh_paging(void **state)
 {
     (void)state;
-    memory_init();
-    pmm_init(RAM);
-    vmm_reset();
-    host_mmu_reset();
-    vmm_init();
-    memory_init();
-    host_console_clear();
+    fresh_paging_ram(RAM);
     return 0;
 }
 

@@ -67,13 +67,7 @@ static void check_all(void)
 /* A whole fresh memory manager: early heap, PMM over RAM, paging on. */
 static int fresh_paging(void **state)
 {
-    memory_init(); /* gives a previous virtual heap's pages back */
-    pmm_init(RAM);
-    vmm_reset();
-    host_mmu_reset();
-    vmm_init();
-    host_console_clear();
-    memory_init(); /* error counter back to 0 */
+    fresh_paging_ram(RAM);
     nshadow = 0;
     return 0;
 }
