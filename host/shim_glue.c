@@ -58,10 +58,12 @@
 #include "vmm.h"
 
 #define WINDOW_SIZE ((uintptr_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
+#define META_SIZE   ((uintptr_t)MM_META_END - MM_META_START + 1)
 
 static pthread_mutex_t mm_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static char *ram;    /* simulated physical memory: physical P is at ram + P */
 static char *window; /* kernel virtual HEAP_VIRTUAL_START is at window */
+static char *meta;   /* ... and MM_META_START (slab descriptors) at meta */
 
 /* ------------------------------------------------------------ console ---- */
 
@@ -136,7 +138,8 @@ int shim_glue_init(void)
 {
     ram = reserve(SHIM_RAM_SIZE, PROT_READ | PROT_WRITE);
     window = reserve(WINDOW_SIZE, PROT_NONE);
-    if (!ram || !window) {
+    meta = reserve(META_SIZE, PROT_NONE);
+    if (!ram || !window || !meta) {
         static const char msg[] = "kmalloc shim: cannot reserve simulated memory\n";
         shim_write_stderr(msg, sizeof(msg) - 1);
         return -1;
@@ -153,6 +156,11 @@ int shim_glue_owns(const void *p)
 static int in_heap(uintptr_t virt)
 {
     return virt >= HEAP_VIRTUAL_START && virt <= HEAP_VIRTUAL_END;
+}
+
+static int in_meta(uintptr_t virt)
+{
+    return virt >= MM_META_START && virt <= MM_META_END;
 }
 
 /* ------------------------------------------------------ glue.h memory ---- */
@@ -177,9 +185,10 @@ void glue_paging_enable(uintptr_t directory_phys)
 
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
 {
-    if (!in_heap(virt))
+    if (!in_heap(virt) && !in_meta(virt))
         return; /* identity, direct map, table window: fixed, see glue_virt_to_ptr */
-    char *page = window + (virt - HEAP_VIRTUAL_START);
+    char *page =
+        in_heap(virt) ? window + (virt - HEAP_VIRTUAL_START) : meta + (virt - MM_META_START);
     int bad;
     if (phys)
         bad = mprotect(page, PAGE_SIZE, PROT_READ | PROT_WRITE) < 0;
@@ -187,13 +196,15 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
         bad =
             madvise(page, PAGE_SIZE, MADV_DONTNEED) < 0 || mprotect(page, PAGE_SIZE, PROT_NONE) < 0;
     if (bad)
-        glue_panic("glue_mapping_changed: mprotect/madvise of a heap page failed");
+        glue_panic("glue_mapping_changed: mprotect/madvise of a heap or metadata page failed");
 }
 
 void *glue_virt_to_ptr(uintptr_t virt)
 {
     if (in_heap(virt))
         return window + (virt - HEAP_VIRTUAL_START);
+    if (in_meta(virt))
+        return meta + (virt - MM_META_START);
     if (virt >= KERNEL_VIRTUAL_BASE && virt - KERNEL_VIRTUAL_BASE < VMM_DIRECT_MAP_SIZE)
         return glue_phys_to_virt(virt - KERNEL_VIRTUAL_BASE); /* the direct map */
     if (virt < KERNEL_VIRTUAL_BASE)

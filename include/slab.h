@@ -8,10 +8,10 @@
  *   kmem_cache_destroy(c);     refused, with a message, while objects are live
  *
  * Objects live in one-page slabs taken from the heap: no per-object header
- * (a page holds a small slab header and as many objects as fit), O(1)
- * allocation and free.  kmalloc uses the same machinery for its small sizes
- * once the virtual heap is up (caches "kmalloc-8" ... "kmalloc-512"), and
- * plain kfree frees any slab object.
+ * (a page holds the heap's block header and as many objects as fit; the
+ * slab's map of free objects is kept out of band), O(1) allocation and free.  kmalloc uses the same
+ * machinery for its small sizes once the virtual heap is up (caches "kmalloc-8" ... "kmalloc-512"),
+ * and plain kfree frees any slab object.
  *
  * ctor, if given, runs once on every object when its slab is created (as in
  * Linux): an object handed back must be left in its constructed state.
@@ -32,6 +32,14 @@ typedef struct kmem_cache kmem_cache_t;
 #define KMEM_CACHE_MAX_OBJECT 2048
 /* Longest name kept (longer ones are cut). */
 #define KMEM_CACHE_NAME_MAX   24
+/*
+ * Caches a kernel may have at once besides kmalloc's size classes.  Cache
+ * descriptors live in one static table, out of reach of any heap overflow
+ * (mm/slab.c): kmem_cache_create reports and returns NULL past this.
+ */
+#ifndef KMEM_CACHE_MAX
+#define KMEM_CACHE_MAX 64
+#endif
 
 /*
  * A cache of `size`-byte objects aligned to `align` (0 = the natural

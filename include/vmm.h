@@ -22,6 +22,11 @@
  *              | allocations, each with |  too) has an unmapped guard page
  *              | a guard page each side |  on each side (mm/vmalloc.c)
  *   0xEFFFFFFF +------------------------+  VMALLOC_END
+ *   0xF0000000 +------------------------+  MM_META_START
+ *              | allocator metadata:    |  one slab_t per heap page, mapped
+ *              | slab descriptors       |  on demand (mm/slab.c): out of
+ *              |                        |  reach of any heap overflow
+ *   0xF07FFFFF +------------------------+  MM_META_END
  *              | free for vmm_map_page  |
  *   0xFFC00000 +------------------------+  VMM_PT_WINDOW
  *              | the page tables        |  PD[1023] points at the PD itself,
@@ -52,6 +57,10 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 /* ---- beyond the spec: the vmalloc range (include/vmalloc.h) ---- */
 #define VMALLOC_START 0xE0000000u
 #define VMALLOC_END   0xEFFFFFFFu /* inclusive, like HEAP_VIRTUAL_END */
+
+/* ---- beyond the spec: the allocator's own metadata (slab descriptors), out of band ---- */
+#define MM_META_START 0xF0000000u
+#define MM_META_END   0xF07FFFFFu /* inclusive: 128 bytes for each of the heap's 65536 pages */
 
 /* ---- spec: page flags ---- */
 #define PAGE_PRESENT  0x001
@@ -104,6 +113,10 @@ void vmm_heap_unmap(vaddr_t virt);
 /* The same for vmalloc and [VMALLOC_START, VMALLOC_END]: nobody else maps there. */
 int vmm_vmalloc_map(vaddr_t virt, paddr_t phys);
 void vmm_vmalloc_unmap(vaddr_t virt);
+
+/* The same for the allocators' metadata and [MM_META_START, MM_META_END]. */
+int vmm_meta_map(vaddr_t virt, paddr_t phys);
+void vmm_meta_unmap(vaddr_t virt);
 
 /* The page-table entry for virt (0 if none): flags included. */
 uint32_t vmm_get_entry(vaddr_t virt);

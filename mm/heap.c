@@ -1113,7 +1113,7 @@ void heap_reserve(size_t bytes)
         uint32_t extra = want > size ? want - size : 0;
         size_t need = r->last->is_free ? r->last->size + extra
                                        : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
-        if (extra && !heap_grow(need))
+        if ((extra && !heap_grow(need)) || slab_meta_reserve(r->start, want) < 0)
             mm_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
                       (unsigned)(want / 1024));
         else
@@ -1617,12 +1617,6 @@ uintptr_t heap_slab_page_next(uintptr_t addr)
         }
     }
     return best;
-}
-
-int heap_owns(const void *p, size_t n)
-{
-    heap_region_t *r = region_of((uintptr_t)p);
-    return r && n <= r->end - (uintptr_t)p;
 }
 
 uint32_t heap_slab_page_count(void)

@@ -2,12 +2,13 @@
  * heap_internal.h - what heap.c and slab.c tell each other (never an embedder's business).
  *
  * A slab is one heap block laid out on exactly one page, its heap header at
- * the page's first byte:
+ * the page's first byte, then only objects; its descriptor (map, counts,
+ * links) is out of band, in slab.c's tables (see slab.c):
  *
  *   page                                                       page + PAGE_SIZE
- *   | heap_block_t | slab_t (map...) | pad | obj 0 | obj 1 | ... | obj n-1 |
- *   ^ HEAP_HEADER_SIZE               ^ slab.first: objects end at the page end,
- *                                      so each is aligned to its stride's power of two
+ *   | heap_block_t | pad | obj 0 | obj 1 | ... | obj n-1 |
+ *   ^ HEAP_HEADER_SIZE   ^ cache.first: objects end at the page end,
+ *                          so each is aligned to its stride's power of two
  *
  * The heap keeps, outside the heap's own bytes (so no overflow can forge it),
  * one bit per page of each region saying "this page is a slab": kfree asks
@@ -37,8 +38,6 @@ void heap_slab_page_free(void *page);
 uintptr_t heap_slab_page_of(uintptr_t addr);
 /* The first slab page at or above addr (regions in order), or 0: to walk every slab. */
 uintptr_t heap_slab_page_next(uintptr_t addr);
-/* Does the heap own [p, p + n)?  (to validate a cache pointer before reading it) */
-int heap_owns(const void *p, size_t n);
 /* heap_trim with the lock held. */
 size_t heap_trim_locked(void);
 /* Slab pages marked in the regions' bitmaps. */
@@ -61,6 +60,12 @@ void *slab_kmalloc(size_t size, size_t align);
 int slab_kfree(const char *fn, uintptr_t page, void *ptr);
 /* Usable bytes of the object at ptr, or 0 after reporting a bad pointer. */
 size_t slab_usable(const char *fn, uintptr_t page, void *ptr);
+/*
+ * Map the metadata pages for the slab descriptors of heap pages [start,
+ * start + bytes) now (heap_reserve: later slabs there need no PMM page).
+ * 0, or -1 if the PMM is out of pages.
+ */
+int slab_meta_reserve(uintptr_t start, size_t bytes);
 /* Empty slabs of every cache back to the heap; returns pages released. */
 size_t slab_reap_locked(void);
 /* kmem_cache_check with the lock held. */

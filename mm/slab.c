@@ -4,9 +4,36 @@
  * Theory of operation
  * -------------------
  * A cache hands out objects of one size from slabs: one page each, taken
- * from the heap as an ordinary block (heap_slab_page_alloc), laid out as
- * heap_internal.h draws it.  There is no header per object: a slab's header
- * holds a bitmap with one bit per object (set = allocated), so
+ * from the heap as an ordinary block (heap_slab_page_alloc).  The page holds
+ * nothing but the heap's block header and the objects:
+ *
+ *   page                                                       page + PAGE_SIZE
+ *   | heap_block_t | pad | obj 0 | obj 1 | ... | obj n-1 |
+ *   ^ HEAP_HEADER_SIZE   ^ cache.first: objects end at the page end,
+ *                          so each is aligned to its stride's power of two
+ *
+ * Metadata out of band.  Everything the slab allocator trusts lives where no
+ * caller's overflow, underflow or write after free can reach it, as in
+ * hardened_malloc and Linux's struct page:
+ *
+ *   - a slab's descriptor (slab_t: cache, list links, counts, hint and the
+ *     allocation bitmap, set = allocated) is one 128-byte slot of a table
+ *     indexed by the page's place in its heap region: a static table for
+ *     the 16 pages of the early heap, and for the virtual heap the metadata
+ *     window [MM_META_START, MM_META_END] (vmm.h), whose pages are mapped
+ *     from the PMM when the first slab of their 32 heap pages is made (one
+ *     metadata page per 128 KB of heap at most; kept until memory_init);
+ *   - "this page is a slab" is the heap's bit per page (heap_internal.h),
+ *     also outside the heap's bytes;
+ *   - cache descriptors (kmem_cache_t) are slots of one static table: kmalloc's
+ *     size classes first, then up to KMEM_CACHE_MAX caches of callers.  A
+ *     kmem_cache_t * is valid only if it points at a slot whose magic is keyed
+ *     by its address, so kfree(cache) is "not a heap pointer", and no heap
+ *     overflow can change a stride or a constructor.
+ *
+ * So a scribble anywhere in the heap can damage objects' bytes and the
+ * in-band heap_block_t of a slab page (which the heap checks and repairs),
+ * never which objects are free.  There is no header per object:
  *
  *   - allocation is a find-first-zero in at most SLAB_MAP_WORDS words,
  *     starting at a hint: bounded, and no pointer stored in free objects that
@@ -21,22 +48,16 @@
  * slabs stay, the rest go back to the heap at once; kmem_cache_reap (run by
  * the heap when it runs out of memory) gives back all of them.
  *
- * Slab headers live in the heap's bytes, so an overflow can damage them:
- * every slab is validated (magic keyed by its address, cache pointer, counts)
- * before it is used, and a list link that fails validation makes us rebuild
- * that cache's lists from the heap's slab-page bitmap (slab_relist), which no
- * overflow can reach.  A slab whose header is beyond repair is left alone:
- * leaked, never handed out twice.
- *
  * kmalloc's size classes (kmalloc-8 ... kmalloc-512, 16-byte steps on
  * x86_64 where malloc must align to 16) are caches like any other, built in.
  *
  * Debug build (MM_DEBUG) with the checks on: each object's stride ends in
  * a red zone of at least MM_REDZONE_MIN bytes (when one still fits the
- * page), and its record (size asked, call sites) sits in a table right after
- * the slab header, out of every object's reach:
+ * page), and its record (size asked, call sites) sits in a table at the start
+ * of the page, before object 0 (a debugging aid, checked before it is
+ * believed: never used to decide what is free):
  *
- *   | heap hdr | slab_t | dbg_rec_t[per_slab] | pad | obj 0 | rz | obj 1 | rz |...
+ *   | heap hdr | dbg_rec_t[per_slab] | pad | obj 0 | rz | obj 1 | rz |...
  *
  * A freed object goes to debug.c's quarantine (still allocated in its slab's
  * map) and comes back through slab_release_object.
@@ -48,35 +69,50 @@
 #include "heap_internal.h"
 #include "log.h"
 #include "memory.h"
+#include "pmm.h"
 #include "slab.h"
+#include "vmm.h"
 
 #define HDR HEAP_HEADER_SIZE
 
-#define SLAB_MAGIC      0x51AB0A11u /* xor the slab's address */
 #define CACHE_MAGIC     0xCAC4E0DDu /* xor the cache's address */
 #define SLAB_MAP_WORDS  16          /* at most 512 objects a slab */
 #define SLAB_MAX_OBJS   (SLAB_MAP_WORDS * 32)
 #define SLAB_KEEP_EMPTY 1
+#define SLAB_DESC_SIZE  128 /* a slab_t slot: 32 to a metadata page, never across two */
 /* malloc's alignment: 8 on i386 (HEAP_ALIGN), 16 on x86_64 */
 #define SLAB_MIN_ALIGN  (sizeof(void *) == 8 ? 16u : (unsigned)HEAP_ALIGN)
 
+#define EARLY_PAGES   (INITIAL_HEAP_SIZE / PAGE_SIZE)
+#define VIRTUAL_BYTES ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
+
 typedef struct slab {
-    uint32_t magic;        /* SLAB_MAGIC ^ the page's address */
-    uint16_t inuse, total; /* objects allocated / objects in the slab */
-    uint16_t first;        /* offset of object 0 from the page */
-    uint16_t hint;         /* a map word that may have a clear bit */
-    struct kmem_cache *cache;
+    struct kmem_cache *cache; /* NULL: no slab here (never made, released) */
     struct slab *next, *prev; /* on the cache's list for the slab's state */
+    uintptr_t page;           /* the page it describes */
+    uint16_t inuse, total;    /* objects allocated / objects in the slab */
+    uint16_t hint;            /* a map word that may have a clear bit */
+    uint16_t building;        /* its ctor is running: on no list, in no count yet */
     uint32_t map[SLAB_MAP_WORDS];
 } slab_t;
 
-_Static_assert(PAGE_SIZE - HDR - sizeof(slab_t) >= KMEM_CACHE_MAX_OBJECT,
+typedef union {
+    slab_t s;
+    char slot[SLAB_DESC_SIZE];
+} slab_desc_t;
+
+_Static_assert(sizeof(slab_t) <= SLAB_DESC_SIZE, "a slab descriptor fits its slot");
+_Static_assert(PAGE_SIZE % SLAB_DESC_SIZE == 0, "no descriptor straddles two metadata pages");
+_Static_assert((uint64_t)MM_META_END - MM_META_START + 1 >=
+                   (uint64_t)VIRTUAL_BYTES / PAGE_SIZE * SLAB_DESC_SIZE,
+               "the metadata window holds a descriptor for every page of the virtual heap");
+_Static_assert(PAGE_SIZE - HDR >= KMEM_CACHE_MAX_OBJECT,
                "a slab must hold at least one of the largest objects");
 
 enum { SLAB_PARTIAL, SLAB_EMPTY, SLAB_FULL }; /* the first two have lists */
 
 struct kmem_cache {
-    uint32_t magic; /* CACHE_MAGIC ^ its address; 0 once destroyed */
+    uint32_t magic; /* CACHE_MAGIC ^ its address; 0: a free slot */
     char name[KMEM_CACHE_NAME_MAX];
     uint32_t size, stride, align, per_slab, first;
     uint64_t recip; /* ceil(2^32 / stride): offset / stride without a divide */
@@ -86,7 +122,6 @@ struct kmem_cache {
     uint32_t seen_slabs, seen_live, seen_partial, seen_empty; /* slab_check_locked's tally */
     int builtin;      /* a kmalloc size class: never destroyed */
     int constructing; /* its ctor is running on a new slab (which is on no list yet) */
-    struct kmem_cache *next;
 };
 
 #ifdef MM_DEBUG
@@ -99,27 +134,82 @@ struct kmem_cache {
 static const uint16_t class_sizes[] = {8,   16,  24,  32,  40,  48,  56,  64,  72,  80,  88,  96,
                                        104, 112, 120, 128, 160, 192, 224, 256, 320, 384, 448, 512};
 #define NCLASSES (sizeof(class_sizes) / sizeof(class_sizes[0]))
+#define NCACHES  (NCLASSES + KMEM_CACHE_MAX)
 
 static struct {
-    kmem_cache_t classes[NCLASSES]; /* kmalloc's: only those with stride % SLAB_MIN_ALIGN == 0 */
-    unsigned nclasses;
+    /* every cache: kmalloc's classes in [0, nclasses), callers' in [NCLASSES, NCACHES) */
+    kmem_cache_t caches[NCACHES];
+    unsigned nclasses;  /* only those with stride % SLAB_MIN_ALIGN == 0 */
+    unsigned next_slot; /* where kmem_cache_create looks first: a freed slot is reused last */
     uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
-    kmem_cache_t *caches;                       /* every live cache, classes first */
     int enabled;                                /* kmalloc uses the classes (virtual heap up) */
+    uint32_t meta_pages;                        /* pages mapped in the metadata window */
 } slab;
+
+static slab_desc_t early_desc[EARLY_PAGES]; /* the early heap's slabs */
+
+/* Every live cache, in table order. */
+#define for_each_cache(c)                                                                          \
+    for (kmem_cache_t *c = slab.caches; c < slab.caches + NCACHES; c++)                            \
+        if (c->magic)
 
 /* ------------------------------------------------------------ helpers ---- */
 
-static inline slab_t *slab_at(uintptr_t page)
+/* Index of page in the metadata window's table, or -1 if it is not a virtual heap page. */
+static long meta_index(uintptr_t page)
 {
-    return (slab_t *)(page + HDR);
+    uintptr_t base = (uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START);
+    return page >= base && page - base < VIRTUAL_BYTES ? (long)((page - base) / PAGE_SIZE) : -1;
+}
+
+/*
+ * The descriptor of slab page `page` (one the heap marks as a slab), or NULL
+ * if the page is in no heap region we know.
+ */
+static slab_t *desc_of(uintptr_t page)
+{
+    uintptr_t early = (uintptr_t)glue_phys_to_virt(HEAP_START);
+    if (page >= early && page - early < INITIAL_HEAP_SIZE)
+        return &early_desc[(page - early) / PAGE_SIZE].s;
+    long i = meta_index(page);
+    return i < 0 ? NULL : &((slab_desc_t *)glue_virt_to_ptr(MM_META_START))[i].s;
+}
+
+/* desc_of for a new slab: the metadata page under it mapped first.  NULL: no memory. */
+static slab_t *desc_get(uintptr_t page)
+{
+    long i = meta_index(page);
+    if (i >= 0) {
+        vaddr_t v = MM_META_START + ((vaddr_t)i * SLAB_DESC_SIZE & ~(vaddr_t)(PAGE_SIZE - 1));
+        if (!(vmm_get_entry(v) & PAGE_PRESENT)) {
+            paddr_t p = pmm_alloc_page();
+            if (!p)
+                return NULL;
+            if (vmm_meta_map(v, p) < 0) {
+                pmm_free_page(p);
+                return NULL;
+            }
+            memset(glue_virt_to_ptr(v), 0, PAGE_SIZE);
+            slab.meta_pages++;
+        }
+    }
+    return desc_of(page);
+}
+
+int slab_meta_reserve(uintptr_t start, size_t bytes)
+{
+    for (size_t off = 0; off < bytes; off += 32 * PAGE_SIZE) {
+        if (!desc_get(start + off))
+            return -1;
+    }
+    return bytes && !desc_get(start + bytes - PAGE_SIZE) ? -1 : 0;
 }
 
 #ifdef MM_DEBUG
-/* Object i's record: the table after the slab header (debug build, checks on). */
+/* Object i's record: the table at the start of the page (debug build, checks on). */
 static inline dbg_rec_t *slab_rec(const slab_t *s, unsigned i)
 {
-    return (dbg_rec_t *)((uintptr_t)s + sizeof(slab_t)) + i;
+    return (dbg_rec_t *)(s->page + HDR) + i;
 }
 
 /* Bytes a slab needs per object besides its stride. */
@@ -128,11 +218,6 @@ static inline dbg_rec_t *slab_rec(const slab_t *s, unsigned i)
 #define REC_SIZE 0
 #endif
 
-static inline uintptr_t slab_page(const slab_t *s)
-{
-    return (uintptr_t)s - HDR;
-}
-
 static inline unsigned map_words(unsigned total)
 {
     return (total + 31) / 32;
@@ -140,7 +225,7 @@ static inline unsigned map_words(unsigned total)
 
 static inline void *slab_object(const slab_t *s, unsigned i)
 {
-    return (char *)slab_page(s) + s->first + (size_t)i * s->cache->stride;
+    return (char *)s->page + s->cache->first + (size_t)i * s->cache->stride;
 }
 
 static int slab_state(const slab_t *s)
@@ -148,48 +233,33 @@ static int slab_state(const slab_t *s)
     return s->inuse == 0 ? SLAB_EMPTY : s->inuse == s->total ? SLAB_FULL : SLAB_PARTIAL;
 }
 
-/* Is c a live cache?  Checked before anything is read through a caller's or a slab's pointer. */
+/* Is c a live cache?  Checked before anything is read through a caller's pointer. */
 static int cache_ok(const kmem_cache_t *c)
 {
-    uintptr_t a = (uintptr_t)c;
-    uintptr_t lo = (uintptr_t)&slab.classes[0], hi = (uintptr_t)&slab.classes[NCLASSES];
-    if (!c || a % sizeof(void *))
+    uintptr_t a = (uintptr_t)c, lo = (uintptr_t)&slab.caches[0];
+    if (a < lo || a >= (uintptr_t)&slab.caches[NCACHES] || (a - lo) % sizeof(kmem_cache_t))
         return 0;
-    if (a >= lo && a < hi) {
-        if ((a - lo) % sizeof(kmem_cache_t))
-            return 0;
-    } else if (!heap_owns(c, sizeof(*c))) {
-        return 0;
-    }
     return c->magic == (CACHE_MAGIC ^ (uint32_t)a);
 }
 
-/* Why the slab at page cannot be trusted, or NULL. */
+/*
+ * Why the slab at page cannot be used, or NULL.  The descriptor is out of
+ * every caller's reach: a problem here is the memory manager's own bug, or
+ * a page being built.
+ */
 static const char *slab_problem(uintptr_t page)
 {
-    slab_t *s = slab_at(page);
-    if (s->magic != (SLAB_MAGIC ^ (uint32_t)page))
-        return "bad slab magic number";
+    slab_t *s = desc_of(page);
+    if (!s)
+        return "slab page outside the heap's regions";
+    if (s->building)
+        return "slab is being built (its constructor is running)";
     if (!cache_ok(s->cache))
-        return "slab's cache pointer is not a cache";
-    const kmem_cache_t *c = s->cache;
-    if (s->total != c->per_slab || s->first != c->first || s->inuse > s->total ||
+        return "slab's cache is not a live cache";
+    if (s->page != page || s->total != s->cache->per_slab || s->inuse > s->total ||
         s->hint >= map_words(s->total))
-        return "slab header fields out of range";
+        return "slab descriptor fields out of range";
     return NULL;
-}
-
-/*
- * May `p` stand in a list of cache c?  (NULL, or a slab of c.)  The bitmap
- * first, so a forged link is never read through; c itself is known good.
- */
-static int link_ok(const kmem_cache_t *c, const slab_t *p)
-{
-    if (!p)
-        return 1;
-    uintptr_t page = (uintptr_t)p - HDR;
-    return heap_slab_page_of(page) == page && p->magic == (SLAB_MAGIC ^ (uint32_t)page) &&
-           p->cache == c && p->total == c->per_slab && p->inuse <= p->total;
 }
 
 /* ------------------------------------------------------------- lists ---- */
@@ -209,43 +279,17 @@ static void list_push(kmem_cache_t *c, slab_t *s)
     c->empty_slabs += st == SLAB_EMPTY;
 }
 
-/*
- * Rebuild c's lists from the heap's slab-page bitmap: after a link failed
- * validation (an overflow reached a slab header).  Slabs of c that are sound
- * are listed again by state; the rest are leaked.
- */
-static void slab_relist(kmem_cache_t *c)
+/* Take s off the list of state `was`. */
+static void list_del(kmem_cache_t *c, slab_t *s, int was)
 {
-    mm_printf("slab: cache '%s': a slab list link is corrupted: lists rebuilt\n", c->name);
-    c->lists[SLAB_PARTIAL] = c->lists[SLAB_EMPTY] = NULL;
-    c->slabs = c->empty_slabs = c->live = 0;
-    for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
-        if (slab_problem(page) || slab_at(page)->cache != c)
-            continue;
-        slab_t *s = slab_at(page);
-        list_push(c, s);
-        c->slabs++;
-        c->live += s->inuse;
-    }
-}
-
-/* Take s off the list of state `was`.  0 if a link was bad (and the lists were rebuilt). */
-static int list_del(kmem_cache_t *c, slab_t *s, int was)
-{
-    slab_t **head = &c->lists[was];
-    if (!link_ok(c, s->next) || !link_ok(c, s->prev) || (s->prev ? s->prev->next : *head) != s ||
-        (s->next && s->next->prev != s)) {
-        slab_relist(c);
-        return 0;
-    }
     if (s->prev)
         s->prev->next = s->next;
     else
-        *head = s->next;
+        c->lists[was] = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    s->prev = s->next = NULL;
     c->empty_slabs -= was == SLAB_EMPTY;
-    return 1;
 }
 
 /* s changed state from `was`: move it to its list. */
@@ -253,8 +297,9 @@ static void slab_moved(kmem_cache_t *c, slab_t *s, int was)
 {
     if (slab_state(s) == was)
         return;
-    if (was == SLAB_FULL || list_del(c, s, was))
-        list_push(c, s);
+    if (was != SLAB_FULL)
+        list_del(c, s, was);
+    list_push(c, s);
 }
 
 /* ------------------------------------------------------------- slabs ---- */
@@ -264,14 +309,16 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
     void *page = heap_slab_page_alloc(fn);
     if (!page)
         return NULL;
-    slab_t *s = slab_at((uintptr_t)page);
-    s->magic = 0; /* not a slab anyone may use (or relist) until its objects are built */
-    s->inuse = 0;
+    slab_t *s = desc_get((uintptr_t)page);
+    if (!s) {
+        /* quiet, as heap_slab_page_alloc: kmalloc falls back to a block */
+        heap_slab_page_free(page);
+        return NULL;
+    }
+    memset(s, 0, sizeof(*s));
+    s->page = (uintptr_t)page;
     s->total = (uint16_t)c->per_slab;
-    s->first = (uint16_t)c->first;
-    s->hint = 0;
     s->cache = c;
-    memset(s->map, 0, sizeof(s->map));
     if (c->per_slab % 32) /* the bits past the last object read as taken */
         s->map[map_words(c->per_slab) - 1] = ~0u << (c->per_slab % 32);
     /*
@@ -280,12 +327,13 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
      * be reaped under us, or handed out to the ctor itself.
      */
     if (c->ctor) {
+        s->building = 1;
         c->constructing = 1;
         for (unsigned i = 0; i < s->total; i++)
             c->ctor(slab_object(s, i));
         c->constructing = 0;
+        s->building = 0;
     }
-    s->magic = SLAB_MAGIC ^ (uint32_t)(uintptr_t)page;
     list_push(c, s);
     c->slabs++;
     return s;
@@ -293,14 +341,14 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
 
 static void slab_release(kmem_cache_t *c, slab_t *s)
 {
-    if (!list_del(c, s, SLAB_EMPTY))
-        return; /* relisted: s is still on a list, keep it */
+    list_del(c, s, SLAB_EMPTY);
     c->slabs--;
-    s->magic = 0;
-    heap_slab_page_free((void *)slab_page(s));
+    uintptr_t page = s->page;
+    memset(s, 0, sizeof(*s));
+    heap_slab_page_free((void *)page);
 }
 
-/* An object from s (which has room), or NULL if its map disagrees with its count. */
+/* An object from s, which has room (its map and count are ours alone: they agree). */
 static void *slab_take(kmem_cache_t *c, slab_t *s)
 {
     unsigned words = map_words(s->total);
@@ -318,36 +366,21 @@ static void *slab_take(kmem_cache_t *c, slab_t *s)
         }
         w = w + 1 == words ? 0 : w + 1;
     }
-    mm_printf("slab: cache '%s': slab %p is full but counts %u of %u in use: header corrupted\n",
-              c->name, (void *)slab_page(s), s->inuse, s->total);
-    int was = slab_state(s);
-    c->live += s->total - s->inuse; /* the map's word: every object taken (a leak, never twice) */
-    s->inuse = s->total;
-    slab_moved(c, s, was);
-    return NULL;
+    glue_panic("slab_take: a slab with room has no clear bit: descriptor broken");
 }
 
 static void *cache_alloc_locked(const char *fn, kmem_cache_t *c)
 {
-    for (int tries = 0; tries < 4; tries++) {
-        slab_t *s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
-        if (s && !link_ok(c, s)) {
-            slab_relist(c);
-            continue;
-        }
-        if (!s)
-            s = slab_new(fn, c);
-        if (!s)
-            return NULL;
-        void *obj = slab_take(c, s);
-        if (obj) {
-            c->allocs++;
-            if (++c->live > c->peak_live)
-                c->peak_live = c->live;
-            return obj;
-        }
-    }
-    return NULL;
+    slab_t *s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
+    if (!s)
+        s = slab_new(fn, c);
+    if (!s)
+        return NULL;
+    void *obj = slab_take(c, s);
+    c->allocs++;
+    if (++c->live > c->peak_live)
+        c->peak_live = c->live;
+    return obj;
 }
 
 /*
@@ -360,19 +393,20 @@ static slab_t *object_of(const char *fn, kmem_cache_t *want, uintptr_t page, voi
 {
     const char *why = slab_problem(page);
     if (why) {
-        mm_report("%s: %p: slab page %p is corrupted (%s): not freed", fn, ptr, (void *)page, why);
+        mm_report("%s: %p: slab page %p cannot be used (%s): not freed", fn, ptr, (void *)page,
+                  why);
         return NULL;
     }
-    slab_t *s = slab_at(page);
+    slab_t *s = desc_of(page);
     kmem_cache_t *c = s->cache;
     uintptr_t off = (uintptr_t)ptr - page;
-    if (off < s->first) {
-        mm_report("%s: %p: points into the header of slab %p (cache '%s')", fn, ptr, (void *)page,
-                  c->name);
+    if (off < c->first) {
+        mm_report("%s: %p: points before the first object of slab %p (cache '%s')", fn, ptr,
+                  (void *)page, c->name);
         return NULL;
     }
-    unsigned i = (unsigned)(((uint64_t)(off - s->first) * c->recip) >> 32);
-    unsigned into = (unsigned)(off - s->first - (uintptr_t)i * c->stride);
+    unsigned i = (unsigned)(((uint64_t)(off - c->first) * c->recip) >> 32);
+    unsigned into = (unsigned)(off - c->first - (uintptr_t)i * c->stride);
     if (into) {
         mm_report("%s: %p: interior pointer, %u bytes into object %p of cache '%s' (%u bytes)", fn,
                   ptr, into, slab_object(s, i), c->name, (unsigned)c->size);
@@ -400,7 +434,7 @@ static void object_free(kmem_cache_t *c, slab_t *s, unsigned i)
     c->live--;
     c->frees++;
     slab_moved(c, s, was);
-    if (s->inuse == 0 && c->empty_slabs > SLAB_KEEP_EMPTY && slab_state(s) == SLAB_EMPTY)
+    if (s->inuse == 0 && c->empty_slabs > SLAB_KEEP_EMPTY)
         slab_release(c, s);
 }
 
@@ -408,15 +442,7 @@ static size_t cache_shrink_locked(kmem_cache_t *c)
 {
     size_t n = 0;
     while (c->lists[SLAB_EMPTY]) {
-        slab_t *s = c->lists[SLAB_EMPTY];
-        if (!link_ok(c, s)) {
-            slab_relist(c);
-            continue;
-        }
-        uint32_t before = c->slabs;
-        slab_release(c, s);
-        if (c->slabs == before)
-            break; /* relisted instead: stop rather than loop */
+        slab_release(c, c->lists[SLAB_EMPTY]);
         n++;
     }
     return n;
@@ -441,10 +467,10 @@ static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_
 #ifdef MM_DEBUG
     /* a red zone after every object, if the page still holds one with it */
     uint32_t rz = (size + MM_REDZONE_MIN + align - 1) & ~(align - 1);
-    if (dbg_on() && rz + sizeof(dbg_rec_t) <= PAGE_SIZE - HDR - sizeof(slab_t))
+    if (dbg_on() && rz + sizeof(dbg_rec_t) <= PAGE_SIZE - HDR)
         c->stride = rz;
 #endif
-    c->per_slab = (uint32_t)((PAGE_SIZE - HDR - sizeof(slab_t)) / (c->stride + REC_SIZE));
+    c->per_slab = (uint32_t)((PAGE_SIZE - HDR) / (c->stride + REC_SIZE));
     if (c->per_slab > SLAB_MAX_OBJS)
         c->per_slab = SLAB_MAX_OBJS;
     c->first = PAGE_SIZE - c->per_slab * c->stride;
@@ -455,21 +481,27 @@ static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_
 void slab_reset(void)
 {
     memset(&slab, 0, sizeof(slab));
-    kmem_cache_t **tail = &slab.caches;
+    memset(early_desc, 0, sizeof(early_desc));
+    /* the metadata window's pages stay mapped, their descriptors forgotten */
+    for (vaddr_t v = MM_META_START; v < MM_META_END; v += PAGE_SIZE) {
+        if (vmm_get_entry(v) & PAGE_PRESENT) {
+            memset(glue_virt_to_ptr(v), 0, PAGE_SIZE);
+            slab.meta_pages++;
+        }
+    }
+    slab.next_slot = NCLASSES;
     for (unsigned i = 0; i < NCLASSES; i++) {
         if (class_sizes[i] % SLAB_MIN_ALIGN)
             continue;
-        kmem_cache_t *c = &slab.classes[slab.nclasses++];
+        kmem_cache_t *c = &slab.caches[slab.nclasses++];
         char name[KMEM_CACHE_NAME_MAX];
         mm_snprintf(name, sizeof(name), "kmalloc-%u", (unsigned)class_sizes[i]);
         cache_init(c, name, class_sizes[i], SLAB_MIN_ALIGN, NULL);
         c->builtin = 1;
-        *tail = c;
-        tail = &c->next;
     }
     unsigned k = 0;
     for (unsigned n = 0; n <= SLAB_KMALLOC_MAX / 8; n++) {
-        while (slab.classes[k].size < n * 8)
+        while (slab.caches[k].size < n * 8)
             k++;
         slab.class_of[n] = (uint8_t)k;
     }
@@ -486,7 +518,7 @@ static dbg_rec_t *rec_of(const kmem_cache_t *c, const void *obj)
 {
     uintptr_t page = heap_slab_page_of((uintptr_t)obj);
     unsigned i = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
-    return slab_rec(slab_at(page), i);
+    return slab_rec(desc_of(page), i);
 }
 
 /* A caller's new object (size bytes asked): red zone and record; filled unless constructed. */
@@ -518,14 +550,14 @@ void *slab_kmalloc(size_t size, size_t align)
     if (!slab.enabled || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
         return NULL;
     unsigned k = slab.class_of[(size + 7) / 8];
-    while (align > SLAB_MIN_ALIGN && k < slab.nclasses && slab.classes[k].stride % align)
+    while (align > SLAB_MIN_ALIGN && k < slab.nclasses && slab.caches[k].stride % align)
         k++;
     if (k == slab.nclasses)
         return NULL;
-    void *obj = cache_alloc_locked("kmalloc", &slab.classes[k]);
+    void *obj = cache_alloc_locked("kmalloc", &slab.caches[k]);
 #ifdef MM_DEBUG
     if (obj && dbg_on())
-        arm_object(&slab.classes[k], obj, (uint32_t)size);
+        arm_object(&slab.caches[k], obj, (uint32_t)size);
 #endif
     return obj;
 }
@@ -557,8 +589,7 @@ size_t slab_usable(const char *fn, uintptr_t page, void *ptr)
 size_t slab_reap_locked(void)
 {
     size_t n = 0;
-    for (kmem_cache_t *c = slab.caches; c; c = c->next)
-        n += cache_shrink_locked(c);
+    for_each_cache(c) n += cache_shrink_locked(c);
     return n;
 }
 
@@ -568,8 +599,8 @@ void slab_describe(uintptr_t page, char *buf, size_t len)
     if (why)
         mm_snprintf(buf, len, "CORRUPT (%s)", why);
     else
-        mm_snprintf(buf, len, "%s %u/%u", slab_at(page)->cache->name, slab_at(page)->inuse,
-                    slab_at(page)->total);
+        mm_snprintf(buf, len, "%s %u/%u", desc_of(page)->cache->name, desc_of(page)->inuse,
+                    desc_of(page)->total);
 }
 
 static int check_failed(const void *where, const char *what, const char *name)
@@ -603,18 +634,16 @@ static const char *map_problem(const slab_t *s)
 int slab_check_locked(void)
 {
     int errors = 0;
-    uint32_t ncaches = 0;
-    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
-        if (!cache_ok(c) || ++ncaches > 100000) {
-            mm_printf("heap_check: %p: cache list holds something that is not a cache\n",
-                      (void *)c);
-            return errors + 1;
-        }
+    for (kmem_cache_t *c = slab.caches; c < slab.caches + NCACHES; c++) {
+        if (c->magic && !cache_ok(c))
+            errors += check_failed(c, "cache slot's magic is not keyed by its address", "?");
         c->seen_slabs = c->seen_live = c->seen_partial = c->seen_empty = 0;
     }
     for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
-        slab_t *s = slab_at(page);
+        slab_t *s = desc_of(page);
         const char *why = slab_problem(page);
+        if (s && s->building)
+            continue; /* a constructor is running: the slab is in no count yet */
         if (why) {
             errors += check_failed((void *)page, why, "?");
             continue;
@@ -635,12 +664,14 @@ int slab_check_locked(void)
         c->seen_partial += slab_state(s) == SLAB_PARTIAL;
         c->seen_empty += slab_state(s) == SLAB_EMPTY;
     }
-    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
+    for_each_cache(c)
+    {
         uint32_t listed[2] = {0, 0};
         for (int st = SLAB_PARTIAL; st <= SLAB_EMPTY; st++) {
             slab_t *prev = NULL;
             for (slab_t *s = c->lists[st]; s; prev = s, s = s->next) {
-                if (!link_ok(c, s)) {
+                if (heap_slab_page_of(s->page) != s->page || desc_of(s->page) != s ||
+                    s->cache != c) {
                     errors += check_failed(s, "list holds something that is not its slab", c->name);
                     break;
                 }
@@ -664,6 +695,23 @@ int slab_check_locked(void)
 
 /* ------------------------------------------------------------- public ---- */
 
+/*
+ * A free slot of the cache table, searched round-robin from the one after
+ * the last taken: a destroyed cache's slot is reused as late as possible, so
+ * a stale pointer to it stays "not a cache" for as long as can be.
+ */
+static kmem_cache_t *cache_slot(void)
+{
+    for (unsigned k = 0; k < KMEM_CACHE_MAX; k++) {
+        unsigned i = NCLASSES + (slab.next_slot - NCLASSES + k) % KMEM_CACHE_MAX;
+        if (!slab.caches[i].magic) {
+            slab.next_slot = i + 1 < NCACHES ? i + 1 : NCLASSES;
+            return &slab.caches[i];
+        }
+    }
+    return NULL;
+}
+
 kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
                                 void (*ctor)(void *obj))
 {
@@ -677,14 +725,11 @@ kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
     } else if (align & (align - 1) || align > KMEM_CACHE_MAX_OBJECT) {
         mm_report("kmem_cache_create: '%s': alignment %lu: must be 0 or a power of two up to %u",
                   name, (unsigned long)align, (unsigned)KMEM_CACHE_MAX_OBJECT);
-    } else if ((c = kmalloc(sizeof(*c))) == NULL) {
-        mm_printf("kmem_cache_create: '%s': no memory for the cache\n", name);
+    } else if ((c = cache_slot()) == NULL) {
+        mm_report("kmem_cache_create: '%s': all %u cache slots in use (KMEM_CACHE_MAX)", name,
+                  (unsigned)KMEM_CACHE_MAX);
     } else {
         cache_init(c, name, (uint32_t)size, align ? (uint32_t)align : SLAB_MIN_ALIGN, ctor);
-        kmem_cache_t **tail = &slab.caches;
-        while (*tail)
-            tail = &(*tail)->next;
-        *tail = c;
     }
     glue_unlock(f);
     return c;
@@ -812,12 +857,7 @@ int kmem_cache_destroy(kmem_cache_t *cache)
             mm_printf("kmem_cache_destroy: cache '%s': %u slabs could not be released: kept\n",
                       cache->name, (unsigned)cache->slabs);
         } else {
-            kmem_cache_t **p = &slab.caches;
-            while (*p != cache)
-                p = &(*p)->next;
-            *p = cache->next;
-            cache->magic = 0;
-            kfree(cache);
+            cache->magic = 0; /* the slot is free; the pointer is "not a cache" from now on */
             result = 0;
         }
     }
@@ -871,7 +911,8 @@ void kmem_cache_dump(void)
     glue_irqflags_t f = glue_lock();
     mm_printf("%-16s %8s %8s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride", "/slab",
               "slabs");
-    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
+    for_each_cache(c)
+    {
         if (c->builtin && !c->slabs && !c->allocs)
             continue;
         mm_printf("%-16s %8u %8u %6u %6u %6u %6u\n", c->name, (unsigned)c->live,
@@ -892,7 +933,8 @@ int kmem_cache_check(void)
 void slab_totals(uint32_t *objects, uint32_t *pages)
 {
     *objects = *pages = 0;
-    for (kmem_cache_t *c = slab.caches; c; c = c->next) {
+    for_each_cache(c)
+    {
         *objects += c->live;
         *pages += c->slabs;
     }

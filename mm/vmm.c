@@ -14,9 +14,10 @@
  * that is O(1).  The fixed mappings made by vmm_init (identity of low
  * memory, direct map) cannot be changed through vmm_map/vmm_unmap_page: an
  * unmap there would free pages the kernel itself lives in.  Two ranges have
- * an owner who alone maps there: the kernel heap (vmm_heap_map/unmap) and
- * vmalloc (vmm_vmalloc_map/unmap); vmm_map and vmm_unmap_page refuse them,
- * so nobody pulls a page out from under kmalloc or a vmalloc allocation.
+ * an owner who alone maps there: the kernel heap (vmm_heap_map/unmap),
+ * vmalloc (vmm_vmalloc_map/unmap) and the allocators' metadata window
+ * (vmm_meta_map/unmap); vmm_map and vmm_unmap_page refuse them, so nobody
+ * pulls a page out from under kmalloc, a vmalloc allocation or a slab.
  *
  * Errors: every refusal is one mm_report line (function, address, reason)
  * and leaves the tables exactly as they were.
@@ -41,9 +42,11 @@ _Static_assert(HEAP_VIRTUAL_START >= KERNEL_VIRTUAL_BASE + VMM_DIRECT_MAP_SIZE,
                "direct map must end before the heap");
 _Static_assert(VMALLOC_START > HEAP_VIRTUAL_END && VMALLOC_END < VMM_PT_WINDOW,
                "vmalloc range between the heap and the table window");
+_Static_assert(MM_META_START > VMALLOC_END && MM_META_END < VMM_PT_WINDOW,
+               "metadata window between vmalloc and the table window");
 
 /* Who is mapping right now: owned ranges are refused to everyone else. */
-enum range_owner { OWNER_NONE, OWNER_HEAP, OWNER_VMALLOC };
+enum range_owner { OWNER_NONE, OWNER_HEAP, OWNER_VMALLOC, OWNER_META };
 
 static struct {
     paddr_t pd_phys;
@@ -80,6 +83,11 @@ static int in_vmalloc(vaddr_t v)
     return v >= VMALLOC_START && v <= VMALLOC_END;
 }
 
+static int in_meta(vaddr_t v)
+{
+    return v >= MM_META_START && v <= MM_META_END;
+}
+
 static int in_fixed(vaddr_t v)
 {
     return v < vmm.identity_end ||
@@ -103,6 +111,8 @@ static const char *virt_problem(vaddr_t virt)
         return "inside the kernel heap's range (only the heap maps there)";
     if (in_vmalloc(virt) && vmm.caller != OWNER_VMALLOC)
         return "inside the vmalloc range (only vmalloc maps there)";
+    if (in_meta(virt) && vmm.caller != OWNER_META)
+        return "inside the allocators' metadata window (only they map there)";
     return NULL;
 }
 
@@ -262,6 +272,16 @@ void vmm_vmalloc_unmap(vaddr_t virt)
     owner_unmap(OWNER_VMALLOC, virt);
 }
 
+int vmm_meta_map(vaddr_t virt, paddr_t phys)
+{
+    return owner_map(OWNER_META, virt, phys);
+}
+
+void vmm_meta_unmap(vaddr_t virt)
+{
+    owner_unmap(OWNER_META, virt);
+}
+
 uint32_t vmm_get_entry(vaddr_t virt)
 {
     glue_irqflags_t f = glue_lock();
@@ -390,6 +410,9 @@ const char *vmm_describe(vaddr_t a)
             return "vmalloc range";
         return text;
     }
+    if (in_meta(a))
+        return mapped ? "allocator metadata (slab descriptors)"
+                      : "allocator metadata window, page not mapped";
     if (a < vmm.identity_end)
         return "identity-mapped low memory";
     if (a >= KERNEL_VIRTUAL_BASE && a - KERNEL_VIRTUAL_BASE < vmm.direct_size)

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "slab.h"
 #include "vmalloc.h"
+#include "vmm.h"
 
 /* The heap goes on: random work with every byte checked, then a clean heap_check. */
 static int heap_usable(void)
@@ -145,12 +146,67 @@ static void slab_overflow_unseen(void)
 }
 #endif
 
+/*
+ * A stray write over everything a caller can reach in a slab page (issue 9,
+ * bugs 8 and 9): the page's free words zeroed, a kfree of the cache
+ * descriptor.  The slabs' maps and the descriptors live out of band (the
+ * metadata window, a static table), so no object is handed out twice.
+ */
+static void slab_metadata_out_of_reach(void)
+{
+    enum { N = 48 };
+    static char *o[N];
+    kmem_cache_t *c = kmem_cache_create("kt-meta", 64, 0, NULL);
+    KT_ASSERT(c != NULL);
+    kfree(c);
+    KT_REPORTED("kfree", "not a heap pointer");
+    KT_ASSERT((uint32_t)(uintptr_t)c < HEAP_VIRTUAL_START ||
+              (uint32_t)(uintptr_t)c > HEAP_VIRTUAL_END);
+    for (int i = 0; i < N; i++) {
+        o[i] = kmem_cache_alloc(c);
+        KT_ASSERT(o[i] != NULL);
+        for (int k = 0; k < 64; k++)
+            o[i][k] = (char)i;
+    }
+    uintptr_t page = (uintptr_t)o[0] & ~(uintptr_t)(PAGE_SIZE - 1);
+    KT_ASSERT(vmm_get_entry(MM_META_START) & PAGE_PRESENT); /* the descriptors' window */
+    for (int i = 1; i < N; i += 2) {
+        kmem_cache_free(c, o[i]);
+        o[i] = NULL;
+    }
+    for (uintptr_t a = page + HEAP_HEADER_SIZE; a < page + PAGE_SIZE; a += 4) {
+        int live = 0;
+        for (int i = 0; i < N; i++)
+            live |= o[i] && a - (uintptr_t)o[i] < 64;
+        if (!live)
+            *(volatile uint32_t *)a = 0;
+    }
+    KT_CHECK_HEAP();
+    for (int i = 1; i < N; i += 2) {
+        o[i] = kmem_cache_alloc(c);
+        KT_ASSERT(o[i] != NULL);
+        for (int j = 0; j < N; j++)
+            KT_ASSERT(j == i || !o[j] || o[i] != o[j]);
+        for (int k = 0; k < 64; k++)
+            o[i][k] = (char)i;
+    }
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 64; k++)
+            KT_ASSERT(o[i][k] == (char)i);
+        kmem_cache_free(c, o[i]);
+    }
+    KT_ASSERT(kmem_cache_destroy(c) == 0);
+    KT_ASSERT(heap_usable());
+}
+
 const struct ktest ktest_bugclass[] = {
     {"bugclass: double free (small, large, pool object)", double_frees},
     {"bugclass: wild, interior, unaligned, other allocator", pointers_not_ours},
     {"bugclass: kmem_cache_free into the wrong cache", wrong_cache},
     {"bugclass: overflow and underflow into block headers", overflows_into_headers},
     {"bugclass: write after free of a block", write_after_free_block},
+    {"bugclass: slab maps and cache descriptors out of a scribble's reach",
+     slab_metadata_out_of_reach},
 #ifndef MM_DEBUG
     {"bugclass: slab overflow unseen without the debug build", slab_overflow_unseen},
 #endif
