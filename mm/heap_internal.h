@@ -49,6 +49,8 @@ uint32_t heap_slab_page_count(void);
 void slab_reset(void);
 /* The virtual heap is up: kmalloc's small sizes go to the size-class caches from now on. */
 void slab_enable(void);
+/* Bytes of out-of-band metadata per slab page: its slab_t slot (32 to a metadata page). */
+#define SLAB_DESC_SIZE   128
 /* Largest size kmalloc serves from a size-class cache. */
 #define SLAB_KMALLOC_MAX 512
 /*

@@ -79,7 +79,6 @@
 #define SLAB_MAP_WORDS  16          /* at most 512 objects a slab */
 #define SLAB_MAX_OBJS   (SLAB_MAP_WORDS * 32)
 #define SLAB_KEEP_EMPTY 1
-#define SLAB_DESC_SIZE  128 /* a slab_t slot: 32 to a metadata page, never across two */
 /* malloc's alignment: 8 on i386 (HEAP_ALIGN), 16 on x86_64 */
 #define SLAB_MIN_ALIGN  (sizeof(void *) == 8 ? 16u : (unsigned)HEAP_ALIGN)
 
