@@ -3,6 +3,7 @@
  * it working, then hand over to the tests, the shell or the power switch.
  *
  * Order matters: the console first (so every later step can report), then
+ * the CPU check (a 386 is refused in one line: arch/x86/cpu.c), then
  * our own GDT and the IDT (so a fault from here on prints a diagnosis
  * instead of rebooting), then the multiboot information, then memory_init().
  * Each step prints before it starts and "ok" when done, so a hang shows
@@ -198,6 +199,18 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     terminal_initialize();
     kprintf("\nmm kernel - memory manager for 32-bit x86\n");
     kprintf("[boot] serial + VGA console ... ok\n");
+
+    /* Before anything else: on a CPU we cannot run on, say so while we still can. */
+    struct cpu_info cpu;
+    cpu_detect(&cpu);
+    const char *refusal = cpu_refusal(&cpu);
+    if (refusal) {
+        kprintf("cpu: %s; powering off\n", refusal);
+        poweroff();
+    }
+    kprintf("[boot] cpu: ");
+    cpu_print(&cpu);
+    kprintf(" ... ok\n");
 
     kprintf("[boot] GDT: flat, kernel code 0x%02x, data 0x%02x ... ", KERNEL_CS, KERNEL_DS);
     gdt_init();
