@@ -100,6 +100,68 @@ for cpu in 486:4 pentium:5 qemu32,-cmov:6; do
     expect_clean_poweroff "$log" $rc
 done
 
+# Small machines.  QEMU's e820 map ends RAM 128 KB below -m (SeaBIOS keeps the rest):
+# 5M ends at 0x4e0000, short of the heap at 0x500000-0x510000; 6M and 7M have it.
+echo "== boot check: -m 5M, autopoweroff (no RAM for the heap at 5 MB)"
+timeout 60 $qemu_base -m 5M -serial stdio -kernel "$kernel" -append autopoweroff \
+    </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^\[boot\] cpu: .* \.\.\. ok$' "CPU check before the heap"
+expect "$log" '^\[boot\] memory map' "multiboot memory map"
+expect "$log" "ERROR: memory_init: 0x00500000-0x00510000: not RAM: the machine's RAM ends at 0x004dffff" "the heap's missing RAM named"
+expect "$log" '^\[boot\] heap: FAILED: no room for the Phase 1 heap \(above\); powering off$' "the kernel says it stops"
+expect_not "$log" '^kmalloc|heap_dump|corrupted|smashed|CPU exception|PANIC|mm kernel.*mm kernel' "no heap built, no false caller-bug report, no fault"
+expect_not "$log" '^\[boot\] pmm' "no PMM without the heap"
+exit_status_is $rc 0
+
+for mem in 6M 7M; do
+    echo "== boot check: -m $mem, autopoweroff (just enough RAM for the heap)"
+    timeout 60 $qemu_base -m $mem -serial stdio -kernel "$kernel" -append autopoweroff \
+        </dev/null >"$log.raw" 2>&1
+    rc=$?
+    clean_log "$log.raw" "$log"
+    expect_phase1_boot "$log"
+    expect_pmm_boot "$log"
+    expect_clean_poweroff "$log" $rc
+done
+
+# A 6 MB initrd: QEMU loads it right after the kernel (0x127000-0x727000),
+# across the heap.  The kernel moves it above the heap and prints the FNV-1a
+# of its bytes, which must be the file's.  A seeded generator: same bytes every run.
+initrd=build/initrd-6m.bin
+initrd_fnv=$(python3 -c '
+import random, sys
+data = random.Random(20240609).randbytes(6 << 20)
+open(sys.argv[1], "wb").write(data)
+h = 0x811c9dc5
+for b in data:
+    h = ((h ^ b) * 0x01000193) & 0xffffffff
+print("0x%08x" % h)' "$initrd")
+echo "== boot check: -m 32M, -initrd of 6 MB across the heap (FNV-1a $initrd_fnv)"
+timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -initrd "$initrd" \
+    -append autopoweroff </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^\[boot\] module 0 moved from 0x00127000-0x00727000 to 0x00510000-0x00b10000: it was in the Phase 1 heap.s way \(0x00500000-0x00510000\)$' "the module moved to the lowest free RAM above the heap"
+expect "$log" "^\\[boot\\] module 0 at 0x00510000-0x00b10000: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module's bytes survived the move"
+expect "$log" '^  0x0000000000510000-0x0000000000b10000 .* reserved +module 0$' "the memory map reserves its new place"
+expect_phase1_boot "$log"
+expect_pmm_boot "$log"
+expect_clean_poweroff "$log" $rc
+
+echo "== boot check: -m 8M, -initrd of 6 MB across the heap, no room above it"
+timeout 60 $qemu_base -m 8M -serial stdio -kernel "$kernel" -initrd "$initrd" \
+    -append autopoweroff </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^\[boot\] module 0 at 0x00127000-0x00727000 \(6144 KB\) is in the Phase 1 heap.s way \(0x00500000-0x00510000\) and no free RAM above the heap can take it: not moved$' "no room for the module said"
+expect "$log" "^\\[boot\\] module 0 at 0x00127000-0x00727000: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module left as it was"
+expect "$log" 'ERROR: memory_init: 0x00500000-0x00510000: reserved range 0x00127000-0x00727000 is in the way' "the heap refused over the module"
+expect "$log" '^\[boot\] heap: FAILED: no room for the Phase 1 heap \(above\); powering off$' "the kernel says it stops"
+expect_not "$log" '^kmalloc|heap_dump|corrupted|smashed|CPU exception|PANIC' "no heap over the module, no fault"
+exit_status_is $rc 0
+
 echo "== boot check: -m 32M, autopoweroff phase1"
 timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -append "autopoweroff phase1" \
     </dev/null >"$log.raw" 2>&1
