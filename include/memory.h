@@ -152,4 +152,19 @@ void *kmalloc_aligned_debug(size_t size, size_t align, const char *file, uint32_
 #define kmalloc_aligned(size, align) kmalloc_aligned_debug((size), (align), __FILE__, __LINE__)
 #endif
 
+/* ---- beyond the spec: the Phase 1 heap checked against a memory map (mm/early.c) ---- */
+#include "pmm.h" /* pmm_range_t */
+
+/*
+ * memory_init(), but only if [HEAP_START, HEAP_START + INITIAL_HEAP_SIZE) is
+ * RAM nobody else uses: covered by PMM_RANGE_AVAILABLE ranges of `map` and
+ * overlapped by no range of another type (the map pmm_init_map takes: the
+ * firmware's ranges plus your kernel's reservations; overlapping, unsorted,
+ * zero-length and wrapping entries are handled).  Returns 0 with the heap
+ * built, or -1 after one line saying what is in the way ("not RAM: the
+ * machine's RAM ends at ...", "reserved range ... is in the way"), the
+ * memory at HEAP_START untouched.
+ */
+int memory_init_map(const pmm_range_t *map, int count);
+
 #endif /* MEMORY_H */

@@ -3,8 +3,10 @@
  * it working, then hand over to the tests, the shell or the power switch.
  *
  * Order matters: the console first (so every later step can report), then
+ * the CPU check (a 386 is refused in one line: arch/x86/cpu.c), then
  * our own GDT and the IDT (so a fault from here on prints a diagnosis
- * instead of rebooting), then the multiboot information, then memory_init().
+ * instead of rebooting), then the multiboot information, then the heap:
+ * modules moved out of its way, then memory_init_map() on the memory map.
  * Each step prints before it starts and "ok" when done, so a hang shows
  * where it happened.
  *
@@ -27,6 +29,7 @@
 #include "memmap.h"
 #include "memory.h"
 #include "mm_debug.h"
+#include "modules.h"
 #include "vmm.h"
 #include "multiboot.h"
 #include "pmm.h"
@@ -162,6 +165,26 @@ static void paging_start(void)
             pmm_check());
 }
 
+/*
+ * The spec's Phase 1 heap at HEAP_START, but only on RAM the memory map says
+ * is free: modules in its way move up first; without the RAM (a machine
+ * under 5 MB + 64 KB, a module with nowhere to go) memory_init_map says what
+ * is wrong, and the kernel, which cannot run without a heap, powers off.
+ */
+static void heap_start(void)
+{
+    modules_clear_heap();
+    modules_print();
+    int count = memmap_build(boot_map, MEMMAP_MAX_RANGES);
+    kprintf("[boot] heap: %u KB at physical 0x%08x ... ", INITIAL_HEAP_SIZE / 1024, HEAP_START);
+    if (memory_init_map(boot_map, count) == 0) {
+        kprintf("ok\n");
+        return;
+    }
+    kprintf("[boot] heap: FAILED: no room for the Phase 1 heap (above); powering off\n");
+    poweroff();
+}
+
 /* What the kernel is for, once it is up: the tests, or the shell.  Never returns. */
 static void kernel_run(void *unused)
 {
@@ -199,6 +222,18 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     kprintf("\nmm kernel - memory manager for 32-bit x86\n");
     kprintf("[boot] serial + VGA console ... ok\n");
 
+    /* Before anything else: on a CPU we cannot run on, say so while we still can. */
+    struct cpu_info cpu;
+    cpu_detect(&cpu);
+    const char *refusal = cpu_refusal(&cpu);
+    if (refusal) {
+        kprintf("cpu: %s; powering off\n", refusal);
+        poweroff();
+    }
+    kprintf("[boot] cpu: ");
+    cpu_print(&cpu);
+    kprintf(" ... ok\n");
+
     kprintf("[boot] GDT: flat, kernel code 0x%02x, data 0x%02x ... ", KERNEL_CS, KERNEL_DS);
     gdt_init();
     kprintf("ok\n");
@@ -223,9 +258,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     kprintf("[boot] debug build: checks %s (boot option mmdebug)\n",
             multiboot_has_option("mmdebug") ? "on" : "off");
 #endif
-    kprintf("[boot] heap: %u KB at physical 0x%08x ... ", INITIAL_HEAP_SIZE / 1024, HEAP_START);
-    memory_init();
-    kprintf("ok\n");
+    heap_start();
 
     heap_demo();
 

@@ -7,13 +7,60 @@
 #   3. "phase1": the spec's Phase 1 kernel, no PMM;
 #   4. the serial console: commands typed into the shell, answers checked;
 #   5. a kernel stack overflow (the test kernel with ktest=overflow): the
-#      double-fault task names the guard page, no triple fault.
+#      double-fault task names the guard page, no triple fault;
+#   6. the oldest CPUs: the images hold no instruction a 486 lacks, and the
+#      kernel boots on -cpu 486, pentium and qemu32,-cmov (a 386 it refuses:
+#      QEMU has none, so that decision is tested in the kernel suite);
+#   7. small machines (-m 5M: no RAM for the heap at 5 MB, said clearly; 6M
+#      and 7M work) and a 6 MB -initrd in the heap's way (moved, bytes intact).
 #   usage: boot-check.sh "<qemu command and options>" build/kernel.elf [build/kernel-test.elf]
 qemu_base=$1
 kernel=$2
 kernel_test=${3:-build/kernel-test.elf}
 log=build/boot.log
 . tools/check-lib.sh
+
+# Every instruction a 486 cannot run, one line each ("function: instruction (why)").
+# The kernel is built with -march=i486; this keeps it so, whatever the compiler
+# or a new asm statement does.  What may appear only in one place:
+#   cpuid          in cpu_detect, which runs it only after EFLAGS.ID toggled
+#   mov CR4        in cpu_read_cr4, which reads it only when CPUID says CR4 exists
+#   invlpg         in flush_tlb_single (the spec's), run only after the CPU check
+# and the other 486 instructions (bswap, cmpxchg, xadd, invd, wbinvd) nowhere:
+# the code before the CPU check must run on a 386, so that it can refuse one.
+isa_violations() { # isa_violations ELF
+    objdump -d --no-show-raw-insn "$1" | awk '
+    /^[0-9a-f]+ <.*>:$/ { fn = $2; gsub(/[<>:]/, "", fn); next }
+    /^ +[0-9a-f]+:\t/ {
+        split($0, f, "\t"); insn = f[2]
+        n = split(insn, w, /[ ,]+/); mn = w[1]; i = 1
+        while (mn ~ /^(rep[nz]*|lock|data16|addr16|[c-gs]s)$/ && i < n) mn = w[++i]
+        why = ""
+        if (mn ~ /cmov/) why = "cmov: P6"
+        else if (mn ~ /^fu?comip?$/) why = "fcomi: P6"
+        else if (mn ~ /^nop[lw]$/) why = "long nop: P6"
+        else if (mn ~ /^sys(enter|exit|call|ret)/) why = "fast system call: P6 and later"
+        else if (mn ~ /^(rdtscp?|rdmsr|wrmsr|rdpmc|cmpxchg8b|rsm)$/) why = "Pentium and later"
+        else if (mn ~ /^(emms|[lms]fence|clflush|movnti|popcnt|lzcnt|tzcnt|movbe|rdrand|rdseed|crc32|xgetbv|fxsave|fxrstor|prefetch)/ || insn ~ /%[xy]?mm[0-9]/) why = "MMX/SSE era"
+        else if (mn == "cpuid" && fn != "cpu_detect") why = "cpuid outside cpu_detect"
+        else if (insn ~ /%cr4/ && fn != "cpu_read_cr4") why = "CR4 outside cpu_read_cr4"
+        else if (mn == "invlpg" && fn != "flush_tlb_single") why = "invlpg outside flush_tlb_single"
+        else if (mn ~ /^(bswap|cmpxchg|xadd|invd|wbinvd)$/) why = "486: not before the CPU check"
+        if (why != "") printf "  %s: %s (%s)\n", fn, insn, why
+    }'
+}
+
+for elf in "$kernel" "$kernel_test" build/kernel-test-debug.elf; do
+    [ -f "$elf" ] || continue
+    echo "== instruction check: $elf runs on a 486"
+    isa_violations "$elf" >"$log.isa"
+    if [ -s "$log.isa" ]; then
+        not_ok "$elf: $(wc -l <"$log.isa") instructions a 486 lacks; the first:"
+        head -n 5 "$log.isa"
+    else
+        ok "$elf: no instruction a 486 lacks, cpuid and CR4 only behind the CPU check"
+    fi
+done
 
 for mem in 8M 32M 128M; do
     echo "== boot check: -m $mem, autopoweroff"
@@ -37,6 +84,83 @@ expect "$log" '^  0x0000000100000000-0x0000000140000000 .* available +loader map
 expect "$log" 'ignor.*4 GB|4 GB.*ignor' "the PMM says it ignores RAM above 4 GB"
 expect_pmm_boot "$log"
 expect_clean_poweroff "$log" $rc
+
+# The oldest CPUs QEMU has: each runs the whole boot (paging, invlpg, CR0.WP included).
+for cpu in 486:4 pentium:5 qemu32,-cmov:6; do
+    model=${cpu%:*}
+    family=${cpu##*:}
+    echo "== boot check: -cpu $model, -m 32M, autopoweroff"
+    timeout 60 $qemu_base -cpu "$model" -m 32M -serial stdio -kernel "$kernel" \
+        -append autopoweroff </dev/null >"$log.raw" 2>&1
+    rc=$?
+    clean_log "$log.raw" "$log"
+    expect "$log" "^\[boot\] cpu: [A-Za-z]+ family $family model [0-9]+ \(CPUID\) \.\.\. ok$" "CPU check names family $family"
+    expect_phase1_boot "$log"
+    expect_pmm_boot "$log"
+    expect_clean_poweroff "$log" $rc
+done
+
+# Small machines.  QEMU's e820 map ends RAM 128 KB below -m (SeaBIOS keeps the rest):
+# 5M ends at 0x4e0000, short of the heap at 0x500000-0x510000; 6M and 7M have it.
+echo "== boot check: -m 5M, autopoweroff (no RAM for the heap at 5 MB)"
+timeout 60 $qemu_base -m 5M -serial stdio -kernel "$kernel" -append autopoweroff \
+    </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^\[boot\] cpu: .* \.\.\. ok$' "CPU check before the heap"
+expect "$log" '^\[boot\] memory map' "multiboot memory map"
+expect "$log" "ERROR: memory_init: 0x00500000-0x00510000: not RAM: the machine's RAM ends at 0x004dffff" "the heap's missing RAM named"
+expect "$log" '^\[boot\] heap: FAILED: no room for the Phase 1 heap \(above\); powering off$' "the kernel says it stops"
+expect_not "$log" '^kmalloc|heap_dump|corrupted|smashed|CPU exception|PANIC|mm kernel.*mm kernel' "no heap built, no false caller-bug report, no fault"
+expect_not "$log" '^\[boot\] pmm' "no PMM without the heap"
+exit_status_is $rc 0
+
+for mem in 6M 7M; do
+    echo "== boot check: -m $mem, autopoweroff (just enough RAM for the heap)"
+    timeout 60 $qemu_base -m $mem -serial stdio -kernel "$kernel" -append autopoweroff \
+        </dev/null >"$log.raw" 2>&1
+    rc=$?
+    clean_log "$log.raw" "$log"
+    expect_phase1_boot "$log"
+    expect_pmm_boot "$log"
+    expect_clean_poweroff "$log" $rc
+done
+
+# A 6 MB initrd: QEMU loads it right after the kernel (0x127000-0x727000),
+# across the heap.  The kernel moves it above the heap and prints the FNV-1a
+# of its bytes, which must be the file's.  A seeded generator: same bytes every run.
+initrd=build/initrd-6m.bin
+initrd_fnv=$(python3 -c '
+import random, sys
+data = random.Random(20240609).randbytes(6 << 20)
+open(sys.argv[1], "wb").write(data)
+h = 0x811c9dc5
+for b in data:
+    h = ((h ^ b) * 0x01000193) & 0xffffffff
+print("0x%08x" % h)' "$initrd")
+echo "== boot check: -m 32M, -initrd of 6 MB across the heap (FNV-1a $initrd_fnv)"
+timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -initrd "$initrd" \
+    -append autopoweroff </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^\[boot\] module 0 moved from 0x00127000-0x00727000 to 0x00510000-0x00b10000: it was in the Phase 1 heap.s way \(0x00500000-0x00510000\)$' "the module moved to the lowest free RAM above the heap"
+expect "$log" "^\\[boot\\] module 0 at 0x00510000-0x00b10000: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module's bytes survived the move"
+expect "$log" '^  0x0000000000510000-0x0000000000b10000 .* reserved +module 0$' "the memory map reserves its new place"
+expect_phase1_boot "$log"
+expect_pmm_boot "$log"
+expect_clean_poweroff "$log" $rc
+
+echo "== boot check: -m 8M, -initrd of 6 MB across the heap, no room above it"
+timeout 60 $qemu_base -m 8M -serial stdio -kernel "$kernel" -initrd "$initrd" \
+    -append autopoweroff </dev/null >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^\[boot\] module 0 at 0x00127000-0x00727000 \(6144 KB\) is in the Phase 1 heap.s way \(0x00500000-0x00510000\) and no free RAM above the heap can take it: not moved$' "no room for the module said"
+expect "$log" "^\\[boot\\] module 0 at 0x00127000-0x00727000: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module left as it was"
+expect "$log" 'ERROR: memory_init: 0x00500000-0x00510000: reserved range 0x00127000-0x00727000 is in the way' "the heap refused over the module"
+expect "$log" '^\[boot\] heap: FAILED: no room for the Phase 1 heap \(above\); powering off$' "the kernel says it stops"
+expect_not "$log" '^kmalloc|heap_dump|corrupted|smashed|CPU exception|PANIC' "no heap over the module, no fault"
+exit_status_is $rc 0
 
 echo "== boot check: -m 32M, autopoweroff phase1"
 timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -append "autopoweroff phase1" \

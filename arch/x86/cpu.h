@@ -17,6 +17,8 @@
 
 /* EFLAGS bits. */
 #define EFLAGS_IF 0x00000200u /* maskable interrupts enabled */
+#define EFLAGS_AC 0x00040000u /* alignment check: a 386 cannot set it */
+#define EFLAGS_ID 0x00200000u /* a CPU that can set it has CPUID */
 
 /*
  * Page-fault (#PF, vector 14) error code, pushed by the CPU; the faulting
@@ -59,13 +61,6 @@ static inline uint32_t read_cr3(void)
     return v;
 }
 
-static inline uint32_t read_cr4(void)
-{
-    uint32_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
 /* Loading CR3 also flushes every non-global TLB entry. */
 static inline void write_cr3(uint32_t page_directory_phys)
 {
@@ -105,6 +100,29 @@ __attribute__((noreturn)) static inline void cpu_halt_forever(void)
         hlt();
     }
 }
+
+/*
+ * What the processor is (arch/x86/cpu.c).  family: 3 for a 386, 4 for a 486
+ * without CPUID, else CPUID's (extended) family.
+ */
+struct cpu_info {
+    int has_ac;        /* EFLAGS.AC toggles: a 486 or later */
+    int has_cpuid;     /* EFLAGS.ID toggles: the CPUID instruction exists */
+    uint32_t max_leaf; /* CPUID leaf 0: EAX */
+    char vendor[13];   /* "GenuineIntel", ...; "" without CPUID */
+    uint32_t family, model;
+    uint32_t features; /* CPUID leaf 1: EDX */
+};
+
+/* Find out (386-safe: only pushf/popf, then cpuid if EFLAGS.ID toggled); also kept for below. */
+void cpu_detect(struct cpu_info *out);
+/* Why the kernel cannot run on this CPU, or NULL when it can. */
+const char *cpu_refusal(const struct cpu_info *c);
+/* "486 without CPUID ...", "GenuineIntel family 6 model 6 (CPUID)": no newline. */
+void cpu_print(const struct cpu_info *c);
+/* Whether CR4 exists (Pentium, or a 486 with VME/DE/PSE); cpu_read_cr4 returns 0 without it. */
+int cpu_has_cr4(void);
+int cpu_read_cr4(uint32_t *value);
 
 /*
  * The spec's assembly interface (arch/x86/paging.S), cdecl, exactly as the

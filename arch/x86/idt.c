@@ -228,7 +228,11 @@ static void diagnose(const struct interrupt_frame *f, uint32_t esp)
     /* `push %ds` may leave the upper half of the slot as it was: mask it. */
     kprintf("  DS=0x%04x  ES=0x%04x  FS=0x%04x  GS=0x%04x\n", f->ds & 0xFFFF, f->es & 0xFFFF,
             f->fs & 0xFFFF, f->gs & 0xFFFF);
-    kprintf("  CR0=0x%08x  CR3=0x%08x  CR4=0x%08x\n", read_cr0(), read_cr3(), read_cr4());
+    uint32_t cr4;
+    kprintf("  CR0=0x%08x  CR3=0x%08x", read_cr0(), read_cr3());
+    if (cpu_read_cr4(&cr4)) /* a 486 may have no CR4: reading it would be #UD */
+        kprintf("  CR4=0x%08x", cr4);
+    kprintf("\n");
     print_backtrace(f);
 }
 

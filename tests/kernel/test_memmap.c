@@ -218,7 +218,45 @@ static void pmm_never_hands_out_reserved_ranges(void)
     KT_ASSERT(pmm_check() == 0);
 }
 
+/* The map this machine booted with has room for the heap: memory_init_map builds it. */
+static void boot_map_accepts_the_heap(void)
+{
+    static pmm_range_t boot[MEMMAP_MAX_RANGES];
+    int n = memmap_build(boot, MEMMAP_MAX_RANGES);
+
+    KT_ASSERT(n > 0);
+    KT_ASSERT(memory_init_map(boot, n) == 0);
+    void *p = kmalloc(100);
+    KT_ASSERT(p != NULL);
+    kfree(p);
+    KT_CHECK_HEAP();
+}
+
+/*
+ * A module across HEAP_START (as the loader gave it, before the kernel moves
+ * it): the map memmap builds reserves it, and memory_init_map refuses the
+ * heap without touching the live one.
+ */
+static void module_across_the_heap_refused(void)
+{
+    full_loader();
+    mods[0] = (struct multiboot_module){HEAP_START - 0x1000, HEAP_START + 0x1000, 0, 0};
+    int n = memmap_build_from(&mbi, map, MAP_MAX);
+    KT_ASSERT(n > 0);
+
+    char *p = kmalloc(16);
+    KT_ASSERT(p != NULL);
+    p[0] = 'x';
+    KT_ASSERT(memory_init_map(map, n) == -1);
+    KT_REPORTED("memory_init", "reserved range 0x004ff000-0x00501000 is in the way");
+    KT_ASSERT(p[0] == 'x');
+    kfree(p);
+    KT_CHECK_HEAP();
+}
+
 const struct ktest ktest_memmap[] = {
+    {"memmap: the boot map accepts the heap", boot_map_accepts_the_heap},
+    {"memmap: a module across the heap refused", module_across_the_heap_refused},
     {"memmap: loader map passed through", loader_map_passed_through},
     {"memmap: loader data and kernel image reserved", loader_data_and_kernel_reserved},
     {"memmap: bigger entries stepped over", bigger_entries_stepped_over},
