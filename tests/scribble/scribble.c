@@ -60,7 +60,7 @@
 
 #define ABI (sizeof(void *) == 4 ? "i386" : "x86_64")
 
-#define RAM        (48u * 1024 * 1024)
+#define RAM        (16u * 1024 * 1024) /* small: each page of the direct map costs an mmap */
 #define MAX_OBJ    512 /* slots [0, KM_SLOTS): kmalloc & co.; the rest: cache objects */
 #define KM_SLOTS   384
 #define MAX_CACHES 4
@@ -89,6 +89,8 @@ static struct {
 
 /* One per job slot, in memory shared with the parent: the last words of a dying child. */
 typedef struct {
+    uint32_t seed;         /* the seed running */
+    uint32_t passed;       /* seeds this child passed */
     uint32_t op;           /* the step running */
     char what[96];         /* the operation running (or last run) */
     uint32_t scribble_op;  /* the last scribble: step, kernel address, length (0: none) */
@@ -101,6 +103,7 @@ typedef struct {
 } last_words_t;
 
 static last_words_t *words;
+static uint32_t *next_seed; /* shared: the next seed to run is first + (*next_seed)++ */
 
 /* ------------------------------------------------------------ the run ---- */
 
@@ -836,6 +839,12 @@ static void wind_down(void)
 
 static void run_seed(uint32_t seed)
 {
+    static int used;
+    /* simulated RAM back to zeros, as in a fresh process: the seed alone repeats it */
+    if (used++ && madvise(host_phys_base(), HOST_PHYS_SIZE, MADV_REMOVE) != 0) {
+        perror("scribble: madvise(MADV_REMOVE) of simulated RAM");
+        _exit(2);
+    }
     memset(&st, 0, sizeof(st));
     st.seed = seed;
     st.rng = (uint64_t)seed << 8 ^ (uint64_t)opt.mode << 4 ^ (uint64_t)opt.phase;
@@ -863,6 +872,8 @@ static void run_seed(uint32_t seed)
     }
     words->op = opt.ops;
     wind_down();
+    say_what("the end: memory_init()"); /* the next seed of this child starts clean */
+    memory_init();
     if (opt.verbose) {
         memory_stats_t s;
         get_memory_stats(&s);
@@ -894,7 +905,12 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 }
 #endif
 
-static void child(uint32_t seed, int log_fd)
+/*
+ * A child runs seeds until none is left (exit 0) or one fails (it exits with the
+ * failure: the parent counts it and starts another child for the rest).  Seeds in
+ * one process save its setup; each starts from zeroed RAM and a fresh manager.
+ */
+static void child(int log_fd)
 {
     if (log_fd >= 0) {
         dup2(log_fd, 2);
@@ -909,14 +925,28 @@ static void child(uint32_t seed, int log_fd)
     sigaction(SIGBUS, &sa, NULL);
 #endif
     signal(SIGALRM, SIG_DFL);
-    alarm((unsigned)opt.watchdog);
-    run_seed(seed);
-    _exit(0);
+    for (;;) {
+        uint32_t i = __atomic_fetch_add(next_seed, 1, __ATOMIC_SEQ_CST);
+        if (i >= opt.seeds)
+            _exit(0);
+        uint32_t passed = words->passed;
+        memset(words, 0, sizeof(*words));
+        words->seed = opt.first + i;
+        words->passed = passed;
+        alarm((unsigned)opt.watchdog);
+        run_seed(words->seed);
+        alarm(0);
+        words->passed++;
+        if (opt.all) {
+            printf("ok scribble: mode %d, %s, phase %d, seed %u\n", opt.mode, ABI, opt.phase,
+                   words->seed);
+            fflush(stdout);
+        }
+    }
 }
 
 typedef struct {
     pid_t pid;
-    uint32_t seed;
     char log[64];
 } job_t;
 
@@ -977,48 +1007,40 @@ static int classify(int status, const last_words_t *w, const char *log, char *wh
     return R_CRASH;
 }
 
-static void report(const job_t *j, int result, const last_words_t *w, const char *why)
+static void report(int result, const last_words_t *w, const char *why)
 {
-    if (result == R_PASS) {
-        if (opt.all)
-            printf("ok scribble: mode %d, %s, phase %d, seed %u\n", opt.mode, ABI, opt.phase,
-                   j->seed);
-        return;
-    }
     printf("FAIL scribble: mode %d, %s, phase %d, seed %u: %s at op %u: %s\n", opt.mode, ABI,
-           opt.phase, j->seed, result_name[result], w->op, why);
+           opt.phase, w->seed, result_name[result], w->op, why);
     if (w->scribble_len)
         printf("  the last scribble: op %u, %u bytes at 0x%08x (%u scribbles in all)\n",
                w->scribble_op, w->scribble_len, w->scribble_at, w->scribbles);
-    printf("  repeat: %s -P %d -m %d -s %u -o %u -v\n", opt.argv0, opt.phase, opt.mode, j->seed,
+    printf("  repeat: %s -P %d -m %d -s %u -o %u -v\n", opt.argv0, opt.phase, opt.mode, w->seed,
            opt.ops);
     fflush(stdout);
 }
 
 static int run_all(void)
 {
-    int jobs = opt.jobs < 1 ? 1 : opt.jobs;
-    words = mmap(NULL, sizeof(last_words_t) * (size_t)jobs, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (words == MAP_FAILED) {
+    int jobs = opt.jobs < 1 ? 1 : opt.jobs > 64 ? 64 : opt.jobs;
+    size_t bytes = sizeof(last_words_t) * (size_t)(jobs + 1);
+    void *shared = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
         perror("scribble: mmap");
         return 2;
     }
-    last_words_t *all_words = words;
+    last_words_t *all_words = (last_words_t *)shared + 1;
+    next_seed = shared;
     job_t job[64];
     memset(job, 0, sizeof(job));
-    if (jobs > 64)
-        jobs = 64;
-    uint32_t count[R_KINDS] = {0}, next = 0, done = 0;
+    uint32_t count[R_KINDS] = {0};
     int running = 0;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     time_t start = time(NULL);
-    while (done < opt.seeds) {
-        while (running < jobs && next < opt.seeds) {
+    for (;;) {
+        while (running < jobs && __atomic_load_n(next_seed, __ATOMIC_SEQ_CST) < opt.seeds) {
             int s = 0;
             while (job[s].pid)
                 s++;
-            job[s].seed = opt.first + next++;
             memset(&all_words[s], 0, sizeof(all_words[s]));
             int log_fd = -1;
             job[s].log[0] = '\0';
@@ -1035,13 +1057,15 @@ static int run_all(void)
             }
             if (pid == 0) {
                 words = &all_words[s];
-                child(job[s].seed, log_fd);
+                child(log_fd);
             }
             if (log_fd >= 0)
                 close(log_fd);
             job[s].pid = pid;
             running++;
         }
+        if (!running)
+            break;
         int status;
         pid_t pid = wait(&status);
         if (pid < 0) {
@@ -1056,14 +1080,17 @@ static int run_all(void)
         if (s == jobs)
             continue;
         char why[1024];
-        int result = classify(status, &all_words[s], job[s].log, why, sizeof(why));
-        count[result]++;
-        report(&job[s], result, &all_words[s], why);
+        last_words_t *w = &all_words[s];
+        count[R_PASS] += w->passed;
+        int result = classify(status, w, job[s].log, why, sizeof(why));
+        if (result != R_PASS) {
+            count[result]++;
+            report(result, w, why);
+        }
         if (job[s].log[0])
             unlink(job[s].log);
         job[s].pid = 0;
         running--;
-        done++;
     }
     printf("scribble: mode %d, %s (phase %d): %u seeds x %u ops: %u crashes, %u hangs, %u "
            "overlaps, %u damaged, %u bad results (%lds)\n",
@@ -1080,7 +1107,7 @@ static void usage(void)
             "  -P 1|2     Phase 1 (the 64 KB early heap) or 2 (the virtual heap; default)\n"
             "  -m 0..3    scribbles: 0 none, 1 near block headers, 2 anywhere but slab pages\n"
             "             and cache descriptors (default), 3 anywhere in the heap\n"
-            "  -s, -n     seeds SEED .. SEED + SEEDS - 1 (default 1, 1), each in a child\n"
+            "  -s, -n     seeds SEED .. SEED + SEEDS - 1 (default 1, 1), in forked children\n"
             "  -o OPS     operations per seed (default 20000)\n"
             "  -j JOBS    children at a time (default 1)\n"
             "  -w SECONDS watchdog per seed (default: 30 + OPS / 100)\n"
