@@ -13,8 +13,9 @@
 #   make fuzz-scribble     the long run (make fuzz runs it first): SEEDS seeds (default
 #                          2000) of OPS operations (default 20000) per phase, mode and ABI,
 #                          optimised, no sanitizers, SCRIBBLE_JOBS children at a time
-#                          (default 2); one summary line each.  SCRIBBLE_MODES,
-#                          SCRIBBLE_PHASES, SCRIBBLE_ABIS choose (default: all)
+#                          (default 2); one summary line each.  SCRIBBLE_MODES (default
+#                          1 2 3; the bounded run's SCRIBBLE_TEST_MODES adds the control, 0),
+#                          SCRIBBLE_PHASES (2 1), SCRIBBLE_ABIS (both) choose
 #   build/scribble/<abi>/scribble -P 2 -m 3 -s 17 -v    one seed, every step traced
 #                          (each failure prints its own such line)
 #
@@ -31,7 +32,8 @@ SCRIBBLE_TEST_OPS   ?= 20000
 SEEDS               ?= 2000
 OPS                 ?= 20000
 SCRIBBLE_JOBS       ?= 2
-SCRIBBLE_MODES      ?= 0 1 2 3
+SCRIBBLE_TEST_MODES ?= 0 1 2 3
+SCRIBBLE_MODES      ?= 1 2 3
 SCRIBBLE_PHASES     ?= 2 1
 SCRIBBLE_ABIS       ?= $(HOST_ARCHES)
 
@@ -60,17 +62,17 @@ endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call scribble_rules,$(a))))
 
 SCRIBBLE_ENV = SCRIBBLE_KNOWN_FAILING="$(SCRIBBLE_KNOWN_FAILING)" SCRIBBLE_JOBS=$(SCRIBBLE_JOBS) \
-               SCRIBBLE_MODES="$(SCRIBBLE_MODES)" SCRIBBLE_PHASES="$(SCRIBBLE_PHASES)" \
-               SCRIBBLE_ABIS="$(SCRIBBLE_ABIS)"
+               SCRIBBLE_PHASES="$(SCRIBBLE_PHASES)" SCRIBBLE_ABIS="$(SCRIBBLE_ABIS)"
 
 TEST_SUITES += scribble
 test-scribble: $(foreach a,$(SCRIBBLE_ABIS),$(BUILD)/scribble/$(a)/scribble) \
                $(BUILD)/scribble/i386/scribble-selftest
 	@$(SCRIBBLE_ENV) SCRIBBLE_SEEDS=$(SCRIBBLE_TEST_SEEDS) SCRIBBLE_OPS=$(SCRIBBLE_TEST_OPS) \
+	    SCRIBBLE_MODES="$(SCRIBBLE_TEST_MODES)" \
 	    tools/scribble-check.sh test $(BUILD)/scribble
 
 fuzz-scribble: $(foreach a,$(SCRIBBLE_ABIS),$(BUILD)/scribble/$(a)/scribble-fast)
-	@$(SCRIBBLE_ENV) SCRIBBLE_SEEDS=$(SEEDS) SCRIBBLE_OPS=$(OPS) \
+	@$(SCRIBBLE_ENV) SCRIBBLE_SEEDS=$(SEEDS) SCRIBBLE_OPS=$(OPS) SCRIBBLE_MODES="$(SCRIBBLE_MODES)" \
 	    tools/scribble-check.sh long $(BUILD)/scribble
 
 # make fuzz: the scribble fuzzer's long run first, then libFuzzer (mk/fuzz.mk)

@@ -184,6 +184,13 @@ static void say_what(const char *fmt, ...)
         fprintf(stderr, "op %u: %s\n", st.op, words->what);
 }
 
+/* -v: what an allocation returned. */
+static void say_result(const void *p)
+{
+    if (opt.verbose)
+        fprintf(stderr, "        = 0x%08lx\n", p ? kaddr(p) : 0ul);
+}
+
 static void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 static void die(int status, const char *fmt, ...)
 {
@@ -596,6 +603,7 @@ static void op_allocate(int i)
         say_what("kmalloc(%zu)", n);
         p = kmalloc(n);
     }
+    say_result(p);
     if (!p) {
         allocated_null(n, fn);
         expect_clean(fn);
@@ -627,6 +635,7 @@ static void op_release_or_resize(int i)
         size_t m = below(3) ? request() : 1 + below((uint32_t)o->n * 2);
         say_what("krealloc(0x%08lx, %zu) (object #%u, %zu bytes)", kaddr(o->p), m, o->id, o->n);
         unsigned char *q = krealloc(o->p, m);
+        say_result(q);
         if (!q) {
             allocated_null(m, "krealloc");
             verify(i, "after a failed krealloc");
@@ -747,6 +756,7 @@ static void op_cache(int i)
     }
     say_what("kmem_cache_alloc('%s') (%zu bytes)", c->name, c->size);
     unsigned char *p = kmem_cache_alloc(c->c);
+    say_result(p);
     if (p) {
         check_new(p, c->size, c->align, -1, "kmem_cache_alloc");
         mark_pages(p, c->size, 1);
