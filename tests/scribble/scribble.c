@@ -414,6 +414,7 @@ static size_t heap_mapped(void)
 {
     if (opt.phase == 1)
         return INITIAL_HEAP_SIZE;
+    say_what("get_memory_stats() (a scribble's bounds)");
     memory_stats_t s;
     get_memory_stats(&s);
     return s.heap_virtual_size;
