@@ -60,6 +60,7 @@
  * helpers assume it is held.  The lock nests (the heap calls the VMM, which
  * calls the PMM).
  */
+#include "blockmap.h"
 #include "glue.h"
 #include "heap_internal.h"
 #include "log.h"
@@ -122,11 +123,15 @@ typedef struct {
     vaddr_t vbase;      /* growing region: kernel virtual address of `start` */
     uint32_t *slab_map; /* bit i: page i of the region is a slab (outside the heap's bytes) */
     uint32_t slab_pages;
+    bmap_t map; /* every block's start and state, out of band (blockmap.h) */
 } heap_region_t;
 
 /* The regions' slab-page bitmaps: the early heap's, and the virtual heap's (8 KB). */
 static uint32_t slab_map_early[(INITIAL_HEAP_SIZE / PAGE_SIZE + 31) / 32];
 static uint32_t slab_map_virtual[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
+/* The early heap's block map (the virtual heap's is in the metadata window). */
+#define EARLY_GRANULES (INITIAL_HEAP_SIZE / BMAP_GRANULE)
+static uint32_t bmap_early_start[EARLY_GRANULES / 32], bmap_early_free[EARLY_GRANULES / 32];
 
 static struct {
     heap_region_t regions[HEAP_MAX_REGIONS];
@@ -189,17 +194,15 @@ static heap_region_t *region_of(uintptr_t addr)
     return NULL;
 }
 
-/* Could `b` be a block header of region r?  (aligned, and room for a header) */
+/*
+ * Is `b` a block header of region r?  The out-of-band map says, with no
+ * arithmetic on the pointer that could wrap: a start bit is set only for a
+ * real block, whose header and MIN_PAYLOAD bytes (its free-list links) lie
+ * inside the region.
+ */
 static int block_addr_ok(const heap_region_t *r, const heap_block_t *b)
 {
-    uintptr_t a = (uintptr_t)b;
-    return r && (a % HEAP_ALIGN) == 0 && a >= r->start && a + HDR <= r->end;
-}
-
-/* ... and for the free-list links after the header. */
-static int links_addr_ok(const heap_region_t *r, const heap_block_t *b)
-{
-    return block_addr_ok(r, b) && (uintptr_t)b + HDR + MIN_PAYLOAD <= r->end;
+    return r && bmap_is_start(&r->map, (uintptr_t)b);
 }
 
 /*
@@ -210,18 +213,24 @@ static int links_addr_ok(const heap_region_t *r, const heap_block_t *b)
  */
 static const char *block_problem(const heap_region_t *r, heap_block_t *b)
 {
+    if (!block_addr_ok(r, b))
+        return "not a block (the out-of-band map has no block there)";
     if (!magic_is_valid(b->magic))
         return "bad magic number";
     if (b->is_free != (b->magic == HEAP_MAGIC_FREE))
         return "is_free disagrees with the magic number";
+    if (b->is_free != bmap_is_free(&r->map, (uintptr_t)b))
+        return "state disagrees with the out-of-band map";
+    /* b + HDR <= r->end (a real block): no subtraction below can wrap */
     if (b->size % HEAP_ALIGN || b->size < MIN_PAYLOAD || b->size > r->end - (uintptr_t)b - HDR)
         return "size out of range";
     if (b->next == NULL ? block_end(b) != r->end
-                        : (uintptr_t)b->next != block_end(b) || block_end(b) + HDR > r->end)
+                        : (uintptr_t)b->next != block_end(b) || !block_addr_ok(r, b->next))
         return "next link does not match the size";
     if (b->next && magic_is_valid(b->next->magic) && b->next->prev != b)
         return "next block does not link back";
-    if (b->prev == NULL ? (uintptr_t)b != r->start : !block_addr_ok(r, b->prev))
+    if (b->prev == NULL ? (uintptr_t)b != r->start
+                        : !block_addr_ok(r, b->prev) || (uintptr_t)b->prev >= (uintptr_t)b)
         return "prev link out of range";
     if (b->prev && magic_is_valid(b->prev->magic) && b->prev->next != b)
         return "previous block does not link to it";
@@ -287,7 +296,7 @@ static const char *block_problem(const heap_region_t *r, heap_block_t *b);
 static int free_entry_ok(heap_block_t *b)
 {
     heap_region_t *r = region_of((uintptr_t)b);
-    return r && !r->retired && links_addr_ok(r, b) && b->magic == HEAP_MAGIC_FREE &&
+    return r && !r->retired && bmap_is_free(&r->map, (uintptr_t)b) && b->magic == HEAP_MAGIC_FREE &&
            b->is_free == 1 && block_problem(r, b) == NULL;
 }
 
@@ -342,41 +351,16 @@ static void free_del(heap_region_t *r, heap_block_t *b)
     heap.free_blocks--;
 }
 
-/*
- * Is b on the free list?  b's own links may be smashed, so ask the list: walk
- * it (checked, bounded) until b turns up.  Error paths only: O(free blocks).
- */
 static uint32_t freelist_bound(void);
-
-static int freelist_holds(heap_block_t *b)
-{
-    /*
-     * The class head lives in the heap's own state, which no stray write
-     * reaches; a link inside the list can be forged, so b must also point
-     * back at the entry that leads to it.  In doubt: not free (a leak beats
-     * handing out memory that is in use).
-     */
-    heap_block_t **head = list_of(b);
-    if (*head == b)
-        return 1;
-    uint32_t steps = 0, bound = freelist_bound();
-    for (heap_block_t *e = *head, *prev = NULL; e && ++steps <= bound;
-         prev = e, e = block_links(e)->next_free) {
-        if (e == b)
-            return prev && links_addr_ok(region_of((uintptr_t)b), b) &&
-                   block_links(b)->prev_free == prev;
-        if (!free_entry_ok(e))
-            return 0;
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------ block surgery ---- */
 
-static void block_set_state(heap_block_t *b, int is_free)
+/* b's state, in its header and in the region's out-of-band map. */
+static void block_set_state(heap_region_t *r, heap_block_t *b, int is_free)
 {
     b->magic = is_free ? HEAP_MAGIC_FREE : HEAP_MAGIC_ALLOC;
     b->is_free = is_free;
+    bmap_set(&r->map, (uintptr_t)b, is_free);
 }
 
 /*
@@ -393,6 +377,7 @@ static heap_block_t *block_split(heap_region_t *r, heap_block_t *b, size_t need)
     rest->prev = b;
     rest->file = NULL;
     rest->line = 0;
+    bmap_set(&r->map, (uintptr_t)rest, 0);
     if (b->next)
         b->next->prev = rest;
     else
@@ -415,79 +400,54 @@ static void block_merge_next(heap_region_t *r, heap_block_t *b)
         r->last = b;
     /*
      * n's header stays behind with HEAP_MAGIC_FREE, so a late kfree(n) reads
-     * as a double free; its prev link is cleared so it can never pass for a
-     * live block (block_problem, block_rebuild).
+     * as a double free; the map no longer has a block there.
      */
     n->prev = NULL;
+    bmap_clear(&r->map, (uintptr_t)n);
     heap.blocks--;
 }
 
-/*
- * Rebuild the header of b, smashed (typically by an overflow of b->prev).
- * Its start is known (prev->next); its end is where the next block's prev
- * link points back at b, or region.end if b was the last block.  Returns 0 if
- * it cannot be done with certainty (then b is left alone).
- */
-/* Is h a live block header in its own right (links agree with its size)? */
-static int header_consistent(const heap_region_t *r, heap_block_t *h)
+/* The block after b by the map (NULL: b is the last), and the one before (NULL: the first). */
+static heap_block_t *map_next(const heap_region_t *r, const heap_block_t *b)
 {
-    if (!magic_is_valid(h->magic) || h->size % HEAP_ALIGN || h->size < MIN_PAYLOAD ||
-        h->size > r->end - (uintptr_t)h - HDR)
-        return 0;
-    if (h->next == NULL)
-        return h == r->last && block_end(h) == r->end;
-    return (uintptr_t)h->next == block_end(h) && block_addr_ok(r, h->next) && h->next->prev == h;
+    uintptr_t n = bmap_first_start(&r->map, (uintptr_t)b + BMAP_GRANULE, r->end);
+    return n == r->end ? NULL : (heap_block_t *)n;
 }
 
-static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
+static heap_block_t *map_prev(const heap_region_t *r, const heap_block_t *b)
 {
-    heap_block_t *next = NULL;
-    /* where b starts must be known: the block before links to it, or b opens the region */
-    if (prev ? prev->next != b : (uintptr_t)b != r->start)
+    return (uintptr_t)b == r->start
+               ? NULL
+               : (heap_block_t *)bmap_start_at_or_below(&r->map, (uintptr_t)b - BMAP_GRANULE);
+}
+
+/*
+ * Rewrite the header of b (a block by the map) from the out-of-band map: its
+ * end is the next block's start, its neighbours and its state are the map's.
+ * Exact, whatever was written over the header.  Returns 0 if the map has no
+ * block at b (then nothing is written).
+ */
+static int block_rebuild(heap_region_t *r, heap_block_t *b)
+{
+    if (!block_addr_ok(r, b))
         return 0;
-    if (b != r->last) {
-        for (uintptr_t a = (uintptr_t)b + HDR + MIN_PAYLOAD; a + HDR <= r->end; a += HEAP_ALIGN) {
-            heap_block_t *h = (heap_block_t *)a;
-            if (h->prev == b && header_consistent(r, h)) {
-                next = h;
-                break;
-            }
-        }
-        if (!next)
-            return 0;
-    }
+    heap_block_t *next = map_next(r, b);
     b->size = (next ? (uintptr_t)next : r->end) - (uintptr_t)b - HDR;
     b->next = next;
-    b->prev = prev;
+    b->prev = map_prev(r, b);
     b->file = NULL;
     b->line = 0;
-    /*
-     * Free or allocated?  Blocks are coalesced at once, so a block with a
-     * free neighbour must be allocated; otherwise the free list says.
-     */
-    /* (a block being freed right now is marked free already: it does not count) */
-    int neighbour_free =
-        (prev && prev != heap.in_transit && prev->magic == HEAP_MAGIC_FREE && prev->is_free) ||
-        (next && next != heap.in_transit && next->magic == HEAP_MAGIC_FREE && next->is_free);
-    block_set_state(b, !neighbour_free && !r->retired && links_addr_ok(r, b) && freelist_holds(b));
+    int is_free = bmap_is_free(&r->map, (uintptr_t)b);
+    b->magic = is_free ? HEAP_MAGIC_FREE : HEAP_MAGIC_ALLOC;
+    b->is_free = is_free;
+    if (!next)
+        r->last = b;
     return 1;
-}
-
-/* The block whose next link is b (walking from the region's start: error paths only). */
-static heap_block_t *block_before(heap_region_t *r, heap_block_t *b)
-{
-    for (heap_block_t *c = (heap_block_t *)r->start; c && c != b; c = c->next) {
-        if (c->next == b)
-            return c;
-        if (block_problem(r, c))
-            break;
-    }
-    return NULL;
 }
 
 /*
  * b->next, about to be merged with b: usable only if its header is sound.  A
- * smashed one (b overflowed into it) is reported and rebuilt.
+ * smashed one (b overflowed into it) is reported and rebuilt from the map.
  */
 static int next_ok(const char *fn, heap_region_t *r, heap_block_t *b)
 {
@@ -495,11 +455,31 @@ static int next_ok(const char *fn, heap_region_t *r, heap_block_t *b)
     if (block_problem(r, n) == NULL)
         return 1;
     uint32_t magic = n->magic;
-    int rebuilt = block_rebuild(r, n, b);
+    int rebuilt = block_rebuild(r, n);
     mm_report("%s: %p: header of the next block %p smashed (magic 0x%08x): overflow of %p?%s", fn,
               block_payload(b), (void *)n, magic, block_payload(b),
-              rebuilt ? " (rebuilt)" : " (left alone)");
-    return rebuilt;
+              rebuilt ? " (rebuilt from the block map)" : " (left alone)");
+    return rebuilt && block_problem(r, n) == NULL;
+}
+
+/*
+ * The region's last block, checked: r->last is a stored pointer (heap_grow
+ * and heap_shrink change the block at the region's end through it), so it is
+ * believed only if the map agrees and its header is sound; else both are
+ * put right from the map.
+ */
+static heap_block_t *region_last(const char *fn, heap_region_t *r)
+{
+    heap_block_t *last = r->last;
+    if (block_addr_ok(r, last) && block_problem(r, last) == NULL && last->next == NULL)
+        return last;
+    heap_block_t *real = (heap_block_t *)bmap_start_at_or_below(&r->map, r->end - BMAP_GRANULE);
+    if (!block_addr_ok(r, real) || !block_rebuild(r, real))
+        glue_panic("region_last: the block map has no block at the region's end");
+    mm_report("%s: %p: header of the heap's last block smashed (overflow of the block before "
+              "it?): rebuilt from the block map",
+              fn, block_payload(real));
+    return real;
 }
 
 /* b (marked free, on no list, not in `used`) joins its free neighbours and the free list. */
@@ -511,28 +491,20 @@ static void block_release(const char *fn, heap_region_t *r, heap_block_t *b)
         free_del(r, n);
         block_merge_next(r, b);
     }
-    heap_block_t *p = b->prev;
+    heap_block_t *p = b->prev, *real = map_prev(r, b);
+    if (p != real) {
+        mm_report("%s: %p: its prev link %p is corrupted: repaired from the block map", fn,
+                  block_payload(b), (void *)p);
+        b->prev = p = real;
+    }
     const char *why = p ? block_problem(r, p) : NULL;
-    if (why && block_before(r, p) == NULL && (uintptr_t)p != r->start) {
-        /* no block links to p: it is b's prev link that is wrong, not p's header */
-        heap_block_t *real = block_before(r, b);
-        mm_report("%s: %p: its prev link %p is corrupted: %s", fn, block_payload(b), (void *)p,
-                  real ? "repaired from the walk" : "not merged");
-        if (real)
-            b->prev = real;
-        p = real;
-        why = real ? block_problem(r, real) : NULL;
-        if (!real)
-            p = NULL;
-    }
     if (why) {
-        int rebuilt = block_rebuild(r, p, block_before(r, p));
-        mm_report("%s: %p: header of the previous block %p smashed (%s): %s", fn, block_payload(b),
-                  block_payload(p), why,
-                  rebuilt ? "rebuilt from its neighbours" : "left alone, not merged");
-        why = rebuilt ? NULL : why;
+        block_rebuild(r, p);
+        mm_report("%s: %p: header of the previous block %p smashed (%s): rebuilt from the "
+                  "block map",
+                  fn, block_payload(b), block_payload(p), why);
     }
-    if (!why && p && p->is_free) {
+    if (p && block_problem(r, p) == NULL && p->is_free) {
         free_del(r, p);
         block_merge_next(r, p);
         b = p;
@@ -544,47 +516,62 @@ static void block_release(const char *fn, heap_region_t *r, heap_block_t *b)
 /* ------------------------------------------------- pointer validation ---- */
 
 /*
- * Slow path, only after a cheap check failed: walk the region to say what
- * `ptr` really is, then report it.  If ptr is a block whose header was smashed
- * and can be rebuilt, returns that block (the operation may then go on).
+ * Slow path, only after a cheap check failed: say what `ptr` really is, from
+ * the out-of-band map, and report it.  If ptr is the payload of an allocated
+ * block whose header was smashed, the header is rebuilt and the block
+ * returned (the operation may then go on).
  */
+/* Does b's header say exactly what the map says (so any trouble is a neighbour's)? */
+static int header_matches_map(const heap_region_t *r, heap_block_t *b)
+{
+    heap_block_t *next = map_next(r, b);
+    int is_free = bmap_is_free(&r->map, (uintptr_t)b);
+    return b->magic == (is_free ? HEAP_MAGIC_FREE : HEAP_MAGIC_ALLOC) && b->is_free == is_free &&
+           b->next == next && b->prev == map_prev(r, b) &&
+           b->size == (next ? (uintptr_t)next : r->end) - (uintptr_t)b - HDR;
+}
+
 static heap_block_t *diagnose(const char *fn, heap_region_t *r, void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    heap_block_t *prev = NULL;
-    heap_block_t *b = (heap_block_t *)r->start;
-    while (b) {
-        const char *why = block_problem(r, b);
-        if (why && p == (uintptr_t)block_payload(b)) {
-            if (magic_is_valid(b->magic) || !block_rebuild(r, b, prev)) {
-                mm_report("%s: %p: block header corrupted (%s, magic 0x%08x)", fn, ptr, why,
-                          b->magic);
-                return NULL;
-            }
+    heap_block_t *own = p - r->start >= HDR ? block_of(ptr) : NULL;
+    if (own && block_addr_ok(r, own)) {
+        int is_free = bmap_is_free(&r->map, (uintptr_t)own);
+        if (header_matches_map(r, own)) {
+            /* own is sound: a neighbour's header is what an overflow smashed */
+            heap_block_t *n = map_next(r, own), *q = map_prev(r, own);
+            heap_block_t *bad = n && !header_matches_map(r, n) ? n : q;
+            block_rebuild(r, bad);
+            mm_report("%s: %p: header of the %s block %p smashed: rebuilt from the block map", fn,
+                      ptr, bad == n ? "next" : "previous", block_payload(bad));
+        } else {
+            block_rebuild(r, own);
             mm_report("%s: %p: block header smashed (overflow of the block before it?): rebuilt "
-                      "from its neighbours%s",
-                      fn, ptr, b->is_free ? "; the block is free: double free" : "");
-            return b->is_free ? NULL : b;
+                      "from the block map%s",
+                      fn, ptr, is_free ? "; the block is free: double free" : "");
         }
-        if (why) {
-            mm_report("%s: %p: heap corrupted at block %p (%s): pointer not checked", fn, ptr,
-                      (void *)b, why);
-            return NULL;
-        }
-        if (p >= (uintptr_t)b && p < (uintptr_t)block_payload(b)) {
-            mm_report("%s: %p: points into the header of block %p", fn, ptr, block_payload(b));
-            return NULL;
-        }
-        if (p > (uintptr_t)b && p < block_end(b)) {
-            mm_report("%s: %p: interior pointer, %u bytes into %s block %p (%u bytes)", fn, ptr,
-                      (unsigned)(p - (uintptr_t)block_payload(b)),
-                      b->is_free ? "free" : "allocated", block_payload(b), (unsigned)b->size);
-            return NULL;
-        }
-        prev = b;
-        b = b->next;
+        return is_free || block_problem(r, own) ? NULL : own;
     }
-    mm_report("%s: %p: not a block of this heap", fn, ptr);
+    heap_block_t *b = (heap_block_t *)bmap_start_at_or_below(&r->map, p);
+    if (!b) {
+        mm_report("%s: %p: not a block of this heap", fn, ptr);
+        return NULL;
+    }
+    heap_block_t *next = map_next(r, b);
+    uintptr_t end = next ? (uintptr_t)next : r->end;
+    int is_free = bmap_is_free(&r->map, (uintptr_t)b);
+    if (p < (uintptr_t)block_payload(b)) {
+        mm_report("%s: %p: points into the header of block %p", fn, ptr, block_payload(b));
+    } else if (is_free && own && (uintptr_t)own % BMAP_GRANULE == 0 &&
+               own->magic == HEAP_MAGIC_FREE && own->prev == NULL) {
+        /* the header block_merge_next leaves behind: a block freed and merged */
+        mm_report("%s: %p: double free (block is already free, merged into free block %p)", fn, ptr,
+                  block_payload(b));
+    } else {
+        mm_report("%s: %p: interior pointer, %u bytes into %s block %p (%u bytes)", fn, ptr,
+                  (unsigned)(p - (uintptr_t)block_payload(b)), is_free ? "free" : "allocated",
+                  block_payload(b), (unsigned)(end - (uintptr_t)block_payload(b)));
+    }
     return NULL;
 }
 
@@ -601,12 +588,10 @@ static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp
         return NULL;
     }
     *rp = r;
-    if (p < r->start + HDR)
-        return diagnose(fn, r, ptr);
-    if (p % HEAP_ALIGN)
+    if (p - r->start < HDR || p % HEAP_ALIGN || !block_addr_ok(r, block_of(ptr)))
         return diagnose(fn, r, ptr);
     heap_block_t *b = block_of(ptr);
-    if (b->magic == HEAP_MAGIC_FREE) {
+    if (bmap_is_free(&r->map, (uintptr_t)b)) {
         mm_report("%s: %p: double free (block is already free)", fn, ptr);
         return NULL;
     }
@@ -627,38 +612,20 @@ static size_t request_size(size_t size)
 }
 
 /*
- * Walk region r block by block, rebuilding smashed headers on the way; a
- * header that cannot be rebuilt is skipped by looking for the next header
- * that is consistent in its own right (the bytes between are reported lost).
- * visit(r, b) sees every sound block.
+ * Walk region r block by block, by the out-of-band map, rebuilding every
+ * header that disagrees with it.  visit(r, b) sees every block.
  */
 static void region_walk_repair(const char *fn, heap_region_t *r,
                                void (*visit)(heap_region_t *, heap_block_t *, heap_block_t *),
                                heap_block_t *skip)
 {
-    heap_block_t *prev = NULL;
-    heap_block_t *b = (heap_block_t *)r->start;
-    while (b) {
+    for (heap_block_t *b = (heap_block_t *)r->start; b; b = map_next(r, b)) {
         const char *why = block_problem(r, b);
-        if (why && block_rebuild(r, b, prev))
-            mm_report("%s: %p: block header smashed (%s): rebuilt from its neighbours", fn,
+        if (why && block_rebuild(r, b))
+            mm_report("%s: %p: block header smashed (%s): rebuilt from the block map", fn,
                       block_payload(b), why);
-        else if (why) {
-            uintptr_t a = (uintptr_t)b + HEAP_ALIGN;
-            while (a + HDR <= r->end && !header_consistent(r, (heap_block_t *)a))
-                a += HEAP_ALIGN;
-            mm_report("%s: %p: heap corrupted beyond repair: %lu bytes skipped", fn, (void *)b,
-                      (unsigned long)(a - (uintptr_t)b));
-            if (a + HDR > r->end)
-                return;
-            b = (heap_block_t *)a;
-            prev = NULL;
-            continue;
-        }
         if (visit)
             visit(r, b, skip);
-        prev = b;
-        b = b->next;
     }
 }
 
@@ -862,10 +829,10 @@ static void *kmalloc_locked(const char *fn, size_t size)
     heap_block_t *rest = block_split(r, b, need);
     if (rest) {
         /* b was free, so its old next is allocated: rest has no free neighbour. */
-        block_set_state(rest, 1);
+        block_set_state(r, rest, 1);
         free_add(r, rest);
     }
-    block_set_state(b, 0);
+    block_set_state(r, b, 0);
     b->file = NULL;
     b->line = 0;
     account_alloc(b);
@@ -881,7 +848,7 @@ static void block_free_now(heap_region_t *r, heap_block_t *b)
     uint32_t size = b->size;
     heap.used -= b->size;
     heap.oom_reported = 0;
-    block_set_state(b, 1);
+    block_set_state(r, b, 1);
     block_release("kfree", r, b);
     heap_shrink(r, size);
 }
@@ -894,11 +861,20 @@ static void kfree_locked(heap_region_t *r, heap_block_t *b)
 
 /* --------------------------------------------------------- public API ---- */
 
-static void region_add(uintptr_t start, size_t size, vaddr_t vbase)
+/* A region of one free block.  0, or -1 if there is no memory for its block map. */
+static int region_add(uintptr_t start, size_t size, vaddr_t vbase)
 {
     if (heap.nregions == HEAP_MAX_REGIONS || start % PAGE_SIZE || size < HDR + MIN_PAYLOAD)
         glue_panic("region_add: no room for another heap region, or a bad one");
-    heap_region_t *r = &heap.regions[heap.nregions++];
+    heap_region_t *r = &heap.regions[heap.nregions];
+    if (vbase)
+        bmap_init_window(&r->map, start, MM_META_BLOCK_STARTS, MM_META_BLOCK_FREE,
+                         HEAP_VIRTUAL_LIMIT / BMAP_GRANULE);
+    else
+        bmap_init_static(&r->map, start, bmap_early_start, bmap_early_free, EARLY_GRANULES);
+    if (bmap_cover(&r->map, size) < 0)
+        return -1;
+    heap.nregions++;
     r->start = start;
     r->end = start + size;
     r->retired = 0;
@@ -913,10 +889,11 @@ static void region_add(uintptr_t start, size_t size, vaddr_t vbase)
     b->next = b->prev = NULL;
     b->file = NULL;
     b->line = 0;
-    block_set_state(b, 1);
+    block_set_state(r, b, 1);
     r->last = b;
     heap.blocks++;
     free_add(r, b);
+    return 0;
 }
 
 /* ------------------------------------------------------- virtual heap ---- */
@@ -969,7 +946,7 @@ static heap_block_t *heap_grow(size_t need)
     heap_region_t *r = growing_region();
     if (!r)
         return NULL;
-    heap_block_t *last = r->last;
+    heap_block_t *last = region_last(heap.api, r);
     uint32_t size = (uint32_t)(r->end - r->start);
     /* (the last block may already be big enough: a class head hid it from find_fit) */
     if (last->is_free && last->size >= need)
@@ -981,7 +958,10 @@ static heap_block_t *heap_grow(size_t need)
         want = HEAP_VIRTUAL_LIMIT - size;
     if (min > want)
         return NULL; /* would pass HEAP_VIRTUAL_END */
+    if (bmap_cover(&r->map, size + want) < 0)
+        return NULL; /* no page for the block map: as good as none for the heap */
     uint32_t got = map_range(r->vbase + size, (uint32_t)min, (uint32_t)want);
+    bmap_uncover(&r->map, size + got); /* what want mapped beyond what was got */
     if (!got)
         return NULL;
     uintptr_t old_end = r->end;
@@ -997,7 +977,7 @@ static heap_block_t *heap_grow(size_t need)
         b->next = NULL;
         b->file = NULL;
         b->line = 0;
-        block_set_state(b, 1);
+        block_set_state(r, b, 1);
         last->next = b;
         r->last = b;
         heap.blocks++;
@@ -1016,8 +996,8 @@ static heap_block_t *heap_grow(size_t need)
  */
 static void heap_shrink(heap_region_t *r, uint32_t budget)
 {
-    heap_block_t *last = r->last;
-    if (!r->vbase || !last->is_free)
+    heap_block_t *last = r->vbase ? region_last(heap.api, r) : NULL;
+    if (!last || !last->is_free)
         return;
     uintptr_t keep = (uintptr_t)block_payload(last) + HEAP_SHRINK_SLACK;
     keep = r->start + ((keep - r->start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
@@ -1039,6 +1019,7 @@ static void heap_shrink(heap_region_t *r, uint32_t budget)
     free_add(r, last);
     r->end = keep;
     unmap_range(r->vbase + (vaddr_t)(keep - r->start), r->vbase + (vaddr_t)(old_end - r->start));
+    bmap_uncover(&r->map, keep - r->start);
 }
 
 void heap_init_virtual(void)
@@ -1056,20 +1037,25 @@ void heap_init_virtual(void)
     } else if (!map_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_INITIAL, HEAP_VIRTUAL_INITIAL)) {
         mm_printf("heap_init_virtual: no memory for the first %u pages: staying in Phase 1\n",
                   (unsigned)(HEAP_VIRTUAL_INITIAL / PAGE_SIZE));
+    } else if (region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
+                          HEAP_VIRTUAL_START) < 0) {
+        unmap_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_START + HEAP_VIRTUAL_INITIAL);
+        mm_printf("heap_init_virtual: no memory for the heap's block map: staying in Phase 1\n");
     } else {
         /* park the early region's free blocks: new allocations come from the virtual heap */
-        for (int i = 0; i < heap.nregions; i++) {
-            for (heap_block_t *b = (heap_block_t *)heap.regions[i].start; b; b = b->next) {
-                if (block_problem(&heap.regions[i], b))
-                    break;
-                if (b->is_free)
-                    freelist_unlink(b);
+        int relist = 0;
+        for (int i = 0; i < heap.nregions - 1; i++) {
+            heap_region_t *old = &heap.regions[i];
+            for (heap_block_t *b = (heap_block_t *)old->start; b; b = map_next(old, b)) {
+                if (block_problem(old, b))
+                    block_rebuild(old, b);
+                relist |= b->is_free && !freelist_unlink(b);
             }
             /* only now: freelist_unlink trusts no neighbour in a retired region */
-            heap.regions[i].retired = 1;
+            old->retired = 1;
         }
-        region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
-                   HEAP_VIRTUAL_START);
+        if (relist) /* a list link was forged: the lists again, without the retired blocks */
+            freelist_rebuild("heap_init_virtual", (void *)heap.regions[0].start, NULL);
         heap.virtual_peak = HEAP_VIRTUAL_INITIAL;
         slab_enable();
     }
@@ -1111,8 +1097,9 @@ void heap_reserve(size_t bytes)
         uint32_t size = (uint32_t)(r->end - r->start);
         /* heap_grow(need) maps what the last block lacks to hold need bytes */
         uint32_t extra = want > size ? want - size : 0;
-        size_t need = r->last->is_free ? r->last->size + extra
-                                       : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
+        heap_block_t *last = region_last("heap_reserve", r);
+        size_t need = last->is_free ? last->size + extra
+                                    : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
         if ((extra && !heap_grow(need)) || slab_meta_reserve(r->start, want) < 0)
             mm_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
                       (unsigned)(want / 1024));
@@ -1127,15 +1114,17 @@ void memory_init(void)
     glue_irqflags_t f = glue_lock();
     /* a restart gives the virtual heap's pages back first */
     heap_region_t *r = growing_region();
-    if (r)
+    if (r) {
         unmap_range(r->vbase, r->vbase + (vaddr_t)(r->end - r->start));
+        bmap_uncover(&r->map, 0);
+    }
     memset(&heap, 0, sizeof(heap));
     mm_log_reset();
 #ifdef MM_DEBUG
     dbg_reset(); /* before slab_reset: the size classes are laid out for the mode */
 #endif
     slab_reset();
-    region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0);
+    region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0); /* static map */
     glue_unlock(f);
 }
 
@@ -1257,7 +1246,7 @@ static void block_trim(const char *fn, heap_region_t *r, heap_block_t *b, size_t
     heap_block_t *rest = block_split(r, b, need);
     if (rest) {
         heap.used -= old - b->size;
-        block_set_state(rest, 1);
+        block_set_state(r, rest, 1);
         block_release(fn, r, rest);
     }
 }
@@ -1285,9 +1274,9 @@ static heap_block_t *aligned_locked(const char *fn, size_t need, size_t align, s
             a += align; /* the front must be able to stand as a block */
         heap.used -= b->size;
         heap_block_t *aligned = block_split(r, b, a - (uintptr_t)p - HDR);
-        block_set_state(aligned, 0);
+        block_set_state(r, aligned, 0);
         heap.used += aligned->size;
-        block_set_state(b, 1);
+        block_set_state(r, b, 1);
         block_release(fn, r, b);
         b = aligned;
     }
@@ -1737,13 +1726,17 @@ int heap_check(void)
             }
         }
         heap_block_t *b = (heap_block_t *)r->start;
+        uint32_t walked = 0;
         for (; b; b = b->next) {
             const char *why = block_problem(r, b);
             if (why) {
                 errors += check_failed(b, why);
                 break; /* its links cannot be followed */
             }
+            if (bmap_first_start(&r->map, (uintptr_t)b + BMAP_GRANULE, r->end) != block_end(b))
+                errors += check_failed(b, "the out-of-band map has a block inside this one");
             blocks++;
+            walked++;
             if (is_slab_block(r, b)) {
                 slab_blocks++;
                 if (b->is_free || b->size != PAGE_SIZE - HDR)
@@ -1765,6 +1758,8 @@ int heap_check(void)
             if (!b->next && b != r->last)
                 errors += check_failed(b, "region's last-block pointer is stale");
         }
+        if (!b && bmap_count(&r->map, r->end) != walked)
+            errors += check_failed((void *)r->start, "the out-of-band map and the blocks differ");
     }
 
     uint32_t listed = 0;

@@ -20,7 +20,7 @@
  *     allocation bitmap, set = allocated) is one 128-byte slot of a table
  *     indexed by the page's place in its heap region: a static table for
  *     the 16 pages of the early heap, and for the virtual heap the metadata
- *     window [MM_META_START, MM_META_END] (vmm.h), whose pages are mapped
+ *     window's first 8 MB (MM_META_SLABS, vmm.h), whose pages are mapped
  *     from the PMM when the first slab of their 32 heap pages is made (one
  *     metadata page per 128 KB of heap at most; kept until memory_init);
  *   - "this page is a slab" is the heap's bit per page (heap_internal.h),
@@ -65,6 +65,7 @@
  * Locking: the glue lock, taken by every public function; the *_locked and
  * slab_* functions of heap_internal.h expect it held.
  */
+#include "blockmap.h"
 #include "glue.h"
 #include "heap_internal.h"
 #include "log.h"
@@ -102,7 +103,7 @@ typedef union {
 
 _Static_assert(sizeof(slab_t) <= SLAB_DESC_SIZE, "a slab descriptor fits its slot");
 _Static_assert(PAGE_SIZE % SLAB_DESC_SIZE == 0, "no descriptor straddles two metadata pages");
-_Static_assert((uint64_t)MM_META_END - MM_META_START + 1 >=
+_Static_assert((uint64_t)MM_META_BLOCK_STARTS - MM_META_SLABS >=
                    (uint64_t)VIRTUAL_BYTES / PAGE_SIZE * SLAB_DESC_SIZE,
                "the metadata window holds a descriptor for every page of the virtual heap");
 _Static_assert(PAGE_SIZE - HDR >= KMEM_CACHE_MAX_OBJECT,
@@ -142,7 +143,6 @@ static struct {
     unsigned next_slot; /* where kmem_cache_create looks first: a freed slot is reused last */
     uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
     int enabled;                                /* kmalloc uses the classes (virtual heap up) */
-    uint32_t meta_pages;                        /* pages mapped in the metadata window */
 } slab;
 
 static slab_desc_t early_desc[EARLY_PAGES]; /* the early heap's slabs */
@@ -171,7 +171,7 @@ static slab_t *desc_of(uintptr_t page)
     if (page >= early && page - early < INITIAL_HEAP_SIZE)
         return &early_desc[(page - early) / PAGE_SIZE].s;
     long i = meta_index(page);
-    return i < 0 ? NULL : &((slab_desc_t *)glue_virt_to_ptr(MM_META_START))[i].s;
+    return i < 0 ? NULL : &((slab_desc_t *)glue_virt_to_ptr(MM_META_SLABS))[i].s;
 }
 
 /* desc_of for a new slab: the metadata page under it mapped first.  NULL: no memory. */
@@ -179,18 +179,8 @@ static slab_t *desc_get(uintptr_t page)
 {
     long i = meta_index(page);
     if (i >= 0) {
-        vaddr_t v = MM_META_START + ((vaddr_t)i * SLAB_DESC_SIZE & ~(vaddr_t)(PAGE_SIZE - 1));
-        if (!(vmm_get_entry(v) & PAGE_PRESENT)) {
-            paddr_t p = pmm_alloc_page();
-            if (!p)
-                return NULL;
-            if (vmm_meta_map(v, p) < 0) {
-                pmm_free_page(p);
-                return NULL;
-            }
-            memset(glue_virt_to_ptr(v), 0, PAGE_SIZE);
-            slab.meta_pages++;
-        }
+        if (mm_meta_page(MM_META_SLABS + (vaddr_t)i * SLAB_DESC_SIZE) < 0)
+            return NULL;
     }
     return desc_of(page);
 }
@@ -481,12 +471,10 @@ void slab_reset(void)
 {
     memset(&slab, 0, sizeof(slab));
     memset(early_desc, 0, sizeof(early_desc));
-    /* the metadata window's pages stay mapped, their descriptors forgotten */
-    for (vaddr_t v = MM_META_START; v < MM_META_END; v += PAGE_SIZE) {
-        if (vmm_get_entry(v) & PAGE_PRESENT) {
-            memset(glue_virt_to_ptr(v), 0, PAGE_SIZE);
-            slab.meta_pages++;
-        }
+    /* the descriptors' pages go back: the old heap's slabs are forgotten */
+    for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
+        if (vmm_get_entry(v) & PAGE_PRESENT)
+            vmm_meta_unmap(v);
     }
     slab.next_slot = NCLASSES;
     for (unsigned i = 0; i < NCLASSES; i++) {

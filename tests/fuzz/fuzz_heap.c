@@ -54,6 +54,7 @@
 
 #if defined(__has_include)
 #if __has_include("slab.h")
+#include "heap_internal.h"
 #include "slab.h"
 #define FUZZ_SLAB 1
 #endif
@@ -359,31 +360,14 @@ static void (*const ctors[CACHES])(void *) = {ctor0, ctor1, ctor2, ctor3};
 
 /*
  * Which of the n blocks at ptr[] are objects of kmalloc's size-class caches?
- * heap_internal.h: a slab is one allocated heap block filling its page, its
- * header at the page's first byte.  Its pages are found by walking the block
- * chain (a header-like leftover in a free block must not fool us); an
- * ordinary block's payload is never inside such a page past its header.
+ * The heap's own bit per page (heap_internal.h) says which pages are slabs:
+ * since slab headers went out of band, object 0 may sit right after the
+ * page's block header, where an ordinary page-aligned block's payload would.
  */
 static void find_in_slabs(const unsigned char *const *ptr, int n, int *in)
 {
-    uintptr_t starts[2] = {(uintptr_t)host_phys_base() + HEAP_START,
-                           fz.virt ? (uintptr_t)host_virt_ptr(HEAP_VIRTUAL_START) : 0};
     for (int i = 0; i < n; i++)
-        in[i] = 0;
-    for (int r = 0; r < 2 && starts[r]; r++) {
-        const heap_block_t *b = (const heap_block_t *)starts[r];
-        for (long steps = 0; b && steps < (1L << 22); steps++, b = b->next) {
-            if (b->magic != HEAP_MAGIC_ALLOC || (uintptr_t)b % PAGE_SIZE ||
-                b->size != PAGE_SIZE - HEAP_HEADER_SIZE)
-                continue;
-            for (int i = 0; i < n; i++) {
-                uintptr_t p = (uintptr_t)ptr[i];
-                if (p && (p & ~(uintptr_t)(PAGE_SIZE - 1)) == (uintptr_t)b &&
-                    p != (uintptr_t)b + HEAP_HEADER_SIZE)
-                    in[i] = 1;
-            }
-        }
-    }
+        in[i] = ptr[i] && heap_slab_page_of((uintptr_t)ptr[i]) != 0;
 }
 
 static int in_slab(const unsigned char *p)
