@@ -189,18 +189,27 @@ static heap_region_t *region_of(uintptr_t addr)
     return NULL;
 }
 
+/*
+ * Bounds are compared as `a <= end - n`, never `a + n <= end`: a forged
+ * address near the top of the address space (-24, say) wraps `a + n` to a
+ * small number that passes.  end - n cannot wrap: every region holds at least
+ * HDR + MIN_PAYLOAD bytes (region_add).
+ */
+
 /* Could `b` be a block header of region r?  (aligned, and room for a header) */
 static int block_addr_ok(const heap_region_t *r, const heap_block_t *b)
 {
     uintptr_t a = (uintptr_t)b;
-    return r && (a % HEAP_ALIGN) == 0 && a >= r->start && a + HDR <= r->end;
+    return r && (a % HEAP_ALIGN) == 0 && a >= r->start && a <= r->end - HDR;
 }
 
 /* ... and for the free-list links after the header. */
 static int links_addr_ok(const heap_region_t *r, const heap_block_t *b)
 {
-    return block_addr_ok(r, b) && (uintptr_t)b + HDR + MIN_PAYLOAD <= r->end;
+    return block_addr_ok(r, b) && (uintptr_t)b <= r->end - HDR - MIN_PAYLOAD;
 }
+
+static const char NO_BACK_LINK[] = "next block does not link back";
 
 /*
  * Why b's header cannot be trusted, or NULL if it is consistent.  O(1): reads
@@ -210,18 +219,23 @@ static int links_addr_ok(const heap_region_t *r, const heap_block_t *b)
  */
 static const char *block_problem(const heap_region_t *r, heap_block_t *b)
 {
+    /* b itself first: every read below is then inside the region */
+    if (!block_addr_ok(r, b))
+        return "not a block address of this heap";
     if (!magic_is_valid(b->magic))
         return "bad magic number";
     if (b->is_free != (b->magic == HEAP_MAGIC_FREE))
         return "is_free disagrees with the magic number";
+    /* (b <= end - HDR, so the right side cannot wrap; nor, after it, block_end(b)) */
     if (b->size % HEAP_ALIGN || b->size < MIN_PAYLOAD || b->size > r->end - (uintptr_t)b - HDR)
         return "size out of range";
     if (b->next == NULL ? block_end(b) != r->end
-                        : (uintptr_t)b->next != block_end(b) || block_end(b) + HDR > r->end)
+                        : (uintptr_t)b->next != block_end(b) || block_end(b) > r->end - HDR)
         return "next link does not match the size";
     if (b->next && magic_is_valid(b->next->magic) && b->next->prev != b)
-        return "next block does not link back";
-    if (b->prev == NULL ? (uintptr_t)b != r->start : !block_addr_ok(r, b->prev))
+        return NO_BACK_LINK;
+    if (b->prev == NULL ? (uintptr_t)b != r->start
+                        : !block_addr_ok(r, b->prev) || (uintptr_t)b->prev >= (uintptr_t)b)
         return "prev link out of range";
     if (b->prev && magic_is_valid(b->prev->magic) && b->prev->next != b)
         return "previous block does not link to it";
@@ -244,6 +258,8 @@ static void size_class(size_t size, unsigned *fl, unsigned *sl)
     (void)size;
     *fl = *sl = 0;
 #else
+    if (size > HEAP_MAX_REQUEST) /* a forged size: never an index past the lists */
+        size = HEAP_MAX_REQUEST;
     if (size < TLSF_SMALL) {
         *fl = 0;
         *sl = (unsigned)size / (TLSF_SMALL / TLSF_SL_COUNT);
@@ -262,15 +278,20 @@ static heap_block_t **list_of(heap_block_t *b)
     return &heap.lists[fl][sl];
 }
 
+static int free_entry_ok(heap_block_t *b);
+
 static void freelist_link(heap_block_t *b)
 {
     unsigned fl, sl;
     size_class(b->size, &fl, &sl);
     free_links_t *l = block_links(b);
+    heap_block_t *head = heap.lists[fl][sl];
     l->prev_free = NULL;
-    l->next_free = heap.lists[fl][sl];
-    if (l->next_free)
-        block_links(l->next_free)->prev_free = b;
+    l->next_free = head;
+    /* the head's links are in band: written only if it is still a sound free block
+       (otherwise its stale back link makes the next unlink rebuild the list) */
+    if (head && free_entry_ok(head))
+        block_links(head)->prev_free = b;
     heap.lists[fl][sl] = b;
     heap.sl_map[fl] |= 1u << sl;
     heap.fl_map |= 1u << fl;
@@ -431,8 +452,8 @@ static void block_merge_next(heap_region_t *r, heap_block_t *b)
 /* Is h a live block header in its own right (links agree with its size)? */
 static int header_consistent(const heap_region_t *r, heap_block_t *h)
 {
-    if (!magic_is_valid(h->magic) || h->size % HEAP_ALIGN || h->size < MIN_PAYLOAD ||
-        h->size > r->end - (uintptr_t)h - HDR)
+    if (!block_addr_ok(r, h) || !magic_is_valid(h->magic) || h->size % HEAP_ALIGN ||
+        h->size < MIN_PAYLOAD || h->size > r->end - (uintptr_t)h - HDR)
         return 0;
     if (h->next == NULL)
         return h == r->last && block_end(h) == r->end;
@@ -443,10 +464,10 @@ static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
 {
     heap_block_t *next = NULL;
     /* where b starts must be known: the block before links to it, or b opens the region */
-    if (prev ? prev->next != b : (uintptr_t)b != r->start)
+    if (!block_addr_ok(r, b) || (prev ? prev->next != b : (uintptr_t)b != r->start))
         return 0;
     if (b != r->last) {
-        for (uintptr_t a = (uintptr_t)b + HDR + MIN_PAYLOAD; a + HDR <= r->end; a += HEAP_ALIGN) {
+        for (uintptr_t a = (uintptr_t)b + HDR + MIN_PAYLOAD; a <= r->end - HDR; a += HEAP_ALIGN) {
             heap_block_t *h = (heap_block_t *)a;
             if (h->prev == b && header_consistent(r, h)) {
                 next = h;
@@ -473,6 +494,25 @@ static int block_rebuild(heap_region_t *r, heap_block_t *b, heap_block_t *prev)
     return 1;
 }
 
+/*
+ * A walk met block c, sound but for its next block's prev link: c's size and
+ * next link agree on where that block starts, so if its header is sound once
+ * the prev link says c, the link alone was forged (one stray word): repaired
+ * and reported.  1 if c is sound now.
+ */
+static int back_link_repair(const char *fn, heap_region_t *r, heap_block_t *c)
+{
+    heap_block_t *n = c->next, *forged = n->prev;
+    n->prev = c;
+    if (block_problem(r, n) || block_problem(r, c)) {
+        n->prev = forged; /* something else is wrong too: left as it was */
+        return 0;
+    }
+    mm_report("%s: %p: prev link corrupted (%p): repaired from the block before it", fn,
+              block_payload(n), (void *)forged);
+    return 1;
+}
+
 /* The block whose next link is b (walking from the region's start: error paths only). */
 static heap_block_t *block_before(heap_region_t *r, heap_block_t *b)
 {
@@ -483,6 +523,25 @@ static heap_block_t *block_before(heap_region_t *r, heap_block_t *b)
             break;
     }
     return NULL;
+}
+
+/*
+ * b's prev link points at a header whose magic is gone (block_problem lets
+ * that pass: a smashed neighbour is the neighbour's problem).  But the link
+ * itself may be the forged word: the walk from the region's start says which,
+ * and a forged link is repaired.  Error paths only: O(blocks).
+ */
+static void prev_link_settle(const char *fn, heap_region_t *r, heap_block_t *b)
+{
+    heap_block_t *p = b->prev;
+    if (!p || magic_is_valid(p->magic))
+        return;
+    heap_block_t *real = block_before(r, b);
+    if (real && real != p) {
+        mm_report("%s: %p: its prev link %p is corrupted: repaired from the walk", fn,
+                  block_payload(b), (void *)p);
+        b->prev = real;
+    }
 }
 
 /*
@@ -555,6 +614,10 @@ static heap_block_t *diagnose(const char *fn, heap_region_t *r, void *ptr)
     heap_block_t *b = (heap_block_t *)r->start;
     while (b) {
         const char *why = block_problem(r, b);
+        if (why == NO_BACK_LINK && back_link_repair(fn, r, b))
+            why = NULL;
+        if (!why && p == (uintptr_t)block_payload(b) && !b->is_free)
+            return b; /* repaired by the walk (reported there) */
         if (why && p == (uintptr_t)block_payload(b)) {
             if (magic_is_valid(b->magic) || !block_rebuild(r, b, prev)) {
                 mm_report("%s: %p: block header corrupted (%s, magic 0x%08x)", fn, ptr, why,
@@ -640,16 +703,18 @@ static void region_walk_repair(const char *fn, heap_region_t *r,
     heap_block_t *b = (heap_block_t *)r->start;
     while (b) {
         const char *why = block_problem(r, b);
+        if (why == NO_BACK_LINK && back_link_repair(fn, r, b))
+            why = NULL;
         if (why && block_rebuild(r, b, prev))
             mm_report("%s: %p: block header smashed (%s): rebuilt from its neighbours", fn,
                       block_payload(b), why);
         else if (why) {
             uintptr_t a = (uintptr_t)b + HEAP_ALIGN;
-            while (a + HDR <= r->end && !header_consistent(r, (heap_block_t *)a))
+            while (a <= r->end - HDR && !header_consistent(r, (heap_block_t *)a))
                 a += HEAP_ALIGN;
             mm_report("%s: %p: heap corrupted beyond repair: %lu bytes skipped", fn, (void *)b,
                       (unsigned long)(a - (uintptr_t)b));
-            if (a + HDR > r->end)
+            if (a > r->end - HDR)
                 return;
             b = (heap_block_t *)a;
             prev = NULL;
@@ -832,25 +897,31 @@ static void account_alloc(heap_block_t *b)
         heap.peak_used = heap.used;
 }
 
-static heap_block_t *heap_grow(size_t need);
+static heap_block_t *heap_grow(const char *fn, size_t need);
 
 static void *kmalloc_locked(const char *fn, size_t size)
 {
     size_t need = request_size(size);
     heap_block_t *b = need ? find_fit(fn, need) : NULL;
     if (!b && need)
-        b = heap_grow(need); /* the grown last block, free and big enough */
+        b = heap_grow(fn, need); /* the grown last block, free and big enough */
 #ifdef MM_DEBUG
     if (!b && need && dbg_on() && dbg_flush_locked()) { /* the quarantine goes back first */
         b = find_fit(fn, need);
         if (!b)
-            b = heap_grow(need);
+            b = heap_grow(fn, need);
     }
 #endif
     if (!b && need && slab_reap_locked()) { /* memory pressure: empty slabs go back first */
         b = find_fit(fn, need);
         if (!b)
-            b = heap_grow(need);
+            b = heap_grow(fn, need);
+    }
+    if (b && (!free_entry_ok(b) || b->size < need)) {
+        /* never hand out a block smaller than asked, or one that is not free */
+        mm_report("%s: %p: heap chose a block that is not a free block of %lu bytes: refused", fn,
+                  block_payload(b), (unsigned long)need);
+        b = NULL;
     }
     if (!b) {
         if (size)
@@ -858,6 +929,7 @@ static void *kmalloc_locked(const char *fn, size_t size)
         return NULL;
     }
     heap_region_t *r = region_of((uintptr_t)b);
+    prev_link_settle(fn, r, b); /* b goes to a caller: its links must be true ones */
     free_del(r, b);
     heap_block_t *rest = block_split(r, b, need);
     if (rest) {
@@ -961,15 +1033,32 @@ static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
 }
 
 /*
+ * The region's last block, checked before it is used (grow, shrink,
+ * reserve): r->last is the heap's own, but the header it points at is in
+ * band, just after the block before it, where an ordinary overflow reaches.
+ * A smashed one is reported and the region rebuilt from its blocks (the
+ * last block's start and end are both known); NULL if it cannot be.
+ */
+static heap_block_t *region_last(const char *fn, heap_region_t *r)
+{
+    heap_block_t *last = r->last;
+    if (block_problem(r, last) == NULL && last->next == NULL)
+        return last;
+    freelist_rebuild(fn, block_addr_ok(r, last) ? block_payload(last) : NULL, NULL);
+    last = r->last;
+    return block_problem(r, last) == NULL && last->next == NULL ? last : NULL;
+}
+
+/*
  * Make the growing region end in a free block of at least `need` bytes and
  * return it (NULL if the region cannot grow that far).
  */
-static heap_block_t *heap_grow(size_t need)
+static heap_block_t *heap_grow(const char *fn, size_t need)
 {
     heap_region_t *r = growing_region();
-    if (!r)
+    heap_block_t *last = r ? region_last(fn, r) : NULL;
+    if (!last)
         return NULL;
-    heap_block_t *last = r->last;
     uint32_t size = (uint32_t)(r->end - r->start);
     /* (the last block may already be big enough: a class head hid it from find_fit) */
     if (last->is_free && last->size >= need)
@@ -1016,8 +1105,8 @@ static heap_block_t *heap_grow(size_t need)
  */
 static void heap_shrink(heap_region_t *r, uint32_t budget)
 {
-    heap_block_t *last = r->last;
-    if (!r->vbase || !last->is_free)
+    heap_block_t *last = r->vbase ? region_last(heap.api, r) : NULL;
+    if (!last || !last->is_free)
         return;
     uintptr_t keep = (uintptr_t)block_payload(last) + HEAP_SHRINK_SLACK;
     keep = r->start + ((keep - r->start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
@@ -1111,9 +1200,11 @@ void heap_reserve(size_t bytes)
         uint32_t size = (uint32_t)(r->end - r->start);
         /* heap_grow(need) maps what the last block lacks to hold need bytes */
         uint32_t extra = want > size ? want - size : 0;
-        size_t need = r->last->is_free ? r->last->size + extra
-                                       : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
-        if (extra && !heap_grow(need))
+        heap_block_t *last = region_last("heap_reserve", r);
+        size_t need = !last           ? 0
+                      : last->is_free ? last->size + extra
+                                      : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
+        if (extra && (!need || !heap_grow("heap_reserve", need)))
             mm_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
                       (unsigned)(want / 1024));
         else
