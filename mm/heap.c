@@ -842,10 +842,27 @@ static heap_block_t *find_fit(const char *fn, size_t need)
     return scan_result && free_entry_ok(scan_result) ? scan_result : NULL;
 }
 #else
+static int fits_visit(heap_block_t *b, size_t need)
+{
+    return b->size >= need;
+}
+
 /*
  * Good fit in O(1): the head of the request's own class if it is big enough
  * (classes below 128 bytes are exact), else the head of the first non-empty
  * class above it, found with the bitmaps: every block there is big enough.
+ *
+ * Only when no class above holds anything can a fitting block hide behind a
+ * head that is too small, in the request's own class (the only class that
+ * mixes sizes that fit and sizes that do not): then that list is searched,
+ * first fit, before kmalloc grows the heap or fails.  Before growing, not
+ * after: a hole that fits is reused instead of mapping new pages while it
+ * stays empty (footprint, fragmentation), and growing (mapping pages) costs
+ * more than the walk anyway.  The walk is bounded by the free blocks of one
+ * class: heap bytes / (class's smallest size + 2 headers + MIN_PAYLOAD)
+ * steps at worst (free blocks never touch), e.g. 17 for [3584, 3712) and 315
+ * for [128, 136) on the 64 KB Phase 1 heap (i386); README, "Heap placement".
+ *
  * A head that fails its check means the lists were scribbled on: rebuild
  * them from the blocks and look again.
  */
@@ -854,24 +871,31 @@ static heap_block_t *find_fit(const char *fn, size_t need)
     for (int attempt = 0; attempt < 2; attempt++) {
         unsigned fl, sl;
         size_class(need, &fl, &sl);
-        heap_block_t *b = heap.lists[fl][sl];
+        heap_block_t *b = heap.lists[fl][sl], *bad = b, *stopped = NULL;
         if (b && free_entry_ok(b) && b->size >= need)
             return b;
         if (!b || free_entry_ok(b)) {
+            unsigned f = fl;
             uint32_t above = sl + 1 < TLSF_SL_COUNT ? heap.sl_map[fl] & (~0u << (sl + 1)) : 0;
             if (!above) {
                 uint32_t fl_above = fl + 1 < TLSF_FL_COUNT ? heap.fl_map & (~0u << (fl + 1)) : 0;
-                if (!fl_above)
-                    return NULL;
-                fl = (unsigned)__builtin_ctz(fl_above);
-                above = heap.sl_map[fl];
+                if (fl_above) {
+                    f = (unsigned)__builtin_ctz(fl_above);
+                    above = heap.sl_map[f];
+                }
             }
-            sl = (unsigned)__builtin_ctz(above);
-            b = heap.lists[fl][sl];
-            if (b && free_entry_ok(b) && list_of(b) == &heap.lists[fl][sl])
-                return b;
+            if (above) {
+                unsigned s = (unsigned)__builtin_ctz(above);
+                bad = heap.lists[f][s];
+                if (bad && free_entry_ok(bad) && list_of(bad) == &heap.lists[f][s])
+                    return bad;
+            } else {
+                bad = b ? list_walk(fl, sl, fits_visit, need, &stopped) : NULL;
+                if (!bad)
+                    return stopped; /* NULL: nothing in the heap fits */
+            }
         }
-        freelist_rebuild(fn, b, NULL);
+        freelist_rebuild(fn, bad, NULL);
     }
     return NULL;
 }

@@ -14,6 +14,8 @@
  *   2. the block the heap reaches through a stored pointer (the region's last
  *      block, grown and shrunk at the end of the virtual heap) smashed by an
  *      ordinary overflow, then a large kmalloc, heap_trim, heap_reserve.
+ *   3. a free block that fits, behind a class head that does not: kmalloc
+ *      must find it (no false out of memory in Phase 1, no growth in Phase 2).
  *
  * Every allocation made here is checked the same way (t_alloc): at least the
  * bytes asked for (kmalloc_usable_size), all of them writable, inside the
@@ -662,6 +664,61 @@ static void test_last_block_issue_case(void **state)
     last_block_case(sizeof(void *) == 4 ? 16 : 24, 'A', L_KMALLOC_HUGE, 0);
 }
 
+/* ---------------------------------- 3. no false out of memory ---- */
+
+/*
+ * Two free blocks in one size class ([3584, 3712) on both ABIs), the one
+ * that does not fit for 3650 bytes at the head of the class list (freed
+ * last), the one that fits behind it; every other free byte taken, so no
+ * class above holds anything:
+ *
+ *   | x | F1 free, 3696 | y | F2 free, 3600 | z | rest (taken) |
+ *   class list: F2 (too small) -> F1 (fits)
+ *
+ * Expect kmalloc(3650) to return F1: in Phase 1 instead of NULL and "out of
+ * memory", in Phase 2 instead of growing the heap.
+ */
+static void behind_the_head(int ph)
+{
+    arm(10);
+    start(ph);
+    nheld = 0;
+    snprintf(current_case, sizeof(current_case), "phase %d: kmalloc(3650), fit behind the head",
+             ph + 1);
+    void *x = t_alloc(BIG), *f1 = t_alloc(3696), *y = t_alloc(BIG), *f2 = t_alloc(3600);
+    void *z = t_alloc(BIG);
+    assert_true(x && f1 && y && f2 && z);
+    size_t rest = stats_now().largest_free_block;
+    assert_non_null(t_alloc(rest));
+    t_free(f1);
+    t_free(f2); /* the head of the class now */
+    memory_stats_t s = stats_now();
+    assert_int_equal(s.largest_free_block, BLOCK_SIZE(3696));
+    uint32_t errors = errors_now();
+    host_console_clear();
+    void *p = t_alloc(3650);
+    if (!p)
+        fail_msg("kmalloc(3650) = NULL while a free block of %u bytes exists; the console:\n%s",
+                 s.largest_free_block, host_console_text());
+    assert_ptr_equal(p, f1);
+    assert_int_equal(errors_now(), errors);
+    assert_int_equal(stats_now().heap_virtual_size, s.heap_virtual_size); /* no growth */
+    assert_healthy("after kmalloc(3650)");
+    assert_all_intact("after kmalloc(3650)");
+}
+
+static void test_fit_behind_class_head_phase1(void **state)
+{
+    (void)state;
+    behind_the_head(PHASE1);
+}
+
+static void test_fit_behind_class_head_phase2(void **state)
+{
+    (void)state;
+    behind_the_head(PHASE2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
@@ -677,6 +734,8 @@ int main(void)
         T(test_last_block_issue_case),
         T(test_last_block_size_only),
         T(test_last_block_overflow),
+        T(test_fit_behind_class_head_phase1),
+        T(test_fit_behind_class_head_phase2),
         TP(PHASE1),
         TP(PHASE2),
     };
