@@ -9,6 +9,13 @@
  * each).  It prints, per workload, throughput in Mops/s for both, and the
  * latency of single operations in cycles (rdtsc): median, p99, p99.99, max.
  * Timing only: nothing here passes or fails.
+ *
+ * kmalloc is O(1) but for one case (heap.c, find_fit): when no size class
+ * above the request's has a free block and the head of its own class is too
+ * small, it walks that one class list (first fit) before growing or failing,
+ * so that it never fails, nor grows, while a block that fits is free.  Worst
+ * case: one step per free block of that class, at most heap bytes / (the
+ * class's smallest size + 2 headers + 16).  class_walk() times that walk.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -224,6 +231,41 @@ static void latency(const struct api *a, size_t reserve, uint64_t raw[4], uint64
     percentiles(lat_min, quiet);
 }
 
+/*
+ * The worst case of find_fit: n free blocks of 3600 bytes ahead of the only
+ * one that fits 3650 (3696 bytes) in the class [3584, 3712), nothing free in
+ * any class above (the rest of the heap taken).  Cycles of that kmalloc.
+ */
+static uint64_t class_walk(int n)
+{
+    enum { MAX = 4096 };
+    static void *small[MAX], *sep[MAX];
+    mm_fresh(0);
+    void *fit = kmalloc(3696), *fit_sep = kmalloc(1000);
+    for (int i = 0; i < n && i < MAX; i++) {
+        small[i] = kmalloc(3600);
+        sep[i] = kmalloc(1000);
+    }
+    memory_stats_t s;
+    get_memory_stats(&s);
+    void *rest = kmalloc(s.largest_free_block);
+    kfree(fit); /* the list: small[n-1] -> ... -> small[0] -> fit */
+    for (int i = 0; i < n && i < MAX; i++)
+        kfree(small[i]);
+    uint64_t t0 = __rdtsc();
+    void *p = kmalloc(3650);
+    uint64_t t = __rdtsc() - t0;
+    if (p != fit)
+        printf("WARNING: class_walk(%d): kmalloc(3650) = %p, not the block that fits %p\n", n, p,
+               fit);
+    kfree(p);
+    kfree(rest);
+    kfree(fit_sep);
+    for (int i = 0; i < n && i < MAX; i++)
+        kfree(sep[i]);
+    return t;
+}
+
 static void print_latency(const char *who, const char *how, const uint64_t v[4])
 {
     printf("latency cycles  %-8s %-34s median %5llu p99 %6llu p99.99 %7llu max %9llu (max/median "
@@ -262,6 +304,16 @@ int main(int argc, char **argv)
     print_latency(label, "one run", b);
     print_latency("mm", "heap_reserve 16 MB, min of 4 runs", aq);
     print_latency(label, "min of 4 runs", bq);
+    for (int n = 16; n <= 4096; n *= 16) {
+        uint64_t best = UINT64_MAX;
+        for (int run = 0; run < 5; run++) {
+            uint64_t t = class_walk(n);
+            best = t < best ? t : best;
+        }
+        printf("latency cycles  mm       kmalloc walking its class past %4d blocks: %7llu (%.1f "
+               "a block, min of 5 runs)\n",
+               n, (unsigned long long)best, (double)best / n);
+    }
     memory_stats_t s;
     get_memory_stats(&s);
     if (heap_check() || s.error_count)

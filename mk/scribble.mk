@@ -24,7 +24,7 @@
 # are fixed: the block map, slab metadata and cache descriptors out of band).
 # Their failures are printed as "known failure", not counted as failed, and a combination
 # that passes says so ("remove it from the list").  Remove entries as the fixes land.
-SCRIBBLE_KNOWN_FAILING ?= 1:0:i386 1:0:x86_64
+SCRIBBLE_KNOWN_FAILING ?=
 
 SCRIBBLE_TEST_SEEDS ?= 3
 SCRIBBLE_TEST_OPS   ?= 20000

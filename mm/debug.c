@@ -238,7 +238,8 @@ static int redzone_check(const char *fn, void *obj, uint32_t cap, dbg_rec_t *rec
                   fn, obj, what, hdr ? "overflow of more than 8 bytes?" : "slab record smashed:",
                   (unsigned)rec->size, (unsigned)cap, where);
         uint16_t id = obj_site(rec, cap, hdr);
-        rec->size = hdr ? cap - MM_REDZONE_MIN : cap;
+        /* (a block rebuilt as allocated may hold less than a red zone: no wrap) */
+        rec->size = !hdr ? cap : cap >= MM_REDZONE_MIN ? cap - MM_REDZONE_MIN : 0;
         rec->site = id;
         rec->free_site = 0;
         memset((uint8_t *)obj + rec->size, MM_REDZONE_BYTE, cap - rec->size);
@@ -392,7 +393,8 @@ int dbg_free(const char *fn, void *obj, uint32_t cap, dbg_rec_t *rec, heap_block
     rec->free_site = free_site;
     memset(obj, MM_POISON_BYTE, cap);
     while (dbg.q_count &&
-           (dbg.q_count == MM_QUARANTINE_ENTRIES || dbg.q_bytes + cap > MM_QUARANTINE_BYTES))
+           (dbg.q_count == MM_QUARANTINE_ENTRIES || dbg.q_bytes > MM_QUARANTINE_BYTES ||
+            cap > MM_QUARANTINE_BYTES - dbg.q_bytes))
         q_evict(fn);
     quarantine_entry_t *e = q_at(dbg.q_count++);
     e->obj = obj;

@@ -17,7 +17,8 @@
  * list per size class (two-level segregated fit, as TLSF: see TLSF_*
  * below), with bitmaps of the non-empty classes, so kmalloc and kfree take
  * bounded time: a good fit that measures within 2% of an exhaustive best fit
- * (make bench).
+ * (make bench).  One exception, before kmalloc grows the heap or fails: a walk
+ * of the request's own class (find_fit).
  *
  * The free-list links are the one thing a caller's overflow or write after
  * free can forge, so no link is followed or written through unchecked
@@ -253,6 +254,8 @@ static void size_class(size_t size, unsigned *fl, unsigned *sl)
     (void)size;
     *fl = *sl = 0;
 #else
+    if (size > HEAP_MAX_REQUEST) /* a forged size: never an index past the lists */
+        size = HEAP_MAX_REQUEST;
     if (size < TLSF_SMALL) {
         *fl = 0;
         *sl = (unsigned)size / (TLSF_SMALL / TLSF_SL_COUNT);
@@ -276,10 +279,17 @@ static void freelist_link(heap_block_t *b)
     unsigned fl, sl;
     size_class(b->size, &fl, &sl);
     free_links_t *l = block_links(b);
+    heap_block_t *head = heap.lists[fl][sl];
     l->prev_free = NULL;
-    l->next_free = heap.lists[fl][sl];
-    if (l->next_free)
-        block_links(l->next_free)->prev_free = b;
+    l->next_free = head;
+    /*
+     * The head's links are in band: written only where the block map says a
+     * free block starts (a forged head is found and the list rebuilt at the
+     * next unlink or walk).
+     */
+    heap_region_t *hr = head ? region_of((uintptr_t)head) : NULL;
+    if (hr && bmap_is_free(&hr->map, (uintptr_t)head))
+        block_links(head)->prev_free = b;
     heap.lists[fl][sl] = b;
     heap.sl_map[fl] |= 1u << sl;
     heap.fl_map |= 1u << fl;
@@ -744,10 +754,27 @@ static heap_block_t *find_fit(const char *fn, size_t need)
     return scan_result && free_entry_ok(scan_result) ? scan_result : NULL;
 }
 #else
+static int fits_visit(heap_block_t *b, size_t need)
+{
+    return b->size >= need;
+}
+
 /*
  * Good fit in O(1): the head of the request's own class if it is big enough
  * (classes below 128 bytes are exact), else the head of the first non-empty
  * class above it, found with the bitmaps: every block there is big enough.
+ *
+ * Only when no class above holds anything can a fitting block hide behind a
+ * head that is too small, in the request's own class (the only class that
+ * mixes sizes that fit and sizes that do not): then that list is searched,
+ * first fit, before kmalloc grows the heap or fails.  Before growing, not
+ * after: a hole that fits is reused instead of mapping new pages while it
+ * stays empty (footprint, fragmentation), and growing (mapping pages) costs
+ * more than the walk anyway.  The walk is bounded by the free blocks of one
+ * class: heap bytes / (class's smallest size + 2 headers + MIN_PAYLOAD)
+ * steps at worst (free blocks never touch), e.g. 17 for [3584, 3712) and 315
+ * for [128, 136) on the 64 KB Phase 1 heap (i386); README, "Heap placement".
+ *
  * A head that fails its check means the lists were scribbled on: rebuild
  * them from the blocks and look again.
  */
@@ -756,24 +783,31 @@ static heap_block_t *find_fit(const char *fn, size_t need)
     for (int attempt = 0; attempt < 2; attempt++) {
         unsigned fl, sl;
         size_class(need, &fl, &sl);
-        heap_block_t *b = heap.lists[fl][sl];
+        heap_block_t *b = heap.lists[fl][sl], *bad = b, *stopped = NULL;
         if (b && free_entry_ok(b) && b->size >= need)
             return b;
         if (!b || free_entry_ok(b)) {
+            unsigned f = fl;
             uint32_t above = sl + 1 < TLSF_SL_COUNT ? heap.sl_map[fl] & (~0u << (sl + 1)) : 0;
             if (!above) {
                 uint32_t fl_above = fl + 1 < TLSF_FL_COUNT ? heap.fl_map & (~0u << (fl + 1)) : 0;
-                if (!fl_above)
-                    return NULL;
-                fl = (unsigned)__builtin_ctz(fl_above);
-                above = heap.sl_map[fl];
+                if (fl_above) {
+                    f = (unsigned)__builtin_ctz(fl_above);
+                    above = heap.sl_map[f];
+                }
             }
-            sl = (unsigned)__builtin_ctz(above);
-            b = heap.lists[fl][sl];
-            if (b && free_entry_ok(b) && list_of(b) == &heap.lists[fl][sl])
-                return b;
+            if (above) {
+                unsigned s = (unsigned)__builtin_ctz(above);
+                bad = heap.lists[f][s];
+                if (bad && free_entry_ok(bad) && list_of(bad) == &heap.lists[f][s])
+                    return bad;
+            } else {
+                bad = b ? list_walk(fl, sl, fits_visit, need, &stopped) : NULL;
+                if (!bad)
+                    return stopped; /* NULL: nothing in the heap fits */
+            }
         }
-        freelist_rebuild(fn, b, NULL);
+        freelist_rebuild(fn, bad, NULL);
     }
     return NULL;
 }
@@ -818,6 +852,12 @@ static void *kmalloc_locked(const char *fn, size_t size)
         b = find_fit(fn, need);
         if (!b)
             b = heap_grow(need);
+    }
+    if (b && (!free_entry_ok(b) || b->size < need)) {
+        /* never hand out a block smaller than asked, or one that is not free */
+        mm_report("%s: %p: heap chose a block that is not a free block of %lu bytes: refused", fn,
+                  block_payload(b), (unsigned long)need);
+        b = NULL;
     }
     if (!b) {
         if (size)
