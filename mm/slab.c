@@ -182,11 +182,11 @@ static slab_t *desc_get(uintptr_t page)
     if (i >= 0) {
         vaddr_t v = MM_META_START + ((vaddr_t)i * SLAB_DESC_SIZE & ~(vaddr_t)(PAGE_SIZE - 1));
         if (!(vmm_get_entry(v) & PAGE_PRESENT)) {
-            paddr_t p = pmm_alloc_page();
+            paddr_t p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_META | PMM_NO_RECLAIM);
             if (!p)
                 return NULL;
             if (vmm_meta_map(v, p) < 0) {
-                pmm_free_page(p);
+                pmm_free_pages_owner(p, 1, PMM_OWNER_META);
                 return NULL;
             }
             memset(glue_virt_to_ptr(v), 0, PAGE_SIZE);
@@ -873,11 +873,30 @@ size_t kmem_cache_shrink(kmem_cache_t *cache)
     return n;
 }
 
+/* Metadata pages that describe no mapped heap page (the heap gave them back) go to the PMM. */
+static void meta_trim_locked(void)
+{
+    for (vaddr_t v = MM_META_START; v < MM_META_END; v += PAGE_SIZE) {
+        if (!(vmm_get_entry(v) & PAGE_PRESENT))
+            continue;
+        vaddr_t heap_va = HEAP_VIRTUAL_START + (v - MM_META_START) / SLAB_DESC_SIZE * PAGE_SIZE;
+        unsigned k = 0;
+        while (k < PAGE_SIZE / SLAB_DESC_SIZE &&
+               !(vmm_get_entry(heap_va + k * PAGE_SIZE) & PAGE_PRESENT))
+            k++;
+        if (k == PAGE_SIZE / SLAB_DESC_SIZE) {
+            vmm_meta_unmap(v); /* else it pins RAM between the runs the PMM could hand out */
+            slab.meta_pages--;
+        }
+    }
+}
+
 size_t kmem_cache_reap(void)
 {
     glue_irqflags_t f = glue_lock();
     size_t n = slab_reap_locked();
     heap_trim_locked(); /* and the pages they leave free at the heap's end go to the PMM */
+    meta_trim_locked(); /* with the descriptors of those pages */
     glue_unlock(f);
     return n;
 }
