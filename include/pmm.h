@@ -3,7 +3,8 @@
  *
  * The spec's three functions keep their signatures; everything else here is
  * beyond the spec: initialisation from a firmware memory map, physically
- * contiguous aligned runs, statistics and a checker.
+ * contiguous aligned runs, page owners, reclaim hooks, statistics and a
+ * checker.
  */
 #ifndef PMM_H
 #define PMM_H
@@ -25,6 +26,47 @@ typedef struct {
     uint32_t type;
 } pmm_range_t;
 
+/*
+ * Who owns an allocated page: who alone may free it.  Every page the PMM
+ * hands out carries one (a byte of its descriptor); a free from anyone else
+ * is reported and refused.  The spec's pmm_alloc_page/pmm_free_page (and
+ * pmm_alloc_pages/pmm_free_pages) are the plain caller's: PMM_OWNER_CALLER.
+ * The other layers allocate and free their pages with the _owner functions
+ * below, each on its own path:
+ *
+ *   owner               name        freed by              the page is
+ *   PMM_OWNER_CALLER    caller      pmm_free_page(s)      whatever the caller wants
+ *   PMM_OWNER_DIRECTORY directory   (never: lives on)     the VMM's page directory
+ *   PMM_OWNER_TABLE     page-table  vmm.c                 a page table
+ *   PMM_OWNER_HEAP      heap        vmm_heap_unmap        a page of the virtual heap
+ *   PMM_OWNER_META      metadata    vmm_meta_unmap        allocator metadata (slab.c)
+ *   PMM_OWNER_VMALLOC   vmalloc     vfree                 a vmalloc allocation's page
+ *   PMM_OWNER_KSTACK    kstack      kstack_free           a kernel stack's page
+ *
+ * The byte has room: a layer that needs to tell its pages apart (the heap's
+ * block runs from its slabs, say) adds values here and hands pages over with
+ * pmm_set_owner.  Free, reserved and hole pages have PMM_OWNER_NONE.
+ */
+typedef enum {
+    PMM_OWNER_NONE,
+    PMM_OWNER_CALLER,
+    PMM_OWNER_DIRECTORY,
+    PMM_OWNER_TABLE,
+    PMM_OWNER_HEAP,
+    PMM_OWNER_META,
+    PMM_OWNER_VMALLOC,
+    PMM_OWNER_KSTACK,
+    PMM_OWNER_COUNT
+} pmm_owner_t;
+
+/*
+ * Or'ed into the owner of pmm_alloc_pages_owner: do not call the reclaim
+ * hooks if no run is free.  For allocations made in the middle of an
+ * operation that reclaim would change under them (the heap growing, a slab's
+ * metadata, a page table being added).
+ */
+#define PMM_NO_RECLAIM 0x100u
+
 typedef struct {
     uint32_t total_pages;    /* RAM pages below 4 GB that the map calls available */
     uint32_t free_pages;     /* ready to hand out */
@@ -34,6 +76,9 @@ typedef struct {
     uint32_t free_blocks[PMM_MAX_ORDER + 1]; /* free blocks of each order */
     uint32_t metadata_bytes;                 /* size of the PMM's own page array */
     paddr_t metadata_phys;                   /* where it lives */
+    uint32_t owner_pages[PMM_OWNER_COUNT];   /* used pages of each owner ([NONE]: 0) */
+    uint32_t reclaims;                       /* times the reclaim hooks ran */
+    uint32_t refused_frees;                  /* frees refused: not the owner's path */
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -44,10 +89,16 @@ typedef struct {
  * map uses pmm_init_map instead.)
  */
 void pmm_init(uint32_t mem_size);
-/* One 4 KB page; its physical address, or 0 when memory is exhausted.  O(1). */
+/*
+ * One 4 KB page (owner: the caller); its physical address, or 0 when memory
+ * is exhausted even after the reclaim hooks ran.  O(1) while pages are free.
+ */
 uint32_t pmm_alloc_page(void);
-/* Give a page back.  Bad addresses (unaligned, reserved, beyond RAM, already free) are reported and
- * ignored.  O(1). */
+/*
+ * Give a page back.  Bad addresses (unaligned, reserved, beyond RAM, already
+ * free) and pages of another owner (a page table, the heap, a kernel
+ * stack...) are reported and ignored.  O(1).
+ */
 void pmm_free_page(uint32_t page);
 
 /* ---- beyond the spec ---- */
@@ -66,11 +117,37 @@ int pmm_init_map(const pmm_range_t *map, int count);
  * physical address, or 0.  Buddy allocator: O(PMM_MAX_ORDER), no scan.
  */
 paddr_t pmm_alloc_pages(uint32_t count, uint32_t align);
-/* Free a run from pmm_alloc_pages (or any run of allocated pages). */
+/* Free a run of the caller's pages (from pmm_alloc_pages or pmm_alloc_page). */
 void pmm_free_pages(paddr_t base, uint32_t count);
 
+/*
+ * The same for an owner's own path: the pages get `owner` (a pmm_owner_t,
+ * maybe | PMM_NO_RECLAIM); the free refuses (one line, nothing freed) unless
+ * every page of the run has that owner.
+ */
+paddr_t pmm_alloc_pages_owner(uint32_t count, uint32_t align, unsigned owner);
+void pmm_free_pages_owner(paddr_t base, uint32_t count, pmm_owner_t owner);
+/* Hand a run over from one owner to another (0), or report and change nothing (-1). */
+int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to);
+/* The owner of an allocated page; PMM_OWNER_NONE if free, reserved or not RAM. */
+pmm_owner_t pmm_page_owner(paddr_t page);
+/* "heap", "page-table", ...: the owner's name in dumps ("?" if out of range). */
+const char *pmm_owner_name(pmm_owner_t owner);
+
+/*
+ * Reclaim hooks: when no run fits, an allocation calls every registered hook
+ * (each gives memory back to the PMM and returns how much, in any unit)
+ * and tries once more.  The hooks run with the glue lock held (it nests); a
+ * hook that allocates from the PMM does not run the hooks again.  At most
+ * PMM_RECLAIM_HOOKS; registering one twice keeps one.  Returns 0, or -1 if
+ * the table is full.  The hooks outlive pmm_init (host tests restart it).
+ */
+#define PMM_RECLAIM_HOOKS 4
+int pmm_register_reclaim(size_t (*hook)(void));
+void pmm_unregister_reclaim(size_t (*hook)(void));
+
 void pmm_get_stats(pmm_stats_t *stats);
-/* Print the totals and the free blocks per order. */
+/* Print the totals, the used pages per owner, the free blocks per order and the page runs. */
 void pmm_dump(void);
 /* Verify every structure; returns the number of broken invariants. */
 int pmm_check(void);

@@ -88,9 +88,12 @@ void vmm_init(void);
 void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags);
 /*
  * Unmap virt, free its physical page and flush the TLB entry.  The page is
- * freed only if the PMM handed it out and it is not the page directory or a
- * page table; a page mapped at two addresses is freed by the first unmap
- * (the spec's rule): unmap aliases with care.
+ * freed only if it is a plain caller's page (pmm_alloc_page, owner
+ * PMM_OWNER_CALLER): a page of any other owner mapped here as an alias (a
+ * heap page, a page table, a kernel stack...) is unmapped and stays its
+ * owner's, without a report; MMIO and kernel memory are never freed.  A
+ * caller's page mapped at two addresses is freed by the first unmap (the
+ * spec's rule): unmap aliases with care.
  */
 void vmm_unmap_page(uint32_t virt_addr);
 /* The physical address behind virt_addr, or 0 if it is not mapped. */
@@ -109,7 +112,11 @@ int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags);
 /*
  * For the kernel heap only: map / unmap (and free) a page of
  * [HEAP_VIRTUAL_START, HEAP_VIRTUAL_END], which vmm_map and vmm_unmap_page
- * refuse so that nobody pulls a page out from under kmalloc.
+ * refuse so that nobody pulls a page out from under kmalloc.  The unmap
+ * frees the page as the heap's (PMM_OWNER_HEAP; the PMM refuses any other):
+ * so do the vmalloc unmap (PMM_OWNER_VMALLOC or _KSTACK) and the metadata
+ * unmap (PMM_OWNER_META).  Page tables are PMM_OWNER_TABLE, the directory
+ * PMM_OWNER_DIRECTORY: only the VMM frees them.
  */
 int vmm_heap_map(vaddr_t virt, paddr_t phys);
 void vmm_heap_unmap(vaddr_t virt);

@@ -244,6 +244,8 @@ static void cmd_check(int argc, char **argv)
     int broken = heap_check();
 
     kprintf("heap_check: %d broken invariant%s\n", broken, broken == 1 ? "" : "s");
+    if (memmap_pmm_ready()) /* and the layers below it, which own its pages */
+        kprintf("pmm_check: %d, vmm_check: %d broken invariants\n", pmm_check(), vmm_check());
 }
 
 static void cmd_stress(int argc, char **argv)
@@ -392,11 +394,16 @@ static void cmd_unmap(int argc, char **argv)
         kprintf("unmap: '%s' is not an address (hex, 32 bits)\n", argv[1]);
         return;
     }
+    pmm_owner_t owner = pmm_page_owner(vmm_get_physical(virt));
     get_memory_stats(&before);
     vmm_unmap_page(virt);
-    kprintf(reported_error(&before) ? "unmap: refused (see above)\n"
-                                    : "unmapped 0x%08x (its page went back to the PMM)\n",
-            virt);
+    if (reported_error(&before))
+        kprintf("unmap: refused (see above)\n");
+    else if (owner != PMM_OWNER_CALLER && owner != PMM_OWNER_NONE)
+        kprintf("unmapped 0x%08x (its page stays with its owner: %s)\n", virt,
+                pmm_owner_name(owner));
+    else
+        kprintf("unmapped 0x%08x (its page went back to the PMM)\n", virt);
 }
 
 static void cmd_phys(int argc, char **argv)
@@ -460,7 +467,7 @@ static const struct command commands[] = {
     {"heap", "", "heap_dump(): every block of the heap", 0, 0, cmd_heap},
     {"alloc", "SIZE", "kmalloc(SIZE) and print the address", 1, 1, cmd_alloc},
     {"free", "ADDR", "kfree(ADDR), ADDR in hex; misuse is reported", 1, 1, cmd_free},
-    {"check", "", "heap_check(): count broken invariants", 0, 0, cmd_check},
+    {"check", "", "heap_check(), pmm_check(), vmm_check(): broken invariants", 0, 0, cmd_check},
     {"slabinfo", "", "kmem_cache_dump(): every object cache", 0, 0, cmd_slabinfo},
     {"leaks", "", "live allocations by call site (DEBUG=1, mmdebug)", 0, 0, cmd_leaks},
     {"histogram", "", "allocation sizes and profile (DEBUG=1, mmdebug)", 0, 0, cmd_histogram},
@@ -469,10 +476,11 @@ static const struct command commands[] = {
     {"pmm", "", "pmm_dump() and the memory map given to the PMM", 0, 0, cmd_pmm},
     {"palloc", "N [ALIGN]", "pmm_alloc_pages(N, ALIGN bytes): N contiguous pages", 1, 2,
      cmd_palloc},
-    {"pfree", "ADDR [N]", "pmm_free_pages(ADDR, N), ADDR in hex; misuse is reported", 1, 2,
+    {"pfree", "ADDR [N]", "pmm_free_pages(ADDR, N): a caller's pages; misuse is reported", 1, 2,
      cmd_pfree},
     {"map", "VADDR [PADDR]", "vmm_map: VADDR -> PADDR (or a fresh page), hex", 1, 2, cmd_map},
-    {"unmap", "VADDR", "vmm_unmap_page(VADDR): its page goes back to the PMM", 1, 1, cmd_unmap},
+    {"unmap", "VADDR", "vmm_unmap_page(VADDR): a caller's page goes back to the PMM", 1, 1,
+     cmd_unmap},
     {"phys", "VADDR", "vmm_get_physical(VADDR), the flags, and what the address is", 1, 1,
      cmd_phys},
     {"vmm", "", "vmm_dump(): every mapped range", 0, 0, cmd_vmm},

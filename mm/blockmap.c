@@ -16,11 +16,12 @@ int mm_meta_page(vaddr_t v)
     v &= ~(vaddr_t)(PAGE_SIZE - 1);
     if (vmm_get_entry(v) & PAGE_PRESENT)
         return 0;
-    paddr_t p = pmm_alloc_page();
+    /* no reclaim: the heap may be halfway through growing (PMM_NO_RECLAIM, pmm.h) */
+    paddr_t p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_META | PMM_NO_RECLAIM);
     if (!p)
         return -1;
     if (vmm_meta_map(v, p) < 0) {
-        pmm_free_page(p);
+        pmm_free_pages_owner(p, 1, PMM_OWNER_META);
         return -1;
     }
     memset(glue_virt_to_ptr(v), 0, PAGE_SIZE);

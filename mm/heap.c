@@ -962,11 +962,11 @@ static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
 {
     uint32_t done = 0;
     while (done < want) {
-        paddr_t p = pmm_alloc_page();
+        paddr_t p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_HEAP | PMM_NO_RECLAIM);
         if (!p)
             break;
         if (vmm_heap_map(at + done, p) < 0) {
-            pmm_free_page(p);
+            pmm_free_pages_owner(p, 1, PMM_OWNER_HEAP);
             break;
         }
         done += PAGE_SIZE;
@@ -1098,6 +1098,7 @@ void heap_init_virtual(void)
             freelist_rebuild("heap_init_virtual", (void *)heap.regions[0].start, NULL);
         heap.virtual_peak = HEAP_VIRTUAL_INITIAL;
         slab_enable();
+        pmm_register_reclaim(kmem_cache_reap); /* the PMM, when dry: empty slabs, free tail */
     }
     glue_unlock(f);
 }
@@ -1760,8 +1761,12 @@ int heap_check(void)
     for (int i = 0; i < heap.nregions; i++) {
         heap_region_t *r = &heap.regions[i];
         for (uintptr_t a = r->start; r->vbase && a < r->end; a += PAGE_SIZE) {
-            if (!(vmm_get_entry(r->vbase + (vaddr_t)(a - r->start)) & PAGE_PRESENT)) {
-                errors += check_failed((void *)a, "virtual heap page not mapped");
+            uint32_t e = vmm_get_entry(r->vbase + (vaddr_t)(a - r->start));
+            if (!(e & PAGE_PRESENT) || pmm_page_owner(VMM_FRAME(e)) != PMM_OWNER_HEAP) {
+                errors += check_failed((void *)a, e & PAGE_PRESENT
+                                                      ? "virtual heap page not the heap's in the "
+                                                        "PMM (free or another owner's)"
+                                                      : "virtual heap page not mapped");
                 break;
             }
         }

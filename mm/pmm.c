@@ -12,6 +12,8 @@
  *           PG_USED      handed out
  *   head    1 on the first page of a free block, which sits on free list
  *           `order` (a block of order k is 2^k pages, aligned to 2^k pages)
+ *   owner   on PG_USED pages, who may free it (pmm_owner_t, pmm.h draws
+ *           them); PMM_OWNER_NONE on every other page
  *   next/prev  free-list links (pfns), meaningful on heads only
  *
  * The links live in the metadata, not in the free pages themselves, so the
@@ -28,9 +30,18 @@
  *
  * Every page of a free block is PG_FREE, so a double free is caught in O(1)
  * by the state byte, and pmm_check() can prove each free page is covered by
- * exactly one free block.
+ * exactly one free block.  A free is checked against the owner byte too:
+ * pmm_free_page of a page table, a heap page or a kernel stack page is
+ * refused, as only the owner's own path frees those.
  *
- * Locking: each public function takes the glue lock once.
+ * Out of memory: before an allocation fails it runs the reclaim hooks the
+ * layers above registered (the heap: empty slabs, then its free tail), once,
+ * and retries (Linux's shrinkers).  `reclaiming` keeps a hook that allocates
+ * from running the hooks again.  The hooks table lives outside `pmm` so that
+ * a re-init (host tests) keeps the registrations.
+ *
+ * Locking: each public function takes the glue lock once; hooks run with it
+ * held (it nests) and take it again.
  */
 #include "glue.h"
 #include "log.h"
@@ -48,7 +59,7 @@ typedef struct {
     uint8_t state;       /* PG_* */
     uint8_t head;        /* first page of a free block */
     uint8_t order;       /* that block's order */
-    uint8_t unused;
+    uint8_t owner;       /* pmm_owner_t, on PG_USED pages only */
 } pmm_page_t;
 
 _Static_assert(sizeof(pmm_page_t) == 12, "metadata is 12 bytes a page: 3 MB per GB of RAM");
@@ -62,7 +73,26 @@ static struct {
     paddr_t meta_phys;
     uint32_t meta_bytes;
     int oom_reported;
+    int reclaiming; /* the hooks are running: an allocation in one must not re-enter them */
+    uint32_t owned[PMM_OWNER_COUNT];
+    uint32_t reclaims, refused;
 } pmm;
+
+static size_t (*reclaim_hooks[PMM_RECLAIM_HOOKS])(void);
+
+/* Each owner: its name, the layer that frees its pages, and what such a page is. */
+static const struct {
+    const char *name, *layer, *what;
+} owners[PMM_OWNER_COUNT] = {
+    [PMM_OWNER_NONE] = {"none", "none", "page in use by nobody"},
+    [PMM_OWNER_CALLER] = {"caller", "caller", "page of a pmm_alloc_page(s) caller"},
+    [PMM_OWNER_DIRECTORY] = {"directory", "vmm", "page of the page directory"},
+    [PMM_OWNER_TABLE] = {"page-table", "vmm", "page of a page table"},
+    [PMM_OWNER_HEAP] = {"heap", "heap", "page of the kernel heap"},
+    [PMM_OWNER_META] = {"metadata", "slab", "page of the allocators' metadata (slab descriptors)"},
+    [PMM_OWNER_VMALLOC] = {"vmalloc", "vmalloc", "page of a vmalloc allocation"},
+    [PMM_OWNER_KSTACK] = {"kstack", "vmalloc", "page of a kernel stack"},
+};
 
 static inline uint32_t pfn_of(paddr_t a)
 {
@@ -311,9 +341,27 @@ static unsigned order_for(uint32_t pages)
     return k;
 }
 
-static paddr_t alloc_locked(uint32_t count, unsigned order)
+/* Run every reclaim hook once (not from inside one).  The lock is held. */
+static void reclaim_locked(void)
+{
+    if (pmm.reclaiming)
+        return;
+    pmm.reclaiming = 1;
+    pmm.reclaims++;
+    for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
+        if (reclaim_hooks[i])
+            reclaim_hooks[i]();
+    }
+    pmm.reclaiming = 0;
+}
+
+static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
 {
     uint32_t pfn = block_take(order);
+    if (pfn == PFN_NONE && !(owner & PMM_NO_RECLAIM)) {
+        reclaim_locked(); /* nothing was changed yet: the hooks may free and allocate */
+        pfn = block_take(order);
+    }
     if (pfn == PFN_NONE) {
         if (!pmm.oom_reported)
             mm_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
@@ -321,29 +369,38 @@ static paddr_t alloc_locked(uint32_t count, unsigned order)
         pmm.oom_reported = 1;
         return 0;
     }
-    for (uint32_t i = 0; i < count; i++)
+    owner &= ~PMM_NO_RECLAIM;
+    for (uint32_t i = 0; i < count; i++) {
         pmm.pages[pfn + i].state = PG_USED;
+        pmm.pages[pfn + i].owner = (uint8_t)owner;
+    }
     run_release(pfn + count, (1u << order) - count); /* the tail beyond count */
     pmm.free -= count;
     pmm.used += count;
+    pmm.owned[owner] += count;
     return addr_of(pfn);
 }
 
 uint32_t pmm_alloc_page(void)
 {
     glue_irqflags_t f = glue_lock();
-    paddr_t a = pmm.npages ? alloc_locked(1, 0) : 0;
+    paddr_t a = pmm.npages ? alloc_locked(1, 0, PMM_OWNER_CALLER) : 0;
     glue_unlock(f);
     return a;
 }
 
-paddr_t pmm_alloc_pages(uint32_t count, uint32_t align)
+static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsigned owner)
 {
     if (align == 0)
         align = PAGE_SIZE;
-    if (count == 0 || (align & (align - 1)) || align < PAGE_SIZE) {
-        mm_report("pmm_alloc_pages: %u pages aligned to 0x%x: %s", (unsigned)count, (unsigned)align,
-                  count == 0 ? "zero pages" : "alignment is not a power of two >= 4096");
+    pmm_owner_t o = (pmm_owner_t)(owner & ~PMM_NO_RECLAIM);
+    if (count == 0 || (align & (align - 1)) || align < PAGE_SIZE || o == PMM_OWNER_NONE ||
+        o >= PMM_OWNER_COUNT) {
+        mm_report("%s: %u pages aligned to 0x%x: %s", fn, (unsigned)count, (unsigned)align,
+                  count == 0 ? "zero pages"
+                  : o == PMM_OWNER_NONE || o >= PMM_OWNER_COUNT
+                      ? "no such owner"
+                      : "alignment is not a power of two >= 4096");
         return 0;
     }
     unsigned order = order_for(count);
@@ -351,15 +408,53 @@ paddr_t pmm_alloc_pages(uint32_t count, uint32_t align)
     if (align_order > order)
         order = align_order;
     if (count > (1u << PMM_MAX_ORDER) || order > PMM_MAX_ORDER) {
-        mm_report("pmm_alloc_pages: %u pages aligned to 0x%x: larger than the biggest block "
-                  "(%u pages)",
+        mm_report("%s: %u pages aligned to 0x%x: larger than the biggest block (%u pages)", fn,
                   (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
         return 0;
     }
     glue_irqflags_t f = glue_lock();
-    paddr_t a = pmm.npages ? alloc_locked(count, order) : 0;
+    paddr_t a = pmm.npages ? alloc_locked(count, order, owner) : 0;
     glue_unlock(f);
     return a;
+}
+
+paddr_t pmm_alloc_pages(uint32_t count, uint32_t align)
+{
+    return alloc_pages("pmm_alloc_pages", count, align, PMM_OWNER_CALLER);
+}
+
+paddr_t pmm_alloc_pages_owner(uint32_t count, uint32_t align, unsigned owner)
+{
+    return alloc_pages("pmm_alloc_pages_owner", count, align, owner);
+}
+
+int pmm_register_reclaim(size_t (*hook)(void))
+{
+    glue_irqflags_t f = glue_lock();
+    int r = -1;
+    for (unsigned i = 0; hook && i < PMM_RECLAIM_HOOKS && r < 0; i++)
+        r = reclaim_hooks[i] == hook ? 0 : -1;
+    for (unsigned i = 0; hook && i < PMM_RECLAIM_HOOKS && r < 0; i++) {
+        if (!reclaim_hooks[i]) {
+            reclaim_hooks[i] = hook;
+            r = 0;
+        }
+    }
+    glue_unlock(f);
+    if (r < 0)
+        mm_report("pmm_register_reclaim: %p: %s", (void *)hook,
+                  hook ? "the hook table is full" : "NULL hook");
+    return r;
+}
+
+void pmm_unregister_reclaim(size_t (*hook)(void))
+{
+    glue_irqflags_t f = glue_lock();
+    for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
+        if (reclaim_hooks[i] == hook)
+            reclaim_hooks[i] = NULL;
+    }
+    glue_unlock(f);
 }
 
 /* ---------------------------------------------------------------- free ---- */
@@ -382,11 +477,15 @@ static const char *page_problem(paddr_t a)
     return NULL;
 }
 
-static void free_locked(const char *fn, paddr_t base, uint32_t count)
+/*
+ * Is [base, base + count pages) a run of allocated pages that `owner` may
+ * free (or hand over)?  If not, report the first page that is not and why.
+ */
+static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner)
 {
     if (count == 0 || count > pmm.npages) {
         mm_report("%s: 0x%08lx: bad page count %u", fn, (unsigned long)base, (unsigned)count);
-        return;
+        return 0;
     }
     for (uint32_t i = 0; i < count; i++) {
         paddr_t a = base + i * PAGE_SIZE;
@@ -394,29 +493,98 @@ static void free_locked(const char *fn, paddr_t base, uint32_t count)
         if (why) {
             /* all or nothing: a bad page anywhere leaves the whole run alone */
             mm_report("%s: 0x%08lx: %s", fn, (unsigned long)a, why);
-            return;
+            return 0;
         }
+        uint8_t has = pmm.pages[pfn_of(a)].owner;
+        if (has == owner)
+            continue;
+        pmm.refused++;
+        if (has >= PMM_OWNER_COUNT) /* pmm_check reports it too */
+            mm_report("%s: 0x%08lx: owner byte %u is no owner: not freed", fn, (unsigned long)a,
+                      (unsigned)has);
+        else if (owner == PMM_OWNER_CALLER)
+            mm_report("%s: 0x%08lx: %s (owner %s): not freed", fn, (unsigned long)a,
+                      owners[has].what, owners[has].layer);
+        else
+            mm_report("%s: 0x%08lx: %s (owner %s), not a %s page: not freed", fn, (unsigned long)a,
+                      owners[has].what, owners[has].layer,
+                      owner < PMM_OWNER_COUNT ? owners[owner].name : "?");
+        return 0;
     }
-    for (uint32_t i = 0; i < count; i++)
+    return 1;
+}
+
+static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner)
+{
+    if (!run_owned(fn, base, count, owner))
+        return;
+    for (uint32_t i = 0; i < count; i++) {
         pmm.pages[pfn_of(base) + i].state = PG_FREE;
+        pmm.pages[pfn_of(base) + i].owner = PMM_OWNER_NONE;
+    }
     run_release(pfn_of(base), count);
     pmm.free += count;
     pmm.used -= count;
+    pmm.owned[owner] -= count;
     pmm.oom_reported = 0;
 }
 
 void pmm_free_page(uint32_t page)
 {
     glue_irqflags_t f = glue_lock();
-    free_locked("pmm_free_page", page, 1);
+    free_locked("pmm_free_page", page, 1, PMM_OWNER_CALLER);
     glue_unlock(f);
 }
 
 void pmm_free_pages(paddr_t base, uint32_t count)
 {
     glue_irqflags_t f = glue_lock();
-    free_locked("pmm_free_pages", base, count);
+    free_locked("pmm_free_pages", base, count, PMM_OWNER_CALLER);
     glue_unlock(f);
+}
+
+void pmm_free_pages_owner(paddr_t base, uint32_t count, pmm_owner_t owner)
+{
+    glue_irqflags_t f = glue_lock();
+    if (owner == PMM_OWNER_NONE || owner >= PMM_OWNER_COUNT)
+        mm_report("pmm_free_pages_owner: 0x%08lx: %u is no owner: not freed", (unsigned long)base,
+                  (unsigned)owner);
+    else
+        free_locked("pmm_free_pages_owner", base, count, owner);
+    glue_unlock(f);
+}
+
+int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to)
+{
+    glue_irqflags_t f = glue_lock();
+    int r = -1;
+    if (from == PMM_OWNER_NONE || from >= PMM_OWNER_COUNT || to == PMM_OWNER_NONE ||
+        to >= PMM_OWNER_COUNT)
+        mm_report("pmm_set_owner: 0x%08lx: owners %u -> %u: no such owner", (unsigned long)base,
+                  (unsigned)from, (unsigned)to);
+    else if (run_owned("pmm_set_owner", base, count, from)) {
+        for (uint32_t i = 0; i < count; i++)
+            pmm.pages[pfn_of(base) + i].owner = (uint8_t)to;
+        pmm.owned[from] -= count;
+        pmm.owned[to] += count;
+        r = 0;
+    }
+    glue_unlock(f);
+    return r;
+}
+
+pmm_owner_t pmm_page_owner(paddr_t page)
+{
+    glue_irqflags_t f = glue_lock();
+    uint32_t pfn = pfn_of(page);
+    uint8_t o = pfn < pmm.npages && pmm.pages[pfn].state == PG_USED ? pmm.pages[pfn].owner : 0;
+    glue_unlock(f);
+    return (pmm_owner_t)o;
+}
+
+const char *pmm_owner_name(pmm_owner_t owner)
+{
+    return (unsigned)owner < PMM_OWNER_COUNT ? owners[owner].name : "?";
 }
 
 /* --------------------------------------------------- stats, dump, check ---- */
@@ -437,6 +605,10 @@ void pmm_get_stats(pmm_stats_t *s)
         s->free_blocks[k] = pmm.nblocks[k];
     s->metadata_bytes = pmm.meta_bytes;
     s->metadata_phys = pmm.meta_phys;
+    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
+        s->owner_pages[o] = pmm.owned[o];
+    s->reclaims = pmm.reclaims;
+    s->refused_frees = pmm.refused;
     glue_unlock(f);
 }
 
@@ -460,17 +632,25 @@ void pmm_dump(void)
               (unsigned)pmm.total, (unsigned)pmm.total * 4, (unsigned)pmm.free, (unsigned)pmm.used,
               (unsigned)pmm.reserved, (unsigned)pmm.meta_bytes / 1024,
               (unsigned long)pmm.meta_phys);
+    mm_printf("  used pages by owner:");
+    for (unsigned o = PMM_OWNER_NONE + 1; o < PMM_OWNER_COUNT; o++)
+        mm_printf(" %s %u", owners[o].name, (unsigned)pmm.owned[o]);
+    mm_printf("; %u frees refused, reclaim ran %u times\n", (unsigned)pmm.refused,
+              (unsigned)pmm.reclaims);
     mm_printf("  free blocks by order (4 KB << order):");
     for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
         mm_printf(" %u", (unsigned)pmm.nblocks[k]);
     mm_printf("\n");
     for (uint32_t pfn = 0; pfn < pmm.npages;) {
+        const pmm_page_t *p = &pmm.pages[pfn];
         uint32_t end = pfn;
-        while (end < pmm.npages && pmm.pages[end].state == pmm.pages[pfn].state)
+        while (end < pmm.npages && pmm.pages[end].state == p->state &&
+               pmm.pages[end].owner == p->owner)
             end++;
-        mm_printf("  0x%08lx-0x%08lx  %s %u pages\n", (unsigned long)addr_of(pfn),
-                  (unsigned long)addr_of(end) - 1, names[pmm.pages[pfn].state],
-                  (unsigned)(end - pfn));
+        mm_printf("  0x%08lx-0x%08lx  %s %u pages%s%s\n", (unsigned long)addr_of(pfn),
+                  (unsigned long)addr_of(end) - 1, names[p->state & 3], (unsigned)(end - pfn),
+                  p->state == PG_USED ? ", owner " : "",
+                  p->state == PG_USED ? pmm_owner_name((pmm_owner_t)p->owner) : "");
         pfn = end;
     }
     glue_unlock(f);
@@ -518,6 +698,7 @@ int pmm_check(void)
             errors += check_failed(pmm.list[k], "free list length differs from its count");
     }
     uint32_t count[4] = {0, 0, 0, 0};
+    uint32_t owned[PMM_OWNER_COUNT] = {0};
     for (uint32_t pfn = 0; pfn < pmm.npages; pfn++) {
         pmm_page_t *p = &pmm.pages[pfn];
         if (p->state > PG_USED) {
@@ -525,6 +706,13 @@ int pmm_check(void)
             continue;
         }
         count[p->state]++;
+        /* who may free a page is only meaningful while it is handed out */
+        if (p->state == PG_USED && (p->owner == PMM_OWNER_NONE || p->owner >= PMM_OWNER_COUNT))
+            errors += check_failed(pfn, "used page without a valid owner");
+        else if (p->state != PG_USED && p->owner != PMM_OWNER_NONE)
+            errors += check_failed(pfn, "page that is not in use has an owner");
+        else
+            owned[p->owner] += p->state == PG_USED;
         if (p->head && p->state != PG_FREE)
             errors += check_failed(pfn, "block head on a page that is not free");
         if (p->state != PG_FREE)
@@ -542,6 +730,10 @@ int pmm_check(void)
     if (count[PG_FREE] != pmm.free || free_in_blocks != pmm.free || count[PG_USED] != pmm.used ||
         count[PG_RESERVED] != pmm.reserved || pmm.total != pmm.free + pmm.used + pmm.reserved)
         errors += check_failed(0, "page counters differ from the page array");
+    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++) {
+        if (owned[o] != pmm.owned[o])
+            errors += check_failed(0, "pages of an owner differ from its count");
+    }
     for (uint32_t p = pfn_of(pmm.meta_phys);
          pmm.npages && p < pfn_of(pmm.meta_phys) + (pmm.meta_bytes + PAGE_SIZE - 1) / PAGE_SIZE;
          p++) {

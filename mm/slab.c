@@ -860,11 +860,29 @@ size_t kmem_cache_shrink(kmem_cache_t *cache)
     return n;
 }
 
+/* Metadata pages that describe no mapped heap page (the heap gave them back) go to the PMM. */
+static void meta_trim_locked(void)
+{
+    for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
+        if (!(vmm_get_entry(v) & PAGE_PRESENT))
+            continue;
+        vaddr_t heap_va = HEAP_VIRTUAL_START + (v - MM_META_SLABS) / SLAB_DESC_SIZE * PAGE_SIZE;
+        unsigned k = 0;
+        while (k < PAGE_SIZE / SLAB_DESC_SIZE &&
+               !(vmm_get_entry(heap_va + k * PAGE_SIZE) & PAGE_PRESENT))
+            k++;
+        if (k == PAGE_SIZE / SLAB_DESC_SIZE) {
+            vmm_meta_unmap(v); /* else it pins RAM between the runs the PMM could hand out */
+        }
+    }
+}
+
 size_t kmem_cache_reap(void)
 {
     glue_irqflags_t f = glue_lock();
     size_t n = slab_reap_locked();
     heap_trim_locked(); /* and the pages they leave free at the heap's end go to the PMM */
+    meta_trim_locked(); /* with the descriptors of those pages */
     glue_unlock(f);
     return n;
 }

@@ -13,8 +13,11 @@
  *
  * Spans never share a guard page, so every guard page belongs to exactly one
  * allocation and a fault there names it.  The pages come from the PMM one at
- * a time and are mapped with vmm_vmalloc_map (vmm_map refuses the range to
- * everyone else); vfree unmaps them, which gives them back to the PMM.
+ * a time, as vmalloc's (PMM_OWNER_VMALLOC, a kernel stack's PMM_OWNER_KSTACK:
+ * nobody else may free them), and are mapped with vmm_vmalloc_map (vmm_map
+ * refuses the range to everyone else); vfree unmaps them, which gives them
+ * back to the PMM.  Under memory pressure the PMM runs its reclaim hooks
+ * (the heap's empty slabs and free tail) before it says no.
  *
  * The records live in a fixed, address-ordered table (live[]): vmalloc
  * never calls kmalloc, so it works whatever state the heap is in, and a
@@ -40,7 +43,6 @@
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
-#include "slab.h"
 #include "vmm.h"
 
 #define RANGE_LIMIT  (VMALLOC_END + 1u) /* first address past the range */
@@ -210,14 +212,13 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
         return fail(fn, size, "out of virtual space in the vmalloc range");
 
     struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack};
+    pmm_owner_t owner = stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
     for (uint32_t i = 0; i < pages; i++) {
-        paddr_t p = pmm_alloc_page();
-        if (!p && kmem_cache_reap()) /* memory pressure: the caches' empty slabs, then the */
-            p = pmm_alloc_page();    /* heap's free end, go back to the PMM first */
+        paddr_t p = pmm_alloc_pages_owner(1, 0, owner);
         if (p && vmm_vmalloc_map(a.base + i * PAGE_SIZE, p) == 0)
             continue;
         if (p)
-            pmm_free_page(p); /* no page table for it */
+            pmm_free_pages_owner(p, 1, owner); /* no page table for it */
         unmap_pages(a.base, i);
         return fail(fn, size, "out of physical memory (nothing kept)");
     }
@@ -446,6 +447,10 @@ int vmalloc_check(void)
                 errors += check_failed(a->base + k * PAGE_SIZE, "page not mapped writable");
             else if (pmm_page_state(VMM_FRAME(e)) != 1)
                 errors += check_failed(a->base + k * PAGE_SIZE, "page not allocated in the PMM");
+            else if (pmm_page_owner(VMM_FRAME(e)) !=
+                     (a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC))
+                errors +=
+                    check_failed(a->base + k * PAGE_SIZE, "page has another owner in the PMM");
         }
         if (vmm_get_entry(span_lo(a)) & PAGE_PRESENT)
             errors += check_failed(span_lo(a), "guard page below is mapped");

@@ -11,13 +11,15 @@
  *
  * Page tables come from the PMM on demand and go back to it when their last
  * entry is unmapped; pt_used[] counts the present entries of each table so
- * that is O(1).  The fixed mappings made by vmm_init (identity of low
- * memory, direct map) cannot be changed through vmm_map/vmm_unmap_page: an
- * unmap there would free pages the kernel itself lives in.  Two ranges have
- * an owner who alone maps there: the kernel heap (vmm_heap_map/unmap),
- * vmalloc (vmm_vmalloc_map/unmap) and the allocators' metadata window
- * (vmm_meta_map/unmap); vmm_map and vmm_unmap_page refuse them, so nobody
- * pulls a page out from under kmalloc, a vmalloc allocation or a slab.
+ * that is O(1).  The PMM knows them as ours (PMM_OWNER_TABLE, the directory
+ * PMM_OWNER_DIRECTORY) and refuses anyone else's free of them.  The fixed mappings made by vmm_init
+ * (identity of low memory, direct map) cannot be changed through vmm_map/vmm_unmap_page: an unmap
+ * there would free pages the kernel itself lives in.  Two ranges have an owner who alone maps
+ * there: the kernel heap (vmm_heap_map/unmap), vmalloc (vmm_vmalloc_map/unmap) and the allocators'
+ * metadata window (vmm_meta_map/unmap); vmm_map and vmm_unmap_page refuse them, so nobody pulls a
+ * page out from under kmalloc, a vmalloc allocation or a slab. An owner's unmap frees the page as
+ * that owner's (PMM_OWNER_HEAP, _META, _VMALLOC or _KSTACK); vmm_unmap_page frees only a plain
+ * caller's page (PMM_OWNER_CALLER) and leaves any other owner's page to its owner.
  *
  * Errors: every refusal is one mm_report line (function, address, reason)
  * and leaves the tables exactly as they were.
@@ -59,6 +61,14 @@ static struct {
     uint32_t vmalloc_mapped; /* of `mapped`, pages in the vmalloc range */
     enum range_owner caller; /* set while an owner maps/unmaps its own range */
 } vmm;
+
+/* The PMM owner of the pages each range owner maps (vmalloc: also PMM_OWNER_KSTACK). */
+static const pmm_owner_t page_owner_of[] = {
+    [OWNER_NONE] = PMM_OWNER_CALLER,
+    [OWNER_HEAP] = PMM_OWNER_HEAP,
+    [OWNER_VMALLOC] = PMM_OWNER_VMALLOC,
+    [OWNER_META] = PMM_OWNER_META,
+};
 
 static uint32_t *directory(void)
 {
@@ -116,19 +126,6 @@ static const char *virt_problem(vaddr_t virt)
     return NULL;
 }
 
-/* Is phys the page directory or one of the page tables? (never the caller's to free) */
-static int is_paging_structure(paddr_t phys)
-{
-    if (phys == vmm.pd_phys)
-        return 1;
-    uint32_t *pd = directory();
-    for (unsigned i = 0; i < VMM_RECURSIVE_SLOT; i++) {
-        if ((pd[i] & PAGE_PRESENT) && VMM_FRAME(pd[i]) == phys)
-            return 1;
-    }
-    return 0;
-}
-
 /* A page table for virt, allocated (zeroed) if missing.  0 or -1 (no memory). */
 static int table_for(vaddr_t virt, uint32_t flags)
 {
@@ -138,7 +135,8 @@ static int table_for(vaddr_t virt, uint32_t flags)
         pd[pdx] |= flags & PAGE_USER; /* user access needs USER at both levels */
         return 0;
     }
-    paddr_t t = pmm_alloc_page();
+    /* no reclaim: it could unmap heap pages while the heap is mapping this one */
+    paddr_t t = pmm_alloc_pages_owner(1, 0, PMM_OWNER_TABLE | PMM_NO_RECLAIM);
     if (!t)
         return -1;
     pd[pdx] = t | PAGE_PRESENT | PAGE_WRITABLE | (flags & PAGE_USER);
@@ -215,30 +213,39 @@ void vmm_unmap_page(uint32_t virt)
     vmm.vmalloc_mapped -= in_vmalloc(virt);
     glue_mapping_changed(virt, 0);
     /*
-     * The spec frees the page; only if the PMM handed it out (not MMIO, not
-     * the kernel) and it is not the directory or a page table someone mapped.
+     * The spec frees the page: only if the PMM handed it out (not MMIO, not
+     * the kernel), and only as its owner would.  The caller's unmap frees a
+     * plain caller's page; a page of anyone else (a heap page, a table, a
+     * kernel stack aliased with vmm_map) stays with its owner.  An owner's
+     * unmap frees its own page, and the PMM refuses it if it is not.
      */
-    if (pmm_page_state(phys) == 1 && !is_paging_structure(phys))
-        pmm_free_page(phys);
+    pmm_owner_t has = pmm_page_owner(phys);
+    pmm_owner_t want = page_owner_of[vmm.caller];
+    if (vmm.caller == OWNER_VMALLOC && has == PMM_OWNER_KSTACK)
+        want = PMM_OWNER_KSTACK; /* vmalloc's range holds the kernel stacks too */
+    if (has != PMM_OWNER_NONE && (has == want || vmm.caller != OWNER_NONE))
+        pmm_free_pages_owner(phys, 1, want);
     unsigned pdx = VMM_PDX(virt);
     if (--vmm.pt_used[pdx] == 0) {
         uint32_t *pd = directory();
         paddr_t t = VMM_FRAME(pd[pdx]);
         pd[pdx] = 0;
         glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, 0);
-        pmm_free_page(t);
+        pmm_free_pages_owner(t, 1, PMM_OWNER_TABLE);
         vmm.tables--;
     }
     glue_unlock(f);
 }
 
 /* An owner maps / unmaps a page of its own range (never across into another's). */
+/* (`caller` is restored, not cleared: an owner's call may nest in another's through reclaim) */
 static int owner_map(enum range_owner who, vaddr_t virt, paddr_t phys)
 {
     glue_irqflags_t f = glue_lock();
+    enum range_owner outer = vmm.caller;
     vmm.caller = who;
     int r = map_locked("vmm_map", virt, phys, PAGE_WRITABLE, 0);
-    vmm.caller = OWNER_NONE;
+    vmm.caller = outer;
     glue_unlock(f);
     return r;
 }
@@ -246,9 +253,10 @@ static int owner_map(enum range_owner who, vaddr_t virt, paddr_t phys)
 static void owner_unmap(enum range_owner who, vaddr_t virt)
 {
     glue_irqflags_t f = glue_lock();
+    enum range_owner outer = vmm.caller;
     vmm.caller = who;
     vmm_unmap_page(virt);
-    vmm.caller = OWNER_NONE;
+    vmm.caller = outer;
     glue_unlock(f);
 }
 
@@ -322,7 +330,8 @@ void vmm_init(void)
     }
     pmm_stats_t ps;
     pmm_get_stats(&ps);
-    paddr_t pd = ps.free_pages ? pmm_alloc_page() : 0;
+    paddr_t pd =
+        ps.free_pages ? pmm_alloc_pages_owner(1, 0, PMM_OWNER_DIRECTORY | PMM_NO_RECLAIM) : 0;
     if (!pd) {
         mm_report("vmm_init: 0x%08x: no physical page for the page directory (PMM not set up?): "
                   "paging stays off",
@@ -478,8 +487,12 @@ int vmm_check(void)
     if ((pd[VMM_RECURSIVE_SLOT] & ~(uint32_t)(PAGE_ACCESSED | PAGE_DIRTY)) !=
         (vmm.pd_phys | PAGE_PRESENT | PAGE_WRITABLE))
         errors += check_failed(VMM_PT_WINDOW, "recursive slot does not point at the directory");
-    if (pmm_page_state(vmm.pd_phys) != 1)
-        errors += check_failed(VMM_PT_WINDOW, "the directory's page is not allocated in the PMM");
+    /* the PMM must hold our pages as ours: free, another owner's, and somebody could free them */
+    if (pmm_page_owner(vmm.pd_phys) != PMM_OWNER_DIRECTORY)
+        errors += check_failed(VMM_PT_WINDOW, pmm_page_state(vmm.pd_phys) != 1
+                                                  ? "the directory's page is free in the PMM"
+                                                  : "the directory's page has another owner "
+                                                    "in the PMM");
     if (pd[0] & PAGE_PRESENT && table(0)[0] & PAGE_PRESENT)
         errors += check_failed(0, "the NULL page is mapped");
     for (unsigned pdx = 0; pdx < VMM_RECURSIVE_SLOT; pdx++) {
@@ -490,8 +503,11 @@ int vmm_check(void)
             continue;
         }
         tables++;
-        if (pmm_page_state(VMM_FRAME(pd[pdx])) != 1)
-            errors += check_failed(base, "page table is not a page the PMM handed out");
+        paddr_t tp = VMM_FRAME(pd[pdx]);
+        if (pmm_page_owner(tp) != PMM_OWNER_TABLE)
+            errors += check_failed(base, pmm_page_state(tp) != 1
+                                             ? "page table is not a page the PMM handed out"
+                                             : "page table has another owner in the PMM");
         uint32_t *t = table(pdx);
         uint32_t present = 0;
         for (unsigned i = 0; i < VMM_ENTRIES; i++) {

@@ -234,6 +234,43 @@ expect "$log" '^ERROR: vfree: 0xe0001000: kernel stack 0xe0001000 \(32768 bytes\
 expect "$log" '^ERROR: vfree: 0xe000b010: not page-aligned' "unaligned vfree reported"
 exit_status_is $rc 0
 
+# pfree of pages that other layers own (issue 9, bug 5): each is refused in one line naming
+# the page and its owner, and the kernel goes on (checks healthy, a map and a kmalloc work, a
+# clean poweroff).  Before, the directory's page came back as a zeroed page table (nested
+# fault, halt), the stack page zeroed the same way (a return to EIP 0), the heap page under a
+# live block.  The boot is deterministic: a first boot reads the addresses from `phys`.
+echo "== boot check: pfree of other owners' pages: the addresses"
+printf '%s\n' 'phys 0xfffff000' 'phys 0xe0008000' 'phys 0xd0000000' poweroff |
+    timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+phys_of() { sed -n "s/^$1 -> \(0x[0-9a-f]*\)  rw .*/\1/p" "$log" | head -n 1; }
+pd=$(phys_of 0xfffff000)
+stack=$(phys_of 0xe0008000)
+heap=$(phys_of 0xd0000000)
+expect "$log" "^0xfffff000 -> 0x[0-9a-f]{8}  rw \(page-table window\)$" "phys names the page directory's page"
+exit_status_is $rc 0
+pfree_refused() { # pfree_refused WHAT ADDR REPORT: pfree ADDR; a map whose new table takes a page
+    echo "== boot check: pfree of $1 ($2), then map, check, alloc"
+    printf '%s\n' "pfree $2" 'map 0x40000000 0xb8000' check 'alloc 100' 'stress 300' poweroff |
+        timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
+    rc=$?
+    clean_log "$log.raw" "$log"
+    expect "$log" "^ERROR: pmm_free_pages: $2: $3: not freed\$" "pfree of $1 refused in one line"
+    expect "$log" "^pmm_free_pages\($2, 1\) refused" "the console says it was refused"
+    expect "$log" '^mapped 0x40000000 -> 0x000b8000 \(rw\)$' "a map that needs a new page table works"
+    expect "$log" '^heap_check: 0 broken invariants$' "heap_check healthy"
+    expect "$log" '^pmm_check: 0, vmm_check: 0 broken invariants$' "pmm_check and vmm_check healthy"
+    expect "$log" '^kmalloc\(100\) = 0x' "kmalloc works"
+    expect "$log" 'PASS' "stress 300 verified its data"
+    expect_not "$log" 'CPU exception|halted|PANIC' "no fault"
+    expect "$log" '^powering off$' "clean poweroff"
+    exit_status_is $rc 0
+}
+pfree_refused "the page directory" "${pd:-0xNONE}" "page of the page directory \(owner vmm\)"
+pfree_refused "a kernel stack page" "${stack:-0xNONE}" "page of a kernel stack \(owner vmalloc\)"
+pfree_refused "a heap page" "${heap:-0xNONE}" "page of the kernel heap \(owner heap\)"
+
 echo "== boot check: kernel stack overflow (test kernel, ktest=overflow)"
 timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel_test" -append "ktest=overflow" \
     </dev/null >"$log.raw" 2>&1

@@ -41,6 +41,7 @@ extern const struct ktest ktest_memmap[];
 extern const struct ktest ktest_idt[];
 extern const struct ktest ktest_vmalloc[];  /* Phase 2, like ktest_phase2 */
 extern const struct ktest ktest_bugclass[]; /* Phase 2, like ktest_phase2 */
+extern const struct ktest ktest_owners[];   /* Phase 2, like ktest_phase2 */
 extern const struct ktest ktest_debug[];    /* MM_DEBUG builds only (else empty) */
 extern const struct ktest ktest_overflow[]; /* only with the boot option ktest=overflow */
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pmm.h"
 #include "power.h"
+#include "slab.h"
 #include "vmalloc.h"
 #include "vmm.h"
 
@@ -162,6 +163,7 @@ static void kstack_runs_code(void)
 /* More than the free RAM: NULL, a line, nothing kept or half-mapped. */
 static void out_of_memory_leaves_nothing(void)
 {
+    kmem_cache_reap(); /* else the PMM's reclaim hook gives the heap's spare pages back in it */
     uint32_t free0 = free_pages();
     vmm_stats_t vs0, vs1;
     vmm_get_stats(&vs0);
