@@ -1658,10 +1658,24 @@ void *heap_slab_page_alloc(const char *fn)
     return b;
 }
 
+const char *heap_api_swap(const char *fn)
+{
+    const char *old = heap.api;
+    heap.api = fn;
+    return old;
+}
+
 void heap_slab_page_free(void *page)
 {
     heap_region_t *r = region_of((uintptr_t)page);
     heap_block_t *b = page;
+    /* its header is in band (an overflow of the block below reaches it); the map is not */
+    const char *why = r && slab_bit(r, (uintptr_t)page) ? block_problem(r, b) : NULL;
+    if (!why && r && slab_bit(r, (uintptr_t)page) && b->size != PAGE_SIZE - HDR)
+        why = "size is not a slab page's";
+    if (why && !bmap_is_free(&r->map, (uintptr_t)b) && block_rebuild(r, b))
+        mm_report("%s: %p: header of the slab page smashed (%s): rebuilt from the block map",
+                  heap.api, page, why);
     if (!r || !slab_bit(r, (uintptr_t)page) || block_problem(r, b) || b->is_free) {
         mm_printf("heap: slab page %p is not a sound slab block: kept\n", page);
         return;

@@ -195,13 +195,48 @@ static void test_realloc_into_forged_phase2(void **state)
     realloc_into_forged(2);
 }
 
+/*
+ * | hdr (slab page, in band) | obj | obj | ... |   the heap block of a slab
+ * A stray write zeroes the slab page's heap header; then every object is
+ * freed and the caches reaped.  Expect the header rebuilt from the block
+ * map, the page back in the heap (no leak), heap_check() at 0.
+ */
+static void test_slab_page_header_smashed_then_reap(void **state)
+{
+    (void)state;
+    arm();
+    phase2();
+    kmem_cache_reap();
+    memory_stats_t s0 = stats_now();
+    enum { N = 40 };
+    char *o[N];
+    for (int i = 0; i < N; i++)
+        assert_non_null(o[i] = kmalloc(64));
+    char *page = (char *)((uintptr_t)o[0] & ~(uintptr_t)(PAGE_SIZE - 1));
+    assert_int_equal(heap_check(), 0);
+    memset(page, 0, HDR); /* the slab page's heap_block_t */
+    for (int i = 0; i < N; i++)
+        kfree(o[i]);
+    kmem_cache_reap();
+    if (heap_check() != 0)
+        fail_msg("heap_check after the report:\n%s", host_console_text());
+    memory_stats_t s1 = stats_now();
+    assert_int_equal(s1.heap_used, s0.heap_used);
+    assert_true(s1.error_count > s0.error_count); /* the smashed header was reported */
+    assert_non_null(strstr(mm_last_error(), "kmem_cache_reap: "));
+    assert_non_null(strstr(mm_last_error(), "header of the slab page smashed"));
+    /* the page is a heap page again: a block can be had there */
+    assert_int_equal(kmem_cache_check(), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_swallow_next_live_phase1),   T(test_swallow_next_live_phase2),
-        T(test_swallow_next_free_phase1),   T(test_swallow_next_free_phase2),
-        T(test_realloc_into_forged_phase1), T(test_realloc_into_forged_phase2),
+        T(test_swallow_next_live_phase1),           T(test_swallow_next_live_phase2),
+        T(test_swallow_next_free_phase1),           T(test_swallow_next_free_phase2),
+        T(test_realloc_into_forged_phase1),         T(test_realloc_into_forged_phase2),
+        T(test_slab_page_header_smashed_then_reap),
     };
     return cmocka_run_group_tests_name("review", tests, NULL, NULL);
 }
