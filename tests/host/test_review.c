@@ -229,6 +229,76 @@ static void test_slab_page_header_smashed_then_reap(void **state)
     assert_int_equal(kmem_cache_check(), 0);
 }
 
+/*
+ * Every public function with wild, interior, odd, stale pointers and sizes
+ * at the edges, in Phase 2.  Expect NULL or a report, no crash, heap_check 0.
+ */
+static void test_edges_phase2(void **state)
+{
+    (void)state;
+    arm();
+    phase2();
+    char *p = kmalloc(1000), *q = kmalloc(64);
+    assert_non_null(p);
+    assert_non_null(q);
+    assert_null(kmalloc(SIZE_MAX));
+    assert_null(kmalloc((size_t)UINT32_MAX));
+    assert_null(kmalloc((size_t)0x7FFFFFF1u));
+    assert_null(kcalloc((size_t)UINT32_MAX, 2));
+    assert_null(kmalloc_aligned(16, (size_t)1 << 30));
+    assert_null(kmalloc_aligned(SIZE_MAX - 4096, 4096));
+    assert_null(kmalloc_aligned(16, 3));
+    assert_null(krealloc(p, SIZE_MAX));
+    assert_non_null(p = krealloc(p, 1000));
+    kfree(p + 1);
+    kfree(p + 8);
+    kfree(q + 1);
+    kfree(q + 8);
+    assert_int_equal(kmalloc_usable_size(p + 1), 0);
+    kmem_cache_t *c = kmem_cache_create("t", 40, 0, NULL);
+    assert_non_null(c);
+    void *o = kmem_cache_alloc(c);
+    assert_non_null(o);
+    kmem_cache_free((kmem_cache_t *)((char *)c + 4), o);
+    assert_null(kmem_cache_alloc((kmem_cache_t *)((char *)c + 1)));
+    kmem_cache_free(c, o);
+    kmem_cache_free(c, o);
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    assert_int_equal(kmem_cache_destroy(c), -1);
+    assert_null(kmem_cache_alloc(c));
+    kfree(c);
+    kfree(p);
+    kfree(q);
+    kfree(q);
+    if (heap_check() != 0 || kmem_cache_check() != 0)
+        fail_msg("check after the reports:\n%s", host_console_text());
+}
+
+/* memory_init again with objects live: their stale pointers are reported, not followed. */
+static void test_memory_init_again_phase2(void **state)
+{
+    (void)state;
+    arm();
+    phase2();
+    char *big = kmalloc(5000), *small = kmalloc(48);
+    assert_non_null(big);
+    assert_non_null(small);
+    memory_init();
+    host_console_clear();
+    kfree(big);
+    kfree(small);
+    assert_int_equal(kmalloc_usable_size(big), 0);
+    assert_int_equal(heap_check(), 0);
+    heap_init_virtual();
+    char *n = kmalloc(5000);
+    assert_non_null(n);
+    kfree(big); /* the same address may be live again: either freed once or reported */
+    kfree(small);
+    assert_int_equal(heap_check(), 0);
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(vmm_check(), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
@@ -236,7 +306,8 @@ int main(void)
         T(test_swallow_next_live_phase1),           T(test_swallow_next_live_phase2),
         T(test_swallow_next_free_phase1),           T(test_swallow_next_free_phase2),
         T(test_realloc_into_forged_phase1),         T(test_realloc_into_forged_phase2),
-        T(test_slab_page_header_smashed_then_reap),
+        T(test_slab_page_header_smashed_then_reap), T(test_edges_phase2),
+        T(test_memory_init_again_phase2),
     };
     return cmocka_run_group_tests_name("review", tests, NULL, NULL);
 }
