@@ -337,6 +337,8 @@ static int freelist_unlink(heap_block_t *b)
 }
 
 static void freelist_rebuild(const char *fn, const void *where, heap_block_t *skip);
+static int span_ok(const heap_region_t *r, const heap_block_t *b, size_t bytes);
+static void span_repair(const char *fn, heap_block_t *b);
 
 /* A free block joins the counters, and the free list unless its region is retired. */
 static void free_add(heap_region_t *r, heap_block_t *b)
@@ -605,9 +607,14 @@ static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp
         mm_report("%s: %p: double free (block is already free)", fn, ptr);
         return NULL;
     }
-    if (b->magic == HEAP_MAGIC_ALLOC && block_problem(r, b) == NULL)
-        return b;
-    return diagnose(fn, r, ptr);
+    if (b->magic != HEAP_MAGIC_ALLOC || block_problem(r, b) != NULL)
+        return diagnose(fn, r, ptr);
+    if (!span_ok(r, b, b->size)) {
+        span_repair(fn, b);
+        if (b->is_free || block_problem(r, b) != NULL)
+            return NULL;
+    }
+    return b;
 }
 
 /* -------------------------------------------------------- allocation ---- */
@@ -631,6 +638,8 @@ static void region_walk_repair(const char *fn, heap_region_t *r,
 {
     for (heap_block_t *b = (heap_block_t *)r->start; b; b = map_next(r, b)) {
         const char *why = block_problem(r, b);
+        if (!why && map_next(r, b) != b->next)
+            why = "its size covers another block of the block map";
         if (why && block_rebuild(r, b))
             mm_report("%s: %p: block header smashed (%s): rebuilt from the block map", fn,
                       block_payload(b), why);
@@ -655,11 +664,8 @@ static void count_block(heap_region_t *r, heap_block_t *b, heap_block_t *skip)
  * allocated; pass 2 relinks and recounts.  `skip` is a free block that the
  * caller is in the middle of moving: it is neither listed nor counted free.
  */
-static void freelist_rebuild(const char *fn, const void *where, heap_block_t *skip)
+static void heap_rebuild(const char *fn, heap_block_t *skip)
 {
-    mm_report("%s: %p: free list corrupted here (write after free, or an overflow?): rebuilt "
-              "from the blocks",
-              fn, where);
     for (int i = 0; i < heap.nregions; i++)
         region_walk_repair(fn, &heap.regions[i], NULL, NULL);
     memset(heap.lists, 0, sizeof(heap.lists));
@@ -668,6 +674,38 @@ static void freelist_rebuild(const char *fn, const void *where, heap_block_t *sk
     heap.used = heap.free = heap.blocks = heap.free_blocks = 0;
     for (int i = 0; i < heap.nregions; i++)
         region_walk_repair(fn, &heap.regions[i], count_block, skip);
+}
+
+static void freelist_rebuild(const char *fn, const void *where, heap_block_t *skip)
+{
+    mm_report("%s: %p: free list corrupted here (write after free, or an overflow?): rebuilt "
+              "from the blocks",
+              fn, where);
+    heap_rebuild(fn, skip);
+}
+
+/*
+ * Do the first `bytes` of b's payload (all of it if it is smaller), and a
+ * header after them, belong to b by the map?  block_problem is O(1) and
+ * cannot see a size (with next, and the next block's prev, forged to match)
+ * that swallows a live neighbour: the map still has that neighbour's start.
+ * O(bytes / 256) on i386, so it is asked only for what a call hands out.
+ */
+static int span_ok(const heap_region_t *r, const heap_block_t *b, size_t bytes)
+{
+    uintptr_t lim = bytes < b->size ? (uintptr_t)b + 2 * HDR + bytes : block_end(b);
+    if (lim > block_end(b))
+        lim = block_end(b);
+    return bmap_first_start(&r->map, (uintptr_t)b + BMAP_GRANULE, lim) == lim;
+}
+
+/* b's header hides a block of the map (span_ok failed): every header and list from the map. */
+static void span_repair(const char *fn, heap_block_t *b)
+{
+    mm_report("%s: %p: block header smashed (its size covers another block of the block map): "
+              "rebuilt from the block map",
+              fn, block_payload(b));
+    heap_rebuild(fn, NULL);
 }
 
 /* Most free-list entries there can be: a bound for walks over a list that may be forged. */
@@ -852,6 +890,14 @@ static void *kmalloc_locked(const char *fn, size_t size)
         b = find_fit(fn, need);
         if (!b)
             b = heap_grow(need);
+    }
+    if (b && free_entry_ok(b) && !span_ok(region_of((uintptr_t)b), b, need + HDR + MIN_PAYLOAD)) {
+        span_repair(fn, b); /* then choose again, from sound headers */
+        b = find_fit(fn, need);
+        if (!b)
+            b = heap_grow(need);
+        if (b && free_entry_ok(b) && !span_ok(region_of((uintptr_t)b), b, need + HDR + MIN_PAYLOAD))
+            b = NULL;
     }
     if (b && (!free_entry_ok(b) || b->size < need)) {
         /* never hand out a block smaller than asked, or one that is not free */
@@ -1388,6 +1434,10 @@ static int resize_in_place(heap_region_t *r, heap_block_t *b, size_t need)
     if (need > b->size) {
         if (!n || !next_ok("krealloc", r, b) || !n->is_free || b->size + HDR + n->size < need)
             return 0;
+        if (!span_ok(r, n, need - b->size + MIN_PAYLOAD)) {
+            span_repair("krealloc", n);
+            return 0; /* moves, if the heap has room */
+        }
         free_del(r, n);
         heap.used -= b->size;
         block_merge_next(r, b);
@@ -1608,10 +1658,24 @@ void *heap_slab_page_alloc(const char *fn)
     return b;
 }
 
+const char *heap_api_swap(const char *fn)
+{
+    const char *old = heap.api;
+    heap.api = fn;
+    return old;
+}
+
 void heap_slab_page_free(void *page)
 {
     heap_region_t *r = region_of((uintptr_t)page);
     heap_block_t *b = page;
+    /* its header is in band (an overflow of the block below reaches it); the map is not */
+    const char *why = r && slab_bit(r, (uintptr_t)page) ? block_problem(r, b) : NULL;
+    if (!why && r && slab_bit(r, (uintptr_t)page) && b->size != PAGE_SIZE - HDR)
+        why = "size is not a slab page's";
+    if (why && !bmap_is_free(&r->map, (uintptr_t)b) && block_rebuild(r, b))
+        mm_report("%s: %p: header of the slab page smashed (%s): rebuilt from the block map",
+                  heap.api, page, why);
     if (!r || !slab_bit(r, (uintptr_t)page) || block_problem(r, b) || b->is_free) {
         mm_printf("heap: slab page %p is not a sound slab block: kept\n", page);
         return;

@@ -34,6 +34,8 @@
 void *heap_slab_page_alloc(const char *fn);
 /* Give a slab page back to the heap. */
 void heap_slab_page_free(void *page);
+/* The public function running now, named in the heap's reports; returns the previous one. */
+const char *heap_api_swap(const char *fn);
 /* The slab page holding addr, or 0 if addr is not in a slab page. */
 uintptr_t heap_slab_page_of(uintptr_t addr);
 /* The first slab page at or above addr (regions in order), or 0: to walk every slab. */

@@ -784,6 +784,7 @@ static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint
         return;
     }
 #endif
+    const char *api = heap_api_swap("kmem_cache_free");
     if (checked_cache("kmem_cache_free", cache)) {
         uintptr_t page = heap_slab_page_of((uintptr_t)obj);
         unsigned i;
@@ -800,6 +801,7 @@ static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint
                 object_free(cache, s, i);
         }
     }
+    heap_api_swap(api);
     glue_unlock(f);
 }
 
@@ -830,6 +832,7 @@ int kmem_cache_destroy(kmem_cache_t *cache)
 {
     glue_irqflags_t f = glue_lock();
     int result = -1;
+    const char *api = heap_api_swap("kmem_cache_destroy");
     if (!idle_cache("kmem_cache_destroy", cache)) {
         /* reported */
     } else if ((void)MM_DBG_FLUSH(), cache->builtin) {
@@ -848,6 +851,7 @@ int kmem_cache_destroy(kmem_cache_t *cache)
             result = 0;
         }
     }
+    heap_api_swap(api);
     glue_unlock(f);
     return result;
 }
@@ -855,7 +859,9 @@ int kmem_cache_destroy(kmem_cache_t *cache)
 size_t kmem_cache_shrink(kmem_cache_t *cache)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("kmem_cache_shrink");
     size_t n = idle_cache("kmem_cache_shrink", cache) ? cache_shrink_locked(cache) : 0;
+    heap_api_swap(api);
     glue_unlock(f);
     return n;
 }
@@ -880,9 +886,11 @@ static void meta_trim_locked(void)
 size_t kmem_cache_reap(void)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("kmem_cache_reap");
     size_t n = slab_reap_locked();
     heap_trim_locked(); /* and the pages they leave free at the heap's end go to the PMM */
     meta_trim_locked(); /* with the descriptors of those pages */
+    heap_api_swap(api);
     glue_unlock(f);
     return n;
 }
