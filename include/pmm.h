@@ -46,6 +46,10 @@ typedef struct {
  * The byte has room: a layer that needs to tell its pages apart (the heap's
  * block runs from its slabs, say) adds values here and hands pages over with
  * pmm_set_owner.  Free, reserved and hole pages have PMM_OWNER_NONE.
+ *
+ * Owners catch mistakes (a pfree of the wrong page), they are not a security
+ * boundary: the *_owner functions and pmm_set_owner believe the owner they
+ * are told, so only an owner's own code names it.
  */
 typedef enum {
     PMM_OWNER_NONE,
