@@ -44,4 +44,4 @@ layers: $(LAYERS_NORMAL) $(LAYERS_DEBUG) $(LAYERS_OUTSIDE)
 
 TEST_SUITES += layers
 test-layers: $(LAYERS_NORMAL) $(LAYERS_DEBUG) $(LAYERS_OUTSIDE)
-	@CLANG="$(CLANG)" MAKE="$(MAKE)" tools/layers-check.sh $(LAYERS_KNOWN_CYCLES) $(LAYERS_ARGS)
+	@CLANG="$(CLANG)" tools/layers-check.sh $(LAYERS_KNOWN_CYCLES) $(LAYERS_ARGS)
