@@ -1,18 +1,36 @@
 # The memory manager of a 32-bit x86 kernel, and the small kernel that runs it.
 #
-#   make run     build the kernel and boot it in QEMU (serial console on this terminal)
-#   make test    every test: format check, host unit tests (i386 + x86_64, ASan+UBSan),
-#                the in-kernel suite under QEMU (8M..3G), the boot checks, the GRUB CDs,
-#                real programs (python3, sqlite3, gcc) with our heap as their malloc
-#   make iso     build/kernel.iso and build/kernel-test.iso: GRUB 2 CD images
-#   make bench   benchmarks (ratios against other implementations, one run)
-#   make deps    install the Debian packages the above need (as root)
-#   make DEBUG=1 ...   the same with the debug build of the memory manager (MM_DEBUG:
+# Targets (make help prints this list: keep one line per target, "#   make NAME  what"):
+#   make              the same as make all
+#   make all          build build/kernel.elf and build/kernel-test.elf (and the MM_DEBUG test kernel)
+#   make run          build the kernel and boot it in QEMU (serial console on this terminal)
+#   make debug        the kernel in QEMU stopped at its first instruction, gdb attached (kernel_main)
+#   make test         every test suite (TEST_SUITES, below), then one total line
+#   make test-NAME    one suite of make test (NAME: one of the suites make help lists last)
+#   make iso          build/kernel.iso and build/kernel-test.iso: GRUB 2 CD images
+#   make bench        benchmarks (ratios against other implementations, one run)
+#   make layers       which mm/ file uses which, as layers; fails on a cycle (mk/layers.mk)
+#   make fuzz         the long fuzz runs: scribble fuzzer, then libFuzzer (mk/fuzz.mk, scribble.mk)
+#   make fuzz-selftest  show that libFuzzer finds planted bugs (mk/fuzz.mk)
+#   make heap-picture  docs/heap.svg and docs/heap-debug.svg from heap dumps (mk/heapviz.mk)
+#   make format       clang-format every C file in place (make format-check: only check)
+#   make deps         install the Debian packages the above need (as root)
+#   make clean        remove build/
+#   make help         this list
+#
+# make test: format check, host unit tests (i386 + x86_64, ASan+UBSan), the in-kernel
+# suite under QEMU (8M..3G), the boot checks, the GRUB CDs, real programs (python3,
+# sqlite3, gcc) with our heap as their malloc, and the suites of the fragments in mk/.
+#
+# make DEBUG=1 ...   the same with the debug build of the memory manager (MM_DEBUG:
 #                red zones, poison, quarantine, leak report, profile; include/mm_debug.h;
 #                the kernel turns the checks on with the boot option "mmdebug").
 #                make test builds and runs the debug variants anyway (mk/debug.mk).
+#                (make debug is something else: the kernel under gdb.)
 #
 # Objects go to build/; nothing is written into the source tree.
+
+.DEFAULT_GOAL := all
 
 BUILD    := build
 CLANG    ?= clang
@@ -53,8 +71,8 @@ $(BUILD)/debug-$(DEBUG).stamp:
 	@rm -f $(BUILD)/debug-*.stamp
 	@touch $@
 
-.PHONY: all kernel iso run test test-host test-kernel test-boot test-iso test-shim bench format \
-        format-check deps clean
+.PHONY: all kernel iso run debug help test test-host test-kernel test-boot test-iso test-shim \
+        bench format format-check deps clean
 all: kernel
 
 kernel: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
@@ -105,6 +123,22 @@ run: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
 	else \
 	    $(QEMU_BASE) -m 32M -serial stdio -kernel $< -append "autopoweroff" </dev/null; \
 	fi
+
+# The kernel under gdb: QEMU stopped at the first instruction (-S) with its GDB stub
+# on GDB_PORT, gdb on build/kernel.elf connected, a breakpoint on kernel_main set
+# (script: build/debug/kernel.gdb); serial on GDB_SERIAL (a QEMU -serial argument).
+# QEMU is ended when gdb exits.  GDBFLAGS go to gdb (the suite "make" passes -batch).
+GDB_PORT   ?= 1234
+GDB_SERIAL ?= file:$(BUILD)/debug/serial.log
+GDBFLAGS   ?=
+debug: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
+	@tools/debug.sh "$(QEMU_BASE)" $< $(GDB_PORT) $(GDB_SERIAL) $(GDBFLAGS)
+
+# The header of this file, "#   make NAME  what" lines: one line per target; then
+# the suites of make test (mk/targets.mk checks that every target named exists).
+help:
+	@sed -n '1,/^$$/s/^#   \(make .*\)/  \1/p' $(firstword $(MAKEFILE_LIST))
+	@echo "  suites of make test: $(TEST_SUITES)"
 
 # ------------------------------------------------------------------ host ----
 HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
