@@ -7,7 +7,8 @@
 # the normal build and with MM_DEBUG; the graph is the union of both.
 #
 #   make layers        build the objects, print the graph; the exit status is the check's
-#                      (every cycle fails, the known ones too)
+#                      (every cycle fails, the known ones too); LAYERS_FLAGS=-v: every
+#                      symbol of each edge
 #   make test-layers   the suite "layers" of make test (tools/layers-check.sh): the script
 #                      on synthetic objects it must pass and fail, then the real mm/ with
 #                      the cycles of LAYERS_KNOWN_CYCLES allowed: a cycle not in that list,
@@ -39,8 +40,9 @@ $(BUILD)/layers/debug/mm/%.c.o: mm/%.c $(HEADERS)
 LAYERS_ARGS = --outside $(LAYERS_OUTSIDE) --variant normal $(LAYERS_NORMAL) \
               --variant MM_DEBUG $(LAYERS_DEBUG)
 
+LAYERS_FLAGS ?=
 layers: $(LAYERS_NORMAL) $(LAYERS_DEBUG) $(LAYERS_OUTSIDE)
-	@python3 tools/layers.py $(LAYERS_ARGS)
+	@python3 tools/layers.py $(LAYERS_FLAGS) $(LAYERS_ARGS)
 
 TEST_SUITES += layers
 test-layers: $(LAYERS_NORMAL) $(LAYERS_DEBUG) $(LAYERS_OUTSIDE)
