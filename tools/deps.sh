@@ -18,6 +18,7 @@ grub-common
 xorriso
 mtools
 python3
+gdb
 sqlite3
 gcc
 "
