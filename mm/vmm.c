@@ -469,11 +469,7 @@ void vmm_dump(void)
     glue_unlock(f);
 }
 
-static int check_failed(vaddr_t v, const char *what)
-{
-    mm_printf("vmm_check: 0x%08lx: %s\n", (unsigned long)v, what);
-    return 1;
-}
+#define check_failed(v, what) mm_check_failed_at("vmm_check", v, what)
 
 int vmm_check(void)
 {
