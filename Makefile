@@ -45,7 +45,7 @@ KOBJS      := $(call kobj,k,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS))
 KTEST_OBJS := $(call kobj,kt,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS))
 
 # (and the DEBUG setting: switching it rebuilds everything)
-HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/kernel/*.h) \
+HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/*.h tests/kernel/*.h) \
            $(BUILD)/debug-$(DEBUG).stamp
 
 $(BUILD)/debug-$(DEBUG).stamp:
@@ -148,7 +148,7 @@ $(BUILD)/host/libkmalloc.so: $(SHIM_SRCS) $(HEADERS) host/shim.h host/glue_commo
 
 # A plain program (no mm/ inside): threads and fork against whatever malloc it gets
 # (-fno-builtin: every malloc call really happens, none is folded away).
-$(BUILD)/shim/threads: tests/shim/threads.c
+$(BUILD)/shim/threads: tests/shim/threads.c tests/rng.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CLANG) -m64 -std=c11 -O2 -g -fno-builtin -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread

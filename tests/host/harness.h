@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../rng.h"
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"

@@ -33,15 +33,15 @@ static void assert_heap_usable(void)
     enum { N = 64 };
     char *p[N] = {0};
     size_t n[N] = {0};
-    srand(99);
+    uint32_t rng = 99;
     for (int op = 0; op < 600; op++) {
-        int i = rand() % N;
+        int i = rng_below(&rng, N);
         if (p[i]) {
             for (size_t k = 0; k < n[i]; k++)
                 assert_int_equal((unsigned char)p[i][k], (unsigned char)(i ^ k));
             kfree(p[i]);
         }
-        n[i] = 1 + (size_t)(rand() % 3000);
+        n[i] = 1 + rng_below(&rng, 3000);
         p[i] = kmalloc(n[i]);
         assert_non_null(p[i]);
         for (size_t k = 0; k < n[i]; k++)

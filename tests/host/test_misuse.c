@@ -1156,10 +1156,7 @@ static struct {
 
 static uint32_t fz_rand(void)
 {
-    fz.rng ^= fz.rng << 13;
-    fz.rng ^= fz.rng >> 17;
-    fz.rng ^= fz.rng << 5;
-    return fz.rng;
+    return rng_next(&fz.rng);
 }
 
 __attribute__((format(printf, 1, 2))) static void fz_fail(const char *fmt, ...)

@@ -25,10 +25,7 @@ static uint32_t rng;
 
 static uint32_t next_rand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return rng_next(&rng);
 }
 
 /* Mostly small, sometimes medium, rarely large: the kernel's usual mix. */
