@@ -63,6 +63,12 @@ static inline memory_stats_t stats_now(void)
     return s;
 }
 
+/* Caller bugs reported so far. */
+static inline uint32_t errors_now(void)
+{
+    return stats_now().error_count;
+}
+
 /* Every byte of the heap is accounted for: payloads plus one header per block. */
 static inline void assert_stats_balance(void)
 {

@@ -52,11 +52,6 @@ static void assert_heap_usable(void)
     CHECK_HEAP();
 }
 
-static uint32_t errors_now(void)
-{
-    return stats_now().error_count;
-}
-
 /* ------------------------------------------------------- double free ---- */
 
 static void test_double_free_small(void **state)

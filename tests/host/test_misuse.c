@@ -21,11 +21,9 @@
  * deterministic tests therefore overflow with JUNK, whose pointers are
  * 8-aligned and point nowhere, so a heap that follows one faults instead.
  */
-#include <signal.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
-#include "harness.h"
+#include "attack.h"
 
 #define PTR       sizeof(void *)
 #define LINKS     (2 * sizeof(void *)) /* a free block's next_free and prev_free */
@@ -38,39 +36,12 @@
 
 /* ------------------------------------------------------------- helpers ---- */
 
-static heap_block_t *hdr(void *payload)
-{
-    return (heap_block_t *)((char *)payload - HDR);
-}
-
 /* The free-list links a free block keeps in its first payload bytes. */
 static void set_link(void *payload, int which, uintptr_t value)
 {
     memcpy((char *)payload + which * PTR, &value, PTR);
 }
 enum { NEXT_FREE, PREV_FREE };
-
-/* The test's own data: byte k of a block tagged t. */
-static unsigned char pattern(unsigned tag, size_t k)
-{
-    return (unsigned char)(tag * 53 + k * 31 + 1);
-}
-
-static void fill(void *p, size_t n, unsigned tag)
-{
-    for (size_t k = 0; k < n; k++)
-        ((unsigned char *)p)[k] = pattern(tag, k);
-}
-
-/* The first byte that no longer holds the pattern, or n. */
-static size_t first_change(const void *p, size_t n, unsigned tag)
-{
-    for (size_t k = 0; k < n; k++) {
-        if (((const unsigned char *)p)[k] != pattern(tag, k))
-            return k;
-    }
-    return n;
-}
 
 /* The end of the console: what the heap said last. */
 static const char *console_tail(void)
@@ -197,11 +168,6 @@ static void assert_fresh(const void *p, size_t n, const held_t *held)
             fail_msg("kmalloc result %p (%zu bytes) overlaps the live block %p (%zu bytes)", p, n,
                      held->p, held->n);
     }
-}
-
-static uint32_t errors_now(void)
-{
-    return stats_now().error_count;
 }
 
 /* The heap is one free block of INITIAL_HEAP_SIZE - HDR, and all of it can be had. */
