@@ -40,6 +40,23 @@ static inline size_t first_change(const void *p, size_t n, unsigned tag)
     return n;
 }
 
+/*
+ * One case, two tests: test_<name>_phase1 runs fn(phase1, ...) on the early
+ * heap, test_<name>_phase2 runs fn(phase2, ...) on the virtual heap (each
+ * file numbers its phases its own way).
+ */
+#define IN_BOTH_PHASES(name, fn, phase1, phase2, ...)                                              \
+    static void test_##name##_phase1(void **state)                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        fn(phase1, ##__VA_ARGS__);                                                                 \
+    }                                                                                              \
+    static void test_##name##_phase2(void **state)                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        fn(phase2, ##__VA_ARGS__);                                                                 \
+    }
+
 /* ------------------------------------------------------- crash watch ---- */
 
 /* The case running, named in a crash report (left empty, the report names the signal alone). */

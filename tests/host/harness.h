@@ -63,6 +63,13 @@ static inline memory_stats_t stats_now(void)
     return s;
 }
 
+/* A random test's shadow of one live allocation: where, how long, its fill byte. */
+struct shadow_slot {
+    unsigned char *p;
+    size_t n;
+    unsigned char c;
+};
+
 /* Caller bugs reported so far. */
 static inline uint32_t errors_now(void)
 {

@@ -484,17 +484,7 @@ static void minus_24_in_prev(int ph)
     assert_healthy("after freeing the rest");
 }
 
-static void test_minus_24_in_prev_phase1(void **state)
-{
-    (void)state;
-    minus_24_in_prev(PHASE1);
-}
-
-static void test_minus_24_in_prev_phase2(void **state)
-{
-    (void)state;
-    minus_24_in_prev(PHASE2);
-}
+IN_BOTH_PHASES(minus_24_in_prev, minus_24_in_prev, PHASE1, PHASE2)
 
 /* ------------------------------ 2. the last block, through r->last ---- */
 
@@ -645,17 +635,7 @@ static void behind_the_head(int ph)
     assert_all_intact("after kmalloc(3650)");
 }
 
-static void test_fit_behind_class_head_phase1(void **state)
-{
-    (void)state;
-    behind_the_head(PHASE1);
-}
-
-static void test_fit_behind_class_head_phase2(void **state)
-{
-    (void)state;
-    behind_the_head(PHASE2);
-}
+IN_BOTH_PHASES(fit_behind_class_head, behind_the_head, PHASE1, PHASE2)
 
 int main(void)
 {

@@ -37,19 +37,6 @@ static void assert_healed(void)
         fail_msg("heap_check after the report:\n%s", host_console_text());
 }
 
-/* test_<name>_phase1 and _phase2: fn(phase, arg) on the early heap, then on the virtual heap. */
-#define IN_BOTH_PHASES(name, fn, arg)                                                              \
-    static void test_##name##_phase1(void **state)                                                 \
-    {                                                                                              \
-        (void)state;                                                                               \
-        fn(1, arg);                                                                                \
-    }                                                                                              \
-    static void test_##name##_phase2(void **state)                                                 \
-    {                                                                                              \
-        (void)state;                                                                               \
-        fn(2, arg);                                                                                \
-    }
-
 /* [a, a + n) and [b, b + m) do not meet. */
 static void assert_apart(const void *a, size_t n, const void *b, size_t m)
 {
@@ -108,8 +95,8 @@ static void swallow_next(int phase, int free_a_first)
     assert_int_equal(heap_check(), 0);
 }
 
-IN_BOTH_PHASES(swallow_next_live, swallow_next, 0)
-IN_BOTH_PHASES(swallow_next_free, swallow_next, 1)
+IN_BOTH_PHASES(swallow_next_live, swallow_next, 1, 2, 0)
+IN_BOTH_PHASES(swallow_next_free, swallow_next, 1, 2, 1)
 
 /*
  * | hdr A | a (live) | hdr B | b (free) | hdr C | c (live) | hdr D | ...
@@ -142,7 +129,7 @@ static void realloc_into_forged(int phase, size_t n)
     assert_int_equal(heap_check(), 0);
 }
 
-IN_BOTH_PHASES(realloc_into_forged, realloc_into_forged, 600)
+IN_BOTH_PHASES(realloc_into_forged, realloc_into_forged, 1, 2, 600)
 
 /*
  * | hdr (slab page, in band) | obj | obj | ... |   the heap block of a slab
@@ -152,7 +139,6 @@ IN_BOTH_PHASES(realloc_into_forged, realloc_into_forged, 600)
  */
 static void test_slab_page_header_smashed_then_reap(void **state)
 {
-    (void)state;
     start(2);
     kmem_cache_reap();
     memory_stats_t s0 = stats_now();
@@ -182,7 +168,6 @@ static void test_slab_page_header_smashed_then_reap(void **state)
  */
 static void test_edges_phase2(void **state)
 {
-    (void)state;
     start(2);
     char *p = kmalloc(1000), *q = kmalloc(64);
     assert_non_null(p);
@@ -223,7 +208,6 @@ static void test_edges_phase2(void **state)
 /* memory_init again with objects live: their stale pointers are reported, not followed. */
 static void test_memory_init_again_phase2(void **state)
 {
-    (void)state;
     start(2);
     char *big = kmalloc(5000), *small = kmalloc(48);
     assert_non_null(big);

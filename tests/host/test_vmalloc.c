@@ -400,11 +400,7 @@ static void test_cursor_wraps_around(void **state)
 static void test_random_against_shadow(void **state)
 {
     enum { SLOTS = 48 };
-    static struct {
-        unsigned char *p;
-        size_t n;
-        unsigned char c;
-    } live[SLOTS];
+    static struct shadow_slot live[SLOTS];
     memset(live, 0, sizeof(live));
     uint32_t free0 = free_pages(), rng = 4242;
     for (int op = 0; op < 3000; op++) {

@@ -473,11 +473,7 @@ static void test_virtual_heap_random_workload(void **state)
 {
     heap_init_virtual();
     enum { SLOTS = 64 };
-    static struct {
-        unsigned char *p;
-        size_t n;
-        unsigned char c;
-    } live[SLOTS];
+    static struct shadow_slot live[SLOTS];
     memset(live, 0, sizeof(live));
     uint32_t rng = 99;
     for (int op = 0; op < 3000; op++) {
