@@ -35,4 +35,20 @@ static inline uint32_t rng_below(uint32_t *state, uint32_t n)
     return rng_next(state) % n;
 }
 
+/*
+ * A size from a mix of three ranges, the way kernels allocate (mostly small,
+ * some medium, a few large): range k is [base, base + span), taken `percent`
+ * times in 100; the last range takes the rest.  Two draws per size, always.
+ */
+struct rng_range {
+    uint32_t percent, base, span;
+};
+
+static inline uint32_t rng_size(uint32_t *state, const struct rng_range mix[3])
+{
+    uint32_t pick = rng_next(state) % 100;
+    int k = pick < mix[0].percent ? 0 : pick < mix[0].percent + mix[1].percent ? 1 : 2;
+    return mix[k].base + rng_next(state) % mix[k].span;
+}
+
 #endif /* TESTS_RNG_H */

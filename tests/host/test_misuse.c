@@ -1138,12 +1138,8 @@ __attribute__((format(printf, 1, 2))) static void fz_fail(const char *fmt, ...)
 
 static size_t fz_size(void)
 {
-    uint32_t r = fz_rand() % 100;
-    if (r < 70)
-        return 1 + fz_rand() % 128;
-    if (r < 95)
-        return 129 + fz_rand() % 896;
-    return 1025 + fz_rand() % 3072;
+    static const struct rng_range mix[3] = {{70, 1, 128}, {25, 129, 896}, {5, 1025, 3072}};
+    return rng_size(&fz.rng, mix);
 }
 
 static int fz_is_live_start(const void *p)
