@@ -17,6 +17,7 @@
  * owner or state.  pmm_check, vmm_check, vmalloc_check and heap_check run
  * after every case.
  */
+#include "../reclaim_hook.h"
 #include "harness.h"
 #include "pmm.h"
 #include "slab.h"
@@ -412,27 +413,6 @@ static void test_reclaim_after_a_full_heap(void **state)
     check_all();
 }
 
-/* A test hook: counts its calls, allocates inside (must not re-enter), may give a page back. */
-static int hook_calls, hook_depth, hook_max_depth;
-static paddr_t hook_spare;
-static size_t hook(void)
-{
-    hook_calls++;
-    if (++hook_depth > hook_max_depth)
-        hook_max_depth = hook_depth;
-    paddr_t p = pmm_alloc_page(); /* the PMM is dry: this must not run the hooks again */
-    if (p)
-        pmm_free_page(p);
-    size_t n = 0;
-    if (hook_spare) {
-        pmm_free_page(hook_spare);
-        hook_spare = 0;
-        n = 1;
-    }
-    hook_depth--;
-    return n;
-}
-
 static size_t other_hook(void)
 {
     return 0;
@@ -458,8 +438,8 @@ static void test_reclaim_hooks_not_reentered(void **state)
     static paddr_t held[MAXPAGES];
     hook_calls = hook_depth = hook_max_depth = 0;
     kmem_cache_reap(); /* the heap's own hook then has nothing left to give */
-    assert_int_equal(pmm_register_reclaim(hook), 0);
-    assert_int_equal(pmm_register_reclaim(hook), 0); /* still one */
+    assert_int_equal(pmm_register_reclaim(reclaim_hook), 0);
+    assert_int_equal(pmm_register_reclaim(reclaim_hook), 0); /* still one */
     int n = 0;
     while ((held[n] = pmm_alloc_pages_owner(1, 0, PMM_OWNER_CALLER | PMM_NO_RECLAIM)) != 0)
         n++;
@@ -475,10 +455,10 @@ static void test_reclaim_hooks_not_reentered(void **state)
     pmm_free_page(p);
     for (int i = 0; i < n; i++)
         pmm_free_page(held[i]);
-    pmm_unregister_reclaim(hook);
+    pmm_unregister_reclaim(reclaim_hook);
 
     /* PMM_RECLAIM_HOOKS slots, the heap's kmem_cache_reap in one of them */
-    size_t (*const more[])(void) = {hook, other_hook, third_hook};
+    size_t (*const more[])(void) = {reclaim_hook, other_hook, third_hook};
     for (unsigned i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         assert_int_equal(pmm_register_reclaim(more[i]), 0);
     assert_int_equal(pmm_register_reclaim(fourth_hook), -1);
