@@ -344,6 +344,21 @@ static void test_overflow_into_free_neighbour_links_then_kfree(void **state)
 }
 
 /*
+ * | a (live, 64) | b (free, 64, damaged) | c (live, 64) | rest (live) |
+ * kmalloc(16) past the damage: reported by kmalloc for one of `reasons`, at b
+ * or its header; a fresh block clear of a, c and the rest; the heap healthy.
+ */
+static char *kmalloc_past_free_b(char *a, char *b, char *c, held_t rest, const char *reasons)
+{
+    char *p = kmalloc(16);
+    expect_report("kmalloc", reasons, ADDRS(b, hdr(b)));
+    assert_non_null(p);
+    assert_fresh(p, 16, HELD({a, 64}, {c, 64}, rest));
+    assert_healthy("after kmalloc");
+    return p;
+}
+
+/*
  * Reviewer min2 (#2): one word of overflow smashes a FREE block's magic, then
  * kmalloc meets it (the rest of the heap is taken: b is the only free block).
  *
@@ -360,11 +375,7 @@ static void test_smashed_free_header_then_kmalloc_stays_free(void **state)
     fill(c, 64, 3);
     t_kfree(b);
     memset(a, JUNK, 64 + 4);
-    char *p = kmalloc(16);
-    expect_report("kmalloc", "smashed|corrupt", ADDRS(b, hdr(b)));
-    assert_non_null(p);
-    assert_fresh(p, 16, HELD({a, 64}, {c, 64}, rest));
-    assert_healthy("after kmalloc");
+    char *p = kmalloc_past_free_b(a, b, c, rest, "smashed|corrupt");
     assert_intact(c, 64, 3);
     assert_intact(rest.p, rest.n, 9);
     assert_full_recovery(PTRS(a, c, p, (void *)rest.p));
@@ -660,11 +671,7 @@ static void test_write_after_free_prev_link_then_kmalloc(void **state)
     fill(c, 64, 3);
     t_kfree(b);
     set_link(b, PREV_FREE, JUNK_WORD);
-    char *p = kmalloc(16);
-    expect_report("kmalloc", "corrupt|smashed|after free", ADDRS(b, hdr(b)));
-    assert_non_null(p);
-    assert_fresh(p, 16, HELD({a, 64}, {c, 64}, rest));
-    assert_healthy("after kmalloc");
+    char *p = kmalloc_past_free_b(a, b, c, rest, "corrupt|smashed|after free");
     assert_intact(a, 64, 1);
     assert_intact(c, 64, 3);
     assert_full_recovery(PTRS(a, c, p, (void *)rest.p));
