@@ -63,7 +63,7 @@ KOBJS      := $(call kobj,k,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS))
 KTEST_OBJS := $(call kobj,kt,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS))
 
 # (and the DEBUG setting: switching it rebuilds everything)
-HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/kernel/*.h) \
+HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/*.h tests/kernel/*.h) \
            $(BUILD)/debug-$(DEBUG).stamp
 
 $(BUILD)/debug-$(DEBUG).stamp:
@@ -147,7 +147,7 @@ HOST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 HOST_ARCHES := i386 x86_64
 HOST_FLAGS_i386   := -m32
 HOST_FLAGS_x86_64 := -m64
-HOST_SRCS   := $(MM_SRCS) host/glue.c
+HOST_SRCS   := $(MM_SRCS) host/glue.c host/glue_common.c
 HOST_TESTS  := $(patsubst tests/host/%.c,%,$(wildcard tests/host/test_*.c))
 ifneq ($(DEBUG),1)
 HOST_TESTS  := $(filter-out test_debug,$(HOST_TESTS)) # the debug build's own tests
@@ -169,20 +169,20 @@ test-host: $(HOST_BINS)
 
 # ------------------------------------------------------------------ shim ----
 # LD_PRELOAD=build/host/libkmalloc.so: our heap as a process's malloc.  The real
-# mm/ sources with host/shim_glue.c (not host/glue.c) and host/shim.c; x86_64,
-# optimised, no sanitizers (they would bring their own malloc); only the malloc
-# API is exported.
-SHIM_SRCS   := $(MM_SRCS) host/shim_glue.c host/shim.c
+# mm/ sources with host/shim_glue.c (not host/glue.c; the two share the lock and
+# the page tables in host/glue_common.c) and host/shim.c; x86_64, optimised, no
+# sanitizers (they would bring their own malloc); only the malloc API is exported.
+SHIM_SRCS   := $(MM_SRCS) host/shim_glue.c host/glue_common.c host/shim.c
 SHIM_CFLAGS := -m64 -std=c11 -O2 -g -fPIC -fvisibility=hidden -fno-builtin -Wall -Wextra -Werror \
                -Wno-unused-parameter -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost $(DEBUG_CFLAGS)
-$(BUILD)/host/libkmalloc.so: $(SHIM_SRCS) $(HEADERS) host/shim.h
+$(BUILD)/host/libkmalloc.so: $(SHIM_SRCS) $(HEADERS) host/shim.h host/glue_common.h
 	@mkdir -p $(dir $@)
 	@echo "  SHIM    $@"
 	@$(CLANG) $(SHIM_CFLAGS) -shared -Wl,--no-undefined -o $@ $(SHIM_SRCS) -lpthread
 
 # A plain program (no mm/ inside): threads and fork against whatever malloc it gets
 # (-fno-builtin: every malloc call really happens, none is folded away).
-$(BUILD)/shim/threads: tests/shim/threads.c
+$(BUILD)/shim/threads: tests/shim/threads.c tests/rng.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CLANG) -m64 -std=c11 -O2 -g -fno-builtin -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <x86intrin.h>
 
+#include "../tests/rng.h"
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"
@@ -58,10 +59,7 @@ static uint32_t rng;
 
 static uint32_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return rng_next(&rng);
 }
 
 static double now(void)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../tests/rng.h"
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"
@@ -29,10 +30,7 @@ static uint32_t rng;
 
 static uint32_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return rng_next(&rng);
 }
 
 /* Size mixes: what kernels allocate (many small), and harder cases. */

@@ -11,8 +11,10 @@
  * one, and a page the VMM has not mapped (a vmalloc guard page, say) really
  * faults.  Identity-mapped low memory is simply the
  * physical mapping.
+ *
+ * The lock, glue_phys_to_virt and the page tables are host/glue_common.c's
+ * (shared with the malloc shim's glue).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +22,18 @@
 #include <unistd.h>
 
 #include "glue.h"
+#include "glue_common.h"
 #include "host.h"
 
 #define CONSOLE_MAX (256 * 1024)
 
 static char console[CONSOLE_MAX + 1];
 static size_t console_len;
-/* recursive: the VMM calls the PMM and the heap calls the VMM under the lock */
-static pthread_mutex_t mm_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static char *phys;
 static int phys_fd = -1;
 static char *window;
+
+const size_t host_phys_size = HOST_PHYS_SIZE;
 
 void glue_console_write(const char *s, size_t len)
 {
@@ -71,18 +74,6 @@ void glue_panic(const char *msg)
     abort();
 }
 
-glue_irqflags_t glue_lock(void)
-{
-    pthread_mutex_lock(&mm_mutex);
-    return 0;
-}
-
-void glue_unlock(glue_irqflags_t flags)
-{
-    (void)flags;
-    pthread_mutex_unlock(&mm_mutex);
-}
-
 char *host_phys_base(void)
 {
     if (!phys) {
@@ -98,13 +89,6 @@ char *host_phys_base(void)
         }
     }
     return phys;
-}
-
-void *glue_phys_to_virt(uintptr_t p)
-{
-    if (p >= HOST_PHYS_SIZE)
-        glue_panic("glue_phys_to_virt: address beyond simulated physical memory");
-    return host_phys_base() + p;
 }
 
 void host_mmu_reset(void)
@@ -123,17 +107,6 @@ void host_mmu_reset(void)
 static int in_window(uintptr_t v)
 {
     return v >= HOST_WINDOW_BASE && v - HOST_WINDOW_BASE < HOST_WINDOW_SIZE;
-}
-
-void *glue_page_table(unsigned pdx, uintptr_t table_phys)
-{
-    (void)pdx; /* no recursive window on the host: tables are in physical memory */
-    return glue_phys_to_virt(table_phys);
-}
-
-void glue_paging_enable(uintptr_t directory_phys)
-{
-    (void)directory_phys;
 }
 
 void glue_mapping_changed(uintptr_t virt, uintptr_t p)

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "glue.h"
+#include "glue_common.h"
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
@@ -130,7 +131,7 @@ static int heap_ready(void)
         initialising = 0;
         __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
         /* after `ready`: if registering allocates, the heap serves it */
-        pthread_atfork(shim_glue_fork_prepare, shim_glue_fork_parent, shim_glue_fork_child);
+        pthread_atfork(host_lock_fork_prepare, host_lock_fork_parent, host_lock_fork_child);
     }
     int r = ready;
     glue_unlock(f);

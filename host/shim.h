@@ -30,11 +30,6 @@ int shim_glue_init(void);
 /* Is p inside the heap window, i.e. could it be a kmalloc pointer at all? */
 int shim_glue_owns(const void *p);
 
-/* pthread_atfork handlers: the glue lock is held across fork(). */
-void shim_glue_fork_prepare(void);
-void shim_glue_fork_parent(void);
-void shim_glue_fork_child(void);
-
 /* Write a whole message to stderr with write(2) (no stdio: it may call malloc). */
 void shim_write_stderr(const char *s, size_t len);
 

@@ -38,21 +38,19 @@
  * are fixed and reach physical P at ram + P; page tables are reached through
  * glue_page_table, also in ram.
  *
- * Locking: one recursive mutex (mm/ nests it: heap -> VMM -> PMM).  It also
- * guards the shim's lazy initialisation.  Across fork() it is held
- * (pthread_atfork, registered by shim.c): the child's only thread then owns
- * a heap nobody is halfway through changing.  The child re-initialises the
- * mutex rather than unlocking it: glibc records a recursive mutex's owner by
- * thread id, and the child's thread has a new one.
+ * Locking: one recursive mutex (mm/ nests it: heap -> VMM -> PMM), the same
+ * as the unit tests' (host/glue_common.c, with glue_phys_to_virt and the page
+ * tables).  It also guards the shim's lazy initialisation.  Across fork() it
+ * is held (pthread_atfork, registered by shim.c; host/glue_common.h says how).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "glue.h"
+#include "glue_common.h"
 #include "memory.h"
 #include "shim.h"
 #include "vmm.h"
@@ -60,7 +58,6 @@
 #define WINDOW_SIZE ((uintptr_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
 #define META_SIZE   ((uintptr_t)MM_META_END - MM_META_START + 1)
 
-static pthread_mutex_t mm_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static char *ram;    /* simulated physical memory: physical P is at ram + P */
 static char *window; /* kernel virtual HEAP_VIRTUAL_START is at window */
 static char *meta;   /* ... and MM_META_START (slab descriptors) at meta */
@@ -94,36 +91,6 @@ void glue_panic(const char *msg)
     shim_write_stderr(msg, strlen(msg));
     shim_write_stderr("\n", 1);
     abort();
-}
-
-/* --------------------------------------------------------------- lock ---- */
-
-glue_irqflags_t glue_lock(void)
-{
-    pthread_mutex_lock(&mm_mutex);
-    return 0;
-}
-
-void glue_unlock(glue_irqflags_t flags)
-{
-    (void)flags;
-    pthread_mutex_unlock(&mm_mutex);
-}
-
-void shim_glue_fork_prepare(void)
-{
-    pthread_mutex_lock(&mm_mutex);
-}
-
-void shim_glue_fork_parent(void)
-{
-    pthread_mutex_unlock(&mm_mutex);
-}
-
-void shim_glue_fork_child(void)
-{
-    pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
-    memcpy(&mm_mutex, &fresh, sizeof(fresh));
 }
 
 /* ------------------------------------------------------- host memory ---- */
@@ -165,22 +132,12 @@ static int in_meta(uintptr_t virt)
 
 /* ------------------------------------------------------ glue.h memory ---- */
 
-void *glue_phys_to_virt(uintptr_t p)
-{
-    if (p >= SHIM_RAM_SIZE)
-        glue_panic("glue_phys_to_virt: address beyond simulated physical memory");
-    return ram + p;
-}
+/* host/glue_common.c's glue_phys_to_virt and glue_page_table reach physical memory here. */
+const size_t host_phys_size = SHIM_RAM_SIZE;
 
-void *glue_page_table(unsigned pdx, uintptr_t table_phys)
+char *host_phys_base(void)
 {
-    (void)pdx; /* no recursive window on the host: tables are in simulated RAM */
-    return glue_phys_to_virt(table_phys);
-}
-
-void glue_paging_enable(uintptr_t directory_phys)
-{
-    (void)directory_phys;
+    return ram;
 }
 
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys)

@@ -74,9 +74,21 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 #define PAGE_DIRTY    0x040
 
 /* ---- beyond the spec: the encoding, in one place ---- */
+/*
+ * A directory or table entry:
+ *
+ *   31                     12 11      7   6   5   4  3   2   1   0
+ *   | frame: physical >> 12   | (ours 0)| D | A | (0)  | U | W | P |
+ *     VMM_FRAME(entry)          VMM_FLAG_BITS, the low 12 bits:
+ *                               D, A: VMM_HARDWARE_FLAGS; U, W, P: VMM_ENTRY_FLAGS
+ */
 #define VMM_PDX(va)         (((uint32_t)(va) >> 22) & 0x3FF)
 #define VMM_PTX(va)         (((uint32_t)(va) >> 12) & 0x3FF)
-#define VMM_FRAME(entry)    ((uint32_t)(entry)&0xFFFFF000u)
+#define VMM_VADDR(pdx, ptx) ((vaddr_t)(pdx) << 22 | (vaddr_t)(ptx) << 12) /* the inverse */
+#define VMM_FLAG_BITS       0x00000FFFu
+#define VMM_FRAME(entry)    ((uint32_t)(entry) & ~VMM_FLAG_BITS)
+#define VMM_ENTRY_FLAGS     (PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER) /* what vmm_map sets */
+#define VMM_HARDWARE_FLAGS  (PAGE_ACCESSED | PAGE_DIRTY)               /* what the MMU sets */
 #define VMM_ENTRIES         1024
 #define VMM_RECURSIVE_SLOT  1023
 #define VMM_PT_WINDOW       0xFFC00000u

@@ -11,6 +11,8 @@
 
 #include "terminal.h"
 
+#include "console.h" /* the hook arch/x86 prints through */
+
 struct spec {
     int left; /* '-' */
     int zero; /* '0' */

@@ -1,25 +1,16 @@
 /*
- * multiboot.h - the Multiboot (version 1) boot protocol: the header our image
- * carries (arch/x86/boot.S) and the information structure the loader (QEMU's
- * -kernel, GRUB) hands us in EBX.
+ * multiboot.h - the Multiboot (version 1) boot protocol: the information
+ * structure the loader (QEMU's -kernel, GRUB) hands us in EBX.  The header our
+ * image carries is arch/x86/boot.S's.
  *
- * The constants are shared with boot.S, so the C part is hidden from the
- * assembler.  Layouts follow the Multiboot 0.6.96 specification, section 3.3;
+ * Layouts follow the Multiboot 0.6.96 specification, section 3.3;
  * every address in them is physical.
  */
 #ifndef KERNEL_MULTIBOOT_H
 #define KERNEL_MULTIBOOT_H
 
-/* The header in our image. */
-#define MULTIBOOT_HEADER_MAGIC 0x1BADB002
-#define MULTIBOOT_PAGE_ALIGN   0x00000001 /* load modules on 4 KB boundaries */
-#define MULTIBOOT_MEMORY_INFO  0x00000002 /* give us mem_* and the memory map */
-#define MULTIBOOT_HEADER_FLAGS (MULTIBOOT_PAGE_ALIGN | MULTIBOOT_MEMORY_INFO)
-
 /* What the loader leaves in EAX. */
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002
-
-#ifndef __ASSEMBLER__
 
 #include <stddef.h>
 #include <stdint.h>
@@ -121,5 +112,4 @@ const struct multiboot_mmap_entry *multiboot_mmap_next(const struct multiboot_in
 /* Print mem_lower/mem_upper and the memory map (base, length, type). */
 void multiboot_print_memory_map(void);
 
-#endif /* __ASSEMBLER__ */
 #endif /* KERNEL_MULTIBOOT_H */

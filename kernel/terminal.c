@@ -8,6 +8,8 @@
  */
 #include "terminal.h"
 
+#include "console.h" /* the hook arch/x86 prints through */
+
 #include "serial.h"
 #include "vga.h"
 

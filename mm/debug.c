@@ -467,11 +467,17 @@ int mm_debug_get_stats(mm_debug_stats_t *st)
     return result;
 }
 
+/* Before a report of what the checks recorded: say so when they are off. */
+static void say_if_off(const char *report)
+{
+    if (!dbg.on)
+        mm_printf("%s: the debug checks are off (mm_debug_set / boot option mmdebug)\n", report);
+}
+
 uint32_t heap_leaks(void)
 {
     glue_irqflags_t f = glue_lock();
-    if (!dbg.on)
-        mm_printf("leaks: the debug checks are off (mm_debug_set / boot option mmdebug)\n");
+    say_if_off("leaks");
     for (uint32_t i = 0; i <= MM_DEBUG_SITES; i++) {
         const site_t *s = &dbg.sites[i];
         if (!s->live)
@@ -490,8 +496,7 @@ uint32_t heap_leaks(void)
 void heap_histogram(void)
 {
     glue_irqflags_t f = glue_lock();
-    if (!dbg.on)
-        mm_printf("histogram: the debug checks are off (mm_debug_set / boot option mmdebug)\n");
+    say_if_off("histogram");
     for (unsigned k = 0; k < MM_HISTOGRAM_BUCKETS; k++) {
         if (!dbg.histogram[k])
             continue;

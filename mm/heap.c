@@ -1809,11 +1809,7 @@ void heap_dump(void)
 
 /* --------------------------------------------------------------- check ---- */
 
-static int check_failed(const void *where, const char *what)
-{
-    mm_printf("heap_check: %p: %s\n", where, what);
-    return 1;
-}
+#define check_failed(where, what) mm_check_failed("heap_check", where, what, NULL)
 
 int heap_check(void)
 {

@@ -180,6 +180,42 @@ void mm_report(const char *fmt, ...)
     glue_console_write(l.buf, l.len);
 }
 
+/* The rest of a checker's line after "<check>: <where>: ", then the line goes out. */
+static int check_line(struct line *l, const char *what, const char *cache)
+{
+    put_str(l, what);
+    if (cache) {
+        put_str(l, " (cache '");
+        put_str(l, cache);
+        put_str(l, "')");
+    }
+    put(l, '\n');
+    glue_console_write(l->buf, l->len);
+    return 1;
+}
+
+__attribute__((format(printf, 2, 3))) static void check_start(struct line *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    line_start(l, "", fmt, ap);
+    va_end(ap);
+}
+
+int mm_check_failed(const char *check, const void *where, const char *what, const char *cache)
+{
+    struct line l;
+    check_start(&l, "%s: %p: ", check, where);
+    return check_line(&l, what, cache);
+}
+
+int mm_check_failed_at(const char *check, uint32_t addr, const char *what)
+{
+    struct line l;
+    check_start(&l, "%s: 0x%08lx: ", check, (unsigned long)addr);
+    return check_line(&l, what, NULL);
+}
+
 const char *mm_last_error(void)
 {
     return last_error;

@@ -25,6 +25,16 @@ __attribute__((format(printf, 3, 4))) size_t mm_snprintf(char *buf, size_t size,
 /* Report a caller bug: prints "ERROR: " + message + "\n", records and counts it. */
 __attribute__((format(printf, 1, 2))) void mm_report(const char *fmt, ...);
 
+/*
+ * A checker's report of one broken invariant (heap_check, pmm_check, ...): one
+ * line "<check>: <where>: <what>", and " (cache '<cache>')" after it when cache
+ * is not NULL.  Returns 1, so a checker counts with errors += mm_check_failed(...).
+ * where is memory the heap hands out, printed as %p; mm_check_failed_at takes a
+ * page or page-table address instead, printed as 0x%08lx on both hosts.
+ */
+int mm_check_failed(const char *check, const void *where, const char *what, const char *cache);
+int mm_check_failed_at(const char *check, uint32_t addr, const char *what);
+
 uint32_t mm_error_count(void);
 void mm_log_reset(void);
 

@@ -656,11 +656,7 @@ void pmm_dump(void)
     glue_unlock(f);
 }
 
-static int check_failed(uint32_t pfn, const char *what)
-{
-    mm_printf("pmm_check: 0x%08lx: %s\n", (unsigned long)addr_of(pfn), what);
-    return 1;
-}
+#define check_failed(pfn, what) mm_check_failed_at("pmm_check", addr_of(pfn), what)
 
 int pmm_check(void)
 {

@@ -590,11 +590,9 @@ void slab_describe(uintptr_t page, char *buf, size_t len)
                     desc_of(page)->total);
 }
 
-static int check_failed(const void *where, const char *what, const char *name)
-{
-    mm_printf("heap_check: %p: %s (cache '%s')\n", where, what, name);
-    return 1;
-}
+/* (a NULL name still prints a suffix: "(cache '(null)')", as the line always said) */
+#define check_failed(where, what, name)                                                            \
+    mm_check_failed("heap_check", where, what, (name) ? (name) : "(null)")
 
 /* The map of s agrees with its count, and the bits past the last object read as taken. */
 static const char *map_problem(const slab_t *s)

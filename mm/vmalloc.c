@@ -412,11 +412,7 @@ void vmalloc_get_stats(vmalloc_stats_t *s)
     glue_unlock(f);
 }
 
-static int check_failed(vaddr_t v, const char *what)
-{
-    mm_printf("vmalloc_check: 0x%08lx: %s\n", (unsigned long)v, what);
-    return 1;
-}
+#define check_failed(v, what) mm_check_failed_at("vmalloc_check", v, what)
 
 int vmalloc_check(void)
 {

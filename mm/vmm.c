@@ -36,10 +36,9 @@
 #include "vmalloc.h"
 #include "vmm.h"
 
-#define ENTRY_FLAGS (PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER)
-#define FOUR_MB     0x400000u
+#define FOUR_MB 0x400000u
 
-_Static_assert(VMM_PT_WINDOW == (uint32_t)VMM_RECURSIVE_SLOT << 22, "window = recursive slot");
+_Static_assert(VMM_PT_WINDOW == VMM_VADDR(VMM_RECURSIVE_SLOT, 0), "window = recursive slot");
 _Static_assert(HEAP_VIRTUAL_START >= KERNEL_VIRTUAL_BASE + VMM_DIRECT_MAP_SIZE,
                "direct map must end before the heap");
 _Static_assert(VMALLOC_START > HEAP_VIRTUAL_END && VMALLOC_END < VMM_PT_WINDOW,
@@ -151,7 +150,7 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
     const char *why = fixed ? NULL : virt_problem(virt);
     if (!why && phys % PAGE_SIZE)
         why = "physical address not page-aligned";
-    if (!why && (flags & ~(uint32_t)ENTRY_FLAGS))
+    if (!why && (flags & ~(uint32_t)VMM_ENTRY_FLAGS))
         why = "unknown flag bits (PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER only)";
     uint32_t *e = why ? NULL : entry_of(virt);
     if (e && (*e & PAGE_PRESENT)) {
@@ -172,7 +171,7 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
     } else {
         directory()[VMM_PDX(virt)] |= flags & PAGE_USER;
     }
-    *e = phys | (flags & ENTRY_FLAGS) | PAGE_PRESENT;
+    *e = phys | (flags & VMM_ENTRY_FLAGS) | PAGE_PRESENT;
     vmm.pt_used[VMM_PDX(virt)]++;
     vmm.mapped += !fixed;
     vmm.vmalloc_mapped += in_vmalloc(virt);
@@ -444,10 +443,10 @@ void vmm_dump(void)
             continue;
         uint32_t *t = table(pdx);
         for (unsigned i = 0; i < VMM_ENTRIES; i++) {
-            vaddr_t v = (vaddr_t)pdx << 22 | (vaddr_t)i << 12;
+            vaddr_t v = VMM_VADDR(pdx, i);
             if (!(t[i] & PAGE_PRESENT))
                 continue;
-            if (next && v == next && (t[i] & ~0x60u) == expect) { /* ignore A/D bits */
+            if (next && v == next && (t[i] & ~VMM_HARDWARE_FLAGS) == expect) {
                 next += PAGE_SIZE;
                 expect += PAGE_SIZE;
                 continue;
@@ -458,7 +457,7 @@ void vmm_dump(void)
                           first & PAGE_WRITABLE ? "rw" : "ro", first & PAGE_USER ? " user" : "");
             start = v;
             first = t[i];
-            expect = (t[i] & ~0x60u) + PAGE_SIZE;
+            expect = (t[i] & ~VMM_HARDWARE_FLAGS) + PAGE_SIZE;
             next = v + PAGE_SIZE;
         }
     }
@@ -469,11 +468,7 @@ void vmm_dump(void)
     glue_unlock(f);
 }
 
-static int check_failed(vaddr_t v, const char *what)
-{
-    mm_printf("vmm_check: 0x%08lx: %s\n", (unsigned long)v, what);
-    return 1;
-}
+#define check_failed(v, what) mm_check_failed_at("vmm_check", v, what)
 
 int vmm_check(void)
 {
@@ -496,7 +491,7 @@ int vmm_check(void)
     if (pd[0] & PAGE_PRESENT && table(0)[0] & PAGE_PRESENT)
         errors += check_failed(0, "the NULL page is mapped");
     for (unsigned pdx = 0; pdx < VMM_RECURSIVE_SLOT; pdx++) {
-        vaddr_t base = (vaddr_t)pdx << 22;
+        vaddr_t base = VMM_VADDR(pdx, 0);
         if (!(pd[pdx] & PAGE_PRESENT)) {
             if (vmm.pt_used[pdx])
                 errors += check_failed(base, "count of a missing table is not 0");
@@ -511,11 +506,11 @@ int vmm_check(void)
         uint32_t *t = table(pdx);
         uint32_t present = 0;
         for (unsigned i = 0; i < VMM_ENTRIES; i++) {
-            vaddr_t v = base | (vaddr_t)i << 12;
+            vaddr_t v = VMM_VADDR(pdx, i);
             if (!(t[i] & PAGE_PRESENT))
                 continue;
             present++;
-            if (t[i] & ~(0xFFFFF000u | ENTRY_FLAGS | PAGE_ACCESSED | PAGE_DIRTY))
+            if (t[i] & VMM_FLAG_BITS & ~(VMM_ENTRY_FLAGS | VMM_HARDWARE_FLAGS))
                 errors += check_failed(v, "entry has unknown flag bits");
             if ((t[i] & PAGE_USER) && !(pd[pdx] & PAGE_USER))
                 errors += check_failed(v, "user page under a supervisor-only table");

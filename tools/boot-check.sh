@@ -20,6 +20,25 @@ kernel_test=${3:-build/kernel-test.elf}
 log=build/boot.log
 . tools/check-lib.sh
 
+# run_qemu SECONDS QEMU-ARGS...: a boot with the serial line on stdio (standard
+# input is the caller's: a file of console commands, or /dev/null; not a pipe,
+# which would run this in a subshell and lose $rc); the cleaned log in $log,
+# QEMU's exit status in $rc.
+run_qemu() {
+    seconds=$1
+    shift
+    timeout "$seconds" $qemu_base -serial stdio "$@" >"$log.raw" 2>&1
+    rc=$?
+    clean_log "$log.raw" "$log"
+}
+
+# expect_full_boot: the Phase 1 heap, the PMM and paging, a clean poweroff (in $log, $rc).
+expect_full_boot() {
+    expect_phase1_boot "$log"
+    expect_pmm_boot "$log"
+    expect_clean_poweroff "$log" $rc
+}
+
 # Every instruction a 486 cannot run, one line each ("function: instruction (why)").
 # The kernel is built with -march=i486; this keeps it so, whatever the compiler
 # or a new asm statement does.  What may appear only in one place:
@@ -64,21 +83,13 @@ done
 
 for mem in 8M 32M 128M; do
     echo "== boot check: -m $mem, autopoweroff"
-    timeout 60 $qemu_base -m $mem -serial stdio -kernel "$kernel" -append autopoweroff \
-        </dev/null >"$log.raw" 2>&1
-    rc=$?
-    clean_log "$log.raw" "$log"
-    expect_phase1_boot "$log"
-    expect_pmm_boot "$log"
-    expect_clean_poweroff "$log" $rc
+    run_qemu 60 -m $mem -kernel "$kernel" -append autopoweroff </dev/null
+    expect_full_boot
 done
 
 # QEMU puts RAM beyond 3 GB above 4 GB: the map passes it through, the PMM says it ignores it.
 echo "== boot check: -m 4G, autopoweroff (RAM above 4 GB)"
-timeout 60 $qemu_base -m 4G -serial stdio -kernel "$kernel" -append autopoweroff \
-    </dev/null >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+run_qemu 60 -m 4G -kernel "$kernel" -append autopoweroff </dev/null
 expect_phase1_boot "$log"
 expect "$log" '^  0x0000000100000000-0x0000000140000000 .* available +loader map' "RAM above 4 GB passed to the PMM"
 expect "$log" 'ignor.*4 GB|4 GB.*ignor' "the PMM says it ignores RAM above 4 GB"
@@ -90,23 +101,16 @@ for cpu in 486:4 pentium:5 qemu32,-cmov:6; do
     model=${cpu%:*}
     family=${cpu##*:}
     echo "== boot check: -cpu $model, -m 32M, autopoweroff"
-    timeout 60 $qemu_base -cpu "$model" -m 32M -serial stdio -kernel "$kernel" \
-        -append autopoweroff </dev/null >"$log.raw" 2>&1
-    rc=$?
-    clean_log "$log.raw" "$log"
+    run_qemu 60 -cpu "$model" -m 32M -kernel "$kernel" \
+        -append autopoweroff </dev/null
     expect "$log" "^\[boot\] cpu: [A-Za-z]+ family $family model [0-9]+ \(CPUID\) \.\.\. ok$" "CPU check names family $family"
-    expect_phase1_boot "$log"
-    expect_pmm_boot "$log"
-    expect_clean_poweroff "$log" $rc
+    expect_full_boot
 done
 
 # Small machines.  QEMU's e820 map ends RAM 128 KB below -m (SeaBIOS keeps the rest):
 # 5M ends at 0x4e0000, short of the heap at 0x500000-0x510000; 6M and 7M have it.
 echo "== boot check: -m 5M, autopoweroff (no RAM for the heap at 5 MB)"
-timeout 60 $qemu_base -m 5M -serial stdio -kernel "$kernel" -append autopoweroff \
-    </dev/null >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+run_qemu 60 -m 5M -kernel "$kernel" -append autopoweroff </dev/null
 expect "$log" '^\[boot\] cpu: .* \.\.\. ok$' "CPU check before the heap"
 expect "$log" '^\[boot\] memory map' "multiboot memory map"
 expect "$log" "ERROR: memory_init: 0x00500000-0x00510000: not RAM: the machine's RAM ends at 0x004dffff" "the heap's missing RAM named"
@@ -117,13 +121,8 @@ exit_status_is $rc 0
 
 for mem in 6M 7M; do
     echo "== boot check: -m $mem, autopoweroff (just enough RAM for the heap)"
-    timeout 60 $qemu_base -m $mem -serial stdio -kernel "$kernel" -append autopoweroff \
-        </dev/null >"$log.raw" 2>&1
-    rc=$?
-    clean_log "$log.raw" "$log"
-    expect_phase1_boot "$log"
-    expect_pmm_boot "$log"
-    expect_clean_poweroff "$log" $rc
+    run_qemu 60 -m $mem -kernel "$kernel" -append autopoweroff </dev/null
+    expect_full_boot
 done
 
 # A 6 MB initrd: QEMU loads it right after the kernel (0x127000-0x727000),
@@ -139,22 +138,16 @@ for b in data:
     h = ((h ^ b) * 0x01000193) & 0xffffffff
 print("0x%08x" % h)' "$initrd")
 echo "== boot check: -m 32M, -initrd of 6 MB across the heap (FNV-1a $initrd_fnv)"
-timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -initrd "$initrd" \
-    -append autopoweroff </dev/null >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+run_qemu 60 -m 32M -kernel "$kernel" -initrd "$initrd" \
+    -append autopoweroff </dev/null
 expect "$log" '^\[boot\] module 0 moved from 0x00[0-9a-f]{6}-0x00[0-9a-f]{6} to 0x00510000-0x00b10000: it was in the Phase 1 heap.s way \(0x00500000-0x00510000\)$' "the module moved to the lowest free RAM above the heap"
 expect "$log" "^\\[boot\\] module 0 at 0x00510000-0x00b10000: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module's bytes survived the move"
 expect "$log" '^  0x0000000000510000-0x0000000000b10000 .* reserved +module 0$' "the memory map reserves its new place"
-expect_phase1_boot "$log"
-expect_pmm_boot "$log"
-expect_clean_poweroff "$log" $rc
+expect_full_boot
 
 echo "== boot check: -m 8M, -initrd of 6 MB across the heap, no room above it"
-timeout 60 $qemu_base -m 8M -serial stdio -kernel "$kernel" -initrd "$initrd" \
-    -append autopoweroff </dev/null >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+run_qemu 60 -m 8M -kernel "$kernel" -initrd "$initrd" \
+    -append autopoweroff </dev/null
 expect "$log" '^\[boot\] module 0 at 0x00[0-9a-f]{6}-0x00[0-9a-f]{6} \(6144 KB\) is in the Phase 1 heap.s way \(0x00500000-0x00510000\) and no free RAM above the heap can take it: not moved$' "no room for the module said"
 expect "$log" "^\\[boot\\] module 0 at 0x00[0-9a-f]{6}-0x00[0-9a-f]{6}: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module left as it was"
 expect "$log" 'ERROR: memory_init: 0x00500000-0x00510000: reserved range 0x00[0-9a-f]{6}-0x00[0-9a-f]{6} is in the way' "the heap refused over the module"
@@ -163,10 +156,7 @@ expect_not "$log" '^kmalloc|heap_dump|corrupted|smashed|CPU exception|PANIC' "no
 exit_status_is $rc 0
 
 echo "== boot check: -m 32M, autopoweroff phase1"
-timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -append "autopoweroff phase1" \
-    </dev/null >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+run_qemu 60 -m 32M -kernel "$kernel" -append "autopoweroff phase1" </dev/null
 expect_phase1_boot "$log"
 expect "$log" '^\[boot\] phase1: no PMM' "phase1 says it skips the PMM"
 expect_not "$log" '^\[boot\] pmm' "phase1 starts no PMM"
@@ -177,10 +167,8 @@ expect_clean_poweroff "$log" $rc
 # heap met "NULL although largest_free_block fits" (100000 did not).  Under
 # TCG the whole boot and run take about half a second.
 echo "== boot check: phase1, stress 200000 (no false out of memory)"
-printf '%s\n' 'stress 200000' check poweroff |
-    timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" -append phase1 >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+printf '%s\n' 'stress 200000' check poweroff >"$log.in"
+run_qemu 60 -m 32M -kernel "$kernel" -append phase1 <"$log.in"
 expect "$log" '^stress: 200000 ops ' "stress 200000 ran to its end"
 expect "$log" '^stress: [0-9]+ bytes verified, 0 errors, 0 heap_check failures: PASS$' "stress 200000 passes"
 expect_not "$log" 'NULL although largest_free_block fits|FAIL' "no kmalloc NULL while a block fits"
@@ -195,10 +183,8 @@ printf '%s\n' help 'alloc 100' 'alloc 0x40' 'alloc 99999999' meminfo 'free 0x123
     'unmap 0x40000000' 'unmap 0x40000000' 'unmap 0x100000' 'phys 0x40000000' \
     'vmalloc 5000' vmalloc 'phys 0xe0000ffc' 'vmalloc free 0xe000b000' 'vmalloc free 0xe000b000' \
     'vmalloc free 0xe0001000' 'vmalloc free 0xe000b010' \
-    poweroff |
-    timeout 120 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+    poweroff >"$log.in"
+run_qemu 120 -m 32M -kernel "$kernel" <"$log.in"
 expect "$log" 'meminfo' "help lists commands"
 expect "$log" '^mapped 0x40000000 -> 0x[0-9a-f]{5}000 \(rw\)$' "map gives a page a virtual address"
 expect "$log" '^0x40000123 -> 0x[0-9a-f]{5}123  rw \(page mapped with vmm_map\)$' "phys translates it"
@@ -240,10 +226,8 @@ exit_status_is $rc 0
 # fault, halt), the stack page zeroed the same way (a return to EIP 0), the heap page under a
 # live block.  The boot is deterministic: a first boot reads the addresses from `phys`.
 echo "== boot check: pfree of other owners' pages: the addresses"
-printf '%s\n' 'phys 0xfffff000' 'phys 0xe0008000' 'phys 0xd0000000' poweroff |
-    timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+printf '%s\n' 'phys 0xfffff000' 'phys 0xe0008000' 'phys 0xd0000000' poweroff >"$log.in"
+run_qemu 60 -m 32M -kernel "$kernel" <"$log.in"
 phys_of() { sed -n "s/^$1 -> \(0x[0-9a-f]*\)  rw .*/\1/p" "$log" | head -n 1; }
 pd=$(phys_of 0xfffff000)
 stack=$(phys_of 0xe0008000)
@@ -252,10 +236,8 @@ expect "$log" "^0xfffff000 -> 0x[0-9a-f]{8}  rw \(page-table window\)$" "phys na
 exit_status_is $rc 0
 pfree_refused() { # pfree_refused WHAT ADDR REPORT: pfree ADDR; a map whose new table takes a page
     echo "== boot check: pfree of $1 ($2), then map, check, alloc"
-    printf '%s\n' "pfree $2" 'map 0x40000000 0xb8000' check 'alloc 100' 'stress 300' poweroff |
-        timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel" >"$log.raw" 2>&1
-    rc=$?
-    clean_log "$log.raw" "$log"
+    printf '%s\n' "pfree $2" 'map 0x40000000 0xb8000' check 'alloc 100' 'stress 300' poweroff >"$log.in"
+    run_qemu 60 -m 32M -kernel "$kernel" <"$log.in"
     expect "$log" "^ERROR: pmm_free_pages: $2: $3: not freed\$" "pfree of $1 refused in one line"
     expect "$log" "^pmm_free_pages\($2, 1\) refused" "the console says it was refused"
     expect "$log" '^mapped 0x40000000 -> 0x000b8000 \(rw\)$' "a map that needs a new page table works"
@@ -272,10 +254,7 @@ pfree_refused "a kernel stack page" "${stack:-0xNONE}" "page of a kernel stack \
 pfree_refused "a heap page" "${heap:-0xNONE}" "page of the kernel heap \(owner heap\)"
 
 echo "== boot check: kernel stack overflow (test kernel, ktest=overflow)"
-timeout 60 $qemu_base -m 32M -serial stdio -kernel "$kernel_test" -append "ktest=overflow" \
-    </dev/null >"$log.raw" 2>&1
-rc=$?
-clean_log "$log.raw" "$log"
+run_qemu 60 -m 32M -kernel "$kernel_test" -append "ktest=overflow" </dev/null
 expect "$log" '^\*\*\* CPU exception 8: #DF Double Fault' "the overflow ends in #DF, not a triple fault"
 expect "$log" '^  handled by the double-fault task on its own stack' "#DF runs on its own stack"
 expect "$log" '^  address: guard-page hit: guard page below kernel stack 0xe[0-9a-f]{7} \(8192 bytes\): a stack overflow$' "the diagnosis names the guard page below the stack"

@@ -11,7 +11,11 @@
  * EFLAGS is unknown.  So: our own stack, a zeroed .bss, clean EFLAGS, then C.
  * No a.out kludge (flag bit 16): QEMU understands ELF.
  */
-#include "../../kernel/multiboot.h"
+/* The Multiboot v1 header (specification 0.6.96, section 3.1.1). */
+#define MULTIBOOT_HEADER_MAGIC 0x1BADB002
+#define MULTIBOOT_PAGE_ALIGN   0x00000001 /* load modules on 4 KB boundaries */
+#define MULTIBOOT_MEMORY_INFO  0x00000002 /* give us mem_* and the memory map */
+#define MULTIBOOT_HEADER_FLAGS (MULTIBOOT_PAGE_ALIGN | MULTIBOOT_MEMORY_INFO)
 
 #define BOOT_STACK_SIZE 16384
 

@@ -21,7 +21,7 @@
  */
 #include "cpu.h"
 
-#include "terminal.h"
+#include "console.h"
 
 /* CPUID leaf 1, EDX: the features that imply CR4 on a pre-Pentium part. */
 #define CPUID_VME 0x00000002u

@@ -17,9 +17,9 @@
  */
 #include "glue.h"
 
+#include "console.h"
 #include "cpu.h"
 #include "gdt.h"
-#include "terminal.h"
 #include "vmm.h"
 
 static int paging_on;

@@ -32,11 +32,11 @@
  */
 #include "idt.h"
 
+#include "console.h"
 #include "cpu.h"
 #include "gdt.h"
 #include "segment.h"
 #include "serial.h"
-#include "terminal.h"
 
 static struct idt_gate idt[256];
 static fault_hook_t fault_hooks[IDT_EXCEPTIONS];

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../rng.h"
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"
@@ -60,6 +61,19 @@ static inline memory_stats_t stats_now(void)
     memory_stats_t s;
     get_memory_stats(&s);
     return s;
+}
+
+/* A random test's shadow of one live allocation: where, how long, its fill byte. */
+struct shadow_slot {
+    unsigned char *p;
+    size_t n;
+    unsigned char c;
+};
+
+/* Caller bugs reported so far. */
+static inline uint32_t errors_now(void)
+{
+    return stats_now().error_count;
 }
 
 /* Every byte of the heap is accounted for: payloads plus one header per block. */

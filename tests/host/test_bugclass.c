@@ -33,15 +33,15 @@ static void assert_heap_usable(void)
     enum { N = 64 };
     char *p[N] = {0};
     size_t n[N] = {0};
-    srand(99);
+    uint32_t rng = 99;
     for (int op = 0; op < 600; op++) {
-        int i = rand() % N;
+        int i = rng_below(&rng, N);
         if (p[i]) {
             for (size_t k = 0; k < n[i]; k++)
                 assert_int_equal((unsigned char)p[i][k], (unsigned char)(i ^ k));
             kfree(p[i]);
         }
-        n[i] = 1 + (size_t)(rand() % 3000);
+        n[i] = 1 + rng_below(&rng, 3000);
         p[i] = kmalloc(n[i]);
         assert_non_null(p[i]);
         for (size_t k = 0; k < n[i]; k++)
@@ -52,29 +52,26 @@ static void assert_heap_usable(void)
     CHECK_HEAP();
 }
 
-static uint32_t errors_now(void)
-{
-    return stats_now().error_count;
-}
-
 /* ------------------------------------------------------- double free ---- */
 
-static void test_double_free_small(void **state)
+/* kmalloc(n), kfree twice: the second is reported, and the heap goes on. */
+static void double_free(size_t n)
 {
-    char *p = t_kmalloc(24);
+    char *p = t_kmalloc(n);
     t_kfree(p);
     t_kfree(p);
     assert_reported("kfree", p, "double free");
     assert_heap_usable();
+}
+
+static void test_double_free_small(void **state)
+{
+    double_free(24);
 }
 
 static void test_double_free_large(void **state)
 {
-    char *p = t_kmalloc(2000);
-    t_kfree(p);
-    t_kfree(p);
-    assert_reported("kfree", p, "double free");
-    assert_heap_usable();
+    double_free(2000);
 }
 
 static void test_double_free_pool_object(void **state)
@@ -99,15 +96,21 @@ static void test_wild_pointer(void **state)
     assert_heap_usable();
 }
 
-static void test_interior_pointer(void **state)
+/* kfree(p + off) of a small (slab) and of a large (block) allocation: each reported as `why`. */
+static void free_inside(size_t small_n, size_t large_n, size_t off, const char *why)
 {
-    char *small = t_kmalloc(64), *large = t_kmalloc(3000);
-    t_kfree(small + 16);
-    assert_reported("kfree", small + 16, "interior pointer");
-    t_kfree(large + 16);
-    assert_reported("kfree", large + 16, "interior pointer");
+    char *small = t_kmalloc(small_n), *large = t_kmalloc(large_n);
+    t_kfree(small + off);
+    assert_reported("kfree", small + off, why);
+    t_kfree(large + off);
+    assert_reported("kfree", large + off, why);
     t_kfree(small);
     t_kfree(large);
+}
+
+static void test_interior_pointer(void **state)
+{
+    free_inside(64, 3000, 16, "interior pointer");
     assert_int_equal(errors_now(), 2);
     assert_heap_usable();
 }
@@ -134,13 +137,7 @@ static void test_pointer_from_another_allocator(void **state)
 
 static void test_unaligned_free(void **state)
 {
-    char *small = t_kmalloc(32), *large = t_kmalloc(1500);
-    t_kfree(small + 3);
-    assert_reported("kfree", small + 3, "interior pointer, 3 bytes into");
-    t_kfree(large + 3);
-    assert_reported("kfree", large + 3, "interior pointer, 3 bytes into");
-    t_kfree(small);
-    t_kfree(large);
+    free_inside(32, 1500, 3, "interior pointer, 3 bytes into");
     assert_heap_usable();
 }
 
@@ -166,10 +163,10 @@ static void test_wrong_cache(void **state)
  * Expect the next block's smashed header to be found by heap_check and
  * rebuilt from its neighbours when it is freed.
  */
-static void test_overflow_one_byte_large(void **state)
+static void overflow_large(size_t bytes_over)
 {
     char *p = t_kmalloc(1008), *next = t_kmalloc(1008);
-    p[1008] = 0x41;
+    memset(p + 1008, 0x41, bytes_over);
     assert_true(heap_check() > 0);
     kfree(next);
     assert_reported("kfree", next, "block header smashed");
@@ -178,16 +175,15 @@ static void test_overflow_one_byte_large(void **state)
     assert_heap_usable();
 }
 
+static void test_overflow_one_byte_large(void **state)
+{
+    overflow_large(1);
+}
+
+/* The same over the whole header. */
 static void test_overflow_header_large(void **state)
 {
-    char *p = t_kmalloc(1008), *next = t_kmalloc(1008);
-    memset(p + 1008, 0x41, HDR);
-    assert_true(heap_check() > 0);
-    kfree(next);
-    assert_reported("kfree", next, "block header smashed");
-    CHECK_HEAP();
-    t_kfree(p);
-    assert_heap_usable();
+    overflow_large(HDR);
 }
 
 /*

@@ -456,7 +456,7 @@ static void test_random_workload(void **state)
     size_t n[SLOTS] = {0};
     uint32_t x = 2463534242u;
     for (int op = 0; op < 4000; op++) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        rng_next(&x);
         int i = (int)(x % SLOTS);
         size_t size = 1 + (x >> 8) % (x & 0x100 ? 2000 : 300);
         if (p[i]) {

@@ -24,10 +24,7 @@
  * A crash fails the one test and names the case: SIGSEGV, SIGBUS, SIGABRT
  * (glue_panic) and a watchdog alarm are caught here.
  */
-#include <signal.h>
-#include <unistd.h>
-
-#include "harness.h"
+#include "attack.h"
 
 #define MB   (1024u * 1024u)
 #define PTR  sizeof(void *)
@@ -38,39 +35,6 @@
 enum { PHASE1, PHASE2 };
 
 /* ------------------------------------------------------------ harness ---- */
-
-static char current_case[256]; /* named when a case crashes */
-
-static void on_signal(int sig)
-{
-    fail_msg("crashed: signal %d (%s) in case: %s", sig, strsignal(sig), current_case);
-}
-
-/* Our own handlers, installed in the test body (cmocka installs its own before each test). */
-static void arm(unsigned seconds)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_NODEFER; /* left by longjmp */
-    sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGALRM};
-    sigset_t unblock;
-    sigemptyset(&unblock);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-        sigaction(sigs[i], &sa, NULL);
-        sigaddset(&unblock, sigs[i]);
-    }
-    sigprocmask(SIG_UNBLOCK, &unblock, NULL);
-    alarm(seconds);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    alarm(0);
-    return 0;
-}
 
 static int phase;
 static uintptr_t region_start, region_end; /* the region kmalloc allocates from */
@@ -107,34 +71,9 @@ static void start(int ph)
     start_(ph, 1);
 }
 
-static uint32_t errors_now(void)
-{
-    return stats_now().error_count;
-}
-
-static heap_block_t *hdr(void *payload)
-{
-    return (heap_block_t *)((char *)payload - HDR);
-}
-
-static unsigned char pattern(unsigned tag, size_t k)
-{
-    return (unsigned char)(tag * 53 + k * 31 + 1);
-}
-
-static void fill(void *p, size_t n, unsigned tag)
-{
-    for (size_t k = 0; k < n; k++)
-        ((unsigned char *)p)[k] = pattern(tag, k);
-}
-
 static int intact(const void *p, size_t n, unsigned tag)
 {
-    for (size_t k = 0; k < n; k++) {
-        if (((const unsigned char *)p)[k] != pattern(tag, k))
-            return 0;
-    }
-    return 1;
+    return first_change(p, n, tag) == n;
 }
 
 /* A block the test holds: its header and n bytes of data tagged `tag`. */
@@ -164,7 +103,7 @@ static void drop(void *p)
             return;
         }
     }
-    fail_msg("drop(%p): not held (case %s)", p, current_case);
+    fail_msg("drop(%p): not held (case %s)", p, crash_case);
 }
 
 static void assert_all_intact(const char *when)
@@ -172,7 +111,7 @@ static void assert_all_intact(const char *when)
     for (int i = 0; i < nheld; i++) {
         if (!intact(held[i].p, held[i].n, held[i].tag))
             fail_msg("%s: live block %p (%zu bytes) changed; case %s", when, held[i].p, held[i].n,
-                     current_case);
+                     crash_case);
     }
 }
 
@@ -186,19 +125,18 @@ static void assert_fresh(void *p, size_t n)
     uintptr_t a = (uintptr_t)p;
     size_t usable = kmalloc_usable_size(p);
     if (usable < n)
-        fail_msg("kmalloc(%zu) = %p with only %zu usable bytes; case %s", n, p, usable,
-                 current_case);
+        fail_msg("kmalloc(%zu) = %p with only %zu usable bytes; case %s", n, p, usable, crash_case);
     uintptr_t vstart = (uintptr_t)host_virt_ptr(HEAP_VIRTUAL_START);
     int in_early = a >= HEAP_BASE && a <= HEAP_END - n;
     int in_virtual =
         phase == PHASE2 && a >= vstart && a <= vstart + stats_now().heap_virtual_size - n;
     if (!in_early && !in_virtual)
-        fail_msg("kmalloc(%zu) = %p: not inside the heap; case %s", n, p, current_case);
+        fail_msg("kmalloc(%zu) = %p: not inside the heap; case %s", n, p, crash_case);
     for (int i = 0; i < nheld; i++) {
         uintptr_t lo = (uintptr_t)held[i].p - HDR, hi = (uintptr_t)held[i].p + held[i].n;
         if (a < hi && lo < a + n)
             fail_msg("kmalloc(%zu) = %p overlaps the live block %p (%zu bytes); case %s", n, p,
-                     held[i].p, held[i].n, current_case);
+                     held[i].p, held[i].n, crash_case);
     }
 }
 
@@ -225,8 +163,8 @@ static void assert_healthy(const char *when)
     if (broken) {
         const char *t = host_console_text();
         size_t len = strlen(t);
-        fail_msg("%s: heap_check() = %d; case %s; the console says:\n%s", when, broken,
-                 current_case, len > 2000 ? t + len - 2000 : t);
+        fail_msg("%s: heap_check() = %d; case %s; the console says:\n%s", when, broken, crash_case,
+                 len > 2000 ? t + len - 2000 : t);
     }
 }
 
@@ -245,7 +183,7 @@ static void assert_heap_usable(void)
     }
     if (phase == PHASE2 && n < 3 * (int)(sizeof(sizes) / sizeof(sizes[0])))
         fail_msg("the virtual heap failed %d allocations after the damage; case %s",
-                 3 * (int)(sizeof(sizes) / sizeof(sizes[0])) - n, current_case);
+                 3 * (int)(sizeof(sizes) / sizeof(sizes[0])) - n, crash_case);
     assert_all_intact("after allocating");
     assert_healthy("after allocating");
     while (n)
@@ -414,7 +352,7 @@ static int forged_case(void *target_payload, int f, uintptr_t value, int op, con
             assert_fresh(p, 3 * BIG);
             hold(p, 3 * BIG);
         } else if (p) {
-            fail_msg("krealloc of a free block returned %p; case %s", p, current_case);
+            fail_msg("krealloc of a free block returned %p; case %s", p, crash_case);
         }
         break;
     }
@@ -459,13 +397,13 @@ static int forged_case(void *target_payload, int f, uintptr_t value, int op, con
     /* said something: a report of the call, or heap_check naming the damage */
     int broken = heap_check();
     if (errors_now() == errors && !broken)
-        fail_msg("nothing reported, heap_check() = 0; case %s", current_case);
+        fail_msg("nothing reported, heap_check() = 0; case %s", crash_case);
     const char *t = host_console_text();
     int reports = 0;
     for (const char *q = t; (q = strstr(q, "ERROR: ")) != NULL; q++)
         reports++;
     if (op != OP_DUMP && reports > 6)
-        fail_msg("%d reports for one forged word; case %s:\n%s", reports, current_case, t);
+        fail_msg("%d reports for one forged word; case %s:\n%s", reports, crash_case, t);
     if (broken && *word == value && hdr(target_payload)->magic == magic)
         *word = orig; /* the heap left the block alone: the test repairs it */
     assert_healthy("after the call (and the word put back)");
@@ -480,7 +418,7 @@ static int forged_case(void *target_payload, int f, uintptr_t value, int op, con
 
 static void forged_words(int ph, int target, int f)
 {
-    arm(60);
+    crash_watch(60);
     uintptr_t v[40];
     int cases = 0;
     start(ph);
@@ -491,9 +429,9 @@ static void forged_words(int ph, int target, int f)
         for (int op = 0; op < OP_COUNT; op++) {
             start_(ph, 0);
             l = build();
-            snprintf(current_case, sizeof(current_case),
-                     "phase %d, %s's %s = %#lx (value %d), then %s", ph + 1, target_name[target],
-                     field_name[f], (unsigned long)v[i], i, op_name[op]);
+            snprintf(crash_case, sizeof(crash_case), "phase %d, %s's %s = %#lx (value %d), then %s",
+                     ph + 1, target_name[target], field_name[f], (unsigned long)v[i], i,
+                     op_name[op]);
             cases += forged_case(t, f, v[i], op, &l, target);
         }
     }
@@ -530,11 +468,11 @@ FORGED_ALL(PHASE2)
  */
 static void minus_24_in_prev(int ph)
 {
-    arm(10);
+    crash_watch(10);
     start(ph);
     nheld = 0;
     void *a = t_alloc(BIG), *b = t_alloc(BIG), *c = t_alloc(BIG);
-    snprintf(current_case, sizeof(current_case), "phase %d: prev = -24, kfree", ph + 1);
+    snprintf(crash_case, sizeof(crash_case), "phase %d: prev = -24, kfree", ph + 1);
     hdr(b)->prev = (heap_block_t *)(uintptr_t)-24;
     drop(b);
     kfree(b);
@@ -546,17 +484,7 @@ static void minus_24_in_prev(int ph)
     assert_healthy("after freeing the rest");
 }
 
-static void test_minus_24_in_prev_phase1(void **state)
-{
-    (void)state;
-    minus_24_in_prev(PHASE1);
-}
-
-static void test_minus_24_in_prev_phase2(void **state)
-{
-    (void)state;
-    minus_24_in_prev(PHASE2);
-}
+IN_BOTH_PHASES(minus_24_in_prev, minus_24_in_prev, PHASE1, PHASE2)
 
 /* ------------------------------ 2. the last block, through r->last ---- */
 
@@ -591,7 +519,7 @@ static void last_block_case(size_t len, int byte, int op, int size_only)
     }
     assert_int_equal(r->magic, HEAP_MAGIC_FREE);
     assert_null(r->next);
-    snprintf(current_case, sizeof(current_case), "phase 2: %s%zu bytes of 0x%02x over R, then %s",
+    snprintf(crash_case, sizeof(crash_case), "phase 2: %s%zu bytes of 0x%02x over R, then %s",
              size_only ? "size field only, " : "", len, byte, last_op_name[op]);
     if (size_only) {
         memset(&r->size, byte, sizeof(r->size));
@@ -635,7 +563,7 @@ static void last_block_case(size_t len, int byte, int op, int size_only)
 static void test_last_block_overflow(void **state)
 {
     (void)state;
-    arm(120);
+    crash_watch(120);
     static const int bytes[] = {0x00, 0x41, 0xff};
     for (size_t len = 4; len <= HDR; len += 4) {
         for (size_t k = 0; k < sizeof(bytes) / sizeof(bytes[0]); k++) {
@@ -648,7 +576,7 @@ static void test_last_block_overflow(void **state)
 static void test_last_block_size_only(void **state)
 {
     (void)state;
-    arm(60);
+    crash_watch(60);
     static const int bytes[] = {0x00, 0x01, 0x41, 0x7f, 0x80, 0xff};
     for (size_t k = 0; k < sizeof(bytes) / sizeof(bytes[0]); k++) {
         for (int op = 0; op < L_COUNT; op++)
@@ -660,7 +588,7 @@ static void test_last_block_size_only(void **state)
 static void test_last_block_issue_case(void **state)
 {
     (void)state;
-    arm(10);
+    crash_watch(10);
     last_block_case(sizeof(void *) == 4 ? 16 : 24, 'A', L_KMALLOC_HUGE, 0);
 }
 
@@ -680,10 +608,10 @@ static void test_last_block_issue_case(void **state)
  */
 static void behind_the_head(int ph)
 {
-    arm(10);
+    crash_watch(10);
     start(ph);
     nheld = 0;
-    snprintf(current_case, sizeof(current_case), "phase %d: kmalloc(3650), fit behind the head",
+    snprintf(crash_case, sizeof(crash_case), "phase %d: kmalloc(3650), fit behind the head",
              ph + 1);
     void *x = t_alloc(BIG), *f1 = t_alloc(3696), *y = t_alloc(BIG), *f2 = t_alloc(3600);
     void *z = t_alloc(BIG);
@@ -707,21 +635,11 @@ static void behind_the_head(int ph)
     assert_all_intact("after kmalloc(3650)");
 }
 
-static void test_fit_behind_class_head_phase1(void **state)
-{
-    (void)state;
-    behind_the_head(PHASE1);
-}
-
-static void test_fit_behind_class_head_phase2(void **state)
-{
-    (void)state;
-    behind_the_head(PHASE2);
-}
+IN_BOTH_PHASES(fit_behind_class_head, behind_the_head, PHASE1, PHASE2)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_teardown(f, teardown)
+#define T(f) cmocka_unit_test_teardown(f, crash_watch_off)
 #define TP(ph)                                                                                     \
     T(test_##ph##_T_LIVE_F_NEXT), T(test_##ph##_T_LIVE_F_PREV), T(test_##ph##_T_LIVE_F_SIZE),      \
         T(test_##ph##_T_FREE_F_NEXT), T(test_##ph##_T_FREE_F_PREV), T(test_##ph##_T_FREE_F_SIZE),  \

@@ -49,12 +49,37 @@ static void test_truncation(void **state)
     assert_int_equal(strlen(wide), sizeof(wide) - 1);
 }
 
+/* The checkers' one reporter: the lines heap_check, its slabs, pmm/vmm/vmalloc_check print. */
+static void test_check_failed(void **state)
+{
+    char want[128];
+    void *p = (void *)0x1234;
+    host_console_clear();
+    assert_int_equal(mm_check_failed("heap_check", p, "free list has a cycle", NULL), 1);
+    mm_snprintf(want, sizeof(want), "heap_check: %p: free list has a cycle\n", p);
+    expect(host_console_text(), want);
+    host_console_clear();
+    assert_int_equal(mm_check_failed("heap_check", p, "slab list back link is wrong", "kmalloc-32"),
+                     1);
+    mm_snprintf(want, sizeof(want),
+                "heap_check: %p: slab list back link is wrong (cache 'kmalloc-32')\n", p);
+    expect(host_console_text(), want);
+    host_console_clear();
+    assert_int_equal(mm_check_failed_at("pmm_check", 0x500000u, "bad state byte"), 1);
+    expect(host_console_text(), "pmm_check: 0x00500000: bad state byte\n");
+    host_console_clear();
+    assert_int_equal(mm_check_failed_at("vmm_check", 0xFFC00000u, "x"), 1);
+    expect(host_console_text(), "vmm_check: 0xffc00000: x\n");
+    host_console_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_widths_and_justification),
         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_check_failed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,11 +21,9 @@
  * deterministic tests therefore overflow with JUNK, whose pointers are
  * 8-aligned and point nowhere, so a heap that follows one faults instead.
  */
-#include <signal.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
-#include "harness.h"
+#include "attack.h"
 
 #define PTR       sizeof(void *)
 #define LINKS     (2 * sizeof(void *)) /* a free block's next_free and prev_free */
@@ -38,39 +36,12 @@
 
 /* ------------------------------------------------------------- helpers ---- */
 
-static heap_block_t *hdr(void *payload)
-{
-    return (heap_block_t *)((char *)payload - HDR);
-}
-
 /* The free-list links a free block keeps in its first payload bytes. */
 static void set_link(void *payload, int which, uintptr_t value)
 {
     memcpy((char *)payload + which * PTR, &value, PTR);
 }
 enum { NEXT_FREE, PREV_FREE };
-
-/* The test's own data: byte k of a block tagged t. */
-static unsigned char pattern(unsigned tag, size_t k)
-{
-    return (unsigned char)(tag * 53 + k * 31 + 1);
-}
-
-static void fill(void *p, size_t n, unsigned tag)
-{
-    for (size_t k = 0; k < n; k++)
-        ((unsigned char *)p)[k] = pattern(tag, k);
-}
-
-/* The first byte that no longer holds the pattern, or n. */
-static size_t first_change(const void *p, size_t n, unsigned tag)
-{
-    for (size_t k = 0; k < n; k++) {
-        if (((const unsigned char *)p)[k] != pattern(tag, k))
-            return k;
-    }
-    return n;
-}
 
 /* The end of the console: what the heap said last. */
 static const char *console_tail(void)
@@ -197,11 +168,6 @@ static void assert_fresh(const void *p, size_t n, const held_t *held)
             fail_msg("kmalloc result %p (%zu bytes) overlaps the live block %p (%zu bytes)", p, n,
                      held->p, held->n);
     }
-}
-
-static uint32_t errors_now(void)
-{
-    return stats_now().error_count;
 }
 
 /* The heap is one free block of INITIAL_HEAP_SIZE - HDR, and all of it can be had. */
@@ -378,6 +344,21 @@ static void test_overflow_into_free_neighbour_links_then_kfree(void **state)
 }
 
 /*
+ * | a (live, 64) | b (free, 64, damaged) | c (live, 64) | rest (live) |
+ * kmalloc(16) past the damage: reported by kmalloc for one of `reasons`, at b
+ * or its header; a fresh block clear of a, c and the rest; the heap healthy.
+ */
+static char *kmalloc_past_free_b(char *a, char *b, char *c, held_t rest, const char *reasons)
+{
+    char *p = kmalloc(16);
+    expect_report("kmalloc", reasons, ADDRS(b, hdr(b)));
+    assert_non_null(p);
+    assert_fresh(p, 16, HELD({a, 64}, {c, 64}, rest));
+    assert_healthy("after kmalloc");
+    return p;
+}
+
+/*
  * Reviewer min2 (#2): one word of overflow smashes a FREE block's magic, then
  * kmalloc meets it (the rest of the heap is taken: b is the only free block).
  *
@@ -394,11 +375,7 @@ static void test_smashed_free_header_then_kmalloc_stays_free(void **state)
     fill(c, 64, 3);
     t_kfree(b);
     memset(a, JUNK, 64 + 4);
-    char *p = kmalloc(16);
-    expect_report("kmalloc", "smashed|corrupt", ADDRS(b, hdr(b)));
-    assert_non_null(p);
-    assert_fresh(p, 16, HELD({a, 64}, {c, 64}, rest));
-    assert_healthy("after kmalloc");
+    char *p = kmalloc_past_free_b(a, b, c, rest, "smashed|corrupt");
     assert_intact(c, 64, 3);
     assert_intact(rest.p, rest.n, 9);
     assert_full_recovery(PTRS(a, c, p, (void *)rest.p));
@@ -694,11 +671,7 @@ static void test_write_after_free_prev_link_then_kmalloc(void **state)
     fill(c, 64, 3);
     t_kfree(b);
     set_link(b, PREV_FREE, JUNK_WORD);
-    char *p = kmalloc(16);
-    expect_report("kmalloc", "corrupt|smashed|after free", ADDRS(b, hdr(b)));
-    assert_non_null(p);
-    assert_fresh(p, 16, HELD({a, 64}, {c, 64}, rest));
-    assert_healthy("after kmalloc");
+    char *p = kmalloc_past_free_b(a, b, c, rest, "corrupt|smashed|after free");
     assert_intact(a, 64, 1);
     assert_intact(c, 64, 3);
     assert_full_recovery(PTRS(a, c, p, (void *)rest.p));
@@ -1156,10 +1129,7 @@ static struct {
 
 static uint32_t fz_rand(void)
 {
-    fz.rng ^= fz.rng << 13;
-    fz.rng ^= fz.rng >> 17;
-    fz.rng ^= fz.rng << 5;
-    return fz.rng;
+    return rng_next(&fz.rng);
 }
 
 __attribute__((format(printf, 1, 2))) static void fz_fail(const char *fmt, ...)
@@ -1175,12 +1145,8 @@ __attribute__((format(printf, 1, 2))) static void fz_fail(const char *fmt, ...)
 
 static size_t fz_size(void)
 {
-    uint32_t r = fz_rand() % 100;
-    if (r < 70)
-        return 1 + fz_rand() % 128;
-    if (r < 95)
-        return 129 + fz_rand() % 896;
-    return 1025 + fz_rand() % 3072;
+    static const struct rng_range mix[3] = {{70, 1, 128}, {25, 129, 896}, {5, 1025, 3072}};
+    return rng_size(&fz.rng, mix);
 }
 
 static int fz_is_live_start(const void *p)

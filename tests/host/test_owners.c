@@ -17,6 +17,7 @@
  * owner or state.  pmm_check, vmm_check, vmalloc_check and heap_check run
  * after every case.
  */
+#include "../reclaim_hook.h"
 #include "harness.h"
 #include "pmm.h"
 #include "slab.h"
@@ -38,6 +39,22 @@ static page_desc_t *desc(paddr_t page)
     pmm_stats_t s;
     pmm_get_stats(&s);
     return (page_desc_t *)(host_phys_base() + s.metadata_phys) + page / PAGE_SIZE;
+}
+
+/*
+ * One forged descriptor byte (an owner or a state): with *field = forged,
+ * check() counts a broken invariant and says `said` (when not NULL); then the
+ * byte is put back.
+ */
+static void assert_check_sees(int (*check)(void), uint8_t *field, uint8_t forged, const char *said)
+{
+    uint8_t real = *field;
+    host_console_clear();
+    *field = forged;
+    assert_true(check() > 0);
+    if (said)
+        assert_true(host_console_has(said));
+    *field = real;
 }
 
 static void check_all(void)
@@ -272,25 +289,19 @@ static void test_unmap_of_an_alias_keeps_the_page(void **state)
 static void test_pmm_check_sees_forged_owners(void **state)
 {
     paddr_t p = pmm_alloc_page();
-    desc(p)->owner = PMM_OWNER_NONE;
-    assert_true(pmm_check() > 0);
-    assert_true(host_console_has("used page without a valid owner"));
-    desc(p)->owner = 200;
-    assert_true(pmm_check() > 0);
-    desc(p)->owner = PMM_OWNER_HEAP; /* valid, but the heap's count says otherwise */
-    assert_true(pmm_check() > 0);
-    assert_true(host_console_has("pages of an owner differ from its count"));
-    desc(p)->owner = PMM_OWNER_CALLER;
+    uint8_t *owner = &desc(p)->owner;
+    assert_check_sees(pmm_check, owner, PMM_OWNER_NONE, "used page without a valid owner");
+    assert_check_sees(pmm_check, owner, 200, NULL);
+    /* valid, but the heap's count says otherwise */
+    assert_check_sees(pmm_check, owner, PMM_OWNER_HEAP, "pages of an owner differ from its count");
+    assert_int_equal(*owner, PMM_OWNER_CALLER);
     assert_int_equal(pmm_check(), 0);
 
     paddr_t q = pmm_alloc_page();
     pmm_free_page(q);
     assert_int_equal(desc(q)->state, PG_FREE_STATE);
-    host_console_clear();
-    desc(q)->owner = PMM_OWNER_CALLER;
-    assert_true(pmm_check() > 0);
-    assert_true(host_console_has("page that is not in use has an owner"));
-    desc(q)->owner = PMM_OWNER_NONE;
+    assert_check_sees(pmm_check, &desc(q)->owner, PMM_OWNER_CALLER,
+                      "page that is not in use has an owner");
     pmm_free_page(p);
     check_all();
 }
@@ -300,22 +311,19 @@ static void test_vmm_check_sees_forged_tables(void **state)
 {
     vmm_stats_t vs;
     vmm_get_stats(&vs);
-    desc(vs.page_directory)->owner = PMM_OWNER_CALLER; /* pmm_free_page would take it */
-    assert_true(vmm_check() > 0);
-    assert_true(host_console_has("the directory's page has another owner"));
-    desc(vs.page_directory)->owner = PMM_OWNER_DIRECTORY;
+    /* the directory as a caller's page: pmm_free_page would take it */
+    assert_check_sees(vmm_check, &desc(vs.page_directory)->owner, PMM_OWNER_CALLER,
+                      "the directory's page has another owner");
+    assert_int_equal(desc(vs.page_directory)->owner, PMM_OWNER_DIRECTORY);
 
     paddr_t t = table_of(HEAP_VIRTUAL_START);
-    host_console_clear();
-    desc(t)->owner = PMM_OWNER_HEAP;
-    assert_true(vmm_check() > 0);
-    assert_true(host_console_has("page table has another owner in the PMM"));
-    desc(t)->owner = PMM_OWNER_TABLE;
-    host_console_clear();
-    desc(t)->state = PG_FREE_STATE; /* as if it had been freed */
-    assert_true(vmm_check() > 0);
-    assert_true(host_console_has("page table is not a page the PMM handed out"));
-    desc(t)->state = PG_USED_STATE;
+    assert_check_sees(vmm_check, &desc(t)->owner, PMM_OWNER_HEAP,
+                      "page table has another owner in the PMM");
+    assert_int_equal(desc(t)->owner, PMM_OWNER_TABLE);
+    /* as if it had been freed */
+    assert_check_sees(vmm_check, &desc(t)->state, PG_FREE_STATE,
+                      "page table is not a page the PMM handed out");
+    assert_int_equal(desc(t)->state, PG_USED_STATE);
     check_all();
 }
 
@@ -323,10 +331,10 @@ static void test_vmm_check_sees_forged_tables(void **state)
 static void test_heap_check_sees_forged_heap_pages(void **state)
 {
     paddr_t hp = phys_of(HEAP_VIRTUAL_START + PAGE_SIZE);
-    desc(hp)->owner = PMM_OWNER_CALLER;
-    assert_true(heap_check() > 0);
-    assert_true(host_console_has("virtual heap page not the heap's in the PMM"));
-    desc(hp)->owner = PMM_OWNER_NONE;
+    assert_check_sees(heap_check, &desc(hp)->owner, PMM_OWNER_CALLER,
+                      "virtual heap page not the heap's in the PMM");
+    assert_int_equal(desc(hp)->owner, PMM_OWNER_HEAP);
+    desc(hp)->owner = PMM_OWNER_NONE; /* and free, as if freed behind the heap's back */
     desc(hp)->state = PG_FREE_STATE;
     assert_true(heap_check() > 0);
     desc(hp)->state = PG_USED_STATE;
@@ -335,11 +343,9 @@ static void test_heap_check_sees_forged_heap_pages(void **state)
 
     void *v = vmalloc(PAGE_SIZE);
     paddr_t vp = phys_of(kvirt(v, VMALLOC_START));
-    host_console_clear();
-    desc(vp)->owner = PMM_OWNER_KSTACK;
-    assert_true(vmalloc_check() > 0);
-    assert_true(host_console_has("page has another owner in the PMM"));
-    desc(vp)->owner = PMM_OWNER_VMALLOC;
+    assert_check_sees(vmalloc_check, &desc(vp)->owner, PMM_OWNER_KSTACK,
+                      "page has another owner in the PMM");
+    assert_int_equal(desc(vp)->owner, PMM_OWNER_VMALLOC);
     vfree(v);
     check_all();
 }
@@ -407,27 +413,6 @@ static void test_reclaim_after_a_full_heap(void **state)
     check_all();
 }
 
-/* A test hook: counts its calls, allocates inside (must not re-enter), may give a page back. */
-static int hook_calls, hook_depth, hook_max_depth;
-static paddr_t hook_spare;
-static size_t hook(void)
-{
-    hook_calls++;
-    if (++hook_depth > hook_max_depth)
-        hook_max_depth = hook_depth;
-    paddr_t p = pmm_alloc_page(); /* the PMM is dry: this must not run the hooks again */
-    if (p)
-        pmm_free_page(p);
-    size_t n = 0;
-    if (hook_spare) {
-        pmm_free_page(hook_spare);
-        hook_spare = 0;
-        n = 1;
-    }
-    hook_depth--;
-    return n;
-}
-
 static size_t other_hook(void)
 {
     return 0;
@@ -453,8 +438,8 @@ static void test_reclaim_hooks_not_reentered(void **state)
     static paddr_t held[MAXPAGES];
     hook_calls = hook_depth = hook_max_depth = 0;
     kmem_cache_reap(); /* the heap's own hook then has nothing left to give */
-    assert_int_equal(pmm_register_reclaim(hook), 0);
-    assert_int_equal(pmm_register_reclaim(hook), 0); /* still one */
+    assert_int_equal(pmm_register_reclaim(reclaim_hook), 0);
+    assert_int_equal(pmm_register_reclaim(reclaim_hook), 0); /* still one */
     int n = 0;
     while ((held[n] = pmm_alloc_pages_owner(1, 0, PMM_OWNER_CALLER | PMM_NO_RECLAIM)) != 0)
         n++;
@@ -470,10 +455,10 @@ static void test_reclaim_hooks_not_reentered(void **state)
     pmm_free_page(p);
     for (int i = 0; i < n; i++)
         pmm_free_page(held[i]);
-    pmm_unregister_reclaim(hook);
+    pmm_unregister_reclaim(reclaim_hook);
 
     /* PMM_RECLAIM_HOOKS slots, the heap's kmem_cache_reap in one of them */
-    size_t (*const more[])(void) = {hook, other_hook, third_hook};
+    size_t (*const more[])(void) = {reclaim_hook, other_hook, third_hook};
     for (unsigned i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         assert_int_equal(pmm_register_reclaim(more[i]), 0);
     assert_int_equal(pmm_register_reclaim(fourth_hook), -1);

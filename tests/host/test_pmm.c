@@ -258,8 +258,7 @@ static void test_random_against_shadow(void **state)
     memset(owner, 0, sizeof(owner));
     uint32_t rng = 12345, free0 = pstats().free_pages;
     for (int op = 0; op < 20000; op++) {
-        rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
-        int i = rng % SLOTS;
+        int i = rng_next(&rng) % SLOTS;
         if (base[i]) {
             for (uint32_t k = 0; k < len[i]; k++)
                 owner[base[i] / PAGE_SIZE + k] = 0;

@@ -7,54 +7,34 @@
  * a one-line report, no allocation overlapping a live block, every live
  * block's bytes intact, heap_check() back at 0.
  */
-#include <signal.h>
-#include <unistd.h>
-
-#include "harness.h"
+#include "attack.h"
 #include "slab.h"
 
 #define MB (1024u * 1024u)
-
-static heap_block_t *hdr(void *payload)
-{
-    return (heap_block_t *)((char *)payload - HDR);
-}
-
-static void on_signal(int sig)
-{
-    fail_msg("crashed: signal %d (%s)", sig, strsignal(sig));
-}
-
-static void arm(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGALRM};
-    sigset_t unblock;
-    sigemptyset(&unblock);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-        sigaction(sigs[i], &sa, NULL);
-        sigaddset(&unblock, sigs[i]);
-    }
-    sigprocmask(SIG_UNBLOCK, &unblock, NULL);
-    alarm(20);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    alarm(0);
-    return 0;
-}
 
 static void phase2(void)
 {
     fresh_paging_ram(8 * MB);
     heap_init_virtual();
     host_console_clear();
+}
+
+/* A case's start: the crash watch on, a fresh heap of that phase (1: early, 2: virtual). */
+static void start(int phase)
+{
+    crash_watch(20);
+    if (phase == 2)
+        phase2();
+    else
+        memory_init();
+    host_console_clear();
+}
+
+/* After a report, heap_check() is back at 0 (else the console says what it found). */
+static void assert_healed(void)
+{
+    if (heap_check() != 0)
+        fail_msg("heap_check after the report:\n%s", host_console_text());
 }
 
 /* [a, a + n) and [b, b + m) do not meet. */
@@ -82,12 +62,7 @@ static int all_bytes(const void *p, size_t n, unsigned char v)
  */
 static void swallow_next(int phase, int free_a_first)
 {
-    arm();
-    if (phase == 2)
-        phase2();
-    else
-        memory_init();
-    host_console_clear();
+    start(phase);
     size_t n = 600; /* a heap block in both phases */
     char *a = kmalloc(n), *b = kmalloc(n), *c = kmalloc(n);
     assert_non_null(a);
@@ -115,50 +90,22 @@ static void swallow_next(int phase, int free_a_first)
     }
     assert_true(all_bytes(b, n, 0xbb));
     assert_true(host_console_has("its size covers another block"));
-    if (heap_check() != 0)
-        fail_msg("heap_check after the report:\n%s", host_console_text());
+    assert_healed();
     kfree(b);
     assert_int_equal(heap_check(), 0);
 }
 
-static void test_swallow_next_live_phase1(void **state)
-{
-    (void)state;
-    swallow_next(1, 0);
-}
-
-static void test_swallow_next_live_phase2(void **state)
-{
-    (void)state;
-    swallow_next(2, 0);
-}
-
-static void test_swallow_next_free_phase1(void **state)
-{
-    (void)state;
-    swallow_next(1, 1);
-}
-
-static void test_swallow_next_free_phase2(void **state)
-{
-    (void)state;
-    swallow_next(2, 1);
-}
+IN_BOTH_PHASES(swallow_next_live, swallow_next, 1, 2, 0)
+IN_BOTH_PHASES(swallow_next_free, swallow_next, 1, 2, 1)
 
 /*
  * | hdr A | a (live) | hdr B | b (free) | hdr C | c (live) | hdr D | ...
  * B's size, next and D's prev forged so B swallows C; then krealloc(a)
  * asks for more than A + B really hold.  Expect: not grown over C.
  */
-static void realloc_into_forged(int phase)
+static void realloc_into_forged(int phase, size_t n)
 {
-    arm();
-    if (phase == 2)
-        phase2();
-    else
-        memory_init();
-    host_console_clear();
-    size_t n = 600;
+    start(phase);
     char *a = kmalloc(n), *b = kmalloc(n), *c = kmalloc(n), *d = kmalloc(n);
     assert_non_null(d);
     memset(a, 0xaa, n);
@@ -175,25 +122,14 @@ static void realloc_into_forged(int phase)
     assert_apart(p - HDR, want + HDR, c - HDR, n + HDR);
     memset(p, 0x77, want);
     assert_true(all_bytes(c, n, 0xcc));
-    if (heap_check() != 0)
-        fail_msg("heap_check after the report:\n%s", host_console_text());
+    assert_healed();
     assert_non_null(strstr(mm_last_error(), "krealloc"));
     kfree(p);
     kfree(c);
     assert_int_equal(heap_check(), 0);
 }
 
-static void test_realloc_into_forged_phase1(void **state)
-{
-    (void)state;
-    realloc_into_forged(1);
-}
-
-static void test_realloc_into_forged_phase2(void **state)
-{
-    (void)state;
-    realloc_into_forged(2);
-}
+IN_BOTH_PHASES(realloc_into_forged, realloc_into_forged, 1, 2, 600)
 
 /*
  * | hdr (slab page, in band) | obj | obj | ... |   the heap block of a slab
@@ -203,9 +139,7 @@ static void test_realloc_into_forged_phase2(void **state)
  */
 static void test_slab_page_header_smashed_then_reap(void **state)
 {
-    (void)state;
-    arm();
-    phase2();
+    start(2);
     kmem_cache_reap();
     memory_stats_t s0 = stats_now();
     enum { N = 40 };
@@ -218,8 +152,7 @@ static void test_slab_page_header_smashed_then_reap(void **state)
     for (int i = 0; i < N; i++)
         kfree(o[i]);
     kmem_cache_reap();
-    if (heap_check() != 0)
-        fail_msg("heap_check after the report:\n%s", host_console_text());
+    assert_healed();
     memory_stats_t s1 = stats_now();
     assert_int_equal(s1.heap_used, s0.heap_used);
     assert_true(s1.error_count > s0.error_count); /* the smashed header was reported */
@@ -235,9 +168,7 @@ static void test_slab_page_header_smashed_then_reap(void **state)
  */
 static void test_edges_phase2(void **state)
 {
-    (void)state;
-    arm();
-    phase2();
+    start(2);
     char *p = kmalloc(1000), *q = kmalloc(64);
     assert_non_null(p);
     assert_non_null(q);
@@ -277,9 +208,7 @@ static void test_edges_phase2(void **state)
 /* memory_init again with objects live: their stale pointers are reported, not followed. */
 static void test_memory_init_again_phase2(void **state)
 {
-    (void)state;
-    arm();
-    phase2();
+    start(2);
     char *big = kmalloc(5000), *small = kmalloc(48);
     assert_non_null(big);
     assert_non_null(small);
@@ -301,7 +230,7 @@ static void test_memory_init_again_phase2(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_teardown(f, teardown)
+#define T(f) cmocka_unit_test_teardown(f, crash_watch_off)
     const struct CMUnitTest tests[] = {
         T(test_swallow_next_live_phase1),           T(test_swallow_next_live_phase2),
         T(test_swallow_next_free_phase1),           T(test_swallow_next_free_phase2),

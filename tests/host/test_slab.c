@@ -193,22 +193,22 @@ static void test_random_against_shadow(void **state)
     enum { SLOTS = 300, OPS = 20000 };
     static char *ptr[SLOTS];
     static size_t len[SLOTS];
-    srand(7);
+    uint32_t rng = 7;
     for (int op = 0; op < OPS; op++) {
-        int i = rand() % SLOTS;
+        int i = rng_below(&rng, SLOTS);
         if (ptr[i]) {
             for (size_t k = 0; k < len[i]; k++)
                 assert_int_equal((unsigned char)ptr[i][k], (unsigned char)(i + k));
         }
-        size_t n = rand() % 4 ? 1 + rand() % 600 : 1 + rand() % 9000;
-        switch (rand() % 4) {
+        size_t n = rng_below(&rng, 4) ? 1 + rng_below(&rng, 600) : 1 + rng_below(&rng, 9000);
+        switch (rng_below(&rng, 4)) {
         case 0:
             kfree(ptr[i]);
             ptr[i] = kmalloc(n);
             assert_non_null(ptr[i]);
             break;
         case 3: { /* aligned: small ones from the classes, the rest carved from blocks */
-            size_t align = (size_t)1 << (rand() % 13);
+            size_t align = (size_t)1 << rng_below(&rng, 13);
             kfree(ptr[i]);
             ptr[i] = kmalloc_aligned(n, align);
             assert_non_null(ptr[i]);

@@ -25,21 +25,14 @@ static uint32_t rng;
 
 static uint32_t next_rand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
+    return rng_next(&rng);
 }
 
 /* Mostly small, sometimes medium, rarely large: the kernel's usual mix. */
 static size_t random_size(void)
 {
-    uint32_t r = next_rand() % 100;
-    if (r < 70)
-        return 1 + next_rand() % 128;
-    if (r < 97)
-        return 1 + next_rand() % 2048;
-    return 1 + next_rand() % 16384;
+    static const struct rng_range mix[3] = {{70, 1, 128}, {27, 1, 2048}, {3, 1, 16384}};
+    return rng_size(&rng, mix);
 }
 
 static unsigned char pattern(uint32_t seed, size_t i)

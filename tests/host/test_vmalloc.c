@@ -400,16 +400,11 @@ static void test_cursor_wraps_around(void **state)
 static void test_random_against_shadow(void **state)
 {
     enum { SLOTS = 48 };
-    static struct {
-        unsigned char *p;
-        size_t n;
-        unsigned char c;
-    } live[SLOTS];
+    static struct shadow_slot live[SLOTS];
     memset(live, 0, sizeof(live));
     uint32_t free0 = free_pages(), rng = 4242;
     for (int op = 0; op < 3000; op++) {
-        rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
-        int i = rng % SLOTS;
+        int i = rng_next(&rng) % SLOTS;
         if (live[i].p) {
             for (size_t k = 0; k < live[i].n; k += 61)
                 assert_int_equal(live[i].p[k], live[i].c);

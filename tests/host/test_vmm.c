@@ -249,7 +249,7 @@ static void test_random_against_shadow(void **state)
     pmm_stats_t ps0;
     pmm_get_stats(&ps0);
     for (int op = 0; op < 4000; op++) {
-        rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+        rng_next(&rng);
         /* 4 areas of 4 MB, 64 pages each: tables come and go */
         vaddr_t v = 0x60000000u + (rng % 4) * 0x400000u + ((rng >> 8) % 64) * PAGE_SIZE;
         int i;
@@ -423,11 +423,11 @@ static void test_heap_reserve(void **state)
     pmm_stats_t ps0, ps1;
     pmm_get_stats(&ps0);
     static void *p[256];
-    srand(3);
+    uint32_t rng = 3;
     for (int op = 0; op < 20000; op++) {
-        int i = rand() % 256;
+        int i = rng_below(&rng, 256);
         kfree(p[i]);
-        p[i] = kmalloc(rand() % 2 ? 1 + rand() % 512 : 1 + rand() % 16000);
+        p[i] = kmalloc(rng_below(&rng, 2) ? 1 + rng_below(&rng, 512) : 1 + rng_below(&rng, 16000));
         assert_non_null(p[i]);
     }
     for (int i = 0; i < 256; i++)
@@ -473,15 +473,11 @@ static void test_virtual_heap_random_workload(void **state)
 {
     heap_init_virtual();
     enum { SLOTS = 64 };
-    static struct {
-        unsigned char *p;
-        size_t n;
-        unsigned char c;
-    } live[SLOTS];
+    static struct shadow_slot live[SLOTS];
     memset(live, 0, sizeof(live));
     uint32_t rng = 99;
     for (int op = 0; op < 3000; op++) {
-        rng ^= rng << 13, rng ^= rng >> 17, rng ^= rng << 5;
+        rng_next(&rng);
         int i = rng % SLOTS;
         if (live[i].p) {
             for (size_t k = 0; k < live[i].n; k++)

@@ -6,6 +6,7 @@
 #ifndef KTEST_H
 #define KTEST_H
 
+#include "../rng.h"
 #include "memory.h"
 #include "terminal.h"
 

@@ -18,8 +18,7 @@ static int heap_usable(void)
     static uint32_t n[N];
     uint32_t rng = 99;
     for (int op = 0; op < 300; op++) {
-        rng = rng * 1103515245u + 12345u;
-        int i = (int)((rng >> 16) % N);
+        int i = (int)rng_below(&rng, N);
         if (p[i]) {
             for (uint32_t k = 0; k < n[i]; k++) {
                 if ((uint8_t)p[i][k] != (uint8_t)(i ^ k))
@@ -27,7 +26,7 @@ static int heap_usable(void)
             }
             kfree(p[i]);
         }
-        n[i] = 1 + (rng >> 8) % 3000;
+        n[i] = 1 + rng_below(&rng, 3000);
         if (!(p[i] = kmalloc(n[i])))
             return 0;
         for (uint32_t k = 0; k < n[i]; k++)

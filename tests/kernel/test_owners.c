@@ -12,6 +12,7 @@
  * the stack page as somebody's data (a return to EIP 0), the heap page under
  * a live block (heap_check broken from then on).
  */
+#include "../reclaim_hook.h"
 #include "ktest.h"
 #include "log.h"
 #include "pmm.h"
@@ -202,30 +203,11 @@ static void give_everything_back(void)
     nheld = 0;
 }
 
-static int hook_calls, hook_depth, hook_max_depth;
-static paddr_t hook_spare;
-
-static size_t test_hook(void)
-{
-    hook_calls++;
-    if (++hook_depth > hook_max_depth)
-        hook_max_depth = hook_depth;
-    paddr_t p = pmm_alloc_page(); /* the PMM is dry: must not run the hooks again */
-    if (p)
-        pmm_free_page(p);
-    size_t n = hook_spare != 0;
-    if (hook_spare)
-        pmm_free_page(hook_spare);
-    hook_spare = 0;
-    hook_depth--;
-    return n;
-}
-
 static void reclaim_hooks_not_reentered(void)
 {
     hook_calls = hook_depth = hook_max_depth = 0;
     kmem_cache_reap(); /* the heap's own hook then has nothing left to give */
-    KT_ASSERT(pmm_register_reclaim(test_hook) == 0);
+    KT_ASSERT(pmm_register_reclaim(reclaim_hook) == 0);
     take_everything();
     KT_ASSERT(nheld < sizeof(held) / sizeof(held[0]));
     pmm_stats_t s;
@@ -243,7 +225,7 @@ static void reclaim_hooks_not_reentered(void)
     if (p)
         pmm_free_page(p);
     give_everything_back();
-    pmm_unregister_reclaim(test_hook);
+    pmm_unregister_reclaim(reclaim_hook);
     KT_ASSERT(p != 0 && none == 0);
     KT_ASSERT(calls1 == 1 && depth1 == 1 && calls2 == 2 && hook_max_depth == 1);
     KT_ASSERT(pmm_check() == 0);

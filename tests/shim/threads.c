@@ -29,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../rng.h"
+
 #define THREADS 4
 #define OPS     200000
 #define SLOTS   512
@@ -50,18 +52,10 @@ static void fail(const char *what, long detail)
     __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
 }
 
-static uint64_t next_random(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 /* Mostly small, sometimes a page or two, now and then 256 KB. */
-static size_t random_size(uint64_t *s)
+static size_t random_size(uint32_t *s)
 {
-    uint64_t r = next_random(s);
+    uint32_t r = rng_next(s);
     switch (r % 16) {
     case 0:
         return r % (256 * 1024);
@@ -89,11 +83,11 @@ static void fill(slot_t *sl, unsigned char c)
 }
 
 /* One random operation on one slot; returns 0 if something was wrong. */
-static int operate(slot_t *sl, uint64_t *rng, unsigned char tag)
+static int operate(slot_t *sl, uint32_t *rng, unsigned char tag)
 {
-    uint64_t r = next_random(rng);
+    uint32_t r = rng_next(rng);
     size_t n = random_size(rng);
-    unsigned char c = (unsigned char)(tag ^ r >> 40);
+    unsigned char c = (unsigned char)(tag ^ r >> 24);
     if (sl->p && !check(sl)) {
         fail("block changed under us", (long)sl->size);
         return 0;
@@ -151,9 +145,9 @@ static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
     static slot_t slots[THREADS][SLOTS];
-    uint64_t rng = 0x9E3779B97F4A7C15ull * (uint64_t)(id + 1);
+    uint32_t rng = 0x9E3779B9u * (uint32_t)(id + 1); /* odd: never 0 */
     for (int i = 0; i < OPS; i++) {
-        if (!operate(&slots[id][next_random(&rng) % SLOTS], &rng, (unsigned char)(id * 40)))
+        if (!operate(&slots[id][rng_next(&rng) % SLOTS], &rng, (unsigned char)(id * 40)))
             break;
         __atomic_store_n(&progress[id], i, __ATOMIC_RELAXED);
     }
@@ -165,10 +159,10 @@ static void *worker(void *arg)
 
 static void *child_worker(void *arg)
 {
-    uint64_t rng = (uint64_t)(intptr_t)arg;
+    uint32_t rng = (uint32_t)(intptr_t)arg; /* 1, 2, ...: never 0 */
     slot_t slots[64] = {{0}};
     for (int i = 0; i < 20000; i++)
-        operate(&slots[next_random(&rng) % 64], &rng, 0x5A);
+        operate(&slots[rng_next(&rng) % 64], &rng, 0x5A);
     for (int s = 0; s < 64; s++)
         free(slots[s].p);
     return NULL;
@@ -261,7 +255,7 @@ int main(void)
     api_checks();
 
     slot_t own[OWN];
-    uint64_t rng = 42;
+    uint32_t rng = 42;
     for (int i = 0; i < OWN; i++) {
         own[i].size = 1 + random_size(&rng);
         own[i].p = malloc(own[i].size);

@@ -1,0 +1,33 @@
+/*
+ * glue_common.h - what the two host glues share (host/glue_common.c) and what
+ * each of them provides to it.
+ *
+ * host/glue.c (the unit tests, fuzzers and benchmarks) and host/shim_glue.c
+ * (the LD_PRELOAD malloc) differ in where simulated memory comes from and how
+ * a mapping is mirrored; the lock and the page tables are the same, and live
+ * once, in host/glue_common.c.
+ */
+#ifndef HOST_GLUE_COMMON_H
+#define HOST_GLUE_COMMON_H
+
+#include <stddef.h>
+
+/*
+ * Provided by each glue: its simulated physical memory.  Physical address P
+ * is at host_phys_base() + P, for P < host_phys_size.
+ */
+char *host_phys_base(void);
+extern const size_t host_phys_size;
+
+/*
+ * pthread_atfork handlers for the glue lock (the shim registers them): held
+ * across fork(), so the child's only thread owns a heap nobody is halfway
+ * through changing.  The child re-initialises the mutex rather than unlocking
+ * it: glibc records a recursive mutex's owner by thread id, and the child's
+ * thread has a new one.
+ */
+void host_lock_fork_prepare(void);
+void host_lock_fork_parent(void);
+void host_lock_fork_child(void);
+
+#endif /* HOST_GLUE_COMMON_H */
