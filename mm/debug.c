@@ -3,9 +3,9 @@
  *
  * Theory of operation
  * -------------------
- * heap.c and slab.c call the dbg_* hooks (heap_internal.h) when a caller's
- * object is born (dbg_arm), freed (dbg_free) or checked (heap_check); this
- * file owns everything the debug build adds:
+ * The heap (kmalloc.c, heap_stats.c) and slab.c call the dbg_* hooks (heap_internal.h) when a
+ * caller's object is born (dbg_arm), freed (dbg_free) or checked (heap_check); this file owns
+ * everything the debug build adds:
  *
  *   sites        a table of call sites (file, line), found by hashing the
  *                pair, never by reading the file name; an object's record

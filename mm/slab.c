@@ -437,7 +437,7 @@ static size_t cache_shrink_locked(kmem_cache_t *c)
     return n;
 }
 
-/* ----------------------------------------------------- for heap.c ---- */
+/* ------------------------------------------------ for the heap ---- */
 
 static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t align,
                        void (*ctor)(void *))
