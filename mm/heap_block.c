@@ -168,7 +168,7 @@ void heap_free_add(heap_region_t *r, heap_block_t *b)
 void heap_free_del(heap_region_t *r, heap_block_t *b)
 {
     if (!r->retired && !heap_freelist_unlink(b)) {
-        heap_freelist_rebuild(heap_state.api, block_payload(b), b);
+        heap_freelist_rebuild(heap_api(), block_payload(b), b);
         return; /* the rebuild counted everything but b */
     }
     heap_state.free -= b->size;

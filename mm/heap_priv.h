@@ -35,7 +35,10 @@
  *
  * Every function declared here expects the glue lock held.  Those that report
  * a caller's bug take the public function's name (fn); the few that report
- * from deep inside read heap_state.api, which public entries set.
+ * from deep inside read heap_state.api (heap_api()), which every public entry
+ * sets and restores on its way out (heap_api_swap), so a public call made
+ * from inside another (a slab constructor's kmalloc) names itself, and then
+ * the outer call is named again.
  */
 #ifndef MM_HEAP_PRIV_H
 #define MM_HEAP_PRIV_H
@@ -109,6 +112,12 @@ typedef struct {
 
 /* The one heap (heap_block.c); memory_init zeroes it. */
 extern heap_state_t heap_state;
+
+/* The public function running now, for a report from deep inside. */
+static inline const char *heap_api(void)
+{
+    return heap_state.api ? heap_state.api : "heap";
+}
 
 static inline void *block_payload(heap_block_t *b)
 {

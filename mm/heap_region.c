@@ -126,7 +126,7 @@ heap_block_t *heap_grow(size_t need)
     heap_region_t *r = heap_growing_region();
     if (!r)
         return NULL;
-    heap_block_t *last = heap_region_last(heap_state.api, r);
+    heap_block_t *last = heap_region_last(heap_api(), r);
     uint32_t size = (uint32_t)(r->end - r->start);
     /* (the last block may already be big enough: a class head hid it from find_fit) */
     if (last->is_free && last->size >= need)
@@ -176,7 +176,7 @@ heap_block_t *heap_grow(size_t need)
  */
 void heap_shrink(heap_region_t *r, uint32_t budget)
 {
-    heap_block_t *last = r->vbase ? heap_region_last(heap_state.api, r) : NULL;
+    heap_block_t *last = r->vbase ? heap_region_last(heap_api(), r) : NULL;
     if (!last || !last->is_free)
         return;
     uintptr_t keep = (uintptr_t)block_payload(last) + HEAP_SHRINK_SLACK;
@@ -205,7 +205,7 @@ void heap_shrink(heap_region_t *r, uint32_t budget)
 void heap_init_virtual(void)
 {
     glue_irqflags_t f = glue_lock();
-    heap_state.api = "heap_init_virtual";
+    const char *api = heap_api_swap("heap_init_virtual");
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     if (!vs.paging_enabled) {
@@ -240,6 +240,7 @@ void heap_init_virtual(void)
         slab_enable();
         pmm_register_reclaim(kmem_cache_reap); /* the PMM, when dry: empty slabs, free tail */
     }
+    heap_api_swap(api);
     glue_unlock(f);
 }
 
@@ -256,8 +257,9 @@ size_t heap_trim_locked(void)
 size_t heap_trim(void)
 {
     glue_irqflags_t f = glue_lock();
-    heap_state.api = "heap_trim";
+    const char *api = heap_api_swap("heap_trim");
     size_t n = heap_trim_locked();
+    heap_api_swap(api);
     glue_unlock(f);
     return n;
 }
@@ -265,7 +267,7 @@ size_t heap_trim(void)
 void heap_reserve(size_t bytes)
 {
     glue_irqflags_t f = glue_lock();
-    heap_state.api = "heap_reserve";
+    const char *api = heap_api_swap("heap_reserve");
     heap_region_t *r = heap_growing_region();
     if (!r) {
         mm_report("heap_reserve: 0x%08x: no virtual heap (heap_init_virtual first)",
@@ -287,6 +289,7 @@ void heap_reserve(size_t bytes)
         else
             heap_state.reserve = want > heap_state.reserve ? want : heap_state.reserve;
     }
+    heap_api_swap(api);
     glue_unlock(f);
 }
 
@@ -300,12 +303,14 @@ void memory_init(void)
         bmap_uncover(&r->map, 0);
     }
     memset(&heap_state, 0, sizeof(heap_state));
+    heap_state.api = "memory_init";
     mm_log_reset();
 #ifdef MM_DEBUG
     dbg_reset(); /* before slab_reset: the size classes are laid out for the mode */
 #endif
     slab_reset();
     region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0); /* static map */
+    heap_state.api = NULL; /* no public call is running */
     glue_unlock(f);
 }
 

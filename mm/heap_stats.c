@@ -19,9 +19,10 @@
 void get_memory_stats(memory_stats_t *stats)
 {
     glue_irqflags_t f = glue_lock();
-    heap_state.api = "get_memory_stats";
+    const char *api = heap_api_swap("get_memory_stats");
     if (!stats) {
         mm_report("get_memory_stats: NULL stats pointer");
+        heap_api_swap(api);
         glue_unlock(f);
         return;
     }
@@ -53,13 +54,14 @@ void get_memory_stats(memory_stats_t *stats)
     stats->heap_virtual_size = vr ? (uint32_t)(vr->end - vr->start) : 0;
     stats->heap_virtual_peak = heap_state.virtual_peak;
     slab_totals(&stats->slab_objects, &stats->slab_pages);
+    heap_api_swap(api);
     glue_unlock(f);
 }
 
 void heap_dump(void)
 {
     glue_irqflags_t f = glue_lock();
-    heap_state.api = "heap_dump";
+    const char *api = heap_api_swap("heap_dump");
     mm_printf("heap: %u used, %u free in %u blocks (%u free), %u allocations, %u frees\n",
               (unsigned)heap_state.used, (unsigned)heap_state.free, (unsigned)heap_state.blocks,
               (unsigned)heap_state.free_blocks, (unsigned)heap_state.allocs,
@@ -97,6 +99,7 @@ void heap_dump(void)
             }
         }
     }
+    heap_api_swap(api);
     glue_unlock(f);
 }
 
@@ -111,7 +114,7 @@ static int check_failed(const void *where, const char *what)
 int heap_check(void)
 {
     glue_irqflags_t f = glue_lock();
-    heap_state.api = "heap_check";
+    const char *api = heap_api_swap("heap_check");
     int errors = 0;
     uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0, listable = 0, slab_blocks = 0;
 
@@ -214,6 +217,7 @@ int heap_check(void)
     if (dbg_on())
         errors += dbg_check_quarantine();
 #endif
+    heap_api_swap(api);
     glue_unlock(f);
     return errors;
 }
@@ -221,7 +225,7 @@ int heap_check(void)
 #ifdef MM_DEBUG
 uint32_t heap_fragmentation_locked(void)
 {
-    uint32_t free = heap_state.free, largest = heap_largest_free(heap_state.api);
+    uint32_t free = heap_state.free, largest = heap_largest_free(heap_api());
     if (!free || largest > free)
         return 0;
     while (free > 0xFFFFFFFFu / 100) { /* 100 * free must fit (no 64-bit divide in the kernel) */

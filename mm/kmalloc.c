@@ -15,8 +15,10 @@
  *   kfree(p)    --slab page--> slab_kfree
  *               --block----> heap_checked_block --> block_free_now --> heap_shrink
  *
- * Every public function takes the glue lock once and names itself for the
- * reports (heap_state.api, through API).
+ * Every public function takes the glue lock once, names itself for the reports
+ * (heap_state.api, through api_enter) and restores the caller's name on its
+ * way out, so a public call made from inside another (a slab constructor's
+ * kmalloc) names itself and then its caller again.
  *
  * Debug build (MM_DEBUG, mm_debug.h): with the checks on, a caller's block
  * is asked DBG_TAIL bytes bigger and armed by debug.c (red zones, record,
@@ -36,11 +38,15 @@
 #include "slab.h"
 
 /* A public call begins: its name for the reports (and in the debug build, its call site). */
+static const char *api_enter(const char *name, const char *file, uint32_t line)
+{
 #ifdef MM_DEBUG
-#define API(name, file, line) (heap_state.api = (name), dbg_site((file), (line)))
+    dbg_site(file, line);
 #else
-#define API(name, file, line) (heap_state.api = (name), (void)(file), (void)(line))
+    (void)file, (void)line;
 #endif
+    return heap_api_swap(name);
+}
 
 /* ---------------------------------------------------- block allocation ---- */
 
@@ -128,21 +134,21 @@ static void *kmalloc_locked(const char *fn, size_t size)
     return block_payload(b);
 }
 
-/* Allocated block b goes back to the free list (and maybe pages to the PMM). */
-static void block_free_now(heap_region_t *r, heap_block_t *b)
+/* Allocated block b goes back to the free list (and maybe pages to the PMM); fn frees it. */
+static void block_free_now(const char *fn, heap_region_t *r, heap_block_t *b)
 {
     uint32_t size = b->size;
     heap_state.used -= b->size;
     heap_state.oom_reported = 0;
     heap_block_set_state(r, b, 1);
-    heap_block_release("kfree", r, b);
+    heap_block_release(fn, r, b);
     heap_shrink(r, size);
 }
 
-static void kfree_locked(heap_region_t *r, heap_block_t *b)
+static void kfree_locked(const char *fn, heap_region_t *r, heap_block_t *b)
 {
     heap_state.frees++;
-    block_free_now(r, b);
+    block_free_now(fn, r, b);
 }
 
 #ifdef MM_DEBUG
@@ -186,8 +192,9 @@ static void *alloc_locked(const char *fn, size_t size)
 static void *kmalloc_at(size_t size, const char *file, uint32_t line)
 {
     glue_irqflags_t f = glue_lock();
-    API("kmalloc", file, line);
+    const char *api = api_enter("kmalloc", file, line);
     void *p = alloc_locked("kmalloc", size);
+    heap_api_swap(api);
     glue_unlock(f);
     return p;
 }
@@ -218,7 +225,7 @@ static void free_locked(const char *fn, void *ptr)
         return;
     }
 #endif
-    kfree_locked(r, b);
+    kfree_locked(fn, r, b);
 }
 
 static void kfree_at(void *ptr, const char *file, uint32_t line)
@@ -226,21 +233,23 @@ static void kfree_at(void *ptr, const char *file, uint32_t line)
     if (!ptr)
         return;
     glue_irqflags_t f = glue_lock();
-    API("kfree", file, line);
+    const char *api = api_enter("kfree", file, line);
     free_locked("kfree", ptr);
+    heap_api_swap(api);
     glue_unlock(f);
 }
 
 static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t line)
 {
     glue_irqflags_t f = glue_lock();
-    API("kcalloc", file, line);
+    const char *api = api_enter("kcalloc", file, line);
     void *p = NULL;
     if (count && size > (size_t)-1 / count)
         mm_report("kcalloc: %lu * %lu bytes overflows size_t: refused", (unsigned long)count,
                   (unsigned long)size);
     else
         p = alloc_locked("kcalloc", count * size);
+    heap_api_swap(api);
     glue_unlock(f);
     if (p)
         memset(p, 0, count * size);
@@ -297,7 +306,7 @@ static heap_block_t *aligned_locked(const char *fn, size_t need, size_t align, s
 static void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uint32_t line)
 {
     glue_irqflags_t f = glue_lock();
-    API("kmalloc_aligned", file, line);
+    const char *api = api_enter("kmalloc_aligned", file, line);
     void *result = NULL;
     size_t need = request_size(debug_size(size));
     if (align == 0 || (align & (align - 1))) {
@@ -315,6 +324,7 @@ static void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uin
         heap_block_t *b = aligned_locked("kmalloc_aligned", need, align, 0);
         result = b ? armed(block_payload(b), size) : NULL;
     }
+    heap_api_swap(api);
     glue_unlock(f);
     return result;
 }
@@ -343,8 +353,9 @@ size_t kmalloc_usable_size(void *ptr)
     if (!ptr)
         return 0;
     glue_irqflags_t f = glue_lock();
-    heap_state.api = "kmalloc_usable_size";
+    const char *api = heap_api_swap("kmalloc_usable_size");
     size_t n = usable_locked("kmalloc_usable_size", ptr);
+    heap_api_swap(api);
     glue_unlock(f);
     return n;
 }
@@ -413,31 +424,21 @@ static void *krealloc_debug_locked(void *ptr, size_t size)
 }
 #endif
 
-static void *krealloc_at(void *ptr, size_t size, const char *file, uint32_t line)
+static void *krealloc_locked(void *ptr, size_t size)
 {
-    if (!ptr)
-        return kmalloc_at(size, file, line);
-    glue_irqflags_t f = glue_lock();
-    API("krealloc", file, line);
     void *result = NULL;
 #ifdef MM_DEBUG
-    if (dbg_on()) {
-        result = krealloc_debug_locked(ptr, size);
-        glue_unlock(f);
-        return result;
-    }
+    if (dbg_on())
+        return krealloc_debug_locked(ptr, size);
 #endif
     uintptr_t page = heap_slab_page_of((uintptr_t)ptr);
-    if (page) {
-        result = krealloc_slab(page, ptr, size);
-        glue_unlock(f);
-        return result;
-    }
+    if (page)
+        return krealloc_slab(page, ptr, size);
     heap_region_t *r;
     heap_block_t *b = heap_checked_block("krealloc", ptr, &r);
     size_t need = request_size(size);
     if (b && size == 0) {
-        kfree_locked(r, b); /* krealloc(p, 0) frees p and returns NULL */
+        kfree_locked("krealloc", r, b); /* krealloc(p, 0) frees p and returns NULL */
     } else if (!b || size == 0) {
         /* reported; ptr left alone */
     } else if (!need) {
@@ -448,9 +449,20 @@ static void *krealloc_at(void *ptr, size_t size, const char *file, uint32_t line
         result = alloc_locked("krealloc", size);
         if (result) {
             memcpy(result, ptr, b->size);
-            kfree_locked(r, b);
+            kfree_locked("krealloc", r, b);
         }
     }
+    return result;
+}
+
+static void *krealloc_at(void *ptr, size_t size, const char *file, uint32_t line)
+{
+    if (!ptr)
+        return kmalloc_at(size, file, line);
+    glue_irqflags_t f = glue_lock();
+    const char *api = api_enter("krealloc", file, line);
+    void *result = krealloc_locked(ptr, size);
+    heap_api_swap(api);
     glue_unlock(f);
     return result;
 }
@@ -518,9 +530,9 @@ void heap_release_locked(void *obj)
         return;
     }
     heap_region_t *r;
-    heap_block_t *b = heap_checked_block(heap_state.api, obj, &r);
+    heap_block_t *b = heap_checked_block(heap_api(), obj, &r);
     if (b)
-        block_free_now(r, b);
+        block_free_now(heap_api(), r, b); /* the call that pushed it out of quarantine */
 }
 #endif
 
@@ -550,12 +562,12 @@ void heap_slab_page_free(void *page)
         why = "size is not a slab page's";
     if (why && !bmap_is_free(&r->map, (uintptr_t)b) && heap_block_rebuild(r, b))
         mm_report("%s: %p: header of the slab page smashed (%s): rebuilt from the block map",
-                  heap_state.api, page, why);
+                  heap_api(), page, why);
     if (!r || !heap_slab_bit(r, (uintptr_t)page) || heap_block_problem(r, b) || b->is_free) {
         mm_printf("heap: slab page %p is not a sound slab block: kept\n", page);
         return;
     }
     heap_slab_bit_set(r, (uintptr_t)page, 0);
-    kfree_locked(r, b);
+    kfree_locked(heap_api(), r, b); /* kmem_cache_shrink, kmem_cache_reap, kfree... */
     heap_state.frees--;
 }
