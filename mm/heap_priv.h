@@ -21,7 +21,9 @@
  *   heap_stats.c    get_memory_stats, heap_dump, heap_check
  *
  * (heap_block.c and heap_fit.c call each other: the lists and the placement
- * over them are one layer, split so the benchmark can swap the placement.)
+ * over them are one layer, split so the benchmark can swap the placement.
+ * slab.c sits beside kmalloc.c and still calls back into the heap for its
+ * pages, and debug.c for what leaves quarantine: see kmalloc.c.)
  *
  * Data layout: a region is carved into blocks, each a heap_block_t header
  * (HDR bytes, 32 on i386) then its payload; a free block's payload starts with

@@ -128,7 +128,7 @@ heap_block_t *heap_grow(size_t need)
         return NULL;
     heap_block_t *last = heap_region_last(heap_api(), r);
     uint32_t size = (uint32_t)(r->end - r->start);
-    /* (the last block may already be big enough: a class head hid it from find_fit) */
+    /* (the last block may already be big enough: a class head hid it from heap_find_fit) */
     if (last->is_free && last->size >= need)
         return last;
     uint64_t extra = last->is_free ? (uint64_t)need - last->size : (uint64_t)need + HDR;

@@ -29,8 +29,11 @@
  *
  * Owns nothing of its own (heap_state's counters of allocations and frees
  * are kept here).  Calls everything below it: heap_region.c, heap_repair.c,
- * heap_fit.c, heap_block.c, slab.c, debug.c.  The lock nests (the heap calls
- * the VMM, which calls the PMM).
+ * heap_fit.c, heap_block.c, slab.c, debug.c.  Not yet one way: slab.c calls
+ * back up for its pages (heap_slab_page_alloc/free, at the end of this file),
+ * and kmalloc_locked reaps empty slabs (slab_reap_locked) when memory runs
+ * short; breaking that circle is issue 10's item 1.  The lock nests (the heap
+ * calls the VMM, which calls the PMM).
  */
 #include "glue.h"
 #include "heap_priv.h"
