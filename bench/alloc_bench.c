@@ -10,7 +10,7 @@
  * latency of single operations in cycles (rdtsc): median, p99, p99.99, max.
  * Timing only: nothing here passes or fails.
  *
- * kmalloc is O(1) but for one case (heap.c, find_fit): when no size class
+ * kmalloc is O(1) but for one case (heap_fit.c, heap_find_fit): when no size class
  * above the request's has a free block and the head of its own class is too
  * small, it walks that one class list (first fit) before growing or failing,
  * so that it never fails, nor grows, while a block that fits is free.  Worst
@@ -230,7 +230,7 @@ static void latency(const struct api *a, size_t reserve, uint64_t raw[4], uint64
 }
 
 /*
- * The worst case of find_fit: n free blocks of 3600 bytes ahead of the only
+ * The worst case of heap_find_fit: n free blocks of 3600 bytes ahead of the only
  * one that fits 3650 (3696 bytes) in the class [3584, 3712), nothing free in
  * any class above (the rest of the heap taken).  Cycles of that kmalloc.
  */

@@ -4,9 +4,10 @@
  * mapped (heap_virtual_peak) and live is the sum of the sizes asked for.
  *
  * The same source is built three times (Makefile): with the heap's own
- * placement (TLSF good fit, O(1)), with -DHEAP_BEST_FIT_SCAN (the smallest
- * block that fits, by scanning one list of all free blocks) and with
- * -DHEAP_FIRST_FIT (the first block of that list that fits); `make bench`
+ * placement (mm/heap_fit.c: TLSF good fit, O(1)), and with bench/frag_fit.c in
+ * place of mm/heap_fit.c, -DHEAP_BEST_FIT_SCAN (the smallest block that fits,
+ * by scanning one list of all free blocks) or -DHEAP_FIRST_FIT (the first
+ * block of that list that fits); `make bench`
  * runs them on the same seeded traces and prints the ratios.  Runs on the host glue: simulated PMM
  * + paging. First fit here means: the first block on the same free list (most recently freed first)
  * that holds the request.

@@ -3,7 +3,7 @@
  *
  *   LD_PRELOAD=build/host/libkmalloc.so python3 script.py
  *
- * makes our heap (mm/heap.c on the PMM and VMM, glue in host/shim_glue.c)
+ * makes our heap (mm/kmalloc.c and the heap_*.c files on the PMM and VMM, glue in host/shim_glue.c)
  * the process's malloc: malloc, free, calloc, realloc, posix_memalign,
  * aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size.  Only those
  * names leave the library (everything is built -fvisibility=hidden), so a

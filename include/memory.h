@@ -40,7 +40,7 @@ typedef struct heap_block {
 
 /*
  * The header every block carries: sizeof(heap_block_t) rounded up to
- * HEAP_ALIGN.  32 bytes on i386, as the spec says (checked in heap.c).
+ * HEAP_ALIGN.  32 bytes on i386, as the spec says (checked in heap_priv.h).
  */
 #define HEAP_HEADER_SIZE                                                                           \
     ((sizeof(heap_block_t) + HEAP_BLOCK_ALIGN - 1) & ~(size_t)(HEAP_BLOCK_ALIGN - 1))

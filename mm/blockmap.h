@@ -11,8 +11,8 @@
  *   start: 1 0 0 0 0 0 0 0 0  1 0 0 0 0 0 0  1 0 0 0 0 0 0 ...
  *   free:  0                  1               0                       (at starts)
  *
- * A header is believed only when it agrees with the map (heap.c:
- * block_problem), and a smashed one is rebuilt from it exactly: the block's
+ * A header is believed only when it agrees with the map (heap_block.c:
+ * heap_block_problem), and a smashed one is rebuilt from it exactly: the block's
  * end is the next start bit, its state the free bit.  The heap changes the
  * map at the few places where blocks are born, merged or change state.
  *

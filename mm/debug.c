@@ -3,9 +3,9 @@
  *
  * Theory of operation
  * -------------------
- * heap.c and slab.c call the dbg_* hooks (heap_internal.h) when a caller's
- * object is born (dbg_arm), freed (dbg_free) or checked (heap_check); this
- * file owns everything the debug build adds:
+ * The heap (kmalloc.c, heap_stats.c) and slab.c call the dbg_* hooks (heap_internal.h) when a
+ * caller's object is born (dbg_arm), freed (dbg_free) or checked (heap_check); this file owns
+ * everything the debug build adds:
  *
  *   sites        a table of call sites (file, line), found by hashing the
  *                pair, never by reading the file name; an object's record
@@ -457,7 +457,9 @@ int mm_debug_get_stats(mm_debug_stats_t *st)
         st->peak_bytes = dbg.peak_bytes;
         st->quarantined = dbg.q_count;
         st->quarantined_bytes = dbg.q_bytes;
+        const char *api = heap_api_swap("mm_debug_get_stats"); /* the scan may rebuild lists */
         st->fragmentation = heap_fragmentation_locked();
+        heap_api_swap(api);
         memcpy(st->histogram, dbg.histogram, sizeof(st->histogram));
         st->trace_events = dbg.trace_seq;
         st->sites = dbg.nsites;
@@ -511,9 +513,11 @@ void heap_histogram(void)
 void heap_profile(void)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("heap_profile"); /* the scan may rebuild lists */
     mm_printf("profile: peak %u bytes live, %u bytes live now, fragmentation %u%%\n",
               (unsigned)dbg.peak_bytes, (unsigned)dbg.live_bytes,
               (unsigned)heap_fragmentation_locked());
+    heap_api_swap(api);
     for (uint32_t i = 0; i <= MM_DEBUG_SITES; i++) {
         const site_t *s = &dbg.sites[i];
         if (!s->allocs)
@@ -543,7 +547,9 @@ void heap_trace_dump(void)
 uint32_t mm_debug_flush(void)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("mm_debug_flush"); /* the heap frees what leaves quarantine */
     uint32_t n = dbg_flush_locked();
+    heap_api_swap(api);
     glue_unlock(f);
     return n;
 }

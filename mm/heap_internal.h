@@ -1,5 +1,5 @@
 /*
- * heap_internal.h - what heap.c and slab.c tell each other (never an embedder's business).
+ * heap_internal.h - what the heap and slab.c tell each other (never an embedder's business).
  *
  * A slab is one heap block laid out on exactly one page, its heap header at
  * the page's first byte, then only objects; its descriptor (map, counts,
@@ -17,7 +17,7 @@
  * Every function here expects the glue lock held.
  *
  * Debug build (MM_DEBUG, mm_debug.h): debug.c keeps the call sites, the
- * quarantine, the profile and the trace; heap.c and slab.c call its dbg_*
+ * quarantine, the profile and the trace; the heap and slab.c call its dbg_*
  * hooks at the few points where an object is born, dies or is checked, and
  * only when dbg_on() (the mode memory_init latched).  Without MM_DEBUG the
  * hooks do not exist and MM_DBG_ON() is the constant 0.
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- heap.c, for slab.c ---- */
+/* ---- the heap (kmalloc.c, heap_region.c, heap_block.c), for slab.c ---- */
 
 /* A fresh slab page (address of its first byte), or NULL (out of memory, reported). */
 void *heap_slab_page_alloc(const char *fn);
@@ -45,7 +45,7 @@ size_t heap_trim_locked(void);
 /* Slab pages marked in the regions' bitmaps. */
 uint32_t heap_slab_page_count(void);
 
-/* ---- slab.c, for heap.c ---- */
+/* ---- slab.c, for the heap ---- */
 
 /* Forget every cache and slab (memory_init). */
 void slab_reset(void);
@@ -79,7 +79,7 @@ void slab_totals(uint32_t *objects, uint32_t *pages);
 /* "kmalloc-64 12/63" for heap_dump. */
 void slab_describe(uintptr_t page, char *buf, size_t len);
 
-/* ---- debug.c, for heap.c and slab.c (MM_DEBUG only) ---- */
+/* ---- debug.c, for the heap and slab.c (MM_DEBUG only) ---- */
 
 #ifdef MM_DEBUG
 #include "memory.h"
@@ -131,7 +131,7 @@ uint32_t dbg_user_size(const dbg_rec_t *rec, uint32_t cap);
 const char *dbg_dump_state(const void *obj, uint32_t cap, const dbg_rec_t *rec,
                            const heap_block_t *hdr, char *detail, size_t len);
 
-/* ---- heap.c and slab.c, for debug.c ---- */
+/* ---- the heap (kmalloc.c, heap_stats.c) and slab.c, for debug.c ---- */
 
 /* An object leaves quarantine: give it back for real (no check, no count). */
 void heap_release_locked(void *obj);

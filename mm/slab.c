@@ -437,7 +437,7 @@ static size_t cache_shrink_locked(kmem_cache_t *c)
     return n;
 }
 
-/* ----------------------------------------------------- for heap.c ---- */
+/* ------------------------------------------------ for the heap ---- */
 
 static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t align,
                        void (*ctor)(void *))
@@ -701,6 +701,7 @@ kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
                                 void (*ctor)(void *obj))
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("kmem_cache_create");
     kmem_cache_t *c = NULL;
     if (!name)
         name = "(unnamed)";
@@ -716,6 +717,7 @@ kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
     } else {
         cache_init(c, name, (uint32_t)size, align ? (uint32_t)align : SLAB_MIN_ALIGN, ctor);
     }
+    heap_api_swap(api);
     glue_unlock(f);
     return c;
 }
@@ -748,6 +750,7 @@ static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c)
 static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("kmem_cache_alloc"); /* a new slab page comes from the heap */
     void *obj = NULL;
 #ifdef MM_DEBUG
     dbg_site(file, line);
@@ -763,6 +766,7 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
             arm_object(cache, obj, cache->size);
 #endif
     }
+    heap_api_swap(api);
     glue_unlock(f);
     return obj;
 }
@@ -896,6 +900,7 @@ size_t kmem_cache_reap(void)
 int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("kmem_cache_get_stats");
     int result = -1;
     if (!st) {
         mm_report("kmem_cache_get_stats: NULL stats pointer");
@@ -913,6 +918,7 @@ int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
         st->frees = cache->frees;
         result = 0;
     }
+    heap_api_swap(api);
     glue_unlock(f);
     return result;
 }
@@ -920,6 +926,7 @@ int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
 void kmem_cache_dump(void)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("kmem_cache_dump");
     mm_printf("%-16s %8s %8s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride", "/slab",
               "slabs");
     for_each_cache(c)
@@ -930,13 +937,16 @@ void kmem_cache_dump(void)
                   (unsigned)c->peak_live, (unsigned)c->size, (unsigned)c->stride,
                   (unsigned)c->per_slab, (unsigned)c->slabs);
     }
+    heap_api_swap(api);
     glue_unlock(f);
 }
 
 int kmem_cache_check(void)
 {
     glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("kmem_cache_check");
     int errors = slab_check_locked();
+    heap_api_swap(api);
     glue_unlock(f);
     return errors;
 }

@@ -6,7 +6,8 @@
 #       build/fuzz/fuzz_heap_selftest found (one check); totals in build/results/fuzz
 #   fuzz-check.sh selftest CLANG "CFLAGS" "HOST_SRCS"   make fuzz-selftest: the planted
 #       bug, from the seeds and from an empty corpus (SCRATCH_TIME s, default 300), then
-#       mutants: copies of mm/heap.c with one bug each (the list at the end), each built
+#       mutants: copies of a heap file (mm/kmalloc.c, mm/heap_block.c) with one bug each
+#       (the list at the end), each built
 #       into the fuzz target, which must find it within MUTANT_TIME s (default 60)
 # A bug counts as found only if the fuzzer stops with the message expected of it.
 mode=$1
@@ -91,36 +92,37 @@ if [ "$mode" = test ]; then
     exit $status
 fi
 
-# ---- selftest: the planted bug, then mutants of mm/heap.c ----
+# ---- selftest: the planted bug, then mutants of the heap's files ----
 found "$out/fuzz_heap_selftest" 60 "$out/selftest.log" "planted bug (FUZZ_SELFTEST)" "$changed"
 found "$out/fuzz_heap_selftest" "${SCRATCH_TIME:-300}" "$out/selftest-scratch.log" \
     "planted bug (FUZZ_SELFTEST), from an empty corpus" "$changed" ""
 
-# name#what the fuzzer must say (grep -E)#sed expression on mm/heap.c (must change the file)
+# name#what the fuzzer must say (grep -E)#file#sed expression on that file (must change it)
 time=${MUTANT_TIME:-60}
 i=0
-while IFS='#' read -r name says expr; do
+while IFS='#' read -r name says file expr; do
     i=$((i + 1))
     dir=$out/mutant-$i
     mkdir -p "$dir"
-    sed "$expr" mm/heap.c >"$dir/heap.c"
-    if cmp -s mm/heap.c "$dir/heap.c"; then
-        not_ok "mutant $i ($name): the edit no longer applies to mm/heap.c: update $0"
+    copy=$dir/$(basename "$file")
+    sed "$expr" "$file" >"$copy"
+    if cmp -s "$file" "$copy"; then
+        not_ok "mutant $i ($name): the edit no longer applies to $file: update $0"
         continue
     fi
     # shellcheck disable=SC2086
     if ! $clang $cflags -o "$dir/fuzz_heap" tests/fuzz/fuzz_heap.c \
-        $(echo $srcs | sed "s#mm/heap.c#$dir/heap.c#") -lpthread; then
+        $(echo $srcs | sed "s#$file#$copy#") -lpthread; then
         not_ok "mutant $i ($name) does not build"
         continue
     fi
     found "$dir/fuzz_heap" "$time" "$dir/fuzz.log" "mutant $i ($name)" "$says"
 done <<'EOF'
-krealloc copies half the block#krealloc.*byte [0-9]+ is#s/memcpy(result, ptr, b->size);/memcpy(result, ptr, b->size \/ 2);/
-kcalloc leaves the last byte dirty#kcalloc: byte [0-9]+ of#s/memset(p, 0, count \* size);/memset(p, 0, count * size - 1);/
-kmalloc_usable_size claims 8 bytes more#heap_used|usable size|byte [0-9]+ is|heap_check#s/n = b ? b->size : 0;/n = b ? b->size + 8 : 0;/
-a split puts the rest 8 bytes early#usable size|byte [0-9]+ is|heap_check|heap_used#s/(uintptr_t)b + HDR + need);/(uintptr_t)b + HDR + need - 8);/
-kmalloc_aligned leaves a front too small to be a block#kmalloc_aligned.*(heap_check|byte)#s/while (a - (uintptr_t)p < HDR + MIN_PAYLOAD)/while (a - (uintptr_t)p < HDR)/
+krealloc copies half the block#krealloc.*byte [0-9]+ is#mm/kmalloc.c#s/memcpy(result, ptr, b->size);/memcpy(result, ptr, b->size \/ 2);/
+kcalloc leaves the last byte dirty#kcalloc: byte [0-9]+ of#mm/kmalloc.c#s/memset(p, 0, count \* size);/memset(p, 0, count * size - 1);/
+kmalloc_usable_size claims 8 bytes more#heap_used|usable size|byte [0-9]+ is|heap_check#mm/kmalloc.c#s/return b ? b->size : 0;/return b ? b->size + 8 : 0;/
+a split puts the rest 8 bytes early#usable size|byte [0-9]+ is|heap_check|heap_used#mm/heap_block.c#s/(uintptr_t)b + HDR + need);/(uintptr_t)b + HDR + need - 8);/
+kmalloc_aligned leaves a front too small to be a block#kmalloc_aligned.*(heap_check|byte)#mm/kmalloc.c#s/while (a - (uintptr_t)p < HDR + MIN_PAYLOAD)/while (a - (uintptr_t)p < HDR)/
 EOF
 echo "fuzz-selftest: $passed of $((passed + failed)) planted bugs found"
 exit $status

@@ -2,7 +2,7 @@
 """heapviz: draw a heap_dump() as an SVG picture of the heap.
 
 Reads a serial log or host test output holding one or more dumps in the
-format heap_dump() prints (mm/heap.c):
+format heap_dump() prints (mm/heap_stats.c):
 
     heap: 1192 used, 64184 free in 5 blocks (1 free), 4 allocations, 0 frees
     region 0: 0x00500000-0x00510000 (early heap: frees only)

@@ -22,7 +22,7 @@ run() { # run PROGRAM-NAME PRELOAD: prints the best of 3 times in seconds
         python3) LD_PRELOAD=$2 python3 "$top/tests/shim/workload.py" >/dev/null 2>&1 ;;
         sqlite3) (cd "$work" && LD_PRELOAD=$2 sqlite3 test.db <"$top/tests/shim/workload.sql" >/dev/null 2>&1) ;;
         gcc) LD_PRELOAD=$2 gcc -O2 -fno-builtin -DMM_HOSTED -I"$top/include" -I"$top/mm" -c \
-                 "$top/mm/heap.c" -o "$work/heap.o" >/dev/null 2>&1 ;;
+                 "$top/mm/kmalloc.c" -o "$work/heap.o" >/dev/null 2>&1 ;;
         esac
         t=$(( ($(date +%s%N) - t0) / 1000000 ))
         [ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
@@ -36,7 +36,7 @@ rss() { # rss PROGRAM-NAME PRELOAD: peak RSS in KB of one more run
     python3) LD_PRELOAD=$2 "$top/tools/maxrss.py" python3 "$top/tests/shim/workload.py" ;;
     sqlite3) (cd "$work" && LD_PRELOAD=$2 "$top/tools/maxrss.py" sh -c "sqlite3 test.db <'$top/tests/shim/workload.sql'") ;;
     gcc) LD_PRELOAD=$2 "$top/tools/maxrss.py" gcc -O2 -fno-builtin -DMM_HOSTED -I"$top/include" -I"$top/mm" -c \
-             "$top/mm/heap.c" -o "$work/heap.o" ;;
+             "$top/mm/kmalloc.c" -o "$work/heap.o" ;;
     esac
 }
 

@@ -11,7 +11,8 @@
 #                    small ones pymalloc keeps in its arenas, comes from kmalloc
 #   sqlite3          tests/shim/workload.sql on a database file: 30 000 inserts,
 #                    updates, deletes, joins, 3000 subqueries, VACUUM
-#   gcc              mm/heap.c, pmm.c, vmm.c at -O2 to objects and assembly, and
+#   gcc              mm/heap_block.c, heap_region.c, kmalloc.c, pmm.c, vmm.c at -O2 to
+#                    objects and assembly, and
 #                    tests/shim/threads.c to an executable (cc1, as, collect2, ld)
 #   threads          tests/shim/threads.c: 4 threads of malloc/free/realloc/
 #                    aligned allocations, 6 forks in the middle
@@ -123,7 +124,7 @@ if need /usr/bin/gcc; then
     cflags="-O2 -g -fdebug-prefix-map=\$PWD=. -std=c11 -ffreestanding -fno-builtin -DMM_HOSTED"
     cflags="$cflags -I$root/include -I$root/mm"
     check_case gcc cc1 sh -c "set -e
-        for f in heap pmm vmm; do
+        for f in heap_block heap_region kmalloc pmm vmm; do
             /usr/bin/gcc $cflags -c $root/mm/\$f.c -o \$f.o
             /usr/bin/gcc $cflags -S $root/mm/\$f.c -o \$f.s
         done

@@ -1,0 +1,380 @@
+/*
+ * heap_region.c - the heap's regions: the early heap, the virtual heap's range
+ * (grow, shrink, reserve, trim), memory_init and heap_init_virtual, and the
+ * bitmap of the pages that are slabs.
+ *
+ * Phase 1: one region, the spec's 64 KB at HEAP_START.  Phase 2:
+ * heap_init_virtual() adds a region at HEAP_VIRTUAL_START whose pages come
+ * from the PMM through the VMM.  It grows at its end when no free block fits
+ * (at least HEAP_GROW_MIN at a time, up to HEAP_VIRTUAL_END) and gives whole
+ * pages back when more than HEAP_SHRINK_MIN is free at its end.  The early
+ * region is then retired: its blocks stay valid and kfree-able, but its free
+ * blocks are parked (counted, not on the free list), so new allocations come
+ * from the virtual heap, as the spec says.
+ *
+ *   HEAP_VIRTUAL_START                 start + mapped            HEAP_VIRTUAL_END
+ *   | blocks ...         | last block  |  (unmapped: grows into it)          |
+ *   <------- mapped, PMM_OWNER_HEAP --->
+ *
+ * What it owns, outside the heap's own bytes (so no overflow can forge them):
+ * each region's block map storage (the early heap's here; the virtual heap's
+ * in the metadata window, blockmap.h) and its slab-page bitmap, one bit per
+ * page: "this page is a slab" (heap_internal.h draws a slab page).
+ *
+ * Calls: heap_repair.c (the checked last block), heap_block.c, blockmap.c,
+ * vmm.c and pmm.c (pages), slab.c (reset, enable, metadata reserve),
+ * debug.c (reset).  Glue lock: the public functions take it; the rest expect
+ * it held.
+ */
+#include "glue.h"
+#include "heap_priv.h"
+#include "log.h"
+#include "pmm.h"
+#include "slab.h"
+
+/* The regions' slab-page bitmaps: the early heap's, and the virtual heap's (8 KB). */
+static uint32_t slab_map_early[(INITIAL_HEAP_SIZE / PAGE_SIZE + 31) / 32];
+static uint32_t slab_map_virtual[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
+/* The early heap's block map (the virtual heap's is in the metadata window). */
+#define EARLY_GRANULES (INITIAL_HEAP_SIZE / BMAP_GRANULE)
+static uint32_t bmap_early_start[EARLY_GRANULES / 32], bmap_early_free[EARLY_GRANULES / 32];
+
+/* ------------------------------------------------------------ regions ---- */
+
+/* A region of one free block.  0, or -1 if there is no memory for its block map. */
+static int region_add(uintptr_t start, size_t size, vaddr_t vbase)
+{
+    if (heap_state.nregions == HEAP_MAX_REGIONS || start % PAGE_SIZE || size < HDR + MIN_PAYLOAD)
+        glue_panic("region_add: no room for another heap region, or a bad one");
+    heap_region_t *r = &heap_state.regions[heap_state.nregions];
+    if (vbase)
+        bmap_init_window(&r->map, start, MM_META_BLOCK_STARTS, MM_META_BLOCK_FREE,
+                         HEAP_VIRTUAL_LIMIT / BMAP_GRANULE);
+    else
+        bmap_init_static(&r->map, start, bmap_early_start, bmap_early_free, EARLY_GRANULES);
+    if (bmap_cover(&r->map, size) < 0)
+        return -1;
+    heap_state.nregions++;
+    r->start = start;
+    r->end = start + size;
+    r->retired = 0;
+    r->vbase = vbase;
+    r->slab_map = vbase ? slab_map_virtual : slab_map_early;
+    r->slab_pages = 0;
+    if (size > (vbase ? HEAP_VIRTUAL_LIMIT : INITIAL_HEAP_SIZE))
+        glue_panic("region_add: region larger than its slab-page bitmap");
+    memset(r->slab_map, 0, vbase ? sizeof(slab_map_virtual) : sizeof(slab_map_early));
+    heap_block_t *b = (heap_block_t *)start;
+    b->size = size - HDR;
+    b->next = b->prev = NULL;
+    b->file = NULL;
+    b->line = 0;
+    heap_block_set_state(r, b, 1);
+    r->last = b;
+    heap_state.blocks++;
+    heap_free_add(r, b);
+    return 0;
+}
+
+/* ------------------------------------------------------- virtual heap ---- */
+
+heap_region_t *heap_growing_region(void)
+{
+    for (int i = 0; i < heap_state.nregions; i++) {
+        if (heap_state.regions[i].vbase)
+            return &heap_state.regions[i];
+    }
+    return NULL;
+}
+
+/* Unmap [from, to) bytes of the growing region (pages go back to the PMM). */
+static void unmap_range(vaddr_t from, vaddr_t to)
+{
+    for (vaddr_t v = from; v < to; v += PAGE_SIZE)
+        vmm_heap_unmap(v);
+}
+
+/*
+ * Map up to `want` bytes (at least `need`) at virtual `at`.  Returns the
+ * bytes mapped, or 0 with nothing left mapped if even `need` was impossible.
+ */
+static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
+{
+    uint32_t done = 0;
+    while (done < want) {
+        paddr_t p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_HEAP | PMM_NO_RECLAIM);
+        if (!p)
+            break;
+        if (vmm_heap_map(at + done, p) < 0) {
+            pmm_free_pages_owner(p, 1, PMM_OWNER_HEAP);
+            break;
+        }
+        done += PAGE_SIZE;
+    }
+    if (done >= need)
+        return done;
+    unmap_range(at, at + done);
+    return 0;
+}
+
+/*
+ * Make the growing region end in a free block of at least `need` bytes and
+ * return it (NULL if the region cannot grow that far).
+ */
+heap_block_t *heap_grow(size_t need)
+{
+    heap_region_t *r = heap_growing_region();
+    if (!r)
+        return NULL;
+    heap_block_t *last = heap_region_last(heap_api(), r);
+    uint32_t size = (uint32_t)(r->end - r->start);
+    /* (the last block may already be big enough: a class head hid it from heap_find_fit) */
+    if (last->is_free && last->size >= need)
+        return last;
+    uint64_t extra = last->is_free ? (uint64_t)need - last->size : (uint64_t)need + HDR;
+    uint64_t min = (extra + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+    uint64_t want = min < HEAP_GROW_MIN ? HEAP_GROW_MIN : min;
+    if (want > HEAP_VIRTUAL_LIMIT - size)
+        want = HEAP_VIRTUAL_LIMIT - size;
+    if (min > want)
+        return NULL; /* would pass HEAP_VIRTUAL_END */
+    if (bmap_cover(&r->map, size + want) < 0)
+        return NULL; /* no page for the block map: as good as none for the heap */
+    uint32_t got = map_range(r->vbase + size, (uint32_t)min, (uint32_t)want);
+    bmap_uncover(&r->map, size + got); /* what want mapped beyond what was got */
+    if (!got)
+        return NULL;
+    uintptr_t old_end = r->end;
+    r->end += got;
+    if (last->is_free) {
+        heap_free_del(r, last);
+        last->size += got;
+        heap_free_add(r, last);
+    } else {
+        heap_block_t *b = (heap_block_t *)old_end;
+        b->size = got - HDR;
+        b->prev = last;
+        b->next = NULL;
+        b->file = NULL;
+        b->line = 0;
+        heap_block_set_state(r, b, 1);
+        last->next = b;
+        r->last = b;
+        heap_state.blocks++;
+        heap_free_add(r, b);
+    }
+    if (r->end - r->start > heap_state.virtual_peak)
+        heap_state.virtual_peak = (uint32_t)(r->end - r->start);
+    return r->last;
+}
+
+/*
+ * Give whole pages at the end of the growing region back, keeping some
+ * slack and the reserve (heap_reserve).  Bounded work: a kfree of `budget`
+ * bytes unmaps at most max(budget, HEAP_SHRINK_STEP) bytes, so freeing a
+ * small object never unmaps megabytes at once; the next frees go on.
+ */
+void heap_shrink(heap_region_t *r, uint32_t budget)
+{
+    heap_block_t *last = r->vbase ? heap_region_last(heap_api(), r) : NULL;
+    if (!last || !last->is_free)
+        return;
+    uintptr_t keep = (uintptr_t)block_payload(last) + HEAP_SHRINK_SLACK;
+    keep = r->start + ((keep - r->start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+    if (keep < r->start + HEAP_VIRTUAL_INITIAL)
+        keep = r->start + HEAP_VIRTUAL_INITIAL;
+    if (keep < r->start + heap_state.reserve)
+        keep = r->start + heap_state.reserve;
+    if (keep >= r->end || (r->end - keep < HEAP_SHRINK_MIN && budget != HEAP_TRIM))
+        return;
+    if (budget != HEAP_TRIM) {
+        budget = budget < HEAP_SHRINK_STEP ? HEAP_SHRINK_STEP
+                                           : (budget + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+        if (r->end - keep > budget)
+            keep = r->end - budget;
+    }
+    uintptr_t old_end = r->end;
+    heap_free_del(r, last);
+    last->size -= old_end - keep;
+    heap_free_add(r, last);
+    r->end = keep;
+    unmap_range(r->vbase + (vaddr_t)(keep - r->start), r->vbase + (vaddr_t)(old_end - r->start));
+    bmap_uncover(&r->map, keep - r->start);
+}
+
+void heap_init_virtual(void)
+{
+    glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("heap_init_virtual");
+    vmm_stats_t vs;
+    vmm_get_stats(&vs);
+    if (!vs.paging_enabled) {
+        mm_report("heap_init_virtual: 0x%08x: paging is off (vmm_init first)",
+                  (unsigned)HEAP_VIRTUAL_START);
+    } else if (heap_growing_region()) {
+        mm_report("heap_init_virtual: 0x%08x: the virtual heap already exists",
+                  (unsigned)HEAP_VIRTUAL_START);
+    } else if (!map_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_INITIAL, HEAP_VIRTUAL_INITIAL)) {
+        mm_printf("heap_init_virtual: no memory for the first %u pages: staying in Phase 1\n",
+                  (unsigned)(HEAP_VIRTUAL_INITIAL / PAGE_SIZE));
+    } else if (region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
+                          HEAP_VIRTUAL_START) < 0) {
+        unmap_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_START + HEAP_VIRTUAL_INITIAL);
+        mm_printf("heap_init_virtual: no memory for the heap's block map: staying in Phase 1\n");
+    } else {
+        /* park the early region's free blocks: new allocations come from the virtual heap */
+        int relist = 0;
+        for (int i = 0; i < heap_state.nregions - 1; i++) {
+            heap_region_t *old = &heap_state.regions[i];
+            for (heap_block_t *b = (heap_block_t *)old->start; b; b = heap_map_next(old, b)) {
+                if (heap_block_problem(old, b))
+                    heap_block_rebuild(old, b);
+                relist |= b->is_free && !heap_freelist_unlink(b);
+            }
+            /* only now: heap_freelist_unlink trusts no neighbour in a retired region */
+            old->retired = 1;
+        }
+        if (relist) /* a list link was forged: the lists again, without the retired blocks */
+            heap_freelist_rebuild("heap_init_virtual", (void *)heap_state.regions[0].start, NULL);
+        heap_state.virtual_peak = HEAP_VIRTUAL_INITIAL;
+        slab_enable();
+        pmm_register_reclaim(kmem_cache_reap); /* the PMM, when dry: empty slabs, free tail */
+    }
+    heap_api_swap(api);
+    glue_unlock(f);
+}
+
+size_t heap_trim_locked(void)
+{
+    heap_region_t *r = heap_growing_region();
+    if (!r)
+        return 0;
+    uintptr_t end = r->end;
+    heap_shrink(r, HEAP_TRIM);
+    return end - r->end;
+}
+
+size_t heap_trim(void)
+{
+    glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("heap_trim");
+    size_t n = heap_trim_locked();
+    heap_api_swap(api);
+    glue_unlock(f);
+    return n;
+}
+
+void heap_reserve(size_t bytes)
+{
+    glue_irqflags_t f = glue_lock();
+    const char *api = heap_api_swap("heap_reserve");
+    heap_region_t *r = heap_growing_region();
+    if (!r) {
+        mm_report("heap_reserve: 0x%08x: no virtual heap (heap_init_virtual first)",
+                  (unsigned)HEAP_VIRTUAL_START);
+    } else if (bytes > HEAP_VIRTUAL_LIMIT - HDR) {
+        mm_report("heap_reserve: 0x%08x: %lu bytes: more than the virtual heap can hold",
+                  (unsigned)HEAP_VIRTUAL_START, (unsigned long)bytes);
+    } else {
+        uint32_t want = (uint32_t)((bytes + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1));
+        uint32_t size = (uint32_t)(r->end - r->start);
+        /* heap_grow(need) maps what the last block lacks to hold need bytes */
+        uint32_t extra = want > size ? want - size : 0;
+        heap_block_t *last = heap_region_last("heap_reserve", r);
+        size_t need = last->is_free ? last->size + extra
+                                    : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
+        if ((extra && !heap_grow(need)) || slab_meta_reserve(r->start, want) < 0)
+            mm_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
+                      (unsigned)(want / 1024));
+        else
+            heap_state.reserve = want > heap_state.reserve ? want : heap_state.reserve;
+    }
+    heap_api_swap(api);
+    glue_unlock(f);
+}
+
+void memory_init(void)
+{
+    glue_irqflags_t f = glue_lock();
+    /* a restart gives the virtual heap's pages back first */
+    heap_region_t *r = heap_growing_region();
+    if (r) {
+        unmap_range(r->vbase, r->vbase + (vaddr_t)(r->end - r->start));
+        bmap_uncover(&r->map, 0);
+    }
+    memset(&heap_state, 0, sizeof(heap_state));
+    heap_state.api = "memory_init";
+    mm_log_reset();
+#ifdef MM_DEBUG
+    dbg_reset(); /* before slab_reset: the size classes are laid out for the mode */
+#endif
+    slab_reset();
+    region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0); /* static map */
+    heap_state.api = NULL; /* no public call is running */
+    glue_unlock(f);
+}
+
+/* ------------------------------------------------ slab pages (slab.c) ---- */
+
+static inline uint32_t page_index(const heap_region_t *r, uintptr_t page)
+{
+    return (uint32_t)((page - r->start) / PAGE_SIZE);
+}
+
+int heap_slab_bit(const heap_region_t *r, uintptr_t page)
+{
+    uint32_t i = page_index(r, page);
+    return (int)((r->slab_map[i / 32] >> (i % 32)) & 1);
+}
+
+void heap_slab_bit_set(heap_region_t *r, uintptr_t page, int on)
+{
+    uint32_t i = page_index(r, page);
+    if (on)
+        r->slab_map[i / 32] |= 1u << (i % 32);
+    else
+        r->slab_map[i / 32] &= ~(1u << (i % 32));
+    r->slab_pages += on ? 1 : (uint32_t)-1;
+}
+
+/* Is b the block of a slab page (its header on a page marked as a slab)? */
+int heap_is_slab_block(const heap_region_t *r, const heap_block_t *b)
+{
+    return ((uintptr_t)b - r->start) % PAGE_SIZE == 0 && heap_slab_bit(r, (uintptr_t)b);
+}
+
+uintptr_t heap_slab_page_of(uintptr_t addr)
+{
+    heap_region_t *r = heap_region_of(addr);
+    if (!r || !r->slab_pages)
+        return 0;
+    uintptr_t page = r->start + ((addr - r->start) & ~(uintptr_t)(PAGE_SIZE - 1));
+    return heap_slab_bit(r, page) ? page : 0;
+}
+
+uintptr_t heap_slab_page_next(uintptr_t addr)
+{
+    uintptr_t best = 0;
+    for (int i = 0; i < heap_state.nregions; i++) {
+        heap_region_t *r = &heap_state.regions[i];
+        uintptr_t page =
+            addr <= r->start
+                ? r->start
+                : r->start + ((addr - r->start + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1));
+        for (; r->slab_pages && page < r->end && (!best || page < best); page += PAGE_SIZE) {
+            if (heap_slab_bit(r, page)) {
+                best = page;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+uint32_t heap_slab_page_count(void)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < heap_state.nregions; i++)
+        n += heap_state.regions[i].slab_pages;
+    return n;
+}
