@@ -27,7 +27,8 @@
  *              | slab descriptors (8M), |  of any heap overflow: one slab_t
  *              | the heap's block map:  |  per heap page (mm/slab.c), two
  *              | starts (4M), free (4M) |  bits per 8 bytes (mm/blockmap.h)
- *   0xF0FFFFFF +------------------------+  MM_META_END
+ *              | their summary (128K)   |
+ *   0xF101FFFF +------------------------+  MM_META_END
  *              | free for vmm_map_page  |
  *   0xFFC00000 +------------------------+  VMM_PT_WINDOW
  *              | the page tables        |  PD[1023] points at the PD itself,
@@ -60,11 +61,12 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 #define VMALLOC_END   0xEFFFFFFFu /* inclusive, like HEAP_VIRTUAL_END */
 
 /* ---- beyond the spec: the allocators' own metadata, out of band ---- */
-#define MM_META_START        0xF0000000u
-#define MM_META_END          0xF0FFFFFFu                 /* inclusive */
-#define MM_META_SLABS        MM_META_START               /* 128 bytes per heap page: 8 MB */
-#define MM_META_BLOCK_STARTS (MM_META_START + 0x800000u) /* a bit per heap granule: 4 MB */
-#define MM_META_BLOCK_FREE   (MM_META_START + 0xC00000u) /* the same: 4 MB */
+#define MM_META_START         0xF0000000u
+#define MM_META_END           0xF101FFFFu                  /* inclusive */
+#define MM_META_SLABS         MM_META_START                /* 128 bytes per heap page: 8 MB */
+#define MM_META_BLOCK_STARTS  (MM_META_START + 0x800000u)  /* a bit per heap granule: 4 MB */
+#define MM_META_BLOCK_FREE    (MM_META_START + 0xC00000u)  /* the same: 4 MB */
+#define MM_META_BLOCK_SUMMARY (MM_META_START + 0x1000000u) /* a bit per word of starts: 128 KB */
 
 /* ---- spec: page flags ---- */
 #define PAGE_PRESENT  0x001

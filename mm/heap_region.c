@@ -38,6 +38,7 @@ static uint32_t slab_map_virtual[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
 /* The early heap's block map (the virtual heap's is in the metadata window). */
 #define EARLY_GRANULES (INITIAL_HEAP_SIZE / BMAP_GRANULE)
 static uint32_t bmap_early_start[EARLY_GRANULES / 32], bmap_early_free[EARLY_GRANULES / 32];
+static uint32_t bmap_early_sum[(EARLY_GRANULES / 32 + 31) / 32];
 
 /* ------------------------------------------------------------ regions ---- */
 
@@ -49,9 +50,10 @@ static int region_add(uintptr_t start, size_t size, vaddr_t vbase)
     heap_region_t *r = &heap_state.regions[heap_state.nregions];
     if (vbase)
         bmap_init_window(&r->map, start, MM_META_BLOCK_STARTS, MM_META_BLOCK_FREE,
-                         HEAP_VIRTUAL_LIMIT / BMAP_GRANULE);
+                         MM_META_BLOCK_SUMMARY, HEAP_VIRTUAL_LIMIT / BMAP_GRANULE);
     else
-        bmap_init_static(&r->map, start, bmap_early_start, bmap_early_free, EARLY_GRANULES);
+        bmap_init_static(&r->map, start, bmap_early_start, bmap_early_free, bmap_early_sum,
+                         EARLY_GRANULES);
     if (bmap_cover(&r->map, size) < 0)
         return -1;
     heap_state.nregions++;

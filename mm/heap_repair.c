@@ -66,7 +66,16 @@ void heap_block_release(const char *fn, heap_region_t *r, heap_block_t *b)
         heap_free_del(r, n);
         heap_block_merge_next(r, b);
     }
-    heap_block_t *p = b->prev, *real = heap_map_prev(r, b);
+    /*
+     * b's prev link, believed when the map has a block there whose header
+     * ends exactly at b (O(1)); else the map's previous block (a scan).  A
+     * header forged to end at b while swallowing a live block between is
+     * caught where it matters, before any of it is handed out (heap_span_ok).
+     */
+    heap_block_t *p = b->prev, *real = p;
+    if (!p || !block_addr_ok(r, p) || (uintptr_t)p >= (uintptr_t)b || p->next != b ||
+        p->size != (uintptr_t)b - (uintptr_t)p - HDR)
+        real = heap_map_prev(r, b);
     if (p != real) {
         mm_report("%s: %p: its prev link %p is corrupted: repaired from the block map", fn,
                   block_payload(b), (void *)p);

@@ -159,6 +159,9 @@ int heap_check(void)
             if (!b->next && b != r->last)
                 errors += check_failed(b, "region's last-block pointer is stale");
         }
+        if (bmap_check(&r->map))
+            errors +=
+                check_failed((void *)r->start, "the block map's summary or free bits are wrong");
         if (!b && bmap_count(&r->map, r->end) != walked)
             errors += check_failed((void *)r->start, "the out-of-band map and the blocks differ");
     }
