@@ -143,6 +143,9 @@ static struct {
     unsigned next_slot; /* where kmem_cache_create looks first: a freed slot is reused last */
     uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
     int enabled;                                /* kmalloc uses the classes (virtual heap up) */
+    /* where the regions and the descriptor window are (glue_*_to_*, asked once) */
+    uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
+    slab_desc_t *meta_descs;
 } slab;
 
 static slab_desc_t early_desc[EARLY_PAGES]; /* the early heap's slabs */
@@ -157,8 +160,9 @@ static slab_desc_t early_desc[EARLY_PAGES]; /* the early heap's slabs */
 /* Index of page in the metadata window's table, or -1 if it is not a virtual heap page. */
 static long meta_index(uintptr_t page)
 {
-    uintptr_t base = (uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START);
-    return page >= base && page - base < VIRTUAL_BYTES ? (long)((page - base) / PAGE_SIZE) : -1;
+    uintptr_t base = slab.virtual_base;
+    return base && page >= base && page - base < VIRTUAL_BYTES ? (long)((page - base) / PAGE_SIZE)
+                                                               : -1;
 }
 
 /*
@@ -167,11 +171,11 @@ static long meta_index(uintptr_t page)
  */
 static slab_t *desc_of(uintptr_t page)
 {
-    uintptr_t early = (uintptr_t)glue_phys_to_virt(HEAP_START);
+    uintptr_t early = slab.early_base;
     if (page >= early && page - early < INITIAL_HEAP_SIZE)
         return &early_desc[(page - early) / PAGE_SIZE].s;
     long i = meta_index(page);
-    return i < 0 ? NULL : &((slab_desc_t *)glue_virt_to_ptr(MM_META_SLABS))[i].s;
+    return i < 0 ? NULL : &slab.meta_descs[i].s;
 }
 
 /* desc_of for a new slab: the metadata page under it mapped first.  NULL: no memory. */
@@ -471,6 +475,7 @@ void slab_reset(void)
 {
     memset(&slab, 0, sizeof(slab));
     memset(early_desc, 0, sizeof(early_desc));
+    slab.early_base = (uintptr_t)glue_phys_to_virt(HEAP_START);
     /* the descriptors' pages go back: the old heap's slabs are forgotten */
     for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
         if (vmm_get_entry(v) & PAGE_PRESENT)
@@ -497,6 +502,8 @@ void slab_reset(void)
 void slab_enable(void)
 {
     slab.enabled = 1;
+    slab.virtual_base = (uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START);
+    slab.meta_descs = glue_virt_to_ptr(MM_META_SLABS);
 }
 
 #ifdef MM_DEBUG
