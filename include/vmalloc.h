@@ -12,7 +12,8 @@
  *            ^ vmalloc() returns this (page-aligned)
  *
  * so running off either end faults at once, and the page-fault diagnosis
- * names the allocation (vmm_describe -> vmalloc_describe).  A kernel stack
+ * names the allocation (vmm_describe asks vmalloc_describe through the describer
+ * vmalloc registers with the VMM).  A kernel stack
  * is such an allocation used from its top down: an overflow hits the guard
  * page below it.
  *

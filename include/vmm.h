@@ -44,6 +44,7 @@
 #ifndef VMM_H
 #define VMM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pmm.h"
@@ -158,6 +159,18 @@ vaddr_t vmm_identity_end(void);
  * The text may live in a static buffer, valid until the next call.
  */
 const char *vmm_describe(vaddr_t addr);
+
+/*
+ * A layer above the VMM that owns [lo, hi] (vmalloc) registers how to say
+ * what an address there is: vmm_describe then asks it (the VMM itself knows
+ * nothing of vmalloc).  fn writes at most len bytes to buf and returns buf,
+ * or NULL (vmm_describe then says `name`).  Re-registering the same fn
+ * replaces its range.  0, or -1 when the few slots are taken (reported).
+ */
+typedef const char *(*vmm_describer_t)(vaddr_t addr, char *buf, size_t len);
+int vmm_register_describer(vaddr_t lo, vaddr_t hi, const char *name, vmm_describer_t fn);
+/* Forget fn's range (nothing if it has none). */
+void vmm_unregister_describer(vmm_describer_t fn);
 
 /* Page tables in use, mappings made through vmm_map. */
 typedef struct {

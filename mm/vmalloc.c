@@ -71,6 +71,7 @@ static struct {
     vaddr_t cursor; /* next fit starts here */
     uint32_t pages, bytes_asked, stacks;
     uint32_t allocs, frees, failures;
+    int described; /* registered with vmm_describe */
 } vm;
 
 static vaddr_t area_end(const struct area *a)
@@ -192,6 +193,22 @@ static vaddr_t fail(const char *fn, size_t size, const char *why)
     return 0;
 }
 
+/* vmm_describe's question for the vmalloc range: a guard page first, it is what a fault there
+ * means. */
+static const char *describe_for_vmm(vaddr_t addr, char *buf, size_t len)
+{
+    size_t n = vmalloc_is_guard(addr) ? mm_snprintf(buf, len, "guard-page hit: ") : 0;
+    return vmalloc_describe(addr, buf + n, len - n) ? buf : NULL;
+}
+
+/* vmalloc's range is known to vmm_describe from the first allocation on. */
+static void register_describer(void)
+{
+    if (!vm.described)
+        vm.described = vmm_register_describer(VMALLOC_START, VMALLOC_END, "vmalloc range",
+                                              describe_for_vmm) == 0;
+}
+
 /* Find a span, map fresh pages in it, record it; its base or 0.  The lock is held. */
 static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int line, int stack)
 {
@@ -211,6 +228,7 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
     if (!lo)
         return fail(fn, size, "out of virtual space in the vmalloc range");
 
+    register_describer();
     struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack};
     pmm_owner_t owner = stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
     for (uint32_t i = 0; i < pages; i++) {

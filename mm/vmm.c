@@ -33,7 +33,6 @@
 #include "mm_debug.h"
 #include "memory.h"
 #include "pmm.h"
-#include "vmalloc.h"
 #include "vmm.h"
 
 #define FOUR_MB 0x400000u
@@ -383,6 +382,49 @@ void vmm_get_stats(vmm_stats_t *s)
     s->paging_enabled = vmm.enabled;
 }
 
+/*
+ * Layers above the VMM that own a range (vmalloc) say what an address in it
+ * is through a describer they register: the VMM calls up only through these.
+ * Kept across vmm_reset (a layer registers once).
+ */
+#define VMM_DESCRIBERS 4
+static struct {
+    vaddr_t lo, hi;
+    const char *name;
+    vmm_describer_t fn;
+} describers[VMM_DESCRIBERS];
+
+int vmm_register_describer(vaddr_t lo, vaddr_t hi, const char *name, vmm_describer_t fn)
+{
+    glue_irqflags_t f = glue_lock();
+    int slot = -1;
+    for (unsigned i = 0; i < VMM_DESCRIBERS && slot < 0; i++) {
+        if (describers[i].fn == fn || !describers[i].fn)
+            slot = (int)i;
+    }
+    if (slot >= 0) {
+        describers[slot].lo = lo;
+        describers[slot].hi = hi;
+        describers[slot].name = name;
+        describers[slot].fn = fn;
+    } else {
+        mm_report("vmm_register_describer: 0x%08lx: all %u describer slots in use",
+                  (unsigned long)lo, VMM_DESCRIBERS);
+    }
+    glue_unlock(f);
+    return slot < 0 ? -1 : 0;
+}
+
+void vmm_unregister_describer(vmm_describer_t fn)
+{
+    glue_irqflags_t f = glue_lock();
+    for (unsigned i = 0; i < VMM_DESCRIBERS; i++) {
+        if (describers[i].fn == fn)
+            describers[i].fn = NULL;
+    }
+    glue_unlock(f);
+}
+
 const char *vmm_describe(vaddr_t a)
 {
     if (a < PAGE_SIZE)
@@ -409,15 +451,13 @@ const char *vmm_describe(vaddr_t a)
     }
     if (a >= HEAP_VIRTUAL_START && a <= HEAP_VIRTUAL_END)
         return mapped ? "kernel heap page" : "unmapped heap page (past the heap's end)";
-    if (in_vmalloc(a)) {
-        /* a guard page is what a fault there means: say so first */
+    for (unsigned i = 0; i < VMM_DESCRIBERS; i++) {
         static char text[256];
-        int guard = vmalloc_is_guard(a);
-        size_t n = guard ? mm_snprintf(text, sizeof(text), "guard-page hit: ") : 0;
-        if (!vmalloc_describe(a, text + n, sizeof(text) - n))
-            return "vmalloc range";
-        return text;
+        if (describers[i].fn && a >= describers[i].lo && a <= describers[i].hi)
+            return describers[i].fn(a, text, sizeof(text)) ? text : describers[i].name;
     }
+    if (in_vmalloc(a))
+        return "vmalloc range";
     if (in_meta(a))
         return mapped ? "allocator metadata (slab descriptors)"
                       : "allocator metadata window, page not mapped";

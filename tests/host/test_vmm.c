@@ -6,6 +6,8 @@
  * simulated physical memory and compares every mapping made through vmm_map
  * with a shadow; vmm_check(), pmm_check() and heap_check() run too.
  */
+#include <stdio.h>
+
 #include "harness.h"
 #include "heap_internal.h"
 #include "pmm.h"
@@ -501,11 +503,67 @@ static void test_virtual_heap_random_workload(void **state)
     assert_int_equal(stats_now().error_count, 0);
 }
 
+/* A layer above the VMM describes its own range through a registered describer. */
+static const char *describe_a(vaddr_t a, char *buf, size_t len)
+{
+    snprintf(buf, len, "layer A at 0x%08x", (unsigned)a);
+    return buf;
+}
+static const char *describe_none(vaddr_t a, char *buf, size_t len)
+{
+    (void)a, (void)buf, (void)len;
+    return NULL;
+}
+static const char *describe_b(vaddr_t a, char *buf, size_t len)
+{
+    return describe_none(a, buf, len);
+}
+static const char *describe_c(vaddr_t a, char *buf, size_t len)
+{
+    return describe_none(a, buf, len);
+}
+static const char *describe_d(vaddr_t a, char *buf, size_t len)
+{
+    return describe_none(a, buf, len);
+}
+
+/*
+ * Expect vmm_describe to ask the describer of the range (the VMM knows no layer
+ * above it), to fall back to the name given when the describer says nothing,
+ * a second registration of the same describer to move its range, and the
+ * fifth describer refused with a report.
+ */
+static void test_registered_describers(void **state)
+{
+    assert_int_equal(vmm_register_describer(0x40000000u, 0x40000fffu, "A", describe_a), 0);
+    assert_string_equal(vmm_describe(0x40000010u), "layer A at 0x40000010");
+    assert_int_equal(vmm_register_describer(0x50000000u, 0x50000fffu, "A", describe_a), 0);
+    assert_null(strstr(vmm_describe(0x40000010u), "layer A"));
+    assert_string_equal(vmm_describe(0x50000020u), "layer A at 0x50000020");
+    assert_int_equal(vmm_register_describer(0x60000000u, 0x60000fffu, "quiet layer", describe_none),
+                     0);
+    assert_string_equal(vmm_describe(0x60000000u), "quiet layer");
+    /* four slots: A, the quiet one and B, C, D (and vmalloc's, if a test before made one) */
+    int refused = vmm_register_describer(0x61000000u, 0x61000fffu, "B", describe_b) < 0;
+    refused += vmm_register_describer(0x62000000u, 0x62000fffu, "C", describe_c) < 0;
+    refused += vmm_register_describer(0x63000000u, 0x63000fffu, "D", describe_d) < 0;
+    assert_true(refused >= 1);
+    assert_non_null(strstr(mm_last_error(), "describer slots in use"));
+    /* give the slots back (they outlive vmm_reset), so later tests see vmm_describe as it was */
+    vmm_unregister_describer(describe_a);
+    vmm_unregister_describer(describe_none);
+    vmm_unregister_describer(describe_b);
+    vmm_unregister_describer(describe_c);
+    vmm_unregister_describer(describe_d);
+    assert_null(strstr(vmm_describe(0x50000020u), "layer A"));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh_paging)
     const struct CMUnitTest tests[] = {
         T(test_init_maps_kernel_and_leaves_null_unmapped),
+        T(test_registered_describers),
         T(test_direct_map_aliases_physical_memory),
         T(test_map_translate_unmap),
         T(test_user_only_when_asked),
