@@ -100,28 +100,37 @@ static void *kmalloc_locked(const char *fn, size_t size)
         if (!b)
             b = heap_grow(need);
     }
-    if (b && heap_free_entry_ok(b) &&
-        !heap_span_ok(heap_region_of((uintptr_t)b), b, need + HDR + MIN_PAYLOAD)) {
-        heap_span_repair(fn, b); /* then choose again, from sound headers */
+    /*
+     * What goes to the caller: a sound free block of at least `need` bytes
+     * (never smaller than asked, never one that is not free), whose handed-out
+     * part hides no other block of the map.  A hidden one means a forged size:
+     * every header is rebuilt from the map and the choice made once more.
+     */
+    heap_region_t *r = NULL;
+    for (int tries = 0; b; tries++) {
+        if (!heap_free_entry_ok(b) || b->size < need) {
+            mm_report("%s: %p: heap chose a block that is not a free block of %lu bytes: refused",
+                      fn, block_payload(b), (unsigned long)need);
+            b = NULL;
+            break;
+        }
+        r = heap_region_of((uintptr_t)b);
+        if (heap_span_ok(r, b, need + HDR + MIN_PAYLOAD))
+            break;
+        if (tries) {
+            b = NULL;
+            break;
+        }
+        heap_span_repair(fn, b);
         b = heap_find_fit(fn, need);
         if (!b)
             b = heap_grow(need);
-        if (b && heap_free_entry_ok(b) &&
-            !heap_span_ok(heap_region_of((uintptr_t)b), b, need + HDR + MIN_PAYLOAD))
-            b = NULL;
-    }
-    if (b && (!heap_free_entry_ok(b) || b->size < need)) {
-        /* never hand out a block smaller than asked, or one that is not free */
-        mm_report("%s: %p: heap chose a block that is not a free block of %lu bytes: refused", fn,
-                  block_payload(b), (unsigned long)need);
-        b = NULL;
     }
     if (!b) {
         if (size)
             out_of_memory(fn, size);
         return NULL;
     }
-    heap_region_t *r = heap_region_of((uintptr_t)b);
     heap_free_del(r, b);
     heap_block_t *rest = heap_block_split(r, b, need);
     if (rest) {
