@@ -225,9 +225,9 @@ $(BUILD)/bench/string_bench: bench/string_bench.c mm/string.c $(HEADERS)
 
 # The heap's placement on the same traces: ours (TLSF good fit, O(1)) against an
 # exhaustive best-fit scan and first fit of one free list.  Those two are not
-# product code: bench/frag_fit.c replaces mm/heap_fit.c (the placement) in their build.
+# product code: bench/frag_fit.c replaces mm/heap_fit.c and mm/heap_class.c in their build.
 FRAG_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -fno-builtin -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
-FRAG_SRCS   := $(filter-out mm/heap_fit.c,$(HOST_SRCS)) bench/frag_fit.c
+FRAG_SRCS   := $(filter-out mm/heap_fit.c mm/heap_class.c,$(HOST_SRCS)) bench/frag_fit.c
 $(BUILD)/bench/frag_best: bench/frag_bench.c $(HOST_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"

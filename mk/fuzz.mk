@@ -7,7 +7,7 @@
 #                             processes (default 1); new inputs go to build/fuzz/corpus,
 #                             a crash to build/fuzz/crash-*
 #   make fuzz-selftest        show the fuzzer finds bugs: a planted one, and mutants of
-#                             copies of the heap's files (mm/kmalloc.c, mm/heap_block.c)
+#                             copies of the heap's files (mm/kmalloc.c, mm/heap_alloc.c, mm/heap_block.c)
 #   make test-fuzz            the suite "fuzz" of make test: the seed corpus replayed,
 #                             FUZZ_TEST_TIME seconds of fuzzing (default 15), the selftest
 #   build/fuzz/fuzz_heap FILE replays one input (MM_FUZZ_TRACE=1: every operation)

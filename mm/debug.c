@@ -3,9 +3,10 @@
  *
  * Theory of operation
  * -------------------
- * The heap (kmalloc.c, heap_stats.c) and slab.c call the dbg_* hooks (heap_internal.h) when a
- * caller's object is born (dbg_arm), freed (dbg_free) or checked (heap_check); this file owns
- * everything the debug build adds:
+ * The heap (kmalloc.c, heap_stats.c) and slab.c call the dbg_* hooks
+ * (heap_internal.h) when a caller's object is born (dbg_arm), freed
+ * (dbg_free) or checked (heap_check); this file owns everything the debug
+ * build adds:
  *
  *   sites        a table of call sites (file, line), found by hashing the
  *                pair, never by reading the file name; an object's record
@@ -15,7 +16,9 @@
  *                most MM_QUARANTINE_BYTES), poisoned.  The heap still counts
  *                them as allocated; when one leaves (or at heap_check) every
  *                poisoned byte is checked: a changed one is a write after
- *                free, reported with its offset and both call sites.
+ *                free, reported with its offset and both call sites.  What
+ *                leaves is handed back to the caller (dbg_evict), which
+ *                frees it: this file calls nothing of the heap's.
  *   profile      the size histogram, peak live bytes, the trace ring of the
  *                last MM_TRACE_EVENTS allocations and frees.
  *
@@ -23,7 +26,10 @@
  * its call sites; the damage is then repaired (red zone re-armed, poison
  * rewritten) so that it is reported once and the heap goes on.
  *
- * Locking: the hooks run under the glue lock; the public functions take it.
+ * Calls: log.c, string.c; nothing above it (the public functions that need
+ * the heap, mm_debug_get_stats, heap_profile and mm_debug_flush, live in
+ * heap_stats.c and kmalloc.c).  Locking: the hooks run under the glue lock;
+ * the public functions take it.
  */
 #include "glue.h"
 #include "heap_internal.h"
@@ -77,7 +83,8 @@ static struct {
     uint32_t line;
     site_t sites[MM_DEBUG_SITES + 1]; /* [0]: unknown, or the table was full */
     uint32_t nsites;
-    quarantine_entry_t q[MM_QUARANTINE_ENTRIES];
+    quarantine_entry_t
+        q[MM_QUARANTINE_ENTRIES + 1]; /* (+1: the newest, before the oldest leaves) */
     uint32_t q_head, q_count, q_bytes;
     uint32_t live, live_bytes, peak_bytes;
     uint32_t histogram[MM_HISTOGRAM_BUCKETS];
@@ -296,7 +303,7 @@ uint32_t dbg_user_size(const dbg_rec_t *rec, uint32_t cap)
 
 static quarantine_entry_t *q_at(uint32_t k)
 {
-    return &dbg.q[(dbg.q_head + k) % MM_QUARANTINE_ENTRIES];
+    return &dbg.q[(dbg.q_head + k) % (MM_QUARANTINE_ENTRIES + 1)];
 }
 
 static quarantine_entry_t *q_find(const void *ptr)
@@ -367,15 +374,27 @@ static int q_verify(const char *fn, quarantine_entry_t *e)
     return 1;
 }
 
-/* The oldest object leaves quarantine: checked, then given back to the heap. */
-static void q_evict(const char *fn)
+/*
+ * Over its limits: more objects than MM_QUARANTINE_ENTRIES or more bytes than
+ * MM_QUARANTINE_BYTES, with more than the newest object in it (one object
+ * larger than the limit still waits its turn, alone).
+ */
+static int q_over(void)
 {
+    return dbg.q_count > 1 &&
+           (dbg.q_count > MM_QUARANTINE_ENTRIES || dbg.q_bytes > MM_QUARANTINE_BYTES);
+}
+
+void *dbg_evict(const char *fn, int all)
+{
+    if (!dbg.q_count || (!all && !q_over()))
+        return NULL;
     quarantine_entry_t e = *q_at(0);
-    dbg.q_head = (dbg.q_head + 1) % MM_QUARANTINE_ENTRIES;
+    dbg.q_head = (dbg.q_head + 1) % (MM_QUARANTINE_ENTRIES + 1);
     dbg.q_count--;
     dbg.q_bytes -= e.cap;
     q_verify(fn, &e);
-    heap_release_locked(e.obj);
+    return e.obj;
 }
 
 int dbg_free(const char *fn, void *obj, uint32_t cap, dbg_rec_t *rec, heap_block_t *hdr, int poison)
@@ -392,10 +411,6 @@ int dbg_free(const char *fn, void *obj, uint32_t cap, dbg_rec_t *rec, heap_block
         return 0;
     rec->free_site = free_site;
     memset(obj, MM_POISON_BYTE, cap);
-    while (dbg.q_count &&
-           (dbg.q_count == MM_QUARANTINE_ENTRIES || dbg.q_bytes > MM_QUARANTINE_BYTES ||
-            cap > MM_QUARANTINE_BYTES - dbg.q_bytes))
-        q_evict(fn);
     quarantine_entry_t *e = q_at(dbg.q_count++);
     e->obj = obj;
     e->cap = cap;
@@ -411,14 +426,6 @@ int dbg_check_quarantine(void)
     for (uint32_t k = 0; k < dbg.q_count; k++)
         broken += q_verify("heap_check", q_at(k));
     return broken;
-}
-
-uint32_t dbg_flush_locked(void)
-{
-    uint32_t n = dbg.q_count;
-    while (dbg.q_count)
-        q_evict("mm_debug_flush");
-    return n;
 }
 
 const char *dbg_dump_state(const void *obj, uint32_t cap, const dbg_rec_t *rec,
@@ -445,28 +452,16 @@ const char *dbg_dump_state(const void *obj, uint32_t cap, const dbg_rec_t *rec,
 
 /* ------------------------------------------------------------ public ---- */
 
-int mm_debug_get_stats(mm_debug_stats_t *st)
+void dbg_get_stats(mm_debug_stats_t *st)
 {
-    glue_irqflags_t f = glue_lock();
-    int result = -1;
-    if (!st) {
-        mm_report("mm_debug_get_stats: NULL stats pointer");
-    } else {
-        st->live_allocations = dbg.live;
-        st->live_bytes = dbg.live_bytes;
-        st->peak_bytes = dbg.peak_bytes;
-        st->quarantined = dbg.q_count;
-        st->quarantined_bytes = dbg.q_bytes;
-        const char *api = heap_api_swap("mm_debug_get_stats"); /* the scan may rebuild lists */
-        st->fragmentation = heap_fragmentation_locked();
-        heap_api_swap(api);
-        memcpy(st->histogram, dbg.histogram, sizeof(st->histogram));
-        st->trace_events = dbg.trace_seq;
-        st->sites = dbg.nsites;
-        result = 0;
-    }
-    glue_unlock(f);
-    return result;
+    st->live_allocations = dbg.live;
+    st->live_bytes = dbg.live_bytes;
+    st->peak_bytes = dbg.peak_bytes;
+    st->quarantined = dbg.q_count;
+    st->quarantined_bytes = dbg.q_bytes;
+    memcpy(st->histogram, dbg.histogram, sizeof(st->histogram));
+    st->trace_events = dbg.trace_seq;
+    st->sites = dbg.nsites;
 }
 
 /* Before a report of what the checks recorded: say so when they are off. */
@@ -510,14 +505,10 @@ void heap_histogram(void)
     glue_unlock(f);
 }
 
-void heap_profile(void)
+void dbg_profile(uint32_t fragmentation)
 {
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("heap_profile"); /* the scan may rebuild lists */
     mm_printf("profile: peak %u bytes live, %u bytes live now, fragmentation %u%%\n",
-              (unsigned)dbg.peak_bytes, (unsigned)dbg.live_bytes,
-              (unsigned)heap_fragmentation_locked());
-    heap_api_swap(api);
+              (unsigned)dbg.peak_bytes, (unsigned)dbg.live_bytes, (unsigned)fragmentation);
     for (uint32_t i = 0; i <= MM_DEBUG_SITES; i++) {
         const site_t *s = &dbg.sites[i];
         if (!s->allocs)
@@ -527,7 +518,6 @@ void heap_profile(void)
         mm_printf("site: %s %u allocations, %u bytes, %u bytes live\n", where, (unsigned)s->allocs,
                   (unsigned)s->bytes, (unsigned)s->live_bytes);
     }
-    glue_unlock(f);
 }
 
 void heap_trace_dump(void)
@@ -544,13 +534,4 @@ void heap_trace_dump(void)
     glue_unlock(f);
 }
 
-uint32_t mm_debug_flush(void)
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("mm_debug_flush"); /* the heap frees what leaves quarantine */
-    uint32_t n = dbg_flush_locked();
-    heap_api_swap(api);
-    glue_unlock(f);
-    return n;
-}
 #endif /* MM_DEBUG */

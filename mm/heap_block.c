@@ -10,7 +10,7 @@
  *   - b->next == the address right after b's payload, or NULL for the last
  *     block, which ends exactly at region.end; b->next->prev == b;
  *   - the free lists hold exactly the free blocks of live regions, once each,
- *     each on the list of its size class (heap_fit.c), and the bitmaps agree;
+ *     each on the list of its size class (heap_class.c), and the bitmaps agree;
  *   - the counters equal what a walk adds up.
  * heap_check (heap_stats.c) verifies all of them; heap_block_problem checks
  * one header in O(1).
@@ -23,7 +23,7 @@
  * rebuilt from the blocks (heap_freelist_rebuild), whose headers are first
  * checked against the block map and rebuilt from it where they disagree.
  *
- * Calls: blockmap.c, log.c, string.c, and heap_fit.c's heap_size_class (the
+ * Calls: blockmap.c, log.c, string.c, and heap_class.c's heap_size_class (the
  * class a size is listed in).  Nothing above it.  The glue lock is held by
  * every caller.
  */

@@ -1,44 +1,20 @@
 /*
  * heap_fit.c - placement: which free block a request of `need` bytes gets.
  *
- * Size classes (two-level segregated fit, as TLSF): below TLSF_SMALL one
- * class per 8 bytes; above, each power of two [2^f, 2^(f+1)) is cut into
- * TLSF_SL_COUNT equal classes.  A bitmap of non-empty classes per level
- * makes "the first non-empty class at or above c" two find-first-set
+ * Over the size classes of heap_class.c, a bitmap of non-empty classes per
+ * level makes "the first non-empty class at or above c" two find-first-set
  * instructions: kmalloc and kfree take bounded time whatever the heap holds.
- *
- *   size 0..127      fl 0, sl = size / 8
- *   size >= 128      fl = log2(size) - 6, sl = next 4 bits below the top bit
  *
  * The placement is a good fit that measures within 2% of an exhaustive best
  * fit (make bench).  The fragmentation benchmark also builds the heap with
- * bench/frag_fit.c in place of this file: one list of every free block,
+ * bench/frag_fit.c in place of this file and heap_class.c: one list of every free block,
  * scanned first fit or best fit, to compare placements on the same traces.
  *
  * Owns nothing: it reads heap_state's lists and bitmaps (heap_block.c keeps
- * them).  Calls heap_block.c (list checks and rebuild).  Glue lock held.
+ * them).  Calls heap_block.c (list checks and rebuild) and heap_class.c.
+ * Glue lock held.
  */
 #include "heap_priv.h"
-
-static inline unsigned fls32(uint32_t x)
-{
-    return 31u - (unsigned)__builtin_clz(x);
-}
-
-/* The class a free block of `size` bytes is listed in. */
-void heap_size_class(size_t size, unsigned *fl, unsigned *sl)
-{
-    if (size > HEAP_MAX_REQUEST) /* a forged size: never an index past the lists */
-        size = HEAP_MAX_REQUEST;
-    if (size < TLSF_SMALL) {
-        *fl = 0;
-        *sl = (unsigned)size / (TLSF_SMALL / TLSF_SL_COUNT);
-    } else {
-        unsigned f = fls32((uint32_t)size);
-        *fl = f - 6;
-        *sl = (unsigned)(size >> (f - TLSF_SL_LOG2)) ^ TLSF_SL_COUNT;
-    }
-}
 
 static int fits_visit(heap_block_t *b, size_t need)
 {

@@ -20,7 +20,10 @@
  * quarantine, the profile and the trace; the heap and slab.c call its dbg_*
  * hooks at the few points where an object is born, dies or is checked, and
  * only when dbg_on() (the mode memory_init latched).  Without MM_DEBUG the
- * hooks do not exist and MM_DBG_ON() is the constant 0.
+ * hooks are the inline no-ops at the end of this file, dbg_on() is the
+ * constant 0, and the compiler drops every call: no #ifdef at a call site.
+ * debug.c calls nothing above it: what leaves quarantine is handed back to
+ * the caller (dbg_evict), which frees it (slab_drain_quarantine).
  */
 #ifndef MM_HEAP_INTERNAL_H
 #define MM_HEAP_INTERNAL_H
@@ -28,7 +31,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- the heap (kmalloc.c, heap_region.c, heap_block.c), for slab.c ---- */
+#include "glue.h"
+#include "memory.h"
+#include "mm_debug.h"
+
+/* ---- the heap (heap_alloc.c, heap_region.c, heap_block.c), for slab.c ---- */
 
 /* A fresh slab page (address of its first byte), or NULL (out of memory, reported). */
 void *heap_slab_page_alloc(const char *fn);
@@ -36,14 +43,36 @@ void *heap_slab_page_alloc(const char *fn);
 void heap_slab_page_free(void *page);
 /* The public function running now, named in the heap's reports; returns the previous one. */
 const char *heap_api_swap(const char *fn);
+
+/* A public function's way in: the glue lock taken, its name set for the reports. */
+typedef struct {
+    glue_irqflags_t flags;
+    const char *outer; /* the public call this one runs inside (a ctor's kmalloc), or NULL */
+} heap_call_t;
+
+static inline heap_call_t heap_enter(const char *fn)
+{
+    heap_call_t call;
+    call.flags = glue_lock();
+    call.outer = heap_api_swap(fn);
+    return call;
+}
+
+/* ... and its way out: the outer call's name back, the lock released. */
+static inline void heap_leave(heap_call_t call)
+{
+    heap_api_swap(call.outer);
+    glue_unlock(call.flags);
+}
 /* The slab page holding addr, or 0 if addr is not in a slab page. */
 uintptr_t heap_slab_page_of(uintptr_t addr);
 /* The first slab page at or above addr (regions in order), or 0: to walk every slab. */
 uintptr_t heap_slab_page_next(uintptr_t addr);
 /* heap_trim with the lock held. */
 size_t heap_trim_locked(void);
-/* Slab pages marked in the regions' bitmaps. */
-uint32_t heap_slab_page_count(void);
+/* A caller's block at ptr back to the heap (what leaves quarantine); a bad ptr is fn's, reported.
+ */
+void heap_release_block(const char *fn, void *ptr);
 
 /* ---- slab.c, for the heap ---- */
 
@@ -57,9 +86,10 @@ void slab_enable(void);
 #define SLAB_KMALLOC_MAX 512
 /*
  * kmalloc / kmalloc_aligned for size <= SLAB_KMALLOC_MAX: an object of the
- * smallest class whose stride is a multiple of align; NULL if none or no memory.
+ * smallest class whose stride is a multiple of align; NULL if none or no
+ * memory.  fn: the public call (kmalloc, kcalloc, krealloc...), for reports.
  */
-void *slab_kmalloc(size_t size, size_t align);
+void *slab_kmalloc(const char *fn, size_t size, size_t align);
 /* kfree of a slab object at ptr in slab page `page`: 1, or 0 after reporting a bad pointer. */
 int slab_kfree(const char *fn, uintptr_t page, void *ptr);
 /* Usable bytes of the object at ptr, or 0 after reporting a bad pointer. */
@@ -72,6 +102,14 @@ size_t slab_usable(const char *fn, uintptr_t page, void *ptr);
 int slab_meta_reserve(uintptr_t start, size_t bytes);
 /* Empty slabs of every cache back to the heap; returns pages released. */
 size_t slab_reap_locked(void);
+/* Metadata pages describing no mapped heap page back to the PMM (kmem_cache_reap). */
+void slab_meta_trim_locked(void);
+/*
+ * What debug.c's quarantine lets go (all: everything in it; else what is
+ * over its limits) back to the heap or its slab, each checked first; fn is
+ * the public call that pushed it out.  Returns how many (0 without MM_DEBUG).
+ */
+uint32_t slab_drain_quarantine(const char *fn, int all);
 /* kmem_cache_check with the lock held. */
 int slab_check_locked(void);
 /* Live objects and slab pages of all caches (get_memory_stats). */
@@ -79,11 +117,7 @@ void slab_totals(uint32_t *objects, uint32_t *pages);
 /* "kmalloc-64 12/63" for heap_dump. */
 void slab_describe(uintptr_t page, char *buf, size_t len);
 
-/* ---- debug.c, for the heap and slab.c (MM_DEBUG only) ---- */
-
-#ifdef MM_DEBUG
-#include "memory.h"
-#include "mm_debug.h"
+/* ---- debug.c, for the heap and slab.c ---- */
 
 /* Kept for every object: after a heap block's red zone, in a table for a slab's objects. */
 typedef struct {
@@ -95,7 +129,7 @@ typedef struct {
 /* What a heap block adds to a request with the checks on: red zone and record. */
 #define DBG_TAIL (MM_REDZONE_MIN + sizeof(dbg_rec_t))
 
-#define MM_DBG_ON() dbg_on()
+#ifdef MM_DEBUG
 
 /* memory_init: latch mm_debug_set's mode, forget every site, the quarantine, the trace. */
 void dbg_reset(void);
@@ -113,34 +147,83 @@ int dbg_quarantined(const char *fn, const void *ptr);
 /*
  * The caller frees obj: its red zones are checked (damage reported and
  * repaired), it is poisoned and quarantined.  Returns 1 if it went into
- * quarantine (the heap releases it later through heap_release_locked), 0 if
+ * quarantine (then the caller drains what that pushes out: dbg_evict), 0 if
  * it must be released now (poison 0: a cache with a constructor).
  */
 int dbg_free(const char *fn, void *obj, uint32_t cap, dbg_rec_t *rec, heap_block_t *hdr,
              int poison);
+/*
+ * The oldest object in quarantine, taken out and checked (a write after free
+ * reported as fn's and repaired), for the caller to free: if `all`, while any
+ * is left; else only while the quarantine is over its limits.  NULL: none.
+ */
+void *dbg_evict(const char *fn, int all);
 /* heap_check on a live object: red zones; damage reported once (then repaired): 1, else 0. */
 int dbg_check_live(void *obj, uint32_t cap, dbg_rec_t *rec, heap_block_t *hdr);
 /* heap_check on the quarantine: every poisoned byte still the poison?  Broken objects. */
 int dbg_check_quarantine(void);
-/* Release every quarantined object (out of memory, kmem_cache_destroy, mm_debug_flush). */
-uint32_t dbg_flush_locked(void);
 /* The size the caller asked for (kmalloc_usable_size), rec checked against cap. */
 uint32_t dbg_user_size(const dbg_rec_t *rec, uint32_t cap);
 /* heap_dump's state word for a caller's object ("ALLOC", "redzone", "quarantine") and where from.
  */
 const char *dbg_dump_state(const void *obj, uint32_t cap, const dbg_rec_t *rec,
                            const heap_block_t *hdr, char *detail, size_t len);
-
-/* ---- the heap (kmalloc.c, heap_stats.c) and slab.c, for debug.c ---- */
-
-/* An object leaves quarantine: give it back for real (no check, no count). */
-void heap_release_locked(void *obj);
-/* Fragmentation index in percent: 100 * (1 - largest free block / free bytes). */
-uint32_t heap_fragmentation_locked(void);
-/* slab.c: release a slab object with no debug hook (from quarantine). */
-void slab_release_object(uintptr_t page, void *ptr);
+/* mm_debug_get_stats' fields debug.c keeps (all but fragmentation). */
+void dbg_get_stats(mm_debug_stats_t *st);
+/* heap_profile's lines, given the heap's fragmentation index. */
+void dbg_profile(uint32_t fragmentation);
 #else
-#define MM_DBG_ON() 0
+/* The normal build: no checks, and every hook a no-op the compiler drops. */
+static inline void dbg_reset(void) {}
+static inline int dbg_on(void)
+{
+    return 0;
+}
+static inline void dbg_site(const char *file, uint32_t line)
+{
+    (void)file, (void)line;
+}
+static inline void dbg_arm(void *obj, uint32_t size, uint32_t cap, dbg_rec_t *rec,
+                           heap_block_t *hdr, int fill)
+{
+    (void)obj, (void)size, (void)cap, (void)rec, (void)hdr, (void)fill;
+}
+static inline int dbg_quarantined(const char *fn, const void *ptr)
+{
+    (void)fn, (void)ptr;
+    return 0;
+}
+static inline int dbg_free(const char *fn, void *obj, uint32_t cap, dbg_rec_t *rec,
+                           heap_block_t *hdr, int poison)
+{
+    (void)fn, (void)obj, (void)cap, (void)rec, (void)hdr, (void)poison;
+    return 0;
+}
+static inline void *dbg_evict(const char *fn, int all)
+{
+    (void)fn, (void)all;
+    return NULL;
+}
+static inline int dbg_check_live(void *obj, uint32_t cap, dbg_rec_t *rec, heap_block_t *hdr)
+{
+    (void)obj, (void)cap, (void)rec, (void)hdr;
+    return 0;
+}
+static inline int dbg_check_quarantine(void)
+{
+    return 0;
+}
+static inline uint32_t dbg_user_size(const dbg_rec_t *rec, uint32_t cap)
+{
+    (void)rec;
+    return cap;
+}
+static inline const char *dbg_dump_state(const void *obj, uint32_t cap, const dbg_rec_t *rec,
+                                         const heap_block_t *hdr, char *detail, size_t len)
+{
+    (void)obj, (void)cap, (void)rec, (void)hdr, (void)detail, (void)len;
+    return "ALLOC";
+}
 #endif
 
 #endif /* MM_HEAP_INTERNAL_H */

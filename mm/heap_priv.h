@@ -1,29 +1,29 @@
 /*
  * heap_priv.h - the block heap's shared state, for its own files only.
  *
- * The heap is six files that share one state (never include this from an
- * embedding kernel: include/memory.h is the API; heap_internal.h is what the
- * heap and slab.c tell each other).  From the bottom up; each calls only files
- * listed before it (and blockmap.c, log.c, string.c, below them all):
+ * The block heap is seven files that share one state (never include this
+ * from an embedding kernel: include/memory.h is the API; heap_internal.h is
+ * what the heap, slab.c and debug.c tell each other).  From the bottom up;
+ * each calls only files listed before it (and blockmap.c, log.c, string.c,
+ * vmm.c, pmm.c below them all):
  *
- *   heap_block.c    blocks, the TLSF free lists, block surgery, rebuilding the
+ *   heap_class.c    the size classes of the free lists (TLSF)
+ *   heap_block.c    blocks, the free lists, block surgery, rebuilding the
  *                   lists from the blocks; the state `heap_state` lives here
- *   heap_fit.c      placement: the size classes and the good fit (O(1)); the
- *                   fragmentation benchmark builds bench/frag_fit.c instead
+ *   heap_fit.c      placement: the good fit (O(1)); the fragmentation
+ *                   benchmark builds bench/frag_fit.c instead of it and
+ *                   heap_class.c
  *   heap_repair.c   a caller's pointer and a block's neighbours checked against
  *                   the block map, damaged headers rebuilt; freeing a block into
  *                   its neighbours
- *   heap_region.c   the regions: the early heap, the virtual heap's range (grow,
- *                   shrink, reserve, trim), memory_init, heap_init_virtual, and
- *                   the bitmap of slab pages
- *   kmalloc.c       the public entry points: by size to a slab or a block on the
- *                   way in, by page (slab page or block) on the way out
- *   heap_stats.c    get_memory_stats, heap_dump, heap_check
+ *   heap_region.c   the regions: the early heap, the virtual heap's range (set
+ *                   up, grow, shrink, reserve, trim), and the bitmap of slab pages
+ *   heap_alloc.c    a block taken and given back (a caller's, a slab's page)
  *
- * (heap_block.c and heap_fit.c call each other: the lists and the placement
- * over them are one layer, split so the benchmark can swap the placement.
- * slab.c sits beside kmalloc.c and still calls back into the heap for its
- * pages, and debug.c for what leaves quarantine: see kmalloc.c.)
+ * Above them: debug.c (the debug build's checks), slab.c and kmem_cache.c
+ * (object caches on slab pages), then the public fronts kmalloc.c,
+ * heap_stats.c (get_memory_stats, heap_dump, heap_check) and heap_init.c
+ * (memory_init, heap_init_virtual, heap_reserve).
  *
  * Data layout: a region is carved into blocks, each a heap_block_t header
  * (HDR bytes, 32 on i386) then its payload; a free block's payload starts with
@@ -157,7 +157,6 @@ static inline int block_addr_ok(const heap_region_t *r, const heap_block_t *b)
     return r && bmap_is_start(&r->map, (uintptr_t)b);
 }
 
-#ifdef MM_DEBUG
 /* A debug block: | object | red zone | dbg_rec_t |, the record in the payload's last bytes. */
 static inline uint32_t block_cap(const heap_block_t *b)
 {
@@ -168,7 +167,6 @@ static inline dbg_rec_t *block_rec(heap_block_t *b)
 {
     return (dbg_rec_t *)((char *)block_payload(b) + block_cap(b));
 }
-#endif
 
 /* ---- heap_block.c: blocks, free lists, surgery ---- */
 
@@ -209,10 +207,12 @@ heap_block_t *heap_freelist_scan(const char *fn, int (*visit)(heap_block_t *, si
 /* The largest free block's size (stats, fragmentation). */
 uint32_t heap_largest_free(const char *fn);
 
-/* ---- heap_fit.c (bench/frag_fit.c in the fragmentation benchmark): placement ---- */
+/* ---- heap_class.c (bench/frag_fit.c in the fragmentation benchmark): size classes ---- */
 
 /* The class a free block of `size` bytes is listed in. */
 void heap_size_class(size_t size, unsigned *fl, unsigned *sl);
+
+/* ---- heap_fit.c (bench/frag_fit.c in the fragmentation benchmark): placement ---- */
 /* A listed free block of at least need bytes, or NULL if none. */
 heap_block_t *heap_find_fit(const char *fn, size_t need);
 
@@ -233,6 +233,14 @@ void heap_span_repair(const char *fn, heap_block_t *b);
 
 /* ---- heap_region.c: the regions ---- */
 
+/* A region of one free block (vbase 0: the early heap).  0, or -1: no memory for its block map. */
+int heap_region_add(uintptr_t start, size_t size, vaddr_t vbase);
+/* The virtual heap's first pages mapped and its region added, the early one retired: 0, or -1. */
+int heap_region_init_virtual(void);
+/* Map the growing region r up to `want` bytes now (heap_reserve): 0, or -1 if out of memory. */
+int heap_region_reserve(heap_region_t *r, uint32_t want);
+/* The virtual heap's pages unmapped, heap_state zeroed (memory_init). */
+void heap_region_reset(void);
 /* The virtual heap's region, or NULL (Phase 1). */
 heap_region_t *heap_growing_region(void);
 /* The growing region ends in a free block of at least need bytes: that block, or NULL. */
@@ -244,5 +252,19 @@ int heap_slab_bit(const heap_region_t *r, uintptr_t page);
 void heap_slab_bit_set(heap_region_t *r, uintptr_t page, int on);
 /* Is b the block of a slab page (its header on a page marked as a slab)? */
 int heap_is_slab_block(const heap_region_t *r, const heap_block_t *b);
+
+/* ---- heap_alloc.c: blocks taken and given back ---- */
+
+/* Payload bytes for a request of size, or 0 if it can never be met. */
+size_t heap_request_size(size_t size);
+/* An allocated block of need (heap_request_size) bytes, or NULL: no room (only `used` counts it).
+ */
+heap_block_t *heap_alloc_block(const char *fn, size_t need);
+/* The same, its payload - skew on an align boundary (align a power of two > HEAP_BLOCK_ALIGN). */
+heap_block_t *heap_alloc_aligned(const char *fn, size_t need, size_t align, size_t skew);
+/* Allocated block b back to its free neighbours and the lists; fn frees it. */
+void heap_free_block(const char *fn, heap_region_t *r, heap_block_t *b);
+/* Allocated block b keeps `need` bytes; a tail big enough to stand alone goes back. */
+void heap_block_trim(const char *fn, heap_region_t *r, heap_block_t *b, size_t need);
 
 #endif /* MM_HEAP_PRIV_H */

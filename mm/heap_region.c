@@ -1,7 +1,7 @@
 /*
  * heap_region.c - the heap's regions: the early heap, the virtual heap's range
- * (grow, shrink, reserve, trim), memory_init and heap_init_virtual, and the
- * bitmap of the pages that are slabs.
+ * (set up, grow, shrink, reserve, trim), and who owns each of its pages:
+ * blocks, or a slab (the bitmap of slab pages).
  *
  * Phase 1: one region, the spec's 64 KB at HEAP_START.  Phase 2:
  * heap_init_virtual() adds a region at HEAP_VIRTUAL_START whose pages come
@@ -22,15 +22,14 @@
  * page: "this page is a slab" (heap_internal.h draws a slab page).
  *
  * Calls: heap_repair.c (the checked last block), heap_block.c, blockmap.c,
- * vmm.c and pmm.c (pages), slab.c (reset, enable, metadata reserve),
- * debug.c (reset).  Glue lock: the public functions take it; the rest expect
- * it held.
+ * vmm.c and pmm.c (pages), log.c.  Nothing above it: heap_init.c sets up
+ * what sits on top (the slabs, the debug state) around the calls here.
+ * Glue lock: heap_trim takes it; the rest expect it held.
  */
 #include "glue.h"
 #include "heap_priv.h"
 #include "log.h"
 #include "pmm.h"
-#include "slab.h"
 
 /* The regions' slab-page bitmaps: the early heap's, and the virtual heap's (8 KB). */
 static uint32_t slab_map_early[(INITIAL_HEAP_SIZE / PAGE_SIZE + 31) / 32];
@@ -43,7 +42,7 @@ static uint32_t bmap_early_sum[(EARLY_GRANULES / 32 + 31) / 32];
 /* ------------------------------------------------------------ regions ---- */
 
 /* A region of one free block.  0, or -1 if there is no memory for its block map. */
-static int region_add(uintptr_t start, size_t size, vaddr_t vbase)
+int heap_region_add(uintptr_t start, size_t size, vaddr_t vbase)
 {
     if (heap_state.nregions == HEAP_MAX_REGIONS || start % PAGE_SIZE || size < HDR + MIN_PAYLOAD)
         glue_panic("region_add: no room for another heap region, or a bad one");
@@ -204,46 +203,35 @@ void heap_shrink(heap_region_t *r, uint32_t budget)
     bmap_uncover(&r->map, keep - r->start);
 }
 
-void heap_init_virtual(void)
+int heap_region_init_virtual(void)
 {
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("heap_init_virtual");
-    vmm_stats_t vs;
-    vmm_get_stats(&vs);
-    if (!vs.paging_enabled) {
-        mm_report("heap_init_virtual: 0x%08x: paging is off (vmm_init first)",
-                  (unsigned)HEAP_VIRTUAL_START);
-    } else if (heap_growing_region()) {
-        mm_report("heap_init_virtual: 0x%08x: the virtual heap already exists",
-                  (unsigned)HEAP_VIRTUAL_START);
-    } else if (!map_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_INITIAL, HEAP_VIRTUAL_INITIAL)) {
+    if (!map_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_INITIAL, HEAP_VIRTUAL_INITIAL)) {
         mm_printf("heap_init_virtual: no memory for the first %u pages: staying in Phase 1\n",
                   (unsigned)(HEAP_VIRTUAL_INITIAL / PAGE_SIZE));
-    } else if (region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
-                          HEAP_VIRTUAL_START) < 0) {
+        return -1;
+    }
+    if (heap_region_add((uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START), HEAP_VIRTUAL_INITIAL,
+                        HEAP_VIRTUAL_START) < 0) {
         unmap_range(HEAP_VIRTUAL_START, HEAP_VIRTUAL_START + HEAP_VIRTUAL_INITIAL);
         mm_printf("heap_init_virtual: no memory for the heap's block map: staying in Phase 1\n");
-    } else {
-        /* park the early region's free blocks: new allocations come from the virtual heap */
-        int relist = 0;
-        for (int i = 0; i < heap_state.nregions - 1; i++) {
-            heap_region_t *old = &heap_state.regions[i];
-            for (heap_block_t *b = (heap_block_t *)old->start; b; b = heap_map_next(old, b)) {
-                if (heap_block_problem(old, b))
-                    heap_block_rebuild(old, b);
-                relist |= b->is_free && !heap_freelist_unlink(b);
-            }
-            /* only now: heap_freelist_unlink trusts no neighbour in a retired region */
-            old->retired = 1;
-        }
-        if (relist) /* a list link was forged: the lists again, without the retired blocks */
-            heap_freelist_rebuild("heap_init_virtual", (void *)heap_state.regions[0].start, NULL);
-        heap_state.virtual_peak = HEAP_VIRTUAL_INITIAL;
-        slab_enable();
-        pmm_register_reclaim(kmem_cache_reap); /* the PMM, when dry: empty slabs, free tail */
+        return -1;
     }
-    heap_api_swap(api);
-    glue_unlock(f);
+    /* park the early region's free blocks: new allocations come from the virtual heap */
+    int relist = 0;
+    for (int i = 0; i < heap_state.nregions - 1; i++) {
+        heap_region_t *old = &heap_state.regions[i];
+        for (heap_block_t *b = (heap_block_t *)old->start; b; b = heap_map_next(old, b)) {
+            if (heap_block_problem(old, b))
+                heap_block_rebuild(old, b);
+            relist |= b->is_free && !heap_freelist_unlink(b);
+        }
+        /* only now: heap_freelist_unlink trusts no neighbour in a retired region */
+        old->retired = 1;
+    }
+    if (relist) /* a list link was forged: the lists again, without the retired blocks */
+        heap_freelist_rebuild("heap_init_virtual", (void *)heap_state.regions[0].start, NULL);
+    heap_state.virtual_peak = HEAP_VIRTUAL_INITIAL;
+    return 0;
 }
 
 size_t heap_trim_locked(void)
@@ -258,46 +246,25 @@ size_t heap_trim_locked(void)
 
 size_t heap_trim(void)
 {
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("heap_trim");
+    heap_call_t call = heap_enter("heap_trim");
     size_t n = heap_trim_locked();
-    heap_api_swap(api);
-    glue_unlock(f);
+    heap_leave(call);
     return n;
 }
 
-void heap_reserve(size_t bytes)
+int heap_region_reserve(heap_region_t *r, uint32_t want)
 {
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("heap_reserve");
-    heap_region_t *r = heap_growing_region();
-    if (!r) {
-        mm_report("heap_reserve: 0x%08x: no virtual heap (heap_init_virtual first)",
-                  (unsigned)HEAP_VIRTUAL_START);
-    } else if (bytes > HEAP_VIRTUAL_LIMIT - HDR) {
-        mm_report("heap_reserve: 0x%08x: %lu bytes: more than the virtual heap can hold",
-                  (unsigned)HEAP_VIRTUAL_START, (unsigned long)bytes);
-    } else {
-        uint32_t want = (uint32_t)((bytes + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1));
-        uint32_t size = (uint32_t)(r->end - r->start);
-        /* heap_grow(need) maps what the last block lacks to hold need bytes */
-        uint32_t extra = want > size ? want - size : 0;
-        heap_block_t *last = heap_region_last("heap_reserve", r);
-        size_t need = last->is_free ? last->size + extra
-                                    : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
-        if ((extra && !heap_grow(need)) || slab_meta_reserve(r->start, want) < 0)
-            mm_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
-                      (unsigned)(want / 1024));
-        else
-            heap_state.reserve = want > heap_state.reserve ? want : heap_state.reserve;
-    }
-    heap_api_swap(api);
-    glue_unlock(f);
+    uint32_t size = (uint32_t)(r->end - r->start);
+    /* heap_grow(need) maps what the last block lacks to hold need bytes */
+    uint32_t extra = want > size ? want - size : 0;
+    heap_block_t *last = heap_region_last("heap_reserve", r);
+    size_t need = last->is_free ? last->size + extra
+                                : (extra > HDR + MIN_PAYLOAD ? extra - HDR : MIN_PAYLOAD);
+    return extra && !heap_grow(need) ? -1 : 0;
 }
 
-void memory_init(void)
+void heap_region_reset(void)
 {
-    glue_irqflags_t f = glue_lock();
     /* a restart gives the virtual heap's pages back first */
     heap_region_t *r = heap_growing_region();
     if (r) {
@@ -305,15 +272,6 @@ void memory_init(void)
         bmap_uncover(&r->map, 0);
     }
     memset(&heap_state, 0, sizeof(heap_state));
-    heap_state.api = "memory_init";
-    mm_log_reset();
-#ifdef MM_DEBUG
-    dbg_reset(); /* before slab_reset: the size classes are laid out for the mode */
-#endif
-    slab_reset();
-    region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0); /* static map */
-    heap_state.api = NULL; /* no public call is running */
-    glue_unlock(f);
 }
 
 /* ------------------------------------------------ slab pages (slab.c) ---- */
@@ -371,12 +329,4 @@ uintptr_t heap_slab_page_next(uintptr_t addr)
         }
     }
     return best;
-}
-
-uint32_t heap_slab_page_count(void)
-{
-    uint32_t n = 0;
-    for (int i = 0; i < heap_state.nregions; i++)
-        n += heap_state.regions[i].slab_pages;
-    return n;
 }

@@ -2,13 +2,14 @@
  * heap_stats.c - what the heap says about itself: get_memory_stats,
  * heap_dump (every block, one line each) and heap_check (every invariant of
  * heap_block.c walked and re-added: the number of broken ones), and the
- * debug build's fragmentation index.
+ * debug build's reports that need the heap: mm_debug_get_stats and
+ * heap_profile (the fragmentation index).
  *
  * Reads heap_state and the regions; changes nothing but what a walk repairs
  * (a forged free list is rebuilt by get_memory_stats' scan).  Calls
  * heap_region.c (the slab-page bitmap), heap_block.c, blockmap.c, vmm.c and
- * pmm.c (the virtual heap's pages, the totals), slab.c (its totals, its
- * check, a slab page's description) and debug.c.  The public functions take
+ * pmm.c (the virtual heap's pages, the totals), kmem_cache.c (the slabs'
+ * totals, their check, a slab page's description) and debug.c.  The public functions take
  * the glue lock and name themselves for the reports.
  */
 #include "glue.h"
@@ -18,12 +19,10 @@
 
 void get_memory_stats(memory_stats_t *stats)
 {
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("get_memory_stats");
+    heap_call_t call = heap_enter("get_memory_stats");
     if (!stats) {
         mm_report("get_memory_stats: NULL stats pointer");
-        heap_api_swap(api);
-        glue_unlock(f);
+        heap_leave(call);
         return;
     }
     uint32_t size = 0;
@@ -54,14 +53,12 @@ void get_memory_stats(memory_stats_t *stats)
     stats->heap_virtual_size = vr ? (uint32_t)(vr->end - vr->start) : 0;
     stats->heap_virtual_peak = heap_state.virtual_peak;
     slab_totals(&stats->slab_objects, &stats->slab_pages);
-    heap_api_swap(api);
-    glue_unlock(f);
+    heap_leave(call);
 }
 
 void heap_dump(void)
 {
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("heap_dump");
+    heap_call_t call = heap_enter("heap_dump");
     mm_printf("heap: %u used, %u free in %u blocks (%u free), %u allocations, %u frees\n",
               (unsigned)heap_state.used, (unsigned)heap_state.free, (unsigned)heap_state.blocks,
               (unsigned)heap_state.free_blocks, (unsigned)heap_state.allocs,
@@ -89,18 +86,15 @@ void heap_dump(void)
             } else {
                 const char *state = b->is_free ? "free" : "ALLOC";
                 char detail[160] = "";
-#ifdef MM_DEBUG
                 if (!b->is_free && dbg_on())
                     state = dbg_dump_state(block_payload(b), block_cap(b), block_rec(b), b, detail,
                                            sizeof(detail));
-#endif
                 mm_printf("  %p  %8u  %s%s%s\n", block_payload(b), (unsigned)b->size, state,
                           detail[0] ? " " : "", detail);
             }
         }
     }
-    heap_api_swap(api);
-    glue_unlock(f);
+    heap_leave(call);
 }
 
 /* --------------------------------------------------------------- check ---- */
@@ -109,8 +103,7 @@ void heap_dump(void)
 
 int heap_check(void)
 {
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("heap_check");
+    heap_call_t call = heap_enter("heap_check");
     int errors = 0;
     uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0, listable = 0, slab_blocks = 0;
 
@@ -151,10 +144,8 @@ int heap_check(void)
                     errors += check_failed(b, "two free neighbours not coalesced");
             } else {
                 used += b->size;
-#ifdef MM_DEBUG
                 if (dbg_on() && !heap_is_slab_block(r, b))
                     errors += dbg_check_live(block_payload(b), block_cap(b), block_rec(b), b);
-#endif
             }
             if (!b->next && b != r->last)
                 errors += check_failed(b, "region's last-block pointer is stale");
@@ -212,17 +203,15 @@ int heap_check(void)
     if (marked != slab_blocks)
         errors += check_failed(NULL, "a page marked as a slab does not start with a block");
     errors += slab_check_locked();
-#ifdef MM_DEBUG
     if (dbg_on())
         errors += dbg_check_quarantine();
-#endif
-    heap_api_swap(api);
-    glue_unlock(f);
+    heap_leave(call);
     return errors;
 }
 
 #ifdef MM_DEBUG
-uint32_t heap_fragmentation_locked(void)
+/* Fragmentation index in percent: 100 * (1 - largest free block / free bytes). */
+static uint32_t fragmentation_locked(void)
 {
     uint32_t free = heap_state.free, largest = heap_largest_free(heap_api());
     if (!free || largest > free)
@@ -232,5 +221,27 @@ uint32_t heap_fragmentation_locked(void)
         largest >>= 1;
     }
     return 100 - 100 * largest / free;
+}
+
+int mm_debug_get_stats(mm_debug_stats_t *st)
+{
+    heap_call_t call = heap_enter("mm_debug_get_stats"); /* the scan may rebuild lists */
+    int result = -1;
+    if (!st) {
+        mm_report("mm_debug_get_stats: NULL stats pointer");
+    } else {
+        dbg_get_stats(st);
+        st->fragmentation = fragmentation_locked();
+        result = 0;
+    }
+    heap_leave(call);
+    return result;
+}
+
+void heap_profile(void)
+{
+    heap_call_t call = heap_enter("heap_profile"); /* the scan may rebuild lists */
+    dbg_profile(fragmentation_locked());
+    heap_leave(call);
 }
 #endif

@@ -4,7 +4,7 @@
  * Theory of operation
  * -------------------
  * A cache hands out objects of one size from slabs: one page each, taken
- * from the heap as an ordinary block (heap_slab_page_alloc).  The page holds
+ * from the heap as an ordinary block (heap_slab_page_alloc, heap_alloc.c).  The page holds
  * nothing but the heap's block header and the objects:
  *
  *   page                                                       page + PAGE_SIZE
@@ -45,8 +45,10 @@
  * two lists; full slabs are on none (as in Linux's SLUB: nothing to do for
  * them until an object comes back).  Allocation takes from the first partial
  * slab, then an empty one, then a new page; at most SLAB_KEEP_EMPTY empty
- * slabs stay, the rest go back to the heap at once; kmem_cache_reap (run by
- * the heap when it runs out of memory) gives back all of them.
+ * slabs stay, the rest go back to the heap at once.  When the heap has no
+ * page for a new slab, every cache's empty slabs go back first
+ * (slab_reap_locked) and the page is asked for again; kmem_cache_reap (the
+ * PMM's reclaim hook, kmem_cache.c) gives back all of them too.
  *
  * kmalloc's size classes (kmalloc-8 ... kmalloc-512, 16-byte steps on
  * x86_64 where malloc must align to 16) are caches like any other, built in.
@@ -60,107 +62,37 @@
  *   | heap hdr | dbg_rec_t[per_slab] | pad | obj 0 | rz | obj 1 | rz |...
  *
  * A freed object goes to debug.c's quarantine (still allocated in its slab's
- * map) and comes back through slab_release_object.
+ * map); what the quarantine lets go, debug.c hands back to whoever freed
+ * into it, which gives it to slab_drain_quarantine here: a slab object back
+ * to its slab, a block back to the heap (heap_release_block).
  *
- * Locking: the glue lock, taken by every public function; the *_locked and
- * slab_* functions of heap_internal.h expect it held.
+ * This file: the descriptors, the slabs and their objects, kmalloc's size
+ * classes, the quarantine drain.  The public kmem_cache_* functions and the
+ * check are kmem_cache.c's; what both share is slab_priv.h.  Calls:
+ * heap_alloc.c (pages), heap_region.c (the slab-page bitmap), blockmap.c
+ * (metadata pages), debug.c, vmm.c, log.c, string.c.
+ *
+ * Locking: the glue lock, held by every caller (kmem_cache.c's public
+ * functions, kmalloc.c, heap_init.c take it).
  */
 #include "blockmap.h"
-#include "glue.h"
-#include "heap_internal.h"
 #include "log.h"
-#include "memory.h"
 #include "pmm.h"
-#include "slab.h"
-#include "vmm.h"
-
-#define HDR HEAP_HEADER_SIZE
-
-#define CACHE_MAGIC     0xCAC4E0DDu /* xor the cache's address */
-#define SLAB_MAP_WORDS  16          /* at most 512 objects a slab */
-#define SLAB_MAX_OBJS   (SLAB_MAP_WORDS * 32)
-#define SLAB_KEEP_EMPTY 1
-/* malloc's alignment: 8 on i386 (HEAP_ALIGN), 16 on x86_64 */
-#define SLAB_MIN_ALIGN  (sizeof(void *) == 8 ? 16u : (unsigned)HEAP_ALIGN)
-
-#define EARLY_PAGES   (INITIAL_HEAP_SIZE / PAGE_SIZE)
-#define VIRTUAL_BYTES ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
-
-typedef struct slab {
-    struct kmem_cache *cache; /* NULL: no slab here (never made, released) */
-    struct slab *next, *prev; /* on the cache's list for the slab's state */
-    uintptr_t page;           /* the page it describes */
-    uint16_t inuse, total;    /* objects allocated / objects in the slab */
-    uint16_t hint;            /* a map word that may have a clear bit */
-    uint16_t building;        /* its ctor is running: on no list, in no count yet */
-    uint32_t map[SLAB_MAP_WORDS];
-} slab_t;
-
-typedef union {
-    slab_t s;
-    char slot[SLAB_DESC_SIZE];
-} slab_desc_t;
-
-_Static_assert(sizeof(slab_t) <= SLAB_DESC_SIZE, "a slab descriptor fits its slot");
-_Static_assert(PAGE_SIZE % SLAB_DESC_SIZE == 0, "no descriptor straddles two metadata pages");
-_Static_assert((uint64_t)MM_META_BLOCK_STARTS - MM_META_SLABS >=
-                   (uint64_t)VIRTUAL_BYTES / PAGE_SIZE * SLAB_DESC_SIZE,
-               "the metadata window holds a descriptor for every page of the virtual heap");
-_Static_assert(PAGE_SIZE - HDR >= KMEM_CACHE_MAX_OBJECT,
-               "a slab must hold at least one of the largest objects");
-
-enum { SLAB_PARTIAL, SLAB_EMPTY, SLAB_FULL }; /* the first two have lists */
-
-struct kmem_cache {
-    uint32_t magic; /* CACHE_MAGIC ^ its address; 0: a free slot */
-    char name[KMEM_CACHE_NAME_MAX];
-    uint32_t size, stride, align, per_slab, first;
-    uint64_t recip; /* ceil(2^32 / stride): offset / stride without a divide */
-    void (*ctor)(void *obj);
-    slab_t *lists[2]; /* by state: partial, empty */
-    uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;
-    uint32_t seen_slabs, seen_live, seen_partial, seen_empty; /* slab_check_locked's tally */
-    int builtin;      /* a kmalloc size class: never destroyed */
-    int constructing; /* its ctor is running on a new slab (which is on no list yet) */
-};
-
-#ifdef MM_DEBUG
-/* kmem_cache_destroy: objects in quarantine still count as live; they go back first. */
-#define MM_DBG_FLUSH() (dbg_on() ? dbg_flush_locked() : 0)
-#else
-#define MM_DBG_FLUSH() 0
-#endif
+#include "slab_priv.h"
 
 static const uint16_t class_sizes[] = {8,   16,  24,  32,  40,  48,  56,  64,  72,  80,  88,  96,
                                        104, 112, 120, 128, 160, 192, 224, 256, 320, 384, 448, 512};
-#define NCLASSES (sizeof(class_sizes) / sizeof(class_sizes[0]))
-#define NCACHES  (NCLASSES + KMEM_CACHE_MAX)
+_Static_assert(sizeof(class_sizes) / sizeof(class_sizes[0]) == NCLASSES, "NCLASSES counts them");
 
-static struct {
-    /* every cache: kmalloc's classes in [0, nclasses), callers' in [NCLASSES, NCACHES) */
-    kmem_cache_t caches[NCACHES];
-    unsigned nclasses;  /* only those with stride % SLAB_MIN_ALIGN == 0 */
-    unsigned next_slot; /* where kmem_cache_create looks first: a freed slot is reused last */
-    uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
-    int enabled;                                /* kmalloc uses the classes (virtual heap up) */
-    /* where the regions and the descriptor window are (glue_*_to_*, asked once) */
-    uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
-    slab_desc_t *meta_descs;
-} slab;
-
+slab_all_t slab_all;
 static slab_desc_t early_desc[EARLY_PAGES]; /* the early heap's slabs */
-
-/* Every live cache, in table order. */
-#define for_each_cache(c)                                                                          \
-    for (kmem_cache_t *c = slab.caches; c < slab.caches + NCACHES; c++)                            \
-        if (c->magic)
 
 /* ------------------------------------------------------------ helpers ---- */
 
 /* Index of page in the metadata window's table, or -1 if it is not a virtual heap page. */
 static long meta_index(uintptr_t page)
 {
-    uintptr_t base = slab.virtual_base;
+    uintptr_t base = slab_all.virtual_base;
     return base && page >= base && page - base < VIRTUAL_BYTES ? (long)((page - base) / PAGE_SIZE)
                                                                : -1;
 }
@@ -169,13 +101,13 @@ static long meta_index(uintptr_t page)
  * The descriptor of slab page `page` (one the heap marks as a slab), or NULL
  * if the page is in no heap region we know.
  */
-static slab_t *desc_of(uintptr_t page)
+slab_t *slab_desc_of(uintptr_t page)
 {
-    uintptr_t early = slab.early_base;
+    uintptr_t early = slab_all.early_base;
     if (page >= early && page - early < INITIAL_HEAP_SIZE)
         return &early_desc[(page - early) / PAGE_SIZE].s;
     long i = meta_index(page);
-    return i < 0 ? NULL : &slab.meta_descs[i].s;
+    return i < 0 ? NULL : &slab_all.meta_descs[i].s;
 }
 
 /* desc_of for a new slab: the metadata page under it mapped first.  NULL: no memory. */
@@ -186,7 +118,7 @@ static slab_t *desc_get(uintptr_t page)
         if (mm_meta_page(MM_META_SLABS + (vaddr_t)i * SLAB_DESC_SIZE) < 0)
             return NULL;
     }
-    return desc_of(page);
+    return slab_desc_of(page);
 }
 
 int slab_meta_reserve(uintptr_t start, size_t bytes)
@@ -198,39 +130,11 @@ int slab_meta_reserve(uintptr_t start, size_t bytes)
     return bytes && !desc_get(start + bytes - PAGE_SIZE) ? -1 : 0;
 }
 
-#ifdef MM_DEBUG
-/* Object i's record: the table at the start of the page (debug build, checks on). */
-static inline dbg_rec_t *slab_rec(const slab_t *s, unsigned i)
-{
-    return (dbg_rec_t *)(s->page + HDR) + i;
-}
-
-/* Bytes a slab needs per object besides its stride. */
-#define REC_SIZE (dbg_on() ? sizeof(dbg_rec_t) : 0)
-#else
-#define REC_SIZE 0
-#endif
-
-static inline unsigned map_words(unsigned total)
-{
-    return (total + 31) / 32;
-}
-
-static inline void *slab_object(const slab_t *s, unsigned i)
-{
-    return (char *)s->page + s->cache->first + (size_t)i * s->cache->stride;
-}
-
-static int slab_state(const slab_t *s)
-{
-    return s->inuse == 0 ? SLAB_EMPTY : s->inuse == s->total ? SLAB_FULL : SLAB_PARTIAL;
-}
-
 /* Is c a live cache?  Checked before anything is read through a caller's pointer. */
-static int cache_ok(const kmem_cache_t *c)
+int slab_cache_ok(const kmem_cache_t *c)
 {
-    uintptr_t a = (uintptr_t)c, lo = (uintptr_t)&slab.caches[0];
-    if (a < lo || a >= (uintptr_t)&slab.caches[NCACHES] || (a - lo) % sizeof(kmem_cache_t))
+    uintptr_t a = (uintptr_t)c, lo = (uintptr_t)&slab_all.caches[0];
+    if (a < lo || a >= (uintptr_t)&slab_all.caches[NCACHES] || (a - lo) % sizeof(kmem_cache_t))
         return 0;
     return c->magic == (CACHE_MAGIC ^ (uint32_t)a);
 }
@@ -240,14 +144,14 @@ static int cache_ok(const kmem_cache_t *c)
  * every caller's reach: a problem here is the memory manager's own bug, or
  * a page being built.
  */
-static const char *slab_problem(uintptr_t page)
+const char *slab_problem(uintptr_t page)
 {
-    slab_t *s = desc_of(page);
+    slab_t *s = slab_desc_of(page);
     if (!s)
         return "slab page outside the heap's regions";
     if (s->building)
         return "slab is being built (its constructor is running)";
-    if (!cache_ok(s->cache))
+    if (!slab_cache_ok(s->cache))
         return "slab's cache is not a live cache";
     if (s->page != page || s->total != s->cache->per_slab || s->inuse > s->total ||
         s->hint >= map_words(s->total))
@@ -300,6 +204,10 @@ static void slab_moved(kmem_cache_t *c, slab_t *s, int was)
 static slab_t *slab_new(const char *fn, kmem_cache_t *c)
 {
     void *page = heap_slab_page_alloc(fn);
+    if (!page && dbg_on() && slab_drain_quarantine(fn, 1)) /* memory pressure: the quarantine */
+        page = heap_slab_page_alloc(fn);
+    if (!page && slab_reap_locked()) /* then every cache's empty slabs */
+        page = heap_slab_page_alloc(fn);
     if (!page)
         return NULL;
     slab_t *s = desc_get((uintptr_t)page);
@@ -362,7 +270,7 @@ static void *slab_take(kmem_cache_t *c, slab_t *s)
     glue_panic("slab_take: a slab with room has no clear bit: descriptor broken");
 }
 
-static void *cache_alloc_locked(const char *fn, kmem_cache_t *c)
+void *slab_cache_alloc(const char *fn, kmem_cache_t *c)
 {
     slab_t *s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
     if (!s)
@@ -381,8 +289,8 @@ static void *cache_alloc_locked(const char *fn, kmem_cache_t *c)
  * reporting why ptr is not an allocated object.  want: the cache the caller
  * named (kmem_cache_free), or NULL (kfree: any cache).
  */
-static slab_t *object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void *ptr,
-                         unsigned *index)
+slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void *ptr,
+                       unsigned *index)
 {
     const char *why = slab_problem(page);
     if (why) {
@@ -390,7 +298,7 @@ static slab_t *object_of(const char *fn, kmem_cache_t *want, uintptr_t page, voi
                   why);
         return NULL;
     }
-    slab_t *s = desc_of(page);
+    slab_t *s = slab_desc_of(page);
     kmem_cache_t *c = s->cache;
     uintptr_t off = (uintptr_t)ptr - page;
     if (off < c->first) {
@@ -418,7 +326,7 @@ static slab_t *object_of(const char *fn, kmem_cache_t *want, uintptr_t page, voi
     return s;
 }
 
-static void object_free(kmem_cache_t *c, slab_t *s, unsigned i)
+void slab_object_free(kmem_cache_t *c, slab_t *s, unsigned i)
 {
     int was = slab_state(s);
     s->map[i / 32] &= ~(1u << (i % 32));
@@ -431,7 +339,7 @@ static void object_free(kmem_cache_t *c, slab_t *s, unsigned i)
         slab_release(c, s);
 }
 
-static size_t cache_shrink_locked(kmem_cache_t *c)
+size_t slab_cache_shrink(kmem_cache_t *c)
 {
     size_t n = 0;
     while (c->lists[SLAB_EMPTY]) {
@@ -443,8 +351,8 @@ static size_t cache_shrink_locked(kmem_cache_t *c)
 
 /* ------------------------------------------------ for the heap ---- */
 
-static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t align,
-                       void (*ctor)(void *))
+void slab_cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t align,
+                     void (*ctor)(void *))
 {
     memset(c, 0, sizeof(*c));
     c->magic = CACHE_MAGIC ^ (uint32_t)(uintptr_t)c;
@@ -457,12 +365,10 @@ static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_
     c->size = size;
     c->align = align;
     c->stride = (size + align - 1) & ~(align - 1);
-#ifdef MM_DEBUG
-    /* a red zone after every object, if the page still holds one with it */
+    /* debug build, checks on: a red zone after every object, if the page still holds one */
     uint32_t rz = (size + MM_REDZONE_MIN + align - 1) & ~(align - 1);
     if (dbg_on() && rz + sizeof(dbg_rec_t) <= PAGE_SIZE - HDR)
         c->stride = rz;
-#endif
     c->per_slab = (uint32_t)((PAGE_SIZE - HDR) / (c->stride + REC_SIZE));
     if (c->per_slab > SLAB_MAX_OBJS)
         c->per_slab = SLAB_MAX_OBJS;
@@ -473,50 +379,49 @@ static void cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_
 
 void slab_reset(void)
 {
-    memset(&slab, 0, sizeof(slab));
+    memset(&slab_all, 0, sizeof(slab_all));
     memset(early_desc, 0, sizeof(early_desc));
-    slab.early_base = (uintptr_t)glue_phys_to_virt(HEAP_START);
+    slab_all.early_base = (uintptr_t)glue_phys_to_virt(HEAP_START);
     /* the descriptors' pages go back: the old heap's slabs are forgotten */
     for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
         if (vmm_get_entry(v) & PAGE_PRESENT)
             vmm_meta_unmap(v);
     }
-    slab.next_slot = NCLASSES;
+    slab_all.next_slot = NCLASSES;
     for (unsigned i = 0; i < NCLASSES; i++) {
         if (class_sizes[i] % SLAB_MIN_ALIGN)
             continue;
-        kmem_cache_t *c = &slab.caches[slab.nclasses++];
+        kmem_cache_t *c = &slab_all.caches[slab_all.nclasses++];
         char name[KMEM_CACHE_NAME_MAX];
         mm_snprintf(name, sizeof(name), "kmalloc-%u", (unsigned)class_sizes[i]);
-        cache_init(c, name, class_sizes[i], SLAB_MIN_ALIGN, NULL);
+        slab_cache_init(c, name, class_sizes[i], SLAB_MIN_ALIGN, NULL);
         c->builtin = 1;
     }
     unsigned k = 0;
     for (unsigned n = 0; n <= SLAB_KMALLOC_MAX / 8; n++) {
-        while (slab.caches[k].size < n * 8)
+        while (slab_all.caches[k].size < n * 8)
             k++;
-        slab.class_of[n] = (uint8_t)k;
+        slab_all.class_of[n] = (uint8_t)k;
     }
 }
 
 void slab_enable(void)
 {
-    slab.enabled = 1;
-    slab.virtual_base = (uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START);
-    slab.meta_descs = glue_virt_to_ptr(MM_META_SLABS);
+    slab_all.enabled = 1;
+    slab_all.virtual_base = (uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START);
+    slab_all.meta_descs = glue_virt_to_ptr(MM_META_SLABS);
 }
 
-#ifdef MM_DEBUG
 /* The record of obj, an allocated object of a sound slab. */
 static dbg_rec_t *rec_of(const kmem_cache_t *c, const void *obj)
 {
     uintptr_t page = heap_slab_page_of((uintptr_t)obj);
     unsigned i = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
-    return slab_rec(desc_of(page), i);
+    return slab_rec(slab_desc_of(page), i);
 }
 
 /* A caller's new object (size bytes asked): red zone and record; filled unless constructed. */
-static void arm_object(kmem_cache_t *c, void *obj, uint32_t size)
+void slab_arm_object(kmem_cache_t *c, void *obj, uint32_t size)
 {
     dbg_arm(obj, size, c->stride, rec_of(c, obj), NULL, c->ctor == NULL);
 }
@@ -525,358 +430,80 @@ static void arm_object(kmem_cache_t *c, void *obj, uint32_t size)
  * A caller frees object i of s: checked and quarantined (1), or 0: release
  * it now (a cache with a constructor: its objects must stay constructed).
  */
-static int quarantine_object(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i)
+int slab_quarantine_object(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i)
 {
     return dbg_on() && dbg_free(fn, slab_object(s, i), c->stride, slab_rec(s, i), NULL, !c->ctor);
 }
 
-void slab_release_object(uintptr_t page, void *ptr)
+/* A slab object leaves quarantine: back to its slab (no hook, no count). */
+static void release_object(const char *fn, uintptr_t page, void *ptr)
 {
     unsigned i;
-    slab_t *s = object_of("kfree", NULL, page, ptr, &i);
+    slab_t *s = slab_object_of(fn, NULL, page, ptr, &i);
     if (s)
-        object_free(s->cache, s, i);
+        slab_object_free(s->cache, s, i);
 }
-#endif
 
-void *slab_kmalloc(size_t size, size_t align)
+uint32_t slab_drain_quarantine(const char *fn, int all)
 {
-    if (!slab.enabled || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
+    uint32_t n = 0;
+    void *obj;
+    while ((obj = dbg_evict(fn, all)) != NULL) {
+        uintptr_t page = heap_slab_page_of((uintptr_t)obj);
+        if (page)
+            release_object(fn, page, obj);
+        else
+            heap_release_block(fn, obj);
+        n++;
+    }
+    return n;
+}
+
+void *slab_kmalloc(const char *fn, size_t size, size_t align)
+{
+    if (!slab_all.enabled || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
         return NULL;
-    unsigned k = slab.class_of[(size + 7) / 8];
-    while (align > SLAB_MIN_ALIGN && k < slab.nclasses && slab.caches[k].stride % align)
+    unsigned k = slab_all.class_of[(size + 7) / 8];
+    while (align > SLAB_MIN_ALIGN && k < slab_all.nclasses && slab_all.caches[k].stride % align)
         k++;
-    if (k == slab.nclasses)
+    if (k == slab_all.nclasses)
         return NULL;
-    void *obj = cache_alloc_locked("kmalloc", &slab.caches[k]);
-#ifdef MM_DEBUG
+    void *obj = slab_cache_alloc(fn, &slab_all.caches[k]);
     if (obj && dbg_on())
-        arm_object(&slab.caches[k], obj, (uint32_t)size);
-#endif
+        slab_arm_object(&slab_all.caches[k], obj, (uint32_t)size);
     return obj;
 }
 
 int slab_kfree(const char *fn, uintptr_t page, void *ptr)
 {
     unsigned i;
-    slab_t *s = object_of(fn, NULL, page, ptr, &i);
-#ifdef MM_DEBUG
-    if (s && quarantine_object(fn, s->cache, s, i))
+    slab_t *s = slab_object_of(fn, NULL, page, ptr, &i);
+    if (s && slab_quarantine_object(fn, s->cache, s, i)) {
+        slab_drain_quarantine(fn, 0);
         return 1;
-#endif
+    }
     if (s)
-        object_free(s->cache, s, i);
+        slab_object_free(s->cache, s, i);
     return s != NULL;
 }
 
 size_t slab_usable(const char *fn, uintptr_t page, void *ptr)
 {
     unsigned i;
-    slab_t *s = object_of(fn, NULL, page, ptr, &i);
-#ifdef MM_DEBUG
+    slab_t *s = slab_object_of(fn, NULL, page, ptr, &i);
     if (s && dbg_on())
         return dbg_user_size(slab_rec(s, i), s->cache->stride);
-#endif
     return s ? s->cache->stride : 0;
 }
 
 size_t slab_reap_locked(void)
 {
     size_t n = 0;
-    for_each_cache(c) n += cache_shrink_locked(c);
+    for_each_cache(c) n += slab_cache_shrink(c);
     return n;
 }
 
-void slab_describe(uintptr_t page, char *buf, size_t len)
-{
-    const char *why = slab_problem(page);
-    if (why)
-        mm_snprintf(buf, len, "CORRUPT (%s)", why);
-    else
-        mm_snprintf(buf, len, "%s %u/%u", desc_of(page)->cache->name, desc_of(page)->inuse,
-                    desc_of(page)->total);
-}
-
-/* (a NULL name still prints a suffix: "(cache '(null)')", as the line always said) */
-#define check_failed(where, what, name)                                                            \
-    mm_check_failed("heap_check", where, what, (name) ? (name) : "(null)")
-
-/* The map of s agrees with its count, and the bits past the last object read as taken. */
-static const char *map_problem(const slab_t *s)
-{
-    unsigned words = map_words(s->total), set = 0;
-    for (unsigned w = 0; w < words; w++)
-        set += (unsigned)__builtin_popcount(s->map[w]);
-    for (unsigned w = words; w < SLAB_MAP_WORDS; w++) {
-        if (s->map[w])
-            return "map bits set past the last word";
-    }
-    if (s->total % 32 && (~s->map[words - 1] >> (s->total % 32)))
-        return "map bits past the last object are clear";
-    if (set != s->inuse + words * 32 - s->total)
-        return "slab map disagrees with its in-use count";
-    return NULL;
-}
-
-/*
- * Two views that must agree: every slab page the heap marks (each sound, of
- * a live cache, its map matching its count), tallied per cache; and each
- * cache's lists and counters.
- */
-int slab_check_locked(void)
-{
-    int errors = 0;
-    for (kmem_cache_t *c = slab.caches; c < slab.caches + NCACHES; c++) {
-        if (c->magic && !cache_ok(c))
-            errors += check_failed(c, "cache slot's magic is not keyed by its address", "?");
-        c->seen_slabs = c->seen_live = c->seen_partial = c->seen_empty = 0;
-    }
-    for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
-        slab_t *s = desc_of(page);
-        const char *why = slab_problem(page);
-        if (s && s->building)
-            continue; /* a constructor is running: the slab is in no count yet */
-        if (why) {
-            errors += check_failed((void *)page, why, "?");
-            continue;
-        }
-        if ((why = map_problem(s)) != NULL) {
-            errors += check_failed((void *)page, why, s->cache->name);
-            continue;
-        }
-        kmem_cache_t *c = s->cache;
-#ifdef MM_DEBUG
-        for (unsigned i = 0; dbg_on() && i < s->total; i++) {
-            if (s->map[i / 32] & (1u << (i % 32)))
-                errors += dbg_check_live(slab_object(s, i), c->stride, slab_rec(s, i), NULL);
-        }
-#endif
-        c->seen_slabs++;
-        c->seen_live += s->inuse;
-        c->seen_partial += slab_state(s) == SLAB_PARTIAL;
-        c->seen_empty += slab_state(s) == SLAB_EMPTY;
-    }
-    for_each_cache(c)
-    {
-        uint32_t listed[2] = {0, 0};
-        for (int st = SLAB_PARTIAL; st <= SLAB_EMPTY; st++) {
-            slab_t *prev = NULL;
-            for (slab_t *s = c->lists[st]; s; prev = s, s = s->next) {
-                if (heap_slab_page_of(s->page) != s->page || desc_of(s->page) != s ||
-                    s->cache != c) {
-                    errors += check_failed(s, "list holds something that is not its slab", c->name);
-                    break;
-                }
-                if (slab_state(s) != st)
-                    errors += check_failed(s, "slab on the list of another state", c->name);
-                if (s->prev != prev)
-                    errors += check_failed(s, "slab list back link is wrong", c->name);
-                if (++listed[st] > c->slabs) {
-                    errors += check_failed(s, "slab list longer than the slab count", c->name);
-                    break;
-                }
-            }
-        }
-        if (listed[SLAB_PARTIAL] != c->seen_partial || listed[SLAB_EMPTY] != c->seen_empty)
-            errors += check_failed(c, "a partial or empty slab is missing from its list", c->name);
-        if (c->seen_slabs != c->slabs || c->seen_live != c->live || c->seen_empty != c->empty_slabs)
-            errors += check_failed(c, "cache counters differ from its slabs", c->name);
-    }
-    return errors;
-}
-
-/* ------------------------------------------------------------- public ---- */
-
-/*
- * A free slot of the cache table, searched round-robin from the one after
- * the last taken: a destroyed cache's slot is reused as late as possible, so
- * a stale pointer to it stays "not a cache" for as long as can be.
- */
-static kmem_cache_t *cache_slot(void)
-{
-    for (unsigned k = 0; k < KMEM_CACHE_MAX; k++) {
-        unsigned i = NCLASSES + (slab.next_slot - NCLASSES + k) % KMEM_CACHE_MAX;
-        if (!slab.caches[i].magic) {
-            slab.next_slot = i + 1 < NCACHES ? i + 1 : NCLASSES;
-            return &slab.caches[i];
-        }
-    }
-    return NULL;
-}
-
-kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
-                                void (*ctor)(void *obj))
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("kmem_cache_create");
-    kmem_cache_t *c = NULL;
-    if (!name)
-        name = "(unnamed)";
-    if (size == 0 || size > KMEM_CACHE_MAX_OBJECT) {
-        mm_report("kmem_cache_create: '%s': object size %lu: must be 1..%u bytes", name,
-                  (unsigned long)size, (unsigned)KMEM_CACHE_MAX_OBJECT);
-    } else if (align & (align - 1) || align > KMEM_CACHE_MAX_OBJECT) {
-        mm_report("kmem_cache_create: '%s': alignment %lu: must be 0 or a power of two up to %u",
-                  name, (unsigned long)align, (unsigned)KMEM_CACHE_MAX_OBJECT);
-    } else if ((c = cache_slot()) == NULL) {
-        mm_report("kmem_cache_create: '%s': all %u cache slots in use (KMEM_CACHE_MAX)", name,
-                  (unsigned)KMEM_CACHE_MAX);
-    } else {
-        cache_init(c, name, (uint32_t)size, align ? (uint32_t)align : SLAB_MIN_ALIGN, ctor);
-    }
-    heap_api_swap(api);
-    glue_unlock(f);
-    return c;
-}
-
-static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c);
-
-/* A live cache whose ctor is not running (its own ctor may not alloc, shrink or destroy it). */
-static kmem_cache_t *idle_cache(const char *fn, kmem_cache_t *c)
-{
-    if (!checked_cache(fn, c))
-        return NULL;
-    if (c->constructing) {
-        mm_report("%s: %p: called from cache '%s''s own constructor: refused", fn, (void *)c,
-                  c->name);
-        return NULL;
-    }
-    return c;
-}
-
-/* The cache behind a caller's pointer, or NULL after reporting. */
-static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c)
-{
-    if (!cache_ok(c)) {
-        mm_report("%s: %p: not a cache (never created, or destroyed)", fn, (void *)c);
-        return NULL;
-    }
-    return c;
-}
-
-static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line)
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("kmem_cache_alloc"); /* a new slab page comes from the heap */
-    void *obj = NULL;
-#ifdef MM_DEBUG
-    dbg_site(file, line);
-#else
-    (void)file, (void)line; /* call sites are the debug build's */
-#endif
-    if (idle_cache("kmem_cache_alloc", cache)) {
-        obj = cache_alloc_locked("kmem_cache_alloc", cache);
-        if (!obj)
-            mm_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
-#ifdef MM_DEBUG
-        if (obj && dbg_on())
-            arm_object(cache, obj, cache->size);
-#endif
-    }
-    heap_api_swap(api);
-    glue_unlock(f);
-    return obj;
-}
-
-static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
-{
-    if (!obj)
-        return;
-    glue_irqflags_t f = glue_lock();
-#ifndef MM_DEBUG
-    (void)file, (void)line;
-#endif
-#ifdef MM_DEBUG
-    dbg_site(file, line);
-    if (dbg_on() && dbg_quarantined("kmem_cache_free", obj)) {
-        glue_unlock(f);
-        return;
-    }
-#endif
-    const char *api = heap_api_swap("kmem_cache_free");
-    if (checked_cache("kmem_cache_free", cache)) {
-        uintptr_t page = heap_slab_page_of((uintptr_t)obj);
-        unsigned i;
-        slab_t *s;
-        if (!page)
-            mm_report("kmem_cache_free: %p: not an object of any cache (cache '%s')", obj,
-                      cache->name);
-        else if ((s = object_of("kmem_cache_free", cache, page, obj, &i)) != NULL) {
-#ifdef MM_DEBUG
-            if (quarantine_object("kmem_cache_free", cache, s, i))
-                s = NULL;
-#endif
-            if (s)
-                object_free(cache, s, i);
-        }
-    }
-    heap_api_swap(api);
-    glue_unlock(f);
-}
-
-/* The real functions (in the debug build slab.h makes the names macros passing the call site). */
-void *(kmem_cache_alloc)(kmem_cache_t *cache)
-{
-    return cache_alloc_at(cache, NULL, 0);
-}
-
-void(kmem_cache_free)(kmem_cache_t *cache, void *obj)
-{
-    cache_free_at(cache, obj, NULL, 0);
-}
-
-#ifdef MM_DEBUG
-void *kmem_cache_alloc_debug(kmem_cache_t *cache, const char *file, uint32_t line)
-{
-    return cache_alloc_at(cache, file, line);
-}
-
-void kmem_cache_free_debug(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
-{
-    cache_free_at(cache, obj, file, line);
-}
-#endif
-
-int kmem_cache_destroy(kmem_cache_t *cache)
-{
-    glue_irqflags_t f = glue_lock();
-    int result = -1;
-    const char *api = heap_api_swap("kmem_cache_destroy");
-    if (!idle_cache("kmem_cache_destroy", cache)) {
-        /* reported */
-    } else if ((void)MM_DBG_FLUSH(), cache->builtin) {
-        mm_report("kmem_cache_destroy: %p: '%s' is one of kmalloc's size classes: kept",
-                  (void *)cache, cache->name);
-    } else if (cache->live) {
-        mm_report("kmem_cache_destroy: %p: cache '%s' still has %u live objects: not destroyed",
-                  (void *)cache, cache->name, (unsigned)cache->live);
-    } else {
-        cache_shrink_locked(cache);
-        if (cache->slabs) {
-            mm_printf("kmem_cache_destroy: cache '%s': %u slabs could not be released: kept\n",
-                      cache->name, (unsigned)cache->slabs);
-        } else {
-            cache->magic = 0; /* the slot is free; the pointer is "not a cache" from now on */
-            result = 0;
-        }
-    }
-    heap_api_swap(api);
-    glue_unlock(f);
-    return result;
-}
-
-size_t kmem_cache_shrink(kmem_cache_t *cache)
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("kmem_cache_shrink");
-    size_t n = idle_cache("kmem_cache_shrink", cache) ? cache_shrink_locked(cache) : 0;
-    heap_api_swap(api);
-    glue_unlock(f);
-    return n;
-}
-
-/* Metadata pages that describe no mapped heap page (the heap gave them back) go to the PMM. */
-static void meta_trim_locked(void)
+void slab_meta_trim_locked(void)
 {
     for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
         if (!(vmm_get_entry(v) & PAGE_PRESENT))
@@ -889,81 +516,5 @@ static void meta_trim_locked(void)
         if (k == PAGE_SIZE / SLAB_DESC_SIZE) {
             vmm_meta_unmap(v); /* else it pins RAM between the runs the PMM could hand out */
         }
-    }
-}
-
-size_t kmem_cache_reap(void)
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("kmem_cache_reap");
-    size_t n = slab_reap_locked();
-    heap_trim_locked(); /* and the pages they leave free at the heap's end go to the PMM */
-    meta_trim_locked(); /* with the descriptors of those pages */
-    heap_api_swap(api);
-    glue_unlock(f);
-    return n;
-}
-
-int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("kmem_cache_get_stats");
-    int result = -1;
-    if (!st) {
-        mm_report("kmem_cache_get_stats: NULL stats pointer");
-    } else if (checked_cache("kmem_cache_get_stats", cache)) {
-        memcpy(st->name, cache->name, sizeof(st->name));
-        st->object_size = cache->size;
-        st->stride = cache->stride;
-        st->align = cache->align;
-        st->objects_per_slab = cache->per_slab;
-        st->slabs = cache->slabs;
-        st->empty_slabs = cache->empty_slabs;
-        st->live = cache->live;
-        st->peak_live = cache->peak_live;
-        st->allocs = cache->allocs;
-        st->frees = cache->frees;
-        result = 0;
-    }
-    heap_api_swap(api);
-    glue_unlock(f);
-    return result;
-}
-
-void kmem_cache_dump(void)
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("kmem_cache_dump");
-    mm_printf("%-16s %8s %8s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride", "/slab",
-              "slabs");
-    for_each_cache(c)
-    {
-        if (c->builtin && !c->slabs && !c->allocs)
-            continue;
-        mm_printf("%-16s %8u %8u %6u %6u %6u %6u\n", c->name, (unsigned)c->live,
-                  (unsigned)c->peak_live, (unsigned)c->size, (unsigned)c->stride,
-                  (unsigned)c->per_slab, (unsigned)c->slabs);
-    }
-    heap_api_swap(api);
-    glue_unlock(f);
-}
-
-int kmem_cache_check(void)
-{
-    glue_irqflags_t f = glue_lock();
-    const char *api = heap_api_swap("kmem_cache_check");
-    int errors = slab_check_locked();
-    heap_api_swap(api);
-    glue_unlock(f);
-    return errors;
-}
-
-void slab_totals(uint32_t *objects, uint32_t *pages)
-{
-    *objects = *pages = 0;
-    for_each_cache(c)
-    {
-        *objects += c->live;
-        *pages += c->slabs;
     }
 }

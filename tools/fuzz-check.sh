@@ -6,7 +6,7 @@
 #       build/fuzz/fuzz_heap_selftest found (one check); totals in build/results/fuzz
 #   fuzz-check.sh selftest CLANG "CFLAGS" "HOST_SRCS"   make fuzz-selftest: the planted
 #       bug, from the seeds and from an empty corpus (SCRATCH_TIME s, default 300), then
-#       mutants: copies of a heap file (mm/kmalloc.c, mm/heap_block.c) with one bug each
+#       mutants: copies of a heap file (mm/kmalloc.c, mm/heap_alloc.c, mm/heap_block.c) with one bug each
 #       (the list at the end), each built
 #       into the fuzz target, which must find it within MUTANT_TIME s (default 60)
 # A bug counts as found only if the fuzzer stops with the message expected of it.
@@ -122,7 +122,7 @@ krealloc copies half the block#krealloc.*byte [0-9]+ is#mm/kmalloc.c#s/memcpy(re
 kcalloc leaves the last byte dirty#kcalloc: byte [0-9]+ of#mm/kmalloc.c#s/memset(p, 0, count \* size);/memset(p, 0, count * size - 1);/
 kmalloc_usable_size claims 8 bytes more#heap_used|usable size|byte [0-9]+ is|heap_check#mm/kmalloc.c#s/return b ? b->size : 0;/return b ? b->size + 8 : 0;/
 a split puts the rest 8 bytes early#usable size|byte [0-9]+ is|heap_check|heap_used#mm/heap_block.c#s/(uintptr_t)b + HDR + need);/(uintptr_t)b + HDR + need - 8);/
-kmalloc_aligned leaves a front too small to be a block#kmalloc_aligned.*(heap_check|byte)#mm/kmalloc.c#s/while (a - (uintptr_t)p < HDR + MIN_PAYLOAD)/while (a - (uintptr_t)p < HDR)/
+kmalloc_aligned leaves a front too small to be a block#kmalloc_aligned.*(heap_check|byte)#mm/heap_alloc.c#s/while (a - p < HDR + MIN_PAYLOAD)/while (a - p < HDR)/
 EOF
 echo "fuzz-selftest: $passed of $((passed + failed)) planted bugs found"
 exit $status

@@ -245,6 +245,36 @@ static void test_write_after_free_found_on_quarantine_exit(void **state)
     assert_heap_empty();
 }
 
+/*
+ * What leaves the quarantine is checked, and the report names the public
+ * call that emptied it: kmem_cache_destroy (its cache's objects in
+ * quarantine must go back first), kfree pushing the oldest out, and
+ * mm_debug_flush.
+ */
+static void test_write_after_free_names_who_emptied_quarantine(void **state)
+{
+    (void)state;
+    char *p = kmalloc(100);
+    kfree(p);
+    p[8] = 1;
+    kmem_cache_t *cache = kmem_cache_create("drain", 40, 0, NULL);
+    assert_non_null(cache);
+    assert_int_equal(kmem_cache_destroy(cache), 0);
+    assert_reported("kmem_cache_destroy", p, "write after free (offset 8)");
+    p = kmalloc(100);
+    kfree(p);
+    p[9] = 1;
+    for (int i = 0; i < MM_QUARANTINE_ENTRIES; i++)
+        kfree(kmalloc(16));
+    assert_reported("kfree", p, "write after free (offset 9)");
+    p = kmalloc(100);
+    kfree(p);
+    p[10] = 1;
+    assert_true(mm_debug_flush() >= 1);
+    assert_reported("mm_debug_flush", p, "write after free (offset 10)");
+    assert_heap_empty();
+}
+
 static void test_write_after_free_found_by_heap_check(void **state)
 {
     char *keep = t_kmalloc(50);
@@ -505,6 +535,7 @@ int main(void)
         T(test_new_memory_is_filled_freed_memory_poisoned),
         TV(test_slab_objects_filled_and_poisoned),
         T(test_write_after_free_found_on_quarantine_exit),
+        T(test_write_after_free_names_who_emptied_quarantine),
         T(test_write_after_free_found_by_heap_check),
         T(test_double_free_in_quarantine),
         T(test_krealloc_moves),

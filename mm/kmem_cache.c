@@ -1,0 +1,347 @@
+/*
+ * kmem_cache.c - the object caches' public functions: kmem_cache_create,
+ * _alloc, _free, _destroy, _shrink, _reap, _get_stats, _dump, _check; and
+ * what the heap's reports ask of the slabs (slab_check_locked, slab_describe,
+ * slab_totals).
+ *
+ * Each public function takes the glue lock, names itself for the reports
+ * (heap_enter, heap_leave) and checks the caller's cache pointer against the table
+ * (slab_cache_ok) before reading through it.  The debug build's hooks
+ * (heap_internal.h) arm a new object and quarantine a freed one; what the
+ * quarantine lets go comes back through slab_drain_quarantine.
+ *
+ * Owns nothing: the caches and the slabs are slab.c's (slab_priv.h).  Calls
+ * slab.c, heap_region.c (heap_trim_locked, the slab-page bitmap), debug.c,
+ * log.c, string.c.
+ */
+#include "slab_priv.h"
+#include "log.h"
+
+void slab_describe(uintptr_t page, char *buf, size_t len)
+{
+    const char *why = slab_problem(page);
+    if (why)
+        mm_snprintf(buf, len, "CORRUPT (%s)", why);
+    else
+        mm_snprintf(buf, len, "%s %u/%u", slab_desc_of(page)->cache->name,
+                    slab_desc_of(page)->inuse, slab_desc_of(page)->total);
+}
+
+/* (a NULL name still prints a suffix: "(cache '(null)')", as the line always said) */
+#define check_failed(where, what, name)                                                            \
+    mm_check_failed("heap_check", where, what, (name) ? (name) : "(null)")
+
+/* The map of s agrees with its count, and the bits past the last object read as taken. */
+static const char *map_problem(const slab_t *s)
+{
+    unsigned words = map_words(s->total), set = 0;
+    for (unsigned w = 0; w < words; w++)
+        set += (unsigned)__builtin_popcount(s->map[w]);
+    for (unsigned w = words; w < SLAB_MAP_WORDS; w++) {
+        if (s->map[w])
+            return "map bits set past the last word";
+    }
+    if (s->total % 32 && (~s->map[words - 1] >> (s->total % 32)))
+        return "map bits past the last object are clear";
+    if (set != s->inuse + words * 32 - s->total)
+        return "slab map disagrees with its in-use count";
+    return NULL;
+}
+
+/*
+ * Two views that must agree: every slab page the heap marks (each sound, of
+ * a live cache, its map matching its count), tallied per cache; and each
+ * cache's lists and counters.
+ */
+int slab_check_locked(void)
+{
+    int errors = 0;
+    for (kmem_cache_t *c = slab_all.caches; c < slab_all.caches + NCACHES; c++) {
+        if (c->magic && !slab_cache_ok(c))
+            errors += check_failed(c, "cache slot's magic is not keyed by its address", "?");
+        c->seen_slabs = c->seen_live = c->seen_partial = c->seen_empty = 0;
+    }
+    for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
+        slab_t *s = slab_desc_of(page);
+        const char *why = slab_problem(page);
+        if (s && s->building)
+            continue; /* a constructor is running: the slab is in no count yet */
+        if (why) {
+            errors += check_failed((void *)page, why, "?");
+            continue;
+        }
+        if ((why = map_problem(s)) != NULL) {
+            errors += check_failed((void *)page, why, s->cache->name);
+            continue;
+        }
+        kmem_cache_t *c = s->cache;
+        for (unsigned i = 0; dbg_on() && i < s->total; i++) {
+            if (s->map[i / 32] & (1u << (i % 32)))
+                errors += dbg_check_live(slab_object(s, i), c->stride, slab_rec(s, i), NULL);
+        }
+        c->seen_slabs++;
+        c->seen_live += s->inuse;
+        c->seen_partial += slab_state(s) == SLAB_PARTIAL;
+        c->seen_empty += slab_state(s) == SLAB_EMPTY;
+    }
+    for_each_cache(c)
+    {
+        uint32_t listed[2] = {0, 0};
+        for (int st = SLAB_PARTIAL; st <= SLAB_EMPTY; st++) {
+            slab_t *prev = NULL;
+            for (slab_t *s = c->lists[st]; s; prev = s, s = s->next) {
+                if (heap_slab_page_of(s->page) != s->page || slab_desc_of(s->page) != s ||
+                    s->cache != c) {
+                    errors += check_failed(s, "list holds something that is not its slab", c->name);
+                    break;
+                }
+                if (slab_state(s) != st)
+                    errors += check_failed(s, "slab on the list of another state", c->name);
+                if (s->prev != prev)
+                    errors += check_failed(s, "slab list back link is wrong", c->name);
+                if (++listed[st] > c->slabs) {
+                    errors += check_failed(s, "slab list longer than the slab count", c->name);
+                    break;
+                }
+            }
+        }
+        if (listed[SLAB_PARTIAL] != c->seen_partial || listed[SLAB_EMPTY] != c->seen_empty)
+            errors += check_failed(c, "a partial or empty slab is missing from its list", c->name);
+        if (c->seen_slabs != c->slabs || c->seen_live != c->live || c->seen_empty != c->empty_slabs)
+            errors += check_failed(c, "cache counters differ from its slabs", c->name);
+    }
+    return errors;
+}
+
+/* ------------------------------------------------------------- public ---- */
+
+/*
+ * A free slot of the cache table, searched round-robin from the one after
+ * the last taken: a destroyed cache's slot is reused as late as possible, so
+ * a stale pointer to it stays "not a cache" for as long as can be.
+ */
+static kmem_cache_t *cache_slot(void)
+{
+    for (unsigned k = 0; k < KMEM_CACHE_MAX; k++) {
+        unsigned i = NCLASSES + (slab_all.next_slot - NCLASSES + k) % KMEM_CACHE_MAX;
+        if (!slab_all.caches[i].magic) {
+            slab_all.next_slot = i + 1 < NCACHES ? i + 1 : NCLASSES;
+            return &slab_all.caches[i];
+        }
+    }
+    return NULL;
+}
+
+kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
+                                void (*ctor)(void *obj))
+{
+    heap_call_t call = heap_enter("kmem_cache_create");
+    kmem_cache_t *c = NULL;
+    if (!name)
+        name = "(unnamed)";
+    if (size == 0 || size > KMEM_CACHE_MAX_OBJECT) {
+        mm_report("kmem_cache_create: '%s': object size %lu: must be 1..%u bytes", name,
+                  (unsigned long)size, (unsigned)KMEM_CACHE_MAX_OBJECT);
+    } else if (align & (align - 1) || align > KMEM_CACHE_MAX_OBJECT) {
+        mm_report("kmem_cache_create: '%s': alignment %lu: must be 0 or a power of two up to %u",
+                  name, (unsigned long)align, (unsigned)KMEM_CACHE_MAX_OBJECT);
+    } else if ((c = cache_slot()) == NULL) {
+        mm_report("kmem_cache_create: '%s': all %u cache slots in use (KMEM_CACHE_MAX)", name,
+                  (unsigned)KMEM_CACHE_MAX);
+    } else {
+        slab_cache_init(c, name, (uint32_t)size, align ? (uint32_t)align : SLAB_MIN_ALIGN, ctor);
+    }
+    heap_leave(call);
+    return c;
+}
+
+static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c);
+
+/* A live cache whose ctor is not running (its own ctor may not alloc, shrink or destroy it). */
+static kmem_cache_t *idle_cache(const char *fn, kmem_cache_t *c)
+{
+    if (!checked_cache(fn, c))
+        return NULL;
+    if (c->constructing) {
+        mm_report("%s: %p: called from cache '%s''s own constructor: refused", fn, (void *)c,
+                  c->name);
+        return NULL;
+    }
+    return c;
+}
+
+/* The cache behind a caller's pointer, or NULL after reporting. */
+static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c)
+{
+    if (!slab_cache_ok(c)) {
+        mm_report("%s: %p: not a cache (never created, or destroyed)", fn, (void *)c);
+        return NULL;
+    }
+    return c;
+}
+
+static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line)
+{
+    heap_call_t call = heap_enter("kmem_cache_alloc"); /* a new slab page comes from the heap */
+    void *obj = NULL;
+    dbg_site(file, line);
+    if (idle_cache("kmem_cache_alloc", cache)) {
+        obj = slab_cache_alloc("kmem_cache_alloc", cache);
+        if (!obj)
+            mm_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
+        if (obj && dbg_on())
+            slab_arm_object(cache, obj, cache->size);
+    }
+    heap_leave(call);
+    return obj;
+}
+
+static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
+{
+    if (!obj)
+        return;
+    heap_call_t call = heap_enter("kmem_cache_free");
+    dbg_site(file, line);
+    if (dbg_on() && dbg_quarantined("kmem_cache_free", obj)) {
+        /* a double free, or a use after free: reported */
+    } else if (checked_cache("kmem_cache_free", cache)) {
+        uintptr_t page = heap_slab_page_of((uintptr_t)obj);
+        unsigned i;
+        slab_t *s;
+        if (!page)
+            mm_report("kmem_cache_free: %p: not an object of any cache (cache '%s')", obj,
+                      cache->name);
+        else if ((s = slab_object_of("kmem_cache_free", cache, page, obj, &i)) != NULL) {
+            if (slab_quarantine_object("kmem_cache_free", cache, s, i))
+                slab_drain_quarantine("kmem_cache_free", 0);
+            else
+                slab_object_free(cache, s, i);
+        }
+    }
+    heap_leave(call);
+}
+
+/* The real functions (in the debug build slab.h makes the names macros passing the call site). */
+void *(kmem_cache_alloc)(kmem_cache_t *cache)
+{
+    return cache_alloc_at(cache, NULL, 0);
+}
+
+void(kmem_cache_free)(kmem_cache_t *cache, void *obj)
+{
+    cache_free_at(cache, obj, NULL, 0);
+}
+
+#ifdef MM_DEBUG
+void *kmem_cache_alloc_debug(kmem_cache_t *cache, const char *file, uint32_t line)
+{
+    return cache_alloc_at(cache, file, line);
+}
+
+void kmem_cache_free_debug(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
+{
+    cache_free_at(cache, obj, file, line);
+}
+#endif
+
+int kmem_cache_destroy(kmem_cache_t *cache)
+{
+    heap_call_t call = heap_enter("kmem_cache_destroy");
+    int result = -1;
+    if (!idle_cache("kmem_cache_destroy", cache)) {
+        /* reported */
+    } else if ((void)slab_drain_quarantine("kmem_cache_destroy", 1), cache->builtin) {
+        mm_report("kmem_cache_destroy: %p: '%s' is one of kmalloc's size classes: kept",
+                  (void *)cache, cache->name);
+    } else if (cache->live) {
+        mm_report("kmem_cache_destroy: %p: cache '%s' still has %u live objects: not destroyed",
+                  (void *)cache, cache->name, (unsigned)cache->live);
+    } else {
+        slab_cache_shrink(cache);
+        if (cache->slabs) {
+            mm_printf("kmem_cache_destroy: cache '%s': %u slabs could not be released: kept\n",
+                      cache->name, (unsigned)cache->slabs);
+        } else {
+            cache->magic = 0; /* the slot is free; the pointer is "not a cache" from now on */
+            result = 0;
+        }
+    }
+    heap_leave(call);
+    return result;
+}
+
+size_t kmem_cache_shrink(kmem_cache_t *cache)
+{
+    heap_call_t call = heap_enter("kmem_cache_shrink");
+    size_t n = idle_cache("kmem_cache_shrink", cache) ? slab_cache_shrink(cache) : 0;
+    heap_leave(call);
+    return n;
+}
+
+size_t kmem_cache_reap(void)
+{
+    heap_call_t call = heap_enter("kmem_cache_reap");
+    size_t n = slab_reap_locked();
+    heap_trim_locked();      /* and the pages they leave free at the heap's end go to the PMM */
+    slab_meta_trim_locked(); /* with the descriptors of those pages */
+    heap_leave(call);
+    return n;
+}
+
+int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
+{
+    heap_call_t call = heap_enter("kmem_cache_get_stats");
+    int result = -1;
+    if (!st) {
+        mm_report("kmem_cache_get_stats: NULL stats pointer");
+    } else if (checked_cache("kmem_cache_get_stats", cache)) {
+        memcpy(st->name, cache->name, sizeof(st->name));
+        st->object_size = cache->size;
+        st->stride = cache->stride;
+        st->align = cache->align;
+        st->objects_per_slab = cache->per_slab;
+        st->slabs = cache->slabs;
+        st->empty_slabs = cache->empty_slabs;
+        st->live = cache->live;
+        st->peak_live = cache->peak_live;
+        st->allocs = cache->allocs;
+        st->frees = cache->frees;
+        result = 0;
+    }
+    heap_leave(call);
+    return result;
+}
+
+void kmem_cache_dump(void)
+{
+    heap_call_t call = heap_enter("kmem_cache_dump");
+    mm_printf("%-16s %8s %8s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride", "/slab",
+              "slabs");
+    for_each_cache(c)
+    {
+        if (c->builtin && !c->slabs && !c->allocs)
+            continue;
+        mm_printf("%-16s %8u %8u %6u %6u %6u %6u\n", c->name, (unsigned)c->live,
+                  (unsigned)c->peak_live, (unsigned)c->size, (unsigned)c->stride,
+                  (unsigned)c->per_slab, (unsigned)c->slabs);
+    }
+    heap_leave(call);
+}
+
+int kmem_cache_check(void)
+{
+    heap_call_t call = heap_enter("kmem_cache_check");
+    int errors = slab_check_locked();
+    heap_leave(call);
+    return errors;
+}
+
+void slab_totals(uint32_t *objects, uint32_t *pages)
+{
+    *objects = *pages = 0;
+    for_each_cache(c)
+    {
+        *objects += c->live;
+        *pages += c->slabs;
+    }
+}

@@ -1,0 +1,139 @@
+/*
+ * slab_priv.h - what slab.c (the slabs: descriptors, objects, the size
+ * classes) and kmem_cache.c (the public kmem_cache_* functions, the slab
+ * check) share; nothing else includes it.  Theory of operation: slab.c.
+ *
+ * Every function here expects the glue lock held.
+ */
+#ifndef MM_SLAB_PRIV_H
+#define MM_SLAB_PRIV_H
+
+#include "glue.h"
+#include "heap_internal.h"
+#include "memory.h"
+#include "slab.h"
+#include "vmm.h"
+
+#define HDR HEAP_HEADER_SIZE
+
+#define CACHE_MAGIC     0xCAC4E0DDu /* xor the cache's address */
+#define SLAB_MAP_WORDS  16          /* at most 512 objects a slab */
+#define SLAB_MAX_OBJS   (SLAB_MAP_WORDS * 32)
+#define SLAB_KEEP_EMPTY 1
+/* malloc's alignment: 8 on i386 (HEAP_ALIGN), 16 on x86_64 */
+#define SLAB_MIN_ALIGN  (sizeof(void *) == 8 ? 16u : (unsigned)HEAP_ALIGN)
+
+#define EARLY_PAGES   (INITIAL_HEAP_SIZE / PAGE_SIZE)
+#define VIRTUAL_BYTES ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
+
+typedef struct slab {
+    struct kmem_cache *cache; /* NULL: no slab here (never made, released) */
+    struct slab *next, *prev; /* on the cache's list for the slab's state */
+    uintptr_t page;           /* the page it describes */
+    uint16_t inuse, total;    /* objects allocated / objects in the slab */
+    uint16_t hint;            /* a map word that may have a clear bit */
+    uint16_t building;        /* its ctor is running: on no list, in no count yet */
+    uint32_t map[SLAB_MAP_WORDS];
+} slab_t;
+
+typedef union {
+    slab_t s;
+    char slot[SLAB_DESC_SIZE];
+} slab_desc_t;
+
+_Static_assert(sizeof(slab_t) <= SLAB_DESC_SIZE, "a slab descriptor fits its slot");
+_Static_assert(PAGE_SIZE % SLAB_DESC_SIZE == 0, "no descriptor straddles two metadata pages");
+_Static_assert((uint64_t)MM_META_BLOCK_STARTS - MM_META_SLABS >=
+                   (uint64_t)VIRTUAL_BYTES / PAGE_SIZE * SLAB_DESC_SIZE,
+               "the metadata window holds a descriptor for every page of the virtual heap");
+_Static_assert(PAGE_SIZE - HDR >= KMEM_CACHE_MAX_OBJECT,
+               "a slab must hold at least one of the largest objects");
+
+enum { SLAB_PARTIAL, SLAB_EMPTY, SLAB_FULL }; /* the first two have lists */
+
+struct kmem_cache {
+    uint32_t magic; /* CACHE_MAGIC ^ its address; 0: a free slot */
+    char name[KMEM_CACHE_NAME_MAX];
+    uint32_t size, stride, align, per_slab, first;
+    uint64_t recip; /* ceil(2^32 / stride): offset / stride without a divide */
+    void (*ctor)(void *obj);
+    slab_t *lists[2]; /* by state: partial, empty */
+    uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;
+    uint32_t seen_slabs, seen_live, seen_partial, seen_empty; /* slab_check_locked's tally */
+    int builtin;      /* a kmalloc size class: never destroyed */
+    int constructing; /* its ctor is running on a new slab (which is on no list yet) */
+};
+
+#define NCLASSES 24 /* kmalloc's size classes, 8 to 512 bytes (slab.c) */
+#define NCACHES  (NCLASSES + KMEM_CACHE_MAX)
+
+typedef struct {
+    /* every cache: kmalloc's classes in [0, nclasses), callers' in [NCLASSES, NCACHES) */
+    kmem_cache_t caches[NCACHES];
+    unsigned nclasses;  /* only those with stride % SLAB_MIN_ALIGN == 0 */
+    unsigned next_slot; /* where kmem_cache_create looks first: a freed slot is reused last */
+    uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
+    int enabled;                                /* kmalloc uses the classes (virtual heap up) */
+    /* where the regions and the descriptor window are (glue_*_to_*, asked once) */
+    uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
+    slab_desc_t *meta_descs;
+} slab_all_t;
+
+/* The caches and where the descriptors are (slab.c). */
+extern slab_all_t slab_all;
+
+/* Every live cache, in table order. */
+#define for_each_cache(c)                                                                          \
+    for (kmem_cache_t *c = slab_all.caches; c < slab_all.caches + NCACHES; c++)                    \
+        if (c->magic)
+
+/* Object i's record: the table at the start of the page (debug build, checks on). */
+static inline dbg_rec_t *slab_rec(const slab_t *s, unsigned i)
+{
+    return (dbg_rec_t *)(s->page + HDR) + i;
+}
+
+/* Bytes a slab needs per object besides its stride. */
+#define REC_SIZE (dbg_on() ? sizeof(dbg_rec_t) : 0)
+
+static inline unsigned map_words(unsigned total)
+{
+    return (total + 31) / 32;
+}
+
+static inline void *slab_object(const slab_t *s, unsigned i)
+{
+    return (char *)s->page + s->cache->first + (size_t)i * s->cache->stride;
+}
+
+static inline int slab_state(const slab_t *s)
+{
+    return s->inuse == 0 ? SLAB_EMPTY : s->inuse == s->total ? SLAB_FULL : SLAB_PARTIAL;
+}
+
+/* ---- slab.c, for kmem_cache.c ---- */
+
+/* Is c a live cache (a slot of the table whose magic is keyed by its address)? */
+int slab_cache_ok(const kmem_cache_t *c);
+/* The descriptor of slab page `page`, or NULL if the page is in no heap region we know. */
+slab_t *slab_desc_of(uintptr_t page);
+/* Why the slab at page cannot be used, or NULL. */
+const char *slab_problem(uintptr_t page);
+/* A fresh cache in slot c. */
+void slab_cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t align,
+                     void (*ctor)(void *));
+/* An object of c (a new slab if none has room), or NULL: no memory. */
+void *slab_cache_alloc(const char *fn, kmem_cache_t *c);
+/* The slab and index of ptr, an allocated object of `want` (NULL: any), or NULL after a report. */
+slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void *ptr,
+                       unsigned *index);
+/* Object i of s is free again (its slab goes back if it was one empty slab too many). */
+void slab_object_free(kmem_cache_t *c, slab_t *s, unsigned i);
+/* Every empty slab of c back to the heap: how many. */
+size_t slab_cache_shrink(kmem_cache_t *c);
+/* Debug build, checks on: a caller's new object gets its red zone and record. */
+void slab_arm_object(kmem_cache_t *c, void *obj, uint32_t size);
+/* Debug build, checks on: a caller frees object i of s into quarantine (1), or 0: free it now. */
+int slab_quarantine_object(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i);
+
+#endif /* MM_SLAB_PRIV_H */
