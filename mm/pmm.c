@@ -239,6 +239,8 @@ static uint64_t metadata_place(const pmm_range_t *map, int count, uint64_t bytes
                     best = a;
                 break;
             }
+            if (skip >= end) /* a reservation to the end (one that wraps: to 2^64): no room */
+                break;
             a = (skip + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
         }
     }
@@ -249,6 +251,8 @@ static int init_locked(const pmm_range_t *map, int count)
 {
     uint64_t top = 0;
     memset(&pmm, 0, sizeof(pmm));
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+        pmm.list[k] = PFN_NONE; /* empty lists, also if the map is refused below */
     for (int i = 0; i < count; i++) {
         uint64_t end = range_end(&map[i]);
         if (map[i].type != PMM_RANGE_AVAILABLE || map[i].length == 0)
@@ -290,8 +294,6 @@ static int init_locked(const pmm_range_t *map, int count)
     mark(HEAP_START, HEAP_START + INITIAL_HEAP_SIZE, PG_FREE, PG_RESERVED);
     mark(meta, meta + bytes, PG_FREE, PG_RESERVED);
 
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        pmm.list[k] = PFN_NONE;
     for (uint32_t pfn = 0; pfn < pmm.npages;) {
         uint8_t s = pmm.pages[pfn].state;
         if (s != PG_FREE) {
@@ -403,11 +405,12 @@ static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsig
                       : "alignment is not a power of two >= 4096");
         return 0;
     }
-    unsigned order = order_for(count);
+    /* the count first: order_for of a count above 2^31 would shift by 32 */
+    unsigned order = count > (1u << PMM_MAX_ORDER) ? PMM_MAX_ORDER + 1 : order_for(count);
     unsigned align_order = order_for(align / PAGE_SIZE);
     if (align_order > order)
         order = align_order;
-    if (count > (1u << PMM_MAX_ORDER) || order > PMM_MAX_ORDER) {
+    if (order > PMM_MAX_ORDER) {
         mm_report("%s: %u pages aligned to 0x%x: larger than the biggest block (%u pages)", fn,
                   (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
         return 0;
@@ -479,11 +482,13 @@ static const char *page_problem(paddr_t a)
 
 /*
  * Is [base, base + count pages) a run of allocated pages that `owner` may
- * free (or hand over)?  If not, report the first page that is not and why.
+ * free (or hand over)?  If not, report the first page that is not and why,
+ * ending in `undone` ("not freed", "not handed over").
  */
-static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner)
+static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner,
+                     const char *undone)
 {
-    if (count == 0 || count > pmm.npages) {
+    if (count == 0 || (pmm.npages && count > pmm.npages)) { /* no pages: "beyond RAM" below */
         mm_report("%s: 0x%08lx: bad page count %u", fn, (unsigned long)base, (unsigned)count);
         return 0;
     }
@@ -500,15 +505,15 @@ static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t o
             continue;
         pmm.refused++;
         if (has >= PMM_OWNER_COUNT) /* pmm_check reports it too */
-            mm_report("%s: 0x%08lx: owner byte %u is no owner: not freed", fn, (unsigned long)a,
-                      (unsigned)has);
+            mm_report("%s: 0x%08lx: owner byte %u is no owner: %s", fn, (unsigned long)a,
+                      (unsigned)has, undone);
         else if (owner == PMM_OWNER_CALLER)
-            mm_report("%s: 0x%08lx: %s (owner %s): not freed", fn, (unsigned long)a,
-                      owners[has].what, owners[has].layer);
+            mm_report("%s: 0x%08lx: %s (owner %s): %s", fn, (unsigned long)a, owners[has].what,
+                      owners[has].layer, undone);
         else
-            mm_report("%s: 0x%08lx: %s (owner %s), not a %s page: not freed", fn, (unsigned long)a,
+            mm_report("%s: 0x%08lx: %s (owner %s), not a %s page: %s", fn, (unsigned long)a,
                       owners[has].what, owners[has].layer,
-                      owner < PMM_OWNER_COUNT ? owners[owner].name : "?");
+                      owner < PMM_OWNER_COUNT ? owners[owner].name : "?", undone);
         return 0;
     }
     return 1;
@@ -516,7 +521,7 @@ static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t o
 
 static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner)
 {
-    if (!run_owned(fn, base, count, owner))
+    if (!run_owned(fn, base, count, owner, "not freed"))
         return;
     for (uint32_t i = 0; i < count; i++) {
         pmm.pages[pfn_of(base) + i].state = PG_FREE;
@@ -562,7 +567,7 @@ int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to
         to >= PMM_OWNER_COUNT)
         mm_report("pmm_set_owner: 0x%08lx: owners %u -> %u: no such owner", (unsigned long)base,
                   (unsigned)from, (unsigned)to);
-    else if (run_owned("pmm_set_owner", base, count, from)) {
+    else if (run_owned("pmm_set_owner", base, count, from, "not handed over")) {
         for (uint32_t i = 0; i < count; i++)
             pmm.pages[pfn_of(base) + i].owner = (uint8_t)to;
         pmm.owned[from] -= count;

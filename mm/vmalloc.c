@@ -30,9 +30,11 @@
  * A kernel stack is a vmalloc allocation marked as one: kstack_alloc returns
  * its top; an overflow runs into the guard page below it.
  *
- * Errors: caller bugs (bad vfree/kstack_free pointers) are one mm_report
- * line each and change nothing.  Running out (range, table, physical pages)
- * prints one line, unwinds what was done and returns NULL.
+ * Errors: caller bugs (bad vfree/kstack_free pointers, and an allocation
+ * whose pages were unmapped or handed over behind vmalloc's back) are one
+ * mm_report line each, in the name of the function called, and change
+ * nothing.  Running out (range, table, physical pages) prints one line,
+ * unwinds what was done and returns NULL.
  *
  * Locking: the glue lock around each public call; the VMM and the PMM take
  * it again inside (it nests).
@@ -311,6 +313,36 @@ static struct area *checked(const char *fn, vaddr_t addr, int want_stack)
     return NULL;
 }
 
+/*
+ * Are a's pages still what vmalloc mapped: each mapped, to a page the PMM
+ * holds as a's owner's?  If one is not (unmapped or handed over behind
+ * vmalloc's back), report it in fn's name and return 0: the caller frees
+ * nothing (the unmaps would report it again, naming the VMM or the PMM).
+ */
+static int pages_intact(const char *fn, const struct area *a)
+{
+    pmm_owner_t want = a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
+    for (uint32_t i = 0; i < a->pages; i++) {
+        vaddr_t v = a->base + i * PAGE_SIZE;
+        uint32_t e = vmm_get_entry(v);
+        pmm_owner_t has = e & PAGE_PRESENT ? pmm_page_owner(VMM_FRAME(e)) : PMM_OWNER_NONE;
+        if (has == want)
+            continue;
+        char name[128];
+        name_of(a, name, sizeof(name));
+        if (!(e & PAGE_PRESENT))
+            mm_report("%s: 0x%08lx: page %u of %s is not mapped: not freed", fn, (unsigned long)v,
+                      (unsigned)i, name);
+        else
+            mm_report("%s: 0x%08lx: page %u of %s maps 0x%08lx, a page of owner %s in the PMM: "
+                      "not freed",
+                      fn, (unsigned long)v, (unsigned)i, name, (unsigned long)VMM_FRAME(e),
+                      pmm_owner_name(has));
+        return 0;
+    }
+    return 1;
+}
+
 static void area_free(struct area *a)
 {
     unmap_pages(a->base, a->pages);
@@ -341,7 +373,7 @@ void vfree(void *ptr)
         return;
     glue_irqflags_t f = glue_lock();
     struct area *a = checked("vfree", virt_of(ptr), 0);
-    if (a)
+    if (a && pages_intact("vfree", a))
         area_free(a);
     glue_unlock(f);
 }
@@ -361,7 +393,7 @@ void kstack_free(vaddr_t top)
 {
     glue_irqflags_t f = glue_lock();
     struct area *a = checked("kstack_free", top, 1);
-    if (a)
+    if (a && pages_intact("kstack_free", a))
         area_free(a);
     glue_unlock(f);
 }

@@ -60,6 +60,16 @@ static struct {
     enum range_owner caller; /* set while an owner maps/unmaps its own range */
 } vmm;
 
+/* Each range owner's own window: it maps nowhere else. */
+static const struct {
+    vaddr_t lo, hi;
+    const char *outside;
+} windows[] = {
+    [OWNER_HEAP] = {HEAP_VIRTUAL_START, HEAP_VIRTUAL_END, "outside the kernel heap's range"},
+    [OWNER_VMALLOC] = {VMALLOC_START, VMALLOC_END, "outside the vmalloc range"},
+    [OWNER_META] = {MM_META_START, MM_META_END, "outside the allocators' metadata window"},
+};
+
 /* The PMM owner of the pages each range owner maps (vmalloc: also PMM_OWNER_KSTACK). */
 static const pmm_owner_t page_owner_of[] = {
     [OWNER_NONE] = PMM_OWNER_CALLER,
@@ -121,6 +131,9 @@ static const char *virt_problem(vaddr_t virt)
         return "inside the vmalloc range (only vmalloc maps there)";
     if (in_meta(virt) && vmm.caller != OWNER_META)
         return "inside the allocators' metadata window (only they map there)";
+    if (vmm.caller != OWNER_NONE &&
+        (virt < windows[vmm.caller].lo || virt > windows[vmm.caller].hi))
+        return windows[vmm.caller].outside;
     return NULL;
 }
 
@@ -193,16 +206,15 @@ void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags)
     glue_unlock(f);
 }
 
-void vmm_unmap_page(uint32_t virt)
+/* Unmap virt for the public function fn (vmm_unmap_page, or an owner's unmap). */
+static void unmap_locked(const char *fn, vaddr_t virt)
 {
-    glue_irqflags_t f = glue_lock();
     const char *why = virt_problem(virt);
     uint32_t *e = why ? NULL : entry_of(virt);
     if (!why && (!e || !(*e & PAGE_PRESENT)))
         why = "not mapped";
     if (why) {
-        mm_report("vmm_unmap_page: 0x%08lx: %s", (unsigned long)virt, why);
-        glue_unlock(f);
+        mm_report("%s: 0x%08lx: %s", fn, (unsigned long)virt, why);
         return;
     }
     paddr_t phys = VMM_FRAME(*e);
@@ -215,14 +227,21 @@ void vmm_unmap_page(uint32_t virt)
      * the kernel), and only as its owner would.  The caller's unmap frees a
      * plain caller's page; a page of anyone else (a heap page, a table, a
      * kernel stack aliased with vmm_map) stays with its owner.  An owner's
-     * unmap frees its own page, and the PMM refuses it if it is not.
+     * unmap frees its own page; a page that is not its own stays with its
+     * owner too, and is reported here, in fn's name (the PMM would name its
+     * own function).
      */
     pmm_owner_t has = pmm_page_owner(phys);
     pmm_owner_t want = page_owner_of[vmm.caller];
     if (vmm.caller == OWNER_VMALLOC && has == PMM_OWNER_KSTACK)
         want = PMM_OWNER_KSTACK; /* vmalloc's range holds the kernel stacks too */
-    if (has != PMM_OWNER_NONE && (has == want || vmm.caller != OWNER_NONE))
+    if (has != PMM_OWNER_NONE && has == want)
         pmm_free_pages_owner(phys, 1, want);
+    else if (has != PMM_OWNER_NONE && vmm.caller != OWNER_NONE)
+        mm_report("%s: 0x%08lx: maps 0x%08lx, a page of owner %s in the PMM, not a %s page: "
+                  "unmapped, not freed",
+                  fn, (unsigned long)virt, (unsigned long)phys, pmm_owner_name(has),
+                  pmm_owner_name(want));
     unsigned pdx = VMM_PDX(virt);
     if (--vmm.pt_used[pdx] == 0) {
         uint32_t *pd = directory();
@@ -232,60 +251,66 @@ void vmm_unmap_page(uint32_t virt)
         pmm_free_pages_owner(t, 1, PMM_OWNER_TABLE);
         vmm.tables--;
     }
+}
+
+void vmm_unmap_page(uint32_t virt)
+{
+    glue_irqflags_t f = glue_lock();
+    unmap_locked("vmm_unmap_page", virt);
     glue_unlock(f);
 }
 
-/* An owner maps / unmaps a page of its own range (never across into another's). */
+/* An owner maps / unmaps a page of its own range (never outside it); fn: the public function. */
 /* (`caller` is restored, not cleared: an owner's call may nest in another's through reclaim) */
-static int owner_map(enum range_owner who, vaddr_t virt, paddr_t phys)
+static int owner_map(enum range_owner who, const char *fn, vaddr_t virt, paddr_t phys)
 {
     glue_irqflags_t f = glue_lock();
     enum range_owner outer = vmm.caller;
     vmm.caller = who;
-    int r = map_locked("vmm_map", virt, phys, PAGE_WRITABLE, 0);
+    int r = map_locked(fn, virt, phys, PAGE_WRITABLE, 0);
     vmm.caller = outer;
     glue_unlock(f);
     return r;
 }
 
-static void owner_unmap(enum range_owner who, vaddr_t virt)
+static void owner_unmap(enum range_owner who, const char *fn, vaddr_t virt)
 {
     glue_irqflags_t f = glue_lock();
     enum range_owner outer = vmm.caller;
     vmm.caller = who;
-    vmm_unmap_page(virt);
+    unmap_locked(fn, virt);
     vmm.caller = outer;
     glue_unlock(f);
 }
 
 int vmm_heap_map(vaddr_t virt, paddr_t phys)
 {
-    return owner_map(OWNER_HEAP, virt, phys);
+    return owner_map(OWNER_HEAP, "vmm_heap_map", virt, phys);
 }
 
 void vmm_heap_unmap(vaddr_t virt)
 {
-    owner_unmap(OWNER_HEAP, virt);
+    owner_unmap(OWNER_HEAP, "vmm_heap_unmap", virt);
 }
 
 int vmm_vmalloc_map(vaddr_t virt, paddr_t phys)
 {
-    return owner_map(OWNER_VMALLOC, virt, phys);
+    return owner_map(OWNER_VMALLOC, "vmm_vmalloc_map", virt, phys);
 }
 
 void vmm_vmalloc_unmap(vaddr_t virt)
 {
-    owner_unmap(OWNER_VMALLOC, virt);
+    owner_unmap(OWNER_VMALLOC, "vmm_vmalloc_unmap", virt);
 }
 
 int vmm_meta_map(vaddr_t virt, paddr_t phys)
 {
-    return owner_map(OWNER_META, virt, phys);
+    return owner_map(OWNER_META, "vmm_meta_map", virt, phys);
 }
 
 void vmm_meta_unmap(vaddr_t virt)
 {
-    owner_unmap(OWNER_META, virt);
+    owner_unmap(OWNER_META, "vmm_meta_unmap", virt);
 }
 
 uint32_t vmm_get_entry(vaddr_t virt)
