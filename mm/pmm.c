@@ -37,46 +37,21 @@
  * Out of memory: before an allocation fails it runs the reclaim hooks the
  * layers above registered (the heap: empty slabs, then its free tail), once,
  * and retries (Linux's shrinkers).  `reclaiming` keeps a hook that allocates
- * from running the hooks again.  The hooks table lives outside `pmm` so that
+ * from running the hooks again.  The hooks table lives outside `pmm_data` so that
  * a re-init (host tests) keeps the registrations.
+ *
+ * This file: the metadata's layout (pmm_priv.h), the memory map checked
+ * (pmm_init_map), allocation, free, the owners, the reclaim hooks.  What the
+ * PMM reports of itself (stats, dump, check) is pmm_stats.c's.  Calls log.c
+ * and string.c only: the bottom of mm/ but for them.
  *
  * Locking: each public function takes the glue lock once; hooks run with it
  * held (it nests) and take it again.
  */
-#include "glue.h"
+#include "pmm_priv.h"
 #include "log.h"
-#include "memory.h"
-#include "pmm.h"
 
-#define PFN_NONE   0xFFFFFFFFu
-#define LOW_MEMORY (1024 * 1024) /* BIOS, VGA, option ROMs: never handed out */
-#define FOUR_GB    0x100000000ull
-
-enum { PG_HOLE, PG_RESERVED, PG_FREE, PG_USED };
-
-typedef struct {
-    uint32_t next, prev; /* free list links (pfn), on heads only */
-    uint8_t state;       /* PG_* */
-    uint8_t head;        /* first page of a free block */
-    uint8_t order;       /* that block's order */
-    uint8_t owner;       /* pmm_owner_t, on PG_USED pages only */
-} pmm_page_t;
-
-_Static_assert(sizeof(pmm_page_t) == 12, "metadata is 12 bytes a page: 3 MB per GB of RAM");
-
-static struct {
-    pmm_page_t *pages;
-    uint32_t npages; /* pfns [0, npages) have metadata */
-    uint32_t list[PMM_MAX_ORDER + 1];
-    uint32_t nblocks[PMM_MAX_ORDER + 1];
-    uint32_t total, free, used, reserved;
-    paddr_t meta_phys;
-    uint32_t meta_bytes;
-    int oom_reported;
-    int reclaiming; /* the hooks are running: an allocation in one must not re-enter them */
-    uint32_t owned[PMM_OWNER_COUNT];
-    uint32_t reclaims, refused;
-} pmm;
+pmm_data_t pmm_data;
 
 static size_t (*reclaim_hooks[PMM_RECLAIM_HOOKS])(void);
 
@@ -94,42 +69,32 @@ static const struct {
     [PMM_OWNER_KSTACK] = {"kstack", "vmalloc", "page of a kernel stack"},
 };
 
-static inline uint32_t pfn_of(paddr_t a)
-{
-    return a / PAGE_SIZE;
-}
-
-static inline paddr_t addr_of(uint32_t pfn)
-{
-    return (paddr_t)pfn * PAGE_SIZE;
-}
-
 /* ---------------------------------------------------------- free lists ---- */
 
 static void block_push(uint32_t pfn, unsigned order)
 {
-    pmm_page_t *p = &pmm.pages[pfn];
+    pmm_page_t *p = &pmm_data.pages[pfn];
     p->head = 1;
     p->order = (uint8_t)order;
     p->prev = PFN_NONE;
-    p->next = pmm.list[order];
+    p->next = pmm_data.list[order];
     if (p->next != PFN_NONE)
-        pmm.pages[p->next].prev = pfn;
-    pmm.list[order] = pfn;
-    pmm.nblocks[order]++;
+        pmm_data.pages[p->next].prev = pfn;
+    pmm_data.list[order] = pfn;
+    pmm_data.nblocks[order]++;
 }
 
 static void block_unlink(uint32_t pfn)
 {
-    pmm_page_t *p = &pmm.pages[pfn];
+    pmm_page_t *p = &pmm_data.pages[pfn];
     if (p->prev != PFN_NONE)
-        pmm.pages[p->prev].next = p->next;
+        pmm_data.pages[p->prev].next = p->next;
     else
-        pmm.list[p->order] = p->next;
+        pmm_data.list[p->order] = p->next;
     if (p->next != PFN_NONE)
-        pmm.pages[p->next].prev = p->prev;
+        pmm_data.pages[p->next].prev = p->prev;
     p->head = 0;
-    pmm.nblocks[p->order]--;
+    pmm_data.nblocks[p->order]--;
 }
 
 /* The pages of [pfn, pfn + 2^order) are PG_FREE: merge with free buddies and list it. */
@@ -137,7 +102,8 @@ static void block_release(uint32_t pfn, unsigned order)
 {
     while (order < PMM_MAX_ORDER) {
         uint32_t buddy = pfn ^ (1u << order);
-        if (buddy >= pmm.npages || !pmm.pages[buddy].head || pmm.pages[buddy].order != order)
+        if (buddy >= pmm_data.npages || !pmm_data.pages[buddy].head ||
+            pmm_data.pages[buddy].order != order)
             break;
         block_unlink(buddy);
         pfn &= ~(1u << order);
@@ -163,11 +129,11 @@ static void run_release(uint32_t pfn, uint32_t count)
 static uint32_t block_take(unsigned order)
 {
     unsigned k = order;
-    while (k <= PMM_MAX_ORDER && pmm.list[k] == PFN_NONE)
+    while (k <= PMM_MAX_ORDER && pmm_data.list[k] == PFN_NONE)
         k++;
     if (k > PMM_MAX_ORDER)
         return PFN_NONE;
-    uint32_t pfn = pmm.list[k];
+    uint32_t pfn = pmm_data.list[k];
     block_unlink(pfn);
     while (k > order) {
         k--;
@@ -185,11 +151,11 @@ static void mark(uint64_t base, uint64_t end, int from, int to)
     uint64_t last = to == PG_FREE || end > UINT64_MAX - PAGE_SIZE
                         ? end / PAGE_SIZE
                         : (end + PAGE_SIZE - 1) / PAGE_SIZE;
-    if (last > pmm.npages)
-        last = pmm.npages;
+    if (last > pmm_data.npages)
+        last = pmm_data.npages;
     for (uint64_t p = first; p < last; p++) {
-        if (from < 0 || pmm.pages[p].state == from)
-            pmm.pages[p].state = (uint8_t)to;
+        if (from < 0 || pmm_data.pages[p].state == from)
+            pmm_data.pages[p].state = (uint8_t)to;
     }
 }
 
@@ -250,9 +216,9 @@ static uint64_t metadata_place(const pmm_range_t *map, int count, uint64_t bytes
 static int init_locked(const pmm_range_t *map, int count)
 {
     uint64_t top = 0;
-    memset(&pmm, 0, sizeof(pmm));
+    memset(&pmm_data, 0, sizeof(pmm_data));
     for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        pmm.list[k] = PFN_NONE; /* empty lists, also if the map is refused below */
+        pmm_data.list[k] = PFN_NONE; /* empty lists, also if the map is refused below */
     for (int i = 0; i < count; i++) {
         uint64_t end = range_end(&map[i]);
         if (map[i].type != PMM_RANGE_AVAILABLE || map[i].length == 0)
@@ -268,19 +234,19 @@ static int init_locked(const pmm_range_t *map, int count)
         if (end > top)
             top = end;
     }
-    pmm.npages = (uint32_t)(top / PAGE_SIZE);
-    pmm.meta_bytes = ALIGN_8(pmm.npages * (uint32_t)sizeof(pmm_page_t));
-    uint64_t bytes = (pmm.meta_bytes + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-    uint64_t meta = pmm.npages ? metadata_place(map, count, bytes) : 0;
+    pmm_data.npages = (uint32_t)(top / PAGE_SIZE);
+    pmm_data.meta_bytes = ALIGN_8(pmm_data.npages * (uint32_t)sizeof(pmm_page_t));
+    uint64_t bytes = (pmm_data.meta_bytes + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+    uint64_t meta = pmm_data.npages ? metadata_place(map, count, bytes) : 0;
     if (!meta) {
         mm_printf("pmm: no usable RAM above 1 MB for %u pages of metadata\n",
                   (unsigned)(bytes / PAGE_SIZE));
-        pmm.npages = 0;
+        pmm_data.npages = 0;
         return -1;
     }
-    pmm.meta_phys = (paddr_t)meta;
-    pmm.pages = glue_phys_to_virt(pmm.meta_phys);
-    memset(pmm.pages, 0, pmm.npages * sizeof(pmm_page_t)); /* all PG_HOLE */
+    pmm_data.meta_phys = (paddr_t)meta;
+    pmm_data.pages = glue_phys_to_virt(pmm_data.meta_phys);
+    memset(pmm_data.pages, 0, pmm_data.npages * sizeof(pmm_page_t)); /* all PG_HOLE */
 
     for (int i = 0; i < count; i++) {
         if (map[i].type == PMM_RANGE_AVAILABLE && map[i].base < FOUR_GB)
@@ -294,23 +260,23 @@ static int init_locked(const pmm_range_t *map, int count)
     mark(HEAP_START, HEAP_START + INITIAL_HEAP_SIZE, PG_FREE, PG_RESERVED);
     mark(meta, meta + bytes, PG_FREE, PG_RESERVED);
 
-    for (uint32_t pfn = 0; pfn < pmm.npages;) {
-        uint8_t s = pmm.pages[pfn].state;
+    for (uint32_t pfn = 0; pfn < pmm_data.npages;) {
+        uint8_t s = pmm_data.pages[pfn].state;
         if (s != PG_FREE) {
-            pmm.total += s != PG_HOLE;
-            pmm.reserved += s == PG_RESERVED;
+            pmm_data.total += s != PG_HOLE;
+            pmm_data.reserved += s == PG_RESERVED;
             pfn++;
             continue;
         }
         uint32_t run = pfn;
-        while (run < pmm.npages && pmm.pages[run].state == PG_FREE)
+        while (run < pmm_data.npages && pmm_data.pages[run].state == PG_FREE)
             run++;
         run_release(pfn, run - pfn);
-        pmm.total += run - pfn;
-        pmm.free += run - pfn;
+        pmm_data.total += run - pfn;
+        pmm_data.free += run - pfn;
         pfn = run;
     }
-    return pmm.free ? 0 : -1;
+    return pmm_data.free ? 0 : -1;
 }
 
 int pmm_init_map(const pmm_range_t *map, int count)
@@ -346,15 +312,15 @@ static unsigned order_for(uint32_t pages)
 /* Run every reclaim hook once (not from inside one).  The lock is held. */
 static void reclaim_locked(void)
 {
-    if (pmm.reclaiming)
+    if (pmm_data.reclaiming)
         return;
-    pmm.reclaiming = 1;
-    pmm.reclaims++;
+    pmm_data.reclaiming = 1;
+    pmm_data.reclaims++;
     for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
         if (reclaim_hooks[i])
             reclaim_hooks[i]();
     }
-    pmm.reclaiming = 0;
+    pmm_data.reclaiming = 0;
 }
 
 static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
@@ -365,28 +331,28 @@ static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
         pfn = block_take(order);
     }
     if (pfn == PFN_NONE) {
-        if (!pmm.oom_reported)
+        if (!pmm_data.oom_reported)
             mm_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
-                      (unsigned)pmm.free);
-        pmm.oom_reported = 1;
+                      (unsigned)pmm_data.free);
+        pmm_data.oom_reported = 1;
         return 0;
     }
     owner &= ~PMM_NO_RECLAIM;
     for (uint32_t i = 0; i < count; i++) {
-        pmm.pages[pfn + i].state = PG_USED;
-        pmm.pages[pfn + i].owner = (uint8_t)owner;
+        pmm_data.pages[pfn + i].state = PG_USED;
+        pmm_data.pages[pfn + i].owner = (uint8_t)owner;
     }
     run_release(pfn + count, (1u << order) - count); /* the tail beyond count */
-    pmm.free -= count;
-    pmm.used += count;
-    pmm.owned[owner] += count;
+    pmm_data.free -= count;
+    pmm_data.used += count;
+    pmm_data.owned[owner] += count;
     return addr_of(pfn);
 }
 
 uint32_t pmm_alloc_page(void)
 {
     glue_irqflags_t f = glue_lock();
-    paddr_t a = pmm.npages ? alloc_locked(1, 0, PMM_OWNER_CALLER) : 0;
+    paddr_t a = pmm_data.npages ? alloc_locked(1, 0, PMM_OWNER_CALLER) : 0;
     glue_unlock(f);
     return a;
 }
@@ -416,7 +382,7 @@ static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsig
         return 0;
     }
     glue_irqflags_t f = glue_lock();
-    paddr_t a = pmm.npages ? alloc_locked(count, order, owner) : 0;
+    paddr_t a = pmm_data.npages ? alloc_locked(count, order, owner) : 0;
     glue_unlock(f);
     return a;
 }
@@ -467,9 +433,9 @@ static const char *page_problem(paddr_t a)
 {
     if (a % PAGE_SIZE)
         return "not page-aligned";
-    if (pfn_of(a) >= pmm.npages)
+    if (pfn_of(a) >= pmm_data.npages)
         return "beyond RAM";
-    switch (pmm.pages[pfn_of(a)].state) {
+    switch (pmm_data.pages[pfn_of(a)].state) {
     case PG_HOLE:
         return "not RAM (a hole in the memory map)";
     case PG_RESERVED:
@@ -488,7 +454,8 @@ static const char *page_problem(paddr_t a)
 static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner,
                      const char *undone)
 {
-    if (count == 0 || (pmm.npages && count > pmm.npages)) { /* no pages: "beyond RAM" below */
+    if (count == 0 ||
+        (pmm_data.npages && count > pmm_data.npages)) { /* no pages: "beyond RAM" below */
         mm_report("%s: 0x%08lx: bad page count %u", fn, (unsigned long)base, (unsigned)count);
         return 0;
     }
@@ -500,10 +467,10 @@ static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t o
             mm_report("%s: 0x%08lx: %s", fn, (unsigned long)a, why);
             return 0;
         }
-        uint8_t has = pmm.pages[pfn_of(a)].owner;
+        uint8_t has = pmm_data.pages[pfn_of(a)].owner;
         if (has == owner)
             continue;
-        pmm.refused++;
+        pmm_data.refused++;
         if (has >= PMM_OWNER_COUNT) /* pmm_check reports it too */
             mm_report("%s: 0x%08lx: owner byte %u is no owner: %s", fn, (unsigned long)a,
                       (unsigned)has, undone);
@@ -524,14 +491,14 @@ static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_
     if (!run_owned(fn, base, count, owner, "not freed"))
         return;
     for (uint32_t i = 0; i < count; i++) {
-        pmm.pages[pfn_of(base) + i].state = PG_FREE;
-        pmm.pages[pfn_of(base) + i].owner = PMM_OWNER_NONE;
+        pmm_data.pages[pfn_of(base) + i].state = PG_FREE;
+        pmm_data.pages[pfn_of(base) + i].owner = PMM_OWNER_NONE;
     }
     run_release(pfn_of(base), count);
-    pmm.free += count;
-    pmm.used -= count;
-    pmm.owned[owner] -= count;
-    pmm.oom_reported = 0;
+    pmm_data.free += count;
+    pmm_data.used -= count;
+    pmm_data.owned[owner] -= count;
+    pmm_data.oom_reported = 0;
 }
 
 void pmm_free_page(uint32_t page)
@@ -569,9 +536,9 @@ int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to
                   (unsigned)from, (unsigned)to);
     else if (run_owned("pmm_set_owner", base, count, from, "not handed over")) {
         for (uint32_t i = 0; i < count; i++)
-            pmm.pages[pfn_of(base) + i].owner = (uint8_t)to;
-        pmm.owned[from] -= count;
-        pmm.owned[to] += count;
+            pmm_data.pages[pfn_of(base) + i].owner = (uint8_t)to;
+        pmm_data.owned[from] -= count;
+        pmm_data.owned[to] += count;
         r = 0;
     }
     glue_unlock(f);
@@ -582,7 +549,9 @@ pmm_owner_t pmm_page_owner(paddr_t page)
 {
     glue_irqflags_t f = glue_lock();
     uint32_t pfn = pfn_of(page);
-    uint8_t o = pfn < pmm.npages && pmm.pages[pfn].state == PG_USED ? pmm.pages[pfn].owner : 0;
+    uint8_t o = pfn < pmm_data.npages && pmm_data.pages[pfn].state == PG_USED
+                    ? pmm_data.pages[pfn].owner
+                    : 0;
     glue_unlock(f);
     return (pmm_owner_t)o;
 }
@@ -590,159 +559,4 @@ pmm_owner_t pmm_page_owner(paddr_t page)
 const char *pmm_owner_name(pmm_owner_t owner)
 {
     return (unsigned)owner < PMM_OWNER_COUNT ? owners[owner].name : "?";
-}
-
-/* --------------------------------------------------- stats, dump, check ---- */
-
-void pmm_get_stats(pmm_stats_t *s)
-{
-    if (!s) {
-        mm_report("pmm_get_stats: NULL stats pointer");
-        return;
-    }
-    glue_irqflags_t f = glue_lock();
-    s->total_pages = pmm.total;
-    s->free_pages = pmm.free;
-    s->used_pages = pmm.used;
-    s->reserved_pages = pmm.reserved;
-    s->highest_page = pmm.npages ? addr_of(pmm.npages - 1) : 0;
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        s->free_blocks[k] = pmm.nblocks[k];
-    s->metadata_bytes = pmm.meta_bytes;
-    s->metadata_phys = pmm.meta_phys;
-    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
-        s->owner_pages[o] = pmm.owned[o];
-    s->reclaims = pmm.reclaims;
-    s->refused_frees = pmm.refused;
-    glue_unlock(f);
-}
-
-int pmm_page_state(paddr_t page)
-{
-    glue_irqflags_t f = glue_lock();
-    uint32_t pfn = pfn_of(page);
-    int s = pfn >= pmm.npages                 ? -1
-            : pmm.pages[pfn].state == PG_FREE ? 0
-            : pmm.pages[pfn].state == PG_USED ? 1
-                                              : -1;
-    glue_unlock(f);
-    return s;
-}
-
-void pmm_dump(void)
-{
-    static const char *names[] = {"hole    ", "reserved", "free    ", "used    "};
-    glue_irqflags_t f = glue_lock();
-    mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved; metadata %u KB at 0x%08lx\n",
-              (unsigned)pmm.total, (unsigned)pmm.total * 4, (unsigned)pmm.free, (unsigned)pmm.used,
-              (unsigned)pmm.reserved, (unsigned)pmm.meta_bytes / 1024,
-              (unsigned long)pmm.meta_phys);
-    mm_printf("  used pages by owner:");
-    for (unsigned o = PMM_OWNER_NONE + 1; o < PMM_OWNER_COUNT; o++)
-        mm_printf(" %s %u", owners[o].name, (unsigned)pmm.owned[o]);
-    mm_printf("; %u frees refused, reclaim ran %u times\n", (unsigned)pmm.refused,
-              (unsigned)pmm.reclaims);
-    mm_printf("  free blocks by order (4 KB << order):");
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        mm_printf(" %u", (unsigned)pmm.nblocks[k]);
-    mm_printf("\n");
-    for (uint32_t pfn = 0; pfn < pmm.npages;) {
-        const pmm_page_t *p = &pmm.pages[pfn];
-        uint32_t end = pfn;
-        while (end < pmm.npages && pmm.pages[end].state == p->state &&
-               pmm.pages[end].owner == p->owner)
-            end++;
-        mm_printf("  0x%08lx-0x%08lx  %s %u pages%s%s\n", (unsigned long)addr_of(pfn),
-                  (unsigned long)addr_of(end) - 1, names[p->state & 3], (unsigned)(end - pfn),
-                  p->state == PG_USED ? ", owner " : "",
-                  p->state == PG_USED ? pmm_owner_name((pmm_owner_t)p->owner) : "");
-        pfn = end;
-    }
-    glue_unlock(f);
-}
-
-#define check_failed(pfn, what) mm_check_failed_at("pmm_check", addr_of(pfn), what)
-
-int pmm_check(void)
-{
-    glue_irqflags_t f = glue_lock();
-    int errors = 0;
-    uint32_t free_in_blocks = 0;
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
-        uint32_t n = 0, prev = PFN_NONE;
-        for (uint32_t pfn = pmm.list[k]; pfn != PFN_NONE; prev = pfn, pfn = pmm.pages[pfn].next) {
-            if (pfn >= pmm.npages || ++n > pmm.npages) {
-                errors += check_failed(pfn, "free list runs off the page array or loops");
-                break;
-            }
-            pmm_page_t *p = &pmm.pages[pfn];
-            if (!p->head || p->order != k)
-                errors += check_failed(pfn, "listed block is not a head of this order");
-            if (p->prev != prev)
-                errors += check_failed(pfn, "free list back link is wrong");
-            if (pfn & ((1u << k) - 1) || pfn + (1u << k) > pmm.npages)
-                errors += check_failed(pfn, "block misaligned or past the end");
-            else
-                for (uint32_t i = 0; i < (1u << k); i++) {
-                    if (pmm.pages[pfn + i].state != PG_FREE) {
-                        errors += check_failed(pfn + i, "page of a free block is not free");
-                        break;
-                    }
-                }
-            uint32_t buddy = pfn ^ (1u << k);
-            if (k < PMM_MAX_ORDER && buddy < pmm.npages && pmm.pages[buddy].head &&
-                pmm.pages[buddy].order == k)
-                errors += check_failed(pfn, "free buddies not merged");
-            free_in_blocks += 1u << k;
-        }
-        if (n != pmm.nblocks[k])
-            errors += check_failed(pmm.list[k], "free list length differs from its count");
-    }
-    uint32_t count[4] = {0, 0, 0, 0};
-    uint32_t owned[PMM_OWNER_COUNT] = {0};
-    for (uint32_t pfn = 0; pfn < pmm.npages; pfn++) {
-        pmm_page_t *p = &pmm.pages[pfn];
-        if (p->state > PG_USED) {
-            errors += check_failed(pfn, "bad state byte");
-            continue;
-        }
-        count[p->state]++;
-        /* who may free a page is only meaningful while it is handed out */
-        if (p->state == PG_USED && (p->owner == PMM_OWNER_NONE || p->owner >= PMM_OWNER_COUNT))
-            errors += check_failed(pfn, "used page without a valid owner");
-        else if (p->state != PG_USED && p->owner != PMM_OWNER_NONE)
-            errors += check_failed(pfn, "page that is not in use has an owner");
-        else
-            owned[p->owner] += p->state == PG_USED;
-        if (p->head && p->state != PG_FREE)
-            errors += check_failed(pfn, "block head on a page that is not free");
-        if (p->state != PG_FREE)
-            continue;
-        /* exactly one free block covers every free page */
-        int covers = 0;
-        for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
-            uint32_t h = pfn & ~((1u << k) - 1);
-            covers += pmm.pages[h].head && pmm.pages[h].order == k;
-        }
-        if (covers != 1)
-            errors +=
-                check_failed(pfn, covers ? "free page in two blocks" : "free page in no block");
-    }
-    if (count[PG_FREE] != pmm.free || free_in_blocks != pmm.free || count[PG_USED] != pmm.used ||
-        count[PG_RESERVED] != pmm.reserved || pmm.total != pmm.free + pmm.used + pmm.reserved)
-        errors += check_failed(0, "page counters differ from the page array");
-    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++) {
-        if (owned[o] != pmm.owned[o])
-            errors += check_failed(0, "pages of an owner differ from its count");
-    }
-    for (uint32_t p = pfn_of(pmm.meta_phys);
-         pmm.npages && p < pfn_of(pmm.meta_phys) + (pmm.meta_bytes + PAGE_SIZE - 1) / PAGE_SIZE;
-         p++) {
-        if (pmm.pages[p].state != PG_RESERVED) {
-            errors += check_failed(p, "metadata page is not reserved");
-            break;
-        }
-    }
-    glue_unlock(f);
-    return errors;
 }

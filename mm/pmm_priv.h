@@ -1,0 +1,56 @@
+/*
+ * pmm_priv.h - what pmm.c (the buddy allocator: init, alloc, free, owners)
+ * and pmm_stats.c (pmm_get_stats, pmm_page_state, pmm_dump, pmm_check)
+ * share; nothing else includes it.  The layout of the metadata: pmm.c.
+ */
+#ifndef MM_PMM_PRIV_H
+#define MM_PMM_PRIV_H
+
+#include "glue.h"
+#include "memory.h"
+#include "pmm.h"
+
+#define PFN_NONE   0xFFFFFFFFu
+#define LOW_MEMORY (1024 * 1024) /* BIOS, VGA, option ROMs: never handed out */
+#define FOUR_GB    0x100000000ull
+
+enum { PG_HOLE, PG_RESERVED, PG_FREE, PG_USED };
+
+typedef struct {
+    uint32_t next, prev; /* free list links (pfn), on heads only */
+    uint8_t state;       /* PG_* */
+    uint8_t head;        /* first page of a free block */
+    uint8_t order;       /* that block's order */
+    uint8_t owner;       /* pmm_owner_t, on PG_USED pages only */
+} pmm_page_t;
+
+_Static_assert(sizeof(pmm_page_t) == 12, "metadata is 12 bytes a page: 3 MB per GB of RAM");
+
+typedef struct {
+    pmm_page_t *pages;
+    uint32_t npages; /* pfns [0, npages) have metadata */
+    uint32_t list[PMM_MAX_ORDER + 1];
+    uint32_t nblocks[PMM_MAX_ORDER + 1];
+    uint32_t total, free, used, reserved;
+    paddr_t meta_phys;
+    uint32_t meta_bytes;
+    int oom_reported;
+    int reclaiming; /* the hooks are running: an allocation in one must not re-enter them */
+    uint32_t owned[PMM_OWNER_COUNT];
+    uint32_t reclaims, refused;
+} pmm_data_t;
+
+/* The PMM's state (pmm_data.c). */
+extern pmm_data_t pmm_data;
+
+static inline uint32_t pfn_of(paddr_t a)
+{
+    return a / PAGE_SIZE;
+}
+
+static inline paddr_t addr_of(uint32_t pfn)
+{
+    return (paddr_t)pfn * PAGE_SIZE;
+}
+
+#endif /* MM_PMM_PRIV_H */

@@ -1,0 +1,167 @@
+/*
+ * pmm_stats.c - what the PMM says about itself: pmm_get_stats,
+ * pmm_page_state, pmm_dump (its totals, free blocks by order and every run
+ * of pages of one state and owner) and pmm_check (every invariant of pmm.c's
+ * metadata walked: free lists, block heads, states, owners, counters).
+ *
+ * Reads pmm_data (pmm_priv.h), changes nothing.  Calls pmm.c
+ * (pmm_owner_name), log.c.  Each public function takes the glue lock.
+ */
+#include "pmm_priv.h"
+#include "log.h"
+
+void pmm_get_stats(pmm_stats_t *s)
+{
+    if (!s) {
+        mm_report("pmm_get_stats: NULL stats pointer");
+        return;
+    }
+    glue_irqflags_t f = glue_lock();
+    s->total_pages = pmm_data.total;
+    s->free_pages = pmm_data.free;
+    s->used_pages = pmm_data.used;
+    s->reserved_pages = pmm_data.reserved;
+    s->highest_page = pmm_data.npages ? addr_of(pmm_data.npages - 1) : 0;
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+        s->free_blocks[k] = pmm_data.nblocks[k];
+    s->metadata_bytes = pmm_data.meta_bytes;
+    s->metadata_phys = pmm_data.meta_phys;
+    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
+        s->owner_pages[o] = pmm_data.owned[o];
+    s->reclaims = pmm_data.reclaims;
+    s->refused_frees = pmm_data.refused;
+    glue_unlock(f);
+}
+
+int pmm_page_state(paddr_t page)
+{
+    glue_irqflags_t f = glue_lock();
+    uint32_t pfn = pfn_of(page);
+    int s = pfn >= pmm_data.npages                 ? -1
+            : pmm_data.pages[pfn].state == PG_FREE ? 0
+            : pmm_data.pages[pfn].state == PG_USED ? 1
+                                                   : -1;
+    glue_unlock(f);
+    return s;
+}
+
+void pmm_dump(void)
+{
+    static const char *names[] = {"hole    ", "reserved", "free    ", "used    "};
+    glue_irqflags_t f = glue_lock();
+    mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved; metadata %u KB at 0x%08lx\n",
+              (unsigned)pmm_data.total, (unsigned)pmm_data.total * 4, (unsigned)pmm_data.free,
+              (unsigned)pmm_data.used, (unsigned)pmm_data.reserved,
+              (unsigned)pmm_data.meta_bytes / 1024, (unsigned long)pmm_data.meta_phys);
+    mm_printf("  used pages by owner:");
+    for (unsigned o = PMM_OWNER_NONE + 1; o < PMM_OWNER_COUNT; o++)
+        mm_printf(" %s %u", pmm_owner_name(o), (unsigned)pmm_data.owned[o]);
+    mm_printf("; %u frees refused, reclaim ran %u times\n", (unsigned)pmm_data.refused,
+              (unsigned)pmm_data.reclaims);
+    mm_printf("  free blocks by order (4 KB << order):");
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+        mm_printf(" %u", (unsigned)pmm_data.nblocks[k]);
+    mm_printf("\n");
+    for (uint32_t pfn = 0; pfn < pmm_data.npages;) {
+        const pmm_page_t *p = &pmm_data.pages[pfn];
+        uint32_t end = pfn;
+        while (end < pmm_data.npages && pmm_data.pages[end].state == p->state &&
+               pmm_data.pages[end].owner == p->owner)
+            end++;
+        mm_printf("  0x%08lx-0x%08lx  %s %u pages%s%s\n", (unsigned long)addr_of(pfn),
+                  (unsigned long)addr_of(end) - 1, names[p->state & 3], (unsigned)(end - pfn),
+                  p->state == PG_USED ? ", owner " : "",
+                  p->state == PG_USED ? pmm_owner_name((pmm_owner_t)p->owner) : "");
+        pfn = end;
+    }
+    glue_unlock(f);
+}
+
+#define check_failed(pfn, what) mm_check_failed_at("pmm_check", addr_of(pfn), what)
+
+int pmm_check(void)
+{
+    glue_irqflags_t f = glue_lock();
+    int errors = 0;
+    uint32_t free_in_blocks = 0;
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
+        uint32_t n = 0, prev = PFN_NONE;
+        for (uint32_t pfn = pmm_data.list[k]; pfn != PFN_NONE;
+             prev = pfn, pfn = pmm_data.pages[pfn].next) {
+            if (pfn >= pmm_data.npages || ++n > pmm_data.npages) {
+                errors += check_failed(pfn, "free list runs off the page array or loops");
+                break;
+            }
+            pmm_page_t *p = &pmm_data.pages[pfn];
+            if (!p->head || p->order != k)
+                errors += check_failed(pfn, "listed block is not a head of this order");
+            if (p->prev != prev)
+                errors += check_failed(pfn, "free list back link is wrong");
+            if (pfn & ((1u << k) - 1) || pfn + (1u << k) > pmm_data.npages)
+                errors += check_failed(pfn, "block misaligned or past the end");
+            else
+                for (uint32_t i = 0; i < (1u << k); i++) {
+                    if (pmm_data.pages[pfn + i].state != PG_FREE) {
+                        errors += check_failed(pfn + i, "page of a free block is not free");
+                        break;
+                    }
+                }
+            uint32_t buddy = pfn ^ (1u << k);
+            if (k < PMM_MAX_ORDER && buddy < pmm_data.npages && pmm_data.pages[buddy].head &&
+                pmm_data.pages[buddy].order == k)
+                errors += check_failed(pfn, "free buddies not merged");
+            free_in_blocks += 1u << k;
+        }
+        if (n != pmm_data.nblocks[k])
+            errors += check_failed(pmm_data.list[k], "free list length differs from its count");
+    }
+    uint32_t count[4] = {0, 0, 0, 0};
+    uint32_t owned[PMM_OWNER_COUNT] = {0};
+    for (uint32_t pfn = 0; pfn < pmm_data.npages; pfn++) {
+        pmm_page_t *p = &pmm_data.pages[pfn];
+        if (p->state > PG_USED) {
+            errors += check_failed(pfn, "bad state byte");
+            continue;
+        }
+        count[p->state]++;
+        /* who may free a page is only meaningful while it is handed out */
+        if (p->state == PG_USED && (p->owner == PMM_OWNER_NONE || p->owner >= PMM_OWNER_COUNT))
+            errors += check_failed(pfn, "used page without a valid owner");
+        else if (p->state != PG_USED && p->owner != PMM_OWNER_NONE)
+            errors += check_failed(pfn, "page that is not in use has an owner");
+        else
+            owned[p->owner] += p->state == PG_USED;
+        if (p->head && p->state != PG_FREE)
+            errors += check_failed(pfn, "block head on a page that is not free");
+        if (p->state != PG_FREE)
+            continue;
+        /* exactly one free block covers every free page */
+        int covers = 0;
+        for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
+            uint32_t h = pfn & ~((1u << k) - 1);
+            covers += pmm_data.pages[h].head && pmm_data.pages[h].order == k;
+        }
+        if (covers != 1)
+            errors +=
+                check_failed(pfn, covers ? "free page in two blocks" : "free page in no block");
+    }
+    if (count[PG_FREE] != pmm_data.free || free_in_blocks != pmm_data.free ||
+        count[PG_USED] != pmm_data.used || count[PG_RESERVED] != pmm_data.reserved ||
+        pmm_data.total != pmm_data.free + pmm_data.used + pmm_data.reserved)
+        errors += check_failed(0, "page counters differ from the page array");
+    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++) {
+        if (owned[o] != pmm_data.owned[o])
+            errors += check_failed(0, "pages of an owner differ from its count");
+    }
+    for (uint32_t p = pfn_of(pmm_data.meta_phys);
+         pmm_data.npages &&
+         p < pfn_of(pmm_data.meta_phys) + (pmm_data.meta_bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+         p++) {
+        if (pmm_data.pages[p].state != PG_RESERVED) {
+            errors += check_failed(p, "metadata page is not reserved");
+            break;
+        }
+    }
+    glue_unlock(f);
+    return errors;
+}
