@@ -110,8 +110,9 @@ void slab_meta_trim_locked(void);
  * the public call that pushed it out.  Returns how many (0 without MM_DEBUG).
  */
 uint32_t slab_drain_quarantine(const char *fn, int all);
-/* kmem_cache_check with the lock held. */
-int slab_check_locked(void);
+/* The slabs checked, lock held: broken invariants, each reported as fn's (heap_check,
+ * kmem_cache_check). */
+int slab_check_locked(const char *fn);
 /* Live objects and slab pages of all caches (get_memory_stats). */
 void slab_totals(uint32_t *objects, uint32_t *pages);
 /* "kmalloc-64 12/63" for heap_dump. */

@@ -202,7 +202,7 @@ int heap_check(void)
     }
     if (marked != slab_blocks)
         errors += check_failed(NULL, "a page marked as a slab does not start with a block");
-    errors += slab_check_locked();
+    errors += slab_check_locked("heap_check");
     if (dbg_on())
         errors += dbg_check_quarantine();
     heap_leave(call);

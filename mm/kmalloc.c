@@ -342,10 +342,9 @@ static void *krealloc_locked(void *ptr, size_t size)
 
 static void *krealloc_at(void *ptr, size_t size, const char *file, uint32_t line)
 {
-    if (!ptr)
-        return kmalloc_at(size, file, line);
     heap_call_t call = api_enter("krealloc", file, line);
-    void *result = krealloc_locked(ptr, size);
+    /* krealloc(NULL, n) is kmalloc(n), named krealloc in its reports */
+    void *result = ptr ? krealloc_locked(ptr, size) : alloc_locked("krealloc", size);
     heap_leave(call);
     return result;
 }

@@ -28,8 +28,7 @@ void slab_describe(uintptr_t page, char *buf, size_t len)
 }
 
 /* (a NULL name still prints a suffix: "(cache '(null)')", as the line always said) */
-#define check_failed(where, what, name)                                                            \
-    mm_check_failed("heap_check", where, what, (name) ? (name) : "(null)")
+#define check_failed(where, what, name) mm_check_failed(fn, where, what, (name) ? (name) : "(null)")
 
 /* The map of s agrees with its count, and the bits past the last object read as taken. */
 static const char *map_problem(const slab_t *s)
@@ -53,7 +52,7 @@ static const char *map_problem(const slab_t *s)
  * a live cache, its map matching its count), tallied per cache; and each
  * cache's lists and counters.
  */
-int slab_check_locked(void)
+int slab_check_locked(const char *fn)
 {
     int errors = 0;
     for (kmem_cache_t *c = slab_all.caches; c < slab_all.caches + NCACHES; c++) {
@@ -331,7 +330,7 @@ void kmem_cache_dump(void)
 int kmem_cache_check(void)
 {
     heap_call_t call = heap_enter("kmem_cache_check");
-    int errors = slab_check_locked();
+    int errors = slab_check_locked("kmem_cache_check");
     heap_leave(call);
     return errors;
 }

@@ -10,6 +10,7 @@
  */
 #include "harness.h"
 #include "slab.h"
+#include "slab_priv.h"
 
 #define MB (1024u * 1024u)
 
@@ -159,6 +160,54 @@ static void test_first_call_after_memory_init(void **state)
     CHECK_HEAP();
 }
 
+/*
+ * krealloc(NULL, n) is kmalloc(n), and names krealloc in its reports.
+ *
+ *   | the early heap: one free block, its links forged |
+ */
+static void test_krealloc_null_names_krealloc(void **state)
+{
+    (void)state;
+    heap_block_t **links = (heap_block_t **)(HEAP_BASE + HDR);
+    links[0] = links[1] = (heap_block_t *)(uintptr_t)0x1234; /* a stray write */
+    void *p = krealloc(NULL, 300);
+    assert_non_null(p);
+    assert_named("krealloc", "free list corrupted here");
+    CHECK_HEAP();
+    t_kfree(p);
+}
+
+/*
+ * kmem_cache_check's check lines name it, heap_check's name heap_check
+ * (checkers print "<check>: <where>: <what>", not an ERROR report), when a
+ * slab descriptor disagrees with its map (out-of-band metadata: only a bug
+ * of the memory manager itself can do this; the test plays that bug).
+ */
+static void test_cache_check_names_itself(void **state)
+{
+    (void)state;
+    kmem_cache_t *cache = kmem_cache_create("names-check", 64, 0, NULL);
+    assert_non_null(cache);
+    void *obj = kmem_cache_alloc(cache);
+    assert_non_null(obj);
+    slab_t *s = slab_desc_of(heap_slab_page_of((uintptr_t)obj));
+    assert_non_null(s);
+    s->inuse++;
+    host_console_clear();
+    assert_true(kmem_cache_check() >= 1);
+    assert_true(host_console_has("kmem_cache_check: "));
+    assert_true(host_console_has("slab map disagrees with its in-use count (cache 'names-check')"));
+    assert_false(host_console_has("heap_check: "));
+    host_console_clear();
+    assert_true(heap_check() >= 1);
+    assert_true(host_console_has("heap_check: "));
+    assert_false(host_console_has("kmem_cache_check: "));
+    s->inuse--;
+    CHECK_HEAP();
+    kmem_cache_free(cache, obj);
+    assert_int_equal(kmem_cache_destroy(cache), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +216,8 @@ int main(void)
         cmocka_unit_test(test_cache_shrink_names_shrink),
         cmocka_unit_test(test_usable_size_then_cache_alloc),
         cmocka_unit_test_setup(test_first_call_after_memory_init, fresh_heap),
+        cmocka_unit_test_setup(test_krealloc_null_names_krealloc, fresh_heap),
+        cmocka_unit_test_setup(test_cache_check_names_itself, fresh_heap),
     };
     return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }
