@@ -7,6 +7,10 @@
  * address) look at the word they begin in, then at the summary, 32 words
  * (8 KB of heap on i386) at a time: a free of a 1 MB block reads about 130
  * words of map, not 4096.
+ *
+ * Owns the bitmaps' storage only as far as the metadata window's pages go
+ * (mm_meta_page maps them, PMM_OWNER_META); the early heap's are the
+ * caller's static arrays.  Calls vmm.c and pmm.c (those pages), string.c.
  */
 #include "blockmap.h"
 #include "glue.h"

@@ -19,6 +19,8 @@
  * 2^64 (saturated, never wrapped to a small end); entries may overlap and
  * come in any order.  On refusal nothing is written anywhere but the
  * console: the memory at HEAP_START stays as it was.
+ *
+ * Owns nothing.  Calls heap_init.c (memory_init) and log.c: the top of mm/.
  */
 #include "glue.h"
 #include "log.h"

@@ -4,6 +4,9 @@
  * Freestanding: no libc, no 64-bit division on i386 (unsigned long is the
  * machine word on both targets), output assembled in a bounded line buffer so
  * a report reaches the console as one write.
+ *
+ * Owns the last report and the error count (mm_last_error, mm_error_count).
+ * Calls string.c and the glue's console: the bottom of mm/ but for string.c.
  */
 #include <stdarg.h>
 

@@ -24,6 +24,10 @@
  * Errors: every refusal is one mm_report line (function, address, reason)
  * and leaves the tables exactly as they were.
  *
+ * Calls pmm.c and pmm_stats.c (table pages, the totals), log.c, string.c;
+ * nothing above it: a layer that wants its addresses described in a fault
+ * registers a describer (vmm_register_describer).
+ *
  * Locking: the glue lock, taken once per public call; the PMM takes it again
  * inside (the lock nests: saved EFLAGS in the kernel, a recursive mutex on
  * the host).
