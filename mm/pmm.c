@@ -194,11 +194,14 @@ static uint64_t metadata_place(const pmm_range_t *map, int count, uint64_t bytes
 {
     uint64_t best = 0;
     for (int i = 0; i < count; i++) {
-        if (map[i].type != PMM_RANGE_AVAILABLE)
+        /* RAM at or above 4 GB is ignored (init_locked): no metadata there either, and
+         * rounding its base up or adding bytes to it could wrap past 2^64 to low memory */
+        if (map[i].type != PMM_RANGE_AVAILABLE || map[i].base >= FOUR_GB)
             continue;
-        uint64_t end = range_end(&map[i]) & ~(uint64_t)(PAGE_SIZE - 1);
+        uint64_t end = range_end(&map[i]);
+        end = (end > FOUR_GB ? FOUR_GB : end) & ~(uint64_t)(PAGE_SIZE - 1);
         uint64_t a = (map[i].base + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-        while (a + bytes <= end && a + bytes <= FOUR_GB) {
+        while (a + bytes <= end) {
             uint64_t skip = first_conflict_end(map, count, a, a + bytes);
             if (!skip) {
                 if (!best || a < best)
