@@ -62,6 +62,9 @@ typedef struct {
     uint32_t live, live_bytes;
 } site_t;
 
+/* The quarantine's ring: one slot more than it keeps, for the newest before the oldest leaves. */
+#define Q_SLOTS  (MM_QUARANTINE_ENTRIES + 1)
+
 typedef struct {
     void *obj;
     uint32_t cap;    /* obj[0, cap) is poisoned */
@@ -83,8 +86,7 @@ static struct {
     uint32_t line;
     site_t sites[MM_DEBUG_SITES + 1]; /* [0]: unknown, or the table was full */
     uint32_t nsites;
-    quarantine_entry_t
-        q[MM_QUARANTINE_ENTRIES + 1]; /* (+1: the newest, before the oldest leaves) */
+    quarantine_entry_t q[Q_SLOTS];
     uint32_t q_head, q_count, q_bytes;
     uint32_t live, live_bytes, peak_bytes;
     uint32_t histogram[MM_HISTOGRAM_BUCKETS];
@@ -303,7 +305,7 @@ uint32_t dbg_user_size(const dbg_rec_t *rec, uint32_t cap)
 
 static quarantine_entry_t *q_at(uint32_t k)
 {
-    return &dbg.q[(dbg.q_head + k) % (MM_QUARANTINE_ENTRIES + 1)];
+    return &dbg.q[(dbg.q_head + k) % Q_SLOTS];
 }
 
 static quarantine_entry_t *q_find(const void *ptr)
@@ -390,7 +392,7 @@ void *dbg_evict(const char *fn, int all)
     if (!dbg.q_count || (!all && !q_over()))
         return NULL;
     quarantine_entry_t e = *q_at(0);
-    dbg.q_head = (dbg.q_head + 1) % (MM_QUARANTINE_ENTRIES + 1);
+    dbg.q_head = (dbg.q_head + 1) % Q_SLOTS;
     dbg.q_count--;
     dbg.q_bytes -= e.cap;
     q_verify(fn, &e);

@@ -102,6 +102,14 @@ size_t slab_usable(const char *fn, uintptr_t page, void *ptr);
 int slab_meta_reserve(uintptr_t start, size_t bytes);
 /* Empty slabs of every cache back to the heap; returns pages released. */
 size_t slab_reap_locked(void);
+/*
+ * Memory pressure, one step at a time, for an allocation that failed (a
+ * block, a slab's page): step 0 gives the quarantine back (debug build,
+ * checks on), step 1 every cache's empty slabs.  Nonzero if anything went
+ * back: then the allocation is worth trying again.
+ */
+int slab_relieve(const char *fn, int step);
+#define SLAB_RELIEF_STEPS 2
 /* Metadata pages describing no mapped heap page back to the PMM (kmem_cache_reap). */
 void slab_meta_trim_locked(void);
 /*

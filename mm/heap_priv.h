@@ -38,7 +38,7 @@
  * Every function declared here expects the glue lock held.  Those that report
  * a caller's bug take the public function's name (fn); the few that report
  * from deep inside read heap_state.api (heap_api()), which every public entry
- * sets and restores on its way out (heap_api_swap), so a public call made
+ * sets and restores on its way out (heap_enter, heap_leave), so a public call made
  * from inside another (a slab constructor's kmalloc) names itself, and then
  * the outer call is named again.
  */

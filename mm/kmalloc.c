@@ -64,23 +64,23 @@ static void out_of_memory(const char *fn, size_t size)
               (unsigned long)size, (unsigned)heap_state.free, (unsigned)heap_state.free_blocks);
 }
 
-/*
- * A block of need bytes (aligned as asked: align 0 is any), and under memory
- * pressure what can be given back first: the quarantine (debug build), then
- * every cache's empty slabs.  NULL if the heap still has no room.
- */
 static heap_block_t *block_try(const char *fn, size_t need, size_t align)
 {
     return align ? heap_alloc_aligned(fn, need, align, 0) : heap_alloc_block(fn, need);
 }
 
+/*
+ * A block of need bytes (aligned as asked: align 0 is any); under memory
+ * pressure, after each step of slab_relieve that gave something back, once
+ * more.  NULL if the heap still has no room.
+ */
 static heap_block_t *block_alloc(const char *fn, size_t need, size_t align)
 {
     heap_block_t *b = block_try(fn, need, align);
-    if (!b && dbg_on() && slab_drain_quarantine(fn, 1)) /* the quarantine goes back first */
-        b = block_try(fn, need, align);
-    if (!b && slab_reap_locked()) /* then every cache's empty slabs */
-        b = block_try(fn, need, align);
+    for (int step = 0; !b && step < SLAB_RELIEF_STEPS; step++) {
+        if (slab_relieve(fn, step))
+            b = block_try(fn, need, align);
+    }
     return b;
 }
 

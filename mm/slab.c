@@ -46,8 +46,8 @@
  * them until an object comes back).  Allocation takes from the first partial
  * slab, then an empty one, then a new page; at most SLAB_KEEP_EMPTY empty
  * slabs stay, the rest go back to the heap at once.  When the heap has no
- * page for a new slab, every cache's empty slabs go back first
- * (slab_reap_locked) and the page is asked for again; kmem_cache_reap (the
+ * page for a new slab, the quarantine and then every cache's empty slabs go
+ * back first (slab_relieve), and the page is asked for again; kmem_cache_reap (the
  * PMM's reclaim hook, kmem_cache.c) gives back all of them too.
  *
  * kmalloc's size classes (kmalloc-8 ... kmalloc-512, 16-byte steps on
@@ -204,10 +204,10 @@ static void slab_moved(kmem_cache_t *c, slab_t *s, int was)
 static slab_t *slab_new(const char *fn, kmem_cache_t *c)
 {
     void *page = heap_slab_page_alloc(fn);
-    if (!page && dbg_on() && slab_drain_quarantine(fn, 1)) /* memory pressure: the quarantine */
-        page = heap_slab_page_alloc(fn);
-    if (!page && slab_reap_locked()) /* then every cache's empty slabs */
-        page = heap_slab_page_alloc(fn);
+    for (int step = 0; !page && step < SLAB_RELIEF_STEPS; step++) {
+        if (slab_relieve(fn, step))
+            page = heap_slab_page_alloc(fn);
+    }
     if (!page)
         return NULL;
     slab_t *s = desc_get((uintptr_t)page);
@@ -494,6 +494,13 @@ size_t slab_usable(const char *fn, uintptr_t page, void *ptr)
     if (s && dbg_on())
         return dbg_user_size(slab_rec(s, i), s->cache->stride);
     return s ? s->cache->stride : 0;
+}
+
+int slab_relieve(const char *fn, int step)
+{
+    if (step == 0)
+        return dbg_on() && slab_drain_quarantine(fn, 1);
+    return step == 1 && slab_reap_locked();
 }
 
 size_t slab_reap_locked(void)

@@ -18,6 +18,8 @@
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"
+#include "slab.h"
+#include "vmalloc.h"
 #include "vmm.h"
 
 #define HDR           HEAP_HEADER_SIZE
@@ -118,6 +120,37 @@ static inline void assert_reported(const char *fn, const void *addr, const char 
     const char *last = mm_last_error();
     if (!strstr(last, where) || !strstr(last, reason))
         fail_msg("expected a report \"%s ... %s\", got \"%s\"", where, reason, last);
+}
+
+/* Every layer's checker at 0: the PMM, the VMM, vmalloc, the heap, the slabs. */
+static inline void check_every_layer(void)
+{
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(vmm_check(), 0);
+    assert_int_equal(vmalloc_check(), 0);
+    assert_int_equal(heap_check(), 0);
+    assert_int_equal(kmem_cache_check(), 0);
+}
+
+/* Every layer fresh: vmalloc forgotten, paging over ram bytes, the virtual heap up, all checked. */
+static inline void fresh_every_layer(uint32_t ram)
+{
+    vmalloc_reset();
+    fresh_paging_ram(ram);
+    heap_init_virtual();
+    host_console_clear();
+    check_every_layer();
+}
+
+/* Paging and the heap's pages forgotten: the PMM may be built again from a map. */
+static inline void fresh_pmm_alone(void)
+{
+    memory_init(); /* the virtual heap's pages go back; then paging is forgotten */
+    vmalloc_reset();
+    vmm_reset();
+    host_mmu_reset();
+    memory_init();
+    host_console_clear();
 }
 
 #endif /* HARNESS_H */

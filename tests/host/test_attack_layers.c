@@ -12,22 +12,10 @@
 
 #define MB (1024u * 1024u)
 
-static void check_all(void)
-{
-    assert_int_equal(pmm_check(), 0);
-    assert_int_equal(vmm_check(), 0);
-    assert_int_equal(vmalloc_check(), 0);
-    assert_int_equal(heap_check(), 0);
-}
-
 static int fresh(void **state)
 {
     (void)state;
-    vmalloc_reset();
-    fresh_paging_ram(16 * MB);
-    heap_init_virtual();
-    host_console_clear();
-    check_all();
+    fresh_every_layer(16 * MB);
     return 0;
 }
 
@@ -40,22 +28,11 @@ static pmm_stats_t pst(void)
 
 /* ---- PMM: memory maps ---- */
 
-/* Forget paging and the heap's pages: the PMM may be built again from a map. */
-static void pmm_alone(void)
-{
-    memory_init();
-    vmalloc_reset();
-    vmm_reset();
-    host_mmu_reset();
-    memory_init();
-    host_console_clear();
-}
-
 /* RAM only below 1 MB, plus a one-page "available" range at 2^64 - 4096 whose end wraps. */
 static void test_map_meta_at_top_wrap(void **state)
 {
     crash_watch(10);
-    pmm_alone();
+    fresh_pmm_alone();
     const pmm_range_t map[] = {{0, MB, PMM_RANGE_AVAILABLE},
                                {0xFFFFFFFFFFFFF000ull, 0x1000, PMM_RANGE_AVAILABLE}};
     assert_int_equal(pmm_init_map(map, 2), -1);
@@ -69,7 +46,7 @@ static void test_map_meta_at_top_wrap(void **state)
 static void test_map_meta_unaligned_top(void **state)
 {
     crash_watch(10);
-    pmm_alone();
+    fresh_pmm_alone();
     const pmm_range_t map[] = {{0, 0xA0000, PMM_RANGE_AVAILABLE},
                                {16 * MB, 16 * MB, PMM_RANGE_AVAILABLE},
                                {0xFFFFFFFFFFFFF001ull, 0xFFE, PMM_RANGE_AVAILABLE}};
@@ -84,7 +61,7 @@ static void test_map_meta_unaligned_top(void **state)
 static void test_map_lies(void **state)
 {
     crash_watch(20);
-    pmm_alone();
+    fresh_pmm_alone();
     const pmm_range_t map[] = {
         {32 * MB, 0, PMM_RANGE_AVAILABLE},  {8 * MB, 8 * MB, PMM_RANGE_AVAILABLE},
         {MB, 10 * MB, PMM_RANGE_AVAILABLE}, {60 * MB, 0, PMM_RANGE_RESERVED},
@@ -112,7 +89,7 @@ static void test_map_lies(void **state)
 /* A refused map, then every PMM call: nothing crashes, the state is consistent. */
 static void test_map_refused_state(void **state)
 {
-    pmm_alone();
+    fresh_pmm_alone();
     const pmm_range_t map[] = {{0, MB, PMM_RANGE_AVAILABLE}};
     assert_int_equal(pmm_init_map(map, 1), -1);
     assert_int_equal(pmm_alloc_page(), 0);
@@ -153,7 +130,7 @@ static void test_alloc_args(void **state)
     pmm_free_pages(q, 0x00100001u); /* count * PAGE_SIZE wraps to 1 page */
     assert_int_equal(pmm_page_state(q), 1);
     pmm_free_page(q);
-    check_all();
+    check_every_layer();
 }
 
 /* ---- PMM: freeing another layer's pages ---- */
@@ -187,11 +164,11 @@ static void test_free_foreign(void **state)
     vmm_vmalloc_unmap(HEAP_VIRTUAL_START);
     vmm_heap_unmap(top - PAGE_SIZE);
     assert_int_equal(errors_now() - e0, 4);
-    check_all();
+    check_every_layer();
     kstack_free(top);
     vfree(v);
     kfree(k);
-    check_all();
+    check_every_layer();
 }
 
 /* ---- VMM: owner windows, at their edges and the top of the address space ---- */
@@ -234,7 +211,7 @@ static void test_owner_windows(void **state)
     vmm_meta_unmap(MM_META_END + 1u);
     assert_int_equal(errors_now() - e0, 4);
     pmm_free_pages_owner(p, 1, PMM_OWNER_HEAP);
-    check_all();
+    check_every_layer();
 }
 
 /* ---- vmalloc: pages unmapped or handed over behind its back ---- */
@@ -252,9 +229,9 @@ static void test_vfree_tampered(void **state)
     assert_true(strstr(mm_last_error(), "vfree") != NULL);
     assert_int_equal(vmm_get_physical(base) & ~0xFFFu, vmm_get_physical(base) & ~0xFFFu);
     assert_int_equal(pmm_set_owner(mid, 1, PMM_OWNER_HEAP, PMM_OWNER_VMALLOC), 0);
-    check_all();
+    check_every_layer();
     vfree(v);
-    check_all();
+    check_every_layer();
 
     /* a kstack whose page was given to vmalloc's plain owner */
     vaddr_t top = kstack_alloc(2 * PAGE_SIZE);
@@ -272,7 +249,7 @@ static void test_vfree_tampered(void **state)
     vfree(host_virt_ptr(MM_META_START));
     kstack_free(0xFFFFFFFFu);
     kstack_free(VMALLOC_END + 1u);
-    check_all();
+    check_every_layer();
 }
 
 /* ---- heap/slab under memory pressure: quarantine drained, slabs reaped, retried ---- */
@@ -298,7 +275,7 @@ static void test_pressure(void **state)
     while (n < N && (p[n] = kmalloc(n % 3 ? 40 : 3000)) != NULL)
         n++;
     assert_true(n > 100 && n < N);
-    check_all();
+    check_every_layer();
     assert_int_equal(kmem_cache_check(), 0);
     for (unsigned i = 0; i < n; i++) {
         if (i % 3 == 0 || i % 2 == 0) { /* every big block, half the small objects */
@@ -306,7 +283,7 @@ static void test_pressure(void **state)
             p[i] = NULL;
         }
     }
-    check_all();
+    check_every_layer();
     /* memory is short: big blocks, small objects and a cache with a ctor all must fit now */
     kmem_cache_t *c = kmem_cache_create("attack", 48, 0, ctor_alloc);
     assert_non_null(c);
@@ -318,7 +295,7 @@ static void test_pressure(void **state)
     for (unsigned i = 0; i < n; i++)
         kfree(p[i]);
     assert_int_equal(kmem_cache_destroy(c), 0);
-    check_all();
+    check_every_layer();
     assert_int_equal(kmem_cache_check(), 0);
     assert_non_null(big);
 #ifdef MM_DEBUG

@@ -29,23 +29,10 @@
 /* the last page of the metadata window: unused while the heap is small */
 #define META_LAST (MM_META_END & ~(uint32_t)(PAGE_SIZE - 1))
 
-static void check_all(void)
-{
-    assert_int_equal(pmm_check(), 0);
-    assert_int_equal(vmm_check(), 0);
-    assert_int_equal(vmalloc_check(), 0);
-    assert_int_equal(heap_check(), 0);
-    assert_int_equal(kmem_cache_check(), 0);
-}
-
 static int fresh(void **state)
 {
     (void)state;
-    vmalloc_reset();
-    fresh_paging_ram(RAM);
-    heap_init_virtual();
-    host_console_clear();
-    check_all();
+    fresh_every_layer(RAM);
     return 0;
 }
 
@@ -73,7 +60,7 @@ static void assert_one_line(const char *head, const char *reason)
 static void assert_one_report(const char *head, const char *reason)
 {
     assert_one_line(head, reason);
-    check_all();
+    check_every_layer();
 }
 
 /* "ERROR: fn: " */
@@ -114,7 +101,7 @@ static void quiet(void)
 {
     if (mm_error_count() != reports0)
         fail_msg("expected no report, got \"%s\"", mm_last_error());
-    check_all();
+    check_every_layer();
 }
 
 #define NAMED(call, fn, reason)                                                                    \
@@ -287,17 +274,6 @@ static void test_pmm_other_calls(void **state)
     QUIET(pmm_unregister_reclaim(NULL));
 }
 
-/* Forget paging and the heap's pages: the PMM may be built again from a map. */
-static void pmm_alone(void)
-{
-    memory_init(); /* the virtual heap's pages go back; then paging is forgotten */
-    vmalloc_reset();
-    vmm_reset();
-    host_mmu_reset();
-    memory_init();
-    host_console_clear();
-}
-
 /*
  * A firmware map that lies: unsorted, available ranges overlapping each
  * other, a reserved range inside one, a reserved range whose end wraps past
@@ -311,7 +287,7 @@ static void pmm_alone(void)
  */
 static void test_pmm_lying_map_accepted(void **state)
 {
-    pmm_alone();
+    fresh_pmm_alone();
     pmm_range_t map[] = {
         {0x1000000, 0xFFFFFFFFFFFFFFFFull, PMM_RANGE_RESERVED}, /* wraps: saturated */
         {0x100000, 0x1F00000, PMM_RANGE_AVAILABLE},
@@ -357,7 +333,7 @@ static void test_pmm_lying_map_accepted(void **state)
  */
 static void test_pmm_wrapping_reservations(void **state)
 {
-    pmm_alone();
+    fresh_pmm_alone();
     const pmm_range_t cut[] = {{16 * MB, 16 * MB, PMM_RANGE_AVAILABLE},
                                {16 * MB, PAGE_SIZE, PMM_RANGE_RESERVED},
                                {16 * MB + 0x10000, UINT64_MAX, PMM_RANGE_RESERVED}};
@@ -385,7 +361,7 @@ static void test_vmm_map_bad_input(void **state)
 {
     paddr_t p = pmm_alloc_page(), q = pmm_alloc_page();
     assert_int_equal(vmm_map(FREE_AREA, p, PAGE_WRITABLE), 0);
-    check_all();
+    check_every_layer();
     uint32_t free0 = free_pages();
     struct {
         vaddr_t v;
@@ -532,31 +508,18 @@ static void test_vmm_owner_unmap_of_another_owners_page(void **state)
  * each naming the function.  vmm_get_entry, vmm_get_physical and
  * vmm_describe of wild addresses answer without a report.
  */
-static const char *describe_any(vaddr_t addr, char *buf, size_t len)
-{
-    (void)addr, (void)buf, (void)len;
-    return NULL;
-}
-static const char *describe_other(vaddr_t addr, char *buf, size_t len)
-{
-    (void)addr, (void)buf, (void)len;
-    return NULL;
-}
-static const char *describe_third(vaddr_t addr, char *buf, size_t len)
-{
-    (void)addr, (void)buf, (void)len;
-    return NULL;
-}
-static const char *describe_fourth(vaddr_t addr, char *buf, size_t len)
-{
-    (void)addr, (void)buf, (void)len;
-    return NULL;
-}
-static const char *describe_fifth(vaddr_t addr, char *buf, size_t len)
-{
-    (void)addr, (void)buf, (void)len;
-    return NULL;
-}
+/* Five describers that describe nothing: distinct functions, as each slot holds one. */
+#define DESCRIBER(name)                                                                            \
+    static const char *name(vaddr_t addr, char *buf, size_t len)                                   \
+    {                                                                                              \
+        (void)addr, (void)buf, (void)len;                                                          \
+        return NULL;                                                                               \
+    }
+DESCRIBER(describe_any)
+DESCRIBER(describe_other)
+DESCRIBER(describe_third)
+DESCRIBER(describe_fourth)
+DESCRIBER(describe_fifth)
 
 static void test_vmm_other_calls(void **state)
 {
@@ -692,7 +655,7 @@ static void test_vfree_of_a_damaged_allocation(void **state)
     assert_int_equal(phys_of(b + PAGE_SIZE), mid);
     assert_int_equal(pmm_page_owner(phys_of(b)), PMM_OWNER_VMALLOC);
     assert_int_equal(pmm_set_owner(mid, 1, PMM_OWNER_CALLER, PMM_OWNER_VMALLOC), 0);
-    check_all();
+    check_every_layer();
 
     vmm_vmalloc_unmap(b + 2 * PAGE_SIZE); /* the page goes back to the PMM */
     begin();
@@ -703,7 +666,7 @@ static void test_vfree_of_a_damaged_allocation(void **state)
     /* a vmalloc page put back under it: the allocation is whole again */
     paddr_t again = pmm_alloc_pages_owner(1, 0, PMM_OWNER_VMALLOC);
     assert_int_equal(vmm_vmalloc_map(b + 2 * PAGE_SIZE, again), 0);
-    check_all();
+    check_every_layer();
     QUIET(vfree(v));
 
     vaddr_t top = kstack_alloc(2 * PAGE_SIZE);
@@ -715,7 +678,7 @@ static void test_vfree_of_a_damaged_allocation(void **state)
     named_at_damaged("kstack_free", top - 2 * PAGE_SIZE, "page 0 of kernel stack");
     assert_true(strstr(mm_last_error(), "a page of owner heap in the PMM: not freed"));
     assert_int_equal(pmm_set_owner(low, 1, PMM_OWNER_HEAP, PMM_OWNER_KSTACK), 0);
-    check_all();
+    check_every_layer();
     QUIET(kstack_free(top));
 }
 
@@ -848,7 +811,7 @@ static void test_cache_bad_caches(void **state)
     kmem_cache_free(ctor_cache, obj);
     QUIET(assert_int_equal(kmem_cache_destroy(ctor_cache), 0));
     kfree(block);
-    check_all();
+    check_every_layer();
 }
 
 int main(void)

@@ -57,22 +57,10 @@ static void assert_check_sees(int (*check)(void), uint8_t *field, uint8_t forged
     *field = real;
 }
 
-static void check_all(void)
-{
-    assert_int_equal(pmm_check(), 0);
-    assert_int_equal(vmm_check(), 0);
-    assert_int_equal(vmalloc_check(), 0);
-    assert_int_equal(heap_check(), 0);
-}
-
 static int fresh(void **state)
 {
     (void)state;
-    vmalloc_reset();
-    fresh_paging_ram(16 * MB);
-    heap_init_virtual();
-    host_console_clear();
-    check_all();
+    fresh_every_layer(16 * MB);
     return 0;
 }
 
@@ -127,10 +115,10 @@ static void test_directory_refused(void **state)
     assert_int_not_equal(p, vs.page_directory);
     assert_int_equal(vmm_map(0x50000000, p, PAGE_WRITABLE), 0);
     assert_int_equal(vmm_get_physical(0x50000000), p);
-    check_all();
+    check_every_layer();
     vmm_unmap_page(0x50000000);
     assert_int_equal(pmm_page_state(p), 0); /* the caller's page: the spec's unmap frees it */
-    check_all();
+    check_every_layer();
 }
 
 /* pmm_free_pages of a page table: refused; unmapping its last page frees it (the VMM's path). */
@@ -143,11 +131,11 @@ static void test_page_table_refused(void **state)
     pmm_free_pages(t, 1);
     assert_refused("pmm_free_pages", t, "page of a page table (owner vmm)");
     assert_int_equal(pmm_page_state(t), 1);
-    check_all();
+    check_every_layer();
     vmm_unmap_page(0x50000000);
     assert_int_equal(pmm_page_state(t), 0);
     assert_int_equal(pmm_page_state(p), 0);
-    check_all();
+    check_every_layer();
 }
 
 /* A heap page: refused; the live block in it survives; heap_check stays 0. */
@@ -166,10 +154,10 @@ static void test_heap_page_refused(void **state)
     assert_int_equal(vmm_map(0x50000000, p, PAGE_WRITABLE), 0);
     for (int i = 0; i < 3000; i++)
         assert_int_equal((unsigned char)b[i], 0xab);
-    check_all();
+    check_every_layer();
     vmm_unmap_page(0x50000000);
     kfree(b);
-    check_all();
+    check_every_layer();
 }
 
 /* The slab descriptors' page (allocator metadata): refused. */
@@ -185,7 +173,7 @@ static void test_metadata_page_refused(void **state)
     assert_true(strstr(mm_last_error(), "(owner slab)") != NULL);
     assert_int_equal(pmm_page_state(mp), 1);
     kfree(o);
-    check_all();
+    check_every_layer();
 }
 
 /* A vmalloc page and a kernel stack page: refused; vfree / kstack_free free them. */
@@ -204,13 +192,13 @@ static void test_vmalloc_and_kstack_pages_refused(void **state)
     pmm_free_pages(sp, 1);
     assert_refused("pmm_free_pages", sp, "page of a kernel stack (owner vmalloc)");
     assert_int_equal(pmm_page_owner(sp), PMM_OWNER_KSTACK);
-    check_all();
+    check_every_layer();
 
     vfree(v);
     kstack_free(top);
     assert_int_equal(pmm_page_state(vp), 0);
     assert_int_equal(pmm_page_state(sp), 0);
-    check_all();
+    check_every_layer();
 }
 
 /*
@@ -235,7 +223,7 @@ static void test_owner_paths(void **state)
     pmm_free_pages(h, 4);
     assert_refused("pmm_free_pages", h, "(owner heap): not freed");
     assert_int_equal(pmm_page_state(h + 3 * PAGE_SIZE), 1);
-    check_all();
+    check_every_layer();
 
     /* all or nothing: a run whose last page is someone else's is left alone */
     assert_int_equal(pmm_set_owner(h + 3 * PAGE_SIZE, 1, PMM_OWNER_HEAP, PMM_OWNER_CALLER), 0);
@@ -244,7 +232,7 @@ static void test_owner_paths(void **state)
     assert_int_equal(pmm_page_state(h), 1);
     assert_int_equal(pmm_set_owner(h, 1, PMM_OWNER_VMALLOC, PMM_OWNER_HEAP), -1); /* not its */
     assert_int_equal(pmm_page_owner(h), PMM_OWNER_HEAP);
-    check_all();
+    check_every_layer();
 
     uint32_t e0 = errors();
     pmm_free_pages_owner(h, 3, PMM_OWNER_HEAP);
@@ -256,7 +244,7 @@ static void test_owner_paths(void **state)
     assert_int_equal(pmm_page_owner(p), PMM_OWNER_NONE);
     pmm_free_page(p);
     assert_true(strstr(mm_last_error(), "double free (page already free)") != NULL);
-    check_all();
+    check_every_layer();
 }
 
 /*
@@ -275,14 +263,14 @@ static void test_unmap_of_an_alias_keeps_the_page(void **state)
     assert_int_equal(vmm_get_physical(0x50000000), 0);
     assert_int_equal(pmm_page_state(hp), 1);
     assert_int_equal(pmm_page_owner(hp), PMM_OWNER_HEAP);
-    check_all();
+    check_every_layer();
     /* a page table aliased the same way stays the VMM's */
     paddr_t t = table_of(HEAP_VIRTUAL_START);
     assert_int_equal(vmm_map(0x50000000, t, 0), 0);
     vmm_unmap_page(0x50000000);
     assert_int_equal(pmm_page_owner(t), PMM_OWNER_TABLE);
     kfree(b);
-    check_all();
+    check_every_layer();
 }
 
 /* pmm_check: a used page without an owner, a free page with one, counts that disagree. */
@@ -303,7 +291,7 @@ static void test_pmm_check_sees_forged_owners(void **state)
     assert_check_sees(pmm_check, &desc(q)->owner, PMM_OWNER_CALLER,
                       "page that is not in use has an owner");
     pmm_free_page(p);
-    check_all();
+    check_every_layer();
 }
 
 /* vmm_check: the directory or a table that the PMM holds as free or as someone else's. */
@@ -324,7 +312,7 @@ static void test_vmm_check_sees_forged_tables(void **state)
     assert_check_sees(vmm_check, &desc(t)->state, PG_FREE_STATE,
                       "page table is not a page the PMM handed out");
     assert_int_equal(desc(t)->state, PG_USED_STATE);
-    check_all();
+    check_every_layer();
 }
 
 /* heap_check: a heap page the PMM holds as free or as another owner's. */
@@ -339,7 +327,7 @@ static void test_heap_check_sees_forged_heap_pages(void **state)
     assert_true(heap_check() > 0);
     desc(hp)->state = PG_USED_STATE;
     desc(hp)->owner = PMM_OWNER_HEAP;
-    check_all();
+    check_every_layer();
 
     void *v = vmalloc(PAGE_SIZE);
     paddr_t vp = phys_of(kvirt(v, VMALLOC_START));
@@ -347,7 +335,7 @@ static void test_heap_check_sees_forged_heap_pages(void **state)
                       "page has another owner in the PMM");
     assert_int_equal(desc(vp)->owner, PMM_OWNER_VMALLOC);
     vfree(v);
-    check_all();
+    check_every_layer();
 }
 
 /* pmm_dump counts the used pages of each owner and names the owner of each run. */
@@ -376,7 +364,7 @@ static void test_dump_names_owners(void **state)
     assert_string_equal(pmm_owner_name((pmm_owner_t)99), "?");
     pmm_free_page(p);
     vfree(v);
-    check_all();
+    check_every_layer();
 }
 
 /*
@@ -410,7 +398,7 @@ static void test_reclaim_after_a_full_heap(void **state)
     pmm_get_stats(&after);
     assert_int_equal(after.reclaims, before.reclaims + 1);
     pmm_free_pages(run, 64);
-    check_all();
+    check_every_layer();
 }
 
 static size_t other_hook(void)
@@ -467,7 +455,7 @@ static void test_reclaim_hooks_not_reentered(void **state)
     for (unsigned i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         pmm_unregister_reclaim(more[i]);
     assert_int_equal(pmm_register_reclaim(NULL), -1);
-    check_all();
+    check_every_layer();
 }
 
 int main(void)
