@@ -194,7 +194,7 @@ test-shim: $(BUILD)/host/libkmalloc.so $(BUILD)/shim/threads
 test-kernel: $(BUILD)/kernel-test.elf
 	@tools/run-kernel-tests.sh "$(QEMU_BASE)" $<
 
-test-boot: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
+test-boot: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf $(BUILD)/kernel-test-debug.elf
 	@tools/boot-check.sh "$(QEMU_BASE)" $<
 
 test-iso: $(ISOS) $(BUILD)/kernel-test.elf
