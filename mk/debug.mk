@@ -17,7 +17,7 @@ define debug_host_rules
 $(BUILD)/host/$(1)-debug/%: tests/host/%.c $(HOST_SRCS) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) -DMM_DEBUG -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -DMM_DEBUG -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call debug_host_rules,$(a))))
 DEBUG_HOST_BINS := $(foreach a,$(HOST_ARCHES),$(addprefix $(BUILD)/host/$(a)-debug/,$(DEBUG_HOST_TESTS)))

@@ -14,7 +14,7 @@ define dump_sample_rule
 $(BUILD)/tools/$(1)/dump_sample: tests/tools/dump_sample.c $(HOST_SRCS) $(HEADERS) $(wildcard host/*.h)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) -o $$@ $$< $(HOST_SRCS) -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -o $$@ $$< $(HOST_SRCS) -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call dump_sample_rule,$(a))))
 DUMP_SAMPLES := $(foreach a,$(HOST_ARCHES),$(BUILD)/tools/$(a)/dump_sample)
@@ -24,7 +24,7 @@ define trace_sample_rule
 $(BUILD)/tools/$(1)/trace_sample: tests/tools/trace_sample.c $(HOST_SRCS) $(HEADERS) $(wildcard host/*.h)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) -DMM_DEBUG -o $$@ $$< $(HOST_SRCS) -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -DMM_DEBUG -o $$@ $$< $(HOST_SRCS) -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call trace_sample_rule,$(a))))
 TRACE_SAMPLES := $(foreach a,$(HOST_ARCHES),$(BUILD)/tools/$(a)/trace_sample)

@@ -47,7 +47,7 @@ define scribble_rules
 $(BUILD)/scribble/$(1)/scribble: $(SCRIBBLE_DEPS)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
 $(BUILD)/scribble/$(1)/scribble-fast: $(SCRIBBLE_DEPS)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
@@ -56,7 +56,7 @@ $(BUILD)/scribble/$(1)/scribble-fast: $(SCRIBBLE_DEPS)
 $(BUILD)/scribble/$(1)/scribble-selftest: $(SCRIBBLE_DEPS)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) -DSCRIBBLE_SELFTEST -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -DSCRIBBLE_SELFTEST -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call scribble_rules,$(a))))
 

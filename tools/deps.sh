@@ -21,6 +21,7 @@ python3
 gdb
 sqlite3
 gcc
+qemu-user
 "
 
 # `deps.sh bench`: also the allocators make bench measures against.

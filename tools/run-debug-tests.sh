@@ -13,7 +13,7 @@ shift 2
 for t in "$@"; do
     abi=$(basename "$(dirname "$t")")
     echo "== host [$abi] $(basename "$t")"
-    out=$("$t" 2>&1)
+    out=$(tools/host-exec.sh "$t" 2>&1)
     rc=$?
     echo "$out" | grep -E '^\[ +(PASSED|FAILED|SKIPPED) +\]|^\[  ERROR   \]|ERROR|Assert|SKIP' | head -n 40
     p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -n 1)

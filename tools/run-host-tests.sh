@@ -7,7 +7,7 @@ status=0
 for t in "$@"; do
     abi=$(basename "$(dirname "$t")")
     echo "== host [$abi] $(basename "$t")"
-    out=$("$t" 2>&1)
+    out=$(tools/host-exec.sh "$t" 2>&1)
     rc=$?
     echo "$out"
     p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -n 1)

@@ -9,7 +9,7 @@ status=0
 for bin in "$@"; do
     abi=$(basename "$(dirname "$bin")")
     for mode in early virtual; do
-        if ! "$bin" "$mode" >"$fresh/$abi-$mode.log" 2>&1; then
+        if ! tools/host-exec.sh "$bin" "$mode" >"$fresh/$abi-$mode.log" 2>&1; then
             echo "tools: $bin $mode failed:"
             cat "$fresh/$abi-$mode.log"
             status=1

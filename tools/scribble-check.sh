@@ -32,9 +32,9 @@ run() {
     combo=$1:$2:$3
     log=$dir/$3/run-P$1-m$2.log
     if [ "$what" = test ]; then
-        "$4" -P "$1" -m "$2" -s 1 -n "$seeds" -o "$ops" -j "$jobs" -a >"$log" 2>&1
+        tools/host-exec.sh "$4" -P "$1" -m "$2" -s 1 -n "$seeds" -o "$ops" -j "$jobs" -a >"$log" 2>&1
     else
-        "$4" -P "$1" -m "$2" -s 1 -n "$seeds" -o "$ops" -j "$jobs" >"$log" 2>&1
+        tools/host-exec.sh "$4" -P "$1" -m "$2" -s 1 -n "$seeds" -o "$ops" -j "$jobs" >"$log" 2>&1
     fi
     rc=$?
     ok=$(grep -c '^ok scribble' "$log")
@@ -83,7 +83,7 @@ if [ "$what" = test ]; then
         rest=${kind#*:}
         want=${rest%%:*}
         mode=${rest#*:}
-        out=$("$st" -P 2 -m "$mode" -X "$name" -s 1 -n 1 -o 6000 -w 5 2>&1)
+        out=$(tools/host-exec.sh "$st" -P 2 -m "$mode" -X "$name" -s 1 -n 1 -o 6000 -w 5 2>&1)
         if echo "$out" | grep -q "^FAIL scribble: .*: $want at op"; then
             echo "  ok: planted $name found: $(echo "$out" | sed -n 's/^FAIL scribble: //p' | cut -c1-110)"
             passed=$((passed + 1))
