@@ -6,40 +6,81 @@
  * simulated memory (host/glue_common.h).
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "glue.h"
 #include "glue_common.h"
+#include "lock.h"
 
-/* recursive: mm/ nests it (the heap calls the VMM, the VMM the PMM, under the lock) */
-static pthread_mutex_t mm_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+/*
+ * Error-checking, not recursive: mm/ counts its own nesting (mm/lock.c) and
+ * must never ask for the spinlock twice on one thread; if it did, this aborts.
+ */
+static pthread_mutex_t mm_mutex = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
-glue_irqflags_t glue_lock(void)
+glue_irqflags_t glue_irq_save(void)
 {
-    pthread_mutex_lock(&mm_mutex);
     return 0;
 }
 
-void glue_unlock(glue_irqflags_t flags)
+void glue_irq_restore(glue_irqflags_t flags)
 {
     (void)flags;
-    pthread_mutex_unlock(&mm_mutex);
+}
+
+/* A thread is a CPU: numbered in the order they first ask. */
+static int next_cpu;
+static __thread int this_cpu = -1;
+
+int glue_cpu_id(void)
+{
+    if (this_cpu < 0)
+        this_cpu = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED);
+    return this_cpu;
+}
+
+unsigned long host_spin_locks;
+
+void glue_spin_lock(void)
+{
+    int e = pthread_mutex_lock(&mm_mutex);
+    if (e) {
+        fprintf(stderr, "host glue: glue_spin_lock: %s (mm/ took the spinlock twice)\n",
+                strerror(e));
+        abort();
+    }
+    host_spin_locks++;
+}
+
+void glue_spin_unlock(void)
+{
+    int e = pthread_mutex_unlock(&mm_mutex);
+    if (e) {
+        fprintf(stderr, "host glue: glue_spin_unlock: %s\n", strerror(e));
+        abort();
+    }
 }
 
 void host_lock_fork_prepare(void)
 {
-    pthread_mutex_lock(&mm_mutex);
+    glue_irqflags_t f = mm_lock();
+    (void)f; /* glue_irq_save's 0 */
 }
 
 void host_lock_fork_parent(void)
 {
-    pthread_mutex_unlock(&mm_mutex);
+    mm_unlock(0);
 }
 
+/* The child's thread has a new kernel id: the mutex it inherited locked is not its own. */
 void host_lock_fork_child(void)
 {
-    pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+    pthread_mutex_t fresh = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
     memcpy(&mm_mutex, &fresh, sizeof(fresh));
+    pthread_mutex_lock(&mm_mutex);
+    mm_unlock(0);
 }
 
 void *glue_phys_to_virt(uintptr_t p)

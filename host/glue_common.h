@@ -20,12 +20,14 @@ char *host_phys_base(void);
 extern const size_t host_phys_size;
 
 /*
- * pthread_atfork handlers for the glue lock (the shim registers them): held
- * across fork(), so the child's only thread owns a heap nobody is halfway
- * through changing.  The child re-initialises the mutex rather than unlocking
- * it: glibc records a recursive mutex's owner by thread id, and the child's
- * thread has a new one.
+ * pthread_atfork handlers for the memory manager's lock (the shim registers
+ * them): held across fork(), so the child's only thread owns a heap nobody is
+ * halfway through changing.  The child re-initialises the mutex and takes it
+ * before mm_unlock releases it: glibc records an error-checking mutex's owner
+ * by thread id, and the child's thread has a new one.
  */
+/* How many times glue_spin_lock was taken (tests: nesting does not take it again). */
+extern unsigned long host_spin_locks;
 void host_lock_fork_prepare(void);
 void host_lock_fork_parent(void);
 void host_lock_fork_child(void);

@@ -48,6 +48,7 @@
 
 #include "glue.h"
 #include "glue_common.h"
+#include "lock.h"
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
@@ -115,7 +116,7 @@ static int heap_ready(void)
 {
     if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
         return 1;
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     if (!ready && !initialising) {
         initialising = 1;
         if (shim_glue_init() < 0)
@@ -134,7 +135,7 @@ static int heap_ready(void)
         pthread_atfork(host_lock_fork_prepare, host_lock_fork_parent, host_lock_fork_child);
     }
     int r = ready;
-    glue_unlock(f);
+    mm_unlock(f);
     return r;
 }
 

@@ -141,7 +141,8 @@ const char *pmm_owner_name(pmm_owner_t owner);
 /*
  * Reclaim hooks: when no run fits, an allocation calls every registered hook
  * (each gives memory back to the PMM and returns how much, in any unit)
- * and tries once more.  The hooks run with the glue lock held (it nests); a
+ * and tries once more.  The hooks run with mm/'s lock held and may call
+ * mm/ again (mm/lock.c counts the nesting); a
  * hook that allocates from the PMM does not run the hooks again.  At most
  * PMM_RECLAIM_HOOKS; registering one twice keeps one.  Returns 0, or -1 if
  * the table is full.  The hooks outlive pmm_init (host tests restart it).

@@ -33,6 +33,7 @@
  */
 #include "glue.h"
 #include "heap_internal.h"
+#include "lock.h"
 #include "log.h"
 #include "memory.h"
 #include "mm_debug.h"
@@ -96,9 +97,9 @@ static struct {
 
 void mm_debug_set(int on)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     want_on = on;
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 int mm_debug_enabled(void)
@@ -475,7 +476,7 @@ static void say_if_off(const char *report)
 
 uint32_t heap_leaks(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     say_if_off("leaks");
     for (uint32_t i = 0; i <= MM_DEBUG_SITES; i++) {
         const site_t *s = &dbg.sites[i];
@@ -488,13 +489,13 @@ uint32_t heap_leaks(void)
     }
     uint32_t live = dbg.live;
     mm_printf("leaks: %u allocations, %u bytes live\n", (unsigned)live, (unsigned)dbg.live_bytes);
-    glue_unlock(f);
+    mm_unlock(f);
     return live;
 }
 
 void heap_histogram(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     say_if_off("histogram");
     for (unsigned k = 0; k < MM_HISTOGRAM_BUCKETS; k++) {
         if (!dbg.histogram[k])
@@ -504,7 +505,7 @@ void heap_histogram(void)
         else
             mm_printf("histogram: %u-%u %u\n", 1u << k, (2u << k) - 1, (unsigned)dbg.histogram[k]);
     }
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 void dbg_profile(uint32_t fragmentation)
@@ -524,7 +525,7 @@ void dbg_profile(uint32_t fragmentation)
 
 void heap_trace_dump(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     uint32_t n = dbg.trace_seq < MM_TRACE_EVENTS ? dbg.trace_seq : MM_TRACE_EVENTS;
     for (uint32_t seq = dbg.trace_seq - n; seq != dbg.trace_seq; seq++) {
         const trace_event_t *e = &dbg.trace[seq % MM_TRACE_EVENTS];
@@ -533,7 +534,7 @@ void heap_trace_dump(void)
         mm_printf("trace: %u %s %p %u %s\n", (unsigned)e->seq, e->free ? "free" : "alloc",
                   (void *)e->addr, (unsigned)e->size, where);
     }
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 #endif /* MM_DEBUG */

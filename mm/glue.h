@@ -20,13 +20,37 @@ void glue_console_write(const char *s, size_t len);
 __attribute__((noreturn)) void glue_panic(const char *msg);
 
 /*
- * The memory manager's one lock.  In the kernel: save EFLAGS and disable
- * interrupts (uniprocessor); on the host: a recursive mutex.  It must nest:
- * the VMM calls the PMM, and the heap calls both, with the lock held.
+ * Locking: five functions, for one lock that need not nest.
+ *
+ * Every public function of mm/ takes the memory manager's lock (mm/lock.c):
+ * interrupts off on this CPU (glue_irq_save), then, unless this CPU already
+ * holds it, glue_spin_lock.  A call that re-enters mm/ on the CPU holding the
+ * lock (the heap calls the VMM, the VMM the PMM, the PMM a reclaim hook, your
+ * own page-table code a pmm_alloc_page, a fault handler vmm_describe) is
+ * counted by mm/ and does not call glue_spin_lock again: so glue_spin_lock is
+ * never called twice by one CPU without a glue_spin_unlock between, and a
+ * kernel's ordinary spinlock (one that refuses to nest, as xv6's acquire) is
+ * exactly what it needs.
+ *
+ * glue_irq_save:     disable interrupts on this CPU; return what restores them.
+ * glue_irq_restore:  put them back as glue_irq_save found them.
+ * glue_cpu_id:       this CPU's number (any int but -1, unique per CPU); mm/
+ *                    calls it with interrupts off only.  One CPU: return 0.
+ * glue_spin_lock:    mutual exclusion between CPUs, called with interrupts
+ *                    off; need not (and is never asked to) nest.  One CPU:
+ *                    may do nothing.
+ * glue_spin_unlock:  release it.
+ *
+ * The kernel here: pushf/cli, popf's IF, CPU 0, an xchg spinlock
+ * (arch/x86/glue.c).  The host: nothing, a per-thread number, an
+ * error-checking pthread mutex that aborts if it is ever taken twice.
  */
 typedef unsigned long glue_irqflags_t;
-glue_irqflags_t glue_lock(void);
-void glue_unlock(glue_irqflags_t flags);
+glue_irqflags_t glue_irq_save(void);
+void glue_irq_restore(glue_irqflags_t flags);
+int glue_cpu_id(void);
+void glue_spin_lock(void);
+void glue_spin_unlock(void);
 
 /*
  * Where physical address `phys` can be reached by the CPU right now.  The

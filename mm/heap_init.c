@@ -16,13 +16,14 @@
  */
 #include "glue.h"
 #include "heap_priv.h"
+#include "lock.h"
 #include "log.h"
 #include "pmm.h"
 #include "slab.h"
 
 void memory_init(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     heap_region_reset();
     heap_state.api = "memory_init";
     mm_log_reset();
@@ -30,7 +31,7 @@ void memory_init(void)
     slab_reset();
     heap_region_add((uintptr_t)glue_phys_to_virt(HEAP_START), INITIAL_HEAP_SIZE, 0); /* static */
     heap_state.api = NULL; /* no public call is running */
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 void heap_init_virtual(void)

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "glue.h"
+#include "lock.h"
 #include "memory.h"
 #include "mm_debug.h"
 
@@ -53,7 +54,7 @@ typedef struct {
 static inline heap_call_t heap_enter(const char *fn)
 {
     heap_call_t call;
-    call.flags = glue_lock();
+    call.flags = mm_lock();
     call.outer = heap_api_swap(fn);
     return call;
 }
@@ -62,7 +63,7 @@ static inline heap_call_t heap_enter(const char *fn)
 static inline void heap_leave(heap_call_t call)
 {
     heap_api_swap(call.outer);
-    glue_unlock(call.flags);
+    mm_unlock(call.flags);
 }
 /* The slab page holding addr, or 0 if addr is not in a slab page. */
 uintptr_t heap_slab_page_of(uintptr_t addr);

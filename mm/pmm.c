@@ -45,10 +45,11 @@
  * PMM reports of itself (stats, dump, check) is pmm_stats.c's.  Calls log.c
  * and string.c only: the bottom of mm/ but for them.
  *
- * Locking: each public function takes the glue lock once; hooks run with it
- * held (it nests) and take it again.
+ * Locking: each public function takes mm/'s lock (mm/lock.c); hooks run with
+ * it held and may take it again (counted there, not in the glue).
  */
 #include "pmm_priv.h"
+#include "lock.h"
 #include "log.h"
 
 pmm_data_t pmm_data;
@@ -288,9 +289,9 @@ int pmm_init_map(const pmm_range_t *map, int count)
         mm_report("pmm_init_map: empty memory map");
         return -1;
     }
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int r = init_locked(map, count);
-    glue_unlock(f);
+    mm_unlock(f);
     return r;
 }
 
@@ -354,9 +355,9 @@ static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
 
 uint32_t pmm_alloc_page(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     paddr_t a = pmm_data.npages ? alloc_locked(1, 0, PMM_OWNER_CALLER) : 0;
-    glue_unlock(f);
+    mm_unlock(f);
     return a;
 }
 
@@ -384,9 +385,9 @@ static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsig
                   (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
         return 0;
     }
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     paddr_t a = pmm_data.npages ? alloc_locked(count, order, owner) : 0;
-    glue_unlock(f);
+    mm_unlock(f);
     return a;
 }
 
@@ -402,7 +403,7 @@ paddr_t pmm_alloc_pages_owner(uint32_t count, uint32_t align, unsigned owner)
 
 int pmm_register_reclaim(size_t (*hook)(void))
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int r = -1;
     for (unsigned i = 0; hook && i < PMM_RECLAIM_HOOKS && r < 0; i++)
         r = reclaim_hooks[i] == hook ? 0 : -1;
@@ -412,7 +413,7 @@ int pmm_register_reclaim(size_t (*hook)(void))
             r = 0;
         }
     }
-    glue_unlock(f);
+    mm_unlock(f);
     if (r < 0)
         mm_report("pmm_register_reclaim: %p: %s", (void *)hook,
                   hook ? "the hook table is full" : "NULL hook");
@@ -421,12 +422,12 @@ int pmm_register_reclaim(size_t (*hook)(void))
 
 void pmm_unregister_reclaim(size_t (*hook)(void))
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
         if (reclaim_hooks[i] == hook)
             reclaim_hooks[i] = NULL;
     }
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 /* ---------------------------------------------------------------- free ---- */
@@ -506,32 +507,32 @@ static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_
 
 void pmm_free_page(uint32_t page)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     free_locked("pmm_free_page", page, 1, PMM_OWNER_CALLER);
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 void pmm_free_pages(paddr_t base, uint32_t count)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     free_locked("pmm_free_pages", base, count, PMM_OWNER_CALLER);
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 void pmm_free_pages_owner(paddr_t base, uint32_t count, pmm_owner_t owner)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     if (owner == PMM_OWNER_NONE || owner >= PMM_OWNER_COUNT)
         mm_report("pmm_free_pages_owner: 0x%08lx: %u is no owner: not freed", (unsigned long)base,
                   (unsigned)owner);
     else
         free_locked("pmm_free_pages_owner", base, count, owner);
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int r = -1;
     if (from == PMM_OWNER_NONE || from >= PMM_OWNER_COUNT || to == PMM_OWNER_NONE ||
         to >= PMM_OWNER_COUNT)
@@ -544,18 +545,18 @@ int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to
         pmm_data.owned[to] += count;
         r = 0;
     }
-    glue_unlock(f);
+    mm_unlock(f);
     return r;
 }
 
 pmm_owner_t pmm_page_owner(paddr_t page)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     uint32_t pfn = pfn_of(page);
     uint8_t o = pfn < pmm_data.npages && pmm_data.pages[pfn].state == PG_USED
                     ? pmm_data.pages[pfn].owner
                     : 0;
-    glue_unlock(f);
+    mm_unlock(f);
     return (pmm_owner_t)o;
 }
 

@@ -8,6 +8,7 @@
  * (pmm_owner_name), log.c.  Each public function takes the glue lock.
  */
 #include "pmm_priv.h"
+#include "lock.h"
 #include "log.h"
 
 void pmm_get_stats(pmm_stats_t *s)
@@ -16,7 +17,7 @@ void pmm_get_stats(pmm_stats_t *s)
         mm_report("pmm_get_stats: NULL stats pointer");
         return;
     }
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     s->total_pages = pmm_data.total;
     s->free_pages = pmm_data.free;
     s->used_pages = pmm_data.used;
@@ -30,25 +31,25 @@ void pmm_get_stats(pmm_stats_t *s)
         s->owner_pages[o] = pmm_data.owned[o];
     s->reclaims = pmm_data.reclaims;
     s->refused_frees = pmm_data.refused;
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 int pmm_page_state(paddr_t page)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     uint32_t pfn = pfn_of(page);
     int s = pfn >= pmm_data.npages                 ? -1
             : pmm_data.pages[pfn].state == PG_FREE ? 0
             : pmm_data.pages[pfn].state == PG_USED ? 1
                                                    : -1;
-    glue_unlock(f);
+    mm_unlock(f);
     return s;
 }
 
 void pmm_dump(void)
 {
     static const char *names[] = {"hole    ", "reserved", "free    ", "used    "};
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved; metadata %u KB at 0x%08lx\n",
               (unsigned)pmm_data.total, (unsigned)pmm_data.total * 4, (unsigned)pmm_data.free,
               (unsigned)pmm_data.used, (unsigned)pmm_data.reserved,
@@ -74,14 +75,14 @@ void pmm_dump(void)
                   p->state == PG_USED ? pmm_owner_name((pmm_owner_t)p->owner) : "");
         pfn = end;
     }
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 #define check_failed(pfn, what) mm_check_failed_at("pmm_check", addr_of(pfn), what)
 
 int pmm_check(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int errors = 0;
     uint32_t free_in_blocks = 0;
     for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
@@ -162,6 +163,6 @@ int pmm_check(void)
             break;
         }
     }
-    glue_unlock(f);
+    mm_unlock(f);
     return errors;
 }

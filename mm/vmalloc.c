@@ -36,12 +36,13 @@
  * nothing.  Running out (range, table, physical pages) prints one line,
  * unwinds what was done and returns NULL.
  *
- * Locking: the glue lock around each public call; the VMM and the PMM take
- * it again inside (it nests).
+ * Locking: mm/'s lock (mm/lock.c) around each public call; the VMM and the
+ * PMM take it again inside (counted by mm/lock.c).
  */
 #include "vmalloc.h"
 
 #include "glue.h"
+#include "lock.h"
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
@@ -251,9 +252,9 @@ void *vmalloc_at(size_t size, const char *file, int line)
 {
     if (size == 0)
         return NULL; /* as kmalloc(0) */
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     vaddr_t base = area_alloc("vmalloc", size, file, line, 0);
-    glue_unlock(f);
+    mm_unlock(f);
     return base ? glue_virt_to_ptr(base) : NULL;
 }
 
@@ -371,39 +372,39 @@ void vfree(void *ptr)
 {
     if (!ptr)
         return;
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     struct area *a = checked("vfree", virt_of(ptr), 0);
     if (a && pages_intact("vfree", a))
         area_free(a);
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 vaddr_t kstack_alloc(size_t size)
 {
     if (size == 0)
         return 0;
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     vaddr_t base = area_alloc("kstack_alloc", size, NULL, 0, 1);
     vaddr_t top = base ? area_end(span_of(base)) : 0;
-    glue_unlock(f);
+    mm_unlock(f);
     return top;
 }
 
 void kstack_free(vaddr_t top)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     struct area *a = checked("kstack_free", top, 1);
     if (a && pages_intact("kstack_free", a))
         area_free(a);
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 int vmalloc_is_guard(vaddr_t addr)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     const struct area *a = span_of(addr);
     int guard = a && (addr < a->base || addr >= area_end(a));
-    glue_unlock(f);
+    mm_unlock(f);
     return guard;
 }
 
@@ -411,7 +412,7 @@ const char *vmalloc_describe(vaddr_t addr, char *buf, size_t len)
 {
     if (addr < VMALLOC_START || addr > VMALLOC_END || !buf || !len)
         return NULL;
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     char name[128];
     const struct area *a = span_of(addr);
     const struct area *gone = a ? NULL : freed_at(addr);
@@ -432,7 +433,7 @@ const char *vmalloc_describe(vaddr_t addr, char *buf, size_t len)
         mm_snprintf(buf, len, "freed %s (a use after free?)", name);
     else
         mm_snprintf(buf, len, "vmalloc range, no allocation here");
-    glue_unlock(f);
+    mm_unlock(f);
     return buf;
 }
 
@@ -442,7 +443,7 @@ void vmalloc_get_stats(vmalloc_stats_t *s)
         mm_report("vmalloc_get_stats: NULL stats pointer");
         return;
     }
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     uint32_t spans = 0;
     for (uint32_t i = 0; i < vm.count; i++)
         spans += span_hi(&vm.live[i]) - span_lo(&vm.live[i]);
@@ -459,19 +460,19 @@ void vmalloc_get_stats(vmalloc_stats_t *s)
         .frees = vm.frees,
         .failures = vm.failures,
     };
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 #define check_failed(v, what) mm_check_failed_at("vmalloc_check", v, what)
 
 int vmalloc_check(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int errors = 0;
     uint32_t pages = 0, bytes = 0, stacks = 0;
     vaddr_t prev = VMALLOC_START;
     if (vm.count > VMALLOC_MAX_AREAS) {
-        glue_unlock(f);
+        mm_unlock(f);
         return check_failed(0, "record count beyond the table");
     }
     for (uint32_t i = 0; i < vm.count; i++) {
@@ -512,7 +513,7 @@ int vmalloc_check(void)
     vmm_get_stats(&vs);
     if (vs.vmalloc_pages != vm.pages)
         errors += check_failed(VMALLOC_START, "VMM maps pages in the range that no record owns");
-    glue_unlock(f);
+    mm_unlock(f);
     return errors;
 }
 
@@ -520,7 +521,7 @@ void vmalloc_dump(void)
 {
     vmalloc_stats_t s;
     vmalloc_get_stats(&s);
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     mm_printf("vmalloc: %u allocations (%u kernel stacks), %u pages mapped, %u guard pages; "
               "0x%08lx-0x%08lx: %u KB free, largest fit %u KB\n",
               (unsigned)s.live, (unsigned)s.stacks, (unsigned)s.pages, (unsigned)s.guard_pages,
@@ -534,12 +535,12 @@ void vmalloc_dump(void)
                   (unsigned long)a->base, (unsigned long)area_end(a) - 1, (unsigned)a->pages,
                   (unsigned long)span_lo(a), (unsigned long)area_end(a), name);
     }
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 void vmalloc_reset(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     memset(&vm, 0, sizeof(vm));
-    glue_unlock(f);
+    mm_unlock(f);
 }

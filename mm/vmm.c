@@ -28,11 +28,11 @@
  * nothing above it: a layer that wants its addresses described in a fault
  * registers a describer (vmm_register_describer).
  *
- * Locking: the glue lock, taken once per public call; the PMM takes it again
- * inside (the lock nests: saved EFLAGS in the kernel, a recursive mutex on
- * the host).
+ * Locking: mm/'s lock (mm/lock.c), taken once per public call; the PMM takes
+ * it again inside (mm/lock.c counts that: the glue's spinlock is taken once).
  */
 #include "glue.h"
+#include "lock.h"
 #include "log.h"
 #include "mm_debug.h"
 #include "memory.h"
@@ -197,17 +197,17 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
 
 int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int r = map_locked("vmm_map", virt, phys, flags, 0);
-    glue_unlock(f);
+    mm_unlock(f);
     return r;
 }
 
 void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     map_locked("vmm_map_page", virt_addr, phys_addr, flags, 0);
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 /* Unmap virt for the public function fn (vmm_unmap_page, or an owner's unmap). */
@@ -259,32 +259,32 @@ static void unmap_locked(const char *fn, vaddr_t virt)
 
 void vmm_unmap_page(uint32_t virt)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     unmap_locked("vmm_unmap_page", virt);
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 /* An owner maps / unmaps a page of its own range (never outside it); fn: the public function. */
 /* (`caller` is restored, not cleared: an owner's call may nest in another's through reclaim) */
 static int owner_map(enum range_owner who, const char *fn, vaddr_t virt, paddr_t phys)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     enum range_owner outer = vmm.caller;
     vmm.caller = who;
     int r = map_locked(fn, virt, phys, PAGE_WRITABLE, 0);
     vmm.caller = outer;
-    glue_unlock(f);
+    mm_unlock(f);
     return r;
 }
 
 static void owner_unmap(enum range_owner who, const char *fn, vaddr_t virt)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     enum range_owner outer = vmm.caller;
     vmm.caller = who;
     unmap_locked(fn, virt);
     vmm.caller = outer;
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 int vmm_heap_map(vaddr_t virt, paddr_t phys)
@@ -319,10 +319,10 @@ void vmm_meta_unmap(vaddr_t virt)
 
 uint32_t vmm_get_entry(vaddr_t virt)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     uint32_t *e = entry_of(virt);
     uint32_t v = e ? *e : 0;
-    glue_unlock(f);
+    mm_unlock(f);
     return v;
 }
 
@@ -349,10 +349,10 @@ vaddr_t vmm_identity_end(void)
  */
 void vmm_init(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     if (vmm.pd_phys) {
         mm_report("vmm_init: 0x%08lx: paging is already set up", (unsigned long)vmm.pd_phys);
-        glue_unlock(f);
+        mm_unlock(f);
         return;
     }
     pmm_stats_t ps;
@@ -363,7 +363,7 @@ void vmm_init(void)
         mm_report("vmm_init: 0x%08x: no physical page for the page directory (PMM not set up?): "
                   "paging stays off",
                   0u);
-        glue_unlock(f);
+        mm_unlock(f);
         return;
     }
     vmm.pd_phys = pd;
@@ -388,14 +388,14 @@ void vmm_init(void)
     }
     glue_paging_enable(pd);
     vmm.enabled = 1;
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 void vmm_reset(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     memset(&vmm, 0, sizeof(vmm));
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 void vmm_get_stats(vmm_stats_t *s)
@@ -425,7 +425,7 @@ static struct {
 
 int vmm_register_describer(vaddr_t lo, vaddr_t hi, const char *name, vmm_describer_t fn)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int slot = -1;
     for (unsigned i = 0; i < VMM_DESCRIBERS && slot < 0; i++) {
         if (describers[i].fn == fn || !describers[i].fn)
@@ -440,18 +440,18 @@ int vmm_register_describer(vaddr_t lo, vaddr_t hi, const char *name, vmm_describ
         mm_report("vmm_register_describer: 0x%08lx: all %u describer slots in use",
                   (unsigned long)lo, VMM_DESCRIBERS);
     }
-    glue_unlock(f);
+    mm_unlock(f);
     return slot < 0 ? -1 : 0;
 }
 
 void vmm_unregister_describer(vmm_describer_t fn)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     for (unsigned i = 0; i < VMM_DESCRIBERS; i++) {
         if (describers[i].fn == fn)
             describers[i].fn = NULL;
     }
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 const char *vmm_describe(vaddr_t a)
@@ -501,7 +501,7 @@ const char *vmm_describe(vaddr_t a)
 
 void vmm_dump(void)
 {
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     mm_printf("vmm: directory 0x%08lx, %u page tables, %u pages mapped by vmm_map, paging %s\n",
               (unsigned long)vmm.pd_phys, (unsigned)vmm.tables, (unsigned)vmm.mapped,
               vmm.enabled ? "on" : "off");
@@ -534,7 +534,7 @@ void vmm_dump(void)
         mm_printf("  0x%08lx-0x%08lx -> 0x%08lx %s%s\n", (unsigned long)start,
                   (unsigned long)next - 1, (unsigned long)VMM_FRAME(first),
                   first & PAGE_WRITABLE ? "rw" : "ro", first & PAGE_USER ? " user" : "");
-    glue_unlock(f);
+    mm_unlock(f);
 }
 
 #define check_failed(v, what) mm_check_failed_at("vmm_check", v, what)
@@ -543,7 +543,7 @@ int vmm_check(void)
 {
     if (!vmm.pd_phys)
         return 0;
-    glue_irqflags_t f = glue_lock();
+    glue_irqflags_t f = mm_lock();
     int errors = 0;
     uint32_t tables = 0, mapped = 0, vmalloc_mapped = 0;
     uint32_t *pd = directory();
@@ -598,6 +598,6 @@ int vmm_check(void)
     }
     if (tables != vmm.tables || mapped != vmm.mapped || vmalloc_mapped != vmm.vmalloc_mapped)
         errors += check_failed(0, "table or mapping counters differ from the tables");
-    glue_unlock(f);
+    mm_unlock(f);
     return errors;
 }

@@ -36,7 +36,7 @@ void glue_panic(const char *msg)
     cpu_halt_forever();
 }
 
-glue_irqflags_t glue_lock(void)
+glue_irqflags_t glue_irq_save(void)
 {
     glue_irqflags_t flags = read_eflags();
 
@@ -44,10 +44,39 @@ glue_irqflags_t glue_lock(void)
     return flags;
 }
 
-void glue_unlock(glue_irqflags_t flags)
+void glue_irq_restore(glue_irqflags_t flags)
 {
     if (flags & EFLAGS_IF)
         sti();
+}
+
+/* One CPU so far: the boot processor. */
+int glue_cpu_id(void)
+{
+    return 0;
+}
+
+/* A test-and-set spinlock (xchg is atomic and a full barrier on every x86). */
+static volatile uint32_t mm_spin;
+
+void glue_spin_lock(void)
+{
+    uint32_t taken = 1;
+
+    for (;;) {
+        __asm__ volatile("xchgl %0, %1" : "+r"(taken), "+m"(mm_spin) : : "memory");
+        if (!taken)
+            return;
+        while (mm_spin)
+            __asm__ volatile("rep; nop"); /* pause: a plain nop before the Pentium 4 */
+        taken = 1;
+    }
+}
+
+void glue_spin_unlock(void)
+{
+    __asm__ volatile("" : : : "memory");
+    mm_spin = 0;
 }
 
 void *glue_phys_to_virt(uintptr_t phys)

@@ -1,0 +1,23 @@
+/*
+ * lock.h - the memory manager's one lock, over the glue's spinlock.
+ *
+ * Every public function of mm/ takes it.  A call may re-enter mm/ on the CPU
+ * that holds it: the heap calls the VMM, the VMM the PMM, the PMM a reclaim
+ * hook, an embedder's glue_map_page a pmm_alloc_page for its page table, a
+ * page-fault handler vmm_describe.  mm/ counts that nesting itself (per CPU,
+ * by glue_cpu_id), so the glue's spinlock is taken once per outermost call
+ * and never twice by one CPU: it need not nest (see mm/glue.h).
+ */
+#ifndef MM_LOCK_H
+#define MM_LOCK_H
+
+#include "glue.h"
+
+/* Interrupts off on this CPU, then the lock (or one more level of it). */
+glue_irqflags_t mm_lock(void);
+/* One level off; the outermost releases the glue's spinlock; interrupts as they were. */
+void mm_unlock(glue_irqflags_t flags);
+/* Does this CPU hold the lock?  (Call with interrupts off, or from inside mm/.) */
+int mm_lock_held(void);
+
+#endif /* MM_LOCK_H */

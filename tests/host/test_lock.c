@@ -1,0 +1,205 @@
+/*
+ * test_lock.c - the lock contract of mm/glue.h: mm/ counts its own nesting,
+ * so the glue's spinlock is taken once per outermost call and never twice by
+ * one CPU.  The host's spinlock is an error-checking mutex that aborts if it
+ * is taken twice: every host test would die if a path nested it.  Here: the
+ * counts, a re-entry from inside mm/ (a reclaim hook that allocates, as an
+ * embedder's page-table code would), threads as CPUs with every checker
+ * after, and an unlock by a CPU that does not hold the lock.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "glue_common.h"
+#include "harness.h"
+#include "lock.h"
+
+/* Nesting is counted: two levels, one glue_spin_lock; held until the outermost unlock. */
+static void test_nesting_takes_the_spinlock_once(void **state)
+{
+    (void)state;
+    unsigned long before = host_spin_locks;
+    assert_false(mm_lock_held());
+    glue_irqflags_t a = mm_lock();
+    assert_true(mm_lock_held());
+    glue_irqflags_t b = mm_lock();
+    assert_true(mm_lock_held());
+    mm_unlock(b);
+    assert_true(mm_lock_held()); /* the inner unlock does not release it */
+    mm_unlock(a);
+    assert_false(mm_lock_held());
+    assert_int_equal(host_spin_locks - before, 1);
+}
+
+/* A kmalloc that grows the heap goes heap -> VMM -> PMM, all under one spinlock acquisition. */
+static void test_growing_kmalloc_takes_it_once(void **state)
+{
+    (void)state;
+    fresh_every_layer(32u << 20);
+    memory_stats_t s0 = stats_now();
+    unsigned long before = host_spin_locks;
+    void *p = kmalloc(1u << 20); /* beyond the initial mapping: the heap grows */
+    assert_int_equal(host_spin_locks - before, 1);
+    assert_non_null(p);
+    memory_stats_t s1 = stats_now();
+    assert_true(s1.heap_virtual_size > s0.heap_virtual_size);
+    kfree(p);
+    check_every_layer();
+}
+
+/* A reclaim hook runs inside pmm_alloc_page with the lock held, and calls mm/ again. */
+static int hook_calls;
+static void *hook_got;
+static size_t hostile_hook(void)
+{
+    hook_calls++;
+    assert_true(mm_lock_held());
+    hook_got = kmalloc(64); /* re-enters the heap on the CPU holding the lock */
+    return 0;
+}
+
+static void test_hook_reenters_mm(void **state)
+{
+    (void)state;
+    fresh_every_layer(16u << 20);
+    assert_int_equal(pmm_register_reclaim(hostile_hook), 0);
+    unsigned long before = host_spin_locks;
+    uint32_t taken = 0;
+    static uint32_t pages[4096];
+    while (taken < 4096 && (pages[taken] = pmm_alloc_page()) != 0)
+        taken++;
+    assert_true(taken > 1000 && taken < 4096); /* ran dry: the hook ran */
+    assert_true(hook_calls > 0);
+    assert_non_null(hook_got);
+    assert_int_equal(host_spin_locks - before, taken + 1);
+    pmm_unregister_reclaim(hostile_hook);
+    for (uint32_t i = 0; i < taken; i++)
+        pmm_free_page(pages[i]);
+    kfree(hook_got);
+    check_every_layer();
+}
+
+/* Threads as CPUs: each allocates, fills, verifies and frees; then every checker is exact. */
+#define THREADS 4
+#define ROUNDS  3000
+struct worker {
+    unsigned id;
+    unsigned long bad;
+};
+
+static void *worker(void *arg)
+{
+    struct worker *w = arg;
+    uint32_t rng = 0x9E3779B9u * (w->id + 1);
+    void *slot[32] = {0};
+    size_t size[32] = {0};
+    uint32_t page[8] = {0};
+    for (int r = 0; r < ROUNDS; r++) {
+        unsigned i = rng_next(&rng) % 32;
+        if (slot[i]) {
+            for (size_t k = 0; k < size[i]; k++)
+                if (((unsigned char *)slot[i])[k] != (unsigned char)(w->id + k))
+                    w->bad++;
+            kfree(slot[i]);
+            slot[i] = NULL;
+        } else {
+            size[i] = 1 + rng_next(&rng) % 3000;
+            slot[i] = kmalloc(size[i]);
+            if (slot[i])
+                for (size_t k = 0; k < size[i]; k++)
+                    ((unsigned char *)slot[i])[k] = (unsigned char)(w->id + k);
+        }
+        unsigned j = rng_next(&rng) % 8;
+        if (page[j]) {
+            pmm_free_page(page[j]);
+            page[j] = 0;
+        } else {
+            page[j] = pmm_alloc_page();
+        }
+    }
+    for (int i = 0; i < 32; i++)
+        kfree(slot[i]);
+    for (int j = 0; j < 8; j++)
+        if (page[j])
+            pmm_free_page(page[j]);
+    return NULL;
+}
+
+static void test_threads_as_cpus(void **state)
+{
+    (void)state;
+    fresh_every_layer(32u << 20);
+    struct worker warm = {.id = THREADS}; /* the size-class caches made, once */
+    worker(&warm);
+    assert_int_equal(warm.bad, 0);
+    memory_stats_t s0 = stats_now();
+    pmm_stats_t p0;
+    pmm_get_stats(&p0);
+    pthread_t t[THREADS];
+    struct worker w[THREADS];
+    for (unsigned i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){.id = i};
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &w[i]), 0);
+    }
+    for (unsigned i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(w[i].bad, 0);
+    }
+    assert_false(mm_lock_held());
+    check_every_layer();
+    memory_stats_t s1 = stats_now();
+    assert_int_equal(s1.heap_used, s0.heap_used); /* nothing lost, nothing counted twice */
+    assert_int_equal(s1.allocation_count - s1.free_count, s0.allocation_count - s0.free_count);
+    assert_int_equal(s1.allocation_count - s0.allocation_count, s1.free_count - s0.free_count);
+    assert_true(s1.allocation_count - s0.allocation_count > THREADS * ROUNDS / 4);
+    pmm_stats_t p1;
+    pmm_get_stats(&p1); /* every caller's page back (the heap may keep what it grew) */
+    assert_int_equal(p1.owner_pages[PMM_OWNER_CALLER], p0.owner_pages[PMM_OWNER_CALLER]);
+}
+
+/* An unlock by a CPU that does not hold the lock is mm/'s own bug: a panic, named. */
+static void test_unlock_not_held_panics(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        mm_unlock(0);
+        _exit(0); /* not reached */
+    }
+    close(fd[1]);
+    char buf[256] = {0};
+    ssize_t n = read(fd[0], buf, sizeof(buf) - 1);
+    close(fd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(n > 0);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    assert_non_null(strstr(buf, "mm_unlock: the memory manager's lock is not held by this CPU"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nesting_takes_the_spinlock_once),
+        cmocka_unit_test(test_growing_kmalloc_takes_it_once),
+        cmocka_unit_test(test_hook_reenters_mm),
+        cmocka_unit_test(test_threads_as_cpus),
+        cmocka_unit_test(test_unlock_not_held_panics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
