@@ -14,19 +14,20 @@
  */
 #include "blockmap.h"
 #include "glue.h"
+#include "kmap.h"
 #include "kstring.h"
 #include "pmm.h"
 
 int mm_meta_page(vaddr_t v)
 {
     v &= ~(vaddr_t)(PAGE_SIZE - 1);
-    if (vmm_get_entry(v) & PAGE_PRESENT)
+    if (kmap_phys(v))
         return 0;
     /* no reclaim: the heap may be halfway through growing (PMM_NO_RECLAIM, pmm.h) */
     paddr_t p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_META | PMM_NO_RECLAIM);
     if (!p)
         return -1;
-    if (vmm_meta_map(v, p) < 0) {
+    if (kmap_page(v, p) < 0) {
         pmm_free_pages_owner(p, 1, PMM_OWNER_META);
         return -1;
     }
@@ -104,13 +105,13 @@ void bmap_uncover(bmap_t *m, size_t bytes)
     uint32_t keep = (words * 4 + PAGE_SIZE - 1) / PAGE_SIZE; /* pages of each bitmap kept */
     uint32_t had = (m->words * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
     for (uint32_t pg = keep; pg < had; pg++) {
-        vmm_meta_unmap(m->start_v + pg * PAGE_SIZE);
-        vmm_meta_unmap(m->free_v + pg * PAGE_SIZE);
+        kmap_unmap("bmap_uncover", m->start_v + pg * PAGE_SIZE, PMM_OWNER_META);
+        kmap_unmap("bmap_uncover", m->free_v + pg * PAGE_SIZE, PMM_OWNER_META);
     }
     uint32_t sum_keep = ((keep * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
     uint32_t sum_had = ((had * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
     for (uint32_t pg = sum_keep; pg < sum_had; pg++)
-        vmm_meta_unmap(m->sum_v + pg * PAGE_SIZE);
+        kmap_unmap("bmap_uncover", m->sum_v + pg * PAGE_SIZE, PMM_OWNER_META);
     if (m->words > keep * PAGE_SIZE / 4)
         m->words = keep * PAGE_SIZE / 4;
 }

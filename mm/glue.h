@@ -4,8 +4,10 @@
  * the mm/ sources never touch hardware or libc; they call only these functions.
  * The kernel implements them in arch/x86/glue.c, the host (Linux, for the
  * unit tests, fuzzers and benchmarks) in host/glue.c.  To embed mm/ in your
- * own kernel, implement these functions and nothing else (the last four only
- * if you use the VMM and the virtual heap: Phase 2).
+ * own kernel, implement these functions and nothing else: Phase 1 needs the
+ * console, the panic, the lock and glue_phys_to_virt; the growing heap, the
+ * slabs, vmalloc and kernel stacks (Phase 2) the kernel pages, which mm/vmm.c
+ * implements if you link it (then the last three too).
  */
 #ifndef MM_GLUE_H
 #define MM_GLUE_H
@@ -59,7 +61,35 @@ void glue_spin_unlock(void);
  */
 void *glue_phys_to_virt(uintptr_t phys);
 
-/* ---- Phase 2: paging ---- */
+/* ---- Phase 2: kernel pages (the growing heap, slabs, vmalloc, kernel stacks) ---- */
+
+/*
+ * mm/ maps single 4 KB pages of kernel memory for itself, only inside the
+ * three ranges of include/vmm.h: [HEAP_VIRTUAL_START, HEAP_VIRTUAL_END],
+ * [VMALLOC_START, VMALLOC_END] and [MM_META_START, MM_META_END] (leave them to
+ * mm/).  Link mm/vmm.c and it implements these four with our page tables (the
+ * kernel here and the host tests do); a kernel with its own paging writes them
+ * itself, and needs neither vmm.c nor the four paging functions below.  All
+ * four run with mm/'s lock held: they may call pmm_alloc_page (a page table),
+ * which re-enters mm/ on this CPU (counted, see above).
+ *
+ * glue_kmap_ready:  1 once pages can be mapped (paging is on), else 0.
+ * glue_kmap:        map virt -> phys, present, writable, kernel only; 0, or
+ *                   -1 if it cannot (no memory for a page table, already mapped).
+ * glue_kunmap:      unmap virt and flush its TLB entry on every CPU; return the
+ *                   physical address it mapped (0 if it was not mapped).  mm/
+ *                   frees the page itself.
+ * glue_kmapped:     the physical address behind virt, 0 if unmapped.
+ */
+int glue_kmap_ready(void);
+int glue_kmap(uintptr_t virt, uintptr_t phys);
+uintptr_t glue_kunmap(uintptr_t virt);
+uintptr_t glue_kmapped(uintptr_t virt);
+
+/* A pointer through which the code can use kernel virtual address `virt` (a kernel: the cast). */
+void *glue_virt_to_ptr(uintptr_t virt);
+
+/* ---- Only with mm/vmm.c, our paging ---- */
 
 /*
  * The page table for directory slot `pdx`, which lives at physical
@@ -78,8 +108,5 @@ void glue_paging_enable(uintptr_t directory_phys);
  * is backed by the same bytes as simulated physical memory.
  */
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys);
-
-/* A pointer through which the code can use kernel virtual address `virt`. */
-void *glue_virt_to_ptr(uintptr_t virt);
 
 #endif /* MM_GLUE_H */

@@ -16,6 +16,7 @@
  */
 #include "glue.h"
 #include "heap_priv.h"
+#include "kmap.h"
 #include "lock.h"
 #include "log.h"
 #include "pmm.h"
@@ -37,10 +38,8 @@ void memory_init(void)
 void heap_init_virtual(void)
 {
     heap_call_t call = heap_enter("heap_init_virtual");
-    vmm_stats_t vs;
-    vmm_get_stats(&vs);
-    if (!vs.paging_enabled) {
-        mm_report("heap_init_virtual: 0x%08x: paging is off (vmm_init first)",
+    if (!kmap_ready()) {
+        mm_report("heap_init_virtual: 0x%08x: paging is off (vmm_init, or glue_kmap_ready, first)",
                   (unsigned)HEAP_VIRTUAL_START);
     } else if (heap_growing_region()) {
         mm_report("heap_init_virtual: 0x%08x: the virtual heap already exists",

@@ -28,6 +28,7 @@
  */
 #include "glue.h"
 #include "heap_priv.h"
+#include "kmap.h"
 #include "log.h"
 #include "pmm.h"
 
@@ -92,7 +93,7 @@ heap_region_t *heap_growing_region(void)
 static void unmap_range(vaddr_t from, vaddr_t to)
 {
     for (vaddr_t v = from; v < to; v += PAGE_SIZE)
-        vmm_heap_unmap(v);
+        kmap_unmap("vmm_heap_unmap", v, PMM_OWNER_HEAP);
 }
 
 /*
@@ -106,7 +107,7 @@ static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
         paddr_t p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_HEAP | PMM_NO_RECLAIM);
         if (!p)
             break;
-        if (vmm_heap_map(at + done, p) < 0) {
+        if (kmap_page(at + done, p) < 0) {
             pmm_free_pages_owner(p, 1, PMM_OWNER_HEAP);
             break;
         }

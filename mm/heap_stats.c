@@ -14,6 +14,7 @@
  */
 #include "glue.h"
 #include "heap_priv.h"
+#include "kmap.h"
 #include "log.h"
 #include "pmm.h"
 
@@ -41,15 +42,13 @@ void get_memory_stats(memory_stats_t *stats)
     stats->error_count = mm_error_count();
     pmm_stats_t ps;
     pmm_get_stats(&ps);
-    vmm_stats_t vs;
-    vmm_get_stats(&vs);
     heap_region_t *vr = heap_growing_region();
     stats->phys_total_pages = ps.total_pages;
     stats->phys_free_pages = ps.free_pages;
     stats->phys_used_pages = ps.used_pages;
     stats->phys_reserved_pages = ps.reserved_pages;
-    stats->page_tables = vs.page_tables;
-    stats->paging_enabled = (uint32_t)vs.paging_enabled;
+    stats->page_tables = ps.owner_pages[PMM_OWNER_TABLE]; /* our VMM's, or none */
+    stats->paging_enabled = (uint32_t)kmap_ready();
     stats->heap_virtual_size = vr ? (uint32_t)(vr->end - vr->start) : 0;
     stats->heap_virtual_peak = heap_state.virtual_peak;
     slab_totals(&stats->slab_objects, &stats->slab_pages);
@@ -110,12 +109,11 @@ int heap_check(void)
     for (int i = 0; i < heap_state.nregions; i++) {
         heap_region_t *r = &heap_state.regions[i];
         for (uintptr_t a = r->start; r->vbase && a < r->end; a += PAGE_SIZE) {
-            uint32_t e = vmm_get_entry(r->vbase + (vaddr_t)(a - r->start));
-            if (!(e & PAGE_PRESENT) || pmm_page_owner(VMM_FRAME(e)) != PMM_OWNER_HEAP) {
-                errors += check_failed((void *)a, e & PAGE_PRESENT
-                                                      ? "virtual heap page not the heap's in the "
-                                                        "PMM (free or another owner's)"
-                                                      : "virtual heap page not mapped");
+            paddr_t e = kmap_phys(r->vbase + (vaddr_t)(a - r->start));
+            if (!e || pmm_page_owner(e) != PMM_OWNER_HEAP) {
+                errors += check_failed((void *)a, e ? "virtual heap page not the heap's in the "
+                                                      "PMM (free or another owner's)"
+                                                    : "virtual heap page not mapped");
                 break;
             }
         }

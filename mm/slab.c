@@ -76,6 +76,7 @@
  * functions, kmalloc.c, heap_init.c take it).
  */
 #include "blockmap.h"
+#include "kmap.h"
 #include "log.h"
 #include "pmm.h"
 #include "slab_priv.h"
@@ -384,8 +385,7 @@ void slab_reset(void)
     slab_all.early_base = (uintptr_t)glue_phys_to_virt(HEAP_START);
     /* the descriptors' pages go back: the old heap's slabs are forgotten */
     for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
-        if (vmm_get_entry(v) & PAGE_PRESENT)
-            vmm_meta_unmap(v);
+        kmap_unmap("slab_reset", v, PMM_OWNER_META); /* nothing if not mapped */
     }
     slab_all.next_slot = NCLASSES;
     for (unsigned i = 0; i < NCLASSES; i++) {
@@ -513,15 +513,16 @@ size_t slab_reap_locked(void)
 void slab_meta_trim_locked(void)
 {
     for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
-        if (!(vmm_get_entry(v) & PAGE_PRESENT))
+        if (!kmap_phys(v))
             continue;
         vaddr_t heap_va = HEAP_VIRTUAL_START + (v - MM_META_SLABS) / SLAB_DESC_SIZE * PAGE_SIZE;
         unsigned k = 0;
-        while (k < PAGE_SIZE / SLAB_DESC_SIZE &&
-               !(vmm_get_entry(heap_va + k * PAGE_SIZE) & PAGE_PRESENT))
+        while (k < PAGE_SIZE / SLAB_DESC_SIZE && !kmap_phys(heap_va + k * PAGE_SIZE))
             k++;
         if (k == PAGE_SIZE / SLAB_DESC_SIZE) {
-            vmm_meta_unmap(v); /* else it pins RAM between the runs the PMM could hand out */
+            kmap_unmap(
+                "slab_meta_trim", v,
+                PMM_OWNER_META); /* else it pins RAM between the runs the PMM could hand out */
         }
     }
 }

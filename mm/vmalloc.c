@@ -39,6 +39,7 @@
  * Locking: mm/'s lock (mm/lock.c) around each public call; the VMM and the
  * PMM take it again inside (counted by mm/lock.c).
  */
+#include "kmap.h"
 #include "vmalloc.h"
 
 #include "glue.h"
@@ -183,10 +184,11 @@ static void record(const struct area *a)
     vm.allocs++;
 }
 
-static void unmap_pages(vaddr_t base, uint32_t pages)
+/* Unmap pages of base and give them back to the PMM as owner's (fn names the reports). */
+static void unmap_pages(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_t owner)
 {
     for (uint32_t i = 0; i < pages; i++)
-        vmm_vmalloc_unmap(base + i * PAGE_SIZE); /* frees the page to the PMM */
+        kmap_unmap(fn, base + i * PAGE_SIZE, owner);
 }
 
 static vaddr_t fail(const char *fn, size_t size, const char *why)
@@ -215,10 +217,8 @@ static void register_describer(void)
 /* Find a span, map fresh pages in it, record it; its base or 0.  The lock is held. */
 static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int line, int stack)
 {
-    vmm_stats_t vs;
-    vmm_get_stats(&vs);
-    if (!vs.paging_enabled)
-        return fail(fn, size, "paging is off (vmm_init first)");
+    if (!kmap_ready())
+        return fail(fn, size, "paging is off (vmm_init, or glue_kmap_ready, first)");
     if (size > RANGE_BYTES - 2 * PAGE_SIZE) /* also keeps pages * PAGE_SIZE in 32 bits */
         return fail(fn, size, "larger than the whole vmalloc range");
     if (vm.count == VMALLOC_MAX_AREAS)
@@ -236,11 +236,11 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
     pmm_owner_t owner = stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
     for (uint32_t i = 0; i < pages; i++) {
         paddr_t p = pmm_alloc_pages_owner(1, 0, owner);
-        if (p && vmm_vmalloc_map(a.base + i * PAGE_SIZE, p) == 0)
+        if (p && kmap_page(a.base + i * PAGE_SIZE, p) == 0)
             continue;
         if (p)
             pmm_free_pages_owner(p, 1, owner); /* no page table for it */
-        unmap_pages(a.base, i);
+        unmap_pages(fn, a.base, i, owner);
         return fail(fn, size, "out of physical memory (nothing kept)");
     }
     record(&a);
@@ -325,28 +325,28 @@ static int pages_intact(const char *fn, const struct area *a)
     pmm_owner_t want = a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
     for (uint32_t i = 0; i < a->pages; i++) {
         vaddr_t v = a->base + i * PAGE_SIZE;
-        uint32_t e = vmm_get_entry(v);
-        pmm_owner_t has = e & PAGE_PRESENT ? pmm_page_owner(VMM_FRAME(e)) : PMM_OWNER_NONE;
+        paddr_t e = kmap_phys(v);
+        pmm_owner_t has = e ? pmm_page_owner(e) : PMM_OWNER_NONE;
         if (has == want)
             continue;
         char name[128];
         name_of(a, name, sizeof(name));
-        if (!(e & PAGE_PRESENT))
+        if (!e)
             mm_report("%s: 0x%08lx: page %u of %s is not mapped: not freed", fn, (unsigned long)v,
                       (unsigned)i, name);
         else
             mm_report("%s: 0x%08lx: page %u of %s maps 0x%08lx, a page of owner %s in the PMM: "
                       "not freed",
-                      fn, (unsigned long)v, (unsigned)i, name, (unsigned long)VMM_FRAME(e),
+                      fn, (unsigned long)v, (unsigned)i, name, (unsigned long)e,
                       pmm_owner_name(has));
         return 0;
     }
     return 1;
 }
 
-static void area_free(struct area *a)
+static void area_free(const char *fn, struct area *a)
 {
-    unmap_pages(a->base, a->pages);
+    unmap_pages(fn, a->base, a->pages, a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC);
     vm.pages -= a->pages;
     vm.bytes_asked -= a->size;
     vm.stacks -= a->stack;
@@ -375,7 +375,7 @@ void vfree(void *ptr)
     glue_irqflags_t f = mm_lock();
     struct area *a = checked("vfree", virt_of(ptr), 0);
     if (a && pages_intact("vfree", a))
-        area_free(a);
+        area_free(__func__, a);
     mm_unlock(f);
 }
 
@@ -395,7 +395,7 @@ void kstack_free(vaddr_t top)
     glue_irqflags_t f = mm_lock();
     struct area *a = checked("kstack_free", top, 1);
     if (a && pages_intact("kstack_free", a))
-        area_free(a);
+        area_free(__func__, a);
     mm_unlock(f);
 }
 
@@ -489,19 +489,18 @@ int vmalloc_check(void)
         if (a->size > a->pages * PAGE_SIZE || a->size <= (a->pages - 1) * PAGE_SIZE)
             errors += check_failed(a->base, "size asked for does not round up to its pages");
         for (uint32_t k = 0; k < a->pages; k++) {
-            uint32_t e = vmm_get_entry(a->base + k * PAGE_SIZE);
-            if (!(e & PAGE_PRESENT) || !(e & PAGE_WRITABLE))
-                errors += check_failed(a->base + k * PAGE_SIZE, "page not mapped writable");
-            else if (pmm_page_state(VMM_FRAME(e)) != 1)
+            paddr_t e = kmap_phys(a->base + k * PAGE_SIZE);
+            if (!e)
+                errors += check_failed(a->base + k * PAGE_SIZE, "page not mapped");
+            else if (pmm_page_state(e) != 1)
                 errors += check_failed(a->base + k * PAGE_SIZE, "page not allocated in the PMM");
-            else if (pmm_page_owner(VMM_FRAME(e)) !=
-                     (a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC))
+            else if (pmm_page_owner(e) != (a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC))
                 errors +=
                     check_failed(a->base + k * PAGE_SIZE, "page has another owner in the PMM");
         }
-        if (vmm_get_entry(span_lo(a)) & PAGE_PRESENT)
+        if (kmap_phys(span_lo(a)))
             errors += check_failed(span_lo(a), "guard page below is mapped");
-        if (vmm_get_entry(area_end(a)) & PAGE_PRESENT)
+        if (kmap_phys(area_end(a)))
             errors += check_failed(area_end(a), "guard page above is mapped");
         pages += a->pages;
         bytes += a->size;
@@ -509,9 +508,7 @@ int vmalloc_check(void)
     }
     if (pages != vm.pages || bytes != vm.bytes_asked || stacks != vm.stacks)
         errors += check_failed(0, "page, byte or stack counters differ from the records");
-    vmm_stats_t vs;
-    vmm_get_stats(&vs);
-    if (vs.vmalloc_pages != vm.pages)
+    if (kmap_count(KMAP_VMALLOC) != vm.pages)
         errors += check_failed(VMALLOC_START, "VMM maps pages in the range that no record owns");
     mm_unlock(f);
     return errors;
@@ -542,5 +539,6 @@ void vmalloc_reset(void)
 {
     glue_irqflags_t f = mm_lock();
     memset(&vm, 0, sizeof(vm));
+    kmap_reset_range(KMAP_VMALLOC);
     mm_unlock(f);
 }

@@ -31,6 +31,7 @@
  * Locking: mm/'s lock (mm/lock.c), taken once per public call; the PMM takes
  * it again inside (mm/lock.c counts that: the glue's spinlock is taken once).
  */
+#include "describe.h"
 #include "glue.h"
 #include "lock.h"
 #include "log.h"
@@ -211,6 +212,31 @@ void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags)
 }
 
 /* Unmap virt for the public function fn (vmm_unmap_page, or an owner's unmap). */
+/* Clear the present entry e of virt (TLB flushed, counts down): the page it mapped. */
+static paddr_t clear_locked(vaddr_t virt, uint32_t *e)
+{
+    paddr_t phys = VMM_FRAME(*e);
+    *e = 0;
+    vmm.mapped--;
+    vmm.vmalloc_mapped -= in_vmalloc(virt);
+    glue_mapping_changed(virt, 0);
+    return phys;
+}
+
+/* After clear_locked: virt's table goes back to the PMM if that was its last entry. */
+static void table_release_locked(vaddr_t virt)
+{
+    unsigned pdx = VMM_PDX(virt);
+    if (--vmm.pt_used[pdx] == 0) {
+        uint32_t *pd = directory();
+        paddr_t t = VMM_FRAME(pd[pdx]);
+        pd[pdx] = 0;
+        glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, 0);
+        pmm_free_pages_owner(t, 1, PMM_OWNER_TABLE);
+        vmm.tables--;
+    }
+}
+
 static void unmap_locked(const char *fn, vaddr_t virt)
 {
     const char *why = virt_problem(virt);
@@ -221,11 +247,7 @@ static void unmap_locked(const char *fn, vaddr_t virt)
         mm_report("%s: 0x%08lx: %s", fn, (unsigned long)virt, why);
         return;
     }
-    paddr_t phys = VMM_FRAME(*e);
-    *e = 0;
-    vmm.mapped--;
-    vmm.vmalloc_mapped -= in_vmalloc(virt);
-    glue_mapping_changed(virt, 0);
+    paddr_t phys = clear_locked(virt, e);
     /*
      * The spec frees the page: only if the PMM handed it out (not MMIO, not
      * the kernel), and only as its owner would.  The caller's unmap frees a
@@ -246,15 +268,7 @@ static void unmap_locked(const char *fn, vaddr_t virt)
                   "unmapped, not freed",
                   fn, (unsigned long)virt, (unsigned long)phys, pmm_owner_name(has),
                   pmm_owner_name(want));
-    unsigned pdx = VMM_PDX(virt);
-    if (--vmm.pt_used[pdx] == 0) {
-        uint32_t *pd = directory();
-        paddr_t t = VMM_FRAME(pd[pdx]);
-        pd[pdx] = 0;
-        glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, 0);
-        pmm_free_pages_owner(t, 1, PMM_OWNER_TABLE);
-        vmm.tables--;
-    }
+    table_release_locked(virt);
 }
 
 void vmm_unmap_page(uint32_t virt)
@@ -315,6 +329,64 @@ int vmm_meta_map(vaddr_t virt, paddr_t phys)
 void vmm_meta_unmap(vaddr_t virt)
 {
     owner_unmap(OWNER_META, "vmm_meta_unmap", virt);
+}
+
+/*
+ * mm/glue.h's kernel pages, implemented with our page tables: what the layers
+ * above (mm/kmap.c) use, so that they need no VMM of ours.  The range decides
+ * the owner, whose map refuses anything outside its window; the unmap keeps the
+ * page (mm/kmap.c frees it as its owner's).
+ */
+static enum range_owner window_of(vaddr_t v)
+{
+    for (unsigned w = OWNER_HEAP; w <= OWNER_META; w++) {
+        if (v >= windows[w].lo && v <= windows[w].hi)
+            return (enum range_owner)w;
+    }
+    return OWNER_NONE;
+}
+
+static const char *const map_names[] = {
+    [OWNER_NONE] = "vmm_map",
+    [OWNER_HEAP] = "vmm_heap_map",
+    [OWNER_VMALLOC] = "vmm_vmalloc_map",
+    [OWNER_META] = "vmm_meta_map",
+};
+
+int glue_kmap_ready(void)
+{
+    return vmm.enabled;
+}
+
+int glue_kmap(uintptr_t virt, uintptr_t phys)
+{
+    enum range_owner who = window_of((vaddr_t)virt);
+    if (who == OWNER_NONE) {
+        mm_report("glue_kmap: 0x%08lx: outside the ranges mm/ maps", (unsigned long)virt);
+        return -1;
+    }
+    return owner_map(who, map_names[who], (vaddr_t)virt, (paddr_t)phys);
+}
+
+uintptr_t glue_kunmap(uintptr_t virt)
+{
+    glue_irqflags_t f = mm_lock();
+    paddr_t phys = 0;
+    uint32_t *e = window_of((vaddr_t)virt) == OWNER_NONE || virt & (PAGE_SIZE - 1)
+                      ? NULL
+                      : entry_of((vaddr_t)virt);
+    if (e && (*e & PAGE_PRESENT)) {
+        phys = clear_locked((vaddr_t)virt, e);
+        table_release_locked((vaddr_t)virt);
+    }
+    mm_unlock(f);
+    return phys;
+}
+
+uintptr_t glue_kmapped(uintptr_t virt)
+{
+    uint32_t e = vmm_get_entry((vaddr_t)virt);
+    return e & PAGE_PRESENT ? VMM_FRAME(e) : 0;
 }
 
 uint32_t vmm_get_entry(vaddr_t virt)
@@ -411,49 +483,6 @@ void vmm_get_stats(vmm_stats_t *s)
     s->paging_enabled = vmm.enabled;
 }
 
-/*
- * Layers above the VMM that own a range (vmalloc) say what an address in it
- * is through a describer they register: the VMM calls up only through these.
- * Kept across vmm_reset (a layer registers once).
- */
-#define VMM_DESCRIBERS 4
-static struct {
-    vaddr_t lo, hi;
-    const char *name;
-    vmm_describer_t fn;
-} describers[VMM_DESCRIBERS];
-
-int vmm_register_describer(vaddr_t lo, vaddr_t hi, const char *name, vmm_describer_t fn)
-{
-    glue_irqflags_t f = mm_lock();
-    int slot = -1;
-    for (unsigned i = 0; i < VMM_DESCRIBERS && slot < 0; i++) {
-        if (describers[i].fn == fn || !describers[i].fn)
-            slot = (int)i;
-    }
-    if (slot >= 0) {
-        describers[slot].lo = lo;
-        describers[slot].hi = hi;
-        describers[slot].name = name;
-        describers[slot].fn = fn;
-    } else {
-        mm_report("vmm_register_describer: 0x%08lx: all %u describer slots in use",
-                  (unsigned long)lo, VMM_DESCRIBERS);
-    }
-    mm_unlock(f);
-    return slot < 0 ? -1 : 0;
-}
-
-void vmm_unregister_describer(vmm_describer_t fn)
-{
-    glue_irqflags_t f = mm_lock();
-    for (unsigned i = 0; i < VMM_DESCRIBERS; i++) {
-        if (describers[i].fn == fn)
-            describers[i].fn = NULL;
-    }
-    mm_unlock(f);
-}
-
 const char *vmm_describe(vaddr_t a)
 {
     if (a < PAGE_SIZE)
@@ -480,11 +509,9 @@ const char *vmm_describe(vaddr_t a)
     }
     if (a >= HEAP_VIRTUAL_START && a <= HEAP_VIRTUAL_END)
         return mapped ? "kernel heap page" : "unmapped heap page (past the heap's end)";
-    for (unsigned i = 0; i < VMM_DESCRIBERS; i++) {
-        static char text[256];
-        if (describers[i].fn && a >= describers[i].lo && a <= describers[i].hi)
-            return describers[i].fn(a, text, sizeof(text)) ? text : describers[i].name;
-    }
+    const char *described = describe_range(a);
+    if (described)
+        return described;
     if (in_vmalloc(a))
         return "vmalloc range";
     if (in_meta(a))

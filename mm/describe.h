@@ -1,0 +1,15 @@
+/*
+ * describe.h - what an address is, asked of the layer that owns its range:
+ * the registry behind vmm_register_describer (include/vmm.h).  Below both the
+ * VMM, whose vmm_describe asks it, and vmalloc, which registers: so vmalloc
+ * needs no VMM of ours, and the VMM calls nothing above it.
+ */
+#ifndef MM_DESCRIBE_H
+#define MM_DESCRIBE_H
+
+#include "vmm.h"
+
+/* The registered describer's text for a (in a static buffer), or NULL if no range holds a. */
+const char *describe_range(vaddr_t a);
+
+#endif /* MM_DESCRIBE_H */

@@ -1,0 +1,90 @@
+/*
+ * kmap.c - the kernel pages mm/ maps for itself, through the glue
+ * (mm/kmap.h).  Checks the range and the alignment of every request (a bug
+ * above is reported, not passed on to the kernel's page tables), counts the
+ * pages of each range, and frees an unmapped page as its owner's.
+ *
+ * Owns the counts.  Calls the glue's kernel-page functions (mm/vmm.c, or the
+ * embedding kernel's own paging), pmm.c, log.c.
+ */
+#include "glue.h"
+#include "kmap.h"
+#include "log.h"
+#include "memory.h"
+
+static const struct {
+    vaddr_t lo, hi;
+} ranges[KMAP_RANGES] = {
+    [KMAP_HEAP] = {HEAP_VIRTUAL_START, HEAP_VIRTUAL_END},
+    [KMAP_VMALLOC] = {VMALLOC_START, VMALLOC_END},
+    [KMAP_META] = {MM_META_START, MM_META_END},
+};
+
+static uint32_t counts[KMAP_RANGES];
+
+static int range_of(vaddr_t v)
+{
+    for (int r = 0; r < KMAP_RANGES; r++) {
+        if (v >= ranges[r].lo && v <= ranges[r].hi)
+            return r;
+    }
+    return -1;
+}
+
+int kmap_ready(void)
+{
+    return glue_kmap_ready();
+}
+
+int kmap_page(vaddr_t virt, paddr_t phys)
+{
+    int r = range_of(virt);
+    if (r < 0 || (virt | phys) & (PAGE_SIZE - 1) || !phys) {
+        mm_report("kmap_page: 0x%08lx -> 0x%08lx: %s", (unsigned long)virt, (unsigned long)phys,
+                  r < 0 ? "outside the ranges mm/ maps" : "unaligned or physical page 0");
+        return -1;
+    }
+    if (glue_kmap(virt, phys) < 0)
+        return -1;
+    counts[r]++;
+    return 0;
+}
+
+void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
+{
+    int r = range_of(virt);
+    if (r < 0 || virt & (PAGE_SIZE - 1)) {
+        mm_report("%s: 0x%08lx: not a page of the ranges mm/ maps", fn, (unsigned long)virt);
+        return;
+    }
+    paddr_t phys = glue_kunmap(virt);
+    if (!phys)
+        return;
+    if (counts[r])
+        counts[r]--;
+    pmm_owner_t has = pmm_page_owner(phys);
+    if (has == owner) {
+        pmm_free_pages_owner(phys, 1, owner);
+        return;
+    }
+    mm_report("%s: 0x%08lx: maps 0x%08lx, a page of owner %s in the PMM, not a %s page: "
+              "unmapped, not freed",
+              fn, (unsigned long)virt, (unsigned long)phys, pmm_owner_name(has),
+              pmm_owner_name(owner));
+}
+
+paddr_t kmap_phys(vaddr_t virt)
+{
+    return range_of(virt) < 0 ? 0 : (paddr_t)glue_kmapped(virt & ~(vaddr_t)(PAGE_SIZE - 1));
+}
+
+uint32_t kmap_count(enum kmap_range r)
+{
+    return r < KMAP_RANGES ? counts[r] : 0;
+}
+
+void kmap_reset_range(enum kmap_range r)
+{
+    if (r < KMAP_RANGES)
+        counts[r] = 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * kmap.h - the kernel pages mm/ maps for itself: the growing heap, the slab
+ * descriptors and block maps (the metadata window), vmalloc and kernel stacks.
+ *
+ * Through mm/glue.h's four kernel-page functions (glue_kmap, glue_kunmap,
+ * glue_kmapped, glue_kmap_ready): mm/vmm.c implements them with our page
+ * tables, and a kernel with its own paging implements them with its own.
+ * So nothing above this file needs our VMM.
+ *
+ * Each page mm/ maps here comes from the PMM under an owner (PMM_OWNER_HEAP,
+ * _META, _VMALLOC, _KSTACK) and goes back to it as that owner's.  Only the
+ * three ranges of include/vmm.h are ever asked for: [HEAP_VIRTUAL_START,
+ * HEAP_VIRTUAL_END], [VMALLOC_START, VMALLOC_END], [MM_META_START, MM_META_END].
+ *
+ * Locking: called with mm/'s lock held (mm/lock.c).
+ */
+#ifndef MM_KMAP_H
+#define MM_KMAP_H
+
+#include <stdint.h>
+
+#include "pmm.h"
+#include "vmm.h"
+
+enum kmap_range { KMAP_HEAP, KMAP_VMALLOC, KMAP_META, KMAP_RANGES };
+
+/* Can kernel pages be mapped now (paging on)? */
+int kmap_ready(void);
+/* Map phys at virt (a page of one of the three ranges): 0, or -1 (nothing changed). */
+int kmap_page(vaddr_t virt, paddr_t phys);
+/*
+ * Unmap virt and give its page back to the PMM as owner's.  A page that is not
+ * owner's in the PMM (someone freed or handed it away behind mm/'s back) is
+ * unmapped, not freed, and reported in fn's name.  Nothing mapped: nothing done.
+ */
+void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner);
+/* The physical page behind virt, 0 if none. */
+paddr_t kmap_phys(vaddr_t virt);
+/* Pages mapped through kmap_page and not unmapped since, in one range. */
+uint32_t kmap_count(enum kmap_range r);
+/* Forget the counts (memory_init's restart of everything, host tests). */
+void kmap_reset_range(enum kmap_range r);
+
+#endif /* MM_KMAP_H */
