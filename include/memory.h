@@ -9,6 +9,8 @@
 #ifndef MEMORY_H
 #define MEMORY_H
 
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -145,11 +147,19 @@ void kfree_debug(void *ptr, const char *file, uint32_t line);
 void *kcalloc_debug(size_t count, size_t size, const char *file, uint32_t line);
 void *krealloc_debug(void *ptr, size_t size, const char *file, uint32_t line);
 void *kmalloc_aligned_debug(size_t size, size_t align, const char *file, uint32_t line);
+#ifndef MM_PREFIX
 #define kmalloc(size)                kmalloc_debug((size), __FILE__, __LINE__)
 #define kfree(ptr)                   kfree_debug((ptr), __FILE__, __LINE__)
 #define kcalloc(count, size)         kcalloc_debug((count), (size), __FILE__, __LINE__)
 #define krealloc(ptr, size)          krealloc_debug((ptr), (size), __FILE__, __LINE__)
 #define kmalloc_aligned(size, align) kmalloc_aligned_debug((size), (align), __FILE__, __LINE__)
+#else /* kmalloc is already a macro (mm_kmalloc, mm_names.h): the call site goes on that name */
+#define mm_kmalloc(size)                kmalloc_debug((size), __FILE__, __LINE__)
+#define mm_kfree(ptr)                   kfree_debug((ptr), __FILE__, __LINE__)
+#define mm_kcalloc(count, size)         kcalloc_debug((count), (size), __FILE__, __LINE__)
+#define mm_krealloc(ptr, size)          krealloc_debug((ptr), (size), __FILE__, __LINE__)
+#define mm_kmalloc_aligned(size, align) kmalloc_aligned_debug((size), (align), __FILE__, __LINE__)
+#endif
 #endif
 
 /* ---- beyond the spec: the Phase 1 heap checked against a memory map (mm/early.c) ---- */

@@ -14,6 +14,7 @@
  * slab.c, heap_region.c (heap_trim_locked, the slab-page bitmap), debug.c,
  * log.c, string.c.
  */
+#include "bits.h"
 #include "slab_priv.h"
 #include "log.h"
 
@@ -35,7 +36,7 @@ static const char *map_problem(const slab_t *s)
 {
     unsigned words = map_words(s->total), set = 0;
     for (unsigned w = 0; w < words; w++)
-        set += (unsigned)__builtin_popcount(s->map[w]);
+        set += bits_popcount(s->map[w]);
     for (unsigned w = words; w < SLAB_MAP_WORDS; w++) {
         if (s->map[w])
             return "map bits set past the last word";

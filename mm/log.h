@@ -9,6 +9,8 @@
 #ifndef MM_LOG_H
 #define MM_LOG_H
 
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
+
 #include <stdint.h>
 
 /* printf subset: %s %c %d %u %x %p %%, flags '0', width, and l/z modifiers. */

@@ -258,9 +258,7 @@ void *vmalloc_at(size_t size, const char *file, int line)
 }
 
 /* The plain function exists in MM_DEBUG builds too, for code built without it. */
-#undef vmalloc
-void *vmalloc(size_t size);
-void *vmalloc(size_t size)
+void *(vmalloc)(size_t size)
 {
     return vmalloc_at(size, NULL, 0);
 }
