@@ -78,6 +78,8 @@ typedef struct {
     /* ---- object caches (slab.h; kmalloc's small sizes once the virtual heap is up) ---- */
     uint32_t slab_pages;   /* pages held by caches: allocated one-page blocks of the heap */
     uint32_t slab_objects; /* objects allocated from caches now */
+    /* ---- out of memory (mm_set_oom_reports) ---- */
+    uint32_t oom_failures; /* allocation calls failed for want of memory, since memory_init */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 
@@ -134,6 +136,18 @@ size_t heap_trim(void);
 
 /* The last caller-bug message the memory manager printed ("" if none). */
 const char *mm_last_error(void);
+
+/*
+ * Out-of-memory lines on (1, the default) or off (0); returns the setting it
+ * replaces.  Off, an allocation that fails for want of memory returns NULL (0)
+ * without a word: for a kernel that expects a quiet NULL.  Either way each
+ * failed call of kmalloc, kcalloc, krealloc, kmalloc_aligned, kmem_cache_alloc,
+ * vmalloc, kstack_alloc, heap_reserve and the caller's pmm_alloc_page(s)
+ * counts once in memory_stats_t.oom_failures (a layer's own request failing
+ * inside such a call is not counted again).  Caller bugs are reported either
+ * way, and so is heap_init_virtual staying in Phase 1 for want of pages.
+ */
+int mm_set_oom_reports(int on);
 
 /*
  * ---- debug build (make DEBUG=1 defines MM_DEBUG; see mm_debug.h) ----

@@ -40,6 +40,7 @@ void get_memory_stats(memory_stats_t *stats)
     stats->block_count = heap_state.blocks;
     stats->free_block_count = heap_state.free_blocks;
     stats->error_count = mm_error_count();
+    stats->oom_failures = mm_oom_count();
     pmm_stats_t ps;
     pmm_get_stats(&ps);
     vmm_stats_t vs;

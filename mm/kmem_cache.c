@@ -187,8 +187,10 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
     dbg_site(file, line);
     if (idle_cache("kmem_cache_alloc", cache)) {
         obj = slab_cache_alloc("kmem_cache_alloc", cache);
-        if (!obj)
-            mm_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
+        if (!obj) {
+            mm_oom_failed();
+            mm_oom_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
+        }
         if (obj && dbg_on())
             slab_arm_object(cache, obj, cache->size);
     }
