@@ -4,7 +4,8 @@
 # and clang, normal and MM_DEBUG, and with -DMM_PREFIX (include/mm_names.h); checks
 # every object's symbols with nm; links the prefixed mm/ with a kernel of its own
 # names (tests/names/) -nostdlib, with ld.lld and with gcc; and shows that each check
-# fails on a planted unprefixed export, a libgcc call and the unprefixed link.
+# fails on a planted unprefixed export, a libgcc call and the unprefixed link; and
+# checks that the README's embedding file list holds every file mm/ includes.
 #
 #   make test-names    the suite "names" of make test (results in build/results/names)
 .PHONY: test-names

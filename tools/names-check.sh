@@ -14,9 +14,12 @@
 #      (tests/names/kernel_own.c) links with the prefixed mm/, -nostdlib and stub glue,
 #      with ld.lld and with gcc (GNU ld); a file of it (tests/names/kernel_uses.c)
 #      calls ours as kmalloc and, after #undef kfree, its own kfree beside mm_kfree.
-#   4. Self-tests: each check fails where it must: an unprefixed export planted in the
+#   4. The README's file list ("Embedding mm/ in your kernel") holds every mm/*.c and
+#      every header they include (clang -MM, both builds, with and without MM_PREFIX).
+#   5. Self-tests: each check fails where it must: an unprefixed export planted in the
 #      prefixed set, a 64-bit division and a __builtin_popcount (gcc: __udivdi3,
-#      __popcountsi2), and the same link with the unprefixed mm/ (duplicate kfree).
+#      __popcountsi2), the same link with the unprefixed mm/ (duplicate kfree), and a
+#      file list without mm/bits.h.
 #
 #   usage: names-check.sh KCFLAGS...   ($CLANG, $GCC, $LD; totals in build/results/names)
 CLANG=${CLANG:-clang}
@@ -151,6 +154,31 @@ else
     sed 's/^/        /' "$k/gcc.log" 2>/dev/null | head -20
 fi
 
+echo "== names: the README's file list holds every file mm/ needs"
+# readme_missing LIST: the mm/ sources and every header they include (both builds,
+# with and without MM_PREFIX) that are not in LIST; one name a line
+readme_missing() {
+    for f in mm/*.c; do
+        for d in "" "-DMM_DEBUG -DMM_PREFIX"; do
+            $CLANG $KCFLAGS $d -MM "$f"
+        done
+    done | tr ' \\' '\n\n' | grep -E '^(include|mm)/.*\.[ch]$' >"$dir/.needed"
+    printf '%s\n' mm/*.c >>"$dir/.needed"
+    sort -u "$dir/.needed" | while read -r f; do
+        grep -qxF "$f" "$1" || echo "$f"
+    done
+}
+# the code block after "Copy these files:" in the embedding section
+awk '/^## Embedding/ { s = 1 } s && /^Copy these files:/ { s = 2 } s == 2 && /^```/ { n++; next }
+     n == 1 { print } n == 2 { exit }' README.md |
+    tr ' ' '\n' | grep -E '^(include|mm)/' | sort -u >"$dir/readme.list"
+readme_missing "$dir/readme.list" >"$dir/readme.missing"
+if [ "$(wc -l <"$dir/readme.list")" -gt 0 ] && [ ! -s "$dir/readme.missing" ]; then
+    pass "README lists all $(sort -u "$dir/.needed" | wc -l) files mm/ needs ($(wc -l <"$dir/readme.list") listed)"
+else
+    fail "README's embedding list misses: $(tr '\n' ' ' <"$dir/readme.missing")"
+fi
+
 echo "== names: self-tests (each check must fail here)"
 st=$dir/selftest
 mkdir -p "$st"
@@ -188,8 +216,16 @@ else
     sed 's/^/        /' "$st/clash.log" | head -10
 fi
 
+# the README check on a list without mm/bits.h
+grep -vxF mm/bits.h "$dir/readme.list" >"$st/readme.list"
+if [ "$(readme_missing "$st/readme.list")" = mm/bits.h ]; then
+    pass "a file list without mm/bits.h fails, naming it"
+else
+    fail "a file list without mm/bits.h: the check did not name exactly mm/bits.h"
+fi
+
 # every case above ends in pass or fail: fewer means a case fell through unreported
-cases=$((10 + 4 + 3 + 3))
+cases=$((10 + 4 + 3 + 1 + 4))
 if [ $((passed + failed)) -ne $cases ]; then
     fail "only $((passed + failed)) of the suite's $cases cases reported"
 fi
