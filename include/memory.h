@@ -9,6 +9,8 @@
 #ifndef MEMORY_H
 #define MEMORY_H
 
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +78,8 @@ typedef struct {
     /* ---- object caches (slab.h; kmalloc's small sizes once the virtual heap is up) ---- */
     uint32_t slab_pages;   /* pages held by caches: allocated one-page blocks of the heap */
     uint32_t slab_objects; /* objects allocated from caches now */
+    /* ---- out of memory (mm_set_oom_reports) ---- */
+    uint32_t oom_failures; /* allocation calls failed for want of memory, since memory_init */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 
@@ -134,6 +138,18 @@ size_t heap_trim(void);
 const char *mm_last_error(void);
 
 /*
+ * Out-of-memory lines on (1, the default) or off (0); returns the setting it
+ * replaces.  Off, an allocation that fails for want of memory returns NULL (0)
+ * without a word: for a kernel that expects a quiet NULL.  Either way each
+ * failed call of kmalloc, kcalloc, krealloc, kmalloc_aligned, kmem_cache_alloc,
+ * vmalloc, kstack_alloc, heap_reserve and the caller's pmm_alloc_page(s)
+ * counts once in memory_stats_t.oom_failures (a layer's own request failing
+ * inside such a call is not counted again).  Caller bugs are reported either
+ * way, and so is heap_init_virtual staying in Phase 1 for want of pages.
+ */
+int mm_set_oom_reports(int on);
+
+/*
  * ---- debug build (make DEBUG=1 defines MM_DEBUG; see mm_debug.h) ----
  * The allocation functions become macros that pass their call site, so the
  * leak report, the profile and every debug report can name it.  The real
@@ -145,11 +161,19 @@ void kfree_debug(void *ptr, const char *file, uint32_t line);
 void *kcalloc_debug(size_t count, size_t size, const char *file, uint32_t line);
 void *krealloc_debug(void *ptr, size_t size, const char *file, uint32_t line);
 void *kmalloc_aligned_debug(size_t size, size_t align, const char *file, uint32_t line);
+#ifndef MM_PREFIX
 #define kmalloc(size)                kmalloc_debug((size), __FILE__, __LINE__)
 #define kfree(ptr)                   kfree_debug((ptr), __FILE__, __LINE__)
 #define kcalloc(count, size)         kcalloc_debug((count), (size), __FILE__, __LINE__)
 #define krealloc(ptr, size)          krealloc_debug((ptr), (size), __FILE__, __LINE__)
 #define kmalloc_aligned(size, align) kmalloc_aligned_debug((size), (align), __FILE__, __LINE__)
+#else /* kmalloc is already a macro (mm_kmalloc, mm_names.h): the call site goes on that name */
+#define mm_kmalloc(size)                kmalloc_debug((size), __FILE__, __LINE__)
+#define mm_kfree(ptr)                   kfree_debug((ptr), __FILE__, __LINE__)
+#define mm_kcalloc(count, size)         kcalloc_debug((count), (size), __FILE__, __LINE__)
+#define mm_krealloc(ptr, size)          krealloc_debug((ptr), (size), __FILE__, __LINE__)
+#define mm_kmalloc_aligned(size, align) kmalloc_aligned_debug((size), (align), __FILE__, __LINE__)
+#endif
 #endif
 
 /* ---- beyond the spec: the Phase 1 heap checked against a memory map (mm/early.c) ---- */

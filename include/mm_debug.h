@@ -25,6 +25,8 @@
 #ifndef MM_DEBUG_H
 #define MM_DEBUG_H
 
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
 #include <stddef.h>
 #include <stdint.h>
 

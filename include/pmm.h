@@ -9,6 +9,8 @@
 #ifndef PMM_H
 #define PMM_H
 
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
 #include <stddef.h>
 #include <stdint.h>
 

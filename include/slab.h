@@ -23,6 +23,8 @@
 #ifndef SLAB_H
 #define SLAB_H
 
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,8 +88,13 @@ int kmem_cache_check(void);
 #ifdef MM_DEBUG
 void *kmem_cache_alloc_debug(kmem_cache_t *cache, const char *file, uint32_t line);
 void kmem_cache_free_debug(kmem_cache_t *cache, void *obj, const char *file, uint32_t line);
+#ifndef MM_PREFIX
 #define kmem_cache_alloc(cache)     kmem_cache_alloc_debug((cache), __FILE__, __LINE__)
 #define kmem_cache_free(cache, obj) kmem_cache_free_debug((cache), (obj), __FILE__, __LINE__)
+#else /* on the names mm_names.h makes of them (see memory.h) */
+#define mm_kmem_cache_alloc(cache)     kmem_cache_alloc_debug((cache), __FILE__, __LINE__)
+#define mm_kmem_cache_free(cache, obj) kmem_cache_free_debug((cache), (obj), __FILE__, __LINE__)
+#endif
 #endif
 
 #endif /* SLAB_H */

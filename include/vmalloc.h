@@ -23,6 +23,8 @@
 #ifndef VMALLOC_H
 #define VMALLOC_H
 
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,10 +38,11 @@
  * when the range or the table is full, or out of physical pages (one line
  * says which; nothing is left mapped or allocated).  Needs paging (vmm_init).
  */
-#ifdef MM_DEBUG
+void *(vmalloc)(size_t size);
+#if defined(MM_DEBUG) && !defined(MM_PREFIX)
 #define vmalloc(size) vmalloc_at((size), __FILE__, __LINE__)
-#else
-void *vmalloc(size_t size);
+#elif defined(MM_DEBUG) /* on the name mm_names.h makes of it (see memory.h) */
+#define mm_vmalloc(size) vmalloc_at((size), __FILE__, __LINE__)
 #endif
 /* vmalloc recording where it was called from (for dumps and fault messages). */
 void *vmalloc_at(size_t size, const char *file, int line);

@@ -44,6 +44,8 @@
 #ifndef VMM_H
 #define VMM_H
 
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -12,6 +12,7 @@
  * (mm_meta_page maps them, PMM_OWNER_META); the early heap's are the
  * caller's static arrays.  Calls vmm.c and pmm.c (those pages), string.c.
  */
+#include "bits.h"
 #include "blockmap.h"
 #include "glue.h"
 #include "kmap.h"
@@ -143,7 +144,7 @@ void bmap_clear(bmap_t *m, uintptr_t addr)
 /* The address of the first start bit of word w (which has one). */
 static uintptr_t word_first(const bmap_t *m, uint32_t w)
 {
-    return m->base + ((uintptr_t)w * 32 + (uintptr_t)__builtin_ctz(m->start[w])) * BMAP_GRANULE;
+    return m->base + ((uintptr_t)w * 32 + (uintptr_t)bits_lowest(m->start[w])) * BMAP_GRANULE;
 }
 
 uintptr_t bmap_first_start(const bmap_t *m, uintptr_t from, uintptr_t end)
@@ -155,7 +156,7 @@ uintptr_t bmap_first_start(const bmap_t *m, uintptr_t from, uintptr_t end)
     uint32_t w = (uint32_t)(g / 32);
     uint32_t bits = m->start[w] & (~0u << (g % 32));
     if (bits) {
-        uintptr_t a = m->base + ((uintptr_t)w * 32 + (uintptr_t)__builtin_ctz(bits)) * BMAP_GRANULE;
+        uintptr_t a = m->base + ((uintptr_t)w * 32 + (uintptr_t)bits_lowest(bits)) * BMAP_GRANULE;
         return a < end ? a : end;
     }
     /* the words after w, 32 at a time through the summary */
@@ -164,7 +165,7 @@ uintptr_t bmap_first_start(const bmap_t *m, uintptr_t from, uintptr_t end)
             break;
         uint32_t s = m->sum[x / 32] & (~0u << (x % 32));
         if (s) {
-            uint32_t nw = x / 32 * 32 + (uint32_t)__builtin_ctz(s);
+            uint32_t nw = x / 32 * 32 + bits_lowest(s);
             if (nw >= m->words)
                 break;
             uintptr_t a = word_first(m, nw);
@@ -187,16 +188,16 @@ uintptr_t bmap_start_at_or_below(const bmap_t *m, uintptr_t addr)
     if (g % 32 != 31)
         bits &= (2u << (g % 32)) - 1;
     if (bits)
-        return m->base + ((uintptr_t)w * 32 + 31 - (uintptr_t)__builtin_clz(bits)) * BMAP_GRANULE;
+        return m->base + ((uintptr_t)w * 32 + (uintptr_t)bits_highest(bits)) * BMAP_GRANULE;
     /* the words before w, 32 at a time through the summary */
     for (long x = (long)w - 1; x >= 0;) {
         uint32_t s = m->sum[x / 32];
         if (x % 32 != 31)
             s &= (2u << (x % 32)) - 1;
         if (s) {
-            uint32_t pw = (uint32_t)(x / 32 * 32 + 31 - __builtin_clz(s));
-            return m->base + ((uintptr_t)pw * 32 + 31 - (uintptr_t)__builtin_clz(m->start[pw])) *
-                                 BMAP_GRANULE;
+            uint32_t pw = (uint32_t)(x / 32 * 32 + bits_highest(s));
+            return m->base +
+                   ((uintptr_t)pw * 32 + (uintptr_t)bits_highest(m->start[pw])) * BMAP_GRANULE;
         }
         x = x / 32 * 32 - 1;
     }

@@ -28,6 +28,8 @@
 #ifndef MM_BLOCKMAP_H
 #define MM_BLOCKMAP_H
 
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -31,6 +31,7 @@
  * heap_stats.c and kmalloc.c).  Locking: the hooks run under the glue lock;
  * the public functions take it.
  */
+#include "bits.h"
 #include "glue.h"
 #include "heap_internal.h"
 #include "lock.h"
@@ -228,7 +229,7 @@ void dbg_arm(void *obj, uint32_t size, uint32_t cap, dbg_rec_t *rec, heap_block_
     dbg.live_bytes += size;
     if (dbg.live_bytes > dbg.peak_bytes)
         dbg.peak_bytes = dbg.live_bytes;
-    unsigned k = size ? 31u - (unsigned)__builtin_clz(size) : 0;
+    unsigned k = size ? bits_highest(size) : 0;
     dbg.histogram[k < MM_HISTOGRAM_BUCKETS ? k : MM_HISTOGRAM_BUCKETS - 1]++;
     trace(0, obj, size, id);
 }

@@ -7,6 +7,8 @@
 #ifndef MM_DESCRIBE_H
 #define MM_DESCRIBE_H
 
+#include "names_priv.h"
+
 #include "vmm.h"
 
 /* The registered describer's text for a (in a static buffer), or NULL if no range holds a. */

@@ -13,12 +13,8 @@
  * benchmark builds bench/frag_fit.c in place of this file and heap_fit.c (one
  * list for every free block, to compare placements on the same traces).
  */
+#include "bits.h"
 #include "heap_priv.h"
-
-static inline unsigned fls32(uint32_t x)
-{
-    return 31u - (unsigned)__builtin_clz(x);
-}
 
 void heap_size_class(size_t size, unsigned *fl, unsigned *sl)
 {
@@ -28,7 +24,7 @@ void heap_size_class(size_t size, unsigned *fl, unsigned *sl)
         *fl = 0;
         *sl = (unsigned)size / (TLSF_SMALL / TLSF_SL_COUNT);
     } else {
-        unsigned f = fls32((uint32_t)size);
+        unsigned f = bits_highest((uint32_t)size);
         *fl = f - 6;
         *sl = (unsigned)(size >> (f - TLSF_SL_LOG2)) ^ TLSF_SL_COUNT;
     }

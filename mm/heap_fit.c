@@ -14,6 +14,7 @@
  * them).  Calls heap_block.c (list checks and rebuild) and heap_class.c.
  * Glue lock held.
  */
+#include "bits.h"
 #include "heap_priv.h"
 
 static int fits_visit(heap_block_t *b, size_t need)
@@ -55,12 +56,12 @@ heap_block_t *heap_find_fit(const char *fn, size_t need)
                 uint32_t fl_above =
                     fl + 1 < TLSF_FL_COUNT ? heap_state.fl_map & (~0u << (fl + 1)) : 0;
                 if (fl_above) {
-                    f = (unsigned)__builtin_ctz(fl_above);
+                    f = bits_lowest(fl_above);
                     above = heap_state.sl_map[f];
                 }
             }
             if (above) {
-                unsigned s = (unsigned)__builtin_ctz(above);
+                unsigned s = bits_lowest(above);
                 bad = heap_state.lists[f][s];
                 if (bad && heap_free_entry_ok(bad) && heap_list_of(bad) == &heap_state.lists[f][s])
                     return bad;

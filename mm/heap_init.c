@@ -63,11 +63,13 @@ void heap_reserve(size_t bytes)
                   (unsigned)HEAP_VIRTUAL_START, (unsigned long)bytes);
     } else {
         uint32_t want = (uint32_t)((bytes + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1));
-        if (heap_region_reserve(r, want) < 0 || slab_meta_reserve(r->start, want) < 0)
-            mm_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
-                      (unsigned)(want / 1024));
-        else
+        if (heap_region_reserve(r, want) < 0 || slab_meta_reserve(r->start, want) < 0) {
+            mm_oom_failed();
+            mm_oom_printf("heap_reserve: no memory to map %u KB: reserve not made\n",
+                          (unsigned)(want / 1024));
+        } else {
             heap_state.reserve = want > heap_state.reserve ? want : heap_state.reserve;
+        }
     }
     heap_leave(call);
 }

@@ -28,6 +28,8 @@
 #ifndef MM_HEAP_INTERNAL_H
 #define MM_HEAP_INTERNAL_H
 
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
+
 #include <stddef.h>
 #include <stdint.h>
 

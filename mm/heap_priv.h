@@ -45,6 +45,8 @@
 #ifndef MM_HEAP_PRIV_H
 #define MM_HEAP_PRIV_H
 
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -12,6 +12,7 @@
  * totals, their check, a slab page's description) and debug.c.  The public functions take
  * the glue lock and name themselves for the reports.
  */
+#include "bits.h"
 #include "glue.h"
 #include "heap_priv.h"
 #include "kmap.h"
@@ -40,6 +41,7 @@ void get_memory_stats(memory_stats_t *stats)
     stats->block_count = heap_state.blocks;
     stats->free_block_count = heap_state.free_blocks;
     stats->error_count = mm_error_count();
+    stats->oom_failures = mm_oom_count();
     pmm_stats_t ps;
     pmm_get_stats(&ps);
     heap_region_t *vr = heap_growing_region();
@@ -193,7 +195,7 @@ int heap_check(void)
         const heap_region_t *r = &heap_state.regions[i];
         uint32_t n = 0;
         for (uint32_t w = 0; w < ((r->end - r->start) / PAGE_SIZE + 31) / 32; w++)
-            n += (uint32_t)__builtin_popcount(r->slab_map[w]);
+            n += bits_popcount(r->slab_map[w]);
         if (n != r->slab_pages)
             errors += check_failed((void *)r->start, "region's slab-page count is wrong");
         marked += n;

@@ -51,17 +51,19 @@ static heap_call_t api_enter(const char *name, const char *file, uint32_t line)
 
 /* ---------------------------------------------------- block allocation ---- */
 
+/* A caller's call fails for want of memory: counted; reported once per episode (if on). */
 static void out_of_memory(const char *fn, size_t size)
 {
+    mm_oom_failed();
     if (size > HEAP_MAX_REQUEST) {
-        mm_printf("%s: %lu bytes: larger than the heap can ever be\n", fn, (unsigned long)size);
+        mm_oom_printf("%s: %lu bytes: larger than the heap can ever be\n", fn, (unsigned long)size);
         return;
     }
-    if (heap_state.oom_reported)
+    if (heap_state.oom_reported || !mm_oom_reports_on())
         return;
     heap_state.oom_reported = 1;
-    mm_printf("%s: out of memory: %lu bytes requested, %u bytes free in %u blocks\n", fn,
-              (unsigned long)size, (unsigned)heap_state.free, (unsigned)heap_state.free_blocks);
+    mm_oom_printf("%s: out of memory: %lu bytes requested, %u bytes free in %u blocks\n", fn,
+                  (unsigned long)size, (unsigned)heap_state.free, (unsigned)heap_state.free_blocks);
 }
 
 static heap_block_t *block_try(const char *fn, size_t need, size_t align)

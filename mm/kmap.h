@@ -17,6 +17,8 @@
 #ifndef MM_KMAP_H
 #define MM_KMAP_H
 
+#include "names_priv.h"
+
 #include <stdint.h>
 
 #include "pmm.h"

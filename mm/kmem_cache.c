@@ -14,6 +14,7 @@
  * slab.c, heap_region.c (heap_trim_locked, the slab-page bitmap), debug.c,
  * log.c, string.c.
  */
+#include "bits.h"
 #include "slab_priv.h"
 #include "log.h"
 
@@ -35,7 +36,7 @@ static const char *map_problem(const slab_t *s)
 {
     unsigned words = map_words(s->total), set = 0;
     for (unsigned w = 0; w < words; w++)
-        set += (unsigned)__builtin_popcount(s->map[w]);
+        set += bits_popcount(s->map[w]);
     for (unsigned w = words; w < SLAB_MAP_WORDS; w++) {
         if (s->map[w])
             return "map bits set past the last word";
@@ -186,8 +187,10 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
     dbg_site(file, line);
     if (idle_cache("kmem_cache_alloc", cache)) {
         obj = slab_cache_alloc("kmem_cache_alloc", cache);
-        if (!obj)
-            mm_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
+        if (!obj) {
+            mm_oom_failed();
+            mm_oom_printf("kmem_cache_alloc: cache '%s': out of memory\n", cache->name);
+        }
         if (obj && dbg_on())
             slab_arm_object(cache, obj, cache->size);
     }

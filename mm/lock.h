@@ -11,6 +11,8 @@
 #ifndef MM_LOCK_H
 #define MM_LOCK_H
 
+#include "names_priv.h"
+
 #include "glue.h"
 
 /* Interrupts off on this CPU, then the lock (or one more level of it). */

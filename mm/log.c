@@ -23,6 +23,8 @@ struct line {
 
 static char last_error[LINE_MAX];
 static uint32_t error_count;
+static int oom_quiet;         /* mm_set_oom_reports(0): a setting, kept by mm_log_reset */
+static uint32_t oom_failures; /* failed allocation calls, reported or not */
 
 /* Two bytes stay free: mm_report's newline and last_error's terminator. */
 static void put(struct line *l, char c)
@@ -169,6 +171,40 @@ void mm_printf(const char *fmt, ...)
     glue_console_write(l.buf, l.len);
 }
 
+void mm_oom_printf(const char *fmt, ...)
+{
+    if (oom_quiet)
+        return;
+    struct line l;
+    va_list ap;
+    va_start(ap, fmt);
+    line_start(&l, "", fmt, ap);
+    va_end(ap);
+    glue_console_write(l.buf, l.len);
+}
+
+void mm_oom_failed(void)
+{
+    oom_failures++;
+}
+
+uint32_t mm_oom_count(void)
+{
+    return oom_failures;
+}
+
+int mm_oom_reports_on(void)
+{
+    return !oom_quiet;
+}
+
+int mm_set_oom_reports(int on)
+{
+    int was = !oom_quiet;
+    oom_quiet = !on;
+    return was;
+}
+
 void mm_report(const char *fmt, ...)
 {
     struct line l;
@@ -233,4 +269,5 @@ void mm_log_reset(void)
 {
     last_error[0] = '\0';
     error_count = 0;
+    oom_failures = 0;
 }

@@ -9,6 +9,8 @@
 #ifndef MM_LOG_H
 #define MM_LOG_H
 
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
+
 #include <stdint.h>
 
 /* printf subset: %s %c %d %u %x %p %%, flags '0', width, and l/z modifiers. */
@@ -37,5 +39,16 @@ int mm_check_failed_at(const char *check, uint32_t addr, const char *what);
 
 uint32_t mm_error_count(void);
 void mm_log_reset(void);
+
+/*
+ * Out of memory (mm_set_oom_reports, memory.h): mm_oom_printf prints like
+ * mm_printf unless the reports are off; mm_oom_failed counts one failed call
+ * (call it once per public call that fails, reported or not).
+ */
+__attribute__((format(printf, 1, 2))) void mm_oom_printf(const char *fmt, ...);
+void mm_oom_failed(void);
+uint32_t mm_oom_count(void);
+/* Are the reports on?  (A layer that prints once per episode starts none while they are off.) */
+int mm_oom_reports_on(void);
 
 #endif /* MM_LOG_H */

@@ -335,10 +335,13 @@ static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
         pfn = block_take(order);
     }
     if (pfn == PFN_NONE) {
-        if (!pmm_data.oom_reported)
-            mm_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
-                      (unsigned)pmm_data.free);
-        pmm_data.oom_reported = 1;
+        if ((owner & ~PMM_NO_RECLAIM) == PMM_OWNER_CALLER)
+            mm_oom_failed(); /* the other owners' calls are counted by their layer */
+        if (!pmm_data.oom_reported && mm_oom_reports_on()) {
+            mm_oom_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
+                          (unsigned)pmm_data.free);
+            pmm_data.oom_reported = 1;
+        }
         return 0;
     }
     owner &= ~PMM_NO_RECLAIM;

@@ -6,6 +6,8 @@
 #ifndef MM_PMM_PRIV_H
 #define MM_PMM_PRIV_H
 
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
+
 #include "glue.h"
 #include "memory.h"
 #include "pmm.h"

@@ -75,6 +75,7 @@
  * Locking: the glue lock, held by every caller (kmem_cache.c's public
  * functions, kmalloc.c, heap_init.c take it).
  */
+#include "bits.h"
 #include "blockmap.h"
 #include "kmap.h"
 #include "log.h"
@@ -258,7 +259,7 @@ static void *slab_take(kmem_cache_t *c, slab_t *s)
     for (unsigned k = 0; k < words; k++) {
         uint32_t clear = ~s->map[w];
         if (clear) {
-            unsigned bit = (unsigned)__builtin_ctz(clear);
+            unsigned bit = bits_lowest(clear);
             int was = slab_state(s);
             s->map[w] |= 1u << bit;
             s->hint = (uint16_t)w;

@@ -8,6 +8,8 @@
 #ifndef MM_SLAB_PRIV_H
 #define MM_SLAB_PRIV_H
 
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
+
 #include "glue.h"
 #include "heap_internal.h"
 #include "memory.h"

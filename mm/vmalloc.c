@@ -191,9 +191,15 @@ static void unmap_pages(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_
         kmap_unmap(fn, base + i * PAGE_SIZE, owner);
 }
 
-static vaddr_t fail(const char *fn, size_t size, const char *why)
+/* A failed call; oom: for want of memory (room, table, pages), reported only if that is on. */
+static vaddr_t fail(const char *fn, size_t size, const char *why, int oom)
 {
-    mm_printf("%s: %lu bytes: %s\n", fn, (unsigned long)size, why);
+    if (oom) {
+        mm_oom_failed();
+        mm_oom_printf("%s: %lu bytes: %s\n", fn, (unsigned long)size, why);
+    } else {
+        mm_printf("%s: %lu bytes: %s\n", fn, (unsigned long)size, why);
+    }
     vm.failures++;
     return 0;
 }
@@ -218,18 +224,18 @@ static void register_describer(void)
 static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int line, int stack)
 {
     if (!kmap_ready())
-        return fail(fn, size, "paging is off (vmm_init, or glue_kmap_ready, first)");
+        return fail(fn, size, "paging is off (vmm_init, or glue_kmap_ready, first)", 0);
     if (size > RANGE_BYTES - 2 * PAGE_SIZE) /* also keeps pages * PAGE_SIZE in 32 bits */
-        return fail(fn, size, "larger than the whole vmalloc range");
+        return fail(fn, size, "larger than the whole vmalloc range", 1);
     if (vm.count == VMALLOC_MAX_AREAS)
-        return fail(fn, size, "table full (" STRINGIFY(VMALLOC_MAX_AREAS) " live allocations)");
+        return fail(fn, size, "table full (" STRINGIFY(VMALLOC_MAX_AREAS) " live allocations)", 1);
     uint32_t pages = (uint32_t)((size + PAGE_SIZE - 1) / PAGE_SIZE);
     uint32_t span = (pages + 2) * PAGE_SIZE;
     vaddr_t lo = hole_from(vm.cursor, span);
     if (!lo)
         lo = hole_from(VMALLOC_START, span); /* wrap around */
     if (!lo)
-        return fail(fn, size, "out of virtual space in the vmalloc range");
+        return fail(fn, size, "out of virtual space in the vmalloc range", 1);
 
     register_describer();
     struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack};
@@ -241,7 +247,7 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
         if (p)
             pmm_free_pages_owner(p, 1, owner); /* no page table for it */
         unmap_pages(fn, a.base, i, owner);
-        return fail(fn, size, "out of physical memory (nothing kept)");
+        return fail(fn, size, "out of physical memory (nothing kept)", 1);
     }
     record(&a);
     vm.cursor = span_hi(&a) < RANGE_LIMIT ? span_hi(&a) : VMALLOC_START;
@@ -259,9 +265,7 @@ void *vmalloc_at(size_t size, const char *file, int line)
 }
 
 /* The plain function exists in MM_DEBUG builds too, for code built without it. */
-#undef vmalloc
-void *vmalloc(size_t size);
-void *vmalloc(size_t size)
+void *(vmalloc)(size_t size)
 {
     return vmalloc_at(size, NULL, 0);
 }

@@ -181,7 +181,7 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
     }
     if (!e) {
         if (table_for(virt, flags) < 0) {
-            mm_printf("%s: 0x%08lx: no memory for a page table\n", fn, (unsigned long)virt);
+            mm_oom_printf("%s: 0x%08lx: no memory for a page table\n", fn, (unsigned long)virt);
             return -1;
         }
         e = entry_of(virt);

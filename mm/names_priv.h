@@ -1,0 +1,118 @@
+/*
+ * names_priv.h - MM_PREFIX for the names mm/ files share among themselves
+ * (include/mm_names.h renames the public API and says why).  Every mm/ header
+ * includes it, so no kernel file ever sees these macros.
+ */
+#ifndef MM_NAMES_PRIV_H
+#define MM_NAMES_PRIV_H
+
+#include "mm_names.h"
+
+#ifdef MM_PREFIX
+#define bmap_check               mm_bmap_check
+#define bmap_clear               mm_bmap_clear
+#define bmap_count               mm_bmap_count
+#define bmap_cover               mm_bmap_cover
+#define bmap_first_start         mm_bmap_first_start
+#define bmap_init_static         mm_bmap_init_static
+#define bmap_init_window         mm_bmap_init_window
+#define bmap_set                 mm_bmap_set
+#define bmap_start_at_or_below   mm_bmap_start_at_or_below
+#define bmap_uncover             mm_bmap_uncover
+#define dbg_arm                  mm_dbg_arm
+#define dbg_check_live           mm_dbg_check_live
+#define dbg_check_quarantine     mm_dbg_check_quarantine
+#define dbg_dump_state           mm_dbg_dump_state
+#define dbg_evict                mm_dbg_evict
+#define dbg_free                 mm_dbg_free
+#define dbg_get_stats            mm_dbg_get_stats
+#define dbg_on                   mm_dbg_on
+#define dbg_profile              mm_dbg_profile
+#define dbg_quarantined          mm_dbg_quarantined
+#define dbg_reset                mm_dbg_reset
+#define dbg_site                 mm_dbg_site
+#define dbg_user_size            mm_dbg_user_size
+#define describe_range           mm_describe_range
+#define heap_alloc_aligned       mm_heap_alloc_aligned
+#define heap_alloc_block         mm_heap_alloc_block
+#define heap_api_swap            mm_heap_api_swap
+#define heap_block_merge_next    mm_heap_block_merge_next
+#define heap_block_problem       mm_heap_block_problem
+#define heap_block_rebuild       mm_heap_block_rebuild
+#define heap_block_release       mm_heap_block_release
+#define heap_block_set_state     mm_heap_block_set_state
+#define heap_block_split         mm_heap_block_split
+#define heap_block_trim          mm_heap_block_trim
+#define heap_checked_block       mm_heap_checked_block
+#define heap_find_fit            mm_heap_find_fit
+#define heap_free_add            mm_heap_free_add
+#define heap_free_block          mm_heap_free_block
+#define heap_free_del            mm_heap_free_del
+#define heap_free_entry_ok       mm_heap_free_entry_ok
+#define heap_freelist_rebuild    mm_heap_freelist_rebuild
+#define heap_freelist_scan       mm_heap_freelist_scan
+#define heap_freelist_unlink     mm_heap_freelist_unlink
+#define heap_grow                mm_heap_grow
+#define heap_growing_region      mm_heap_growing_region
+#define heap_is_slab_block       mm_heap_is_slab_block
+#define heap_largest_free        mm_heap_largest_free
+#define heap_list_of             mm_heap_list_of
+#define heap_list_walk           mm_heap_list_walk
+#define heap_map_next            mm_heap_map_next
+#define heap_map_prev            mm_heap_map_prev
+#define heap_next_ok             mm_heap_next_ok
+#define heap_rebuild             mm_heap_rebuild
+#define heap_region_add          mm_heap_region_add
+#define heap_region_init_virtual mm_heap_region_init_virtual
+#define heap_region_last         mm_heap_region_last
+#define heap_region_of           mm_heap_region_of
+#define heap_region_reserve      mm_heap_region_reserve
+#define heap_region_reset        mm_heap_region_reset
+#define heap_release_block       mm_heap_release_block
+#define heap_request_size        mm_heap_request_size
+#define heap_shrink              mm_heap_shrink
+#define heap_size_class          mm_heap_size_class
+#define heap_slab_bit            mm_heap_slab_bit
+#define heap_slab_bit_set        mm_heap_slab_bit_set
+#define heap_slab_page_alloc     mm_heap_slab_page_alloc
+#define heap_slab_page_free      mm_heap_slab_page_free
+#define heap_slab_page_next      mm_heap_slab_page_next
+#define heap_slab_page_of        mm_heap_slab_page_of
+#define heap_span_ok             mm_heap_span_ok
+#define heap_span_repair         mm_heap_span_repair
+#define heap_state               mm_heap_state
+#define heap_trim_locked         mm_heap_trim_locked
+#define kmap_count               mm_kmap_count
+#define kmap_page                mm_kmap_page
+#define kmap_phys                mm_kmap_phys
+#define kmap_ready               mm_kmap_ready
+#define kmap_reset_range         mm_kmap_reset_range
+#define kmap_unmap               mm_kmap_unmap
+#define pmm_data                 mm_pmm_data
+#define slab_all                 mm_slab_all
+#define slab_arm_object          mm_slab_arm_object
+#define slab_cache_alloc         mm_slab_cache_alloc
+#define slab_cache_init          mm_slab_cache_init
+#define slab_cache_ok            mm_slab_cache_ok
+#define slab_cache_shrink        mm_slab_cache_shrink
+#define slab_check_locked        mm_slab_check_locked
+#define slab_desc_of             mm_slab_desc_of
+#define slab_describe            mm_slab_describe
+#define slab_drain_quarantine    mm_slab_drain_quarantine
+#define slab_enable              mm_slab_enable
+#define slab_kfree               mm_slab_kfree
+#define slab_kmalloc             mm_slab_kmalloc
+#define slab_meta_reserve        mm_slab_meta_reserve
+#define slab_meta_trim_locked    mm_slab_meta_trim_locked
+#define slab_object_free         mm_slab_object_free
+#define slab_object_of           mm_slab_object_of
+#define slab_problem             mm_slab_problem
+#define slab_quarantine_object   mm_slab_quarantine_object
+#define slab_reap_locked         mm_slab_reap_locked
+#define slab_relieve             mm_slab_relieve
+#define slab_reset               mm_slab_reset
+#define slab_totals              mm_slab_totals
+#define slab_usable              mm_slab_usable
+#endif /* MM_PREFIX */
+
+#endif /* MM_NAMES_PRIV_H */
