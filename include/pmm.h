@@ -86,9 +86,9 @@ typedef struct {
     uint32_t refused_frees;                  /* frees refused: not the owner's path */
     /* the stages (pmm_init_layout, pmm_add_range, pmm_set_reachable) */
     uint32_t unreachable_pages; /* RAM known, above the reachable limit: not handed out yet */
+    uint32_t ranges_added;      /* ranges pmm_add_range accepted (at most PMM_ADDED_RANGES) */
     uint64_t reachable_limit;   /* pages below it may be handed out (4 GB: all of them) */
     uint64_t ram_end;           /* the descriptors cover [0, ram_end): pmm_add_range's ceiling */
-    uint32_t ranges_added;      /* ranges pmm_add_range accepted (at most PMM_ADDED_RANGES) */
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -160,7 +160,8 @@ typedef struct {
  * line, with the PMM left empty (it hands out nothing and writes nowhere):
  * a kernel image the map does not reserve, a metadata place that is not
  * free RAM, too small or not reachable, no room for the metadata below the
- * reachable limit.  Returns 0, or -1 if refused or nothing usable remains.
+ * reachable limit.  (No map at all is refused as by pmm_init_map: the PMM
+ * stays as it was.)  Returns 0, or -1 if refused or nothing usable remains.
  */
 int pmm_init_layout(const pmm_range_t *map, int count, const pmm_layout_t *layout);
 /* Bytes of metadata the PMM needs to describe RAM up to ram_end (a meta_length that fits). */
@@ -221,7 +222,10 @@ int pmm_register_reclaim(size_t (*hook)(void));
 void pmm_unregister_reclaim(size_t (*hook)(void));
 
 void pmm_get_stats(pmm_stats_t *stats);
-/* Print the totals, the used pages per owner, the free blocks per order and the page runs. */
+/*
+ * Print the totals, the stages (reachable limit, descriptors' end, ranges
+ * added), the used pages per owner, the free blocks per order and the page runs.
+ */
 void pmm_dump(void);
 /* Verify every structure; returns the number of broken invariants. */
 int pmm_check(void);

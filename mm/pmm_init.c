@@ -359,10 +359,10 @@ static int init_locked(const pmm_range_t *map, int count, const pmm_layout_t *l)
     return pmm_data.free ? 0 : -1;
 }
 
-int pmm_init_layout(const pmm_range_t *map, int count, const pmm_layout_t *layout)
+static int init(const char *fn, const pmm_range_t *map, int count, const pmm_layout_t *layout)
 {
     if (!map || count <= 0) {
-        mm_report("%s: empty memory map", layout ? "pmm_init_layout" : "pmm_init_map");
+        mm_report("%s: empty memory map", fn);
         return -1;
     }
     glue_irqflags_t f = glue_lock();
@@ -371,9 +371,14 @@ int pmm_init_layout(const pmm_range_t *map, int count, const pmm_layout_t *layou
     return r;
 }
 
+int pmm_init_layout(const pmm_range_t *map, int count, const pmm_layout_t *layout)
+{
+    return init("pmm_init_layout", map, count, layout);
+}
+
 int pmm_init_map(const pmm_range_t *map, int count)
 {
-    return pmm_init_layout(map, count, NULL);
+    return init("pmm_init_map", map, count, NULL);
 }
 
 void pmm_init(uint32_t mem_size)

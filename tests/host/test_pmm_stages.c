@@ -29,7 +29,6 @@ static const pmm_range_t boot_map[] = {
 static pmm_stats_t pstats(void)
 {
     pmm_stats_t s;
-    memset(&s, 0, sizeof(s)); /* padding too: tests compare whole structs */
     pmm_get_stats(&s);
     return s;
 }
@@ -368,6 +367,12 @@ static void test_kernel_not_reserved_is_refused(void **state)
     l.kernel_base = 0xfff00000u;
     l.kernel_length = 0x10000;
     assert_int_equal(pmm_init_layout(forgot, 2, &l), 0);
+    CHECK_PMM();
+    /* no map at all: named as the call the caller made; the PMM stays as it was */
+    uint32_t total = pstats().total_pages;
+    assert_int_equal(pmm_init_layout(NULL, 0, &l), -1);
+    assert_true(strstr(mm_last_error(), "pmm_init_layout: empty memory map"));
+    assert_int_equal(pstats().total_pages, total);
     CHECK_PMM();
     /* a kernel image that wraps is refused */
     l.kernel_base = UINT64_MAX - 0xfff;
