@@ -5,7 +5,7 @@
  *
  * The machine of most tests: an xv6-like kernel that maps 4 MB at boot.
  *
- *   0      640K   1 MB   1.25 MB        4 MB    5 MB   24 MB     48-49 MB   64 MB
+ *   0      640K   1 MB   1.25 MB        4 MB    5 MB   12 MB    20-21 MB    32 MB
  *   | low  |      |kernel| free ...      | unreachable ... | hole | reserved | hole |
  *                                        ^ reachable      heap ^           ram_end ^
  */
@@ -20,9 +20,9 @@
 
 static const pmm_range_t boot_map[] = {
     {0x0, 0x9fc00, PMM_RANGE_AVAILABLE},
-    {MB, 23 * MB, PMM_RANGE_AVAILABLE},
+    {MB, 11 * MB, PMM_RANGE_AVAILABLE},
     {KERNEL_BASE, KERNEL_SIZE, PMM_RANGE_RESERVED},
-    {48 * MB, MB, PMM_RANGE_RESERVED}, /* firmware, in a hole */
+    {20 * MB, MB, PMM_RANGE_RESERVED}, /* firmware, in a hole */
 };
 #define BOOT_COUNT 4
 
@@ -44,7 +44,7 @@ static pmm_layout_t xv6_layout(void)
 {
     pmm_layout_t l = {0};
     l.reachable = 4 * MB;
-    l.ram_end = 64 * MB;
+    l.ram_end = 32 * MB;
     l.kernel_base = KERNEL_BASE;
     l.kernel_length = KERNEL_SIZE;
     return l;
@@ -80,58 +80,58 @@ static uint32_t alloc_all(paddr_t lo, paddr_t hi, paddr_t *got, uint32_t max)
 /*
  * Stage 1: init with 4 MB reachable.  Expect every page handed out below
  * 4 MB, none above, the metadata below 4 MB and clear of the kernel.
- * Stage 2: the limit rises to 32 MB: the rest of the map's RAM comes free.
- * Stage 3: [24 MB, 28 MB) is added below the limit: free at once.
- * Stage 4: [40 MB, 48 MB) is added above it: known, unreachable, until the
+ * Stage 2: the limit rises to 16 MB: the rest of the map's RAM comes free.
+ * Stage 3: [12 MB, 14 MB) is added below the limit: free at once.
+ * Stage 4: [24 MB, 28 MB) is added above it: known, unreachable, until the
  * limit rises to 4 GB.  Everything given back merges into the blocks of a
  * PMM that had it all from the start.
  */
 static void test_two_stage_start_up(void **state)
 {
-    static paddr_t got[PAGES(64 * MB)];
+    static paddr_t got[PAGES(32 * MB)];
     uint32_t n = 0;
 
     start_xv6();
     pmm_stats_t s = pstats();
     assert_int_equal(s.reachable_limit, 4 * MB);
-    assert_int_equal(s.ram_end, 64 * MB);
+    assert_int_equal(s.ram_end, 32 * MB);
     assert_int_equal(s.ranges_added, 0);
     assert_true(s.metadata_phys >= KERNEL_BASE + KERNEL_SIZE);
     assert_true(s.metadata_phys + s.metadata_bytes <= 4 * MB);
-    assert_int_equal(s.metadata_bytes, pmm_layout_bytes(64 * MB)); /* the whole array */
-    assert_int_equal(s.total_pages, PAGES(0x9f000) + PAGES(23 * MB));
-    assert_int_equal(s.unreachable_pages, PAGES(20 * MB) - PAGES(INITIAL_HEAP_SIZE));
+    assert_int_equal(s.metadata_bytes, pmm_layout_bytes(32 * MB)); /* the whole array */
+    assert_int_equal(s.total_pages, PAGES(0x9f000) + PAGES(11 * MB));
+    assert_int_equal(s.unreachable_pages, PAGES(8 * MB) - PAGES(INITIAL_HEAP_SIZE));
     assert_int_equal(s.total_pages,
                      s.free_pages + s.used_pages + s.reserved_pages + s.unreachable_pages);
     assert_int_equal(pmm_page_state(8 * MB), -1); /* known, not yet reachable */
 
-    n += alloc_all(KERNEL_BASE + KERNEL_SIZE, 4 * MB, got + n, PAGES(64 * MB) - n);
+    n += alloc_all(KERNEL_BASE + KERNEL_SIZE, 4 * MB, got + n, PAGES(32 * MB) - n);
     assert_int_equal(n, s.free_pages);
     assert_int_equal(pmm_alloc_pages(1, 0), 0);
 
-    assert_int_equal(pmm_set_reachable(32 * MB), 0);
+    assert_int_equal(pmm_set_reachable(16 * MB), 0);
     CHECK_PMM();
     s = pstats();
     assert_int_equal(s.unreachable_pages, 0);
-    assert_int_equal(s.free_pages, PAGES(20 * MB) - PAGES(INITIAL_HEAP_SIZE));
-    n += alloc_all(4 * MB, 24 * MB, got + n, PAGES(64 * MB) - n);
+    assert_int_equal(s.free_pages, PAGES(8 * MB) - PAGES(INITIAL_HEAP_SIZE));
+    n += alloc_all(4 * MB, 12 * MB, got + n, PAGES(32 * MB) - n);
+
+    assert_int_equal(pmm_add_range(12 * MB, 2 * MB), 0);
+    CHECK_PMM();
+    assert_int_equal(pstats().free_pages, PAGES(2 * MB));
+    n += alloc_all(12 * MB, 14 * MB, got + n, PAGES(32 * MB) - n);
 
     assert_int_equal(pmm_add_range(24 * MB, 4 * MB), 0);
     CHECK_PMM();
-    assert_int_equal(pstats().free_pages, PAGES(4 * MB));
-    n += alloc_all(24 * MB, 28 * MB, got + n, PAGES(64 * MB) - n);
-
-    assert_int_equal(pmm_add_range(40 * MB, 8 * MB), 0);
-    CHECK_PMM();
     s = pstats();
     assert_int_equal(s.free_pages, 0);
-    assert_int_equal(s.unreachable_pages, PAGES(8 * MB));
+    assert_int_equal(s.unreachable_pages, PAGES(4 * MB));
     assert_int_equal(s.ranges_added, 2);
     assert_int_equal(pmm_alloc_page(), 0);
     assert_int_equal(pmm_set_reachable(0x100000000ull), 0);
     CHECK_PMM();
     assert_int_equal(pstats().reachable_limit, 0x100000000ull);
-    n += alloc_all(40 * MB, 48 * MB, got + n, PAGES(64 * MB) - n);
+    n += alloc_all(24 * MB, 28 * MB, got + n, PAGES(32 * MB) - n);
 
     s = pstats();
     assert_int_equal(s.used_pages, n);
@@ -145,11 +145,11 @@ static void test_two_stage_start_up(void **state)
 
     /* the same RAM in one map from the start: the same free blocks */
     const pmm_range_t all[] = {{0x0, 0x9fc00, PMM_RANGE_AVAILABLE},
-                               {MB, 27 * MB, PMM_RANGE_AVAILABLE},
-                               {40 * MB, 8 * MB, PMM_RANGE_AVAILABLE},
+                               {MB, 13 * MB, PMM_RANGE_AVAILABLE},
+                               {24 * MB, 4 * MB, PMM_RANGE_AVAILABLE},
                                {KERNEL_BASE, KERNEL_SIZE, PMM_RANGE_RESERVED},
                                {after.metadata_phys, after.metadata_bytes, PMM_RANGE_RESERVED},
-                               {48 * MB, 16 * MB, PMM_RANGE_RESERVED}};
+                               {20 * MB, MB, PMM_RANGE_RESERVED}};
     assert_int_equal(pmm_init_map(all, 6), 0);
     CHECK_PMM();
     pmm_stats_t once = pstats();
@@ -189,7 +189,7 @@ static void test_default_layout_is_init_map(void **state)
     assert_memory_equal(&a, &c, sizeof(a));
     assert_int_equal(a.unreachable_pages, 0);
     assert_int_equal(a.reachable_limit, 0x100000000ull);
-    assert_int_equal(a.ram_end, 24 * MB);
+    assert_int_equal(a.ram_end, 12 * MB);
     /* without a ram_end, pmm_add_range still fills holes below the map's top */
     const pmm_range_t holey[] = {{MB, 7 * MB, PMM_RANGE_AVAILABLE},
                                  {10 * MB, 6 * MB, PMM_RANGE_AVAILABLE}};
@@ -233,12 +233,12 @@ static void test_add_range_refusals(void **state)
         {0xfff00000ull, 2 * MB, "above 4 GB"},
         {30 * MB + 0x10, 0x800, "no whole page"},
         {30 * MB + 0x10, PAGE_SIZE, "no whole page"},
-        {64 * MB, MB,
-         "beyond the pages the PMM describes (up to 0x04000000: pmm_init_layout's ram_end)"},
-        {60 * MB, 8 * MB, "beyond the pages the PMM describes"},
-        {20 * MB, 8 * MB, "0x01400000 is RAM the PMM already manages"},
+        {32 * MB, MB,
+         "beyond the pages the PMM describes (up to 0x02000000: pmm_init_layout's ram_end)"},
+        {30 * MB, 8 * MB, "beyond the pages the PMM describes"},
+        {8 * MB, 8 * MB, "0x00800000 is RAM the PMM already manages"},
         {KERNEL_BASE, PAGE_SIZE, "0x00100000 is RAM the PMM already manages"},
-        {47 * MB, 2 * MB, "0x03000000 is reserved by the memory map"},
+        {19 * MB, 2 * MB, "0x01400000 is reserved by the memory map"},
         {0xa0000, 0x10000, "the first 1 MB"},
     };
     start_xv6();
@@ -262,13 +262,13 @@ static void test_add_range_refusals(void **state)
     }
     /* the table of added ranges is full after PMM_ADDED_RANGES */
     for (uint32_t i = 0; i < PMM_ADDED_RANGES; i++) {
-        assert_int_equal(pmm_add_range(32 * MB + 2 * i * PAGE_SIZE, PAGE_SIZE), 0);
+        assert_int_equal(pmm_add_range(24 * MB + 2 * i * PAGE_SIZE, PAGE_SIZE), 0);
         CHECK_PMM();
     }
     before = pstats();
     assert_int_equal(before.ranges_added, PMM_ADDED_RANGES);
-    assert_int_equal(pmm_add_range(40 * MB, PAGE_SIZE), -1);
-    assert_true(strstr(mm_last_error(), "pmm_add_range: 0x02800000-0x02801000: the PMM "
+    assert_int_equal(pmm_add_range(26 * MB, PAGE_SIZE), -1);
+    assert_true(strstr(mm_last_error(), "pmm_add_range: 0x01a00000-0x01a01000: the PMM "
                                         "describes at most 16 added ranges: nothing added"));
     CHECK_PMM();
     pmm_stats_t now = pstats();
@@ -383,8 +383,8 @@ static void test_kernel_not_reserved_is_refused(void **state)
 static void test_metadata_where_the_kernel_says(void **state)
 {
     pmm_layout_t l = xv6_layout();
-    uint32_t bytes = pmm_layout_bytes(64 * MB);
-    assert_int_equal(bytes, PAGES(64 * MB) * 12);
+    uint32_t bytes = pmm_layout_bytes(32 * MB);
+    assert_int_equal(bytes, PAGES(32 * MB) * 12);
 
     l.meta_base = 2 * MB;
     l.meta_length = bytes;
@@ -392,20 +392,20 @@ static void test_metadata_where_the_kernel_says(void **state)
     CHECK_PMM();
     assert_int_equal(pstats().metadata_phys, 2 * MB);
     assert_int_equal(pmm_page_state(2 * MB), -1);
-    assert_int_equal(pmm_page_state(2 * MB + 47 * PAGE_SIZE), -1);
-    assert_int_equal(pmm_page_state(2 * MB + 48 * PAGE_SIZE), 0);
+    assert_int_equal(pmm_page_state(2 * MB + 23 * PAGE_SIZE), -1);
+    assert_int_equal(pmm_page_state(2 * MB + 24 * PAGE_SIZE), 0);
 
     static const struct {
         uint64_t base, length;
         const char *why;
     } bad[] = {
         {2 * MB + 8, 256 * 1024, "not page-aligned"},
-        {2 * MB, 4096, "too small: 196608 bytes needed"},
+        {2 * MB, 4096, "too small: 98304 bytes needed"},
         {KERNEL_BASE + 0x10000, 256 * 1024, "overlaps a reserved range"},
         {0x10000, 256 * 1024, "overlaps the first 1 MB"},
         {HEAP_START, 256 * 1024, "overlaps the Phase 1 heap"},
         {4 * MB - 0x10000, 256 * 1024, "not below the reachable limit 0x00400000"},
-        {20 * MB, 256 * 1024, "not below the reachable limit"},
+        {8 * MB, 256 * 1024, "not below the reachable limit"},
         {UINT64_MAX - 0xfff, 256 * 1024, "wraps past 2^64"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -415,25 +415,27 @@ static void test_metadata_where_the_kernel_says(void **state)
     }
     /* in a hole of the map: not RAM */
     l.reachable = 0;
-    l.meta_base = 24 * MB - 0x10000;
+    l.meta_base = 12 * MB - 0x10000;
     l.meta_length = bytes;
-    assert_init_refused(boot_map, BOOT_COUNT, &l, "0x01800000 is not RAM");
+    assert_init_refused(boot_map, BOOT_COUNT, &l, "0x00c00000 is not RAM");
 }
 
 /* No room for the metadata below the reachable limit: refused, nothing written. */
 static void test_no_metadata_room_below_limit(void **state)
 {
     pmm_layout_t l = xv6_layout();
-    l.reachable = KERNEL_BASE + KERNEL_SIZE + 16 * PAGE_SIZE; /* 48 pages needed */
+    l.reachable = KERNEL_BASE + KERNEL_SIZE + 16 * PAGE_SIZE; /* 24 pages needed */
     assert_init_refused(boot_map, BOOT_COUNT, &l,
-                        "no room below the reachable limit 0x00150000 for 48 pages of metadata");
+                        "no room below the reachable limit 0x00150000 for 24 pages of metadata");
     /* ram_end at 4 GB: 12 MB of metadata, which 4 MB cannot hold */
     l = xv6_layout();
     l.ram_end = 0x100000000ull;
     assert_init_refused(boot_map, BOOT_COUNT, &l, "3072 pages of metadata");
-    /* ... and which the host's 64 MB can, once 20 MB are reachable */
+    /* ... and which 23 MB of RAM can, once 20 MB are reachable */
+    const pmm_range_t big[] = {{MB, 23 * MB, PMM_RANGE_AVAILABLE},
+                               {KERNEL_BASE, KERNEL_SIZE, PMM_RANGE_RESERVED}};
     l.reachable = 20 * MB;
-    assert_int_equal(pmm_init_layout(boot_map, BOOT_COUNT, &l), 0);
+    assert_int_equal(pmm_init_layout(big, 2, &l), 0);
     CHECK_PMM();
     assert_int_equal(pstats().ram_end, 0x100000000ull);
     assert_int_equal(pmm_add_range(0xF0000000u, 64 * MB), 0);
@@ -446,14 +448,14 @@ static void test_no_metadata_room_below_limit(void **state)
 static void test_dump_shows_stages(void **state)
 {
     start_xv6();
-    assert_int_equal(pmm_add_range(40 * MB, 4 * MB), 0);
+    assert_int_equal(pmm_add_range(24 * MB, 4 * MB), 0);
     host_console_clear();
     pmm_dump();
     assert_true(host_console_has("reachable below 0x00400000"));
     assert_true(host_console_has("unreachable"));
     assert_true(host_console_has("0x00400000-0x004fffff  unreachable  256 pages"));
-    assert_true(host_console_has("added: 0x02800000-0x02bfffff"));
-    assert_true(host_console_has("descriptors up to 0x04000000"));
+    assert_true(host_console_has("added: 0x01800000-0x01bfffff"));
+    assert_true(host_console_has("descriptors up to 0x02000000"));
 }
 
 /*
