@@ -3,8 +3,9 @@
  *
  * Theory of operation
  * -------------------
- * Every page frame below the highest usable address has a pmm_page_t in one
- * array (the metadata), indexed by page frame number (pfn = phys / 4096):
+ * Every page frame below ram_end (the highest RAM, or what pmm_init_layout
+ * said) has a pmm_page_t in one array (the metadata), indexed by page frame
+ * number (pfn = phys / 4096):
  *
  *   state   PG_HOLE      not RAM (gap in the memory map, or above the RAM)
  *           PG_RESERVED  RAM we never hand out (<1 MB, kernel, heap, metadata...)
