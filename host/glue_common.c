@@ -78,7 +78,7 @@ void host_lock_fork_parent(void)
 void host_lock_fork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
-    memcpy(&mm_mutex, &fresh, sizeof(fresh));
+    mm_mutex = fresh;
     pthread_mutex_lock(&mm_mutex);
     mm_unlock(0);
 }

@@ -81,7 +81,11 @@
 #define pmm_free_pages_owner     mm_pmm_free_pages_owner
 #define pmm_get_stats            mm_pmm_get_stats
 #define pmm_init                 mm_pmm_init
+#define pmm_add_range            mm_pmm_add_range
+#define pmm_init_layout          mm_pmm_init_layout
 #define pmm_init_map             mm_pmm_init_map
+#define pmm_layout_bytes         mm_pmm_layout_bytes
+#define pmm_set_reachable        mm_pmm_set_reachable
 #define pmm_owner_name           mm_pmm_owner_name
 #define pmm_page_owner           mm_pmm_page_owner
 #define pmm_page_state           mm_pmm_page_state

@@ -74,10 +74,11 @@ typedef enum {
 #define PMM_NO_RECLAIM 0x100u
 
 typedef struct {
-    uint32_t total_pages;    /* RAM pages below 4 GB that the map calls available */
+    uint32_t total_pages;    /* RAM pages below 4 GB: the map's available ones, pmm_add_range's */
     uint32_t free_pages;     /* ready to hand out */
     uint32_t used_pages;     /* handed out and not yet freed */
     uint32_t reserved_pages; /* available RAM kept back: <1 MB, kernel, heap, PMM metadata... */
+                             /* total = free + used + reserved + unreachable_pages (below) */
     uint32_t highest_page;   /* physical address of the last page managed */
     uint32_t free_blocks[PMM_MAX_ORDER + 1]; /* free blocks of each order */
     uint32_t metadata_bytes;                 /* size of the PMM's own page array */
@@ -85,6 +86,11 @@ typedef struct {
     uint32_t owner_pages[PMM_OWNER_COUNT];   /* used pages of each owner ([NONE]: 0) */
     uint32_t reclaims;                       /* times the reclaim hooks ran */
     uint32_t refused_frees;                  /* frees refused: not the owner's path */
+    /* the stages (pmm_init_layout, pmm_add_range, pmm_set_reachable) */
+    uint32_t unreachable_pages; /* RAM known, above the reachable limit: not handed out yet */
+    uint32_t ranges_added;      /* ranges pmm_add_range accepted (at most PMM_ADDED_RANGES) */
+    uint64_t reachable_limit;   /* pages below it may be handed out (4 GB: all of them) */
+    uint64_t ram_end;           /* the descriptors cover [0, ram_end): pmm_add_range's ceiling */
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -116,6 +122,71 @@ void pmm_free_page(uint32_t page);
  * 4 GB are ignored (reported).  Returns 0, or -1 if nothing usable remains.
  */
 int pmm_init_map(const pmm_range_t *map, int count);
+
+/*
+ * A PMM that grows in stages, for a kernel that maps a few MB at boot and the
+ * rest once its page tables are built, or that learns of more RAM later:
+ *
+ *   0      1 MB      reachable                ram_end            4 GB
+ *   |  low  | free ...  | unreachable (known)  | not described     |
+ *           ^ metadata: below `reachable`, where the PMM writes
+ *
+ * Pages at or above the reachable limit are counted (unreachable_pages) and
+ * shown by pmm_dump, but never handed out until pmm_set_reachable raises the
+ * limit past them.  The per-page descriptors are one array placed at init:
+ * they cover [0, ram_end) and never move, so a kernel that will add RAM
+ * later says at init how far it may go (ram_end); pmm_add_range refuses
+ * anything beyond (12 bytes of metadata per 4 KB page described: 3 MB per GB).
+ *
+ * Every field is optional (0: as pmm_init_map does it):
+ *   reachable    hand out only pages below it (page-rounded down; 0: no limit)
+ *   ram_end      describe pages up to here, for pmm_add_range (rounded up;
+ *                0 or below the map's highest RAM: the map's highest RAM)
+ *   meta_base,   the metadata goes exactly here (page-aligned, at least
+ *   meta_length  pmm_layout_bytes(...) long, in available RAM, clear of every
+ *                reserved range, the first 1 MB and the Phase 1 heap, and below
+ *                `reachable`); length 0: the lowest such place the PMM finds
+ *   kernel_base, the kernel's image: every byte of it that the map calls
+ *   kernel_length available RAM must be covered by a reserved range of the
+ *                map, or the map is refused (length 0: not checked)
+ */
+typedef struct {
+    uint64_t reachable;
+    uint64_t ram_end;
+    uint64_t meta_base, meta_length;
+    uint64_t kernel_base, kernel_length;
+} pmm_layout_t;
+
+/*
+ * pmm_init_map with a layout (NULL: exactly pmm_init_map).  Refused in one
+ * line, with the PMM left empty (it hands out nothing and writes nowhere):
+ * a kernel image the map does not reserve, a metadata place that is not
+ * free RAM, too small or not reachable, no room for the metadata below the
+ * reachable limit.  (No map at all is refused as by pmm_init_map: the PMM
+ * stays as it was.)  Returns 0, or -1 if refused or nothing usable remains.
+ */
+int pmm_init_layout(const pmm_range_t *map, int count, const pmm_layout_t *layout);
+/* Bytes of metadata the PMM needs to describe RAM up to ram_end (a meta_length that fits). */
+uint32_t pmm_layout_bytes(uint64_t ram_end);
+
+/*
+ * A second (third...) stage: [base, base + length) is more RAM, trimmed inward
+ * to whole pages.  Pages below the reachable limit are free at once, the rest
+ * unreachable until the limit rises.  Refused in one line, nothing changed
+ * (-1): zero length, a range that wraps past 2^64, reaches above 4 GB, holds
+ * no whole page, ends beyond the descriptors (ram_end), overlaps RAM the PMM
+ * already knows, a range the map reserved, the first 1 MB or the Phase 1
+ * heap, or would be the (PMM_ADDED_RANGES + 1)th.  Returns 0 when added.
+ */
+#define PMM_ADDED_RANGES 16
+int pmm_add_range(uint64_t base, uint64_t length);
+/*
+ * The kernel can now reach every page below `limit` (rounded down to a page;
+ * 4 GB or more: all): the unreachable pages below it become free.  The limit
+ * only rises: a lower one is refused (-1, one line, nothing changed), as
+ * pages below the current one may be handed out already.  Returns 0.
+ */
+int pmm_set_reachable(uint64_t limit);
 
 /*
  * `count` physically contiguous pages starting at a multiple of `align` bytes
@@ -154,11 +225,14 @@ int pmm_register_reclaim(size_t (*hook)(void));
 void pmm_unregister_reclaim(size_t (*hook)(void));
 
 void pmm_get_stats(pmm_stats_t *stats);
-/* Print the totals, the used pages per owner, the free blocks per order and the page runs. */
+/*
+ * Print the totals, the stages (reachable limit, descriptors' end, ranges
+ * added), the used pages per owner, the free blocks per order and the page runs.
+ */
 void pmm_dump(void);
 /* Verify every structure; returns the number of broken invariants. */
 int pmm_check(void);
-/* Is this page allocated (1), free (0) or not managed/reserved (-1)? */
+/* Is this page allocated (1), free (0) or not managed/reserved/unreachable (-1)? */
 int pmm_page_state(paddr_t page);
 
 #endif /* PMM_H */

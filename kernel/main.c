@@ -95,6 +95,8 @@ static void heap_demo(void)
     kprintf("\nall freed; heap_check: %d broken invariants (%s)\n", broken, broken ? "FAIL" : "ok");
 }
 
+extern char kernel_start[], kernel_end[]; /* linker.ld: the image, .bss and boot stack included */
+
 /* The map handed to the PMM; static, so the PMM may keep pointing at it. */
 static pmm_range_t boot_map[MEMMAP_MAX_RANGES];
 
@@ -111,9 +113,13 @@ static int pmm_start(void)
         return 0;
     }
     /* On its own line: the PMM reports what it ignores (RAM above 4 GB, ...). */
-    kprintf("[boot] pmm: pmm_init_map with %d ranges ...\n", count);
-    if (pmm_init_map(boot_map, count) != 0) {
-        kprintf("[boot] pmm: pmm_init_map FAILED: no usable RAM; staying in Phase 1\n");
+    /* The image named: a map that forgot to reserve it is refused, not written over. */
+    pmm_layout_t layout = {.kernel_base = (uint32_t)kernel_start,
+                           .kernel_length = (uint32_t)(kernel_end - kernel_start)};
+    kprintf("[boot] pmm: pmm_init_layout with %d ranges, kernel image 0x%08x-0x%08x ...\n", count,
+            (uint32_t)kernel_start, (uint32_t)kernel_end);
+    if (pmm_init_layout(boot_map, count, &layout) != 0) {
+        kprintf("[boot] pmm: pmm_init_layout FAILED (above); staying in Phase 1\n");
         return 0;
     }
     memmap_set_pmm_ready(1);

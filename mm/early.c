@@ -40,16 +40,6 @@ static int range_is_ram(const pmm_range_t *r)
     return r->type == PMM_RANGE_AVAILABLE && r->length > 0;
 }
 
-/* 0x00500000, or 0x100000000 and up with all its digits. */
-static const char *hex64(char *buf, size_t size, uint64_t v)
-{
-    if (v >> 32)
-        mm_snprintf(buf, size, "0x%x%08x", (uint32_t)(v >> 32), (uint32_t)v);
-    else
-        mm_snprintf(buf, size, "0x%08x", (uint32_t)v);
-    return buf;
-}
-
 /*
  * The first address of [HEAP_START, end) that no RAM range covers, or
  * EARLY_HEAP_END.  Each step jumps to the furthest end of a RAM range that
@@ -88,8 +78,8 @@ static void report_not_ram(const pmm_range_t *map, int count, uint64_t at)
     }
     if (next != UINT64_MAX)
         mm_report("memory_init: 0x%08x-0x%08x: not RAM: %s-%s is a hole in the memory map",
-                  HEAP_START, (uint32_t)EARLY_HEAP_END, hex64(a, sizeof(a), at),
-                  hex64(b, sizeof(b), next < EARLY_HEAP_END ? next : EARLY_HEAP_END));
+                  HEAP_START, (uint32_t)EARLY_HEAP_END, mm_hex64(a, sizeof(a), at),
+                  mm_hex64(b, sizeof(b), next < EARLY_HEAP_END ? next : EARLY_HEAP_END));
     else if (ram_end == 0)
         mm_report("memory_init: 0x%08x-0x%08x: not RAM: the memory map has no RAM at all",
                   HEAP_START, (uint32_t)EARLY_HEAP_END);
@@ -123,8 +113,8 @@ int memory_init_map(const pmm_range_t *map, int count)
         if (r->base < EARLY_HEAP_END && range_end(r) > HEAP_START) {
             mm_report("memory_init: 0x%08x-0x%08x: reserved range %s-%s is in the way (firmware, "
                       "or something the kernel keeps there: a module?)",
-                      HEAP_START, (uint32_t)EARLY_HEAP_END, hex64(a, sizeof(a), r->base),
-                      hex64(b, sizeof(b), range_end(r)));
+                      HEAP_START, (uint32_t)EARLY_HEAP_END, mm_hex64(a, sizeof(a), r->base),
+                      mm_hex64(b, sizeof(b), range_end(r)));
             return -1;
         }
     }

@@ -260,6 +260,15 @@ const char *mm_last_error(void)
     return last_error;
 }
 
+const char *mm_hex64(char *buf, size_t size, uint64_t v)
+{
+    if (v >> 32)
+        mm_snprintf(buf, size, "0x%x%08x", (uint32_t)(v >> 32), (uint32_t)v);
+    else
+        mm_snprintf(buf, size, "0x%08x", (uint32_t)v);
+    return buf;
+}
+
 uint32_t mm_error_count(void)
 {
     return error_count;

@@ -9,9 +9,10 @@
 #ifndef MM_LOG_H
 #define MM_LOG_H
 
-#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
-
+#include <stddef.h>
 #include <stdint.h>
+
+#include "names_priv.h" /* -DMM_PREFIX: mm/'s shared names too */
 
 /* printf subset: %s %c %d %u %x %p %%, flags '0', width, and l/z modifiers. */
 __attribute__((format(printf, 1, 2))) void mm_printf(const char *fmt, ...);
@@ -36,6 +37,12 @@ __attribute__((format(printf, 1, 2))) void mm_report(const char *fmt, ...);
  */
 int mm_check_failed(const char *check, const void *where, const char *what, const char *cache);
 int mm_check_failed_at(const char *check, uint32_t addr, const char *what);
+
+/*
+ * v in hex for a message: 0x00500000, or 0x100000000 and up with all its
+ * digits (no 64-bit conversion in mm_printf).  Returns buf; 20 bytes suffice.
+ */
+const char *mm_hex64(char *buf, size_t size, uint64_t v);
 
 uint32_t mm_error_count(void);
 void mm_log_reset(void);

@@ -89,6 +89,7 @@
 #define kmap_reset_range         mm_kmap_reset_range
 #define kmap_unmap               mm_kmap_unmap
 #define pmm_data                 mm_pmm_data
+#define pmm_run_release          mm_pmm_run_release
 #define slab_all                 mm_slab_all
 #define slab_arm_object          mm_slab_arm_object
 #define slab_cache_alloc         mm_slab_cache_alloc

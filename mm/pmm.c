@@ -3,13 +3,16 @@
  *
  * Theory of operation
  * -------------------
- * Every page frame below the highest usable address has a pmm_page_t in one
- * array (the metadata), indexed by page frame number (pfn = phys / 4096):
+ * Every page frame below ram_end (the highest RAM, or what pmm_init_layout
+ * said) has a pmm_page_t in one array (the metadata), indexed by page frame
+ * number (pfn = phys / 4096):
  *
  *   state   PG_HOLE      not RAM (gap in the memory map, or above the RAM)
  *           PG_RESERVED  RAM we never hand out (<1 MB, kernel, heap, metadata...)
  *           PG_FREE      in some free block
  *           PG_USED      handed out
+ *           PG_UNREACHABLE  RAM above the reachable limit: not handed out yet
+ *           PG_MAP_RESERVED not RAM, reserved by the map: pmm_add_range refuses it
  *   head    1 on the first page of a free block, which sits on free list
  *           `order` (a block of order k is 2^k pages, aligned to 2^k pages)
  *   owner   on PG_USED pages, who may free it (pmm_owner_t, pmm.h draws
@@ -40,10 +43,16 @@
  * from running the hooks again.  The hooks table lives outside `pmm_data` so that
  * a re-init (host tests) keeps the registrations.
  *
- * This file: the metadata's layout (pmm_priv.h), the memory map checked
- * (pmm_init_map), allocation, free, the owners, the reclaim hooks.  What the
- * PMM reports of itself (stats, dump, check) is pmm_stats.c's.  Calls log.c
- * and string.c only: the bottom of mm/ but for them.
+ * Stages: pages at or above the reachable limit (pmm_set_reachable) are
+ * PG_UNREACHABLE, on no free list, so no allocation can reach them and a
+ * free block never straddles the limit; pmm_init.c turns them PG_FREE as the
+ * limit rises, and adds RAM (pmm_add_range) into pages that were PG_HOLE.
+ *
+ * This file: the metadata's layout (pmm_priv.h), allocation, free, the
+ * owners, the reclaim hooks.  The memory map checked, the metadata placed
+ * and the stages are pmm_init.c's; what the PMM reports of itself (stats,
+ * dump, check) is pmm_stats.c's.  Calls log.c only: the bottom of mm/ but
+ * for it.
  *
  * Locking: each public function takes mm/'s lock (mm/lock.c); hooks run with
  * it held and may take it again (counted there, not in the glue).
@@ -114,7 +123,7 @@ static void block_release(uint32_t pfn, unsigned order)
 }
 
 /* Release a run of PG_FREE pages as the largest aligned blocks that tile it. */
-static void run_release(uint32_t pfn, uint32_t count)
+void pmm_run_release(uint32_t pfn, uint32_t count)
 {
     while (count) {
         unsigned order = 0;
@@ -141,166 +150,6 @@ static uint32_t block_take(unsigned order)
         block_push(pfn + (1u << k), k);
     }
     return pfn;
-}
-
-/* ------------------------------------------------------ initialisation ---- */
-
-static void mark(uint64_t base, uint64_t end, int from, int to)
-{
-    /* available ranges shrink to whole pages; reserved ones grow to them */
-    uint64_t first = to == PG_FREE ? (base + PAGE_SIZE - 1) / PAGE_SIZE : base / PAGE_SIZE;
-    uint64_t last = to == PG_FREE || end > UINT64_MAX - PAGE_SIZE
-                        ? end / PAGE_SIZE
-                        : (end + PAGE_SIZE - 1) / PAGE_SIZE;
-    if (last > pmm_data.npages)
-        last = pmm_data.npages;
-    for (uint64_t p = first; p < last; p++) {
-        if (from < 0 || pmm_data.pages[p].state == from)
-            pmm_data.pages[p].state = (uint8_t)to;
-    }
-}
-
-/* base + length, saturating: a map entry whose end wraps past 2^64 ends at 2^64 - 1 */
-static uint64_t range_end(const pmm_range_t *r)
-{
-    return r->length > UINT64_MAX - r->base ? UINT64_MAX : r->base + r->length;
-}
-
-static int overlaps(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end)
-{
-    return a < b_end && b < a_end;
-}
-
-/* Does [a, a_end) collide with a reserved range, the early heap or low memory? */
-static uint64_t first_conflict_end(const pmm_range_t *map, int count, uint64_t a, uint64_t a_end)
-{
-    if (a < LOW_MEMORY)
-        return LOW_MEMORY;
-    if (overlaps(a, a_end, HEAP_START, HEAP_START + INITIAL_HEAP_SIZE))
-        return HEAP_START + INITIAL_HEAP_SIZE;
-    for (int i = 0; i < count; i++) {
-        if (map[i].type != PMM_RANGE_AVAILABLE &&
-            overlaps(a, a_end, map[i].base, range_end(&map[i])))
-            return range_end(&map[i]);
-    }
-    return 0;
-}
-
-/*
- * The lowest page-aligned place for `bytes` of metadata inside one available
- * range, clear of every reservation.  Low, so that it stays reachable through
- * the kernel's direct map after paging is on.
- */
-static uint64_t metadata_place(const pmm_range_t *map, int count, uint64_t bytes)
-{
-    uint64_t best = 0;
-    for (int i = 0; i < count; i++) {
-        /* RAM at or above 4 GB is ignored (init_locked): no metadata there either, and
-         * rounding its base up or adding bytes to it could wrap past 2^64 to low memory */
-        if (map[i].type != PMM_RANGE_AVAILABLE || map[i].base >= FOUR_GB)
-            continue;
-        uint64_t end = range_end(&map[i]);
-        end = (end > FOUR_GB ? FOUR_GB : end) & ~(uint64_t)(PAGE_SIZE - 1);
-        uint64_t a = (map[i].base + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-        while (a + bytes <= end) {
-            uint64_t skip = first_conflict_end(map, count, a, a + bytes);
-            if (!skip) {
-                if (!best || a < best)
-                    best = a;
-                break;
-            }
-            if (skip >= end) /* a reservation to the end (one that wraps: to 2^64): no room */
-                break;
-            a = (skip + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-        }
-    }
-    return best;
-}
-
-static int init_locked(const pmm_range_t *map, int count)
-{
-    uint64_t top = 0;
-    memset(&pmm_data, 0, sizeof(pmm_data));
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        pmm_data.list[k] = PFN_NONE; /* empty lists, also if the map is refused below */
-    for (int i = 0; i < count; i++) {
-        uint64_t end = range_end(&map[i]);
-        if (map[i].type != PMM_RANGE_AVAILABLE || map[i].length == 0)
-            continue;
-        if (map[i].base >= FOUR_GB) {
-            mm_printf("pmm: ignoring RAM at 0x%lx%08lx (+0x%lx%08lx): above 4 GB\n",
-                      (unsigned long)(map[i].base >> 32), (unsigned long)map[i].base,
-                      (unsigned long)(map[i].length >> 32), (unsigned long)map[i].length);
-            continue;
-        }
-        if (end > FOUR_GB)
-            end = FOUR_GB;
-        if (end > top)
-            top = end;
-    }
-    pmm_data.npages = (uint32_t)(top / PAGE_SIZE);
-    pmm_data.meta_bytes = ALIGN_8(pmm_data.npages * (uint32_t)sizeof(pmm_page_t));
-    uint64_t bytes = (pmm_data.meta_bytes + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-    uint64_t meta = pmm_data.npages ? metadata_place(map, count, bytes) : 0;
-    if (!meta) {
-        mm_printf("pmm: no usable RAM above 1 MB for %u pages of metadata\n",
-                  (unsigned)(bytes / PAGE_SIZE));
-        pmm_data.npages = 0;
-        return -1;
-    }
-    pmm_data.meta_phys = (paddr_t)meta;
-    pmm_data.pages = glue_phys_to_virt(pmm_data.meta_phys);
-    memset(pmm_data.pages, 0, pmm_data.npages * sizeof(pmm_page_t)); /* all PG_HOLE */
-
-    for (int i = 0; i < count; i++) {
-        if (map[i].type == PMM_RANGE_AVAILABLE && map[i].base < FOUR_GB)
-            mark(map[i].base, range_end(&map[i]), PG_HOLE, PG_FREE);
-    }
-    for (int i = 0; i < count; i++) {
-        if (map[i].type != PMM_RANGE_AVAILABLE && map[i].base < FOUR_GB)
-            mark(map[i].base, range_end(&map[i]), PG_FREE, PG_RESERVED);
-    }
-    mark(0, LOW_MEMORY, PG_FREE, PG_RESERVED);
-    mark(HEAP_START, HEAP_START + INITIAL_HEAP_SIZE, PG_FREE, PG_RESERVED);
-    mark(meta, meta + bytes, PG_FREE, PG_RESERVED);
-
-    for (uint32_t pfn = 0; pfn < pmm_data.npages;) {
-        uint8_t s = pmm_data.pages[pfn].state;
-        if (s != PG_FREE) {
-            pmm_data.total += s != PG_HOLE;
-            pmm_data.reserved += s == PG_RESERVED;
-            pfn++;
-            continue;
-        }
-        uint32_t run = pfn;
-        while (run < pmm_data.npages && pmm_data.pages[run].state == PG_FREE)
-            run++;
-        run_release(pfn, run - pfn);
-        pmm_data.total += run - pfn;
-        pmm_data.free += run - pfn;
-        pfn = run;
-    }
-    return pmm_data.free ? 0 : -1;
-}
-
-int pmm_init_map(const pmm_range_t *map, int count)
-{
-    if (!map || count <= 0) {
-        mm_report("pmm_init_map: empty memory map");
-        return -1;
-    }
-    glue_irqflags_t f = mm_lock();
-    int r = init_locked(map, count);
-    mm_unlock(f);
-    return r;
-}
-
-void pmm_init(uint32_t mem_size)
-{
-    /* without a map we only know where the kernel may be: 1 MB up to the early heap */
-    pmm_range_t map[] = {{0, mem_size, PMM_RANGE_AVAILABLE},
-                         {LOW_MEMORY, HEAP_START - LOW_MEMORY, PMM_RANGE_RESERVED}};
-    pmm_init_map(map, 2);
 }
 
 /* ---------------------------------------------------------- allocation ---- */
@@ -349,7 +198,7 @@ static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
         pmm_data.pages[pfn + i].state = PG_USED;
         pmm_data.pages[pfn + i].owner = (uint8_t)owner;
     }
-    run_release(pfn + count, (1u << order) - count); /* the tail beyond count */
+    pmm_run_release(pfn + count, (1u << order) - count); /* the tail beyond count */
     pmm_data.free -= count;
     pmm_data.used += count;
     pmm_data.owned[owner] += count;
@@ -449,6 +298,10 @@ static const char *page_problem(paddr_t a)
         return "reserved page (never handed out)";
     case PG_FREE:
         return "double free (page already free)";
+    case PG_UNREACHABLE:
+        return "not yet reachable (above pmm_set_reachable's limit)";
+    case PG_MAP_RESERVED:
+        return "not RAM (reserved by the memory map)";
     }
     return NULL;
 }
@@ -501,7 +354,7 @@ static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_
         pmm_data.pages[pfn_of(base) + i].state = PG_FREE;
         pmm_data.pages[pfn_of(base) + i].owner = PMM_OWNER_NONE;
     }
-    run_release(pfn_of(base), count);
+    pmm_run_release(pfn_of(base), count);
     pmm_data.free += count;
     pmm_data.used -= count;
     pmm_data.owned[owner] -= count;

@@ -1,5 +1,6 @@
 /*
- * pmm_priv.h - what pmm.c (the buddy allocator: init, alloc, free, owners)
+ * pmm_priv.h - what pmm.c (the buddy allocator: alloc, free, owners),
+ * pmm_init.c (the map, the stages: init, pmm_add_range, pmm_set_reachable)
  * and pmm_stats.c (pmm_get_stats, pmm_page_state, pmm_dump, pmm_check)
  * share; nothing else includes it.  The layout of the metadata: pmm.c.
  */
@@ -15,8 +16,21 @@
 #define PFN_NONE   0xFFFFFFFFu
 #define LOW_MEMORY (1024 * 1024) /* BIOS, VGA, option ROMs: never handed out */
 #define FOUR_GB    0x100000000ull
+#define PFN_4GB    0x100000u /* pfn of 4 GB: `reach` when every page is reachable */
 
-enum { PG_HOLE, PG_RESERVED, PG_FREE, PG_USED };
+/*
+ * A page's state.  Only PG_FREE pages are on the free lists; RAM is
+ * PG_RESERVED, PG_FREE, PG_USED or PG_UNREACHABLE (counted in `total`).
+ */
+enum {
+    PG_HOLE,         /* not RAM: pmm_add_range may add it */
+    PG_RESERVED,     /* RAM never handed out */
+    PG_FREE,         /* in a free block */
+    PG_USED,         /* handed out */
+    PG_UNREACHABLE,  /* RAM at or above the reachable limit: free once the limit passes it */
+    PG_MAP_RESERVED, /* not RAM, and the map reserved it (firmware, MMIO): never added */
+    PG_STATES
+};
 
 typedef struct {
     uint32_t next, prev; /* free list links (pfn), on heads only */
@@ -40,10 +54,19 @@ typedef struct {
     int reclaiming; /* the hooks are running: an allocation in one must not re-enter them */
     uint32_t owned[PMM_OWNER_COUNT];
     uint32_t reclaims, refused;
+    /* the stages: pfns below `reach` may be handed out; `unreachable` pages wait above it */
+    uint32_t reach, unreachable;
+    uint32_t nadded;
+    struct {
+        uint32_t first, last; /* pfns [first, last) */
+    } added[PMM_ADDED_RANGES];
 } pmm_data_t;
 
-/* The PMM's state (pmm_data.c). */
+/* The PMM's state (pmm.c). */
 extern pmm_data_t pmm_data;
+
+/* Release a run of PG_FREE pages onto the free lists, merging with free buddies (pmm.c). */
+void pmm_run_release(uint32_t pfn, uint32_t count);
 
 static inline uint32_t pfn_of(paddr_t a)
 {

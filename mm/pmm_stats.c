@@ -1,8 +1,9 @@
 /*
  * pmm_stats.c - what the PMM says about itself: pmm_get_stats,
- * pmm_page_state, pmm_dump (its totals, free blocks by order and every run
- * of pages of one state and owner) and pmm_check (every invariant of pmm.c's
- * metadata walked: free lists, block heads, states, owners, counters).
+ * pmm_page_state, pmm_dump (its totals, the stages, free blocks by order and
+ * every run of pages of one state and owner) and pmm_check (every invariant
+ * of pmm.c's metadata walked: free lists, block heads, states, owners,
+ * counters, the reachable limit, the added ranges).
  *
  * Reads pmm_data (pmm_priv.h), changes nothing.  Calls pmm.c
  * (pmm_owner_name), log.c.  Each public function takes the glue lock.
@@ -31,6 +32,10 @@ void pmm_get_stats(pmm_stats_t *s)
         s->owner_pages[o] = pmm_data.owned[o];
     s->reclaims = pmm_data.reclaims;
     s->refused_frees = pmm_data.refused;
+    s->unreachable_pages = pmm_data.unreachable;
+    s->reachable_limit = (uint64_t)(pmm_data.npages ? pmm_data.reach : PFN_4GB) * PAGE_SIZE;
+    s->ram_end = (uint64_t)pmm_data.npages * PAGE_SIZE;
+    s->ranges_added = pmm_data.nadded;
     mm_unlock(f);
 }
 
@@ -48,12 +53,28 @@ int pmm_page_state(paddr_t page)
 
 void pmm_dump(void)
 {
-    static const char *names[] = {"hole    ", "reserved", "free    ", "used    "};
+    static const char *names[PG_STATES] = {"hole        ", "reserved    ", "free        ",
+                                           "used        ", "unreachable ", "map-reserved"};
+    char a[20], b[20];
     glue_irqflags_t f = mm_lock();
-    mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved; metadata %u KB at 0x%08lx\n",
+    mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved, %u unreachable; metadata %u "
+              "KB at 0x%08lx\n",
               (unsigned)pmm_data.total, (unsigned)pmm_data.total * 4, (unsigned)pmm_data.free,
-              (unsigned)pmm_data.used, (unsigned)pmm_data.reserved,
+              (unsigned)pmm_data.used, (unsigned)pmm_data.reserved, (unsigned)pmm_data.unreachable,
               (unsigned)pmm_data.meta_bytes / 1024, (unsigned long)pmm_data.meta_phys);
+    if (pmm_data.reach >= PFN_4GB)
+        mm_printf("  stages: all reachable");
+    else
+        mm_printf("  stages: reachable below %s",
+                  mm_hex64(a, sizeof(a), (uint64_t)pmm_data.reach * PAGE_SIZE));
+    mm_printf("; descriptors up to %s; %u ranges added (pmm_add_range)\n",
+              mm_hex64(b, sizeof(b), (uint64_t)pmm_data.npages * PAGE_SIZE),
+              (unsigned)pmm_data.nadded);
+    for (uint32_t i = 0; i < pmm_data.nadded && i < PMM_ADDED_RANGES; i++)
+        mm_printf("  added: 0x%08lx-0x%08lx (%u pages)\n",
+                  (unsigned long)addr_of(pmm_data.added[i].first),
+                  (unsigned long)addr_of(pmm_data.added[i].last) - 1,
+                  (unsigned)(pmm_data.added[i].last - pmm_data.added[i].first));
     mm_printf("  used pages by owner:");
     for (unsigned o = PMM_OWNER_NONE + 1; o < PMM_OWNER_COUNT; o++)
         mm_printf(" %s %u", pmm_owner_name(o), (unsigned)pmm_data.owned[o]);
@@ -70,8 +91,8 @@ void pmm_dump(void)
                pmm_data.pages[end].owner == p->owner)
             end++;
         mm_printf("  0x%08lx-0x%08lx  %s %u pages%s%s\n", (unsigned long)addr_of(pfn),
-                  (unsigned long)addr_of(end) - 1, names[p->state & 3], (unsigned)(end - pfn),
-                  p->state == PG_USED ? ", owner " : "",
+                  (unsigned long)addr_of(end) - 1, p->state < PG_STATES ? names[p->state] : "?",
+                  (unsigned)(end - pfn), p->state == PG_USED ? ", owner " : "",
                   p->state == PG_USED ? pmm_owner_name((pmm_owner_t)p->owner) : "");
         pfn = end;
     }
@@ -116,11 +137,11 @@ int pmm_check(void)
         if (n != pmm_data.nblocks[k])
             errors += check_failed(pmm_data.list[k], "free list length differs from its count");
     }
-    uint32_t count[4] = {0, 0, 0, 0};
+    uint32_t count[PG_STATES] = {0};
     uint32_t owned[PMM_OWNER_COUNT] = {0};
     for (uint32_t pfn = 0; pfn < pmm_data.npages; pfn++) {
         pmm_page_t *p = &pmm_data.pages[pfn];
-        if (p->state > PG_USED) {
+        if (p->state >= PG_STATES) {
             errors += check_failed(pfn, "bad state byte");
             continue;
         }
@@ -134,6 +155,11 @@ int pmm_check(void)
             owned[p->owner] += p->state == PG_USED;
         if (p->head && p->state != PG_FREE)
             errors += check_failed(pfn, "block head on a page that is not free");
+        /* the stages: nothing at or above the limit is handed out or free, nothing below waits */
+        if ((p->state == PG_FREE || p->state == PG_USED) && pfn >= pmm_data.reach)
+            errors += check_failed(pfn, "free or used page above the reachable limit");
+        if (p->state == PG_UNREACHABLE && pfn < pmm_data.reach)
+            errors += check_failed(pfn, "unreachable page below the reachable limit");
         if (p->state != PG_FREE)
             continue;
         /* exactly one free block covers every free page */
@@ -148,7 +174,8 @@ int pmm_check(void)
     }
     if (count[PG_FREE] != pmm_data.free || free_in_blocks != pmm_data.free ||
         count[PG_USED] != pmm_data.used || count[PG_RESERVED] != pmm_data.reserved ||
-        pmm_data.total != pmm_data.free + pmm_data.used + pmm_data.reserved)
+        count[PG_UNREACHABLE] != pmm_data.unreachable ||
+        pmm_data.total != pmm_data.free + pmm_data.used + pmm_data.reserved + pmm_data.unreachable)
         errors += check_failed(0, "page counters differ from the page array");
     for (unsigned o = 0; o < PMM_OWNER_COUNT; o++) {
         if (owned[o] != pmm_data.owned[o])
@@ -161,6 +188,25 @@ int pmm_check(void)
         if (pmm_data.pages[p].state != PG_RESERVED) {
             errors += check_failed(p, "metadata page is not reserved");
             break;
+        }
+        if (p >= pmm_data.reach) {
+            errors += check_failed(p, "metadata page above the reachable limit");
+            break;
+        }
+    }
+    if (pmm_data.nadded > PMM_ADDED_RANGES)
+        errors += check_failed(0, "more added ranges than the table holds");
+    for (uint32_t i = 0; i < pmm_data.nadded && i < PMM_ADDED_RANGES; i++) {
+        uint32_t first = pmm_data.added[i].first, last = pmm_data.added[i].last;
+        if (first >= last || last > pmm_data.npages) {
+            errors += check_failed(first, "added range empty or beyond the descriptors");
+            continue;
+        }
+        for (uint32_t p = first; p < last; p++) {
+            if (pmm_data.pages[p].state == PG_HOLE || pmm_data.pages[p].state == PG_MAP_RESERVED) {
+                errors += check_failed(p, "page of an added range is not RAM");
+                break;
+            }
         }
     }
     mm_unlock(f);

@@ -68,7 +68,7 @@ expect_phase1_boot() { # expect_phase1_boot LOG
 expect_pmm_boot() { # expect_pmm_boot LOG
     expect "$1" '^  0x[0-9a-f]{16}-0x[0-9a-f]{16} .* reserved +kernel image$' "kernel image reserved in the map"
     expect "$1" '^  0x[0-9a-f]{16}-0x[0-9a-f]{16} .* reserved +multiboot info$' "multiboot info reserved in the map"
-    expect "$1" '^\[boot\] pmm: pmm_init_map with [0-9]+ ranges' "memory map handed to pmm_init_map"
+    expect "$1" '^\[boot\] pmm: pmm_init_layout with [0-9]+ ranges, kernel image 0x[0-9a-f]{8}-0x[0-9a-f]{8}' "memory map and kernel image handed to pmm_init_layout"
     expect "$1" '^\[boot\] pmm: [1-9][0-9]* pages total, [1-9][0-9]* free, [0-9]+ reserved \(metadata [0-9]+ KB at 0x[0-9a-f]{8}\)$' "PMM totals"
     expect "$1" '^\[boot\] pmm_check: 0 broken invariants \(ok\)$' "pmm_check healthy"
     expect "$1" '^\[boot\] vmm: .* paging on \.\.\. ok$' "paging on"

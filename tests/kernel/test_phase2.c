@@ -44,6 +44,9 @@ static void pmm_total_matches_the_map(void)
             s.total_pages, s.free_pages, s.used_pages, s.reserved_pages);
     KT_ASSERT(s.total_pages == expect);
     KT_ASSERT(s.total_pages == s.free_pages + s.used_pages + s.reserved_pages);
+    /* one stage: the kernel maps all RAM, so every page is reachable and none was added */
+    KT_ASSERT(s.unreachable_pages == 0 && s.ranges_added == 0);
+    KT_ASSERT(s.reachable_limit == 0x100000000ull);
 }
 
 /* Every free page can be allocated exactly once (no duplicates, none lost) and freed back. */
