@@ -169,6 +169,17 @@ $(BUILD)/host/$(1)/%: tests/host/%.c $(HOST_SRCS) $(HEADERS) $(wildcard host/*.h
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call host_rules,$(a))))
 
+# test_ownpaging: a kernel with its own paging, so mm/ WITHOUT mm/vmm.c (the test
+# implements the glue's kernel pages itself); the debug twin is in mk/debug.mk.
+OWNPAGING_SRCS := $(filter-out mm/vmm.c,$(HOST_SRCS))
+define ownpaging_rule
+$(BUILD)/host/$(1)$(2)/test_ownpaging: tests/host/test_ownpaging.c $(OWNPAGING_SRCS) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC  $$@ (no mm/vmm.c)"
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) $(3) -Itests/host -o $$@ $$< $(OWNPAGING_SRCS) -lcmocka -lpthread
+endef
+$(foreach a,$(HOST_ARCHES),$(eval $(call ownpaging_rule,$(a),,)))
+
 HOST_BINS := $(foreach a,$(HOST_ARCHES),$(addprefix $(BUILD)/host/$(a)/,$(HOST_TESTS)))
 
 test-host: $(HOST_BINS)

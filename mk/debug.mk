@@ -20,6 +20,7 @@ $(BUILD)/host/$(1)-debug/%: tests/host/%.c $(HOST_SRCS) $(HEADERS) $(wildcard ho
 	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -DMM_DEBUG -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call debug_host_rules,$(a))))
+$(foreach a,$(HOST_ARCHES),$(eval $(call ownpaging_rule,$(a),-debug,-DMM_DEBUG)))
 DEBUG_HOST_BINS := $(foreach a,$(HOST_ARCHES),$(addprefix $(BUILD)/host/$(a)-debug/,$(DEBUG_HOST_TESTS)))
 
 KDEBUG_OBJS := $(call kobj,kd,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS))
