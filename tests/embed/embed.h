@@ -5,8 +5,8 @@
  * memmove, memcmp, and kfree(char *) for its own page pool (xv6's kalloc /
  * kfree).  mm/ is compiled with its names prefixed (mm_kfree, mm_memset...),
  * so both sets live in one image.  A file that includes mm/'s headers and
- * this one includes mm/'s first, then #undefs the few names both use
- * (EMBED_UNDEF_MM_NAMES below), and calls mm/ as mm_<name>.
+ * this one includes mm/'s first, then #undefs the few names both use, and
+ * calls mm/ as mm_<name>.
  *
  * The machine, as this kernel sees it:
  *
@@ -26,16 +26,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBED_UNDEF_MM_NAMES /* (documentation: see the list in each file) */
-
-#define EMBED_PAGE        4096u
-#define EMBED_BOOT_MAP    0x400000u  /* mapped at boot: the first 4 MB */
-#define EMBED_TRAMPOLINE  0x8000u    /* the SIPI page (vector 0x08) */
-#define EMBED_POOL_BYTES  0x100000u  /* the kernel's own page pool: 1 MB at the top of RAM */
-#define EMBED_MAX_RAM     0x10000000u /* RAM this kernel maps: 256 MB at most */
-#define EMBED_LAPIC       0xFEE00000u
-#define EMBED_VEC_SHOOT   0xF0       /* TLB shootdown IPI */
-#define EMBED_VEC_SPUR    0xFF
+#define EMBED_PAGE       4096u
+#define EMBED_BOOT_MAP   0x400000u   /* mapped at boot: the first 4 MB */
+#define EMBED_TRAMPOLINE 0x8000u     /* the SIPI page (vector 0x08) */
+#define EMBED_POOL_BYTES 0x100000u   /* the kernel's own page pool: 1 MB at the top of RAM */
+#define EMBED_MAX_RAM    0x10000000u /* RAM this kernel maps: 256 MB at most */
+#define EMBED_LAPIC      0xFEE00000u
+#define EMBED_VEC_SHOOT  0xF0 /* TLB shootdown IPI */
+#define EMBED_VEC_SPUR   0xFF
 
 /* ---- paging: the linear address, as the MMU splits it ----
  *   31         22 21         12 11          0
@@ -49,10 +47,10 @@
 #define PTE_PCD   0x010u
 #define PTE_FRAME 0xFFFFF000u
 
-extern uint32_t kernel_pd[1024];      /* the one page directory (paging.c) */
-void paging_boot(void);               /* stage one: first 4 MB + APIC, paging on */
+extern uint32_t kernel_pd[1024];        /* the one page directory (paging.c) */
+void paging_boot(void);                 /* stage one: first 4 MB + APIC, paging on */
 void paging_map_rest(uint32_t ram_end); /* stage two: identity up to ram_end */
-extern uint32_t paging_mapped_end;    /* RAM identity-mapped so far */
+extern uint32_t paging_mapped_end;      /* RAM identity-mapped so far */
 static inline void invlpg(uintptr_t va)
 {
     __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
@@ -64,8 +62,8 @@ void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 void kpool_init(uintptr_t base, uintptr_t end);
-char *kalloc(void);    /* one 4 KB page of the kernel's own pool, or NULL */
-void kfree(char *v);   /* xv6's signature: not mm/'s kfree(void *) */
+char *kalloc(void);  /* one 4 KB page of the kernel's own pool, or NULL */
+void kfree(char *v); /* xv6's signature: not mm/'s kfree(void *) */
 int kpool_free_pages(void);
 
 /* ---- console and exit ---- */
@@ -106,12 +104,13 @@ void spin_release(spinlock_t *l);
 
 int lapic_id(void);
 void lapic_init(void);
-void idt_init(void);       /* builds the IDT once (BSP) */
-void idt_load(void);       /* every CPU */
-int smp_start_ap(void);    /* 0 once the AP runs ap_main, -1 if it never came up */
+void idt_init(void);                /* builds the IDT once (BSP) */
+void idt_load(void);                /* every CPU */
+int smp_start_ap(void);             /* 0 once the AP runs ap_main, -1 if it never came up */
 void smp_shootdown(uintptr_t virt); /* invlpg here and on every other online CPU */
-void smp_poll(void);       /* answer a pending shootdown (called while spinning) */
+void smp_poll(void);                /* answer a pending shootdown (called while spinning) */
 extern volatile int ap_online;
+int probe_read(uintptr_t virt); /* 1: a read of virt works here; 0: it faults */
 void ap_main(void);
 
 /* ---- the stress (stress.c) ---- */

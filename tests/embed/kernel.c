@@ -86,8 +86,8 @@ static void pmm_line(const char *when)
 {
     pmm_stats_t s;
     mm_pmm_get_stats(&s);
-    kprintf("embed: pmm %s: %u pages total, %u free, %u used, %u reserved\n", when,
-            s.total_pages, s.free_pages, s.used_pages, s.reserved_pages);
+    kprintf("embed: pmm %s: %u pages total, %u free, %u used, %u reserved\n", when, s.total_pages,
+            s.free_pages, s.used_pages, s.reserved_pages);
 }
 
 #ifndef EMBED_PMM_STAGES
@@ -111,6 +111,8 @@ static int clip_to_boot_mapping(void)
 #endif
 
 static volatile int ap_done;
+static volatile uintptr_t probe_addr; /* the BSP asks the AP: is this mapped for you? */
+static volatile int probe_result = -1;
 
 void ap_main(void)
 {
@@ -120,8 +122,41 @@ void ap_main(void)
     __asm__ volatile("sti");
     stress_run(1);
     ap_done = 1;
-    for (;;)
-        __asm__ volatile("sti; hlt");
+    for (;;) { /* interrupts on: shootdowns answered */
+        if (probe_addr && probe_result < 0)
+            probe_result = probe_read(probe_addr);
+        cpu_relax();
+    }
+}
+
+static int ap_probe(uintptr_t virt)
+{
+    probe_result = -1;
+    probe_addr = virt;
+    while (probe_result < 0)
+        cpu_relax();
+    probe_addr = 0;
+    return probe_result;
+}
+
+/*
+ * The shootdown, seen from the other CPU: the AP reads a vmalloc page (its
+ * TLB now holds the translation), the BSP vfrees it (glue_kunmap), the AP
+ * reads again and must fault.  Without the IPI its stale TLB entry would let
+ * the read through (QEMU's TLBs are per CPU, as real ones are).
+ */
+static int shootdown_check(void)
+{
+    uint8_t *p = mm_vmalloc_at(EMBED_PAGE, __FILE__, __LINE__);
+    if (!p)
+        return 1;
+    p[0] = 0xA5;
+    int before = ap_probe((uintptr_t)p);
+    mm_vfree(p);
+    int after = ap_probe((uintptr_t)p);
+    kprintf("embed: TLB shootdown: the other CPU reads a vmalloc page: %s; after vfree: %s\n",
+            before ? "ok" : "FAULT", after ? "still reads it (stale TLB)" : "faults");
+    return !before || after;
 }
 
 static int check(const char *name, int broken)
@@ -213,6 +248,7 @@ void kmain(uint32_t magic, uint32_t mbi)
         cpu_relax(); /* interrupts on: the AP's shootdowns are answered */
 
     int failed = stress_finish();
+    failed += check("shootdown_check", shootdown_check());
     failed += check("heap_check", mm_heap_check());
     failed += check("pmm_check", mm_pmm_check());
     failed += check("vmalloc_check", mm_vmalloc_check());

@@ -149,8 +149,7 @@ static void put(char *buf, size_t *len, char c)
         buf[(*len)++] = c;
 }
 
-static void put_num(char *buf, size_t *len, uint32_t v, unsigned base, int neg, int width,
-                    char pad)
+static void put_num(char *buf, size_t *len, uint32_t v, unsigned base, int neg, int width, char pad)
 {
     char tmp[12];
     int n = 0;

@@ -26,13 +26,13 @@
 #ifndef EMBED_STRESS_OPS
 #define EMBED_STRESS_OPS 4000 /* per CPU */
 #endif
-#define SLOTS   48
-#define MAILBOX 32
+#define SLOTS    48
+#define MAILBOX  32
 #define OBJ_SIZE 200 /* the test cache's objects */
 
 enum kind { NONE, KMALLOC, CACHE, PAGE, VMALLOC, OWNPAGE };
-static const char *const kind_name[] = {"-", "kmalloc", "kmem_cache", "pmm page", "vmalloc",
-                                        "kfree(char *) page"};
+static const char *const kind_name[] = {"-",        "kmalloc", "kmem_cache",
+                                        "pmm page", "vmalloc", "kfree(char *) page"};
 
 struct obj {
     enum kind kind;
