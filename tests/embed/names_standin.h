@@ -1,0 +1,112 @@
+/*
+ * names_standin.h - TEMPORARY: a stand-in for the MM_PREFIX switch (issue 11,
+ * "coexistence"), which another branch is adding to mm/ itself.  Remove this
+ * file when that switch is merged: tools/embed-check.sh then finds
+ * include/mm_names.h among the files the README lists and builds with
+ * -DMM_PREFIX instead.
+ *
+ * It renames every public name of the include/ headers to mm_<name>, as the switch
+ * will: -include'd into every mm/ file, and #included (before mm/'s headers)
+ * by this kernel's files that call mm/, which call it as mm_kmalloc,
+ * mm_kfree, mm_pmm_alloc_page...  The names mm/ files share among themselves
+ * (heap_enter, mm_report...) are not renamed here: none clashes with this
+ * kernel, and the real switch renames those too.  Also the vmm_* names, which
+ * kmap_standin.c (TEMPORARY too) provides while mm/ has no glue_kmap.
+ * One name escapes: mm/vmalloc.c #undefs vmalloc to define it (its MM_DEBUG
+ * macro), so the object exports plain `vmalloc`; the kernel calls
+ * mm_vmalloc_at, which is renamed.
+ */
+#ifndef EMBED_NAMES_STANDIN_H
+#define EMBED_NAMES_STANDIN_H
+#define get_memory_stats         mm_get_memory_stats
+#define heap_check               mm_heap_check
+#define heap_dump                mm_heap_dump
+#define heap_histogram           mm_heap_histogram
+#define heap_init_virtual        mm_heap_init_virtual
+#define heap_profile             mm_heap_profile
+#define heap_reserve             mm_heap_reserve
+#define heap_trace_dump          mm_heap_trace_dump
+#define heap_trim                mm_heap_trim
+#define kcalloc                  mm_kcalloc
+#define kcalloc_debug            mm_kcalloc_debug
+#define kfree                    mm_kfree
+#define kfree_debug              mm_kfree_debug
+#define kmalloc                  mm_kmalloc
+#define kmalloc_aligned          mm_kmalloc_aligned
+#define kmalloc_aligned_debug    mm_kmalloc_aligned_debug
+#define kmalloc_debug            mm_kmalloc_debug
+#define kmalloc_usable_size      mm_kmalloc_usable_size
+#define kmem_cache_alloc         mm_kmem_cache_alloc
+#define kmem_cache_alloc_debug   mm_kmem_cache_alloc_debug
+#define kmem_cache_check         mm_kmem_cache_check
+#define kmem_cache_create        mm_kmem_cache_create
+#define kmem_cache_destroy       mm_kmem_cache_destroy
+#define kmem_cache_dump          mm_kmem_cache_dump
+#define kmem_cache_free          mm_kmem_cache_free
+#define kmem_cache_free_debug    mm_kmem_cache_free_debug
+#define kmem_cache_get_stats     mm_kmem_cache_get_stats
+#define kmem_cache_reap          mm_kmem_cache_reap
+#define kmem_cache_shrink        mm_kmem_cache_shrink
+#define krealloc                 mm_krealloc
+#define krealloc_debug           mm_krealloc_debug
+#define kstack_alloc             mm_kstack_alloc
+#define kstack_free              mm_kstack_free
+#define memcmp                   mm_memcmp
+#define memcpy                   mm_memcpy
+#define memmove                  mm_memmove
+#define memory_init              mm_memory_init
+#define memory_init_map          mm_memory_init_map
+#define memset                   mm_memset
+#define pmm_alloc_page           mm_pmm_alloc_page
+#define pmm_alloc_pages          mm_pmm_alloc_pages
+#define pmm_alloc_pages_owner    mm_pmm_alloc_pages_owner
+#define pmm_check                mm_pmm_check
+#define pmm_dump                 mm_pmm_dump
+#define pmm_free_page            mm_pmm_free_page
+#define pmm_free_pages           mm_pmm_free_pages
+#define pmm_free_pages_owner     mm_pmm_free_pages_owner
+#define pmm_get_stats            mm_pmm_get_stats
+#define pmm_init                 mm_pmm_init
+#define pmm_init_map             mm_pmm_init_map
+#define pmm_owner_name           mm_pmm_owner_name
+#define pmm_page_owner           mm_pmm_page_owner
+#define pmm_page_state           mm_pmm_page_state
+#define pmm_register_reclaim     mm_pmm_register_reclaim
+#define pmm_set_owner            mm_pmm_set_owner
+#define pmm_unregister_reclaim   mm_pmm_unregister_reclaim
+#define vfree                    mm_vfree
+#define vmalloc                  mm_vmalloc
+#define vmalloc_at               mm_vmalloc_at
+#define vmalloc_check            mm_vmalloc_check
+#define vmalloc_describe         mm_vmalloc_describe
+#define vmalloc_dump             mm_vmalloc_dump
+#define vmalloc_get_stats        mm_vmalloc_get_stats
+#define vmalloc_is_guard         mm_vmalloc_is_guard
+#define vmalloc_reset            mm_vmalloc_reset
+#define vmm_check                mm_vmm_check
+#define vmm_describe             mm_vmm_describe
+#define vmm_dump                 mm_vmm_dump
+#define vmm_get_entry            mm_vmm_get_entry
+#define vmm_get_physical         mm_vmm_get_physical
+#define vmm_get_stats            mm_vmm_get_stats
+#define vmm_heap_map             mm_vmm_heap_map
+#define vmm_heap_unmap           mm_vmm_heap_unmap
+#define vmm_identity_end         mm_vmm_identity_end
+#define vmm_init                 mm_vmm_init
+#define vmm_map                  mm_vmm_map
+#define vmm_map_page             mm_vmm_map_page
+#define vmm_meta_map             mm_vmm_meta_map
+#define vmm_meta_unmap           mm_vmm_meta_unmap
+#define vmm_phys_to_virt         mm_vmm_phys_to_virt
+#define vmm_register_describer   mm_vmm_register_describer
+#define vmm_reset                mm_vmm_reset
+#define vmm_unmap_page           mm_vmm_unmap_page
+#define vmm_unregister_describer mm_vmm_unregister_describer
+#define vmm_vmalloc_map          mm_vmm_vmalloc_map
+#define vmm_vmalloc_unmap        mm_vmm_vmalloc_unmap
+#define pmm_init_layout          mm_pmm_init_layout
+#define pmm_add_range            mm_pmm_add_range
+#define pmm_set_reachable        mm_pmm_set_reachable
+#define pmm_layout_bytes         mm_pmm_layout_bytes
+
+#endif /* EMBED_NAMES_STANDIN_H */
