@@ -10,13 +10,9 @@
 # 3. Each image boots under QEMU (TCG, -smp 2,sockets=2) with -m 64 and -m 128: the kernel
 #    starts its second CPU, runs the stress on both, prints one line per checker and
 #    "embed: PASS"; isa-debug-exit status 1 is a pass.
-#
-# Features mm/ does not have yet in this tree are stood in for, loudly (each says so):
-#   no include/mm_names.h        the names: tests/embed/names_standin.h (TEMPORARY)
-#   no glue_kmap in mm/glue.h    the VMM side of glue_kmap: tests/embed/kmap_standin.c
-#   no pmm_set_reachable         stage two of the PMM: a TODO in the kernel (it prints it)
-#   gcc needs __popcountsi2      (and mm/bits.h, the fix, is not here yet): the gcc
-#                                variant is SKIPPED, loudly, and counted as neither
+#    Its memory start-up is two-stage (pmm_init_layout with the boot mapping's 4 MB
+#    reachable, then pmm_set_reachable once it has mapped the rest), its paging its own
+#    (mm/ maps through its glue_kmap), its kfree(char *) and memset & co. its own.
 #   usage: embed-check.sh          (from the top of the tree; CLANG, GCC, QEMU may be set)
 # Totals in build/results/embed; EMBED_MEMS, EMBED_COMPILERS narrow the matrix.
 CLANG=${CLANG:-clang}
@@ -66,39 +62,13 @@ build() {
         clang) CC="$CLANG --target=i386-elf" LD="ld.lld -m elf_i386" ;;
         gcc) CC="$GCC -m32" LD="ld -m elf_i386" ;;
         esac
-        # the features of mm/ this tree has (see the header of this script)
-        names="-DMM_PREFIX"
-        mmnames="-DMM_PREFIX"
-        if [ ! -f include/mm_names.h ]; then
-            names="-DEMBED_NAMES_STANDIN"
-            mmnames="-DEMBED_NAMES_STANDIN -include kernel/names_standin.h"
-            echo "  TEMPORARY: no MM_PREFIX in this tree: mm/ renamed by tests/embed/names_standin.h"
-        fi
-        kmap=""
+        names="-DMM_PREFIX" # the kernel owns kfree, memset & co.: every mm/ name is mm_<name>
         kernel_srcs="kernel/boot.S kernel/kernel.c kernel/glue.c kernel/smp.c kernel/paging.c kernel/stress.c kernel/lib.c"
-        standin_srcs=""
-        if ! grep -q glue_kmap mm/glue.h; then
-            kmap="-DEMBED_KMAP_STANDIN"
-            standin_srcs="kernel/kmap_standin.c"
-            echo "  TEMPORARY: no glue_kmap in mm/glue.h: mm/'s VMM side from tests/embed/kmap_standin.c"
-        fi
-        stages=""
-        if grep -q pmm_set_reachable include/pmm.h; then
-            stages="-DEMBED_PMM_STAGES"
-        else
-            echo "  TODO: no staged PMM (pmm_set_reachable) in this tree: stage two keeps the PMM at 4 MB"
-        fi
         objs=""
         for f in $(echo "$files" | grep '^mm/.*\.c$' | grep -v '^mm/vmm\.c$'); do
             o=obj/$f.o
             mkdir -p "$(dirname "$o")"
-            $CC $common $mmnames -c "$f" -o "$o" || exit 1
-            objs="$objs $o"
-        done
-        for f in $standin_srcs; do # an mm/ file until the merge: mm/'s flags
-            o=obj/$f.o
-            mkdir -p "$(dirname "$o")"
-            $CC $common $mmnames $kmap -c "$f" -o "$o" || exit 1
+            $CC $common $names -c "$f" -o "$o" || exit 1
             objs="$objs $o"
         done
         for f in $kernel_srcs; do
@@ -106,7 +76,7 @@ build() {
             mkdir -p "$(dirname "$o")"
             case $f in
             kernel/lib.c) flags="" ;; # the kernel's own names: no mm/ header, no prefix
-            *) flags="$names $kmap $stages" ;;
+            *) flags="$names" ;;
             esac
             $CC $common -Werror $flags -c "$f" -o "$o" || exit 1
             objs="$objs $o"
@@ -119,22 +89,9 @@ build() {
     )
 }
 
-status_of_gcc_skip=""
 for cc in $compilers; do
     echo "== embed: build with $cc"
     if ! build "$cc"; then
-        log=build/embed/$cc/link.log
-        # only a link whose every undefined symbol is __popcountsi2, and only without mm/bits.h
-        if [ "$cc" = gcc ] && [ ! -f mm/bits.h ] && grep -q 'undefined reference' "$log" 2>/dev/null &&
-            ! grep 'undefined reference' "$log" | grep -qv '__popcountsi2'; then
-            echo "  ***********************************************************************"
-            echo "  SKIPPED: the gcc build of mm/ needs __popcountsi2 (libgcc) today; the fix"
-            echo "  (mm/bits.h, branch embed-names) is not in this tree. Expected until that"
-            echo "  merge; this skip then stops by itself (it requires mm/bits.h absent)."
-            echo "  ***********************************************************************"
-            status_of_gcc_skip=" (gcc SKIPPED: __popcountsi2)"
-            continue
-        fi
         not_ok "$cc: the embedding kernel does not build from the README's files"
         continue
     fi
@@ -175,5 +132,5 @@ for cc in $compilers; do
 done
 write_results embed
 echo "embed: glue of the test kernel: $glue_lines lines (tests/embed/glue.c)"
-echo "embed: $passed passed, $failed failed$status_of_gcc_skip"
+echo "embed: $passed passed, $failed failed"
 exit $status

@@ -16,15 +16,9 @@
  * Not here: glue_page_table, glue_paging_enable, glue_mapping_changed,
  * which only mm/vmm.c calls, and this kernel does not link mm/vmm.c.
  */
-#ifdef EMBED_NAMES_STANDIN
-#include "names_standin.h" /* TEMPORARY: until mm/ has MM_PREFIX */
-#endif
 #include "glue.h"
 #include "pmm.h"
 #include "vmm.h"
-#ifdef EMBED_KMAP_STANDIN
-#include "kmap_standin.h" /* TEMPORARY: until mm/glue.h declares glue_kmap */
-#endif
 #undef memset /* this kernel's own, from here on */
 #include "embed.h"
 

@@ -20,9 +20,6 @@
  * The memory map the PMM gets: the loader's map plus this kernel's
  * reservations (its image, the AP trampoline page, its own pool).
  */
-#ifdef EMBED_NAMES_STANDIN
-#include "names_standin.h" /* TEMPORARY: until mm/ has MM_PREFIX */
-#endif
 #include "memory.h"
 #include "pmm.h"
 #include "slab.h"
@@ -90,26 +87,6 @@ static void pmm_line(const char *when)
             s.free_pages, s.used_pages, s.reserved_pages);
 }
 
-#ifndef EMBED_PMM_STAGES
-/* TEMPORARY (stage one without the staged PMM): the map clipped to the boot mapping. */
-static pmm_range_t boot_map[MAP_MAX];
-static int clip_to_boot_mapping(void)
-{
-    int n = 0;
-    for (int i = 0; i < nmap; i++) {
-        boot_map[n] = map[i];
-        if (map[i].type == PMM_RANGE_AVAILABLE) {
-            if (map[i].base >= EMBED_BOOT_MAP)
-                continue;
-            if (map[i].base + map[i].length > EMBED_BOOT_MAP)
-                boot_map[n].length = EMBED_BOOT_MAP - map[i].base;
-        }
-        n++;
-    }
-    return n;
-}
-#endif
-
 static volatile int ap_done;
 static volatile uintptr_t probe_addr; /* the BSP asks the AP: is this mapped for you? */
 static volatile int probe_result = -1;
@@ -147,7 +124,7 @@ static int ap_probe(uintptr_t virt)
  */
 static int shootdown_check(void)
 {
-    uint8_t *p = mm_vmalloc_at(EMBED_PAGE, __FILE__, __LINE__);
+    uint8_t *p = vmalloc(EMBED_PAGE);
     if (!p)
         return 1;
     p[0] = 0xA5;
@@ -169,13 +146,7 @@ void kmain(uint32_t magic, uint32_t mbi);
 void kmain(uint32_t magic, uint32_t mbi)
 {
     serial_init();
-    kprintf("embed: the embedding test kernel, mm/ %s\n",
-#ifdef EMBED_NAMES_STANDIN
-            "with the TEMPORARY names stand-in (mm_*)"
-#else
-            "built with MM_PREFIX"
-#endif
-    );
+    kprintf("embed: the embedding test kernel, mm/ built with MM_PREFIX\n");
     read_multiboot(magic, mbi);
     reserve_own();
     idt_init();
@@ -188,7 +159,6 @@ void kmain(uint32_t magic, uint32_t mbi)
     lapic_init();
     kprintf("embed: stage one: paging on, first 4 MB mapped; RAM ends at %u MB, APIC id %d\n",
             ram_end >> 20, lapic_id());
-#ifdef EMBED_PMM_STAGES
     pmm_layout_t layout = {
         .reachable = EMBED_BOOT_MAP,
         .ram_end = ram_end,
@@ -199,29 +169,16 @@ void kmain(uint32_t magic, uint32_t mbi)
         kprintf("embed: FAIL pmm_init_layout refused the map\n");
         embed_exit(1);
     }
-#else
-    if (mm_pmm_init_map(boot_map, clip_to_boot_mapping()) < 0) {
-        kprintf("embed: FAIL pmm_init_map refused the map\n");
-        embed_exit(1);
-    }
-#endif
     pmm_line("after stage one");
 
     /* ---- stage two: the rest of RAM ---- */
     paging_map_rest(ram_end);
     kpool_init(ram_end - EMBED_POOL_BYTES, ram_end);
-#ifdef EMBED_PMM_STAGES
     if (mm_pmm_set_reachable(ram_end) < 0) {
         kprintf("embed: FAIL pmm_set_reachable(%u MB) refused\n", ram_end >> 20);
         embed_exit(1);
     }
     kprintf("embed: stage two: RAM mapped to %u MB, handed to the PMM\n", ram_end >> 20);
-#else
-    /* TODO(issue 11, staged PMM): pmm_set_reachable / pmm_add_range once merged. */
-    kprintf("embed: stage two: RAM mapped to %u MB; TODO: the PMM keeps the first 4 MB "
-            "(no staged PMM in this tree)\n",
-            ram_end >> 20);
-#endif
     pmm_line("after stage two");
     kprintf("embed: own page pool: %d pages of kfree(char *)\n", kpool_free_pages());
 

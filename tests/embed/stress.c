@@ -11,9 +11,6 @@
  * another CPU's allocation, a page freed on the other CPU...).  krealloc and
  * kstack_alloc/kstack_free are exercised on the way.
  */
-#ifdef EMBED_NAMES_STANDIN
-#include "names_standin.h" /* TEMPORARY: until mm/ has MM_PREFIX */
-#endif
 #include "memory.h"
 #include "pmm.h"
 #include "slab.h"
@@ -119,7 +116,7 @@ static int make(int cpu, struct obj *o, uint32_t *s)
     }
     case VMALLOC:
         o->size = (1 + rnd(s) % 4) * EMBED_PAGE - rnd(s) % 100;
-        o->p = mm_vmalloc_at(o->size, __FILE__, __LINE__); /* vmalloc itself: see names_standin.h */
+        o->p = vmalloc(o->size);
         break;
     case OWNPAGE:
         o->size = EMBED_PAGE;
