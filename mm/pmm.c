@@ -12,7 +12,8 @@
  *           PG_FREE      in some free block
  *           PG_USED      handed out
  *           PG_UNREACHABLE  RAM above the reachable limit: not handed out yet
- *           PG_MAP_RESERVED not RAM, reserved by the map: pmm_add_range refuses it
+ *           PG_MAP_RESERVED not RAM, reserved by the map or the layout's kernel
+ *                           image: pmm_add_range refuses it
  *   head    1 on the first page of a free block, which sits on free list
  *           `order` (a block of order k is 2^k pages, aligned to 2^k pages)
  *   owner   on PG_USED pages, who may free it (pmm_owner_t, pmm.h draws
@@ -301,7 +302,7 @@ static const char *page_problem(paddr_t a)
     case PG_UNREACHABLE:
         return "not yet reachable (above pmm_set_reachable's limit)";
     case PG_MAP_RESERVED:
-        return "not RAM (reserved by the memory map)";
+        return "not RAM (reserved by the memory map or the kernel image)";
     }
     return NULL;
 }

@@ -28,7 +28,7 @@ enum {
     PG_FREE,         /* in a free block */
     PG_USED,         /* handed out */
     PG_UNREACHABLE,  /* RAM at or above the reachable limit: free once the limit passes it */
-    PG_MAP_RESERVED, /* not RAM, and the map reserved it (firmware, MMIO): never added */
+    PG_MAP_RESERVED, /* not RAM, and the map (firmware, MMIO) or the kernel image reserved it */
     PG_STATES
 };
 

@@ -549,6 +549,44 @@ static void test_random_stages(void **state)
     assert_true(accepted >= 4 && refused >= 4 && raised >= 4);
 }
 
+/*
+ * A kernel image the map does not mention at all (a hole: accepted, it is not
+ * RAM), and later RAM added over it.
+ *
+ *   1 MB        4 MB  4.25 MB        8 MB      12 MB           32 MB
+ *   | RAM       |kernel|  hole        | RAM     |  hole ...      | ram_end
+ *                ^ pmm_add_range(4 MB, 1 MB) covers it
+ *
+ * Expect the add refused in one line (the layout named the kernel there),
+ * and no page of the kernel ever handed out.
+ */
+static void test_add_range_over_kernel_in_a_hole(void **state)
+{
+    const pmm_range_t map[] = {{MB, 3 * MB, PMM_RANGE_AVAILABLE},
+                               {8 * MB, 4 * MB, PMM_RANGE_AVAILABLE}};
+    pmm_layout_t l = {0};
+    l.ram_end = 32 * MB;
+    l.kernel_base = 4 * MB;
+    l.kernel_length = KERNEL_SIZE;
+    assert_int_equal(pmm_init_layout(map, 2, &l), 0);
+    CHECK_PMM();
+    pmm_stats_t before = pstats();
+    assert_int_equal(pmm_add_range(4 * MB, MB), -1);
+    assert_true(strstr(mm_last_error(), "pmm_add_range: 0x00400000-0x00500000: 0x00400000 is "
+                                        "reserved by the memory map or the kernel image: "
+                                        "nothing added"));
+    CHECK_PMM();
+    pmm_stats_t now = pstats();
+    assert_memory_equal(&now, &before, sizeof(now));
+    /* past the image: accepted */
+    assert_int_equal(pmm_add_range(4 * MB + KERNEL_SIZE, MB - KERNEL_SIZE), 0);
+    CHECK_PMM();
+    paddr_t p;
+    while ((p = pmm_alloc_page()) != 0)
+        assert_false(p >= 4 * MB && p < 4 * MB + KERNEL_SIZE);
+    CHECK_PMM();
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -565,6 +603,7 @@ int main(void)
         T(test_no_metadata_room_below_limit),
         T(test_dump_shows_stages),
         T(test_random_stages),
+        T(test_add_range_over_kernel_in_a_hole),
     };
     return cmocka_run_group_tests_name("pmm_stages", tests, NULL, NULL);
 }
