@@ -327,6 +327,63 @@ static void test_two_stage_start_on_own_paging(void **state)
     assert_tables_match();
 }
 
+/*
+ * The PMM runs dry exactly when the heap, growing, crosses into a 4 MB slot
+ * that needs a new page table: glue_kmap's pmm_alloc_page (allowed, the
+ * README says) runs the reclaim hooks, and the heap's own hook trims the
+ * heap's free tail while the heap is halfway through growing it.
+ *
+ *   0xD0000000              3.8 MB       4 MB (new slot)  4.1 MB
+ *   | allocated ...          | free tail  | being mapped ... |
+ *                              ^ trimmed by the hook, under heap_grow's feet
+ *
+ * Expect the kmalloc to succeed or fail cleanly, every checker at 0, and
+ * every byte of what it returns writable.
+ */
+static void test_table_alloc_reclaims_mid_growth(void **state)
+{
+    (void)state;
+    static paddr_t held[(32u << 20) / PAGE_SIZE];
+    own_start(32u << 20);
+    void *a = kmalloc(3u << 20);
+    assert_non_null(a);
+    memory_stats_t m = stats_now();
+    uint32_t end = m.heap_virtual_size, tail = m.largest_free_block;
+    void *x1 = kmalloc(tail + (4u << 20) - end - (200u << 10));
+    assert_non_null(x1);
+    assert_int_equal(stats_now().heap_virtual_size, (4u << 20) - (200u << 10));
+    void *x2 = kmalloc((200u << 10) - HEAP_HEADER_SIZE);
+    assert_non_null(x2);
+    assert_int_equal(stats_now().heap_virtual_size, 4u << 20);
+    kfree(x2); /* a free tail of 200 KB: too little for kfree to shrink */
+    assert_int_equal(stats_now().heap_virtual_size, 4u << 20);
+    own_check();
+
+    /* the PMM keeps 3 pages: two block-map pages and the first heap page of the new slot */
+    uint32_t n = 0;
+    paddr_t p;
+    while ((p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_CALLER | PMM_NO_RECLAIM)) != 0)
+        held[n++] = p; /* (no reclaim: it would trim that tail now) */
+    for (uint32_t i = 0; i < 3; i++)
+        pmm_free_page(held[--n]);
+    pmm_stats_t before;
+    pmm_get_stats(&before);
+    unsigned char *b = kmalloc(300u << 10);
+    pmm_stats_t after;
+    pmm_get_stats(&after);
+    assert_int_equal(after.reclaims, before.reclaims + 1); /* the trap was sprung */
+    own_check();
+    if (b)
+        memset(b, 0x5A, 300u << 10);
+    kfree(b);
+    while (n)
+        pmm_free_page(held[--n]);
+    kfree(x1);
+    kfree(a);
+    own_check();
+    assert_tables_match();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_kernel_refuses_a_mapping),
         cmocka_unit_test(test_page_unmapped_behind_mms_back),
         cmocka_unit_test(test_two_stage_start_on_own_paging),
+        cmocka_unit_test(test_table_alloc_reclaims_mid_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
