@@ -57,11 +57,17 @@ void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
         mm_report("%s: 0x%08lx: not a page of the ranges mm/ maps", fn, (unsigned long)virt);
         return;
     }
-    paddr_t phys = glue_kunmap(virt);
+    paddr_t mapped = glue_kmapped(virt), phys = glue_kunmap(virt);
     if (!phys)
         return;
     if (counts[r])
         counts[r]--;
+    if (phys != mapped) { /* the page we would free may still be mapped elsewhere */
+        mm_report("%s: 0x%08lx: glue_kunmap returned 0x%08lx, glue_kmapped said 0x%08lx: "
+                  "unmapped, not freed",
+                  fn, (unsigned long)virt, (unsigned long)phys, (unsigned long)mapped);
+        return;
+    }
     pmm_owner_t has = pmm_page_owner(phys);
     if (has == owner) {
         pmm_free_pages_owner(phys, 1, owner);

@@ -35,6 +35,7 @@ static uint16_t own_used[OWN_SLOTS];   /* its present entries */
 static int own_ready;                  /* paging on */
 static int own_refuse_after = -1;      /* glue_kmap fails after this many more maps */
 static unsigned long own_maps, own_unmaps;
+static uintptr_t own_kunmap_lie; /* glue_kunmap returns the page mapped here instead */
 
 int glue_kmap_ready(void)
 {
@@ -81,6 +82,8 @@ uintptr_t glue_kunmap(uintptr_t virt)
         own_tables[slot] = 0;
     }
     own_unmaps++;
+    if (own_kunmap_lie)
+        return own_map[(own_kunmap_lie - OWN_LO) / PAGE_SIZE];
     return p;
 }
 
@@ -102,6 +105,7 @@ static void own_start(uint32_t ram)
     memset(own_tables, 0, sizeof(own_tables));
     memset(own_used, 0, sizeof(own_used));
     own_refuse_after = -1;
+    own_kunmap_lie = 0;
     host_mmu_reset();
     pmm_init(ram);
     own_ready = 1;
@@ -384,6 +388,36 @@ static void test_table_alloc_reclaims_mid_growth(void **state)
     assert_tables_match();
 }
 
+/*
+ * A glue_kunmap that lies: it unmaps v1's page but returns the physical page
+ * of v2, another live vmalloc page (same owner in the PMM).
+ *
+ * Expect vfree(v1) to report it and free nothing: v2's page stays v2's (not
+ * freed while still mapped, to be handed out again under v2's feet).
+ */
+static void test_kunmap_returns_another_page(void **state)
+{
+    (void)state;
+    own_start(32u << 20);
+    char *v1 = vmalloc(PAGE_SIZE), *v2 = vmalloc(PAGE_SIZE);
+    assert_non_null(v1);
+    assert_non_null(v2);
+    vaddr_t base = VMALLOC_START;
+    char *host_base = host_virt_ptr(VMALLOC_START);
+    vaddr_t va2 = base + (vaddr_t)(v2 - host_base);
+    paddr_t p2 = (paddr_t)glue_kmapped(va2);
+    own_kunmap_lie = va2;
+    vfree(v1);
+    own_kunmap_lie = 0;
+    assert_true(host_console_has("vfree: "));
+    assert_int_equal(pmm_page_owner(p2), PMM_OWNER_VMALLOC); /* still v2's */
+    assert_int_equal(pmm_check(), 0);
+    memset(v2, 0x11, PAGE_SIZE);
+    vfree(v2);
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(vmalloc_check(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_page_unmapped_behind_mms_back),
         cmocka_unit_test(test_two_stage_start_on_own_paging),
         cmocka_unit_test(test_table_alloc_reclaims_mid_growth),
+        cmocka_unit_test(test_kunmap_returns_another_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
