@@ -418,6 +418,62 @@ static void test_kunmap_returns_another_page(void **state)
     assert_int_equal(vmalloc_check(), 0);
 }
 
+/*
+ * The kernel refuses the n-th mapping, for every n through a workload that
+ * grows the heap, fills slabs (their descriptors mapped in the metadata
+ * window), makes a kmem_cache, vmallocs and takes kernel stacks.
+ *
+ * Expect, for every n: each call succeeds or fails whole, every checker at 0,
+ * our table and the PMM's owners agree, and once all is freed and trimmed
+ * the PMM holds no more of mm/'s pages than after a run not refused.
+ */
+static void test_kmap_refused_at_every_step(void **state)
+{
+    (void)state;
+    uint32_t baseline = 0;
+    for (int n = -1; n < 400; n += 1) {
+        own_start(32u << 20);
+        own_refuse_after = n;
+        void *big = kmalloc(1u << 20);
+        void *small[200];
+        for (int i = 0; i < 200; i++)
+            small[i] = kmalloc(8 + (size_t)(i * 37) % 900);
+        kmem_cache_t *c = kmem_cache_create("refused", 300, 0, NULL);
+        void *o[40] = {0};
+        for (int i = 0; c && i < 40; i++)
+            o[i] = kmem_cache_alloc(c);
+        void *v = vmalloc(7 * PAGE_SIZE);
+        vaddr_t st = kstack_alloc(8192);
+        own_refuse_after = -1;
+        own_check();
+        assert_tables_match();
+        if (st)
+            kstack_free(st);
+        vfree(v);
+        for (int i = 0; c && i < 40; i++)
+            if (o[i])
+                kmem_cache_free(c, o[i]);
+        if (c)
+            kmem_cache_destroy(c);
+        for (int i = 0; i < 200; i++)
+            kfree(small[i]);
+        kfree(big);
+        kmem_cache_reap();
+        heap_trim();
+        own_check();
+        assert_tables_match();
+        pmm_stats_t ps;
+        pmm_get_stats(&ps);
+        uint32_t mine = ps.owner_pages[PMM_OWNER_HEAP] + ps.owner_pages[PMM_OWNER_META] +
+                        ps.owner_pages[PMM_OWNER_VMALLOC] + ps.owner_pages[PMM_OWNER_KSTACK];
+        if (n == -1)
+            baseline = mine;
+        if (mine > baseline)
+            fail_msg("refused at %d: %u pages of mm/ kept, %u by a run not refused", n, mine,
+                     baseline);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_two_stage_start_on_own_paging),
         cmocka_unit_test(test_table_alloc_reclaims_mid_growth),
         cmocka_unit_test(test_kunmap_returns_another_page),
+        cmocka_unit_test(test_kmap_refused_at_every_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
