@@ -44,7 +44,10 @@ int kmap_page(vaddr_t virt, paddr_t phys)
                   r < 0 ? "outside the ranges mm/ maps" : "unaligned or physical page 0");
         return -1;
     }
-    if (glue_kmap(virt, phys) < 0)
+    pmm_reclaim_hold(1); /* the glue's page table: no hook, our caller is mid-change */
+    int mapped = glue_kmap(virt, phys);
+    pmm_reclaim_hold(0);
+    if (mapped < 0)
         return -1;
     counts[r]++;
     return 0;

@@ -168,13 +168,13 @@ static void reclaim_locked(void)
 {
     if (pmm_data.reclaiming)
         return;
-    pmm_data.reclaiming = 1;
+    pmm_data.reclaiming++;
     pmm_data.reclaims++;
     for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
         if (reclaim_hooks[i])
             reclaim_hooks[i]();
     }
-    pmm_data.reclaiming = 0;
+    pmm_data.reclaiming--;
 }
 
 static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
@@ -271,6 +271,17 @@ int pmm_register_reclaim(size_t (*hook)(void))
         mm_report("pmm_register_reclaim: %p: %s", (void *)hook,
                   hook ? "the hook table is full" : "NULL hook");
     return r;
+}
+
+void pmm_reclaim_hold(int hold)
+{
+    glue_irqflags_t f = mm_lock();
+    int unpaired = !hold && pmm_data.reclaiming == 0;
+    if (!unpaired)
+        pmm_data.reclaiming += hold ? 1 : -1;
+    mm_unlock(f);
+    if (unpaired)
+        mm_report("pmm_reclaim_hold: released, but not held");
 }
 
 void pmm_unregister_reclaim(size_t (*hook)(void))

@@ -35,7 +35,8 @@ static uint16_t own_used[OWN_SLOTS];   /* its present entries */
 static int own_ready;                  /* paging on */
 static int own_refuse_after = -1;      /* glue_kmap fails after this many more maps */
 static unsigned long own_maps, own_unmaps;
-static uintptr_t own_kunmap_lie; /* glue_kunmap returns the page mapped here instead */
+static uintptr_t own_kunmap_lie;   /* glue_kunmap returns the page mapped here instead */
+static unsigned long own_no_table; /* glue_kmap found no page for a page table */
 
 int glue_kmap_ready(void)
 {
@@ -57,8 +58,10 @@ int glue_kmap(uintptr_t virt, uintptr_t phys)
         return -1;
     if (!own_tables[slot]) {
         own_tables[slot] = pmm_alloc_page(); /* re-enters mm/ with its lock held */
-        if (!own_tables[slot])
+        if (!own_tables[slot]) {
+            own_no_table++;
             return -1;
+        }
     }
     own_used[slot]++;
     own_map[i] = (uint32_t)phys;
@@ -344,17 +347,15 @@ static void test_two_stage_start_on_own_paging(void **state)
  * Expect the kmalloc to succeed or fail cleanly, every checker at 0, and
  * every byte of what it returns writable.
  */
-static void test_table_alloc_reclaims_mid_growth(void **state)
+/* The heap grown to end exactly at 4 MB (a page-table slot's end), its last 200 KB free. */
+static void heap_to_slot_edge(void **a, void **x1)
 {
-    (void)state;
-    static paddr_t held[(32u << 20) / PAGE_SIZE];
-    own_start(32u << 20);
-    void *a = kmalloc(3u << 20);
-    assert_non_null(a);
+    *a = kmalloc(3u << 20);
+    assert_non_null(*a);
     memory_stats_t m = stats_now();
     uint32_t end = m.heap_virtual_size, tail = m.largest_free_block;
-    void *x1 = kmalloc(tail + (4u << 20) - end - (200u << 10));
-    assert_non_null(x1);
+    *x1 = kmalloc(tail + (4u << 20) - end - (200u << 10));
+    assert_non_null(*x1);
     assert_int_equal(stats_now().heap_virtual_size, (4u << 20) - (200u << 10));
     void *x2 = kmalloc((200u << 10) - HEAP_HEADER_SIZE);
     assert_non_null(x2);
@@ -362,27 +363,83 @@ static void test_table_alloc_reclaims_mid_growth(void **state)
     kfree(x2); /* a free tail of 200 KB: too little for kfree to shrink */
     assert_int_equal(stats_now().heap_virtual_size, 4u << 20);
     own_check();
+}
 
-    /* the PMM keeps 3 pages: two block-map pages and the first heap page of the new slot */
-    uint32_t n = 0;
+static paddr_t held[(32u << 20) / PAGE_SIZE];
+static uint32_t nheld;
+
+/* Hold every free page but `left` (no reclaim: it would trim the heap's tail now). */
+static void pmm_hold_all_but(uint32_t left)
+{
     paddr_t p;
+    nheld = 0; /* (a failed test's pages went with its PMM) */
     while ((p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_CALLER | PMM_NO_RECLAIM)) != 0)
-        held[n++] = p; /* (no reclaim: it would trim that tail now) */
-    for (uint32_t i = 0; i < 3; i++)
-        pmm_free_page(held[--n]);
-    pmm_stats_t before;
-    pmm_get_stats(&before);
+        held[nheld++] = p;
+    for (uint32_t i = 0; i < left; i++)
+        pmm_free_page(held[--nheld]);
+}
+
+static void pmm_release_held(void)
+{
+    while (nheld)
+        pmm_free_page(held[--nheld]);
+}
+
+/* kmalloc(300 KB) grows the heap past 4 MB with 3 pages free: two block-map pages, one heap page.
+ */
+static void grow_past_slot_edge(void)
+{
+    pmm_hold_all_but(3);
+    unsigned long no_table = own_no_table;
     unsigned char *b = kmalloc(300u << 10);
-    pmm_stats_t after;
-    pmm_get_stats(&after);
-    assert_int_equal(after.reclaims, before.reclaims + 1); /* the trap was sprung */
+    assert_int_equal(own_no_table, no_table + 1); /* the trap was sprung: the PMM was dry */
     own_check();
     if (b)
         memset(b, 0x5A, 300u << 10);
     kfree(b);
-    while (n)
-        pmm_free_page(held[--n]);
+    pmm_release_held();
+    own_check();
+}
+
+static void test_table_alloc_reclaims_mid_growth(void **state)
+{
+    (void)state;
+    void *a, *x1;
+    own_start(32u << 20);
+    heap_to_slot_edge(&a, &x1);
+    grow_past_slot_edge();
     kfree(x1);
+    kfree(a);
+    own_check();
+    assert_tables_match();
+}
+
+/*
+ * The same with the kernel's own reclaim hook, a shrinker that frees a cache
+ * of its own with kfree (what the hooks are for, pmm.h): run for the page
+ * table, it frees the block just before the heap's free tail, while the heap
+ * is halfway through growing that tail.
+ */
+static void *shrinker_cache;
+static size_t shrinker(void)
+{
+    if (!shrinker_cache)
+        return 0;
+    kfree(shrinker_cache);
+    shrinker_cache = NULL;
+    return 1;
+}
+
+static void test_shrinker_kfree_mid_growth(void **state)
+{
+    (void)state;
+    void *a;
+    own_start(32u << 20);
+    heap_to_slot_edge(&a, &shrinker_cache);
+    assert_int_equal(pmm_register_reclaim(shrinker), 0);
+    grow_past_slot_edge();
+    pmm_unregister_reclaim(shrinker);
+    kfree(shrinker_cache);
     kfree(a);
     own_check();
     assert_tables_match();
@@ -485,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_page_unmapped_behind_mms_back),
         cmocka_unit_test(test_two_stage_start_on_own_paging),
         cmocka_unit_test(test_table_alloc_reclaims_mid_growth),
+        cmocka_unit_test(test_shrinker_kfree_mid_growth),
         cmocka_unit_test(test_kunmap_returns_another_page),
         cmocka_unit_test(test_kmap_refused_at_every_step),
     };
