@@ -558,11 +558,40 @@ static void test_registered_describers(void **state)
     assert_null(strstr(vmm_describe(0x50000020u), "layer A"));
 }
 
+/*
+ * The kernel's layers fill every describer slot before vmalloc's first
+ * allocation (vmalloc registers its describer then).  Expect vmalloc to work
+ * and its failed registration to cost the caller at most one report, not
+ * one for every vmalloc; vmm_describe still names the vmalloc range.
+ */
+static void test_describers_full_before_vmalloc(void **state)
+{
+    vmm_describer_t fns[] = {describe_a, describe_none, describe_b, describe_c, describe_d};
+    int n = 0;
+    while (n < 5 && vmm_register_describer(0x40000000u + (vaddr_t)n * 0x1000u,
+                                           0x40000fffu + (vaddr_t)n * 0x1000u, "L", fns[n]) == 0)
+        n++;
+    assert_true(n <= 4);
+    uint32_t errors = stats_now().error_count;
+    void *v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = vmalloc(100);
+        assert_non_null(v[i]);
+    }
+    assert_true(stats_now().error_count <= errors + 1);
+    assert_non_null(strstr(vmm_describe(VMALLOC_START + 0x800000u), "vmalloc"));
+    for (int i = 0; i < 3; i++)
+        vfree(v[i]);
+    for (int i = 0; i < 5; i++)
+        vmm_unregister_describer(fns[i]);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh_paging)
     const struct CMUnitTest tests[] = {
         T(test_init_maps_kernel_and_leaves_null_unmapped),
+        T(test_describers_full_before_vmalloc),
         T(test_registered_describers),
         T(test_direct_map_aliases_physical_memory),
         T(test_map_translate_unmap),
