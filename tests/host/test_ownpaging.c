@@ -488,8 +488,10 @@ static void test_kmap_refused_at_every_step(void **state)
 {
     (void)state;
     uint32_t baseline = 0;
-    for (int n = -1; n < 400; n += 1) {
+    unsigned long maps = 0; /* the workload's mappings, when none is refused */
+    for (int n = -1; n <= (int)maps; n += 1) {
         own_start(32u << 20);
+        unsigned long maps0 = own_maps;
         own_refuse_after = n;
         void *big = kmalloc(1u << 20);
         void *small[200];
@@ -502,6 +504,9 @@ static void test_kmap_refused_at_every_step(void **state)
         void *v = vmalloc(7 * PAGE_SIZE);
         vaddr_t st = kstack_alloc(8192);
         own_refuse_after = -1;
+        if (n == -1)
+            maps = own_maps - maps0;
+        assert_true(maps > 256); /* the heap's 1 MB at least */
         own_check();
         assert_tables_match();
         if (st)
