@@ -61,8 +61,12 @@ void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
         return;
     }
     paddr_t mapped = glue_kmapped(virt), phys = glue_kunmap(virt);
-    if (!phys)
+    if (!phys) {
+        if (mapped && glue_kmapped(virt)) /* the kernel kept it: the page stays its owner's */
+            mm_report("%s: 0x%08lx: glue_kunmap left 0x%08lx mapped: still mapped, not freed", fn,
+                      (unsigned long)virt, (unsigned long)mapped);
         return;
+    }
     if (counts[r])
         counts[r]--;
     if (phys != mapped) { /* the page we would free may still be mapped elsewhere */

@@ -37,6 +37,7 @@ static int own_refuse_after = -1;      /* glue_kmap fails after this many more m
 static unsigned long own_maps, own_unmaps;
 static uintptr_t own_kunmap_lie;   /* glue_kunmap returns the page mapped here instead */
 static unsigned long own_no_table; /* glue_kmap found no page for a page table */
+static int own_kunmap_refuse;      /* glue_kunmap leaves the page mapped and returns 0 */
 
 int glue_kmap_ready(void)
 {
@@ -76,7 +77,7 @@ uintptr_t glue_kunmap(uintptr_t virt)
         return 0;
     uint32_t i = (uint32_t)(virt - OWN_LO) / PAGE_SIZE, slot = (uint32_t)(virt - OWN_LO) >> 22;
     uint32_t p = own_map[i];
-    if (!p)
+    if (!p || own_kunmap_refuse)
         return 0;
     own_map[i] = 0;
     glue_mapping_changed(virt, 0);
@@ -109,6 +110,7 @@ static void own_start(uint32_t ram)
     memset(own_used, 0, sizeof(own_used));
     own_refuse_after = -1;
     own_kunmap_lie = 0;
+    own_kunmap_refuse = 0;
     host_mmu_reset();
     pmm_init(ram);
     own_ready = 1;
@@ -536,6 +538,33 @@ static void test_kmap_refused_at_every_step(void **state)
     }
 }
 
+/*
+ * A glue_kunmap that does not unmap a page mm/ asks it to (and says 0,
+ * "nothing was mapped"), while glue_kmapped says it is mapped.
+ *
+ * Expect vfree to report it in one line naming vfree and the address, the
+ * page neither freed nor counted as unmapped (still mapped, still vmalloc's).
+ */
+static void test_kunmap_leaves_page_mapped(void **state)
+{
+    (void)state;
+    own_start(32u << 20);
+    char *v = vmalloc(PAGE_SIZE);
+    assert_non_null(v);
+    vaddr_t va = VMALLOC_START + (vaddr_t)(v - (char *)host_virt_ptr(VMALLOC_START));
+    paddr_t p = (paddr_t)glue_kmapped(va);
+    own_kunmap_refuse = 1;
+    vfree(v);
+    own_kunmap_refuse = 0;
+    char want[64];
+    snprintf(want, sizeof(want), "vfree: 0x%08x: ", (unsigned)va);
+    assert_true(host_console_has(want));
+    assert_true(host_console_has("still mapped"));
+    assert_int_equal(glue_kmapped(va), p);
+    assert_int_equal(pmm_page_owner(p), PMM_OWNER_VMALLOC);
+    assert_int_equal(pmm_check(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_table_alloc_reclaims_mid_growth),
         cmocka_unit_test(test_shrinker_kfree_mid_growth),
         cmocka_unit_test(test_kunmap_returns_another_page),
+        cmocka_unit_test(test_kunmap_leaves_page_mapped),
         cmocka_unit_test(test_kmap_refused_at_every_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
