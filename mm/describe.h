@@ -13,7 +13,8 @@
 
 /*
  * The registered describer's text for a (in a static buffer), or NULL if no
- * range holds a.  The describer runs with mm/'s lock held.
+ * range holds a.  The describer runs with mm/'s lock held; a vmm_describe it
+ * makes itself gets NULL here (no recursion, its buffer is not reused).
  */
 const char *describe_range(vaddr_t a);
 

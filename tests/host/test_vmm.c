@@ -586,6 +586,29 @@ static void test_describers_full_before_vmalloc(void **state)
         vmm_unregister_describer(fns[i]);
 }
 
+/*
+ * A describer that asks vmm_describe itself (about a neighbour in its own
+ * range, say): it recursed once per neighbour to the range's end (a thousand
+ * frames, each writing the one static buffer it read).  Expect no recursion: inside a describer,
+ * the registry is not asked again (the inner call answers as if no layer had registered), and the
+ * outer text is the describer's.
+ */
+static const char *describe_asks_again(vaddr_t a, char *buf, size_t len)
+{
+    const char *inner = vmm_describe(a + 4);
+    snprintf(buf, len, "layer R (next: %s)", inner);
+    return buf;
+}
+
+static void test_describer_asks_vmm_describe(void **state)
+{
+    assert_int_equal(vmm_register_describer(0x70000000u, 0x70000fffu, "R", describe_asks_again), 0);
+    const char *why = vmm_describe(0x70000010u);
+    assert_non_null(strstr(why, "layer R (next: "));
+    assert_null(strstr(why + 5, "layer R"));
+    vmm_unregister_describer(describe_asks_again);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh_paging)
@@ -593,6 +616,7 @@ int main(void)
         T(test_init_maps_kernel_and_leaves_null_unmapped),
         T(test_describers_full_before_vmalloc),
         T(test_registered_describers),
+        T(test_describer_asks_vmm_describe),
         T(test_direct_map_aliases_physical_memory),
         T(test_map_translate_unmap),
         T(test_user_only_when_asked),
