@@ -58,9 +58,7 @@ int kmem_cache_destroy(kmem_cache_t *cache);
 size_t kmem_cache_shrink(kmem_cache_t *cache);
 /*
  * The same for every cache (done by the heap itself when it runs out of
- * memory), then heap_trim(): the pages go back to the PMM.  Called from
- * inside another heap call (the PMM's hook, run for a glue_kmap's page table
- * while the heap grows) it does nothing: that call is changing the heap.
+ * memory), then heap_trim(): the pages go back to the PMM.
  */
 size_t kmem_cache_reap(void);
 

@@ -283,14 +283,9 @@ size_t kmem_cache_shrink(kmem_cache_t *cache)
 size_t kmem_cache_reap(void)
 {
     heap_call_t call = heap_enter("kmem_cache_reap");
-    size_t n = 0;
-    /* inside another heap call (the PMM, asked for a page table by a glue_kmap while the
-     * heap grows): that call is halfway through changing the heap, leave it alone */
-    if (!call.outer) {
-        n = slab_reap_locked();
-        heap_trim_locked();      /* and the pages they leave free at the heap's end go to the PMM */
-        slab_meta_trim_locked(); /* with the descriptors of those pages */
-    }
+    size_t n = slab_reap_locked();
+    heap_trim_locked();      /* and the pages they leave free at the heap's end go to the PMM */
+    slab_meta_trim_locked(); /* with the descriptors of those pages */
     heap_leave(call);
     return n;
 }
