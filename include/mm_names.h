@@ -89,6 +89,7 @@
 #define pmm_owner_name           mm_pmm_owner_name
 #define pmm_page_owner           mm_pmm_page_owner
 #define pmm_page_state           mm_pmm_page_state
+#define pmm_reclaim_hold         mm_pmm_reclaim_hold
 #define pmm_register_reclaim     mm_pmm_register_reclaim
 #define pmm_set_owner            mm_pmm_set_owner
 #define pmm_unregister_reclaim   mm_pmm_unregister_reclaim

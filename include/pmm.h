@@ -223,6 +223,12 @@ const char *pmm_owner_name(pmm_owner_t owner);
 #define PMM_RECLAIM_HOOKS 4
 int pmm_register_reclaim(size_t (*hook)(void));
 void pmm_unregister_reclaim(size_t (*hook)(void));
+/*
+ * mm/'s own: while held (it nests), no allocation runs the hooks.  kmap.c
+ * holds it around glue_kmap, whose page table comes in the middle of a change
+ * (the heap growing) that a hook's kfree or trim must not see.
+ */
+void pmm_reclaim_hold(int hold);
 
 void pmm_get_stats(pmm_stats_t *stats);
 /*

@@ -166,8 +166,9 @@ const char *vmm_describe(vaddr_t addr);
  * A layer above the VMM that owns [lo, hi] (vmalloc) registers how to say
  * what an address there is: vmm_describe then asks it (the VMM itself knows
  * nothing of vmalloc).  fn writes at most len bytes to buf and returns buf,
- * or NULL (vmm_describe then says `name`).  Re-registering the same fn
- * replaces its range.  0, or -1 when the few slots are taken (reported).
+ * or NULL (vmm_describe then says `name`); it runs with mm/'s lock held.
+ * Re-registering the same fn replaces its range.  0, or -1 when the few
+ * slots are taken (reported).
  */
 typedef const char *(*vmm_describer_t)(vaddr_t addr, char *buf, size_t len);
 int vmm_register_describer(vaddr_t lo, vaddr_t hi, const char *name, vmm_describer_t fn);

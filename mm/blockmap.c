@@ -65,6 +65,25 @@ void bmap_init_window(bmap_t *m, uintptr_t base, vaddr_t start_v, vaddr_t free_v
     m->sum_v = sum_v;
 }
 
+/*
+ * Unmap the window pages that hold words [words, had) of each bitmap but none
+ * below `words`; returns the pages of each bitmap kept.
+ */
+static uint32_t unmap_beyond(bmap_t *m, uint32_t words, uint32_t had_words)
+{
+    uint32_t keep = (words * 4 + PAGE_SIZE - 1) / PAGE_SIZE; /* pages of each bitmap kept */
+    uint32_t had = (had_words * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (uint32_t pg = keep; pg < had; pg++) {
+        kmap_unmap("bmap_uncover", m->start_v + pg * PAGE_SIZE, PMM_OWNER_META);
+        kmap_unmap("bmap_uncover", m->free_v + pg * PAGE_SIZE, PMM_OWNER_META);
+    }
+    uint32_t sum_keep = ((keep * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint32_t sum_had = ((had * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (uint32_t pg = sum_keep; pg < sum_had; pg++)
+        kmap_unmap("bmap_uncover", m->sum_v + pg * PAGE_SIZE, PMM_OWNER_META);
+    return keep;
+}
+
 /* Map the window pages under [off, end) bytes of a bitmap at v. */
 static int cover_bytes(vaddr_t v, uint32_t off, uint32_t end)
 {
@@ -87,8 +106,10 @@ int bmap_cover(bmap_t *m, size_t bytes)
     /* the window's pages: already there (an earlier, larger heap) or new and zeroed */
     if (m->start_v && (cover_bytes(m->start_v, m->words * 4, words * 4) < 0 ||
                        cover_bytes(m->free_v, m->words * 4, words * 4) < 0 ||
-                       cover_bytes(m->sum_v, had * 4, sums * 4) < 0))
+                       cover_bytes(m->sum_v, had * 4, sums * 4) < 0)) {
+        unmap_beyond(m, m->words, words); /* the pages mapped before the one that failed */
         return -1;
+    }
     /* a window page may hold a previous heap's bits (memory_init again): start clean */
     memset(m->start + m->words, 0, (words - m->words) * sizeof(uint32_t));
     memset(m->free + m->words, 0, (words - m->words) * sizeof(uint32_t));
@@ -103,16 +124,7 @@ void bmap_uncover(bmap_t *m, size_t bytes)
     uint32_t words = (uint32_t)((((uint64_t)bytes + BMAP_GRANULE - 1) / BMAP_GRANULE + 31) / 32);
     if (!m->start_v || words >= m->words)
         return;
-    uint32_t keep = (words * 4 + PAGE_SIZE - 1) / PAGE_SIZE; /* pages of each bitmap kept */
-    uint32_t had = (m->words * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
-    for (uint32_t pg = keep; pg < had; pg++) {
-        kmap_unmap("bmap_uncover", m->start_v + pg * PAGE_SIZE, PMM_OWNER_META);
-        kmap_unmap("bmap_uncover", m->free_v + pg * PAGE_SIZE, PMM_OWNER_META);
-    }
-    uint32_t sum_keep = ((keep * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
-    uint32_t sum_had = ((had * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
-    for (uint32_t pg = sum_keep; pg < sum_had; pg++)
-        kmap_unmap("bmap_uncover", m->sum_v + pg * PAGE_SIZE, PMM_OWNER_META);
+    uint32_t keep = unmap_beyond(m, words, m->words);
     if (m->words > keep * PAGE_SIZE / 4)
         m->words = keep * PAGE_SIZE / 4;
 }

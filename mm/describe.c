@@ -59,9 +59,17 @@ void vmm_unregister_describer(vmm_describer_t fn)
 const char *describe_range(vaddr_t a)
 {
     static char text[256];
-    for (unsigned i = 0; i < DESCRIBERS; i++) {
-        if (describers[i].fn && a >= describers[i].lo && a <= describers[i].hi)
-            return describers[i].fn(a, text, sizeof(text)) ? text : describers[i].name;
+    static int asking; /* a describer's own vmm_describe: not again (recursion, `text`) */
+    const char *said = NULL;
+    glue_irqflags_t f = mm_lock(); /* another CPU's (un)register waits for the call */
+    for (unsigned i = 0; i < DESCRIBERS && !asking; i++) {
+        if (describers[i].fn && a >= describers[i].lo && a <= describers[i].hi) {
+            asking = 1;
+            said = describers[i].fn(a, text, sizeof(text)) ? text : describers[i].name;
+            asking = 0;
+            break;
+        }
     }
-    return NULL;
+    mm_unlock(f);
+    return said;
 }

@@ -11,7 +11,11 @@
 
 #include "vmm.h"
 
-/* The registered describer's text for a (in a static buffer), or NULL if no range holds a. */
+/*
+ * The registered describer's text for a (in a static buffer), or NULL if no
+ * range holds a.  The describer runs with mm/'s lock held; a vmm_describe it
+ * makes itself gets NULL here (no recursion, its buffer is not reused).
+ */
 const char *describe_range(vaddr_t a);
 
 #endif /* MM_DESCRIBE_H */

@@ -71,7 +71,8 @@ void *glue_phys_to_virt(uintptr_t phys);
  * kernel here and the host tests do); a kernel with its own paging writes them
  * itself, and needs neither vmm.c nor the four paging functions below.  All
  * four run with mm/'s lock held: they may call pmm_alloc_page (a page table),
- * which re-enters mm/ on this CPU (counted, see above).
+ * which re-enters mm/ on this CPU (counted, see above); inside glue_kmap it
+ * runs no reclaim hook (mm/ is halfway through a change): none left, -1.
  *
  * glue_kmap_ready:  1 once pages can be mapped (paging is on), else 0.
  * glue_kmap:        map virt -> phys, present, writable, kernel only; 0, or

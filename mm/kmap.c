@@ -44,7 +44,10 @@ int kmap_page(vaddr_t virt, paddr_t phys)
                   r < 0 ? "outside the ranges mm/ maps" : "unaligned or physical page 0");
         return -1;
     }
-    if (glue_kmap(virt, phys) < 0)
+    pmm_reclaim_hold(1); /* the glue's page table: no hook, our caller is mid-change */
+    int mapped = glue_kmap(virt, phys);
+    pmm_reclaim_hold(0);
+    if (mapped < 0)
         return -1;
     counts[r]++;
     return 0;
@@ -57,11 +60,21 @@ void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
         mm_report("%s: 0x%08lx: not a page of the ranges mm/ maps", fn, (unsigned long)virt);
         return;
     }
-    paddr_t phys = glue_kunmap(virt);
-    if (!phys)
+    paddr_t mapped = glue_kmapped(virt), phys = glue_kunmap(virt);
+    if (!phys) {
+        if (mapped && glue_kmapped(virt)) /* the kernel kept it: the page stays its owner's */
+            mm_report("%s: 0x%08lx: glue_kunmap left 0x%08lx mapped: still mapped, not freed", fn,
+                      (unsigned long)virt, (unsigned long)mapped);
         return;
+    }
     if (counts[r])
         counts[r]--;
+    if (phys != mapped) { /* the page we would free may still be mapped elsewhere */
+        mm_report("%s: 0x%08lx: glue_kunmap returned 0x%08lx, glue_kmapped said 0x%08lx: "
+                  "unmapped, not freed",
+                  fn, (unsigned long)virt, (unsigned long)phys, (unsigned long)mapped);
+        return;
+    }
     pmm_owner_t has = pmm_page_owner(phys);
     if (has == owner) {
         pmm_free_pages_owner(phys, 1, owner);

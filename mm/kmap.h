@@ -33,7 +33,9 @@ int kmap_page(vaddr_t virt, paddr_t phys);
 /*
  * Unmap virt and give its page back to the PMM as owner's.  A page that is not
  * owner's in the PMM (someone freed or handed it away behind mm/'s back) is
- * unmapped, not freed, and reported in fn's name.  Nothing mapped: nothing done.
+ * unmapped, not freed, and reported in fn's name; so is a page glue_kunmap
+ * names other than glue_kmapped did, and one glue_kunmap leaves mapped.
+ * Nothing mapped: nothing done.
  */
 void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner);
 /* The physical page behind virt, 0 if none. */

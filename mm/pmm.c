@@ -12,7 +12,8 @@
  *           PG_FREE      in some free block
  *           PG_USED      handed out
  *           PG_UNREACHABLE  RAM above the reachable limit: not handed out yet
- *           PG_MAP_RESERVED not RAM, reserved by the map: pmm_add_range refuses it
+ *           PG_MAP_RESERVED not RAM, reserved by the map or the layout's kernel
+ *                           image: pmm_add_range refuses it
  *   head    1 on the first page of a free block, which sits on free list
  *           `order` (a block of order k is 2^k pages, aligned to 2^k pages)
  *   owner   on PG_USED pages, who may free it (pmm_owner_t, pmm.h draws
@@ -167,13 +168,13 @@ static void reclaim_locked(void)
 {
     if (pmm_data.reclaiming)
         return;
-    pmm_data.reclaiming = 1;
+    pmm_data.reclaiming++;
     pmm_data.reclaims++;
     for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
         if (reclaim_hooks[i])
             reclaim_hooks[i]();
     }
-    pmm_data.reclaiming = 0;
+    pmm_data.reclaiming--;
 }
 
 static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
@@ -272,6 +273,17 @@ int pmm_register_reclaim(size_t (*hook)(void))
     return r;
 }
 
+void pmm_reclaim_hold(int hold)
+{
+    glue_irqflags_t f = mm_lock();
+    int unpaired = !hold && pmm_data.reclaiming == 0;
+    if (!unpaired)
+        pmm_data.reclaiming += hold ? 1 : -1;
+    mm_unlock(f);
+    if (unpaired)
+        mm_report("pmm_reclaim_hold: released, but not held");
+}
+
 void pmm_unregister_reclaim(size_t (*hook)(void))
 {
     glue_irqflags_t f = mm_lock();
@@ -301,7 +313,7 @@ static const char *page_problem(paddr_t a)
     case PG_UNREACHABLE:
         return "not yet reachable (above pmm_set_reachable's limit)";
     case PG_MAP_RESERVED:
-        return "not RAM (reserved by the memory map)";
+        return "not RAM (reserved by the memory map or the kernel image)";
     }
     return NULL;
 }

@@ -344,6 +344,8 @@ static int init_locked(const pmm_range_t *map, int count, const pmm_layout_t *l)
             mark(map[i].base, range_end(&map[i]), PG_HOLE, PG_MAP_RESERVED);
         }
     }
+    if (l && l->kernel_length) /* a kernel in a hole: never added as RAM later */
+        mark(l->kernel_base, l->kernel_base + l->kernel_length, PG_HOLE, PG_MAP_RESERVED);
     mark(0, LOW_MEMORY, PG_FREE, PG_RESERVED);
     mark(HEAP_START, HEAP_START + INITIAL_HEAP_SIZE, PG_FREE, PG_RESERVED);
     mark(meta, meta + bytes, PG_FREE, PG_RESERVED);
@@ -422,7 +424,7 @@ static const char *add_problem(uint64_t base, uint64_t length, char *why, size_t
         if (s == PG_HOLE)
             continue;
         mm_snprintf(why, size, "%s is %s", mm_hex64(a, sizeof(a), p * PAGE_SIZE),
-                    s == PG_MAP_RESERVED ? "reserved by the memory map"
+                    s == PG_MAP_RESERVED ? "reserved by the memory map or the kernel image"
                                          : "RAM the PMM already manages");
         return why;
     }

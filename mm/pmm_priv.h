@@ -28,7 +28,7 @@ enum {
     PG_FREE,         /* in a free block */
     PG_USED,         /* handed out */
     PG_UNREACHABLE,  /* RAM at or above the reachable limit: free once the limit passes it */
-    PG_MAP_RESERVED, /* not RAM, and the map reserved it (firmware, MMIO): never added */
+    PG_MAP_RESERVED, /* not RAM, and the map (firmware, MMIO) or the kernel image reserved it */
     PG_STATES
 };
 
@@ -51,7 +51,7 @@ typedef struct {
     paddr_t meta_phys;
     uint32_t meta_bytes;
     int oom_reported;
-    int reclaiming; /* the hooks are running: an allocation in one must not re-enter them */
+    int reclaiming; /* the hooks are running, or pmm_reclaim_hold: no allocation runs them */
     uint32_t owned[PMM_OWNER_COUNT];
     uint32_t reclaims, refused;
     /* the stages: pfns below `reach` may be handed out; `unreachable` pages wait above it */

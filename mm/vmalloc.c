@@ -75,7 +75,7 @@ static struct {
     vaddr_t cursor; /* next fit starts here */
     uint32_t pages, bytes_asked, stacks;
     uint32_t allocs, frees, failures;
-    int described; /* registered with vmm_describe */
+    int described; /* registration with vmm_describe tried */
 } vm;
 
 static vaddr_t area_end(const struct area *a)
@@ -212,12 +212,16 @@ static const char *describe_for_vmm(vaddr_t addr, char *buf, size_t len)
     return vmalloc_describe(addr, buf + n, len - n) ? buf : NULL;
 }
 
-/* vmalloc's range is known to vmm_describe from the first allocation on. */
+/*
+ * vmalloc's range is known to vmm_describe from the first allocation on.
+ * Tried once: with every slot taken (reported then), not again on each call.
+ */
 static void register_describer(void)
 {
-    if (!vm.described)
-        vm.described = vmm_register_describer(VMALLOC_START, VMALLOC_END, "vmalloc range",
-                                              describe_for_vmm) == 0;
+    if (!vm.described) {
+        vm.described = 1;
+        vmm_register_describer(VMALLOC_START, VMALLOC_END, "vmalloc range", describe_for_vmm);
+    }
 }
 
 /* Find a span, map fresh pages in it, record it; its base or 0.  The lock is held. */

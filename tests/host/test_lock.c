@@ -5,7 +5,8 @@
  * is taken twice: every host test would die if a path nested it.  Here: the
  * counts, a re-entry from inside mm/ (a reclaim hook that allocates, as an
  * embedder's page-table code would), threads as CPUs with every checker
- * after, and an unlock by a CPU that does not hold the lock.
+ * after, an unlock by a CPU that does not hold the lock, and a describer
+ * asked under the lock while another CPU unregisters it.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -192,6 +193,52 @@ static void test_unlock_not_held_panics(void **state)
     assert_non_null(strstr(buf, "mm_unlock: the memory manager's lock is not held by this CPU"));
 }
 
+/*
+ * vmm_describe asks a registered describer with mm/'s lock held, like every
+ * other walk of mm/'s state: a CPU unregistering it (or re-registering
+ * another) meanwhile waits, and never sees, nor changes, a slot being read
+ * (between the check of a slot's function and the call through it).
+ *
+ * Expect the describer to run with the lock held, and another CPU's
+ * vmm_unregister_describer to finish only after vmm_describe returned.
+ */
+static volatile int unregistered;
+static const char *slow_describer(vaddr_t a, char *buf, size_t len);
+static void *unregister_it(void *arg)
+{
+    (void)arg;
+    vmm_unregister_describer(slow_describer);
+    unregistered = 1;
+    return NULL;
+}
+static int held_inside, done_inside;
+static const char *slow_describer(vaddr_t a, char *buf, size_t len)
+{
+    held_inside = mm_lock_held();
+    pthread_t t;
+    if (pthread_create(&t, NULL, unregister_it, NULL) != 0)
+        return NULL;
+    usleep(100 * 1000); /* another CPU's unregister, meanwhile */
+    done_inside = unregistered;
+    pthread_detach(t);
+    snprintf(buf, len, "slow layer at 0x%08x", (unsigned)a);
+    return buf;
+}
+
+static void test_describer_runs_under_the_lock(void **state)
+{
+    (void)state;
+    fresh_every_layer(32u << 20);
+    unregistered = 0;
+    assert_int_equal(vmm_register_describer(0x70000000u, 0x70000fffu, "slow", slow_describer), 0);
+    assert_string_equal(vmm_describe(0x70000010u), "slow layer at 0x70000010");
+    assert_true(held_inside);
+    assert_false(done_inside);
+    while (!unregistered)
+        usleep(1000);
+    assert_null(strstr(vmm_describe(0x70000010u), "slow layer"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_hook_reenters_mm),
         cmocka_unit_test(test_threads_as_cpus),
         cmocka_unit_test(test_unlock_not_held_panics),
+        cmocka_unit_test(test_describer_runs_under_the_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

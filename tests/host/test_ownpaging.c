@@ -35,6 +35,9 @@ static uint16_t own_used[OWN_SLOTS];   /* its present entries */
 static int own_ready;                  /* paging on */
 static int own_refuse_after = -1;      /* glue_kmap fails after this many more maps */
 static unsigned long own_maps, own_unmaps;
+static uintptr_t own_kunmap_lie;   /* glue_kunmap returns the page mapped here instead */
+static unsigned long own_no_table; /* glue_kmap found no page for a page table */
+static int own_kunmap_refuse;      /* glue_kunmap leaves the page mapped and returns 0 */
 
 int glue_kmap_ready(void)
 {
@@ -56,8 +59,10 @@ int glue_kmap(uintptr_t virt, uintptr_t phys)
         return -1;
     if (!own_tables[slot]) {
         own_tables[slot] = pmm_alloc_page(); /* re-enters mm/ with its lock held */
-        if (!own_tables[slot])
+        if (!own_tables[slot]) {
+            own_no_table++;
             return -1;
+        }
     }
     own_used[slot]++;
     own_map[i] = (uint32_t)phys;
@@ -72,7 +77,7 @@ uintptr_t glue_kunmap(uintptr_t virt)
         return 0;
     uint32_t i = (uint32_t)(virt - OWN_LO) / PAGE_SIZE, slot = (uint32_t)(virt - OWN_LO) >> 22;
     uint32_t p = own_map[i];
-    if (!p)
+    if (!p || own_kunmap_refuse)
         return 0;
     own_map[i] = 0;
     glue_mapping_changed(virt, 0);
@@ -81,6 +86,8 @@ uintptr_t glue_kunmap(uintptr_t virt)
         own_tables[slot] = 0;
     }
     own_unmaps++;
+    if (own_kunmap_lie)
+        return own_map[(own_kunmap_lie - OWN_LO) / PAGE_SIZE];
     return p;
 }
 
@@ -102,6 +109,8 @@ static void own_start(uint32_t ram)
     memset(own_tables, 0, sizeof(own_tables));
     memset(own_used, 0, sizeof(own_used));
     own_refuse_after = -1;
+    own_kunmap_lie = 0;
+    own_kunmap_refuse = 0;
     host_mmu_reset();
     pmm_init(ram);
     own_ready = 1;
@@ -327,6 +336,235 @@ static void test_two_stage_start_on_own_paging(void **state)
     assert_tables_match();
 }
 
+/*
+ * The PMM runs dry exactly when the heap, growing, crosses into a 4 MB slot
+ * that needs a new page table: glue_kmap's pmm_alloc_page (allowed, the
+ * README says) runs the reclaim hooks, and the heap's own hook trims the
+ * heap's free tail while the heap is halfway through growing it.
+ *
+ *   0xD0000000              3.8 MB       4 MB (new slot)  4.1 MB
+ *   | allocated ...          | free tail  | being mapped ... |
+ *                              ^ trimmed by the hook, under heap_grow's feet
+ *
+ * Expect the kmalloc to succeed or fail cleanly, every checker at 0, and
+ * every byte of what it returns writable.
+ */
+/* The heap grown to end exactly at 4 MB (a page-table slot's end), its last 200 KB free. */
+static void heap_to_slot_edge(void **a, void **x1)
+{
+    *a = kmalloc(3u << 20);
+    assert_non_null(*a);
+    memory_stats_t m = stats_now();
+    uint32_t end = m.heap_virtual_size, tail = m.largest_free_block;
+    *x1 = kmalloc(tail + (4u << 20) - end - (200u << 10));
+    assert_non_null(*x1);
+    assert_int_equal(stats_now().heap_virtual_size, (4u << 20) - (200u << 10));
+    void *x2 = kmalloc((200u << 10) - HEAP_HEADER_SIZE);
+    assert_non_null(x2);
+    assert_int_equal(stats_now().heap_virtual_size, 4u << 20);
+    kfree(x2); /* a free tail of 200 KB: too little for kfree to shrink */
+    assert_int_equal(stats_now().heap_virtual_size, 4u << 20);
+    own_check();
+}
+
+static paddr_t held[(32u << 20) / PAGE_SIZE];
+static uint32_t nheld;
+
+/* Hold every free page but `left` (no reclaim: it would trim the heap's tail now). */
+static void pmm_hold_all_but(uint32_t left)
+{
+    paddr_t p;
+    nheld = 0; /* (a failed test's pages went with its PMM) */
+    while ((p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_CALLER | PMM_NO_RECLAIM)) != 0)
+        held[nheld++] = p;
+    for (uint32_t i = 0; i < left; i++)
+        pmm_free_page(held[--nheld]);
+}
+
+static void pmm_release_held(void)
+{
+    while (nheld)
+        pmm_free_page(held[--nheld]);
+}
+
+/* kmalloc(300 KB) grows the heap past 4 MB with 3 pages free: two block-map pages, one heap page.
+ */
+static void grow_past_slot_edge(void)
+{
+    pmm_hold_all_but(3);
+    unsigned long no_table = own_no_table;
+    unsigned char *b = kmalloc(300u << 10);
+    assert_int_equal(own_no_table, no_table + 1); /* the trap was sprung: the PMM was dry */
+    own_check();
+    if (b)
+        memset(b, 0x5A, 300u << 10);
+    kfree(b);
+    pmm_release_held();
+    own_check();
+}
+
+static void test_table_alloc_reclaims_mid_growth(void **state)
+{
+    (void)state;
+    void *a, *x1;
+    own_start(32u << 20);
+    heap_to_slot_edge(&a, &x1);
+    grow_past_slot_edge();
+    kfree(x1);
+    kfree(a);
+    own_check();
+    assert_tables_match();
+}
+
+/*
+ * The same with the kernel's own reclaim hook, a shrinker that frees a cache
+ * of its own with kfree (what the hooks are for, pmm.h): run for the page
+ * table, it frees the block just before the heap's free tail, while the heap
+ * is halfway through growing that tail.
+ */
+static void *shrinker_cache;
+static size_t shrinker(void)
+{
+    if (!shrinker_cache)
+        return 0;
+    kfree(shrinker_cache);
+    shrinker_cache = NULL;
+    return 1;
+}
+
+static void test_shrinker_kfree_mid_growth(void **state)
+{
+    (void)state;
+    void *a;
+    own_start(32u << 20);
+    heap_to_slot_edge(&a, &shrinker_cache);
+    assert_int_equal(pmm_register_reclaim(shrinker), 0);
+    grow_past_slot_edge();
+    pmm_unregister_reclaim(shrinker);
+    kfree(shrinker_cache);
+    kfree(a);
+    own_check();
+    assert_tables_match();
+}
+
+/*
+ * A glue_kunmap that lies: it unmaps v1's page but returns the physical page
+ * of v2, another live vmalloc page (same owner in the PMM).
+ *
+ * Expect vfree(v1) to report it and free nothing: v2's page stays v2's (not
+ * freed while still mapped, to be handed out again under v2's feet).
+ */
+static void test_kunmap_returns_another_page(void **state)
+{
+    (void)state;
+    own_start(32u << 20);
+    char *v1 = vmalloc(PAGE_SIZE), *v2 = vmalloc(PAGE_SIZE);
+    assert_non_null(v1);
+    assert_non_null(v2);
+    vaddr_t base = VMALLOC_START;
+    char *host_base = host_virt_ptr(VMALLOC_START);
+    vaddr_t va2 = base + (vaddr_t)(v2 - host_base);
+    paddr_t p2 = (paddr_t)glue_kmapped(va2);
+    own_kunmap_lie = va2;
+    vfree(v1);
+    own_kunmap_lie = 0;
+    assert_true(host_console_has("vfree: "));
+    assert_int_equal(pmm_page_owner(p2), PMM_OWNER_VMALLOC); /* still v2's */
+    assert_int_equal(pmm_check(), 0);
+    memset(v2, 0x11, PAGE_SIZE);
+    vfree(v2);
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(vmalloc_check(), 0);
+}
+
+/*
+ * The kernel refuses the n-th mapping, for every n through a workload that
+ * grows the heap, fills slabs (their descriptors mapped in the metadata
+ * window), makes a kmem_cache, vmallocs and takes kernel stacks.
+ *
+ * Expect, for every n: each call succeeds or fails whole, every checker at 0,
+ * our table and the PMM's owners agree, and once all is freed and trimmed
+ * the PMM holds no more of mm/'s pages than after a run not refused.
+ */
+static void test_kmap_refused_at_every_step(void **state)
+{
+    (void)state;
+    uint32_t baseline = 0;
+    unsigned long maps = 0; /* the workload's mappings, when none is refused */
+    for (int n = -1; n <= (int)maps; n += 1) {
+        own_start(32u << 20);
+        unsigned long maps0 = own_maps;
+        own_refuse_after = n;
+        void *big = kmalloc(1u << 20);
+        void *small[200];
+        for (int i = 0; i < 200; i++)
+            small[i] = kmalloc(8 + (size_t)(i * 37) % 900);
+        kmem_cache_t *c = kmem_cache_create("refused", 300, 0, NULL);
+        void *o[40] = {0};
+        for (int i = 0; c && i < 40; i++)
+            o[i] = kmem_cache_alloc(c);
+        void *v = vmalloc(7 * PAGE_SIZE);
+        vaddr_t st = kstack_alloc(8192);
+        own_refuse_after = -1;
+        if (n == -1)
+            maps = own_maps - maps0;
+        assert_true(maps > 256); /* the heap's 1 MB at least */
+        own_check();
+        assert_tables_match();
+        if (st)
+            kstack_free(st);
+        vfree(v);
+        for (int i = 0; c && i < 40; i++)
+            if (o[i])
+                kmem_cache_free(c, o[i]);
+        if (c)
+            kmem_cache_destroy(c);
+        for (int i = 0; i < 200; i++)
+            kfree(small[i]);
+        kfree(big);
+        kmem_cache_reap();
+        heap_trim();
+        own_check();
+        assert_tables_match();
+        pmm_stats_t ps;
+        pmm_get_stats(&ps);
+        uint32_t mine = ps.owner_pages[PMM_OWNER_HEAP] + ps.owner_pages[PMM_OWNER_META] +
+                        ps.owner_pages[PMM_OWNER_VMALLOC] + ps.owner_pages[PMM_OWNER_KSTACK];
+        if (n == -1)
+            baseline = mine;
+        if (mine > baseline)
+            fail_msg("refused at %d: %u pages of mm/ kept, %u by a run not refused", n, mine,
+                     baseline);
+    }
+}
+
+/*
+ * A glue_kunmap that does not unmap a page mm/ asks it to (and says 0,
+ * "nothing was mapped"), while glue_kmapped says it is mapped.
+ *
+ * Expect vfree to report it in one line naming vfree and the address, the
+ * page neither freed nor counted as unmapped (still mapped, still vmalloc's).
+ */
+static void test_kunmap_leaves_page_mapped(void **state)
+{
+    (void)state;
+    own_start(32u << 20);
+    char *v = vmalloc(PAGE_SIZE);
+    assert_non_null(v);
+    vaddr_t va = VMALLOC_START + (vaddr_t)(v - (char *)host_virt_ptr(VMALLOC_START));
+    paddr_t p = (paddr_t)glue_kmapped(va);
+    own_kunmap_refuse = 1;
+    vfree(v);
+    own_kunmap_refuse = 0;
+    char want[64];
+    snprintf(want, sizeof(want), "vfree: 0x%08x: ", (unsigned)va);
+    assert_true(host_console_has(want));
+    assert_true(host_console_has("still mapped"));
+    assert_int_equal(glue_kmapped(va), p);
+    assert_int_equal(pmm_page_owner(p), PMM_OWNER_VMALLOC);
+    assert_int_equal(pmm_check(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +575,11 @@ int main(void)
         cmocka_unit_test(test_kernel_refuses_a_mapping),
         cmocka_unit_test(test_page_unmapped_behind_mms_back),
         cmocka_unit_test(test_two_stage_start_on_own_paging),
+        cmocka_unit_test(test_table_alloc_reclaims_mid_growth),
+        cmocka_unit_test(test_shrinker_kfree_mid_growth),
+        cmocka_unit_test(test_kunmap_returns_another_page),
+        cmocka_unit_test(test_kunmap_leaves_page_mapped),
+        cmocka_unit_test(test_kmap_refused_at_every_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

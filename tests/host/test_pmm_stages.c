@@ -549,6 +549,103 @@ static void test_random_stages(void **state)
     assert_true(accepted >= 4 && refused >= 4 && raised >= 4);
 }
 
+/*
+ * A kernel image the map does not mention at all (a hole: accepted, it is not
+ * RAM), and later RAM added over it.
+ *
+ *   1 MB        4 MB  4.25 MB        8 MB      12 MB           32 MB
+ *   | RAM       |kernel|  hole        | RAM     |  hole ...      | ram_end
+ *                ^ pmm_add_range(4 MB, 1 MB) covers it
+ *
+ * Expect the add refused in one line (the layout named the kernel there),
+ * and no page of the kernel ever handed out.
+ */
+static void test_add_range_over_kernel_in_a_hole(void **state)
+{
+    const pmm_range_t map[] = {{MB, 3 * MB, PMM_RANGE_AVAILABLE},
+                               {8 * MB, 4 * MB, PMM_RANGE_AVAILABLE}};
+    pmm_layout_t l = {0};
+    l.ram_end = 32 * MB;
+    l.kernel_base = 4 * MB;
+    l.kernel_length = KERNEL_SIZE;
+    assert_int_equal(pmm_init_layout(map, 2, &l), 0);
+    CHECK_PMM();
+    pmm_stats_t before = pstats();
+    assert_int_equal(pmm_add_range(4 * MB, MB), -1);
+    assert_true(strstr(mm_last_error(), "pmm_add_range: 0x00400000-0x00500000: 0x00400000 is "
+                                        "reserved by the memory map or the kernel image: "
+                                        "nothing added"));
+    CHECK_PMM();
+    pmm_stats_t now = pstats();
+    assert_memory_equal(&now, &before, sizeof(now));
+    /* past the image: accepted */
+    assert_int_equal(pmm_add_range(4 * MB + KERNEL_SIZE, MB - KERNEL_SIZE), 0);
+    CHECK_PMM();
+    paddr_t p;
+    while ((p = pmm_alloc_page()) != 0)
+        assert_false(p >= 4 * MB && p < 4 * MB + KERNEL_SIZE);
+    CHECK_PMM();
+}
+
+/*
+ * The last page below 4 GB, added later: base + length == 2^32 exactly.
+ *
+ *   1 MB        32 MB         ...          4 GB - 1 MB     4 GB
+ *   | RAM       | hole                      | added          | (ram_end)
+ *
+ * Expect it added, unreachable until the limit reaches 4 GB (4 GB - 1 page
+ * leaves the last page out), its pages handed out aligned runs included, a
+ * run that would wrap past 4 GB refused, everything back in one piece.
+ */
+static void test_add_range_ending_at_4gb(void **state)
+{
+    const pmm_range_t map[] = {{MB, 31 * MB, PMM_RANGE_AVAILABLE},
+                               {KERNEL_BASE, KERNEL_SIZE, PMM_RANGE_RESERVED}};
+    pmm_layout_t l = xv6_layout();
+    l.reachable = 24 * MB;
+    l.ram_end = 0x100000000ull;
+    assert_int_equal(pmm_init_layout(map, 2, &l), 0);
+    CHECK_PMM();
+    assert_int_equal(pstats().ram_end, 0x100000000ull);
+    assert_int_equal(pmm_add_range(0x100000000ull - MB, MB), 0);
+    CHECK_PMM();
+    assert_int_equal(pstats().unreachable_pages, PAGES(8 * MB) + PAGES(MB));
+    assert_int_equal(pmm_set_reachable(0x100000000ull - PAGE_SIZE), 0);
+    CHECK_PMM();
+    assert_int_equal(pstats().unreachable_pages, 1);
+    assert_int_equal(pmm_page_state(0xfffff000u), -1);
+    assert_int_equal(pmm_set_reachable(0x100000000ull), 0);
+    CHECK_PMM();
+    assert_int_equal(pstats().unreachable_pages, 0);
+    /* the whole added MB as one aligned run */
+    paddr_t top = pmm_alloc_pages(256, MB);
+    CHECK_PMM();
+    assert_true(top != 0);
+    assert_int_equal(top % MB, 0);
+    pmm_free_pages(top, 256);
+    CHECK_PMM();
+    /* every page: the highest ones too */
+    static paddr_t got[PAGES(64 * MB)];
+    uint32_t n = 0;
+    paddr_t p;
+    int saw_last = 0;
+    while ((p = pmm_alloc_page()) != 0) {
+        assert_true(n < PAGES(64 * MB));
+        saw_last |= p == 0xfffff000u;
+        got[n++] = p;
+    }
+    assert_true(saw_last);
+    CHECK_PMM();
+    uint32_t errors = errors_now();
+    pmm_free_pages(0xfffff000u, 2); /* wraps past 4 GB: refused, nothing freed */
+    assert_int_equal(errors_now(), errors + 1);
+    assert_int_equal(pmm_page_state(0xfffff000u), 1);
+    while (n)
+        pmm_free_page(got[--n]);
+    CHECK_PMM();
+    assert_int_equal(pstats().used_pages, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -565,6 +662,8 @@ int main(void)
         T(test_no_metadata_room_below_limit),
         T(test_dump_shows_stages),
         T(test_random_stages),
+        T(test_add_range_over_kernel_in_a_hole),
+        T(test_add_range_ending_at_4gb),
     };
     return cmocka_run_group_tests_name("pmm_stages", tests, NULL, NULL);
 }

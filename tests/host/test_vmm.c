@@ -558,12 +558,65 @@ static void test_registered_describers(void **state)
     assert_null(strstr(vmm_describe(0x50000020u), "layer A"));
 }
 
+/*
+ * The kernel's layers fill every describer slot before vmalloc's first
+ * allocation (vmalloc registers its describer then).  Expect vmalloc to work
+ * and its failed registration to cost the caller at most one report, not
+ * one for every vmalloc; vmm_describe still names the vmalloc range.
+ */
+static void test_describers_full_before_vmalloc(void **state)
+{
+    vmm_describer_t fns[] = {describe_a, describe_none, describe_b, describe_c, describe_d};
+    int n = 0;
+    while (n < 5 && vmm_register_describer(0x40000000u + (vaddr_t)n * 0x1000u,
+                                           0x40000fffu + (vaddr_t)n * 0x1000u, "L", fns[n]) == 0)
+        n++;
+    assert_true(n <= 4);
+    uint32_t errors = stats_now().error_count;
+    void *v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = vmalloc(100);
+        assert_non_null(v[i]);
+    }
+    assert_true(stats_now().error_count <= errors + 1);
+    assert_non_null(strstr(vmm_describe(VMALLOC_START + 0x800000u), "vmalloc"));
+    for (int i = 0; i < 3; i++)
+        vfree(v[i]);
+    for (int i = 0; i < 5; i++)
+        vmm_unregister_describer(fns[i]);
+}
+
+/*
+ * A describer that asks vmm_describe itself (about a neighbour in its own
+ * range, say): it recursed once per neighbour to the range's end (a thousand
+ * frames, each writing the one static buffer it read).  Expect no recursion: inside a describer,
+ * the registry is not asked again (the inner call answers as if no layer had registered), and the
+ * outer text is the describer's.
+ */
+static const char *describe_asks_again(vaddr_t a, char *buf, size_t len)
+{
+    const char *inner = vmm_describe(a + 4);
+    snprintf(buf, len, "layer R (next: %s)", inner);
+    return buf;
+}
+
+static void test_describer_asks_vmm_describe(void **state)
+{
+    assert_int_equal(vmm_register_describer(0x70000000u, 0x70000fffu, "R", describe_asks_again), 0);
+    const char *why = vmm_describe(0x70000010u);
+    assert_non_null(strstr(why, "layer R (next: "));
+    assert_null(strstr(why + 5, "layer R"));
+    vmm_unregister_describer(describe_asks_again);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh_paging)
     const struct CMUnitTest tests[] = {
         T(test_init_maps_kernel_and_leaves_null_unmapped),
+        T(test_describers_full_before_vmalloc),
         T(test_registered_describers),
+        T(test_describer_asks_vmm_describe),
         T(test_direct_map_aliases_physical_memory),
         T(test_map_translate_unmap),
         T(test_user_only_when_asked),
