@@ -34,8 +34,12 @@ void glue_irq_restore(glue_irqflags_t flags)
 static int next_cpu;
 static __thread int this_cpu = -1;
 
+int host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+
 int glue_cpu_id(void)
 {
+    if (host_forced_cpu_id != HOST_CPU_ID_NATURAL)
+        return host_forced_cpu_id;
     if (this_cpu < 0)
         this_cpu = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED);
     return this_cpu;

@@ -28,6 +28,10 @@ extern const size_t host_phys_size;
  */
 /* How many times glue_spin_lock was taken (tests: nesting does not take it again). */
 extern unsigned long host_spin_locks;
+/* Tests: what glue_cpu_id returns instead of the thread's number (a glue that breaks the contract).
+ */
+#define HOST_CPU_ID_NATURAL (-12345)
+extern int host_forced_cpu_id;
 void host_lock_fork_prepare(void);
 void host_lock_fork_parent(void);
 void host_lock_fork_child(void);

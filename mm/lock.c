@@ -21,6 +21,8 @@ glue_irqflags_t mm_lock(void)
 {
     glue_irqflags_t flags = glue_irq_save();
     int cpu = glue_cpu_id();
+    if (cpu == NO_CPU) /* it would read as "nobody holds it": no mutual exclusion at all */
+        glue_panic("mm_lock: glue_cpu_id returned -1, which mm/glue.h forbids");
 
     if (__atomic_load_n(&holder, __ATOMIC_RELAXED) == cpu) {
         depth++;

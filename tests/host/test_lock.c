@@ -239,6 +239,32 @@ static void test_describer_runs_under_the_lock(void **state)
     assert_null(strstr(vmm_describe(0x70000010u), "slow layer"));
 }
 
+/* A glue_cpu_id that returns -1 would make every CPU the holder: mm_lock panics, named. */
+static void test_cpu_id_minus_one_panics(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        host_forced_cpu_id = -1;
+        (void)mm_lock();
+        _exit(0); /* not reached */
+    }
+    close(fd[1]);
+    char buf[256] = {0};
+    ssize_t n = read(fd[0], buf, sizeof(buf) - 1);
+    close(fd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(n > 0);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    assert_non_null(strstr(buf, "mm_lock: glue_cpu_id returned -1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_hook_reenters_mm),
         cmocka_unit_test(test_threads_as_cpus),
         cmocka_unit_test(test_unlock_not_held_panics),
+        cmocka_unit_test(test_cpu_id_minus_one_panics),
         cmocka_unit_test(test_describer_runs_under_the_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
