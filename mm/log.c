@@ -161,26 +161,29 @@ size_t mm_snprintf(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
-void mm_printf(const char *fmt, ...)
+static void vprint(const char *fmt, va_list ap)
 {
     struct line l;
+    line_start(&l, "", fmt, ap);
+    glue_console_write(l.buf, l.len);
+}
+
+void mm_printf(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    line_start(&l, "", fmt, ap);
+    vprint(fmt, ap);
     va_end(ap);
-    glue_console_write(l.buf, l.len);
 }
 
 void mm_oom_printf(const char *fmt, ...)
 {
     if (oom_quiet)
         return;
-    struct line l;
     va_list ap;
     va_start(ap, fmt);
-    line_start(&l, "", fmt, ap);
+    vprint(fmt, ap);
     va_end(ap);
-    glue_console_write(l.buf, l.len);
 }
 
 void mm_oom_failed(void)

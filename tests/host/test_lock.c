@@ -168,10 +168,9 @@ static void test_threads_as_cpus(void **state)
     assert_int_equal(p1.owner_pages[PMM_OWNER_CALLER], p0.owner_pages[PMM_OWNER_CALLER]);
 }
 
-/* An unlock by a CPU that does not hold the lock is mm/'s own bug: a panic, named. */
-static void test_unlock_not_held_panics(void **state)
+/* child() run in a forked child must die of SIGABRT (glue_panic), having printed msg. */
+static void assert_child_panics(void (*child)(void), const char *msg)
 {
-    (void)state;
     fflush(NULL);
     int fd[2];
     assert_int_equal(pipe(fd), 0);
@@ -179,7 +178,7 @@ static void test_unlock_not_held_panics(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(fd[1], 2);
-        mm_unlock(0);
+        child();
         _exit(0); /* not reached */
     }
     close(fd[1]);
@@ -190,7 +189,20 @@ static void test_unlock_not_held_panics(void **state)
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(n > 0);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-    assert_non_null(strstr(buf, "mm_unlock: the memory manager's lock is not held by this CPU"));
+    assert_non_null(strstr(buf, msg));
+}
+
+static void unlock_not_held(void)
+{
+    mm_unlock(0);
+}
+
+/* An unlock by a CPU that does not hold the lock is mm/'s own bug: a panic, named. */
+static void test_unlock_not_held_panics(void **state)
+{
+    (void)state;
+    assert_child_panics(unlock_not_held,
+                        "mm_unlock: the memory manager's lock is not held by this CPU");
 }
 
 /*
@@ -239,30 +251,17 @@ static void test_describer_runs_under_the_lock(void **state)
     assert_null(strstr(vmm_describe(0x70000010u), "slow layer"));
 }
 
+static void lock_as_cpu_minus_one(void)
+{
+    host_forced_cpu_id = -1;
+    (void)mm_lock();
+}
+
 /* A glue_cpu_id that returns -1 would make every CPU the holder: mm_lock panics, named. */
 static void test_cpu_id_minus_one_panics(void **state)
 {
     (void)state;
-    fflush(NULL);
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        host_forced_cpu_id = -1;
-        (void)mm_lock();
-        _exit(0); /* not reached */
-    }
-    close(fd[1]);
-    char buf[256] = {0};
-    ssize_t n = read(fd[0], buf, sizeof(buf) - 1);
-    close(fd[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(n > 0);
-    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-    assert_non_null(strstr(buf, "mm_lock: glue_cpu_id returned -1"));
+    assert_child_panics(lock_as_cpu_minus_one, "mm_lock: glue_cpu_id returned -1");
 }
 
 int main(void)
