@@ -58,6 +58,11 @@ void glue_spin_lock(void)
     host_spin_locks++;
 }
 
+void glue_cpu_relax(void)
+{
+    __builtin_ia32_pause();
+}
+
 void glue_spin_unlock(void)
 {
     int e = pthread_mutex_unlock(&mm_mutex);

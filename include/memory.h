@@ -80,6 +80,8 @@ typedef struct {
     uint32_t slab_objects; /* objects allocated from caches now */
     /* ---- out of memory (mm_set_oom_reports) ---- */
     uint32_t oom_failures; /* allocation calls failed for want of memory, since memory_init */
+    /* ---- per-CPU caches (include/slab.h): counted in slab_pages, not in slab_objects ---- */
+    uint32_t slab_cpu_cached; /* objects kept in per-CPU caches for the next allocations */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 

@@ -57,6 +57,7 @@
 #define kmem_cache_alloc         mm_kmem_cache_alloc
 #define kmem_cache_alloc_debug   mm_kmem_cache_alloc_debug
 #define kmem_cache_check         mm_kmem_cache_check
+#define kmem_cache_cpu_objects   mm_kmem_cache_cpu_objects
 #define kmem_cache_create        mm_kmem_cache_create
 #define kmem_cache_destroy       mm_kmem_cache_destroy
 #define kmem_cache_dump          mm_kmem_cache_dump

@@ -42,6 +42,13 @@ typedef struct kmem_cache kmem_cache_t;
 #ifndef KMEM_CACHE_MAX
 #define KMEM_CACHE_MAX 64
 #endif
+/*
+ * CPUs with a per-CPU cache in front of every cache's slabs (glue_cpu_id 0 to
+ * MM_MAX_CPUS - 1); a CPU with a higher number works, on the shared path.
+ */
+#ifndef MM_MAX_CPUS
+#define MM_MAX_CPUS 16
+#endif
 
 /*
  * A cache of `size`-byte objects aligned to `align` (0 = the natural
@@ -73,10 +80,13 @@ typedef struct {
     uint32_t live;             /* objects allocated now */
     uint32_t peak_live;
     uint32_t allocs, frees;
+    uint32_t cpu_cached; /* objects kept in per-CPU caches (out of the slabs, not live) */
 } kmem_cache_stats_t;
 
 /* 0 and *stats filled, or -1 (reported) for a bad cache. */
 int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *stats);
+/* Objects CPU `cpu` keeps in its per-CPU caches now (all caches; 0 for a CPU without one). */
+uint32_t kmem_cache_cpu_objects(int cpu);
 
 /* One line per cache, like Linux's /proc/slabinfo (the console's `slabinfo`). */
 void kmem_cache_dump(void);

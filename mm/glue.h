@@ -55,6 +55,14 @@ void glue_spin_lock(void);
 void glue_spin_unlock(void);
 
 /*
+ * A pause inside mm/'s own spin loops (the per-CPU caches' locks, taken with
+ * interrupts off).  x86: "rep; nop".  A kernel whose TLB shootdown waits for
+ * an acknowledgement must also answer pending shootdown requests here, as in
+ * its glue_spin_lock's loop: a CPU spinning with interrupts off takes no IPI.
+ */
+void glue_cpu_relax(void);
+
+/*
  * Where physical address `phys` can be reached by the CPU right now.  The
  * kernel before paging: identity (returns phys).  The host: inside its
  * simulated physical memory.

@@ -69,6 +69,12 @@ static inline void heap_leave(heap_call_t call)
 }
 /* The slab page holding addr, or 0 if addr is not in a slab page. */
 uintptr_t heap_slab_page_of(uintptr_t addr);
+/*
+ * heap_slab_page_of for the growing region only, without the lock (the
+ * per-CPU caches' free path): the slab page holding addr, or 0.  A racing
+ * change of the bit is seen before or after, never torn.
+ */
+uintptr_t heap_slab_page_quick(uintptr_t addr);
 /* The first slab page at or above addr (regions in order), or 0: to walk every slab. */
 uintptr_t heap_slab_page_next(uintptr_t addr);
 /* heap_trim with the lock held. */
@@ -113,8 +119,11 @@ size_t slab_reap_locked(void);
  */
 int slab_relieve(const char *fn, int step);
 #define SLAB_RELIEF_STEPS 2
-/* Metadata pages describing no mapped heap page back to the PMM (kmem_cache_reap). */
-void slab_meta_trim_locked(void);
+/*
+ * Metadata pages describing no mapped heap page back to the PMM (kmem_cache_reap),
+ * if every CPU's cache lock is held (the CPUs in `held` by the caller) or free.
+ */
+void slab_meta_trim_locked(uint32_t held);
 /*
  * What debug.c's quarantine lets go (all: everything in it; else what is
  * over its limits) back to the heap or its slab, each checked first; fn is
@@ -123,9 +132,11 @@ void slab_meta_trim_locked(void);
 uint32_t slab_drain_quarantine(const char *fn, int all);
 /* The slabs checked, lock held: broken invariants, each reported as fn's (heap_check,
  * kmem_cache_check). */
-int slab_check_locked(const char *fn);
+int slab_check_locked(const char *fn, uint32_t held);
 /* Live objects and slab pages of all caches (get_memory_stats). */
-void slab_totals(uint32_t *objects, uint32_t *pages);
+void slab_totals(uint32_t *objects, uint32_t *pages, uint32_t *cached);
+/* kmalloc and kfree calls the per-CPU caches served (the rest are heap_state's). */
+void slab_cpu_calls(uint32_t *kmallocs, uint32_t *kfrees);
 /* "kmalloc-64 12/63" for heap_dump. */
 void slab_describe(uintptr_t page, char *buf, size_t len);
 

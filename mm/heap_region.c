@@ -40,6 +40,9 @@ static uint32_t slab_map_virtual[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
 static uint32_t bmap_early_start[EARLY_GRANULES / 32], bmap_early_free[EARLY_GRANULES / 32];
 static uint32_t bmap_early_sum[(EARLY_GRANULES / 32 + 31) / 32];
 
+/* Where the growing region starts (0: not yet): fixed once set, read without the lock. */
+static uintptr_t quick_base;
+
 /* ------------------------------------------------------------ regions ---- */
 
 /* A region of one free block.  0, or -1 if there is no memory for its block map. */
@@ -66,6 +69,8 @@ int heap_region_add(uintptr_t start, size_t size, vaddr_t vbase)
     if (size > (vbase ? HEAP_VIRTUAL_LIMIT : INITIAL_HEAP_SIZE))
         glue_panic("region_add: region larger than its slab-page bitmap");
     memset(r->slab_map, 0, vbase ? sizeof(slab_map_virtual) : sizeof(slab_map_early));
+    if (vbase)
+        __atomic_store_n(&quick_base, start, __ATOMIC_RELAXED);
     heap_block_t *b = (heap_block_t *)start;
     b->size = size - HDR;
     b->next = b->prev = NULL;
@@ -273,6 +278,7 @@ void heap_region_reset(void)
         bmap_uncover(&r->map, 0);
     }
     memset(&heap_state, 0, sizeof(heap_state));
+    __atomic_store_n(&quick_base, 0, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------ slab pages (slab.c) ---- */
@@ -288,14 +294,24 @@ int heap_slab_bit(const heap_region_t *r, uintptr_t page)
     return (int)((r->slab_map[i / 32] >> (i % 32)) & 1);
 }
 
+/* (one atomic store: heap_slab_page_quick reads the words without the lock) */
 void heap_slab_bit_set(heap_region_t *r, uintptr_t page, int on)
 {
     uint32_t i = page_index(r, page);
-    if (on)
-        r->slab_map[i / 32] |= 1u << (i % 32);
-    else
-        r->slab_map[i / 32] &= ~(1u << (i % 32));
+    uint32_t w = r->slab_map[i / 32];
+    w = on ? w | 1u << (i % 32) : w & ~(1u << (i % 32));
+    __atomic_store_n(&r->slab_map[i / 32], w, __ATOMIC_RELAXED);
     r->slab_pages += on ? 1 : (uint32_t)-1;
+}
+
+uintptr_t heap_slab_page_quick(uintptr_t addr)
+{
+    uintptr_t base = __atomic_load_n(&quick_base, __ATOMIC_RELAXED);
+    if (!base || addr < base || addr - base >= HEAP_VIRTUAL_LIMIT)
+        return 0;
+    uint32_t i = (uint32_t)((addr - base) / PAGE_SIZE);
+    uint32_t w = __atomic_load_n(&slab_map_virtual[i / 32], __ATOMIC_RELAXED);
+    return (w >> (i % 32)) & 1 ? base + (uintptr_t)i * PAGE_SIZE : 0;
 }
 
 /* Is b the block of a slab page (its header on a page marked as a slab)? */

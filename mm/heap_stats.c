@@ -17,14 +17,18 @@
 #include "heap_priv.h"
 #include "kmap.h"
 #include "log.h"
+#include "magazine.h"
 #include "pmm.h"
 
 void get_memory_stats(memory_stats_t *stats)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags); /* the per-CPU caches' counts hold still too */
     heap_call_t call = heap_enter("get_memory_stats");
     if (!stats) {
         mm_report("get_memory_stats: NULL stats pointer");
         heap_leave(call);
+        mag_unlock_all(held, flags);
         return;
     }
     uint32_t size = 0;
@@ -34,8 +38,10 @@ void get_memory_stats(memory_stats_t *stats)
     stats->heap_size = size;
     stats->heap_used = heap_state.used;
     stats->heap_free = heap_state.free;
-    stats->allocation_count = heap_state.allocs;
-    stats->free_count = heap_state.frees;
+    uint32_t kmallocs, kfrees;
+    slab_cpu_calls(&kmallocs, &kfrees);
+    stats->allocation_count = heap_state.allocs + kmallocs;
+    stats->free_count = heap_state.frees + kfrees;
     stats->largest_free_block = largest;
     stats->peak_heap_used = heap_state.peak_used;
     stats->block_count = heap_state.blocks;
@@ -53,8 +59,9 @@ void get_memory_stats(memory_stats_t *stats)
     stats->paging_enabled = (uint32_t)kmap_ready();
     stats->heap_virtual_size = vr ? (uint32_t)(vr->end - vr->start) : 0;
     stats->heap_virtual_peak = heap_state.virtual_peak;
-    slab_totals(&stats->slab_objects, &stats->slab_pages);
+    slab_totals(&stats->slab_objects, &stats->slab_pages, &stats->slab_cpu_cached);
     heap_leave(call);
+    mag_unlock_all(held, flags);
 }
 
 void heap_dump(void)
@@ -104,6 +111,8 @@ void heap_dump(void)
 
 int heap_check(void)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("heap_check");
     int errors = 0;
     uint32_t used = 0, free = 0, blocks = 0, free_blocks = 0, listable = 0, slab_blocks = 0;
@@ -202,10 +211,11 @@ int heap_check(void)
     }
     if (marked != slab_blocks)
         errors += check_failed(NULL, "a page marked as a slab does not start with a block");
-    errors += slab_check_locked("heap_check");
+    errors += slab_check_locked("heap_check", held);
     if (dbg_on())
         errors += dbg_check_quarantine();
     heap_leave(call);
+    mag_unlock_all(held, flags);
     return errors;
 }
 

@@ -39,6 +39,7 @@
 #include "glue.h"
 #include "heap_priv.h"
 #include "log.h"
+#include "magazine.h"
 #include "slab.h"
 
 /* A public call begins: its name for the reports (and in the debug build, its call site). */
@@ -141,6 +142,9 @@ static void *alloc_locked(const char *fn, size_t size)
 
 static void *kmalloc_at(size_t size, const char *file, uint32_t line)
 {
+    void *fast = mag_kmalloc(size); /* this CPU's cache of the size class, no lock */
+    if (fast)
+        return fast;
     heap_call_t call = api_enter("kmalloc", file, line);
     void *p = alloc_locked("kmalloc", size);
     heap_leave(call);
@@ -175,7 +179,7 @@ static void free_locked(const char *fn, void *ptr)
 
 static void kfree_at(void *ptr, const char *file, uint32_t line)
 {
-    if (!ptr)
+    if (!ptr || mag_kfree(ptr))
         return;
     heap_call_t call = api_enter("kfree", file, line);
     free_locked("kfree", ptr);
@@ -184,6 +188,11 @@ static void kfree_at(void *ptr, const char *file, uint32_t line)
 
 static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t line)
 {
+    void *fast = count && size <= SLAB_KMALLOC_MAX / count ? mag_kmalloc(count * size) : NULL;
+    if (fast) {
+        memset(fast, 0, count * size);
+        return fast;
+    }
     heap_call_t call = api_enter("kcalloc", file, line);
     void *p = NULL;
     if (count && size > (size_t)-1 / count)

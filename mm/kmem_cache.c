@@ -15,17 +15,46 @@
  * log.c, string.c.
  */
 #include "bits.h"
-#include "slab_priv.h"
 #include "log.h"
+#include "magazine.h"
+#include "slab_priv.h"
+
+/* What the CPUs' magazines say of c: objects kept, callers' allocations and frees served. */
+static void cpu_counts(const kmem_cache_t *c, uint32_t *cached, uint32_t *allocs, uint32_t *frees)
+{
+    *cached = *allocs = *frees = 0;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        const mag_t *m = &slab_all.cpu[cpu].mag[c - slab_all.caches];
+        *cached += m->n;
+        *allocs += m->allocs;
+        *frees += m->frees;
+    }
+}
+
+/* Objects of c that callers hold: out of the slabs, less those the CPUs keep. */
+static uint32_t caller_live(const kmem_cache_t *c)
+{
+    uint32_t cached, allocs, frees;
+    cpu_counts(c, &cached, &allocs, &frees);
+    return c->live - cached;
+}
 
 void slab_describe(uintptr_t page, char *buf, size_t len)
 {
     const char *why = slab_problem(page);
     if (why)
         mm_snprintf(buf, len, "CORRUPT (%s)", why);
-    else
-        mm_snprintf(buf, len, "%s %u/%u", slab_desc_of(page)->cache->name,
-                    slab_desc_of(page)->inuse, slab_desc_of(page)->total);
+    else {
+        const slab_t *s = slab_desc_of(page);
+        unsigned cached = 0;
+        for (unsigned w = 0; w < SLAB_MAP_WORDS; w++)
+            cached += bits_popcount(__atomic_load_n(&s->cmap[w], __ATOMIC_RELAXED));
+        if (cached)
+            mm_snprintf(buf, len, "%s %u/%u (%u in CPU caches)", s->cache->name, s->inuse - cached,
+                        s->total, cached);
+        else
+            mm_snprintf(buf, len, "%s %u/%u", s->cache->name, s->inuse, s->total);
+    }
 }
 
 /* (a NULL name still prints a suffix: "(cache '(null)')", as the line always said) */
@@ -53,13 +82,48 @@ static const char *map_problem(const slab_t *s)
  * a live cache, its map matching its count), tallied per cache; and each
  * cache's lists and counters.
  */
-int slab_check_locked(const char *fn)
+/*
+ * Every object the CPUs keep for c is an object of c marked cached, and the
+ * slabs mark no more than that (with every CPU's cache lock held: exact).
+ */
+static int check_cpu_caches(const char *fn, kmem_cache_t *c, uint32_t marked)
+{
+    int errors = 0;
+    uint32_t kept = 0;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        const mag_t *m = &slab_all.cpu[cpu].mag[c - slab_all.caches];
+        if (m->n > MAG_ROUNDS) {
+            errors += check_failed(m, "per-CPU cache count out of range", c->name);
+            continue;
+        }
+        kept += m->n;
+        for (unsigned k = 0; k < m->n; k++) {
+            uintptr_t obj = (uintptr_t)m->obj[k];
+            uintptr_t page = heap_slab_page_of(obj);
+            slab_t *s = page ? slab_desc_of(page) : NULL;
+            unsigned i = 0;
+            if (s && s->cache == c && obj - page >= c->first)
+                i = (unsigned)(((uint64_t)(obj - page - c->first) * c->recip) >> 32);
+            if (!s || s->cache != c || obj - page < c->first ||
+                obj - page - c->first != (uintptr_t)i * c->stride ||
+                !(s->map[i / 32] & s->cmap[i / 32] & (1u << (i % 32)))) {
+                errors += check_failed(m->obj[k], "per-CPU cache holds what is not a cached object",
+                                       c->name);
+            }
+        }
+    }
+    if (kept != marked)
+        errors += check_failed(c, "objects marked cached differ from those the CPUs keep", c->name);
+    return errors;
+}
+
+int slab_check_locked(const char *fn, uint32_t held)
 {
     int errors = 0;
     for (kmem_cache_t *c = slab_all.caches; c < slab_all.caches + NCACHES; c++) {
         if (c->magic && !slab_cache_ok(c))
             errors += check_failed(c, "cache slot's magic is not keyed by its address", "?");
-        c->seen_slabs = c->seen_live = c->seen_partial = c->seen_empty = 0;
+        c->seen_slabs = c->seen_live = c->seen_partial = c->seen_empty = c->seen_cached = 0;
     }
     for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
         slab_t *s = slab_desc_of(page);
@@ -75,6 +139,14 @@ int slab_check_locked(const char *fn)
             continue;
         }
         kmem_cache_t *c = s->cache;
+        for (unsigned w = 0; w < SLAB_MAP_WORDS; w++) {
+            uint32_t cm = __atomic_load_n(&s->cmap[w], __ATOMIC_RELAXED);
+            if (held == MAG_ALL && (cm & ~s->map[w])) {
+                errors +=
+                    check_failed((void *)page, "object marked cached is free in its slab", c->name);
+            }
+            c->seen_cached += bits_popcount(cm);
+        }
         for (unsigned i = 0; dbg_on() && i < s->total; i++) {
             if (s->map[i / 32] & (1u << (i % 32)))
                 errors += dbg_check_live(slab_object(s, i), c->stride, slab_rec(s, i), NULL);
@@ -109,6 +181,8 @@ int slab_check_locked(const char *fn)
             errors += check_failed(c, "a partial or empty slab is missing from its list", c->name);
         if (c->seen_slabs != c->slabs || c->seen_live != c->live || c->seen_empty != c->empty_slabs)
             errors += check_failed(c, "cache counters differ from its slabs", c->name);
+        if (held == MAG_ALL)
+            errors += check_cpu_caches(fn, c, c->seen_cached);
     }
     return errors;
 }
@@ -182,6 +256,9 @@ static kmem_cache_t *checked_cache(const char *fn, kmem_cache_t *c)
 
 static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line)
 {
+    void *fast = mag_cache_alloc(cache);
+    if (fast)
+        return fast;
     heap_call_t call = heap_enter("kmem_cache_alloc"); /* a new slab page comes from the heap */
     void *obj = NULL;
     dbg_site(file, line);
@@ -200,7 +277,7 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
 
 static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
 {
-    if (!obj)
+    if (!obj || mag_cache_free(cache, obj))
         return;
     heap_call_t call = heap_enter("kmem_cache_free");
     dbg_site(file, line);
@@ -248,11 +325,14 @@ void kmem_cache_free_debug(kmem_cache_t *cache, void *obj, const char *file, uin
 
 int kmem_cache_destroy(kmem_cache_t *cache)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("kmem_cache_destroy");
     int result = -1;
     if (!idle_cache("kmem_cache_destroy", cache)) {
         /* reported */
-    } else if ((void)slab_drain_quarantine("kmem_cache_destroy", 1), cache->builtin) {
+    } else if ((void)slab_drain_quarantine("kmem_cache_destroy", 1),
+               (void)slab_cpu_drain(cache, held, NULL), cache->builtin) {
         mm_report("kmem_cache_destroy: %p: '%s' is one of kmalloc's size classes: kept",
                   (void *)cache, cache->name);
     } else if (cache->live) {
@@ -264,34 +344,54 @@ int kmem_cache_destroy(kmem_cache_t *cache)
             mm_printf("kmem_cache_destroy: cache '%s': %u slabs could not be released: kept\n",
                       cache->name, (unsigned)cache->slabs);
         } else {
-            cache->magic = 0; /* the slot is free; the pointer is "not a cache" from now on */
+            /* its magazines are empty (drained above, every CPU's cache lock held) */
+            __atomic_store_n(&cache->magic, 0, __ATOMIC_RELAXED);
             result = 0;
         }
     }
     heap_leave(call);
+    mag_unlock_all(held, flags);
     return result;
 }
 
 size_t kmem_cache_shrink(kmem_cache_t *cache)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("kmem_cache_shrink");
-    size_t n = idle_cache("kmem_cache_shrink", cache) ? slab_cache_shrink(cache) : 0;
+    size_t n = 0;
+    if (idle_cache("kmem_cache_shrink", cache)) {
+        uint32_t before = cache->slabs;
+        slab_cpu_drain(cache, held, NULL); /* what the CPUs keep first */
+        slab_cache_shrink(cache);
+        n = before - cache->slabs;
+    }
     heap_leave(call);
+    mag_unlock_all(held, flags);
     return n;
 }
 
 size_t kmem_cache_reap(void)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("kmem_cache_reap");
-    size_t n = slab_reap_locked();
-    heap_trim_locked();      /* and the pages they leave free at the heap's end go to the PMM */
-    slab_meta_trim_locked(); /* with the descriptors of those pages */
+    size_t n = 0;
+    for_each_cache(c) n += c->slabs;
+    slab_cpu_drain(NULL, held, NULL); /* what the CPUs keep first */
+    slab_reap_locked();
+    for_each_cache(c) n -= c->slabs;
+    heap_trim_locked();          /* and the pages they leave free at the heap's end go to the PMM */
+    slab_meta_trim_locked(held); /* with the descriptors of those pages */
     heap_leave(call);
+    mag_unlock_all(held, flags);
     return n;
 }
 
 int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("kmem_cache_get_stats");
     int result = -1;
     if (!st) {
@@ -304,46 +404,85 @@ int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
         st->objects_per_slab = cache->per_slab;
         st->slabs = cache->slabs;
         st->empty_slabs = cache->empty_slabs;
-        st->live = cache->live;
+        uint32_t cached, allocs, frees;
+        cpu_counts(cache, &cached, &allocs, &frees);
+        st->live = cache->live - cached;
         st->peak_live = cache->peak_live;
-        st->allocs = cache->allocs;
-        st->frees = cache->frees;
+        st->allocs = cache->allocs + allocs;
+        st->frees = cache->frees + frees;
+        st->cpu_cached = cached;
         result = 0;
     }
     heap_leave(call);
+    mag_unlock_all(held, flags);
     return result;
+}
+
+uint32_t kmem_cache_cpu_objects(int cpu)
+{
+    if (cpu < 0 || cpu >= MM_MAX_CPUS)
+        return 0;
+    glue_irqflags_t flags;
+    slab_cpu_t *pc = &slab_all.cpu[cpu];
+    uint32_t n = 0;
+    flags = glue_irq_save();
+    cpu_cache_lock(pc);
+    for (unsigned k = 0; k < NCACHES; k++)
+        n += pc->mag[k].n;
+    cpu_cache_unlock(pc);
+    glue_irq_restore(flags);
+    return n;
 }
 
 void kmem_cache_dump(void)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("kmem_cache_dump");
-    mm_printf("%-16s %8s %8s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride", "/slab",
-              "slabs");
+    mm_printf("%-16s %8s %8s %6s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride",
+              "/slab", "slabs", "cpu");
     for_each_cache(c)
     {
-        if (c->builtin && !c->slabs && !c->allocs)
+        uint32_t cached, allocs, frees;
+        cpu_counts(c, &cached, &allocs, &frees);
+        if (c->builtin && !c->slabs && !c->allocs && !allocs)
             continue;
-        mm_printf("%-16s %8u %8u %6u %6u %6u %6u\n", c->name, (unsigned)c->live,
+        mm_printf("%-16s %8u %8u %6u %6u %6u %6u %6u\n", c->name, (unsigned)(c->live - cached),
                   (unsigned)c->peak_live, (unsigned)c->size, (unsigned)c->stride,
-                  (unsigned)c->per_slab, (unsigned)c->slabs);
+                  (unsigned)c->per_slab, (unsigned)c->slabs, (unsigned)cached);
     }
     heap_leave(call);
+    mag_unlock_all(held, flags);
 }
 
 int kmem_cache_check(void)
 {
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("kmem_cache_check");
-    int errors = slab_check_locked("kmem_cache_check");
+    int errors = slab_check_locked("kmem_cache_check", held);
     heap_leave(call);
+    mag_unlock_all(held, flags);
     return errors;
 }
 
-void slab_totals(uint32_t *objects, uint32_t *pages)
+void slab_totals(uint32_t *objects, uint32_t *pages, uint32_t *cached)
 {
-    *objects = *pages = 0;
+    *objects = *pages = *cached = 0;
     for_each_cache(c)
     {
-        *objects += c->live;
+        uint32_t kept = caller_live(c);
+        *objects += kept;
+        *cached += c->live - kept;
         *pages += c->slabs;
+    }
+}
+
+void slab_cpu_calls(uint32_t *kmallocs, uint32_t *kfrees)
+{
+    *kmallocs = *kfrees = 0;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        *kmallocs += slab_all.cpu[cpu].kmallocs;
+        *kfrees += slab_all.cpu[cpu].kfrees;
     }
 }

@@ -49,3 +49,8 @@ int mm_lock_held(void)
 {
     return __atomic_load_n(&holder, __ATOMIC_RELAXED) == glue_cpu_id();
 }
+
+int mm_lock_held_by(int cpu)
+{
+    return __atomic_load_n(&holder, __ATOMIC_RELAXED) == cpu;
+}

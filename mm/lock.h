@@ -21,5 +21,7 @@ glue_irqflags_t mm_lock(void);
 void mm_unlock(glue_irqflags_t flags);
 /* Does this CPU hold the lock?  (Call with interrupts off, or from inside mm/.) */
 int mm_lock_held(void);
+/* The same for CPU `cpu` (this CPU's glue_cpu_id, interrupts off): one call less. */
+int mm_lock_held_by(int cpu);
 
 #endif /* MM_LOCK_H */

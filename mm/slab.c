@@ -17,7 +17,8 @@
  * hardened_malloc and Linux's struct page:
  *
  *   - a slab's descriptor (slab_t: cache, list links, counts, hint and the
- *     allocation bitmap, set = allocated) is one 128-byte slot of a table
+ *     allocation bitmap, set = allocated, and the map of objects sitting
+ *     in per-CPU caches) is one 128-byte slot of a table
  *     indexed by the page's place in its heap region: a static table for
  *     the 16 pages of the early heap, and for the virtual heap the metadata
  *     window's first 8 MB (MM_META_SLABS, vmm.h), whose pages are mapped
@@ -125,7 +126,7 @@ static slab_t *desc_get(uintptr_t page)
 
 int slab_meta_reserve(uintptr_t start, size_t bytes)
 {
-    for (size_t off = 0; off < bytes; off += 32 * PAGE_SIZE) {
+    for (size_t off = 0; off < bytes; off += PAGE_SIZE / SLAB_DESC_SIZE * PAGE_SIZE) {
         if (!desc_get(start + off))
             return -1;
     }
@@ -159,6 +160,16 @@ const char *slab_problem(uintptr_t page)
         s->hint >= map_words(s->total))
         return "slab descriptor fields out of range";
     return NULL;
+}
+
+/*
+ * A slab's map words are read without the lock by the per-CPU caches' free
+ * path (magazine.c), so every write here, under the lock, is one atomic
+ * store: a racing reader sees the old word or the new one.
+ */
+static inline void map_store(uint32_t *w, uint32_t v)
+{
+    __atomic_store_n(w, v, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------- lists ---- */
@@ -203,21 +214,26 @@ static void slab_moved(kmem_cache_t *c, slab_t *s, int was)
 
 /* ------------------------------------------------------------- slabs ---- */
 
+/* A page for a slab of c and its descriptor's metadata page, or NULL (quiet). */
+static slab_t *page_and_desc(const char *fn, void **page)
+{
+    *page = heap_slab_page_alloc(fn);
+    slab_t *s = *page ? desc_get((uintptr_t)*page) : NULL;
+    if (*page && !s)
+        heap_slab_page_free(*page); /* quiet, as heap_slab_page_alloc: kmalloc falls back */
+    return s;
+}
+
 static slab_t *slab_new(const char *fn, kmem_cache_t *c)
 {
-    void *page = heap_slab_page_alloc(fn);
-    for (int step = 0; !page && step < SLAB_RELIEF_STEPS; step++) {
+    void *page;
+    slab_t *s = page_and_desc(fn, &page);
+    for (int step = 0; !s && step < SLAB_RELIEF_STEPS; step++) {
         if (slab_relieve(fn, step))
-            page = heap_slab_page_alloc(fn);
+            s = page_and_desc(fn, &page);
     }
-    if (!page)
+    if (!s)
         return NULL;
-    slab_t *s = desc_get((uintptr_t)page);
-    if (!s) {
-        /* quiet, as heap_slab_page_alloc: kmalloc falls back to a block */
-        heap_slab_page_free(page);
-        return NULL;
-    }
     memset(s, 0, sizeof(*s));
     s->page = (uintptr_t)page;
     s->total = (uint16_t)c->per_slab;
@@ -247,6 +263,9 @@ static void slab_release(kmem_cache_t *c, slab_t *s)
     list_del(c, s, SLAB_EMPTY);
     c->slabs--;
     uintptr_t page = s->page;
+    __atomic_store_n(&s->cache, NULL, __ATOMIC_RELAXED); /* the free path reads it unlocked */
+    for (unsigned w = 0; w < SLAB_MAP_WORDS; w++)
+        map_store(&s->map[w], 0);
     memset(s, 0, sizeof(*s));
     heap_slab_page_free((void *)page);
 }
@@ -261,7 +280,7 @@ static void *slab_take(kmem_cache_t *c, slab_t *s)
         if (clear) {
             unsigned bit = bits_lowest(clear);
             int was = slab_state(s);
-            s->map[w] |= 1u << bit;
+            map_store(&s->map[w], s->map[w] | 1u << bit);
             s->hint = (uint16_t)w;
             s->inuse++;
             slab_moved(c, s, was);
@@ -272,7 +291,8 @@ static void *slab_take(kmem_cache_t *c, slab_t *s)
     glue_panic("slab_take: a slab with room has no clear bit: descriptor broken");
 }
 
-void *slab_cache_alloc(const char *fn, kmem_cache_t *c)
+/* An object out of c's slabs (a new slab if none has room), or NULL: no memory. */
+static void *slab_out(const char *fn, kmem_cache_t *c)
 {
     slab_t *s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
     if (!s)
@@ -280,9 +300,15 @@ void *slab_cache_alloc(const char *fn, kmem_cache_t *c)
     if (!s)
         return NULL;
     void *obj = slab_take(c, s);
-    c->allocs++;
     if (++c->live > c->peak_live)
         c->peak_live = c->live;
+    return obj;
+}
+
+void *slab_cache_alloc(const char *fn, kmem_cache_t *c)
+{
+    void *obj = slab_out(fn, c);
+    c->allocs += obj != NULL;
     return obj;
 }
 
@@ -319,6 +345,11 @@ slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void 
         mm_report("%s: %p: double free (object of cache '%s' is already free)", fn, ptr, c->name);
         return NULL;
     }
+    if (__atomic_load_n(&s->cmap[i / 32], __ATOMIC_RELAXED) & (1u << (i % 32))) {
+        mm_report("%s: %p: double free (object of cache '%s' is already free, in a CPU's cache)",
+                  fn, ptr, c->name);
+        return NULL;
+    }
     if (want && want != c) {
         mm_report("%s: %p: object of cache '%s', not of '%s': not freed", fn, ptr, c->name,
                   want->name);
@@ -328,17 +359,94 @@ slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void 
     return s;
 }
 
-void slab_object_free(kmem_cache_t *c, slab_t *s, unsigned i)
+/* Object i of s back into its slab (no caller's count). */
+static void slab_in(kmem_cache_t *c, slab_t *s, unsigned i)
 {
     int was = slab_state(s);
-    s->map[i / 32] &= ~(1u << (i % 32));
+    map_store(&s->map[i / 32], s->map[i / 32] & ~(1u << (i % 32)));
     s->hint = (uint16_t)(i / 32);
     s->inuse--;
     c->live--;
-    c->frees++;
     slab_moved(c, s, was);
     if (s->inuse == 0 && c->empty_slabs > SLAB_KEEP_EMPTY)
         slab_release(c, s);
+}
+
+void slab_object_free(kmem_cache_t *c, slab_t *s, unsigned i)
+{
+    c->frees++;
+    slab_in(c, s, i);
+}
+
+/* ------------------------------------------------- the per-CPU caches ---- */
+
+/* The slab and index of obj, an object of c that the caches keep (trusted: ours). */
+static slab_t *cached_object(const kmem_cache_t *c, const void *obj, unsigned *index)
+{
+    uintptr_t page = (uintptr_t)obj & ~(uintptr_t)(PAGE_SIZE - 1);
+    slab_t *s = slab_desc_of(page);
+    if (!s || s->cache != c)
+        glue_panic("slab_mag_flush: a per-CPU cache holds what is not its cache's object");
+    *index = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
+    return s;
+}
+
+unsigned slab_mag_fill(const char *fn, kmem_cache_t *c, void **out, unsigned n)
+{
+    unsigned got = 0;
+    while (got < n) {
+        void *obj = slab_out(fn, c);
+        if (!obj)
+            break;
+        unsigned i;
+        slab_t *s = cached_object(c, obj, &i);
+        __atomic_fetch_or(&s->cmap[i / 32], 1u << (i % 32), __ATOMIC_RELAXED);
+        out[got++] = obj;
+    }
+    for (unsigned k = 0; k < got / 2; k++) { /* popped from the top: in address order */
+        void *t = out[k];
+        out[k] = out[got - 1 - k];
+        out[got - 1 - k] = t;
+    }
+    return got;
+}
+
+void slab_mag_flush(kmem_cache_t *c, void *const *objs, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i;
+        slab_t *s = cached_object(c, objs[k], &i);
+        __atomic_fetch_and(&s->cmap[i / 32], ~(1u << (i % 32)), __ATOMIC_RELAXED);
+        slab_in(c, s, i);
+    }
+}
+
+size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy)
+{
+    size_t moved = 0;
+    uint32_t left = 0;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        slab_cpu_t *pc = &slab_all.cpu[cpu];
+        int mine = (held >> cpu) & 1;
+        if (!mine && !cpu_cache_trylock(pc)) {
+            left |= 1u << cpu;
+            continue;
+        }
+        for (kmem_cache_t *k = c ? c : slab_all.caches; k < (c ? c + 1 : slab_all.caches + NCACHES);
+             k++) {
+            mag_t *m = &pc->mag[k - slab_all.caches];
+            if (!m->n)
+                continue;
+            slab_mag_flush(k, m->obj, m->n);
+            moved += m->n;
+            m->n = 0;
+        }
+        if (!mine)
+            cpu_cache_unlock(pc);
+    }
+    if (busy)
+        *busy = left;
+    return moved;
 }
 
 size_t slab_cache_shrink(kmem_cache_t *c)
@@ -506,12 +614,35 @@ int slab_relieve(const char *fn, int step)
 
 size_t slab_reap_locked(void)
 {
+    slab_cpu_drain(NULL, 0, NULL); /* what the CPUs keep first (those not busy) */
     size_t n = 0;
     for_each_cache(c) n += slab_cache_shrink(c);
     return n;
 }
 
-void slab_meta_trim_locked(void)
+static void meta_trim(void);
+
+void slab_meta_trim_locked(uint32_t held)
+{
+    /*
+     * The per-CPU caches' free path reads descriptors without the lock
+     * (holding its CPU's cache lock): unmap none while any CPU is there.
+     */
+    uint32_t got = 0;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        if (!((held >> cpu) & 1) && cpu_cache_trylock(&slab_all.cpu[cpu]))
+            got |= 1u << cpu;
+    }
+    if ((held | got) == (uint32_t)((1ull << MM_MAX_CPUS) - 1))
+        meta_trim();
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        if ((got >> cpu) & 1)
+            cpu_cache_unlock(&slab_all.cpu[cpu]);
+    }
+}
+
+/* slab_meta_trim_locked, every CPU's cache lock held. */
+static void meta_trim(void)
 {
     for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
         if (!kmap_phys(v))

@@ -19,7 +19,7 @@
 #define HDR HEAP_HEADER_SIZE
 
 #define CACHE_MAGIC     0xCAC4E0DDu /* xor the cache's address */
-#define SLAB_MAP_WORDS  16          /* at most 512 objects a slab */
+#define SLAB_MAP_WORDS  8           /* at most 256 objects a slab */
 #define SLAB_MAX_OBJS   (SLAB_MAP_WORDS * 32)
 #define SLAB_KEEP_EMPTY 1
 /* malloc's alignment: 8 on i386 (HEAP_ALIGN), 16 on x86_64 */
@@ -29,13 +29,14 @@
 #define VIRTUAL_BYTES ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
 
 typedef struct slab {
-    struct kmem_cache *cache; /* NULL: no slab here (never made, released) */
-    struct slab *next, *prev; /* on the cache's list for the slab's state */
-    uintptr_t page;           /* the page it describes */
-    uint16_t inuse, total;    /* objects allocated / objects in the slab */
-    uint16_t hint;            /* a map word that may have a clear bit */
-    uint16_t building;        /* its ctor is running: on no list, in no count yet */
-    uint32_t map[SLAB_MAP_WORDS];
+    struct kmem_cache *cache;      /* NULL: no slab here (never made, released) */
+    struct slab *next, *prev;      /* on the cache's list for the slab's state */
+    uintptr_t page;                /* the page it describes */
+    uint16_t inuse, total;         /* objects allocated / objects in the slab */
+    uint16_t hint;                 /* a map word that may have a clear bit */
+    uint16_t building;             /* its ctor is running: on no list, in no count yet */
+    uint32_t map[SLAB_MAP_WORDS];  /* set: out of the slab (a caller's, or in a CPU's cache) */
+    uint32_t cmap[SLAB_MAP_WORDS]; /* set: in a CPU's cache (a subset of map); lock bts/btr */
 } slab_t;
 
 typedef union {
@@ -61,13 +62,54 @@ struct kmem_cache {
     void (*ctor)(void *obj);
     slab_t *lists[2]; /* by state: partial, empty */
     uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;
-    uint32_t seen_slabs, seen_live, seen_partial, seen_empty; /* slab_check_locked's tally */
+    uint32_t seen_slabs, seen_live, seen_partial, seen_empty,
+        seen_cached;  /* slab_check_locked's tally */
     int builtin;      /* a kmalloc size class: never destroyed */
     int constructing; /* its ctor is running on a new slab (which is on no list yet) */
 };
 
 #define NCLASSES 24 /* kmalloc's size classes, 8 to 512 bytes (slab.c) */
 #define NCACHES  (NCLASSES + KMEM_CACHE_MAX)
+
+/*
+ * Per-CPU caches (magazine.c's fast path, slab.c's fill, flush and drain).
+ * CPU n < MM_MAX_CPUS keeps, for every cache, up to MAG_ROUNDS objects that
+ * are out of their slabs (map bit set) and marked cached (cmap bit set).
+ * They move between the slabs and a magazine MAG_BATCH at a time.
+ */
+#define MAG_ROUNDS 16
+#define MAG_BATCH  8
+
+typedef struct {
+    uint32_t n;             /* objects in obj[0..n), the newest last */
+    uint32_t allocs, frees; /* callers' calls served here (the cache's own count the rest) */
+    void *obj[MAG_ROUNDS];
+} mag_t;
+
+typedef struct {
+    uint32_t lock;             /* 0 free, 1 taken: xchg (cpu_cache_lock) */
+    uint32_t kmallocs, kfrees; /* kmalloc/kfree calls served here (heap_state has the rest) */
+    mag_t mag[NCACHES];        /* by cache slot */
+} slab_cpu_t;
+
+/* This CPU's cache lock: held by its owner on the fast path, by a drain or a check elsewhere. */
+static inline void cpu_cache_lock(slab_cpu_t *pc)
+{
+    while (__atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&pc->lock, __ATOMIC_RELAXED))
+            glue_cpu_relax();
+    }
+}
+
+static inline int cpu_cache_trylock(slab_cpu_t *pc)
+{
+    return __atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE) == 0;
+}
+
+static inline void cpu_cache_unlock(slab_cpu_t *pc)
+{
+    __atomic_store_n(&pc->lock, 0u, __ATOMIC_RELEASE);
+}
 
 typedef struct {
     /* every cache: kmalloc's classes in [0, nclasses), callers' in [NCLASSES, NCACHES) */
@@ -79,6 +121,7 @@ typedef struct {
     /* where the regions and the descriptor window are (glue_*_to_*, asked once) */
     uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
     slab_desc_t *meta_descs;
+    slab_cpu_t cpu[MM_MAX_CPUS]; /* per-CPU caches, by glue_cpu_id */
 } slab_all_t;
 
 /* The caches and where the descriptors are (slab.c). */
@@ -133,6 +176,20 @@ slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void 
 void slab_object_free(kmem_cache_t *c, slab_t *s, unsigned i);
 /* Every empty slab of c back to the heap: how many. */
 size_t slab_cache_shrink(kmem_cache_t *c);
+
+/* ---- slab.c: the per-CPU caches' side of the slabs (mm lock held) ---- */
+
+/* Up to n objects of c out of its slabs, marked cached, into out[]: how many (0: no memory). */
+unsigned slab_mag_fill(const char *fn, kmem_cache_t *c, void **out, unsigned n);
+/* n cached objects of c back into their slabs. */
+void slab_mag_flush(kmem_cache_t *c, void *const *objs, unsigned n);
+/*
+ * Every object the CPUs keep for c (NULL: for every cache) back into the
+ * slabs.  The CPUs in `held` (bit n: CPU n) have their cache locks held by
+ * the caller; the others are tried, and a busy one is left alone.  Returns
+ * the objects moved; *busy (if not NULL) the CPUs left alone.
+ */
+size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy);
 /* Debug build, checks on: a caller's new object gets its red zone and record. */
 void slab_arm_object(kmem_cache_t *c, void *obj, uint32_t size);
 /* Debug build, checks on: a caller frees object i of s into quarantine (1), or 0: free it now. */

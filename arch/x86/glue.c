@@ -73,6 +73,11 @@ void glue_spin_lock(void)
     }
 }
 
+void glue_cpu_relax(void)
+{
+    __asm__ volatile("rep; nop" ::: "memory");
+}
+
 void glue_spin_unlock(void)
 {
     __asm__ volatile("" : : : "memory");

@@ -58,6 +58,11 @@ void glue_spin_lock(void)
     spin_acquire(&mm_spin);
 }
 
+void glue_cpu_relax(void)
+{
+    __asm__ volatile("rep; nop" ::: "memory");
+}
+
 void glue_spin_unlock(void)
 {
     spin_release(&mm_spin);

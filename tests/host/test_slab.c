@@ -89,7 +89,8 @@ static void test_small_objects_have_no_header(void **state)
         size_t usable = kmalloc_usable_size(a);
         assert_true(usable >= n && usable < n + 128);
         assert_int_equal((uintptr_t)a % MIN_ALIGN, 0);
-        assert_int_equal(b - a, (ptrdiff_t)usable); /* same slab, next object */
+        /* same slab, neighbours (a CPU's cache hands back its last free first) */
+        assert_int_equal(b > a ? b - a : a - b, (ptrdiff_t)usable);
         memset(a, 0xAB, usable);
         memset(b, 0xCD, usable);
         CHECK_HEAP();
@@ -391,8 +392,12 @@ static void test_empty_slabs_go_back(void **state)
     for (int i = 0; i < N; i++)
         kmem_cache_free(c, p[i]);
     CHECK_HEAP();
-    assert_int_equal(cache_stats(c).slabs, 1); /* the rest went back at once */
-    assert_int_equal(kmem_cache_reap(), 1);
+    /* the rest went back at once; the objects this CPU's cache keeps pin a slab or two */
+    kmem_cache_stats_t left = cache_stats(c);
+    print_message("      left: %u slabs, %u objects in CPU caches\n", left.slabs, left.cpu_cached);
+    assert_true(left.slabs >= 1 && left.slabs <= 1 + left.cpu_cached);
+    assert_int_equal(left.live, 0);
+    assert_int_equal(kmem_cache_reap(), left.slabs);
     CHECK_HEAP();
     assert_int_equal(cache_stats(c).slabs, 0);
     pmm_stats_t ps1;
@@ -403,7 +408,8 @@ static void test_empty_slabs_go_back(void **state)
      * the heap gave its end back: what stays is its slack, not the slabs, and
      * the metadata pages of the slabs' descriptors (one per 32 heap pages)
      */
-    uint32_t meta = (stats_now().heap_virtual_peak / PAGE_SIZE + 31) / 32;
+    uint32_t per_meta = PAGE_SIZE / SLAB_DESC_SIZE;
+    uint32_t meta = (stats_now().heap_virtual_peak / PAGE_SIZE + per_meta - 1) / per_meta;
     assert_true(ps0.free_pages - ps1.free_pages < 8 + meta); /* page tables, the cache's slab */
 }
 
