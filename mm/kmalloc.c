@@ -208,6 +208,11 @@ static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t li
 
 static void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uint32_t line)
 {
+    if (align && !(align & (align - 1)) && align <= HEAP_BLOCK_ALIGN) {
+        void *fast = mag_kmalloc(size); /* kmalloc's alignment is enough */
+        if (fast)
+            return fast;
+    }
     heap_call_t call = api_enter("kmalloc_aligned", file, line);
     void *result = NULL;
     size_t need = heap_request_size(debug_size(size));
