@@ -265,7 +265,8 @@ $(BUILD)/bench/alloc_bench: bench/alloc_bench.c $(HOST_SRCS) $(HEADERS)
 	@$(CLANG) $(FRAG_CFLAGS) -o $@ $< $(HOST_SRCS) -lpthread
 
 bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_first \
-       $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench $(BUILD)/host/libkmalloc.so
+       $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench $(BUILD)/host/libkmalloc.so \
+       $(BUILD)/bench/thread_bench $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
 	@tools/deps.sh bench
 	@$(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt
 	@echo
@@ -281,6 +282,12 @@ bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_
 	@echo
 	@echo "whole programs, each under its allocator's LD_PRELOAD (best of 3):"
 	@tools/program-bench.sh $(BUILD)/host/libkmalloc.so
+	@echo
+	@echo "threads: the same program under each allocator's LD_PRELOAD, ours the shim (best of 3 rounds):"
+	@tools/thread-bench.sh $(BUILD)/bench/thread_bench $(BUILD)/host/libkmalloc.so
+	@echo
+	@echo "instructions per call (callgrind, one thread, the same program under each allocator):"
+	@tools/insn-bench.sh $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
 
 # ------------------------------------------------------------ formatting ----
 FORMAT_FILES := $(shell find include mm arch kernel host tests bench -name '*.[ch]' 2>/dev/null)
