@@ -268,7 +268,10 @@ bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_
        $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench $(BUILD)/host/libkmalloc.so \
        $(BUILD)/bench/thread_bench $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
 	@tools/deps.sh bench
-	@$(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt
+	@if CLANG=$(CLANG) BUILD=$(BUILD) tools/host-exec.sh --i386-native; then \
+	    $(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt; \
+	else echo "memset & co.: skipped, this machine cannot run i386 programs (string_bench is the kernel's"; \
+	    echo "  i386 code); tools/host-exec.sh $(BUILD)/bench/string_bench runs it under qemu-i386, emulated timings"; fi
 	@echo
 	@echo "heap fragmentation (peak footprint / peak live), same traces, one run:"
 	@$(BUILD)/bench/frag_best >$(BUILD)/bench/frag.txt && $(BUILD)/bench/frag_bestscan >>$(BUILD)/bench/frag.txt && \
