@@ -16,7 +16,12 @@ csv=build/bench/threads.csv
 : >"$out"
 names=""
 # A busy machine takes cores from the threads: say how busy it was.
+load=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
+if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }'; then
+    echo "WARNING: the machine is busy: other processes take cores from the threads, so the"
+    echo "         2- and 4-thread figures and the scaling understate what an idle machine gives"
+fi
 for round in 1 2 3; do
     for entry in glibc: jemalloc:$lib/libjemalloc.so.2 mimalloc:$lib/libmimalloc.so.2 \
         tcmalloc:$lib/libtcmalloc_minimal.so.4 ours:$shim; do
