@@ -26,11 +26,19 @@
  * frees them (local) or thread B does while A waits (remote).  Nanoseconds
  * per free, the fastest of the rounds for each.
  *
+ * A shared machine's other processes take CPUs from the threads: each thread
+ * reads from Linux's schedstat how long it waited, runnable, for a CPU, and
+ * each run says what share of its threads' time that was.  (Subtracting that
+ * wait would not give an idle machine's figure: threads that seldom run at
+ * the same time seldom contend, so a lock-bound allocator would look as if it
+ * scaled.)
+ *
  * Output, one line per figure (tools/thread-bench.sh collects them):
- *   tput WORKLOAD THREADS OPS_PER_SECOND
+ *   tput WORKLOAD THREADS OPS_PER_SECOND SHARE_OF_TIME_WAITING_FOR_A_CPU (-1: unknown)
  *   remote LOCAL_NS REMOTE_NS
  * Timing only: nothing here passes or fails.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -78,7 +86,8 @@ struct worker {
     int id;
     uint32_t rng;
     long ops;
-    double seconds;
+    double seconds; /* wall-clock time of its part of the run */
+    double waited;  /* ... of which runnable but waiting for a CPU (schedstat), or -1 */
     char pad[64];
 };
 
@@ -94,6 +103,26 @@ static int stopped(void)
     return __atomic_load_n(&stop_flag, __ATOMIC_RELAXED);
 }
 
+/*
+ * Nanoseconds this thread has spent runnable but waiting for a CPU: the
+ * second field of /proc/thread-self/schedstat; -1 if there is none.  Read
+ * with open/read, not stdio: nothing here may call malloc.
+ */
+static double waited_ns(void)
+{
+    char buf[128];
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *p = strchr(buf, ' ');
+    return p ? strtod(p + 1, NULL) : -1;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -102,17 +131,23 @@ static void *worker_main(void *arg)
         if (quit)
             return NULL;
         if (w->id < job_threads) {
-            double t0 = now();
+            double w0 = waited_ns(), t0 = now();
             w->ops = 0;
             job(w);
             w->seconds = now() - t0;
+            double w1 = waited_ns();
+            w->waited = w0 < 0 || w1 < 0 ? -1 : (w1 - w0) * 1e-9;
         }
         pthread_barrier_wait(&end_barrier);
     }
 }
 
-/* Run fn on n threads of the pool for about `seconds`; total operations per second. */
-static double run(void (*fn)(struct worker *), int n, double seconds)
+/*
+ * Run fn on n threads of the pool for about `seconds`; total operations per
+ * second.  *waited: the share of the threads' time spent runnable but waiting
+ * for a CPU (-1 without schedstat).
+ */
+static double run(void (*fn)(struct worker *), int n, double seconds, double *waited)
 {
     job = fn;
     job_threads = n;
@@ -122,9 +157,14 @@ static double run(void (*fn)(struct worker *), int n, double seconds)
     nanosleep(&ts, NULL);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
     pthread_barrier_wait(&end_barrier);
-    double rate = 0;
-    for (int i = 0; i < n; i++)
+    double rate = 0, wait = 0, total = 0;
+    for (int i = 0; i < n; i++) {
         rate += workers[i].ops / workers[i].seconds;
+        total += workers[i].seconds;
+        wait = wait < 0 || workers[i].waited < 0 ? -1 : wait + workers[i].waited;
+    }
+    if (waited)
+        *waited = wait < 0 ? -1 : wait / total;
     return rate;
 }
 
@@ -308,16 +348,17 @@ int main(int argc, char **argv)
     /* warm-up: every thread's first allocations (and the heap's start) are not timed */
     for (int k = 0; k < NWORK; k++) {
         prodcons_reset();
-        run(work[k].fn, MAX_THREADS, 0.02);
+        run(work[k].fn, MAX_THREADS, 0.02, NULL);
     }
     for (int k = 0; k < NWORK; k++) {
         for (int n = 1; n <= MAX_THREADS; n *= 2) {
             prodcons_reset();
-            printf("tput %s %d %.0f\n", work[k].name, n, run(work[k].fn, n, seconds));
+            double waited, rate = run(work[k].fn, n, seconds, &waited);
+            printf("tput %s %d %.0f %.3f\n", work[k].name, n, rate, waited);
             fflush(stdout);
         }
     }
-    run(remote, 2, 0); /* ends when its rounds are done */
+    run(remote, 2, 0, NULL); /* ends when its rounds are done */
     printf("remote %.1f %.1f\n", local_best, remote_best);
     quit = 1;
     pthread_barrier_wait(&start_barrier);

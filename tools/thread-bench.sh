@@ -16,12 +16,7 @@ csv=build/bench/threads.csv
 : >"$out"
 names=""
 # A busy machine takes cores from the threads: say how busy it was.
-load=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
-if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }'; then
-    echo "WARNING: the machine is busy: other processes take cores from the threads, so the"
-    echo "         2- and 4-thread figures and the scaling understate what an idle machine gives"
-fi
 for round in 1 2 3; do
     for entry in glibc: jemalloc:$lib/libjemalloc.so.2 mimalloc:$lib/libmimalloc.so.2 \
         tcmalloc:$lib/libtcmalloc_minimal.so.4 ours:$shim; do
@@ -41,8 +36,9 @@ for round in 1 2 3; do
 done
 rm -f "$out.one"
 echo "load average at the end:   $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -v names="$names" -v csv="$csv" '
-$3 == "tput"   { k = $1 SUBSEP $4 SUBSEP $5; if ($6 > best[k]) best[k] = $6 }
+awk -v names="$names" -v csv="$csv" -v ncpu="$(nproc)" '
+$3 == "tput"   { k = $1 SUBSEP $4 SUBSEP $5; if ($6 > best[k]) best[k] = $6
+                 if ($5 <= ncpu && $7 >= 0) { waited += $7; nwait++ } }
 $3 == "remote" { if (!($1 in loc) || $4 < loc[$1]) loc[$1] = $4
                  if (!($1 in rem) || $5 < rem[$1]) rem[$1] = $5 }
 END {
@@ -66,7 +62,7 @@ END {
             printf " %s %.2fx", a[i], best[a[i], w[j], t] ? o / best[a[i], w[j], t] : 0
         printf "\n"
     }
-    printf "\nscaling, throughput with 2 threads / 1 thread (4 / 1 in brackets; 2 cores):\n"
+    printf "\nscaling, throughput with 2 threads / 1 thread (4 / 1 in brackets; %d CPUs):\n", ncpu
     printf "%-21s", "workload"
     for (i = 1; i <= n; i++) printf " %14s", a[i]
     printf "\n"
@@ -85,13 +81,22 @@ END {
     for (i = 1; i <= n; i++)
         printf "  %-9s local %6.1f ns  remote %6.1f ns  remote/local %5.2fx\n", a[i], loc[a[i]], rem[a[i]],
                loc[a[i]] ? rem[a[i]] / loc[a[i]] : 0
-    o1 = best["ours", "fixed64", 1]; o2 = best["ours", "fixed64", 2]
-    s1 = best["ours", "small", 1]; s2 = best["ours", "small", 2]
-    l1 = best["ours", "large", 1]; l2 = best["ours", "large", 2]
     printf "\ntargets (issue 12), ours:\n"
-    printf "  scaling 1 -> 2 threads >= 1.70x: fixed 64 B %s, 8-512 B %s, 8 B-64 KB %s\n", \
-           verdict(o1 ? o2 / o1 : 0, 1.7, 1), verdict(s1 ? s2 / s1 : 0, 1.7, 1), verdict(l1 ? l2 / l1 : 0, 1.7, 1)
+    printf "  scaling 1 -> 2 threads >= 1.70x, as measured:\n    "
+    for (j = 1; j <= 4; j++) if (w[j] != "prodcons")
+        printf "%s %s%s", desc[w[j]], verdict(ratio(best, w[j]), 1.7, 1), (j < 4 ? "; " : "\n")
     printf "  remote free <= 3x local: %s\n", verdict(loc["ours"] ? rem["ours"] / loc["ours"] : 0, 3, 0)
+    if (nwait) {
+        printf "\nthe threads of the 1- and %d-thread runs waited for a CPU %.0f%% of their time (schedstat;\n", ncpu, 100 * waited / nwait
+        printf "about 0%% on an idle machine)\n"
+        if (waited / nwait > 0.1)
+            printf "WARNING: other processes took CPUs from the threads: the scaling figures above are not\n" \
+                   "         an idle machine\047s; run make bench again on a quiet machine for them\n"
+    }
+}
+# ours with 2 threads / with 1 in a table of figures (0: none)
+function ratio(t, wl) {
+    return t["ours", wl, 1] > 0 && t["ours", wl, 2] > 0 ? t["ours", wl, 2] / t["ours", wl, 1] : 0
 }
 # "1.02x (missed: 0.60 of the target)" / "1.00x (met)"; at_least: the target is a minimum
 function verdict(v, target, at_least) {
