@@ -77,7 +77,7 @@ END {
     printf "(producer/consumer: 1 thread does both roles in turn, all frees local; 2 threads are one\n"
     printf " producer and one consumer, every free remote: its \"scaling\" is the price of remote frees)\n"
     printf "\nremote free: 1024 objects of 64 B allocated by one thread, freed by it (local) or by\n"
-    printf "another (remote); ns per free, fastest of 20 rounds each, best of 3 runs:\n"
+    printf "another (remote); ns per free, fastest of 100 rounds each, best of 3 runs:\n"
     for (i = 1; i <= n; i++)
         printf "  %-9s local %6.1f ns  remote %6.1f ns  remote/local %5.2fx\n", a[i], loc[a[i]], rem[a[i]],
                loc[a[i]] ? rem[a[i]] / loc[a[i]] : 0
