@@ -21,3 +21,12 @@ $(BUILD)/bench/libkmalloc-dwarf4.so: $(SHIM_SRCS) $(HEADERS) host/shim.h host/gl
 	@mkdir -p $(dir $@)
 	@echo "  SHIM    $@"
 	@$(CLANG) $(SHIM_CFLAGS) -gdwarf-4 -shared -Wl,--no-undefined -o $@ $(SHIM_SRCS) -lpthread
+
+# The two parts alone (make bench runs them after the single-thread tables):
+#   make bench-threads   the threaded table, scaling and remote free (~30 s)
+#   make bench-insn      instructions per malloc / free and ours' call tree (~30 s)
+.PHONY: bench-threads bench-insn
+bench-threads: $(BUILD)/bench/thread_bench $(BUILD)/host/libkmalloc.so
+	@tools/thread-bench.sh $(BUILD)/bench/thread_bench $(BUILD)/host/libkmalloc.so
+bench-insn: $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
+	@tools/insn-bench.sh $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
