@@ -265,9 +265,13 @@ $(BUILD)/bench/alloc_bench: bench/alloc_bench.c $(HOST_SRCS) $(HEADERS)
 	@$(CLANG) $(FRAG_CFLAGS) -o $@ $< $(HOST_SRCS) -lpthread
 
 bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_first \
-       $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench $(BUILD)/host/libkmalloc.so
+       $(BUILD)/bench/frag_bestscan $(BUILD)/bench/alloc_bench $(BUILD)/host/libkmalloc.so \
+       $(BUILD)/bench/thread_bench $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
 	@tools/deps.sh bench
-	@$(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt
+	@if CLANG=$(CLANG) BUILD=$(BUILD) tools/host-exec.sh --i386-native; then \
+	    $(BUILD)/bench/string_bench | tee $(BUILD)/bench/string_bench.txt; \
+	else echo "memset & co.: skipped, this machine cannot run i386 programs (string_bench is the kernel's"; \
+	    echo "  i386 code); tools/host-exec.sh $(BUILD)/bench/string_bench runs it under qemu-i386, emulated timings"; fi
 	@echo
 	@echo "heap fragmentation (peak footprint / peak live), same traces, one run:"
 	@$(BUILD)/bench/frag_best >$(BUILD)/bench/frag.txt && $(BUILD)/bench/frag_bestscan >>$(BUILD)/bench/frag.txt && \
@@ -281,6 +285,12 @@ bench: $(BUILD)/bench/string_bench $(BUILD)/bench/frag_best $(BUILD)/bench/frag_
 	@echo
 	@echo "whole programs, each under its allocator's LD_PRELOAD (best of 3):"
 	@tools/program-bench.sh $(BUILD)/host/libkmalloc.so
+	@echo
+	@echo "threads: the same program under each allocator's LD_PRELOAD, ours the shim (best of 3 rounds):"
+	@tools/thread-bench.sh $(BUILD)/bench/thread_bench $(BUILD)/host/libkmalloc.so
+	@echo
+	@echo "instructions per call (callgrind, one thread, the same program under each allocator):"
+	@tools/insn-bench.sh $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
 
 # ------------------------------------------------------------ formatting ----
 FORMAT_FILES := $(shell find include mm arch kernel host tests bench -name '*.[ch]' 2>/dev/null)

@@ -24,9 +24,10 @@ gcc
 qemu-user
 "
 
-# `deps.sh bench`: also the allocators make bench measures against.
+# `deps.sh bench`: also the allocators make bench measures against, and valgrind
+# (callgrind counts their instructions per call).
 if [ "${1:-}" = bench ]; then
-    PACKAGES="$PACKAGES libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4"
+    PACKAGES="$PACKAGES libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 valgrind"
 fi
 
 installed() {
