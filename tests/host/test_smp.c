@@ -38,6 +38,8 @@
 
 #include <cmocka.h>
 
+#include "glue.h"
+#include "glue_common.h"
 #include "harness.h"
 #include "lock.h"
 
@@ -840,6 +842,81 @@ static void test_shrink_and_destroy_while_others_allocate(void **state)
                   l.rounds);
 }
 
+/* ------------------------------------------------------------ CPU ids ---- */
+
+static int seen_id[THREADS];
+
+static void *record_id(void *arg)
+{
+    int *id = arg;
+    *id = glue_cpu_id();
+    void *p = kmalloc(40); /* mm/ works on the thread, whatever its id */
+    if (!p)
+        bad("kmalloc on a new thread failed");
+    kfree(p);
+    pthread_barrier_wait(&start_line); /* all live at once */
+    return NULL;
+}
+
+static pthread_key_t late_key;
+static int late_id;
+
+/* Runs after the glue's own key destructor (a later key): the thread calls mm/ while exiting. */
+static void late_destructor(void *value)
+{
+    (void)value;
+    late_id = glue_cpu_id();
+    void *p = kmalloc(24);
+    if (!p)
+        bad("kmalloc from a key destructor failed");
+    kfree(p);
+}
+
+static void *exit_late(void *arg)
+{
+    (void)arg;
+    kfree(kmalloc(8)); /* numbered: the glue's key is set */
+    pthread_setspecific(late_key, (void *)1);
+    return NULL;
+}
+
+/*
+ * The glue's CPU ids: unique among live threads, dense (the lowest free one),
+ * an exited thread's id reused; a thread calling mm/ from its exit path gets
+ * a late id that is nobody's dense one.
+ */
+static void test_cpu_ids_unique_dense_reused(void **state)
+{
+    (void)state;
+    reset_failures();
+    fresh_every_layer(RAM);
+    int me = glue_cpu_id();
+    assert_true(me >= 0 && me < THREADS);
+    int live0 = host_cpu_ids_live();
+    for (int round = 0; round < 20; round++) {
+        memset(seen_id, -1, sizeof(seen_id));
+        run_threads(THREADS, record_id, seen_id, sizeof(seen_id[0]));
+        for (int i = 0; i < THREADS; i++) {
+            /* dense: with this thread and THREADS others live, ids below THREADS + live0 */
+            assert_true(seen_id[i] >= 0 && seen_id[i] < THREADS + live0);
+            assert_int_not_equal(seen_id[i], me);
+            for (int j = 0; j < i; j++)
+                assert_int_not_equal(seen_id[i], seen_id[j]);
+        }
+        assert_int_equal(host_cpu_ids_live(), live0); /* given back at exit */
+    }
+    assert_int_equal(pthread_key_create(&late_key, late_destructor), 0);
+    pthread_t t;
+    late_id = -1;
+    assert_int_equal(pthread_create(&t, NULL, exit_late, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(late_id >= 0x10000000); /* not a dense id another thread may hold */
+    assert_int_equal(host_cpu_ids_live(), live0);
+    pthread_key_delete(late_key);
+    assert_no_failures();
+    check_every_layer();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -849,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_statistics_while_others_allocate),
         cmocka_unit_test(test_double_free_from_two_threads),
         cmocka_unit_test(test_shrink_and_destroy_while_others_allocate),
+        cmocka_unit_test(test_cpu_ids_unique_dense_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
