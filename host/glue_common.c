@@ -54,6 +54,7 @@ void glue_irq_restore(glue_irqflags_t flags)
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char id_used[HOST_CPU_IDS];
 static int id_next_unshared = HOST_CPU_IDS; /* beyond the table: counted up */
+static int id_peak;                         /* highest id given + 1 */
 static unsigned id_late;
 static pthread_key_t id_key;
 static pthread_once_t id_key_once = PTHREAD_ONCE_INIT;
@@ -96,6 +97,8 @@ static int cpu_id_assign(void)
         id_used[id] = 1;
     else
         id = id_next_unshared++;
+    if (id >= id_peak)
+        id_peak = id + 1;
     pthread_mutex_unlock(&id_lock);
     this_cpu = id;
     if (pthread_setspecific(id_key, (void *)1) != 0)
@@ -109,6 +112,14 @@ int glue_cpu_id(void)
         return host_forced_cpu_id;
     int id = this_cpu;
     return id >= 0 ? id : cpu_id_assign();
+}
+
+int host_cpu_ids_peak(void)
+{
+    pthread_mutex_lock(&id_lock);
+    int n = id_peak;
+    pthread_mutex_unlock(&id_lock);
+    return n;
 }
 
 int host_cpu_ids_live(void)
