@@ -586,7 +586,7 @@ static void with_stressers(void *(*observer)(void *), unsigned long *rounds)
     assert_int_equal(pthread_join(obs, NULL), 0);
     pthread_barrier_destroy(&start_line);
     assert_no_failures();
-    assert_true(*rounds >= 3); /* it really ran while the others did */
+    assert_true(*rounds >= 2); /* a round began while the others still ran */
     assert_back_to(&b0);
     destroy_caches();
     check_every_layer();
