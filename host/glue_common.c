@@ -30,19 +30,106 @@ void glue_irq_restore(glue_irqflags_t flags)
     (void)flags;
 }
 
-/* A thread is a CPU: numbered in the order they first ask. */
-static int next_cpu;
+/*
+ * A thread is a CPU.  Its number is dense, as the kernel's are (mm/'s per-CPU
+ * caches index by it, ids below MM_MAX_CPUS): the lowest id no live thread
+ * has, given at the thread's first glue_cpu_id.  When the thread exits, a
+ * pthread key's destructor gives the id back, so a long-running process (the
+ * shim's programs, a test file that starts threads case after case) keeps
+ * reusing 0, 1, 2...; two live threads never share one.  A thread that calls
+ * mm/ again after its destructor ran (the C library frees a little after the
+ * key destructors) gets a late id, above every dense one, never given twice
+ * while it could still be live (a counter).  Past HOST_CPU_IDS live threads,
+ * ids are counted up and not reused.
+ *
+ * Nothing here allocates: the key is made at the first glue_cpu_id of the
+ * process (in the shim that is its own start-up, so the key is one of the
+ * first, whose value glibc keeps without allocating), and this_cpu is set
+ * before pthread_setspecific, so were it to allocate, that malloc would find
+ * the thread numbered and re-enter nothing half-done.  ThreadSanitizer sees
+ * the mutex and the key; this_cpu is the thread's own.
+ */
+#define HOST_CPU_IDS       1024
+#define HOST_LATE_CPU_BASE 0x10000000
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char id_used[HOST_CPU_IDS];
+static int id_next_unshared = HOST_CPU_IDS; /* beyond the table: counted up */
+static int id_peak;                         /* highest id given + 1 */
+static unsigned id_late;
+static pthread_key_t id_key;
+static pthread_once_t id_key_once = PTHREAD_ONCE_INIT;
 static __thread int this_cpu = -1;
+static __thread int this_cpu_gone; /* the key's destructor ran: the thread is exiting */
 
 int host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+
+static void cpu_id_release(void *value)
+{
+    (void)value;
+    int id = this_cpu;
+    pthread_mutex_lock(&id_lock);
+    if (id >= 0 && id < HOST_CPU_IDS)
+        id_used[id] = 0;
+    pthread_mutex_unlock(&id_lock);
+    this_cpu = -1;
+    this_cpu_gone = 1;
+}
+
+static void cpu_id_key_create(void)
+{
+    if (pthread_key_create(&id_key, cpu_id_release) != 0)
+        glue_panic("host glue: pthread_key_create for the CPU ids failed");
+}
+
+static int cpu_id_assign(void)
+{
+    if (this_cpu_gone) { /* exiting: a late id, its dense one may already be another's */
+        this_cpu = HOST_LATE_CPU_BASE +
+                   (int)(__atomic_fetch_add(&id_late, 1, __ATOMIC_RELAXED) % 0x40000000u);
+        return this_cpu;
+    }
+    pthread_once(&id_key_once, cpu_id_key_create);
+    pthread_mutex_lock(&id_lock);
+    int id = 0;
+    while (id < HOST_CPU_IDS && id_used[id])
+        id++;
+    if (id < HOST_CPU_IDS)
+        id_used[id] = 1;
+    else
+        id = id_next_unshared++;
+    if (id >= id_peak)
+        id_peak = id + 1;
+    pthread_mutex_unlock(&id_lock);
+    this_cpu = id;
+    if (pthread_setspecific(id_key, (void *)1) != 0)
+        glue_panic("host glue: pthread_setspecific for the CPU id failed");
+    return id;
+}
 
 int glue_cpu_id(void)
 {
     if (host_forced_cpu_id != HOST_CPU_ID_NATURAL)
         return host_forced_cpu_id;
-    if (this_cpu < 0)
-        this_cpu = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED);
-    return this_cpu;
+    int id = this_cpu;
+    return id >= 0 ? id : cpu_id_assign();
+}
+
+int host_cpu_ids_peak(void)
+{
+    pthread_mutex_lock(&id_lock);
+    int n = id_peak;
+    pthread_mutex_unlock(&id_lock);
+    return n;
+}
+
+int host_cpu_ids_live(void)
+{
+    pthread_mutex_lock(&id_lock);
+    int n = 0;
+    for (int i = 0; i < HOST_CPU_IDS; i++)
+        n += id_used[i];
+    pthread_mutex_unlock(&id_lock);
+    return n;
 }
 
 unsigned long host_spin_locks;
@@ -83,11 +170,21 @@ void host_lock_fork_parent(void)
     mm_unlock(0);
 }
 
-/* The child's thread has a new kernel id: the mutex it inherited locked is not its own. */
+/*
+ * The child's thread has a new kernel id: the mutex it inherited locked is not its own.
+ * The CPU ids of the parent's other threads are free again in the child.
+ */
 void host_lock_fork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
     mm_mutex = fresh;
+    /* the parent's other threads are not here: only this one's id stays taken */
+    pthread_mutex_t fresh_ids = PTHREAD_MUTEX_INITIALIZER;
+    id_lock = fresh_ids;
+    for (int i = 0; i < HOST_CPU_IDS; i++)
+        id_used[i] = 0;
+    if (this_cpu >= 0 && this_cpu < HOST_CPU_IDS)
+        id_used[this_cpu] = 1;
     pthread_mutex_lock(&mm_mutex);
     mm_unlock(0);
 }

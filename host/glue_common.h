@@ -32,6 +32,10 @@ extern unsigned long host_spin_locks;
  */
 #define HOST_CPU_ID_NATURAL (-12345)
 extern int host_forced_cpu_id;
+/* Threads holding a dense CPU id now (host/glue_common.c: ids of exited threads are reused). */
+int host_cpu_ids_live(void);
+/* The highest CPU id given so far, plus one (with reuse: the most threads live at once). */
+int host_cpu_ids_peak(void);
 void host_lock_fork_prepare(void);
 void host_lock_fork_parent(void);
 void host_lock_fork_child(void);

@@ -302,12 +302,12 @@ __attribute__((destructor)) static void shim_stats(void)
     size_t n = mm_snprintf(line, sizeof(line),
                            "kmalloc-shim: %s[%lu]: allocations %u frees %u peak_used_kb %u "
                            "heap_peak_kb %u heap_now_kb %u errors %u foreign %lu boot_bytes %lu "
-                           "heap_check %d\n",
+                           "heap_check %d cpu_ids_peak %d\n",
                            program_invocation_short_name, (unsigned long)getpid(),
                            s.allocation_count, s.free_count, s.peak_heap_used / 1024,
                            s.heap_virtual_peak / 1024, s.heap_virtual_size / 1024, s.error_count,
                            __atomic_load_n(&foreign_count, __ATOMIC_RELAXED),
-                           (unsigned long)boot_used, broken);
+                           (unsigned long)boot_used, broken, host_cpu_ids_peak());
     if (want[0] == '/') {
         int fd = open(want, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) {

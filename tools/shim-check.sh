@@ -15,7 +15,9 @@
 #                    objects and assembly, and
 #                    tests/shim/threads.c to an executable (cc1, as, collect2, ld)
 #   threads          tests/shim/threads.c: 4 threads of malloc/free/realloc/
-#                    aligned allocations, 6 forks in the middle
+#                    aligned allocations, 6 forks in the middle, then 4 threads
+#                    handing blocks to each other (freed by another thread); the
+#                    shim's CPU ids (cpu_ids_peak in the stats line) reused
 #
 # Our heap must really have been used: with MM_SHIM_STATS=<file> every process
 # appends a line at exit (allocations, peak sizes, heap_check); the program's
@@ -131,6 +133,20 @@ if need /usr/bin/gcc; then
         /usr/bin/gcc -O2 -o threads $root/tests/shim/threads.c -lpthread"
 fi
 check_case threads threads "$root/build/shim/threads"
+# threads.c under the shim: blocks freed by other threads than their own, every byte
+# checked; and the glue's CPU ids dense and reused: 4 workers, then 4 handoff threads
+# after they exited (and 2 threads in each forked child), never more than 5 at once,
+# so no id above 4 (9 threads in the parent would reach 8 without reuse)
+expect "$out/threads/shim.out" '^handoff: 4 threads x [0-9]+ blocks.* ([0-9]+) of \1;' \
+    "threads: every block handed to another thread was checked and freed there"
+expect "$out/threads/shim.out" '^failures: 0$' "threads: no failure under the shim"
+peak=$(sed -n 's/^kmalloc-shim: threads\[.* cpu_ids_peak \([0-9]*\)$/\1/p' "$out/threads/stats" |
+    sort -n | tail -n 1)
+if [ -n "$peak" ] && [ "$peak" -le 5 ]; then
+    ok "threads: the shim's CPU ids are reused: at most $peak in use in any process"
+else
+    not_ok "threads: CPU ids up to ${peak:-?} (5 at most with reuse; $out/threads/stats)"
+fi
 
 write_results shim
 echo "shim: peak sizes of the virtual heap:$summary"

@@ -6,7 +6,8 @@
  * ------------
  *   byte 0          mode: bit 0 set = start on the virtual heap (Phase 2),
  *                   clear = the spec's 64 KB early heap (op "virtual" may
- *                   switch over later: early blocks must stay valid)
+ *                   switch over later: early blocks must stay valid);
+ *                   bit 1 set = two threads (below)
  *   then ops        one opcode byte (low 5 bits pick an entry of ops[]),
  *                   followed by that op's argument bytes
  *
@@ -33,6 +34,22 @@
  * requests that leave room must succeed, absurd ones must fail. Any difference prints the step and
  * aborts (libFuzzer saves the input).
  *
+ * Two threads (mode bit 1): the ops run in chunks of CHUNK, taken in turn by
+ * two threads (two CPUs to the glue): chunk 0 on one, chunk 1 on the other,
+ * and so on, so a block one thread allocated is freed, resized or checked by
+ * the other, and the shadow stays exact (one chunk at a time).  While a chunk
+ * runs on the virtual heap, the other thread runs a side stream at the same
+ * moment: SIDE_OPS kmalloc/kcalloc/krealloc/kfree of its own (seeded from the
+ * chunk's bytes), every byte verified, all freed before the chunk ends.  Then
+ * heap_used and slab_objects cannot be predicted step by step: they are
+ * checked at the chunk's end, with everything else; the rest of each step's
+ * checks stay (heap_check, the balance, error_count: the side makes no caller
+ * bugs), and a misuse never uses a freed block's pointer (the side may own it
+ * by then).
+ *
+ * After every input, every checker (heap_check, kmem_cache_check,
+ * vmalloc_check; pmm_check and vmm_check when the heap moved pages) is 0.
+ *
  * Between inputs the heap is reset with memory_init() (which gives the
  * virtual heap's pages back: the PMM must then be exactly as before, or
  * pages leaked); the PMM and paging are set up once.
@@ -41,15 +58,18 @@
  * built with -DFUZZ_SELFTEST a planted bug corrupts one neighbour byte on a
  * rare kfree, to show that the shadow catches it (make fuzz-selftest).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../rng.h"
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"
+#include "vmalloc.h"
 #include "vmm.h"
 
 #if defined(__has_include)
@@ -72,6 +92,9 @@
 #define LIVE_ROOM  (4 * MB)
 /* Requests from this on must fail: more than the simulated RAM. */
 #define NEVER_SIZE ((size_t)64 * MB)
+#define CHUNK      32 /* two threads: ops per turn */
+#define SIDE_SLOTS 8  /* the side stream's own blocks */
+#define SIDE_OPS   32 /* its operations per chunk */
 
 enum kind { K_HEAP = 1, K_SLAB };
 
@@ -97,6 +120,7 @@ static struct {
     uint32_t errors_expected; /* error_count after this step, as the model says */
     uint32_t pmm_free_baseline;
     int caches_live; /* kmem caches now: their own structs are heap blocks we do not see */
+    int side_active; /* another thread allocates meanwhile: heap_used checked at the chunk's end */
 } fz;
 
 /* ------------------------------------------------------------ failure ---- */
@@ -600,7 +624,8 @@ static unsigned char *bad_pointer(void)
     switch (how % 6) {
     case 0: { /* a freed block's pointer, if no live block starts there now */
         /* (not while caches live: a cache's struct is a block we cannot see) */
-        unsigned char *p = fz.caches_live ? NULL : fz.dead[how / 6 % DEAD];
+        /* (nor while the side stream runs: it may have that block now) */
+        unsigned char *p = fz.caches_live || fz.side_active ? NULL : fz.dead[how / 6 % DEAD];
         for (int i = 0; p && i < SLOTS; i++) {
             if (fz.live[i].p == p)
                 p = NULL;
@@ -640,9 +665,10 @@ static void misuse(int which)
     }
     fz.errors_expected++;
     get_memory_stats(&after);
-    REQUIRE(after.heap_used == before.heap_used && after.heap_free == before.heap_free &&
-                after.block_count == before.block_count &&
-                after.free_block_count == before.free_block_count,
+    REQUIRE(fz.side_active || after.heap_used == before.heap_used &&
+                                  after.heap_free == before.heap_free &&
+                                  after.block_count == before.block_count &&
+                                  after.free_block_count == before.free_block_count,
             "a misuse with %p changed the heap (used %u -> %u, free %u -> %u, blocks %u -> %u)",
             (void *)p, before.heap_used, after.heap_used, before.heap_free, after.heap_free,
             before.block_count, after.block_count);
@@ -879,7 +905,7 @@ static void check_step(void)
      * Small kmalloc blocks may be objects in slab pages, which count whole in
      * heap_used.  (Skipped while kmem caches live: their structs are blocks too.)
      */
-    if (!fz.caches_live) {
+    if (!fz.caches_live && !fz.side_active) {
         size_t blocks = 0;
         uint32_t objects = 0;
         const unsigned char *ptr[SLOTS];
@@ -901,8 +927,8 @@ static void check_step(void)
                 st.slab_objects, objects);
     }
 #else
-    REQUIRE(st.heap_used == live_bytes(K_HEAP), "heap_used %u, but the live blocks hold %zu",
-            st.heap_used, live_bytes(K_HEAP));
+    REQUIRE(fz.side_active || st.heap_used == live_bytes(K_HEAP),
+            "heap_used %u, but the live blocks hold %zu", st.heap_used, live_bytes(K_HEAP));
 #endif
     REQUIRE(st.error_count == fz.errors_expected, "error_count %u, expected %u (last report: %s)",
             st.error_count, fz.errors_expected, mm_last_error());
@@ -953,6 +979,178 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Up to max ops of the input (or to its end), each checked. */
+static void run_ops(int max, int thread)
+{
+    for (int n = 0; n < max && more(); n++) {
+        const struct op *o = decode_op(u8());
+        fz.step++;
+        fz.op = o->name;
+        if (fz.trace)
+            fprintf(stderr, "step %d: %s, argument bytes from offset %zu%s\n", fz.step, o->name,
+                    fz.pos,
+                    thread < 0 ? ""
+                    : thread   ? " (thread 1)"
+                               : " (thread 0)");
+        o->run();
+        check_step();
+    }
+}
+
+/* ------------------------------------------------------- two threads ---- */
+
+__attribute__((noreturn, format(printf, 1, 2))) static void side_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "\nfuzz_heap: side stream: ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    abort();
+}
+
+static unsigned char side_byte(uint32_t seed, int k, size_t i)
+{
+    return (unsigned char)(seed + (uint32_t)k * 31 + i * 11 + (i >> 8));
+}
+
+NO_COVERAGE static void side_fill(unsigned char *p, size_t from, size_t n, uint32_t seed, int k)
+{
+    for (size_t i = from; i < n; i++)
+        p[i] = side_byte(seed, k, i);
+}
+
+NO_COVERAGE static void side_verify(const unsigned char *p, size_t n, uint32_t seed, int k,
+                                    const char *when)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != side_byte(seed, k, i))
+            side_fail("%s: block %p (%zu bytes) byte %zu is 0x%02x, not 0x%02x", when,
+                      (const void *)p, n, i, p[i], side_byte(seed, k, i));
+    }
+}
+
+/* The other thread's own work while a chunk runs on the virtual heap: all freed at the end. */
+static void side_stream(uint32_t seed)
+{
+    struct {
+        unsigned char *p;
+        size_t n;
+        uint32_t tag;
+    } b[SIDE_SLOTS] = {{0}};
+    uint32_t rng = seed ? seed : 1;
+    for (int i = 0; i < SIDE_OPS; i++) {
+        int k = (int)(rng_next(&rng) % SIDE_SLOTS);
+        uint32_t r = rng_next(&rng);
+        size_t n = r % 8 ? 1 + r % 512 : 1 + r % (8 * KB); /* mostly the size classes */
+        if (b[k].p && r % 3 == 0) {
+            side_verify(b[k].p, b[k].n, b[k].tag, k, "before krealloc");
+            unsigned char *q = krealloc(b[k].p, n);
+            if (!q)
+                side_fail("krealloc(%p, %zu) failed", (void *)b[k].p, n);
+            size_t keep = n < b[k].n ? n : b[k].n;
+            side_verify(q, keep, b[k].tag, k, "after krealloc");
+            side_fill(q, keep, n, b[k].tag, k);
+            b[k].p = q;
+            b[k].n = n;
+        } else if (b[k].p) {
+            side_verify(b[k].p, b[k].n, b[k].tag, k, "before kfree");
+            kfree(b[k].p);
+            b[k].p = NULL;
+        } else {
+            b[k].p = r % 5 ? kmalloc(n) : kcalloc(1, n);
+            if (!b[k].p)
+                side_fail("kmalloc(%zu) failed", n);
+            b[k].n = n;
+            b[k].tag = rng_next(&rng);
+            side_fill(b[k].p, 0, n, b[k].tag, k);
+        }
+    }
+    for (int k = 0; k < SIDE_SLOTS; k++) {
+        if (b[k].p) {
+            side_verify(b[k].p, b[k].n, b[k].tag, k, "at the chunk's end");
+            kfree(b[k].p);
+        }
+    }
+}
+
+enum { JOB_IDLE, JOB_STREAM, JOB_SIDE };
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t go, done;
+    unsigned gen, finished;
+    int job[2];
+    uint32_t side_seed;
+    int started;
+} tw = {.lock = PTHREAD_MUTEX_INITIALIZER,
+        .go = PTHREAD_COND_INITIALIZER,
+        .done = PTHREAD_COND_INITIALIZER};
+
+static void *chunk_worker(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    unsigned seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&tw.lock);
+        while (tw.gen == seen)
+            pthread_cond_wait(&tw.go, &tw.lock);
+        seen = tw.gen;
+        int job = tw.job[me];
+        uint32_t seed = tw.side_seed;
+        pthread_mutex_unlock(&tw.lock);
+        if (job == JOB_STREAM)
+            run_ops(CHUNK, me);
+        else if (job == JOB_SIDE)
+            side_stream(seed);
+        pthread_mutex_lock(&tw.lock);
+        tw.finished++;
+        pthread_cond_signal(&tw.done);
+        pthread_mutex_unlock(&tw.lock);
+    }
+    return NULL;
+}
+
+/* One chunk: the input's next CHUNK ops on thread `on`, the side stream (or nothing) on the other.
+ */
+static void run_chunk(int on, int side, uint32_t seed)
+{
+    pthread_mutex_lock(&tw.lock);
+    if (!tw.started) {
+        for (intptr_t i = 0; i < 2; i++) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, chunk_worker, (void *)i) != 0)
+                fail("pthread_create failed");
+            pthread_detach(t);
+        }
+        tw.started = 1;
+    }
+    tw.job[on] = JOB_STREAM;
+    tw.job[!on] = side ? JOB_SIDE : JOB_IDLE;
+    tw.side_seed = seed;
+    tw.finished = 0;
+    tw.gen++;
+    pthread_cond_broadcast(&tw.go);
+    while (tw.finished < 2)
+        pthread_cond_wait(&tw.done, &tw.lock);
+    pthread_mutex_unlock(&tw.lock);
+}
+
+static void run_two_threads(void)
+{
+    for (int chunk = 0; more(); chunk++) {
+        int side = fz.virt;          /* the early heap's must-succeed rules need it to ourselves */
+        uint32_t seed = 2166136261u; /* FNV-1a of the chunk's first bytes: the side's seed */
+        for (size_t i = fz.pos; i < fz.pos + 16 && i < fz.len; i++)
+            seed = (seed ^ fz.in[i]) * 16777619u;
+        fz.side_active = side;
+        run_chunk(chunk & 1, side, seed ^ (uint32_t)chunk);
+        fz.side_active = 0;
+        if (side)
+            check_step(); /* heap_used and slab_objects exact again */
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -961,16 +1159,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz.len = size;
     fz.pos = 1;
     reset(data[0] & 1);
-    while (more()) {
-        const struct op *o = decode_op(u8());
-        fz.step++;
-        fz.op = o->name;
-        if (fz.trace)
-            fprintf(stderr, "step %d: %s, argument bytes from offset %zu\n", fz.step, o->name,
-                    fz.pos);
-        o->run();
-        check_step();
-    }
+    if (data[0] & 2)
+        run_two_threads();
+    else
+        run_ops(INT32_MAX, -1);
     fz.op = "end of input";
     for (int i = 0; i < SLOTS; i++)
         release(i);
@@ -988,5 +1180,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int broken = pmm_check() + vmm_check();
         REQUIRE(broken == 0, "pmm_check + vmm_check found %d broken invariants", broken);
     }
+    int broken = vmalloc_check();
+#ifdef FUZZ_SLAB
+    broken += kmem_cache_check();
+#endif
+    REQUIRE(broken == 0, "kmem_cache_check + vmalloc_check found %d broken invariants", broken);
     return 0;
 }

@@ -2,7 +2,7 @@
 """Write the seed corpus of tests/fuzz/fuzz_heap.c (make fuzz-seeds).
 
 Each seed is a small program in the fuzz target's encoding (described at the
-top of fuzz_heap.c): a mode byte (bit 0: start on the virtual heap), then
+top of fuzz_heap.c): a mode byte (bit 0: start on the virtual heap; bit 1: two threads), then
 operations, each an opcode byte and its argument bytes.  The encoders below
 mirror the decoders there; change both together, then run `make fuzz-seeds`.
 The files are deterministic (random mixes use fixed seeds).
@@ -26,6 +26,7 @@ SPECIAL = ["0", "1", "7", "8", "9", "15", "16", "17", "HDR-1", "HDR", "HDR+1", "
 # decode_align's bad or absurd alignments, by name
 ODD_ALIGN = ["0", "3", "6", "24", "100", "4097", "65535", "1M", "2^40", "SIZE_MAX"]
 EARLY, VIRT = 0, 1
+TWO = 2  # mode bit 1: two threads, chunks in turn (and a side stream on the virtual heap)
 
 
 def size(n):
@@ -171,10 +172,19 @@ def seeds():
     p.op(CACHE_MISUSE, 0, 1).op(CACHE_DESTROY, 0).op(CACHE_ALLOC, 1, 30).op(CACHE_DESTROY, 1)
     out["12-pools"] = p
 
-    for name, mode, seed in (("13-random-virtual", VIRT, 13), ("14-random-early", EARLY, 14)):
+    for name, mode, seed in (("13-random-virtual", VIRT, 13), ("14-random-early", EARLY, 14),
+                             ("15-two-threads-virtual", VIRT | TWO, 15),
+                             ("16-two-threads-early", EARLY | TWO, 16)):
         rnd = random.Random(seed)
         p = Program(mode)
-        for _ in range(250):
+        if mode & TWO:  # pools too: objects of a cache freed by the other thread
+            p.op(CACHE_CREATE, 0, size(40), align(8), 0).op(CACHE_CREATE, 1, size(300), align(16), 1)
+        for i in range(250):
+            if mode == EARLY | TWO and i == 120:
+                p.op(VIRTUAL)  # the side stream starts with the virtual heap
+            if mode & TWO and rnd.random() < 0.1:
+                p.op(CACHE_ALLOC, rnd.randrange(2), rnd.randrange(24))
+                continue
             slot = rnd.randrange(24)
             r = rnd.random()
             n = rnd.choice([rnd.randint(1, 64), rnd.randint(1, 2048), rnd.randint(1, 9000)])

@@ -219,13 +219,13 @@ static void test_unlock_not_held_panics(void **state)
  * Expect the describer to run with the lock held, and another CPU's
  * vmm_unregister_describer to finish only after vmm_describe returned.
  */
-static volatile int unregistered;
+static int unregistered; /* __atomic: written by one thread, polled by another */
 static const char *slow_describer(vaddr_t a, char *buf, size_t len);
 static void *unregister_it(void *arg)
 {
     (void)arg;
     vmm_unregister_describer(slow_describer);
-    unregistered = 1;
+    __atomic_store_n(&unregistered, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 static int held_inside, done_inside;
@@ -236,7 +236,7 @@ static const char *slow_describer(vaddr_t a, char *buf, size_t len)
     if (pthread_create(&t, NULL, unregister_it, NULL) != 0)
         return NULL;
     usleep(100 * 1000); /* another CPU's unregister, meanwhile */
-    done_inside = unregistered;
+    done_inside = __atomic_load_n(&unregistered, __ATOMIC_ACQUIRE);
     pthread_detach(t);
     snprintf(buf, len, "slow layer at 0x%08x", (unsigned)a);
     return buf;
@@ -246,12 +246,12 @@ static void test_describer_runs_under_the_lock(void **state)
 {
     (void)state;
     fresh_every_layer(32u << 20);
-    unregistered = 0;
+    __atomic_store_n(&unregistered, 0, __ATOMIC_RELEASE);
     assert_int_equal(vmm_register_describer(0x70000000u, 0x70000fffu, "slow", slow_describer), 0);
     assert_string_equal(vmm_describe(0x70000010u), "slow layer at 0x70000010");
     assert_true(held_inside);
     assert_false(done_inside);
-    while (!unregistered)
+    while (!__atomic_load_n(&unregistered, __ATOMIC_ACQUIRE))
         usleep(1000);
     assert_null(strstr(vmm_describe(0x70000010u), "slow layer"));
 }

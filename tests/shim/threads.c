@@ -12,15 +12,24 @@
  *            +- 4 threads x OPS random malloc/calloc/realloc/aligned/free,
  *               every block filled with a pattern and checked before it goes
  *
+ *   then 4 threads x HANDOFF blocks passed between threads: each thread
+ *   mallocs (or callocs) a block, fills it with a pattern of (sender, number)
+ *   and hands it to another thread, which checks it, sometimes reallocs it
+ *   (the prefix must survive) and frees it: every block is freed by a thread
+ *   that did not allocate it (under the shim, on another per-CPU cache)
+ *
  * What would break: a lock held by another thread at fork (the child hangs:
  * alarm() turns that into a failure), heap metadata shared between parent
  * and child (the parent's blocks change when the child writes its copies),
- * a lost update between threads (a pattern check fails), an alignment short
+ * a lost update between threads (a pattern check fails), a block freed on
+ * another thread than its own going astray or handed out twice (a pattern
+ * check fails), an alignment short
  * of 16 bytes, malloc_usable_size below the size asked for.
  */
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +44,9 @@
 #define OPS     200000
 #define SLOTS   512
 #define FORKS   6
-#define OWN     64 /* blocks the main thread keeps across the forks */
+#define OWN     64    /* blocks the main thread keeps across the forks */
+#define HANDOFF 50000 /* blocks each thread hands to the others */
+#define QUEUE   64
 
 typedef struct {
     unsigned char *p;
@@ -190,6 +201,147 @@ static void child(slot_t *own, int round)
     _exit(bad || failures ? 1 : 0);
 }
 
+/* ---- handoff: blocks freed by another thread than the one that allocated them ---- */
+
+typedef struct {
+    unsigned char *p;
+    size_t size;
+    uint32_t seq;
+} sent_t;
+
+static struct {
+    pthread_mutex_t lock;
+    sent_t item[QUEUE];
+    unsigned head, count;
+} queue[THREADS][THREADS]; /* [from][to] */
+static int senders_left = THREADS;
+static long handed_over[THREADS], reallocated[THREADS];
+
+static unsigned char handoff_byte(int from, uint32_t seq, size_t i)
+{
+    return (unsigned char)(from * 71 + seq * 13 + i * 7 + (i >> 8) + 1);
+}
+
+static int handoff_check(const unsigned char *p, size_t n, int from, uint32_t seq)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != handoff_byte(from, seq, i))
+            return 0;
+    }
+    return 1;
+}
+
+static void handoff_fill(unsigned char *p, size_t from_byte, size_t n, int from, uint32_t seq)
+{
+    for (size_t i = from_byte; i < n; i++)
+        p[i] = handoff_byte(from, seq, i);
+}
+
+/* Take what the others sent thread `me`: check, maybe realloc, free. */
+static void receive(int me, uint32_t *rng)
+{
+    for (int from = 0; from < THREADS; from++) {
+        for (;;) {
+            sent_t s;
+            pthread_mutex_lock(&queue[from][me].lock);
+            int got = queue[from][me].count > 0;
+            if (got) {
+                s = queue[from][me].item[queue[from][me].head];
+                queue[from][me].head = (queue[from][me].head + 1) % QUEUE;
+                queue[from][me].count--;
+            }
+            pthread_mutex_unlock(&queue[from][me].lock);
+            if (!got)
+                break;
+            if (!handoff_check(s.p, s.size, from, s.seq))
+                fail("handoff: a block changed on its way to another thread", (long)s.size);
+            if (rng_next(rng) % 3 == 0) { /* realloc by the receiver keeps the prefix */
+                size_t n = 1 + random_size(rng);
+                unsigned char *q = realloc(s.p, n);
+                if (!q) {
+                    fail("handoff: realloc returned NULL", (long)n);
+                } else {
+                    size_t keep = n < s.size ? n : s.size;
+                    if (!handoff_check(q, keep, from, s.seq))
+                        fail("handoff: realloc by another thread lost data", (long)n);
+                    handoff_fill(q, keep, n, from, s.seq);
+                    if (!handoff_check(q, n, from, s.seq))
+                        fail("handoff: realloc'd block does not hold its bytes", (long)n);
+                    s.p = q;
+                }
+                reallocated[me]++;
+            }
+            free(s.p);
+            handed_over[me]++;
+        }
+    }
+}
+
+static void *handoff_worker(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    uint32_t rng = 0x2545F491u * (uint32_t)(me + 1);
+    for (uint32_t seq = 0; seq < HANDOFF; seq++) {
+        sent_t s = {.size = 1 + random_size(&rng), .seq = seq};
+        s.p = rng_next(&rng) % 4 ? malloc(s.size) : calloc(1, s.size);
+        if (!s.p) {
+            fail("handoff: allocation returned NULL", (long)s.size);
+            break;
+        }
+        handoff_fill(s.p, 0, s.size, me, seq);
+        int to = (me + 1 + (int)(rng_next(&rng) % (THREADS - 1))) % THREADS;
+        for (;;) { /* the receiver drains its queues whenever it waits: no deadlock */
+            pthread_mutex_lock(&queue[me][to].lock);
+            int room = queue[me][to].count < QUEUE;
+            if (room) {
+                queue[me][to].item[(queue[me][to].head + queue[me][to].count) % QUEUE] = s;
+                queue[me][to].count++;
+            }
+            pthread_mutex_unlock(&queue[me][to].lock);
+            if (room)
+                break;
+            receive(me, &rng);
+            sched_yield();
+        }
+        receive(me, &rng);
+    }
+    __atomic_sub_fetch(&senders_left, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&senders_left, __ATOMIC_ACQUIRE) > 0) {
+        receive(me, &rng);
+        sched_yield();
+    }
+    receive(me, &rng);
+    return NULL;
+}
+
+static void handoff(void)
+{
+    for (int i = 0; i < THREADS; i++) {
+        for (int j = 0; j < THREADS; j++)
+            pthread_mutex_init(&queue[i][j].lock, NULL);
+    }
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, handoff_worker, (void *)(intptr_t)i);
+    long total = 0, resized = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        total += handed_over[i];
+        resized += reallocated[i] > 0;
+    }
+    for (int i = 0; i < THREADS; i++) {
+        for (int j = 0; j < THREADS; j++) {
+            if (queue[i][j].count)
+                fail("handoff: blocks left in a queue", (long)queue[i][j].count);
+        }
+    }
+    if (total != (long)THREADS * HANDOFF)
+        fail("handoff: blocks freed by their receivers", total);
+    printf("handoff: %d threads x %d blocks, each checked, reallocated or not, and freed by "
+           "another thread; %ld of %ld; %ld threads reallocated some\n",
+           THREADS, HANDOFF, total, (long)THREADS * HANDOFF, resized);
+}
+
 static int api_ok, api_total;
 
 static void api_check(int ok, const char *what, int line)
@@ -286,6 +438,8 @@ int main(void)
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
+
+    handoff();
 
     int intact = 0;
     for (int i = 0; i < OWN; i++) {
