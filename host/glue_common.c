@@ -58,8 +58,10 @@ static int id_peak;                         /* highest id given + 1 */
 static unsigned id_late;
 static pthread_key_t id_key;
 static pthread_once_t id_key_once = PTHREAD_ONCE_INIT;
-static __thread int this_cpu = -1;
-static __thread int this_cpu_gone; /* the key's destructor ran: the thread is exiting */
+/* initial-exec: one instruction in the shim too (an LD_PRELOAD library is loaded at start-up) */
+#define HOST_TLS __attribute__((tls_model("initial-exec")))
+static __thread HOST_TLS int this_cpu = -1;
+static __thread HOST_TLS int this_cpu_gone; /* the key's destructor ran: the thread is exiting */
 
 int host_forced_cpu_id = HOST_CPU_ID_NATURAL;
 

@@ -140,15 +140,19 @@ static void *alloc_locked(const char *fn, size_t size)
     return armed(kmalloc_locked(fn, want), size);
 }
 
-static void *kmalloc_at(size_t size, const char *file, uint32_t line)
+/* (noinline: the fast path before it builds no frame for it) */
+static __attribute__((noinline)) void *kmalloc_shared(size_t size, const char *file, uint32_t line)
 {
-    void *fast = mag_kmalloc(size); /* this CPU's cache of the size class, no lock */
-    if (fast)
-        return fast;
     heap_call_t call = api_enter("kmalloc", file, line);
     void *p = alloc_locked("kmalloc", size);
     heap_leave(call);
     return p;
+}
+
+static inline void *kmalloc_at(size_t size, const char *file, uint32_t line)
+{
+    void *fast = mag_kmalloc(size); /* this CPU's cache of the size class, no lock */
+    return fast ? fast : kmalloc_shared(size, file, line);
 }
 
 /* A caller's free of ptr (reported and ignored if ptr is not a live object). */
@@ -177,13 +181,17 @@ static void free_locked(const char *fn, void *ptr)
     kfree_locked(fn, r, b);
 }
 
-static void kfree_at(void *ptr, const char *file, uint32_t line)
+static __attribute__((noinline)) void kfree_shared(void *ptr, const char *file, uint32_t line)
 {
-    if (!ptr || mag_kfree(ptr))
-        return;
     heap_call_t call = api_enter("kfree", file, line);
     free_locked("kfree", ptr);
     heap_leave(call);
+}
+
+static inline void kfree_at(void *ptr, const char *file, uint32_t line)
+{
+    if (ptr && !mag_kfree(ptr)) /* this CPU's cache first, no lock */
+        kfree_shared(ptr, file, line);
 }
 
 static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t line)
@@ -206,13 +214,9 @@ static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t li
     return p;
 }
 
-static void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uint32_t line)
+static __attribute__((noinline)) void *kmalloc_aligned_shared(size_t size, size_t align,
+                                                              const char *file, uint32_t line)
 {
-    if (align && !(align & (align - 1)) && align <= HEAP_BLOCK_ALIGN) {
-        void *fast = mag_kmalloc(size); /* kmalloc's alignment is enough */
-        if (fast)
-            return fast;
-    }
     heap_call_t call = api_enter("kmalloc_aligned", file, line);
     void *result = NULL;
     size_t need = heap_request_size(debug_size(size));
@@ -238,6 +242,14 @@ static void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uin
     }
     heap_leave(call);
     return result;
+}
+
+static inline void *kmalloc_aligned_at(size_t size, size_t align, const char *file, uint32_t line)
+{
+    /* 1, 2, 4, 8 (and 16 on x86_64): kmalloc's alignment is enough (no popcount: a table) */
+    const uint32_t powers = 0x10116u & ((2u << HEAP_BLOCK_ALIGN) - 1);
+    void *fast = align <= HEAP_BLOCK_ALIGN && (powers >> align) & 1 ? mag_kmalloc(size) : NULL;
+    return fast ? fast : kmalloc_aligned_shared(size, align, file, line);
 }
 
 /* Bytes usable at ptr (the debug build: exactly what was asked), or 0 after a report. */

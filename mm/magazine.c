@@ -53,6 +53,36 @@
 
 #include "magazine.h"
 
+/*
+ * Set bit `bit` of *w atomically; was it set before?  One "lock bts" (the
+ * 386 has it): the builtins would make a lock cmpxchg loop of a variable
+ * bit, which no 486-era rule allows and costs more.  ThreadSanitizer cannot
+ * see inside an asm statement, so its build takes the builtin.
+ */
+static inline int test_and_set(uint32_t *w, unsigned bit)
+{
+#if (defined(__i386__) || defined(__x86_64__)) && !defined(__SANITIZE_THREAD__) &&                 \
+    !(defined(__has_feature) && __has_feature(thread_sanitizer))
+    unsigned char was;
+    __asm__ volatile("lock btsl %2, %0\n\tsetc %1"
+                     : "+m"(*w), "=q"(was)
+                     : "Ir"(bit)
+                     : "memory", "cc");
+    return was;
+#else
+    return (int)((__atomic_fetch_or(w, 1u << bit, __ATOMIC_ACQ_REL) >> bit) & 1u);
+#endif
+}
+
+/* The descriptor of slab page `page`: the growing region's inline, the early heap's by call. */
+static inline slab_t *desc_of(uintptr_t page)
+{
+    uintptr_t off = page - slab_all.virtual_base;
+    if (slab_all.virtual_base && off < VIRTUAL_BYTES)
+        return &slab_all.meta_descs[off / PAGE_SIZE].s;
+    return slab_desc_of(page);
+}
+
 /* This CPU's caches, interrupts off and its cache lock held; NULL: take the shared path. */
 static slab_cpu_t *cpu_enter(glue_irqflags_t *flags)
 {
@@ -80,7 +110,7 @@ static void *take(const char *fn, kmem_cache_t *c, int kmalloc)
     slab_cpu_t *pc = cpu_enter(&flags);
     if (!pc)
         return NULL;
-    mag_t *m = &pc->mag[c - slab_all.caches];
+    mag_t *m = &pc->mag[c->slot];
     void *obj = NULL;
     if (!m->n) {
         heap_call_t call = heap_enter(fn);
@@ -90,7 +120,7 @@ static void *take(const char *fn, kmem_cache_t *c, int kmalloc)
     if (m->n) {
         obj = m->obj[--m->n];
         uintptr_t page = (uintptr_t)obj & ~(uintptr_t)(PAGE_SIZE - 1);
-        slab_t *s = slab_desc_of(page);
+        slab_t *s = desc_of(page);
         unsigned i = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
         __atomic_fetch_and(&s->cmap[i / 32], ~(1u << (i % 32)), __ATOMIC_RELAXED);
         m->allocs++;
@@ -114,7 +144,7 @@ static int give(const char *fn, kmem_cache_t *want, void *ptr, int kmalloc)
     slab_cpu_t *pc = cpu_enter(&flags);
     if (!pc)
         return 0;
-    slab_t *s = slab_desc_of(page);
+    slab_t *s = desc_of(page);
     kmem_cache_t *c = s ? __atomic_load_n(&s->cache, __ATOMIC_RELAXED) : NULL;
     uintptr_t off = (uintptr_t)ptr - page;
     if (!c || (want && want != c) || off < c->first)
@@ -124,7 +154,7 @@ static int give(const char *fn, kmem_cache_t *want, void *ptr, int kmalloc)
     if (off - c->first != (uintptr_t)i * c->stride ||
         !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit))
         goto shared;
-    if (__atomic_fetch_or(&s->cmap[i / 32], bit, __ATOMIC_ACQ_REL) & bit)
+    if (test_and_set(&s->cmap[i / 32], i % 32))
         goto shared; /* in some CPU's cache already: a double free */
     if (__atomic_load_n(&s->cache, __ATOMIC_RELAXED) != c ||
         !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit)) {
@@ -132,7 +162,7 @@ static int give(const char *fn, kmem_cache_t *want, void *ptr, int kmalloc)
         __atomic_fetch_and(&s->cmap[i / 32], ~bit, __ATOMIC_RELAXED);
         goto shared;
     }
-    mag_t *m = &pc->mag[c - slab_all.caches];
+    mag_t *m = &pc->mag[c->slot];
     if (m->n == MAG_ROUNDS) { /* the oldest half back to the slabs */
         heap_call_t call = heap_enter(fn);
         slab_mag_flush(c, m->obj, MAG_BATCH);

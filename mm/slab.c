@@ -466,6 +466,7 @@ void slab_cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t 
 {
     memset(c, 0, sizeof(*c));
     c->magic = CACHE_MAGIC ^ (uint32_t)(uintptr_t)c;
+    c->slot = (uint32_t)(c - slab_all.caches);
     size_t n = 0;
     while (name[n] && n < KMEM_CACHE_NAME_MAX - 1) {
         c->name[n] = name[n];

@@ -65,6 +65,7 @@ struct kmem_cache {
     uint32_t seen_slabs, seen_live, seen_partial, seen_empty,
         seen_cached;  /* slab_check_locked's tally */
     int builtin;      /* a kmalloc size class: never destroyed */
+    uint32_t slot;    /* its index in slab_all.caches: its magazine on each CPU */
     int constructing; /* its ctor is running on a new slab (which is on no list yet) */
 };
 

@@ -53,6 +53,7 @@ static void test_fast_path_takes_no_shared_lock(void **state)
     kmem_cache_t *c = kmem_cache_create("fast", 72, 0, NULL);
     void *warm = kmalloc(64), *warm2 = kmem_cache_alloc(c); /* the magazines filled once */
     kfree(kcalloc(4, 10));
+    kfree(kmalloc_aligned(100, 8));
     kfree(warm);
     kmem_cache_free(c, warm2);
     unsigned long before = host_spin_locks;
@@ -67,8 +68,11 @@ static void test_fast_path_takes_no_shared_lock(void **state)
         kfree(r);
         kmem_cache_free(c, q);
         kfree(p);
+        void *a = kmalloc_aligned(100, 8); /* malloc's alignment or less: kmalloc's path */
+        assert_int_equal((uintptr_t)a % 8, 0);
+        kfree(a);
     }
-    print_message("      30000 allocations and frees took the shared lock %lu times\n",
+    print_message("      40000 allocations and frees took the shared lock %lu times\n",
                   host_spin_locks - before);
     assert_int_equal(host_spin_locks - before, 0);
     check_every_layer();
