@@ -59,6 +59,7 @@ uint32_t smp_ap_cr3, smp_ap_stack_top;
 static volatile int ap_expected = -1; /* the index the AP being started must have */
 
 static volatile unsigned online_count = 1;
+static unsigned cpus_listed = 1; /* what the tables named */
 
 extern const char smp_trampoline[], smp_trampoline_end[], smp_trampoline_gdtr[];
 void smp_shootdown_entry(void), smp_wake_entry(void), smp_spurious_entry(void);
@@ -68,6 +69,11 @@ __attribute__((noreturn)) void smp_ap_main(void);
 unsigned smp_cpu_count(void)
 {
     return online_count;
+}
+
+unsigned smp_cpus_listed(void)
+{
+    return cpus_listed;
 }
 
 void smp_relax(void)
@@ -318,6 +324,7 @@ unsigned smp_start(const cpu_topology_t *t)
     }
     if (lapic_map(t->lapic_phys) != 0)
         return 1;
+    cpus_listed = t->count;
     lapic_enable(SMP_VECTOR_SPURIOUS);
     bsp->apic_id = lapic_id();
     idt_set_interrupt_gate(SMP_VECTOR_SHOOTDOWN, smp_shootdown_entry);

@@ -50,6 +50,8 @@ unsigned smp_start(const cpu_topology_t *topology);
 
 /* CPUs online (BSP included; 1 before smp_start). */
 unsigned smp_cpu_count(void);
+/* CPUs the tables named (1 without tables or without a usable local APIC). */
+unsigned smp_cpus_listed(void);
 
 /*
  * Run fn(arg) on AP `cpu` (1..smp_cpu_count()-1), which must be idle; it runs
