@@ -289,10 +289,11 @@ static void cmd_cpus(int argc, char **argv)
     unsigned n = smp_cpu_count();
 
     kprintf("%u CPU%s online\n", n, n == 1 ? "" : "s");
-    kprintf("  cpu  apic id  online  shootdowns received\n");
+    kprintf("  cpu  apic id  online  shootdowns received  deferred (idle: CR3 reloaded on wake)\n");
     for (unsigned i = 0; i < n; i++)
-        kprintf("  %3u  %7u  %6s  %u\n", i, smp_cpus[i].apic_id, smp_cpus[i].online ? "yes" : "no",
-                smp_cpus[i].shootdowns);
+        kprintf("  %3u  %7u  %6s  %19u  %u\n", i, smp_cpus[i].apic_id,
+                smp_cpus[i].online ? "yes" : "no", smp_cpus[i].shootdowns,
+                smp_cpus[i].lazy_flushes);
 }
 
 /* The PMM commands need a PMM: not there when booted with phase1. */
@@ -499,7 +500,8 @@ static const struct command commands[] = {
     {"trace", "", "the last allocations and frees (DEBUG=1, mmdebug)", 0, 0, cmd_trace},
     {"stress", "N [SEED] [CPUS]",
      "N random heap operations (on each of CPUS CPUs), every byte verified", 1, 3, cmd_stress},
-    {"cpus", "", "every CPU: index, APIC id, online, TLB shootdowns received", 0, 0, cmd_cpus},
+    {"cpus", "", "every CPU: index, APIC id, online, TLB shootdowns received, deferred", 0, 0,
+     cmd_cpus},
     {"pmm", "", "pmm_dump() and the memory map given to the PMM", 0, 0, cmd_pmm},
     {"palloc", "N [ALIGN]", "pmm_alloc_pages(N, ALIGN bytes): N contiguous pages", 1, 2,
      cmd_palloc},

@@ -31,6 +31,14 @@
  * (mm/'s lock) still answers, so the requester never waits for it forever.
  * The flag is taken with xchg, so an IPI that interrupts a poll on the same
  * CPU cannot answer twice.
+ *
+ * Lazy TLB: an AP waiting for work (idle = 1) is not interrupted; the
+ * requester sets its flush_on_wake, and the AP, before it starts a work,
+ * clears idle and then reads flush_on_wake (a CR3 reload if set).  Both
+ * sides use xchg (a full barrier), Dekker-style: the requester sets the flag
+ * and then reads idle again, so either it sees the AP busy (and sends the
+ * IPI) or the AP sees the flag.  Without this each page unmapped at -smp 8
+ * would wake seven halted CPUs.
  */
 #include "smp.h"
 
@@ -140,11 +148,22 @@ unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages)
         smp_relax(); /* the holder may be waiting for us */
     sd_virt = virt;
     sd_pages = pages > 0xFFFFFFFFu / 4096u ? 0xFFFFFFFFu / 4096u : (uint32_t)pages;
-    for (unsigned i = 0; i < online_count; i++)
-        n += i != me && smp_cpus[i].online;
+    uint8_t target[KERNEL_MAX_CPUS] = {0};
+    for (unsigned i = 0; i < online_count; i++) {
+        struct cpu *c = &smp_cpus[i];
+        if (i == me || !c->online)
+            continue;
+        if (c->idle) {
+            xchg(&c->flush_on_wake, 1);
+            if (c->idle)
+                continue; /* it reloads CR3 before its next work */
+        }
+        target[i] = 1;
+        n++;
+    }
     sd_acks = n;
     for (unsigned i = 0; i < online_count; i++) {
-        if (i == me || !smp_cpus[i].online)
+        if (!target[i])
             continue;
         smp_cpus[i].shootdown_pending = 1;
         lapic_send_fixed(smp_cpus[i].apic_id, SMP_VECTOR_SHOOTDOWN);
@@ -201,11 +220,17 @@ __attribute__((noreturn)) static void ap_idle(struct cpu *c)
         cli();
         void (*fn)(void *) = c->work;
         if (fn) {
+            xchg(&c->idle, 0); /* then the flag: see "Lazy TLB" above */
+            if (xchg(&c->flush_on_wake, 0)) {
+                write_cr3(read_cr3());
+                c->lazy_flushes++;
+            }
             sti();
             fn(c->work_arg);
             cli();
             __asm__ volatile("" : : : "memory");
             c->work = 0;
+            xchg(&c->idle, 1);
             continue;
         }
         /* sti's one-instruction shadow: a wake IPI sent after the check ends this hlt */
@@ -223,6 +248,7 @@ __attribute__((noreturn)) void smp_ap_main(void)
     idt_load();
     lapic_enable(SMP_VECTOR_SPURIOUS);
     c->apic_id = lapic_id();
+    c->idle = 1; /* its TLB is fresh: nothing to flush before its first work */
     __asm__ volatile("" : : : "memory");
     c->online = 1;
     ap_idle(c);

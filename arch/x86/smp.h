@@ -23,6 +23,9 @@ struct cpu {
     volatile uint32_t online;            /* 1 once it runs the kernel (paging on) */
     volatile uint32_t shootdowns;        /* TLB shootdown requests it answered */
     volatile uint32_t shootdown_pending; /* a request waits for this CPU */
+    volatile uint32_t idle;              /* an AP between works: shootdowns deferred */
+    volatile uint32_t flush_on_wake;     /* one was: flush the whole TLB before working */
+    volatile uint32_t lazy_flushes;      /* how often that happened */
     void (*volatile work)(void *);       /* smp_run: what to run next (APs) */
     void *volatile work_arg;
     uint32_t kstack_top; /* its kernel stack (kstack_alloc) */
@@ -68,6 +71,9 @@ void smp_wait(unsigned cpu);
  * while they spin) and return when all have acknowledged; invlpg page by
  * page, a CR3 reload above SMP_SHOOTDOWN_FULL pages.  Returns the number of
  * CPUs interrupted (0 on one CPU).  Any context, interrupts on or off.
+ * An idle AP (halted between works, touching nothing but its stack and the
+ * kernel image, which are never unmapped) is not interrupted: it is told to
+ * reload CR3 before its next work (lazy TLB), and not counted.
  * smp_poll_shootdown: answer a request pending for this CPU, if any (every
  * spin loop of the kernel calls it: glue_cpu_relax).
  */
