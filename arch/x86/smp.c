@@ -348,6 +348,11 @@ unsigned smp_start(const cpu_topology_t *t)
                 t && t->source ? t->source : "no CPU tables");
         return 1;
     }
+    if (!cpu_has_apic()) {
+        kprintf("[boot] smp: the %s names %u CPU%s, but CPUID shows no local APIC here; one CPU\n",
+                t->source, t->count, t->count == 1 ? "" : "s");
+        return 1;
+    }
     if (lapic_map(t->lapic_phys) != 0)
         return 1;
     cpus_listed = t->count;
