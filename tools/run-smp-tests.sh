@@ -58,6 +58,21 @@ for accel in $accels; do
     done
 done
 
+# An AP that never answers (boot option smpmute1: APIC id 1 gets INIT but no SIPI):
+# one line, skipped, the next APs take indexes 1 and 2, and the SMP tests pass on three.
+cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel tcg/")
+log=build/smp-mute.log
+echo "== kernel suite's SMP tests, -smp 4, APIC id 1 silent (smpmute1)"
+timeout 300 $cmd -m 32M -smp 4 -serial "file:$log.raw" -kernel "$test_kernel" \
+    -append "smpmute1 ktest=smp" </dev/null
+rc=$?
+clean_log "$log.raw" "$log" && rm -f "$log.raw"
+ktest_verdict "$log" "$rc" "SMP tests with a silent AP"
+expect "$log" '^\[boot\] smp: the AP with APIC id 1 did not answer within 1000 ms; skipped$' "the silent AP reported in one line"
+expect "$log" '^\[boot\] smp: CPU 1: APIC id 2 online, ' "the next AP takes index 1"
+expect "$log" '^\[boot\] smp: CPU 2: APIC id 3 online, ' "and the one after it index 2"
+expect "$log" '^\[boot\] smp: 3 of 4 CPUs online$' "three of four CPUs online"
+
 # The normal kernel: the boot lists four CPUs; the console shows them and stresses all four.
 cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel tcg,thread=multi/")
 log=build/smp-console.log

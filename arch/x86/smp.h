@@ -55,6 +55,8 @@ unsigned smp_start(const cpu_topology_t *topology);
 unsigned smp_cpu_count(void);
 /* CPUs the tables named (1 without tables or without a usable local APIC). */
 unsigned smp_cpus_listed(void);
+/* APs the tables named that did not come up (reported and skipped). */
+unsigned smp_cpus_skipped(void);
 
 /*
  * Run fn(arg) on AP `cpu` (1..smp_cpu_count()-1), which must be idle; it runs
