@@ -3,7 +3,7 @@
 # Targets (make help prints this list: keep one line per target, "#   make NAME  what"):
 #   make              the same as make all
 #   make all          build build/kernel.elf and build/kernel-test.elf (and the MM_DEBUG test kernel)
-#   make run          build the kernel and boot it in QEMU (serial console on this terminal)
+#   make run          build the kernel and boot it in QEMU on SMP=4 CPUs (serial console here)
 #   make debug        the kernel in QEMU stopped at its first instruction, gdb attached (kernel_main)
 #   make test         every test suite (TEST_SUITES, below), then one total line
 #   make test-NAME    one suite of make test (NAME: one of the suites make help lists last)
@@ -116,12 +116,14 @@ QEMU_BASE   = $(QEMU) $(QEMU_ACCEL) -display none -no-reboot \
               -device isa-debug-exit,iobase=0xf4,iosize=0x04
 
 # Interactive on a terminal; on a pipe or /dev/null (CI) the kernel shows the
-# boot and the demo and powers off by itself.
+# boot and the demo and powers off by itself.  SMP: the CPUs QEMU gives it (the
+# boot log lists each; the console's cpus and stress N SEED CPUS use them).
+SMP ?= 4
 run: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
 	@if [ -t 0 ]; then \
-	    $(QEMU_BASE) -m 32M -serial mon:stdio -kernel $<; \
+	    $(QEMU_BASE) -m 32M -smp $(SMP) -serial mon:stdio -kernel $<; \
 	else \
-	    $(QEMU_BASE) -m 32M -serial stdio -kernel $< -append "autopoweroff" </dev/null; \
+	    $(QEMU_BASE) -m 32M -smp $(SMP) -serial stdio -kernel $< -append "autopoweroff" </dev/null; \
 	fi
 
 # The kernel under gdb: QEMU stopped at the first instruction (-S) with its GDB stub

@@ -14,6 +14,10 @@
 void terminal_initialize(void);
 void terminal_putchar(char c);
 void terminal_write(const char *s, size_t len);
+/* The console's lock between CPUs (kprintf holds it for a whole call); nests on one CPU:
+   pass terminal_lock's result to terminal_unlock. */
+int terminal_lock(void);
+void terminal_unlock(int taken);
 void terminal_writestring(const char *s);
 void terminal_write_dec(uint32_t n); /* 1234 */
 void terminal_write_hex(uint32_t n); /* 0x000004D2 */

@@ -154,7 +154,9 @@ void kprintf(const char *fmt, ...)
 {
     va_list ap;
 
+    int taken = terminal_lock(); /* one CPU's line at a time */
     va_start(ap, fmt);
     vkprintf(fmt, ap);
     va_end(ap);
+    terminal_unlock(taken);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cpu.h"
+#include "cpus.h"
 #include "gdt.h"
 #include "idt.h"
 #include "memmap.h"
@@ -36,6 +37,7 @@
 #include "power.h"
 #include "segment.h"
 #include "shell.h"
+#include "smp.h"
 #include "terminal.h"
 #include "vmalloc.h"
 
@@ -206,9 +208,14 @@ static void kernel_run(void *unused)
 #endif
 }
 
+/* The processors the tables name: found with paging still off (they are at physical addresses). */
+static cpu_topology_t topology;
+
 /* Leave the boot stack for a kernel stack with a guard page below it, and run there. */
 static void kernel_run_on_kstack(void)
 {
+    smp_start(&topology); /* the APs: each on a kernel stack of its own */
+
     vaddr_t top = kstack_alloc(KERNEL_STACK_SIZE);
     if (!top) {
         kprintf("[boot] kstack: FAILED; staying on the boot stack\n");
@@ -271,7 +278,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     kprintf("\n");
     if (multiboot_has_option("phase1")) {
         kprintf("[boot] phase1: no PMM, no paging (boot option phase1)\n");
-    } else if (pmm_start()) {
+    } else if ((cpu_discover(&topology), pmm_start())) {
         paging_start();
         kernel_run_on_kstack();
     }

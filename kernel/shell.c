@@ -20,6 +20,7 @@
 #include "slab.h"
 #include "power.h"
 #include "serial.h"
+#include "smp.h"
 #include "terminal.h"
 #include "vmalloc.h"
 #include "vmm.h"
@@ -250,7 +251,7 @@ static void cmd_check(int argc, char **argv)
 
 static void cmd_stress(int argc, char **argv)
 {
-    uint32_t ops, seed = DEFAULT_STRESS_SEED;
+    uint32_t ops, seed = DEFAULT_STRESS_SEED, cpus = 1, handed = 0;
     struct stress_result r;
 
     if (!parse_u32(argv[1], 0, &ops) || ops == 0 || ops > STRESS_MAX_OPS) {
@@ -261,13 +262,38 @@ static void cmd_stress(int argc, char **argv)
         kprintf("stress: '%s' is not a seed (nonzero, 32 bits)\n", argv[2]);
         return;
     }
-    kprintf("stress: %u operations, seed %u\n", ops, seed);
-    int pass = heap_stress(ops, seed, &r);
+    if (argc > 3 && (!parse_u32(argv[3], 0, &cpus) || cpus == 0 || cpus > smp_cpu_count())) {
+        kprintf("stress: '%s' is not a CPU count (1..%u online)\n", argv[3], smp_cpu_count());
+        return;
+    }
+    int pass;
+    if (cpus == 1) {
+        kprintf("stress: %u operations, seed %u\n", ops, seed);
+        pass = heap_stress(ops, seed, &r);
+    } else {
+        kprintf("stress: %u operations on each of %u CPUs at once, seeds %u + CPU * 0x9e3779b9\n",
+                ops, cpus, seed);
+        pass = heap_stress_smp(cpus, ops, seed, &r, &handed);
+    }
     kprintf("stress: %u ops (%u kmalloc, %u kcalloc, %u krealloc, %u kfree, "
             "%u out of memory)\n",
             r.ops, r.mallocs, r.callocs, r.reallocs, r.frees, r.out_of_memory);
+    if (cpus > 1)
+        kprintf("stress: %u blocks freed by another CPU than the one that filled them\n", handed);
     kprintf("stress: %u bytes verified, %u errors, %d heap_check failures: %s\n", r.bytes_verified,
             r.errors, r.check_failures, pass ? "PASS" : "FAIL");
+}
+
+static void cmd_cpus(int argc, char **argv)
+{
+    unsigned n = smp_cpu_count();
+
+    kprintf("%u CPU%s online\n", n, n == 1 ? "" : "s");
+    kprintf("  cpu  apic id  online  shootdowns received  deferred (idle: CR3 reloaded on wake)\n");
+    for (unsigned i = 0; i < n; i++)
+        kprintf("  %3u  %7u  %6s  %19u  %u\n", i, smp_cpus[i].apic_id,
+                smp_cpus[i].online ? "yes" : "no", smp_cpus[i].shootdowns,
+                smp_cpus[i].lazy_flushes);
 }
 
 /* The PMM commands need a PMM: not there when booted with phase1. */
@@ -472,7 +498,10 @@ static const struct command commands[] = {
     {"leaks", "", "live allocations by call site (DEBUG=1, mmdebug)", 0, 0, cmd_leaks},
     {"histogram", "", "allocation sizes and profile (DEBUG=1, mmdebug)", 0, 0, cmd_histogram},
     {"trace", "", "the last allocations and frees (DEBUG=1, mmdebug)", 0, 0, cmd_trace},
-    {"stress", "N [SEED]", "N random heap operations, every byte verified", 1, 2, cmd_stress},
+    {"stress", "N [SEED] [CPUS]",
+     "N random heap operations (on each of CPUS CPUs), every byte verified", 1, 3, cmd_stress},
+    {"cpus", "", "every CPU: index, APIC id, online, TLB shootdowns received, deferred", 0, 0,
+     cmd_cpus},
     {"pmm", "", "pmm_dump() and the memory map given to the PMM", 0, 0, cmd_pmm},
     {"palloc", "N [ALIGN]", "pmm_alloc_pages(N, ALIGN bytes): N contiguous pages", 1, 2,
      cmd_palloc},

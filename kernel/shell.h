@@ -34,4 +34,13 @@ struct stress_result {
  */
 int heap_stress(uint32_t ops, uint32_t seed, struct stress_result *result);
 
+/*
+ * The same on `cpus` CPUs at once (1..smp_cpu_count()), `ops` operations
+ * each, CPU c with seed + c * 0x9E3779B9 and its own slots, blocks handed
+ * from one CPU to another to free; results summed.  *handed_over (if not
+ * NULL): blocks freed by another CPU than the one that filled them.
+ */
+int heap_stress_smp(unsigned cpus, uint32_t ops, uint32_t seed, struct stress_result *result,
+                    uint32_t *handed_over);
+
 #endif /* KERNEL_SHELL_H */

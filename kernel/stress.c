@@ -15,10 +15,19 @@
  * request cannot fit, heap_check() every CHECK_EVERY operations, and at the
  * end that freeing everything brings heap_used and error_count back to where
  * they were.
+ *
+ * heap_stress_smp runs the same on several CPUs at once (arch/x86/smp.h),
+ * each with its own slots and seed (seed + cpu * 0x9E3779B9), and a handoff
+ * queue between them: some blocks are not freed by the CPU that filled them
+ * but queued, and another CPU takes them, verifies every byte and frees
+ * them.  With other CPUs allocating at the same time, "NULL although
+ * largest_free_block fits" is not checked (the largest block may have gone
+ * in between), and the heap_used balance is checked once, after all CPUs.
  */
 #include "memory.h"
 #include "slab.h"
 #include "shell.h"
+#include "smp.h"
 #include "terminal.h"
 
 #define STRESS_SLOTS 64
@@ -34,7 +43,40 @@ struct stress {
     struct slot slots[STRESS_SLOTS];
     uint32_t rng;
     struct stress_result *r;
+    int smp;      /* several CPUs at once: the handoff queue, no largest_free_block check */
+    unsigned cpu; /* which one (for the reports) */
+    uint32_t ops;
 };
+
+/* ---- the handoff queue (several CPUs): blocks filled on one CPU, freed on another ---- */
+#define HANDOFF_SLOTS 64
+struct handoff {
+    uint8_t *p;
+    uint32_t size, slot; /* the pattern is pattern(slot, offset) */
+    unsigned from;       /* the CPU that filled it */
+};
+static struct handoff handoff[HANDOFF_SLOTS];
+static unsigned handoff_count;
+static volatile uint32_t handoff_lock;
+static uint32_t handoffs_taken; /* blocks freed by another CPU than the one that filled them */
+
+static void handoff_acquire(void)
+{
+    for (;;) {
+        uint32_t taken = 1;
+        __asm__ volatile("xchgl %0, %1" : "+r"(taken), "+m"(handoff_lock) : : "memory");
+        if (!taken)
+            return;
+        while (handoff_lock)
+            smp_relax();
+    }
+}
+
+static void handoff_release(void)
+{
+    __asm__ volatile("" : : : "memory");
+    handoff_lock = 0;
+}
 
 /* xorshift32 (Marsaglia 2003): period 2^32 - 1, state must not be 0. */
 static uint32_t next_random(struct stress *st)
@@ -77,7 +119,11 @@ static void fill(uint32_t slot, uint8_t *p, uint32_t from, uint32_t to)
 static void error(struct stress *st, const char *what, uint32_t slot, const void *p,
                   uint32_t detail)
 {
-    if (st->r->errors++ < MAX_REPORTS)
+    if (st->r->errors++ >= MAX_REPORTS)
+        return;
+    if (st->smp)
+        kprintf("stress: CPU %u, slot %u, block %p: %s (%u)\n", st->cpu, slot, p, what, detail);
+    else
         kprintf("stress: slot %u, block %p: %s (%u)\n", slot, p, what, detail);
 }
 
@@ -103,7 +149,7 @@ static int accept(struct stress *st, uint32_t slot, const void *p, uint32_t size
     }
     memory_stats_t s;
     get_memory_stats(&s);
-    if (size <= s.largest_free_block)
+    if (!st->smp && size <= s.largest_free_block)
         error(st, "NULL although largest_free_block fits, size", slot, p, size);
     st->r->out_of_memory++;
     return 0;
@@ -168,17 +214,61 @@ static void empty_slot(struct stress *st, uint32_t i)
     struct slot *s = &st->slots[i];
 
     verify(st, i, s->p, s->size);
+    if (st->smp && next_random(st) % 3 == 0) { /* to another CPU, if the queue has room */
+        handoff_acquire();
+        if (handoff_count < HANDOFF_SLOTS) {
+            handoff[handoff_count++] =
+                (struct handoff){.p = s->p, .size = s->size, .slot = i, .from = st->cpu};
+            s->p = NULL;
+        }
+        handoff_release();
+        if (!s->p) {
+            s->size = 0;
+            return;
+        }
+    }
     st->r->frees++;
     kfree(s->p);
     s->p = NULL;
     s->size = 0;
 }
 
+/* Take a block another CPU filled (mine are left for others), verify it, free it. */
+static void take_handoff(struct stress *st, int any)
+{
+    struct handoff h = {0};
+
+    handoff_acquire();
+    for (unsigned k = handoff_count; k-- > 0;) {
+        if (any || handoff[k].from != st->cpu) {
+            h = handoff[k];
+            handoff[k] = handoff[--handoff_count];
+            break;
+        }
+    }
+    if (h.p && h.from != st->cpu)
+        handoffs_taken++;
+    handoff_release();
+    if (!h.p)
+        return;
+    for (uint32_t off = 0; off < h.size; off++) {
+        if (h.p[off] != pattern(h.slot, off)) {
+            error(st, "handed-off block: wrong byte at offset", h.slot, h.p, off);
+            break;
+        }
+    }
+    st->r->bytes_verified += h.size;
+    st->r->frees++;
+    kfree(h.p);
+}
+
 static void one_operation(struct stress *st)
 {
     uint32_t i = next_random(st) % STRESS_SLOTS, how = next_random(st) % 100;
 
-    if (!st->slots[i].p)
+    if (st->smp && how >= 95)
+        take_handoff(st, 0);
+    else if (!st->slots[i].p)
         fill_empty_slot(st, i);
     else if (how < 45)
         empty_slot(st, i);
@@ -188,35 +278,98 @@ static void one_operation(struct stress *st)
         verify(st, i, st->slots[i].p, st->slots[i].size);
 }
 
-int heap_stress(uint32_t ops, uint32_t seed, struct stress_result *result)
+/* One CPU's share: ops operations, then every slot emptied. */
+static void run(struct stress *st)
 {
-    static struct stress st; /* 512 bytes of slots: keep it off the 16 KB stack */
-    memory_stats_t before, after;
+    struct stress_result *result = st->r;
 
-    *result = (struct stress_result){0};
-    st = (struct stress){.rng = seed ? seed : 1, .r = result};
-    if (ops > STRESS_MAX_OPS)
-        ops = STRESS_MAX_OPS;
-
-    kmem_cache_reap(); /* empty slabs kept from earlier work would make heap_used drift */
-    get_memory_stats(&before);
-    for (result->ops = 0; result->ops < ops; result->ops++) {
-        one_operation(&st);
+    for (result->ops = 0; result->ops < st->ops; result->ops++) {
+        one_operation(st);
         if ((result->ops + 1) % CHECK_EVERY == 0)
             result->check_failures += heap_check();
     }
     for (uint32_t i = 0; i < STRESS_SLOTS; i++) {
-        if (st.slots[i].p)
-            empty_slot(&st, i);
+        if (st->slots[i].p)
+            empty_slot(st, i);
+    }
+    result->check_failures += heap_check();
+}
+
+static void run_on_cpu(void *arg)
+{
+    run(arg);
+}
+
+/* One stress per CPU (static: 600 bytes each, off the stacks). */
+static struct stress states[KERNEL_MAX_CPUS];
+static struct stress_result results[KERNEL_MAX_CPUS];
+
+static int stress_cpus(unsigned cpus, uint32_t ops, uint32_t seed, struct stress_result *result,
+                       uint32_t *handed_over)
+{
+    memory_stats_t before, after;
+
+    *result = (struct stress_result){0};
+    if (ops > STRESS_MAX_OPS)
+        ops = STRESS_MAX_OPS;
+    handoff_count = 0;
+    handoffs_taken = 0;
+    kmem_cache_reap(); /* empty slabs kept from earlier work would make heap_used drift */
+    get_memory_stats(&before);
+    for (unsigned c = 0; c < cpus; c++) {
+        results[c] = (struct stress_result){0};
+        uint32_t s = seed + c * 0x9E3779B9u;
+        states[c] = (struct stress){
+            .rng = s ? s : 1, .r = &results[c], .smp = cpus > 1, .cpu = c, .ops = ops};
+    }
+    for (unsigned c = 1; c < cpus; c++)
+        smp_run(c, run_on_cpu, &states[c]);
+    run(&states[0]);
+    for (unsigned c = 1; c < cpus; c++)
+        smp_wait(c);
+    while (handoff_count) /* what nobody took: the BSP verifies and frees it */
+        take_handoff(&states[0], 1);
+    if (handed_over)
+        *handed_over = handoffs_taken;
+
+    for (unsigned c = 0; c < cpus; c++) {
+        struct stress_result *r = &results[c];
+        result->ops += r->ops;
+        result->mallocs += r->mallocs;
+        result->callocs += r->callocs;
+        result->reallocs += r->reallocs;
+        result->frees += r->frees;
+        result->out_of_memory += r->out_of_memory;
+        result->bytes_verified += r->bytes_verified;
+        result->errors += r->errors;
+        result->check_failures += r->check_failures;
     }
     result->check_failures += heap_check();
 
     kmem_cache_reap(); /* the slabs our objects emptied go back: heap_used as it was */
     get_memory_stats(&after);
+    states[0].r = result;
     if (after.heap_used != before.heap_used)
-        error(&st, "heap_used after freeing everything differs, was", 0, NULL, before.heap_used);
+        error(&states[0], "heap_used after freeing everything differs, was", 0, NULL,
+              before.heap_used);
     if (after.error_count != before.error_count)
-        error(&st, "the heap reported caller bugs, count", 0, NULL,
+        error(&states[0], "the heap reported caller bugs, count", 0, NULL,
               after.error_count - before.error_count);
     return result->errors == 0 && result->check_failures == 0;
+}
+
+int heap_stress(uint32_t ops, uint32_t seed, struct stress_result *result)
+{
+    return stress_cpus(1, ops, seed, result, NULL);
+}
+
+int heap_stress_smp(unsigned cpus, uint32_t ops, uint32_t seed, struct stress_result *result,
+                    uint32_t *handed_over)
+{
+    if (cpus == 0 || cpus > smp_cpu_count()) {
+        kprintf("stress: %u CPUs asked for, %u online\n", cpus, smp_cpu_count());
+        *result = (struct stress_result){0};
+        return 0;
+    }
+    return stress_cpus(cpus, ops, seed, result, handed_over);
 }

@@ -11,7 +11,49 @@
 #include "console.h" /* the hook arch/x86 prints through */
 
 #include "serial.h"
+#include "smp.h"
 #include "vga.h"
+
+/*
+ * Several CPUs print: one at a time, so the screen's cursor and the UART are
+ * never driven by two at once.  The holder may print again inside (a fault
+ * while printing): it does not wait for itself.  A holder that never lets go
+ * (a CPU halted while printing) is waited for a bounded time only: then we
+ * print anyway, a panic's message matters more than tidy lines.
+ */
+#define CONSOLE_SPIN_LIMIT 20000000u
+
+static volatile uint32_t console_lock;
+static volatile int console_holder = -1;
+
+int terminal_lock(void)
+{
+    int me = smp_percpu_ready ? (int)smp_cpu_index() : 0;
+    if (console_holder == me)
+        return 0;
+    uint32_t flags = 0;
+    __asm__ volatile("pushfl; popl %0; cli" : "=r"(flags) : : "memory");
+    for (uint32_t spins = 0;; spins++) {
+        uint32_t taken = 1;
+        __asm__ volatile("xchgl %0, %1" : "+r"(taken), "+m"(console_lock) : : "memory");
+        if (!taken || spins > CONSOLE_SPIN_LIMIT)
+            break;
+        smp_relax();
+    }
+    console_holder = me;
+    if (flags & 0x200)
+        __asm__ volatile("sti" : : : "memory");
+    return 1;
+}
+
+void terminal_unlock(int taken)
+{
+    if (!taken)
+        return;
+    console_holder = -1;
+    __asm__ volatile("" : : : "memory");
+    console_lock = 0;
+}
 
 void terminal_initialize(void)
 {
@@ -21,8 +63,10 @@ void terminal_initialize(void)
 
 void terminal_write(const char *s, size_t len)
 {
+    int taken = terminal_lock();
     serial_write(s, len);
     vga_write(s, len);
+    terminal_unlock(taken);
 }
 
 void terminal_putchar(char c)

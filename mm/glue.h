@@ -118,4 +118,12 @@ void glue_paging_enable(uintptr_t directory_phys);
  */
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys);
 
+/* ---- Several CPUs (issue 12) ---- */
+
+/* Kernel mappings of [virt, virt + pages * 4096) were removed or changed, and this CPU has
+   flushed them.  Before returning, every other CPU that may have cached them has flushed
+   them too (an IPI with acknowledgement), so mm/ may now free their frames.  Returns the
+   number of CPUs interrupted (0 on one CPU).  Called with mm/'s lock held, interrupts off. */
+unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages);
+
 #endif /* MM_GLUE_H */

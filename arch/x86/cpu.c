@@ -24,9 +24,10 @@
 #include "console.h"
 
 /* CPUID leaf 1, EDX: the features that imply CR4 on a pre-Pentium part. */
-#define CPUID_VME 0x00000002u
-#define CPUID_DE  0x00000004u
-#define CPUID_PSE 0x00000008u
+#define CPUID_VME  0x00000002u
+#define CPUID_DE   0x00000004u
+#define CPUID_PSE  0x00000008u
+#define CPUID_APIC 0x00000200u /* an on-chip local APIC */
 
 static struct cpu_info detected;
 
@@ -110,6 +111,11 @@ int cpu_has_cr4(void)
 {
     return detected.has_cpuid &&
            (detected.family >= 5 || (detected.features & (CPUID_VME | CPUID_DE | CPUID_PSE)));
+}
+
+int cpu_has_apic(void)
+{
+    return detected.has_cpuid && (detected.features & CPUID_APIC);
 }
 
 /* Not inline: make test-boot allows CR4 in this function only. */

@@ -122,6 +122,8 @@ const char *cpu_refusal(const struct cpu_info *c);
 void cpu_print(const struct cpu_info *c);
 /* Whether CR4 exists (Pentium, or a 486 with VME/DE/PSE); cpu_read_cr4 returns 0 without it. */
 int cpu_has_cr4(void);
+/* Whether CPUID (from cpu_detect) says the CPU has a local APIC: never on a 486. */
+int cpu_has_apic(void);
 int cpu_read_cr4(uint32_t *value);
 
 /*

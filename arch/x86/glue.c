@@ -1,16 +1,19 @@
 /*
  * glue.c - the kernel's side of mm/glue.h: what the memory manager may ask
- * of its environment, answered for a uniprocessor x86 kernel without paging.
+ * of its environment, answered for an x86 kernel on one CPU or several.
  *
  *   console  the kernel console (COM1 + VGA)
  *   panic    message, then stop this CPU (cli; hlt)
  *   lock     interrupts off; the previous IF is restored on unlock, so the
- *            lock also works when taken with interrupts already disabled
+ *            lock also works when taken with interrupts already disabled;
+ *            an xchg spinlock whose wait answers TLB shootdowns (smp.c)
+ *   cpu id   the dense index in %fs:0 (arch/x86/smp.h), 0 until gdt_init
  *   phys     identity until paging; then identity below vmm_identity_end()
  *            and the direct map (KERNEL_VIRTUAL_BASE + phys) above it
  *   tables   identity until paging; then the recursive window: PD slot 1023
  *            points at the PD, so table i is at 0xFFC00000 + 4096 * i
- *   TLB      invlpg (the spec's flush_tlb_single) for every changed entry
+ *   TLB      invlpg (the spec's flush_tlb_single) for every changed entry;
+ *            glue_tlb_shootdown: the other CPUs (smp_tlb_shootdown)
  *
  * Turning paging on also gives the double-fault task (gdt.c) the page
  * directory: a task switch loads CR3 from the TSS.
@@ -20,6 +23,7 @@
 #include "console.h"
 #include "cpu.h"
 #include "gdt.h"
+#include "smp.h"
 #include "vmm.h"
 
 static int paging_on;
@@ -50,10 +54,10 @@ void glue_irq_restore(glue_irqflags_t flags)
         sti();
 }
 
-/* One CPU so far: the boot processor. */
+/* The dense index (BSP 0): one load from this CPU's data block, once %fs holds it. */
 int glue_cpu_id(void)
 {
-    return 0;
+    return smp_percpu_ready ? (int)smp_cpu_index() : 0;
 }
 
 /* A test-and-set spinlock (xchg is atomic and a full barrier on every x86). */
@@ -68,14 +72,9 @@ void glue_spin_lock(void)
         if (!taken)
             return;
         while (mm_spin)
-            __asm__ volatile("rep; nop"); /* pause: a plain nop before the Pentium 4 */
+            smp_relax(); /* pause (a plain nop before the Pentium 4), and answer shootdowns */
         taken = 1;
     }
-}
-
-void glue_cpu_relax(void)
-{
-    __asm__ volatile("rep; nop" ::: "memory");
 }
 
 void glue_spin_unlock(void)
@@ -111,9 +110,27 @@ void glue_paging_enable(uintptr_t directory_phys)
 
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
 {
-    (void)phys;
-    if (paging_on)
-        flush_tlb_single(virt);
+    if (!paging_on)
+        return;
+    flush_tlb_single(virt);
+    /*
+     * SMP STAND-IN until mm/ calls glue_tlb_shootdown itself (helper "tlb"):
+     * an entry removed here may sit in another CPU's TLB, and mm/ frees the
+     * frame next; so each unmap is shot down on the other CPUs at once (one
+     * IPI round per page).  The lead removes this when the mm/ side lands.
+     */
+    if (phys == 0)
+        smp_tlb_shootdown(virt, 1);
+}
+
+unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
+{
+    return smp_tlb_shootdown(virt, pages);
+}
+
+void glue_cpu_relax(void)
+{
+    smp_relax();
 }
 
 void *glue_virt_to_ptr(uintptr_t virt)

@@ -116,6 +116,21 @@ void idt_init(void)
     __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
 }
 
+void idt_load(void)
+{
+    struct descriptor_table_register idtr = {.limit = sizeof(idt) - 1, .base = (uint32_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+void idt_set_interrupt_gate(int vector, void (*handler)(void))
+{
+    if (vector < IDT_EXCEPTIONS || vector > 255) {
+        kprintf("idt_set_interrupt_gate: vector %d: not an interrupt vector (32..255)\n", vector);
+        return;
+    }
+    set_gate(vector, (uint32_t)handler);
+}
+
 void idt_set_fault_hook(int vector, fault_hook_t hook)
 {
     if (vector < 0 || vector >= IDT_EXCEPTIONS) {

@@ -42,6 +42,12 @@ _Static_assert(sizeof(struct interrupt_frame) == 68, "interrupt_frame size");
 /* Install the IDT with handlers for the 32 exceptions. */
 void idt_init(void);
 
+/* Load the same IDT on this CPU (an AP: the IDT is shared). */
+void idt_load(void);
+
+/* An interrupt gate (IF cleared on entry) for vector 32..255 (the IPIs, arch/x86/smp.c). */
+void idt_set_interrupt_gate(int vector, void (*handler)(void));
+
 /*
  * A fault hook sees the frame of an exception on its vector.  Returning
  * nonzero means "handled": the faulting code resumes at f->eip, which the

@@ -20,7 +20,8 @@
 #define GDT_USER_DATA   4
 #define GDT_TSS_KERNEL  5 /* the task the kernel runs as (TR) */
 #define GDT_TSS_DOUBLE  6 /* the #DF handler's task: its own stack */
-#define GDT_ENTRIES     7
+#define GDT_PERCPU      7 /* this CPU's data block (arch/x86/smp.h), loaded in %fs */
+#define GDT_ENTRIES     8
 
 #define KERNEL_CS      (GDT_KERNEL_CODE << 3)     /* 0x08 */
 #define KERNEL_DS      (GDT_KERNEL_DATA << 3)     /* 0x10 */
@@ -28,6 +29,7 @@
 #define USER_DS        ((GDT_USER_DATA << 3) | 3) /* 0x23 */
 #define TSS_KERNEL_SEL (GDT_TSS_KERNEL << 3)      /* 0x28 */
 #define TSS_DOUBLE_SEL (GDT_TSS_DOUBLE << 3)      /* 0x30 */
+#define PERCPU_SEL     (GDT_PERCPU << 3)          /* 0x38 */
 
 #ifndef __ASSEMBLER__
 

@@ -23,6 +23,8 @@
  */
 #include "serial.h"
 
+#include "smp.h"
+
 #include <stdint.h>
 
 #include "io.h"
@@ -111,6 +113,6 @@ int serial_getc(void)
     int c;
 
     while ((c = serial_getc_nonblock()) < 0)
-        __asm__ volatile("pause");
+        smp_relax(); /* pause, and answer TLB shootdowns while we wait */
     return c;
 }

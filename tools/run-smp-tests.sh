@@ -1,0 +1,110 @@
+#!/bin/sh
+# The SMP matrix (make test-smp, mk/smp.mk): the test kernel's whole in-kernel
+# suite (tests/kernel, test_smp.c included) booted with -smp 1, 2, 4 and 8,
+# each under single-threaded TCG (one host thread takes turns over the vCPUs)
+# and multi-threaded TCG (a host thread per vCPU: real parallelism); then the
+# normal kernel at -smp 4 (its boot log lists the four CPUs; the console's
+# cpus and a four-CPU stress) and at -smp 1 (one CPU, as before).
+#   usage: run-smp-tests.sh "<qemu command and options>" build/kernel-test.elf build/kernel.elf
+# Every test-kernel boot must print "N passed, 0 failed" and exit with status 1
+# (isa-debug-exit), and with N > 1 CPUs list CPU 1..N-1 online.
+# MM_SMP_COUNTS and MM_SMP_ACCELS override the matrix (e.g. "2 4", "tcg").
+qemu_base=$1
+test_kernel=$2
+kernel=$3
+counts=${MM_SMP_COUNTS:-1 2 4 8}
+accels=${MM_SMP_ACCELS:-tcg tcg,thread=multi}
+. tools/check-lib.sh
+
+modules="$test_kernel first-module,$test_kernel"
+timings=""
+
+# The boot log names every CPU: "CPU i: APIC id A online", then "N of N CPUs online".
+expect_cpus() { # expect_cpus LOG N
+    if [ "$2" -gt 1 ]; then
+        i=1
+        while [ "$i" -lt "$2" ]; do
+            expect "$1" "^\[boot\] smp: CPU $i: APIC id [0-9]+ online, kernel stack 0xe[0-9a-f]{7}-0xe[0-9a-f]{7}$" "-smp $2: CPU $i online"
+            i=$((i + 1))
+        done
+        expect "$1" "^\[boot\] smp: $2 of $2 CPUs online$" "-smp $2: all $2 CPUs online"
+    else
+        expect "$1" '^\[boot\] smp: 1 CPU in the ' "-smp 1: one CPU"
+        expect_not "$1" '^\[boot\] smp: CPU [0-9]+: APIC' "-smp 1: no AP started"
+    fi
+    expect_not "$1" 'did not answer|PANIC' "-smp $2: no AP lost, no panic"
+}
+
+run_one() { # run_one ACCEL N
+    cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel $1/")
+    tag=$(echo "$1" | tr ',=' '--')
+    log=build/smp-$tag-$2.log
+    echo "== kernel suite under QEMU ($1, -smp $2, -m 32M)"
+    start=$(now)
+    timeout 600 $cmd -m 32M -smp "$2" -serial "file:$log.raw" -kernel "$test_kernel" \
+        -initrd "$modules" </dev/null
+    rc=$?
+    t=$(seconds_since "$start")
+    clean_log "$log.raw" "$log" && rm -f "$log.raw"
+    ktest_verdict "$log" "$rc" "kernel suite ($1, -smp $2, ${t} s)"
+    grep -E '^    [0-9]+ CPUs: |^    reader on CPU' "$log"
+    expect_cpus "$log" "$2"
+    timings="$timings $tag/$2=${t}s"
+}
+
+for accel in $accels; do
+    for n in $counts; do
+        run_one "$accel" "$n"
+    done
+done
+
+# An AP that never answers (boot option smpmute1: APIC id 1 gets INIT but no SIPI):
+# one line, skipped, the next APs take indexes 1 and 2, and the SMP tests pass on three.
+cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel tcg/")
+log=build/smp-mute.log
+echo "== kernel suite's SMP tests, -smp 4, APIC id 1 silent (smpmute1)"
+timeout 300 $cmd -m 32M -smp 4 -serial "file:$log.raw" -kernel "$test_kernel" \
+    -append "smpmute1 ktest=smp" </dev/null
+rc=$?
+clean_log "$log.raw" "$log" && rm -f "$log.raw"
+ktest_verdict "$log" "$rc" "SMP tests with a silent AP"
+expect "$log" '^\[boot\] smp: the AP with APIC id 1 did not answer within 1000 ms; skipped$' "the silent AP reported in one line"
+expect "$log" '^\[boot\] smp: CPU 1: APIC id 2 online, ' "the next AP takes index 1"
+expect "$log" '^\[boot\] smp: CPU 2: APIC id 3 online, ' "and the one after it index 2"
+expect "$log" '^\[boot\] smp: 3 of 4 CPUs online$' "three of four CPUs online"
+
+# The normal kernel: the boot lists four CPUs; the console shows them and stresses all four.
+cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel tcg,thread=multi/")
+log=build/smp-console.log
+echo "== kernel at -smp 4: boot log, cpus, stress on 4 CPUs"
+printf '%s\n' cpus 'stress 3000 7 4' 'stress 1000 8 4' cpus check 'stress 4 1 9' 'stress 500' poweroff >"$log.in"
+timeout 300 $cmd -m 32M -smp 4 -serial stdio -kernel "$kernel" <"$log.in" >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log" && rm -f "$log.raw"
+expect_pmm_boot "$log"
+expect_cpus "$log" 4
+expect "$log" '^4 CPUs online$' "cpus: four CPUs online"
+expect "$log" '^ +3 +3 +yes +[0-9]+ +[0-9]+$' "cpus: CPU 3, APIC id 3, online"
+expect "$log" '^stress: 3000 operations on each of 4 CPUs at once' "stress 3000 7 4 runs on four CPUs"
+expect "$log" '^stress: 12000 ops ' "stress: 4 x 3000 operations summed"
+expect "$log" '^stress: [1-9][0-9]* blocks freed by another CPU than the one that filled them$' "stress: cross-CPU frees"
+expect "$log" '^stress: [0-9]+ bytes verified, 0 errors, 0 heap_check failures: PASS$' "stress on 4 CPUs passes"
+expect "$log" '^ +1 +1 +yes +[0-9]+ +[1-9][0-9]*$' "cpus: CPU 1 flushed, before its next work, what was unmapped while it was idle"
+expect "$log" '^pmm_check: 0, vmm_check: 0 broken invariants$' "check after it: healthy"
+expect "$log" "^stress: '9' is not a CPU count \(1\.\.4 online\)$" "stress with 9 CPUs refused in one line"
+expect "$log" '^stress: 500 ops ' "stress on one CPU as before"
+expect_not "$log" 'CPU exception|PANIC|FAIL' "no fault, no failure"
+exit_status_is "$rc" 0
+
+echo "== kernel at -smp 1: one CPU, as before"
+log=build/smp-one.log
+timeout 120 $cmd -m 32M -smp 1 -serial "file:$log.raw" -kernel "$kernel" -append autopoweroff </dev/null
+rc=$?
+clean_log "$log.raw" "$log" && rm -f "$log.raw"
+expect_pmm_boot "$log"
+expect_cpus "$log" 1
+expect_clean_poweroff "$log" "$rc"
+
+write_results smp
+echo "smp suite: $passed passed, $failed failed (times:$timings)"
+exit $status
