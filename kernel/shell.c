@@ -289,11 +289,12 @@ static void cmd_cpus(int argc, char **argv)
     unsigned n = smp_cpu_count();
 
     kprintf("%u CPU%s online\n", n, n == 1 ? "" : "s");
-    kprintf("  cpu  apic id  online  shootdowns received  deferred (idle: CR3 reloaded on wake)\n");
+    kprintf("  cpu  apic id  online  cached objects  shootdowns received  deferred (idle: CR3 "
+            "reloaded on wake)\n");
     for (unsigned i = 0; i < n; i++)
-        kprintf("  %3u  %7u  %6s  %19u  %u\n", i, smp_cpus[i].apic_id,
-                smp_cpus[i].online ? "yes" : "no", smp_cpus[i].shootdowns,
-                smp_cpus[i].lazy_flushes);
+        kprintf("  %3u  %7u  %6s  %14u  %19u  %u\n", i, smp_cpus[i].apic_id,
+                smp_cpus[i].online ? "yes" : "no", (unsigned)kmem_cache_cpu_objects((int)i),
+                smp_cpus[i].shootdowns, smp_cpus[i].lazy_flushes);
 }
 
 /* The PMM commands need a PMM: not there when booted with phase1. */
