@@ -80,6 +80,9 @@ typedef struct {
     uint32_t slab_objects; /* objects allocated from caches now */
     /* ---- out of memory (mm_set_oom_reports) ---- */
     uint32_t oom_failures; /* allocation calls failed for want of memory, since memory_init */
+    /* ---- TLB shootdown (mm/glue.h's glue_tlb_shootdown) ---- */
+    uint32_t tlb_shootdowns; /* glue_tlb_shootdown calls (batches) */
+    uint32_t tlb_ipis;       /* CPUs interrupted by them (sum of its returns) */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 

@@ -111,6 +111,19 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
         flush_tlb_single(virt);
 }
 
+/* One CPU so far: glue_mapping_changed flushed this CPU, nobody else to tell. */
+unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
+{
+    (void)virt;
+    (void)pages;
+    return 0;
+}
+
+void glue_cpu_relax(void)
+{
+    __asm__ volatile("rep; nop" ::: "memory"); /* pause: a plain nop before the Pentium 4 */
+}
+
 void *glue_virt_to_ptr(uintptr_t virt)
 {
     return (void *)virt;
