@@ -4,6 +4,10 @@
  * above is reported, not passed on to the kernel's page tables), counts the
  * pages of each range, and frees an unmapped page as its owner's.
  *
+ * Unmapping batches the TLB shootdown: a run of pages is unmapped (each
+ * flushed on this CPU by glue_kunmap), then one glue_tlb_shootdown covers the
+ * run, then its pages go back to the PMM (held there till then).
+ *
  * Owns the counts.  Calls the glue's kernel-page functions (mm/vmm.c, or the
  * embedding kernel's own paging), pmm.c, log.c.
  */

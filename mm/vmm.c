@@ -21,6 +21,15 @@
  * that owner's (PMM_OWNER_HEAP, _META, _VMALLOC or _KSTACK); vmm_unmap_page frees only a plain
  * caller's page (PMM_OWNER_CALLER) and leaves any other owner's page to its owner.
  *
+ * TLB shootdown: an unmap clears the entry (this CPU's TLB flushed by
+ * glue_mapping_changed), holds the page, and a table it empties, in the PMM
+ * (pmm_free_held), then one glue_tlb_shootdown (pmm_tlb_shootdown_free) frees
+ * them: no frame is handed out while another CPU may still reach it.  Through
+ * glue_kunmap, mm/kmap.c makes that one call for a whole run of pages.  A
+ * freed table's window page may linger in other TLBs: the slot's next table
+ * shoots it down (window_stale).  Finding what a page is, and whose, is O(1):
+ * the PMM's owner byte (pmm_page_owner), no scan of the tables.
+ *
  * Errors: every refusal is one mm_report line (function, address, reason)
  * and leaves the tables exactly as they were.
  *
