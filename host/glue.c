@@ -91,9 +91,22 @@ char *host_phys_base(void)
     return phys;
 }
 
+/* What each window page maps (tests: host_unmap_hook learns the frame an unmap let go). */
+static uint32_t shadow[HOST_WINDOW_SIZE / 4096];
+void (*host_unmap_hook)(uintptr_t virt, uintptr_t old_phys);
+unsigned long host_mirror_calls; /* mmap calls mirroring mappings */
+
+/*
+ * Unmaps are coalesced: adjacent pages unmapped one by one go with one mmap,
+ * at the shootdown mm/ makes for them (glue_tlb_shootdown), or before a map.
+ */
+static uintptr_t unmap_lo, unmap_hi; /* the pending run, window offsets */
+
 void host_mmu_reset(void)
 {
     host_phys_base();
+    memset(shadow, 0, sizeof(shadow));
+    unmap_lo = unmap_hi = 0;
     void *want = window ? window : NULL;
     int fixed = window ? MAP_FIXED : 0;
     window = mmap(want, HOST_WINDOW_SIZE, PROT_NONE,
@@ -109,21 +122,43 @@ static int in_window(uintptr_t v)
     return v >= HOST_WINDOW_BASE && v - HOST_WINDOW_BASE < HOST_WINDOW_SIZE;
 }
 
+void host_mapping_flush(void)
+{
+    if (unmap_hi == unmap_lo)
+        return;
+    host_mirror_calls++;
+    if (mmap(window + unmap_lo, unmap_hi - unmap_lo, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+        perror("host: mirroring an unmapping");
+        abort();
+    }
+    unmap_lo = unmap_hi = 0;
+}
+
 void glue_mapping_changed(uintptr_t virt, uintptr_t p)
 {
     if (!in_window(virt))
         return; /* identity map and table window: nothing to mirror */
     if (!window)
         host_mmu_reset();
-    char *at = window + (virt - HOST_WINDOW_BASE);
-    void *r =
-        p && p < HOST_PHYS_SIZE
-            /* populated: as on the MMU, a mapped page is there at once (no lazy fault later) */
-            ? mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, phys_fd,
-                   (off_t)p)
-            : mmap(at, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-                   0);
-    if (r == MAP_FAILED) {
+    uintptr_t off = virt - HOST_WINDOW_BASE;
+    uint32_t old = shadow[off / 4096];
+    shadow[off / 4096] = (uint32_t)p;
+    if (!p && old && host_unmap_hook)
+        host_unmap_hook(virt, old);
+    if (!(p && p < HOST_PHYS_SIZE)) {
+        if (unmap_hi != off || unmap_hi == unmap_lo) {
+            host_mapping_flush();
+            unmap_lo = off;
+        }
+        unmap_hi = off + 4096;
+        return;
+    }
+    host_mapping_flush();
+    host_mirror_calls++;
+    /* populated: as on the MMU, a mapped page is there at once (no lazy fault later) */
+    if (mmap(window + off, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+             phys_fd, (off_t)p) == MAP_FAILED) {
         perror("host: mirroring a mapping");
         abort();
     }

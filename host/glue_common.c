@@ -147,11 +147,6 @@ void glue_spin_lock(void)
     host_spin_locks++;
 }
 
-void glue_cpu_relax(void)
-{
-    __builtin_ia32_pause();
-}
-
 void glue_spin_unlock(void)
 {
     int e = pthread_mutex_unlock(&mm_mutex);
@@ -189,6 +184,28 @@ void host_lock_fork_child(void)
         id_used[this_cpu] = 1;
     pthread_mutex_lock(&mm_mutex);
     mm_unlock(0);
+}
+
+unsigned long host_tlb_shootdowns, host_tlb_pages;
+unsigned host_tlb_return;
+void (*host_tlb_hook)(uintptr_t virt, size_t pages);
+
+/* Threads stand in for CPUs, and the host's MMU is shared: flushing is the host's mirror. */
+unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
+{
+    host_mapping_flush(); /* the coalesced unmaps, one system call per run */
+    host_tlb_shootdowns++;
+    host_tlb_pages += pages;
+    if (host_tlb_hook)
+        host_tlb_hook(virt, pages);
+    return host_tlb_return;
+}
+
+void glue_cpu_relax(void)
+{
+#if defined(__i386__) || defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
 }
 
 void *glue_phys_to_virt(uintptr_t p)

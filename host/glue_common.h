@@ -11,6 +11,7 @@
 #define HOST_GLUE_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Provided by each glue: its simulated physical memory.  Physical address P
@@ -36,6 +37,17 @@ extern int host_forced_cpu_id;
 int host_cpu_ids_live(void);
 /* The highest CPU id given so far, plus one (with reuse: the most threads live at once). */
 int host_cpu_ids_peak(void);
+/*
+ * TLB shootdown (glue_tlb_shootdown): calls, pages, and what it returns
+ * (tests: the CPUs a kernel would have interrupted).  Each glue provides
+ * host_mapping_flush(): the unmaps it coalesced are applied there, at the
+ * shootdown (every unmap of mm/ is followed by one) and before any map.
+ * host_tlb_hook, if set, runs inside every shootdown, after the flush.
+ */
+extern unsigned long host_tlb_shootdowns, host_tlb_pages;
+extern unsigned host_tlb_return;
+extern void (*host_tlb_hook)(uintptr_t virt, size_t pages);
+void host_mapping_flush(void);
 void host_lock_fork_prepare(void);
 void host_lock_fork_parent(void);
 void host_lock_fork_child(void);

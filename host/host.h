@@ -32,6 +32,10 @@ char *host_phys_base(void);
 
 /* Drop every mirrored mapping: the window is all PROT_NONE again. */
 void host_mmu_reset(void);
+/* Tests: told of each window page unmapped, with the frame it mapped (host/glue.c). */
+extern void (*host_unmap_hook)(uintptr_t virt, uintptr_t old_phys);
+/* mmap calls the window's mirror made (maps, and coalesced runs of unmaps). */
+extern unsigned long host_mirror_calls;
 
 /* A pointer through which the host can touch kernel virtual address virt. */
 void *host_virt_ptr(uint32_t virt);

@@ -140,20 +140,41 @@ char *host_phys_base(void)
     return ram;
 }
 
+/*
+ * Unmaps are coalesced: a run of adjacent pages unmapped one by one is dropped
+ * with one madvise and one mprotect, at mm/'s TLB shootdown for the run
+ * (glue_tlb_shootdown calls host_mapping_flush), or before the next map.
+ * Between the two mm/ does not touch the pages (they wait for the shootdown).
+ */
+static char *unmap_lo, *unmap_hi; /* the pending run [lo, hi), host addresses */
+
+void host_mapping_flush(void)
+{
+    if (unmap_hi == unmap_lo)
+        return;
+    size_t len = (size_t)(unmap_hi - unmap_lo);
+    if (madvise(unmap_lo, len, MADV_DONTNEED) < 0 || mprotect(unmap_lo, len, PROT_NONE) < 0)
+        glue_panic("glue_mapping_changed: madvise/mprotect of heap or metadata pages failed");
+    unmap_lo = unmap_hi = NULL;
+}
+
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
 {
     if (!in_heap(virt) && !in_meta(virt))
         return; /* identity, direct map, table window: fixed, see glue_virt_to_ptr */
     char *page =
         in_heap(virt) ? window + (virt - HEAP_VIRTUAL_START) : meta + (virt - MM_META_START);
-    int bad;
-    if (phys)
-        bad = mprotect(page, PAGE_SIZE, PROT_READ | PROT_WRITE) < 0;
-    else
-        bad =
-            madvise(page, PAGE_SIZE, MADV_DONTNEED) < 0 || mprotect(page, PAGE_SIZE, PROT_NONE) < 0;
-    if (bad)
-        glue_panic("glue_mapping_changed: mprotect/madvise of a heap or metadata page failed");
+    if (!phys) {
+        if (unmap_hi != page || unmap_hi == unmap_lo) {
+            host_mapping_flush();
+            unmap_lo = page;
+        }
+        unmap_hi = page + PAGE_SIZE;
+        return;
+    }
+    host_mapping_flush();
+    if (mprotect(page, PAGE_SIZE, PROT_READ | PROT_WRITE) < 0)
+        glue_panic("glue_mapping_changed: mprotect of a heap or metadata page failed");
 }
 
 void *glue_virt_to_ptr(uintptr_t virt)

@@ -82,6 +82,9 @@ typedef struct {
     uint32_t oom_failures; /* allocation calls failed for want of memory, since memory_init */
     /* ---- per-CPU caches (include/slab.h): counted in slab_pages, not in slab_objects ---- */
     uint32_t slab_cpu_cached; /* objects kept in per-CPU caches for the next allocations */
+    /* ---- TLB shootdown (mm/glue.h's glue_tlb_shootdown) ---- */
+    uint32_t tlb_shootdowns; /* glue_tlb_shootdown calls (batches) */
+    uint32_t tlb_ipis;       /* CPUs interrupted by them (sum of its returns) */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 

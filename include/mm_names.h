@@ -90,10 +90,14 @@
 #define pmm_owner_name           mm_pmm_owner_name
 #define pmm_page_owner           mm_pmm_page_owner
 #define pmm_page_state           mm_pmm_page_state
+#define pmm_free_held            mm_pmm_free_held
 #define pmm_reclaim_hold         mm_pmm_reclaim_hold
 #define pmm_register_reclaim     mm_pmm_register_reclaim
 #define pmm_set_owner            mm_pmm_set_owner
 #define pmm_unregister_reclaim   mm_pmm_unregister_reclaim
+#define pmm_tlb_counts           mm_pmm_tlb_counts
+#define pmm_tlb_shootdown        mm_pmm_tlb_shootdown
+#define pmm_tlb_shootdown_free   mm_pmm_tlb_shootdown_free
 #define vfree                    mm_vfree
 #define vmalloc                  mm_vmalloc
 #define vmalloc_at               mm_vmalloc_at

@@ -229,6 +229,19 @@ void pmm_unregister_reclaim(size_t (*hook)(void));
  * (the heap growing) that a hook's kfree or trim must not see.
  */
 void pmm_reclaim_hold(int hold);
+/*
+ * mm/'s own, for the TLB shootdown (mm/glue.h's glue_tlb_shootdown): a page
+ * just unmapped from kernel memory is not freed before every CPU flushed it.
+ * pmm_free_held: the page (owner's, else refused as pmm_free_pages_owner
+ * would, in fn's name: -1) is held, still allocated; 0.
+ * pmm_tlb_shootdown: glue_tlb_shootdown(virt, pages), counted; its return.
+ * pmm_tlb_shootdown_free: the same, then every held page goes back to the PMM.
+ * pmm_tlb_counts: the calls and the sum of their returns since pmm_init.
+ */
+int pmm_free_held(const char *fn, paddr_t page, pmm_owner_t owner);
+unsigned pmm_tlb_shootdown(uint32_t virt, uint32_t pages);
+void pmm_tlb_shootdown_free(uint32_t virt, uint32_t pages);
+void pmm_tlb_counts(uint32_t *shootdowns, uint32_t *ipis);
 
 void pmm_get_stats(pmm_stats_t *stats);
 /*

@@ -73,14 +73,15 @@ static uint32_t unmap_beyond(bmap_t *m, uint32_t words, uint32_t had_words)
 {
     uint32_t keep = (words * 4 + PAGE_SIZE - 1) / PAGE_SIZE; /* pages of each bitmap kept */
     uint32_t had = (had_words * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
-    for (uint32_t pg = keep; pg < had; pg++) {
-        kmap_unmap("bmap_uncover", m->start_v + pg * PAGE_SIZE, PMM_OWNER_META);
-        kmap_unmap("bmap_uncover", m->free_v + pg * PAGE_SIZE, PMM_OWNER_META);
+    if (had > keep) { /* one TLB shootdown per bitmap's run */
+        kmap_unmap_run("bmap_uncover", m->start_v + keep * PAGE_SIZE, had - keep, PMM_OWNER_META);
+        kmap_unmap_run("bmap_uncover", m->free_v + keep * PAGE_SIZE, had - keep, PMM_OWNER_META);
     }
     uint32_t sum_keep = ((keep * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
     uint32_t sum_had = ((had * PAGE_SIZE / 4 + 31) / 32 * 4 + PAGE_SIZE - 1) / PAGE_SIZE;
-    for (uint32_t pg = sum_keep; pg < sum_had; pg++)
-        kmap_unmap("bmap_uncover", m->sum_v + pg * PAGE_SIZE, PMM_OWNER_META);
+    if (sum_had > sum_keep)
+        kmap_unmap_run("bmap_uncover", m->sum_v + sum_keep * PAGE_SIZE, sum_had - sum_keep,
+                       PMM_OWNER_META);
     return keep;
 }
 

@@ -55,14 +55,6 @@ void glue_spin_lock(void);
 void glue_spin_unlock(void);
 
 /*
- * A pause inside mm/'s own spin loops (the per-CPU caches' locks, taken with
- * interrupts off).  x86: "rep; nop".  A kernel whose TLB shootdown waits for
- * an acknowledgement must also answer pending shootdown requests here, as in
- * its glue_spin_lock's loop: a CPU spinning with interrupts off takes no IPI.
- */
-void glue_cpu_relax(void);
-
-/*
  * Where physical address `phys` can be reached by the CPU right now.  The
  * kernel before paging: identity (returns phys).  The host: inside its
  * simulated physical memory.
@@ -85,15 +77,48 @@ void *glue_phys_to_virt(uintptr_t phys);
  * glue_kmap_ready:  1 once pages can be mapped (paging is on), else 0.
  * glue_kmap:        map virt -> phys, present, writable, kernel only; 0, or
  *                   -1 if it cannot (no memory for a page table, already mapped).
- * glue_kunmap:      unmap virt and flush its TLB entry on every CPU; return the
- *                   physical address it mapped (0 if it was not mapped).  mm/
- *                   frees the page itself.
+ * glue_kunmap:      unmap virt and flush its TLB entry on THIS CPU only (invlpg);
+ *                   return the physical address it mapped (0 if it was not
+ *                   mapped).  mm/ then calls glue_tlb_shootdown once for the
+ *                   whole run it unmapped, and frees the pages only after it
+ *                   returned (a page table your kunmap empties: free it no
+ *                   earlier either; or keep it, as the simplest kernels do).
  * glue_kmapped:     the physical address behind virt, 0 if unmapped.
  */
 int glue_kmap_ready(void);
 int glue_kmap(uintptr_t virt, uintptr_t phys);
 uintptr_t glue_kunmap(uintptr_t virt);
 uintptr_t glue_kmapped(uintptr_t virt);
+
+/*
+ * TLB shootdown (every kernel with paging, mm/vmm.c's or its own).
+ *
+ * Kernel mappings of [virt, virt + pages * 4096) were removed or changed, and
+ * this CPU has flushed them.  Before returning, every other CPU that may have
+ * cached them has flushed them too (an IPI with acknowledgement), so mm/ may
+ * now free their frames.  Returns the number of CPUs interrupted (0 on one
+ * CPU).  Called with mm/'s lock held, interrupts off.
+ *
+ * mm/ batches: a vfree, a kernel stack freed, the heap shrinking, a run of
+ * metadata pages unmapped make ONE call for the whole run (after every page
+ * of it is unmapped, before any of its frames goes back to the PMM); a page
+ * table emptied by the run is covered by the same call (INVLPG of an address
+ * also drops the paging-structure caches), and its frame goes back after it.
+ * vmm_unmap_page makes one call for its page.  Counted in memory_stats_t's
+ * tlb_shootdowns (calls) and tlb_ipis (the sum of the returns).
+ *
+ * One CPU: return 0 (this CPU flushed already).
+ */
+unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages);
+
+/*
+ * A pause hint inside mm/'s own spin loops (the per-CPU caches' locks, taken
+ * with interrupts off; x86: `rep; nop`, the PAUSE instruction).  A kernel
+ * whose shootdown waits for an acknowledgement also answers pending shootdown
+ * requests here, as in its glue_spin_lock's loop: a CPU spinning for a lock
+ * with interrupts off cannot take the shootdown's IPI.
+ */
+void glue_cpu_relax(void);
 
 /* A pointer through which the code can use kernel virtual address `virt` (a kernel: the cast). */
 void *glue_virt_to_ptr(uintptr_t virt);
@@ -117,13 +142,5 @@ void glue_paging_enable(uintptr_t directory_phys);
  * is backed by the same bytes as simulated physical memory.
  */
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys);
-
-/* ---- Several CPUs (issue 12) ---- */
-
-/* Kernel mappings of [virt, virt + pages * 4096) were removed or changed, and this CPU has
-   flushed them.  Before returning, every other CPU that may have cached them has flushed
-   them too (an IPI with acknowledgement), so mm/ may now free their frames.  Returns the
-   number of CPUs interrupted (0 on one CPU).  Called with mm/'s lock held, interrupts off. */
-unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages);
 
 #endif /* MM_GLUE_H */

@@ -97,8 +97,8 @@ heap_region_t *heap_growing_region(void)
 /* Unmap [from, to) bytes of the growing region (pages go back to the PMM). */
 static void unmap_range(vaddr_t from, vaddr_t to)
 {
-    for (vaddr_t v = from; v < to; v += PAGE_SIZE)
-        kmap_unmap("vmm_heap_unmap", v, PMM_OWNER_HEAP);
+    if (to > from) /* one TLB shootdown for the whole run */
+        kmap_unmap_run("vmm_heap_unmap", from, (to - from) / PAGE_SIZE, PMM_OWNER_HEAP);
 }
 
 /*

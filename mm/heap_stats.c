@@ -60,6 +60,7 @@ void get_memory_stats(memory_stats_t *stats)
     stats->heap_virtual_size = vr ? (uint32_t)(vr->end - vr->start) : 0;
     stats->heap_virtual_peak = heap_state.virtual_peak;
     slab_totals(&stats->slab_objects, &stats->slab_pages, &stats->slab_cpu_cached);
+    pmm_tlb_counts(&stats->tlb_shootdowns, &stats->tlb_ipis);
     heap_leave(call);
     mag_unlock_all(held, flags);
 }

@@ -4,6 +4,10 @@
  * above is reported, not passed on to the kernel's page tables), counts the
  * pages of each range, and frees an unmapped page as its owner's.
  *
+ * Unmapping batches the TLB shootdown: a run of pages is unmapped (each
+ * flushed on this CPU by glue_kunmap), then one glue_tlb_shootdown covers the
+ * run, then its pages go back to the PMM (held there till then).
+ *
  * Owns the counts.  Calls the glue's kernel-page functions (mm/vmm.c, or the
  * embedding kernel's own paging), pmm.c, log.c.
  */
@@ -53,19 +57,16 @@ int kmap_page(vaddr_t virt, paddr_t phys)
     return 0;
 }
 
-void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
+/* Unmap one page of range r (this CPU's TLB only); hold its page for the shootdown.  1 if unmapped.
+ */
+static int unmap_one(const char *fn, int r, vaddr_t virt, pmm_owner_t owner)
 {
-    int r = range_of(virt);
-    if (r < 0 || virt & (PAGE_SIZE - 1)) {
-        mm_report("%s: 0x%08lx: not a page of the ranges mm/ maps", fn, (unsigned long)virt);
-        return;
-    }
     paddr_t mapped = glue_kmapped(virt), phys = glue_kunmap(virt);
     if (!phys) {
         if (mapped && glue_kmapped(virt)) /* the kernel kept it: the page stays its owner's */
             mm_report("%s: 0x%08lx: glue_kunmap left 0x%08lx mapped: still mapped, not freed", fn,
                       (unsigned long)virt, (unsigned long)mapped);
-        return;
+        return 0;
     }
     if (counts[r])
         counts[r]--;
@@ -73,17 +74,46 @@ void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
         mm_report("%s: 0x%08lx: glue_kunmap returned 0x%08lx, glue_kmapped said 0x%08lx: "
                   "unmapped, not freed",
                   fn, (unsigned long)virt, (unsigned long)phys, (unsigned long)mapped);
-        return;
+        return 1;
     }
     pmm_owner_t has = pmm_page_owner(phys);
     if (has == owner) {
-        pmm_free_pages_owner(phys, 1, owner);
-        return;
+        pmm_free_held(fn, phys, owner); /* freed after the shootdown */
+        return 1;
     }
     mm_report("%s: 0x%08lx: maps 0x%08lx, a page of owner %s in the PMM, not a %s page: "
               "unmapped, not freed",
               fn, (unsigned long)virt, (unsigned long)phys, pmm_owner_name(has),
               pmm_owner_name(owner));
+    return 1;
+}
+
+void kmap_unmap_run(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_t owner)
+{
+    int r = range_of(base);
+    if (!pages)
+        return;
+    if (r < 0 || base & (PAGE_SIZE - 1) || range_of(base + (pages - 1) * PAGE_SIZE) != r ||
+        base + (pages - 1) * PAGE_SIZE < base) {
+        mm_report("%s: 0x%08lx: not a page of the ranges mm/ maps", fn, (unsigned long)base);
+        return;
+    }
+    /* every page off this CPU's TLB first, then one shootdown, then the frames go back */
+    vaddr_t lo = 0, hi = 0;
+    for (uint32_t i = 0; i < pages; i++) {
+        vaddr_t v = base + i * PAGE_SIZE;
+        if (unmap_one(fn, r, v, owner)) {
+            lo = hi == 0 ? v : lo;
+            hi = v + PAGE_SIZE;
+        }
+    }
+    if (hi)
+        pmm_tlb_shootdown_free(lo, (hi - lo) / PAGE_SIZE);
+}
+
+void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
+{
+    kmap_unmap_run(fn, virt, 1, owner);
 }
 
 paddr_t kmap_phys(vaddr_t virt)

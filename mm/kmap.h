@@ -31,13 +31,22 @@ int kmap_ready(void);
 /* Map phys at virt (a page of one of the three ranges): 0, or -1 (nothing changed). */
 int kmap_page(vaddr_t virt, paddr_t phys);
 /*
- * Unmap virt and give its page back to the PMM as owner's.  A page that is not
+ * Unmap virt and give its page back to the PMM as owner's, after its TLB
+ * shootdown (one glue_tlb_shootdown call).  A page that is not
  * owner's in the PMM (someone freed or handed it away behind mm/'s back) is
  * unmapped, not freed, and reported in fn's name; so is a page glue_kunmap
  * names other than glue_kmapped did, and one glue_kunmap leaves mapped.
  * Nothing mapped: nothing done.
  */
 void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner);
+/*
+ * The same for `pages` pages from base (one range), batched: every page is
+ * unmapped first (glue_kunmap flushes this CPU only), then ONE
+ * glue_tlb_shootdown covers the run (from the first to the last page that was
+ * mapped), and only then do the pages (and any page table emptied on the way)
+ * go back to the PMM.  No page was mapped: no shootdown.
+ */
+void kmap_unmap_run(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_t owner);
 /* The physical page behind virt, 0 if none. */
 paddr_t kmap_phys(vaddr_t virt);
 /* Pages mapped through kmap_page and not unmapped since, in one range. */

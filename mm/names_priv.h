@@ -88,6 +88,7 @@
 #define kmap_ready               mm_kmap_ready
 #define kmap_reset_range         mm_kmap_reset_range
 #define kmap_unmap               mm_kmap_unmap
+#define kmap_unmap_run           mm_kmap_unmap_run
 #define pmm_data                 mm_pmm_data
 #define pmm_run_release          mm_pmm_run_release
 #define slab_all                 mm_slab_all

@@ -417,6 +417,77 @@ int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to
     return r;
 }
 
+/* ------------------------------------------------------ TLB shootdown ---- */
+
+/*
+ * A page unmapped from the kernel's address space may still sit in another
+ * CPU's TLB: whoever got it next would share it with a stale translation.
+ * So an unmapping layer does not free it at once: pmm_free_held holds it (still
+ * PG_USED, its owner's, `prev` PFN_HELD, chained through `next`), and
+ * pmm_tlb_shootdown_free, after glue_tlb_shootdown returned, frees every page
+ * held.  Only this CPU adds to the chain, between the two, under mm/'s lock.
+ */
+int pmm_free_held(const char *fn, paddr_t page, pmm_owner_t owner)
+{
+    glue_irqflags_t f = mm_lock();
+    int r = -1;
+    if (owner == PMM_OWNER_NONE || owner >= PMM_OWNER_COUNT)
+        mm_report("%s: 0x%08lx: %u is no owner: not freed", fn, (unsigned long)page,
+                  (unsigned)owner);
+    else if (run_owned(fn, page, 1, owner, "not freed")) {
+        pmm_page_t *p = &pmm_data.pages[pfn_of(page)];
+        if (p->prev == PFN_HELD) {
+            mm_report("%s: 0x%08lx: double free (page already waiting for its TLB shootdown)", fn,
+                      (unsigned long)page);
+        } else {
+            p->prev = PFN_HELD;
+            p->next = pmm_data.nheld ? pmm_data.held : PFN_NONE;
+            pmm_data.held = pfn_of(page);
+            pmm_data.nheld++;
+            r = 0;
+        }
+    }
+    mm_unlock(f);
+    return r;
+}
+
+static unsigned shootdown_locked(uint32_t virt, uint32_t pages)
+{
+    unsigned cpus = glue_tlb_shootdown(virt, pages);
+    pmm_data.tlb_shootdowns++;
+    pmm_data.tlb_ipis += cpus;
+    return cpus;
+}
+
+unsigned pmm_tlb_shootdown(uint32_t virt, uint32_t pages)
+{
+    glue_irqflags_t f = mm_lock();
+    unsigned cpus = shootdown_locked(virt, pages);
+    mm_unlock(f);
+    return cpus;
+}
+
+void pmm_tlb_shootdown_free(uint32_t virt, uint32_t pages)
+{
+    glue_irqflags_t f = mm_lock();
+    shootdown_locked(virt, pages);
+    while (pmm_data.nheld) {
+        uint32_t pfn = pmm_data.held;
+        pmm_page_t *p = &pmm_data.pages[pfn];
+        pmm_data.held = p->next;
+        pmm_data.nheld--;
+        p->prev = p->next = PFN_NONE;
+        free_locked("pmm_tlb_shootdown_free", addr_of(pfn), 1, (pmm_owner_t)p->owner);
+    }
+    mm_unlock(f);
+}
+
+void pmm_tlb_counts(uint32_t *shootdowns, uint32_t *ipis)
+{
+    *shootdowns = pmm_data.tlb_shootdowns;
+    *ipis = pmm_data.tlb_ipis;
+}
+
 pmm_owner_t pmm_page_owner(paddr_t page)
 {
     glue_irqflags_t f = mm_lock();

@@ -16,7 +16,8 @@
 #define PFN_NONE   0xFFFFFFFFu
 #define LOW_MEMORY (1024 * 1024) /* BIOS, VGA, option ROMs: never handed out */
 #define FOUR_GB    0x100000000ull
-#define PFN_4GB    0x100000u /* pfn of 4 GB: `reach` when every page is reachable */
+#define PFN_4GB    0x100000u   /* pfn of 4 GB: `reach` when every page is reachable */
+#define PFN_HELD   0xFFFFFFFEu /* `prev` of a PG_USED page waiting for a TLB shootdown */
 
 /*
  * A page's state.  Only PG_FREE pages are on the free lists; RAM is
@@ -33,7 +34,8 @@ enum {
 };
 
 typedef struct {
-    uint32_t next, prev; /* free list links (pfn), on heads only */
+    uint32_t next, prev; /* free list links (pfn), on heads only; PG_USED pages held for a
+                            TLB shootdown: prev PFN_HELD, next the held chain */
     uint8_t state;       /* PG_* */
     uint8_t head;        /* first page of a free block */
     uint8_t order;       /* that block's order */
@@ -57,6 +59,9 @@ typedef struct {
     /* the stages: pfns below `reach` may be handed out; `unreachable` pages wait above it */
     uint32_t reach, unreachable;
     uint32_t nadded;
+    /* TLB shootdown: pages unmapped, waiting for it (a chain of pfns through `next`) */
+    uint32_t held, nheld;
+    uint32_t tlb_shootdowns, tlb_ipis;
     struct {
         uint32_t first, last; /* pfns [first, last) */
     } added[PMM_ADDED_RANGES];

@@ -153,6 +153,8 @@ int pmm_check(void)
             errors += check_failed(pfn, "page that is not in use has an owner");
         else
             owned[p->owner] += p->state == PG_USED;
+        if (p->state == PG_USED && p->prev == PFN_HELD)
+            errors += check_failed(pfn, "page held for a TLB shootdown that never came");
         if (p->head && p->state != PG_FREE)
             errors += check_failed(pfn, "block head on a page that is not free");
         /* the stages: nothing at or above the limit is handed out or free, nothing below waits */

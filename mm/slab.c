@@ -494,9 +494,9 @@ void slab_reset(void)
     memset(early_desc, 0, sizeof(early_desc));
     slab_all.early_base = (uintptr_t)glue_phys_to_virt(HEAP_START);
     /* the descriptors' pages go back: the old heap's slabs are forgotten */
-    for (vaddr_t v = MM_META_SLABS; v < MM_META_BLOCK_STARTS; v += PAGE_SIZE) {
-        kmap_unmap("slab_reset", v, PMM_OWNER_META); /* nothing if not mapped */
-    }
+    /* nothing if not mapped; one shootdown for what was */
+    kmap_unmap_run("slab_reset", MM_META_SLABS, (MM_META_BLOCK_STARTS - MM_META_SLABS) / PAGE_SIZE,
+                   PMM_OWNER_META);
     slab_all.next_slot = NCLASSES;
     for (unsigned i = 0; i < NCLASSES; i++) {
         if (class_sizes[i] % SLAB_MIN_ALIGN)

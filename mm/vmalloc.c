@@ -187,8 +187,7 @@ static void record(const struct area *a)
 /* Unmap pages of base and give them back to the PMM as owner's (fn names the reports). */
 static void unmap_pages(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_t owner)
 {
-    for (uint32_t i = 0; i < pages; i++)
-        kmap_unmap(fn, base + i * PAGE_SIZE, owner);
+    kmap_unmap_run(fn, base, pages, owner); /* one TLB shootdown for the whole area */
 }
 
 /* A failed call; oom: for want of memory (room, table, pages), reported only if that is on. */

@@ -21,6 +21,15 @@
  * that owner's (PMM_OWNER_HEAP, _META, _VMALLOC or _KSTACK); vmm_unmap_page frees only a plain
  * caller's page (PMM_OWNER_CALLER) and leaves any other owner's page to its owner.
  *
+ * TLB shootdown: an unmap clears the entry (this CPU's TLB flushed by
+ * glue_mapping_changed), holds the page, and a table it empties, in the PMM
+ * (pmm_free_held), then one glue_tlb_shootdown (pmm_tlb_shootdown_free) frees
+ * them: no frame is handed out while another CPU may still reach it.  Through
+ * glue_kunmap, mm/kmap.c makes that one call for a whole run of pages.  A
+ * freed table's window page may linger in other TLBs: the slot's next table
+ * shoots it down (window_stale).  Finding what a page is, and whose, is O(1):
+ * the PMM's owner byte (pmm_page_owner), no scan of the tables.
+ *
  * Errors: every refusal is one mm_report line (function, address, reason)
  * and leaves the tables exactly as they were.
  *
@@ -63,6 +72,8 @@ static struct {
     uint32_t mapped;
     uint32_t vmalloc_mapped; /* of `mapped`, pages in the vmalloc range */
     enum range_owner caller; /* set while an owner maps/unmaps its own range */
+    /* a table of this slot was freed since: other CPUs may still cache its window page */
+    uint32_t window_stale[VMM_ENTRIES / 32];
 } vmm;
 
 /* Each range owner's own window: it maps nowhere else. */
@@ -157,6 +168,11 @@ static int table_for(vaddr_t virt, uint32_t flags)
         return -1;
     pd[pdx] = t | PAGE_PRESENT | PAGE_WRITABLE | (flags & PAGE_USER);
     glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, t);
+    if (vmm.window_stale[pdx / 32] & (1u << pdx % 32)) {
+        /* another CPU may still translate this window page to the slot's old table */
+        vmm.window_stale[pdx / 32] &= ~(1u << pdx % 32);
+        pmm_tlb_shootdown(VMM_PT_WINDOW + pdx * PAGE_SIZE, 1);
+    }
     memset(table(pdx), 0, PAGE_SIZE);
     vmm.tables++;
     return 0;
@@ -223,7 +239,12 @@ static paddr_t clear_locked(vaddr_t virt, uint32_t *e)
     return phys;
 }
 
-/* After clear_locked: virt's table goes back to the PMM if that was its last entry. */
+/*
+ * After clear_locked: virt's table goes back to the PMM if that was its last
+ * entry, held until the shootdown of virt (pmm_tlb_shootdown_free), which also
+ * drops other CPUs' cached directory entries.  Its window page may stay in
+ * their TLBs: the next table of the slot shoots it down (table_for).
+ */
 static void table_release_locked(vaddr_t virt)
 {
     unsigned pdx = VMM_PDX(virt);
@@ -232,7 +253,8 @@ static void table_release_locked(vaddr_t virt)
         paddr_t t = VMM_FRAME(pd[pdx]);
         pd[pdx] = 0;
         glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, 0);
-        pmm_free_pages_owner(t, 1, PMM_OWNER_TABLE);
+        pmm_free_held("vmm_unmap_page", t, PMM_OWNER_TABLE);
+        vmm.window_stale[pdx / 32] |= 1u << pdx % 32;
         vmm.tables--;
     }
 }
@@ -262,13 +284,14 @@ static void unmap_locked(const char *fn, vaddr_t virt)
     if (vmm.caller == OWNER_VMALLOC && has == PMM_OWNER_KSTACK)
         want = PMM_OWNER_KSTACK; /* vmalloc's range holds the kernel stacks too */
     if (has != PMM_OWNER_NONE && has == want)
-        pmm_free_pages_owner(phys, 1, want);
+        pmm_free_held(fn, phys, want); /* freed after the shootdown below */
     else if (has != PMM_OWNER_NONE && vmm.caller != OWNER_NONE)
         mm_report("%s: 0x%08lx: maps 0x%08lx, a page of owner %s in the PMM, not a %s page: "
                   "unmapped, not freed",
                   fn, (unsigned long)virt, (unsigned long)phys, pmm_owner_name(has),
                   pmm_owner_name(want));
     table_release_locked(virt);
+    pmm_tlb_shootdown_free(virt, 1);
 }
 
 void vmm_unmap_page(uint32_t virt)
@@ -335,7 +358,8 @@ void vmm_meta_unmap(vaddr_t virt)
  * mm/glue.h's kernel pages, implemented with our page tables: what the layers
  * above (mm/kmap.c) use, so that they need no VMM of ours.  The range decides
  * the owner, whose map refuses anything outside its window; the unmap keeps the
- * page (mm/kmap.c frees it as its owner's).
+ * page (mm/kmap.c frees it as its owner's after its shootdown, which also
+ * frees a page table the unmap emptied: held here till then).
  */
 static enum range_owner window_of(vaddr_t v)
 {

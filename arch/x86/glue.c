@@ -112,15 +112,8 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
 {
     if (!paging_on)
         return;
-    flush_tlb_single(virt);
-    /*
-     * SMP STAND-IN until mm/ calls glue_tlb_shootdown itself (helper "tlb"):
-     * an entry removed here may sit in another CPU's TLB, and mm/ frees the
-     * frame next; so each unmap is shot down on the other CPUs at once (one
-     * IPI round per page).  The lead removes this when the mm/ side lands.
-     */
-    if (phys == 0)
-        smp_tlb_shootdown(virt, 1);
+    (void)phys;
+    flush_tlb_single(virt); /* this CPU; the others at mm/'s glue_tlb_shootdown for the run */
 }
 
 unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)

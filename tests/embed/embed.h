@@ -51,6 +51,17 @@ extern uint32_t kernel_pd[1024];        /* the one page directory (paging.c) */
 void paging_boot(void);                 /* stage one: first 4 MB + APIC, paging on */
 void paging_map_rest(uint32_t ram_end); /* stage two: identity up to ram_end */
 extern uint32_t paging_mapped_end;      /* RAM identity-mapped so far */
+/* flush the run of pages [va, +pages): invlpg each, or the whole TLB for a long run */
+static inline void invlpg_run(uintptr_t va, size_t pages)
+{
+    if (pages > 32) {
+        uint32_t cr3;
+        __asm__ volatile("movl %%cr3, %0; movl %0, %%cr3" : "=r"(cr3) : : "memory");
+        return;
+    }
+    for (size_t i = 0; i < pages; i++)
+        __asm__ volatile("invlpg (%0)" : : "r"(va + i * 4096) : "memory");
+}
 static inline void invlpg(uintptr_t va)
 {
     __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
@@ -104,11 +115,12 @@ void spin_release(spinlock_t *l);
 
 int lapic_id(void);
 void lapic_init(void);
-void idt_init(void);                /* builds the IDT once (BSP) */
-void idt_load(void);                /* every CPU */
-int smp_start_ap(void);             /* 0 once the AP runs ap_main, -1 if it never came up */
-void smp_shootdown(uintptr_t virt); /* invlpg here and on every other online CPU */
-void smp_poll(void);                /* answer a pending shootdown (called while spinning) */
+void idt_init(void);    /* builds the IDT once (BSP) */
+void idt_load(void);    /* every CPU */
+int smp_start_ap(void); /* 0 once the AP runs ap_main, -1 if it never came up */
+/* flush [virt, +pages) on every other online CPU (this one flushed it): CPUs interrupted */
+unsigned smp_shootdown(uintptr_t virt, size_t pages);
+void smp_poll(void); /* answer a pending shootdown (called while spinning) */
 extern volatile int ap_online;
 int probe_read(uintptr_t virt); /* 1: a read of virt works here; 0: it faults */
 void ap_main(void);

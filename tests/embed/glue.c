@@ -12,7 +12,10 @@
  *   kmap      mm/'s heap, vmalloc and metadata pages, in this kernel's own
  *             page directory; a missing page table comes from mm/'s PMM
  *             (re-entering mm/ under its lock is allowed, counted by mm/);
- *             unmap flushes the TLB on both CPUs (smp_shootdown)
+ *             unmap flushes this CPU's TLB (invlpg); mm/ then calls
+ *             glue_tlb_shootdown once for the run, which flushes the other
+ *             CPU too (smp_shootdown: an IPI, acknowledged)
+ *   relax     `rep; nop`, answering a pending shootdown (smp_poll)
  * Not here: glue_page_table, glue_paging_enable, glue_mapping_changed,
  * which only mm/vmm.c calls, and this kernel does not link mm/vmm.c.
  */
@@ -56,11 +59,6 @@ static spinlock_t mm_spin;
 void glue_spin_lock(void)
 {
     spin_acquire(&mm_spin);
-}
-
-void glue_cpu_relax(void)
-{
-    __asm__ volatile("rep; nop" ::: "memory");
 }
 
 void glue_spin_unlock(void)
@@ -118,8 +116,19 @@ uintptr_t glue_kunmap(uintptr_t virt)
         return 0;
     uintptr_t phys = *e & PTE_FRAME;
     *e = 0;
-    smp_shootdown(virt);
+    invlpg(virt); /* this CPU; the others at mm/'s glue_tlb_shootdown for the run */
     return phys;
+}
+
+unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
+{
+    return smp_shootdown(virt, pages);
+}
+
+void glue_cpu_relax(void)
+{
+    smp_poll();
+    cpu_relax();
 }
 
 uintptr_t glue_kmapped(uintptr_t virt)

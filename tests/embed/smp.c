@@ -6,12 +6,13 @@
  * CPU APIC id 1.  We assume exactly that instead of reading the MP table:
  * the BSP sends INIT-SIPI-SIPI to "the other id" (1 if we are 0, else 0).
  *
- * TLB shootdown (smp_shootdown, for glue_kunmap): one request at a time
- * (its only caller holds mm/'s lock), as a generation number and an address:
+ * TLB shootdown (smp_shootdown, for mm/'s glue_tlb_shootdown, after its
+ * glue_kunmaps flushed this CPU): one request at a time (its only caller
+ * holds mm/'s lock), as a generation number and a run of pages:
  *
  *   requester                          the other CPU
- *   invlpg(va) here                    (running, IF=1)   (spinning, IF=0)
- *   shoot.addr = va; gen++             IPI 0xF0 arrives  spin_acquire's
+ *   (glue_kunmap: invlpg here)         (running, IF=1)   (spinning, IF=0)
+ *   shoot.addr, .pages = run; gen++    IPI 0xF0 arrives  spin_acquire's
  *   IPI 0xF0 to the other CPU          -> smp_poll       wait calls
  *   wait until done[other] == gen      (invlpg, ack)     smp_poll
  *
@@ -87,6 +88,7 @@ static int bsp_id = -1;
 volatile int ap_online;
 static struct {
     volatile uintptr_t addr;
+    volatile size_t pages;
     volatile uint32_t gen;
     volatile uint32_t done[2]; /* by CPU index: 0 the BSP, 1 the AP */
 } shoot;
@@ -103,18 +105,18 @@ void smp_poll(void)
     int me = cpu_index();
     uint32_t g = shoot.gen;
     if (shoot.done[me] != g) {
-        invlpg(shoot.addr);
+        invlpg_run(shoot.addr, shoot.pages);
         shoot.done[me] = g;
     }
 }
 
-void smp_shootdown(uintptr_t virt)
+unsigned smp_shootdown(uintptr_t virt, size_t pages)
 {
-    invlpg(virt);
     if (!ap_online)
-        return;
+        return 0;
     int other = !cpu_index();
     shoot.addr = virt;
+    shoot.pages = pages;
     __asm__ volatile("" ::: "memory");
     uint32_t g = ++shoot.gen;
     shoot.done[!other] = g; /* ours is done */
@@ -127,6 +129,7 @@ void smp_shootdown(uintptr_t virt)
         }
         cpu_relax();
     }
+    return 1;
 }
 
 /* ---- IDT ---- */

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "glue_common.h"
 #include "harness.h"
 #include "lock.h"
 #include "slab.h"
@@ -38,6 +39,20 @@ static unsigned long own_maps, own_unmaps;
 static uintptr_t own_kunmap_lie;   /* glue_kunmap returns the page mapped here instead */
 static unsigned long own_no_table; /* glue_kmap found no page for a page table */
 static int own_kunmap_refuse;      /* glue_kunmap leaves the page mapped and returns 0 */
+
+/* Emptied tables wait for the shootdown mm/ makes after its glue_kunmaps (host_tlb_hook). */
+static uint32_t own_pending[OWN_SLOTS];
+static unsigned own_npending;
+static unsigned long own_shootdowns;
+
+static void own_shootdown(uintptr_t virt, size_t pages)
+{
+    (void)virt;
+    (void)pages;
+    own_shootdowns++;
+    while (own_npending)
+        pmm_free_page(own_pending[--own_npending]);
+}
 
 int glue_kmap_ready(void)
 {
@@ -82,7 +97,9 @@ uintptr_t glue_kunmap(uintptr_t virt)
     own_map[i] = 0;
     glue_mapping_changed(virt, 0);
     if (--own_used[slot] == 0) {
-        pmm_free_page(own_tables[slot]);
+        /* mm/glue.h: a table freed only after mm/'s shootdown for the run (own_shootdown) */
+        if (own_npending < OWN_SLOTS)
+            own_pending[own_npending++] = own_tables[slot];
         own_tables[slot] = 0;
     }
     own_unmaps++;
@@ -108,6 +125,7 @@ static void own_start(uint32_t ram)
     memset(own_map, 0, sizeof(own_map));
     memset(own_tables, 0, sizeof(own_tables));
     memset(own_used, 0, sizeof(own_used));
+    own_npending = 0;
     own_refuse_after = -1;
     own_kunmap_lie = 0;
     own_kunmap_refuse = 0;
@@ -188,6 +206,7 @@ static void test_heap_grows_on_own_paging(void **state)
     }
     own_check();
     assert_tables_match();
+    unsigned long unmaps0 = own_unmaps, shots0 = own_shootdowns;
     for (int i = 0; i < 500; i++) {
         for (size_t k = 0; k < 16 + (size_t)i % 200; k++)
             assert_int_equal(((unsigned char *)small[i])[k], (unsigned char)i);
@@ -196,6 +215,10 @@ static void test_heap_grows_on_own_paging(void **state)
     kfree(big);
     heap_trim();
     assert_true(own_unmaps > 0); /* the shrink went through glue_kunmap */
+    /* ... and mm/ shot the run down in one call per run, not one per page */
+    /* mm/ shoots down per run, never more often than it unmaps */
+    assert_true(own_shootdowns - shots0 <= own_unmaps - unmaps0);
+    assert_int_equal(own_npending, 0); /* every emptied table freed at a shootdown */
     own_check();
     assert_tables_match();
 }
@@ -245,8 +268,13 @@ static void test_vmalloc_and_stacks_on_own_paging(void **state)
     assert_int_equal(glue_kmapped(top - 8192 - PAGE_SIZE), 0); /* the guard below the stack */
     own_check();
     assert_tables_match();
+    unsigned long unmaps0 = own_unmaps, shots0 = own_shootdowns;
     kstack_free(top);
+    assert_int_equal(own_unmaps - unmaps0, 2);
+    assert_int_equal(own_shootdowns - shots0, 1); /* one glue_tlb_shootdown for the stack */
     vfree(v);
+    assert_int_equal(own_unmaps - unmaps0, 8);
+    assert_int_equal(own_shootdowns - shots0, 2); /* ... and one for the 6 pages */
     own_check();
     pmm_stats_t p1;
     pmm_get_stats(&p1);
@@ -310,6 +338,7 @@ static void test_two_stage_start_on_own_paging(void **state)
     memset(own_map, 0, sizeof(own_map));
     memset(own_tables, 0, sizeof(own_tables));
     memset(own_used, 0, sizeof(own_used));
+    own_npending = 0;
     host_mmu_reset();
     pmm_range_t map[] = {{0, 16u << 20, PMM_RANGE_AVAILABLE}};
     pmm_layout_t layout = {.reachable = 4u << 20, .ram_end = 48u << 20};
@@ -567,6 +596,7 @@ static void test_kunmap_leaves_page_mapped(void **state)
 
 int main(void)
 {
+    host_tlb_hook = own_shootdown;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paging_not_on_yet),
         cmocka_unit_test(test_heap_grows_on_own_paging),
