@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "cpu.h"
+#include "cpus.h"
 #include "gdt.h"
 #include "idt.h"
 #include "memmap.h"
@@ -96,6 +97,37 @@ static void heap_demo(void)
 }
 
 extern char kernel_start[], kernel_end[]; /* linker.ld: the image, .bss and boot stack included */
+
+/*
+ * The boot option cpus=madt|mp|one: which firmware table cpu_discover may use
+ * (tools/cpus-check.sh boots each).  Any other cpus=... is named and ignored.
+ */
+static void cpus_boot_option(void)
+{
+    static const struct {
+        const char *word;
+        cpus_source_t source;
+    } options[] = {
+        {"cpus=madt", CPUS_FROM_MADT},
+        {"cpus=mp", CPUS_FROM_MP},
+        {"cpus=one", CPUS_FROM_NONE},
+    };
+
+    for (unsigned i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        if (multiboot_has_option(options[i].word)) {
+            cpu_discover_force(options[i].source);
+            return;
+        }
+    }
+    for (const char *c = multiboot_cmdline(); *c; c++) {
+        if ((c == multiboot_cmdline() || c[-1] == ' ') && c[0] == 'c' && c[1] == 'p' &&
+            c[2] == 'u' && c[3] == 's' && c[4] == '=') {
+            kprintf("[boot] cpus: unknown boot option (not cpus=madt, cpus=mp or cpus=one): "
+                    "ignored\n");
+            return;
+        }
+    }
+}
 
 /* The map handed to the PMM; static, so the PMM may keep pointing at it. */
 static pmm_range_t boot_map[MEMMAP_MAX_RANGES];
@@ -257,6 +289,12 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
         kprintf("[boot] memory map:\n");
         multiboot_print_memory_map();
     }
+
+    /* Before paging: every physical address below 4 GB is readable as it is (arch/x86/cpus_boot.c).
+     */
+    static cpu_topology_t cpus;
+    cpus_boot_option();
+    cpu_discover(&cpus);
 
 #ifdef MM_DEBUG
     /* the debug build's checks: on for every heap from here, with the boot option mmdebug */
