@@ -35,15 +35,16 @@
 
 #include "console.h"
 
-#define RSDP_V1_SIZE   20u
-#define RSDP_V2_SIZE   36u
-#define RSDP_MAX_SIZE  1024u /* the length field of a revision 2 RSDP: 36 in practice */
-#define MADT_HEADER    44u   /* the table header, the local APIC address, the flags */
-#define MADT_LAPIC     0
-#define MADT_OVERRIDE  5
-#define MADT_X2APIC    9
-#define MADT_ENABLED   0x1u
-#define MADT_ONLINE_OK 0x2u
+#define RSDP_V1_SIZE          20u
+#define RSDP_V2_SIZE          36u
+#define RSDP_MAX_SIZE         1024u /* the length field of a revision 2 RSDP: 36 in practice */
+#define ACPI_UNREACHABLE_SAID 4u    /* root entries out of reach named one by one */
+#define MADT_HEADER           44u   /* the table header, the local APIC address, the flags */
+#define MADT_LAPIC            0
+#define MADT_OVERRIDE         5
+#define MADT_X2APIC           9
+#define MADT_ENABLED          0x1u
+#define MADT_ONLINE_OK        0x2u
 
 typedef struct {
     uint32_t phys;
@@ -257,6 +258,15 @@ static int root_find(const fw_reader_t *r, root_t *root)
     return -1;
 }
 
+/* A lying root table may hold a million bad addresses: the first few are named, the rest counted.
+ */
+static void say_unreachable(const root_t *root, uint32_t unreachable)
+{
+    if (unreachable > ACPI_UNREACHABLE_SAID)
+        kprintf("acpi: %s: %u more entries out of reach skipped\n", root->name,
+                unreachable - ACPI_UNREACHABLE_SAID);
+}
+
 int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *out)
 {
     root_t root;
@@ -271,7 +281,7 @@ int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *o
     if (root_find(r, &root) < 0)
         return -1;
 
-    uint32_t entries = (root.length - ACPI_HEADER_SIZE) / root.entry_size;
+    uint32_t entries = (root.length - ACPI_HEADER_SIZE) / root.entry_size, unreachable = 0;
     for (uint32_t i = 0; i < entries; i++) {
         const uint8_t *e =
             fw_read(r, root.phys + ACPI_HEADER_SIZE + i * root.entry_size, root.entry_size);
@@ -281,14 +291,16 @@ int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *o
         }
         uint64_t at = root.entry_size == 8 ? fw_le64(e) : fw_le32(e);
         if (at >> 32) {
-            kprintf("acpi: %s entry %u -> 0x%08x%08x: above 4 GB, out of reach: skipped\n",
-                    root.name, i, (uint32_t)(at >> 32), (uint32_t)at);
+            if (unreachable++ < ACPI_UNREACHABLE_SAID)
+                kprintf("acpi: %s entry %u -> 0x%08x%08x: above 4 GB, out of reach: skipped\n",
+                        root.name, i, (uint32_t)(at >> 32), (uint32_t)at);
             continue;
         }
         const uint8_t *h = fw_read(r, (uint32_t)at, ACPI_HEADER_SIZE);
         if (!h) {
-            kprintf("acpi: %s entry %u -> 0x%08x: cannot be read: skipped\n", root.name, i,
-                    (uint32_t)at);
+            if (unreachable++ < ACPI_UNREACHABLE_SAID)
+                kprintf("acpi: %s entry %u -> 0x%08x: cannot be read: skipped\n", root.name, i,
+                        (uint32_t)at);
             continue;
         }
         if (!fw_sig_is(h, name, 4))
@@ -300,10 +312,12 @@ int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *o
             kprintf(": skipped\n");
             continue;
         }
+        say_unreachable(&root, unreachable);
         out->phys = (uint32_t)at;
         out->length = c.length;
         return 0;
     }
+    say_unreachable(&root, unreachable);
     kprintf("acpi: no %s table among the %s's %u entries\n", name, root.name, entries);
     return -1;
 }

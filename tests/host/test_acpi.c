@@ -563,6 +563,35 @@ static void test_rsdt_entry_outside_memory(void **state)
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 4, IDS(0, 1, 2, 3));
 }
 
+/* A root table full of bad addresses: four named, the rest counted in one line. */
+static void test_rsdt_many_unreachable_entries(void **state)
+{
+    uint32_t tables[1001];
+    for (unsigned i = 0; i < 1000; i++)
+        tables[i] = 0x40000000u + 4096 * i;
+    tables[1000] = MADT_AT;
+    make_acpi(2);
+    put32(mem(RSDP_AT) + 16, HIGH_BASE + 0x10000); /* room for 4 KB of entries */
+    fix_sum(mem(RSDP_AT), 20, 8);
+    make_rsdt(HIGH_BASE + 0x10000, tables, 1001);
+    cpu_topology_t t = discover(CPUS_FROM_ANY);
+    assert_string_equal(out, "acpi: RSDT entry 0 -> 0x40000000: cannot be read: skipped\n"
+                             "acpi: RSDT entry 1 -> 0x40001000: cannot be read: skipped\n"
+                             "acpi: RSDT entry 2 -> 0x40002000: cannot be read: skipped\n"
+                             "acpi: RSDT entry 3 -> 0x40003000: cannot be read: skipped\n"
+                             "acpi: RSDT: 996 more entries out of reach skipped\n"
+                             "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
+    assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 2, IDS(0, 1));
+
+    /* and without the MADT among them: the count, then "no APIC table" */
+    make_rsdt(HIGH_BASE + 0x10000, tables, 1000);
+    out_len = 0;
+    acpi_table_t tb;
+    assert_int_equal(acpi_find_table(&reader, "APIC", &tb), -1);
+    assert_true(strstr(out, "acpi: RSDT: 996 more entries out of reach skipped\n"
+                            "acpi: no APIC table among the RSDT's 1000 entries\n") != NULL);
+}
+
 /* An XSDT entry above 4 GB is out of reach: skipped, said. */
 static void test_xsdt_entry_above_4g(void **state)
 {
@@ -1231,6 +1260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rsdp_bad_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rsdp_v2_bad_extended_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rsdt_entry_outside_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rsdt_many_unreachable_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xsdt_entry_above_4g, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rsdt_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_madt_length_too_short, setup, teardown),
