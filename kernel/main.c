@@ -5,7 +5,9 @@
  * Order matters: the console first (so every later step can report), then
  * the CPU check (a 386 is refused in one line: arch/x86/cpu.c), then
  * our own GDT and the IDT (so a fault from here on prints a diagnosis
- * instead of rebooting), then the multiboot information, then the heap:
+ * instead of rebooting), then the multiboot information, then the CPUs the
+ * firmware lists (cpu_discover: before paging, which lets it read the
+ * tables wherever they are; its result stays in cpu_topology()), then the heap:
  * modules moved out of its way, then memory_init_map() on the memory map.
  * Each step prints before it starts and "ok" when done, so a hang shows
  * where it happened.
@@ -290,9 +292,9 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
         multiboot_print_memory_map();
     }
 
-    /* Before paging: every physical address below 4 GB is readable as it is (arch/x86/cpus_boot.c).
-     */
+    /* Before paging: physical addresses below 4 GB read as they are (arch/x86/cpus_boot.c). */
     static cpu_topology_t cpus;
+    kprintf("[boot] processors, from the firmware's tables:\n");
     cpus_boot_option();
     cpu_discover(&cpus);
 
