@@ -5,7 +5,9 @@
  * Order matters: the console first (so every later step can report), then
  * the CPU check (a 386 is refused in one line: arch/x86/cpu.c), then
  * our own GDT and the IDT (so a fault from here on prints a diagnosis
- * instead of rebooting), then the multiboot information, then the heap:
+ * instead of rebooting), then the multiboot information, then the CPUs the
+ * firmware lists (cpu_discover: before paging, which lets it read the
+ * tables wherever they are; its result stays in cpu_topology()), then the heap:
  * modules moved out of its way, then memory_init_map() on the memory map.
  * Each step prints before it starts and "ok" when done, so a hang shows
  * where it happened.
@@ -98,6 +100,37 @@ static void heap_demo(void)
 }
 
 extern char kernel_start[], kernel_end[]; /* linker.ld: the image, .bss and boot stack included */
+
+/*
+ * The boot option cpus=madt|mp|one: which firmware table cpu_discover may use
+ * (tools/cpus-check.sh boots each).  Any other cpus=... is named and ignored.
+ */
+static void cpus_boot_option(void)
+{
+    static const struct {
+        const char *word;
+        cpus_source_t source;
+    } options[] = {
+        {"cpus=madt", CPUS_FROM_MADT},
+        {"cpus=mp", CPUS_FROM_MP},
+        {"cpus=one", CPUS_FROM_NONE},
+    };
+
+    for (unsigned i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        if (multiboot_has_option(options[i].word)) {
+            cpu_discover_force(options[i].source);
+            return;
+        }
+    }
+    for (const char *c = multiboot_cmdline(); *c; c++) {
+        if ((c == multiboot_cmdline() || c[-1] == ' ') && c[0] == 'c' && c[1] == 'p' &&
+            c[2] == 'u' && c[3] == 's' && c[4] == '=') {
+            kprintf("[boot] cpus: unknown boot option (not cpus=madt, cpus=mp or cpus=one): "
+                    "ignored\n");
+            return;
+        }
+    }
+}
 
 /* The map handed to the PMM; static, so the PMM may keep pointing at it. */
 static pmm_range_t boot_map[MEMMAP_MAX_RANGES];
@@ -208,13 +241,10 @@ static void kernel_run(void *unused)
 #endif
 }
 
-/* The processors the tables name: found with paging still off (they are at physical addresses). */
-static cpu_topology_t topology;
-
 /* Leave the boot stack for a kernel stack with a guard page below it, and run there. */
 static void kernel_run_on_kstack(void)
 {
-    smp_start(&topology); /* the APs: each on a kernel stack of its own */
+    smp_start(cpu_topology()); /* the APs (found at boot, before paging): each on a kstack */
 
     vaddr_t top = kstack_alloc(KERNEL_STACK_SIZE);
     if (!top) {
@@ -265,6 +295,12 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
         multiboot_print_memory_map();
     }
 
+    /* Before paging: physical addresses below 4 GB read as they are (arch/x86/cpus_boot.c). */
+    static cpu_topology_t cpus;
+    kprintf("[boot] processors, from the firmware's tables:\n");
+    cpus_boot_option();
+    cpu_discover(&cpus);
+
 #ifdef MM_DEBUG
     /* the debug build's checks: on for every heap from here, with the boot option mmdebug */
     mm_debug_set(multiboot_has_option("mmdebug"));
@@ -278,7 +314,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     kprintf("\n");
     if (multiboot_has_option("phase1")) {
         kprintf("[boot] phase1: no PMM, no paging (boot option phase1)\n");
-    } else if ((cpu_discover(&topology), pmm_start())) {
+    } else if (pmm_start()) {
         paging_start();
         kernel_run_on_kstack();
     }
