@@ -15,14 +15,20 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <signal.h>
 
 #include <cmocka.h>
 
 #include "glue_common.h"
 #include "harness.h"
 #include "slab.h"
+#ifdef MM_DEBUG
+#include "mm_debug.h"
+#endif
 
-#define PAGE 4096u
+#define PAGE            4096u
+#define MAG_BATCH_GUESS 40 /* more than a magazine holds: some go back, some stay */
 
 static int fresh(void **state)
 {
@@ -127,11 +133,182 @@ static void test_destroy_from_a_ctor(void **state)
     check_every_layer();
 }
 
+/* ---- finding: kmem_cache_cpu_objects from inside mm/ on its own CPU ---- */
+
+static void hung(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_attack_percpu: hung (a CPU spins on its own cache lock)\n";
+    if (write(2, msg, sizeof(msg) - 1) < 0) {
+        /* nothing more to say */
+    }
+    _exit(1);
+}
+
+static uint32_t seen_cpu_objects = 0xdead;
+
+/* The ctor of a cache, run by CPU 0's fill (CPU 0's cache lock held), asks what CPU 0 keeps. */
+static void cpu_objects_ctor(void *obj)
+{
+    (void)obj;
+    seen_cpu_objects = kmem_cache_cpu_objects(0);
+}
+
+static void test_cpu_objects_from_a_ctor(void **state)
+{
+    (void)state;
+    void *k = kmalloc(40);
+    kfree(k); /* CPU 0 keeps some of kmalloc's 48-byte class */
+    uint32_t before = kmem_cache_cpu_objects(0);
+    assert_true(before > 0);
+    kmem_cache_t *c = kmem_cache_create("cpuobj", 100, 0, cpu_objects_ctor);
+    assert_non_null(c);
+    signal(SIGALRM, hung);
+    alarm(10);
+    void *o = kmem_cache_alloc(c); /* the fill runs the ctor */
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    assert_non_null(o);
+    assert_true(seen_cpu_objects >= before); /* the other classes', and the fill's so far */
+    kmem_cache_free(c, o);
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    check_every_layer();
+}
+
+/* ---- memory_init / heap_init_virtual restarts while every CPU's magazines hold objects ---- */
+
+static void fill_cpus(kmem_cache_t *c)
+{
+    for (int cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        host_forced_cpu_id = cpu;
+        void *p[MAG_BATCH_GUESS];
+        for (int i = 0; i < MAG_BATCH_GUESS; i++)
+            p[i] = kmalloc((size_t)(8 + 8 * (i % 20)));
+        for (int i = 0; i < MAG_BATCH_GUESS; i++)
+            kfree(p[i]);
+        if (c) {
+            void *o = kmem_cache_alloc(c);
+            kmem_cache_free(c, o);
+        }
+        assert_true(kmem_cache_cpu_objects(cpu) > 0);
+    }
+    host_forced_cpu_id = 0;
+}
+
+static void assert_no_cpu_objects(void)
+{
+    for (int cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+        assert_int_equal(kmem_cache_cpu_objects(cpu), 0);
+    assert_int_equal(stats_now().slab_cpu_cached, 0);
+}
+
+/* Then the same slots, the same caches again: no stale magazine survives. */
+static void test_restart_with_full_magazines(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        kmem_cache_t *c = kmem_cache_create("restart", 56, 0, NULL);
+        assert_non_null(c);
+        fill_cpus(c);
+        assert_true(stats_now().slab_cpu_cached > 0);
+        check_every_layer();
+        fresh_every_layer(32u << 20); /* memory_init, paging, the virtual heap again */
+        assert_no_cpu_objects();
+        check_every_layer();
+        /* the new cache takes the old one's slot: its magazines start empty */
+        kmem_cache_t *d = kmem_cache_create("restart", 56, 0, NULL);
+        assert_non_null(d);
+        kmem_cache_stats_t st;
+        assert_int_equal(kmem_cache_get_stats(d, &st), 0);
+        assert_int_equal(st.cpu_cached, 0);
+        assert_int_equal(st.live, 0);
+        void *o[40];
+        for (int i = 0; i < 40; i++)
+            assert_non_null(o[i] = kmem_cache_alloc(d));
+        for (int i = 0; i < 40; i++)
+            kmem_cache_free(d, o[i]);
+        check_every_layer();
+        assert_int_equal(kmem_cache_destroy(d), 0);
+        fresh_every_layer(32u << 20);
+    }
+}
+
+/* Destroy with objects in every CPU's magazines, then a new cache in the slot. */
+static void test_destroy_with_objects_on_every_cpu(void **state)
+{
+    (void)state;
+    kmem_cache_t *c = kmem_cache_create("everycpu", 200, 0, NULL);
+    assert_non_null(c);
+    fill_cpus(c);
+    kmem_cache_stats_t st;
+    assert_int_equal(kmem_cache_get_stats(c, &st), 0);
+    assert_int_equal(st.live, 0);
+    assert_true(st.cpu_cached >= MM_MAX_CPUS);
+    host_forced_cpu_id = 5;
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    host_forced_cpu_id = 0;
+    check_every_layer();
+    /* a freed slot is reused last: create (and destroy) until c's slot comes back */
+    kmem_cache_t *d = NULL;
+    for (int i = 0; i < 4 * KMEM_CACHE_MAX && d != c; i++) {
+        if (d)
+            assert_int_equal(kmem_cache_destroy(d), 0);
+        d = kmem_cache_create("everycpu2", 200, 0, NULL);
+        assert_non_null(d);
+    }
+    assert_ptr_equal(d, c);
+    assert_int_equal(kmem_cache_get_stats(d, &st), 0);
+    assert_int_equal(st.cpu_cached, 0);
+    void *o = kmem_cache_alloc(d);
+    assert_non_null(o);
+    kmem_cache_free(d, o);
+    check_every_layer();
+}
+
+#ifdef MM_DEBUG
+/* The debug build: checks switched on by a restart while the magazines hold objects, then off. */
+static void test_debug_on_and_off_across_restarts(void **state)
+{
+    (void)state;
+    fill_cpus(NULL);
+    mm_debug_set(1);
+    fresh_every_layer(32u << 20);
+    assert_no_cpu_objects();
+    unsigned long before = host_spin_locks;
+    for (int i = 0; i < 100; i++)
+        kfree(kmalloc(64));
+    assert_true(host_spin_locks - before >= 100); /* checks on: the shared path */
+    assert_no_cpu_objects();
+    char *p = kmalloc(64);
+    kfree(p);
+    uint32_t e = errors_now();
+    kfree(p);
+    assert_int_equal(errors_now(), e + 1);
+    check_every_layer();
+    mm_debug_set(0);
+    fresh_every_layer(32u << 20);
+    fill_cpus(NULL);
+    check_every_layer();
+    mm_debug_set(1);
+    fresh_every_layer(32u << 20);
+    assert_no_cpu_objects();
+    check_every_layer();
+    mm_debug_set(0);
+    fresh_every_layer(32u << 20);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stats_from_a_ctor_during_a_fill, fresh, natural),
         cmocka_unit_test_setup_teardown(test_destroy_from_a_ctor, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_cpu_objects_from_a_ctor, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_restart_with_full_magazines, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_destroy_with_objects_on_every_cpu, fresh, natural),
+#ifdef MM_DEBUG
+        cmocka_unit_test_setup_teardown(test_debug_on_and_off_across_restarts, fresh, natural),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
