@@ -69,6 +69,13 @@ static void stats_ctor(void *obj)
     }
     ctor_live_seen = st.live;
     ctor_cached_seen = st.cpu_cached;
+    /* the checkers, from inside the fill: sound, nothing to report */
+    if (kmem_cache_check() != 0 || heap_check() != 0)
+        ctor_bad = 2;
+    memory_stats_t ms;
+    get_memory_stats(&ms);
+    if (ms.slab_cpu_cached < st.cpu_cached)
+        ctor_bad = 3;
 }
 
 static void test_stats_from_a_ctor_during_a_fill(void **state)
@@ -298,12 +305,76 @@ static void test_debug_on_and_off_across_restarts(void **state)
 }
 #endif
 
+/*
+ * ---- the PMM dry while fills run: a fill fails half-way ----
+ * The heap grows without the PMM's reclaim (pmm.h: a slab being made is not
+ * reclaimed under itself), so a hook never runs inside a fill: the fill
+ * stops, what it got is handed out, and nothing is lost or left marked.
+ */
+
+static int hook_runs;
+static uint32_t hook_saw_cpu0 = 0xdead;
+
+static size_t reaping_hook(void)
+{
+    hook_runs++;
+    kmem_cache_reap();
+    hook_saw_cpu0 = kmem_cache_cpu_objects(0);
+    return 0;
+}
+
+static void test_fill_fails_half_way(void **state)
+{
+    (void)state;
+    void *p[16];
+    for (int i = 0; i < 16; i++)
+        p[i] = kmalloc(256);
+    for (int i = 0; i < 16; i++)
+        kfree(p[i]); /* CPU 0 keeps some of the 256-byte class */
+    assert_true(kmem_cache_cpu_objects(0) > 0);
+    kmem_cache_t *c = kmem_cache_create("hooked", 300, 0, NULL);
+    assert_non_null(c);
+    static paddr_t taken[(32u << 20) / 4096];
+    unsigned n = 0;
+    pmm_stats_t ps;
+    for (pmm_get_stats(&ps); ps.free_pages; pmm_get_stats(&ps))
+        assert_int_not_equal(taken[n++] = pmm_alloc_page(), 0); /* the PMM dry */
+    assert_int_equal(pmm_register_reclaim(reaping_hook), 0);
+    signal(SIGALRM, hung);
+    alarm(10);
+    static void *objs[40000];
+    int got = 0;
+    while (got < 40000 && (objs[got] = kmem_cache_alloc(c)) != NULL)
+        got++; /* until no page is left for a slab */
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    pmm_unregister_reclaim(reaping_hook);
+    print_message("      %d objects before the heap ran dry; the hook ran %d times\n", got,
+                  hook_runs);
+    assert_true(got > 0 && got < 40000);
+    assert_int_equal(hook_runs, 0); /* never from inside a fill */
+    kmem_cache_stats_t st;
+    assert_int_equal(kmem_cache_get_stats(c, &st), 0);
+    assert_int_equal(st.live, (uint32_t)got); /* the callers' exactly, the rest kept */
+    assert_int_equal(kmem_cache_check(), 0);
+    while (n)
+        pmm_free_page(taken[--n]);
+    for (int i = 0; i < got; i++)
+        kmem_cache_free(c, objs[i]);
+    check_every_layer();
+    assert_int_equal(kmem_cache_get_stats(c, &st), 0);
+    assert_int_equal(st.live, 0);
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    check_every_layer();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stats_from_a_ctor_during_a_fill, fresh, natural),
         cmocka_unit_test_setup_teardown(test_destroy_from_a_ctor, fresh, natural),
         cmocka_unit_test_setup_teardown(test_cpu_objects_from_a_ctor, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_fill_fails_half_way, fresh, natural),
         cmocka_unit_test_setup_teardown(test_restart_with_full_magazines, fresh, natural),
         cmocka_unit_test_setup_teardown(test_destroy_with_objects_on_every_cpu, fresh, natural),
 #ifdef MM_DEBUG
