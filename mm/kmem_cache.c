@@ -426,10 +426,17 @@ uint32_t kmem_cache_cpu_objects(int cpu)
     slab_cpu_t *pc = &slab_all.cpu[cpu];
     uint32_t n = 0;
     flags = glue_irq_save();
-    cpu_cache_lock(pc);
+    /*
+     * Inside mm/ (a ctor, a reclaim hook) this CPU never waits for a cache
+     * lock (magazine.c's lock order): its own is held by its own fill, or by
+     * a CPU waiting for mm/'s lock.  A busy CPU's count is then read as it
+     * is: this CPU's exact (its fill counts as it goes), another's a snapshot.
+     */
+    int locked = mm_lock_held() ? cpu_cache_trylock(pc) : (cpu_cache_lock(pc), 1);
     for (unsigned k = 0; k < NCACHES; k++)
-        n += pc->mag[k].n;
-    cpu_cache_unlock(pc);
+        n += __atomic_load_n(&pc->mag[k].n, __ATOMIC_RELAXED);
+    if (locked)
+        cpu_cache_unlock(pc);
     glue_irq_restore(flags);
     return n;
 }

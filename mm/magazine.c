@@ -59,10 +59,17 @@
  * bit, which no 486-era rule allows and costs more.  ThreadSanitizer cannot
  * see inside an asm statement, so its build takes the builtin.
  */
+#if defined(__SANITIZE_THREAD__) /* gcc's -fsanitize=thread */
+#define MAG_TSAN 1
+#elif defined(__has_feature) /* clang's; gcc before 14 has no __has_feature: an #if of its own */
+#if __has_feature(thread_sanitizer)
+#define MAG_TSAN 1
+#endif
+#endif
+
 static inline int test_and_set(uint32_t *w, unsigned bit)
 {
-#if (defined(__i386__) || defined(__x86_64__)) && !defined(__SANITIZE_THREAD__) &&                 \
-    !(defined(__has_feature) && __has_feature(thread_sanitizer))
+#if (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN)
     unsigned char was;
     __asm__ volatile("lock btsl %2, %0\n\tsetc %1"
                      : "+m"(*w), "=q"(was)
@@ -113,9 +120,11 @@ static void *take(const char *fn, kmem_cache_t *c, int kmalloc)
     mag_t *m = &pc->mag[c->slot];
     void *obj = NULL;
     if (!m->n) {
+        pc->busy_slot = c->slot;
         heap_call_t call = heap_enter(fn);
-        m->n = slab_mag_fill(fn, c, m->obj, MAG_BATCH);
+        slab_mag_fill(fn, c, m, MAG_BATCH);
         heap_leave(call);
+        pc->busy_slot = NCACHES;
     }
     if (m->n) {
         obj = m->obj[--m->n];
@@ -164,9 +173,11 @@ static int give(const char *fn, kmem_cache_t *want, void *ptr, int kmalloc)
     }
     mag_t *m = &pc->mag[c->slot];
     if (m->n == MAG_ROUNDS) { /* the oldest half back to the slabs */
+        pc->busy_slot = c->slot;
         heap_call_t call = heap_enter(fn);
         slab_mag_flush(c, m->obj, MAG_BATCH);
         heap_leave(call);
+        pc->busy_slot = NCACHES;
         for (unsigned k = MAG_BATCH; k < MAG_ROUNDS; k++)
             m->obj[k - MAG_BATCH] = m->obj[k];
         m->n -= MAG_BATCH;

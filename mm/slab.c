@@ -391,24 +391,22 @@ static slab_t *cached_object(const kmem_cache_t *c, const void *obj, unsigned *i
     return s;
 }
 
-unsigned slab_mag_fill(const char *fn, kmem_cache_t *c, void **out, unsigned n)
+void slab_mag_fill(const char *fn, kmem_cache_t *c, mag_t *m, unsigned n)
 {
-    unsigned got = 0;
-    while (got < n) {
+    while (m->n < n) {
         void *obj = slab_out(fn, c);
         if (!obj)
             break;
         unsigned i;
         slab_t *s = cached_object(c, obj, &i);
         __atomic_fetch_or(&s->cmap[i / 32], 1u << (i % 32), __ATOMIC_RELAXED);
-        out[got++] = obj;
+        m->obj[m->n++] = obj;
     }
-    for (unsigned k = 0; k < got / 2; k++) { /* popped from the top: in address order */
-        void *t = out[k];
-        out[k] = out[got - 1 - k];
-        out[got - 1 - k] = t;
+    for (unsigned k = 0; k < m->n / 2; k++) { /* popped from the top: in address order */
+        void *t = m->obj[k];
+        m->obj[k] = m->obj[m->n - 1 - k];
+        m->obj[m->n - 1 - k] = t;
     }
-    return got;
 }
 
 void slab_mag_flush(kmem_cache_t *c, void *const *objs, unsigned n)
@@ -428,14 +426,25 @@ size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy)
     for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
         slab_cpu_t *pc = &slab_all.cpu[cpu];
         int mine = (held >> cpu) & 1;
+        uint32_t skip = NCACHES;
         if (!mine && !cpu_cache_trylock(pc)) {
+            /*
+             * This CPU, inside mm/ from its own fast path's fill or flush (a
+             * ctor, a reclaim hook): that one magazine is in use, the others
+             * hold still (any other holder of this lock waits for mm/'s).
+             */
+            if ((int)cpu != glue_cpu_id() || !mm_lock_held() || pc->busy_slot >= NCACHES) {
+                left |= 1u << cpu;
+                continue;
+            }
+            skip = pc->busy_slot;
+            mine = 1;
             left |= 1u << cpu;
-            continue;
         }
         for (kmem_cache_t *k = c ? c : slab_all.caches; k < (c ? c + 1 : slab_all.caches + NCACHES);
              k++) {
             mag_t *m = &pc->mag[k - slab_all.caches];
-            if (!m->n)
+            if (!m->n || (uint32_t)(k - slab_all.caches) == skip)
                 continue;
             slab_mag_flush(k, m->obj, m->n);
             moved += m->n;
@@ -498,6 +507,8 @@ void slab_reset(void)
     kmap_unmap_run("slab_reset", MM_META_SLABS, (MM_META_BLOCK_STARTS - MM_META_SLABS) / PAGE_SIZE,
                    PMM_OWNER_META);
     slab_all.next_slot = NCLASSES;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+        slab_all.cpu[cpu].busy_slot = NCACHES; /* no fill or flush under way */
     for (unsigned i = 0; i < NCLASSES; i++) {
         if (class_sizes[i] % SLAB_MIN_ALIGN)
             continue;

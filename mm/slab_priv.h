@@ -90,6 +90,8 @@ typedef struct {
 typedef struct {
     uint32_t lock;             /* 0 free, 1 taken: xchg (cpu_cache_lock) */
     uint32_t kmallocs, kfrees; /* kmalloc/kfree calls served here (heap_state has the rest) */
+    uint32_t busy_slot;        /* the slot its owner fills or flushes now (mm/ re-entered: a
+                                  ctor, a reclaim hook), NCACHES: none; its cache lock held */
     mag_t mag[NCACHES];        /* by cache slot */
 } slab_cpu_t;
 
@@ -180,8 +182,12 @@ size_t slab_cache_shrink(kmem_cache_t *c);
 
 /* ---- slab.c: the per-CPU caches' side of the slabs (mm lock held) ---- */
 
-/* Up to n objects of c out of its slabs, marked cached, into out[]: how many (0: no memory). */
-unsigned slab_mag_fill(const char *fn, kmem_cache_t *c, void **out, unsigned n);
+/*
+ * Up to n objects of c out of its slabs, marked cached, into the empty
+ * magazine m, m->n counting them as they come (a ctor or a reclaim hook that
+ * runs meanwhile and asks for statistics sees them kept, not live).
+ */
+void slab_mag_fill(const char *fn, kmem_cache_t *c, mag_t *m, unsigned n);
 /* n cached objects of c back into their slabs. */
 void slab_mag_flush(kmem_cache_t *c, void *const *objs, unsigned n);
 /*
