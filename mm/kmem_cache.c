@@ -294,7 +294,7 @@ static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint
             if (slab_quarantine_object("kmem_cache_free", cache, s, i))
                 slab_drain_quarantine("kmem_cache_free", 0);
             else
-                slab_object_free(cache, s, i);
+                slab_object_free("kmem_cache_free", cache, s, i);
         }
     }
     heap_leave(call);

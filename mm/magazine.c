@@ -53,34 +53,6 @@
 
 #include "magazine.h"
 
-/*
- * Set bit `bit` of *w atomically; was it set before?  One "lock bts" (the
- * 386 has it): the builtins would make a lock cmpxchg loop of a variable
- * bit, which no 486-era rule allows and costs more.  ThreadSanitizer cannot
- * see inside an asm statement, so its build takes the builtin.
- */
-#if defined(__SANITIZE_THREAD__) /* gcc's -fsanitize=thread */
-#define MAG_TSAN 1
-#elif defined(__has_feature) /* clang's; gcc before 14 has no __has_feature: an #if of its own */
-#if __has_feature(thread_sanitizer)
-#define MAG_TSAN 1
-#endif
-#endif
-
-static inline int test_and_set(uint32_t *w, unsigned bit)
-{
-#if (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN)
-    unsigned char was;
-    __asm__ volatile("lock btsl %2, %0\n\tsetc %1"
-                     : "+m"(*w), "=q"(was)
-                     : "Ir"(bit)
-                     : "memory", "cc");
-    return was;
-#else
-    return (int)((__atomic_fetch_or(w, 1u << bit, __ATOMIC_ACQ_REL) >> bit) & 1u);
-#endif
-}
-
 /* The descriptor of slab page `page`: the growing region's inline, the early heap's by call. */
 static inline slab_t *desc_of(uintptr_t page)
 {
@@ -163,7 +135,7 @@ static int give(const char *fn, kmem_cache_t *want, void *ptr, int kmalloc)
     if (off - c->first != (uintptr_t)i * c->stride ||
         !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit))
         goto shared;
-    if (test_and_set(&s->cmap[i / 32], i % 32))
+    if (slab_test_and_set(&s->cmap[i / 32], i % 32))
         goto shared; /* in some CPU's cache already: a double free */
     if (__atomic_load_n(&s->cache, __ATOMIC_RELAXED) != c ||
         !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit)) {

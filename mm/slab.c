@@ -372,10 +372,23 @@ static void slab_in(kmem_cache_t *c, slab_t *s, unsigned i)
         slab_release(c, s);
 }
 
-void slab_object_free(kmem_cache_t *c, slab_t *s, unsigned i)
+int slab_object_free(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i)
 {
+    /*
+     * Claim the object's cached mark first (lock bts): a CPU's fast free of
+     * the same pointer racing this one then finds it taken and goes the
+     * shared way, which reports it, instead of slipping it into a magazine
+     * between slab_object_of's look and the map bit's clearing here.
+     */
+    if (slab_test_and_set(&s->cmap[i / 32], i % 32)) {
+        mm_report("%s: %p: double free (object of cache '%s' is already free, in a CPU's cache)",
+                  fn, slab_object(s, i), c->name);
+        return 0;
+    }
     c->frees++;
-    slab_in(c, s, i);
+    slab_in(c, s, i); /* the map bit clear: from here the fast path sees it free */
+    __atomic_fetch_and(&s->cmap[i / 32], ~(1u << (i % 32)), __ATOMIC_RELAXED);
+    return 1;
 }
 
 /* ------------------------------------------------- the per-CPU caches ---- */
@@ -399,7 +412,8 @@ void slab_mag_fill(const char *fn, kmem_cache_t *c, mag_t *m, unsigned n)
             break;
         unsigned i;
         slab_t *s = cached_object(c, obj, &i);
-        __atomic_fetch_or(&s->cmap[i / 32], 1u << (i % 32), __ATOMIC_RELAXED);
+        if (slab_test_and_set(&s->cmap[i / 32], i % 32))
+            continue; /* a racing double free of a stale pointer put it in its CPU's cache */
         m->obj[m->n++] = obj;
     }
     for (unsigned k = 0; k < m->n / 2; k++) { /* popped from the top: in address order */
@@ -414,8 +428,8 @@ void slab_mag_flush(kmem_cache_t *c, void *const *objs, unsigned n)
     for (unsigned k = 0; k < n; k++) {
         unsigned i;
         slab_t *s = cached_object(c, objs[k], &i);
+        slab_in(c, s, i); /* map bit first: a racing fast free sees it free or still cached */
         __atomic_fetch_and(&s->cmap[i / 32], ~(1u << (i % 32)), __ATOMIC_RELAXED);
-        slab_in(c, s, i);
     }
 }
 
@@ -562,7 +576,7 @@ static void release_object(const char *fn, uintptr_t page, void *ptr)
     unsigned i;
     slab_t *s = slab_object_of(fn, NULL, page, ptr, &i);
     if (s)
-        slab_object_free(s->cache, s, i);
+        slab_object_free(fn, s->cache, s, i);
 }
 
 uint32_t slab_drain_quarantine(const char *fn, int all)
@@ -603,9 +617,7 @@ int slab_kfree(const char *fn, uintptr_t page, void *ptr)
         slab_drain_quarantine(fn, 0);
         return 1;
     }
-    if (s)
-        slab_object_free(s->cache, s, i);
-    return s != NULL;
+    return s && slab_object_free(fn, s->cache, s, i);
 }
 
 size_t slab_usable(const char *fn, uintptr_t page, void *ptr)

@@ -95,6 +95,34 @@ typedef struct {
     mag_t mag[NCACHES];        /* by cache slot */
 } slab_cpu_t;
 
+/*
+ * Set bit `bit` of *w atomically; was it set before?  One "lock bts" (the
+ * 386 has it): the builtins would make a lock cmpxchg loop of a variable
+ * bit, which no 486-era rule allows and costs more.  ThreadSanitizer cannot
+ * see inside an asm statement, so its build takes the builtin.
+ */
+#if defined(__SANITIZE_THREAD__) /* gcc's -fsanitize=thread */
+#define MAG_TSAN 1
+#elif defined(__has_feature) /* clang's; gcc before 14 has no __has_feature: an #if of its own */
+#if __has_feature(thread_sanitizer)
+#define MAG_TSAN 1
+#endif
+#endif
+
+static inline int slab_test_and_set(uint32_t *w, unsigned bit)
+{
+#if (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN)
+    unsigned char was;
+    __asm__ volatile("lock btsl %2, %0\n\tsetc %1"
+                     : "+m"(*w), "=q"(was)
+                     : "Ir"(bit)
+                     : "memory", "cc");
+    return was;
+#else
+    return (int)((__atomic_fetch_or(w, 1u << bit, __ATOMIC_ACQ_REL) >> bit) & 1u);
+#endif
+}
+
 /* This CPU's cache lock: held by its owner on the fast path, by a drain or a check elsewhere. */
 static inline void cpu_cache_lock(slab_cpu_t *pc)
 {
@@ -175,8 +203,11 @@ void *slab_cache_alloc(const char *fn, kmem_cache_t *c);
 /* The slab and index of ptr, an allocated object of `want` (NULL: any), or NULL after a report. */
 slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void *ptr,
                        unsigned *index);
-/* Object i of s is free again (its slab goes back if it was one empty slab too many). */
-void slab_object_free(kmem_cache_t *c, slab_t *s, unsigned i);
+/*
+ * Object i of s is free again (its slab goes back if it was one empty slab too many): 1, or
+ * 0 after reporting a double free (a CPU's fast free of it won the race: it is in that cache).
+ */
+int slab_object_free(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i);
 /* Every empty slab of c back to the heap: how many. */
 size_t slab_cache_shrink(kmem_cache_t *c);
 
