@@ -169,7 +169,11 @@ void *mag_kmalloc(size_t size)
     if (size == 0 || size > SLAB_KMALLOC_MAX ||
         !__atomic_load_n(&slab_all.enabled, __ATOMIC_RELAXED))
         return NULL;
-    return take("kmalloc", &slab_all.caches[slab_all.class_of[(size + 7) / 8]], 1);
+    unsigned k = slab_all.class_of[(size + 7) / 8];
+    /* no classes laid out (heap_init_virtual without memory_init): blocks, as slab_kmalloc says */
+    if (k >= slab_all.nclasses)
+        return NULL;
+    return take("kmalloc", &slab_all.caches[k], 1);
 }
 
 int mag_kfree(void *ptr)
