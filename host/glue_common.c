@@ -83,7 +83,8 @@ static void cpu_id_key_create(void)
         glue_panic("host glue: pthread_key_create for the CPU ids failed");
 }
 
-static int cpu_id_assign(void)
+/* (noinline: glue_cpu_id, on every kmalloc and kfree, stays a leaf) */
+static __attribute__((noinline)) int cpu_id_assign(void)
 {
     if (this_cpu_gone) { /* exiting: a late id, its dense one may already be another's */
         this_cpu = HOST_LATE_CPU_BASE +
@@ -110,9 +111,9 @@ static int cpu_id_assign(void)
 
 int glue_cpu_id(void)
 {
-    if (host_forced_cpu_id != HOST_CPU_ID_NATURAL)
-        return host_forced_cpu_id;
-    int id = this_cpu;
+    int forced = host_forced_cpu_id, id = this_cpu;
+    if (forced != HOST_CPU_ID_NATURAL)
+        return forced;
     return id >= 0 ? id : cpu_id_assign();
 }
 

@@ -111,11 +111,9 @@ static void *boot_alloc(size_t size, size_t align)
 
 /* ----------------------------------------------------------- start-up ---- */
 
-/* Is kmalloc usable?  Brings the heap up on the first call; 0 only from inside start-up. */
-static int heap_ready(void)
+/* heap_ready's first call: brings the heap up (noinline: malloc's frame stays small). */
+static __attribute__((noinline)) int heap_start(void)
 {
-    if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
-        return 1;
     glue_irqflags_t f = mm_lock();
     if (!ready && !initialising) {
         initialising = 1;
@@ -139,6 +137,12 @@ static int heap_ready(void)
     return r;
 }
 
+/* Is kmalloc usable?  Brings the heap up on the first call; 0 only from inside start-up. */
+static inline int heap_ready(void)
+{
+    return __atomic_load_n(&ready, __ATOMIC_ACQUIRE) || heap_start();
+}
+
 /* ------------------------------------------------------------- the API ---- */
 
 static int power_of_two(size_t x)
@@ -153,7 +157,9 @@ static void *alloc(size_t size, size_t align)
         align = MALLOC_ALIGN;
     if (!heap_ready())
         return boot_alloc(size, align);
-    void *p = kmalloc_aligned(size ? size : 1, align);
+    /* (kmalloc's own alignment, HEAP_BLOCK_ALIGN, is malloc's on x86_64: no detour) */
+    void *p = align <= HEAP_BLOCK_ALIGN ? kmalloc(size ? size : 1)
+                                        : kmalloc_aligned(size ? size : 1, align);
     if (!p)
         errno = ENOMEM;
     return p;

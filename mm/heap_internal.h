@@ -36,6 +36,7 @@
 #include "glue.h"
 #include "lock.h"
 #include "memory.h"
+#include "vmm.h"
 #include "mm_debug.h"
 
 /* ---- the heap (heap_alloc.c, heap_region.c, heap_block.c), for slab.c ---- */
@@ -70,11 +71,32 @@ static inline void heap_leave(heap_call_t call)
 /* The slab page holding addr, or 0 if addr is not in a slab page. */
 uintptr_t heap_slab_page_of(uintptr_t addr);
 /*
+ * The growing region's start (0: none yet; fixed once set) and its slab-page
+ * bits, one per page: heap_region.c writes them under the lock (one atomic
+ * store a word), heap_slab_page_quick reads them without it.
+ */
+/* The growing region's largest size. */
+#define HEAP_VIRTUAL_LIMIT ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
+typedef struct {
+    uintptr_t base;
+    uint32_t map[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
+} heap_quick_t;
+extern heap_quick_t heap_quick;
+
+/*
  * heap_slab_page_of for the growing region only, without the lock (the
  * per-CPU caches' free path): the slab page holding addr, or 0.  A racing
  * change of the bit is seen before or after, never torn.
  */
-uintptr_t heap_slab_page_quick(uintptr_t addr);
+static inline uintptr_t heap_slab_page_quick(uintptr_t addr)
+{
+    uintptr_t base = __atomic_load_n(&heap_quick.base, __ATOMIC_RELAXED);
+    if (!base || addr - base >= HEAP_VIRTUAL_LIMIT) /* (below base: wraps, too far) */
+        return 0;
+    uint32_t i = (uint32_t)((addr - base) / PAGE_SIZE);
+    uint32_t w = __atomic_load_n(&heap_quick.map[i / 32], __ATOMIC_RELAXED);
+    return (w >> (i % 32)) & 1 ? base + (uintptr_t)i * PAGE_SIZE : 0;
+}
 /* The first slab page at or above addr (regions in order), or 0: to walk every slab. */
 uintptr_t heap_slab_page_next(uintptr_t addr);
 /* heap_trim with the lock held. */

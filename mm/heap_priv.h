@@ -83,7 +83,6 @@ typedef struct free_links {
 #define HEAP_SHRINK_MIN      (64 * PAGE_SIZE) /* shrink only when 256 KB can go */
 #define HEAP_SHRINK_STEP     (16 * PAGE_SIZE) /* a small kfree unmaps at most 64 KB */
 #define HEAP_TRIM            0xFFFFFFFFu      /* heap_shrink's budget for heap_trim: all */
-#define HEAP_VIRTUAL_LIMIT   ((uint32_t)HEAP_VIRTUAL_END - HEAP_VIRTUAL_START + 1)
 
 typedef struct {
     uintptr_t start;

@@ -34,14 +34,13 @@
 
 /* The regions' slab-page bitmaps: the early heap's, and the virtual heap's (8 KB). */
 static uint32_t slab_map_early[(INITIAL_HEAP_SIZE / PAGE_SIZE + 31) / 32];
-static uint32_t slab_map_virtual[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
 /* The early heap's block map (the virtual heap's is in the metadata window). */
 #define EARLY_GRANULES (INITIAL_HEAP_SIZE / BMAP_GRANULE)
 static uint32_t bmap_early_start[EARLY_GRANULES / 32], bmap_early_free[EARLY_GRANULES / 32];
 static uint32_t bmap_early_sum[(EARLY_GRANULES / 32 + 31) / 32];
 
-/* Where the growing region starts (0: not yet): fixed once set, read without the lock. */
-static uintptr_t quick_base;
+/* The growing region's start and slab-page bits (heap_internal.h: read without the lock). */
+heap_quick_t heap_quick;
 
 /* ------------------------------------------------------------ regions ---- */
 
@@ -64,13 +63,13 @@ int heap_region_add(uintptr_t start, size_t size, vaddr_t vbase)
     r->end = start + size;
     r->retired = 0;
     r->vbase = vbase;
-    r->slab_map = vbase ? slab_map_virtual : slab_map_early;
+    r->slab_map = vbase ? heap_quick.map : slab_map_early;
     r->slab_pages = 0;
     if (size > (vbase ? HEAP_VIRTUAL_LIMIT : INITIAL_HEAP_SIZE))
         glue_panic("region_add: region larger than its slab-page bitmap");
-    memset(r->slab_map, 0, vbase ? sizeof(slab_map_virtual) : sizeof(slab_map_early));
+    memset(r->slab_map, 0, vbase ? sizeof(heap_quick.map) : sizeof(slab_map_early));
     if (vbase)
-        __atomic_store_n(&quick_base, start, __ATOMIC_RELAXED);
+        __atomic_store_n(&heap_quick.base, start, __ATOMIC_RELAXED);
     heap_block_t *b = (heap_block_t *)start;
     b->size = size - HDR;
     b->next = b->prev = NULL;
@@ -278,7 +277,7 @@ void heap_region_reset(void)
         bmap_uncover(&r->map, 0);
     }
     memset(&heap_state, 0, sizeof(heap_state));
-    __atomic_store_n(&quick_base, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&heap_quick.base, 0, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------ slab pages (slab.c) ---- */
@@ -302,16 +301,6 @@ void heap_slab_bit_set(heap_region_t *r, uintptr_t page, int on)
     w = on ? w | 1u << (i % 32) : w & ~(1u << (i % 32));
     __atomic_store_n(&r->slab_map[i / 32], w, __ATOMIC_RELAXED);
     r->slab_pages += on ? 1 : (uint32_t)-1;
-}
-
-uintptr_t heap_slab_page_quick(uintptr_t addr)
-{
-    uintptr_t base = __atomic_load_n(&quick_base, __ATOMIC_RELAXED);
-    if (!base || addr < base || addr - base >= HEAP_VIRTUAL_LIMIT)
-        return 0;
-    uint32_t i = (uint32_t)((addr - base) / PAGE_SIZE);
-    uint32_t w = __atomic_load_n(&slab_map_virtual[i / 32], __ATOMIC_RELAXED);
-    return (w >> (i % 32)) & 1 ? base + (uintptr_t)i * PAGE_SIZE : 0;
 }
 
 /* Is b the block of a slab page (its header on a page marked as a slab)? */

@@ -103,7 +103,7 @@ static int check_cpu_caches(const char *fn, kmem_cache_t *c, uint32_t marked)
             slab_t *s = page ? slab_desc_of(page) : NULL;
             unsigned i = 0;
             if (s && s->cache == c && obj - page >= c->first)
-                i = (unsigned)(((uint64_t)(obj - page - c->first) * c->recip) >> 32);
+                i = slab_index(c, obj - page);
             if (!s || s->cache != c || obj - page < c->first ||
                 obj - page - c->first != (uintptr_t)i * c->stride ||
                 !(s->map[i / 32] & s->cmap[i / 32] & (1u << (i % 32)))) {
@@ -120,6 +120,7 @@ static int check_cpu_caches(const char *fn, kmem_cache_t *c, uint32_t marked)
 int slab_check_locked(const char *fn, uint32_t held)
 {
     int errors = 0;
+    uint32_t own_seen[NCACHES] = {0}; /* bit n: CPU n's own slab of the cache was seen */
     for (kmem_cache_t *c = slab_all.caches; c < slab_all.caches + NCACHES; c++) {
         if (c->magic && !slab_cache_ok(c))
             errors += check_failed(c, "cache slot's magic is not keyed by its address", "?");
@@ -151,6 +152,8 @@ int slab_check_locked(const char *fn, uint32_t held)
             if (s->map[i / 32] & (1u << (i % 32)))
                 errors += dbg_check_live(slab_object(s, i), c->stride, slab_rec(s, i), NULL);
         }
+        for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+            own_seen[c - slab_all.caches] |= (uint32_t)(c->cpu_slab[cpu] == s) << cpu;
         c->seen_slabs++;
         c->seen_live += s->inuse;
         c->seen_partial += slab_state(s) == SLAB_PARTIAL;
@@ -176,6 +179,11 @@ int slab_check_locked(const char *fn, uint32_t held)
                     break;
                 }
             }
+        }
+        for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+            if (c->cpu_slab[cpu] && !((own_seen[c - slab_all.caches] >> cpu) & 1))
+                errors += check_failed(c->cpu_slab[cpu],
+                                       "a CPU fills from what is not a slab of its cache", c->name);
         }
         if (listed[SLAB_PARTIAL] != c->seen_partial || listed[SLAB_EMPTY] != c->seen_empty)
             errors += check_failed(c, "a partial or empty slab is missing from its list", c->name);
@@ -487,9 +495,12 @@ void slab_totals(uint32_t *objects, uint32_t *pages, uint32_t *cached)
 
 void slab_cpu_calls(uint32_t *kmallocs, uint32_t *kfrees)
 {
+    /* kmalloc's classes take only kmalloc's and kfree's calls on the fast path (magazine.c) */
     *kmallocs = *kfrees = 0;
     for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
-        *kmallocs += slab_all.cpu[cpu].kmallocs;
-        *kfrees += slab_all.cpu[cpu].kfrees;
+        for (unsigned k = 0; k < slab_all.nclasses; k++) {
+            *kmallocs += slab_all.cpu[cpu].mag[k].allocs;
+            *kfrees += slab_all.cpu[cpu].mag[k].frees;
+        }
     }
 }

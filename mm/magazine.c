@@ -46,172 +46,51 @@
  * call it makes.  The debug build with its checks on takes the shared path
  * too (red zones and the quarantine are per object).
  *
- * Owns no state (the magazines are slab.c's, in slab_all.cpu).  Calls
- * slab.c, heap_region.c (heap_slab_page_quick), lock.c.
+ * The fast path (magazine.h) is inline in kmalloc.c's and kmem_cache.c's
+ * public functions; this file holds its cold halves (a fill, a flush) and
+ * mag_lock_all.  Owns no state (the magazines are slab.c's, in
+ * slab_all.cpu).  Calls slab.c, lock.c; the inline path reads
+ * heap_region.c's heap_quick and slab.c's slab_all, and calls the glue.
  */
-#include "slab_priv.h"
-
 #include "magazine.h"
 
-/* The descriptor of slab page `page`: the growing region's inline, the early heap's by call. */
-static inline slab_t *desc_of(uintptr_t page)
+void *mag_take_filled(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, glue_irqflags_t flags)
 {
-    uintptr_t off = page - slab_all.virtual_base;
-    if (slab_all.virtual_base && off < VIRTUAL_BYTES)
-        return &slab_all.meta_descs[off / PAGE_SIZE].s;
-    return slab_desc_of(page);
-}
-
-/* This CPU's caches, interrupts off and its cache lock held; NULL: take the shared path. */
-static slab_cpu_t *cpu_enter(glue_irqflags_t *flags)
-{
-    *flags = glue_irq_save();
-    int cpu = glue_cpu_id();
-    if ((unsigned)cpu >= MM_MAX_CPUS || mm_lock_held_by(cpu) || dbg_on()) {
-        glue_irq_restore(*flags);
-        return NULL;
-    }
-    slab_cpu_t *pc = &slab_all.cpu[cpu];
-    cpu_cache_lock(pc);
-    return pc;
-}
-
-static void cpu_leave(slab_cpu_t *pc, glue_irqflags_t flags)
-{
-    cpu_cache_unlock(pc);
-    glue_irq_restore(flags);
-}
-
-/* An object of c from this CPU's magazine (filled if empty), or NULL: the shared path. */
-static void *take(const char *fn, kmem_cache_t *c, int kmalloc)
-{
-    glue_irqflags_t flags;
-    slab_cpu_t *pc = cpu_enter(&flags);
-    if (!pc)
-        return NULL;
     mag_t *m = &pc->mag[c->slot];
-    void *obj = NULL;
-    if (!m->n) {
-        pc->busy_slot = c->slot;
-        heap_call_t call = heap_enter(fn);
-        slab_mag_fill(fn, c, m, MAG_BATCH);
-        heap_leave(call);
-        pc->busy_slot = NCACHES;
-    }
-    if (m->n) {
-        obj = m->obj[--m->n];
-        uintptr_t page = (uintptr_t)obj & ~(uintptr_t)(PAGE_SIZE - 1);
-        slab_t *s = desc_of(page);
-        unsigned i = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
-        __atomic_fetch_and(&s->cmap[i / 32], ~(1u << (i % 32)), __ATOMIC_RELAXED);
-        m->allocs++;
-        pc->kmallocs += (uint32_t)kmalloc;
-    }
-    cpu_leave(pc, flags);
+    pc->busy_slot = c->slot;
+    heap_call_t call = heap_enter(fn);
+    slab_mag_fill(fn, c, (unsigned)(pc - slab_all.cpu), m, MAG_BATCH);
+    heap_leave(call);
+    pc->busy_slot = NCACHES;
+    void *obj = m->n ? mag_pop(c, m) : NULL;
+    mag_cpu_leave(pc, flags);
     return obj;
 }
 
-/*
- * ptr into this CPU's magazine of its cache (want: the cache the caller
- * named, or NULL for kfree): 1, or 0 if any check fails or this CPU has no
- * cache now (the shared path then frees or reports it).
- */
-static int give(const char *fn, kmem_cache_t *want, void *ptr, int kmalloc)
+void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m)
 {
-    uintptr_t page = heap_slab_page_quick((uintptr_t)ptr);
-    if (!page)
-        return 0;
-    glue_irqflags_t flags;
-    slab_cpu_t *pc = cpu_enter(&flags);
-    if (!pc)
-        return 0;
-    slab_t *s = desc_of(page);
-    kmem_cache_t *c = s ? __atomic_load_n(&s->cache, __ATOMIC_RELAXED) : NULL;
-    uintptr_t off = (uintptr_t)ptr - page;
-    if (!c || (want && want != c) || off < c->first)
-        goto shared;
-    unsigned i = (unsigned)(((uint64_t)(off - c->first) * c->recip) >> 32);
-    uint32_t bit = 1u << (i % 32);
-    if (off - c->first != (uintptr_t)i * c->stride ||
-        !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit))
-        goto shared;
-    if (slab_test_and_set(&s->cmap[i / 32], i % 32))
-        goto shared; /* in some CPU's cache already: a double free */
-    if (__atomic_load_n(&s->cache, __ATOMIC_RELAXED) != c ||
-        !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit)) {
-        /* freed and released under us: a double free racing its slab's end */
-        __atomic_fetch_and(&s->cmap[i / 32], ~bit, __ATOMIC_RELAXED);
-        goto shared;
-    }
-    mag_t *m = &pc->mag[c->slot];
-    if (m->n == MAG_ROUNDS) { /* the oldest half back to the slabs */
-        pc->busy_slot = c->slot;
-        heap_call_t call = heap_enter(fn);
-        slab_mag_flush(c, m->obj, MAG_BATCH);
-        heap_leave(call);
-        pc->busy_slot = NCACHES;
-        for (unsigned k = MAG_BATCH; k < MAG_ROUNDS; k++)
-            m->obj[k - MAG_BATCH] = m->obj[k];
-        m->n -= MAG_BATCH;
-    }
-    m->obj[m->n++] = ptr;
-    m->frees++;
-    pc->kfrees += (uint32_t)kmalloc;
-    cpu_leave(pc, flags);
-    return 1;
-shared:
-    cpu_leave(pc, flags);
-    return 0;
-}
-
-void *mag_kmalloc(size_t size)
-{
-    if (size == 0 || size > SLAB_KMALLOC_MAX ||
-        !__atomic_load_n(&slab_all.enabled, __ATOMIC_RELAXED))
-        return NULL;
-    unsigned k = slab_all.class_of[(size + 7) / 8];
-    /* no classes laid out (heap_init_virtual without memory_init): blocks, as slab_kmalloc says */
-    if (k >= slab_all.nclasses)
-        return NULL;
-    return take("kmalloc", &slab_all.caches[k], 1);
-}
-
-int mag_kfree(void *ptr)
-{
-    return give("kfree", NULL, ptr, 1);
-}
-
-void *mag_cache_alloc(kmem_cache_t *c)
-{
-    return slab_cache_ok(c) ? take("kmem_cache_alloc", c, 0) : NULL;
-}
-
-int mag_cache_free(kmem_cache_t *c, void *obj)
-{
-    return slab_cache_ok(c) && give("kmem_cache_free", c, obj, 0);
+    pc->busy_slot = c->slot;
+    heap_call_t call = heap_enter(fn);
+    slab_mag_flush(c, m->obj, MAG_BATCH);
+    heap_leave(call);
+    pc->busy_slot = NCACHES;
+    for (unsigned k = MAG_BATCH; k < MAG_ROUNDS; k++)
+        m->obj[k - MAG_BATCH] = m->obj[k];
+    m->n -= MAG_BATCH;
 }
 
 uint32_t mag_lock_all(glue_irqflags_t *flags)
 {
     *flags = glue_irq_save();
-    int inside = mm_lock_held(); /* then a CPU waiting for mm/'s lock holds its cache lock */
-    uint32_t held = 0;
-    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
-        slab_cpu_t *pc = &slab_all.cpu[cpu];
-        if (inside && !cpu_cache_trylock(pc))
-            continue;
-        if (!inside)
-            cpu_cache_lock(pc);
-        held |= 1u << cpu;
-    }
-    return held;
+    if (mm_lock_held()) /* then a CPU waiting for mm/'s lock holds its cache lock: try only */
+        return cpu_cache_try_all(0);
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+        cpu_cache_lock(&slab_all.cpu[cpu]);
+    return MAG_ALL;
 }
 
 void mag_unlock_all(uint32_t held, glue_irqflags_t flags)
 {
-    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
-        if ((held >> cpu) & 1)
-            cpu_cache_unlock(&slab_all.cpu[cpu]);
-    }
+    cpu_cache_unlock_set(held);
     glue_irq_restore(flags);
 }

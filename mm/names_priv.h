@@ -101,13 +101,11 @@
 #define slab_cpu_drain           mm_slab_cpu_drain
 #define slab_mag_fill            mm_slab_mag_fill
 #define slab_mag_flush           mm_slab_mag_flush
-#define mag_cache_alloc          mm_mag_cache_alloc
-#define mag_cache_free           mm_mag_cache_free
-#define mag_kfree                mm_mag_kfree
-#define mag_kmalloc              mm_mag_kmalloc
+#define mag_give_flushed         mm_mag_give_flushed
+#define mag_take_filled          mm_mag_take_filled
+#define heap_quick               mm_heap_quick
 #define mag_lock_all             mm_mag_lock_all
 #define mag_unlock_all           mm_mag_unlock_all
-#define heap_slab_page_quick     mm_heap_slab_page_quick
 #define slab_check_locked        mm_slab_check_locked
 #define slab_desc_of             mm_slab_desc_of
 #define slab_describe            mm_slab_describe

@@ -260,6 +260,10 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
 
 static void slab_release(kmem_cache_t *c, slab_t *s)
 {
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        if (c->cpu_slab[cpu] == s)
+            c->cpu_slab[cpu] = NULL;
+    }
     list_del(c, s, SLAB_EMPTY);
     c->slabs--;
     uintptr_t page = s->page;
@@ -291,18 +295,65 @@ static void *slab_take(kmem_cache_t *c, slab_t *s)
     glue_panic("slab_take: a slab with room has no clear bit: descriptor broken");
 }
 
+/* An object from s (which has room), counted live. */
+static void *slab_take_live(kmem_cache_t *c, slab_t *s)
+{
+    void *obj = slab_take(c, s);
+    if (++c->live > c->peak_live)
+        c->peak_live = c->live;
+    return obj;
+}
+
 /* An object out of c's slabs (a new slab if none has room), or NULL: no memory. */
 static void *slab_out(const char *fn, kmem_cache_t *c)
 {
     slab_t *s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
     if (!s)
         s = slab_new(fn, c);
+    return s ? slab_take_live(c, s) : NULL;
+}
+
+/* Does a CPU other than `cpu` fill its magazine of c from s? */
+static int slab_other_cpus(const kmem_cache_t *c, unsigned cpu, const slab_t *s)
+{
+    for (unsigned k = 0; k < MM_MAX_CPUS; k++) {
+        if (k != cpu && c->cpu_slab[k] == s)
+            return 1;
+    }
+    return 0;
+}
+
+/* The first of the few slabs from s on (a list) that no CPU but `cpu` fills from, or NULL. */
+#define SLAB_OWN_LOOK 4
+static slab_t *slab_unowned(const kmem_cache_t *c, unsigned cpu, slab_t *s)
+{
+    for (unsigned k = 0; s && k < SLAB_OWN_LOOK; k++, s = s->next) {
+        if (!slab_other_cpus(c, cpu, s))
+            return s;
+    }
+    return NULL;
+}
+
+/*
+ * The slab CPU `cpu` fills from next, with room, or NULL: no memory.  Its
+ * own while that has room; else a partial slab no other CPU fills from (of
+ * the first few), an empty one, a new one; only if there is no memory for a
+ * new one, another CPU's.  What it takes becomes its own.
+ */
+static slab_t *slab_for_cpu(const char *fn, kmem_cache_t *c, unsigned cpu)
+{
+    slab_t *s = c->cpu_slab[cpu];
+    if (s && s->inuse < s->total)
+        return s;
+    s = slab_unowned(c, cpu, c->lists[SLAB_PARTIAL]);
     if (!s)
-        return NULL;
-    void *obj = slab_take(c, s);
-    if (++c->live > c->peak_live)
-        c->peak_live = c->live;
-    return obj;
+        s = slab_unowned(c, cpu, c->lists[SLAB_EMPTY]);
+    if (!s)
+        s = slab_new(fn, c);
+    if (!s) /* (slab_new's relief may have emptied or released some) */
+        s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
+    c->cpu_slab[cpu] = s;
+    return s;
 }
 
 void *slab_cache_alloc(const char *fn, kmem_cache_t *c)
@@ -334,7 +385,7 @@ slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void 
                   (void *)page, c->name);
         return NULL;
     }
-    unsigned i = (unsigned)(((uint64_t)(off - c->first) * c->recip) >> 32);
+    unsigned i = slab_index(c, off);
     unsigned into = (unsigned)(off - c->first - (uintptr_t)i * c->stride);
     if (into) {
         mm_report("%s: %p: interior pointer, %u bytes into object %p of cache '%s' (%u bytes)", fn,
@@ -400,16 +451,17 @@ static slab_t *cached_object(const kmem_cache_t *c, const void *obj, unsigned *i
     slab_t *s = slab_desc_of(page);
     if (!s || s->cache != c)
         glue_panic("slab_mag_flush: a per-CPU cache holds what is not its cache's object");
-    *index = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
+    *index = slab_index(c, (uintptr_t)obj - page);
     return s;
 }
 
-void slab_mag_fill(const char *fn, kmem_cache_t *c, mag_t *m, unsigned n)
+void slab_mag_fill(const char *fn, kmem_cache_t *c, unsigned cpu, mag_t *m, unsigned n)
 {
     while (m->n < n) {
-        void *obj = slab_out(fn, c);
-        if (!obj)
+        slab_t *from = slab_for_cpu(fn, c, cpu);
+        if (!from)
             break;
+        void *obj = slab_take_live(c, from);
         unsigned i;
         slab_t *s = cached_object(c, obj, &i);
         if (slab_test_and_set(&s->cmap[i / 32], i % 32))
@@ -551,7 +603,7 @@ void slab_enable(void)
 static dbg_rec_t *rec_of(const kmem_cache_t *c, const void *obj)
 {
     uintptr_t page = heap_slab_page_of((uintptr_t)obj);
-    unsigned i = (unsigned)(((uint64_t)((uintptr_t)obj - page - c->first) * c->recip) >> 32);
+    unsigned i = slab_index(c, (uintptr_t)obj - page);
     return slab_rec(slab_desc_of(page), i);
 }
 
@@ -652,17 +704,10 @@ void slab_meta_trim_locked(uint32_t held)
      * The per-CPU caches' free path reads descriptors without the lock
      * (holding its CPU's cache lock): unmap none while any CPU is there.
      */
-    uint32_t got = 0;
-    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
-        if (!((held >> cpu) & 1) && cpu_cache_trylock(&slab_all.cpu[cpu]))
-            got |= 1u << cpu;
-    }
+    uint32_t got = cpu_cache_try_all(held);
     if ((held | got) == (uint32_t)((1ull << MM_MAX_CPUS) - 1))
         meta_trim();
-    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
-        if ((got >> cpu) & 1)
-            cpu_cache_unlock(&slab_all.cpu[cpu]);
-    }
+    cpu_cache_unlock_set(got);
 }
 
 /* slab_meta_trim_locked, every CPU's cache lock held. */

@@ -1,7 +1,8 @@
 /*
  * slab_priv.h - what slab.c (the slabs: descriptors, objects, the size
  * classes) and kmem_cache.c (the public kmem_cache_* functions, the slab
- * check) share; nothing else includes it.  Theory of operation: slab.c.
+ * check) share, and magazine.h for its inline fast path; nothing else
+ * includes it.  Theory of operation: slab.c.
  *
  * Every function here expects the glue lock held.
  */
@@ -61,6 +62,12 @@ struct kmem_cache {
     uint64_t recip; /* ceil(2^32 / stride): offset / stride without a divide */
     void (*ctor)(void *obj);
     slab_t *lists[2]; /* by state: partial, empty */
+    /*
+     * The slab each CPU fills its magazine from first (NULL: none yet): a
+     * CPU's objects then share slabs, descriptors and cache lines with no
+     * other CPU's while the slabs last.  Cleared when the slab is released.
+     */
+    slab_t *cpu_slab[MM_MAX_CPUS];
     uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;
     uint32_t seen_slabs, seen_live, seen_partial, seen_empty,
         seen_cached;  /* slab_check_locked's tally */
@@ -88,11 +95,10 @@ typedef struct {
 } mag_t;
 
 typedef struct {
-    uint32_t lock;             /* 0 free, 1 taken: xchg (cpu_cache_lock) */
-    uint32_t kmallocs, kfrees; /* kmalloc/kfree calls served here (heap_state has the rest) */
-    uint32_t busy_slot;        /* the slot its owner fills or flushes now (mm/ re-entered: a
-                                  ctor, a reclaim hook), NCACHES: none; its cache lock held */
-    mag_t mag[NCACHES];        /* by cache slot */
+    uint32_t lock;      /* 0 free, 1 taken: xchg (cpu_cache_lock) */
+    uint32_t busy_slot; /* the slot its owner fills or flushes now (mm/ re-entered: a
+                           ctor, a reclaim hook), NCACHES: none; its cache lock held */
+    mag_t mag[NCACHES]; /* by cache slot */
 } slab_cpu_t;
 
 /*
@@ -142,6 +148,11 @@ static inline void cpu_cache_unlock(slab_cpu_t *pc)
     __atomic_store_n(&pc->lock, 0u, __ATOMIC_RELEASE);
 }
 
+/* Try the cache lock of every CPU not in `held` (bit n: CPU n): the CPUs whose locks it took. */
+static inline uint32_t cpu_cache_try_all(uint32_t held);
+/* Unlock the cache locks of the CPUs in `got`. */
+static inline void cpu_cache_unlock_set(uint32_t got);
+
 typedef struct {
     /* every cache: kmalloc's classes in [0, nclasses), callers' in [NCLASSES, NCACHES) */
     kmem_cache_t caches[NCACHES];
@@ -157,6 +168,24 @@ typedef struct {
 
 /* The caches and where the descriptors are (slab.c). */
 extern slab_all_t slab_all;
+
+static inline uint32_t cpu_cache_try_all(uint32_t held)
+{
+    uint32_t got = 0;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        if (!((held >> cpu) & 1) && cpu_cache_trylock(&slab_all.cpu[cpu]))
+            got |= 1u << cpu;
+    }
+    return got;
+}
+
+static inline void cpu_cache_unlock_set(uint32_t got)
+{
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+        if ((got >> cpu) & 1)
+            cpu_cache_unlock(&slab_all.cpu[cpu]);
+    }
+}
 
 /* Every live cache, in table order. */
 #define for_each_cache(c)                                                                          \
@@ -175,6 +204,17 @@ static inline dbg_rec_t *slab_rec(const slab_t *s, unsigned i)
 static inline unsigned map_words(unsigned total)
 {
     return (total + 31) / 32;
+}
+
+/*
+ * The index on c's grid of the byte at offset `off` in a slab page (off >=
+ * c->first): (off - first) / stride by one multiply.  Exact for every
+ * object's start; an interior offset gives the object it is in, so a caller
+ * checks `off - first == index * stride` before it believes a pointer.
+ */
+static inline unsigned slab_index(const kmem_cache_t *c, uintptr_t off)
+{
+    return (unsigned)(((uint64_t)(off - c->first) * c->recip) >> 32);
 }
 
 static inline void *slab_object(const slab_t *s, unsigned i)
@@ -215,10 +255,13 @@ size_t slab_cache_shrink(kmem_cache_t *c);
 
 /*
  * Up to n objects of c out of its slabs, marked cached, into the empty
- * magazine m, m->n counting them as they come (a ctor or a reclaim hook that
- * runs meanwhile and asks for statistics sees them kept, not live).
+ * magazine m of CPU `cpu`, m->n counting them as they come (a ctor or a
+ * reclaim hook that runs meanwhile and asks for statistics sees them kept,
+ * not live).  They come from the CPU's own slab (c->cpu_slab) while it has
+ * room, then from a slab no other CPU fills from, if one of the first few
+ * has room.
  */
-void slab_mag_fill(const char *fn, kmem_cache_t *c, mag_t *m, unsigned n);
+void slab_mag_fill(const char *fn, kmem_cache_t *c, unsigned cpu, mag_t *m, unsigned n);
 /* n cached objects of c back into their slabs. */
 void slab_mag_flush(kmem_cache_t *c, void *const *objs, unsigned n);
 /*

@@ -143,6 +143,69 @@ static void test_free_on_another_cpu(void **state)
                      stats_now().slab_cpu_cached);
 }
 
+/*
+ * Each CPU fills its magazines from slabs of its own: four CPUs taking turns
+ * (a batch each, as their fills interleave) never get objects of one page,
+ * in a caller's cache or in a kmalloc class, while the slabs have room; the
+ * checker stays at 0 after each round; a released slab is no CPU's any more.
+ */
+static void test_cpus_fill_from_their_own_slabs(void **state)
+{
+    (void)state;
+    kmem_cache_t *c = kmem_cache_create("own", 100, 0, NULL);
+    enum { CPUS = 4, ROUNDS = 6, EACH = 8 };
+    void *obj[2][CPUS][ROUNDS * EACH];
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int cpu = 0; cpu < CPUS; cpu++) {
+            host_forced_cpu_id = cpu;
+            for (int k = 0; k < EACH; k++) {
+                assert_non_null(obj[0][cpu][r * EACH + k] = kmem_cache_alloc(c));
+                assert_non_null(obj[1][cpu][r * EACH + k] = kmalloc(64));
+            }
+        }
+        check_every_layer();
+    }
+    for (int kind = 0; kind < 2; kind++) {
+        for (int a = 0; a < CPUS; a++) {
+            for (int b = a + 1; b < CPUS; b++) {
+                for (int i = 0; i < ROUNDS * EACH; i++) {
+                    for (int j = 0; j < ROUNDS * EACH; j++) {
+                        uintptr_t pa = (uintptr_t)obj[kind][a][i] >> 12;
+                        uintptr_t pb = (uintptr_t)obj[kind][b][j] >> 12;
+                        if (pa == pb)
+                            fail_msg("%s: CPUs %d and %d share page %#lx",
+                                     kind ? "kmalloc-64" : "own", a, b, (unsigned long)pa << 12);
+                    }
+                }
+            }
+        }
+    }
+    /* all back (each on the CPU after its own: remote frees), every slab released */
+    for (int cpu = 0; cpu < CPUS; cpu++) {
+        host_forced_cpu_id = (cpu + 1) % CPUS;
+        for (int i = 0; i < ROUNDS * EACH; i++) {
+            kmem_cache_free(c, obj[0][cpu][i]);
+            kfree(obj[1][cpu][i]);
+        }
+    }
+    check_every_layer();
+    host_forced_cpu_id = 0;
+    assert_int_equal(kmem_cache_shrink(c) >= 0, 1);
+    assert_int_equal(cache_stats(c).slabs, 0);
+    check_every_layer();
+    /* and the CPUs fill again from new slabs */
+    for (int cpu = 0; cpu < CPUS; cpu++) {
+        host_forced_cpu_id = cpu;
+        void *p = kmem_cache_alloc(c);
+        assert_non_null(p);
+        kmem_cache_free(c, p);
+    }
+    check_every_layer();
+    host_forced_cpu_id = 0;
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    check_every_layer();
+}
+
 /* A double free of an object a CPU keeps: reported, refused, never handed out twice. */
 static void test_double_free_in_a_cache(void **state)
 {
@@ -309,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fast_path_takes_no_shared_lock, fresh, natural),
         cmocka_unit_test_setup_teardown(test_bursts_take_the_lock_per_batch, fresh, natural),
         cmocka_unit_test_setup_teardown(test_free_on_another_cpu, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_cpus_fill_from_their_own_slabs, fresh, natural),
         cmocka_unit_test_setup_teardown(test_double_free_in_a_cache, fresh, natural),
         cmocka_unit_test_setup_teardown(test_bad_pointers_still_reported, fresh, natural),
         cmocka_unit_test_setup_teardown(test_statistics_are_exact, fresh, natural),
