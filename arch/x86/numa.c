@@ -311,8 +311,12 @@ static int slit_read(const fw_reader_t *r, const acpi_table_t *slit, const srat_
     }
     uint64_t n = fw_le64(m + 36);
     if (n != s->domains) {
-        kprintf("numa: SLIT at 0x%08x: %u%s localities, the SRAT %u proximity domain%s", slit->phys,
-                (uint32_t)n, n >> 32 ? " and 2^32 times more" : "", s->domains,
+        kprintf("numa: SLIT at 0x%08x: ", slit->phys);
+        if (n >> 32)
+            say_addr(n);
+        else
+            kprintf("%u", (uint32_t)n);
+        kprintf(" localit%s, the SRAT %u proximity domain%s", n == 1 ? "y" : "ies", s->domains,
                 s->domains == 1 ? "" : "s");
         return -1;
     }
@@ -433,19 +437,22 @@ void numa_discover_with(const fw_reader_t *r, const cpu_topology_t *cpus, const 
                 s.length < SRAT_HEADER ? "is shorter than its 48-byte header"
                                        : "runs past readable memory");
         bad = 1;
-    } else if (srat_walk(&s, m, cpus) < 0 || srat_check_ranges(&s, map, count) < 0) {
+    } else if (srat_walk(&s, m, cpus) < 0) {
         bad = 1;
     } else if (s.domains == 0) {
         kprintf("numa: SRAT at 0x%08x: no enabled entry", s.phys);
+        bad = 1;
+    } else if (srat_check_ranges(&s, map, count) < 0) {
         bad = 1;
     }
 
     clear(out, sizeof(*out));
     if (!bad && slit == 0) {
         bad = slit_read(r, &slit_at, &s, out) < 0;
+    } else if (!bad && slit == -2) {
+        kprintf("numa: the SLIT was refused (above)");
+        bad = 1;
     } else if (!bad) {
-        if (slit == -2)
-            kprintf("numa: the SLIT was refused (above): distances 10 local, 20 remote\n");
         for (unsigned a = 0; a < s.domains; a++) {
             for (unsigned b = 0; b < s.domains; b++)
                 out->distance[a][b] = a == b ? NUMA_LOCAL_DISTANCE : NUMA_REMOTE_DISTANCE;
