@@ -57,17 +57,7 @@ boot() {
         rc=$?
     fi
     clean_log "$log.raw" "$log"
-    grep -E '^(cpus|acpi|\[boot\] cpus): ' "$log" >"$log.got"
-    : >"$log.want"
-    for line in "$@"; do
-        printf '%s\n' "$line" >>"$log.want"
-    done
-    if cmp -s "$log.got" "$log.want"; then
-        ok "$what: $(tail -n 1 "$log.got")"
-    else
-        not_ok "$what: the discovery printed other lines (-wanted +got):"
-        diff "$log.want" "$log.got" | sed -n 's/^[<>]/    &/p'
-    fi
+    expect_lines "$log" '^(cpus|acpi|\[boot\] cpus): ' "$what" "$@"
     if [ $acpi = on ]; then
         expect_clean_poweroff "$log" $rc
     else

@@ -33,17 +33,7 @@ boot() {
         </dev/null >"$log.raw" 2>&1
     rc=$?
     clean_log "$log.raw" "$log"
-    grep -E '^(numa|acpi): ' "$log" >"$log.got"
-    : >"$log.want"
-    for line in "$@"; do
-        printf '%s\n' "$line" >>"$log.want"
-    done
-    if cmp -s "$log.got" "$log.want"; then
-        ok "$what: $(tail -n 1 "$log.got")"
-    else
-        not_ok "$what: the discovery printed other lines (-wanted +got):"
-        diff "$log.want" "$log.got" | sed -n 's/^[<>]/    &/p'
-    fi
+    expect_lines "$log" '^(numa|acpi): ' "$what" "$@"
     expect_clean_poweroff "$log" $rc
     echo "  ($(seconds_since "$start") s)"
 }

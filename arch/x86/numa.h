@@ -44,9 +44,10 @@
  * running past the table, overlapping ranges, a range outside the memory map,
  * more proximity domains than NUMA_MAX_NODES, more ranges than
  * NUMA_MAX_RANGES, an APIC id listed in two domains, a bad SLIT) is one line
- * saying what, then one node.  No SRAT: one node, and no line but the summary.
- * One node covers [0, the end of the highest available RAM below 4 GB) and
- * every CPU.
+ * saying what, then one node (a table acpi_find_table refuses, for its
+ * checksum or length, is named by it first: one line more).  No SRAT: one
+ * node, and no line but the summary.  One node covers [0, the end of the
+ * highest available RAM below 4 GB) and every CPU.
  *
  * Every discovery ends with one summary line, for example
  *   numa: 2 nodes from ACPI SRAT: node 0 0x00000000-0x0009ffff
