@@ -35,6 +35,23 @@ expect_not() { # expect_not LOG PATTERN WHAT
     fi
 }
 
+# A boot's arguments "WHAT QEMU-ARG... -- APPEND EXPECTED...": sets what, qargs (the QEMU
+# arguments, one string), append and boot_shift, the count the caller shifts away to keep
+# the EXPECTED lines (cpus-check.sh, numa-check.sh).
+boot_args() { # boot_args "$@"; shift $boot_shift
+    what=$1
+    qargs=
+    boot_shift=1
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        qargs="$qargs $1"
+        boot_shift=$((boot_shift + 1))
+        shift
+    done
+    append=$2
+    boot_shift=$((boot_shift + 2))
+}
+
 # The log's lines that match PATTERN must be exactly LINE..., in order (cpus-check.sh,
 # numa-check.sh: what a discovery printed); LOG.want and LOG.got are left for a look.
 expect_lines() { # expect_lines LOG PATTERN WHAT LINE...

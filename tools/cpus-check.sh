@@ -19,16 +19,8 @@ no_rsdp="acpi: no RSDP in the EBDA or at 0xe0000-0xfffff"
 
 # boot WHAT QEMU-ARGS -- APPEND -- EXPECTED-LINE...: one boot, its discovery lines compared.
 boot() {
-    what=$1
-    shift
-    qargs=
-    while [ "$1" != -- ]; do
-        qargs="$qargs $1"
-        shift
-    done
-    shift
-    append=$1
-    shift
+    boot_args "$@"
+    shift $boot_shift
     echo "== cpus check: $what (qemu$qargs, -append \"$append\")"
     case "$qargs" in
     *acpi=off* | *-no-acpi*) acpi=off ;;

@@ -16,16 +16,8 @@ log=build/numa.log
 
 # boot WHAT QEMU-ARGS -- APPEND -- EXPECTED-LINE...: one boot, its numa/acpi lines compared.
 boot() {
-    what=$1
-    shift
-    qargs=
-    while [ "$1" != -- ]; do
-        qargs="$qargs $1"
-        shift
-    done
-    shift
-    append=$1
-    shift
+    boot_args "$@"
+    shift $boot_shift
     echo "== numa check: $what (qemu$qargs, -append \"$append\")"
     start=$(now)
     # shellcheck disable=SC2086 # qargs: several words
