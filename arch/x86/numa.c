@@ -385,14 +385,15 @@ static void take_srat(numa_topology_t *t, srat_t *s, const cpu_topology_t *cpus)
     }
     t->cpus = cpus && cpus->count <= KERNEL_MAX_CPUS ? cpus->count : 0;
     for (unsigned i = 0; i < t->cpus; i++) {
-        if (s->cpu_node[i] == NO_NODE) {
-            kprintf("numa: SRAT at 0x%08x: CPU %u (APIC id %u) is not listed: taken as node 0's\n",
-                    s->phys, i, cpus->cpu[i].apic_id);
-            t->cpus_not_in_srat++;
-            s->cpu_node[i] = 0;
-        }
-        t->cpu_node[i] = s->cpu_node[i];
+        if (s->cpu_node[i] == NO_NODE && !t->cpus_not_in_srat++)
+            kprintf("numa: SRAT at 0x%08x: running CPUs it does not list, taken as node 0's:",
+                    s->phys);
+        if (s->cpu_node[i] == NO_NODE)
+            kprintf(" %u (APIC id %u)", i, cpus->cpu[i].apic_id);
+        t->cpu_node[i] = s->cpu_node[i] == NO_NODE ? 0 : s->cpu_node[i];
     }
+    if (t->cpus_not_in_srat)
+        kprintf("\n");
     t->srat_cpus_not_running = s->not_running;
     t->source = "ACPI SRAT";
 }

@@ -29,10 +29,10 @@
  *   - a node with memory and no CPU, and a node with CPUs and no memory, are
  *     both valid;
  *   - a running CPU (cpu_topology()) that the SRAT does not list goes to
- *     node 0, said in one line: its memory still has the right nodes, only its
- *     locality is a guess.  SRAT CPUs that are not running (hot-pluggable,
- *     or listed by the SRAT but not by the MADT) are counted in the summary
- *     and otherwise ignored, their proximity domains still nodes;
+ *     node 0, said in one line (naming all such CPUs): its memory still has the right nodes, only
+ * its locality is a guess.  SRAT CPUs that are not running (hot-pluggable, or listed by the SRAT
+ * but not by the MADT) are counted in the summary and otherwise ignored, their proximity domains
+ * still nodes;
  *   - SLIT: the number of localities must equal the number of nodes, so the
  *     proximity domains must be 0..n-1 (sparse domain numbers are accepted
  *     only without a SLIT); the diagonal must be 10 and every other distance

@@ -672,7 +672,8 @@ static void test_running_cpu_not_in_srat(void **state)
     srat_node_ram(1, 32 * MB, 64 * MB);
     srat_end();
     numa_topology_t t = discover();
-    lines_are("numa: SRAT at 0x07fe1000: CPU 3 (APIC id 3) is not listed: taken as node 0's\n"
+    lines_are("numa: SRAT at 0x07fe1000: running CPUs it does not list, taken as node 0's: 3 "
+              "(APIC id 3)\n"
               "numa: 2 nodes from ACPI SRAT: node 0 0x00000000-0x0009ffff 0x00100000-0x01ffffff "
               "cpus 0 1 3, node 1 0x02000000-0x03ffffff cpus 2; SLIT 10 21/21 10; 1 SRAT CPU not "
               "running\n");
@@ -891,6 +892,9 @@ static void test_more_domains_than_nodes(void **state)
         srat_mem(n, MB + n * 8 * MB, n == NUMA_MAX_NODES - 1 ? 7 * MB : 8 * MB, ON);
     srat_end();
     numa_topology_t t = discover();
+    assert_non_null(strstr(out, "numa: SRAT at 0x07fe1000: running CPUs it does not list, taken "
+                                "as node 0's: 0 (APIC id 0) 1 (APIC id 1) 2 (APIC id 2) 3 (APIC "
+                                "id 3)\nnuma: 8 nodes from ACPI SRAT: "));
     assert_int_equal(t.nodes, NUMA_MAX_NODES);
     assert_int_equal(numa_node_of(&t, 60 * MB), 7);
     for (unsigned c = 0; c < 4; c++)
