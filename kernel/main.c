@@ -7,7 +7,8 @@
  * our own GDT and the IDT (so a fault from here on prints a diagnosis
  * instead of rebooting), then the multiboot information, then the CPUs the
  * firmware lists (cpu_discover: before paging, which lets it read the
- * tables wherever they are; its result stays in cpu_topology()), then the heap:
+ * tables wherever they are; its result stays in cpu_topology()), then the
+ * NUMA nodes (numa_discover, the same way; numa_topology()), then the heap:
  * modules moved out of its way, then memory_init_map() on the memory map.
  * Each step prints before it starts and "ok" when done, so a hang shows
  * where it happened.
@@ -35,6 +36,7 @@
 #include "modules.h"
 #include "vmm.h"
 #include "multiboot.h"
+#include "numa.h"
 #include "pmm.h"
 #include "power.h"
 #include "segment.h"
@@ -300,6 +302,11 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     kprintf("[boot] processors, from the firmware's tables:\n");
     cpus_boot_option();
     cpu_discover(&cpus);
+
+    /* Before paging too: the SRAT and SLIT wherever they are (arch/x86/numa_boot.c), checked
+       against the CPUs and the loader's memory map (boot_map is built again for the PMM). */
+    int map_count = memmap_build_from(multiboot_info(), boot_map, MEMMAP_MAX_RANGES);
+    numa_discover(boot_map, map_count < 0 ? 0 : map_count);
 
 #ifdef MM_DEBUG
     /* the debug build's checks: on for every heap from here, with the boot option mmdebug */

@@ -16,7 +16,8 @@
 .PHONY: test-cpus
 
 CPUS_HOST_SRCS := arch/x86/acpi.c arch/x86/mptable.c arch/x86/cpus.c
-CPUS_HOST_HDRS := arch/x86/cpus.h arch/x86/firmware.h arch/x86/console.h tests/rng.h
+CPUS_HOST_HDRS := arch/x86/cpus.h arch/x86/firmware.h arch/x86/console.h tests/rng.h \
+                  tests/host/console_capture.h
 
 define cpus_host_rule
 $(BUILD)/host/$(1)$(2)/test_acpi: tests/host/test_acpi.c $(CPUS_HOST_SRCS) $(CPUS_HOST_HDRS)

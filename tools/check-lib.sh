@@ -35,6 +35,41 @@ expect_not() { # expect_not LOG PATTERN WHAT
     fi
 }
 
+# A boot's arguments "WHAT QEMU-ARG... -- APPEND EXPECTED...": sets what, qargs (the QEMU
+# arguments, one string), append and boot_shift, the count the caller shifts away to keep
+# the EXPECTED lines (cpus-check.sh, numa-check.sh).
+boot_args() { # boot_args "$@"; shift $boot_shift
+    what=$1
+    qargs=
+    boot_shift=1
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        qargs="$qargs $1"
+        boot_shift=$((boot_shift + 1))
+        shift
+    done
+    append=$2
+    boot_shift=$((boot_shift + 2))
+}
+
+# The log's lines that match PATTERN must be exactly LINE..., in order (cpus-check.sh,
+# numa-check.sh: what a discovery printed); LOG.want and LOG.got are left for a look.
+expect_lines() { # expect_lines LOG PATTERN WHAT LINE...
+    el_log=$1 el_pattern=$2 el_what=$3
+    shift 3
+    grep -E -- "$el_pattern" "$el_log" >"$el_log.got"
+    : >"$el_log.want"
+    for line in "$@"; do
+        printf '%s\n' "$line" >>"$el_log.want"
+    done
+    if cmp -s "$el_log.got" "$el_log.want"; then
+        ok "$el_what: $(tail -n 1 "$el_log.got")"
+    else
+        not_ok "$el_what: the discovery printed other lines (-wanted +got):"
+        diff "$el_log.want" "$el_log.got" | sed -n 's/^[<>]/    &/p'
+    fi
+}
+
 exit_status_is() { # exit_status_is RC WANTED: a poweroff is 0, timeout's own status 124
     if [ "$1" -eq "$2" ]; then
         ok "QEMU exit status $2"

@@ -19,16 +19,8 @@ no_rsdp="acpi: no RSDP in the EBDA or at 0xe0000-0xfffff"
 
 # boot WHAT QEMU-ARGS -- APPEND -- EXPECTED-LINE...: one boot, its discovery lines compared.
 boot() {
-    what=$1
-    shift
-    qargs=
-    while [ "$1" != -- ]; do
-        qargs="$qargs $1"
-        shift
-    done
-    shift
-    append=$1
-    shift
+    boot_args "$@"
+    shift $boot_shift
     echo "== cpus check: $what (qemu$qargs, -append \"$append\")"
     case "$qargs" in
     *acpi=off* | *-no-acpi*) acpi=off ;;
@@ -57,17 +49,7 @@ boot() {
         rc=$?
     fi
     clean_log "$log.raw" "$log"
-    grep -E '^(cpus|acpi|\[boot\] cpus): ' "$log" >"$log.got"
-    : >"$log.want"
-    for line in "$@"; do
-        printf '%s\n' "$line" >>"$log.want"
-    done
-    if cmp -s "$log.got" "$log.want"; then
-        ok "$what: $(tail -n 1 "$log.got")"
-    else
-        not_ok "$what: the discovery printed other lines (-wanted +got):"
-        diff "$log.want" "$log.got" | sed -n 's/^[<>]/    &/p'
-    fi
+    expect_lines "$log" '^(cpus|acpi|\[boot\] cpus): ' "$what" "$@"
     if [ $acpi = on ]; then
         expect_clean_poweroff "$log" $rc
     else

@@ -135,14 +135,15 @@ static void sdt_say(const sdt_check_t *c)
 /* ---- the RSDP ---- */
 
 /* 1: a valid RSDP at phys; 0: none there; -1: one there, refused (said why). */
-static int rsdp_at(const fw_reader_t *r, uint32_t phys, rsdp_t *out)
+static int rsdp_at(const fw_reader_t *r, uint32_t phys, rsdp_t *out, int quiet)
 {
     const uint8_t *p = fw_read(r, phys, RSDP_V1_SIZE);
 
     if (!p || !fw_sig_is(p, "RSD PTR ", 8))
         return 0;
     if (fw_sum(p, RSDP_V1_SIZE)) {
-        kprintf("acpi: RSDP at 0x%08x: bad checksum\n", phys);
+        if (!quiet)
+            kprintf("acpi: RSDP at 0x%08x: bad checksum\n", phys);
         return -1;
     }
     out->phys = phys;
@@ -155,19 +156,23 @@ static int rsdp_at(const fw_reader_t *r, uint32_t phys, rsdp_t *out)
     p = fw_read(r, phys, RSDP_V2_SIZE);
     uint32_t length = p ? fw_le32(p + 20) : 0;
     if (!p || length < RSDP_V2_SIZE || length > RSDP_MAX_SIZE) {
-        kprintf("acpi: RSDP at 0x%08x: revision %u, length %u: not %u to %u bytes\n", phys,
-                out->revision, length, RSDP_V2_SIZE, RSDP_MAX_SIZE);
+        if (!quiet)
+            kprintf("acpi: RSDP at 0x%08x: revision %u, length %u: not %u to %u bytes\n", phys,
+                    out->revision, length, RSDP_V2_SIZE, RSDP_MAX_SIZE);
         return -1;
     }
     uint64_t xsdt = fw_le64(p + 24);
     p = fw_read(r, phys, length);
     if (!p) {
-        kprintf("acpi: RSDP at 0x%08x: revision %u, length %u runs past readable memory\n", phys,
-                out->revision, length);
+        if (!quiet)
+            kprintf("acpi: RSDP at 0x%08x: revision %u, length %u runs past readable memory\n",
+                    phys, out->revision, length);
         return -1;
     }
     if (fw_sum(p, length)) {
-        kprintf("acpi: RSDP at 0x%08x: revision %u: bad extended checksum\n", phys, out->revision);
+        if (!quiet)
+            kprintf("acpi: RSDP at 0x%08x: revision %u: bad extended checksum\n", phys,
+                    out->revision);
         return -1;
     }
     out->xsdt = xsdt;
@@ -176,10 +181,10 @@ static int rsdp_at(const fw_reader_t *r, uint32_t phys, rsdp_t *out)
 
 /* Search [start, end) on 16-byte boundaries; *refused counts candidates refused. */
 static int rsdp_scan(const fw_reader_t *r, uint32_t start, uint32_t end, rsdp_t *out,
-                     unsigned *refused)
+                     unsigned *refused, int quiet)
 {
     for (uint32_t a = start; a + 16 <= end; a += 16) {
-        int k = rsdp_at(r, a, out);
+        int k = rsdp_at(r, a, out, quiet);
         if (k > 0)
             return 1;
         if (k < 0)
@@ -189,16 +194,16 @@ static int rsdp_scan(const fw_reader_t *r, uint32_t start, uint32_t end, rsdp_t 
 }
 
 /* The RSDP: the EBDA's first KB, then the BIOS area 0xE0000-0xFFFFF (ACPI 6.5, 5.2.5.1). */
-static int rsdp_find(const fw_reader_t *r, rsdp_t *out)
+static int rsdp_find(const fw_reader_t *r, rsdp_t *out, int quiet)
 {
     unsigned refused = 0;
     uint32_t ebda = fw_ebda(r);
 
-    if (ebda && rsdp_scan(r, ebda, ebda + 1024, out, &refused))
+    if (ebda && rsdp_scan(r, ebda, ebda + 1024, out, &refused, quiet))
         return 0;
-    if (rsdp_scan(r, FW_BIOS_ROM_START, FW_BIOS_ROM_END, out, &refused))
+    if (rsdp_scan(r, FW_BIOS_ROM_START, FW_BIOS_ROM_END, out, &refused, quiet))
         return 0;
-    if (!refused)
+    if (!refused && !quiet)
         kprintf("acpi: no RSDP in the EBDA or at 0x%05x-0x%05x\n", FW_BIOS_ROM_START,
                 FW_BIOS_ROM_END - 1);
     return -1;
@@ -222,63 +227,70 @@ static int root_check(const fw_reader_t *r, uint32_t phys, root_t *root, sdt_che
     return c->problem == SDT_OK ? 0 : -1;
 }
 
-static int root_find(const fw_reader_t *r, root_t *root)
+static int root_find(const fw_reader_t *r, root_t *root, int quiet)
 {
     rsdp_t rsdp;
     sdt_check_t c;
 
-    if (rsdp_find(r, &rsdp) < 0)
+    if (rsdp_find(r, &rsdp, quiet) < 0)
         return -1;
     if (rsdp.xsdt) {
         root->name = "XSDT";
         root->entry_size = 8;
         if (rsdp.xsdt >> 32) {
-            kprintf("acpi: XSDT at 0x%08x%08x: above 4 GB, out of reach",
-                    (uint32_t)(rsdp.xsdt >> 32), (uint32_t)rsdp.xsdt);
+            if (!quiet)
+                kprintf("acpi: XSDT at 0x%08x%08x: above 4 GB, out of reach",
+                        (uint32_t)(rsdp.xsdt >> 32), (uint32_t)rsdp.xsdt);
         } else if (root_check(r, (uint32_t)rsdp.xsdt, root, &c) == 0) {
             return 0;
-        } else {
+        } else if (!quiet) {
             kprintf("acpi: XSDT at 0x%08x: ", (uint32_t)rsdp.xsdt);
             sdt_say(&c);
         }
-        kprintf(rsdp.rsdt ? "; trying the RSDT\n" : "\n");
+        if (!quiet)
+            kprintf(rsdp.rsdt ? "; trying the RSDT\n" : "\n");
     }
     if (!rsdp.rsdt) {
-        kprintf("acpi: RSDP at 0x%08x: no %s\n", rsdp.phys,
-                rsdp.revision >= 2 ? "usable XSDT and no RSDT" : "RSDT");
+        if (!quiet)
+            kprintf("acpi: RSDP at 0x%08x: no %s\n", rsdp.phys,
+                    rsdp.revision >= 2 ? "usable XSDT and no RSDT" : "RSDT");
         return -1;
     }
     root->name = "RSDT";
     root->entry_size = 4;
     if (root_check(r, rsdp.rsdt, root, &c) == 0)
         return 0;
-    kprintf("acpi: RSDT at 0x%08x: ", rsdp.rsdt);
-    sdt_say(&c);
-    kprintf("\n");
+    if (!quiet) {
+        kprintf("acpi: RSDT at 0x%08x: ", rsdp.rsdt);
+        sdt_say(&c);
+        kprintf("\n");
+    }
     return -1;
 }
 
 /* A lying root table may hold a million bad addresses: the first few are named, the rest counted.
  */
-static void say_unreachable(const root_t *root, uint32_t unreachable)
+static void say_unreachable(const root_t *root, uint32_t unreachable, int quiet)
 {
-    if (unreachable > ACPI_UNREACHABLE_SAID)
+    if (unreachable > ACPI_UNREACHABLE_SAID && !quiet)
         kprintf("acpi: %s: %u more entries out of reach skipped\n", root->name,
                 unreachable - ACPI_UNREACHABLE_SAID);
 }
 
-int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *out)
+/* acpi_find_table; quiet: only a refused table of this signature is said (-2). */
+static int find_table(const fw_reader_t *r, const char *signature, acpi_table_t *out, int quiet)
 {
     root_t root;
     sdt_check_t c;
     char name[5];
+    int refused = 0;
 
     if (!signature || !out)
         return -1;
     for (int i = 0; i < 4; i++)
         name[i] = signature[i];
     name[4] = '\0';
-    if (root_find(r, &root) < 0)
+    if (root_find(r, &root, quiet) < 0)
         return -1;
 
     uint32_t entries = (root.length - ACPI_HEADER_SIZE) / root.entry_size, unreachable = 0;
@@ -286,19 +298,20 @@ int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *o
         const uint8_t *e =
             fw_read(r, root.phys + ACPI_HEADER_SIZE + i * root.entry_size, root.entry_size);
         if (!e) {
-            kprintf("acpi: %s at 0x%08x: entry %u cannot be read\n", root.name, root.phys, i);
+            if (!quiet)
+                kprintf("acpi: %s at 0x%08x: entry %u cannot be read\n", root.name, root.phys, i);
             return -1;
         }
         uint64_t at = root.entry_size == 8 ? fw_le64(e) : fw_le32(e);
         if (at >> 32) {
-            if (unreachable++ < ACPI_UNREACHABLE_SAID)
+            if (unreachable++ < ACPI_UNREACHABLE_SAID && !quiet)
                 kprintf("acpi: %s entry %u -> 0x%08x%08x: above 4 GB, out of reach: skipped\n",
                         root.name, i, (uint32_t)(at >> 32), (uint32_t)at);
             continue;
         }
         const uint8_t *h = fw_read(r, (uint32_t)at, ACPI_HEADER_SIZE);
         if (!h) {
-            if (unreachable++ < ACPI_UNREACHABLE_SAID)
+            if (unreachable++ < ACPI_UNREACHABLE_SAID && !quiet)
                 kprintf("acpi: %s entry %u -> 0x%08x: cannot be read: skipped\n", root.name, i,
                         (uint32_t)at);
             continue;
@@ -310,16 +323,28 @@ int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *o
             kprintf("acpi: %s at 0x%08x (%s entry %u): ", name, (uint32_t)at, root.name, i);
             sdt_say(&c);
             kprintf(": skipped\n");
+            refused = 1;
             continue;
         }
-        say_unreachable(&root, unreachable);
+        say_unreachable(&root, unreachable, quiet);
         out->phys = (uint32_t)at;
         out->length = c.length;
         return 0;
     }
-    say_unreachable(&root, unreachable);
-    kprintf("acpi: no %s table among the %s's %u entries\n", name, root.name, entries);
-    return -1;
+    say_unreachable(&root, unreachable, quiet);
+    if (!quiet)
+        kprintf("acpi: no %s table among the %s's %u entries\n", name, root.name, entries);
+    return refused ? -2 : -1;
+}
+
+int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *out)
+{
+    return find_table(r, signature, out, 0) < 0 ? -1 : 0;
+}
+
+int acpi_find_table_quiet(const fw_reader_t *r, const char *signature, acpi_table_t *out)
+{
+    return find_table(r, signature, out, 1);
 }
 
 /* ---- the MADT ---- */

@@ -60,11 +60,16 @@ void cpu_discover_force(cpus_source_t source)
     forced = source;
 }
 
+static const fw_reader_t boot_reader = {phys_read, lapic_id, 0};
+
+const fw_reader_t *fw_boot_reader(void)
+{
+    return &boot_reader;
+}
+
 void cpu_discover(cpu_topology_t *out)
 {
-    static const fw_reader_t reader = {phys_read, lapic_id, 0};
-
-    cpus_discover_with(&reader, forced, out);
+    cpus_discover_with(&boot_reader, forced, out);
     if (out) {
         boot_topology = *out;
         discovered = 1;

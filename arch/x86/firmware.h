@@ -117,6 +117,15 @@ typedef struct {
  */
 int acpi_find_table(const fw_reader_t *r, const char *signature, acpi_table_t *out);
 
+/*
+ * The same, saying nothing when there is no ACPI, no usable root table or no
+ * such table (the CPU discovery has said what is wrong with the root tables;
+ * an optional table's absence is no news): 0 found, -1 none.  A table of this
+ * signature that is refused is still said in one line, and then the result is
+ * -2 (unless a later one is good): for the SRAT and the SLIT (arch/x86/numa.c).
+ */
+int acpi_find_table_quiet(const fw_reader_t *r, const char *signature, acpi_table_t *out);
+
 /* The MADT's enabled processors into *out: 0, or -1 after one line saying why not. */
 int acpi_madt_cpus(const fw_reader_t *r, fw_cpus_t *out);
 
@@ -129,5 +138,8 @@ int mptable_cpus(const fw_reader_t *r, fw_cpus_t *out);
 
 /* cpu_discover on any reader: the kernel's calls it with its own, the host tests with theirs. */
 void cpus_discover_with(const fw_reader_t *r, cpus_source_t source, cpu_topology_t *out);
+
+/* The kernel's reader (arch/x86/cpus_boot.c): before paging, the address is the pointer. */
+const fw_reader_t *fw_boot_reader(void);
 
 #endif /* ARCH_X86_FIRMWARE_H */

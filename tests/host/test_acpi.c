@@ -15,8 +15,8 @@
  * Nothing else can be read: the reader returns NULL outside those two areas.
  * Each read is a fresh copy and the previous one is freed, so a parser that
  * kept a pointer across reads is caught (ASan on x86_64).  The output
- * (kprintf, defined here) is captured: each test asserts the exact lines and
- * the exact result.
+ * (kprintf, tests/host/console_capture.h) is captured: each test asserts the
+ * exact lines and the exact result.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,7 @@
 #include <cmocka.h>
 
 #include "../rng.h"
-#include "console.h"
+#include "console_capture.h" /* kprintf into out[] */
 #include "cpus.h"
 #include "firmware.h"
 
@@ -54,25 +54,6 @@ static void *last_copy;
 static unsigned long reads;
 static int bsp_id;         /* what the fake local APIC says; -1: cannot be read */
 static uint32_t bsp_asked; /* the address bsp_apic_id was given */
-static char out[16384];    /* kprintf's lines */
-static size_t out_len;
-
-void kprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out + out_len, sizeof(out) - out_len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_len = out_len + (size_t)n < sizeof(out) ? out_len + (size_t)n : sizeof(out) - 1;
-}
-
-void terminal_write(const char *s, size_t len)
-{
-    (void)s;
-    (void)len;
-}
-
 static const void *fake_read(void *ctx, uint32_t phys, uint32_t len)
 {
     const uint8_t *src = NULL;

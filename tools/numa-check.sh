@@ -1,0 +1,108 @@
+#!/bin/sh
+# The NUMA topology in the booted kernel (arch/x86/numa.c, issue 13 item 1): the
+# real kernel under QEMU with -numa layouts.  QEMU builds the SRAT from -numa
+# node (memory from -object memory-backend-ram, CPUs from cpus=) and a SLIT when
+# -numa dist is given; the kernel prints one "numa: ..." line.  Every "numa:" and
+# "acpi:" line of the boot must be exactly the expected ones, then a clean poweroff.
+#
+# QEMU's SRAT cuts the 640 KB - 1 MB hole out of node 0 (so node 0 has two
+# ranges) and the 3-4 GB PCI hole out of RAM above 3 GB; "cpus" in the line are
+# CPU indices (cpu_topology()), here equal to the APIC ids.
+#   usage: numa-check.sh "<qemu command and options>" build/kernel.elf
+qemu_base=$1
+kernel=$2
+log=build/numa.log
+. tools/check-lib.sh
+
+# boot WHAT QEMU-ARGS -- APPEND -- EXPECTED-LINE...: one boot, its numa/acpi lines compared.
+boot() {
+    boot_args "$@"
+    shift $boot_shift
+    echo "== numa check: $what (qemu$qargs, -append \"$append\")"
+    start=$(now)
+    # shellcheck disable=SC2086 # qargs: several words
+    timeout 30 $qemu_base $qargs -serial stdio -kernel "$kernel" -append "$append" \
+        </dev/null >"$log.raw" 2>&1
+    rc=$?
+    clean_log "$log.raw" "$log"
+    expect_lines "$log" '^(numa|acpi): ' "$what" "$@"
+    expect_clean_poweroff "$log" $rc
+    echo "  ($(seconds_since "$start") s)"
+}
+
+# mem ID SIZE: a RAM backend for a node
+mem() { echo "-object memory-backend-ram,id=$1,size=$2"; }
+
+node0_640k="0x00000000-0x0009ffff"
+
+# shellcheck disable=SC2046 # mem: several words
+boot "2 nodes of 32 MB, 2 CPUs each, distance 21" \
+    -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
+    -numa dist,src=0,dst=1,val=21 -- autopoweroff \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff cpus 2 3; SLIT 10 21/21 10"
+
+# shellcheck disable=SC2046
+boot "4 nodes of 16 MB, one CPU each, distances 10-40" \
+    -m 64M -smp 4 $(mem m0 16M) $(mem m1 16M) $(mem m2 16M) $(mem m3 16M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0 -numa node,nodeid=1,memdev=m1,cpus=1 \
+    -numa node,nodeid=2,memdev=m2,cpus=2 -numa node,nodeid=3,memdev=m3,cpus=3 \
+    -numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=30 -numa dist,src=0,dst=3,val=40 \
+    -numa dist,src=1,dst=2,val=20 -numa dist,src=1,dst=3,val=30 -numa dist,src=2,dst=3,val=20 \
+    -- autopoweroff \
+    "numa: 4 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x00ffffff cpus 0, node 1 0x01000000-0x01ffffff cpus 1, node 2 0x02000000-0x02ffffff cpus 2, node 3 0x03000000-0x03ffffff cpus 3; SLIT 10 20 30 40/20 10 20 30/30 20 10 20/40 30 20 10"
+
+# shellcheck disable=SC2046
+boot "unequal nodes: 16 MB and 48 MB, no SLIT" \
+    -m 64M -smp 4 $(mem m0 16M) $(mem m1 48M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
+    -- autopoweroff \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x00ffffff cpus 0 1, node 1 0x01000000-0x03ffffff cpus 2 3; no SLIT: 10 20/20 10"
+
+# shellcheck disable=SC2046
+boot "a node with memory and no CPU" \
+    -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-3 -numa node,nodeid=1,memdev=m1 \
+    -numa dist,src=0,dst=1,val=25 -- autopoweroff \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1 2 3, node 1 0x02000000-0x03ffffff no cpus; SLIT 10 25/25 10"
+
+# shellcheck disable=SC2046
+boot "a node with CPUs and no memory" \
+    -m 64M -smp 4 $(mem m0 64M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,cpus=2-3 -- autopoweroff \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x03ffffff cpus 0 1, node 1 no memory cpus 2 3; no SLIT: 10 20/20 10"
+
+boot "no -numa: one node, no SRAT, no error line" -m 64M -smp 4 -- autopoweroff \
+    "numa: 1 node (no SRAT): node 0 0x00000000-0x03fdffff cpus 0 1 2 3"
+
+# shellcheck disable=SC2046
+boot "asymmetric distances 21 and 31: taken as given" \
+    -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
+    -numa dist,src=0,dst=1,val=21 -numa dist,src=1,dst=0,val=31 -- autopoweroff \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff cpus 2 3; SLIT 10 21/31 10"
+
+# shellcheck disable=SC2046
+boot "boot option cpus=one: one CPU running, the SRAT's other three counted" \
+    -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
+    -- "autopoweroff cpus=one" \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0, node 1 0x02000000-0x03ffffff no cpus; no SLIT: 10 20/20 10; 3 SRAT CPUs not running"
+
+# shellcheck disable=SC2046
+boot "-smp 2,maxcpus=4: the SRAT lists CPUs not running" \
+    -m 64M -smp 2,maxcpus=4 $(mem m0 32M) $(mem m1 32M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
+    -- autopoweroff \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff no cpus; no SLIT: 10 20/20 10; 2 SRAT CPUs not running"
+
+# shellcheck disable=SC2046
+boot "-m 4G, 2 nodes of 2 GB: node 1's RAM above 4 GB left out" \
+    -m 4G -smp 2 $(mem m0 2G) $(mem m1 2G) \
+    -numa node,nodeid=0,memdev=m0,cpus=0 -numa node,nodeid=1,memdev=m1,cpus=1 \
+    -numa dist,src=0,dst=1,val=31 -- autopoweroff \
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x7fffffff cpus 0, node 1 0x80000000-0xbfffffff cpus 1; SLIT 10 31/31 10; 1 range above 4 GB left out"
+
+write_results numa
+echo "numa checks: $passed passed, $failed failed (last log in $log)"
+exit $status
