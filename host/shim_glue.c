@@ -160,11 +160,14 @@ char *host_phys_base(void)
 static char *unmap_lo, *unmap_hi; /* the pending unmap run [lo, hi), host addresses */
 static char *map_lo, *map_hi;     /* the pending map run */
 static int in_run;                /* between glue_kmap_run_begin and _end */
+unsigned long shim_map_calls, shim_map_pages, shim_unmap_calls, shim_unmap_pages;
 
 void host_mapping_flush(void)
 {
     if (unmap_hi == unmap_lo)
         return;
+    shim_unmap_calls++;
+    shim_unmap_pages += (size_t)(unmap_hi - unmap_lo) / PAGE_SIZE;
     if (mmap(unmap_lo, (size_t)(unmap_hi - unmap_lo), PROT_NONE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
         glue_panic("glue_mapping_changed: mmap over unmapped heap or metadata pages failed");
@@ -175,6 +178,8 @@ static void map_flush(void)
 {
     if (map_hi == map_lo)
         return;
+    shim_map_calls++;
+    shim_map_pages += (size_t)(map_hi - map_lo) / PAGE_SIZE;
     if (mprotect(map_lo, (size_t)(map_hi - map_lo), PROT_READ | PROT_WRITE) < 0)
         glue_panic("glue_mapping_changed: mprotect of heap or metadata pages failed");
     map_lo = map_hi = NULL;
