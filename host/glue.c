@@ -99,14 +99,26 @@ unsigned long host_mirror_calls; /* mmap calls mirroring mappings */
 /*
  * Unmaps are coalesced: adjacent pages unmapped one by one go with one mmap,
  * at the shootdown mm/ makes for them (glue_tlb_shootdown), or before a map.
+ *
+ * So are maps inside a run mm/ announces (glue_kmap_run_begin/_end: the heap
+ * growing, a vmalloc area, a kernel stack): pages adjacent in the
+ * window whose frames are adjacent too (the buddy PMM hands a fresh block out
+ * in order) are mirrored with one mmap at the run's end, before which mm/
+ * touches none of them; until then they fault, and a page the run did not map
+ * stays PROT_NONE.  Outside a run, or before an unmap, a map is applied at once.
  */
-static uintptr_t unmap_lo, unmap_hi; /* the pending run, window offsets */
+static uintptr_t unmap_lo, unmap_hi;       /* the pending unmap run, window offsets */
+static uintptr_t map_lo, map_hi, map_phys; /* the pending map run, and its first frame */
+static int in_run;                         /* between glue_kmap_run_begin and _end */
+unsigned long host_mirror_maps, host_mirror_map_pages; /* mmap calls of maps, pages they mapped */
 
 void host_mmu_reset(void)
 {
     host_phys_base();
     memset(shadow, 0, sizeof(shadow));
     unmap_lo = unmap_hi = 0;
+    map_lo = map_hi = 0;
+    in_run = 0;
     void *want = window ? window : NULL;
     int fixed = window ? MAP_FIXED : 0;
     window = mmap(want, HOST_WINDOW_SIZE, PROT_NONE,
@@ -135,6 +147,33 @@ void host_mapping_flush(void)
     unmap_lo = unmap_hi = 0;
 }
 
+static void map_flush(void)
+{
+    if (map_hi == map_lo)
+        return;
+    host_mirror_calls++;
+    host_mirror_maps++;
+    host_mirror_map_pages += (map_hi - map_lo) / 4096;
+    /* populated: as on the MMU, a mapped page is there at once (no lazy fault later) */
+    if (mmap(window + map_lo, map_hi - map_lo, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_FIXED | MAP_POPULATE, phys_fd, (off_t)map_phys) == MAP_FAILED) {
+        perror("host: mirroring a mapping");
+        abort();
+    }
+    map_lo = map_hi = 0;
+}
+
+void glue_kmap_run_begin(void)
+{
+    in_run = 1;
+}
+
+void glue_kmap_run_end(void)
+{
+    map_flush();
+    in_run = 0;
+}
+
 void glue_mapping_changed(uintptr_t virt, uintptr_t p)
 {
     if (!in_window(virt))
@@ -147,6 +186,7 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t p)
     if (!p && old && host_unmap_hook)
         host_unmap_hook(virt, old);
     if (!(p && p < HOST_PHYS_SIZE)) {
+        map_flush(); /* in the order mm/ made them */
         if (unmap_hi != off || unmap_hi == unmap_lo) {
             host_mapping_flush();
             unmap_lo = off;
@@ -155,13 +195,14 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t p)
         return;
     }
     host_mapping_flush();
-    host_mirror_calls++;
-    /* populated: as on the MMU, a mapped page is there at once (no lazy fault later) */
-    if (mmap(window + off, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-             phys_fd, (off_t)p) == MAP_FAILED) {
-        perror("host: mirroring a mapping");
-        abort();
+    if (map_hi != off || map_hi == map_lo || p != map_phys + (map_hi - map_lo)) {
+        map_flush();
+        map_lo = off;
+        map_phys = p;
     }
+    map_hi = off + 4096;
+    if (!in_run)
+        map_flush();
 }
 
 void *glue_virt_to_ptr(uintptr_t virt)

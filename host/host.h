@@ -36,6 +36,8 @@ void host_mmu_reset(void);
 extern void (*host_unmap_hook)(uintptr_t virt, uintptr_t old_phys);
 /* mmap calls the window's mirror made (maps, and coalesced runs of unmaps). */
 extern unsigned long host_mirror_calls;
+/* Of those, the calls that mapped (one per run of adjacent pages and frames), and their pages. */
+extern unsigned long host_mirror_maps, host_mirror_map_pages;
 
 /* A pointer through which the host can touch kernel virtual address virt. */
 void *host_virt_ptr(uint32_t virt);

@@ -34,7 +34,8 @@
  *     memcpy too (memory.h renames them to mm_* under MM_HOSTED).
  *
  * MM_SHIM_STATS=1 in the environment prints one line at exit on stderr: the
- * heap's counters, its peak sizes and what heap_check() found.
+ * heap's counters, its peak sizes, what heap_check() found, and the system
+ * calls of the simulated MMU (runs mapped and unmapped, and their pages).
  * MM_SHIM_STATS=/absolute/path appends that line to a file instead (for
  * programs that close stderr, and to keep a program's stderr its own).
  */
@@ -304,16 +305,18 @@ __attribute__((destructor)) static void shim_stats(void)
     memory_stats_t s;
     get_memory_stats(&s);
     int broken = heap_check();
-    char line[256];
+    char line[384];
     size_t n = mm_snprintf(line, sizeof(line),
                            "kmalloc-shim: %s[%lu]: allocations %u frees %u peak_used_kb %u "
                            "heap_peak_kb %u heap_now_kb %u errors %u foreign %lu boot_bytes %lu "
-                           "heap_check %d cpu_ids_peak %d\n",
+                           "heap_check %d cpu_ids_peak %d map_calls %lu map_pages %lu "
+                           "unmap_calls %lu unmap_pages %lu\n",
                            program_invocation_short_name, (unsigned long)getpid(),
                            s.allocation_count, s.free_count, s.peak_heap_used / 1024,
                            s.heap_virtual_peak / 1024, s.heap_virtual_size / 1024, s.error_count,
                            __atomic_load_n(&foreign_count, __ATOMIC_RELAXED),
-                           (unsigned long)boot_used, broken, host_cpu_ids_peak());
+                           (unsigned long)boot_used, broken, host_cpu_ids_peak(), shim_map_calls,
+                           shim_map_pages, shim_unmap_calls, shim_unmap_pages);
     if (want[0] == '/') {
         int fd = open(want, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) {

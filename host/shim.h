@@ -29,6 +29,8 @@ int shim_glue_init(void);
 
 /* Is p inside the heap window, i.e. could it be a kmalloc pointer at all? */
 int shim_glue_owns(const void *p);
+/* The window's system calls (under mm/'s lock): runs mapped and unmapped, and their pages. */
+extern unsigned long shim_map_calls, shim_map_pages, shim_unmap_calls, shim_unmap_pages;
 
 /* Write a whole message to stderr with write(2) (no stdio: it may call malloc). */
 void shim_write_stderr(const char *s, size_t len);

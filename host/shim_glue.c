@@ -19,7 +19,8 @@
  *
  * glue_mapping_changed() makes the VMM's decisions real in the window: a page
  * mapped by the VMM becomes readable and writable (mprotect), an unmapped one
- * is dropped (madvise MADV_DONTNEED) and faults again (PROT_NONE).  The
+ * is dropped and faults again (fresh PROT_NONE memory mapped over it); runs
+ * of pages in one call each (below).  The
  * heap's bytes live in the window's own pages, not in the RAM page the VMM
  * chose for them: host/glue.c (the unit tests) aliases the two with a shared
  * memfd, and we deliberately do not:
@@ -142,20 +143,57 @@ char *host_phys_base(void)
 
 /*
  * Unmaps are coalesced: a run of adjacent pages unmapped one by one is dropped
- * with one madvise and one mprotect, at mm/'s TLB shootdown for the run
- * (glue_tlb_shootdown calls host_mapping_flush), or before the next map.
- * Between the two mm/ does not touch the pages (they wait for the shootdown).
+ * with one call, at mm/'s TLB shootdown for the run (glue_tlb_shootdown calls
+ * host_mapping_flush), or before the next map.  Between the two mm/ does not
+ * touch the pages (they wait for the shootdown).  The call is an mmap of fresh
+ * PROT_NONE memory over the run, made as reserve() made the window: it drops
+ * the pages' contents (as MADV_DONTNEED) and protection (as mprotect) at once,
+ * and the kernel merges it back into the PROT_NONE part of the window.
+ *
+ * So are maps, inside a run mm/ announces (glue_kmap_run_begin/_end, the heap
+ * growing): adjacent pages mapped one by one become readable and writable with
+ * one mprotect at the run's end, when mm/ may touch them; before it a page of
+ * the run still faults, and one the run never mapped stays PROT_NONE.  Outside
+ * a run, or before an unmap, a map is applied at once.  Both pending runs are
+ * guarded by mm/'s lock, held from a run's begin to its end.
  */
-static char *unmap_lo, *unmap_hi; /* the pending run [lo, hi), host addresses */
+static char *unmap_lo, *unmap_hi; /* the pending unmap run [lo, hi), host addresses */
+static char *map_lo, *map_hi;     /* the pending map run */
+static int in_run;                /* between glue_kmap_run_begin and _end */
+unsigned long shim_map_calls, shim_map_pages, shim_unmap_calls, shim_unmap_pages;
 
 void host_mapping_flush(void)
 {
     if (unmap_hi == unmap_lo)
         return;
-    size_t len = (size_t)(unmap_hi - unmap_lo);
-    if (madvise(unmap_lo, len, MADV_DONTNEED) < 0 || mprotect(unmap_lo, len, PROT_NONE) < 0)
-        glue_panic("glue_mapping_changed: madvise/mprotect of heap or metadata pages failed");
+    shim_unmap_calls++;
+    shim_unmap_pages += (size_t)(unmap_hi - unmap_lo) / PAGE_SIZE;
+    if (mmap(unmap_lo, (size_t)(unmap_hi - unmap_lo), PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+        glue_panic("glue_mapping_changed: mmap over unmapped heap or metadata pages failed");
     unmap_lo = unmap_hi = NULL;
+}
+
+static void map_flush(void)
+{
+    if (map_hi == map_lo)
+        return;
+    shim_map_calls++;
+    shim_map_pages += (size_t)(map_hi - map_lo) / PAGE_SIZE;
+    if (mprotect(map_lo, (size_t)(map_hi - map_lo), PROT_READ | PROT_WRITE) < 0)
+        glue_panic("glue_mapping_changed: mprotect of heap or metadata pages failed");
+    map_lo = map_hi = NULL;
+}
+
+void glue_kmap_run_begin(void)
+{
+    in_run = 1;
+}
+
+void glue_kmap_run_end(void)
+{
+    map_flush();
+    in_run = 0;
 }
 
 void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
@@ -165,6 +203,7 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
     char *page =
         in_heap(virt) ? window + (virt - HEAP_VIRTUAL_START) : meta + (virt - MM_META_START);
     if (!phys) {
+        map_flush(); /* in the order mm/ made them */
         if (unmap_hi != page || unmap_hi == unmap_lo) {
             host_mapping_flush();
             unmap_lo = page;
@@ -173,8 +212,13 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
         return;
     }
     host_mapping_flush();
-    if (mprotect(page, PAGE_SIZE, PROT_READ | PROT_WRITE) < 0)
-        glue_panic("glue_mapping_changed: mprotect of a heap or metadata page failed");
+    if (map_hi != page || map_hi == map_lo) {
+        map_flush();
+        map_lo = page;
+    }
+    map_hi = page + PAGE_SIZE;
+    if (!in_run)
+        map_flush();
 }
 
 void *glue_virt_to_ptr(uintptr_t virt)

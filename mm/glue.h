@@ -91,6 +91,30 @@ uintptr_t glue_kunmap(uintptr_t virt);
 uintptr_t glue_kmapped(uintptr_t virt);
 
 /*
+ * Runs of pages mapped (optional: mm/kmap.c defines both as weak no-ops, so a
+ * glue that leaves them out still links and works; every kernel with a real
+ * MMU can, since a page table entry works as soon as it is written).
+ *
+ * glue_kmap_run_begin:  mm/ is about to map a run of pages one by one
+ *                       (glue_kmap; with mm/vmm.c, glue_mapping_changed):
+ *                       the heap growing, a vmalloc area or kernel stack
+ *                       (mm/kmap.c's kmap_alloc_run, up to 128 pages).
+ * glue_kmap_run_end:    the run is over: every page mapped since the begin
+ *                       must be usable when this returns.
+ *
+ * Between the two, mm/ calls nothing of the glue but glue_kmap (with
+ * mm/vmm.c: glue_mapping_changed, and a page table from the PMM, no reclaim
+ * hook) and touches none of the pages, so a glue may defer making them real
+ * and change the whole run at once: the host glues make one system call per
+ * run (mprotect, or one mmap of the memfd where the frames are consecutive
+ * too) instead of one per page.  Runs never nest, and mm/ holds its lock
+ * from the begin to the end.  A run stopped by a refused glue_kmap ends too;
+ * the pages it did not map stay unmapped.
+ */
+void glue_kmap_run_begin(void);
+void glue_kmap_run_end(void);
+
+/*
  * TLB shootdown (every kernel with paging, mm/vmm.c's or its own).
  *
  * Kernel mappings of [virt, virt + pages * 4096) were removed or changed, and

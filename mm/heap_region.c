@@ -106,17 +106,9 @@ static void unmap_range(vaddr_t from, vaddr_t to)
  */
 static uint32_t map_range(vaddr_t at, uint32_t need, uint32_t want)
 {
-    uint32_t done = 0;
-    while (done < want) {
-        paddr_t p = pmm_alloc_pages_owner(1, 0, PMM_OWNER_HEAP | PMM_NO_RECLAIM);
-        if (!p)
-            break;
-        if (kmap_page(at + done, p) < 0) {
-            pmm_free_pages_owner(p, 1, PMM_OWNER_HEAP);
-            break;
-        }
-        done += PAGE_SIZE;
-    }
+    /* one run: the glue may map it at once (the host: one system call) */
+    uint32_t done =
+        kmap_alloc_run(at, want / PAGE_SIZE, PMM_OWNER_HEAP | PMM_NO_RECLAIM) * PAGE_SIZE;
     if (done >= need)
         return done;
     unmap_range(at, at + done);

@@ -6,15 +6,27 @@
  *
  * Unmapping batches the TLB shootdown: a run of pages is unmapped (each
  * flushed on this CPU by glue_kunmap), then one glue_tlb_shootdown covers the
- * run, then its pages go back to the PMM (held there till then).
+ * run, then its pages go back to the PMM (held there till then).  Mapping a
+ * run (kmap_alloc_run) gathers its frames first, then maps them between
+ * glue_kmap_run_begin and _end, so a glue may change the run at once: the
+ * host glues make one system call for it, not one per page.
  *
  * Owns the counts.  Calls the glue's kernel-page functions (mm/vmm.c, or the
- * embedding kernel's own paging), pmm.c, log.c.
+ * embedding kernel's own paging), pmm.c, lock.c, log.c.
  */
 #include "glue.h"
 #include "kmap.h"
+#include "lock.h"
 #include "log.h"
 #include "memory.h"
+
+/*
+ * mm/glue.h's optional run calls: nothing to do on a real MMU (an entry works
+ * as soon as it is written), so a glue need not define them; the host's do.
+ */
+__attribute__((weak)) void glue_kmap_run_begin(void) {}
+
+__attribute__((weak)) void glue_kmap_run_end(void) {}
 
 static const struct {
     vaddr_t lo, hi;
@@ -55,6 +67,38 @@ int kmap_page(vaddr_t virt, paddr_t phys)
         return -1;
     counts[r]++;
     return 0;
+}
+
+/* Frames gathered before they are mapped: 512 bytes of stack, 512 KB a glue run. */
+#define RUN_CHUNK 128
+
+uint32_t kmap_alloc_run(vaddr_t base, uint32_t pages, unsigned owner)
+{
+    pmm_owner_t o = (pmm_owner_t)(owner & ~PMM_NO_RECLAIM);
+    uint32_t done = 0;
+    glue_irqflags_t f = mm_lock();
+    while (done < pages) {
+        paddr_t frames[RUN_CHUNK];
+        uint32_t want = pages - done < RUN_CHUNK ? pages - done : RUN_CHUNK, n = 0, mapped = 0;
+        /*
+         * The frames first: the PMM may run reclaim hooks, and they may map
+         * (and touch) pages of their own.  Then the glue's run holds nothing
+         * but the mappings (glue_kmap runs no hook either: kmap_page).
+         */
+        while (n < want && (frames[n] = pmm_alloc_pages_owner(1, 0, owner)) != 0)
+            n++;
+        glue_kmap_run_begin();
+        while (mapped < n && kmap_page(base + (done + mapped) * PAGE_SIZE, frames[mapped]) == 0)
+            mapped++;
+        glue_kmap_run_end();
+        for (uint32_t i = mapped; i < n; i++)
+            pmm_free_pages_owner(frames[i], 1, o); /* never mapped: no shootdown to wait for */
+        done += mapped;
+        if (mapped < want)
+            break;
+    }
+    mm_unlock(f);
+    return done;
 }
 
 /* Unmap one page of range r (this CPU's TLB only); hold its page for the shootdown.  1 if unmapped.

@@ -31,6 +31,16 @@ int kmap_ready(void);
 /* Map phys at virt (a page of one of the three ranges): 0, or -1 (nothing changed). */
 int kmap_page(vaddr_t virt, paddr_t phys);
 /*
+ * Allocate up to `pages` pages from the PMM as `owner` (a pmm_owner_t, maybe
+ * | PMM_NO_RECLAIM) and map them from base on, in order, in runs of up to 128
+ * pages (the frames of a run gathered first, then mapped between
+ * glue_kmap_run_begin and _end: a host glue changes a run in one call).
+ * Stops at the first page the PMM or the mapping refuses; returns the pages
+ * mapped, all usable on return (the caller unmaps them, kmap_unmap_run, if
+ * too few).
+ */
+uint32_t kmap_alloc_run(vaddr_t base, uint32_t pages, unsigned owner);
+/*
  * Unmap virt and give its page back to the PMM as owner's, after its TLB
  * shootdown (one glue_tlb_shootdown call).  A page that is not
  * owner's in the PMM (someone freed or handed it away behind mm/'s back) is

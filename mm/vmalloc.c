@@ -243,13 +243,9 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
     register_describer();
     struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack};
     pmm_owner_t owner = stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
-    for (uint32_t i = 0; i < pages; i++) {
-        paddr_t p = pmm_alloc_pages_owner(1, 0, owner);
-        if (p && kmap_page(a.base + i * PAGE_SIZE, p) == 0)
-            continue;
-        if (p)
-            pmm_free_pages_owner(p, 1, owner); /* no page table for it */
-        unmap_pages(fn, a.base, i, owner);
+    uint32_t got = kmap_alloc_run(a.base, pages, owner); /* one run: the glue may map it at once */
+    if (got < pages) {
+        unmap_pages(fn, a.base, got, owner);
         return fail(fn, size, "out of physical memory (nothing kept)", 1);
     }
     record(&a);

@@ -23,7 +23,10 @@
 # appends a line at exit (allocations, peak sizes, heap_check); the program's
 # main process must show allocations, and every process a healthy heap (no
 # caller-bug reports, no foreign pointers, heap_check 0).  The peak heap size
-# of each program is printed.  Results go to build/results/shim.
+# of each program is printed, and how many system calls the simulated MMU made
+# for how many pages mapped and unmapped: with 1024 pages or more, at least 4
+# pages a call (runs of pages, not one call per page).  Results go to
+# build/results/shim.
 shim=$(realpath "$1")
 root=$(pwd)
 out=$root/build/shim/run
@@ -94,6 +97,25 @@ check_case() {
     else
         not_ok "$name: no allocations recorded for $proc ($d/stats)"
     fi
+    # the simulated MMU's system calls, summed over the processes: one per run, not per page
+    calls=$(awk '{ for (i = 1; i < NF; i++) { if ($i == "map_calls") mc += $(i + 1)
+                                                if ($i == "map_pages") mp += $(i + 1)
+                                                if ($i == "unmap_calls") uc += $(i + 1)
+                                                if ($i == "unmap_pages") up += $(i + 1) } }
+                 END { printf "%d %d %d %d", mc, mp, uc, up }' "$d/stats")
+    # shellcheck disable=SC2086 # four numbers, split on purpose
+    set -- $calls
+    for kind in mapped unmapped; do
+        n=$1 pages=$2
+        [ "$kind" = unmapped ] && n=$3 pages=$4
+        if [ "$pages" -lt 1024 ]; then
+            echo "  --    $name: $pages pages $kind in $n system calls (too few pages to judge)"
+        elif [ $((n * 4)) -le "$pages" ]; then
+            ok "$name: $pages pages $kind in $n system calls (runs, at least 4 pages a call)"
+        else
+            not_ok "$name: $pages pages $kind in $n system calls (fewer than 4 pages a call)"
+        fi
+    done
     bad=$(awk '$14 != 0 || $16 != 0 || $20 != 0' "$d/stats")
     lines=$(wc -l <"$d/stats")
     if [ "$lines" -gt 0 ] && [ -z "$bad" ]; then
@@ -140,7 +162,7 @@ check_case threads threads "$root/build/shim/threads"
 expect "$out/threads/shim.out" '^handoff: 4 threads x [0-9]+ blocks.* ([0-9]+) of \1;' \
     "threads: every block handed to another thread was checked and freed there"
 expect "$out/threads/shim.out" '^failures: 0$' "threads: no failure under the shim"
-peak=$(sed -n 's/^kmalloc-shim: threads\[.* cpu_ids_peak \([0-9]*\)$/\1/p' "$out/threads/stats" |
+peak=$(sed -n 's/^kmalloc-shim: threads\[.* cpu_ids_peak \([0-9]*\) .*$/\1/p' "$out/threads/stats" |
     sort -n | tail -n 1)
 if [ -n "$peak" ] && [ "$peak" -le 5 ]; then
     ok "threads: the shim's CPU ids are reused: at most $peak in use in any process"
