@@ -447,8 +447,12 @@ static void cmd_phys(int argc, char **argv)
     if (!(e & PAGE_PRESENT))
         kprintf("0x%08x: not mapped (%s)\n", virt, vmm_describe(virt));
     else
-        kprintf("0x%08x -> 0x%08x  %s%s (%s)\n", virt, vmm_get_physical(virt),
-                e & PAGE_WRITABLE ? "rw" : "ro", e & PAGE_USER ? " user" : "", vmm_describe(virt));
+        kprintf("0x%08x -> 0x%08x  %s%s%s (%s)\n", virt, vmm_get_physical(virt),
+                e & PAGE_WRITABLE ? "rw" : "ro", e & PAGE_USER ? " user" : "",
+                e & PAGE_CACHE_DISABLE   ? " uncached"
+                : e & PAGE_WRITE_THROUGH ? " write-through"
+                                         : "",
+                vmm_describe(virt));
 }
 
 static void cmd_vmm(int argc, char **argv)

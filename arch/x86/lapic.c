@@ -5,11 +5,8 @@
  * (0xFEE00000 as a rule).  After paging they are reached through a mapping
  * of our own: the page is mapped at the same virtual address (identity, in
  * the range "free for vmm_map_page" above the allocators' metadata).  The SDM
- * wants the page uncached (PCD|PWT); mm/'s vmm_map takes only P/W/U and
- * vmm_check calls any other flag bit broken, so the mapping is a plain
- * write-back one for now.  On a P6 and later the APIC decodes its own page
- * before any cache and QEMU does not cache at all, so this works; a PCD|PWT
- * flag in vmm_map is for mm/ to add (said in the report).
+ * wants the page strong-uncacheable: PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH
+ * (PCD|PWT, UC whatever the PAT holds), as for any device's registers.
  *
  * An ICR write (IPI) is two 32-bit stores: the destination in ICR high,
  * then the command in ICR low, which sends it.  Delivery status (bit 12)
@@ -68,7 +65,9 @@ int lapic_map(uint32_t phys)
                 phys, MM_META_END + 1, VMM_PT_WINDOW - 1);
         return -1;
     }
-    if (vmm_get_physical(phys) != phys && vmm_map(phys, phys, PAGE_PRESENT | PAGE_WRITABLE)) {
+    if (vmm_get_physical(phys) != phys &&
+        vmm_map(phys, phys,
+                PAGE_PRESENT | PAGE_WRITABLE | PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH)) {
         kprintf("lapic: mapping 0x%08x failed (above); no APIC\n", phys);
         return -1;
     }
