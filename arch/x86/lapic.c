@@ -12,9 +12,10 @@
  * then the command in ICR low, which sends it.  Delivery status (bit 12)
  * says the APIC is still sending: we wait for it to clear, a bounded time.
  *
- *   ICR low:  vector 7:0, delivery mode 10:8 (000 fixed, 101 INIT, 110
- *             start-up), 11 destination mode (0 physical), 12 busy,
+ *   ICR low:  vector 7:0, delivery mode 10:8 (000 fixed, 100 NMI, 101 INIT,
+ *             110 start-up), 11 destination mode (0 physical), 12 busy,
  *             14 level (1 assert), 15 trigger (0 edge), 19:18 shorthand
+ *             (00 the destination field, 11 all excluding self)
  *
  * The PIT (8254) channel 2, gated by port 0x61 bit 0, its output read back
  * in port 0x61 bit 5, counts down 1193182 times a second in mode 0
@@ -35,10 +36,12 @@
 
 #define SVR_ENABLE       0x100u
 #define ICR_FIXED        0x00000000u
+#define ICR_NMI          0x00000400u
 #define ICR_INIT         0x00000500u
 #define ICR_STARTUP      0x00000600u
 #define ICR_BUSY         0x00001000u
 #define ICR_LEVEL_ASSERT 0x00004000u
+#define ICR_ALL_BUT_SELF 0x000C0000u
 
 #define PIT_HZ      1193182u
 #define PIT_CH2     0x42
@@ -138,6 +141,16 @@ int lapic_send_startup(uint32_t apic_id, uint32_t page_phys)
 int lapic_send_fixed(uint32_t apic_id, uint8_t vector)
 {
     return send(apic_id, ICR_FIXED | ICR_LEVEL_ASSERT | vector);
+}
+
+int lapic_send_nmi(uint32_t apic_id)
+{
+    return send(apic_id, ICR_NMI | ICR_LEVEL_ASSERT);
+}
+
+int lapic_send_nmi_others(void)
+{
+    return send(0, ICR_NMI | ICR_LEVEL_ASSERT | ICR_ALL_BUT_SELF); /* the shorthand: no id */
 }
 
 void pit_start(uint32_t us)

@@ -23,6 +23,9 @@ void lapic_eoi(void);
 int lapic_send_init(uint32_t apic_id);
 int lapic_send_startup(uint32_t apic_id, uint32_t page_phys); /* SIPI to page_phys (< 1 MB) */
 int lapic_send_fixed(uint32_t apic_id, uint8_t vector);
+/* An NMI to one APIC id; to every other APIC (all-excluding-self): panic.c's stop. */
+int lapic_send_nmi(uint32_t apic_id);
+int lapic_send_nmi_others(void);
 
 /* Wait us microseconds, timed by PIT channel 2 (the BSP only: one PIT). */
 void pit_delay_us(uint32_t us);
