@@ -1,7 +1,7 @@
 /*
  * shell.c - a small command console on the serial line.
  *
- * Polls COM1 (interrupts stay off), echoes what is typed, and runs one
+ * Polls COM1 (no IRQs: only IPIs interrupt it), echoes what is typed, and runs one
  * command per line.  It is the interactive face of the memory manager:
  * every command is a thin wrapper over the public API in memory.h and
  * pmm.h, so what you see here is what an embedding kernel gets.  Misuse is

@@ -17,6 +17,13 @@
  *             14 level (1 assert), 15 trigger (0 edge), 19:18 shorthand
  *             (00 the destination field, 11 all excluding self)
  *
+ * The two 8259 PICs: the BIOS leaves the master's IRQs on vectors 8-15 with
+ * the timer (IRQ0) unmasked, so on the BSP (whose APIC passes the PIC's
+ * interrupt through, LINT0 in ExtINT mode) an sti would take the timer's
+ * tick as vector 8, a "double fault".  We take no IRQ at all: pic_disable
+ * moves them to 0x20-0x2F (no gate there: a stray one is a #GP that names
+ * its vector) and masks every line.  Then interrupts on mean IPIs only.
+ *
  * The PIT (8254) channel 2, gated by port 0x61 bit 0, its output read back
  * in port 0x61 bit 5, counts down 1193182 times a second in mode 0
  * (interrupt on terminal count): OUT2 goes high when the count reaches 0.
@@ -42,6 +49,13 @@
 #define ICR_BUSY         0x00001000u
 #define ICR_LEVEL_ASSERT 0x00004000u
 #define ICR_ALL_BUT_SELF 0x000C0000u
+
+#define PIC1_COMMAND 0x20
+#define PIC1_DATA    0x21
+#define PIC2_COMMAND 0xA0
+#define PIC2_DATA    0xA1
+#define PIC_ICW1     0x11 /* edge, cascade, ICW4 follows */
+#define PIC_ICW4     0x01 /* 8086 mode */
 
 #define PIT_HZ      1193182u
 #define PIT_CH2     0x42
@@ -151,6 +165,24 @@ int lapic_send_nmi(uint32_t apic_id)
 int lapic_send_nmi_others(void)
 {
     return send(0, ICR_NMI | ICR_LEVEL_ASSERT | ICR_ALL_BUT_SELF); /* the shorthand: no id */
+}
+
+void pic_disable(void)
+{
+    static const struct {
+        uint16_t port;
+        uint8_t value;
+    } seq[] = {
+        {PIC1_COMMAND, PIC_ICW1}, {PIC2_COMMAND, PIC_ICW1}, /* ICW1: initialise both */
+        {PIC1_DATA, 0x20},        {PIC2_DATA, 0x28},        /* ICW2: vector bases */
+        {PIC1_DATA, 0x04},        {PIC2_DATA, 0x02},        /* ICW3: slave on IRQ2 */
+        {PIC1_DATA, PIC_ICW4},    {PIC2_DATA, PIC_ICW4},    /* ICW4 */
+        {PIC1_DATA, 0xFF},        {PIC2_DATA, 0xFF},        /* OCW1: every line masked */
+    };
+    for (unsigned i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        outb(seq[i].port, seq[i].value);
+        io_wait(); /* an old 8259 needs a moment between writes */
+    }
 }
 
 void pit_start(uint32_t us)
