@@ -237,7 +237,7 @@ test: deps format-check
 # mm/string.c is compiled as the kernel compiles it (i386, no SSE/MMX), so the
 # figures are the kernel's; the benchmark driver itself is ordinary -O2 code.
 BENCH_CFLAGS := -m32 -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -Imm -Ihost
-$(BUILD)/bench/string_bench: bench/string_bench.c mm/string.c $(HEADERS)
+$(BUILD)/bench/string_bench: bench/string_bench.c bench/bench.h mm/string.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	@$(CLANG) $(BENCH_CFLAGS) -fno-builtin -DMM_HOSTED -mno-sse -mno-mmx -c mm/string.c -o $@-string.o
@@ -261,7 +261,7 @@ $(BUILD)/bench/frag_bestscan: bench/frag_bench.c $(FRAG_SRCS) $(HEADERS)
 	@echo "  BENCH   $@"
 	@$(CLANG) $(FRAG_CFLAGS) -DHEAP_BEST_FIT_SCAN -o $@ $< $(FRAG_SRCS) -lpthread
 
-$(BUILD)/bench/alloc_bench: bench/alloc_bench.c $(HOST_SRCS) $(HEADERS)
+$(BUILD)/bench/alloc_bench: bench/alloc_bench.c bench/bench.h $(HOST_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	@$(CLANG) $(FRAG_CFLAGS) -o $@ $< $(HOST_SRCS) -lpthread

@@ -25,6 +25,7 @@
 #include <x86intrin.h>
 
 #include "../tests/rng.h"
+#include "bench.h"
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"
@@ -60,19 +61,6 @@ static uint32_t rng;
 static uint32_t next(void)
 {
     return rng_next(&rng);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void touch(void *p, size_t n)
-{
-    if (p && n)
-        ((volatile char *)p)[0] = ((volatile char *)p)[n - 1] = 1;
 }
 
 /* Each workload returns the number of operations it did. */

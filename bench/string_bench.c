@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 /* ours, as exported by a hosted build of mm/string.c (MM_HOSTED renames) */
 void *mm_memset(void *ptr, int value, size_t size);
 void *mm_memcpy(void *dest, const void *src, size_t size);
@@ -37,13 +39,6 @@ __attribute__((noinline)) static void *byte_memcpy(void *dst, const void *src, s
     for (size_t i = 0; i < n; i++)
         d[i] = s[i];
     return dst;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 enum { MEMSET, MEMCPY, MEMMOVE, MEMCMP };

@@ -49,25 +49,13 @@
 #include <unistd.h>
 
 #include "../tests/rng.h"
+#include "bench.h"
 
 #define MAX_THREADS   4
 #define BATCH         128 /* operations between two looks at the stop flag */
 #define QUEUE_SIZE    1024
 #define REMOTE_BATCH  1024
 #define REMOTE_ROUNDS 200
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void touch(void *p, size_t n)
-{
-    if (p && n)
-        ((volatile char *)p)[0] = ((volatile char *)p)[n - 1] = 1;
-}
 
 static void *must_malloc(size_t n)
 {

@@ -78,22 +78,30 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 #define PAGE_ACCESSED 0x020
 #define PAGE_DIRTY    0x040
 
+/* ---- beyond the spec: the cache bits, for device registers (MMIO) ---- */
+#define PAGE_WRITE_THROUGH 0x008 /* PWT: writes go through the cache to memory */
+#define PAGE_CACHE_DISABLE 0x010 /* PCD: not cached; with PWT, UC: device registers */
+
 /* ---- beyond the spec: the encoding, in one place ---- */
 /*
  * A directory or table entry:
  *
- *   31                     12 11      7   6   5   4  3   2   1   0
- *   | frame: physical >> 12   | (ours 0)| D | A | (0)  | U | W | P |
+ *   31                     12 11      7   6   5   4    3    2   1   0
+ *   | frame: physical >> 12   | (ours 0)| D | A | PCD | PWT | U | W | P |
  *     VMM_FRAME(entry)          VMM_FLAG_BITS, the low 12 bits:
- *                               D, A: VMM_HARDWARE_FLAGS; U, W, P: VMM_ENTRY_FLAGS
+ *                               D, A: VMM_HARDWARE_FLAGS;
+ *                               PCD, PWT, U, W, P: VMM_ENTRY_FLAGS
  */
 #define VMM_PDX(va)         (((uint32_t)(va) >> 22) & 0x3FF)
 #define VMM_PTX(va)         (((uint32_t)(va) >> 12) & 0x3FF)
 #define VMM_VADDR(pdx, ptx) ((vaddr_t)(pdx) << 22 | (vaddr_t)(ptx) << 12) /* the inverse */
 #define VMM_FLAG_BITS       0x00000FFFu
 #define VMM_FRAME(entry)    ((uint32_t)(entry) & ~VMM_FLAG_BITS)
-#define VMM_ENTRY_FLAGS     (PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER) /* what vmm_map sets */
-#define VMM_HARDWARE_FLAGS  (PAGE_ACCESSED | PAGE_DIRTY)               /* what the MMU sets */
+#define VMM_CACHE_FLAGS     (PAGE_WRITE_THROUGH | PAGE_CACHE_DISABLE)
+#define VMM_ENTRY_FLAGS                                                                            \
+    (PAGE_PRESENT | PAGE_WRITABLE | PAGE_USER | VMM_CACHE_FLAGS) /* vmm_map's                      \
+                                                                  */
+#define VMM_HARDWARE_FLAGS  (PAGE_ACCESSED | PAGE_DIRTY)         /* what the MMU sets */
 #define VMM_ENTRIES         1024
 #define VMM_RECURSIVE_SLOT  1023
 #define VMM_PT_WINDOW       0xFFC00000u
@@ -121,7 +129,9 @@ uint32_t vmm_get_physical(uint32_t virt_addr);
 /*
  * vmm_map_page with a result: 0 on success, -1 after reporting why not
  * (unaligned address, already mapped, a fixed kernel mapping or the table
- * window, unknown flags, no memory for a page table).  On failure nothing is
+ * window, unknown flags, no memory for a page table).  flags: PAGE_WRITABLE,
+ * PAGE_USER, and for device registers PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH
+ * (uncached); PAGE_PRESENT is implied.  On failure nothing is
  * left half-done: no page table is allocated that stays empty.
  */
 int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags);
@@ -196,7 +206,7 @@ int vmm_check(void);
  */
 void vmm_reset(void);
 
-/* Print the mapped ranges (coalesced). */
+/* Print the mapped ranges (coalesced): rw/ro, user, uncached (PCD) or write-through (PWT). */
 void vmm_dump(void);
 
 #endif /* VMM_H */

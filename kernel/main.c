@@ -5,7 +5,8 @@
  * Order matters: the console first (so every later step can report), then
  * the CPU check (a 386 is refused in one line: arch/x86/cpu.c), then
  * our own GDT and the IDT (so a fault from here on prints a diagnosis
- * instead of rebooting), then the multiboot information, then the CPUs the
+ * instead of rebooting; the 8259 PICs masked, so no IRQ ever arrives), then
+ * the multiboot information, then the CPUs the
  * firmware lists (cpu_discover: before paging, which lets it read the
  * tables wherever they are; its result stays in cpu_topology()), then the
  * NUMA nodes (numa_discover, the same way; numa_topology()), then the heap:
@@ -22,7 +23,10 @@
  * below it but other data) for a kernel stack from kstack_alloc, with an
  * unmapped guard page below it: an overflow then faults at once, and the
  * double-fault task (arch/x86/idt.c) names the guard page instead of the
- * machine triple-faulting.  The tests and the shell run on that stack.
+ * machine triple-faulting.  The tests and the shell run on that stack, with
+ * interrupts on once the local APIC is up (the only interrupts are IPIs):
+ * the BSP answers another CPU's TLB shootdown as it comes, not only when
+ * it next spins for a lock.
  */
 #include <stdint.h>
 
@@ -30,6 +34,7 @@
 #include "cpus.h"
 #include "gdt.h"
 #include "idt.h"
+#include "lapic.h"
 #include "memmap.h"
 #include "memory.h"
 #include "mm_debug.h"
@@ -247,6 +252,8 @@ static void kernel_run(void *unused)
 static void kernel_run_on_kstack(void)
 {
     smp_start(cpu_topology()); /* the APs (found at boot, before paging): each on a kstack */
+    if (lapic_ready())
+        sti(); /* IPIs only (the PICs are masked): a shootdown's is answered at once */
 
     vaddr_t top = kstack_alloc(KERNEL_STACK_SIZE);
     if (!top) {
@@ -283,8 +290,9 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     gdt_init();
     kprintf("ok\n");
 
-    kprintf("[boot] IDT: %d exception handlers ... ", IDT_EXCEPTIONS);
+    kprintf("[boot] IDT: %d exception handlers; 8259 PICs masked ... ", IDT_EXCEPTIONS);
     idt_init();
+    pic_disable(); /* the BIOS's timer IRQ sits on vector 8: an sti would be a "#DF" */
     kprintf("ok\n");
 
     kprintf("[boot] kernel image 0x%08x-0x%08x (%u KB)\n", (uint32_t)kernel_start,

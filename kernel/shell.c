@@ -1,7 +1,7 @@
 /*
  * shell.c - a small command console on the serial line.
  *
- * Polls COM1 (interrupts stay off), echoes what is typed, and runs one
+ * Polls COM1 (no IRQs: only IPIs interrupt it), echoes what is typed, and runs one
  * command per line.  It is the interactive face of the memory manager:
  * every command is a thin wrapper over the public API in memory.h and
  * pmm.h, so what you see here is what an embedding kernel gets.  Misuse is
@@ -447,8 +447,12 @@ static void cmd_phys(int argc, char **argv)
     if (!(e & PAGE_PRESENT))
         kprintf("0x%08x: not mapped (%s)\n", virt, vmm_describe(virt));
     else
-        kprintf("0x%08x -> 0x%08x  %s%s (%s)\n", virt, vmm_get_physical(virt),
-                e & PAGE_WRITABLE ? "rw" : "ro", e & PAGE_USER ? " user" : "", vmm_describe(virt));
+        kprintf("0x%08x -> 0x%08x  %s%s%s (%s)\n", virt, vmm_get_physical(virt),
+                e & PAGE_WRITABLE ? "rw" : "ro", e & PAGE_USER ? " user" : "",
+                e & PAGE_CACHE_DISABLE   ? " uncached"
+                : e & PAGE_WRITE_THROUGH ? " write-through"
+                                         : "",
+                vmm_describe(virt));
 }
 
 static void cmd_vmm(int argc, char **argv)

@@ -10,6 +10,7 @@
 
 #include "console.h" /* the hook arch/x86 prints through */
 
+#include "panic.h"
 #include "serial.h"
 #include "smp.h"
 #include "vga.h"
@@ -19,7 +20,8 @@
  * never driven by two at once.  The holder may print again inside (a fault
  * while printing): it does not wait for itself.  A holder that never lets go
  * (a CPU halted while printing) is waited for a bounded time only: then we
- * print anyway, a panic's message matters more than tidy lines.
+ * print anyway, a panic's message matters more than tidy lines; the CPU that
+ * panics, having stopped all the others, does not wait at all.
  */
 #define CONSOLE_SPIN_LIMIT 20000000u
 
@@ -36,8 +38,8 @@ int terminal_lock(void)
     for (uint32_t spins = 0;; spins++) {
         uint32_t taken = 1;
         __asm__ volatile("xchgl %0, %1" : "+r"(taken), "+m"(console_lock) : : "memory");
-        if (!taken || spins > CONSOLE_SPIN_LIMIT)
-            break;
+        if (!taken || spins > CONSOLE_SPIN_LIMIT || panic_this_cpu())
+            break; /* a panicking CPU does not wait: the holder is stopped (arch/x86/panic.c) */
         smp_relax();
     }
     console_holder = me;

@@ -5,7 +5,7 @@
 # process's malloc through LD_PRELOAD, so every one is called the same way.
 # -fno-builtin: every malloc/free call really happens.
 BENCH_PLAIN_CFLAGS := -m64 -std=c11 -O2 -g -fno-builtin -Wall -Wextra -Werror -D_GNU_SOURCE
-$(BUILD)/bench/thread_bench: bench/thread_bench.c tests/rng.h
+$(BUILD)/bench/thread_bench: bench/thread_bench.c bench/bench.h tests/rng.h
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	@$(CLANG) $(BENCH_PLAIN_CFLAGS) -o $@ $< -lpthread

@@ -184,7 +184,8 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
     if (!why && phys % PAGE_SIZE)
         why = "physical address not page-aligned";
     if (!why && (flags & ~(uint32_t)VMM_ENTRY_FLAGS))
-        why = "unknown flag bits (PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER only)";
+        why = "unknown flag bits (PAGE_PRESENT, PAGE_WRITABLE, PAGE_USER, PAGE_WRITE_THROUGH, "
+              "PAGE_CACHE_DISABLE only)";
     uint32_t *e = why ? NULL : entry_of(virt);
     if (e && (*e & PAGE_PRESENT)) {
         mm_report("%s: 0x%08lx: already mapped to 0x%08lx", fn, (unsigned long)virt,
@@ -550,6 +551,17 @@ const char *vmm_describe(vaddr_t a)
     return mapped ? "page mapped with vmm_map" : "outside any region (never mapped)";
 }
 
+/* One line of vmm_dump: the range, where it starts in physical memory, its flags. */
+static void dump_range(vaddr_t start, vaddr_t last, uint32_t e)
+{
+    mm_printf("  0x%08lx-0x%08lx -> 0x%08lx %s%s%s\n", (unsigned long)start, (unsigned long)last,
+              (unsigned long)VMM_FRAME(e), e & PAGE_WRITABLE ? "rw" : "ro",
+              e & PAGE_USER ? " user" : "",
+              e & PAGE_CACHE_DISABLE   ? " uncached"
+              : e & PAGE_WRITE_THROUGH ? " write-through"
+                                       : "");
+}
+
 void vmm_dump(void)
 {
     glue_irqflags_t f = mm_lock();
@@ -572,9 +584,7 @@ void vmm_dump(void)
                 continue;
             }
             if (next)
-                mm_printf("  0x%08lx-0x%08lx -> 0x%08lx %s%s\n", (unsigned long)start,
-                          (unsigned long)next - 1, (unsigned long)VMM_FRAME(first),
-                          first & PAGE_WRITABLE ? "rw" : "ro", first & PAGE_USER ? " user" : "");
+                dump_range(start, next - 1, first);
             start = v;
             first = t[i];
             expect = (t[i] & ~VMM_HARDWARE_FLAGS) + PAGE_SIZE;
@@ -582,9 +592,7 @@ void vmm_dump(void)
         }
     }
     if (next)
-        mm_printf("  0x%08lx-0x%08lx -> 0x%08lx %s%s\n", (unsigned long)start,
-                  (unsigned long)next - 1, (unsigned long)VMM_FRAME(first),
-                  first & PAGE_WRITABLE ? "rw" : "ro", first & PAGE_USER ? " user" : "");
+        dump_range(start, next - 1, first);
     mm_unlock(f);
 }
 

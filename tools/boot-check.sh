@@ -183,7 +183,7 @@ printf '%s\n' help 'alloc 100' 'alloc 0x40' 'alloc 99999999' meminfo 'free 0x123
     'free 0x500020' 'free 0x500020' check heap 'stress 3000' bogus \
     pmm 'palloc 1' 'palloc 4 0x4000' 'palloc 0' 'pfree 0x1234' 'pfree 0x1000' 'pfree 0x500000 2' \
     'map 0x40000000' 'phys 0x40000123' 'map 0x40000000' 'phys 0' 'phys 0xd0000000' vmm \
-    'unmap 0x40000000' 'unmap 0x40000000' 'unmap 0x100000' 'phys 0x40000000' \
+    'phys 0xfee00030' 'unmap 0x40000000' 'unmap 0x40000000' 'unmap 0x100000' 'phys 0x40000000' \
     'vmalloc 5000' vmalloc 'phys 0xe0000ffc' 'vmalloc free 0xe000b000' 'vmalloc free 0xe000b000' \
     'vmalloc free 0xe0001000' 'vmalloc free 0xe000b010' \
     poweroff >"$log.in"
@@ -195,6 +195,8 @@ expect "$log" '^ERROR: vmm_map: 0x40000000: already mapped to 0x' "remapping a m
 expect "$log" '^0x00000000: not mapped \(NULL page' "phys 0: the NULL page is unmapped"
 expect "$log" '^0xd0000000 -> 0x[0-9a-f]{8}  rw \(kernel heap page\)$' "the heap lives at 0xd0000000"
 expect "$log" '^  0xc0000000-0x[0-9a-f]{8} -> 0x00000000 rw$' "vmm shows the direct map"
+expect "$log" '^  0xfee00000-0xfee00fff -> 0xfee00000 rw uncached$' "vmm shows the local APIC's page uncached"
+expect "$log" '^0xfee00030 -> 0xfee00030  rw uncached \(page mapped with vmm_map\)$' "phys: the APIC's registers uncached"
 expect "$log" '^unmapped 0x40000000 \(its page went back to the PMM\)$' "unmap"
 expect "$log" '^ERROR: vmm_unmap_page: 0x40000000: not mapped$' "unmapping an unmapped page refused"
 expect "$log" '^ERROR: vmm_unmap_page: 0x00100000: inside the kernel' "unmapping the kernel refused"

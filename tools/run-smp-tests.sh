@@ -7,7 +7,8 @@
 # cpus and a four-CPU stress) and at -smp 1 (one CPU, as before).
 #   usage: run-smp-tests.sh "<qemu command and options>" build/kernel-test.elf build/kernel.elf
 # Every test-kernel boot must print "N passed, 0 failed" and exit with status 1
-# (isa-debug-exit), and with N > 1 CPUs list CPU 1..N-1 online.
+# (isa-debug-exit), and with N > 1 CPUs list CPU 1..N-1 online.  Then, at -smp 4, the panic
+# tests (a panic or a double fault on an AP stops every other CPU, tests/kernel/test_panic.c).
 # MM_SMP_COUNTS and MM_SMP_ACCELS override the matrix (e.g. "2 4", "tcg").
 qemu_base=$1
 test_kernel=$2
@@ -72,6 +73,54 @@ expect "$log" '^\[boot\] smp: the AP with APIC id 1 did not answer within 1000 m
 expect "$log" '^\[boot\] smp: CPU 1: APIC id 2 online, ' "the next AP takes index 1"
 expect "$log" '^\[boot\] smp: CPU 2: APIC id 3 online, ' "and the one after it index 2"
 expect "$log" '^\[boot\] smp: 3 of 4 CPUs online$' "three of four CPUs online"
+
+# The end of the kernel at -smp 4 (tests/kernel/test_panic.c; each test ends its boot): a panic
+# on CPU 1 while the others stress, two CPUs panicking at once (by chance, then surely: the second
+# waits in an NMI handler), a stack overflow on CPU 1.  Every other CPU must stop (an NMI) before
+# the message: no progress line of theirs after it.
+count_of() { grep -cE -- "$2" "$1"; } # count_of LOG PATTERN
+nothing_after() { # nothing_after LOG START_PATTERN PATTERN WHAT
+    if sed -n "/$2/,\$p" "$1" | grep -qE -- "$3"; then
+        not_ok "$4 (/$3/ after /$2/ in $1)"
+    else
+        ok "$4"
+    fi
+}
+for accel in $accels; do
+    cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel $accel/")
+    tag=$(echo "$accel" | tr ',=' '--')
+    for t in panic-ap panic-two panic-second ap-overflow; do
+        log=build/smp-$t-$tag.log
+        echo "== $t ($accel, -smp 4)"
+        timeout 120 $cmd -m 32M -smp 4 -serial "file:$log.raw" -kernel "$test_kernel" \
+            -append "ktest=$t" </dev/null
+        rc=$?
+        clean_log "$log.raw" "$log" && rm -f "$log.raw"
+        ktest_verdict "$log" "$rc" "$t ($accel)"
+        case $t in
+        ap-overflow)
+            expect "$log" '^\*\*\* CPU exception 8: #DF Double Fault' "$t: the overflow ends in #DF"
+            expect "$log" '^  address: guard-page hit: guard page below kernel stack 0xe[0-9a-f]{7} \(8192 bytes\): a stack overflow$' "$t: the guard page named"
+            expect "$log" '^  on CPU 1 of 4; the other CPUs are stopped$' "$t: on CPU 1, the others stopped"
+            expect "$log" '^    #DF task on CPU 1, its stack at 0xe[0-9a-f]{7} \([0-9]+ bytes into kernel stack ' "$t: CPU 1's own #DF task and stack"
+            [ "$(count_of "$log" 'CPU exception')" -eq 1 ] && ok "$t: one diagnosis" || not_ok "$t: one diagnosis" ;;
+        *)
+            [ "$(count_of "$log" '^PANIC: ')" -eq 1 ] && ok "$t: one PANIC line" || not_ok "$t: one PANIC line ($log)"
+            expect "$log" '^  on CPU [12] of 4; the other CPUs are stopped$' "$t: the others stopped"
+            [ "$t" = panic-second ] ||
+                expect "$log" '^    stress CPU 0: [0-9]+ rounds$' "$t: CPU 0 stressed before it"
+            expect "$log" '^    stress CPU 3: [0-9]+ rounds$' "$t: CPU 3 stressed before it"
+            nothing_after "$log" '^PANIC: ' 'stress CPU' "$t: no progress line after the PANIC line"
+            expect "$log" '^    after the panic: 0 CPUs still running; ' "$t: none runs after it"
+            expect_not "$log" 'CPU exception' "$t: no fault" ;;
+        esac
+        [ "$t" = panic-ap ] && expect "$log" '^PANIC: ktest: CPU 1 panics on purpose while the other CPUs stress$' "$t: the message"
+        [ "$t" = panic-ap ] && expect "$log" '^    stress CPU 2: [0-9]+ rounds$' "$t: CPU 2 stressed before it"
+        [ "$t" = panic-two ] && expect "$log" '^PANIC: ktest: CPU [12] panics at the same moment as CPU [12]$' "$t: one of the two messages"
+        [ "$t" = panic-second ] && expect "$log" '^PANIC: ktest: CPU 1 panics while CPU 2 waits in an NMI handler$' "$t: the first CPU's message"
+        [ "$t" = panic-second ] && expect "$log" '^    CPU 1.s message went out; 1 CPU halted in the xchg without a word$' "$t: the second lost the xchg"
+    done
+done
 
 # The normal kernel: the boot lists four CPUs; the console shows them and stresses all four.
 cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel tcg,thread=multi/")

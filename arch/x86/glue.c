@@ -3,7 +3,8 @@
  * of its environment, answered for an x86 kernel on one CPU or several.
  *
  *   console  the kernel console (COM1 + VGA)
- *   panic    message, then stop this CPU (cli; hlt)
+ *   panic    every other CPU stopped (panic.c: an NMI), the message, then
+ *            this CPU stopped too (cli; hlt)
  *   lock     interrupts off; the previous IF is restored on unlock, so the
  *            lock also works when taken with interrupts already disabled;
  *            an xchg spinlock whose wait answers TLB shootdowns (smp.c)
@@ -23,6 +24,7 @@
 #include "console.h"
 #include "cpu.h"
 #include "gdt.h"
+#include "panic.h"
 #include "smp.h"
 #include "vmm.h"
 
@@ -35,8 +37,11 @@ void glue_console_write(const char *s, size_t len)
 
 void glue_panic(const char *msg)
 {
-    cli();
-    kprintf("\nPANIC: %s\nSystem halted.\n", msg);
+    panic_stop_others(); /* interrupts off; a CPU that panics second halts in there */
+    kprintf("\nPANIC: %s\n", msg);
+    panic_say_where();
+    kprintf("System halted.\n");
+    panic_run_hook();
     cpu_halt_forever();
 }
 
@@ -71,8 +76,11 @@ void glue_spin_lock(void)
         __asm__ volatile("xchgl %0, %1" : "+r"(taken), "+m"(mm_spin) : : "memory");
         if (!taken)
             return;
-        while (mm_spin)
+        while (mm_spin) {
+            if (panic_this_cpu())
+                return;  /* its holder is stopped for good (panic.c): ours, to report */
             smp_relax(); /* pause (a plain nop before the Pentium 4), and answer shootdowns */
+        }
         taken = 1;
     }
 }

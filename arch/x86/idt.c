@@ -9,10 +9,12 @@
  * exception to the vector's fault hook (tests that provoke a fault on
  * purpose); otherwise it prints what the CPU told us - vector, error code
  * decoded, EIP/CS/EFLAGS, CR2 and the control registers, the general
- * registers, a frame-pointer backtrace - and halts with cli; hlt.  It never
- * returns into a faulting instruction it did not fix, so an exception can
- * neither loop nor escalate to a triple fault (which QEMU would turn into a
- * silent reboot or exit).
+ * registers, a frame-pointer backtrace - and halts with cli; hlt.  Before it
+ * prints, it stops every other CPU (panic.c: an NMI, which lands here too,
+ * on vector 2, and halts the CPU it reaches), so the diagnosis is the last
+ * thing on the console.  It never returns into a faulting instruction it did
+ * not fix, so an exception can neither loop nor escalate to a triple fault
+ * (which QEMU would turn into a silent reboot or exit).
  *
  * For a page fault the diagnosis also asks the address describer (set by
  * the VMM: "NULL page", "unmapped heap page", ...) what lives at CR2.  A
@@ -35,6 +37,7 @@
 #include "console.h"
 #include "cpu.h"
 #include "gdt.h"
+#include "panic.h"
 #include "segment.h"
 #include "serial.h"
 
@@ -265,6 +268,8 @@ void isr_dispatch(struct interrupt_frame *f);
 
 void isr_dispatch(struct interrupt_frame *f)
 {
+    if (f->vector == 2)
+        panic_nmi(); /* another CPU panics: this one halts here, quietly */
     if (diagnosing) {
         /* The diagnosis itself faulted: trust nothing but the serial port. */
         static const char msg[] = "\n*** nested CPU exception while reporting one; halted\n";
@@ -276,8 +281,10 @@ void isr_dispatch(struct interrupt_frame *f)
     if (hook && hook(f))
         return;
 
+    panic_stop_others(); /* every other CPU halted first; a second one to fail halts in there */
     diagnosing = 1;
     diagnose(f, (uint32_t)(f + 1));
+    panic_say_where();
     kprintf("System halted.\n");
     cpu_halt_forever();
 }
@@ -315,8 +322,10 @@ __attribute__((noreturn)) static void double_fault_task(void)
         .eflags = t->eflags,
     };
 
+    panic_stop_others();
     diagnosing = 1; /* a fault from here on is nested: one line and halt */
     diagnose(&f, t->esp);
+    panic_say_where();
     if (fault_hooks[8])
         fault_hooks[8](&f);
     kprintf("System halted.\n");

@@ -1,7 +1,7 @@
 /*
  * lapic.h - the local APIC (arch/x86/lapic.c): its registers mapped through
- * the VMM, this CPU's APIC id, IPIs, EOI; and delays timed by the PIT (a 486
- * has no TSC).
+ * the VMM, this CPU's APIC id, IPIs, EOI; the legacy PICs silenced; and
+ * delays timed by the PIT (a 486 has no TSC).
  */
 #ifndef ARCH_X86_LAPIC_H
 #define ARCH_X86_LAPIC_H
@@ -23,6 +23,12 @@ void lapic_eoi(void);
 int lapic_send_init(uint32_t apic_id);
 int lapic_send_startup(uint32_t apic_id, uint32_t page_phys); /* SIPI to page_phys (< 1 MB) */
 int lapic_send_fixed(uint32_t apic_id, uint8_t vector);
+/* An NMI to one APIC id; to every other APIC (all-excluding-self): panic.c's stop. */
+int lapic_send_nmi(uint32_t apic_id);
+int lapic_send_nmi_others(void);
+
+/* Both 8259 PICs moved to vectors 0x20-0x2F and every line masked: no IRQ reaches a CPU. */
+void pic_disable(void);
 
 /* Wait us microseconds, timed by PIT channel 2 (the BSP only: one PIT). */
 void pit_delay_us(uint32_t us);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../rng.h"
+#include "glue_common.h"
 #include "host.h"
 #include "memory.h"
 #include "pmm.h"
@@ -151,6 +152,34 @@ static inline void fresh_pmm_alone(void)
     host_mmu_reset();
     memory_init();
     host_console_clear();
+}
+
+/* A cache's statistics (kmem_cache_get_stats must succeed). */
+static inline kmem_cache_stats_t cache_stats(kmem_cache_t *c)
+{
+    kmem_cache_stats_t st;
+    assert_int_equal(kmem_cache_get_stats(c, &st), 0);
+    return st;
+}
+
+/*
+ * The per-CPU caches' tests (test_percpu.c, test_attack_percpu.c): set up as
+ * CPU 0 with every layer fresh over 32 MB; tear down back to the thread's
+ * own CPU id (host_forced_cpu_id, host/glue_common.h).
+ */
+static inline int fresh_as_cpu0(void **state)
+{
+    (void)state;
+    host_forced_cpu_id = 0;
+    fresh_every_layer(32u << 20);
+    return 0;
+}
+
+static inline int natural_cpu_ids(void **state)
+{
+    (void)state;
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+    return 0;
 }
 
 #endif /* HARNESS_H */

@@ -30,21 +30,6 @@
 #define PAGE            4096u
 #define MAG_BATCH_GUESS 40 /* more than a magazine holds: some go back, some stay */
 
-static int fresh(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = 0;
-    fresh_every_layer(32u << 20);
-    return 0;
-}
-
-static int natural(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    return 0;
-}
-
 /* ---- finding: statistics taken by a constructor during a magazine fill ---- */
 
 static kmem_cache_t *ctor_cache; /* the cache whose ctor looks */
@@ -371,14 +356,19 @@ static void test_fill_fails_half_way(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stats_from_a_ctor_during_a_fill, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_destroy_from_a_ctor, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_cpu_objects_from_a_ctor, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_fill_fails_half_way, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_restart_with_full_magazines, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_destroy_with_objects_on_every_cpu, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_stats_from_a_ctor_during_a_fill, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_destroy_from_a_ctor, fresh_as_cpu0, natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_cpu_objects_from_a_ctor, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_fill_fails_half_way, fresh_as_cpu0, natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_restart_with_full_magazines, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_destroy_with_objects_on_every_cpu, fresh_as_cpu0,
+                                        natural_cpu_ids),
 #ifdef MM_DEBUG
-        cmocka_unit_test_setup_teardown(test_debug_on_and_off_across_restarts, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_debug_on_and_off_across_restarts, fresh_as_cpu0,
+                                        natural_cpu_ids),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

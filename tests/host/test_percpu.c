@@ -24,28 +24,6 @@
 #include "harness.h"
 #include "slab.h"
 
-static int fresh(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = 0;
-    fresh_every_layer(32u << 20);
-    return 0;
-}
-
-static int natural(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    return 0;
-}
-
-static kmem_cache_stats_t cache_stats(kmem_cache_t *c)
-{
-    kmem_cache_stats_t st;
-    assert_int_equal(kmem_cache_get_stats(c, &st), 0);
-    return st;
-}
-
 /* Balanced kmalloc/kfree and kmem_cache_alloc/free on one CPU: no shared lock after warm-up. */
 static void test_fast_path_takes_no_shared_lock(void **state)
 {
@@ -369,16 +347,21 @@ static void test_reclaim_drains(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fast_path_takes_no_shared_lock, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_bursts_take_the_lock_per_batch, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_free_on_another_cpu, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_cpus_fill_from_their_own_slabs, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_double_free_in_a_cache, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_bad_pointers_still_reported, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_statistics_are_exact, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_shrink_drains, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_cpu_without_a_cache, fresh, natural),
-        cmocka_unit_test_setup_teardown(test_reclaim_drains, fresh, natural),
+        cmocka_unit_test_setup_teardown(test_fast_path_takes_no_shared_lock, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_bursts_take_the_lock_per_batch, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_free_on_another_cpu, fresh_as_cpu0, natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_cpus_fill_from_their_own_slabs, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_double_free_in_a_cache, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_bad_pointers_still_reported, fresh_as_cpu0,
+                                        natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_statistics_are_exact, fresh_as_cpu0, natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_shrink_drains, fresh_as_cpu0, natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_cpu_without_a_cache, fresh_as_cpu0, natural_cpu_ids),
+        cmocka_unit_test_setup_teardown(test_reclaim_drains, fresh_as_cpu0, natural_cpu_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,13 +59,6 @@ static void t_free(kmem_cache_t *c, void *p)
     CHECK_HEAP();
 }
 
-static kmem_cache_stats_t cache_stats(kmem_cache_t *c)
-{
-    kmem_cache_stats_t s;
-    assert_int_equal(kmem_cache_get_stats(c, &s), 0);
-    return s;
-}
-
 /* ---------------------------------------------------- size classes ---- */
 
 /* Before heap_init_virtual the spec's Phase 1 heap is untouched: every block has its header. */

@@ -155,6 +155,85 @@ static void test_user_only_when_asked(void **state)
     check_all();
 }
 
+/*
+ * The cache bits for device registers (the local APIC's page): PCD and PWT
+ * reach the entry as given, vmm_check calls them healthy, vmm_dump shows
+ * them and keeps a range of other cache bits apart; any other bit (PS,
+ * global, the bits the MMU ignores) is still refused with one line.
+ */
+static void test_cache_bits_for_device_registers(void **state)
+{
+    paddr_t a = pmm_alloc_page(), b = pmm_alloc_page(), c = pmm_alloc_page();
+    assert_int_equal(PAGE_WRITE_THROUGH, 0x008);
+    assert_int_equal(PAGE_CACHE_DISABLE, 0x010);
+    assert_int_equal(
+        vmm_map(FREE_AREA, a,
+                PAGE_PRESENT | PAGE_WRITABLE | PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH),
+        0);
+    vmm_map_page(FREE_AREA + PAGE_SIZE, b,
+                 PAGE_WRITABLE | PAGE_WRITE_THROUGH); /* the spec's call */
+    assert_int_equal(vmm_map(FREE_AREA + 2 * PAGE_SIZE, c, PAGE_WRITABLE), 0);
+    shadow[nshadow++] = (struct mapping){FREE_AREA, a, PAGE_WRITABLE};
+    shadow[nshadow++] = (struct mapping){FREE_AREA + PAGE_SIZE, b, PAGE_WRITABLE};
+    shadow[nshadow++] = (struct mapping){FREE_AREA + 2 * PAGE_SIZE, c, PAGE_WRITABLE};
+    check_all();
+    /* the entries themselves, read from simulated memory as the MMU would */
+    uint32_t *t = (uint32_t *)(host_phys_base() + VMM_FRAME(pd_host()[VMM_PDX(FREE_AREA)]));
+    uint32_t ea = t[VMM_PTX(FREE_AREA)], eb = t[VMM_PTX(FREE_AREA) + 1],
+             ec = t[VMM_PTX(FREE_AREA) + 2];
+    assert_int_equal(ea & VMM_FLAG_BITS,
+                     PAGE_PRESENT | PAGE_WRITABLE | PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH);
+    assert_int_equal(eb & VMM_FLAG_BITS, PAGE_PRESENT | PAGE_WRITABLE | PAGE_WRITE_THROUGH);
+    assert_int_equal(ec & VMM_FLAG_BITS, PAGE_PRESENT | PAGE_WRITABLE);
+    assert_int_equal(vmm_get_entry(FREE_AREA), ea);
+    assert_int_equal(vmm_get_entry(FREE_AREA + PAGE_SIZE), eb);
+    /* the directory entry stays cached: the bits are the page's, not its table's */
+    assert_int_equal(pd_host()[VMM_PDX(FREE_AREA)] & (PAGE_CACHE_DISABLE | PAGE_WRITE_THROUGH), 0);
+    /* contiguous frames, but three kinds of caching: three lines */
+    host_console_clear();
+    vmm_dump();
+    char line[96];
+    snprintf(line, sizeof(line), "  0x%08x-0x%08x -> 0x%08x rw uncached\n", FREE_AREA,
+             FREE_AREA + PAGE_SIZE - 1, a);
+    assert_true(host_console_has(line));
+    snprintf(line, sizeof(line), "  0x%08x-0x%08x -> 0x%08x rw write-through\n",
+             FREE_AREA + PAGE_SIZE, FREE_AREA + 2 * PAGE_SIZE - 1, b);
+    assert_true(host_console_has(line));
+    snprintf(line, sizeof(line), "  0x%08x-0x%08x -> 0x%08x rw\n", FREE_AREA + 2 * PAGE_SIZE,
+             FREE_AREA + 3 * PAGE_SIZE - 1, c);
+    assert_true(host_console_has(line));
+    assert_int_equal(stats_now().error_count, 0);
+    /* bits outside the accepted set: refused with one line each, nothing mapped */
+    static const uint32_t refused[] = {0x080 /* PS */, 0x100 /* G */, 0x200, 0x800,
+                                       PAGE_CACHE_DISABLE | 0x080};
+    paddr_t q = pmm_alloc_page();
+    pmm_stats_t ps0;
+    pmm_get_stats(&ps0);
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        host_console_clear();
+        assert_int_equal(vmm_map(0x40000000, q, PAGE_WRITABLE | refused[i]), -1);
+        assert_non_null(strstr(mm_last_error(), "unknown flag bits"));
+        const char *out = host_console_text();
+        const char *nl = strchr(out, '\n');
+        assert_non_null(nl);
+        assert_null(strchr(nl + 1, '\n')); /* one line */
+        assert_int_equal(vmm_get_entry(0x40000000), 0);
+        assert_int_equal(stats_now().error_count, i + 1);
+    }
+    pmm_stats_t ps1;
+    pmm_get_stats(&ps1);
+    assert_int_equal(ps1.free_pages, ps0.free_pages); /* no page table left behind */
+    check_all();
+    /* unmapping an uncached page frees it like any other caller's page */
+    vmm_unmap_page(FREE_AREA);
+    nshadow = 0;
+    shadow[nshadow++] = (struct mapping){FREE_AREA + PAGE_SIZE, b, PAGE_WRITABLE};
+    shadow[nshadow++] = (struct mapping){FREE_AREA + 2 * PAGE_SIZE, c, PAGE_WRITABLE};
+    assert_int_equal(pmm_page_state(a), 0);
+    check_all();
+    pmm_free_page(q);
+}
+
 /* Bad input: one line each, and nothing changes. */
 static void test_bad_input_changes_nothing(void **state)
 {
@@ -621,6 +700,7 @@ int main(void)
         T(test_map_translate_unmap),
         T(test_user_only_when_asked),
         T(test_bad_input_changes_nothing),
+        T(test_cache_bits_for_device_registers),
         T(test_no_memory_for_a_table),
         T(test_unmap_never_frees_paging_structures),
         T(test_random_against_shadow),

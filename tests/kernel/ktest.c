@@ -31,8 +31,9 @@ int kt_contains(const char *haystack, const char *needle)
 /*
  * Boot option "ktest=PREFIX" runs only the tests whose name starts with
  * PREFIX (tools/qemu-accel.sh boots "ktest=cpu:" to see whether KVM can
- * deliver exceptions at all).  Tests that end the boot (ktest_overflow) run
- * only when named that way: `explicit` leaves them out otherwise.
+ * deliver exceptions at all).  Tests that end the boot (ktest_overflow,
+ * ktest_panic) run only when named that way: `explicit` leaves them out
+ * otherwise.
  */
 static int selected(const char *name, int explicit)
 {
@@ -52,20 +53,22 @@ static int selected(const char *name, int explicit)
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap,   ktest_string, ktest_cpu,     ktest_memmap,
-                                    ktest_idt,    ktest_phase2, ktest_vmalloc, ktest_bugclass,
-                                    ktest_owners, ktest_smp,    ktest_debug,   ktest_overflow};
+    const struct ktest *suites[] = {ktest_heap,     ktest_string, ktest_cpu,     ktest_memmap,
+                                    ktest_idt,      ktest_phase2, ktest_vmalloc, ktest_bugclass,
+                                    ktest_owners,   ktest_smp,    ktest_ipi,     ktest_debug,
+                                    ktest_overflow, ktest_panic};
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     int passed = 0, failed = 0;
     kprintf("\n[ktest] in-kernel test suite\n");
     for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
         for (const struct ktest *t = suites[s]; t->name; t++) {
-            if (!selected(t->name, suites[s] == ktest_overflow))
+            int ends = suites[s] == ktest_overflow || suites[s] == ktest_panic;
+            if (!selected(t->name, ends))
                 continue;
             int phase2 = suites[s] == ktest_phase2 || suites[s] == ktest_vmalloc ||
                          suites[s] == ktest_bugclass || suites[s] == ktest_owners ||
-                         suites[s] == ktest_smp || suites[s] == ktest_overflow;
+                         suites[s] == ktest_smp || suites[s] == ktest_ipi || ends;
             memory_init(); /* every test starts from a fresh 64 KB heap */
             current_failed = 0;
             kprintf("[ RUN  ] %s\n", t->name);
