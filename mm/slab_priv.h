@@ -85,8 +85,8 @@ struct kmem_cache {
  * are out of their slabs (map bit set) and marked cached (cmap bit set).
  * They move between the slabs and a magazine MAG_BATCH at a time.
  */
-#define MAG_ROUNDS 16
-#define MAG_BATCH  8
+#define MAG_ROUNDS 32
+#define MAG_BATCH  16
 
 typedef struct {
     uint32_t n;             /* objects in obj[0..n), the newest last */

@@ -101,7 +101,7 @@ static void test_free_on_another_cpu(void **state)
     assert_int_equal(st.live, 0);
     assert_int_equal(st.allocs, N);
     assert_int_equal(st.frees, N);
-    assert_true(st.cpu_cached > 0 && st.cpu_cached <= 16);
+    assert_true(st.cpu_cached > 0 && st.cpu_cached <= 32); /* MAG_ROUNDS */
     assert_true(kmem_cache_cpu_objects(1) >= st.cpu_cached);
     memory_stats_t s1 = stats_now();
     assert_int_equal(s1.slab_objects, s0.slab_objects - 2 * N);
