@@ -196,21 +196,23 @@ static inline void kfree_at(void *ptr, const char *file, uint32_t line)
 
 static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t line)
 {
-    void *fast = count && size <= SLAB_KMALLOC_MAX / count ? mag_kmalloc(count * size) : NULL;
+    size_t bytes;
+    int wraps = __builtin_mul_overflow(count, size, &bytes); /* one mul and its carry: no divide */
+    void *fast = wraps ? NULL : mag_kmalloc(bytes);
     if (fast) {
-        memset(fast, 0, count * size);
+        memset(fast, 0, bytes);
         return fast;
     }
     heap_call_t call = api_enter("kcalloc", file, line);
     void *p = NULL;
-    if (count && size > (size_t)-1 / count)
+    if (wraps)
         mm_report("kcalloc: %lu * %lu bytes overflows size_t: refused", (unsigned long)count,
                   (unsigned long)size);
     else
-        p = alloc_locked("kcalloc", count * size);
+        p = alloc_locked("kcalloc", bytes);
     heap_leave(call);
     if (p)
-        memset(p, 0, count * size);
+        memset(p, 0, bytes);
     return p;
 }
 

@@ -1,12 +1,14 @@
 /*
- * lock.h - the memory manager's one lock, over the glue's spinlock.
+ * lock.h - the memory manager's lock, over the glue's spinlock, and the
+ * PMM's own lock below it (mm/lock.c: the order and why).
  *
- * Every public function of mm/ takes it.  A call may re-enter mm/ on the CPU
- * that holds it: the heap calls the VMM, the VMM the PMM, the PMM a reclaim
- * hook, an embedder's glue_map_page a pmm_alloc_page for its page table, a
- * page-fault handler vmm_describe.  mm/ counts that nesting itself (per CPU,
- * by glue_cpu_id), so the glue's spinlock is taken once per outermost call
- * and never twice by one CPU: it need not nest (see mm/glue.h).
+ * Every public function of mm/ takes one of them: the PMM's functions
+ * pmm_lock, every other one mm_lock.  A call may re-enter mm/ on the CPU
+ * that holds mm_lock: the heap calls the VMM, the VMM the PMM, an embedder's
+ * glue_map_page a pmm_alloc_page for its page table, a page-fault handler
+ * vmm_describe.  mm/ counts that nesting itself (per CPU, by glue_cpu_id), so
+ * the glue's spinlock is taken once per outermost call and never twice by one
+ * CPU: it need not nest (see mm/glue.h).  pmm_lock nests the same way.
  */
 #ifndef MM_LOCK_H
 #define MM_LOCK_H
@@ -28,5 +30,14 @@ static inline int mm_lock_held_by(int cpu)
 {
     return __atomic_load_n(&mm_lock_holder, __ATOMIC_RELAXED) == cpu;
 }
+
+/*
+ * The PMM's lock (mm/pmm*.c only): interrupts off, then mm/'s own spinlock,
+ * or one more level of it.  Taken inside mm_lock or alone; mm_lock is never
+ * taken inside it (mm_lock panics if asked to).
+ */
+glue_irqflags_t pmm_lock(void);
+void pmm_unlock(glue_irqflags_t flags);
+int pmm_lock_held(void);
 
 #endif /* MM_LOCK_H */

@@ -91,7 +91,10 @@
 #define kmap_unmap               mm_kmap_unmap
 #define kmap_unmap_run           mm_kmap_unmap_run
 #define pmm_data                 mm_pmm_data
+#define pmm_lock                 mm_pmm_lock
+#define pmm_lock_held            mm_pmm_lock_held
 #define pmm_run_release          mm_pmm_run_release
+#define pmm_unlock               mm_pmm_unlock
 #define slab_all                 mm_slab_all
 #define slab_arm_object          mm_slab_arm_object
 #define slab_cache_alloc         mm_slab_cache_alloc

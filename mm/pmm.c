@@ -55,8 +55,14 @@
  * dump, check) is pmm_stats.c's.  Calls log.c only: the bottom of mm/ but
  * for it.
  *
- * Locking: each public function takes mm/'s lock (mm/lock.c); hooks run with
- * it held and may take it again (counted there, not in the glue).
+ * Locking: the PMM has a lock of its own (pmm_lock, mm/lock.c), a leaf: taken
+ * inside mm/'s lock (the heap, the VMM and kmap call the PMM holding it) or
+ * alone (a caller's pmm_alloc_page), and nothing is called with it held that
+ * could take mm_lock.  So the reclaim hooks, which do, run after the PMM drops
+ * its lock, under mm_lock (reclaim()); the hooks table and `reclaiming` are
+ * mm_lock's.  Each public function takes the PMM's lock; a page held for a
+ * shootdown is added and freed by the holder of mm_lock (the VMM, kmap), so
+ * the held chain is one CPU's between pmm_free_held and pmm_tlb_shootdown_free.
  */
 #include "pmm_priv.h"
 #include "lock.h"
@@ -163,37 +169,35 @@ static unsigned order_for(uint32_t pages)
     return k;
 }
 
-/* Run every reclaim hook once (not from inside one).  The lock is held. */
-static void reclaim_locked(void)
+/*
+ * Run every reclaim hook once, unless the hooks are running (a hook that
+ * allocates) or pmm_reclaim_hold holds them.  Called without the PMM's lock:
+ * the hooks take mm_lock and call the PMM.  `reclaiming` and the hooks table
+ * belong to mm_lock, which every change of them holds.
+ */
+static void reclaim(void)
 {
-    if (pmm_data.reclaiming)
-        return;
-    pmm_data.reclaiming++;
-    pmm_data.reclaims++;
-    for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
-        if (reclaim_hooks[i])
-            reclaim_hooks[i]();
+    glue_irqflags_t f = mm_lock();
+    if (!pmm_data.reclaiming) {
+        pmm_data.reclaiming++;
+        glue_irqflags_t g = pmm_lock();
+        pmm_data.reclaims++;
+        pmm_unlock(g);
+        for (unsigned i = 0; i < PMM_RECLAIM_HOOKS; i++) {
+            if (reclaim_hooks[i])
+                reclaim_hooks[i]();
+        }
+        pmm_data.reclaiming--;
     }
-    pmm_data.reclaiming--;
+    mm_unlock(f);
 }
 
-static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
+/* Take `count` pages from a free block of `order` for `owner`: their address, or 0. */
+static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner)
 {
-    uint32_t pfn = block_take(order);
-    if (pfn == PFN_NONE && !(owner & PMM_NO_RECLAIM)) {
-        reclaim_locked(); /* nothing was changed yet: the hooks may free and allocate */
-        pfn = block_take(order);
-    }
-    if (pfn == PFN_NONE) {
-        if ((owner & ~PMM_NO_RECLAIM) == PMM_OWNER_CALLER)
-            mm_oom_failed(); /* the other owners' calls are counted by their layer */
-        if (!pmm_data.oom_reported && mm_oom_reports_on()) {
-            mm_oom_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
-                          (unsigned)pmm_data.free);
-            pmm_data.oom_reported = 1;
-        }
+    uint32_t pfn = pmm_data.npages ? block_take(order) : PFN_NONE;
+    if (pfn == PFN_NONE)
         return 0;
-    }
     owner &= ~PMM_NO_RECLAIM;
     for (uint32_t i = 0; i < count; i++) {
         pmm_data.pages[pfn + i].state = PG_USED;
@@ -206,12 +210,38 @@ static paddr_t alloc_locked(uint32_t count, unsigned order, unsigned owner)
     return addr_of(pfn);
 }
 
+/*
+ * An allocation: under the PMM's lock; if that finds nothing, the lock is
+ * dropped, the reclaim hooks run (unless the call says PMM_NO_RECLAIM, or
+ * this CPU still holds the PMM's lock from further out) and it tries again.
+ */
+static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner)
+{
+    glue_irqflags_t f = pmm_lock();
+    paddr_t a = take_locked(count, order, owner);
+    if (!a && pmm_data.npages && !(owner & PMM_NO_RECLAIM)) {
+        pmm_unlock(f);
+        if (!pmm_lock_held())
+            reclaim();
+        f = pmm_lock();
+        a = take_locked(count, order, owner);
+    }
+    if (!a && pmm_data.npages) {
+        if ((owner & ~PMM_NO_RECLAIM) == PMM_OWNER_CALLER)
+            mm_oom_failed(); /* the other owners' calls are counted by their layer */
+        if (!pmm_data.oom_reported && mm_oom_reports_on()) {
+            mm_oom_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
+                          (unsigned)pmm_data.free);
+            pmm_data.oom_reported = 1;
+        }
+    }
+    pmm_unlock(f);
+    return a;
+}
+
 uint32_t pmm_alloc_page(void)
 {
-    glue_irqflags_t f = mm_lock();
-    paddr_t a = pmm_data.npages ? alloc_locked(1, 0, PMM_OWNER_CALLER) : 0;
-    mm_unlock(f);
-    return a;
+    return alloc_now(1, 0, PMM_OWNER_CALLER);
 }
 
 static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsigned owner)
@@ -238,10 +268,7 @@ static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsig
                   (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
         return 0;
     }
-    glue_irqflags_t f = mm_lock();
-    paddr_t a = pmm_data.npages ? alloc_locked(count, order, owner) : 0;
-    mm_unlock(f);
-    return a;
+    return alloc_now(count, order, owner);
 }
 
 paddr_t pmm_alloc_pages(uint32_t count, uint32_t align)
@@ -375,32 +402,32 @@ static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_
 
 void pmm_free_page(uint32_t page)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     free_locked("pmm_free_page", page, 1, PMM_OWNER_CALLER);
-    mm_unlock(f);
+    pmm_unlock(f);
 }
 
 void pmm_free_pages(paddr_t base, uint32_t count)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     free_locked("pmm_free_pages", base, count, PMM_OWNER_CALLER);
-    mm_unlock(f);
+    pmm_unlock(f);
 }
 
 void pmm_free_pages_owner(paddr_t base, uint32_t count, pmm_owner_t owner)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     if (owner == PMM_OWNER_NONE || owner >= PMM_OWNER_COUNT)
         mm_report("pmm_free_pages_owner: 0x%08lx: %u is no owner: not freed", (unsigned long)base,
                   (unsigned)owner);
     else
         free_locked("pmm_free_pages_owner", base, count, owner);
-    mm_unlock(f);
+    pmm_unlock(f);
 }
 
 int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     int r = -1;
     if (from == PMM_OWNER_NONE || from >= PMM_OWNER_COUNT || to == PMM_OWNER_NONE ||
         to >= PMM_OWNER_COUNT)
@@ -413,7 +440,7 @@ int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to
         pmm_data.owned[to] += count;
         r = 0;
     }
-    mm_unlock(f);
+    pmm_unlock(f);
     return r;
 }
 
@@ -425,11 +452,12 @@ int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to
  * So an unmapping layer does not free it at once: pmm_free_held holds it (still
  * PG_USED, its owner's, `prev` PFN_HELD, chained through `next`), and
  * pmm_tlb_shootdown_free, after glue_tlb_shootdown returned, frees every page
- * held.  Only this CPU adds to the chain, between the two, under mm/'s lock.
+ * held.  Only this CPU adds to the chain, between the two: its callers hold mm/'s
+ * lock (the PMM's lock keeps the pages' metadata).
  */
 int pmm_free_held(const char *fn, paddr_t page, pmm_owner_t owner)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     int r = -1;
     if (owner == PMM_OWNER_NONE || owner >= PMM_OWNER_COUNT)
         mm_report("%s: 0x%08lx: %u is no owner: not freed", fn, (unsigned long)page,
@@ -447,7 +475,7 @@ int pmm_free_held(const char *fn, paddr_t page, pmm_owner_t owner)
             r = 0;
         }
     }
-    mm_unlock(f);
+    pmm_unlock(f);
     return r;
 }
 
@@ -461,15 +489,15 @@ static unsigned shootdown_locked(uint32_t virt, uint32_t pages)
 
 unsigned pmm_tlb_shootdown(uint32_t virt, uint32_t pages)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     unsigned cpus = shootdown_locked(virt, pages);
-    mm_unlock(f);
+    pmm_unlock(f);
     return cpus;
 }
 
 void pmm_tlb_shootdown_free(uint32_t virt, uint32_t pages)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     shootdown_locked(virt, pages);
     while (pmm_data.nheld) {
         uint32_t pfn = pmm_data.held;
@@ -479,7 +507,7 @@ void pmm_tlb_shootdown_free(uint32_t virt, uint32_t pages)
         p->prev = p->next = PFN_NONE;
         free_locked("pmm_tlb_shootdown_free", addr_of(pfn), 1, (pmm_owner_t)p->owner);
     }
-    mm_unlock(f);
+    pmm_unlock(f);
 }
 
 void pmm_tlb_counts(uint32_t *shootdowns, uint32_t *ipis)
@@ -490,12 +518,12 @@ void pmm_tlb_counts(uint32_t *shootdowns, uint32_t *ipis)
 
 pmm_owner_t pmm_page_owner(paddr_t page)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     uint32_t pfn = pfn_of(page);
     uint8_t o = pfn < pmm_data.npages && pmm_data.pages[pfn].state == PG_USED
                     ? pmm_data.pages[pfn].owner
                     : 0;
-    mm_unlock(f);
+    pmm_unlock(f);
     return (pmm_owner_t)o;
 }
 

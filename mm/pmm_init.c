@@ -368,9 +368,9 @@ static int init(const char *fn, const pmm_range_t *map, int count, const pmm_lay
         mm_report("%s: empty memory map", fn);
         return -1;
     }
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     int r = init_locked(map, count, layout);
-    mm_unlock(f);
+    pmm_unlock(f);
     return r;
 }
 
@@ -439,10 +439,10 @@ static const char *add_problem(uint64_t base, uint64_t length, char *why, size_t
 int pmm_add_range(uint64_t base, uint64_t length)
 {
     char why[128], a[20], b[20];
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     const char *bad = add_problem(base, length, why, sizeof(why));
     if (bad) {
-        mm_unlock(f);
+        pmm_unlock(f);
         mm_report("pmm_add_range: %s-%s: %s: nothing added", mm_hex64(a, sizeof(a), base),
                   mm_hex64(b, sizeof(b), length > UINT64_MAX - base ? UINT64_MAX : base + length),
                   bad);
@@ -460,7 +460,7 @@ int pmm_add_range(uint64_t base, uint64_t length)
     pmm_data.added[pmm_data.nadded].last = last;
     pmm_data.nadded++;
     pmm_data.oom_reported = 0;
-    mm_unlock(f);
+    pmm_unlock(f);
     return 0;
 }
 
@@ -468,10 +468,10 @@ int pmm_set_reachable(uint64_t limit)
 {
     char a[20], b[20];
     uint32_t to = limit >= FOUR_GB ? PFN_4GB : (uint32_t)(limit / PAGE_SIZE);
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     uint32_t from = pmm_data.reach;
     if (!pmm_data.npages || to < from) {
-        mm_unlock(f);
+        pmm_unlock(f);
         if (!pmm_data.npages)
             mm_report("pmm_set_reachable: %s: the PMM has no pages (not started, or its map was "
                       "refused)",
@@ -494,6 +494,6 @@ int pmm_set_reachable(uint64_t limit)
     pmm_data.unreachable -= released;
     if (released)
         pmm_data.oom_reported = 0;
-    mm_unlock(f);
+    pmm_unlock(f);
     return 0;
 }

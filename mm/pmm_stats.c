@@ -18,7 +18,7 @@ void pmm_get_stats(pmm_stats_t *s)
         mm_report("pmm_get_stats: NULL stats pointer");
         return;
     }
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     s->total_pages = pmm_data.total;
     s->free_pages = pmm_data.free;
     s->used_pages = pmm_data.used;
@@ -36,18 +36,18 @@ void pmm_get_stats(pmm_stats_t *s)
     s->reachable_limit = (uint64_t)(pmm_data.npages ? pmm_data.reach : PFN_4GB) * PAGE_SIZE;
     s->ram_end = (uint64_t)pmm_data.npages * PAGE_SIZE;
     s->ranges_added = pmm_data.nadded;
-    mm_unlock(f);
+    pmm_unlock(f);
 }
 
 int pmm_page_state(paddr_t page)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     uint32_t pfn = pfn_of(page);
     int s = pfn >= pmm_data.npages                 ? -1
             : pmm_data.pages[pfn].state == PG_FREE ? 0
             : pmm_data.pages[pfn].state == PG_USED ? 1
                                                    : -1;
-    mm_unlock(f);
+    pmm_unlock(f);
     return s;
 }
 
@@ -56,7 +56,7 @@ void pmm_dump(void)
     static const char *names[PG_STATES] = {"hole        ", "reserved    ", "free        ",
                                            "used        ", "unreachable ", "map-reserved"};
     char a[20], b[20];
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved, %u unreachable; metadata %u "
               "KB at 0x%08lx\n",
               (unsigned)pmm_data.total, (unsigned)pmm_data.total * 4, (unsigned)pmm_data.free,
@@ -96,14 +96,14 @@ void pmm_dump(void)
                   p->state == PG_USED ? pmm_owner_name((pmm_owner_t)p->owner) : "");
         pfn = end;
     }
-    mm_unlock(f);
+    pmm_unlock(f);
 }
 
 #define check_failed(pfn, what) mm_check_failed_at("pmm_check", addr_of(pfn), what)
 
 int pmm_check(void)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = pmm_lock();
     int errors = 0;
     uint32_t free_in_blocks = 0;
     for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
@@ -211,6 +211,6 @@ int pmm_check(void)
             }
         }
     }
-    mm_unlock(f);
+    pmm_unlock(f);
     return errors;
 }

@@ -36,17 +36,24 @@ expect_cpus() { # expect_cpus LOG N
     expect_not "$1" 'did not answer|PANIC' "-smp $2: no AP lost, no panic"
 }
 
+# Boot the test kernel: boot_test_kernel ACCEL N LOG SECONDS QEMU-ARGS...; sets rc, leaves LOG.
+boot_test_kernel() {
+    bt_cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel $1/")
+    bt_n=$2 bt_log=$3 bt_secs=$4
+    shift 4
+    timeout "$bt_secs" $bt_cmd -m 32M -smp "$bt_n" -serial "file:$bt_log.raw" -kernel "$test_kernel" \
+        "$@" </dev/null
+    rc=$?
+    clean_log "$bt_log.raw" "$bt_log" && rm -f "$bt_log.raw"
+}
+
 run_one() { # run_one ACCEL N
-    cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel $1/")
     tag=$(echo "$1" | tr ',=' '--')
     log=build/smp-$tag-$2.log
     echo "== kernel suite under QEMU ($1, -smp $2, -m 32M)"
     start=$(now)
-    timeout 600 $cmd -m 32M -smp "$2" -serial "file:$log.raw" -kernel "$test_kernel" \
-        -initrd "$modules" </dev/null
-    rc=$?
+    boot_test_kernel "$1" "$2" "$log" 600 -initrd "$modules"
     t=$(seconds_since "$start")
-    clean_log "$log.raw" "$log" && rm -f "$log.raw"
     ktest_verdict "$log" "$rc" "kernel suite ($1, -smp $2, ${t} s)"
     grep -E '^    [0-9]+ CPUs: |^    reader on CPU' "$log"
     expect_cpus "$log" "$2"
@@ -61,13 +68,9 @@ done
 
 # An AP that never answers (boot option smpmute1: APIC id 1 gets INIT but no SIPI):
 # one line, skipped, the next APs take indexes 1 and 2, and the SMP tests pass on three.
-cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel tcg/")
 log=build/smp-mute.log
 echo "== kernel suite's SMP tests, -smp 4, APIC id 1 silent (smpmute1)"
-timeout 300 $cmd -m 32M -smp 4 -serial "file:$log.raw" -kernel "$test_kernel" \
-    -append "smpmute1 ktest=smp" </dev/null
-rc=$?
-clean_log "$log.raw" "$log" && rm -f "$log.raw"
+boot_test_kernel tcg 4 "$log" 300 -append "smpmute1 ktest=smp"
 ktest_verdict "$log" "$rc" "SMP tests with a silent AP"
 expect "$log" '^\[boot\] smp: the AP with APIC id 1 did not answer within 1000 ms; skipped$' "the silent AP reported in one line"
 expect "$log" '^\[boot\] smp: CPU 1: APIC id 2 online, ' "the next AP takes index 1"
@@ -87,15 +90,11 @@ nothing_after() { # nothing_after LOG START_PATTERN PATTERN WHAT
     fi
 }
 for accel in $accels; do
-    cmd=$(echo "$qemu_base" | sed "s/-accel [a-z]*/-accel $accel/")
     tag=$(echo "$accel" | tr ',=' '--')
     for t in panic-ap panic-two panic-second ap-overflow; do
         log=build/smp-$t-$tag.log
         echo "== $t ($accel, -smp 4)"
-        timeout 120 $cmd -m 32M -smp 4 -serial "file:$log.raw" -kernel "$test_kernel" \
-            -append "ktest=$t" </dev/null
-        rc=$?
-        clean_log "$log.raw" "$log" && rm -f "$log.raw"
+        boot_test_kernel "$accel" 4 "$log" 120 -append "ktest=$t"
         ktest_verdict "$log" "$rc" "$t ($accel)"
         case $t in
         ap-overflow)

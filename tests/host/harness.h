@@ -111,6 +111,19 @@ static inline void fresh_paging_ram(uint32_t ram)
     host_console_clear();
 }
 
+/* fresh_paging_ram with vmalloc's areas forgotten too (no virtual heap yet). */
+static inline void fresh_vmalloc_ram(uint32_t ram)
+{
+    memory_init();
+    pmm_init(ram);
+    vmm_reset();
+    vmalloc_reset();
+    host_mmu_reset();
+    vmm_init();
+    host_console_clear();
+    memory_init(); /* the error counter back to 0 */
+}
+
 /* The last caller-bug report names the function, the address and the reason. */
 static inline void assert_reported(const char *fn, const void *addr, const char *reason)
 {

@@ -6,7 +6,9 @@
  * counts, a re-entry from inside mm/ (a reclaim hook that allocates, as an
  * embedder's page-table code would), threads as CPUs with every checker
  * after, an unlock by a CPU that does not hold the lock, and a describer
- * asked under the lock while another CPU unregisters it.
+ * asked under the lock while another CPU unregisters it.  The PMM's own lock
+ * below it: the PMM serves one CPU while another holds mm/'s lock, and the
+ * order (mm_lock, then pmm_lock) is enforced.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -58,13 +60,18 @@ static void test_growing_kmalloc_takes_it_once(void **state)
     check_every_layer();
 }
 
-/* A reclaim hook runs inside pmm_alloc_page with the lock held, and calls mm/ again. */
-static int hook_calls;
+/*
+ * A reclaim hook runs inside pmm_alloc_page with mm/'s lock held (taken for
+ * it: the PMM's calls take only the PMM's lock) and the PMM's lock dropped,
+ * and calls mm/ again.
+ */
+static int hook_calls, hook_in_pmm_lock;
 static void *hook_got;
 static size_t hostile_hook(void)
 {
     hook_calls++;
     assert_true(mm_lock_held());
+    hook_in_pmm_lock += pmm_lock_held();
     hook_got = kmalloc(64); /* re-enters the heap on the CPU holding the lock */
     return 0;
 }
@@ -82,7 +89,9 @@ static void test_hook_reenters_mm(void **state)
     assert_true(taken > 1000 && taken < 4096); /* ran dry: the hook ran */
     assert_true(hook_calls > 0);
     assert_non_null(hook_got);
-    assert_int_equal(host_spin_locks - before, taken + 1);
+    assert_int_equal(hook_in_pmm_lock, 0);
+    /* the PMM's calls never take the glue's spinlock: only the one reclaim did */
+    assert_int_equal(host_spin_locks - before, 1);
     pmm_unregister_reclaim(hostile_hook);
     for (uint32_t i = 0; i < taken; i++)
         pmm_free_page(pages[i]);
@@ -256,6 +265,89 @@ static void test_describer_runs_under_the_lock(void **state)
     assert_null(strstr(vmm_describe(0x70000010u), "slow layer"));
 }
 
+/*
+ * The PMM's lock is its own: a CPU holding mm/'s lock (here a thread that
+ * takes it and waits) does not stop another CPU's pmm_alloc_page and
+ * pmm_free_page, nor its pmm_check.  With one lock for both, the main thread
+ * would wait for the holder, which waits (up to 10 s) for the main thread.
+ */
+static int holding, pmm_done; /* __atomic */
+static void *hold_mm_lock(void *arg)
+{
+    (void)arg;
+    glue_irqflags_t f = mm_lock();
+    __atomic_store_n(&holding, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 10000 && !__atomic_load_n(&pmm_done, __ATOMIC_ACQUIRE); i++)
+        usleep(1000);
+    mm_unlock(f);
+    __atomic_store_n(&holding, 0, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_pmm_runs_while_another_cpu_holds_mm_lock(void **state)
+{
+    (void)state;
+    fresh_every_layer(16u << 20);
+    __atomic_store_n(&holding, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&pmm_done, 0, __ATOMIC_RELEASE);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hold_mm_lock, NULL), 0);
+    while (!__atomic_load_n(&holding, __ATOMIC_ACQUIRE))
+        usleep(1000);
+    uint32_t pages[64];
+    for (int i = 0; i < 64; i++)
+        assert_int_not_equal(pages[i] = pmm_alloc_page(), 0);
+    paddr_t run = pmm_alloc_pages(16, 16 * PAGE_SIZE);
+    assert_int_not_equal(run, 0);
+    assert_int_equal(pmm_check(), 0);
+    for (int i = 0; i < 64; i++)
+        pmm_free_page(pages[i]);
+    pmm_free_pages(run, 16);
+    int still_held = __atomic_load_n(&holding, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&pmm_done, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(still_held); /* the holder never let go meanwhile */
+    check_every_layer();
+}
+
+static void mm_lock_inside_pmm_lock(void)
+{
+    (void)pmm_lock();
+    (void)mm_lock();
+}
+
+/*
+ * mm_lock asked for by a CPU that holds the PMM's lock (and not mm_lock) is
+ * the wrong order, which could deadlock against a CPU holding mm_lock and
+ * waiting for the PMM's: a panic, named, at the first run.  The other way
+ * round, and mm_lock again inside both, are the allowed order.
+ */
+static void test_lock_order_is_enforced(void **state)
+{
+    (void)state;
+    glue_irqflags_t a = mm_lock();
+    glue_irqflags_t b = pmm_lock();
+    glue_irqflags_t c = mm_lock(); /* held already: nested, no wait */
+    assert_true(mm_lock_held() && pmm_lock_held());
+    mm_unlock(c);
+    pmm_unlock(b);
+    assert_false(pmm_lock_held());
+    mm_unlock(a);
+    assert_false(mm_lock_held());
+    assert_child_panics(mm_lock_inside_pmm_lock, "mm_lock: asked for inside the PMM's lock");
+}
+
+static void pmm_unlock_not_held(void)
+{
+    pmm_unlock(0);
+}
+
+static void test_pmm_unlock_not_held_panics(void **state)
+{
+    (void)state;
+    assert_child_panics(pmm_unlock_not_held, "pmm_unlock: the PMM's lock is not held by this CPU");
+}
+
 static void lock_as_cpu_minus_one(void)
 {
     host_forced_cpu_id = -1;
@@ -279,6 +371,9 @@ int main(void)
         cmocka_unit_test(test_unlock_not_held_panics),
         cmocka_unit_test(test_cpu_id_minus_one_panics),
         cmocka_unit_test(test_describer_runs_under_the_lock),
+        cmocka_unit_test(test_pmm_runs_while_another_cpu_holds_mm_lock),
+        cmocka_unit_test(test_lock_order_is_enforced),
+        cmocka_unit_test(test_pmm_unlock_not_held_panics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

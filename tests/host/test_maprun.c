@@ -22,14 +22,7 @@
 static int fresh(void **state)
 {
     (void)state;
-    memory_init();
-    pmm_init(RAM);
-    vmm_reset();
-    vmalloc_reset();
-    host_mmu_reset();
-    vmm_init();
-    host_console_clear();
-    memory_init();
+    fresh_vmalloc_ram(RAM);
     heap_init_virtual();
     return 0;
 }

@@ -77,14 +77,7 @@ static int fresh(void **state)
     host_unmap_hook = NULL;
     host_tlb_hook = NULL;
     host_tlb_return = 0;
-    memory_init();
-    pmm_init(RAM);
-    vmm_reset();
-    vmalloc_reset();
-    host_mmu_reset();
-    vmm_init();
-    host_console_clear();
-    memory_init();
+    fresh_vmalloc_ram(RAM);
     nnoted = violations = overflow = nshots = 0;
     host_unmap_hook = on_unmap;
     host_tlb_hook = on_shootdown;

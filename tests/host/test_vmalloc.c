@@ -78,14 +78,7 @@ static void assert_vreported(const char *fn, vaddr_t addr, const char *reason)
 
 static int fresh_vmalloc(void **state)
 {
-    memory_init();
-    pmm_init(RAM);
-    vmm_reset();
-    vmalloc_reset();
-    host_mmu_reset();
-    vmm_init();
-    host_console_clear();
-    memory_init(); /* error counter back to 0 */
+    fresh_vmalloc_ram(RAM);
     return 0;
 }
 

@@ -35,6 +35,22 @@ int kt_contains(const char *haystack, const char *needle)
  * ktest_panic) run only when named that way: `explicit` leaves them out
  * otherwise.
  */
+static volatile uint32_t depth_limit = 0xFFFFFFFF; /* never reached: the guard page is */
+
+static uint32_t recurse(uint32_t depth)
+{
+    volatile uint8_t pad[200];
+    pad[0] = (uint8_t)depth;
+    if (depth >= depth_limit)
+        return pad[0];
+    return recurse(depth + 1) + pad[0]; /* not a tail call: every frame stays */
+}
+
+void kt_overflow_this_stack(void *result)
+{
+    *(uint32_t *)result = recurse(0);
+}
+
 static int selected(const char *name, int explicit)
 {
     const char *c = multiboot_cmdline();

@@ -33,6 +33,13 @@ int kt_contains(const char *haystack, const char *needle);
 #define KT_REPORTED(fn, reason)                                                                    \
     KT_ASSERT(kt_contains(mm_last_error(), fn) && kt_contains(mm_last_error(), reason))
 
+/*
+ * Recurse with 200 bytes a frame until the stack's guard page stops it (the
+ * double-fault task then decides); `result` is written only if it ever came back.
+ * For cpu_call_on_stack, by the stack-overflow tests of test_vmalloc.c and test_panic.c.
+ */
+void kt_overflow_this_stack(void *result);
+
 /* Suites, each a NULL-terminated array (tests/kernel/test_*.c). */
 extern const struct ktest ktest_heap[];
 extern const struct ktest ktest_string[];

@@ -240,27 +240,12 @@ static void a_second_panic_halts_quietly(void)
 /* ---- ap-overflow ---- */
 
 static vaddr_t ov_bottom;
-static volatile uint32_t depth_limit = 0xFFFFFFFF; /* never reached: the guard page is */
-
-static uint32_t recurse(uint32_t depth)
-{
-    volatile uint8_t pad[200];
-    pad[0] = (uint8_t)depth;
-    if (depth >= depth_limit)
-        return pad[0];
-    return recurse(depth + 1) + pad[0]; /* not a tail call: every frame stays */
-}
-
-static void overflow_this_stack(void *arg)
-{
-    *(uint32_t *)arg = recurse(0);
-}
 
 static void overflow_on_this_ap(void *unused)
 {
     static uint32_t result;
     (void)unused;
-    cpu_call_on_stack(ov_bottom + 8192, overflow_this_stack, &result);
+    cpu_call_on_stack(ov_bottom + 8192, kt_overflow_this_stack, &result);
 }
 
 /* In CPU 1's double-fault task: its own stack, its own CPU, the guard page named. */

@@ -190,7 +190,6 @@ const struct ktest ktest_vmalloc[] = {
 #define OVERFLOW_TEST "overflow: a kernel stack overflow hits its guard page"
 
 static vaddr_t overflow_bottom;
-static volatile uint32_t depth_limit = 0xFFFFFFFF; /* never reached: the guard page is */
 
 /*
  * Runs in the double-fault task: CR2 must be in the guard page below the
@@ -211,20 +210,6 @@ static int double_fault_verdict(struct interrupt_frame *f)
     qemu_exit(ok ? 0 : 1);
 }
 
-static uint32_t recurse(uint32_t depth)
-{
-    volatile uint8_t pad[200];
-    pad[0] = (uint8_t)depth;
-    if (depth >= depth_limit)
-        return pad[0];
-    return recurse(depth + 1) + pad[0]; /* not a tail call: every frame stays */
-}
-
-static void overflow_this_stack(void *arg)
-{
-    *(uint32_t *)arg = recurse(0);
-}
-
 static void stack_overflow_is_reported(void)
 {
     vaddr_t top = kstack_alloc(8192);
@@ -235,7 +220,7 @@ static void stack_overflow_is_reported(void)
             "expected)\n",
             overflow_bottom);
     uint32_t result = 0;
-    cpu_call_on_stack(top, overflow_this_stack, &result);
+    cpu_call_on_stack(top, kt_overflow_this_stack, &result);
     idt_set_fault_hook(8, NULL);
     KT_ASSERT(!"the recursion came back: the guard page did not stop it");
     (void)result;
