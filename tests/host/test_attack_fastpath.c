@@ -369,6 +369,48 @@ static void test_cpu_past_the_last_meets_magazines(void **state)
     check_every_layer();
 }
 
+/* ---- the last CPU with a cache, and queries on an object a CPU keeps ---- */
+
+/*
+ * CPU MM_MAX_CPUS - 1 (the top bit of every lock mask) keeps objects of
+ * two caches; kmalloc_usable_size and krealloc of one it keeps (a freed
+ * pointer) are refused with a report; the checker, the statistics and a
+ * destroy from CPU 0 see and drain it exactly.
+ */
+static void test_last_cpu_and_queries_on_a_kept_object(void **state)
+{
+    (void)state;
+    kmem_cache_t *c = kmem_cache_create("lastcpu", 24, 0, NULL);
+    assert_non_null(c);
+    host_forced_cpu_id = MM_MAX_CPUS - 1;
+    void *o = kmem_cache_alloc(c);
+    char *k = kmalloc(40);
+    assert_non_null(o);
+    assert_non_null(k);
+    kmem_cache_free(c, o);
+    kfree(k);
+    uint32_t top = kmem_cache_cpu_objects(MM_MAX_CPUS - 1);
+    assert_true(top >= 2 * (BATCH - 1) + 2);
+    host_forced_cpu_id = 0;
+    assert_int_equal(kmem_cache_cpu_objects(0), 0);
+    assert_int_equal(stats_now().slab_cpu_cached, top);
+    uint32_t e = errors_now();
+    assert_int_equal(kmalloc_usable_size(k), 0);
+    assert_int_equal(errors_now(), e + 1);
+    print_message("      kmalloc_usable_size of a kept object: \"%s\"\n", mm_last_error());
+    assert_null(krealloc(k, 80));
+    assert_int_equal(errors_now(), e + 2);
+    assert_int_equal(kmem_cache_cpu_objects(MM_MAX_CPUS - 1), top); /* nothing moved */
+    check_every_layer();
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    assert_int_equal(kmem_cache_cpu_objects(MM_MAX_CPUS - 1), top - (BATCH - 1) - 1);
+    kmem_cache_reap();
+    assert_int_equal(kmem_cache_cpu_objects(MM_MAX_CPUS - 1), 0);
+    assert_int_equal(stats_now().slab_cpu_cached, 0);
+    assert_int_equal(stats_now().slab_objects, 0);
+    check_every_layer();
+}
+
 /* ---- cpu_slab: a CPU's own slab released under it ---- */
 
 /*
@@ -637,6 +679,65 @@ static void test_run_cut_by_a_page_table(void **state)
     check_every_layer();
 }
 
+/*
+ * The heap grows across a 4 MB boundary (a page table needed under the run's
+ * second part) with the PMM nearly dry, at every number of free frames from
+ * 0 to 40: after each attempt the heap's pages are exactly what it maps (no
+ * frame kept that the heap does not use, none lost), and every page it says
+ * it has is usable.
+ */
+static void test_heap_growth_cut_by_a_page_table(void **state)
+{
+    (void)state;
+    nheld = 0;
+    heap_trim();
+    /* the heap's end brought to 6 pages below the next 4 MB boundary */
+    uint32_t size0 = stats_now().heap_virtual_size;
+    uint32_t target = (4u << 20) - 6 * PAGE_SIZE;
+    assert_true(size0 < target);
+    char *pad = kmalloc(target - size0 - 2 * PAGE_SIZE); /* grows the heap to about there */
+    assert_non_null(pad);
+    uint32_t size1 = stats_now().heap_virtual_size;
+    print_message("      heap mapped: %u KB (boundary at 4096 KB)\n", size1 / 1024);
+    int grown_once = 0;
+    for (uint32_t left = 0; left <= 40; left++) {
+        drain_pmm_to(left);
+        pmm_stats_t a, b;
+        pmm_get_stats(&a);
+        memory_stats_t ms = stats_now();
+        uint32_t hv = ms.heap_virtual_size;
+        /* more than the free tail and the rest below the boundary: the new end is past it */
+        size_t want = (4u << 20) - hv + ms.largest_free_block + 4 * PAGE_SIZE;
+        char *p = kmalloc(want);
+        pmm_get_stats(&b);
+        uint32_t hv2 = stats_now().heap_virtual_size;
+        /* what left the free pool is what the heap, its metadata and page tables now hold */
+        uint32_t taken = a.free_pages - b.free_pages;
+        uint32_t held_more = (b.owner_pages[PMM_OWNER_HEAP] - a.owner_pages[PMM_OWNER_HEAP]) +
+                             (b.owner_pages[PMM_OWNER_META] - a.owner_pages[PMM_OWNER_META]) +
+                             (b.owner_pages[PMM_OWNER_TABLE] - a.owner_pages[PMM_OWNER_TABLE]);
+        assert_int_equal(taken, held_more);
+        assert_int_equal(b.owner_pages[PMM_OWNER_HEAP] - a.owner_pages[PMM_OWNER_HEAP],
+                         (hv2 - hv) / PAGE_SIZE);
+        if (left % 4 == 0 || (p && !grown_once))
+            print_message("      %2u frames free: %s, heap %u -> %u KB\n", (unsigned)left,
+                          p ? "grown" : "refused", hv / 1024, hv2 / 1024);
+        if (p) {
+            grown_once = 1;
+            assert_true(hv2 > (4u << 20)); /* across the boundary: a new page table */
+            memset(p, 0x3d, want);
+            kfree(p);
+        }
+        check_every_layer();
+        give_all_back();
+        heap_trim();
+    }
+    assert_true(grown_once);
+    kfree(pad);
+    heap_trim();
+    check_every_layer();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -648,11 +749,13 @@ int main(void)
         T(test_free_after_destroy),
         T(test_statistics_over_several_cpus),
         T(test_cpu_past_the_last_meets_magazines),
+        T(test_last_cpu_and_queries_on_a_kept_object),
         T(test_own_slab_released_under_its_cpu),
         T(test_ctor_reenters_during_a_fill),
         T(test_ctor_reaps_during_a_fill),
         T(test_run_cut_short_at_every_page),
         T(test_run_cut_by_a_page_table),
+        T(test_heap_growth_cut_by_a_page_table),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
