@@ -78,7 +78,8 @@ typedef struct {
     uint32_t slabs;            /* pages held */
     uint32_t empty_slabs;      /* kept for the next allocations */
     uint32_t live;             /* objects allocated now */
-    uint32_t peak_live;
+    uint32_t peak_live;        /* the most objects out of the slabs at once: callers' and
+                                  those the per-CPU caches kept (a fill moves 16 at a time) */
     uint32_t allocs, frees;
     uint32_t cpu_cached; /* objects kept in per-CPU caches (out of the slabs, not live) */
 } kmem_cache_stats_t;

@@ -352,7 +352,15 @@ int kmem_cache_destroy(kmem_cache_t *cache)
             mm_printf("kmem_cache_destroy: cache '%s': %u slabs could not be released: kept\n",
                       cache->name, (unsigned)cache->slabs);
         } else {
-            /* its magazines are empty (drained above, every CPU's cache lock held) */
+            /*
+             * its magazines are empty (drained above, every CPU's cache lock
+             * held); their counts go too, or the slot's next cache would
+             * report this one's calls as its own
+             */
+            for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+                mag_t *m = &slab_all.cpu[cpu].mag[cache->slot];
+                m->allocs = m->frees = 0;
+            }
             __atomic_store_n(&cache->magic, 0, __ATOMIC_RELAXED);
             result = 0;
         }

@@ -59,7 +59,13 @@ void *mag_take_filled(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, glue_irqf
     mag_t *m = &pc->mag[c->slot];
     pc->busy_slot = c->slot;
     heap_call_t call = heap_enter(fn);
-    slab_mag_fill(fn, c, (unsigned)(pc - slab_all.cpu), m, MAG_BATCH);
+    /*
+     * Again under mm/'s lock: the caller checked c before waiting for its
+     * CPU's lock, which a kmem_cache_destroy may have held meanwhile (then c
+     * is dead, and the shared path reports the call).
+     */
+    if (slab_cache_ok(c))
+        slab_mag_fill(fn, c, (unsigned)(pc - slab_all.cpu), m, MAG_BATCH);
     heap_leave(call);
     pc->busy_slot = NCACHES;
     void *obj = m->n ? mag_pop(c, m) : NULL;
