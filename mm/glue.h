@@ -24,10 +24,12 @@ __attribute__((noreturn)) void glue_panic(const char *msg);
 /*
  * Locking: five functions, for one lock that need not nest.
  *
- * Every public function of mm/ takes the memory manager's lock (mm/lock.c):
- * interrupts off on this CPU (glue_irq_save), then, unless this CPU already
- * holds it, glue_spin_lock.  A call that re-enters mm/ on the CPU holding the
- * lock (the heap calls the VMM, the VMM the PMM, the PMM a reclaim hook, your
+ * Every public function of mm/ but the PMM's takes the memory manager's lock
+ * (mm/lock.c): interrupts off on this CPU (glue_irq_save), then, unless this
+ * CPU already holds it, glue_spin_lock.  (The PMM's take a lock of its own,
+ * below that one, an xchg spinlock inside mm/: it needs nothing more from
+ * you than glue_cpu_relax.)  A call that re-enters mm/ on the CPU holding the
+ * lock (the heap calls the VMM, the VMM the PMM, a reclaim hook the heap, your
  * own page-table code a pmm_alloc_page, a fault handler vmm_describe) is
  * counted by mm/ and does not call glue_spin_lock again: so glue_spin_lock is
  * never called twice by one CPU without a glue_spin_unlock between, and a
