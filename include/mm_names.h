@@ -98,6 +98,14 @@
 #define pmm_tlb_counts           mm_pmm_tlb_counts
 #define pmm_tlb_shootdown        mm_pmm_tlb_shootdown
 #define pmm_tlb_shootdown_free   mm_pmm_tlb_shootdown_free
+#define pmm_alloc_page_node      mm_pmm_alloc_page_node
+#define pmm_alloc_pages_node     mm_pmm_alloc_pages_node
+#define pmm_alloc_owner_node     mm_pmm_alloc_owner_node
+#define pmm_cpu_node             mm_pmm_cpu_node
+#define pmm_get_node_stats       mm_pmm_get_node_stats
+#define pmm_node_count           mm_pmm_node_count
+#define pmm_page_node            mm_pmm_page_node
+#define pmm_set_nodes            mm_pmm_set_nodes
 #define vfree                    mm_vfree
 #define vmalloc                  mm_vmalloc
 #define vmalloc_at               mm_vmalloc_at

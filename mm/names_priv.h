@@ -92,6 +92,8 @@
 #define kmap_unmap_run           mm_kmap_unmap_run
 #define pmm_data                 mm_pmm_data
 #define pmm_run_release          mm_pmm_run_release
+#define pmm_nodes                mm_pmm_nodes
+#define pmm_nodes_apply          mm_pmm_nodes_apply
 #define slab_all                 mm_slab_all
 #define slab_arm_object          mm_slab_arm_object
 #define slab_cache_alloc         mm_slab_cache_alloc
