@@ -109,6 +109,8 @@
 #define vfree                    mm_vfree
 #define vmalloc                  mm_vmalloc
 #define vmalloc_at               mm_vmalloc_at
+#define vmalloc_node             mm_vmalloc_node
+#define vmalloc_node_at          mm_vmalloc_node_at
 #define vmalloc_check            mm_vmalloc_check
 #define vmalloc_describe         mm_vmalloc_describe
 #define vmalloc_dump             mm_vmalloc_dump

@@ -83,6 +83,7 @@
 #define heap_state               mm_heap_state
 #define heap_trim_locked         mm_heap_trim_locked
 #define kmap_alloc_run           mm_kmap_alloc_run
+#define kmap_alloc_run_node      mm_kmap_alloc_run_node
 #define kmap_count               mm_kmap_count
 #define kmap_page                mm_kmap_page
 #define kmap_phys                mm_kmap_phys
