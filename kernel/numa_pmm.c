@@ -7,10 +7,13 @@
 #include "numa_pmm.h"
 
 #include "console.h"
+#include "memory.h"
 #include "cpus.h"
 #include "numa.h"
 #include "pmm.h"
 #include "smp.h"
+#include "vmalloc.h"
+#include "vmm.h"
 
 static pmm_node_range_t ranges[NUMA_MAX_RANGES];
 static uint8_t distance[NUMA_MAX_NODES * NUMA_MAX_NODES];
@@ -136,6 +139,39 @@ static int exhaust(int node, int next, uint32_t *pages_taken, int *fell_to)
     return s.free_pages == 0 && *fell_to == next;
 }
 
+/*
+ * vmalloc_node on each node, then VMALLOC_INTERLEAVE: every page where it
+ * should be (the node asked for, or the nearest with memory).  One line.
+ */
+#define VPAGES 16
+static void vmalloc_node_check(int nodes)
+{
+    int ok = 1;
+    kprintf("numa: pmm vmalloc_node:");
+    for (int n = 0; n <= nodes; n++) {
+        int node = n < nodes ? n : VMALLOC_INTERLEAVE, bad = 0, where = -1;
+        int expect[VPAGES];
+        for (int i = 0; i < VPAGES; i++)
+            expect[i] = expected_node(n < nodes ? n : i % nodes);
+        char *p = vmalloc_node(VPAGES * PAGE_SIZE, node);
+        for (int i = 0; p && i < VPAGES; i++) {
+            p[i * PAGE_SIZE] = (char)i; /* mapped */
+            where = pmm_page_node(vmm_get_physical((uint32_t)(p + i * PAGE_SIZE)));
+            bad += where != expect[i];
+        }
+        if (!p || bad)
+            ok = 0;
+        if (n < nodes)
+            kprintf("%s node %d -> node %d", n ? "," : "", n, p ? where : -1);
+        else
+            kprintf("; interleaved over %d nodes", nodes);
+        if (!p || bad)
+            kprintf(" (FAILED: %s)", p ? "pages on other nodes" : "NULL");
+        vfree(p);
+    }
+    kprintf(": %s\n", ok ? "ok" : "FAILED");
+}
+
 void numa_pmm_check(void)
 {
     int nodes = pmm_node_count(), ok = 1;
@@ -168,6 +204,8 @@ void numa_pmm_check(void)
         }
     }
     kprintf(": %s\n", ok ? "each from its own node or the nearest" : "FAILED");
+
+    vmalloc_node_check(nodes);
 
     /* the last node with memory emptied: its next page from the nearest other node */
     int last = -1;

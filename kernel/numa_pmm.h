@@ -28,7 +28,8 @@ void numa_pmm_cpus(void);
  * from its own node, or, if that node has no free memory, from the nearest
  * one that has; one node emptied with strict allocations, then the next
  * page for it from the nearest other node; everything given back and
- * pmm_check clean.  "FAILED" in a line if anything differs.
+ * pmm_check clean; vmalloc_node on each node and interleaved, every page
+ * where it belongs.  "FAILED" in a line if anything differs.
  */
 void numa_pmm_check(void);
 
