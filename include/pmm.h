@@ -254,4 +254,75 @@ int pmm_check(void);
 /* Is this page allocated (1), free (0) or not managed/reserved/unreachable (-1)? */
 int pmm_page_state(paddr_t page);
 
+/* ---- NUMA nodes (issue 13) ---- */
+
+/*
+ * The PMM keeps one set of buddy free lists per node; a page never moves
+ * from one node's lists to another's (blocks never merge across a node's
+ * edge, wherever it lies).  The kernel tells it the nodes with
+ * pmm_set_nodes, before or after pmm_init_layout; without it there is one
+ * node, node 0, and the PMM behaves exactly as without nodes.
+ *
+ * pmm_alloc_page, pmm_alloc_pages(_owner) prefer the node of the CPU that
+ * calls (glue_cpu_id()), then every other node nearest first (distance);
+ * the _node calls prefer the node given (PMM_NODE_ANY: the CPU's), or with
+ * PMM_NODE_STRICT or'ed in take that node's pages only and fail (0) when it
+ * has none, even after the reclaim hooks ran.  A node without memory (its
+ * CPUs are served by the nearest node that has some) and a node without
+ * CPUs are both fine.  Any page is freed by the usual calls.
+ */
+#define PMM_MAX_NODES       8     /* node numbers 0 .. PMM_MAX_NODES - 1 */
+#define PMM_MAX_NODE_RANGES 32    /* ranges pmm_set_nodes takes */
+#define PMM_MAX_CPUS        64    /* CPUs (glue_cpu_id) whose node it keeps; others: node 0 */
+#define PMM_NODE_ANY        (-1)  /* the calling CPU's node, then the nearest */
+#define PMM_NODE_STRICT     0x100 /* or'ed into a node: that node or nothing */
+#define PMM_DISTANCE_LOCAL  10    /* ACPI SLIT: a node's distance to itself */
+
+/* Physical memory [base, end) is on `node`. */
+typedef struct {
+    uint64_t base, end;
+    uint32_t node;
+} pmm_node_range_t;
+
+/*
+ * Register the topology: `nodes` nodes (1 .. PMM_MAX_NODES); `ranges` say
+ * which memory is on which node (any order; none: all on node 0); memory
+ * outside every range belongs to the node of the range below it (the
+ * lowest range's node below the lowest range).  cpu_node[c] is the node of
+ * CPU c (glue_cpu_id), for c < ncpus; later CPUs are on node 0.  distance
+ * (NULL: 10 to itself, 20 elsewhere) is nodes x nodes bytes, row `from`:
+ * 10 on the diagonal, every other entry 10 .. 255.  Refused in one line,
+ * nothing changed (-1): a node count out of range, a range empty, above
+ * 4 GB, of a node >= nodes or overlapping another, more than
+ * PMM_MAX_NODE_RANGES ranges or PMM_MAX_CPUS CPUs, a CPU on no node, a bad
+ * distance, NULL tables with counts.  After pmm_init the free lists are
+ * rebuilt.  pmm_set_nodes(1, NULL, 0, NULL, 0, NULL): back to one node.
+ */
+int pmm_set_nodes(unsigned nodes, const pmm_node_range_t *ranges, unsigned nranges,
+                  const uint8_t *cpu_node, unsigned ncpus, const uint8_t *distance);
+/* The number of nodes (1 without pmm_set_nodes). */
+int pmm_node_count(void);
+/* The node of CPU `cpu` (PMM_NODE_ANY: the calling CPU). */
+int pmm_cpu_node(int cpu);
+/* The node of a page of RAM the PMM describes, or -1 (not RAM, beyond the descriptors). */
+int pmm_page_node(paddr_t phys);
+
+/* One page / a run as pmm_alloc_page(s), on `node` (maybe | PMM_NODE_STRICT): 0 if none. */
+paddr_t pmm_alloc_page_node(int node);
+paddr_t pmm_alloc_pages_node(int node, uint32_t count, uint32_t align);
+/* pmm_alloc_pages_owner on `node` (the layers' _node calls). */
+paddr_t pmm_alloc_owner_node(uint32_t count, uint32_t align, unsigned owner, int node);
+
+typedef struct {
+    uint32_t total_pages, free_pages, used_pages, reserved_pages, unreachable_pages;
+    uint32_t free_blocks[PMM_MAX_ORDER + 1];
+    uint32_t local_allocs;           /* wanted this node (CPU's or named), got it */
+    uint32_t fallback_allocs;        /* wanted this node, got another's page (it had none free) */
+    uint32_t foreign_allocs;         /* served here, wanted elsewhere */
+    uint32_t cpus;                   /* CPUs on it */
+    uint8_t distance[PMM_MAX_NODES]; /* from it to each node */
+} pmm_node_stats_t;
+/* A node's totals; 0, or -1 (one line) for a node that does not exist or NULL. */
+int pmm_get_node_stats(int node, pmm_node_stats_t *out);
+
 #endif /* PMM_H */

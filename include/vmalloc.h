@@ -47,6 +47,25 @@ void *(vmalloc)(size_t size);
 /* vmalloc recording where it was called from (for dumps and fault messages). */
 void *vmalloc_at(size_t size, const char *file, int line);
 
+/*
+ * vmalloc with its pages from a NUMA node (issue 13; pmm.h's nodes):
+ *   PMM_NODE_ANY            the calling CPU's node, then the nearest: as vmalloc
+ *   node                    that node's pages, the nearest nodes' once it has none
+ *   node | PMM_NODE_STRICT  that node's pages only: NULL (one line) if they run out
+ *   VMALLOC_INTERLEAVE      page i from node i % nodes (a large area's bandwidth
+ *                           spread over every node), each the nearest node's if
+ *                           that one has no free page
+ * A node that does not exist: one line, NULL.  Freed by vfree.
+ */
+#define VMALLOC_INTERLEAVE (-2)
+void *(vmalloc_node)(size_t size, int node);
+#if defined(MM_DEBUG) && !defined(MM_PREFIX)
+#define vmalloc_node(size, node) vmalloc_node_at((size), (node), __FILE__, __LINE__)
+#elif defined(MM_DEBUG)
+#define mm_vmalloc_node(size, node) vmalloc_node_at((size), (node), __FILE__, __LINE__)
+#endif
+void *vmalloc_node_at(size_t size, int node, const char *file, int line);
+
 /* Unmap and free; NULL does nothing; a bad pointer is reported and ignored. */
 void vfree(void *ptr);
 

@@ -42,6 +42,7 @@
 #include "vmm.h"
 #include "multiboot.h"
 #include "numa.h"
+#include "numa_pmm.h"
 #include "pmm.h"
 #include "power.h"
 #include "segment.h"
@@ -158,6 +159,7 @@ static int pmm_start(void)
     /* The image named: a map that forgot to reserve it is refused, not written over. */
     pmm_layout_t layout = {.kernel_base = (uint32_t)kernel_start,
                            .kernel_length = (uint32_t)(kernel_end - kernel_start)};
+    numa_pmm_register(); /* the nodes first: the free lists are built per node */
     kprintf("[boot] pmm: pmm_init_layout with %d ranges, kernel image 0x%08x-0x%08x ...\n", count,
             (uint32_t)kernel_start, (uint32_t)kernel_end);
     if (pmm_init_layout(boot_map, count, &layout) != 0) {
@@ -252,6 +254,8 @@ static void kernel_run(void *unused)
 static void kernel_run_on_kstack(void)
 {
     smp_start(cpu_topology()); /* the APs (found at boot, before paging): each on a kstack */
+    numa_pmm_cpus();           /* their numbers, as they came up, to the PMM's nodes */
+    numa_pmm_check();          /* with nodes: each CPU's page from its own node */
     if (lapic_ready())
         sti(); /* IPIs only (the PICs are masked): a shootdown's is answered at once */
 

@@ -12,7 +12,11 @@
 #   make test-numa     the suite "numa" of make test: build/kernel.elf under QEMU
 #                      with -numa layouts (2 nodes of 2 CPUs, 4 nodes, unequal sizes,
 #                      a node without CPUs, one without memory, no -numa); the line
-#                      "numa: ..." checked (tools/numa-check.sh)
+#                      "numa: ..." checked (tools/numa-check.sh), and with nodes the
+#                      PMM's lines "numa: pmm ..." (kernel/numa_pmm.c): per-node
+#                      totals, each CPU's page from its node, vmalloc_node, fallback
+#   build/host/<arch>[-debug]/test_pmm_node   the PMM's nodes (mm/pmm_node.c) on made-up
+#                      layouts: a tests/host file like the others
 .PHONY: test-numa
 
 NUMA_HOST_SRCS := arch/x86/numa.c $(CPUS_HOST_SRCS)

@@ -19,6 +19,7 @@
 #include "lock.h"
 #include "log.h"
 #include "memory.h"
+#include "vmalloc.h" /* VMALLOC_INTERLEAVE */
 
 /*
  * mm/glue.h's optional run calls: nothing to do on a real MMU (an entry works
@@ -74,8 +75,14 @@ int kmap_page(vaddr_t virt, paddr_t phys)
 
 uint32_t kmap_alloc_run(vaddr_t base, uint32_t pages, unsigned owner)
 {
+    return kmap_alloc_run_node(base, pages, owner, PMM_NODE_ANY);
+}
+
+uint32_t kmap_alloc_run_node(vaddr_t base, uint32_t pages, unsigned owner, int node)
+{
     pmm_owner_t o = (pmm_owner_t)(owner & ~PMM_NO_RECLAIM);
     uint32_t done = 0;
+    int nodes = node == VMALLOC_INTERLEAVE ? pmm_node_count() : 1;
     glue_irqflags_t f = mm_lock();
     while (done < pages) {
         paddr_t frames[RUN_CHUNK];
@@ -85,7 +92,10 @@ uint32_t kmap_alloc_run(vaddr_t base, uint32_t pages, unsigned owner)
          * (and touch) pages of their own.  Then the glue's run holds nothing
          * but the mappings (glue_kmap runs no hook either: kmap_page).
          */
-        while (n < want && (frames[n] = pmm_alloc_pages_owner(1, 0, owner)) != 0)
+        while (n < want &&
+               (frames[n] = pmm_alloc_owner_node(
+                    1, 0, owner,
+                    node == VMALLOC_INTERLEAVE ? (int)((done + n) % (uint32_t)nodes) : node)) != 0)
             n++;
         glue_kmap_run_begin();
         while (mapped < n && kmap_page(base + (done + mapped) * PAGE_SIZE, frames[mapped]) == 0)

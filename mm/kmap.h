@@ -41,6 +41,13 @@ int kmap_page(vaddr_t virt, paddr_t phys);
  */
 uint32_t kmap_alloc_run(vaddr_t base, uint32_t pages, unsigned owner);
 /*
+ * The same with the pages from NUMA node `node` (pmm_alloc_owner_node's:
+ * PMM_NODE_ANY, a node, maybe | PMM_NODE_STRICT), or, for
+ * VMALLOC_INTERLEAVE, page i from node i % nodes (each then the nearest
+ * node with memory).
+ */
+uint32_t kmap_alloc_run_node(vaddr_t base, uint32_t pages, unsigned owner, int node);
+/*
  * Unmap virt and give its page back to the PMM as owner's, after its TLB
  * shootdown (one glue_tlb_shootdown call).  A page that is not
  * owner's in the PMM (someone freed or handed it away behind mm/'s back) is

@@ -83,6 +83,7 @@
 #define heap_state               mm_heap_state
 #define heap_trim_locked         mm_heap_trim_locked
 #define kmap_alloc_run           mm_kmap_alloc_run
+#define kmap_alloc_run_node      mm_kmap_alloc_run_node
 #define kmap_count               mm_kmap_count
 #define kmap_page                mm_kmap_page
 #define kmap_phys                mm_kmap_phys
@@ -94,6 +95,8 @@
 #define pmm_lock                 mm_pmm_lock
 #define pmm_lock_held            mm_pmm_lock_held
 #define pmm_run_release          mm_pmm_run_release
+#define pmm_nodes                mm_pmm_nodes
+#define pmm_nodes_apply          mm_pmm_nodes_apply
 #define pmm_unlock               mm_pmm_unlock
 #define slab_all                 mm_slab_all
 #define slab_arm_object          mm_slab_arm_object

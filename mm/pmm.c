@@ -44,6 +44,15 @@
  * from running the hooks again.  The hooks table lives outside `pmm_data` so that
  * a re-init (host tests) keeps the registrations.
  *
+ * Nodes (NUMA, pmm_node.c): each node has its own free lists per order, and
+ * every page descriptor its node byte.  A block never holds pages of two
+ * nodes: pmm_run_release cuts a run where the node changes, block_release
+ * never merges with a buddy of another node.  An allocation takes from the
+ * node it wants (the calling CPU's, or the one named), then from the other
+ * nodes nearest first, unless it is strict; the reclaim hooks run only when
+ * no node (or the strict one) has a block.  One node (nothing registered):
+ * one set of lists, glue_cpu_id is not even asked.
+ *
  * Stages: pages at or above the reachable limit (pmm_set_reachable) are
  * PG_UNREACHABLE, on no free list, so no allocation can reach them and a
  * free block never straddles the limit; pmm_init.c turns them PG_FREE as the
@@ -69,6 +78,7 @@
 #include "log.h"
 
 pmm_data_t pmm_data;
+pmm_nodes_t pmm_nodes;
 
 static size_t (*reclaim_hooks[PMM_RECLAIM_HOOKS])(void);
 
@@ -88,39 +98,49 @@ static const struct {
 
 /* ---------------------------------------------------------- free lists ---- */
 
+/* The block at pfn goes on its node's list `order` (its pages are all on that node). */
 static void block_push(uint32_t pfn, unsigned order)
 {
     pmm_page_t *p = &pmm_data.pages[pfn];
+    unsigned node = p->node;
     p->head = 1;
     p->order = (uint8_t)order;
     p->prev = PFN_NONE;
-    p->next = pmm_data.list[order];
+    p->next = pmm_data.list[node][order];
     if (p->next != PFN_NONE)
         pmm_data.pages[p->next].prev = pfn;
-    pmm_data.list[order] = pfn;
-    pmm_data.nblocks[order]++;
+    pmm_data.list[node][order] = pfn;
+    pmm_data.nblocks[node][order]++;
+    pmm_data.node[node].free += 1u << order;
 }
 
 static void block_unlink(uint32_t pfn)
 {
     pmm_page_t *p = &pmm_data.pages[pfn];
+    unsigned node = p->node;
     if (p->prev != PFN_NONE)
         pmm_data.pages[p->prev].next = p->next;
     else
-        pmm_data.list[p->order] = p->next;
+        pmm_data.list[node][p->order] = p->next;
     if (p->next != PFN_NONE)
         pmm_data.pages[p->next].prev = p->prev;
     p->head = 0;
-    pmm_data.nblocks[p->order]--;
+    pmm_data.nblocks[node][p->order]--;
+    pmm_data.node[node].free -= 1u << p->order;
 }
 
-/* The pages of [pfn, pfn + 2^order) are PG_FREE: merge with free buddies and list it. */
+/*
+ * The pages of [pfn, pfn + 2^order) are PG_FREE, all on one node: merge with
+ * free buddies of that node and list it.  A buddy on another node stays
+ * apart, so a block never spans two nodes.
+ */
 static void block_release(uint32_t pfn, unsigned order)
 {
+    unsigned node = pmm_data.pages[pfn].node;
     while (order < PMM_MAX_ORDER) {
         uint32_t buddy = pfn ^ (1u << order);
         if (buddy >= pmm_data.npages || !pmm_data.pages[buddy].head ||
-            pmm_data.pages[buddy].order != order)
+            pmm_data.pages[buddy].order != order || pmm_data.pages[buddy].node != node)
             break;
         block_unlink(buddy);
         pfn &= ~(1u << order);
@@ -129,28 +149,41 @@ static void block_release(uint32_t pfn, unsigned order)
     block_push(pfn, order);
 }
 
-/* Release a run of PG_FREE pages as the largest aligned blocks that tile it. */
+/*
+ * Release a run of PG_FREE pages as the largest aligned blocks that tile it,
+ * cut first where the node changes (pmm_span_end: a node's edge need not be
+ * aligned to any block size).
+ */
 void pmm_run_release(uint32_t pfn, uint32_t count)
 {
     while (count) {
-        unsigned order = 0;
-        while (order < PMM_MAX_ORDER && (pfn & (1u << order)) == 0 && (2u << order) <= count)
-            order++;
-        block_release(pfn, order);
-        pfn += 1u << order;
-        count -= 1u << order;
+        uint32_t piece = count;
+        if (pmm_nodes.nspans > 1) {
+            uint32_t edge = pmm_span_end(pfn);
+            if (edge - pfn < piece)
+                piece = edge - pfn;
+        }
+        count -= piece;
+        while (piece) {
+            unsigned order = 0;
+            while (order < PMM_MAX_ORDER && (pfn & (1u << order)) == 0 && (2u << order) <= piece)
+                order++;
+            block_release(pfn, order);
+            pfn += 1u << order;
+            piece -= 1u << order;
+        }
     }
 }
 
-/* A free block of exactly `order` pages, split from a bigger one if need be. */
-static uint32_t block_take(unsigned order)
+/* A free block of exactly `order` pages on `node`, split from a bigger one if need be. */
+static uint32_t block_take(unsigned node, unsigned order)
 {
     unsigned k = order;
-    while (k <= PMM_MAX_ORDER && pmm_data.list[k] == PFN_NONE)
+    while (k <= PMM_MAX_ORDER && pmm_data.list[node][k] == PFN_NONE)
         k++;
     if (k > PMM_MAX_ORDER)
         return PFN_NONE;
-    uint32_t pfn = pmm_data.list[k];
+    uint32_t pfn = pmm_data.list[node][k];
     block_unlink(pfn);
     while (k > order) {
         k--;
@@ -192,10 +225,38 @@ static void reclaim(void)
     mm_unlock(f);
 }
 
-/* Take `count` pages from a free block of `order` for `owner`: their address, or 0. */
-static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner)
+/* The node of CPU `cpu`: its registered one, else node 0. */
+static unsigned cpu_node_locked(int cpu)
 {
-    uint32_t pfn = pmm_data.npages ? block_take(order) : PFN_NONE;
+    return cpu >= 0 && (unsigned)cpu < pmm_nodes.ncpus ? pmm_nodes.cpu_node[cpu] : 0;
+}
+
+/*
+ * A block of `order` pages for an allocation that wants `want` (strict: only
+ * there), else from the other nodes nearest first; *from: where it came from.
+ */
+static uint32_t take_near(unsigned want, int strict, unsigned order, unsigned *from)
+{
+    unsigned nodes = pmm_node_total();
+    for (unsigned i = 0; i < nodes; i++) {
+        unsigned n = nodes == 1 ? 0 : pmm_nodes.fallback[want][i];
+        uint32_t pfn = block_take(n, order);
+        if (pfn != PFN_NONE) {
+            *from = n;
+            return pfn;
+        }
+        if (strict)
+            break;
+    }
+    return PFN_NONE;
+}
+
+/* Take `count` pages of a block of `order` for `owner`, from node `want` or near it: or 0. */
+static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner, unsigned want,
+                           int strict)
+{
+    unsigned from = 0;
+    uint32_t pfn = pmm_data.npages ? take_near(want, strict, order, &from) : PFN_NONE;
     if (pfn == PFN_NONE)
         return 0;
     owner &= ~PMM_NO_RECLAIM;
@@ -207,6 +268,13 @@ static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner)
     pmm_data.free -= count;
     pmm_data.used += count;
     pmm_data.owned[owner] += count;
+    pmm_data.node[from].used += count;
+    if (from == want) {
+        pmm_data.node[want].local++;
+    } else {
+        pmm_data.node[want].fallback++;
+        pmm_data.node[from].foreign++;
+    }
     return addr_of(pfn);
 }
 
@@ -215,18 +283,25 @@ static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner)
  * dropped, the reclaim hooks run (unless the call says PMM_NO_RECLAIM, or
  * this CPU still holds the PMM's lock from further out) and it tries again.
  */
-static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner)
+static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int node)
 {
+    int strict = node != PMM_NODE_ANY && (node & PMM_NODE_STRICT);
     glue_irqflags_t f = pmm_lock();
-    paddr_t a = take_locked(count, order, owner);
+    unsigned want = 0;
+    if (node != PMM_NODE_ANY)
+        want = (unsigned)node & ~(unsigned)PMM_NODE_STRICT;
+    else if (pmm_nodes.nodes > 1)
+        want = cpu_node_locked(glue_cpu_id());
+    paddr_t a = take_locked(count, order, owner, want, strict);
     if (!a && pmm_data.npages && !(owner & PMM_NO_RECLAIM)) {
         pmm_unlock(f);
         if (!pmm_lock_held())
             reclaim();
         f = pmm_lock();
-        a = take_locked(count, order, owner);
+        a = take_locked(count, order, owner, want, strict);
     }
-    if (!a && pmm_data.npages) {
+    /* strict: not out of memory, that node is, and was asked for */
+    if (!a && pmm_data.npages && !strict) {
         if ((owner & ~PMM_NO_RECLAIM) == PMM_OWNER_CALLER)
             mm_oom_failed(); /* the other owners' calls are counted by their layer */
         if (!pmm_data.oom_reported && mm_oom_reports_on()) {
@@ -241,11 +316,24 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner)
 
 uint32_t pmm_alloc_page(void)
 {
-    return alloc_now(1, 0, PMM_OWNER_CALLER);
+    return alloc_now(1, 0, PMM_OWNER_CALLER, PMM_NODE_ANY);
 }
 
-static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsigned owner)
+/* Is `node` one an allocation may ask for (PMM_NODE_ANY, or a node maybe | strict)?  Reported. */
+static int node_ok(const char *fn, int node)
 {
+    if (node == PMM_NODE_ANY ||
+        (node >= 0 && ((unsigned)node & ~(unsigned)PMM_NODE_STRICT) < pmm_node_total()))
+        return 1;
+    mm_report("%s: node %d: no such node (%u nodes): nothing allocated", fn, node,
+              pmm_node_total());
+    return 0;
+}
+
+static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsigned owner, int node)
+{
+    if (!node_ok(fn, node))
+        return 0;
     if (align == 0)
         align = PAGE_SIZE;
     pmm_owner_t o = (pmm_owner_t)(owner & ~PMM_NO_RECLAIM);
@@ -268,17 +356,40 @@ static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsig
                   (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
         return 0;
     }
-    return alloc_now(count, order, owner);
+    return alloc_now(count, order, owner, node);
 }
 
 paddr_t pmm_alloc_pages(uint32_t count, uint32_t align)
 {
-    return alloc_pages("pmm_alloc_pages", count, align, PMM_OWNER_CALLER);
+    return alloc_pages("pmm_alloc_pages", count, align, PMM_OWNER_CALLER, PMM_NODE_ANY);
 }
 
 paddr_t pmm_alloc_pages_owner(uint32_t count, uint32_t align, unsigned owner)
 {
-    return alloc_pages("pmm_alloc_pages_owner", count, align, owner);
+    return alloc_pages("pmm_alloc_pages_owner", count, align, owner, PMM_NODE_ANY);
+}
+
+paddr_t pmm_alloc_page_node(int node)
+{
+    return alloc_pages("pmm_alloc_page_node", 1, PAGE_SIZE, PMM_OWNER_CALLER, node);
+}
+
+paddr_t pmm_alloc_pages_node(int node, uint32_t count, uint32_t align)
+{
+    return alloc_pages("pmm_alloc_pages_node", count, align, PMM_OWNER_CALLER, node);
+}
+
+paddr_t pmm_alloc_owner_node(uint32_t count, uint32_t align, unsigned owner, int node)
+{
+    return alloc_pages("pmm_alloc_owner_node", count, align, owner, node);
+}
+
+int pmm_cpu_node(int cpu)
+{
+    glue_irqflags_t f = pmm_lock();
+    unsigned n = cpu_node_locked(cpu == PMM_NODE_ANY ? glue_cpu_id() : cpu);
+    pmm_unlock(f);
+    return (int)n;
 }
 
 int pmm_register_reclaim(size_t (*hook)(void))
@@ -392,6 +503,7 @@ static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_
     for (uint32_t i = 0; i < count; i++) {
         pmm_data.pages[pfn_of(base) + i].state = PG_FREE;
         pmm_data.pages[pfn_of(base) + i].owner = PMM_OWNER_NONE;
+        pmm_data.node[pmm_data.pages[pfn_of(base) + i].node].used--;
     }
     pmm_run_release(pfn_of(base), count);
     pmm_data.free += count;

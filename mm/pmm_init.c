@@ -288,8 +288,9 @@ static int init_locked(const pmm_range_t *map, int count, const pmm_layout_t *l)
     char why[128], a[20], b[20];
     uint64_t top = 0;
     memset(&pmm_data, 0, sizeof(pmm_data));
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        pmm_data.list[k] = PFN_NONE; /* empty lists, also if the map is refused below */
+    for (unsigned n = 0; n < PMM_MAX_NODES; n++)
+        for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+            pmm_data.list[n][k] = PFN_NONE; /* empty lists, also if the map is refused below */
     for (int i = 0; i < count; i++) {
         uint64_t end = range_end(&map[i]);
         if (!is_ram(&map[i]))
@@ -358,6 +359,7 @@ static int init_locked(const pmm_range_t *map, int count, const pmm_layout_t *l)
         pmm_data.reserved += p->state == PG_RESERVED;
         pmm_data.unreachable += p->state == PG_UNREACHABLE;
     }
+    pmm_nodes_apply(); /* before the release: blocks stop at a node's edge */
     pmm_data.free = release_free_runs(0, pmm_data.npages);
     return pmm_data.free ? 0 : -1;
 }
@@ -450,8 +452,11 @@ int pmm_add_range(uint64_t base, uint64_t length)
     }
     uint32_t first = (uint32_t)((base + PAGE_SIZE - 1) / PAGE_SIZE);
     uint32_t last = (uint32_t)((base + length) / PAGE_SIZE);
-    for (uint32_t p = first; p < last; p++)
+    for (uint32_t p = first; p < last; p++) {
         pmm_data.pages[p].state = p < pmm_data.reach ? PG_FREE : PG_UNREACHABLE;
+        pmm_data.node[pmm_data.pages[p].node].total++;
+        pmm_data.node[pmm_data.pages[p].node].unreachable += p >= pmm_data.reach;
+    }
     uint32_t released = release_free_runs(first, last);
     pmm_data.total += last - first;
     pmm_data.free += released;
@@ -485,8 +490,10 @@ int pmm_set_reachable(uint64_t limit)
     }
     uint32_t end = to < pmm_data.npages ? to : pmm_data.npages;
     for (uint32_t p = from; p < end; p++) {
-        if (pmm_data.pages[p].state == PG_UNREACHABLE)
+        if (pmm_data.pages[p].state == PG_UNREACHABLE) {
             pmm_data.pages[p].state = PG_FREE;
+            pmm_data.node[pmm_data.pages[p].node].unreachable--;
+        }
     }
     pmm_data.reach = to;
     uint32_t released = from < end ? release_free_runs(from, end) : 0;

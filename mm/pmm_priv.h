@@ -37,18 +37,27 @@ typedef struct {
     uint32_t next, prev; /* free list links (pfn), on heads only; PG_USED pages held for a
                             TLB shootdown: prev PFN_HELD, next the held chain */
     uint8_t state;       /* PG_* */
-    uint8_t head;        /* first page of a free block */
-    uint8_t order;       /* that block's order */
+    uint8_t head : 1;    /* first page of a free block */
+    uint8_t order : 7;   /* that block's order */
+    uint8_t node;        /* the NUMA node of the page (every pfn: holes too), pmm_node.c */
     uint8_t owner;       /* pmm_owner_t, on PG_USED pages only */
 } pmm_page_t;
 
 _Static_assert(sizeof(pmm_page_t) == 12, "metadata is 12 bytes a page: 3 MB per GB of RAM");
 
+/* A node's pages and allocations (pmm_node_stats_t says what each is). */
+typedef struct {
+    uint32_t total, free, used, reserved, unreachable;
+    uint32_t local, fallback, foreign;
+} pmm_node_count_t;
+
 typedef struct {
     pmm_page_t *pages;
     uint32_t npages; /* pfns [0, npages) have metadata */
-    uint32_t list[PMM_MAX_ORDER + 1];
-    uint32_t nblocks[PMM_MAX_ORDER + 1];
+    /* each node its own buddy lists: a block never holds pages of two nodes */
+    uint32_t list[PMM_MAX_NODES][PMM_MAX_ORDER + 1];
+    uint32_t nblocks[PMM_MAX_NODES][PMM_MAX_ORDER + 1];
+    pmm_node_count_t node[PMM_MAX_NODES];
     uint32_t total, free, used, reserved;
     paddr_t meta_phys;
     uint32_t meta_bytes;
@@ -69,6 +78,56 @@ typedef struct {
 
 /* The PMM's state (pmm.c). */
 extern pmm_data_t pmm_data;
+
+/*
+ * The nodes pmm_set_nodes registered (pmm_node.c fills it; it lives in pmm.c
+ * and outlives pmm_init, as the reclaim hooks do).  nodes 0 or 1: one node,
+ * node 0, every page and CPU.  Node of pfn p: the node of the last span
+ * whose `first` is <= p (the first span's below it), so the spans cut
+ * [0, 4 GB) into pieces of one node each.
+ */
+typedef struct {
+    unsigned nodes;  /* 0 (nothing registered) or 1 .. PMM_MAX_NODES */
+    unsigned nspans; /* span[0 .. nspans-1]: sorted, neighbours on different nodes */
+    struct {
+        uint32_t first; /* pfn */
+        uint8_t node;
+    } span[PMM_MAX_NODE_RANGES];
+    unsigned ncpus; /* cpu_node[0 .. ncpus-1]; other CPUs: node 0 */
+    uint8_t cpu_node[PMM_MAX_CPUS];
+    uint8_t distance[PMM_MAX_NODES][PMM_MAX_NODES]; /* [from][to] */
+    uint8_t fallback[PMM_MAX_NODES][PMM_MAX_NODES]; /* [from]: every node, nearest first */
+} pmm_nodes_t;
+
+extern pmm_nodes_t pmm_nodes;
+
+/* The node pfn belongs to, from the spans (the page's node byte must agree). */
+static inline unsigned pmm_span_node(uint32_t pfn)
+{
+    unsigned node = pmm_nodes.nspans ? pmm_nodes.span[0].node : 0;
+    for (unsigned i = 1; i < pmm_nodes.nspans && pmm_nodes.span[i].first <= pfn; i++)
+        node = pmm_nodes.span[i].node;
+    return node;
+}
+
+/* The pfn where the next span begins after pfn (PFN_4GB: none). */
+static inline uint32_t pmm_span_end(uint32_t pfn)
+{
+    for (unsigned i = 0; i < pmm_nodes.nspans; i++) {
+        if (pmm_nodes.span[i].first > pfn)
+            return pmm_nodes.span[i].first;
+    }
+    return PFN_4GB;
+}
+
+/* Number of nodes (1 when none were registered). */
+static inline unsigned pmm_node_total(void)
+{
+    return pmm_nodes.nodes ? pmm_nodes.nodes : 1;
+}
+
+/* Every page its node byte, every node's page counts from the array (pmm_node.c). */
+void pmm_nodes_apply(void);
 
 /* Release a run of PG_FREE pages onto the free lists, merging with free buddies (pmm.c). */
 void pmm_run_release(uint32_t pfn, uint32_t count);

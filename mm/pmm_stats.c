@@ -24,8 +24,11 @@ void pmm_get_stats(pmm_stats_t *s)
     s->used_pages = pmm_data.used;
     s->reserved_pages = pmm_data.reserved;
     s->highest_page = pmm_data.npages ? addr_of(pmm_data.npages - 1) : 0;
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        s->free_blocks[k] = pmm_data.nblocks[k];
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
+        s->free_blocks[k] = 0;
+        for (unsigned n = 0; n < PMM_MAX_NODES; n++)
+            s->free_blocks[k] += pmm_data.nblocks[n][k];
+    }
     s->metadata_bytes = pmm_data.meta_bytes;
     s->metadata_phys = pmm_data.meta_phys;
     for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
@@ -80,20 +83,39 @@ void pmm_dump(void)
         mm_printf(" %s %u", pmm_owner_name(o), (unsigned)pmm_data.owned[o]);
     mm_printf("; %u frees refused, reclaim ran %u times\n", (unsigned)pmm_data.refused,
               (unsigned)pmm_data.reclaims);
+    unsigned nodes = pmm_node_total();
     mm_printf("  free blocks by order (4 KB << order):");
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
-        mm_printf(" %u", (unsigned)pmm_data.nblocks[k]);
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
+        uint32_t blocks = 0;
+        for (unsigned n = 0; n < nodes; n++)
+            blocks += pmm_data.nblocks[n][k];
+        mm_printf(" %u", (unsigned)blocks);
+    }
     mm_printf("\n");
+    for (unsigned n = 0; n < nodes && nodes > 1; n++) {
+        const pmm_node_count_t *c = &pmm_data.node[n];
+        mm_printf("  node %u: %u pages: %u free, %u used, %u reserved, %u unreachable; "
+                  "allocations %u local, %u fallback, %u foreign; blocks by order:",
+                  n, (unsigned)c->total, (unsigned)c->free, (unsigned)c->used,
+                  (unsigned)c->reserved, (unsigned)c->unreachable, (unsigned)c->local,
+                  (unsigned)c->fallback, (unsigned)c->foreign);
+        for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+            mm_printf(" %u", (unsigned)pmm_data.nblocks[n][k]);
+        mm_printf("\n");
+    }
     for (uint32_t pfn = 0; pfn < pmm_data.npages;) {
         const pmm_page_t *p = &pmm_data.pages[pfn];
         uint32_t end = pfn;
         while (end < pmm_data.npages && pmm_data.pages[end].state == p->state &&
-               pmm_data.pages[end].owner == p->owner)
+               pmm_data.pages[end].owner == p->owner && pmm_data.pages[end].node == p->node)
             end++;
-        mm_printf("  0x%08lx-0x%08lx  %s %u pages%s%s\n", (unsigned long)addr_of(pfn),
+        mm_printf("  0x%08lx-0x%08lx  %s %u pages%s%s", (unsigned long)addr_of(pfn),
                   (unsigned long)addr_of(end) - 1, p->state < PG_STATES ? names[p->state] : "?",
                   (unsigned)(end - pfn), p->state == PG_USED ? ", owner " : "",
                   p->state == PG_USED ? pmm_owner_name((pmm_owner_t)p->owner) : "");
+        if (nodes > 1)
+            mm_printf(", node %u", (unsigned)p->node);
+        mm_printf("\n");
         pfn = end;
     }
     pmm_unlock(f);
@@ -106,39 +128,54 @@ int pmm_check(void)
     glue_irqflags_t f = pmm_lock();
     int errors = 0;
     uint32_t free_in_blocks = 0;
-    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
-        uint32_t n = 0, prev = PFN_NONE;
-        for (uint32_t pfn = pmm_data.list[k]; pfn != PFN_NONE;
-             prev = pfn, pfn = pmm_data.pages[pfn].next) {
-            if (pfn >= pmm_data.npages || ++n > pmm_data.npages) {
-                errors += check_failed(pfn, "free list runs off the page array or loops");
-                break;
-            }
-            pmm_page_t *p = &pmm_data.pages[pfn];
-            if (!p->head || p->order != k)
-                errors += check_failed(pfn, "listed block is not a head of this order");
-            if (p->prev != prev)
-                errors += check_failed(pfn, "free list back link is wrong");
-            if (pfn & ((1u << k) - 1) || pfn + (1u << k) > pmm_data.npages)
-                errors += check_failed(pfn, "block misaligned or past the end");
-            else
-                for (uint32_t i = 0; i < (1u << k); i++) {
-                    if (pmm_data.pages[pfn + i].state != PG_FREE) {
-                        errors += check_failed(pfn + i, "page of a free block is not free");
-                        break;
-                    }
+    unsigned nodes = pmm_node_total();
+    uint32_t node_free[PMM_MAX_NODES] = {0};
+    for (unsigned node = 0; node < PMM_MAX_NODES; node++) {
+        for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
+            uint32_t n = 0, prev = PFN_NONE;
+            if (node >= nodes && pmm_data.list[node][k] != PFN_NONE)
+                errors +=
+                    check_failed(pmm_data.list[node][k], "free list of a node that does not exist");
+            for (uint32_t pfn = pmm_data.list[node][k]; pfn != PFN_NONE;
+                 prev = pfn, pfn = pmm_data.pages[pfn].next) {
+                if (pfn >= pmm_data.npages || ++n > pmm_data.npages) {
+                    errors += check_failed(pfn, "free list runs off the page array or loops");
+                    break;
                 }
-            uint32_t buddy = pfn ^ (1u << k);
-            if (k < PMM_MAX_ORDER && buddy < pmm_data.npages && pmm_data.pages[buddy].head &&
-                pmm_data.pages[buddy].order == k)
-                errors += check_failed(pfn, "free buddies not merged");
-            free_in_blocks += 1u << k;
+                pmm_page_t *p = &pmm_data.pages[pfn];
+                if (!p->head || p->order != k)
+                    errors += check_failed(pfn, "listed block is not a head of this order");
+                if (p->prev != prev)
+                    errors += check_failed(pfn, "free list back link is wrong");
+                if (pfn & ((1u << k) - 1) || pfn + (1u << k) > pmm_data.npages)
+                    errors += check_failed(pfn, "block misaligned or past the end");
+                else
+                    for (uint32_t i = 0; i < (1u << k); i++) {
+                        if (pmm_data.pages[pfn + i].state != PG_FREE) {
+                            errors += check_failed(pfn + i, "page of a free block is not free");
+                            break;
+                        }
+                        if (pmm_data.pages[pfn + i].node != node) {
+                            errors += check_failed(pfn + i, "free page on another node's list");
+                            break;
+                        }
+                    }
+                uint32_t buddy = pfn ^ (1u << k);
+                if (k < PMM_MAX_ORDER && buddy < pmm_data.npages && pmm_data.pages[buddy].head &&
+                    pmm_data.pages[buddy].order == k && pmm_data.pages[buddy].node == node)
+                    errors += check_failed(pfn, "free buddies not merged");
+                free_in_blocks += 1u << k;
+                node_free[node] += 1u << k;
+            }
+            if (n != pmm_data.nblocks[node][k])
+                errors +=
+                    check_failed(pmm_data.list[node][k], "free list length differs from its count");
         }
-        if (n != pmm_data.nblocks[k])
-            errors += check_failed(pmm_data.list[k], "free list length differs from its count");
     }
     uint32_t count[PG_STATES] = {0};
     uint32_t owned[PMM_OWNER_COUNT] = {0};
+    pmm_node_count_t node_count[PMM_MAX_NODES];
+    memset(node_count, 0, sizeof(node_count));
     for (uint32_t pfn = 0; pfn < pmm_data.npages; pfn++) {
         pmm_page_t *p = &pmm_data.pages[pfn];
         if (p->state >= PG_STATES) {
@@ -146,6 +183,17 @@ int pmm_check(void)
             continue;
         }
         count[p->state]++;
+        /* every page on its own node: the byte the buddy code reads, from the spans */
+        if (p->node >= nodes || p->node != pmm_span_node(pfn)) {
+            errors += check_failed(pfn, "page's node byte differs from the node ranges");
+        } else {
+            pmm_node_count_t *c = &node_count[p->node];
+            c->total += p->state != PG_HOLE && p->state != PG_MAP_RESERVED;
+            c->used += p->state == PG_USED;
+            c->reserved += p->state == PG_RESERVED;
+            c->unreachable += p->state == PG_UNREACHABLE;
+            c->free += p->state == PG_FREE;
+        }
         /* who may free a page is only meaningful while it is handed out */
         if (p->state == PG_USED && (p->owner == PMM_OWNER_NONE || p->owner >= PMM_OWNER_COUNT))
             errors += check_failed(pfn, "used page without a valid owner");
@@ -182,6 +230,14 @@ int pmm_check(void)
     for (unsigned o = 0; o < PMM_OWNER_COUNT; o++) {
         if (owned[o] != pmm_data.owned[o])
             errors += check_failed(0, "pages of an owner differ from its count");
+    }
+    for (unsigned n = 0; n < PMM_MAX_NODES; n++) {
+        const pmm_node_count_t *c = &pmm_data.node[n], *seen = &node_count[n];
+        if (c->total != seen->total || c->free != seen->free || c->free != node_free[n] ||
+            c->used != seen->used || c->reserved != seen->reserved ||
+            c->unreachable != seen->unreachable ||
+            c->total != c->free + c->used + c->reserved + c->unreachable)
+            errors += check_failed(0, "a node's page counters differ from the page array");
     }
     for (uint32_t p = pfn_of(pmm_data.meta_phys);
          pmm_data.npages &&

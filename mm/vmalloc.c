@@ -224,7 +224,8 @@ static void register_describer(void)
 }
 
 /* Find a span, map fresh pages in it, record it; its base or 0.  The lock is held. */
-static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int line, int stack)
+static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int line, int stack,
+                          int node)
 {
     if (!kmap_ready())
         return fail(fn, size, "paging is off (vmm_init, or glue_kmap_ready, first)", 0);
@@ -243,9 +244,12 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
     register_describer();
     struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack};
     pmm_owner_t owner = stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
-    uint32_t got = kmap_alloc_run(a.base, pages, owner); /* one run: the glue may map it at once */
+    /* one run: the glue may map it at once */
+    uint32_t got = kmap_alloc_run_node(a.base, pages, owner, node);
     if (got < pages) {
         unmap_pages(fn, a.base, got, owner);
+        if (node != PMM_NODE_ANY && node != VMALLOC_INTERLEAVE && (node & PMM_NODE_STRICT))
+            return fail(fn, size, "no free page left on the node (strict; nothing kept)", 0);
         return fail(fn, size, "out of physical memory (nothing kept)", 1);
     }
     record(&a);
@@ -258,9 +262,31 @@ void *vmalloc_at(size_t size, const char *file, int line)
     if (size == 0)
         return NULL; /* as kmalloc(0) */
     glue_irqflags_t f = mm_lock();
-    vaddr_t base = area_alloc("vmalloc", size, file, line, 0);
+    vaddr_t base = area_alloc("vmalloc", size, file, line, 0, PMM_NODE_ANY);
     mm_unlock(f);
     return base ? glue_virt_to_ptr(base) : NULL;
+}
+
+void *vmalloc_node_at(size_t size, int node, const char *file, int line)
+{
+    int nodes = pmm_node_count();
+    if (node != PMM_NODE_ANY && node != VMALLOC_INTERLEAVE &&
+        (node < 0 || ((unsigned)node & ~(unsigned)PMM_NODE_STRICT) >= (unsigned)nodes)) {
+        mm_report("vmalloc_node: %lu bytes on node %d: no such node (%d nodes)",
+                  (unsigned long)size, node, nodes);
+        return NULL;
+    }
+    if (size == 0)
+        return NULL;
+    glue_irqflags_t f = mm_lock();
+    vaddr_t base = area_alloc("vmalloc_node", size, file, line, 0, node);
+    mm_unlock(f);
+    return base ? glue_virt_to_ptr(base) : NULL;
+}
+
+void *(vmalloc_node)(size_t size, int node)
+{
+    return vmalloc_node_at(size, node, NULL, 0);
 }
 
 /* The plain function exists in MM_DEBUG builds too, for code built without it. */
@@ -387,7 +413,7 @@ vaddr_t kstack_alloc(size_t size)
     if (size == 0)
         return 0;
     glue_irqflags_t f = mm_lock();
-    vaddr_t base = area_alloc("kstack_alloc", size, NULL, 0, 1);
+    vaddr_t base = area_alloc("kstack_alloc", size, NULL, 0, 1, PMM_NODE_ANY);
     vaddr_t top = base ? area_end(span_of(base)) : 0;
     mm_unlock(f);
     return top;

@@ -8,6 +8,17 @@
 # QEMU's SRAT cuts the 640 KB - 1 MB hole out of node 0 (so node 0 has two
 # ranges) and the 3-4 GB PCI hole out of RAM above 3 GB; "cpus" in the line are
 # CPU indices (cpu_topology()), here equal to the APIC ids.
+#
+# With two nodes or more, the PMM's side (issue 13 item 2, kernel/numa_pmm.c)
+# follows in lines "numa: pmm ...": each node's RAM pages, which must be what
+# QEMU was given less what its firmware keeps out of the memory map: on node
+# 0 the 640 KB - 1 MB hole and the EBDA's page (the map's RAM ends at
+# 0x9fc00): 97 pages; on the node holding the top of RAM below 4 GB, the
+# firmware's last 128 KB (reserved): 32 pages.  Then a page allocated on each
+# CPU (smp_run) from its own node (or, when that node has no memory, from the
+# nearest), and the last node with memory emptied by strict allocations, its
+# next page from the nearest other node; and 16 pages of vmalloc_node for each
+# node (from it, or the nearest with memory) and 16 interleaved over all.
 #   usage: numa-check.sh "<qemu command and options>" build/kernel.elf
 qemu_base=$1
 kernel=$2
@@ -35,12 +46,32 @@ mem() { echo "-object memory-backend-ram,id=$1,size=$2"; }
 
 node0_640k="0x00000000-0x0009ffff"
 
+# pages MB LESS: the pages of a node of MB megabytes, less LESS pages the firmware keeps
+pages() { echo $(($1 * 256 - $2)); }
+local_ok="each from its own node or the nearest"
+vmalloc_line() { # vmalloc_line NODES "0 0 ...": node N's vmalloc_node pages came from the Nth
+    vl_nodes=$1 vl_i=0 vl_text="numa: pmm vmalloc_node:"
+    for vl_node in $2; do
+        [ $vl_i -gt 0 ] && vl_text="$vl_text,"
+        vl_text="$vl_text node $vl_i -> node $vl_node"
+        vl_i=$((vl_i + 1))
+    done
+    echo "$vl_text; interleaved over $vl_nodes nodes: ok"
+}
+fallback() { # fallback EMPTIED NEXT: the line of the exhaustion check
+    echo "numa: pmm fallback: node $1 emptied (strict), its next page from node $2 (nearest with memory: node $2); all given back, pmm_check 0: ok"
+}
+
 # shellcheck disable=SC2046 # mem: several words
 boot "2 nodes of 32 MB, 2 CPUs each, distance 21" \
     -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
     -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
     -numa dist,src=0,dst=1,val=21 -- autopoweroff \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff cpus 2 3; SLIT 10 21/21 10"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff cpus 2 3; SLIT 10 21/21 10" \
+    "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 1, cpu 3 node 1: $local_ok" \
+    "$(vmalloc_line 2 "0 1")" \
+    "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
 boot "4 nodes of 16 MB, one CPU each, distances 10-40" \
@@ -50,27 +81,43 @@ boot "4 nodes of 16 MB, one CPU each, distances 10-40" \
     -numa dist,src=0,dst=1,val=20 -numa dist,src=0,dst=2,val=30 -numa dist,src=0,dst=3,val=40 \
     -numa dist,src=1,dst=2,val=20 -numa dist,src=1,dst=3,val=30 -numa dist,src=2,dst=3,val=20 \
     -- autopoweroff \
-    "numa: 4 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x00ffffff cpus 0, node 1 0x01000000-0x01ffffff cpus 1, node 2 0x02000000-0x02ffffff cpus 2, node 3 0x03000000-0x03ffffff cpus 3; SLIT 10 20 30 40/20 10 20 30/30 20 10 20/40 30 20 10"
+    "numa: 4 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x00ffffff cpus 0, node 1 0x01000000-0x01ffffff cpus 1, node 2 0x02000000-0x02ffffff cpus 2, node 3 0x03000000-0x03ffffff cpus 3; SLIT 10 20 30 40/20 10 20 30/30 20 10 20/40 30 20 10" \
+    "numa: pmm node 0 $(pages 16 97) pages, node 1 $(pages 16 0) pages, node 2 $(pages 16 0) pages, node 3 $(pages 16 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 1, cpu 2 node 2, cpu 3 node 3: $local_ok" \
+    "$(vmalloc_line 4 "0 1 2 3")" \
+    "$(fallback 3 2)"
 
 # shellcheck disable=SC2046
 boot "unequal nodes: 16 MB and 48 MB, no SLIT" \
     -m 64M -smp 4 $(mem m0 16M) $(mem m1 48M) \
     -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
     -- autopoweroff \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x00ffffff cpus 0 1, node 1 0x01000000-0x03ffffff cpus 2 3; no SLIT: 10 20/20 10"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x00ffffff cpus 0 1, node 1 0x01000000-0x03ffffff cpus 2 3; no SLIT: 10 20/20 10" \
+    "numa: pmm node 0 $(pages 16 97) pages, node 1 $(pages 48 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 1, cpu 3 node 1: $local_ok" \
+    "$(vmalloc_line 2 "0 1")" \
+    "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
 boot "a node with memory and no CPU" \
     -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
     -numa node,nodeid=0,memdev=m0,cpus=0-3 -numa node,nodeid=1,memdev=m1 \
     -numa dist,src=0,dst=1,val=25 -- autopoweroff \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1 2 3, node 1 0x02000000-0x03ffffff no cpus; SLIT 10 25/25 10"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1 2 3, node 1 0x02000000-0x03ffffff no cpus; SLIT 10 25/25 10" \
+    "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 0, cpu 3 node 0: $local_ok" \
+    "$(vmalloc_line 2 "0 1")" \
+    "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
 boot "a node with CPUs and no memory" \
     -m 64M -smp 4 $(mem m0 64M) \
     -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,cpus=2-3 -- autopoweroff \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x03ffffff cpus 0 1, node 1 no memory cpus 2 3; no SLIT: 10 20/20 10"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x03ffffff cpus 0 1, node 1 no memory cpus 2 3; no SLIT: 10 20/20 10" \
+    "numa: pmm node 0 $(pages 64 129) pages, node 1 0 pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 0 (node 1 has no free memory), cpu 3 node 0 (node 1 has no free memory): $local_ok" \
+    "$(vmalloc_line 2 "0 0")" \
+    "numa: pmm fallback: fewer than two nodes with free memory: not tried"
 
 boot "no -numa: one node, no SRAT, no error line" -m 64M -smp 4 -- autopoweroff \
     "numa: 1 node (no SRAT): node 0 0x00000000-0x03fdffff cpus 0 1 2 3"
@@ -80,28 +127,44 @@ boot "asymmetric distances 21 and 31: taken as given" \
     -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
     -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
     -numa dist,src=0,dst=1,val=21 -numa dist,src=1,dst=0,val=31 -- autopoweroff \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff cpus 2 3; SLIT 10 21/31 10"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff cpus 2 3; SLIT 10 21/31 10" \
+    "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 1, cpu 3 node 1: $local_ok" \
+    "$(vmalloc_line 2 "0 1")" \
+    "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
 boot "boot option cpus=one: one CPU running, the SRAT's other three counted" \
     -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
     -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
     -- "autopoweroff cpus=one" \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0, node 1 0x02000000-0x03ffffff no cpus; no SLIT: 10 20/20 10; 3 SRAT CPUs not running"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0, node 1 0x02000000-0x03ffffff no cpus; no SLIT: 10 20/20 10; 3 SRAT CPUs not running" \
+    "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0: $local_ok" \
+    "$(vmalloc_line 2 "0 1")" \
+    "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
 boot "-smp 2,maxcpus=4: the SRAT lists CPUs not running" \
     -m 64M -smp 2,maxcpus=4 $(mem m0 32M) $(mem m1 32M) \
     -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
     -- autopoweroff \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff no cpus; no SLIT: 10 20/20 10; 2 SRAT CPUs not running"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x01ffffff cpus 0 1, node 1 0x02000000-0x03ffffff no cpus; no SLIT: 10 20/20 10; 2 SRAT CPUs not running" \
+    "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0: $local_ok" \
+    "$(vmalloc_line 2 "0 1")" \
+    "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
 boot "-m 4G, 2 nodes of 2 GB: node 1's RAM above 4 GB left out" \
     -m 4G -smp 2 $(mem m0 2G) $(mem m1 2G) \
     -numa node,nodeid=0,memdev=m0,cpus=0 -numa node,nodeid=1,memdev=m1,cpus=1 \
     -numa dist,src=0,dst=1,val=31 -- autopoweroff \
-    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x7fffffff cpus 0, node 1 0x80000000-0xbfffffff cpus 1; SLIT 10 31/31 10; 1 range above 4 GB left out"
+    "numa: 2 nodes from ACPI SRAT: node 0 $node0_640k 0x00100000-0x7fffffff cpus 0, node 1 0x80000000-0xbfffffff cpus 1; SLIT 10 31/31 10; 1 range above 4 GB left out" \
+    "numa: pmm node 0 $(pages 2048 97) pages, node 1 $(pages 1024 32) pages" \
+    "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 1: $local_ok" \
+    "$(vmalloc_line 2 "0 1")" \
+    "$(fallback 1 0)"
 
 write_results numa
 echo "numa checks: $passed passed, $failed failed (last log in $log)"

@@ -29,7 +29,7 @@
 /* The PMM's per-page descriptor, as mm/pmm.c lays it out (to forge one). */
 typedef struct {
     uint32_t next, prev;
-    uint8_t state, head, order, owner;
+    uint8_t state, head_order, node, owner; /* head:1, order:7 */
 } page_desc_t;
 _Static_assert(sizeof(page_desc_t) == 12, "mm/pmm.c's pmm_page_t");
 enum { PG_FREE_STATE = 2, PG_USED_STATE = 3 };

@@ -492,6 +492,125 @@ static void test_dump(void **state)
     t_vfree(p);
 }
 
+/* ---- NUMA nodes: vmalloc_node (issue 13, item 3) ---- */
+
+/*
+ *   0             10 MB + 4 KB        16 MB
+ *   | node 0      | node 1             |      CPU 0 on node 0, CPU 1 on node 1
+ */
+#define EDGE (10 * MB + 4 * 1024)
+
+static int two_nodes(void **state)
+{
+    static const pmm_node_range_t r[] = {{0, EDGE, 0}, {EDGE, RAM, 1}};
+    static const uint8_t cpus[] = {0, 1};
+    fresh_vmalloc(state);
+    assert_int_equal(pmm_set_nodes(2, r, 2, cpus, 2, NULL), 0);
+    host_forced_cpu_id = 0;
+    check_all();
+    return 0;
+}
+
+static int one_node_again(void **state)
+{
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+    return pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
+}
+
+/* The node of the page behind virtual page i of p. */
+static int node_at(void *p, uint32_t i)
+{
+    return pmm_page_node(vmm_get_physical(virt(p) + i * PAGE_SIZE));
+}
+
+static uint32_t node_free(int node)
+{
+    pmm_node_stats_t s;
+    assert_int_equal(pmm_get_node_stats(node, &s), 0);
+    return s.free_pages;
+}
+
+/* Expect each call's pages on the node asked for, or on the CPU's node for PMM_NODE_ANY. */
+static void test_vmalloc_node_places_pages(void **state)
+{
+    char *a = vmalloc_node(10 * PAGE_SIZE, 1), *b = vmalloc_node(3 * PAGE_SIZE, 0);
+    check_all();
+    assert_non_null(a);
+    assert_non_null(b);
+    for (uint32_t i = 0; i < 10; i++)
+        assert_int_equal(node_at(a, i), 1);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(node_at(b, i), 0);
+    memset(a, 0x5a, 10 * PAGE_SIZE); /* mapped and writable */
+    host_forced_cpu_id = 1;
+    char *c = vmalloc_node(2 * PAGE_SIZE, PMM_NODE_ANY), *d = vmalloc(PAGE_SIZE);
+    check_all();
+    assert_int_equal(node_at(c, 0), 1);
+    assert_int_equal(node_at(c, 1), 1);
+    assert_int_equal(node_at(d, 0), 1);
+    host_forced_cpu_id = 0;
+    t_vfree(d);
+    d = t_vmalloc(PAGE_SIZE);
+    assert_int_equal(node_at(d, 0), 0);
+    t_vfree(a);
+    t_vfree(b);
+    t_vfree(c);
+    t_vfree(d);
+    assert_int_equal(stats_now().error_count, 0);
+}
+
+/*
+ * Strict: more pages than node 1 has free.  Expect NULL, one line, nothing
+ * kept; the same without PMM_NODE_STRICT: node 1 to its last page, then node 0.
+ */
+static void test_vmalloc_node_strict_and_fallback(void **state)
+{
+    uint32_t n1 = node_free(1), free0 = free_pages();
+    size_t size = (size_t)(n1 + 4) * PAGE_SIZE;
+    assert_null(vmalloc_node(size, 1 | PMM_NODE_STRICT));
+    check_all();
+    assert_true(host_console_has("vmalloc_node: "));
+    assert_true(host_console_has("no free page left on the node (strict; nothing kept)"));
+    assert_int_equal(free_pages(), free0);
+    assert_int_equal(node_free(1), n1);
+    char *p = vmalloc_node(size, 1);
+    check_all();
+    assert_non_null(p);
+    assert_int_equal(node_free(1), 0);
+    for (uint32_t i = 0; i < n1; i++)
+        assert_int_equal(node_at(p, i), 1);
+    for (uint32_t i = n1; i < n1 + 4; i++)
+        assert_int_equal(node_at(p, i), 0);
+    t_vfree(p);
+    assert_int_equal(node_free(1), n1);
+    assert_int_equal(stats_now().error_count, 0);
+}
+
+/* Interleave: page i from node i % 2, while both have pages. */
+static void test_vmalloc_node_interleave(void **state)
+{
+    char *p = vmalloc_node(16 * PAGE_SIZE + 1, VMALLOC_INTERLEAVE);
+    check_all();
+    assert_non_null(p);
+    for (uint32_t i = 0; i < 17; i++)
+        assert_int_equal(node_at(p, i), (int)(i % 2));
+    t_vfree(p);
+}
+
+/* A node that does not exist: one line, NULL, nothing allocated. */
+static void test_vmalloc_node_bad_node(void **state)
+{
+    uint32_t free0 = free_pages();
+    static const int bad[] = {2, 7, -3, 0x200, 2 | PMM_NODE_STRICT};
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_null(vmalloc_node(PAGE_SIZE, bad[i]));
+    assert_true(host_console_has("vmalloc_node: 4096 bytes on node 2: no such node (2 nodes)"));
+    assert_int_equal(stats_now().error_count, 5);
+    assert_null(vmalloc_node(0, 1)); /* as vmalloc(0) */
+    assert_int_equal(free_pages(), free0);
+    check_all();
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh_vmalloc)
@@ -511,6 +630,11 @@ int main(void)
         T(test_needs_paging),
         T(test_check_finds_damage),
         T(test_dump),
+#define N(f) cmocka_unit_test_setup_teardown(f, two_nodes, one_node_again)
+        N(test_vmalloc_node_places_pages),
+        N(test_vmalloc_node_strict_and_fallback),
+        N(test_vmalloc_node_interleave),
+        N(test_vmalloc_node_bad_node),
     };
     return cmocka_run_group_tests_name("vmalloc", tests, NULL, NULL);
 }
