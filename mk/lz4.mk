@@ -1,0 +1,24 @@
+# ------------------------------------------------------------------- lz4 ----
+# The LZ4 block codec (mm/lz4.c, issue 14 item 1) against Debian's liblz4:
+#
+#   build/host/<arch>[-debug]/test_lz4   tests/host/test_lz4.c: the pattern rules of the
+#                                        Makefile and mk/debug.mk, plus -llz4 (liblz4-dev,
+#                                        amd64 and i386: tools/deps.sh)
+#   build/fuzz/fuzz_lz4                  libFuzzer: arbitrary bytes into the decompressor
+#                                        (checked against liblz4), round trips of pages
+#   make test-lz4                        the suite "lz4" of make test: the seeds of
+#                                        tests/fuzz/corpus-lz4 replayed, LZ4_FUZZ_TIME
+#                                        seconds of fuzzing (default 15)
+#   make fuzz-lz4                        the long run: FUZZ_TIME seconds (default 600)
+#   make bench-lz4                       ratio and speed against liblz4 on the test corpus,
+#                                        and callgrind's instruction counts (part of make bench)
+LZ4_TEST_DEPS := tests/host/test_lz4.c tests/host/lz4_corpus.h $(HOST_SRCS) $(HEADERS) \
+                 $(wildcard host/*.h tests/host/*.h)
+define lz4_test_rule
+$(BUILD)/host/$(1)$(2)/test_lz4: $(LZ4_TEST_DEPS)
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC  $$@ (liblz4)"
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) $(3) -Itests/host -o $$@ tests/host/test_lz4.c $(HOST_SRCS) -llz4 -lcmocka -lpthread
+endef
+$(foreach a,$(HOST_ARCHES),$(eval $(call lz4_test_rule,$(a),,)))
+$(foreach a,$(HOST_ARCHES),$(eval $(call lz4_test_rule,$(a),-debug,-DMM_DEBUG)))
