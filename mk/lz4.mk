@@ -22,3 +22,18 @@ $(BUILD)/host/$(1)$(2)/test_lz4: $(LZ4_TEST_DEPS)
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call lz4_test_rule,$(a),,)))
 $(foreach a,$(HOST_ARCHES),$(eval $(call lz4_test_rule,$(a),-debug,-DMM_DEBUG)))
+
+# make bench-lz4 (and make bench): ours built for x86_64 -O2 as the host tests build it,
+# liblz4 Debian's; DWARF 4 for valgrind 3.19 (tools/lz4-bench.sh runs callgrind).
+LZ4_BENCH_CFLAGS := -m64 -std=c11 -O2 -gdwarf-4 -fno-builtin -Wall -Wextra -Werror \
+                    -Wno-unused-parameter -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost
+$(BUILD)/bench/lz4_bench: bench/lz4_bench.c bench/bench.h tests/host/lz4_corpus.h mm/lz4.c \
+                          mm/string.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CLANG) $(LZ4_BENCH_CFLAGS) -o $@ $< mm/lz4.c mm/string.c -llz4
+
+.PHONY: bench-lz4
+bench-lz4: $(BUILD)/bench/lz4_bench
+	@tools/lz4-bench.sh $<
+bench: bench-lz4

@@ -39,16 +39,20 @@
 #error "lz4.c counts matching bytes with a little-endian word compare"
 #endif
 
-#define MIN_MATCH     4
-#define LAST_LITERALS 5  /* the last 5 bytes of a block are always literals */
-#define MF_LIMIT      12 /* a match starts at least 12 bytes before the end */
-#define MAX_OFFSET    65535u
-#define RUN_MASK      15u /* a 4-bit length field of 15: more bytes follow */
-#define SKIP_SHIFT    6   /* step + 1 after every 64 misses in a row */
-#define SMALL_INPUT   65536u
-#define HASH_LOG16    13 /* 8192 x uint16_t = LZ4_WORK_SIZE */
-#define HASH_LOG32    12 /* 4096 x uint32_t = LZ4_WORK_SIZE */
-#define WILD          16 /* a short copy writes 16 bytes when both buffers have room */
+#define MIN_MATCH        4
+#define LAST_LITERALS    5  /* the last 5 bytes of a block are always literals */
+#define MF_LIMIT         12 /* a match starts at least 12 bytes before the end */
+#define MAX_OFFSET       65535u
+#define RUN_MASK         15u /* a 4-bit length field of 15: more bytes follow */
+#define SKIP_SHIFT       6   /* step + 1 after every 64 misses in a row */
+#define SMALL_INPUT      65536u
+#define HASH_LOG16       13 /* 8192 x uint16_t = LZ4_WORK_SIZE */
+#define HASH_LOG32       12 /* 4096 x uint32_t = LZ4_WORK_SIZE */
+#define WILD             16 /* a literal run under 15 bytes is copied as 16 */
+/* room for the longest short match (18 bytes) copied in whole words */
+#define SHORT_MATCH_ROOM ((RUN_MASK - 1 + MIN_MATCH + W - 1) / W * W)
+/* a short run and its short match both copied whole */
+#define FAST_ROOM        (RUN_MASK - 1 + SHORT_MATCH_ROOM + W)
 
 _Static_assert((1u << HASH_LOG16) * sizeof(uint16_t) == LZ4_WORK_SIZE, "table of 16-bit positions");
 _Static_assert((1u << HASH_LOG32) * sizeof(uint32_t) == LZ4_WORK_SIZE, "table of 32-bit positions");
@@ -87,21 +91,31 @@ static inline size_t equal_low_bytes(size_t diff)
 
 /*
  * Copy n bytes from s to d, s before d or in another buffer, s at least a word
- * before d when they overlap (each word read was written before).  room: the
- * bytes that may be read from s on and written from d on; with WILD of them, a
- * short copy copies WILD bytes (one test instead of a loop and a tail).
+ * before d when they overlap (each word is read after the words before it were
+ * written: may_alias keeps the order).  room: the bytes that may be read from s
+ * on and written from d on; when it allows, whole 2-word steps overrun the end
+ * (fewer tests than a word loop and a byte tail).
  */
-static inline void copy_forward(uint8_t *d, const uint8_t *s, size_t n, size_t room)
+static void copy_forward(uint8_t *d, const uint8_t *s, size_t n, size_t room)
 {
-    if (n <= WILD && room >= WILD) {
-        for (size_t i = 0; i < WILD; i += W)
+    if (room >= n + 2 * W) {
+        for (size_t i = 0; i < n; i += 2 * W) {
             write_word(d + i, read_word(s + i));
+            write_word(d + i + W, read_word(s + i + W));
+        }
         return;
     }
     for (; n >= W; n -= W, d += W, s += W)
         write_word(d, read_word(s));
     while (n--)
         *d++ = *s++;
+}
+
+/* Copy WILD bytes (the caller has room for them): a short run in one go. */
+static inline void copy_wild(uint8_t *d, const uint8_t *s)
+{
+    for (size_t i = 0; i < WILD; i += W)
+        write_word(d + i, read_word(s + i));
 }
 
 /* ---------------------------------------------------------- compressor ---- */
@@ -309,33 +323,49 @@ int lz4_decompress(const void *src, size_t src_len, void *dst, size_t dst_cap)
         unsigned token = *ip++;
 
         size_t lit = token >> 4;
-        if (lit == RUN_MASK && (err = read_length(&ip, iend, &lit)) != 0)
-            return err == LZ4_E_NOSPACE ? LZ4_E_TRUNCATED : err; /* more than the input */
-        if (lit > (size_t)(iend - ip))
-            return LZ4_E_TRUNCATED;
-        if (lit > (size_t)(oend - op))
-            return LZ4_E_NOSPACE;
-        size_t oroom = (size_t)(oend - op), iroom = (size_t)(iend - ip);
-        copy_forward(op, ip, lit, oroom < iroom ? oroom : iroom);
-        ip += lit;
-        op += lit;
-        if (ip == iend)
-            return (int)(op - ostart); /* the last sequence: literals only */
+        if (lit < RUN_MASK && (size_t)(iend - ip) >= WILD + 2 && (size_t)(oend - op) >= FAST_ROOM) {
+            /* the common case: a short run with room after it in both buffers;
+             * its offset is in the input (lit + 2 <= WILD + 2) */
+            copy_wild(op, ip);
+            ip += lit;
+            op += lit;
+        } else {
+            if (lit == RUN_MASK && (err = read_length(&ip, iend, &lit)) != 0)
+                return err == LZ4_E_NOSPACE ? LZ4_E_TRUNCATED : err; /* more than the input */
+            if (lit > (size_t)(iend - ip))
+                return LZ4_E_TRUNCATED;
+            if (lit > (size_t)(oend - op))
+                return LZ4_E_NOSPACE;
+            size_t oroom = (size_t)(oend - op), iroom = (size_t)(iend - ip);
+            copy_forward(op, ip, lit, oroom < iroom ? oroom : iroom);
+            ip += lit;
+            op += lit;
+            if (ip == iend)
+                return (int)(op - ostart); /* the last sequence: literals only */
+            if (iend - ip < 2)
+                return LZ4_E_TRUNCATED;
+        }
 
-        if (iend - ip < 2)
-            return LZ4_E_TRUNCATED;
         size_t off = (size_t)ip[0] | (size_t)ip[1] << 8;
         ip += 2;
+        /* offset 0 wraps to the largest size_t: one test for both errors */
+        if (off - 1 >= (size_t)(op - ostart))
+            return LZ4_E_OFFSET;
+        const uint8_t *m = op - off;
         size_t mlen = token & RUN_MASK;
+        if (mlen < RUN_MASK && off >= W && (size_t)(oend - op) >= SHORT_MATCH_ROOM) {
+            /* a short match a word or more back: its longest (18 bytes) in whole words */
+            for (size_t i = 0; i < RUN_MASK - 1 + MIN_MATCH; i += W)
+                write_word(op + i, read_word(m + i));
+            op += mlen + MIN_MATCH;
+            continue;
+        }
         if (mlen == RUN_MASK && (err = read_length(&ip, iend, &mlen)) != 0)
             return err;
         mlen += MIN_MATCH;
-        if (off == 0 || off > (size_t)(op - ostart))
-            return LZ4_E_OFFSET;
         if (mlen > (size_t)(oend - op))
             return LZ4_E_NOSPACE;
 
-        const uint8_t *m = op - off;
         if (off < W) {
             /* closer than a word: the first word's bytes one by one, then the
              * rest from the multiple of the period at least a word back */
