@@ -37,3 +37,25 @@ $(BUILD)/bench/lz4_bench: bench/lz4_bench.c bench/bench.h tests/host/lz4_corpus.
 bench-lz4: $(BUILD)/bench/lz4_bench
 	@tools/lz4-bench.sh $<
 bench: bench-lz4
+
+# The libFuzzer target: mm/lz4.c and mm/string.c only, with liblz4 as the reference.
+LZ4_FUZZ_TIME ?= 15
+LZ4_FUZZ_SEEDS := tests/fuzz/corpus-lz4
+LZ4_FUZZ_SRCS  := mm/lz4.c mm/string.c
+$(BUILD)/fuzz/fuzz_lz4: tests/fuzz/fuzz_lz4.c $(LZ4_FUZZ_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $@"
+	@$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LZ4_FUZZ_SRCS) -llz4
+
+.PHONY: test-lz4 fuzz-lz4 fuzz-lz4-seeds
+# The seeds are generated (with Debian's lz4 tool) and committed.
+fuzz-lz4-seeds:
+	@python3 tests/fuzz/make-lz4-seeds.py $(LZ4_FUZZ_SEEDS)
+fuzz-lz4: $(BUILD)/fuzz/fuzz_lz4
+	@mkdir -p $(BUILD)/fuzz/corpus-lz4
+	$(BUILD)/fuzz/fuzz_lz4 -max_total_time=$(FUZZ_TIME) -max_len=8200 -timeout=20 \
+	    -artifact_prefix=$(BUILD)/fuzz/lz4- -print_final_stats=1 $(BUILD)/fuzz/corpus-lz4 $(LZ4_FUZZ_SEEDS)
+
+TEST_SUITES += lz4
+test-lz4: $(BUILD)/fuzz/fuzz_lz4
+	@LZ4_FUZZ_TIME=$(LZ4_FUZZ_TIME) tools/lz4-fuzz-check.sh $(CLANG) "$(FUZZ_CFLAGS)"
