@@ -198,7 +198,8 @@ compress_block(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, void *wor
                 else
                     table32[h] = (uint32_t)pos;
                 ref = src + cand;
-                if (cand < pos && pos - cand <= MAX_OFFSET && read32(ref) == seq)
+                /* (a small input's every offset fits 16 bits) */
+                if (cand < pos && (small || pos - cand <= MAX_OFFSET) && read32(ref) == seq)
                     break;
                 ip += misses++ >> SKIP_SHIFT;
             }
@@ -314,6 +315,11 @@ int lz4_decompress(const void *src, size_t src_len, void *dst, size_t dst_cap)
     const uint8_t *const iend = ip + src_len;
     uint8_t *const ostart = op;
     uint8_t *const oend = op + dst_cap;
+    /* the last addresses where the fast paths have room (0: nowhere; no
+     * pointer before a buffer is ever formed) */
+    const uintptr_t ifast = src_len >= WILD + 2 ? (uintptr_t)iend - (WILD + 2) : 0;
+    const uintptr_t ofast = dst_cap >= FAST_ROOM ? (uintptr_t)oend - FAST_ROOM : 0;
+    const uintptr_t omatch = dst_cap >= SHORT_MATCH_ROOM ? (uintptr_t)oend - SHORT_MATCH_ROOM : 0;
 
     for (;;) {
         int err;
@@ -323,7 +329,7 @@ int lz4_decompress(const void *src, size_t src_len, void *dst, size_t dst_cap)
         unsigned token = *ip++;
 
         size_t lit = token >> 4;
-        if (lit < RUN_MASK && (size_t)(iend - ip) >= WILD + 2 && (size_t)(oend - op) >= FAST_ROOM) {
+        if (lit < RUN_MASK && (uintptr_t)ip <= ifast && (uintptr_t)op <= ofast) {
             /* the common case: a short run with room after it in both buffers;
              * its offset is in the input (lit + 2 <= WILD + 2) */
             copy_wild(op, ip);
@@ -353,7 +359,7 @@ int lz4_decompress(const void *src, size_t src_len, void *dst, size_t dst_cap)
             return LZ4_E_OFFSET;
         const uint8_t *m = op - off;
         size_t mlen = token & RUN_MASK;
-        if (mlen < RUN_MASK && off >= W && (size_t)(oend - op) >= SHORT_MATCH_ROOM) {
+        if (mlen < RUN_MASK && off >= W && (uintptr_t)op <= omatch) {
             /* a short match a word or more back: its longest (18 bytes) in whole words */
             for (size_t i = 0; i < RUN_MASK - 1 + MIN_MATCH; i += W)
                 write_word(op + i, read_word(m + i));
