@@ -186,9 +186,7 @@ compress_block(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, void *wor
             const uint8_t *ref;
             unsigned misses = 1u << SKIP_SHIFT;
 
-            for (;;) { /* find a match at ip */
-                if (ip > mflimit)
-                    goto last_literals;
+            for (;;) { /* find a match at ip (ip <= mflimit here) */
                 uint32_t seq = read32(ip);
                 uint32_t h = hash4(seq, log);
                 size_t pos = (size_t)(ip - src);
@@ -201,7 +199,10 @@ compress_block(const uint8_t *src, size_t n, uint8_t *dst, size_t cap, void *wor
                 /* (a small input's every offset fits 16 bits) */
                 if (cand < pos && (small || pos - cand <= MAX_OFFSET) && read32(ref) == seq)
                     break;
-                ip += misses++ >> SKIP_SHIFT;
+                size_t step = misses++ >> SKIP_SHIFT;
+                if (step > (size_t)(mflimit - ip))
+                    goto last_literals; /* (never a pointer past the end) */
+                ip += step;
             }
             while (ip > anchor && ref > src && ip[-1] == ref[-1]) {
                 ip--;
