@@ -22,10 +22,15 @@
  * and in the output before it is used, every offset against the bytes already
  * written (offset 0 is invalid), and length bytes stop adding once the total
  * passes LZ4_MAX_INPUT, so no sum wraps on a 32-bit machine.  Copies go a
- * machine word at a time (unaligned loads: x86), overrunning the exact end
- * only when at least 16 bytes of both buffers are left past it; a match closer
- * than a word is first extended byte by byte, then copied from a multiple of
- * its period at least a word back.
+ * machine word at a time (unaligned loads: x86; no vector registers), and
+ * write past a run's exact end only inside the output buffer: the common
+ * sequence (a run under 15 bytes, a match under 19 bytes a word or more back)
+ * is copied as 16 and 18 bytes rounded to words when both buffers have room
+ * for that (FAST_ROOM, SHORT_MATCH_ROOM), a longer copy in 2-word steps when
+ * 2 words are left past its end.  A match closer than a word is first
+ * extended byte by byte, then copied from a multiple of its period at least a
+ * word back.  The offset 0, invalid in the format, is refused (liblz4 1.9.4
+ * decodes it as zeros).
  *
  * Uses only memset (mm/string.c); no allocation, no lock, no log: the caller
  * (the compressed page store) reports.
