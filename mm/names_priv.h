@@ -91,6 +91,11 @@
 #define kmap_reset_range         mm_kmap_reset_range
 #define kmap_unmap               mm_kmap_unmap
 #define kmap_unmap_run           mm_kmap_unmap_run
+#define lz4_bound                mm_lz4_bound
+#define lz4_codec                mm_lz4_codec
+#define lz4_compress             mm_lz4_compress
+#define lz4_decompress           mm_lz4_decompress
+#define lz4_strerror             mm_lz4_strerror
 #define pmm_data                 mm_pmm_data
 #define pmm_lock                 mm_pmm_lock
 #define pmm_lock_held            mm_pmm_lock_held

@@ -8,6 +8,8 @@ PACKAGES="
 qemu-system-x86
 libcmocka-dev
 libcmocka-dev:i386
+liblz4-dev
+liblz4-dev:i386
 gcc-multilib
 clang
 lld

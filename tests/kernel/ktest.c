@@ -69,10 +69,10 @@ static int selected(const char *name, int explicit)
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap,     ktest_string, ktest_cpu,     ktest_memmap,
-                                    ktest_idt,      ktest_phase2, ktest_vmalloc, ktest_bugclass,
-                                    ktest_owners,   ktest_smp,    ktest_ipi,     ktest_debug,
-                                    ktest_overflow, ktest_panic};
+    const struct ktest *suites[] = {ktest_heap,     ktest_string,   ktest_lz4,    ktest_cpu,
+                                    ktest_memmap,   ktest_idt,      ktest_phase2, ktest_vmalloc,
+                                    ktest_bugclass, ktest_owners,   ktest_smp,    ktest_ipi,
+                                    ktest_debug,    ktest_overflow, ktest_panic};
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     int passed = 0, failed = 0;

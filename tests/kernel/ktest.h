@@ -43,6 +43,7 @@ void kt_overflow_this_stack(void *result);
 /* Suites, each a NULL-terminated array (tests/kernel/test_*.c). */
 extern const struct ktest ktest_heap[];
 extern const struct ktest ktest_string[];
+extern const struct ktest ktest_lz4[]; /* the LZ4 codec (issue 14) */
 extern const struct ktest ktest_cpu[];
 extern const struct ktest ktest_phase2[];
 extern const struct ktest ktest_memmap[];
