@@ -118,12 +118,17 @@ QEMU_BASE   = $(QEMU) $(QEMU_ACCEL) -display none -no-reboot \
 # Interactive on a terminal; on a pipe or /dev/null (CI) the kernel shows the
 # boot and the demo and powers off by itself.  SMP: the CPUs QEMU gives it (the
 # boot log lists each; the console's cpus and stress N SEED CPUS use them).
+# NUMA=N (1, 2 or 4): 64 MB in N nodes, the CPUs dealt out over them
+# (tools/numa-qemu-args.sh); the console's numa command shows them.
 SMP ?= 4
+NUMA ?=
+RUN_MEM = $(if $(NUMA),$$(tools/numa-qemu-args.sh $(NUMA) $(SMP)),-m 32M)
 run: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
-	@if [ -t 0 ]; then \
-	    $(QEMU_BASE) -m 32M -smp $(SMP) -serial mon:stdio -kernel $<; \
+	@mem="$(RUN_MEM)" || exit 1; \
+	if [ -t 0 ]; then \
+	    $(QEMU_BASE) $$mem -smp $(SMP) -serial mon:stdio -kernel $<; \
 	else \
-	    $(QEMU_BASE) -m 32M -smp $(SMP) -serial stdio -kernel $< -append "autopoweroff" </dev/null; \
+	    $(QEMU_BASE) $$mem -smp $(SMP) -serial stdio -kernel $< -append "autopoweroff" </dev/null; \
 	fi
 
 # The kernel under gdb: QEMU stopped at the first instruction (-S) with its GDB stub

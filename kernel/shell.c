@@ -16,6 +16,7 @@
 #include "memmap.h"
 #include "memory.h"
 #include "mm_debug.h"
+#include "numa.h"
 #include "pmm.h"
 #include "slab.h"
 #include "power.h"
@@ -297,6 +298,78 @@ static void cmd_cpus(int argc, char **argv)
                 smp_cpus[i].shootdowns, smp_cpus[i].lazy_flushes);
 }
 
+/*
+ * numa: what the firmware said (numa_topology(): nodes, ranges, distances)
+ * and what the PMM does with it (pmm_get_node_stats: pages, CPUs, local and
+ * remote allocations).
+ */
+static void cmd_numa(int argc, char **argv)
+{
+    const numa_topology_t *t = numa_topology();
+    int nodes = pmm_node_count();
+
+    (void)argc;
+    if (!t) {
+        kprintf("numa: no topology discovered yet\n");
+        return;
+    }
+    kprintf("%u node%s (%s), distances: %s; the PMM uses %d\n", t->nodes, t->nodes == 1 ? "" : "s",
+            t->source, t->distances, nodes);
+    kprintf("  node  %-21s %8s %8s %8s %8s  %-8s %8s %8s %8s\n", "ranges", "total", "free", "used",
+            "reserved", "cpus", "local", "fallback", "foreign");
+    for (int n = 0; n < nodes; n++) {
+        pmm_node_stats_t st;
+        if (pmm_get_node_stats(n, &st) != 0)
+            return;
+        char cpus[32];
+        unsigned len = 0;
+        for (unsigned c = 0; c < smp_cpu_count() && len + 4 < sizeof(cpus); c++) {
+            if (pmm_cpu_node((int)c) == n) {
+                cpus[len] = len ? ',' : ' ';
+                len++;
+                if (c >= 10)
+                    cpus[len++] = (char)('0' + c / 10);
+                cpus[len++] = (char)('0' + c % 10);
+            }
+        }
+        cpus[len] = '\0';
+        const char *who = len ? cpus + 1 : "none";
+        int first = 1;
+        for (unsigned r = 0; r < t->ranges; r++) {
+            if (t->range[r].node != (unsigned)n || !t->range[r].present)
+                continue;
+            uint32_t lo = (uint32_t)t->range[r].base, hi = (uint32_t)(t->range[r].end - 1);
+            if (first)
+                kprintf("  %4d  0x%08x-0x%08x %8u %8u %8u %8u  %-8s %8u %8u %8u\n", n, lo, hi,
+                        (unsigned)st.total_pages, (unsigned)st.free_pages, (unsigned)st.used_pages,
+                        (unsigned)st.reserved_pages, who, (unsigned)st.local_allocs,
+                        (unsigned)st.fallback_allocs, (unsigned)st.foreign_allocs);
+            else
+                kprintf("        0x%08x-0x%08x\n", lo, hi);
+            first = 0;
+        }
+        if (first)
+            kprintf("  %4d  %-21s %8u %8u %8u %8u  %-8s %8u %8u %8u\n", n, "no memory",
+                    (unsigned)st.total_pages, (unsigned)st.free_pages, (unsigned)st.used_pages,
+                    (unsigned)st.reserved_pages, who, (unsigned)st.local_allocs,
+                    (unsigned)st.fallback_allocs, (unsigned)st.foreign_allocs);
+    }
+    kprintf("  distances (from \\ to):");
+    for (int n = 0; n < nodes; n++)
+        kprintf(" %4d", n);
+    kprintf("\n");
+    for (int from = 0; from < nodes; from++) {
+        pmm_node_stats_t st;
+        if (pmm_get_node_stats(from, &st) != 0)
+            return;
+        kprintf("  %22d:", from);
+        for (int to = 0; to < nodes; to++)
+            kprintf(" %4u", (unsigned)st.distance[to]);
+        kprintf("\n");
+    }
+    (void)argv;
+}
+
 /* The PMM commands need a PMM: not there when booted with phase1. */
 static int pmm_running(const char *cmd)
 {
@@ -507,6 +580,7 @@ static const struct command commands[] = {
      "N random heap operations (on each of CPUS CPUs), every byte verified", 1, 3, cmd_stress},
     {"cpus", "", "every CPU: index, APIC id, online, TLB shootdowns received, deferred", 0, 0,
      cmd_cpus},
+    {"numa", "", "nodes: ranges, pages, CPUs, local/remote allocations, distances", 0, 0, cmd_numa},
     {"pmm", "", "pmm_dump() and the memory map given to the PMM", 0, 0, cmd_pmm},
     {"palloc", "N [ALIGN]", "pmm_alloc_pages(N, ALIGN bytes): N contiguous pages", 1, 2,
      cmd_palloc},

@@ -166,6 +166,25 @@ boot "-m 4G, 2 nodes of 2 GB: node 1's RAM above 4 GB left out" \
     "$(vmalloc_line 2 "0 1")" \
     "$(fallback 1 0)"
 
+# The console's numa command (kernel/shell.c) on two nodes of 32 MB: the topology and the
+# PMM's per-node pages (total as the boot line's), CPUs, allocation counts and distances.
+# shellcheck disable=SC2046
+echo "== numa check: the console's numa command, 2 nodes of 32 MB"
+printf '%s\n' numa 'palloc 1' numa poweroff >"$log.in"
+timeout 30 $qemu_base -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
+    -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
+    -numa dist,src=0,dst=1,val=21 -serial stdio -kernel "$kernel" <"$log.in" >"$log.raw" 2>&1
+rc=$?
+clean_log "$log.raw" "$log"
+expect "$log" '^2 nodes \(ACPI SRAT\), distances: ACPI SLIT; the PMM uses 2$' "numa: the topology's source"
+expect "$log" "^ +0  $node0_640k +$(pages 32 97) +[0-9]+ +[0-9]+ +[0-9]+  0,1 +[1-9][0-9]* +0 +[0-9]+$" "numa: node 0's first range, its pages (as the boot line), CPUs 0 and 1, local allocations"
+expect "$log" '^ +0x00100000-0x01ffffff$' "numa: node 0's second range"
+expect "$log" "^ +1  0x02000000-0x03ffffff +$(pages 32 32) +[0-9]+ +[0-9]+ +[0-9]+  2,3 +[0-9]+ +[0-9]+ +[0-9]+$" "numa: node 1, its pages, CPUs 2 and 3"
+expect "$log" '^ +0: +10 +21$' "numa: distances from node 0"
+expect "$log" '^ +1: +21 +10$' "numa: distances from node 1"
+expect_not "$log" 'CPU exception|PANIC' "numa: no fault"
+exit_status_is "$rc" 0
+
 write_results numa
 echo "numa checks: $passed passed, $failed failed (last log in $log)"
 exit $status
