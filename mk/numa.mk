@@ -34,3 +34,21 @@ $(foreach a,$(HOST_ARCHES),$(eval $(call numa_host_rule,$(a),-debug,-DMM_DEBUG))
 TEST_SUITES += numa
 test-numa: $(BUILD)/kernel.elf
 	@tools/numa-check.sh "$(QEMU_BASE)" $<
+
+# make bench-numa (and make bench): node locality under a 4-CPU workload
+# (bench/numa_bench.c) and the instructions of the page path, node-aware
+# against the node-blind PMM before it (bench/pmm_pairs.c, tools/numa-bench.sh).
+NUMA_BENCH_CC = $(CLANG) $(FRAG_CFLAGS) -Werror -gdwarf-4
+$(BUILD)/bench/numa_bench: bench/numa_bench.c $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(NUMA_BENCH_CC) -o $@ $< $(HOST_SRCS) -lpthread
+$(BUILD)/bench/pmm_pairs: bench/pmm_pairs.c $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(NUMA_BENCH_CC) -o $@ $< $(HOST_SRCS) -lpthread
+.PHONY: bench-numa
+bench-numa: $(BUILD)/bench/numa_bench $(BUILD)/bench/pmm_pairs
+	@tools/numa-bench.sh $(BUILD)/bench/numa_bench $(BUILD)/bench/pmm_pairs \
+	    "$(subst -Iinclude -Imm -Ihost,,$(NUMA_BENCH_CC))"
+bench: bench-numa

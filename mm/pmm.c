@@ -158,7 +158,7 @@ void pmm_run_release(uint32_t pfn, uint32_t count)
 {
     while (count) {
         uint32_t piece = count;
-        if (pmm_nodes.nspans > 1) {
+        if (pmm_nodes.nspans > 1 && count > 1) { /* one page: on one node */
             uint32_t edge = pmm_span_end(pfn);
             if (edge - pfn < piece)
                 piece = edge - pfn;

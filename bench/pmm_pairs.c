@@ -1,0 +1,58 @@
+/*
+ * pmm_pairs.c - make bench-numa: PAIRS pmm_alloc_page + pmm_free_page pairs
+ * on CPU 0 inside insn_pass(), for callgrind --toggle-collect=insn_pass
+ * (tools/numa-bench.sh).  Built against this tree, and against the tree of
+ * the last commit before the PMM knew nodes (the node-blind PMM), which has
+ * no PMM_NODE_ANY:
+ *
+ *   pmm_pairs one   64 MB, no nodes registered (this tree: one set of lists)
+ *   pmm_pairs two   this tree only: two nodes of 32 MB, CPU 0 on node 0
+ *                   (its node looked up, its lists first)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "glue_common.h"
+#include "host.h"
+#include "memory.h"
+#include "pmm.h"
+#include "vmalloc.h"
+#include "vmm.h"
+
+#define MB    (1024u * 1024u)
+#define PAIRS 100000
+
+__attribute__((noinline)) void insn_pass(void)
+{
+    for (int i = 0; i < PAIRS; i++)
+        pmm_free_page(pmm_alloc_page());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || (strcmp(argv[1], "one") && strcmp(argv[1], "two")))
+        return 2;
+    memory_init();
+    pmm_init(64 * MB);
+    vmm_reset();
+    vmalloc_reset();
+    host_mmu_reset();
+    vmm_init();
+    memory_init();
+    heap_init_virtual();
+    host_forced_cpu_id = 0;
+    if (strcmp(argv[1], "two") == 0) {
+#ifdef PMM_NODE_ANY
+        static const pmm_node_range_t ranges[] = {{0, 32 * MB, 0}, {32 * MB, 64 * MB, 1}};
+        static const uint8_t cpu_node[] = {0, 0, 1, 1};
+        static const uint8_t distance[] = {10, 21, 21, 10};
+        if (pmm_set_nodes(2, ranges, 2, cpu_node, 4, distance) != 0)
+            return 1;
+#else
+        return 2;
+#endif
+    }
+    insn_pass();
+    printf("pairs %d\n", PAIRS);
+    return pmm_check() == 0 ? 0 : 1;
+}
