@@ -32,8 +32,8 @@ $(foreach a,$(HOST_ARCHES),$(eval $(call numa_host_rule,$(a),,)))
 $(foreach a,$(HOST_ARCHES),$(eval $(call numa_host_rule,$(a),-debug,-DMM_DEBUG)))
 
 TEST_SUITES += numa
-test-numa: $(BUILD)/kernel.elf
-	@tools/numa-check.sh "$(QEMU_BASE)" $<
+test-numa: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
+	@tools/numa-check.sh "$(QEMU_BASE)" $< $(BUILD)/kernel-test.elf
 
 # make bench-numa (and make bench): node locality under a 4-CPU workload
 # (bench/numa_bench.c) and the instructions of the page path, node-aware

@@ -19,9 +19,11 @@
 # nearest), and the last node with memory emptied by strict allocations, its
 # next page from the nearest other node; and 16 pages of vmalloc_node for each
 # node (from it, or the nearest with memory) and 16 interleaved over all.
-#   usage: numa-check.sh "<qemu command and options>" build/kernel.elf
+# Last, the test kernel's whole in-kernel suite on two nodes of 2 CPUs each.
+#   usage: numa-check.sh "<qemu command and options>" build/kernel.elf build/kernel-test.elf
 qemu_base=$1
 kernel=$2
+test_kernel=$3
 log=build/numa.log
 . tools/check-lib.sh
 
@@ -184,6 +186,21 @@ expect "$log" '^ +0: +10 +21$' "numa: distances from node 0"
 expect "$log" '^ +1: +21 +10$' "numa: distances from node 1"
 expect_not "$log" 'CPU exception|PANIC' "numa: no fault"
 exit_status_is "$rc" 0
+
+# The whole in-kernel suite (tests/kernel) on two nodes: every layer's tests with the PMM's
+# lists per node and each CPU's pages from its own node.
+if [ -n "$test_kernel" ]; then
+    echo "== numa check: the in-kernel suite on 2 nodes of 32 MB, 2 CPUs each"
+    # shellcheck disable=SC2046
+    timeout 600 $qemu_base -m 64M -smp 4 $(mem m0 32M) $(mem m1 32M) \
+        -numa node,nodeid=0,memdev=m0,cpus=0-1 -numa node,nodeid=1,memdev=m1,cpus=2-3 \
+        -numa dist,src=0,dst=1,val=21 -serial "file:$log.raw" -kernel "$test_kernel" \
+        -initrd "$test_kernel first-module,$test_kernel" </dev/null
+    rc=$?
+    clean_log "$log.raw" "$log"
+    ktest_verdict "$log" "$rc" "the in-kernel suite on two nodes"
+    expect "$log" '^numa: 2 nodes from ACPI SRAT: ' "the suite's kernel saw two nodes"
+fi
 
 write_results numa
 echo "numa checks: $passed passed, $failed failed (last log in $log)"
