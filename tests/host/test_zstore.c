@@ -16,6 +16,7 @@
  *     every build; a copy that decodes to other bytes, by the checksum in the
  *     debug build), the page zeroed;
  *   - the PMM run dry: puts fail cleanly, every stored page still comes back;
+ *   - four threads (four CPU ids) putting, getting and freeing at once;
  *   - the store called from a PMM reclaim hook (the PMM dry, mm_lock held): a put
  *     and a free work there; the store's own puts never run the hooks.
  */
@@ -23,6 +24,8 @@
 #include "lz4.h"
 #include "lz4_corpus.h"
 #include "zstore.h"
+
+#include <pthread.h>
 
 #define PAGE       CORPUS_PAGE
 #define EXTRA_SAME 24 /* pages of one repeated non-zero word */
@@ -614,6 +617,67 @@ static void zstore_other_codec(void **state)
     assert_int_equal(zstore_check(), 0);
 }
 
+/* Several CPUs at once (threads, each its own CPU id; mm_lock a real mutex on the host). */
+enum { THREADS = 4, THREAD_OPS = 1500, THREAD_LIVE = 64 };
+struct worker {
+    uint32_t seed;
+    int failures;
+};
+
+static void *store_worker(void *arg)
+{
+    struct worker *w = arg;
+    struct live l[THREAD_LIVE];
+    static __thread unsigned char back[PAGE];
+    size_t n = 0;
+    for (int op = 0; op < THREAD_OPS; op++) {
+        uint32_t r = rng_below(&w->seed, 10);
+        if ((r < 5 || n == 0) && n < THREAD_LIVE) {
+            size_t page = rng_below(&w->seed, (uint32_t)npages);
+            uint32_t h = zstore_put(page_at(page));
+            if (!h)
+                w->failures++;
+            else
+                l[n++] = (struct live){h, page};
+        } else if (r < 8) {
+            size_t i = rng_below(&w->seed, (uint32_t)n);
+            if (zstore_get(l[i].h, back) || memcmp(back, page_at(l[i].page), PAGE))
+                w->failures++;
+        } else {
+            size_t i = rng_below(&w->seed, (uint32_t)n);
+            if (zstore_free(l[i].h))
+                w->failures++;
+            l[i] = l[--n];
+        }
+    }
+    while (n)
+        if (zstore_free(l[--n].h))
+            w->failures++;
+    return NULL;
+}
+
+static void zstore_several_cpus(void **state)
+{
+    (void)state;
+    pthread_t t[THREADS];
+    struct worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){0x1000u + (uint32_t)i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, store_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(w[i].failures, 0);
+    }
+    zstore_stats_t s = zs_now();
+    assert_int_equal(s.pages_stored, 0);
+    assert_int_equal(s.puts, s.frees);
+    assert_int_equal(s.mem_used, s.mem_entries);
+    assert_int_equal(s.bad_handles + s.corrupt, 0);
+    assert_int_equal(zstore_check(), 0);
+    check_every_layer();
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh64)
@@ -622,7 +686,7 @@ int main(void)
         T(zstore_bad_handles),   T(zstore_same_filled),
         T(zstore_limit),         T(zstore_corruption),
         T(zstore_out_of_memory), T(zstore_called_from_reclaim),
-        T(zstore_other_codec),
+        T(zstore_other_codec),   T(zstore_several_cpus),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
