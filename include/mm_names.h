@@ -138,6 +138,16 @@
 #define vmm_unregister_describer mm_vmm_unregister_describer
 #define vmm_vmalloc_map          mm_vmm_vmalloc_map
 #define vmm_vmalloc_unmap        mm_vmm_vmalloc_unmap
+#define zstore_check             mm_zstore_check
+#define zstore_dump              mm_zstore_dump
+#define zstore_free              mm_zstore_free
+#define zstore_get               mm_zstore_get
+#define zstore_get_stats         mm_zstore_get_stats
+#define zstore_peek              mm_zstore_peek
+#define zstore_put               mm_zstore_put
+#define zstore_reset             mm_zstore_reset
+#define zstore_set_codec         mm_zstore_set_codec
+#define zstore_set_limit         mm_zstore_set_limit
 #endif /* MM_PREFIX */
 
 #endif /* MM_NAMES_H */

@@ -1,0 +1,116 @@
+/*
+ * zstore.h - the compressed page store (issue 14, item 2): zram's pool.
+ *
+ * zstore_put keeps a copy of one 4 KB page and returns a handle naming it;
+ * zstore_get writes the page back; zstore_free forgets it.  A page is kept as
+ *
+ *   same-filled   one 32-bit word repeated over the page: the word alone,
+ *                 in the entry (no memory but the entry);
+ *   compressed    the codec's block (lz4_codec unless zstore_set_codec said
+ *                 otherwise) when it is at most ZSTORE_HUGE_BYTES (3/4 page),
+ *                 in a kmalloc block of its exact size (the slab classes of
+ *                 8-byte steps up to 512 bytes, above that a heap block:
+ *                 8-byte granules plus a header), so the waste is small;
+ *   whole         (incompressible) the 4096 bytes themselves, counted.
+ *
+ * A handle is a uint32_t of ZSTORE_HANDLE_BITS (31) bits, never 0 (0 means
+ * failure): bits 0-17 an entry index (1..262143), bits 18-30 the entry's
+ * generation, bumped at every free.  The lead's not-present page-table entry
+ * holds it shifted left by one (bit 0, present, clear).  A wild handle (bit 31,
+ * index 0 or beyond the table), a stale one (generation differs) or a double
+ * free is reported in one line and refused: never another page's bytes.
+ *
+ * The pool's memory (mem_used) is what it took from the heap: each stored
+ * copy's kmalloc block (usable size, plus the heap's header above the slab
+ * classes) and the entry table's chunks (ZSTORE_CHUNK_ENTRIES entries each,
+ * kept once made so a stale handle's generation is never forgotten).  The
+ * compressor's work memory and output buffer are static (not counted).  A
+ * put that would take mem_used over the limit (zstore_set_limit) fails.
+ *
+ * Locking: the memory manager's lock (mm/lock.c) is the store's lock, so the
+ * store sits inside the one lock order (per-CPU cache locks, then mm_lock)
+ * and may be called with mm_lock held (a PMM reclaim hook, a page fault:
+ * the lock nests on the CPU that holds it).  A put allocates (kmalloc) with
+ * the lock held; the heap grows with PMM_NO_RECLAIM, so no reclaim hook runs
+ * from inside a put.  Should one ever call the store from there, a nested get
+ * or free is safe (a put allocates before it changes anything) and a nested
+ * put is refused (counted in refused_busy: the put's static buffers are in
+ * use).  Compression runs with the lock held (one static work area): the
+ * price of a single lock, paid on the reclaim path only; a get decompresses
+ * straight into the caller's page and allocates nothing.
+ *
+ * Debug build (MM_DEBUG): each entry keeps a checksum of the page, checked
+ * at every get; a mismatch is one line naming the handle and the get fails.
+ * Every get that fails after finding its entry (corrupt copy) zeroes the page
+ * it was given, so no wrong bytes are left there either.
+ */
+#ifndef ZSTORE_H
+#define ZSTORE_H
+
+#include "mm_names.h" /* -DMM_PREFIX: every name mm_<name> */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZSTORE_PAGE          4096u
+#define ZSTORE_HUGE_BYTES    (ZSTORE_PAGE * 3 / 4) /* a block above this: keep the page whole */
+#define ZSTORE_INDEX_BITS    18u
+#define ZSTORE_GEN_BITS      13u
+#define ZSTORE_HANDLE_BITS   (ZSTORE_INDEX_BITS + ZSTORE_GEN_BITS) /* 31 */
+#define ZSTORE_MAX_ENTRIES   (1u << ZSTORE_INDEX_BITS)             /* index 0 is never used */
+#define ZSTORE_CHUNK_ENTRIES 256u
+#define ZSTORE_WORK_MAX      16384u /* the largest codec work memory the store has room for */
+
+typedef struct {
+    /* zram's figures */
+    uint32_t orig_bytes;   /* pages stored * 4096 */
+    uint32_t compr_bytes;  /* bytes of the stored copies (compressed, or 4096 whole) */
+    uint32_t mem_used;     /* bytes taken from the heap: copies' blocks + entry chunks */
+    uint32_t mem_used_max; /* high-water mark of mem_used */
+    uint32_t same_pages;   /* stored as their repeated word */
+    uint32_t huge_pages;   /* incompressible, stored whole */
+    uint32_t pages_stored; /* live handles */
+    uint32_t gets;         /* pages brought back */
+    /* beyond zram's */
+    uint32_t mem_entries;   /* of mem_used: the entry table's chunks */
+    uint32_t entries;       /* entries made (the table's capacity now) */
+    uint32_t puts;          /* puts that stored a page */
+    uint32_t frees;         /* handles freed */
+    uint32_t refused_limit; /* puts refused: over the limit */
+    uint32_t refused_nomem; /* puts refused: no memory (kmalloc failed, table full) */
+    uint32_t refused_busy;  /* puts refused: called from inside a put (reclaim) */
+    uint32_t bad_handles;   /* gets/frees of wild, stale or freed handles */
+    uint32_t corrupt;       /* gets of a copy that did not decode or match its checksum */
+    uint32_t limit_bytes;   /* the limit now (0: none) */
+} zstore_stats_t;
+
+/* The codec a store compresses with (mm/lz4.h's mm_codec_t). */
+struct mm_codec;
+
+/* A handle of the page's copy, or 0 (NULL page: reported; limit, no memory: counted). */
+uint32_t zstore_put(const void *page);
+/* The page's 4096 bytes into page: 0, or -1 (reported: bad handle, corrupt copy). */
+int zstore_get(uint32_t handle, void *page);
+/* Forget the copy: 0, or -1 (reported: wild, stale, double free). */
+int zstore_free(uint32_t handle);
+
+/*
+ * The limit on mem_used in bytes; 0 restores the default, half the RAM the
+ * PMM manages (none before pmm_init).  Stored pages stay; later puts obey it.
+ */
+void zstore_set_limit(uint32_t bytes);
+/* Compress with codec (NULL: lz4_codec): 0, or -1 (pages stored, work memory too big). */
+int zstore_set_codec(const struct mm_codec *codec);
+
+void zstore_get_stats(zstore_stats_t *stats);
+/* Walk every entry and the free list, recompute every counter: the problems found (0 = healthy). */
+int zstore_check(void);
+/* The statistics and the compression ratio, on the console. */
+void zstore_dump(void);
+
+/* The stored copy behind a live handle and its length (NULL: none): for tests and debugging. */
+void *zstore_peek(uint32_t handle, uint32_t *len);
+/* Forget everything without freeing (the heap under it was started again: tests). */
+void zstore_reset(void);
+
+#endif /* ZSTORE_H */
