@@ -7,6 +7,11 @@
  *
  * Owns the last report and the error count (mm_last_error, mm_error_count).
  * Calls string.c and the glue's console: the bottom of mm/ but for string.c.
+ *
+ * Locking: reports come from CPUs holding mm_lock and from CPUs holding only
+ * the PMM's lock, so the line's way out (glue_console_write, the last report,
+ * the counts) has a lock of its own: an xchg spinlock, the innermost of mm/'s
+ * (nothing is called with it held but the glue's console).
  */
 #include <stdarg.h>
 
@@ -25,6 +30,31 @@ static char last_error[LINE_MAX];
 static uint32_t error_count;
 static int oom_quiet;         /* mm_set_oom_reports(0): a setting, kept by mm_log_reset */
 static uint32_t oom_failures; /* failed allocation calls, reported or not */
+static uint32_t out_lock;     /* 0 free, 1 taken: xchg */
+
+static glue_irqflags_t out_take(void)
+{
+    glue_irqflags_t flags = glue_irq_save();
+    while (__atomic_exchange_n(&out_lock, 1u, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&out_lock, __ATOMIC_RELAXED))
+            glue_cpu_relax();
+    }
+    return flags;
+}
+
+static void out_give(glue_irqflags_t flags)
+{
+    __atomic_store_n(&out_lock, 0u, __ATOMIC_RELEASE);
+    glue_irq_restore(flags);
+}
+
+/* One line to the console, whole (under the output lock). */
+static void out_write(const char *buf, size_t len)
+{
+    glue_irqflags_t f = out_take();
+    glue_console_write(buf, len);
+    out_give(f);
+}
 
 /* Two bytes stay free: mm_report's newline and last_error's terminator. */
 static void put(struct line *l, char c)
@@ -165,7 +195,7 @@ static void vprint(const char *fmt, va_list ap)
 {
     struct line l;
     line_start(&l, "", fmt, ap);
-    glue_console_write(l.buf, l.len);
+    out_write(l.buf, l.len);
 }
 
 void mm_printf(const char *fmt, ...)
@@ -188,12 +218,14 @@ void mm_oom_printf(const char *fmt, ...)
 
 void mm_oom_failed(void)
 {
-    oom_failures++;
+    glue_irqflags_t f = out_take();
+    __atomic_store_n(&oom_failures, oom_failures + 1, __ATOMIC_RELAXED); /* read unlocked */
+    out_give(f);
 }
 
 uint32_t mm_oom_count(void)
 {
-    return oom_failures;
+    return __atomic_load_n(&oom_failures, __ATOMIC_RELAXED);
 }
 
 int mm_oom_reports_on(void)
@@ -215,11 +247,13 @@ void mm_report(const char *fmt, ...)
     va_start(ap, fmt);
     line_start(&l, "ERROR: ", fmt, ap);
     va_end(ap);
+    l.buf[l.len] = '\n';
+    glue_irqflags_t f = out_take();
     memcpy(last_error, l.buf, l.len);
     last_error[l.len] = '\0';
-    error_count++;
-    l.buf[l.len++] = '\n';
-    glue_console_write(l.buf, l.len);
+    __atomic_store_n(&error_count, error_count + 1, __ATOMIC_RELAXED); /* read unlocked */
+    glue_console_write(l.buf, l.len + 1);
+    out_give(f);
 }
 
 /* The rest of a checker's line after "<check>: <where>: ", then the line goes out. */
@@ -232,7 +266,7 @@ static int check_line(struct line *l, const char *what, const char *cache)
         put_str(l, "')");
     }
     put(l, '\n');
-    glue_console_write(l->buf, l->len);
+    out_write(l->buf, l->len);
     return 1;
 }
 
@@ -274,12 +308,14 @@ const char *mm_hex64(char *buf, size_t size, uint64_t v)
 
 uint32_t mm_error_count(void)
 {
-    return error_count;
+    return __atomic_load_n(&error_count, __ATOMIC_RELAXED);
 }
 
 void mm_log_reset(void)
 {
+    glue_irqflags_t f = out_take();
     last_error[0] = '\0';
-    error_count = 0;
-    oom_failures = 0;
+    __atomic_store_n(&error_count, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&oom_failures, 0, __ATOMIC_RELAXED);
+    out_give(f);
 }

@@ -81,6 +81,8 @@ pmm_data_t pmm_data;
 pmm_nodes_t pmm_nodes;
 
 static size_t (*reclaim_hooks[PMM_RECLAIM_HOOKS])(void);
+/* the hooks are running, or pmm_reclaim_hold holds them: mm_lock's, outlives pmm_init */
+static int reclaiming;
 
 /* Each owner: its name, the layer that frees its pages, and what such a page is. */
 static const struct {
@@ -211,8 +213,8 @@ static unsigned order_for(uint32_t pages)
 static void reclaim(void)
 {
     glue_irqflags_t f = mm_lock();
-    if (!pmm_data.reclaiming) {
-        pmm_data.reclaiming++;
+    if (!reclaiming) {
+        reclaiming++;
         glue_irqflags_t g = pmm_lock();
         pmm_data.reclaims++;
         pmm_unlock(g);
@@ -220,7 +222,7 @@ static void reclaim(void)
             if (reclaim_hooks[i])
                 reclaim_hooks[i]();
         }
-        pmm_data.reclaiming--;
+        reclaiming--;
     }
     mm_unlock(f);
 }
@@ -292,13 +294,22 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
         want = (unsigned)node & ~(unsigned)PMM_NODE_STRICT;
     else if (pmm_nodes.nodes > 1)
         want = cpu_node_locked(glue_cpu_id());
-    paddr_t a = take_locked(count, order, owner, want, strict);
-    if (!a && pmm_data.npages && !(owner & PMM_NO_RECLAIM)) {
+    /* (node_ok asked before the lock: a pmm_set_nodes meanwhile may have taken it away) */
+    int gone = want >= pmm_node_total();
+    paddr_t a = gone ? 0 : take_locked(count, order, owner, want, strict);
+    if (!a && !gone && pmm_data.npages && !(owner & PMM_NO_RECLAIM)) {
         pmm_unlock(f);
         if (!pmm_lock_held())
             reclaim();
         f = pmm_lock();
-        a = take_locked(count, order, owner, want, strict);
+        gone = want >= pmm_node_total(); /* and while the hooks ran */
+        a = gone ? 0 : take_locked(count, order, owner, want, strict);
+    }
+    if (gone) {
+        pmm_unlock(f);
+        mm_report("pmm: node %u: no such node any more (%u nodes): nothing allocated", want,
+                  pmm_node_total());
+        return 0;
     }
     /* strict: not out of memory, that node is, and was asked for */
     if (!a && pmm_data.npages && !strict) {
@@ -414,9 +425,9 @@ int pmm_register_reclaim(size_t (*hook)(void))
 void pmm_reclaim_hold(int hold)
 {
     glue_irqflags_t f = mm_lock();
-    int unpaired = !hold && pmm_data.reclaiming == 0;
+    int unpaired = !hold && reclaiming == 0;
     if (!unpaired)
-        pmm_data.reclaiming += hold ? 1 : -1;
+        reclaiming += hold ? 1 : -1;
     mm_unlock(f);
     if (unpaired)
         mm_report("pmm_reclaim_hold: released, but not held");
@@ -624,8 +635,10 @@ void pmm_tlb_shootdown_free(uint32_t virt, uint32_t pages)
 
 void pmm_tlb_counts(uint32_t *shootdowns, uint32_t *ipis)
 {
+    glue_irqflags_t f = pmm_lock(); /* the pair as one */
     *shootdowns = pmm_data.tlb_shootdowns;
     *ipis = pmm_data.tlb_ipis;
+    pmm_unlock(f);
 }
 
 pmm_owner_t pmm_page_owner(paddr_t page)

@@ -62,7 +62,6 @@ typedef struct {
     paddr_t meta_phys;
     uint32_t meta_bytes;
     int oom_reported;
-    int reclaiming; /* the hooks are running, or pmm_reclaim_hold: no allocation runs them */
     uint32_t owned[PMM_OWNER_COUNT];
     uint32_t reclaims, refused;
     /* the stages: pfns below `reach` may be handed out; `unreachable` pages wait above it */

@@ -125,6 +125,12 @@ void pmm_dump(void)
 
 int pmm_check(void)
 {
+    /*
+     * mm_lock first: a CPU between pmm_free_held and pmm_tlb_shootdown_free
+     * (the VMM, kmap) holds it, and its held pages are not yet "a shootdown
+     * that never came"
+     */
+    glue_irqflags_t outer = mm_lock();
     glue_irqflags_t f = pmm_lock();
     int errors = 0;
     uint32_t free_in_blocks = 0;
@@ -268,5 +274,6 @@ int pmm_check(void)
         }
     }
     pmm_unlock(f);
+    mm_unlock(outer);
     return errors;
 }
