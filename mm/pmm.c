@@ -280,6 +280,14 @@ static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner, unsig
     return addr_of(pfn);
 }
 
+/* The node an allocation asks for, under the PMM's lock: the caller's, or the CPU's. */
+static unsigned wanted_node(int node)
+{
+    if (node != PMM_NODE_ANY)
+        return (unsigned)node & ~(unsigned)PMM_NODE_STRICT;
+    return pmm_nodes.nodes > 1 ? cpu_node_locked(glue_cpu_id()) : 0;
+}
+
 /*
  * An allocation: under the PMM's lock; if that finds nothing, the lock is
  * dropped, the reclaim hooks run (unless the call says PMM_NO_RECLAIM, or
@@ -289,11 +297,7 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
 {
     int strict = node != PMM_NODE_ANY && (node & PMM_NODE_STRICT);
     glue_irqflags_t f = pmm_lock();
-    unsigned want = 0;
-    if (node != PMM_NODE_ANY)
-        want = (unsigned)node & ~(unsigned)PMM_NODE_STRICT;
-    else if (pmm_nodes.nodes > 1)
-        want = cpu_node_locked(glue_cpu_id());
+    unsigned want = wanted_node(node);
     /* (node_ok asked before the lock: a pmm_set_nodes meanwhile may have taken it away) */
     int gone = want >= pmm_node_total();
     paddr_t a = gone ? 0 : take_locked(count, order, owner, want, strict);
@@ -302,7 +306,8 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
         if (!pmm_lock_held())
             reclaim();
         f = pmm_lock();
-        gone = want >= pmm_node_total(); /* and while the hooks ran */
+        want = wanted_node(node); /* the topology may have changed while the hooks ran */
+        gone = want >= pmm_node_total();
         a = gone ? 0 : take_locked(count, order, owner, want, strict);
     }
     if (gone) {

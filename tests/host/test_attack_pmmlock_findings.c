@@ -91,6 +91,41 @@ static void test_strict_node_gone_during_reclaim(void **state)
                  (unsigned long)p, node);
 }
 
+/* 1c. PMM_NODE_ANY while the hook takes the CPU's node away: the CPU's new node serves it */
+#define HELD_MAX 16384
+static paddr_t held[HELD_MAX];
+static unsigned nheld;
+
+static size_t free_and_shrink_hook(void)
+{
+    while (nheld)
+        pmm_free_page(held[--nheld]);
+    pmm_set_nodes(2, two, 2, NULL, 0, NULL);
+    return 1;
+}
+
+static void test_any_node_gone_during_reclaim(void **state)
+{
+    (void)state;
+    static const uint8_t cpu_on_3[1] = {3};
+    host_forced_cpu_id = 0;
+    assert_int_equal(pmm_set_nodes(4, four, 4, cpu_on_3, 1, NULL), 0);
+    paddr_t p;
+    while (nheld < HELD_MAX && (p = pmm_alloc_page_node(PMM_NODE_ANY)) != 0)
+        held[nheld++] = p; /* every node empty: the next one needs the hook */
+    assert_true(nheld > 0 && nheld < HELD_MAX);
+    assert_int_equal(pmm_register_reclaim(free_and_shrink_hook), 0);
+    host_console_clear();
+    p = pmm_alloc_page();
+    pmm_unregister_reclaim(free_and_shrink_hook);
+    if (!p)
+        fail_msg("PMM_NODE_ANY after the hook left 2 nodes: nothing; the console said: %s",
+                 host_console_text());
+    assert_int_equal(pmm_page_node(p), 0); /* CPU 0's node in the new topology */
+    pmm_free_page(p);
+    assert_int_equal(pmm_check(), 0);
+}
+
 /* 1b. the same between node_ok (no lock) and alloc_now's pmm_lock */
 static volatile int asker_ready;
 static paddr_t asker_got;
@@ -303,6 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_strict_node_gone_during_reclaim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_any_node_gone_during_reclaim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strict_node_gone_before_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_during_a_shootdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_from_both_locks, setup, teardown),
