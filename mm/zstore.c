@@ -152,6 +152,18 @@ static zs_entry_t *lookup(const char *fn, uint32_t handle)
     return e;
 }
 
+/* Entry `index` (at e) goes to the tail of the free list: the oldest free entry is reused first. */
+static void free_push(uint32_t index, zs_entry_t *e)
+{
+    e->u.next = 0;
+    if (zs.free_tail)
+        entry_at(zs.free_tail)->u.next = index;
+    else
+        zs.free_head = index;
+    zs.free_tail = index;
+    zs.free_count++;
+}
+
 /*
  * One more chunk of free entries at the tail of the FIFO: 0, or -1 (table
  * full, no memory), -2 (the chunk would take the pool over limit).
@@ -175,13 +187,7 @@ static int add_chunk(uint32_t limit)
         uint32_t index = base + i;
         c[i].kind = ZS_FREE;
         c[i].gen = 1;
-        c[i].u.next = 0;
-        if (zs.free_tail)
-            entry_at(zs.free_tail)->u.next = index;
-        else
-            zs.free_head = index;
-        zs.free_tail = index;
-        zs.free_count++;
+        free_push(index, &c[i]);
     }
     zs.st.entries = zs.chunks * ZSTORE_CHUNK_ENTRIES - 1;
     zs.st.mem_entries += size;
@@ -351,13 +357,7 @@ int zstore_free(uint32_t handle)
         e->kind = ZS_FREE;
         e->len = 0;
         e->gen = e->gen == ZS_GEN_MAX ? 1 : (uint16_t)(e->gen + 1);
-        e->u.next = 0;
-        if (zs.free_tail)
-            entry_at(zs.free_tail)->u.next = index;
-        else
-            zs.free_head = index;
-        zs.free_tail = index;
-        zs.free_count++;
+        free_push(index, e);
     }
     mm_unlock(f);
     return e ? 0 : -1;
