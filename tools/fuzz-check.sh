@@ -16,86 +16,36 @@ cflags=$3
 srcs=$4
 seeds=tests/fuzz/corpus
 out=build/fuzz
-passed=0
-failed=0
-status=0
+. tools/check-lib.sh
+. tools/fuzz-lib.sh
+stop='^fuzz_heap: step'
 
-ok() {
-    echo "  ok: $1"
-    passed=$((passed + 1))
-}
-
-not_ok() {
-    echo "  FAILED: $1"
-    failed=$((failed + 1))
-    status=1
-}
-
-# found BINARY SECONDS LOG WHAT PATTERN [SEEDS]: the fuzzer, started from SEEDS (default:
-# the seed corpus; "" for none), must stop within SECONDS on a failed check whose message
-# matches PATTERN (grep -E): the planted bug, not some other one.
-found() {
-    rm -rf "$out/found-corpus" && mkdir -p "$out/found-corpus"
-    start=$(date +%s)
-    # shellcheck disable=SC2086
-    timeout $(($2 + 30)) "$1" -max_total_time="$2" -max_len=4096 -timeout=20 -seed=1 \
-        -artifact_prefix="$out/found-" "$out/found-corpus" ${6-$seeds} >"$3" 2>&1
-    rc=$?
-    took=$(($(date +%s) - start))
-    why=$(grep -m1 '^fuzz_heap: step' "$3" | cut -c1-150)
-    if [ $rc -ne 0 ] && echo "$why" | grep -qE "$5"; then
-        ok "$4: found in $took s ($why)"
-    elif [ -n "$why" ]; then
-        not_ok "$4: the fuzzer stopped on something else: $why ($3)"
-    else
-        not_ok "$4: not found in $2 s (exit status $rc, $3)"
-    fi
-}
 # what the shadow says when a block's bytes changed (the planted bug)
 changed='slot [0-9]+: block .* byte [0-9]+ is 0x'
-
 
 mkdir -p "$out" build/results
 if [ "$mode" = test ]; then
     echo "== fuzz: the seed corpus replayed"
-    for f in "$seeds"/*; do
-        name=$(basename "$f")
-        if "$out/fuzz_heap" "$f" >"$out/replay-$name.log" 2>&1; then
-            ok "seed $name"
-        else
-            not_ok "seed $name:"
-            grep -A3 '^fuzz_heap: step\|ERROR' "$out/replay-$name.log" | head -n 8
-        fi
-    done
+    replay_seeds "$out/fuzz_heap" "$seeds" "$out/replay-" "$stop"
 
     time=${FUZZ_TEST_TIME:-15}
     echo "== fuzz: $time s of fuzzing from the seeds"
-    rm -rf "$out/test-corpus" && mkdir -p "$out/test-corpus"
-    timeout $((time + 60)) "$out/fuzz_heap" -max_total_time="$time" -max_len=4096 -timeout=20 \
-        -artifact_prefix="$out/" -print_final_stats=1 "$out/test-corpus" "$seeds" \
-        >"$out/test-run.log" 2>&1
-    rc=$?
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/test-run.log")
-    cov=$(grep -o 'cov: [0-9]*' "$out/test-run.log" | tail -n 1)
-    if [ $rc -eq 0 ]; then
-        ok "$time s of fuzzing: ${runs:-?} inputs, $cov, no crash"
-    else
-        not_ok "fuzzing crashed (exit status $rc); the input is in $out/crash-*:"
-        grep -A6 '^fuzz_heap: step\|ERROR:' "$out/test-run.log" | head -n 12
-    fi
+    fuzz_for "$out/fuzz_heap" "$time" 4096 "$out/test" "$stop" "$seeds"
 
     echo "== fuzz: a planted bug must be found"
-    found "$out/fuzz_heap_selftest" 60 "$out/selftest.log" "planted bug (FUZZ_SELFTEST)" "$changed"
+    fuzz_finds "$out/fuzz_heap_selftest" 60 4096 "$out/selftest" "planted bug (FUZZ_SELFTEST)" \
+        "$changed" "$stop" "$seeds"
 
-    echo "$passed $failed" >build/results/fuzz
+    write_results fuzz
     echo "fuzz: $passed passed, $failed failed"
     exit $status
 fi
 
 # ---- selftest: the planted bug, then mutants of the heap's files ----
-found "$out/fuzz_heap_selftest" 60 "$out/selftest.log" "planted bug (FUZZ_SELFTEST)" "$changed"
-found "$out/fuzz_heap_selftest" "${SCRATCH_TIME:-300}" "$out/selftest-scratch.log" \
-    "planted bug (FUZZ_SELFTEST), from an empty corpus" "$changed" ""
+fuzz_finds "$out/fuzz_heap_selftest" 60 4096 "$out/selftest" "planted bug (FUZZ_SELFTEST)" \
+    "$changed" "$stop" "$seeds"
+fuzz_finds "$out/fuzz_heap_selftest" "${SCRATCH_TIME:-300}" 4096 "$out/selftest-scratch" \
+    "planted bug (FUZZ_SELFTEST), from an empty corpus" "$changed" "$stop"
 
 # name#what the fuzzer must say (grep -E)#file#sed expression on that file (must change it)
 time=${MUTANT_TIME:-60}
@@ -116,7 +66,7 @@ while IFS='#' read -r name says file expr; do
         not_ok "mutant $i ($name) does not build"
         continue
     fi
-    found "$dir/fuzz_heap" "$time" "$dir/fuzz.log" "mutant $i ($name)" "$says"
+    fuzz_finds "$dir/fuzz_heap" "$time" 4096 "$dir" "mutant $i ($name)" "$says" "$stop" "$seeds"
 done <<'EOF'
 krealloc copies half the block#krealloc.*byte [0-9]+ is#mm/kmalloc.c#s/memcpy(result, ptr, b->size);/memcpy(result, ptr, b->size \/ 2);/
 kcalloc leaves the last byte dirty#kcalloc: byte [0-9]+ of#mm/kmalloc.c#s/memset(p, 0, count \* size);/memset(p, 0, count * size - 1);/

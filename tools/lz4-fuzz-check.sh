@@ -11,46 +11,17 @@ cflags=$2
 seeds=tests/fuzz/corpus-lz4
 out=build/fuzz
 bin=$out/fuzz_lz4
-passed=0
-failed=0
-status=0
-ok() {
-    echo "  ok: $1"
-    passed=$((passed + 1))
-}
-not_ok() {
-    echo "  FAILED: $1"
-    failed=$((failed + 1))
-    status=1
-}
+. tools/check-lib.sh
+. tools/fuzz-lib.sh
+stop='^fuzz_lz4:|^SUMMARY: (Address|UndefinedBehavior)Sanitizer'
 mkdir -p "$out" build/results
 
 echo "== lz4: the seed corpus replayed"
-for f in "$seeds"/*; do
-    name=$(basename "$f")
-    if "$bin" "$f" >"$out/lz4-replay-$name.log" 2>&1; then
-        ok "seed $name"
-    else
-        not_ok "seed $name:"
-        grep -m3 '^fuzz_lz4:\|ERROR' "$out/lz4-replay-$name.log"
-    fi
-done
+replay_seeds "$bin" "$seeds" "$out/lz4-replay-" "$stop"
 
 time=${LZ4_FUZZ_TIME:-15}
 echo "== lz4: $time s of fuzzing from the seeds"
-rm -rf "$out/lz4-test-corpus" && mkdir -p "$out/lz4-test-corpus"
-timeout $((time + 60)) "$bin" -max_total_time="$time" -max_len=8200 -timeout=20 \
-    -artifact_prefix="$out/lz4-" -print_final_stats=1 "$out/lz4-test-corpus" "$seeds" \
-    >"$out/lz4-test-run.log" 2>&1
-rc=$?
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/lz4-test-run.log")
-cov=$(grep -o 'cov: [0-9]*' "$out/lz4-test-run.log" | tail -n 1)
-if [ $rc -eq 0 ]; then
-    ok "$time s of fuzzing: ${runs:-?} inputs, $cov, no crash"
-else
-    not_ok "fuzzing crashed (exit status $rc); the input is in $out/lz4-crash-*:"
-    grep -m6 -A4 '^fuzz_lz4:\|ERROR:' "$out/lz4-test-run.log"
-fi
+fuzz_for "$bin" "$time" 8200 "$out/lz4-test" "$stop" "$seeds"
 
 echo "== lz4: planted bugs must be found"
 # name#what the fuzzer must say (grep -E)#sed expression on mm/lz4.c (must change it)
@@ -71,25 +42,13 @@ while IFS='#' read -r name says expr; do
         not_ok "mutant $i ($name) does not build ($dir/build.log)"
         continue
     fi
-    start=$(date +%s)
-    timeout $((mtime + 30)) "$dir/fuzz_lz4" -max_total_time="$mtime" -max_len=8200 -timeout=20 \
-        -seed=1 -artifact_prefix="$dir/" "$dir/corpus" "$seeds" >"$dir/fuzz.log" 2>&1
-    rc=$?
-    took=$(($(date +%s) - start))
-    why=$(grep -m1 -E '^fuzz_lz4:|^SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$dir/fuzz.log" | cut -c1-140)
-    if [ $rc -ne 0 ] && echo "$why" | grep -qE "$says"; then
-        ok "mutant $i ($name): found in $took s ($why)"
-    elif [ -n "$why" ]; then
-        not_ok "mutant $i ($name): the fuzzer stopped on something else: $why ($dir/fuzz.log)"
-    else
-        not_ok "mutant $i ($name): not found in $mtime s (exit status $rc, $dir/fuzz.log)"
-    fi
+    fuzz_finds "$dir/fuzz_lz4" "$mtime" 8200 "$dir" "mutant $i ($name)" "$says" "$stop" "$seeds"
 done <<'MUTANTS'
 offsets up to 8 bytes before the output accepted#use-after-poison|heap-buffer-overflow|liblz4 decodes#s/if (off - 1 >= (size_t)(op - ostart))/if (off - 1 >= (size_t)(op - ostart) + 8)/
 a literal run one byte past the output accepted#use-after-poison|heap-buffer-overflow|guard#s/if (lit > (size_t)(oend - op))/if (lit > (size_t)(oend - op) + 1)/
 the compressor lets a match end 4 bytes from the end#liblz4 decodes#s/mlimit = end - LAST_LITERALS;/mlimit = end - LAST_LITERALS + 1;/
 MUTANTS
 
-echo "$passed $failed" >build/results/lz4
+write_results lz4
 echo "lz4: $passed passed, $failed failed"
 exit $status
