@@ -63,7 +63,7 @@ KOBJS      := $(call kobj,k,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS))
 KTEST_OBJS := $(call kobj,kt,$(MM_SRCS) $(ARCH_SRCS) $(KERNEL_SRCS) $(KTEST_SRCS))
 
 # (and the DEBUG setting: switching it rebuilds everything)
-HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/*.h tests/kernel/*.h) \
+HEADERS := $(wildcard include/*.h mm/*.h arch/x86/*.h kernel/*.h tests/*.h tests/kernel/*.h bench/*.h) \
            $(BUILD)/debug-$(DEBUG).stamp
 
 $(BUILD)/debug-$(DEBUG).stamp:

@@ -27,6 +27,7 @@
 #include "../tests/rng.h"
 #include "bench.h"
 #include "host.h"
+#include "machine.h"
 #include "memory.h"
 #include "pmm.h"
 #include "vmm.h"
@@ -186,12 +187,7 @@ static void percentiles(uint64_t *v, uint64_t out[4])
 /* Our heap from scratch: the same state before every run, so run k's op i is run 0's op i. */
 static void mm_fresh(size_t reserve)
 {
-    memory_init();
-    pmm_init(60u << 20);
-    vmm_reset();
-    host_mmu_reset();
-    vmm_init();
-    heap_init_virtual();
+    bench_machine(60u << 20);
     if (reserve)
         heap_reserve(reserve);
 }
@@ -263,12 +259,7 @@ static void print_latency(const char *who, const char *how, const uint64_t v[4])
 int main(int argc, char **argv)
 {
     const char *label = argc > 1 ? argv[1] : "malloc";
-    memory_init();
-    pmm_init(60u << 20);
-    vmm_reset();
-    host_mmu_reset();
-    vmm_init();
-    heap_init_virtual();
+    bench_machine(60u << 20);
 
     static const struct {
         const char *name;

@@ -18,6 +18,7 @@
 
 #include "../tests/rng.h"
 #include "host.h"
+#include "machine.h"
 #include "memory.h"
 #include "pmm.h"
 #include "vmm.h"
@@ -61,12 +62,7 @@ int main(void)
         "good-fit";
 #endif
     for (int trace = 0; trace < 3; trace++) {
-        memory_init();
-        pmm_init(60u << 20);
-        vmm_reset();
-        host_mmu_reset();
-        vmm_init();
-        heap_init_virtual();
+        bench_machine(60u << 20);
         memset(live, 0, sizeof(live));
         rng = 0x2545F491u + (uint32_t)trace;
         uint64_t cur = 0, peak = 0;

@@ -20,40 +20,11 @@
 #include <string.h>
 
 #include "../tests/rng.h"
-#include "glue_common.h"
-#include "host.h"
-#include "memory.h"
-#include "pmm.h"
-#include "vmalloc.h"
-#include "vmm.h"
+#include "machine.h"
 
 #define MB   (1024u * 1024u)
 #define RAM  (64 * MB)
 #define CPUS 4
-
-/* Simulated RAM of RAM bytes, paging on, the virtual heap up (as the host tests do). */
-static void fresh(void)
-{
-    memory_init();
-    pmm_init(RAM);
-    vmm_reset();
-    vmalloc_reset();
-    host_mmu_reset();
-    vmm_init();
-    memory_init();
-    heap_init_virtual();
-}
-
-static void two_nodes(void)
-{
-    static const pmm_node_range_t ranges[] = {{0, 32 * MB, 0}, {32 * MB, 64 * MB, 1}};
-    static const uint8_t cpu_node[CPUS] = {0, 0, 1, 1};
-    static const uint8_t distance[] = {10, 21, 21, 10};
-    if (pmm_set_nodes(2, ranges, 2, cpu_node, CPUS, distance) != 0) {
-        fprintf(stderr, "numa_bench: pmm_set_nodes refused the layout\n");
-        exit(1);
-    }
-}
 
 #define SLOTS 256
 static struct {
@@ -79,8 +50,8 @@ static void count_pages(int c, paddr_t a, uint32_t n)
 
 static int locality(void)
 {
-    fresh();
-    two_nodes();
+    bench_machine(RAM);
+    bench_two_nodes();
     pmm_node_stats_t before[2], after[2];
     for (int n = 0; n < 2; n++)
         pmm_get_node_stats(n, &before[n]);

@@ -12,12 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "glue_common.h"
-#include "host.h"
-#include "memory.h"
-#include "pmm.h"
-#include "vmalloc.h"
-#include "vmm.h"
+#include "machine.h"
 
 #define MB    (1024u * 1024u)
 #define PAIRS 100000
@@ -32,22 +27,11 @@ int main(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[1], "one") && strcmp(argv[1], "two")))
         return 2;
-    memory_init();
-    pmm_init(64 * MB);
-    vmm_reset();
-    vmalloc_reset();
-    host_mmu_reset();
-    vmm_init();
-    memory_init();
-    heap_init_virtual();
+    bench_machine(64 * MB);
     host_forced_cpu_id = 0;
     if (strcmp(argv[1], "two") == 0) {
 #ifdef PMM_NODE_ANY
-        static const pmm_node_range_t ranges[] = {{0, 32 * MB, 0}, {32 * MB, 64 * MB, 1}};
-        static const uint8_t cpu_node[] = {0, 0, 1, 1};
-        static const uint8_t distance[] = {10, 21, 21, 10};
-        if (pmm_set_nodes(2, ranges, 2, cpu_node, 4, distance) != 0)
-            return 1;
+        bench_two_nodes();
 #else
         return 2;
 #endif

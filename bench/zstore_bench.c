@@ -25,6 +25,7 @@
 #include "../tests/host/lz4_corpus.h"
 #include "bench.h"
 #include "host.h"
+#include "machine.h"
 #include "memory.h"
 #include "pmm.h"
 #include "vmm.h"
@@ -55,12 +56,7 @@ static void report(const char *when, uint32_t base_pages)
 
 int main(void)
 {
-    memory_init();
-    pmm_init(64u << 20);
-    vmm_reset();
-    host_mmu_reset();
-    vmm_init();
-    heap_init_virtual();
+    bench_machine(64u << 20);
     zstore_set_limit(0xFFFFFFFFu);
     corpus_build(&corpus, "build/kernel.elf");
     size_t n = corpus.pages;
