@@ -14,10 +14,8 @@ shim=$(cd "$(dirname "$shim")" && pwd)/$(basename "$shim")
 lib=/usr/lib/x86_64-linux-gnu
 dir=build/bench
 csv=$dir/insn.csv
-if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
-    echo "insn-bench: valgrind (callgrind, callgrind_annotate) missing (tools/deps.sh bench installs it): skipped"
-    exit 0
-fi
+. tools/bench-lib.sh
+have_callgrind insn-bench || exit 0
 
 # incl FILE FUNCTION / self FILE FUNCTION: the function's Ir in a callgrind file
 ir() {

@@ -9,10 +9,8 @@ dir=build/bench
 mkdir -p "$dir"
 echo "LZ4 codec against liblz4 (issue 14), 4 KB pages, one run:"
 "$bench" | tee "$dir/lz4.txt" || exit 1
-if ! command -v valgrind >/dev/null; then
-    echo "lz4-bench: valgrind missing (tools/deps.sh bench installs it): instruction counts skipped"
-    exit 0
-fi
+. tools/bench-lib.sh
+have_callgrind lz4-bench || exit 0
 echo "instructions (callgrind, one pass over every page; per 4 KB page); both clear a 16 KB"
 echo "table per page, liblz4 with glibc's AVX2 memset (many instructions), ours with rep stos"
 echo "(few): the second figure leaves the clearing (any memset) out:"
@@ -20,13 +18,11 @@ for op in compress decompress; do
     line=$(printf '  %-10s' "$op")
     for who in ours liblz4; do
         cg=$dir/callgrind.lz4.$who-$op
-        if ! valgrind --tool=callgrind --callgrind-out-file="$cg" --toggle-collect=insn_pass \
-            "$bench" --insn "$who-$op" >"$cg.out" 2>"$cg.log"; then
+        if ! ir=$(pass_insns "$cg" "$bench" --insn "$who-$op"); then
             echo "lz4-bench: $who $op failed under callgrind (see $cg.log)"
             exit 1
         fi
         pages=$(awk '/^pages/ { print $2 }' "$cg.out")
-        ir=$(awk '/^totals:/ { print $2 }' "$cg")
         clear=$(callgrind_annotate --inclusive=no "$cg" 2>/dev/null |
             awk '/^ *[0-9,]+ / && /memset|rep_store/ { gsub(/,/, "", $1); s += $1 } END { print s + 0 }')
         eval "ir_$who=\$((ir / pages)) core_$who=\$(((ir - clear) / pages))"

@@ -15,19 +15,16 @@ dir=build/bench
 mkdir -p "$dir"
 echo "NUMA (issue 13), one run:"
 "$bench" | tee "$dir/numa.txt" || exit 1
-if ! command -v valgrind >/dev/null; then
-    echo "numa-bench: valgrind missing (tools/deps.sh bench installs it): instruction counts skipped"
-    exit 0
-fi
+. tools/bench-lib.sh
+have_callgrind numa-bench || exit 0
 # per_pair NAME PROGRAM ARG: instructions per pair, or empty
 per_pair() {
     cg=$dir/callgrind.numa.$1
-    if ! valgrind --tool=callgrind --callgrind-out-file="$cg" --toggle-collect=insn_pass \
-        "$2" "$3" >"$cg.out" 2>"$cg.log"; then
+    if ! total=$(pass_insns "$cg" "$2" "$3"); then
         echo "numa-bench: $1 failed under callgrind (see $cg.log)" >&2
         return
     fi
-    awk -v n="$(awk '/^pairs/ { print $2 }' "$cg.out")" '/^totals:/ { printf "%d", $2 / n }' "$cg"
+    awk -v n="$(awk '/^pairs/ { print $2 }' "$cg.out")" -v t="$total" 'BEGIN { printf "%d", t / n }'
 }
 one=$(per_pair one "$pairs" one)
 two=$(per_pair two "$pairs" two)
