@@ -27,9 +27,11 @@
 #include "lz4.h"
 #include "zstore.h"
 
-#define PAGE 4096u
+#define PAGE    4096u
+/* pages the store reads and writes as words: aligned (finding 2 of the failing file) */
+#define ALIGNED __attribute__((aligned(16)))
 
-static unsigned char text_page[PAGE], rand_page[PAGE], same_page[PAGE];
+static unsigned char text_page[PAGE] ALIGNED, rand_page[PAGE] ALIGNED, same_page[PAGE] ALIGNED;
 static uint32_t lz_work[LZ4_WORK_SIZE / 4];
 
 static void make_pages(void)
@@ -77,7 +79,7 @@ static zstore_stats_t zs_now(void)
 
 static void assert_back(uint32_t h, const unsigned char *page)
 {
-    static unsigned char back[PAGE];
+    static unsigned char back[PAGE] ALIGNED;
     memset(back, 0x5A, PAGE);
     assert_int_equal(zstore_get(h, back), 0);
     assert_memory_equal(back, page, PAGE);
@@ -122,7 +124,7 @@ static void attack_forged_handles(void **state)
         0x7FFFFFFFu,
     };
     zstore_stats_t before = zs_now();
-    static unsigned char back[PAGE];
+    static unsigned char back[PAGE] ALIGNED;
     for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
         memset(back, 0xA5, PAGE);
         host_console_clear();
@@ -276,7 +278,7 @@ static void attack_lying_codec(void **state)
         assert_int_equal(zstore_check(), 0);
     }
     lie_mode = 9; /* honest compressor, lying decompressor */
-    static unsigned char back[PAGE];
+    static unsigned char back[PAGE] ALIGNED;
     for (dec_mode = 1; dec_mode <= 3; dec_mode++) {
         uint32_t h = zstore_put(text_page);
         assert_true(h != 0);
@@ -332,7 +334,7 @@ static const mm_codec_t halver = {"halver", 0, shift_compress, shift_decompress,
 static void attack_codec_swap(void **state)
 {
     (void)state;
-    static unsigned char pairs[PAGE]; /* each byte twice: the halver's own page */
+    static unsigned char pairs[PAGE] ALIGNED; /* each byte twice: the halver's own page */
     for (size_t i = 0; i < PAGE; i++)
         pairs[i] = (unsigned char)(i / 2 * 7);
     uint32_t t = zstore_put(text_page);
@@ -432,7 +434,7 @@ static void attack_dry_exact(void **state)
 static void attack_table_full(void **state)
 {
     (void)state;
-    static unsigned char zero[PAGE];
+    static unsigned char zero[PAGE] ALIGNED;
     uint32_t maxh = 0, count = 0, h = 0;
     for (;;) {
         h = zstore_put(zero);
@@ -494,7 +496,7 @@ static void *worker(void *arg)
         int p;
     } l[64];
     size_t n = 0;
-    unsigned char back[PAGE];
+    unsigned char back[PAGE] ALIGNED;
     for (int op = 0; op < 3000; op++) {
         uint32_t r = rng_below(&w->seed, 10);
         if ((r < 5 || n == 0) && n < 64) {
@@ -674,13 +676,45 @@ static void attack_lz4_guarded(void **state)
                         continue;
                     }
                     assert_true(c > 0 && (size_t)c <= cap);
-                    static unsigned char back[PAGE];
+                    static unsigned char back[PAGE] ALIGNED;
                     assert_int_equal(lz4_decompress(dst, (size_t)c, back, n), (int)n);
                     assert_memory_equal(back, src, n);
                     guarded_free(&gd);
                 }
                 guarded_free(&gs);
             }
+        }
+    }
+    /* inputs around 64 KB (the 16-bit table's end) and past it (32-bit table, offsets
+     * up to 65535): text and random stretches, src and both outputs against guards */
+    const size_t sizes[] = {65535, 65536, 65537, 200003};
+    uint32_t seed2 = 0x64C0DEu;
+    for (unsigned i = 0; i < 4; i++) {
+        size_t n = sizes[i];
+        for (int side = 0; side < 2; side++) {
+            struct guarded gs, gd, gb;
+            unsigned char *src = guarded_alloc(&gs, n, side);
+            for (size_t k = 0; k < n; k += PAGE) {
+                size_t part = n - k < PAGE ? n - k : PAGE;
+                memcpy(src + k, rng_below(&seed2, 3) ? text_page : rand_page, part);
+            }
+            size_t bound = lz4_bound(n);
+            unsigned char *dst = guarded_alloc(&gd, bound, 1);
+            snprintf(crash_case, sizeof(crash_case), "compress %zu bytes, guard %s", n,
+                     side ? "after" : "before");
+            int c = lz4_compress(src, n, dst, bound, lz_work);
+            assert_true(c > 0 && (size_t)c <= bound);
+            unsigned char *back = guarded_alloc(&gb, n, !side);
+            snprintf(crash_case, sizeof(crash_case), "decode %zu bytes", n);
+            assert_int_equal(lz4_decompress(dst, (size_t)c, back, n), (int)n);
+            assert_memory_equal(back, src, n);
+            assert_int_equal(lz4_decompress(dst, (size_t)c, back, n - 1), LZ4_E_NOSPACE);
+            /* too small an output: refused, or a block that still decodes */
+            int c2 = lz4_compress(src, n, dst + bound - (size_t)c + 1, (size_t)c - 1, lz_work);
+            assert_true(c2 == LZ4_E_NOSPACE || (c2 > 0 && c2 < c));
+            guarded_free(&gs);
+            guarded_free(&gd);
+            guarded_free(&gb);
         }
     }
     crash_case[0] = 0;
