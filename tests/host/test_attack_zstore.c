@@ -202,6 +202,35 @@ static void attack_limits(void **state)
     assert_int_equal(zstore_free(b), 0);
     assert_int_equal(zstore_check(), 0);
 
+    /* halfway: a new entry chunk fits the limit, the copy after it does not */
+    zstore_set_limit(0xFFFFFFFFu);
+    static uint32_t fill[ZSTORE_CHUNK_ENTRIES];
+    static unsigned char word_page[PAGE] ALIGNED;
+    for (unsigned i = 0; i < ZSTORE_CHUNK_ENTRIES - 1; i++) {
+        memset(word_page, (int)i, PAGE);
+        fill[i] = zstore_put(word_page);
+        assert_true(fill[i] != 0);
+    }
+    s0 = zs_now();
+    assert_int_equal(s0.entries, ZSTORE_CHUNK_ENTRIES - 1); /* every entry in use */
+    zstore_set_limit(s0.mem_used + s0.mem_entries);         /* room for one more chunk only */
+    assert_int_equal(zstore_put(text_page), 0);
+    s1 = zs_now();
+    assert_int_equal(s1.refused_limit, s0.refused_limit + 1);
+    assert_int_equal(s1.entries, 2 * ZSTORE_CHUNK_ENTRIES - 1); /* the chunk stays, counted */
+    assert_int_equal(s1.mem_entries, 2 * s0.mem_entries);
+    assert_int_equal(s1.mem_used, s0.mem_used + s0.mem_entries);
+    assert_int_equal(s1.pages_stored, s0.pages_stored);
+    assert_int_equal(s1.puts, s0.puts);
+    assert_int_equal(zstore_check(), 0);
+    uint32_t w = zstore_put(same_page); /* an entry of the new chunk, no memory */
+    assert_true(w != 0);
+    assert_back(w, same_page);
+    assert_int_equal(zstore_free(w), 0);
+    for (unsigned i = 0; i < ZSTORE_CHUNK_ENTRIES - 1; i++)
+        assert_int_equal(zstore_free(fill[i]), 0);
+    assert_int_equal(zstore_check(), 0);
+
     zstore_set_limit(0);
     pmm_stats_t ps;
     pmm_get_stats(&ps);
