@@ -393,6 +393,51 @@ static void attack_codec_swap(void **state)
     assert_int_equal(zstore_check(), 0);
 }
 
+/* A codec that calls the store from inside its compress (the lock nests on this CPU). */
+static uint32_t reenter_victim;
+static int reenter_put_result = -1, reenter_free_result = -1;
+static int reentering_compress(const void *src, size_t n, void *dst, size_t cap, void *work)
+{
+    if (reenter_victim) {
+        reenter_put_result = (int)zstore_put(src);         /* nested: refused */
+        reenter_free_result = zstore_free(reenter_victim); /* nested: works */
+        reenter_victim = 0;
+    }
+    return lz4_compress(src, n, dst, cap, work);
+}
+static const mm_codec_t reenterer = {"reenter", LZ4_WORK_SIZE, reentering_compress, lz4_decompress,
+                                     NULL};
+
+/*
+ * A codec that puts and frees from inside its compress: the nested put is
+ * refused (refused_busy), the nested free works, the outer put stores its
+ * page; every counter and zstore_check right afterwards.
+ */
+static void attack_codec_reenters(void **state)
+{
+    (void)state;
+    assert_int_equal(zstore_set_codec(&reenterer), 0);
+    uint32_t v = zstore_put(rand_page); /* whole: no codec call that matters */
+    assert_true(v != 0);
+    zstore_stats_t s0 = zs_now();
+    reenter_victim = v;
+    uint32_t h = zstore_put(text_page);
+    assert_true(h != 0);
+    assert_int_equal(reenter_put_result, 0);
+    assert_int_equal(reenter_free_result, 0);
+    zstore_stats_t s1 = zs_now();
+    assert_int_equal(s1.refused_busy, s0.refused_busy + 1);
+    assert_int_equal(s1.pages_stored, s0.pages_stored); /* one in, one out */
+    assert_int_equal(s1.huge_pages, s0.huge_pages - 1);
+    assert_int_equal(zstore_check(), 0);
+    assert_back(h, text_page);
+    static unsigned char scratch[PAGE] ALIGNED;
+    assert_int_equal(zstore_get(v, scratch), -1); /* freed from inside */
+    assert_int_equal(zstore_free(h), 0);
+    assert_int_equal(zstore_set_codec(NULL), 0);
+    assert_int_equal(zstore_check(), 0);
+}
+
 /* ----------------------------------------------------- out of memory ---- */
 
 /*
@@ -814,9 +859,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh_store)
     const struct CMUnitTest tests[] = {
-        T(attack_forged_handles),       T(attack_limits),      T(attack_lying_codec),
-        T(attack_codec_swap),           T(attack_dry_exact),   T(attack_table_full),
-        T(attack_threads_with_checker), T(attack_lz4_guarded), T(attack_lz4_lengths),
+        T(attack_forged_handles), T(attack_limits),
+        T(attack_lying_codec),    T(attack_codec_swap),
+        T(attack_codec_reenters), T(attack_dry_exact),
+        T(attack_table_full),     T(attack_threads_with_checker),
+        T(attack_lz4_guarded),    T(attack_lz4_lengths),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
