@@ -73,6 +73,29 @@ struct shadow_slot {
     unsigned char c;
 };
 
+/* The PMM's statistics now. */
+static inline pmm_stats_t pstats(void)
+{
+    pmm_stats_t s;
+    pmm_get_stats(&s);
+    return s;
+}
+
+/*
+ * The end of a random run of the PMM: the runs still held (base[i] != 0, of
+ * len[i] pages) freed; then the PMM exact, free0 pages free as at the start,
+ * and no caller bug reported.
+ */
+#define free_runs_and_check(base, len, n, free0)                                                   \
+    do {                                                                                           \
+        for (int i_ = 0; i_ < (n); i_++)                                                           \
+            if ((base)[i_])                                                                        \
+                pmm_free_pages((base)[i_], (len)[i_]);                                             \
+        assert_int_equal(pmm_check(), 0);                                                          \
+        assert_int_equal(pstats().free_pages, (free0));                                            \
+        assert_int_equal(stats_now().error_count, 0);                                              \
+    } while (0)
+
 /* Caller bugs reported so far. */
 static inline uint32_t errors_now(void)
 {
@@ -165,6 +188,24 @@ static inline void fresh_pmm_alone(void)
     host_mmu_reset();
     memory_init();
     host_console_clear();
+}
+
+/* A teardown for tests that change the machine: one node again, the CPU id
+   natural, no shootdown hook.  0, or pmm_set_nodes' -1. */
+static inline int one_node_natural_cpu(void **state)
+{
+    (void)state;
+    host_tlb_hook = NULL;
+    host_tlb_return = 0;
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+    return pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
+}
+
+/* A setup: fresh_pmm_alone on one node, with the teardown's CPU id and hook. */
+static inline int fresh_pmm_one_node(void **state)
+{
+    fresh_pmm_alone();
+    return one_node_natural_cpu(state);
 }
 
 /* A cache's statistics (kmem_cache_get_stats must succeed). */

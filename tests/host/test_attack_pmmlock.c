@@ -19,22 +19,8 @@
 #define MB (1024u * 1024u)
 #define KB 1024u
 
-static int setup(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    fresh_pmm_alone();
-    assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
-    return 0;
-}
+#define setup    fresh_pmm_one_node
+#define teardown one_node_natural_cpu
 
 static void init_32mb(void)
 {

@@ -45,24 +45,13 @@
 
 static int setup(void **state)
 {
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    fresh_pmm_alone();
-    assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
+    assert_int_equal(fresh_pmm_one_node(state), 0);
     const pmm_range_t map[] = {{0, 32 * MB, PMM_RANGE_AVAILABLE}};
     assert_int_equal(pmm_init_map(map, 1), 0);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    host_tlb_hook = NULL;
-    host_tlb_return = 0;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
-    return 0;
-}
+#define teardown one_node_natural_cpu
 
 /* four nodes, node 3 without memory (its range above the RAM) */
 static const pmm_node_range_t four[] = {

@@ -9,13 +9,6 @@
 #define PAGES(bytes) ((bytes) / PAGE_SIZE)
 #define CHECK_PMM()  assert_int_equal(pmm_check(), 0)
 
-static pmm_stats_t pstats(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
-    return s;
-}
-
 static int setup(void **state)
 {
     host_console_clear();
@@ -281,13 +274,7 @@ static void test_random_against_shadow(void **state)
         }
         CHECK_PMM();
     }
-    for (int i = 0; i < SLOTS; i++) {
-        if (base[i])
-            pmm_free_pages(base[i], len[i]);
-    }
-    CHECK_PMM();
-    assert_int_equal(pstats().free_pages, free0);
-    assert_int_equal(stats_now().error_count, 0);
+    free_runs_and_check(base, len, SLOTS, free0);
 }
 
 /* pmm_check sees a page whose state byte was flipped behind the PMM's back. */

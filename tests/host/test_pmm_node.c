@@ -33,12 +33,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
-    return 0;
-}
+#define teardown one_node_natural_cpu
 
 static void set_layout(unsigned nodes, const pmm_node_range_t *r, unsigned n, const uint8_t *cpu,
                        unsigned ncpus, const uint8_t *dist)
@@ -79,13 +74,6 @@ static pmm_node_stats_t nstats(int node)
 {
     pmm_node_stats_t s;
     assert_int_equal(pmm_get_node_stats(node, &s), 0);
-    return s;
-}
-
-static pmm_stats_t pstats(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
     return s;
 }
 
@@ -407,13 +395,7 @@ static void random_run(uint32_t seed, int steps)
         }
         CHECK_PMM();
     }
-    for (int i = 0; i < SLOTS; i++) {
-        if (base[i])
-            pmm_free_pages(base[i], len[i]);
-    }
-    CHECK_PMM();
-    assert_int_equal(pstats().free_pages, free0);
-    assert_int_equal(errors_now(), 0);
+    free_runs_and_check(base, len, SLOTS, free0);
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
 }
 

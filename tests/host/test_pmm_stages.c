@@ -26,13 +26,6 @@ static const pmm_range_t boot_map[] = {
 };
 #define BOOT_COUNT 4
 
-static pmm_stats_t pstats(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
-    return s;
-}
-
 static int setup(void **state)
 {
     (void)state;

@@ -511,11 +511,7 @@ static int two_nodes(void **state)
     return 0;
 }
 
-static int one_node_again(void **state)
-{
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    return pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
-}
+#define one_node_again one_node_natural_cpu
 
 /* The node of the page behind virtual page i of p. */
 static int node_at(void *p, uint32_t i)
