@@ -18,7 +18,12 @@
  * generation, bumped at every free.  The lead's not-present page-table entry
  * holds it shifted left by one (bit 0, present, clear).  A wild handle (bit 31,
  * index 0 or beyond the table), a stale one (generation differs) or a double
- * free is reported in one line and refused: never another page's bytes.
+ * free is reported in one line and refused: never another page's bytes.  So
+ * that a generation never comes round again, an entry freed at generation
+ * 8191 is retired for good (counted in entries_retired), not reused: the
+ * table's 262143 entries last for about 2 * 10^9 frees.  Pages are read and
+ * written as 32-bit words: a page pointer not aligned to 4 bytes is refused
+ * in one line, as is a get into the stored copy itself.
  *
  * The pool's memory (mem_used) is what it took from the heap: each stored
  * copy's kmalloc block (usable size, plus the heap's header above the slab
@@ -39,10 +44,11 @@
  * price of a single lock, paid on the reclaim path only; a get decompresses
  * straight into the caller's page and allocates nothing.
  *
- * Debug build (MM_DEBUG): each entry keeps a checksum of the page, checked
- * at every get; a mismatch is one line naming the handle and the get fails.
- * Every get that fails after finding its entry (corrupt copy) zeroes the page
- * it was given, so no wrong bytes are left there either.
+ * Debug build (MM_DEBUG): each entry keeps a checksum of the copy as stored
+ * (decoded once at the put: the bytes the compressor saw, even if the page
+ * changed under it), checked at every get; a mismatch is one line naming the handle and the get
+ * fails. Every get that fails after finding its entry (corrupt copy) zeroes the page it was given,
+ * so no wrong bytes are left there either.
  */
 #ifndef ZSTORE_H
 #define ZSTORE_H
@@ -72,16 +78,17 @@ typedef struct {
     uint32_t pages_stored; /* live handles */
     uint32_t gets;         /* pages brought back */
     /* beyond zram's */
-    uint32_t mem_entries;   /* of mem_used: the entry table's chunks */
-    uint32_t entries;       /* entries made (the table's capacity now) */
-    uint32_t puts;          /* puts that stored a page */
-    uint32_t frees;         /* handles freed */
-    uint32_t refused_limit; /* puts refused: over the limit */
-    uint32_t refused_nomem; /* puts refused: no memory (kmalloc failed, table full) */
-    uint32_t refused_busy;  /* puts refused: called from inside a put (reclaim) */
-    uint32_t bad_handles;   /* gets/frees of wild, stale or freed handles */
-    uint32_t corrupt;       /* gets of a copy that did not decode or match its checksum */
-    uint32_t limit_bytes;   /* the limit now (0: none) */
+    uint32_t mem_entries;     /* of mem_used: the entry table's chunks */
+    uint32_t entries;         /* entries made (the table's capacity now) */
+    uint32_t puts;            /* puts that stored a page */
+    uint32_t frees;           /* handles freed */
+    uint32_t refused_limit;   /* puts refused: over the limit */
+    uint32_t refused_nomem;   /* puts refused: no memory (kmalloc failed, table full) */
+    uint32_t refused_busy;    /* puts refused: called from inside a put (reclaim) */
+    uint32_t bad_handles;     /* gets/frees of wild, stale or freed handles */
+    uint32_t corrupt;         /* gets of a copy that did not decode or match its checksum */
+    uint32_t limit_bytes;     /* the limit now (0: none) */
+    uint32_t entries_retired; /* entries freed at the last generation: never reused */
 } zstore_stats_t;
 
 /* The codec a store compresses with (mm/lz4.h's mm_codec_t). */
@@ -99,7 +106,8 @@ int zstore_free(uint32_t handle);
  * PMM manages (none before pmm_init).  Stored pages stay; later puts obey it.
  */
 void zstore_set_limit(uint32_t bytes);
-/* Compress with codec (NULL: lz4_codec): 0, or -1 (pages stored, work memory too big). */
+/* Compress with codec (NULL: lz4_codec): 0, or -1 (pages stored, a put under way (called
+   from a codec), work memory too big). */
 int zstore_set_codec(const struct mm_codec *codec);
 
 void zstore_get_stats(zstore_stats_t *stats);

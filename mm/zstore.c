@@ -5,9 +5,9 @@
  * ZSTORE_CHUNK_ENTRIES, each chunk one kmalloc block, found through a static
  * array of chunk pointers.  Entry 0 is never handed out (a handle is never
  * 0).  Free entries form a FIFO through their `u.next` (the oldest freed is
- * reused first, so a stale handle needs 8191 reuses of its own entry before
- * its generation comes round again).  Chunks are never given back: an entry's
- * generation must outlive every handle that named it.
+ * reused first).  An entry freed at the last generation is retired, not put
+ * on the list: a generation never comes round again.  Chunks are never given
+ * back: an entry's generation must outlive every handle that named it.
  *
  *   handle:  | 31: 0 | 30 ... 18: generation (1..8191) | 17 ... 0: index |
  *
@@ -39,13 +39,13 @@
 _Static_assert(ZSTORE_HANDLE_BITS <= 31, "a handle fits a not-present entry beside the P bit");
 _Static_assert(ZSTORE_MAX_ENTRIES % ZSTORE_CHUNK_ENTRIES == 0, "whole chunks");
 
-enum { ZS_FREE, ZS_SAME, ZS_COMP, ZS_WHOLE };
+enum { ZS_FREE, ZS_SAME, ZS_COMP, ZS_WHOLE, ZS_RETIRED };
 
 typedef struct {
     union {
         void *data;    /* ZS_COMP, ZS_WHOLE: the copy's kmalloc block */
         uint32_t word; /* ZS_SAME: the word repeated */
-        uint32_t next; /* ZS_FREE: the next free index (0: none) */
+        uint32_t next; /* ZS_FREE: the next free index (0: none); ZS_RETIRED: 0 */
     } u;
     uint16_t len; /* bytes of the copy: the block's length, 4096 whole, 0 same-filled */
     uint8_t kind;
@@ -116,6 +116,49 @@ static uint32_t zs_sum(const void *page)
 }
 #endif
 
+/*
+ * The page of a live entry into page: 4096, or the codec's short count or
+ * error (a compressed copy that does not decode).
+ */
+static int decode(const zs_entry_t *e, void *page)
+{
+    if (e->kind == ZS_SAME) {
+        uint32_t *w = page;
+        for (uint32_t i = 0; i < ZSTORE_PAGE / 4; i++)
+            w[i] = e->u.word;
+        return (int)ZSTORE_PAGE;
+    }
+    if (e->kind == ZS_WHOLE) {
+        memcpy(page, e->u.data, ZSTORE_PAGE);
+        return (int)ZSTORE_PAGE;
+    }
+    return codec()->decompress(e->u.data, e->len, page, ZSTORE_PAGE);
+}
+
+#ifdef MM_DEBUG
+/* The checksum of the copy as stored: decoded once into a page of the put's own. */
+static uint32_t zs_stored_sum(const zs_entry_t *e)
+{
+    static uint32_t scratch[ZSTORE_PAGE / 4];
+    return decode(e, scratch) == (int)ZSTORE_PAGE ? zs_sum(scratch) : 0;
+}
+#endif
+
+/* A page pointer the store can take (fn names the caller): 1, or 0 after one line. */
+static int page_ok(const char *fn, uint32_t handle, const void *page)
+{
+    const char *why = !page                      ? "no page (NULL)"
+                      : (uintptr_t)page % 4 != 0 ? "not aligned to 4 bytes"
+                                                 : NULL;
+    if (!why)
+        return 1;
+    if (handle)
+        mm_report("%s: handle 0x%08x: page %p: %s", fn, (unsigned)handle, page, why);
+    else
+        mm_report("%s: page %p: %s", fn, page, why);
+    return 0;
+}
+
 /* The word the whole page repeats, in *word: 1, or 0 if it is not same-filled. */
 static int same_filled(const void *page, uint32_t *word)
 {
@@ -141,7 +184,7 @@ static zs_entry_t *lookup(const char *fn, uint32_t handle)
         e = entry_at(index);
         if (e->gen != gen)
             why = "stale handle (its page was freed)";
-        else if (e->kind == ZS_FREE)
+        else if (e->kind == ZS_FREE || e->kind == ZS_RETIRED)
             why = "freed already (double free?)";
     }
     if (why) {
@@ -262,7 +305,7 @@ static uint32_t put_locked(const void *page)
             zs.st.huge_pages++;
     }
 #ifdef MM_DEBUG
-    e->sum = zs_sum(page);
+    e->sum = zs_stored_sum(e);
 #endif
     zs.st.orig_bytes += ZSTORE_PAGE;
     zs.st.compr_bytes += len;
@@ -276,10 +319,8 @@ static uint32_t put_locked(const void *page)
 
 uint32_t zstore_put(const void *page)
 {
-    if (!page) {
-        mm_report("zstore_put: %p: no page (NULL)", page);
+    if (!page_ok("zstore_put", 0, page))
         return 0;
-    }
     glue_irqflags_t f = mm_lock();
     uint32_t h = 0;
     if (zs.busy) {
@@ -305,25 +346,23 @@ static int corrupt(uint32_t handle, void *page, const char *what)
 
 int zstore_get(uint32_t handle, void *page)
 {
-    if (!page) {
-        mm_report("zstore_get: handle 0x%08x: no page to write to (NULL)", (unsigned)handle);
+    if (!page_ok("zstore_get", handle, page))
         return -1;
-    }
     glue_irqflags_t f = mm_lock();
     zs_entry_t *e = lookup("zstore_get", handle);
     int r = e ? 0 : -1;
+    if (e && e->kind != ZS_SAME && (uintptr_t)page < (uintptr_t)e->u.data + e->len &&
+        (uintptr_t)e->u.data < (uintptr_t)page + ZSTORE_PAGE) {
+        mm_report("zstore_get: handle 0x%08x: page %p overlaps the stored copy at %p: not "
+                  "returned",
+                  (unsigned)handle, page, e->u.data);
+        e = NULL;
+        r = -1;
+    }
     if (e) {
-        if (e->kind == ZS_SAME) {
-            uint32_t *w = page;
-            for (uint32_t i = 0; i < ZSTORE_PAGE / 4; i++)
-                w[i] = e->u.word;
-        } else if (e->kind == ZS_WHOLE) {
-            memcpy(page, e->u.data, ZSTORE_PAGE);
-        } else {
-            int n = codec()->decompress(e->u.data, e->len, page, ZSTORE_PAGE);
-            if (n != (int)ZSTORE_PAGE)
-                r = corrupt(handle, page, n < 0 ? "does not decode" : "decodes short");
-        }
+        int n = decode(e, page);
+        if (n != (int)ZSTORE_PAGE)
+            r = corrupt(handle, page, n < 0 ? "does not decode" : "decodes short");
 #ifdef MM_DEBUG
         if (r == 0 && zs_sum(page) != e->sum)
             r = corrupt(handle, page, "checksum mismatch");
@@ -356,8 +395,14 @@ int zstore_free(uint32_t handle)
         zs.st.frees++;
         e->kind = ZS_FREE;
         e->len = 0;
-        e->gen = e->gen == ZS_GEN_MAX ? 1 : (uint16_t)(e->gen + 1);
-        free_push(index, e);
+        if (e->gen == ZS_GEN_MAX) { /* its generations are used up: never again */
+            e->kind = ZS_RETIRED;
+            e->u.next = 0;
+            zs.st.entries_retired++;
+        } else {
+            e->gen++;
+            free_push(index, e);
+        }
     }
     mm_unlock(f);
     return e ? 0 : -1;
@@ -379,6 +424,11 @@ int zstore_set_codec(const mm_codec_t *c)
                   "lacks a function: not used",
                   (const void *)c, c->name ? c->name : "?", (unsigned)c->work_size,
                   (unsigned)ZSTORE_WORK_MAX);
+        r = -1;
+    } else if (zs.busy) {
+        mm_report("zstore_set_codec: %p: a put is under way (called from its codec?): not "
+                  "changed",
+                  (const void *)c);
         r = -1;
     } else if (zs.st.pages_stored - zs.st.same_pages - zs.st.huge_pages) {
         mm_report("zstore_set_codec: %p: %u pages are stored compressed with '%s': not changed",
@@ -443,7 +493,7 @@ int zstore_check(void)
     glue_irqflags_t f = mm_lock();
     int errors = 0;
     uint32_t cap = zs.chunks * ZSTORE_CHUNK_ENTRIES;
-    uint32_t orig = 0, compr = 0, mem = 0, same = 0, huge = 0, stored = 0, free = 0;
+    uint32_t orig = 0, compr = 0, mem = 0, same = 0, huge = 0, stored = 0, free = 0, retired = 0;
     for (uint32_t c = 0; c < zs.chunks; c++) {
         if (!zs.chunk[c]) {
             errors += check_failed(&zs.chunk[c], "entry chunk missing");
@@ -469,6 +519,11 @@ int zstore_check(void)
             if (e->len)
                 errors += check_failed(e, "same-filled entry with a length");
             break;
+        case ZS_RETIRED:
+            retired++;
+            if (e->len || e->gen != ZS_GEN_MAX)
+                errors += check_failed(e, "retired entry with a length or a live generation");
+            continue;
         case ZS_WHOLE:
         case ZS_COMP:
             if (e->kind == ZS_WHOLE)
@@ -512,6 +567,7 @@ int zstore_check(void)
         errors += check_failed(&zs.free_tail, "free list does not end at its tail");
     errors += check_count("free list length", walked, free);
     errors += check_count("free count", zs.free_count, free);
+    errors += check_count("entries_retired", zs.st.entries_retired, retired);
     errors += check_count("pages_stored", zs.st.pages_stored, stored);
     errors += check_count("orig_bytes", zs.st.orig_bytes, orig);
     errors += check_count("compr_bytes", zs.st.compr_bytes, compr);
@@ -541,8 +597,8 @@ void zstore_dump(void)
               (unsigned)(s.mem_used >> 10), (unsigned)(s.mem_entries >> 10),
               (unsigned)(s.mem_used_max >> 10), (unsigned)(pct / 100), (unsigned)(pct % 100));
     mm_printf("zstore: puts %u, gets %u, frees %u; refused: limit %u, no memory %u, nested %u; "
-              "bad handles %u, corrupt %u; limit %u KB\n",
+              "bad handles %u, corrupt %u; limit %u KB; entries retired %u\n",
               (unsigned)s.puts, (unsigned)s.gets, (unsigned)s.frees, (unsigned)s.refused_limit,
               (unsigned)s.refused_nomem, (unsigned)s.refused_busy, (unsigned)s.bad_handles,
-              (unsigned)s.corrupt, (unsigned)(s.limit_bytes >> 10));
+              (unsigned)s.corrupt, (unsigned)(s.limit_bytes >> 10), (unsigned)s.entries_retired);
 }
