@@ -99,6 +99,7 @@
 #define pmm_data                 mm_pmm_data
 #define pmm_lock                 mm_pmm_lock
 #define pmm_lock_held            mm_pmm_lock_held
+#define pmm_lock_holder          mm_pmm_lock_holder
 #define pmm_run_release          mm_pmm_run_release
 #define pmm_nodes                mm_pmm_nodes
 #define pmm_nodes_apply          mm_pmm_nodes_apply

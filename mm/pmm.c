@@ -487,7 +487,7 @@ static inline pmm_pcp_t *pcp_enter(glue_irqflags_t *f, int *cpu)
 {
     *f = glue_irq_save();
     *cpu = glue_cpu_id();
-    if ((unsigned)*cpu >= PMM_PCP_CPUS || pmm_lock_held()) {
+    if ((unsigned)*cpu >= PMM_PCP_CPUS || pmm_lock_held_by(*cpu)) {
         glue_irq_restore(*f);
         return NULL;
     }

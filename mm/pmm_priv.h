@@ -161,7 +161,7 @@ typedef struct {
     uint32_t freed; /* a page came back since the last fold: a new OOM is reported again */
     /* for ever (pmm_dump): allocations and frees served here, refills, batches given back */
     uint32_t hits, frees, refills, drains;
-} pmm_pcp_t;
+} __attribute__((aligned(64))) pmm_pcp_t; /* a cache line of its own: no false sharing */
 
 extern pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
 
