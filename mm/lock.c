@@ -10,7 +10,8 @@
  *             other spin loop of mm/'s.
  *
  * The order, outermost first (mm/glue.h has the whole list): a CPU's cache
- * lock, mm_lock, pmm_lock.  A CPU that holds pmm_lock and asks for mm_lock
+ * lock, mm_lock, the PMM's per-CPU list locks (mm/pmm.c: in CPU order, never
+ * waited for by a CPU holding pmm_lock), pmm_lock.  A CPU that holds pmm_lock and asks for mm_lock
  * (which it does not hold) could wait for a CPU that holds mm_lock and waits
  * for pmm_lock: mm_lock refuses it with glue_panic, so a broken order shows at
  * its first run, not as a hang under load.  Nothing in mm/ does it: the PMM

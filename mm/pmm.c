@@ -64,6 +64,10 @@
  * dump, check) is pmm_stats.c's.  Calls log.c only: the bottom of mm/ but
  * for it.
  *
+ * Per-CPU lists: single pages are handed out and taken back on the calling
+ * CPU's own list of free pages, without the PMM's lock in the common case
+ * (the section "per-CPU lists" below says how, and how the checks stay).
+ *
  * Locking: the PMM has a lock of its own (pmm_lock, mm/lock.c), a leaf: taken
  * inside mm/'s lock (the heap, the VMM and kmap call the PMM holding it) or
  * alone (a caller's pmm_alloc_page), and nothing is called with it held that
