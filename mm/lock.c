@@ -10,7 +10,8 @@
  *             other spin loop of mm/'s.
  *
  * The order, outermost first (mm/glue.h has the whole list): a CPU's cache
- * lock, mm_lock, pmm_lock.  A CPU that holds pmm_lock and asks for mm_lock
+ * lock, mm_lock, the PMM's per-CPU list locks (mm/pmm.c: in CPU order, never
+ * waited for by a CPU holding pmm_lock), pmm_lock.  A CPU that holds pmm_lock and asks for mm_lock
  * (which it does not hold) could wait for a CPU that holds mm_lock and waits
  * for pmm_lock: mm_lock refuses it with glue_panic, so a broken order shows at
  * its first run, not as a hang under load.  Nothing in mm/ does it: the PMM
@@ -33,9 +34,10 @@ static unsigned depth;       /* the holder's alone */
 
 static struct {
     uint32_t word; /* 0 free, 1 taken: xchg */
-    int holder;    /* read without the lock: __atomic */
     unsigned depth;
-} pmm_spin = {0, NO_CPU, 0};
+} pmm_spin = {0, 0};
+/* its holder, read without the lock: __atomic (lock.h's pmm_lock_held_by, the PMM's lists) */
+int pmm_lock_holder = NO_CPU;
 
 static int this_cpu(const char *fn)
 {
@@ -54,7 +56,7 @@ glue_irqflags_t mm_lock(void)
         depth++;
         return flags;
     }
-    if (__atomic_load_n(&pmm_spin.holder, __ATOMIC_RELAXED) == cpu)
+    if (__atomic_load_n(&pmm_lock_holder, __ATOMIC_RELAXED) == cpu)
         glue_panic("mm_lock: asked for inside the PMM's lock: the lock order is mm_lock, then "
                    "pmm_lock (mm/lock.c)");
     glue_spin_lock();
@@ -84,7 +86,7 @@ glue_irqflags_t pmm_lock(void)
     glue_irqflags_t flags = glue_irq_save();
     int cpu = this_cpu("pmm_lock: glue_cpu_id returned -1, which mm/glue.h forbids");
 
-    if (__atomic_load_n(&pmm_spin.holder, __ATOMIC_RELAXED) == cpu) {
+    if (__atomic_load_n(&pmm_lock_holder, __ATOMIC_RELAXED) == cpu) {
         pmm_spin.depth++;
         return flags;
     }
@@ -92,17 +94,17 @@ glue_irqflags_t pmm_lock(void)
         while (__atomic_load_n(&pmm_spin.word, __ATOMIC_RELAXED))
             glue_cpu_relax(); /* the kernel answers shootdown requests here */
     }
-    __atomic_store_n(&pmm_spin.holder, cpu, __ATOMIC_RELAXED);
+    __atomic_store_n(&pmm_lock_holder, cpu, __ATOMIC_RELAXED);
     pmm_spin.depth = 1;
     return flags;
 }
 
 void pmm_unlock(glue_irqflags_t flags)
 {
-    if (__atomic_load_n(&pmm_spin.holder, __ATOMIC_RELAXED) != glue_cpu_id() || pmm_spin.depth == 0)
+    if (__atomic_load_n(&pmm_lock_holder, __ATOMIC_RELAXED) != glue_cpu_id() || pmm_spin.depth == 0)
         glue_panic("pmm_unlock: the PMM's lock is not held by this CPU");
     if (--pmm_spin.depth == 0) {
-        __atomic_store_n(&pmm_spin.holder, NO_CPU, __ATOMIC_RELAXED);
+        __atomic_store_n(&pmm_lock_holder, NO_CPU, __ATOMIC_RELAXED);
         __atomic_store_n(&pmm_spin.word, 0u, __ATOMIC_RELEASE);
     }
     glue_irq_restore(flags);
@@ -110,5 +112,5 @@ void pmm_unlock(glue_irqflags_t flags)
 
 int pmm_lock_held(void)
 {
-    return __atomic_load_n(&pmm_spin.holder, __ATOMIC_RELAXED) == glue_cpu_id();
+    return __atomic_load_n(&pmm_lock_holder, __ATOMIC_RELAXED) == glue_cpu_id();
 }

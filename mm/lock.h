@@ -39,5 +39,12 @@ static inline int mm_lock_held_by(int cpu)
 glue_irqflags_t pmm_lock(void);
 void pmm_unlock(glue_irqflags_t flags);
 int pmm_lock_held(void);
+/* The CPU holding the PMM's lock, -1 if none (lock.c's; read it through pmm_lock_held_by). */
+extern int pmm_lock_holder;
+/* pmm_lock_held for CPU `cpu` (this CPU's glue_cpu_id, interrupts off), inline: the lists'. */
+static inline int pmm_lock_held_by(int cpu)
+{
+    return __atomic_load_n(&pmm_lock_holder, __ATOMIC_RELAXED) == cpu;
+}
 
 #endif /* MM_LOCK_H */

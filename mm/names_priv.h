@@ -99,9 +99,15 @@
 #define pmm_data                 mm_pmm_data
 #define pmm_lock                 mm_pmm_lock
 #define pmm_lock_held            mm_pmm_lock_held
+#define pmm_lock_holder          mm_pmm_lock_holder
 #define pmm_run_release          mm_pmm_run_release
 #define pmm_nodes                mm_pmm_nodes
 #define pmm_nodes_apply          mm_pmm_nodes_apply
+#define pmm_pcp                  mm_pmm_pcp
+#define pmm_pcp_drain_locked     mm_pmm_pcp_drain_locked
+#define pmm_pcp_lock_all         mm_pmm_pcp_lock_all
+#define pmm_pcp_reset_locked     mm_pmm_pcp_reset_locked
+#define pmm_pcp_unlock_all       mm_pmm_pcp_unlock_all
 #define pmm_unlock               mm_pmm_unlock
 #define slab_all                 mm_slab_all
 #define slab_arm_object          mm_slab_arm_object

@@ -64,6 +64,10 @@
  * dump, check) is pmm_stats.c's.  Calls log.c only: the bottom of mm/ but
  * for it.
  *
+ * Per-CPU lists: single pages are handed out and taken back on the calling
+ * CPU's own list of free pages, without the PMM's lock in the common case
+ * (the section "per-CPU lists" below says how, and how the checks stay).
+ *
  * Locking: the PMM has a lock of its own (pmm_lock, mm/lock.c), a leaf: taken
  * inside mm/'s lock (the heap, the VMM and kmap call the PMM holding it) or
  * alone (a caller's pmm_alloc_page), and nothing is called with it held that
@@ -263,8 +267,8 @@ static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner, unsig
         return 0;
     owner &= ~PMM_NO_RECLAIM;
     for (uint32_t i = 0; i < count; i++) {
-        pmm_data.pages[pfn + i].state = PG_USED;
-        pmm_data.pages[pfn + i].owner = (uint8_t)owner;
+        pg_set_state(&pmm_data.pages[pfn + i], PG_USED);
+        pg_set_owner(&pmm_data.pages[pfn + i], owner);
     }
     pmm_run_release(pfn + count, (1u << order) - count); /* the tail beyond count */
     pmm_data.free -= count;
@@ -288,6 +292,302 @@ static unsigned wanted_node(int node)
     return pmm_nodes.nodes > 1 ? cpu_node_locked(glue_cpu_id()) : 0;
 }
 
+/* ------------------------------------------------------- per-CPU lists ---- */
+
+/*
+ * A list of single free pages per CPU (issue 12 item 3), in front of the
+ * buddy lists: pmm_alloc_page and pmm_free_page, and every order-0 call of
+ * the _owner and _node variants, take a page from and give it to the
+ * calling CPU's list without the PMM's lock in the common case.  A single
+ * page otherwise costs a split of the smallest block that has one (a 4 MB
+ * block down to a page: ten pushes) and, at its free, the merges back.
+ *
+ *   refill   an empty list takes up to PMM_PCP_BATCH pages of its node, one by
+ *            one from the buddy lists (the smallest blocks first), under the
+ *            PMM's lock; the first taken is handed out first
+ *   give     a full list (PMM_PCP_HIGH) gives PMM_PCP_BATCH back, merged with
+ *            their buddies, under the PMM's lock
+ *   drain    every list gives all back: an allocation that found no block
+ *            (before the reclaim hooks run and after: no strict or aligned
+ *            allocation fails, nor is OOM reported, while pages sit on a list),
+ *            pmm_set_nodes, pmm_get_stats and pmm_get_node_stats
+ *
+ * Only pages of the CPU's node go on its list (a page of another node is
+ * freed the shared way), and an allocation that names another node takes the
+ * shared way: NUMA placement is as without the lists.
+ *
+ * A page on a list is PG_CACHED (free, counted in free_pages), its owner byte
+ * PG_CLAIM, its `prev` the CPU whose list holds it, its `next` the list's
+ * link.  The always-on checks of a free stay: the fast path takes the page
+ * only if it is page-aligned, below the descriptors' end, PG_USED, of the
+ * owner the call names, on this CPU's node and not held for a shootdown; any
+ * other page goes the shared way, which reports it as before (a double free
+ * of a PG_CACHED page: "double free (page already free, on a CPU's list of
+ * free pages)").  Two CPUs freeing one page at once: each sets the page's
+ * claim bit with one lock bts (pg_claim, pmm_priv.h); the loser takes the
+ * shared way, and so does the shared path's own free (run_claimed).
+ *
+ * Counts: the lists' pages leave the buddy lists (pmm_data.free) for
+ * pmm_data.cached at a refill and come back at a give or drain, under the
+ * PMM's lock.  The fast path counts what it hands out and takes back in its
+ * own pmm_pcp_t (used, owned, local), folded into pmm_data under the PMM's
+ * lock at the next refill, give or drain; pmm_check adds them up.
+ *
+ * Locks: a CPU's list lock (an xchg spinlock, interrupts off) is taken by
+ * its CPU on each fast-path call, and by pmm_pcp_lock_all (every CPU's, in
+ * CPU order) for a drain, pmm_check, pmm_dump, pmm_init and pmm_set_nodes.
+ * The order: mm_lock, the list locks, pmm_lock.  A CPU that holds the PMM's
+ * lock takes the shared way, and only tries the list locks (a drain then
+ * skips a busy CPU's list).  No mm_lock is asked for under a list lock.
+ */
+
+pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
+
+static inline void pcp_lock(pmm_pcp_t *pc)
+{
+    while (__atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&pc->lock, __ATOMIC_RELAXED))
+            glue_cpu_relax(); /* the kernel answers shootdown requests here */
+    }
+}
+
+static inline int pcp_trylock(pmm_pcp_t *pc)
+{
+    return __atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE) == 0;
+}
+
+static inline void pcp_unlock(pmm_pcp_t *pc)
+{
+    __atomic_store_n(&pc->lock, 0u, __ATOMIC_RELEASE);
+}
+
+uint32_t pmm_pcp_lock_all(void)
+{
+    int try_only = pmm_lock_held();
+    uint32_t held = 0;
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        if (!try_only)
+            pcp_lock(&pmm_pcp[c]);
+        if (!try_only || pcp_trylock(&pmm_pcp[c]))
+            held |= 1u << c;
+    }
+    return held;
+}
+
+void pmm_pcp_unlock_all(uint32_t held)
+{
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        if ((held >> c) & 1)
+            pcp_unlock(&pmm_pcp[c]);
+    }
+}
+
+/* Under pc's lock and the PMM's: pc's counts into pmm_data. */
+static void pcp_fold_locked(pmm_pcp_t *pc)
+{
+    pmm_node_count_t *c = &pmm_data.node[pc->node];
+    pmm_data.used += (uint32_t)pc->used;
+    pmm_data.cached -= (uint32_t)pc->used;
+    c->used += (uint32_t)pc->used;
+    c->cached -= (uint32_t)pc->used;
+    c->local += pc->local;
+    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++) {
+        pmm_data.owned[o] += (uint32_t)pc->owned[o];
+        pc->owned[o] = 0;
+    }
+    if (pc->freed)
+        pmm_data.oom_reported = 0;
+    pc->used = 0;
+    pc->local = 0;
+    pc->freed = 0;
+}
+
+/* Under pc's lock and the PMM's: up to `count` of pc's pages back to the buddy lists. */
+static uint32_t pcp_give_locked(pmm_pcp_t *pc, uint32_t count)
+{
+    uint32_t done = 0;
+    pcp_fold_locked(pc);
+    for (; done < count && pc->n; done++) {
+        uint32_t pfn = pc->head;
+        pmm_page_t *p = &pmm_data.pages[pfn];
+        pc->head = p->next;
+        pc->n--;
+        p->next = p->prev = PFN_NONE;
+        pg_set_state(p, PG_FREE);
+        pg_set_owner(p, PMM_OWNER_NONE);
+        block_release(pfn, 0);
+    }
+    pmm_data.free += done;
+    pmm_data.cached -= done;
+    pmm_data.node[pc->node].cached -= done;
+    pc->drains += done != 0;
+    return done;
+}
+
+uint32_t pmm_pcp_drain_locked(uint32_t held)
+{
+    uint32_t pages = 0;
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        if ((held >> c) & 1)
+            pages += pcp_give_locked(&pmm_pcp[c], pmm_pcp[c].n);
+    }
+    return pages;
+}
+
+/* Every CPU's list back to the buddy lists (a busy one skipped if this CPU holds the PMM's lock).
+ */
+static void pcp_drain_all(void)
+{
+    glue_irqflags_t f = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all();
+    glue_irqflags_t g = pmm_lock();
+    pmm_pcp_drain_locked(held);
+    pmm_unlock(g);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(f);
+}
+
+void pmm_pcp_reset_locked(void)
+{
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        pmm_pcp_t *pc = &pmm_pcp[c];
+        uint32_t lock = pc->lock;
+        memset(pc, 0, sizeof(*pc));
+        pc->lock = lock;
+        pc->head = PFN_NONE;
+        pc->node = pmm_nodes.nodes > 1 ? cpu_node_locked((int)c) : 0;
+    }
+}
+
+/* Under pc's lock and the PMM's: up to PMM_PCP_BATCH pages of pc's node onto pc (empty). */
+static void pcp_refill_locked(pmm_pcp_t *pc, unsigned cpu)
+{
+    uint32_t first = PFN_NONE, *link = &first, got = 0;
+    pcp_fold_locked(pc);
+    if (!pmm_data.npages || pc->node >= pmm_node_total())
+        return;
+    for (; got < PMM_PCP_BATCH; got++) {
+        uint32_t pfn = block_take(pc->node, 0);
+        if (pfn == PFN_NONE)
+            break;
+        pmm_page_t *p = &pmm_data.pages[pfn];
+        pg_set_owner(p, PG_CLAIM);
+        pg_set_state(p, PG_CACHED);
+        p->prev = cpu;
+        *link = pfn;
+        link = &p->next;
+    }
+    *link = pc->head;
+    pc->head = first;
+    pc->n += got;
+    pmm_data.free -= got;
+    pmm_data.cached += got;
+    pmm_data.node[pc->node].cached += got;
+    pc->refills++;
+}
+
+/* This CPU's list, its lock held and interrupts off (*f), or NULL: take the shared way. */
+static inline pmm_pcp_t *pcp_enter(glue_irqflags_t *f, int *cpu)
+{
+    *f = glue_irq_save();
+    *cpu = glue_cpu_id();
+    if ((unsigned)*cpu >= PMM_PCP_CPUS || pmm_lock_held_by(*cpu)) {
+        glue_irq_restore(*f);
+        return NULL;
+    }
+    pmm_pcp_t *pc = &pmm_pcp[*cpu];
+    pcp_lock(pc);
+    return pc;
+}
+
+static inline void pcp_leave(pmm_pcp_t *pc, glue_irqflags_t f)
+{
+    pcp_unlock(pc);
+    glue_irq_restore(f);
+}
+
+/* A page for `owner` (no flags) from this CPU's list, refilled if empty; 0: the shared way. */
+static paddr_t pcp_alloc(unsigned owner, int node)
+{
+    glue_irqflags_t f;
+    int cpu;
+    pmm_pcp_t *pc = pcp_enter(&f, &cpu);
+    if (!pc)
+        return 0;
+    if (node != PMM_NODE_ANY && ((unsigned)node & ~(unsigned)PMM_NODE_STRICT) != pc->node) {
+        pcp_leave(pc, f);
+        return 0;
+    }
+    if (!pc->n) {
+        glue_irqflags_t g = pmm_lock();
+        pcp_refill_locked(pc, (unsigned)cpu);
+        pmm_unlock(g);
+        if (!pc->n) { /* the node has no single page: the shared way falls back, drains, reclaims */
+            pcp_leave(pc, f);
+            return 0;
+        }
+    }
+    uint32_t pfn = pc->head;
+    pmm_page_t *p = &pmm_data.pages[pfn];
+    pc->head = p->next;
+    pc->n--;
+    p->prev = PFN_NONE;
+    pg_set_state(p, PG_USED);
+    pg_set_owner(p, owner); /* the claim let go */
+    pc->used++;
+    pc->owned[owner]++;
+    pc->local++;
+    pc->hits++;
+    pcp_leave(pc, f);
+    return addr_of(pfn);
+}
+
+/* The page `page` of `owner` onto this CPU's list: 1; 0: the shared way (which reports). */
+static int pcp_free(paddr_t page, unsigned owner)
+{
+    glue_irqflags_t f;
+    int cpu;
+    pmm_pcp_t *pc = pcp_enter(&f, &cpu);
+    if (!pc)
+        return 0;
+    uint32_t pfn = pfn_of(page);
+    unsigned want = pc->node | owner << 8; /* the claim word of such a page */
+    if (page % PAGE_SIZE || pfn >= pmm_data.npages)
+        goto shared;
+    pmm_page_t *p = &pmm_data.pages[pfn];
+    if (pg_state(p) != PG_USED || __atomic_load_n(&p->claim, __ATOMIC_RELAXED) != want ||
+        p->prev == PFN_HELD)
+        goto shared;
+    if (pg_claim(p))
+        goto shared; /* being freed on another CPU right now */
+    /* again, claimed: a free on another CPU may have finished in between */
+    if (pg_state(p) != PG_USED ||
+        __atomic_load_n(&p->claim, __ATOMIC_RELAXED) != (want | 0x8000u) || p->prev == PFN_HELD) {
+        __atomic_fetch_and(&p->claim, (uint16_t)0x7FFFu, __ATOMIC_RELEASE);
+        goto shared;
+    }
+    if (pc->n >= PMM_PCP_HIGH) {
+        glue_irqflags_t g = pmm_lock();
+        pcp_give_locked(pc, PMM_PCP_BATCH);
+        pmm_unlock(g);
+    }
+    pg_set_state(p, PG_CACHED);
+    pg_set_owner(p, PG_CLAIM);
+    p->prev = (uint32_t)cpu;
+    p->next = pc->head;
+    pc->head = pfn;
+    pc->n++;
+    pc->used--;
+    pc->owned[owner]--;
+    pc->freed = 1;
+    pc->frees++;
+    pcp_leave(pc, f);
+    return 1;
+shared:
+    pcp_leave(pc, f);
+    return 0;
+}
+
 /*
  * An allocation: under the PMM's lock; if that finds nothing, the lock is
  * dropped, the reclaim hooks run (unless the call says PMM_NO_RECLAIM, or
@@ -301,12 +601,20 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
     /* (node_ok asked before the lock: a pmm_set_nodes meanwhile may have taken it away) */
     int gone = want >= pmm_node_total();
     paddr_t a = gone ? 0 : take_locked(count, order, owner, want, strict);
-    if (!a && !gone && pmm_data.npages && !(owner & PMM_NO_RECLAIM)) {
+    /*
+     * Nothing: first the pages on the CPUs' lists go back (they may complete a
+     * block, or be the node's last), then the reclaim hooks run, and the lists
+     * go back again (a hook's frees may have landed on this CPU's list).
+     */
+    for (int round = 0; !a && !gone && pmm_data.npages && round < 2; round++) {
+        if (round == 1 && (owner & PMM_NO_RECLAIM))
+            break;
         pmm_unlock(f);
-        if (!pmm_lock_held())
+        if (round == 1 && !pmm_lock_held())
             reclaim();
+        pcp_drain_all();
         f = pmm_lock();
-        want = wanted_node(node); /* the topology may have changed while the hooks ran */
+        want = wanted_node(node); /* the topology may have changed meanwhile */
         gone = want >= pmm_node_total();
         a = gone ? 0 : take_locked(count, order, owner, want, strict);
     }
@@ -322,7 +630,7 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
             mm_oom_failed(); /* the other owners' calls are counted by their layer */
         if (!pmm_data.oom_reported && mm_oom_reports_on()) {
             mm_oom_printf("pmm: out of memory: %u pages wanted, %u free\n", (unsigned)count,
-                          (unsigned)pmm_data.free);
+                          (unsigned)(pmm_data.free + pmm_data.cached));
             pmm_data.oom_reported = 1;
         }
     }
@@ -332,7 +640,8 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
 
 uint32_t pmm_alloc_page(void)
 {
-    return alloc_now(1, 0, PMM_OWNER_CALLER, PMM_NODE_ANY);
+    paddr_t a = pcp_alloc(PMM_OWNER_CALLER, PMM_NODE_ANY);
+    return a ? a : alloc_now(1, 0, PMM_OWNER_CALLER, PMM_NODE_ANY);
 }
 
 /* Is `node` one an allocation may ask for (PMM_NODE_ANY, or a node maybe | strict)?  Reported. */
@@ -371,6 +680,11 @@ static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsig
         mm_report("%s: %u pages aligned to 0x%x: larger than the biggest block (%u pages)", fn,
                   (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
         return 0;
+    }
+    if (order == 0) { /* a single page: this CPU's list first */
+        paddr_t a = pcp_alloc(o, node);
+        if (a)
+            return a;
     }
     return alloc_now(count, order, owner, node);
 }
@@ -457,13 +771,15 @@ static const char *page_problem(paddr_t a)
         return "not page-aligned";
     if (pfn_of(a) >= pmm_data.npages)
         return "beyond RAM";
-    switch (pmm_data.pages[pfn_of(a)].state) {
+    switch (pg_state(&pmm_data.pages[pfn_of(a)])) {
     case PG_HOLE:
         return "not RAM (a hole in the memory map)";
     case PG_RESERVED:
         return "reserved page (never handed out)";
     case PG_FREE:
         return "double free (page already free)";
+    case PG_CACHED:
+        return "double free (page already free, on a CPU's list of free pages)";
     case PG_UNREACHABLE:
         return "not yet reachable (above pmm_set_reachable's limit)";
     case PG_MAP_RESERVED:
@@ -493,7 +809,7 @@ static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t o
             mm_report("%s: 0x%08lx: %s", fn, (unsigned long)a, why);
             return 0;
         }
-        uint8_t has = pmm_data.pages[pfn_of(a)].owner;
+        unsigned has = pg_owner(&pmm_data.pages[pfn_of(a)]);
         if (has == owner)
             continue;
         pmm_data.refused++;
@@ -512,14 +828,44 @@ static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t o
     return 1;
 }
 
+/*
+ * Claim every page of a run run_owned passed (pg_claim): 1; or, if another
+ * CPU is freeing one of them at this very moment on its list, let go of the
+ * claims taken, report, 0.
+ */
+static int run_claimed(const char *fn, paddr_t base, uint32_t count, const char *undone)
+{
+    pmm_page_t *p = &pmm_data.pages[pfn_of(base)];
+    for (uint32_t i = 0; i < count; i++) {
+        if (pg_claim(&p[i])) {
+            while (i--)
+                __atomic_fetch_and(&p[i].claim, (uint16_t)0x7FFFu, __ATOMIC_RELEASE);
+            mm_report("%s: 0x%08lx: double free (freed on another CPU at the same time): %s", fn,
+                      (unsigned long)(base + i * PAGE_SIZE), undone);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner)
 {
     if (!run_owned(fn, base, count, owner, "not freed"))
         return;
     for (uint32_t i = 0; i < count; i++) {
-        pmm_data.pages[pfn_of(base) + i].state = PG_FREE;
-        pmm_data.pages[pfn_of(base) + i].owner = PMM_OWNER_NONE;
-        pmm_data.node[pmm_data.pages[pfn_of(base) + i].node].used--;
+        if (pmm_data.pages[pfn_of(base) + i].prev == PFN_HELD) {
+            mm_report("%s: 0x%08lx: double free (page already waiting for its TLB shootdown)", fn,
+                      (unsigned long)(base + i * PAGE_SIZE));
+            return;
+        }
+    }
+    if (!run_claimed(fn, base, count, "not freed"))
+        return;
+    for (uint32_t i = 0; i < count; i++) {
+        pmm_page_t *p = &pmm_data.pages[pfn_of(base) + i];
+        pg_set_state(p, PG_FREE);
+        pg_set_owner(p, PMM_OWNER_NONE); /* and the claim let go */
+        pmm_data.node[p->node].used--;
     }
     pmm_run_release(pfn_of(base), count);
     pmm_data.free += count;
@@ -530,6 +876,8 @@ static void free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_
 
 void pmm_free_page(uint32_t page)
 {
+    if (pcp_free(page, PMM_OWNER_CALLER))
+        return;
     glue_irqflags_t f = pmm_lock();
     free_locked("pmm_free_page", page, 1, PMM_OWNER_CALLER);
     pmm_unlock(f);
@@ -537,6 +885,8 @@ void pmm_free_page(uint32_t page)
 
 void pmm_free_pages(paddr_t base, uint32_t count)
 {
+    if (count == 1 && pcp_free(base, PMM_OWNER_CALLER))
+        return;
     glue_irqflags_t f = pmm_lock();
     free_locked("pmm_free_pages", base, count, PMM_OWNER_CALLER);
     pmm_unlock(f);
@@ -544,6 +894,8 @@ void pmm_free_pages(paddr_t base, uint32_t count)
 
 void pmm_free_pages_owner(paddr_t base, uint32_t count, pmm_owner_t owner)
 {
+    if (count == 1 && owner != PMM_OWNER_NONE && owner < PMM_OWNER_COUNT && pcp_free(base, owner))
+        return;
     glue_irqflags_t f = pmm_lock();
     if (owner == PMM_OWNER_NONE || owner >= PMM_OWNER_COUNT)
         mm_report("pmm_free_pages_owner: 0x%08lx: %u is no owner: not freed", (unsigned long)base,
@@ -561,9 +913,10 @@ int pmm_set_owner(paddr_t base, uint32_t count, pmm_owner_t from, pmm_owner_t to
         to >= PMM_OWNER_COUNT)
         mm_report("pmm_set_owner: 0x%08lx: owners %u -> %u: no such owner", (unsigned long)base,
                   (unsigned)from, (unsigned)to);
-    else if (run_owned("pmm_set_owner", base, count, from, "not handed over")) {
+    else if (run_owned("pmm_set_owner", base, count, from, "not handed over") &&
+             run_claimed("pmm_set_owner", base, count, "not handed over")) {
         for (uint32_t i = 0; i < count; i++)
-            pmm_data.pages[pfn_of(base) + i].owner = (uint8_t)to;
+            pg_set_owner(&pmm_data.pages[pfn_of(base) + i], to); /* the claim let go */
         pmm_data.owned[from] -= count;
         pmm_data.owned[to] += count;
         r = 0;
@@ -590,18 +943,20 @@ int pmm_free_held(const char *fn, paddr_t page, pmm_owner_t owner)
     if (owner == PMM_OWNER_NONE || owner >= PMM_OWNER_COUNT)
         mm_report("%s: 0x%08lx: %u is no owner: not freed", fn, (unsigned long)page,
                   (unsigned)owner);
-    else if (run_owned(fn, page, 1, owner, "not freed")) {
+    else if (run_owned(fn, page, 1, owner, "not freed") && run_claimed(fn, page, 1, "not freed")) {
         pmm_page_t *p = &pmm_data.pages[pfn_of(page)];
-        if (p->prev == PFN_HELD) {
-            mm_report("%s: 0x%08lx: double free (page already waiting for its TLB shootdown)", fn,
-                      (unsigned long)page);
-        } else {
+        int again = p->prev == PFN_HELD;
+        if (!again) {
             p->prev = PFN_HELD;
             p->next = pmm_data.nheld ? pmm_data.held : PFN_NONE;
             pmm_data.held = pfn_of(page);
             pmm_data.nheld++;
             r = 0;
         }
+        pg_set_owner(p, owner); /* the claim let go: still the owner's, held */
+        if (again)
+            mm_report("%s: 0x%08lx: double free (page already waiting for its TLB shootdown)", fn,
+                      (unsigned long)page);
     }
     pmm_unlock(f);
     return r;
@@ -650,9 +1005,9 @@ pmm_owner_t pmm_page_owner(paddr_t page)
 {
     glue_irqflags_t f = pmm_lock();
     uint32_t pfn = pfn_of(page);
-    uint8_t o = pfn < pmm_data.npages && pmm_data.pages[pfn].state == PG_USED
-                    ? pmm_data.pages[pfn].owner
-                    : 0;
+    unsigned o = pfn < pmm_data.npages && pg_state(&pmm_data.pages[pfn]) == PG_USED
+                     ? pg_owner(&pmm_data.pages[pfn]) & ~PG_CLAIM
+                     : 0;
     pmm_unlock(f);
     return (pmm_owner_t)o;
 }

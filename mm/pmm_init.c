@@ -370,9 +370,14 @@ static int init(const char *fn, const pmm_range_t *map, int count, const pmm_lay
         mm_report("%s: empty memory map", fn);
         return -1;
     }
+    glue_irqflags_t outer = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all(); /* every CPU's list: its pages are of the old array */
     glue_irqflags_t f = pmm_lock();
     int r = init_locked(map, count, layout);
+    pmm_pcp_reset_locked();
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(outer);
     return r;
 }
 

@@ -194,15 +194,24 @@ int pmm_set_nodes(unsigned nodes, const pmm_node_range_t *ranges, unsigned nrang
 {
     static pmm_nodes_t next; /* 300 bytes: not on a kernel stack (under the lock, one at a time) */
     char why[128];
+    glue_irqflags_t outer = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all(); /* the CPUs' lists: their pages back, their nodes anew */
     glue_irqflags_t f = pmm_lock();
     const char *bad =
         nodes_problem(&next, nodes, ranges, nranges, cpu_node, ncpus, distance, why, sizeof(why));
     if (!bad) {
+        pmm_pcp_drain_locked(held);
         pmm_nodes = next;
         if (pmm_data.npages)
             rebuild_locked();
+        for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+            if ((held >> c) & 1)
+                pmm_pcp[c].node = nodes > 1 && c < ncpus ? cpu_node[c] : 0;
+        }
     }
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(outer);
     if (bad) {
         mm_report("pmm_set_nodes: %s: refused, the nodes stay as they were", bad);
         return -1;
@@ -225,23 +234,30 @@ int pmm_page_node(paddr_t phys)
     glue_irqflags_t f = pmm_lock();
     uint32_t pfn = pfn_of(phys);
     int n = -1;
-    if (pfn < pmm_data.npages && pmm_data.pages[pfn].state != PG_HOLE &&
-        pmm_data.pages[pfn].state != PG_MAP_RESERVED)
-        n = pmm_data.pages[pfn].node;
+    if (pfn < pmm_data.npages && pg_state(&pmm_data.pages[pfn]) != PG_HOLE &&
+        pg_state(&pmm_data.pages[pfn]) != PG_MAP_RESERVED)
+        n = __atomic_load_n(&pmm_data.pages[pfn].claim, __ATOMIC_RELAXED) & 0xFFu;
     pmm_unlock(f);
     return n;
 }
 
 int pmm_get_node_stats(int node, pmm_node_stats_t *out)
 {
+    glue_irqflags_t outer = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
     unsigned nodes = pmm_node_total();
     int ok = out && node >= 0 && (unsigned)node < nodes;
     if (ok) {
         const pmm_node_count_t *c = &pmm_data.node[node];
+        uint32_t cached = 0;
+        for (unsigned cpu = 0; cpu < PMM_PCP_CPUS; cpu++)
+            cached += pmm_pcp[cpu].node == (unsigned)node ? pmm_pcp[cpu].n : 0;
+        pmm_pcp_drain_locked(held); /* the blocks as they are with those pages back */
         memset(out, 0, sizeof(*out));
+        out->cpu_cached_pages = cached;
         out->total_pages = c->total;
-        out->free_pages = c->free;
+        out->free_pages = c->free + c->cached; /* (cached: 0 but on a list a drain skipped) */
         out->used_pages = c->used;
         out->reserved_pages = c->reserved;
         out->unreachable_pages = c->unreachable;
@@ -256,6 +272,8 @@ int pmm_get_node_stats(int node, pmm_node_stats_t *out)
             out->distance[to] = pmm_nodes.nodes ? pmm_nodes.distance[node][to] : PMM_DISTANCE_LOCAL;
     }
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(outer);
     if (!ok)
         mm_report("pmm_get_node_stats: node %d: %s", node,
                   out ? "no such node" : "NULL stats pointer");

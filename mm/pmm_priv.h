@@ -30,6 +30,7 @@ enum {
     PG_USED,         /* handed out */
     PG_UNREACHABLE,  /* RAM at or above the reachable limit: free once the limit passes it */
     PG_MAP_RESERVED, /* not RAM, and the map (firmware, MMIO) or the kernel image reserved it */
+    PG_CACHED,       /* free, on a CPU's list of single pages (pmm.c: per-CPU lists) */
     PG_STATES
 };
 
@@ -39,16 +40,75 @@ typedef struct {
     uint8_t state;       /* PG_* */
     uint8_t head : 1;    /* first page of a free block */
     uint8_t order : 7;   /* that block's order */
-    uint8_t node;        /* the NUMA node of the page (every pfn: holes too), pmm_node.c */
-    uint8_t owner;       /* pmm_owner_t, on PG_USED pages only */
+    union {
+        struct {
+            uint8_t node;  /* the NUMA node of the page (every pfn: holes too), pmm_node.c */
+            uint8_t owner; /* pmm_owner_t, on PG_USED pages only; PG_CLAIM: see below */
+        };
+        uint16_t claim; /* node | owner << 8, as one: the claim bit's word (pg_claim) */
+    };
 } pmm_page_t;
 
 _Static_assert(sizeof(pmm_page_t) == 12, "metadata is 12 bytes a page: 3 MB per GB of RAM");
+
+/*
+ * The claim bit, bit 7 of the owner byte (bit 15 of `claim`): set with one
+ * locked bit-test-and-set by whoever takes a PG_USED page away from its
+ * owner (a free, pmm_set_owner, pmm_free_held), so that two CPUs freeing
+ * one page at once (one of them on its per-CPU list, without the PMM's lock)
+ * cannot both win; the loser reports.  A PG_CACHED page keeps it set.
+ */
+#define PG_CLAIM 0x80u
+
+/*
+ * Set the claim bit of p; was it set?  One "lock btsw" (a 386 has bts; no
+ * cmpxchg, which the 486 ISA check forbids); ThreadSanitizer cannot see into
+ * asm, so its build takes the builtin.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define PMM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PMM_TSAN 1
+#endif
+#endif
+
+static inline int pg_claim(pmm_page_t *p)
+{
+#if (defined(__i386__) || defined(__x86_64__)) && !defined(PMM_TSAN)
+    unsigned char was;
+    __asm__ volatile("lock btsw $15, %0\n\tsetc %1" : "+m"(p->claim), "=q"(was) : : "memory", "cc");
+    return was;
+#else
+    return (__atomic_fetch_or(&p->claim, (uint16_t)0x8000u, __ATOMIC_ACQ_REL) & 0x8000u) != 0;
+#endif
+}
+
+/* The state byte and the node/owner word, read or written where a per-CPU list may race. */
+static inline unsigned pg_state(const pmm_page_t *p)
+{
+    return __atomic_load_n(&p->state, __ATOMIC_RELAXED);
+}
+static inline void pg_set_state(pmm_page_t *p, unsigned s)
+{
+    __atomic_store_n(&p->state, (uint8_t)s, __ATOMIC_RELAXED);
+}
+static inline unsigned pg_owner(const pmm_page_t *p)
+{
+    return (unsigned)__atomic_load_n(&p->claim, __ATOMIC_RELAXED) >> 8;
+}
+/* owner byte `owner` (maybe | PG_CLAIM), the node byte kept: the claim word in one store */
+static inline void pg_set_owner(pmm_page_t *p, unsigned owner)
+{
+    uint16_t w = (uint16_t)(__atomic_load_n(&p->claim, __ATOMIC_RELAXED) & 0xFFu);
+    __atomic_store_n(&p->claim, (uint16_t)(w | owner << 8), __ATOMIC_RELEASE);
+}
 
 /* A node's pages and allocations (pmm_node_stats_t says what each is). */
 typedef struct {
     uint32_t total, free, used, reserved, unreachable;
     uint32_t local, fallback, foreign;
+    uint32_t cached; /* on the per-CPU lists, as of their last fold (pmm_pcp_t) */
 } pmm_node_count_t;
 
 typedef struct {
@@ -59,6 +119,8 @@ typedef struct {
     uint32_t nblocks[PMM_MAX_NODES][PMM_MAX_ORDER + 1];
     pmm_node_count_t node[PMM_MAX_NODES];
     uint32_t total, free, used, reserved;
+    uint32_t
+        cached; /* PG_CACHED as of the lists' last fold: cached - sum(pcp.used) is sum(pcp.n) */
     paddr_t meta_phys;
     uint32_t meta_bytes;
     int oom_reported;
@@ -77,6 +139,43 @@ typedef struct {
 
 /* The PMM's state (pmm.c). */
 extern pmm_data_t pmm_data;
+
+/*
+ * Per-CPU lists of single free pages (pmm.c says how they work).  CPU c <
+ * PMM_PCP_CPUS has one; the others always take the shared path.
+ */
+#define PMM_PCP_CPUS  16 /* MM_MAX_CPUS (include/slab.h), whose per-CPU caches these mirror */
+#define PMM_PCP_BATCH 16 /* pages a refill takes, a full list gives back */
+#define PMM_PCP_HIGH  64 /* at most on a list */
+
+typedef struct {
+    uint32_t lock; /* 0 free, 1 taken: xchg, interrupts off */
+    uint32_t head; /* first pfn (n > 0), chained through `next`; each page's prev: this CPU */
+    uint32_t n;    /* pages on it */
+    uint32_t node; /* its pages' node: the CPU's (pmm_set_nodes and pmm_init set it) */
+    /* since the last fold into pmm_data (under the PMM's lock): the pages handed out minus
+       those taken back, by owner, and the allocations served (all local) */
+    int32_t used;
+    int32_t owned[PMM_OWNER_COUNT];
+    uint32_t local;
+    uint32_t freed; /* a page came back since the last fold: a new OOM is reported again */
+    /* for ever (pmm_dump): allocations and frees served here, refills, batches given back */
+    uint32_t hits, frees, refills, drains;
+} __attribute__((aligned(64))) pmm_pcp_t; /* a cache line of its own: no false sharing */
+
+extern pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
+
+/*
+ * Every CPU's list lock, in CPU order (the order: mm_lock, these, pmm_lock);
+ * only tried, never waited for, by a CPU that holds the PMM's lock.  Returns
+ * the CPUs whose locks are held (bit c: CPU c).
+ */
+uint32_t pmm_pcp_lock_all(void);
+void pmm_pcp_unlock_all(uint32_t held);
+/* Under the PMM's lock: the lists of the CPUs in `held` emptied onto the buddy lists; pages. */
+uint32_t pmm_pcp_drain_locked(uint32_t held);
+/* Under the PMM's lock and every list lock: the lists forgotten (pmm_init), nodes set again. */
+void pmm_pcp_reset_locked(void);
 
 /*
  * The nodes pmm_set_nodes registered (pmm_node.c fills it; it lives in pmm.c

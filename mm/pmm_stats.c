@@ -18,9 +18,18 @@ void pmm_get_stats(pmm_stats_t *s)
         mm_report("pmm_get_stats: NULL stats pointer");
         return;
     }
+    memset(s, 0, sizeof(*s)); /* the padding too: callers compare whole structs */
+    glue_irqflags_t outer = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
+    uint32_t cached = 0;
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++)
+        cached += (held >> c) & 1 ? pmm_pcp[c].n : 0;
+    /* the lists' pages back first: their counts folded, free_blocks as merged without them */
+    pmm_pcp_drain_locked(held);
+    s->cpu_cached_pages = cached;
     s->total_pages = pmm_data.total;
-    s->free_pages = pmm_data.free;
+    s->free_pages = pmm_data.free + pmm_data.cached; /* (cached: 0 but for a list skipped) */
     s->used_pages = pmm_data.used;
     s->reserved_pages = pmm_data.reserved;
     s->highest_page = pmm_data.npages ? addr_of(pmm_data.npages - 1) : 0;
@@ -40,16 +49,16 @@ void pmm_get_stats(pmm_stats_t *s)
     s->ram_end = (uint64_t)pmm_data.npages * PAGE_SIZE;
     s->ranges_added = pmm_data.nadded;
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(outer);
 }
 
 int pmm_page_state(paddr_t page)
 {
     glue_irqflags_t f = pmm_lock();
     uint32_t pfn = pfn_of(page);
-    int s = pfn >= pmm_data.npages                 ? -1
-            : pmm_data.pages[pfn].state == PG_FREE ? 0
-            : pmm_data.pages[pfn].state == PG_USED ? 1
-                                                   : -1;
+    unsigned st = pfn < pmm_data.npages ? pg_state(&pmm_data.pages[pfn]) : PG_HOLE;
+    int s = st == PG_FREE || st == PG_CACHED ? 0 : st == PG_USED ? 1 : -1;
     pmm_unlock(f);
     return s;
 }
@@ -57,14 +66,36 @@ int pmm_page_state(paddr_t page)
 void pmm_dump(void)
 {
     static const char *names[PG_STATES] = {"hole        ", "reserved    ", "free        ",
-                                           "used        ", "unreachable ", "map-reserved"};
+                                           "used        ", "unreachable ", "map-reserved",
+                                           "cpu-cached  "};
     char a[20], b[20];
+    glue_irqflags_t outer = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all(); /* the lists shown as they are, not drained */
     glue_irqflags_t f = pmm_lock();
+    int32_t delta = 0;
+    uint32_t cached = 0;
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        delta += (held >> c) & 1 ? pmm_pcp[c].used : 0;
+        cached += (held >> c) & 1 ? pmm_pcp[c].n : 0;
+    }
     mm_printf("pmm: %u pages (%u KB): %u free, %u used, %u reserved, %u unreachable; metadata %u "
               "KB at 0x%08lx\n",
-              (unsigned)pmm_data.total, (unsigned)pmm_data.total * 4, (unsigned)pmm_data.free,
-              (unsigned)pmm_data.used, (unsigned)pmm_data.reserved, (unsigned)pmm_data.unreachable,
-              (unsigned)pmm_data.meta_bytes / 1024, (unsigned long)pmm_data.meta_phys);
+              (unsigned)pmm_data.total, (unsigned)pmm_data.total * 4,
+              (unsigned)(pmm_data.free + pmm_data.cached - (uint32_t)delta),
+              (unsigned)(pmm_data.used + (uint32_t)delta), (unsigned)pmm_data.reserved,
+              (unsigned)pmm_data.unreachable, (unsigned)pmm_data.meta_bytes / 1024,
+              (unsigned long)pmm_data.meta_phys);
+    if (cached) {
+        mm_printf("  on the CPUs' lists of single pages: %u (counted free):", (unsigned)cached);
+        for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+            const pmm_pcp_t *pc = &pmm_pcp[c];
+            if ((held >> c) & 1 && (pc->n || pc->hits))
+                mm_printf(" cpu %u: %u (node %u; %u allocs, %u frees, %u refills, %u given back)",
+                          c, (unsigned)pc->n, (unsigned)pc->node, (unsigned)pc->hits,
+                          (unsigned)pc->frees, (unsigned)pc->refills, (unsigned)pc->drains);
+        }
+        mm_printf("\n");
+    }
     if (pmm_data.reach >= PFN_4GB)
         mm_printf("  stages: all reachable");
     else
@@ -79,8 +110,12 @@ void pmm_dump(void)
                   (unsigned long)addr_of(pmm_data.added[i].last) - 1,
                   (unsigned)(pmm_data.added[i].last - pmm_data.added[i].first));
     mm_printf("  used pages by owner:");
-    for (unsigned o = PMM_OWNER_NONE + 1; o < PMM_OWNER_COUNT; o++)
-        mm_printf(" %s %u", pmm_owner_name(o), (unsigned)pmm_data.owned[o]);
+    for (unsigned o = PMM_OWNER_NONE + 1; o < PMM_OWNER_COUNT; o++) {
+        uint32_t n = pmm_data.owned[o];
+        for (unsigned c = 0; c < PMM_PCP_CPUS; c++)
+            n += (held >> c) & 1 ? (uint32_t)pmm_pcp[c].owned[o] : 0;
+        mm_printf(" %s %u", pmm_owner_name(o), (unsigned)n);
+    }
     mm_printf("; %u frees refused, reclaim ran %u times\n", (unsigned)pmm_data.refused,
               (unsigned)pmm_data.reclaims);
     unsigned nodes = pmm_node_total();
@@ -119,6 +154,8 @@ void pmm_dump(void)
         pfn = end;
     }
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(outer);
 }
 
 #define check_failed(pfn, what) mm_check_failed_at("pmm_check", addr_of(pfn), what)
@@ -131,6 +168,7 @@ int pmm_check(void)
      * that never came"
      */
     glue_irqflags_t outer = mm_lock();
+    uint32_t held = pmm_pcp_lock_all(); /* every CPU's list, in CPU order: none changes now */
     glue_irqflags_t f = pmm_lock();
     int errors = 0;
     uint32_t free_in_blocks = 0;
@@ -178,6 +216,44 @@ int pmm_check(void)
                     check_failed(pmm_data.list[node][k], "free list length differs from its count");
         }
     }
+    /*
+     * The CPUs' lists: each page PG_CACHED, on the list's node, its prev the
+     * CPU (so on one list only), as many as the list says; and the counts the
+     * fast path keeps, added to pmm_data's, must match the page array below.
+     */
+    int32_t delta_used = 0, delta_owned[PMM_OWNER_COUNT] = {0}, delta_node[PMM_MAX_NODES] = {0};
+    uint32_t listed = 0;
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        const pmm_pcp_t *pc = &pmm_pcp[c];
+        if (!((held >> c) & 1))
+            continue; /* (only tried: this CPU holds the PMM's lock) */
+        if (pc->node >= nodes ||
+            pc->node != (pmm_nodes.nodes > 1 && c < pmm_nodes.ncpus ? pmm_nodes.cpu_node[c] : 0u)) {
+            errors += check_failed(pc->head, "a CPU's list of pages is not on the CPU's node");
+            continue;
+        }
+        uint32_t n = 0;
+        for (uint32_t pfn = pc->head; n < pc->n; pfn = pmm_data.pages[pfn].next, n++) {
+            if (pfn >= pmm_data.npages) {
+                errors += check_failed(pfn, "a CPU's list of pages runs off the page array");
+                break;
+            }
+            const pmm_page_t *p = &pmm_data.pages[pfn];
+            if (p->state != PG_CACHED || p->owner != PG_CLAIM || p->head)
+                errors += check_failed(pfn, "page on a CPU's list is not cpu-cached");
+            else if (p->prev != c)
+                errors += check_failed(pfn, "page on a CPU's list says another CPU's (or two)");
+            else if (p->node != pc->node)
+                errors += check_failed(pfn, "page on a CPU's list is of another node");
+        }
+        listed += pc->n;
+        delta_used += pc->used;
+        delta_node[pc->node] += pc->used;
+        for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
+            delta_owned[o] += pc->owned[o];
+        if (pc->n > PMM_PCP_HIGH)
+            errors += check_failed(pc->head, "a CPU's list holds more pages than it may");
+    }
     uint32_t count[PG_STATES] = {0};
     uint32_t owned[PMM_OWNER_COUNT] = {0};
     pmm_node_count_t node_count[PMM_MAX_NODES];
@@ -199,11 +275,15 @@ int pmm_check(void)
             c->reserved += p->state == PG_RESERVED;
             c->unreachable += p->state == PG_UNREACHABLE;
             c->free += p->state == PG_FREE;
+            c->cached += p->state == PG_CACHED;
         }
         /* who may free a page is only meaningful while it is handed out */
         if (p->state == PG_USED && (p->owner == PMM_OWNER_NONE || p->owner >= PMM_OWNER_COUNT))
             errors += check_failed(pfn, "used page without a valid owner");
-        else if (p->state != PG_USED && p->owner != PMM_OWNER_NONE)
+        else if (p->state == PG_CACHED) {
+            if (p->owner != PG_CLAIM || p->prev >= PMM_PCP_CPUS || !((held >> p->prev) & 1))
+                errors += check_failed(pfn, "cpu-cached page on no CPU's list");
+        } else if (p->state != PG_USED && p->owner != PMM_OWNER_NONE)
             errors += check_failed(pfn, "page that is not in use has an owner");
         else
             owned[p->owner] += p->state == PG_USED;
@@ -212,7 +292,8 @@ int pmm_check(void)
         if (p->head && p->state != PG_FREE)
             errors += check_failed(pfn, "block head on a page that is not free");
         /* the stages: nothing at or above the limit is handed out or free, nothing below waits */
-        if ((p->state == PG_FREE || p->state == PG_USED) && pfn >= pmm_data.reach)
+        if ((p->state == PG_FREE || p->state == PG_USED || p->state == PG_CACHED) &&
+            pfn >= pmm_data.reach)
             errors += check_failed(pfn, "free or used page above the reachable limit");
         if (p->state == PG_UNREACHABLE && pfn < pmm_data.reach)
             errors += check_failed(pfn, "unreachable page below the reachable limit");
@@ -229,20 +310,24 @@ int pmm_check(void)
                 check_failed(pfn, covers ? "free page in two blocks" : "free page in no block");
     }
     if (count[PG_FREE] != pmm_data.free || free_in_blocks != pmm_data.free ||
-        count[PG_USED] != pmm_data.used || count[PG_RESERVED] != pmm_data.reserved ||
-        count[PG_UNREACHABLE] != pmm_data.unreachable ||
-        pmm_data.total != pmm_data.free + pmm_data.used + pmm_data.reserved + pmm_data.unreachable)
+        count[PG_USED] != pmm_data.used + (uint32_t)delta_used ||
+        count[PG_CACHED] != pmm_data.cached - (uint32_t)delta_used ||
+        (held == (1u << PMM_PCP_CPUS) - 1 && count[PG_CACHED] != listed) ||
+        count[PG_RESERVED] != pmm_data.reserved || count[PG_UNREACHABLE] != pmm_data.unreachable ||
+        pmm_data.total != pmm_data.free + pmm_data.used + pmm_data.reserved + pmm_data.unreachable +
+                              pmm_data.cached)
         errors += check_failed(0, "page counters differ from the page array");
     for (unsigned o = 0; o < PMM_OWNER_COUNT; o++) {
-        if (owned[o] != pmm_data.owned[o])
+        if (owned[o] != pmm_data.owned[o] + (uint32_t)delta_owned[o])
             errors += check_failed(0, "pages of an owner differ from its count");
     }
     for (unsigned n = 0; n < PMM_MAX_NODES; n++) {
         const pmm_node_count_t *c = &pmm_data.node[n], *seen = &node_count[n];
         if (c->total != seen->total || c->free != seen->free || c->free != node_free[n] ||
-            c->used != seen->used || c->reserved != seen->reserved ||
+            c->used + (uint32_t)delta_node[n] != seen->used ||
+            c->cached - (uint32_t)delta_node[n] != seen->cached || c->reserved != seen->reserved ||
             c->unreachable != seen->unreachable ||
-            c->total != c->free + c->used + c->reserved + c->unreachable)
+            c->total != c->free + c->used + c->reserved + c->unreachable + c->cached)
             errors += check_failed(0, "a node's page counters differ from the page array");
     }
     for (uint32_t p = pfn_of(pmm_data.meta_phys);
@@ -274,6 +359,7 @@ int pmm_check(void)
         }
     }
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
     mm_unlock(outer);
     return errors;
 }

@@ -28,13 +28,24 @@ per_pair() {
 }
 one=$(per_pair one "$pairs" one)
 two=$(per_pair two "$pairs" two)
+# build_ref COMMIT OUT: bench/pmm_pairs.c against that commit's mm/, host/, include/
+build_ref() {
+    src=$dir/ref-$1
+    [ -n "$cc" ] && git cat-file -e "$1^{commit}" 2>/dev/null &&
+        rm -rf "$src" && mkdir -p "$src" && git archive "$1" mm host include | tar -x -C "$src" &&
+        $cc -I"$src/include" -I"$src/mm" -I"$src/host" -o "$2" bench/pmm_pairs.c \
+            "$src"/mm/*.c "$src/host/glue.c" "$src/host/glue_common.c" -lpthread
+}
 blind=""
-src=$dir/numa-ref
-if [ -n "$cc" ] && git cat-file -e "$ref^{commit}" 2>/dev/null; then
-    rm -rf "$src" && mkdir -p "$src" && git archive "$ref" mm host include | tar -x -C "$src" &&
-        $cc -I"$src/include" -I"$src/mm" -I"$src/host" -o "$dir/pmm_pairs_ref" bench/pmm_pairs.c \
-            "$src"/mm/*.c "$src/host/glue.c" "$src/host/glue_common.c" -lpthread &&
-        blind=$(per_pair blind "$dir/pmm_pairs_ref" one)
+if build_ref "$ref" "$dir/pmm_pairs_ref"; then
+    blind=$(per_pair blind "$dir/pmm_pairs_ref" one)
+fi
+# the PMM just before its per-CPU lists (issue 12 item 3): the same pairs, then threads
+pcp_ref=2056496
+nopcp_one="" nopcp_two=""
+if build_ref "$pcp_ref" "$dir/pmm_pairs_nopcp"; then
+    nopcp_one=$(per_pair nopcp-one "$dir/pmm_pairs_nopcp" one)
+    nopcp_two=$(per_pair nopcp-two "$dir/pmm_pairs_nopcp" two)
 fi
 echo "  instructions per pmm_alloc_page + pmm_free_page pair (callgrind):"
 echo "    this PMM, one node: $one; two nodes (CPU 0 on node 0): $two"
@@ -45,4 +56,23 @@ if [ -n "$blind" ]; then
             b / a, (b <= a * 1.05 ? "met" : "MISSED"), c / a }'
 else
     echo "    the node-blind PMM of commit $ref: not built (no git history here): no comparison"
+fi
+if [ -n "$nopcp_one" ]; then
+    echo "  the per-CPU lists of single pages (issue 12 item 3): instructions per pair"
+    awk -v a="$nopcp_one" -v b="$one" -v c="$nopcp_two" -v d="$two" -v r="$pcp_ref" 'BEGIN {
+        printf "    one node: %d before (commit %s, no lists) -> %d with them: %.3fx\n", a, r, b, b / a
+        printf "    two nodes: %d before -> %d with them: %.3fx\n", c, d, d / c }'
+    # threads: the best of 3 runs each, wall clock (noisy on a shared machine)
+    best() { # PROGRAM N
+        for i in 1 2 3; do "$1" threads "$2"; done | awk '{ if (!b || $4 < b) b = $4 } END { print b }'
+    }
+    for n in 1 2; do
+        before=$(best "$dir/pmm_pairs_nopcp" $n)
+        after=$(best "$pairs" $n)
+        awk -v n=$n -v a="$before" -v b="$after" 'BEGIN {
+            printf "    %d thread(s) at once, ns per pair (best of 3, wall clock): %.1f before -> %.1f: %.2fx\n",
+                n, a, b, b / a }'
+    done
+else
+    echo "  the per-CPU lists: commit 2056496 (before them) not built (no git history): no comparison"
 fi
