@@ -189,6 +189,14 @@ static void rebuild_locked(void)
     }
 }
 
+/* Registrations taken so far (pmm_nodes_generation). */
+static uint32_t generation;
+
+uint32_t pmm_nodes_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
 int pmm_set_nodes(unsigned nodes, const pmm_node_range_t *ranges, unsigned nranges,
                   const uint8_t *cpu_node, unsigned ncpus, const uint8_t *distance)
 {
@@ -201,6 +209,7 @@ int pmm_set_nodes(unsigned nodes, const pmm_node_range_t *ranges, unsigned nrang
         pmm_nodes = next;
         if (pmm_data.npages)
             rebuild_locked();
+        __atomic_store_n(&generation, generation + 1, __ATOMIC_RELEASE);
     }
     pmm_unlock(f);
     if (bad) {
