@@ -54,6 +54,27 @@
  * kmalloc's size classes (kmalloc-8 ... kmalloc-512, 16-byte steps on
  * x86_64 where malloc must align to 16) are caches like any other, built in.
  *
+ * NUMA nodes (issue 13).  A slab is on the node of its page's frame
+ * (slab_t.node, read from the PMM: heap_page_node), and a cache keeps its
+ * partial and empty slabs on lists per node.  The design choice: a slab's
+ * page is always an ordinary heap page, so a slab for node N is made by
+ * moving the frame under a fresh heap page onto N when it is elsewhere
+ * (heap_rehome -> kmap_rehome: a frame of N from the PMM, the page remapped
+ * to it, its heap header copied, the old frame freed after one TLB
+ * shootdown), not by a heap of its own per node: the heap, its block map,
+ * the slab-page bits and the descriptor table stay as they are, and a slab's
+ * page goes back to the heap as any other.  An allocation for node N takes a
+ * slab of N's (partial, empty), else a new one on N while N has a free page;
+ * not strict, then the other nodes' slabs nearest first (SLIT), a new slab
+ * on the nearest node with a page, any slab.  Each node keeps up to
+ * SLAB_KEEP_EMPTY empty slabs.  The per-CPU caches fill from their CPU's home
+ * node (its node, or the nearest with memory: slab_cpu_t.node).  When the
+ * PMM's topology changes (pmm_nodes_generation), the next slab call under
+ * the lock reads every slab's node from its frame again and lists it anew
+ * (slab_nodes_sync); objects already in per-CPU caches stay there and are
+ * handed out as they are (a locality loss after a change, never a wrong
+ * count).  One node: every slab on node 0, lists[0] alone, nothing moved.
+ *
  * Debug build (MM_DEBUG) with the checks on: each object's stride ends in
  * a red zone of at least MM_REDZONE_MIN bytes (when one still fits the
  * page), and its record (size asked, call sites) sits in a table at the start
