@@ -287,8 +287,9 @@ static void *block_node_locked(const char *fn, size_t size, int node)
 
 static void *kmalloc_node_at(size_t size, int node, const char *file, uint32_t line)
 {
-    if (node == PMM_NODE_ANY && size <= SLAB_KMALLOC_MAX)
-        return kmalloc_at(size, file, line); /* (the CPU's cache holds its node's objects) */
+    /* (the CPU's cache holds its node's objects; one node: any block is on it) */
+    if (node == PMM_NODE_ANY && (size <= SLAB_KMALLOC_MAX || pmm_node_count() <= 1))
+        return kmalloc_at(size, file, line);
     heap_call_t call = api_enter("kmalloc_node", file, line);
     void *p = NULL;
     if (size && slab_node_ok("kmalloc_node", node)) {

@@ -3,7 +3,7 @@
  * kmem_cache_alloc_node, the per-CPU caches of a CPU on a node, frees across
  * nodes, page tables from the node of what they map, on 2- and 4-node layouts
  * the tests register with pmm_set_nodes over the simulated RAM, every
- * checker after every step.
+ * checker after every step; and one node, where the node calls are the plain ones.
  *
  * Where an object is: the node of the frame behind its page, by the PMM
  * (pmm_page_node of vmm_get_physical), never by the slab's own word.
@@ -428,6 +428,48 @@ static void test_check_finds_a_forged_slab_node(void **state)
     assert_int_equal(kmem_cache_destroy(c), 0);
 }
 
+/* ---- one node (nothing registered): the node calls are the plain ones ---- */
+
+static int one_node(void **state)
+{
+    (void)state;
+    host_forced_cpu_id = 0;
+    fresh_every_layer(RAM);
+    assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
+    return 0;
+}
+
+static void test_one_node(void **state)
+{
+    (void)state;
+    kmem_cache_t *c = kmem_cache_create("node-one", 50, 0, NULL);
+    void *a = kmalloc_node(100, 0), *b = kmalloc_node(5000, PMM_NODE_ANY),
+         *d = kmalloc_node(5000, 0 | PMM_NODE_STRICT), *e = kmem_cache_alloc_node(c, 0),
+         *f = kmem_cache_alloc_node(c, PMM_NODE_ANY);
+    assert_on(a, 100, 0);
+    assert_on(b, 5000, 0);
+    assert_on(d, 5000, 0);
+    assert_on(e, 50, 0);
+    assert_on(f, 50, 0);
+    check_every_layer();
+    host_console_clear();
+    assert_null(kmalloc_node(100, 1));
+    assert_true(host_console_has("kmalloc_node: node 1: no such node (1 node;"));
+    kmem_cache_dump(); /* one node: no node column */
+    assert_false(host_console_has("node:objects/slabs"));
+    uint32_t objects, slabs;
+    node_counts(c, 0, &objects, &slabs);
+    assert_true(objects >= 2);
+    kfree(a);
+    kfree(b);
+    kfree(d);
+    kmem_cache_free(c, e);
+    kmem_cache_free(c, f);
+    check_every_layer();
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    assert_int_equal(errors_now(), 1); /* the bad node's line */
+}
+
 /* ---- random runs: node-local, strict, fallback, CPUs, cross-node frees ---- */
 
 typedef struct {
@@ -539,6 +581,7 @@ static void test_random_four_nodes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_node, one_node, one_node_again),
         T2(test_node_objects_on_their_node),
         T2(test_strict_fails_fallback_serves),
         T2(test_bad_nodes_refused),
