@@ -121,6 +121,16 @@ int heap_check(void);
  */
 void *kmalloc_aligned(size_t size, size_t align);
 
+/*
+ * size bytes on NUMA node `node` (pmm.h: a node, node | PMM_NODE_STRICT, or
+ * PMM_NODE_ANY: the calling CPU's, exactly kmalloc): up to 512 bytes an
+ * object of a size-class slab whose page is on that node, more a block of
+ * whole pages each moved onto it.  Not strict: that node while it has
+ * memory, else the nearest.  Strict: that node or NULL (one out-of-memory
+ * line).  A node that does not exist: one line, NULL.  Freed by plain kfree.
+ */
+void *kmalloc_node(size_t size, int node);
+
 /* Bytes usable at ptr (at least what was asked; 0 for NULL or a bad pointer, reported). */
 size_t kmalloc_usable_size(void *ptr);
 
@@ -166,13 +176,16 @@ void kfree_debug(void *ptr, const char *file, uint32_t line);
 void *kcalloc_debug(size_t count, size_t size, const char *file, uint32_t line);
 void *krealloc_debug(void *ptr, size_t size, const char *file, uint32_t line);
 void *kmalloc_aligned_debug(size_t size, size_t align, const char *file, uint32_t line);
+void *kmalloc_node_debug(size_t size, int node, const char *file, uint32_t line);
 #ifndef MM_PREFIX
+#define kmalloc_node(size, node)     kmalloc_node_debug((size), (node), __FILE__, __LINE__)
 #define kmalloc(size)                kmalloc_debug((size), __FILE__, __LINE__)
 #define kfree(ptr)                   kfree_debug((ptr), __FILE__, __LINE__)
 #define kcalloc(count, size)         kcalloc_debug((count), (size), __FILE__, __LINE__)
 #define krealloc(ptr, size)          krealloc_debug((ptr), (size), __FILE__, __LINE__)
 #define kmalloc_aligned(size, align) kmalloc_aligned_debug((size), (align), __FILE__, __LINE__)
 #else /* kmalloc is already a macro (mm_kmalloc, mm_names.h): the call site goes on that name */
+#define mm_kmalloc_node(size, node)     kmalloc_node_debug((size), (node), __FILE__, __LINE__)
 #define mm_kmalloc(size)                kmalloc_debug((size), __FILE__, __LINE__)
 #define mm_kfree(ptr)                   kfree_debug((ptr), __FILE__, __LINE__)
 #define mm_kcalloc(count, size)         kcalloc_debug((count), (size), __FILE__, __LINE__)

@@ -312,6 +312,11 @@ int pmm_node_count(void);
 int pmm_cpu_node(int cpu);
 /* The node of a page of RAM the PMM describes, or -1 (not RAM, beyond the descriptors). */
 int pmm_page_node(paddr_t phys);
+/*
+ * How many registrations pmm_set_nodes took (0: none yet): a layer that keeps
+ * nodes of its own (the slabs' node of each page) sees the topology changed.
+ */
+uint32_t pmm_nodes_generation(void);
 
 /* One page / a run as pmm_alloc_page(s), on `node` (maybe | PMM_NODE_STRICT): 0 if none. */
 paddr_t pmm_alloc_page_node(int node);

@@ -58,6 +58,15 @@ typedef struct kmem_cache kmem_cache_t;
 kmem_cache_t *kmem_cache_create(const char *name, size_t size, size_t align,
                                 void (*ctor)(void *obj));
 void *kmem_cache_alloc(kmem_cache_t *cache);
+/*
+ * An object from a slab whose page is on NUMA node `node` (pmm.h: a node,
+ * node | PMM_NODE_STRICT, or PMM_NODE_ANY: the calling CPU's, as
+ * kmem_cache_alloc).  Not strict: that node while it has memory (a new
+ * slab's page moved onto it, if need be), else the nearest node's slabs.
+ * Strict: that node or NULL (one out-of-memory line).  A node that does not
+ * exist: one line, NULL.  kmem_cache_free frees it as any other object.
+ */
+void *kmem_cache_alloc_node(kmem_cache_t *cache, int node);
 void kmem_cache_free(kmem_cache_t *cache, void *obj);
 /* 0 when destroyed; -1 (reported) while objects are live or for a bad cache. */
 int kmem_cache_destroy(kmem_cache_t *cache);
@@ -86,6 +95,12 @@ typedef struct {
 
 /* 0 and *stats filled, or -1 (reported) for a bad cache. */
 int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *stats);
+/*
+ * Node `node`'s part of a cache: *slabs its slabs (pages on that node),
+ * *objects its objects out of them (callers' and those per-CPU caches keep).
+ * 0, or -1 (one line) for a bad cache, node or NULL pointer.
+ */
+int kmem_cache_node_stats(kmem_cache_t *cache, int node, uint32_t *slabs, uint32_t *objects);
 /* Objects CPU `cpu` keeps in its per-CPU caches now (all caches; 0 for a CPU without one). */
 uint32_t kmem_cache_cpu_objects(int cpu);
 
@@ -99,12 +114,17 @@ int kmem_cache_check(void);
 #ifdef MM_DEBUG
 void *kmem_cache_alloc_debug(kmem_cache_t *cache, const char *file, uint32_t line);
 void kmem_cache_free_debug(kmem_cache_t *cache, void *obj, const char *file, uint32_t line);
+void *kmem_cache_alloc_node_debug(kmem_cache_t *cache, int node, const char *file, uint32_t line);
 #ifndef MM_PREFIX
 #define kmem_cache_alloc(cache)     kmem_cache_alloc_debug((cache), __FILE__, __LINE__)
 #define kmem_cache_free(cache, obj) kmem_cache_free_debug((cache), (obj), __FILE__, __LINE__)
+#define kmem_cache_alloc_node(cache, node)                                                         \
+    kmem_cache_alloc_node_debug((cache), (node), __FILE__, __LINE__)
 #else /* on the names mm_names.h makes of them (see memory.h) */
 #define mm_kmem_cache_alloc(cache)     kmem_cache_alloc_debug((cache), __FILE__, __LINE__)
 #define mm_kmem_cache_free(cache, obj) kmem_cache_free_debug((cache), (obj), __FILE__, __LINE__)
+#define mm_kmem_cache_alloc_node(cache, node)                                                      \
+    kmem_cache_alloc_node_debug((cache), (node), __FILE__, __LINE__)
 #endif
 #endif
 

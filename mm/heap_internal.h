@@ -68,6 +68,17 @@ static inline void heap_leave(heap_call_t call)
     heap_api_swap(call.outer);
     mm_unlock(call.flags);
 }
+/*
+ * Heap page `page` (page-aligned, wholly the caller's block: a slab page just
+ * taken, a kmalloc_node block's page) onto a frame of NUMA node `node` (a
+ * node, maybe | PMM_NODE_STRICT), its first `keep` bytes kept (kmap_rehome;
+ * the rest is not copied).  Returns the node of its frame now, or -1: strict
+ * and that node has no free page (nothing changed).  An early-heap page
+ * cannot move: its frame's node, or -1 if strict and that is not `node`.
+ */
+int heap_rehome(const char *fn, uintptr_t page, int node, unsigned keep);
+/* The NUMA node of heap page `page`'s frame (0: a page the PMM does not describe). */
+unsigned heap_page_node(uintptr_t page);
 /* The slab page holding addr, or 0 if addr is not in a slab page. */
 uintptr_t heap_slab_page_of(uintptr_t addr);
 /*
@@ -121,6 +132,8 @@ void slab_enable(void);
  * memory.  fn: the public call (kmalloc, kcalloc, krealloc...), for reports.
  */
 void *slab_kmalloc(const char *fn, size_t size, size_t align);
+/* The same on NUMA node `node` (slab_cache_alloc_node): NULL also when strict and it has none. */
+void *slab_kmalloc_node(const char *fn, size_t size, size_t align, int node);
 /* kfree of a slab object at ptr in slab page `page`: 1, or 0 after reporting a bad pointer. */
 int slab_kfree(const char *fn, uintptr_t page, void *ptr);
 /* Usable bytes of the object at ptr, or 0 after reporting a bad pointer. */

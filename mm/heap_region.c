@@ -82,6 +82,42 @@ int heap_region_add(uintptr_t start, size_t size, vaddr_t vbase)
     return 0;
 }
 
+/* ---------------------------------------------------------- NUMA nodes ---- */
+
+/* The frame behind heap page `page`, or 0 (no region of ours, not mapped). */
+static paddr_t page_frame(uintptr_t page, heap_region_t **rp)
+{
+    heap_region_t *r = heap_region_of(page);
+    *rp = r;
+    if (!r)
+        return 0;
+    if (!r->vbase) /* the early heap: direct, at HEAP_START */
+        return (paddr_t)(HEAP_START + (page - r->start));
+    return kmap_phys(r->vbase + (vaddr_t)(page - r->start));
+}
+
+unsigned heap_page_node(uintptr_t page)
+{
+    heap_region_t *r;
+    paddr_t phys = page_frame(page, &r);
+    int n = phys ? pmm_page_node(phys) : -1;
+    return n < 0 ? 0 : (unsigned)n;
+}
+
+int heap_rehome(const char *fn, uintptr_t page, int node, unsigned keep)
+{
+    heap_region_t *r;
+    paddr_t phys = page_frame(page, &r);
+    int strict = node != PMM_NODE_ANY && (node & PMM_NODE_STRICT);
+    int want = node == PMM_NODE_ANY ? pmm_cpu_node(PMM_NODE_ANY) : node & ~PMM_NODE_STRICT;
+    if (phys && r->vbase && pmm_node_count() > 1)
+        return kmap_rehome(fn, r->vbase + (vaddr_t)(page - r->start),
+                           want | strict * PMM_NODE_STRICT, keep, PMM_OWNER_HEAP);
+    int now = phys ? pmm_page_node(phys) : -1;
+    now = now < 0 ? 0 : now;
+    return strict && now != want ? -1 : now;
+}
+
 /* ------------------------------------------------------- virtual heap ---- */
 
 heap_region_t *heap_growing_region(void)

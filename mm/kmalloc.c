@@ -254,6 +254,61 @@ static inline void *kmalloc_aligned_at(size_t size, size_t align, const char *fi
     return fast ? fast : kmalloc_aligned_shared(size, align, file, line);
 }
 
+/*
+ * kmalloc_node's block (more than SLAB_KMALLOC_MAX bytes, or no size classes
+ * yet): whole pages, its header at the first one's start as a slab page's,
+ * so no other block shares them; each page then moved onto the node
+ * (heap_rehome).  NULL, quiet (the caller reports): no memory, or strict and
+ * the node has no free page (the block goes back).
+ */
+static void *block_node_locked(const char *fn, size_t size, int node)
+{
+    size_t want = debug_size(size);
+    if (want == (size_t)-1 || want > HEAP_MAX_REQUEST - PAGE_SIZE)
+        return NULL;
+    size_t pages = (want + HDR + PAGE_SIZE - 1) / PAGE_SIZE;
+    size_t need = pages * PAGE_SIZE - HDR;
+    heap_block_t *b = heap_alloc_aligned(fn, need, PAGE_SIZE, HDR);
+    for (int step = 0; !b && step < SLAB_RELIEF_STEPS; step++) {
+        if (slab_relieve(fn, step))
+            b = heap_alloc_aligned(fn, need, PAGE_SIZE, HDR);
+    }
+    for (size_t i = 0; b && i < pages; i++) {
+        if (heap_rehome(fn, (uintptr_t)b + i * PAGE_SIZE, node, i ? 0 : (unsigned)HDR) < 0) {
+            heap_free_block(fn, heap_region_of((uintptr_t)b), b);
+            b = NULL;
+        }
+    }
+    if (!b)
+        return NULL;
+    heap_state.allocs++;
+    return armed(block_payload(b), size);
+}
+
+static void *kmalloc_node_at(size_t size, int node, const char *file, uint32_t line)
+{
+    /* (the CPU's cache holds its node's objects; one node: any block is on it) */
+    if (node == PMM_NODE_ANY && (size <= SLAB_KMALLOC_MAX || pmm_node_count() <= 1))
+        return kmalloc_at(size, file, line);
+    heap_call_t call = api_enter("kmalloc_node", file, line);
+    void *p = NULL;
+    if (size && slab_node_ok("kmalloc_node", node)) {
+        p = size <= SLAB_KMALLOC_MAX ? slab_kmalloc_node("kmalloc_node", size, 1, node) : NULL;
+        if (p)
+            heap_state.allocs++;
+        else
+            p = block_node_locked("kmalloc_node", size, node);
+        if (!p) {
+            mm_oom_failed();
+            mm_oom_printf("kmalloc_node: %lu bytes on node %d%s: out of memory\n",
+                          (unsigned long)size, node == PMM_NODE_ANY ? -1 : node & ~PMM_NODE_STRICT,
+                          node != PMM_NODE_ANY && node & PMM_NODE_STRICT ? " (strict)" : "");
+        }
+    }
+    heap_leave(call);
+    return p;
+}
+
 /* Bytes usable at ptr (the debug build: exactly what was asked), or 0 after a report. */
 static size_t usable_locked(const char *fn, void *ptr)
 {
@@ -408,6 +463,11 @@ void *(kmalloc_aligned)(size_t size, size_t align)
     return kmalloc_aligned_at(size, align, NULL, 0);
 }
 
+void *(kmalloc_node)(size_t size, int node)
+{
+    return kmalloc_node_at(size, node, NULL, 0);
+}
+
 #ifdef MM_DEBUG
 void *kmalloc_debug(size_t size, const char *file, uint32_t line)
 {
@@ -432,6 +492,11 @@ void *krealloc_debug(void *ptr, size_t size, const char *file, uint32_t line)
 void *kmalloc_aligned_debug(size_t size, size_t align, const char *file, uint32_t line)
 {
     return kmalloc_aligned_at(size, align, file, line);
+}
+
+void *kmalloc_node_debug(size_t size, int node, const char *file, uint32_t line)
+{
+    return kmalloc_node_at(size, node, file, line);
 }
 
 /* Every object in quarantine back to the heap now (each checked first): how many. */

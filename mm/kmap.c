@@ -170,6 +170,58 @@ void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
     kmap_unmap_run(fn, virt, 1, owner);
 }
 
+int kmap_rehome(const char *fn, vaddr_t virt, int node, unsigned keep, pmm_owner_t owner)
+{
+    int r = range_of(virt);
+    paddr_t old = r < 0 || virt & (PAGE_SIZE - 1) ? 0 : glue_kmapped(virt);
+    if (!old || keep > KMAP_REHOME_KEEP) {
+        mm_report("%s: 0x%08lx: not a mapped page of mm/'s (or keep %u > %u): not moved", fn,
+                  (unsigned long)virt, keep, (unsigned)KMAP_REHOME_KEEP);
+        return -1;
+    }
+    int strict = node != PMM_NODE_ANY && (node & PMM_NODE_STRICT);
+    int want = node == PMM_NODE_ANY ? pmm_cpu_node(PMM_NODE_ANY) : node & ~PMM_NODE_STRICT;
+    int was = pmm_page_node(old);
+    if (was == want)
+        return was;
+    /* no reclaim: its hooks would change the heap this page is in the middle of */
+    paddr_t frame = pmm_alloc_owner_node(1, 0, owner | PMM_NO_RECLAIM, node);
+    int now = frame ? pmm_page_node(frame) : -1;
+    if (!frame || now == was) { /* none free, or only on the node it is on already */
+        if (frame)
+            pmm_free_pages_owner(frame, 1, owner);
+        return strict ? -1 : was;
+    }
+    unsigned char head[KMAP_REHOME_KEEP];
+    memcpy(head, (const void *)glue_virt_to_ptr(virt), keep);
+    glue_irqflags_t f = mm_lock();
+    paddr_t phys = glue_kunmap(virt);
+    if (phys && counts[r])
+        counts[r]--;
+    /*
+     * The slot's page table stays while another page of it is mapped (the
+     * heap's pages around this one); if it went, mapping needs a new one, and
+     * without it the old frame goes back where it was: nothing is lost.
+     */
+    if (kmap_page(virt, frame) < 0) {
+        pmm_free_pages_owner(frame, 1, owner);
+        if (!phys || kmap_page(virt, phys) < 0)
+            glue_panic("kmap_rehome: a page taken from under a heap block cannot be mapped back");
+        mm_unlock(f);
+        return strict ? -1 : was;
+    }
+    memcpy(glue_virt_to_ptr(virt), head, keep);
+    if (phys && pmm_page_owner(phys) == owner)
+        pmm_free_held(fn, phys,
+                      owner); /* freed after the shootdown: other CPUs may still reach it */
+    else if (phys)
+        mm_report("%s: 0x%08lx: mapped 0x%08lx, not a %s page in the PMM: unmapped, not freed", fn,
+                  (unsigned long)virt, (unsigned long)phys, pmm_owner_name(owner));
+    pmm_tlb_shootdown_free(virt, 1);
+    mm_unlock(f);
+    return now;
+}
+
 paddr_t kmap_phys(vaddr_t virt)
 {
     return range_of(virt) < 0 ? 0 : (paddr_t)glue_kmapped(virt & ~(vaddr_t)(PAGE_SIZE - 1));

@@ -64,6 +64,20 @@ void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner);
  * go back to the PMM.  No page was mapped: no shootdown.
  */
 void kmap_unmap_run(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_t owner);
+/*
+ * Move the mapped page at virt onto a frame of NUMA node `node` (a node, maybe
+ * | PMM_NODE_STRICT): a frame of that node (else, not strict, of the nearest
+ * node that has one) is taken as owner's, virt is remapped to it, its first
+ * `keep` bytes (at most KMAP_REHOME_KEEP) are copied over, and the old frame
+ * goes back to the PMM after one glue_tlb_shootdown.  The rest of the page is
+ * NOT copied: only for a page nobody but the caller uses, whose contents past
+ * `keep` do not matter yet (a heap block just taken).  Returns the node of
+ * the frame now behind virt (unchanged if it was on `node` already, or no
+ * better frame was free), or -1: not a mapped page of ours, or strict and
+ * `node` has no free page (then nothing changed).
+ */
+#define KMAP_REHOME_KEEP 64
+int kmap_rehome(const char *fn, vaddr_t virt, int node, unsigned keep, pmm_owner_t owner);
 /* The physical page behind virt, 0 if none. */
 paddr_t kmap_phys(vaddr_t virt);
 /* Pages mapped through kmap_page and not unmapped since, in one range. */

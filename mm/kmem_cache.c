@@ -121,10 +121,13 @@ int slab_check_locked(const char *fn, uint32_t held)
 {
     int errors = 0;
     uint32_t own_seen[NCACHES] = {0}; /* bit n: CPU n's own slab of the cache was seen */
+    slab_nodes_sync(); /* (the topology changed: each slab's node read from its frame again) */
     for (kmem_cache_t *c = slab_all.caches; c < slab_all.caches + NCACHES; c++) {
         if (c->magic && !slab_cache_ok(c))
             errors += check_failed(c, "cache slot's magic is not keyed by its address", "?");
         c->seen_slabs = c->seen_live = c->seen_partial = c->seen_empty = c->seen_cached = 0;
+        memset(c->seen_node_slabs, 0, sizeof(c->seen_node_slabs));
+        memset(c->seen_node_live, 0, sizeof(c->seen_node_live));
     }
     for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
         slab_t *s = slab_desc_of(page);
@@ -140,6 +143,13 @@ int slab_check_locked(const char *fn, uint32_t held)
             continue;
         }
         kmem_cache_t *c = s->cache;
+        if (s->node >= slab_all.nodes || s->node != heap_page_node(page)) {
+            errors +=
+                check_failed((void *)page, "slab's node is not the node of its frame", c->name);
+            continue;
+        }
+        c->seen_node_slabs[s->node]++;
+        c->seen_node_live[s->node] += s->inuse;
         for (unsigned w = 0; w < SLAB_MAP_WORDS; w++) {
             uint32_t cm = __atomic_load_n(&s->cmap[w], __ATOMIC_RELAXED);
             if (held == MAG_ALL && (cm & ~s->map[w])) {
@@ -162,22 +172,32 @@ int slab_check_locked(const char *fn, uint32_t held)
     for_each_cache(c)
     {
         uint32_t listed[2] = {0, 0};
-        for (int st = SLAB_PARTIAL; st <= SLAB_EMPTY; st++) {
-            slab_t *prev = NULL;
-            for (slab_t *s = c->lists[st]; s; prev = s, s = s->next) {
-                if (heap_slab_page_of(s->page) != s->page || slab_desc_of(s->page) != s ||
-                    s->cache != c) {
-                    errors += check_failed(s, "list holds something that is not its slab", c->name);
-                    break;
+        for (unsigned node = 0; node < PMM_MAX_NODES; node++) {
+            if (c->node_slabs[node] != c->seen_node_slabs[node] ||
+                c->node_live[node] != c->seen_node_live[node])
+                errors += check_failed(c, "cache's counts per node differ from its slabs", c->name);
+            for (int st = SLAB_PARTIAL; st <= SLAB_EMPTY; st++) {
+                slab_t *prev = NULL;
+                uint32_t here = 0;
+                for (slab_t *s = c->lists[node][st]; s; prev = s, s = s->next) {
+                    if (heap_slab_page_of(s->page) != s->page || slab_desc_of(s->page) != s ||
+                        s->cache != c) {
+                        errors +=
+                            check_failed(s, "list holds something that is not its slab", c->name);
+                        break;
+                    }
+                    if (slab_state(s) != st)
+                        errors += check_failed(s, "slab on the list of another state", c->name);
+                    if (s->node != node)
+                        errors += check_failed(s, "slab on the list of another node", c->name);
+                    if (s->prev != prev)
+                        errors += check_failed(s, "slab list back link is wrong", c->name);
+                    if (++here > c->slabs) {
+                        errors += check_failed(s, "slab list longer than the slab count", c->name);
+                        break;
+                    }
                 }
-                if (slab_state(s) != st)
-                    errors += check_failed(s, "slab on the list of another state", c->name);
-                if (s->prev != prev)
-                    errors += check_failed(s, "slab list back link is wrong", c->name);
-                if (++listed[st] > c->slabs) {
-                    errors += check_failed(s, "slab list longer than the slab count", c->name);
-                    break;
-                }
+                listed[st] += here;
             }
         }
         for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
@@ -283,6 +303,29 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
     return obj;
 }
 
+/* kmem_cache_alloc_node: PMM_NODE_ANY is kmem_cache_alloc; a node the shared way, on it. */
+static void *cache_alloc_node_at(kmem_cache_t *cache, int node, const char *file, uint32_t line)
+{
+    if (node == PMM_NODE_ANY)
+        return cache_alloc_at(cache, file, line);
+    heap_call_t call = heap_enter("kmem_cache_alloc_node");
+    void *obj = NULL;
+    dbg_site(file, line);
+    if (idle_cache("kmem_cache_alloc_node", cache) && slab_node_ok("kmem_cache_alloc_node", node)) {
+        obj = slab_cache_alloc_node("kmem_cache_alloc_node", cache, node);
+        if (!obj) {
+            mm_oom_failed();
+            mm_oom_printf("kmem_cache_alloc_node: cache '%s': node %d%s: out of memory\n",
+                          cache->name, node & ~PMM_NODE_STRICT,
+                          node & PMM_NODE_STRICT ? " (strict)" : "");
+        }
+        if (obj && dbg_on())
+            slab_arm_object(cache, obj, cache->size);
+    }
+    heap_leave(call);
+    return obj;
+}
+
 static void cache_free_at(kmem_cache_t *cache, void *obj, const char *file, uint32_t line)
 {
     if (!obj || mag_cache_free(cache, obj))
@@ -319,7 +362,17 @@ void(kmem_cache_free)(kmem_cache_t *cache, void *obj)
     cache_free_at(cache, obj, NULL, 0);
 }
 
+void *(kmem_cache_alloc_node)(kmem_cache_t *cache, int node)
+{
+    return cache_alloc_node_at(cache, node, NULL, 0);
+}
+
 #ifdef MM_DEBUG
+void *kmem_cache_alloc_node_debug(kmem_cache_t *cache, int node, const char *file, uint32_t line)
+{
+    return cache_alloc_node_at(cache, node, file, line);
+}
+
 void *kmem_cache_alloc_debug(kmem_cache_t *cache, const char *file, uint32_t line)
 {
     return cache_alloc_at(cache, file, line);
@@ -434,6 +487,27 @@ int kmem_cache_get_stats(kmem_cache_t *cache, kmem_cache_stats_t *st)
     return result;
 }
 
+int kmem_cache_node_stats(kmem_cache_t *cache, int node, uint32_t *slabs, uint32_t *objects)
+{
+    heap_call_t call = heap_enter("kmem_cache_node_stats");
+    int result = -1;
+    if (!slabs || !objects) {
+        mm_report("kmem_cache_node_stats: NULL slabs or objects pointer");
+    } else if (checked_cache("kmem_cache_node_stats", cache)) {
+        slab_nodes_sync();
+        if (node < 0 || (unsigned)node >= slab_all.nodes) {
+            mm_report("kmem_cache_node_stats: node %d: no such node (%u node%s)", node,
+                      slab_all.nodes, slab_all.nodes == 1 ? "" : "s");
+        } else {
+            *slabs = cache->node_slabs[node];
+            *objects = cache->node_live[node];
+            result = 0;
+        }
+    }
+    heap_leave(call);
+    return result;
+}
+
 uint32_t kmem_cache_cpu_objects(int cpu)
 {
     if (cpu < 0 || cpu >= MM_MAX_CPUS)
@@ -462,17 +536,22 @@ void kmem_cache_dump(void)
     glue_irqflags_t flags;
     uint32_t held = mag_lock_all(&flags);
     heap_call_t call = heap_enter("kmem_cache_dump");
-    mm_printf("%-16s %8s %8s %6s %6s %6s %6s %6s\n", "cache", "live", "peak", "size", "stride",
-              "/slab", "slabs", "cpu");
+    slab_nodes_sync();
+    unsigned nodes = slab_all.nodes;
+    mm_printf("%-16s %8s %8s %6s %6s %6s %6s %6s%s\n", "cache", "live", "peak", "size", "stride",
+              "/slab", "slabs", "cpu", nodes > 1 ? "  node:objects/slabs" : "");
     for_each_cache(c)
     {
         uint32_t cached, allocs, frees;
         cpu_counts(c, &cached, &allocs, &frees);
         if (c->builtin && !c->slabs && !c->allocs && !allocs)
             continue;
-        mm_printf("%-16s %8u %8u %6u %6u %6u %6u %6u\n", c->name, (unsigned)(c->live - cached),
+        mm_printf("%-16s %8u %8u %6u %6u %6u %6u %6u", c->name, (unsigned)(c->live - cached),
                   (unsigned)c->peak_live, (unsigned)c->size, (unsigned)c->stride,
                   (unsigned)c->per_slab, (unsigned)c->slabs, (unsigned)cached);
+        for (unsigned n = 0; nodes > 1 && n < nodes; n++) /* (objects: out of the slabs) */
+            mm_printf(" %u:%u/%u", n, (unsigned)c->node_live[n], (unsigned)c->node_slabs[n]);
+        mm_printf("\n");
     }
     heap_leave(call);
     mag_unlock_all(held, flags);

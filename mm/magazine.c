@@ -25,6 +25,12 @@
  *   wrong cache       the slab descriptor names another cache        a load, a compare
  *   double free       map bit clear (free in its slab), or the       a load; lock bts
  *                     cmap bit already set (in some CPU's cache)
+ *   another node's    the slab's node is not this CPU's home node    two loads, a compare
+ *     object          (slab_cpu_t.node): back to its own slab, the
+ *                     shared way (measured: 5 instructions a free)
+ *
+ * A CPU's magazines are filled from its home node's slabs (slab.c), so the
+ * objects it hands out are its node's while that node has memory.
  *
  * The cmap bit is set with one locked bit-test-and-set (lock bts), so two
  * CPUs freeing the same object at once cannot both win: the loser, like every

@@ -113,8 +113,9 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
     slab_t *s = mag_desc_of(page);
     kmem_cache_t *c = s ? __atomic_load_n(&s->cache, __ATOMIC_RELAXED) : NULL;
     uintptr_t off = (uintptr_t)ptr - page;
-    if (!c || (want ? want != c : !c->builtin) || off < c->first)
-        goto shared;
+    if (!c || (want ? want != c : !c->builtin) || off < c->first ||
+        __atomic_load_n(&s->node, __ATOMIC_RELAXED) != __atomic_load_n(&pc->node, __ATOMIC_RELAXED))
+        goto shared; /* (another node's object: back to its own slab, not into this CPU's cache) */
     unsigned i = slab_index(c, off);
     uint32_t bit = 1u << (i % 32);
     if (off - c->first != (uintptr_t)i * c->stride ||

@@ -74,6 +74,8 @@
 #define heap_size_class          mm_heap_size_class
 #define heap_slab_bit            mm_heap_slab_bit
 #define heap_slab_bit_set        mm_heap_slab_bit_set
+#define heap_page_node           mm_heap_page_node
+#define heap_rehome              mm_heap_rehome
 #define heap_slab_page_alloc     mm_heap_slab_page_alloc
 #define heap_slab_page_free      mm_heap_slab_page_free
 #define heap_slab_page_next      mm_heap_slab_page_next
@@ -88,6 +90,7 @@
 #define kmap_page                mm_kmap_page
 #define kmap_phys                mm_kmap_phys
 #define kmap_ready               mm_kmap_ready
+#define kmap_rehome              mm_kmap_rehome
 #define kmap_reset_range         mm_kmap_reset_range
 #define kmap_unmap               mm_kmap_unmap
 #define kmap_unmap_run           mm_kmap_unmap_run
@@ -112,6 +115,7 @@
 #define slab_all                 mm_slab_all
 #define slab_arm_object          mm_slab_arm_object
 #define slab_cache_alloc         mm_slab_cache_alloc
+#define slab_cache_alloc_node    mm_slab_cache_alloc_node
 #define slab_cache_init          mm_slab_cache_init
 #define slab_cache_ok            mm_slab_cache_ok
 #define slab_cache_shrink        mm_slab_cache_shrink
@@ -131,6 +135,9 @@
 #define slab_enable              mm_slab_enable
 #define slab_kfree               mm_slab_kfree
 #define slab_kmalloc             mm_slab_kmalloc
+#define slab_kmalloc_node        mm_slab_kmalloc_node
+#define slab_node_ok             mm_slab_node_ok
+#define slab_nodes_sync          mm_slab_nodes_sync
 #define slab_meta_reserve        mm_slab_meta_reserve
 #define slab_meta_trim_locked    mm_slab_meta_trim_locked
 #define slab_object_free         mm_slab_object_free

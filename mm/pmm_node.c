@@ -189,6 +189,14 @@ static void rebuild_locked(void)
     }
 }
 
+/* Registrations taken so far (pmm_nodes_generation). */
+static uint32_t generation;
+
+uint32_t pmm_nodes_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
 int pmm_set_nodes(unsigned nodes, const pmm_node_range_t *ranges, unsigned nranges,
                   const uint8_t *cpu_node, unsigned ncpus, const uint8_t *distance)
 {
@@ -208,6 +216,7 @@ int pmm_set_nodes(unsigned nodes, const pmm_node_range_t *ranges, unsigned nrang
             if ((held >> c) & 1)
                 pmm_pcp[c].node = nodes > 1 && c < ncpus ? cpu_node[c] : 0;
         }
+        __atomic_store_n(&generation, generation + 1, __ATOMIC_RELEASE);
     }
     pmm_unlock(f);
     pmm_pcp_unlock_all(held);

@@ -54,6 +54,27 @@
  * kmalloc's size classes (kmalloc-8 ... kmalloc-512, 16-byte steps on
  * x86_64 where malloc must align to 16) are caches like any other, built in.
  *
+ * NUMA nodes (issue 13).  A slab is on the node of its page's frame
+ * (slab_t.node, read from the PMM: heap_page_node), and a cache keeps its
+ * partial and empty slabs on lists per node.  The design choice: a slab's
+ * page is always an ordinary heap page, so a slab for node N is made by
+ * moving the frame under a fresh heap page onto N when it is elsewhere
+ * (heap_rehome -> kmap_rehome: a frame of N from the PMM, the page remapped
+ * to it, its heap header copied, the old frame freed after one TLB
+ * shootdown), not by a heap of its own per node: the heap, its block map,
+ * the slab-page bits and the descriptor table stay as they are, and a slab's
+ * page goes back to the heap as any other.  An allocation for node N takes a
+ * slab of N's (partial, empty), else a new one on N while N has a free page;
+ * not strict, then the other nodes' slabs nearest first (SLIT), a new slab
+ * on the nearest node with a page, any slab.  Each node keeps up to
+ * SLAB_KEEP_EMPTY empty slabs.  The per-CPU caches fill from their CPU's home
+ * node (its node, or the nearest with memory: slab_cpu_t.node).  When the
+ * PMM's topology changes (pmm_nodes_generation), the next slab call under
+ * the lock reads every slab's node from its frame again and lists it anew
+ * (slab_nodes_sync); objects already in per-CPU caches stay there and are
+ * handed out as they are (a locality loss after a change, never a wrong
+ * count).  One node: every slab on node 0, lists[0] alone, nothing moved.
+ *
  * Debug build (MM_DEBUG) with the checks on: each object's stride ends in
  * a red zone of at least MM_REDZONE_MIN bytes (when one still fits the
  * page), and its record (size asked, call sites) sits in a table at the start
@@ -181,7 +202,7 @@ static void list_push(kmem_cache_t *c, slab_t *s)
     s->prev = s->next = NULL;
     if (st == SLAB_FULL)
         return;
-    slab_t **head = &c->lists[st];
+    slab_t **head = &c->lists[s->node][st];
     s->next = *head;
     if (*head)
         (*head)->prev = s;
@@ -195,7 +216,7 @@ static void list_del(kmem_cache_t *c, slab_t *s, int was)
     if (s->prev)
         s->prev->next = s->next;
     else
-        c->lists[was] = s->next;
+        c->lists[s->node][was] = s->next;
     if (s->next)
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
@@ -224,7 +245,13 @@ static slab_t *page_and_desc(const char *fn, void **page)
     return s;
 }
 
-static slab_t *slab_new(const char *fn, kmem_cache_t *c)
+/*
+ * A new slab of c on NUMA node `node` (a node, maybe | PMM_NODE_STRICT): its
+ * page's frame moved there if it is elsewhere (heap_rehome), else (not
+ * strict) on the nearest node with a free page.  NULL: no memory, or strict
+ * and the node has no free page.
+ */
+static slab_t *slab_new(const char *fn, kmem_cache_t *c, int node)
 {
     void *page;
     slab_t *s = page_and_desc(fn, &page);
@@ -234,7 +261,13 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
     }
     if (!s)
         return NULL;
+    int at = slab_all.nodes > 1 ? heap_rehome(fn, (uintptr_t)page, node, HDR) : 0;
+    if (at < 0) {
+        heap_slab_page_free(page); /* quiet: the caller reports a strict allocation's failure */
+        return NULL;
+    }
     memset(s, 0, sizeof(*s));
+    __atomic_store_n(&s->node, (uint8_t)at, __ATOMIC_RELAXED);
     s->page = (uintptr_t)page;
     s->total = (uint16_t)c->per_slab;
     s->cache = c;
@@ -252,9 +285,12 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c)
             c->ctor(slab_object(s, i));
         c->constructing = 0;
         s->building = 0;
+        if (slab_all.nodes > 1) /* (a ctor's allocation may have seen the topology change) */
+            __atomic_store_n(&s->node, (uint8_t)heap_page_node(s->page), __ATOMIC_RELAXED);
     }
     list_push(c, s);
     c->slabs++;
+    c->node_slabs[s->node]++;
     return s;
 }
 
@@ -266,6 +302,7 @@ static void slab_release(kmem_cache_t *c, slab_t *s)
     }
     list_del(c, s, SLAB_EMPTY);
     c->slabs--;
+    c->node_slabs[s->node]--;
     uintptr_t page = s->page;
     __atomic_store_n(&s->cache, NULL, __ATOMIC_RELAXED); /* the free path reads it unlocked */
     for (unsigned w = 0; w < SLAB_MAP_WORDS; w++)
@@ -287,6 +324,7 @@ static void *slab_take(kmem_cache_t *c, slab_t *s)
             map_store(&s->map[w], s->map[w] | 1u << bit);
             s->hint = (uint16_t)w;
             s->inuse++;
+            c->node_live[s->node]++;
             slab_moved(c, s, was);
             return slab_object(s, w * 32 + bit);
         }
@@ -302,15 +340,6 @@ static void *slab_take_live(kmem_cache_t *c, slab_t *s)
     if (++c->live > c->peak_live)
         c->peak_live = c->live;
     return obj;
-}
-
-/* An object out of c's slabs (a new slab if none has room), or NULL: no memory. */
-static void *slab_out(const char *fn, kmem_cache_t *c)
-{
-    slab_t *s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
-    if (!s)
-        s = slab_new(fn, c);
-    return s ? slab_take_live(c, s) : NULL;
 }
 
 /* Does a CPU other than `cpu` fill its magazine of c from s? */
@@ -334,33 +363,172 @@ static slab_t *slab_unowned(const kmem_cache_t *c, unsigned cpu, slab_t *s)
     return NULL;
 }
 
+/* ------------------------------------------------------------- nodes ---- */
+
+/* Does node n have a free page now?  (Asked before a slab is made for it.) */
+static int node_has_free(unsigned n)
+{
+    pmm_node_stats_t st;
+    return pmm_get_node_stats((int)n, &st) == 0 && st.free_pages > 0;
+}
+
+/* Every node, nearest to `from` first (itself first; ties: the lower number): how many. */
+static unsigned nodes_by_distance(unsigned from, uint8_t order[PMM_MAX_NODES])
+{
+    pmm_node_stats_t st;
+    unsigned n = 0, nodes = slab_all.nodes ? slab_all.nodes : 1;
+    order[n++] = (uint8_t)from;
+    if (nodes <= 1 || pmm_get_node_stats((int)from, &st) < 0)
+        return n;
+    for (unsigned to = 0; to < nodes; to++) {
+        if (to == from)
+            continue;
+        unsigned j = n++;
+        while (j > 1 && st.distance[order[j - 1]] > st.distance[to]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = (uint8_t)to;
+    }
+    return n;
+}
+
+/* The node whose objects CPU cpu's magazines hold: its own, or the nearest with memory. */
+static unsigned home_node(unsigned cpu)
+{
+    if (slab_all.nodes <= 1)
+        return 0;
+    int own = pmm_cpu_node((int)cpu);
+    uint8_t order[PMM_MAX_NODES];
+    unsigned n = nodes_by_distance((unsigned)own, order);
+    for (unsigned k = 0; k < n; k++) {
+        pmm_node_stats_t st;
+        if (pmm_get_node_stats(order[k], &st) == 0 && st.total_pages)
+            return order[k];
+    }
+    return (unsigned)own;
+}
+
+void slab_nodes_sync(void)
+{
+    uint32_t gen = pmm_nodes_generation();
+    if (gen == slab_all.node_gen)
+        return;
+    slab_all.node_gen = gen;
+    int nodes = pmm_node_count();
+    slab_all.nodes = nodes > 0 && nodes <= PMM_MAX_NODES ? (unsigned)nodes : 1;
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+        __atomic_store_n(&slab_all.cpu[cpu].node, home_node(cpu), __ATOMIC_RELAXED);
+    for_each_cache(c)
+    {
+        memset(c->lists, 0, sizeof(c->lists));
+        memset(c->node_slabs, 0, sizeof(c->node_slabs));
+        memset(c->node_live, 0, sizeof(c->node_live));
+        memset(c->cpu_slab, 0, sizeof(c->cpu_slab));
+        c->empty_slabs = 0;
+    }
+    /* every slab listed again by the node of its frame (one being built: by slab_new after) */
+    for (uintptr_t page = heap_slab_page_next(0); page; page = heap_slab_page_next(page + 1)) {
+        slab_t *s = slab_desc_of(page);
+        if (!s || slab_problem(page))
+            continue; /* (slab_check reports a broken one) */
+        __atomic_store_n(&s->node, (uint8_t)heap_page_node(page), __ATOMIC_RELAXED);
+        s->cache->node_slabs[s->node]++;
+        s->cache->node_live[s->node] += s->inuse;
+        list_push(s->cache, s);
+    }
+}
+
+/* This CPU's home node (for PMM_NODE_ANY). */
+static unsigned this_home(void)
+{
+    int cpu = glue_cpu_id();
+    if ((unsigned)cpu < MM_MAX_CPUS)
+        return slab_all.cpu[cpu].node;
+    int n = pmm_cpu_node(cpu);
+    return (unsigned)n < slab_all.nodes ? (unsigned)n : 0;
+}
+
+int slab_node_ok(const char *fn, int node)
+{
+    int n = pmm_node_count();
+    if (node == PMM_NODE_ANY || (node >= 0 && (node & ~PMM_NODE_STRICT) < n))
+        return 1;
+    mm_report("%s: node %d: no such node (%d node%s; PMM_NODE_ANY, or a node maybe | "
+              "PMM_NODE_STRICT)",
+              fn, node, n, n == 1 ? "" : "s");
+    return 0;
+}
+
+/* A slab of node n's with room: partial first (no other CPU's if cpu < MM_MAX_CPUS), or NULL. */
+static slab_t *node_pick(kmem_cache_t *c, unsigned n, unsigned cpu)
+{
+    if (cpu < MM_MAX_CPUS) {
+        slab_t *s = slab_unowned(c, cpu, c->lists[n][SLAB_PARTIAL]);
+        return s ? s : slab_unowned(c, cpu, c->lists[n][SLAB_EMPTY]);
+    }
+    return c->lists[n][SLAB_PARTIAL] ? c->lists[n][SLAB_PARTIAL] : c->lists[n][SLAB_EMPTY];
+}
+
+/*
+ * A slab of c with room for an object on node `want` (strict: that node's
+ * only), or NULL.  In order: a slab of that node (for CPU cpu < MM_MAX_CPUS:
+ * one no other CPU fills from), a new one on it while it has a free page;
+ * then, not strict, the other nodes' slabs nearest first, a new slab on the
+ * nearest node with a page, and last any node's slab (another CPU's too).
+ */
+static slab_t *slab_with_room(const char *fn, kmem_cache_t *c, unsigned want, int strict,
+                              unsigned cpu)
+{
+    slab_t *s = node_pick(c, want, cpu);
+    if (!s && (slab_all.nodes <= 1 || node_has_free(want)))
+        s = slab_new(fn, c, (int)want | PMM_NODE_STRICT);
+    if (s || strict)
+        return s;
+    uint8_t order[PMM_MAX_NODES];
+    unsigned n = nodes_by_distance(want, order);
+    for (unsigned k = 1; !s && k < n; k++)
+        s = node_pick(c, order[k], cpu);
+    if (!s && slab_all.nodes > 1)
+        s = slab_new(fn, c, (int)want);
+    /* (slab_new's relief may have emptied or released some) */
+    for (unsigned k = 0; !s && k < n; k++)
+        s = node_pick(c, order[k], MM_MAX_CPUS);
+    return s;
+}
+
 /*
  * The slab CPU `cpu` fills from next, with room, or NULL: no memory.  Its
- * own while that has room; else a partial slab no other CPU fills from (of
- * the first few), an empty one, a new one; only if there is no memory for a
- * new one, another CPU's.  What it takes becomes its own.
+ * own while that has room and is on the CPU's home node; else another of
+ * that node (slab_with_room).  What it takes becomes its own.
  */
 static slab_t *slab_for_cpu(const char *fn, kmem_cache_t *c, unsigned cpu)
 {
+    unsigned home = slab_all.cpu[cpu].node;
     slab_t *s = c->cpu_slab[cpu];
-    if (s && s->inuse < s->total)
+    if (s && s->inuse < s->total && s->node == home)
         return s;
-    s = slab_unowned(c, cpu, c->lists[SLAB_PARTIAL]);
-    if (!s)
-        s = slab_unowned(c, cpu, c->lists[SLAB_EMPTY]);
-    if (!s)
-        s = slab_new(fn, c);
-    if (!s) /* (slab_new's relief may have emptied or released some) */
-        s = c->lists[SLAB_PARTIAL] ? c->lists[SLAB_PARTIAL] : c->lists[SLAB_EMPTY];
+    s = slab_with_room(fn, c, home, 0, cpu);
     c->cpu_slab[cpu] = s;
     return s;
 }
 
-void *slab_cache_alloc(const char *fn, kmem_cache_t *c)
+void *slab_cache_alloc_node(const char *fn, kmem_cache_t *c, int node)
 {
-    void *obj = slab_out(fn, c);
+    slab_nodes_sync();
+    int strict = node != PMM_NODE_ANY && (node & PMM_NODE_STRICT);
+    unsigned want = node == PMM_NODE_ANY ? this_home() : (unsigned)(node & ~PMM_NODE_STRICT);
+    if (want >= slab_all.nodes)
+        return NULL; /* (slab_node_ok said so; or the topology shrank under the caller) */
+    slab_t *s = slab_with_room(fn, c, want, strict, MM_MAX_CPUS);
+    void *obj = s ? slab_take_live(c, s) : NULL;
     c->allocs += obj != NULL;
     return obj;
+}
+
+void *slab_cache_alloc(const char *fn, kmem_cache_t *c)
+{
+    return slab_cache_alloc_node(fn, c, PMM_NODE_ANY);
 }
 
 /*
@@ -410,6 +578,15 @@ slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void 
     return s;
 }
 
+/* Does node n of c keep more than SLAB_KEEP_EMPTY empty slabs? */
+static int node_empties_over(const kmem_cache_t *c, unsigned n)
+{
+    unsigned k = 0;
+    for (const slab_t *e = c->lists[n][SLAB_EMPTY]; e && k <= SLAB_KEEP_EMPTY; e = e->next)
+        k++;
+    return k > SLAB_KEEP_EMPTY;
+}
+
 /* Object i of s back into its slab (no caller's count). */
 static void slab_in(kmem_cache_t *c, slab_t *s, unsigned i)
 {
@@ -417,9 +594,10 @@ static void slab_in(kmem_cache_t *c, slab_t *s, unsigned i)
     map_store(&s->map[i / 32], s->map[i / 32] & ~(1u << (i % 32)));
     s->hint = (uint16_t)(i / 32);
     s->inuse--;
+    c->node_live[s->node]--;
     c->live--;
     slab_moved(c, s, was);
-    if (s->inuse == 0 && c->empty_slabs > SLAB_KEEP_EMPTY)
+    if (s->inuse == 0 && node_empties_over(c, s->node))
         slab_release(c, s);
 }
 
@@ -457,6 +635,7 @@ static slab_t *cached_object(const kmem_cache_t *c, const void *obj, unsigned *i
 
 void slab_mag_fill(const char *fn, kmem_cache_t *c, unsigned cpu, mag_t *m, unsigned n)
 {
+    slab_nodes_sync();
     while (m->n < n) {
         slab_t *from = slab_for_cpu(fn, c, cpu);
         if (!from)
@@ -527,9 +706,11 @@ size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy)
 size_t slab_cache_shrink(kmem_cache_t *c)
 {
     size_t n = 0;
-    while (c->lists[SLAB_EMPTY]) {
-        slab_release(c, c->lists[SLAB_EMPTY]);
-        n++;
+    for (unsigned node = 0; node < PMM_MAX_NODES; node++) {
+        while (c->lists[node][SLAB_EMPTY]) {
+            slab_release(c, c->lists[node][SLAB_EMPTY]);
+            n++;
+        }
     }
     return n;
 }
@@ -573,6 +754,8 @@ void slab_reset(void)
     kmap_unmap_run("slab_reset", MM_META_SLABS, (MM_META_BLOCK_STARTS - MM_META_SLABS) / PAGE_SIZE,
                    PMM_OWNER_META);
     slab_all.next_slot = NCLASSES;
+    slab_all.nodes = 1;
+    slab_all.node_gen = pmm_nodes_generation() - 1; /* the nodes are read at the first slab */
     for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
         slab_all.cpu[cpu].busy_slot = NCACHES; /* no fill or flush under way */
     for (unsigned i = 0; i < NCLASSES; i++) {
@@ -648,6 +831,11 @@ uint32_t slab_drain_quarantine(const char *fn, int all)
 
 void *slab_kmalloc(const char *fn, size_t size, size_t align)
 {
+    return slab_kmalloc_node(fn, size, align, PMM_NODE_ANY);
+}
+
+void *slab_kmalloc_node(const char *fn, size_t size, size_t align, int node)
+{
     if (!slab_all.enabled || size > SLAB_KMALLOC_MAX || align > SLAB_KMALLOC_MAX)
         return NULL;
     unsigned k = slab_all.class_of[(size + 7) / 8];
@@ -655,7 +843,7 @@ void *slab_kmalloc(const char *fn, size_t size, size_t align)
         k++;
     if (k == slab_all.nclasses)
         return NULL;
-    void *obj = slab_cache_alloc(fn, &slab_all.caches[k]);
+    void *obj = slab_cache_alloc_node(fn, &slab_all.caches[k], node);
     if (obj && dbg_on())
         slab_arm_object(&slab_all.caches[k], obj, (uint32_t)size);
     return obj;

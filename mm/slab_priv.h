@@ -14,6 +14,7 @@
 #include "glue.h"
 #include "heap_internal.h"
 #include "memory.h"
+#include "pmm.h"
 #include "slab.h"
 #include "vmm.h"
 
@@ -35,7 +36,8 @@ typedef struct slab {
     uintptr_t page;                /* the page it describes */
     uint16_t inuse, total;         /* objects allocated / objects in the slab */
     uint16_t hint;                 /* a map word that may have a clear bit */
-    uint16_t building;             /* its ctor is running: on no list, in no count yet */
+    uint8_t building;              /* its ctor is running: on no list, in no count yet */
+    uint8_t node;                  /* the NUMA node of its page's frame (heap_page_node) */
     uint32_t map[SLAB_MAP_WORDS];  /* set: out of the slab (a caller's, or in a CPU's cache) */
     uint32_t cmap[SLAB_MAP_WORDS]; /* set: in a CPU's cache (a subset of map); lock bts/btr */
 } slab_t;
@@ -61,7 +63,13 @@ struct kmem_cache {
     uint32_t size, stride, align, per_slab, first;
     uint64_t recip; /* ceil(2^32 / stride): offset / stride without a divide */
     void (*ctor)(void *obj);
-    slab_t *lists[2]; /* by state: partial, empty */
+    /*
+     * By NUMA node (the node of each slab's frame), then by state: partial,
+     * empty.  One node: lists[0] alone is used.
+     */
+    slab_t *lists[PMM_MAX_NODES][2];
+    uint32_t node_slabs[PMM_MAX_NODES], node_live[PMM_MAX_NODES];           /* slabs, objects out */
+    uint32_t seen_node_slabs[PMM_MAX_NODES], seen_node_live[PMM_MAX_NODES]; /* the check's */
     /*
      * The slab each CPU fills its magazine from first (NULL: none yet): a
      * CPU's objects then share slabs, descriptors and cache lines with no
@@ -95,7 +103,13 @@ typedef struct {
 } mag_t;
 
 typedef struct {
-    uint32_t lock;      /* 0 free, 1 taken: xchg (cpu_cache_lock) */
+    uint32_t lock; /* 0 free, 1 taken: xchg (cpu_cache_lock) */
+    /*
+     * The NUMA node whose objects its magazines hold (slab_home_node: the
+     * CPU's node, or the nearest with memory if that has none).  A free of
+     * an object of another node goes the shared way, back to its own slab.
+     */
+    uint32_t node;
     uint32_t busy_slot; /* the slot its owner fills or flushes now (mm/ re-entered: a
                            ctor, a reclaim hook), NCACHES: none; its cache lock held */
     mag_t mag[NCACHES]; /* by cache slot */
@@ -164,6 +178,9 @@ typedef struct {
     uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
     slab_desc_t *meta_descs;
     slab_cpu_t cpu[MM_MAX_CPUS]; /* per-CPU caches, by glue_cpu_id */
+    /* the PMM's topology the slabs' nodes are for (pmm_nodes_generation), and its node count */
+    uint32_t node_gen;
+    unsigned nodes;
 } slab_all_t;
 
 /* The caches and where the descriptors are (slab.c). */
@@ -240,6 +257,24 @@ void slab_cache_init(kmem_cache_t *c, const char *name, uint32_t size, uint32_t 
                      void (*ctor)(void *));
 /* An object of c (a new slab if none has room), or NULL: no memory. */
 void *slab_cache_alloc(const char *fn, kmem_cache_t *c);
+/*
+ * An object of c on NUMA node `node` (a node, node | PMM_NODE_STRICT, or
+ * PMM_NODE_ANY: the CPU's), or NULL: no memory, or strict and the node has
+ * none (quiet: the caller reports).  Not strict: that node's slabs, a new
+ * slab on it (or on the nearest node with a free page), else any node's.
+ */
+void *slab_cache_alloc_node(const char *fn, kmem_cache_t *c, int node);
+/*
+ * Is `node` (maybe | PMM_NODE_STRICT, or PMM_NODE_ANY) a node the PMM has?
+ * Else reported as fn's; 0.
+ */
+int slab_node_ok(const char *fn, int node);
+/*
+ * The slabs' nodes brought up to the PMM's topology, if it changed since they
+ * were last (pmm_nodes_generation): every CPU's home node, every slab's node
+ * from its frame, the lists by node rebuilt.  Mm lock held.
+ */
+void slab_nodes_sync(void);
 /* The slab and index of ptr, an allocated object of `want` (NULL: any), or NULL after a report. */
 slab_t *slab_object_of(const char *fn, kmem_cache_t *want, uintptr_t page, void *ptr,
                        unsigned *index);

@@ -153,8 +153,13 @@ static const char *virt_problem(vaddr_t virt)
     return NULL;
 }
 
-/* A page table for virt, allocated (zeroed) if missing.  0 or -1 (no memory). */
-static int table_for(vaddr_t virt, uint32_t flags)
+/*
+ * A page table for virt, allocated (zeroed) if missing.  0 or -1 (no memory).
+ * A new table comes from the NUMA node of phys, the page about to be mapped
+ * (the nearest node with a free page if that one has none; any node for a
+ * page the PMM does not describe): the walk to a node's memory stays on it.
+ */
+static int table_for(vaddr_t virt, paddr_t phys, uint32_t flags)
 {
     unsigned pdx = VMM_PDX(virt);
     uint32_t *pd = directory();
@@ -163,7 +168,9 @@ static int table_for(vaddr_t virt, uint32_t flags)
         return 0;
     }
     /* no reclaim: it could unmap heap pages while the heap is mapping this one */
-    paddr_t t = pmm_alloc_pages_owner(1, 0, PMM_OWNER_TABLE | PMM_NO_RECLAIM);
+    int node = pmm_node_count() > 1 ? pmm_page_node(phys) : PMM_NODE_ANY;
+    paddr_t t = pmm_alloc_owner_node(1, 0, PMM_OWNER_TABLE | PMM_NO_RECLAIM,
+                                     node < 0 ? PMM_NODE_ANY : node);
     if (!t)
         return -1;
     pd[pdx] = t | PAGE_PRESENT | PAGE_WRITABLE | (flags & PAGE_USER);
@@ -197,7 +204,7 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
         return -1;
     }
     if (!e) {
-        if (table_for(virt, flags) < 0) {
+        if (table_for(virt, phys, flags) < 0) {
             mm_oom_printf("%s: 0x%08lx: no memory for a page table\n", fn, (unsigned long)virt);
             return -1;
         }

@@ -18,7 +18,10 @@
 # CPU (smp_run) from its own node (or, when that node has no memory, from the
 # nearest), and the last node with memory emptied by strict allocations, its
 # next page from the nearest other node; and 16 pages of vmalloc_node for each
-# node (from it, or the nearest with memory) and 16 interleaved over all.
+# node (from it, or the nearest with memory) and 16 interleaved over all; and
+# kmalloc_node (a size-class object, a 3-page block) and kmem_cache_alloc_node
+# on each node (every page on it, or the nearest with memory), kmalloc on each
+# CPU from its own node's slabs, kmem_cache_check and heap_check at 0.
 # Last, the test kernel's whole in-kernel suite on two nodes of 2 CPUs each.
 #   usage: numa-check.sh "<qemu command and options>" build/kernel.elf build/kernel-test.elf
 qemu_base=$1
@@ -60,6 +63,15 @@ vmalloc_line() { # vmalloc_line NODES "0 0 ...": node N's vmalloc_node pages cam
     done
     echo "$vl_text; interleaved over $vl_nodes nodes: ok"
 }
+kmalloc_line() { # kmalloc_line "0 0 ...": node N's kmalloc_node objects came from the Nth
+    kl_i=0 kl_text="numa: pmm kmalloc_node:"
+    for kl_node in $1; do
+        [ $kl_i -gt 0 ] && kl_text="$kl_text,"
+        kl_text="$kl_text node $kl_i -> node $kl_node"
+        kl_i=$((kl_i + 1))
+    done
+    echo "$kl_text; kmalloc by CPU: each from its own node or the nearest; checkers 0: ok"
+}
 fallback() { # fallback EMPTIED NEXT: the line of the exhaustion check
     echo "numa: pmm fallback: node $1 emptied (strict), its next page from node $2 (nearest with memory: node $2); all given back, pmm_check 0: ok"
 }
@@ -73,6 +85,7 @@ boot "2 nodes of 32 MB, 2 CPUs each, distance 21" \
     "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 1, cpu 3 node 1: $local_ok" \
     "$(vmalloc_line 2 "0 1")" \
+    "$(kmalloc_line "0 1")" \
     "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
@@ -87,6 +100,7 @@ boot "4 nodes of 16 MB, one CPU each, distances 10-40" \
     "numa: pmm node 0 $(pages 16 97) pages, node 1 $(pages 16 0) pages, node 2 $(pages 16 0) pages, node 3 $(pages 16 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 1, cpu 2 node 2, cpu 3 node 3: $local_ok" \
     "$(vmalloc_line 4 "0 1 2 3")" \
+    "$(kmalloc_line "0 1 2 3")" \
     "$(fallback 3 2)"
 
 # shellcheck disable=SC2046
@@ -98,6 +112,7 @@ boot "unequal nodes: 16 MB and 48 MB, no SLIT" \
     "numa: pmm node 0 $(pages 16 97) pages, node 1 $(pages 48 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 1, cpu 3 node 1: $local_ok" \
     "$(vmalloc_line 2 "0 1")" \
+    "$(kmalloc_line "0 1")" \
     "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
@@ -109,6 +124,7 @@ boot "a node with memory and no CPU" \
     "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 0, cpu 3 node 0: $local_ok" \
     "$(vmalloc_line 2 "0 1")" \
+    "$(kmalloc_line "0 1")" \
     "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
@@ -119,6 +135,7 @@ boot "a node with CPUs and no memory" \
     "numa: pmm node 0 $(pages 64 129) pages, node 1 0 pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 0 (node 1 has no free memory), cpu 3 node 0 (node 1 has no free memory): $local_ok" \
     "$(vmalloc_line 2 "0 0")" \
+    "$(kmalloc_line "0 0")" \
     "numa: pmm fallback: fewer than two nodes with free memory: not tried"
 
 boot "no -numa: one node, no SRAT, no error line" -m 64M -smp 4 -- autopoweroff \
@@ -133,6 +150,7 @@ boot "asymmetric distances 21 and 31: taken as given" \
     "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0, cpu 2 node 1, cpu 3 node 1: $local_ok" \
     "$(vmalloc_line 2 "0 1")" \
+    "$(kmalloc_line "0 1")" \
     "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
@@ -144,6 +162,7 @@ boot "boot option cpus=one: one CPU running, the SRAT's other three counted" \
     "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0: $local_ok" \
     "$(vmalloc_line 2 "0 1")" \
+    "$(kmalloc_line "0 1")" \
     "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
@@ -155,6 +174,7 @@ boot "-smp 2,maxcpus=4: the SRAT lists CPUs not running" \
     "numa: pmm node 0 $(pages 32 97) pages, node 1 $(pages 32 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 0: $local_ok" \
     "$(vmalloc_line 2 "0 1")" \
+    "$(kmalloc_line "0 1")" \
     "$(fallback 1 0)"
 
 # shellcheck disable=SC2046
@@ -166,6 +186,7 @@ boot "-m 4G, 2 nodes of 2 GB: node 1's RAM above 4 GB left out" \
     "numa: pmm node 0 $(pages 2048 97) pages, node 1 $(pages 1024 32) pages" \
     "numa: pmm pages by CPU: cpu 0 node 0, cpu 1 node 1: $local_ok" \
     "$(vmalloc_line 2 "0 1")" \
+    "$(kmalloc_line "0 1")" \
     "$(fallback 1 0)"
 
 # The console's numa command (kernel/shell.c) on two nodes of 32 MB: the topology and the
