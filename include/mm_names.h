@@ -112,6 +112,7 @@
 #define vmalloc_node             mm_vmalloc_node
 #define vmalloc_node_at          mm_vmalloc_node_at
 #define vmalloc_check            mm_vmalloc_check
+#define vmalloc_compressible     mm_vmalloc_compressible
 #define vmalloc_describe         mm_vmalloc_describe
 #define vmalloc_dump             mm_vmalloc_dump
 #define vmalloc_get_stats        mm_vmalloc_get_stats
@@ -143,11 +144,19 @@
 #define zstore_free              mm_zstore_free
 #define zstore_get               mm_zstore_get
 #define zstore_get_stats         mm_zstore_get_stats
+#define zstore_live              mm_zstore_live
 #define zstore_peek              mm_zstore_peek
 #define zstore_put               mm_zstore_put
 #define zstore_reset             mm_zstore_reset
 #define zstore_set_codec         mm_zstore_set_codec
 #define zstore_set_limit         mm_zstore_set_limit
+#define zswap_check              mm_zswap_check
+#define zswap_dump               mm_zswap_dump
+#define zswap_fault              mm_zswap_fault
+#define zswap_get_stats          mm_zswap_get_stats
+#define zswap_reclaim            mm_zswap_reclaim
+#define zswap_reset              mm_zswap_reset
+#define zswap_set_watermarks     mm_zswap_set_watermarks
 #endif /* MM_PREFIX */
 
 #endif /* MM_NAMES_H */
