@@ -96,10 +96,10 @@ static inline void zpage_fill(uint8_t *p, uint32_t idx, uint32_t seed, int rando
     }
 }
 
-/* The first byte of p that differs from page idx, or -1: p holds it exactly. */
-static inline int zpage_check(const uint8_t *p, uint32_t idx, uint32_t seed, int random)
+/* The first byte of p that differs from page idx, or -1: p holds it exactly (want: scratch). */
+static inline int zpage_check(const uint8_t *p, uint32_t idx, uint32_t seed, int random,
+                              uint8_t *want)
 {
-    uint8_t want[ZPAGE_SIZE];
     zpage_fill(want, idx, seed, random);
     for (uint32_t i = 0; i < ZPAGE_SIZE; i++) {
         if (p[i] != want[i])

@@ -336,6 +336,9 @@ out:
 int zswap_fault(uint32_t addr, uint32_t err)
 {
     vaddr_t v = addr & ~(vaddr_t)(PAGE_SIZE - 1);
+    /* never a compressible page's: outside vmalloc's range, or from inside the PMM */
+    if (v < VMALLOC_START || v > VMALLOC_END || pmm_lock_held())
+        return 0;
     glue_irqflags_t f = mm_lock();
     struct zarea *a = area_of(v);
     int r = 0;

@@ -29,6 +29,8 @@
 
 #define PAGE 4096u
 
+static __thread uint8_t scratch[PAGE]; /* zpage_check's */
+
 static void check_all(void)
 {
     check_every_layer();
@@ -74,7 +76,7 @@ static void verify_shuffled(uint8_t *area, uint32_t pages, uint32_t seed, int ra
         order[k] = t;
     }
     for (uint32_t i = 0; i < pages; i++) {
-        int at = zpage_check(area + order[i] * PAGE, order[i], seed, random);
+        int at = zpage_check(area + order[i] * PAGE, order[i], seed, random, scratch);
         if (at >= 0)
             fail_msg("page %u differs at byte %d", order[i], at);
     }
@@ -132,7 +134,7 @@ static void test_reclaim_and_fault_in(void **state)
     assert_int_equal(s.scanned, pages + ZSWAP_SWEEP);
     /* the second half touched again (read): the hand takes the cold first half only */
     for (uint32_t i = pages / 2; i < pages; i++)
-        assert_int_equal(zpage_check(a + i * PAGE, i, 7, 0), -1);
+        assert_int_equal(zpage_check(a + i * PAGE, i, 7, 0, scratch), -1);
     assert_int_equal(zswap_reclaim(pages / 2 - 1), pages / 2 - 1);
     check_all();
     s = stats();
@@ -288,7 +290,7 @@ static void test_noise_larger_than_ram_fails_cleanly(void **state)
     for (volatile uint32_t i = 0; i < written; i++) {
         host_fault_unhandled = oom_escape;
         if (sigsetjmp(oom_jump, 1) == 0) {
-            int at = zpage_check(a + i * PAGE, i, 33, 1);
+            int at = zpage_check(a + i * PAGE, i, 33, 1, scratch);
             host_fault_unhandled = NULL;
             if (at >= 0)
                 fail_msg("noise page %u differs at byte %d", (unsigned)i, at);
@@ -329,7 +331,7 @@ static void *reader_main(void *arg)
     uint32_t s = r->seed;
     for (uint32_t n = 0; n < r->rounds; n++) {
         uint32_t i = r->from + rng_next(&s) % r->pages;
-        if (zpage_check(r->a + i * PAGE, i, 44, 0) >= 0)
+        if (zpage_check(r->a + i * PAGE, i, 44, 0, scratch) >= 0)
             r->bad++;
         if (n % 3 == 0) { /* a write that leaves the bytes as they were: the page goes dirty */
             volatile uint8_t *p = r->a + i * PAGE + (n % PAGE);
