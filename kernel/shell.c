@@ -151,8 +151,8 @@ void meminfo_print(void)
     zswap_get_stats(&w);
     kprintf("  compressed_pages    %8u (%u KB of data in %u KB of the store)\n", z.pages_stored,
             z.orig_bytes / 1024, z.mem_used / 1024);
-    kprintf("  compressible_pages  %8u (%u present, %u compressed, %u untouched)\n",
-            w.area_pages, w.present, w.stored, w.zero);
+    kprintf("  compressible_pages  %8u (%u present, %u compressed, %u untouched)\n", w.area_pages,
+            w.present, w.stored, w.zero);
 }
 
 static void cmd_help(int argc, char **argv);
@@ -675,8 +675,8 @@ static void cmd_zswapdemo(int argc, char **argv)
         smp_wait(c);
     for (uint32_t c = 0; c < cpus; c++)
         done += zswap_readers[c].done, bad += zswap_readers[c].bad;
-    kprintf("zswapdemo: read back %u pages in random order on %u CPUs: %u mismatched\n", done,
-            cpus, bad);
+    kprintf("zswapdemo: read back %u pages in random order on %u CPUs: %u mismatched\n", done, cpus,
+            bad);
     zswap_dump();
     int broken = zswap_demo_checks("after");
     vfree(a);
