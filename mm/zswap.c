@@ -150,6 +150,7 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
     vaddr_t v = a->base + i * PAGE_SIZE;
     paddr_t frame = VMM_FRAME(old);
     uint32_t h = a->copy[i];
+    int late = 0;
     if (h && !(old & PAGE_DIRTY)) {
         zs.st.dropped_clean++;
     } else {
@@ -157,7 +158,8 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
             zstore_free(h); /* written since: that copy is stale */
         a->copy[i] = 0;
         void *src = frame_ptr(frame);
-        if (!src) { /* beyond the direct map: read it through its own address (no one can) */
+        late = !src;
+        if (late) { /* beyond the direct map: read it through its own address */
             vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
             src = glue_virt_to_ptr(v);
         }
@@ -175,6 +177,8 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
     int node = pmm_page_node(frame);
     a->node[i] = node >= 0 && node < (int)NODE_UNKNOWN ? (uint8_t)node : NODE_UNKNOWN;
     vmm_swap_set(v, ZSWAP_ENTRY(h), NULL);
+    if (late) /* mapped again for the read: another CPU may have cached it since */
+        pmm_tlb_shootdown(v, 1);
     pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* shot down already */
     return 1;
 }

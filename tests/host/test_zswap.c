@@ -16,6 +16,7 @@
  *     area, no page ever read back wrong, the checkers clean after;
  *   - two threads faulting at once while a third reclaims;
  *   - vfree of an area in every state gives every frame and copy back;
+ *   - on two nodes, a page comes back on the node it was compressed from;
  *   - bad input.
  * Every layer's checker, zstore_check and zswap_check after each operation.
  */
@@ -423,6 +424,46 @@ static void test_vfree_every_state(void **state)
     check_all();
 }
 
+/* The node of the frame behind page i of a (present). */
+static int node_of_page(uint8_t *a, uint32_t i)
+{
+    uint32_t v = (uint32_t)((uintptr_t)(a + i * PAGE) - (uintptr_t)host_virt_ptr(VMALLOC_START)) +
+                 VMALLOC_START;
+    uint32_t e = vmm_get_entry(v);
+    assert_true(e & PAGE_PRESENT);
+    return pmm_page_node(VMM_FRAME(e));
+}
+
+/* Two nodes: a page compressed on node 1 comes back on node 1, whichever CPU faults. */
+static void test_page_comes_back_on_its_node(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    static const pmm_node_range_t r[] = {{0, 10u << 20, 0}, {10u << 20, 16u << 20, 1}};
+    static const uint8_t cpus[] = {0, 1};
+    assert_int_equal(pmm_set_nodes(2, r, 2, cpus, 2, NULL), 0);
+    const uint32_t pages = 64;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    host_forced_cpu_id = 1; /* the first touches on CPU 1: node 1's frames */
+    fill(a, pages / 2, 66, 0);
+    host_forced_cpu_id = 0;
+    for (uint32_t i = pages / 2; i < pages; i++)
+        zpage_fill(a + i * PAGE, i, 66, 0);
+    for (uint32_t i = 0; i < pages; i++)
+        assert_int_equal(node_of_page(a, i), i < pages / 2 ? 1 : 0);
+    reclaim_all(pages);
+    check_all();
+    verify_shuffled(a, pages, 66, 0); /* all faulted on CPU 0 */
+    for (uint32_t i = 0; i < pages; i++)
+        assert_int_equal(node_of_page(a, i), i < pages / 2 ? 1 : 0);
+    check_all();
+    vfree(a);
+    check_all();
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+    assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -467,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_noise_larger_than_ram_fails_cleanly),
         cmocka_unit_test(test_threads_fault_while_reclaiming),
         cmocka_unit_test(test_vfree_every_state),
+        cmocka_unit_test(test_page_comes_back_on_its_node),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
