@@ -119,6 +119,7 @@ char *host_phys_base(void)
 
 /* What each window page maps (tests: host_unmap_hook learns the frame an unmap let go). */
 static uint32_t shadow[HOST_WINDOW_SIZE / 4096];
+static unsigned char prot_of[HOST_WINDOW_SIZE / 4096]; /* the protection set: PROT_* */
 void (*host_unmap_hook)(uintptr_t virt, uintptr_t old_phys);
 unsigned long host_mirror_calls; /* mmap calls mirroring mappings */
 
@@ -141,6 +142,8 @@ unsigned long host_mirror_maps, host_mirror_map_pages; /* mmap calls of maps, pa
 void host_mmu_reset(void)
 {
     host_phys_base();
+    host_directory_phys = 0; /* until the next vmm_init's glue_paging_enable */
+    memset(prot_of, 0, sizeof(prot_of));
     memset(shadow, 0, sizeof(shadow));
     unmap_lo = unmap_hi = 0;
     map_lo = map_hi = 0;
@@ -191,8 +194,7 @@ static void map_flush(void)
 
 /* ---- Accessed/Dirty of compressible pages (see the top of the file) ---- */
 
-static unsigned char prot_of[HOST_WINDOW_SIZE / 4096]; /* the protection set: PROT_* */
-static int track_lock;                                 /* the handler and the syncs */
+static int track_lock; /* the handler and the syncs */
 unsigned long host_ad_faults, host_zswap_faults;
 void (*host_fault_unhandled)(uint32_t virt);
 
@@ -210,11 +212,14 @@ static void track_give(void)
 /* The entry of kernel virtual page virt in the simulated tables, or NULL (the MMU's walk). */
 static uint32_t *pte_of(uint32_t virt)
 {
-    if (!host_directory_phys)
+    if (!host_directory_phys || host_directory_phys >= HOST_PHYS_SIZE)
         return NULL;
     uint32_t *pd = glue_phys_to_virt(host_directory_phys);
+    /* a directory still (vmm_init rebuilding: the old one's frame may be anything now) */
+    if (VMM_FRAME(pd[VMM_RECURSIVE_SLOT]) != host_directory_phys)
+        return NULL;
     uint32_t pde = __atomic_load_n(&pd[VMM_PDX(virt)], __ATOMIC_ACQUIRE);
-    if (!(pde & PAGE_PRESENT))
+    if (!(pde & PAGE_PRESENT) || VMM_FRAME(pde) >= HOST_PHYS_SIZE)
         return NULL;
     return (uint32_t *)glue_phys_to_virt(VMM_FRAME(pde)) + VMM_PTX(virt);
 }
