@@ -14,7 +14,28 @@
  *
  * The lock, glue_phys_to_virt and the page tables are host/glue_common.c's
  * (shared with the malloc shim's glue).
+ *
+ * Accessed and Dirty bits (the simulated MMU's, for mm/zswap.c's CLOCK and
+ * clean drops).  Only entries with VMM_PTE_ZSWAP (a compressible page) have
+ * them kept; every other mapping is plain read-write, as before.  The page's
+ * protection in the window follows its entry:
+ *
+ *   present, Accessed clear            PROT_NONE   (the next touch faults)
+ *   present, Accessed set, Dirty clear PROT_READ   (the next write faults)
+ *   present, Accessed and Dirty set    PROT_READ | PROT_WRITE
+ *
+ * It is set from the entry whenever mm/ maps the page (glue_mapping_changed)
+ * and at every shootdown of its range (glue_tlb_shootdown -> host_tlb_sync:
+ * mm/ cleared Accessed, then flushed, as on the real MMU).  The SIGSEGV
+ * handler (host_fault_install) is the MMU's walk: a fault on such a page sets
+ * Accessed (a page that was PROT_READ faulting again is being written: Dirty
+ * too), with an atomic or as the MMU's locked update, and opens the page that
+ * far; the instruction runs again.  A fault on a page whose entry is not
+ * present goes to mm/'s fault entry, zswap_fault, as the kernel's #PF handler
+ * does; what it refuses goes to host_fault_unhandled (tests), else the default
+ * action (the process dies, as before).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +45,13 @@
 #include "glue.h"
 #include "glue_common.h"
 #include "host.h"
+#include "vmm.h"   /* the entry's bits, for the simulated MMU */
+#include "zswap.h" /* zswap_fault */
+/* weak: a test linked without mm/zswap.c (test_ownpaging: no mm/vmm.c) has no fault to hand on */
+__attribute__((weak)) int zswap_fault(uint32_t addr, uint32_t err);
+/* (mm_names.h renames these for mm/ in hosted builds: this file is the host's, libc's) */
+#undef memcpy
+#undef memset
 
 #define CONSOLE_MAX (256 * 1024)
 
@@ -93,6 +121,7 @@ char *host_phys_base(void)
 
 /* What each window page maps (tests: host_unmap_hook learns the frame an unmap let go). */
 static uint32_t shadow[HOST_WINDOW_SIZE / 4096];
+static unsigned char prot_of[HOST_WINDOW_SIZE / 4096]; /* the protection set: PROT_* */
 void (*host_unmap_hook)(uintptr_t virt, uintptr_t old_phys);
 unsigned long host_mirror_calls; /* mmap calls mirroring mappings */
 
@@ -115,6 +144,8 @@ unsigned long host_mirror_maps, host_mirror_map_pages; /* mmap calls of maps, pa
 void host_mmu_reset(void)
 {
     host_phys_base();
+    host_directory_phys = 0; /* until the next vmm_init's glue_paging_enable */
+    memset(prot_of, 0, sizeof(prot_of));
     memset(shadow, 0, sizeof(shadow));
     unmap_lo = unmap_hi = 0;
     map_lo = map_hi = 0;
@@ -163,6 +194,146 @@ static void map_flush(void)
     map_lo = map_hi = 0;
 }
 
+/* ---- Accessed/Dirty of compressible pages (see the top of the file) ---- */
+
+static int track_lock; /* the handler and the syncs */
+unsigned long host_ad_faults, host_zswap_faults;
+void (*host_fault_unhandled)(uint32_t virt);
+
+static void track_take(void)
+{
+    while (__atomic_exchange_n(&track_lock, 1, __ATOMIC_ACQUIRE))
+        glue_cpu_relax();
+}
+
+static void track_give(void)
+{
+    __atomic_store_n(&track_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* The entry of kernel virtual page virt in the simulated tables, or NULL (the MMU's walk). */
+static uint32_t *pte_of(uint32_t virt)
+{
+    if (!host_directory_phys || host_directory_phys >= HOST_PHYS_SIZE)
+        return NULL;
+    uint32_t *pd = glue_phys_to_virt(host_directory_phys);
+    /* a directory still (vmm_init rebuilding: the old one's frame may be anything now) */
+    if (VMM_FRAME(pd[VMM_RECURSIVE_SLOT]) != host_directory_phys)
+        return NULL;
+    uint32_t pde = __atomic_load_n(&pd[VMM_PDX(virt)], __ATOMIC_ACQUIRE);
+    if (!(pde & PAGE_PRESENT) || VMM_FRAME(pde) >= HOST_PHYS_SIZE)
+        return NULL;
+    return (uint32_t *)glue_phys_to_virt(VMM_FRAME(pde)) + VMM_PTX(virt);
+}
+
+static int prot_for(uint32_t e)
+{
+    return !(e & PAGE_ACCESSED) ? PROT_NONE
+           : !(e & PAGE_DIRTY)  ? PROT_READ
+                                : PROT_READ | PROT_WRITE;
+}
+
+static void set_prot(uintptr_t off, int prot)
+{
+    if (mprotect(window + off, 4096, prot) != 0) {
+        perror("host: mprotect of a compressible page");
+        abort();
+    }
+    prot_of[off / 4096] = (unsigned char)prot;
+}
+
+/* The window page of virt protected as its entry says, if it is a compressible page's. */
+static void track_sync_locked(uintptr_t virt)
+{
+    uintptr_t off = virt - HOST_WINDOW_BASE;
+    if (!shadow[off / 4096])
+        return;
+    uint32_t *e = pte_of((uint32_t)virt);
+    uint32_t v = e ? __atomic_load_n(e, __ATOMIC_ACQUIRE) : 0;
+    if ((v & PAGE_PRESENT) && (v & VMM_PTE_ZSWAP)) {
+        map_flush();
+        set_prot(off, prot_for(v));
+    }
+}
+
+static void track_sync(uintptr_t virt)
+{
+    track_take();
+    track_sync_locked(virt);
+    track_give();
+}
+
+void host_tlb_sync(uintptr_t virt, size_t pages)
+{
+    for (size_t i = 0; i < pages; i++) {
+        uintptr_t v = virt + i * 4096;
+        if (in_window(v))
+            track_sync(v);
+    }
+}
+
+/* The simulated MMU's page fault (see the top of the file). */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    uintptr_t a = (uintptr_t)si->si_addr, w = (uintptr_t)window;
+    uint32_t virt = 0;
+    if (window && a >= w && a - w < HOST_WINDOW_SIZE) {
+        virt = HOST_WINDOW_BASE + (uint32_t)(a - w);
+        uintptr_t off = (a - w) & ~(uintptr_t)4095;
+        uint32_t v;
+        for (;;) {
+            track_take();
+            uint32_t *e = pte_of(virt & ~4095u);
+            v = e ? __atomic_load_n(e, __ATOMIC_ACQUIRE) : 0;
+            if (!(v & PAGE_PRESENT) || !(v & VMM_PTE_ZSWAP))
+                break;
+            if (!shadow[off / 4096]) { /* mapped, its mirror not made yet: try again */
+                track_give();
+                return;
+            }
+            uint32_t nv = v;
+            if (!(v & PAGE_ACCESSED))
+                nv = v | PAGE_ACCESSED;
+            else if (!(v & PAGE_DIRTY) && prot_of[off / 4096] == PROT_READ)
+                nv = v | PAGE_DIRTY; /* it was readable and faulted: a write */
+            /* the MMU's locked update: only if the entry is still the one read */
+            if (nv != v &&
+                !__atomic_compare_exchange_n(e, &v, nv, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+                track_give();
+                continue;
+            }
+            host_ad_faults++;
+            set_prot(off, prot_for(nv));
+            track_give();
+            return;
+        }
+        track_give();
+        if (!(v & PAGE_PRESENT)) {
+            __atomic_fetch_add(&host_zswap_faults, 1, __ATOMIC_RELAXED);
+            if (zswap_fault && zswap_fault(virt, 0))
+                return;
+        }
+    }
+    if (host_fault_unhandled)
+        host_fault_unhandled(virt); /* a test's siglongjmp, or it returns */
+    signal(sig, SIG_DFL);           /* the instruction runs again and dies of it */
+}
+
+void host_fault_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    /* on the faulting thread's own stack: zswap_fault needs room, and threads fault too */
+    if (sigaction(SIGSEGV, &sa, NULL) != 0) {
+        perror("host: sigaction SIGSEGV");
+        abort();
+    }
+}
+
 void glue_kmap_run_begin(void)
 {
     in_run = 1;
@@ -174,18 +345,15 @@ void glue_kmap_run_end(void)
     in_run = 0;
 }
 
-void glue_mapping_changed(uintptr_t virt, uintptr_t p)
+static void mapping_changed_locked(uintptr_t virt, uintptr_t p)
 {
-    if (!in_window(virt))
-        return; /* identity map and table window: nothing to mirror */
-    if (!window)
-        host_mmu_reset();
     uintptr_t off = virt - HOST_WINDOW_BASE;
     uint32_t old = shadow[off / 4096];
     shadow[off / 4096] = (uint32_t)p;
     if (!p && old && host_unmap_hook)
         host_unmap_hook(virt, old);
     if (!(p && p < HOST_PHYS_SIZE)) {
+        prot_of[off / 4096] = PROT_NONE;
         map_flush(); /* in the order mm/ made them */
         if (unmap_hi != off || unmap_hi == unmap_lo) {
             host_mapping_flush();
@@ -203,6 +371,19 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t p)
     map_hi = off + 4096;
     if (!in_run)
         map_flush();
+    track_sync_locked(virt);
+}
+
+/* Under track_lock: a fault on a compressible page never sees a half-made mirror. */
+void glue_mapping_changed(uintptr_t virt, uintptr_t p)
+{
+    if (!in_window(virt))
+        return; /* identity map and table window: nothing to mirror */
+    if (!window)
+        host_mmu_reset();
+    track_take();
+    mapping_changed_locked(virt, p);
+    track_give();
 }
 
 void *glue_virt_to_ptr(uintptr_t virt)

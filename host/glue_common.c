@@ -195,6 +195,7 @@ void (*host_tlb_hook)(uintptr_t virt, size_t pages);
 unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
 {
     host_mapping_flush(); /* the coalesced unmaps, one system call per run */
+    host_tlb_sync(virt, pages);
     host_tlb_shootdowns++;
     host_tlb_pages += pages;
     if (host_tlb_hook)
@@ -222,7 +223,9 @@ void *glue_page_table(unsigned pdx, uintptr_t table_phys)
     return glue_phys_to_virt(table_phys);
 }
 
+uintptr_t host_directory_phys;
+
 void glue_paging_enable(uintptr_t directory_phys)
 {
-    (void)directory_phys;
+    host_directory_phys = directory_phys; /* the simulated MMU walks from here (host/glue.c) */
 }

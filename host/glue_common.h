@@ -48,6 +48,14 @@ extern unsigned long host_tlb_shootdowns, host_tlb_pages;
 extern unsigned host_tlb_return;
 extern void (*host_tlb_hook)(uintptr_t virt, size_t pages);
 void host_mapping_flush(void);
+/*
+ * Also each glue's: the TLB entries of [virt, virt + pages * 4096) were flushed
+ * (glue_tlb_shootdown): a simulated MMU that keeps Accessed/Dirty bits by page
+ * protection reads the entries again (host/glue.c; the shim's does nothing).
+ */
+void host_tlb_sync(uintptr_t virt, size_t pages);
+/* The page directory glue_paging_enable was given (0 before). */
+extern uintptr_t host_directory_phys;
 void host_lock_fork_prepare(void);
 void host_lock_fork_parent(void);
 void host_lock_fork_child(void);

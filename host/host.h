@@ -39,6 +39,17 @@ extern unsigned long host_mirror_calls;
 /* Of those, the calls that mapped (one per run of adjacent pages and frames), and their pages. */
 extern unsigned long host_mirror_maps, host_mirror_map_pages;
 
+/*
+ * The simulated MMU's page faults (host/glue.c's top comment): SIGSEGV in the
+ * window sets Accessed/Dirty of compressible pages, and hands a not-present
+ * page's fault to zswap_fault.  host_fault_unhandled, if set, is called for a
+ * fault nobody handled (a test's siglongjmp out); else the process dies.
+ */
+void host_fault_install(void);
+extern void (*host_fault_unhandled)(uint32_t virt);
+/* Faults that set Accessed/Dirty, and faults handed to zswap_fault. */
+extern unsigned long host_ad_faults, host_zswap_faults;
+
 /* A pointer through which the host can touch kernel virtual address virt. */
 void *host_virt_ptr(uint32_t virt);
 

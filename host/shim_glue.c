@@ -233,3 +233,10 @@ void *glue_virt_to_ptr(uintptr_t virt)
         return glue_phys_to_virt(virt); /* identity-mapped low memory */
     glue_panic("glue_virt_to_ptr: no host mirror for this kernel address");
 }
+
+/* The shim's MMU keeps no Accessed/Dirty bits: nothing to read again at a shootdown. */
+void host_tlb_sync(uintptr_t virt, size_t pages)
+{
+    (void)virt;
+    (void)pages;
+}

@@ -82,6 +82,16 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 #define PAGE_WRITE_THROUGH 0x008 /* PWT: writes go through the cache to memory */
 #define PAGE_CACHE_DISABLE 0x010 /* PCD: not cached; with PWT, UC: device registers */
 
+/*
+ * ---- beyond the spec: a page of a compressible area (mm/zswap.c, include/zswap.h) ----
+ * Bit 9, one of the three the MMU leaves to software (AVL), set on the
+ * present entry of a page mm/zswap.c may compress.  The MMU ignores it; a
+ * simulated MMU (host/glue.c) keeps PAGE_ACCESSED and PAGE_DIRTY of such
+ * entries by page protection.  A compressed page's entry is not present and
+ * names its stored copy (include/zswap.h's ZSWAP_ENTRY).
+ */
+#define VMM_PTE_ZSWAP 0x200
+
 /* ---- beyond the spec: the encoding, in one place ---- */
 /*
  * A directory or table entry:

@@ -118,6 +118,8 @@ void zstore_dump(void);
 
 /* The stored copy behind a live handle and its length (NULL: none): for tests and debugging. */
 void *zstore_peek(uint32_t handle, uint32_t *len);
+/* Is handle a live one?  1 or 0, without a report (checkers: mm/zswap.c's). */
+int zstore_live(uint32_t handle);
 /* Forget everything without freeing (the heap under it was started again: tests). */
 void zstore_reset(void);
 

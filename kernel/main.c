@@ -50,6 +50,7 @@
 #include "smp.h"
 #include "terminal.h"
 #include "vmalloc.h"
+#include "zswap.h"
 
 #define KERNEL_STACK_SIZE (32 * 1024)
 
@@ -194,6 +195,7 @@ static void paging_start(void)
             "map at 0x%08x; page 0 unmapped\n",
             vs.page_directory, vs.page_tables, vmm_identity_end(), KERNEL_VIRTUAL_BASE);
     idt_set_address_describer(vmm_describe);
+    idt_set_page_fault_handler(zswap_fault); /* compressible memory comes back on a fault */
 
     kprintf("[boot] heap: moving kmalloc to 0x%08x ... ", HEAP_VIRTUAL_START);
     heap_init_virtual();

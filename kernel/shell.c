@@ -13,6 +13,7 @@
  */
 #include "shell.h"
 
+#include "cpus.h"
 #include "memmap.h"
 #include "memory.h"
 #include "mm_debug.h"
@@ -25,6 +26,9 @@
 #include "terminal.h"
 #include "vmalloc.h"
 #include "vmm.h"
+#include "zstore.h"
+#include "zswap.h"
+#include "zswap_pages.h"
 
 #define LINE_MAX            128
 #define MAX_ARGS            4
@@ -141,6 +145,14 @@ void meminfo_print(void)
     kprintf("  heap_virtual_size   %8u bytes mapped at 0x%08x\n", s.heap_virtual_size,
             HEAP_VIRTUAL_START);
     kprintf("  heap_virtual_peak   %8u bytes\n", s.heap_virtual_peak);
+    zstore_stats_t z;
+    zswap_stats_t w;
+    zstore_get_stats(&z);
+    zswap_get_stats(&w);
+    kprintf("  compressed_pages    %8u (%u KB of data in %u KB of the store)\n", z.pages_stored,
+            z.orig_bytes / 1024, z.mem_used / 1024);
+    kprintf("  compressible_pages  %8u (%u present, %u compressed, %u untouched)\n", w.area_pages,
+            w.present, w.stored, w.zero);
 }
 
 static void cmd_help(int argc, char **argv);
@@ -565,6 +577,114 @@ static void cmd_vmalloc(int argc, char **argv)
     }
 }
 
+static void cmd_zram(int argc, char **argv)
+{
+    zswap_dump();
+}
+
+/* The checkers of every layer the demo uses: their broken invariants in one line (0: healthy). */
+static int zswap_demo_checks(const char *when)
+{
+    int z = zswap_check(), s = zstore_check(), v = vmalloc_check(), p = pmm_check();
+    kprintf("zswapdemo: checks %s: zswap %d, zstore %d, vmalloc %d, pmm %d\n", when, z, s, v, p);
+    return z + s + v + p;
+}
+
+/* One CPU's share of the demo's read-back: every cpus-th page of the shuffled order. */
+struct zswap_demo_reader {
+    uint8_t *a;
+    uint32_t pages, span, seed, cpu, cpus;
+    int random;
+    uint32_t done, bad;
+    uint8_t want[ZPAGE_SIZE]; /* zpage_check's scratch */
+};
+
+static struct zswap_demo_reader zswap_readers[KERNEL_MAX_CPUS];
+
+/* Every page once, in the order of a full-period LCG over span (a power of two >= pages). */
+static void zswap_demo_read(void *arg)
+{
+    struct zswap_demo_reader *r = arg;
+    uint32_t x = r->seed & 0xFFFF, n = 0;
+    for (uint32_t k = 0; k < r->span; k++) {
+        x = (x * 1103515245u + 12345u) & (r->span - 1);
+        if (x >= r->pages || n++ % r->cpus != r->cpu)
+            continue;
+        int at = zpage_check(r->a + x * PAGE_SIZE, x, r->seed, r->random, r->want);
+        if (at >= 0 && r->bad++ < 3)
+            kprintf("zswapdemo: MISMATCH cpu %u page %u byte %d\n", r->cpu, x, at);
+        r->done++;
+    }
+}
+
+/*
+ * zswapdemo [MB] [random]: a compressible area of MB megabytes (default: twice
+ * the RAM) written page by page (realistic pages, or noise), then read back in
+ * a shuffled order on every CPU at once and compared byte for byte, then
+ * freed.  Noise larger than RAM cannot fit: its fault is refused with one line
+ * and the fault diagnosis.
+ */
+static void cmd_zswapdemo(int argc, char **argv)
+{
+    uint32_t mb = 0, seed = 0x2545F491u;
+    int random = 0;
+    if (!paging_running(argv[0]))
+        return;
+    for (int i = 1; i < argc; i++) {
+        if (str_eq(argv[i], "random"))
+            random = 1;
+        else if (!parse_u32(argv[i], 0, &mb) || mb == 0 || mb > 200) {
+            kprintf("usage: zswapdemo [MB (1-200)] [random]\n");
+            return;
+        }
+    }
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    if (!mb)
+        mb = (ps.total_pages * PAGE_SIZE / (1024 * 1024) + 1) * 2;
+    uint32_t pages = mb * (1024 * 1024 / PAGE_SIZE), cpus = smp_cpu_count();
+    if (cpus < 1 || cpus > KERNEL_MAX_CPUS)
+        cpus = 1;
+    kprintf("zswapdemo: %u MB compressible (%u pages) of %s data; RAM %u KB, %u KB free; "
+            "%u CPUs\n",
+            mb, pages, random ? "random (incompressible)" : "realistic (text, structures, zero)",
+            ps.total_pages * 4, ps.free_pages * 4, cpus);
+    zstore_set_limit(ps.total_pages * PAGE_SIZE / 4 * 3); /* the store may take 3/4 of RAM */
+    uint8_t *a = vmalloc_compressible(pages * PAGE_SIZE);
+    if (!a) {
+        kprintf("zswapdemo: vmalloc_compressible(%u MB) failed\n", mb);
+        return;
+    }
+    for (uint32_t i = 0; i < pages; i++) {
+        zpage_fill(a + i * PAGE_SIZE, i, seed, random);
+        if ((i + 1) % (pages / 4) == 0)
+            kprintf("zswapdemo: written %u of %u pages\n", i + 1, pages);
+    }
+    uint32_t span = 1, bad = 0, done = 0;
+    while (span < pages)
+        span <<= 1;
+    for (uint32_t c = 0; c < cpus; c++) {
+        struct zswap_demo_reader *r = &zswap_readers[c];
+        r->a = a, r->pages = pages, r->span = span, r->seed = seed, r->cpu = c, r->cpus = cpus;
+        r->random = random, r->done = 0, r->bad = 0;
+    }
+    for (uint32_t c = 1; c < cpus; c++)
+        smp_run(c, zswap_demo_read, &zswap_readers[c]);
+    zswap_demo_read(&zswap_readers[0]);
+    for (uint32_t c = 1; c < cpus; c++)
+        smp_wait(c);
+    for (uint32_t c = 0; c < cpus; c++)
+        done += zswap_readers[c].done, bad += zswap_readers[c].bad;
+    kprintf("zswapdemo: read back %u pages in random order on %u CPUs: %u mismatched\n", done, cpus,
+            bad);
+    zswap_dump();
+    int broken = zswap_demo_checks("after");
+    vfree(a);
+    broken += zswap_demo_checks("after vfree");
+    zstore_set_limit(0);
+    kprintf("zswapdemo: %s\n", !bad && !broken && done == pages ? "PASS" : "FAIL");
+}
+
 static const struct command commands[] = {
     {"help", "", "list the commands", 0, 0, cmd_help},
     {"meminfo", "", "every field of get_memory_stats() (and the PMM's totals)", 0, 0, cmd_meminfo},
@@ -594,6 +714,11 @@ static const struct command commands[] = {
     {"vmm", "", "vmm_dump(): every mapped range", 0, 0, cmd_vmm},
     {"vmalloc", "[SIZE]", "vmalloc_dump(), or vmalloc(SIZE); 'vmalloc free ADDR' vfrees", 0, 2,
      cmd_vmalloc},
+    {"zram", "", "compressed memory: the store (ratio, pool), reclaim and fault counts", 0, 0,
+     cmd_zram},
+    {"zswapdemo", "[MB] [random]",
+     "MB (default 2x RAM) of compressible memory written, read back shuffled, verified", 0, 2,
+     cmd_zswapdemo},
     {"poweroff", "", "switch the machine off", 0, 0, cmd_poweroff},
     {NULL, NULL, NULL, 0, 0, NULL},
 };

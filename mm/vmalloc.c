@@ -48,6 +48,7 @@
 #include "memory.h"
 #include "pmm.h"
 #include "vmm.h"
+#include "vmm_swap.h"
 
 #define RANGE_LIMIT  (VMALLOC_END + 1u) /* first address past the range */
 #define RANGE_BYTES  (RANGE_LIMIT - VMALLOC_START)
@@ -64,7 +65,8 @@ struct area {
     uint32_t size;    /* bytes asked for */
     const char *file; /* the caller, with MM_DEBUG or vmalloc_at (else NULL) */
     int line;
-    int stack; /* a kernel stack (kstack_alloc) */
+    int stack;    /* a kernel stack (kstack_alloc) */
+    int compress; /* a compressible area (vmalloc_compressible_area): its pages are zswap's */
 };
 
 static struct {
@@ -75,7 +77,9 @@ static struct {
     vaddr_t cursor; /* next fit starts here */
     uint32_t pages, bytes_asked, stacks;
     uint32_t allocs, frees, failures;
-    int described; /* registration with vmm_describe tried */
+    int described;                      /* registration with vmm_describe tried */
+    uint32_t compress_pages;            /* pages of compressible areas (not in pages) */
+    void (*release)(vaddr_t, uint32_t); /* frees a compressible area's pages (zswap) */
 } vm;
 
 static vaddr_t area_end(const struct area *a)
@@ -95,7 +99,7 @@ static vaddr_t span_hi(const struct area *a)
 
 static const char *kind(const struct area *a)
 {
-    return a->stack ? "kernel stack" : "vmalloc allocation";
+    return a->stack ? "kernel stack" : a->compress ? "compressible area" : "vmalloc allocation";
 }
 
 /* The live allocation whose span (guard pages included) holds addr, or NULL. */
@@ -178,7 +182,10 @@ static void record(const struct area *a)
         if (f->pages && span_lo(f) < span_hi(a) && span_lo(a) < span_hi(f))
             f->pages = 0;
     }
-    vm.pages += a->pages;
+    if (a->compress)
+        vm.compress_pages += a->pages;
+    else
+        vm.pages += a->pages;
     vm.bytes_asked += a->size;
     vm.stacks += a->stack;
     vm.allocs++;
@@ -225,7 +232,7 @@ static void register_describer(void)
 
 /* Find a span, map fresh pages in it, record it; its base or 0.  The lock is held. */
 static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int line, int stack,
-                          int node)
+                          int node, int compress)
 {
     if (!kmap_ready())
         return fail(fn, size, "paging is off (vmm_init, or glue_kmap_ready, first)", 0);
@@ -242,10 +249,10 @@ static vaddr_t area_alloc(const char *fn, size_t size, const char *file, int lin
         return fail(fn, size, "out of virtual space in the vmalloc range", 1);
 
     register_describer();
-    struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack};
+    struct area a = {lo + PAGE_SIZE, pages, (uint32_t)size, file, line, stack, compress};
     pmm_owner_t owner = stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
-    /* one run: the glue may map it at once */
-    uint32_t got = kmap_alloc_run_node(a.base, pages, owner, node);
+    /* one run: the glue may map it at once (a compressible area: zswap maps its pages) */
+    uint32_t got = compress ? pages : kmap_alloc_run_node(a.base, pages, owner, node);
     if (got < pages) {
         unmap_pages(fn, a.base, got, owner);
         if (node != PMM_NODE_ANY && node != VMALLOC_INTERLEAVE && (node & PMM_NODE_STRICT))
@@ -262,7 +269,7 @@ void *vmalloc_at(size_t size, const char *file, int line)
     if (size == 0)
         return NULL; /* as kmalloc(0) */
     glue_irqflags_t f = mm_lock();
-    vaddr_t base = area_alloc("vmalloc", size, file, line, 0, PMM_NODE_ANY);
+    vaddr_t base = area_alloc("vmalloc", size, file, line, 0, PMM_NODE_ANY, 0);
     mm_unlock(f);
     return base ? glue_virt_to_ptr(base) : NULL;
 }
@@ -279,9 +286,21 @@ void *vmalloc_node_at(size_t size, int node, const char *file, int line)
     if (size == 0)
         return NULL;
     glue_irqflags_t f = mm_lock();
-    vaddr_t base = area_alloc("vmalloc_node", size, file, line, 0, node);
+    vaddr_t base = area_alloc("vmalloc_node", size, file, line, 0, node, 0);
     mm_unlock(f);
     return base ? glue_virt_to_ptr(base) : NULL;
+}
+
+vaddr_t vmalloc_compressible_area(size_t size, const char *file, int line,
+                                  void (*release)(vaddr_t base, uint32_t pages))
+{
+    if (size == 0 || !release)
+        return 0;
+    glue_irqflags_t f = mm_lock();
+    vm.release = release;
+    vaddr_t base = area_alloc("vmalloc_compressible", size, file, line, 0, PMM_NODE_ANY, 1);
+    mm_unlock(f);
+    return base;
 }
 
 void *(vmalloc_node)(size_t size, int node)
@@ -351,6 +370,8 @@ static struct area *checked(const char *fn, vaddr_t addr, int want_stack)
  */
 static int pages_intact(const char *fn, const struct area *a)
 {
+    if (a->compress)
+        return 1; /* zswap's pages: zswap_check checks them */
     pmm_owner_t want = a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC;
     for (uint32_t i = 0; i < a->pages; i++) {
         vaddr_t v = a->base + i * PAGE_SIZE;
@@ -375,8 +396,13 @@ static int pages_intact(const char *fn, const struct area *a)
 
 static void area_free(const char *fn, struct area *a)
 {
-    unmap_pages(fn, a->base, a->pages, a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC);
-    vm.pages -= a->pages;
+    if (a->compress) {
+        vm.release(a->base, a->pages); /* frames, stored copies, entries: zswap's */
+        vm.compress_pages -= a->pages;
+    } else {
+        unmap_pages(fn, a->base, a->pages, a->stack ? PMM_OWNER_KSTACK : PMM_OWNER_VMALLOC);
+        vm.pages -= a->pages;
+    }
     vm.bytes_asked -= a->size;
     vm.stacks -= a->stack;
     vm.frees++;
@@ -413,7 +439,7 @@ vaddr_t kstack_alloc(size_t size)
     if (size == 0)
         return 0;
     glue_irqflags_t f = mm_lock();
-    vaddr_t base = area_alloc("kstack_alloc", size, NULL, 0, 1, PMM_NODE_ANY);
+    vaddr_t base = area_alloc("kstack_alloc", size, NULL, 0, 1, PMM_NODE_ANY, 0);
     vaddr_t top = base ? area_end(span_of(base)) : 0;
     mm_unlock(f);
     return top;
@@ -517,7 +543,7 @@ int vmalloc_check(void)
         prev = span_hi(a);
         if (a->size > a->pages * PAGE_SIZE || a->size <= (a->pages - 1) * PAGE_SIZE)
             errors += check_failed(a->base, "size asked for does not round up to its pages");
-        for (uint32_t k = 0; k < a->pages; k++) {
+        for (uint32_t k = 0; !a->compress && k < a->pages; k++) {
             paddr_t e = kmap_phys(a->base + k * PAGE_SIZE);
             if (!e)
                 errors += check_failed(a->base + k * PAGE_SIZE, "page not mapped");
@@ -531,7 +557,7 @@ int vmalloc_check(void)
             errors += check_failed(span_lo(a), "guard page below is mapped");
         if (kmap_phys(area_end(a)))
             errors += check_failed(area_end(a), "guard page above is mapped");
-        pages += a->pages;
+        pages += a->compress ? 0 : a->pages;
         bytes += a->size;
         stacks += a->stack != 0;
     }

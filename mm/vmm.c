@@ -48,6 +48,7 @@
 #include "memory.h"
 #include "pmm.h"
 #include "vmm.h"
+#include "vmm_swap.h"
 
 #define FOUR_MB 0x400000u
 
@@ -415,6 +416,62 @@ uintptr_t glue_kunmap(uintptr_t virt)
     return phys;
 }
 
+/*
+ * The entries of compressible pages (mm/vmm_swap.h): zswap's, in the vmalloc
+ * range.  pt_used counts every non-zero entry (a swap entry keeps its table);
+ * mapped and vmalloc_mapped count the present ones.
+ */
+int vmm_swap_set(vaddr_t virt, uint32_t entry, uint32_t *old_out)
+{
+    glue_irqflags_t f = mm_lock();
+    int r = -1;
+    uint32_t old = 0;
+    uint32_t *e = NULL;
+    if (!vmm.pd_phys || !in_vmalloc(virt) || virt % PAGE_SIZE) {
+        mm_report("vmm_swap_set: 0x%08lx: %s", (unsigned long)virt,
+                  !vmm.pd_phys ? "paging is not set up" : "not a page of the vmalloc range");
+        goto out;
+    }
+    e = entry_of(virt);
+    if (!e && entry) {
+        if (table_for(virt, 0) < 0) {
+            mm_oom_printf("vmm_swap_set: 0x%08lx: no memory for a page table\n",
+                          (unsigned long)virt);
+            goto out;
+        }
+        e = entry_of(virt);
+    }
+    r = 0;
+    if (!e)
+        goto out; /* no table, entry 0: nothing to do */
+    old = __atomic_exchange_n(e, entry, __ATOMIC_SEQ_CST);
+    int was = (old & PAGE_PRESENT) != 0, is = (entry & PAGE_PRESENT) != 0;
+    if (!old && entry)
+        vmm.pt_used[VMM_PDX(virt)]++;
+    vmm.mapped += (uint32_t)(is - was);
+    vmm.vmalloc_mapped += (uint32_t)(is - was);
+    if (was || is)
+        glue_mapping_changed(virt, is ? VMM_FRAME(entry) : 0);
+    if (old && !entry)
+        table_release_locked(virt);
+out:
+    if (old_out)
+        *old_out = old;
+    mm_unlock(f);
+    return r;
+}
+
+uint32_t vmm_clear_accessed(vaddr_t virt)
+{
+    glue_irqflags_t f = mm_lock();
+    uint32_t *e = entry_of(virt);
+    uint32_t v = e ? __atomic_load_n(e, __ATOMIC_SEQ_CST) : 0;
+    if ((v & PAGE_PRESENT) && (v & PAGE_ACCESSED))
+        __atomic_and_fetch(e, ~(uint32_t)PAGE_ACCESSED, __ATOMIC_SEQ_CST); /* lock and */
+    mm_unlock(f);
+    return v;
+}
+
 uintptr_t glue_kmapped(uintptr_t virt)
 {
     uint32_t e = vmm_get_entry((vaddr_t)virt);
@@ -642,10 +699,18 @@ int vmm_check(void)
         uint32_t present = 0;
         for (unsigned i = 0; i < VMM_ENTRIES; i++) {
             vaddr_t v = VMM_VADDR(pdx, i);
-            if (!(t[i] & PAGE_PRESENT))
+            if (!(t[i] & PAGE_PRESENT)) {
+                /* a not-present non-zero entry: a compressed page's (mm/vmm_swap.h) */
+                if (t[i] && !in_vmalloc(v))
+                    errors += check_failed(v, "not-present entry with bits outside the vmalloc "
+                                              "range (swap entries live there only)");
+                present += t[i] != 0;
                 continue;
+            }
             present++;
-            if (t[i] & VMM_FLAG_BITS & ~(VMM_ENTRY_FLAGS | VMM_HARDWARE_FLAGS))
+            if ((t[i] & VMM_PTE_ZSWAP) && !in_vmalloc(v))
+                errors += check_failed(v, "compressible-page bit outside the vmalloc range");
+            if (t[i] & VMM_FLAG_BITS & ~(VMM_ENTRY_FLAGS | VMM_HARDWARE_FLAGS | VMM_PTE_ZSWAP))
                 errors += check_failed(v, "entry has unknown flag bits");
             if ((t[i] & PAGE_USER) && !(pd[pdx] & PAGE_USER))
                 errors += check_failed(v, "user page under a supervisor-only table");

@@ -466,6 +466,17 @@ void *zstore_peek(uint32_t handle, uint32_t *len)
     return p;
 }
 
+int zstore_live(uint32_t handle)
+{
+    glue_irqflags_t f = mm_lock();
+    uint32_t index = handle & ZS_INDEX_MAX, gen = handle >> ZSTORE_INDEX_BITS;
+    int live = !(handle >> ZSTORE_HANDLE_BITS) && index && gen &&
+               index < zs.chunks * ZSTORE_CHUNK_ENTRIES && entry_at(index)->gen == gen &&
+               entry_at(index)->kind != ZS_FREE;
+    mm_unlock(f);
+    return live;
+}
+
 void zstore_reset(void)
 {
     glue_irqflags_t f = mm_lock();

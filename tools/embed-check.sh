@@ -6,7 +6,8 @@
 #    test kernel's own sources (tests/embed/): what the README forgets is missing there.
 # 2. There the kernel is built with clang (--target=i386-elf, ld.lld) and with gcc
 #    (-m32, GNU ld): -ffreestanding -fno-builtin -nostdlib, no libgcc; every listed mm/*.c
-#    but mm/vmm.c (the kernel has its own paging), with the names prefixed (mm_kmalloc...).
+#    but mm/vmm.c (the kernel has its own paging) and mm/zswap.c (it needs vmm.c's page
+#    tables), with the names prefixed (mm_kmalloc...).
 # 3. Each image boots under QEMU (TCG, -smp 2,sockets=2) with -m 64 and -m 128: the kernel
 #    starts its second CPU, runs the stress on both, prints one line per checker and
 #    "embed: PASS"; isa-debug-exit status 1 is a pass.
@@ -65,7 +66,8 @@ build() {
         names="-DMM_PREFIX" # the kernel owns kfree, memset & co.: every mm/ name is mm_<name>
         kernel_srcs="kernel/boot.S kernel/kernel.c kernel/glue.c kernel/smp.c kernel/paging.c kernel/stress.c kernel/lib.c"
         objs=""
-        for f in $(echo "$files" | grep '^mm/.*\.c$' | grep -v '^mm/vmm\.c$'); do
+        # mm/zswap.c compresses pages behind mm/vmm.c's entries: it goes with vmm.c
+        for f in $(echo "$files" | grep '^mm/.*\.c$' | grep -v -e '^mm/vmm\.c$' -e '^mm/zswap\.c$'); do
             o=obj/$f.o
             mkdir -p "$(dirname "$o")"
             $CC $common $names -c "$f" -o "$o" || exit 1

@@ -143,6 +143,13 @@ void idt_set_fault_hook(int vector, fault_hook_t hook)
     fault_hooks[vector] = hook;
 }
 
+static idt_page_fault_handler_t page_fault_handler;
+
+void idt_set_page_fault_handler(idt_page_fault_handler_t fn)
+{
+    page_fault_handler = fn;
+}
+
 void idt_set_address_describer(idt_address_describer_t fn)
 {
     address_describer = fn;
@@ -276,6 +283,10 @@ void isr_dispatch(struct interrupt_frame *f)
         serial_write(msg, sizeof(msg) - 1);
         cpu_halt_forever();
     }
+
+    /* a not-present page the memory manager can bring back (mm/zswap.c): run again */
+    if (f->vector == 14 && page_fault_handler && page_fault_handler(read_cr2(), f->error_code))
+        return;
 
     fault_hook_t hook = f->vector < IDT_EXCEPTIONS ? fault_hooks[f->vector] : NULL;
     if (hook && hook(f))

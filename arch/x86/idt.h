@@ -78,6 +78,15 @@ void idt_print_diagnosis(const struct interrupt_frame *f);
  * the exception handler: it must not fault, allocate or take locks.  NULL
  * removes it.
  */
+/*
+ * The page-fault handler (mm/zswap.c's zswap_fault): called first for every
+ * #PF with CR2 and the error code; 1: handled (the page is there now, the
+ * instruction runs again), 0: not its fault (the fault hook, then the
+ * diagnosis).  It stays set while tests set and clear their #PF hooks.
+ */
+typedef int (*idt_page_fault_handler_t)(uint32_t addr, uint32_t err);
+void idt_set_page_fault_handler(idt_page_fault_handler_t fn);
+
 typedef const char *(*idt_address_describer_t)(uint32_t addr);
 void idt_set_address_describer(const char *(*fn)(uint32_t addr));
 /* The describer now set (NULL if none): to put it back after replacing it. */

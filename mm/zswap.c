@@ -1,0 +1,510 @@
+/*
+ * zswap.c - reclaim of cold pages of compressible areas into the compressed
+ * store, and demand paging back in (include/zswap.h says what; this file how).
+ *
+ * Theory of operation
+ * -------------------
+ * An area is a span vmalloc reserved (vmalloc_compressible_area: no page
+ * mapped) and a record here: its base, its pages, and per page the handle of
+ * a stored copy kept while the page is present and clean (copy[]) and the
+ * NUMA node its frame was on (node[]).  Each page is in one of three states,
+ * all in its page-table entry (mm/vmm_swap.h):
+ *
+ *   zero      ZSWAP_ENTRY_ZERO: never touched; a fault maps a zeroed frame
+ *   stored    ZSWAP_ENTRY(handle): compressed; a fault decompresses it into a
+ *             new frame, maps it clean, and keeps the handle in copy[]
+ *   present   frame | P | W | VMM_PTE_ZSWAP (+ A, D by the MMU)
+ *
+ * The CLOCK hand (area, page) sweeps ZSWAP_SWEEP pages at a time: each present
+ * page's Accessed bit is read and cleared (vmm_clear_accessed); those that had
+ * it clear are cold.  Cold pages get the pending entry (exchanged atomically:
+ * the Dirty bit is read from what the exchange returned), then ONE shootdown
+ * covers the run (the cleared Accessed bits and the pending entries: no CPU
+ * can touch those frames after it), then each cold page is stored: dropped
+ * when clean with a kept copy, else compressed (a stale copy freed first).
+ * The entry gets the handle and the frame goes back to the PMM.  A page the
+ * store refuses (over its limit, no memory) first makes reclaim give up the
+ * kept copies of present pages (they are only a saving) and try once more; if
+ * it is still refused it is mapped again as it was (dirty) and counted in
+ * failures, and the sweep stops.
+ *
+ * Faults (zswap_fault) check the watermark first: below `low` free frames,
+ * reclaim up to `high`, so the store's own allocations (kmalloc, which grows
+ * the heap without reclaim) find memory.  The frame comes from the page's
+ * node (pmm_alloc_owner_node) and may run the PMM's reclaim hooks, ours too
+ * (nested under this fault: fine, the faulting page is not present).
+ *
+ * Frames are reached through the direct map (vmm_phys_to_virt) to compress and
+ * to fill; a frame beyond it (RAM over 256 MB) is filled through the area's
+ * own address after it is mapped, mm/'s lock held (a CPU touching the page
+ * then without faulting could see it half filled: not on our QEMU machines).
+ *
+ * Calls vmm.c (entries), vmalloc.c (the spans), zstore.c, pmm*.c, kmalloc.c,
+ * log.c, lock.c, string.c.  Called by the kernel's fault handler, the host
+ * glue's SIGSEGV handler, the PMM's reclaim hooks (a pointer) and vfree (a
+ * pointer): nothing below calls it by name.
+ *
+ * Locking: mm/'s lock for every call.
+ */
+#include "zswap.h"
+
+#include "glue.h"
+#include "lock.h"
+#include "log.h"
+#include "memory.h"
+#include "pmm.h"
+#include "vmalloc.h"
+#include "vmm.h"
+#include "vmm_swap.h"
+#include "zstore.h"
+
+#define NODE_UNKNOWN         0xFFu
+#define PRESENT_ENTRY(frame) ((frame) | PAGE_PRESENT | PAGE_WRITABLE | VMM_PTE_ZSWAP)
+
+struct zarea {
+    vaddr_t base;
+    uint32_t pages;
+    uint32_t size;
+    uint32_t *copy; /* per page: a kept copy's handle while present and clean, else 0 */
+    uint8_t *node;  /* per page: the node its last frame was on */
+};
+
+static struct {
+    struct zarea areas[ZSWAP_MAX_AREAS];
+    uint32_t count;
+    uint32_t hand_area, hand_page;
+    uint32_t low, high; /* 0: the defaults */
+    zswap_stats_t st;   /* the event counters (the state counts are recomputed) */
+    int hooked;
+} zs;
+
+static int is_swap_entry(uint32_t e)
+{
+    return e && !(e & PAGE_PRESENT);
+}
+
+static int is_handle_entry(uint32_t e)
+{
+    return is_swap_entry(e) && (ZSWAP_HANDLE(e) & ((1u << ZSTORE_INDEX_BITS) - 1)) != 0;
+}
+
+static struct zarea *area_of(vaddr_t v)
+{
+    for (uint32_t i = 0; i < zs.count; i++) {
+        struct zarea *a = &zs.areas[i];
+        if (v >= a->base && v - a->base < a->pages * PAGE_SIZE)
+            return a;
+    }
+    return NULL;
+}
+
+static uint32_t free_frames(void)
+{
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    return ps.free_pages;
+}
+
+static void watermarks(uint32_t *low, uint32_t *high)
+{
+    if (zs.low) {
+        *low = zs.low;
+        *high = zs.high > zs.low ? zs.high : zs.low;
+        return;
+    }
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    *low = ps.total_pages / 64 > 32 ? ps.total_pages / 64 : 32;
+    *high = 2 * *low;
+}
+
+/* Where the frame's bytes can be read or written now (the direct map), or NULL. */
+static void *frame_ptr(paddr_t frame)
+{
+    return vmm_phys_to_virt(frame);
+}
+
+/* Give up every kept copy of a present page (they only save a compression): how many. */
+static uint32_t drop_copies(void)
+{
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < zs.count; k++) {
+        struct zarea *a = &zs.areas[k];
+        for (uint32_t i = 0; i < a->pages; i++) {
+            if (a->copy[i]) {
+                zstore_free(a->copy[i]);
+                a->copy[i] = 0;
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/*
+ * One cold page of a, its entry now pending, the run shot down: store it and
+ * free its frame (1), or map it again as it was, dirty (0: the store refused).
+ */
+static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
+{
+    vaddr_t v = a->base + i * PAGE_SIZE;
+    paddr_t frame = VMM_FRAME(old);
+    uint32_t h = a->copy[i];
+    int late = 0;
+    if (h && !(old & PAGE_DIRTY)) {
+        zs.st.dropped_clean++;
+    } else {
+        if (h)
+            zstore_free(h); /* written since: that copy is stale */
+        a->copy[i] = 0;
+        void *src = frame_ptr(frame);
+        late = !src;
+        if (late) { /* beyond the direct map: read it through its own address */
+            vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
+            src = glue_virt_to_ptr(v);
+        }
+        h = zstore_put(src);
+        if (!h && drop_copies())
+            h = zstore_put(src);
+        if (!h) {
+            zs.st.failures++;
+            vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
+            return 0;
+        }
+        zs.st.compressed++;
+    }
+    a->copy[i] = 0;
+    int node = pmm_page_node(frame);
+    a->node[i] = node >= 0 && node < (int)NODE_UNKNOWN ? (uint8_t)node : NODE_UNKNOWN;
+    vmm_swap_set(v, ZSWAP_ENTRY(h), NULL);
+    if (late) /* mapped again for the read: another CPU may have cached it since */
+        pmm_tlb_shootdown(v, 1);
+    pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* shot down already */
+    return 1;
+}
+
+/* Sweep until `want` frames are freed or the hand went twice round: the frames freed. */
+static uint32_t reclaim_locked(uint32_t want)
+{
+    uint32_t total = 0, freed = 0, scanned = 0;
+    for (uint32_t k = 0; k < zs.count; k++)
+        total += zs.areas[k].pages;
+    if (!want || !total)
+        return 0;
+    zs.st.reclaims++;
+    int stop = 0;
+    while (!stop && freed < want && scanned < 2 * total + ZSWAP_SWEEP) {
+        if (zs.hand_area >= zs.count)
+            zs.hand_area = 0, zs.hand_page = 0;
+        struct zarea *a = &zs.areas[zs.hand_area];
+        if (zs.hand_page >= a->pages) {
+            zs.hand_area++;
+            zs.hand_page = 0;
+            continue;
+        }
+        uint32_t start = zs.hand_page, n = a->pages - start;
+        if (n > ZSWAP_SWEEP)
+            n = ZSWAP_SWEEP;
+        uint32_t cold[ZSWAP_SWEEP], old[ZSWAP_SWEEP], ncold = 0;
+        int flush = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            vaddr_t v = a->base + (start + k) * PAGE_SIZE;
+            uint32_t e = vmm_clear_accessed(v);
+            if (!(e & PAGE_PRESENT))
+                continue;
+            if (e & PAGE_ACCESSED)
+                flush = 1;
+            else if (freed + ncold < want)
+                cold[ncold++] = start + k;
+        }
+        for (uint32_t k = 0; k < ncold; k++)
+            vmm_swap_set(a->base + cold[k] * PAGE_SIZE, ZSWAP_ENTRY_PENDING, &old[k]);
+        if (flush || ncold)
+            pmm_tlb_shootdown(a->base + start * PAGE_SIZE, n);
+        for (uint32_t k = 0; k < ncold; k++) {
+            if (stop) { /* the store is full: the rest go back as they were */
+                vmm_swap_set(a->base + cold[k] * PAGE_SIZE,
+                             PRESENT_ENTRY(VMM_FRAME(old[k])) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
+                continue;
+            }
+            if (store_cold(a, cold[k], old[k]))
+                freed++;
+            else
+                stop = 1;
+        }
+        zs.hand_page += n;
+        scanned += n;
+        zs.st.scanned += n;
+    }
+    return freed;
+}
+
+/* The PMM ran dry (mm_lock held, no PMM lock): free up to the high watermark. */
+static size_t reclaim_hook(void)
+{
+    uint32_t low, high;
+    watermarks(&low, &high);
+    uint32_t f = free_frames();
+    return reclaim_locked(high > f ? high - f : 1);
+}
+
+uint32_t zswap_reclaim(uint32_t pages)
+{
+    glue_irqflags_t f = mm_lock();
+    uint32_t n = reclaim_locked(pages);
+    mm_unlock(f);
+    return n;
+}
+
+void zswap_set_watermarks(uint32_t low, uint32_t high)
+{
+    glue_irqflags_t f = mm_lock();
+    zs.low = low;
+    zs.high = high;
+    mm_unlock(f);
+}
+
+/* vfree of an area (vmalloc's release): frames, copies, entries go; the record too. */
+static void release_area(vaddr_t base, uint32_t pages)
+{
+    struct zarea *a = area_of(base);
+    if (!a || a->base != base || a->pages != pages)
+        return; /* vmalloc_compressible's own undo before it recorded the area: nothing mapped */
+    for (uint32_t i = 0; i < pages; i++) {
+        vaddr_t v = base + i * PAGE_SIZE;
+        uint32_t old = 0;
+        vmm_swap_set(v, 0, &old);
+        if (old & PAGE_PRESENT)
+            pmm_free_held("vfree", VMM_FRAME(old), PMM_OWNER_VMALLOC);
+        else if (is_handle_entry(old))
+            zstore_free(ZSWAP_HANDLE(old));
+        if (a->copy[i])
+            zstore_free(a->copy[i]);
+    }
+    pmm_tlb_shootdown_free(base, pages); /* the frames and emptied tables after it */
+    kfree(a->copy);
+    uint32_t k = (uint32_t)(a - zs.areas);
+    for (; k + 1 < zs.count; k++)
+        zs.areas[k] = zs.areas[k + 1];
+    zs.count--;
+    zs.hand_area = 0;
+    zs.hand_page = 0;
+}
+
+void *vmalloc_compressible(size_t size)
+{
+    if (size == 0)
+        return NULL;
+    glue_irqflags_t f = mm_lock();
+    void *r = NULL;
+    if (!zs.hooked) {
+        zs.hooked = 1;
+        pmm_register_reclaim(reclaim_hook);
+    }
+    if (zs.count == ZSWAP_MAX_AREAS) {
+        mm_oom_printf("vmalloc_compressible: %lu bytes: table full (%u areas)\n",
+                      (unsigned long)size, (unsigned)ZSWAP_MAX_AREAS);
+        goto out;
+    }
+    vaddr_t base = vmalloc_compressible_area(size, NULL, 0, release_area);
+    if (!base)
+        goto out;
+    uint32_t pages = (uint32_t)((size + PAGE_SIZE - 1) / PAGE_SIZE);
+    uint32_t *copy = kcalloc(pages, sizeof(uint32_t) + 1);
+    if (!copy) {
+        mm_oom_printf("vmalloc_compressible: %lu bytes: no memory for its page records\n",
+                      (unsigned long)size);
+        vfree(glue_virt_to_ptr(base)); /* no record: release_area finds nothing to give back */
+        goto out;
+    }
+    struct zarea *a = &zs.areas[zs.count];
+    *a = (struct zarea){base, pages, (uint32_t)size, copy, (uint8_t *)(copy + pages)};
+    zs.count++; /* recorded before the entries: a vfree below finds it */
+    int ok = 1;
+    for (uint32_t i = 0; ok && i < pages; i++) {
+        a->node[i] = NODE_UNKNOWN;
+        ok = vmm_swap_set(base + i * PAGE_SIZE, ZSWAP_ENTRY_ZERO, NULL) == 0;
+    }
+    if (!ok) {
+        mm_oom_printf("vmalloc_compressible: %lu bytes: no memory for its page tables\n",
+                      (unsigned long)size);
+        vfree(glue_virt_to_ptr(base));
+        goto out;
+    }
+    r = glue_virt_to_ptr(base);
+out:
+    mm_unlock(f);
+    return r;
+}
+
+int zswap_fault(uint32_t addr, uint32_t err)
+{
+    vaddr_t v = addr & ~(vaddr_t)(PAGE_SIZE - 1);
+    /* never a compressible page's: outside vmalloc's range, or from inside the PMM */
+    if (v < VMALLOC_START || v > VMALLOC_END || pmm_lock_held())
+        return 0;
+    glue_irqflags_t f = mm_lock();
+    struct zarea *a = area_of(v);
+    int r = 0;
+    if (!a)
+        goto out;
+    uint32_t i = (v - a->base) / PAGE_SIZE;
+    uint32_t e = vmm_get_entry(v);
+    if (e & PAGE_PRESENT) {
+        /* another CPU brought it in first: run again; a protection fault is not ours */
+        r = !(err & PAGE_PRESENT);
+        goto out;
+    }
+    if (!is_swap_entry(e) || e == ZSWAP_ENTRY_PENDING) {
+        mm_printf("zswap: fault at 0x%08lx: page %u of compressible area 0x%08lx has entry "
+                  "0x%08lx, not a stored page\n",
+                  (unsigned long)addr, (unsigned)i, (unsigned long)a->base, (unsigned long)e);
+        goto out;
+    }
+    uint32_t low, high, fr = free_frames();
+    watermarks(&low, &high);
+    if (fr < low)
+        reclaim_locked(high - fr);
+    int node = a->node[i] == NODE_UNKNOWN ? PMM_NODE_ANY : a->node[i];
+    paddr_t frame = pmm_alloc_owner_node(1, 0, PMM_OWNER_VMALLOC, node);
+    if (!frame) {
+        zs.st.oom_faults++;
+        zstore_stats_t zst;
+        zstore_get_stats(&zst);
+        mm_oom_failed();
+        mm_printf("zswap: fault at 0x%08lx, page %u of compressible area 0x%08lx (%u bytes): "
+                  "out of memory with nothing left to compress (%u pages stored, %u KB in the "
+                  "store): not mapped\n",
+                  (unsigned long)addr, (unsigned)i, (unsigned long)a->base, (unsigned)a->size,
+                  (unsigned)zst.pages_stored, (unsigned)(zst.mem_used / 1024));
+        goto out;
+    }
+    void *dst = frame_ptr(frame);
+    int late = !dst; /* beyond the direct map: filled through v once mapped */
+    if (late) {
+        vmm_swap_set(v, PRESENT_ENTRY(frame), NULL);
+        dst = glue_virt_to_ptr(v);
+    }
+    if (e == ZSWAP_ENTRY_ZERO) {
+        memset(dst, 0, PAGE_SIZE);
+        zs.st.zero_fills++;
+    } else if (zstore_get(ZSWAP_HANDLE(e), dst) < 0) {
+        mm_printf("zswap: fault at 0x%08lx, page %u of compressible area 0x%08lx: its stored "
+                  "copy (handle 0x%08lx) is lost: not mapped\n",
+                  (unsigned long)addr, (unsigned)i, (unsigned long)a->base,
+                  (unsigned long)ZSWAP_HANDLE(e));
+        if (late)
+            vmm_swap_set(v, e, NULL);
+        pmm_tlb_shootdown(v, 1);
+        pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC);
+        zs.st.failures++;
+        goto out;
+    } else {
+        a->copy[i] = ZSWAP_HANDLE(e); /* kept: a clean page is dropped, not compressed again */
+        zs.st.faulted_in++;
+    }
+    if (!late)
+        vmm_swap_set(v, PRESENT_ENTRY(frame), NULL); /* clean: PAGE_DIRTY clear */
+    r = 1;
+out:
+    mm_unlock(f);
+    return r;
+}
+
+/* The state counts of one area added to s, its problems reported: the problems. */
+static int walk_area(const struct zarea *a, zswap_stats_t *s, int check)
+{
+    int errors = 0;
+    for (uint32_t i = 0; i < a->pages; i++) {
+        vaddr_t v = a->base + i * PAGE_SIZE;
+        uint32_t e = vmm_get_entry(v);
+        if (e & PAGE_PRESENT) {
+            s->present++;
+            s->copies += a->copy[i] != 0;
+            if (check && !(e & VMM_PTE_ZSWAP))
+                errors += mm_check_failed_at("zswap_check", v, "present without VMM_PTE_ZSWAP");
+            if (check && pmm_page_owner(VMM_FRAME(e)) != PMM_OWNER_VMALLOC)
+                errors += mm_check_failed_at("zswap_check", v, "frame is not vmalloc's in the PMM");
+            if (check && a->copy[i] && !zstore_live(a->copy[i]))
+                errors += mm_check_failed_at("zswap_check", v, "kept copy's handle is not live");
+            continue;
+        }
+        if (check && a->copy[i])
+            errors += mm_check_failed_at("zswap_check", v, "kept copy of a page not present");
+        if (e == ZSWAP_ENTRY_ZERO) {
+            s->zero++;
+        } else if (is_handle_entry(e)) {
+            s->stored++;
+            if (check && !zstore_live(ZSWAP_HANDLE(e)))
+                errors += mm_check_failed_at("zswap_check", v, "swap entry's handle is not live");
+        } else if (check) {
+            errors += mm_check_failed_at("zswap_check", v,
+                                         e ? "pending entry outside reclaim" : "empty entry");
+        }
+    }
+    return errors;
+}
+
+static void stats_locked(zswap_stats_t *s, int check, int *errors)
+{
+    *s = zs.st;
+    s->areas = zs.count;
+    s->area_pages = s->present = s->stored = s->zero = s->copies = 0;
+    for (uint32_t k = 0; k < zs.count; k++) {
+        s->area_pages += zs.areas[k].pages;
+        *errors += walk_area(&zs.areas[k], s, check);
+    }
+    watermarks(&s->low, &s->high);
+}
+
+void zswap_get_stats(zswap_stats_t *s)
+{
+    if (!s) {
+        mm_report("zswap_get_stats: NULL stats pointer");
+        return;
+    }
+    glue_irqflags_t f = mm_lock();
+    int errors = 0;
+    stats_locked(s, 0, &errors);
+    mm_unlock(f);
+}
+
+int zswap_check(void)
+{
+    glue_irqflags_t f = mm_lock();
+    int errors = 0;
+    zswap_stats_t s;
+    stats_locked(&s, 1, &errors);
+    if (s.present + s.stored + s.zero != s.area_pages)
+        errors += mm_check_failed_at("zswap_check", 0, "page states do not add up");
+    if (zs.count > ZSWAP_MAX_AREAS)
+        errors += mm_check_failed_at("zswap_check", 0, "area count beyond the table");
+    mm_unlock(f);
+    return errors;
+}
+
+void zswap_dump(void)
+{
+    zswap_stats_t s;
+    zswap_get_stats(&s);
+    zstore_dump();
+    mm_printf("zswap: %u compressible areas, %u pages: %u present (%u with a clean copy kept), "
+              "%u compressed, %u never touched\n",
+              (unsigned)s.areas, (unsigned)s.area_pages, (unsigned)s.present, (unsigned)s.copies,
+              (unsigned)s.stored, (unsigned)s.zero);
+    mm_printf("zswap: reclaim %u runs, %u pages scanned, %u compressed, %u dropped clean, "
+              "%u failed; faults: %u brought back, %u zero-filled, %u out of memory; "
+              "watermarks %u/%u free frames\n",
+              (unsigned)s.reclaims, (unsigned)s.scanned, (unsigned)s.compressed,
+              (unsigned)s.dropped_clean, (unsigned)s.failures, (unsigned)s.faulted_in,
+              (unsigned)s.zero_fills, (unsigned)s.oom_faults, (unsigned)s.low, (unsigned)s.high);
+}
+
+void zswap_reset(void)
+{
+    glue_irqflags_t f = mm_lock();
+    int hooked = zs.hooked;
+    memset(&zs, 0, sizeof(zs));
+    zs.hooked = hooked; /* the PMM keeps its hooks across a restart */
+    mm_unlock(f);
+}

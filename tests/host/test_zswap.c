@@ -1,0 +1,515 @@
+/*
+ * test_zswap.c - reclaim of cold pages and demand paging back in (mm/zswap.c,
+ * issue 14 items 3 and 5) on the simulated MMU: the host glue keeps Accessed
+ * and Dirty of compressible pages by page protection and hands a not-present
+ * page's SIGSEGV to zswap_fault, as the kernel's #PF handler does
+ * (host/glue.c's top comment).
+ *
+ *   - pages of realistic data written, reclaimed (two sweeps: the first
+ *     clears Accessed, the second finds them cold), read back in random order
+ *     byte for byte through faults;
+ *   - a page read back and not written is dropped clean (its copy kept); a
+ *     page written after it is compressed again;
+ *   - an area larger than the PMM's free memory filled and checked: the faults
+ *     reclaim by the watermark on their own;
+ *   - noise larger than RAM: a fault at last refused with one line naming the
+ *     area, no page ever read back wrong, the checkers clean after;
+ *   - two threads faulting at once while a third reclaims;
+ *   - vfree of an area in every state gives every frame and copy back;
+ *   - on two nodes, a page comes back on the node it was compressed from;
+ *   - bad input.
+ * Every layer's checker, zstore_check and zswap_check after each operation.
+ */
+#include "harness.h"
+#include "zstore.h"
+#include "zswap.h"
+
+#include "../../kernel/zswap_pages.h"
+
+#include <pthread.h>
+
+#define PAGE 4096u
+
+static __thread uint8_t scratch[PAGE]; /* zpage_check's */
+
+static void check_all(void)
+{
+    check_every_layer();
+    assert_int_equal(zstore_check(), 0);
+    assert_int_equal(zswap_check(), 0);
+}
+
+/* Every layer fresh over ram bytes, an empty store (its default limit), zswap's defaults. */
+static void fresh(uint32_t ram)
+{
+    zswap_reset();
+    zstore_reset();
+    fresh_every_layer(ram);
+    zstore_set_limit(0);
+    zswap_set_watermarks(0, 0);
+    host_fault_install();
+    check_all();
+}
+
+static uint32_t free_pages(void)
+{
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    return ps.free_pages;
+}
+
+static void fill(uint8_t *area, uint32_t pages, uint32_t seed, int random)
+{
+    for (uint32_t i = 0; i < pages; i++)
+        zpage_fill(area + i * PAGE, i, seed, random);
+}
+
+/* Every page, in an order shuffled by seed, byte for byte. */
+static void verify_shuffled(uint8_t *area, uint32_t pages, uint32_t seed, int random)
+{
+    uint32_t *order = malloc(pages * sizeof(*order)), s = seed ^ 0x5bd1e995u;
+    assert_non_null(order);
+    for (uint32_t i = 0; i < pages; i++)
+        order[i] = i;
+    for (uint32_t i = pages - 1; i > 0; i--) {
+        uint32_t k = rng_next(&s) % (i + 1), t = order[i];
+        order[i] = order[k];
+        order[k] = t;
+    }
+    for (uint32_t i = 0; i < pages; i++) {
+        int at = zpage_check(area + order[i] * PAGE, order[i], seed, random, scratch);
+        if (at >= 0)
+            fail_msg("page %u differs at byte %d", order[i], at);
+    }
+    free(order);
+}
+
+/* Pages the PMM holds as vmalloc's: a compressible area's frames (no other area lives here). */
+static uint32_t vmalloc_frames(void)
+{
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    return ps.owner_pages[PMM_OWNER_VMALLOC];
+}
+
+static zswap_stats_t stats(void)
+{
+    zswap_stats_t s;
+    zswap_get_stats(&s);
+    return s;
+}
+
+/* Reclaim until no page of the area is present (the first sweep only clears Accessed). */
+static void reclaim_all(uint32_t pages)
+{
+    for (int round = 0; round < 4 && stats().present; round++) {
+        zswap_reclaim(pages);
+        check_all();
+    }
+    assert_int_equal(stats().present, 0);
+}
+
+static void test_reclaim_and_fault_in(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    const uint32_t pages = 512;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    check_all();
+    assert_int_equal(stats().zero, pages); /* nothing mapped yet */
+    uint32_t before = free_pages();
+    fill(a, pages, 7, 0);
+    check_all();
+    zswap_stats_t s = stats();
+    assert_int_equal(s.present, pages);
+    assert_int_equal(s.zero_fills, pages);
+    assert_true(before - free_pages() >= pages);
+
+    /* CLOCK: every page was just touched, so the hand clears every Accessed bit
+     * going round once and takes the first page it finds cold the second time */
+    assert_int_equal(zswap_reclaim(1), 1);
+    check_all();
+    s = stats();
+    assert_int_equal(s.present, pages - 1);
+    assert_int_equal(s.scanned, pages + ZSWAP_SWEEP);
+    /* the second half touched again (read): the hand takes the cold first half only */
+    for (uint32_t i = pages / 2; i < pages; i++)
+        assert_int_equal(zpage_check(a + i * PAGE, i, 7, 0, scratch), -1);
+    assert_int_equal(zswap_reclaim(pages / 2 - 1), pages / 2 - 1);
+    check_all();
+    s = stats();
+    assert_int_equal(s.present, pages / 2);
+    for (uint32_t i = pages / 2; i < pages; i++) {
+        uint32_t v =
+            (uint32_t)((uintptr_t)(a + i * PAGE) - (uintptr_t)host_virt_ptr(VMALLOC_START)) +
+            VMALLOC_START;
+        assert_true(vmm_get_entry(v) & PAGE_PRESENT);
+    }
+    reclaim_all(pages);
+    s = stats();
+    assert_int_equal(s.stored, pages);
+    assert_int_equal(s.compressed, pages);
+    zstore_stats_t z;
+    zstore_get_stats(&z);
+    assert_int_equal(z.pages_stored, pages);
+    assert_true(z.compr_bytes < z.orig_bytes / 2); /* realistic data compresses */
+    assert_int_equal(vmalloc_frames(), 0);         /* every frame went back */
+
+    verify_shuffled(a, pages, 7, 0);
+    check_all();
+    s = stats();
+    assert_int_equal(s.faulted_in, pages);
+    assert_int_equal(s.present, pages);
+    assert_int_equal(s.copies, pages); /* clean, copies kept */
+    assert_true(host_zswap_faults >= pages);
+    vfree(a);
+    check_all();
+    zstore_get_stats(&z);
+    assert_int_equal(z.pages_stored, 0);
+    assert_int_equal(stats().areas, 0);
+}
+
+static void test_clean_dropped_dirty_recompressed(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    const uint32_t pages = 256;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    fill(a, pages, 11, 0);
+    reclaim_all(pages);
+    verify_shuffled(a, pages, 11, 0); /* all back, clean */
+    check_all();
+    /* write one byte into every 4th page (then put it back: the bytes stay the run's) */
+    for (uint32_t i = 0; i < pages; i += 4) {
+        volatile uint8_t *p = a + i * PAGE + 100;
+        uint8_t v = *p;
+        *p = (uint8_t)~v;
+        *p = v;
+    }
+    check_all();
+    zswap_stats_t s0 = stats();
+    reclaim_all(pages);
+    zswap_stats_t s1 = stats();
+    assert_int_equal(s1.compressed - s0.compressed, pages / 4);
+    assert_int_equal(s1.dropped_clean - s0.dropped_clean, pages - pages / 4);
+    assert_int_equal(s1.failures, 0);
+    verify_shuffled(a, pages, 11, 0);
+    check_all();
+    vfree(a);
+    check_all();
+}
+
+/* A page changed for good is compressed again, and comes back changed. */
+static void test_changed_page_comes_back_changed(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    const uint32_t pages = 64;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    fill(a, pages, 3, 0);
+    reclaim_all(pages);
+    verify_shuffled(a, pages, 3, 0);
+    uint8_t was = a[5 * PAGE + 7];
+    a[5 * PAGE + 7] = (uint8_t)(was ^ 0xFF);
+    zswap_stats_t s0 = stats();
+    reclaim_all(pages);
+    zswap_stats_t s1 = stats();
+    assert_int_equal(s1.compressed - s0.compressed, 1);
+    assert_int_equal(a[5 * PAGE + 7], (uint8_t)(was ^ 0xFF));
+    a[5 * PAGE + 7] = was;
+    verify_shuffled(a, pages, 3, 0);
+    check_all();
+    vfree(a);
+    check_all();
+}
+
+/* An area twice the free memory: the faults reclaim on their own (the watermark). */
+static void test_overcommit(void **state)
+{
+    (void)state;
+    fresh(8u << 20);
+    zstore_set_limit(6u << 20);
+    uint32_t pages = free_pages() * 2;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    fill(a, pages, 21, 0);
+    check_all();
+    zswap_stats_t s = stats();
+    assert_true(s.compressed > pages / 2);
+    assert_true(s.reclaims > 0);
+    assert_int_equal(s.oom_faults, 0);
+    verify_shuffled(a, pages, 21, 0);
+    check_all();
+    verify_shuffled(a, pages, 21, 0); /* a second pass: the clean pages dropped, not compressed */
+    check_all();
+    s = stats();
+    assert_true(s.dropped_clean > 0);
+    assert_int_equal(s.oom_faults, 0);
+    assert_int_equal(s.failures, 0);
+    vfree(a);
+    check_all();
+}
+
+static sigjmp_buf oom_jump;
+static volatile uint32_t oom_virt;
+
+static void oom_escape(uint32_t virt)
+{
+    oom_virt = virt;
+    siglongjmp(oom_jump, 1);
+}
+
+/* Noise larger than RAM: a fault refused at last, one line; never a wrong byte; all freed. */
+static void test_noise_larger_than_ram_fails_cleanly(void **state)
+{
+    (void)state;
+    fresh(8u << 20);
+    uint32_t before = free_pages();
+    uint32_t pages = before * 2;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    host_fault_unhandled = oom_escape;
+    volatile uint32_t written = 0;
+    if (sigsetjmp(oom_jump, 1) == 0) {
+        for (; written < pages; written++)
+            zpage_fill(a + written * PAGE, written, 33, 1);
+    }
+    host_fault_unhandled = NULL;
+    assert_true(written < pages); /* it cannot all fit */
+    assert_true(host_console_has("out of memory with nothing left to compress"));
+    assert_true(host_console_has("compressible area"));
+    char want[64];
+    snprintf(want, sizeof(want), "page %u of compressible area", (unsigned)written);
+    assert_true(host_console_has(want));
+    assert_true(stats().oom_faults > 0);
+    check_all();
+    /* every page written before comes back exact, or its fault is refused: never wrong */
+    uint32_t good = 0, refused = 0;
+    for (volatile uint32_t i = 0; i < written; i++) {
+        host_fault_unhandled = oom_escape;
+        if (sigsetjmp(oom_jump, 1) == 0) {
+            int at = zpage_check(a + i * PAGE, i, 33, 1, scratch);
+            host_fault_unhandled = NULL;
+            if (at >= 0)
+                fail_msg("noise page %u differs at byte %d", (unsigned)i, at);
+            good++;
+        } else {
+            refused++;
+        }
+    }
+    host_fault_unhandled = NULL;
+    print_message("noise: %u of %u pages written, then %u read back exact, %u refused\n",
+                  (unsigned)written, (unsigned)pages, (unsigned)good, (unsigned)refused);
+    assert_true(good > 0);
+    check_all();
+    vfree(a);
+    check_all();
+    zstore_stats_t z;
+    zstore_get_stats(&z);
+    assert_int_equal(z.pages_stored, 0);
+    assert_int_equal(vmalloc_frames(), 0); /* every frame back (the heap may keep its pages) */
+    /* and memory works again */
+    uint8_t *b = vmalloc_compressible(64 * PAGE);
+    assert_non_null(b);
+    fill(b, 64, 34, 0);
+    verify_shuffled(b, 64, 34, 0);
+    vfree(b);
+    check_all();
+}
+
+struct reader {
+    uint8_t *a;
+    uint32_t from, pages, seed, rounds;
+    int bad;
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *r = arg;
+    uint32_t s = r->seed;
+    for (uint32_t n = 0; n < r->rounds; n++) {
+        uint32_t i = r->from + rng_next(&s) % r->pages;
+        if (zpage_check(r->a + i * PAGE, i, 44, 0, scratch) >= 0)
+            r->bad++;
+        if (n % 3 == 0) { /* a write that leaves the bytes as they were: the page goes dirty */
+            volatile uint8_t *p = r->a + i * PAGE + (n % PAGE);
+            *p = *p;
+        }
+    }
+    return NULL;
+}
+
+static volatile int stop_reclaim;
+
+static void *reclaimer_main(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop_reclaim, __ATOMIC_ACQUIRE))
+        zswap_reclaim(16);
+    return NULL;
+}
+
+/* Two threads faulting (reading, writing) at once while a third reclaims. */
+static void test_threads_fault_while_reclaiming(void **state)
+{
+    (void)state;
+#if defined(__i386__)
+    /*
+     * The i386 programs run under qemu-i386 (tools/host-exec.sh), whose
+     * SIGSEGV handler in a program of several threads reads another thread's
+     * thread-local storage: three threads faulting on pages they mprotect,
+     * each handler comparing its __thread id with gettid(), saw 57 580
+     * mismatches of 600 000 under qemu-i386 and 0 natively (2026-12-06).
+     * The glue's CPU id is thread-local, so mm/'s lock would be taken as
+     * another CPU's.  The native x86_64 builds run this case.
+     */
+    skip();
+#endif
+    fresh(16u << 20);
+    const uint32_t pages = 512;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    fill(a, pages, 44, 0);
+    reclaim_all(pages);
+    struct reader r[2] = {{a, 0, pages / 2, 1, 3000, 0}, {a, pages / 2, pages / 2, 2, 3000, 0}};
+    pthread_t t[3];
+    stop_reclaim = 0;
+    assert_int_equal(pthread_create(&t[2], NULL, reclaimer_main, NULL), 0);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&t[k], NULL, reader_main, &r[k]), 0);
+    for (int k = 0; k < 2; k++)
+        pthread_join(t[k], NULL);
+    __atomic_store_n(&stop_reclaim, 1, __ATOMIC_RELEASE);
+    pthread_join(t[2], NULL);
+    assert_int_equal(r[0].bad + r[1].bad, 0);
+    check_all();
+    zswap_stats_t s = stats();
+    print_message("threads: %u brought back, %u compressed, %u dropped clean\n",
+                  (unsigned)s.faulted_in, (unsigned)s.compressed, (unsigned)s.dropped_clean);
+    assert_true(s.faulted_in > pages);
+    verify_shuffled(a, pages, 44, 0);
+    vfree(a);
+    check_all();
+}
+
+/* vfree of an area with pages in every state: every frame and stored copy goes back. */
+static void test_vfree_every_state(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    const uint32_t pages = 300;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    fill(a, 200, 55, 0); /* 100 never touched */
+    reclaim_all(pages);
+    verify_shuffled(a, 50, 55, 0); /* 50 present with copies, 150 stored */
+    a[PAGE] ^= 1;                  /* one dirty */
+    zswap_stats_t s = stats();
+    assert_int_equal(s.present, 50);
+    assert_int_equal(s.stored, 150);
+    assert_int_equal(s.zero, 100);
+    check_all();
+    vfree(a);
+    check_all();
+    zstore_stats_t z;
+    zstore_get_stats(&z);
+    assert_int_equal(z.pages_stored, 0);
+    assert_int_equal(stats().areas, 0);
+    assert_int_equal(vmalloc_frames(), 0);
+    vfree(a); /* twice: vmalloc's report */
+    assert_true(host_console_has("double free of compressible area"));
+    check_all();
+}
+
+/* The node of the frame behind page i of a (present). */
+static int node_of_page(uint8_t *a, uint32_t i)
+{
+    uint32_t v = (uint32_t)((uintptr_t)(a + i * PAGE) - (uintptr_t)host_virt_ptr(VMALLOC_START)) +
+                 VMALLOC_START;
+    uint32_t e = vmm_get_entry(v);
+    assert_true(e & PAGE_PRESENT);
+    return pmm_page_node(VMM_FRAME(e));
+}
+
+/* Two nodes: a page compressed on node 1 comes back on node 1, whichever CPU faults. */
+static void test_page_comes_back_on_its_node(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    static const pmm_node_range_t r[] = {{0, 10u << 20, 0}, {10u << 20, 16u << 20, 1}};
+    static const uint8_t cpus[] = {0, 1};
+    assert_int_equal(pmm_set_nodes(2, r, 2, cpus, 2, NULL), 0);
+    const uint32_t pages = 64;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    host_forced_cpu_id = 1; /* the first touches on CPU 1: node 1's frames */
+    fill(a, pages / 2, 66, 0);
+    host_forced_cpu_id = 0;
+    for (uint32_t i = pages / 2; i < pages; i++)
+        zpage_fill(a + i * PAGE, i, 66, 0);
+    for (uint32_t i = 0; i < pages; i++)
+        assert_int_equal(node_of_page(a, i), i < pages / 2 ? 1 : 0);
+    reclaim_all(pages);
+    check_all();
+    verify_shuffled(a, pages, 66, 0); /* all faulted on CPU 0 */
+    for (uint32_t i = 0; i < pages; i++)
+        assert_int_equal(node_of_page(a, i), i < pages / 2 ? 1 : 0);
+    check_all();
+    vfree(a);
+    check_all();
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+    assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    assert_null(vmalloc_compressible(0));
+    assert_null(vmalloc_compressible(0x40000000u));   /* more than the vmalloc range */
+    assert_int_equal(zswap_fault(0xE0000000u, 0), 0); /* no area there */
+    assert_int_equal(zswap_fault(0, 2), 0);
+    zswap_get_stats(NULL);
+    assert_true(host_console_has("zswap_get_stats: NULL stats pointer"));
+    assert_int_equal(zswap_reclaim(100), 0); /* no areas: nothing */
+    /* a present page's protection fault is not ours */
+    uint8_t *a = vmalloc_compressible(4 * PAGE);
+    a[0] = 1;
+    uint32_t v = (uint32_t)((uintptr_t)a - (uintptr_t)host_virt_ptr(VMALLOC_START)) + VMALLOC_START;
+    assert_int_equal(zswap_fault(v, 1), 0);
+    assert_int_equal(zswap_fault(v, 0), 1); /* a spurious one (another CPU's): run again */
+    /* too many areas: the table's limit, one line */
+    void *more[ZSWAP_MAX_AREAS];
+    int got = 0;
+    for (int k = 0; k < ZSWAP_MAX_AREAS; k++)
+        if ((more[got] = vmalloc_compressible(PAGE)) != NULL)
+            got++;
+    assert_int_equal(got, ZSWAP_MAX_AREAS - 1);
+    assert_true(host_console_has("table full"));
+    for (int k = 0; k < got; k++)
+        vfree(more[k]);
+    vfree(a);
+    check_all();
+}
+
+int main(void)
+{
+    const char *only = getenv("ZSWAP_ONLY");
+    if (only)
+        cmocka_set_test_filter(only);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reclaim_and_fault_in),
+        cmocka_unit_test(test_clean_dropped_dirty_recompressed),
+        cmocka_unit_test(test_changed_page_comes_back_changed),
+        cmocka_unit_test(test_overcommit),
+        cmocka_unit_test(test_noise_larger_than_ram_fails_cleanly),
+        cmocka_unit_test(test_threads_fault_while_reclaiming),
+        cmocka_unit_test(test_vfree_every_state),
+        cmocka_unit_test(test_page_comes_back_on_its_node),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
