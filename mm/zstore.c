@@ -472,7 +472,7 @@ int zstore_live(uint32_t handle)
     uint32_t index = handle & ZS_INDEX_MAX, gen = handle >> ZSTORE_INDEX_BITS;
     int live = !(handle >> ZSTORE_HANDLE_BITS) && index && gen &&
                index < zs.chunks * ZSTORE_CHUNK_ENTRIES && entry_at(index)->gen == gen &&
-               entry_at(index)->kind != ZS_FREE;
+               entry_at(index)->kind != ZS_FREE && entry_at(index)->kind != ZS_RETIRED;
     mm_unlock(f);
     return live;
 }
