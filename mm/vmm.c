@@ -158,8 +158,11 @@ static const char *virt_problem(vaddr_t virt)
  * A page table for virt, allocated (zeroed) if missing.  0 or -1 (no memory).
  * A new table comes from the NUMA node of phys, the page about to be mapped
  * (the nearest node with a free page if that one has none; any node for a
- * page the PMM does not describe): the walk to a node's memory stays on it.
+ * page the PMM does not describe, or NO_FRAME): the walk to a node's memory
+ * stays on it.
  */
+#define NO_FRAME ((paddr_t)-1) /* table_for's phys when no page is about to be mapped */
+
 static int table_for(vaddr_t virt, paddr_t phys, uint32_t flags)
 {
     unsigned pdx = VMM_PDX(virt);
@@ -169,7 +172,7 @@ static int table_for(vaddr_t virt, paddr_t phys, uint32_t flags)
         return 0;
     }
     /* no reclaim: it could unmap heap pages while the heap is mapping this one */
-    int node = pmm_node_count() > 1 ? pmm_page_node(phys) : PMM_NODE_ANY;
+    int node = pmm_node_count() > 1 && phys != NO_FRAME ? pmm_page_node(phys) : PMM_NODE_ANY;
     paddr_t t = pmm_alloc_owner_node(1, 0, PMM_OWNER_TABLE | PMM_NO_RECLAIM,
                                      node < 0 ? PMM_NODE_ANY : node);
     if (!t)
@@ -434,7 +437,7 @@ int vmm_swap_set(vaddr_t virt, uint32_t entry, uint32_t *old_out)
     }
     e = entry_of(virt);
     if (!e && entry) {
-        if (table_for(virt, 0) < 0) {
+        if (table_for(virt, NO_FRAME, 0) < 0) { /* a swap entry: no frame */
             mm_oom_printf("vmm_swap_set: 0x%08lx: no memory for a page table\n",
                           (unsigned long)virt);
             goto out;
