@@ -91,13 +91,6 @@ typedef struct {
     uint32_t ranges_added;      /* ranges pmm_add_range accepted (at most PMM_ADDED_RANGES) */
     uint64_t reachable_limit;   /* pages below it may be handed out (4 GB: all of them) */
     uint64_t ram_end;           /* the descriptors cover [0, ram_end): pmm_add_range's ceiling */
-    /*
-     * Single free pages on the CPUs' own lists (counted in free_pages).  To
-     * count free_blocks with them merged, the call gives them back to the
-     * buddy lists and then takes as many again: free_blocks is what it would
-     * be without the lists, and the lists stay as full as they were.
-     */
-    uint32_t cpu_cached_pages;
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -328,7 +321,7 @@ typedef struct {
     uint32_t foreign_allocs;         /* served here, wanted elsewhere */
     uint32_t cpus;                   /* CPUs on it */
     uint8_t distance[PMM_MAX_NODES]; /* from it to each node */
-    uint32_t cpu_cached_pages;       /* as pmm_stats_t's, this node's (blocks counted as there) */
+    uint32_t cpu_cached_pages; /* on the CPUs' lists when asked (counted free, then given back) */
 } pmm_node_stats_t;
 /* A node's totals; 0, or -1 (one line) for a node that does not exist or NULL. */
 int pmm_get_node_stats(int node, pmm_node_stats_t *out);

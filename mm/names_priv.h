@@ -107,7 +107,6 @@
 #define pmm_pcp_drain_locked     mm_pmm_pcp_drain_locked
 #define pmm_pcp_lock_all         mm_pmm_pcp_lock_all
 #define pmm_pcp_reset_locked     mm_pmm_pcp_reset_locked
-#define pmm_pcp_restore_locked   mm_pmm_pcp_restore_locked
 #define pmm_pcp_unlock_all       mm_pmm_pcp_unlock_all
 #define pmm_unlock               mm_pmm_unlock
 #define slab_all                 mm_slab_all

@@ -310,8 +310,7 @@ static unsigned wanted_node(int node)
  *   drain    every list gives all back: an allocation that found no block
  *            (before the reclaim hooks run and after: no strict or aligned
  *            allocation fails, nor is OOM reported, while pages sit on a list),
- *            pmm_set_nodes; pmm_get_stats and pmm_get_node_stats
- *            too, to count the blocks as merged, then each list takes as many again
+ *            pmm_set_nodes, pmm_get_stats and pmm_get_node_stats
  *
  * Only pages of the CPU's node go on its list (a page of another node is
  * freed the shared way), and an allocation that names another node takes the
@@ -489,14 +488,6 @@ static void pcp_refill_locked(pmm_pcp_t *pc, unsigned cpu)
 {
     pcp_take_locked(pc, cpu, PMM_PCP_BATCH);
     pc->refills++;
-}
-
-void pmm_pcp_restore_locked(uint32_t held, const uint32_t *n)
-{
-    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
-        if ((held >> c) & 1 && n[c] && !pmm_pcp[c].n)
-            pcp_take_locked(&pmm_pcp[c], c, n[c]);
-    }
 }
 
 /* This CPU's list, its lock held and interrupts off (*f), or NULL: take the shared way. */

@@ -250,11 +250,9 @@ int pmm_get_node_stats(int node, pmm_node_stats_t *out)
     int ok = out && node >= 0 && (unsigned)node < nodes;
     if (ok) {
         const pmm_node_count_t *c = &pmm_data.node[node];
-        uint32_t cached = 0, listed[PMM_PCP_CPUS];
-        for (unsigned cpu = 0; cpu < PMM_PCP_CPUS; cpu++) {
-            listed[cpu] = (held >> cpu) & 1 ? pmm_pcp[cpu].n : 0;
-            cached += pmm_pcp[cpu].node == (unsigned)node ? listed[cpu] : 0;
-        }
+        uint32_t cached = 0;
+        for (unsigned cpu = 0; cpu < PMM_PCP_CPUS; cpu++)
+            cached += pmm_pcp[cpu].node == (unsigned)node ? pmm_pcp[cpu].n : 0;
         pmm_pcp_drain_locked(held); /* the blocks as they are with those pages back */
         memset(out, 0, sizeof(*out));
         out->cpu_cached_pages = cached;
@@ -272,7 +270,6 @@ int pmm_get_node_stats(int node, pmm_node_stats_t *out)
             out->cpus += pmm_nodes.cpu_node[cpu] == (unsigned)node;
         for (unsigned to = 0; to < nodes; to++)
             out->distance[to] = pmm_nodes.nodes ? pmm_nodes.distance[node][to] : PMM_DISTANCE_LOCAL;
-        pmm_pcp_restore_locked(held, listed); /* the lists as full as they were */
     }
     pmm_unlock(f);
     pmm_pcp_unlock_all(held);

@@ -174,12 +174,6 @@ uint32_t pmm_pcp_lock_all(void);
 void pmm_pcp_unlock_all(uint32_t held);
 /* Under the PMM's lock: the lists of the CPUs in `held` emptied onto the buddy lists; pages. */
 uint32_t pmm_pcp_drain_locked(uint32_t held);
-/*
- * Under the PMM's lock, after pmm_pcp_drain_locked(held): each CPU's list in
- * `held` takes n[cpu] pages again (as many as it had: the statistics count the
- * blocks with the lists' pages merged, and leave the lists as full as they were).
- */
-void pmm_pcp_restore_locked(uint32_t held, const uint32_t *n);
 /* Under the PMM's lock and every list lock: the lists forgotten (pmm_init), nodes set again. */
 void pmm_pcp_reset_locked(void);
 

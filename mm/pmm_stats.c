@@ -22,14 +22,9 @@ void pmm_get_stats(pmm_stats_t *s)
     glue_irqflags_t outer = glue_irq_save();
     uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
-    uint32_t cached = 0, listed[PMM_PCP_CPUS];
-    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
-        listed[c] = (held >> c) & 1 ? pmm_pcp[c].n : 0;
-        cached += listed[c];
-    }
-    /* the lists' pages back first: their counts folded, free_blocks as merged with them */
+    /* the CPUs' lists (pmm_dump shows them) back first: their counts folded, free_blocks as merged
+     * without them */
     pmm_pcp_drain_locked(held);
-    s->cpu_cached_pages = cached;
     s->total_pages = pmm_data.total;
     s->free_pages = pmm_data.free + pmm_data.cached; /* (cached: 0 but for a list skipped) */
     s->used_pages = pmm_data.used;
@@ -50,7 +45,6 @@ void pmm_get_stats(pmm_stats_t *s)
     s->reachable_limit = (uint64_t)(pmm_data.npages ? pmm_data.reach : PFN_4GB) * PAGE_SIZE;
     s->ram_end = (uint64_t)pmm_data.npages * PAGE_SIZE;
     s->ranges_added = pmm_data.nadded;
-    pmm_pcp_restore_locked(held, listed); /* and the lists as full as they were */
     pmm_unlock(f);
     pmm_pcp_unlock_all(held);
     glue_irq_restore(outer);
