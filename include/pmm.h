@@ -91,12 +91,6 @@ typedef struct {
     uint32_t ranges_added;      /* ranges pmm_add_range accepted (at most PMM_ADDED_RANGES) */
     uint64_t reachable_limit;   /* pages below it may be handed out (4 GB: all of them) */
     uint64_t ram_end;           /* the descriptors cover [0, ram_end): pmm_add_range's ceiling */
-    /*
-     * Single free pages that sat on the CPUs' own lists when pmm_get_stats was
-     * called (counted in free_pages).  The call gives them back to the buddy
-     * lists first, so free_blocks counts them in their merged blocks.
-     */
-    uint32_t cpu_cached_pages;
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -332,7 +326,7 @@ typedef struct {
     uint32_t foreign_allocs;         /* served here, wanted elsewhere */
     uint32_t cpus;                   /* CPUs on it */
     uint8_t distance[PMM_MAX_NODES]; /* from it to each node */
-    uint32_t cpu_cached_pages;       /* as pmm_stats_t's, this node's (given back as there) */
+    uint32_t cpu_cached_pages; /* on the CPUs' lists when asked (counted free, then given back) */
 } pmm_node_stats_t;
 /* A node's totals; 0, or -1 (one line) for a node that does not exist or NULL. */
 int pmm_get_node_stats(int node, pmm_node_stats_t *out);

@@ -322,9 +322,8 @@ static unsigned wanted_node(int node)
  * only if it is page-aligned, below the descriptors' end, PG_USED, of the
  * owner the call names, on this CPU's node and not held for a shootdown; any
  * other page goes the shared way, which reports it as before (a double free
- * of a PG_CACHED page: "double free (page already free, on a CPU's list of
- * free pages)").  Two CPUs freeing one page at once: each sets the page's
- * claim bit with one lock bts (pg_claim, pmm_priv.h); the loser takes the
+ * of a PG_CACHED page too: "double free (page already free)").  Two CPUs freeing one page at once:
+ * each sets the page's claim bit with one lock bts (pg_claim, pmm_priv.h); the loser takes the
  * shared way, and so does the shared path's own free (run_claimed).
  *
  * Counts: the lists' pages leave the buddy lists (pmm_data.free) for
@@ -459,14 +458,14 @@ void pmm_pcp_reset_locked(void)
     }
 }
 
-/* Under pc's lock and the PMM's: up to PMM_PCP_BATCH pages of pc's node onto pc (empty). */
-static void pcp_refill_locked(pmm_pcp_t *pc, unsigned cpu)
+/* Under pc's lock and the PMM's: up to `want` pages of pc's node onto pc (empty). */
+static void pcp_take_locked(pmm_pcp_t *pc, unsigned cpu, uint32_t want)
 {
     uint32_t first = PFN_NONE, *link = &first, got = 0;
     pcp_fold_locked(pc);
     if (!pmm_data.npages || pc->node >= pmm_node_total())
         return;
-    for (; got < PMM_PCP_BATCH; got++) {
+    for (; got < want; got++) {
         uint32_t pfn = block_take(pc->node, 0);
         if (pfn == PFN_NONE)
             break;
@@ -483,6 +482,11 @@ static void pcp_refill_locked(pmm_pcp_t *pc, unsigned cpu)
     pmm_data.free -= got;
     pmm_data.cached += got;
     pmm_data.node[pc->node].cached += got;
+}
+
+static void pcp_refill_locked(pmm_pcp_t *pc, unsigned cpu)
+{
+    pcp_take_locked(pc, cpu, PMM_PCP_BATCH);
     pc->refills++;
 }
 
@@ -778,8 +782,8 @@ static const char *page_problem(paddr_t a)
         return "reserved page (never handed out)";
     case PG_FREE:
         return "double free (page already free)";
-    case PG_CACHED:
-        return "double free (page already free, on a CPU's list of free pages)";
+    case PG_CACHED: /* on a CPU's list of free pages: the same words as ever */
+        return "double free (page already free)";
     case PG_UNREACHABLE:
         return "not yet reachable (above pmm_set_reachable's limit)";
     case PG_MAP_RESERVED:

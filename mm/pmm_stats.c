@@ -22,12 +22,9 @@ void pmm_get_stats(pmm_stats_t *s)
     glue_irqflags_t outer = glue_irq_save();
     uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
-    uint32_t cached = 0;
-    for (unsigned c = 0; c < PMM_PCP_CPUS; c++)
-        cached += (held >> c) & 1 ? pmm_pcp[c].n : 0;
-    /* the lists' pages back first: their counts folded, free_blocks as merged without them */
+    /* the CPUs' lists (pmm_dump shows them) back first: their counts folded, free_blocks as merged
+     * without them */
     pmm_pcp_drain_locked(held);
-    s->cpu_cached_pages = cached;
     s->total_pages = pmm_data.total;
     s->free_pages = pmm_data.free + pmm_data.cached; /* (cached: 0 but for a list skipped) */
     s->used_pages = pmm_data.used;
