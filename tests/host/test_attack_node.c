@@ -49,13 +49,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static pmm_stats_t pstats(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
-    return s;
-}
-
 /*
  * The nodes' counts add up to the PMM's; each node's free pages are its
  * blocks; pmm_check finds `problems` (1 while a page waits for its TLB

@@ -40,13 +40,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static pmm_stats_t pstats(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
-    return s;
-}
-
 /* The pages on the CPUs' lists now, from pmm_dump's line (0 when it prints none). */
 static unsigned listed_now(void)
 {
