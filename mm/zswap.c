@@ -270,16 +270,24 @@ static void release_area(vaddr_t base, uint32_t pages)
     struct zarea *a = area_of(base);
     if (!a || a->base != base || a->pages != pages)
         return; /* vmalloc_compressible's own undo before it recorded the area: nothing mapped */
+    /*
+     * The copies first, while no frame is held: a zstore_free may shrink the
+     * heap, whose shootdown frees every held page, and it covers only the
+     * heap's range.  (Under mm_lock: no fault sees the entries meanwhile.)
+     */
     for (uint32_t i = 0; i < pages; i++) {
-        vaddr_t v = base + i * PAGE_SIZE;
-        uint32_t old = 0;
-        vmm_swap_set(v, 0, &old);
-        if (old & PAGE_PRESENT)
-            pmm_free_held("vfree", VMM_FRAME(old), PMM_OWNER_VMALLOC);
-        else if (is_handle_entry(old))
-            zstore_free(ZSWAP_HANDLE(old));
+        uint32_t e = vmm_get_entry(base + i * PAGE_SIZE);
+        if (!(e & PAGE_PRESENT) && is_handle_entry(e))
+            zstore_free(ZSWAP_HANDLE(e));
         if (a->copy[i])
             zstore_free(a->copy[i]);
+        a->copy[i] = 0;
+    }
+    for (uint32_t i = 0; i < pages; i++) {
+        uint32_t old = 0;
+        vmm_swap_set(base + i * PAGE_SIZE, 0, &old);
+        if (old & PAGE_PRESENT)
+            pmm_free_held("vfree", VMM_FRAME(old), PMM_OWNER_VMALLOC);
     }
     pmm_tlb_shootdown_free(base, pages); /* the frames and emptied tables after it */
     kfree(a->copy);
@@ -365,7 +373,9 @@ int zswap_fault(uint32_t addr, uint32_t err)
     watermarks(&low, &high);
     if (fr < low)
         reclaim_locked(high - fr);
-    int node = a->node[i] == NODE_UNKNOWN ? PMM_NODE_ANY : a->node[i];
+    /* (a node taken away by pmm_set_nodes since: any) */
+    int node =
+        a->node[i] == NODE_UNKNOWN || a->node[i] >= pmm_node_count() ? PMM_NODE_ANY : a->node[i];
     paddr_t frame = pmm_alloc_owner_node(1, 0, PMM_OWNER_VMALLOC, node);
     if (!frame) {
         zs.st.oom_faults++;

@@ -464,6 +464,32 @@ static void test_page_comes_back_on_its_node(void **state)
     assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
 }
 
+/* A page compressed on node 1, then one node left (pmm_set_nodes): its fault takes any node
+   (it failed as out of memory when it asked for node 1 by name). */
+static void test_node_gone_before_the_fault(void **state)
+{
+    (void)state;
+    fresh(16u << 20);
+    static const pmm_node_range_t r[] = {{0, 10u << 20, 0}, {10u << 20, 16u << 20, 1}};
+    static const uint8_t cpus[] = {0, 1};
+    assert_int_equal(pmm_set_nodes(2, r, 2, cpus, 2, NULL), 0);
+    const uint32_t pages = 16;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    host_forced_cpu_id = 1;
+    fill(a, pages, 67, 0);
+    host_forced_cpu_id = 0;
+    reclaim_all(pages);
+    assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
+    uint32_t oom = errors_now();
+    verify_shuffled(a, pages, 67, 0);
+    assert_int_equal(errors_now(), oom);
+    check_all();
+    vfree(a);
+    check_all();
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -509,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_threads_fault_while_reclaiming),
         cmocka_unit_test(test_vfree_every_state),
         cmocka_unit_test(test_page_comes_back_on_its_node),
+        cmocka_unit_test(test_node_gone_before_the_fault),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
