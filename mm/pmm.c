@@ -559,14 +559,16 @@ static int pcp_free(paddr_t page, unsigned owner)
     if (page % PAGE_SIZE || pfn >= pmm_data.npages)
         goto shared;
     pmm_page_t *p = &pmm_data.pages[pfn];
+    /* (prev is read atomically: a CPU that won the claim below may be writing it) */
     if (pg_state(p) != PG_USED || __atomic_load_n(&p->claim, __ATOMIC_RELAXED) != want ||
-        p->prev == PFN_HELD)
+        __atomic_load_n(&p->prev, __ATOMIC_RELAXED) == PFN_HELD)
         goto shared;
     if (pg_claim(p))
         goto shared; /* being freed on another CPU right now */
     /* again, claimed: a free on another CPU may have finished in between */
     if (pg_state(p) != PG_USED ||
-        __atomic_load_n(&p->claim, __ATOMIC_RELAXED) != (want | 0x8000u) || p->prev == PFN_HELD) {
+        __atomic_load_n(&p->claim, __ATOMIC_RELAXED) != (want | 0x8000u) ||
+        __atomic_load_n(&p->prev, __ATOMIC_RELAXED) == PFN_HELD) {
         __atomic_fetch_and(&p->claim, (uint16_t)0x7FFFu, __ATOMIC_RELEASE);
         goto shared;
     }
@@ -577,7 +579,7 @@ static int pcp_free(paddr_t page, unsigned owner)
     }
     pg_set_state(p, PG_CACHED);
     pg_set_owner(p, PG_CLAIM);
-    p->prev = (uint32_t)cpu;
+    __atomic_store_n(&p->prev, (uint32_t)cpu, __ATOMIC_RELAXED);
     p->next = pc->head;
     pc->head = pfn;
     pc->n++;
