@@ -15,6 +15,8 @@
 #                      "numa: ..." checked (tools/numa-check.sh), and with nodes the
 #                      PMM's lines "numa: pmm ..." (kernel/numa_pmm.c): per-node
 #                      totals, each CPU's page from its node, vmalloc_node, fallback
+#                      ...; and after each layout the whole in-kernel suite
+#                      (build/kernel-test.elf) on the same layout
 #   build/host/<arch>[-debug]/test_pmm_node   the PMM's nodes (mm/pmm_node.c) on made-up
 #                      layouts: a tests/host file like the others
 .PHONY: test-numa
