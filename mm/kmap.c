@@ -207,6 +207,8 @@ int kmap_rehome(const char *fn, vaddr_t virt, int node, unsigned keep, pmm_owner
         pmm_free_pages_owner(frame, 1, owner);
         if (!phys || kmap_page(virt, phys) < 0)
             glue_panic("kmap_rehome: a page taken from under a heap block cannot be mapped back");
+        /* the unmap may have held the slot's emptied page table: let it go now, not later */
+        pmm_tlb_shootdown_free(virt, 1);
         mm_unlock(f);
         return strict ? -1 : was;
     }

@@ -73,23 +73,20 @@ node0_640k="0x00000000-0x0009ffff"
 # pages MB LESS: the pages of a node of MB megabytes, less LESS pages the firmware keeps
 pages() { echo $(($1 * 256 - $2)); }
 local_ok="each from its own node or the nearest"
-vmalloc_line() { # vmalloc_line NODES "0 0 ...": node N's vmalloc_node pages came from the Nth
-    vl_nodes=$1 vl_i=0 vl_text="numa: pmm vmalloc_node:"
-    for vl_node in $2; do
-        [ $vl_i -gt 0 ] && vl_text="$vl_text,"
-        vl_text="$vl_text node $vl_i -> node $vl_node"
-        vl_i=$((vl_i + 1))
+node_map() { # node_map WHAT "0 0 ...": "numa: pmm WHAT: node 0 -> node A, node 1 -> node B, ..."
+    nm_i=0 nm_text="numa: pmm $1:"
+    for nm_node in $2; do
+        [ $nm_i -gt 0 ] && nm_text="$nm_text,"
+        nm_text="$nm_text node $nm_i -> node $nm_node"
+        nm_i=$((nm_i + 1))
     done
-    echo "$vl_text; interleaved over $vl_nodes nodes: ok"
+    echo "$nm_text"
+}
+vmalloc_line() { # vmalloc_line NODES "0 0 ...": node N's vmalloc_node pages came from the Nth
+    echo "$(node_map vmalloc_node "$2"); interleaved over $1 nodes: ok"
 }
 kmalloc_line() { # kmalloc_line "0 0 ...": node N's kmalloc_node objects came from the Nth
-    kl_i=0 kl_text="numa: pmm kmalloc_node:"
-    for kl_node in $1; do
-        [ $kl_i -gt 0 ] && kl_text="$kl_text,"
-        kl_text="$kl_text node $kl_i -> node $kl_node"
-        kl_i=$((kl_i + 1))
-    done
-    echo "$kl_text; kmalloc by CPU: each from its own node or the nearest; checkers 0: ok"
+    echo "$(node_map kmalloc_node "$1"); kmalloc by CPU: $local_ok; checkers 0: ok"
 }
 fallback() { # fallback EMPTIED NEXT: the line of the exhaustion check
     echo "numa: pmm fallback: node $1 emptied (strict), its next page from node $2 (nearest with memory: node $2); all given back, pmm_check 0: ok"

@@ -41,14 +41,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
-    return 0;
-}
-
 /*
  * The nodes' counts add up to the PMM's; each node's free pages are its
  * blocks; pmm_check finds `problems` (1 while a page waits for its TLB
@@ -420,7 +412,7 @@ static void attack_threads_with_flipping_topology(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, one_node_natural_cpu)
     const struct CMUnitTest tests[] = {
         T(attack_odd_but_legal_layouts),
         T(attack_bad_registration_while_busy),
