@@ -59,7 +59,7 @@ void numa_pmm_cpus(void)
         return;
     unsigned online = smp_cpu_count(), changed = 0;
     for (unsigned c = 0; c < online && c < KERNEL_MAX_CPUS; c++) {
-        uint8_t node = 0; /* an APIC id the tables do not list: node 0, as numa.c says */
+        uint8_t node = 0; /* an online CPU cpu_topology() does not list (none should): node 0 */
         for (unsigned i = 0; i < cpus->count && i < t->cpus; i++) {
             if (cpus->cpu[i].apic_id == smp_cpus[c].apic_id)
                 node = t->cpu_node[i];

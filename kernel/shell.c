@@ -333,7 +333,7 @@ static void cmd_numa(int argc, char **argv)
         pmm_node_stats_t st;
         if (pmm_get_node_stats(n, &st) != 0)
             return;
-        char cpus[32];
+        char cpus[KERNEL_MAX_CPUS * 3 + 1]; /* ",NN" for each CPU: room for all of them */
         unsigned len = 0;
         for (unsigned c = 0; c < smp_cpu_count() && len + 4 < sizeof(cpus); c++) {
             if (pmm_cpu_node((int)c) == n) {

@@ -365,7 +365,25 @@ static void one_node(numa_topology_t *t, const cpu_topology_t *cpus, const pmm_r
     t->distances = "no SLIT";
 }
 
-/* The SRAT's word, believed: ranges cut at 4 GB, CPUs the SRAT misses on node 0 (said). */
+/*
+ * Every running CPU must be in one of the SRAT's proximity domains: a CPU of
+ * no known node is a table that lies (or misses entries), refused like the
+ * rest, naming every such CPU in the one line.
+ */
+static int srat_check_cpus(const srat_t *s, const cpu_topology_t *cpus)
+{
+    unsigned missing = 0;
+    for (unsigned i = 0; cpus && i < cpus->count; i++) {
+        if (s->cpu_node[i] != NO_NODE)
+            continue;
+        if (!missing++)
+            kprintf("numa: SRAT at 0x%08x: running CPUs of no proximity domain it lists:", s->phys);
+        kprintf(" %u (APIC id %u)", i, cpus->cpu[i].apic_id);
+    }
+    return missing ? -1 : 0;
+}
+
+/* The SRAT's word, believed (checked): ranges cut at 4 GB, each running CPU on its node. */
 static void take_srat(numa_topology_t *t, srat_t *s, const cpu_topology_t *cpus)
 {
     t->nodes = s->domains;
@@ -384,16 +402,8 @@ static void take_srat(numa_topology_t *t, srat_t *s, const cpu_topology_t *cpus)
         o->present = s->range[i].present;
     }
     t->cpus = cpus && cpus->count <= KERNEL_MAX_CPUS ? cpus->count : 0;
-    for (unsigned i = 0; i < t->cpus; i++) {
-        if (s->cpu_node[i] == NO_NODE && !t->cpus_not_in_srat++)
-            kprintf("numa: SRAT at 0x%08x: running CPUs it does not list, taken as node 0's:",
-                    s->phys);
-        if (s->cpu_node[i] == NO_NODE)
-            kprintf(" %u (APIC id %u)", i, cpus->cpu[i].apic_id);
-        t->cpu_node[i] = s->cpu_node[i] == NO_NODE ? 0 : s->cpu_node[i];
-    }
-    if (t->cpus_not_in_srat)
-        kprintf("\n");
+    for (unsigned i = 0; i < t->cpus; i++)
+        t->cpu_node[i] = s->cpu_node[i]; /* srat_check_cpus: each one listed */
     t->srat_cpus_not_running = s->not_running;
     t->source = "ACPI SRAT";
 }
@@ -443,7 +453,7 @@ void numa_discover_with(const fw_reader_t *r, const cpu_topology_t *cpus, const 
     } else if (s.domains == 0) {
         kprintf("numa: SRAT at 0x%08x: no enabled entry", s.phys);
         bad = 1;
-    } else if (srat_check_ranges(&s, map, count) < 0) {
+    } else if (srat_check_ranges(&s, map, count) < 0 || srat_check_cpus(&s, cpus) < 0) {
         bad = 1;
     }
 

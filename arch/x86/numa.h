@@ -28,11 +28,11 @@
  *     without PAE cannot reach it) after being checked like the rest;
  *   - a node with memory and no CPU, and a node with CPUs and no memory, are
  *     both valid;
- *   - a running CPU (cpu_topology()) that the SRAT does not list goes to
- *     node 0, said in one line (naming all such CPUs): its memory still has the right nodes, only
- * its locality is a guess.  SRAT CPUs that are not running (hot-pluggable, or listed by the SRAT
- * but not by the MADT) are counted in the summary and otherwise ignored, their proximity domains
- * still nodes;
+ *   - every running CPU (cpu_topology()) must be listed: a CPU of no known
+ *     node refuses the SRAT (one line naming every such CPU, then one node).
+ *     SRAT CPUs that are not running (hot-pluggable, or listed by the SRAT
+ *     but not by the MADT) are counted in the summary and otherwise ignored,
+ *     their proximity domains still nodes;
  *   - SLIT: the number of localities must equal the number of nodes, so the
  *     proximity domains must be 0..n-1 (sparse domain numbers are accepted
  *     only without a SLIT); the diagonal must be 10 and every other distance
@@ -88,7 +88,6 @@ typedef struct {
     const char *source;                               /* "ACPI SRAT", "no SRAT", "SRAT refused" */
     const char *distances;          /* "ACPI SLIT", "no SLIT" (10 local, 20 remote) */
     unsigned srat_cpus_not_running; /* enabled SRAT CPU entries of no running CPU */
-    unsigned cpus_not_in_srat;      /* running CPUs the SRAT does not list (node 0) */
     unsigned above_4g;              /* SRAT ranges wholly above 4 GB: checked, left out */
 } numa_topology_t;
 

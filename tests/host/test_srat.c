@@ -547,7 +547,6 @@ static void test_domain_high_bits_by_revision(void **state)
         srat_end();
         make_root(1, 0);
         numa_topology_t t = discover();
-        assert_int_equal(t.cpus_not_in_srat, 0);
         if (rev == 1) { /* the CPU's domain is 5: a node of its own, before the memory's */
             assert_int_equal(t.nodes, 2);
             assert_int_equal(t.domain[0], 5);
@@ -658,30 +657,6 @@ static void test_asymmetric_slit_accepted(void **state)
     assert_int_equal(t.distance[1][0], 30);
 }
 
-static void test_running_cpu_not_in_srat(void **state)
-{
-    (void)state;
-    /* CPU 3 (APIC id 3) has no SRAT entry: node 0, said; the SRAT's APIC id 9 is not running */
-    two_nodes(21);
-    srat_begin(1);
-    srat_cpu(0, 0, ON);
-    srat_cpu(0, 1, ON);
-    srat_cpu(1, 2, ON);
-    srat_cpu(1, 9, ON);
-    srat_node_ram(0, 0, 32 * MB);
-    srat_node_ram(1, 32 * MB, 64 * MB);
-    srat_end();
-    numa_topology_t t = discover();
-    lines_are("numa: SRAT at 0x07fe1000: running CPUs it does not list, taken as node 0's: 3 "
-              "(APIC id 3)\n"
-              "numa: 2 nodes from ACPI SRAT: node 0 0x00000000-0x0009ffff 0x00100000-0x01ffffff "
-              "cpus 0 1 3, node 1 0x02000000-0x03ffffff cpus 2; SLIT 10 21/21 10; 1 SRAT CPU not "
-              "running\n");
-    assert_int_equal(t.cpu_node[3], 0);
-    assert_int_equal(t.cpus_not_in_srat, 1);
-    assert_int_equal(t.srat_cpus_not_running, 1);
-}
-
 static void test_sparse_domains_without_slit(void **state)
 {
     (void)state;
@@ -719,6 +694,49 @@ static void refused(const char *why)
     snprintf(want, sizeof(want), "%s%s", why, REFUSED_64M);
     lines_are(want);
     assert_one_node(&t, "SRAT refused");
+}
+
+static void test_running_cpu_not_in_srat(void **state)
+{
+    (void)state;
+    /* CPUs 1 and 3 (APIC ids 1, 3) have no SRAT entry: CPUs of no known node, refused */
+    two_nodes(21);
+    srat_begin(1);
+    srat_cpu(0, 0, ON);
+    srat_cpu(1, 2, ON);
+    srat_cpu(1, 9, ON);
+    srat_node_ram(0, 0, 32 * MB);
+    srat_node_ram(1, 32 * MB, 64 * MB);
+    srat_end();
+    refused("numa: SRAT at 0x07fe1000: running CPUs of no proximity domain it lists: 1 (APIC id "
+            "1) 3 (APIC id 3): one node\n");
+
+    /* the same with CPU 3 listed as disabled: still no node for it */
+    srat_begin(1);
+    srat_cpu(0, 0, ON);
+    srat_cpu(0, 1, ON);
+    srat_cpu(1, 2, ON);
+    srat_cpu(1, 3, 0);
+    srat_node_ram(0, 0, 32 * MB);
+    srat_node_ram(1, 32 * MB, 64 * MB);
+    srat_end();
+    refused("numa: SRAT at 0x07fe1000: running CPUs of no proximity domain it lists: 3 (APIC id "
+            "3): one node\n");
+
+    /* all four listed (and APIC id 9, not running): taken */
+    srat_begin(1);
+    for (uint8_t i = 0; i < 4; i++)
+        srat_cpu(i / 2, i, ON);
+    srat_cpu(1, 9, ON);
+    srat_node_ram(0, 0, 32 * MB);
+    srat_node_ram(1, 32 * MB, 64 * MB);
+    srat_end();
+    numa_topology_t t = discover();
+    lines_are("numa: 2 nodes from ACPI SRAT: node 0 0x00000000-0x0009ffff 0x00100000-0x01ffffff "
+              "cpus 0 1, node 1 0x02000000-0x03ffffff cpus 2 3; SLIT 10 21/21 10; 1 SRAT CPU not "
+              "running\n");
+    assert_int_equal(t.cpu_node[3], 1);
+    assert_int_equal(t.srat_cpus_not_running, 1);
 }
 
 static void test_srat_bad_checksum(void **state)
@@ -887,19 +905,18 @@ static void test_more_domains_than_nodes(void **state)
 
     /* exactly NUMA_MAX_NODES: taken */
     srat_begin(1);
+    for (uint8_t c = 0; c < 4; c++)
+        srat_cpu(0, c, ON);
     srat_mem(0, 0, 0xA0000, ON);
     for (unsigned n = 0; n < NUMA_MAX_NODES; n++)
         srat_mem(n, MB + n * 8 * MB, n == NUMA_MAX_NODES - 1 ? 7 * MB : 8 * MB, ON);
     srat_end();
     numa_topology_t t = discover();
-    assert_non_null(strstr(out, "numa: SRAT at 0x07fe1000: running CPUs it does not list, taken "
-                                "as node 0's: 0 (APIC id 0) 1 (APIC id 1) 2 (APIC id 2) 3 (APIC "
-                                "id 3)\nnuma: 8 nodes from ACPI SRAT: "));
+    assert_non_null(strstr(out, "numa: 8 nodes from ACPI SRAT: "));
     assert_int_equal(t.nodes, NUMA_MAX_NODES);
     assert_int_equal(numa_node_of(&t, 60 * MB), 7);
     for (unsigned c = 0; c < 4; c++)
-        assert_int_equal(t.cpu_node[c], 0); /* no CPU entries: all on node 0, each said */
-    assert_int_equal(t.cpus_not_in_srat, 4);
+        assert_int_equal(t.cpu_node[c], 0); /* all four listed on domain 0 */
 }
 
 static void test_more_ranges_than_held(void **state)
