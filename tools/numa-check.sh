@@ -219,6 +219,15 @@ expect "$log" '^2 nodes \(ACPI SRAT\), distances: ACPI SLIT; the PMM uses 2$' "n
 expect "$log" "^ +0  $node0_640k +$(pages 32 97) +[0-9]+ +[0-9]+ +[0-9]+  0,1 +[1-9][0-9]* +0 +[0-9]+$" "numa: node 0's first range, its pages (as the boot line), CPUs 0 and 1, local allocations"
 expect "$log" '^ +0x00100000-0x01ffffff$' "numa: node 0's second range"
 expect "$log" "^ +1  0x02000000-0x03ffffff +$(pages 32 32) +[0-9]+ +[0-9]+ +[0-9]+  2,3 +[0-9]+ +[0-9]+ +[0-9]+$" "numa: node 1, its pages, CPUs 2 and 3"
+# palloc 1 on CPU 0 is one more local allocation on node 0: the column counts
+local_counts=$(sed -n "s/^ *0  $node0_640k .*  0,1 *\([0-9]*\) .*/\1/p" "$log")
+# shellcheck disable=SC2086 # two numbers, split on purpose
+set -- $local_counts
+if [ $# -eq 2 ] && [ "$2" -gt "$1" ]; then
+    ok "numa: node 0's local allocations rose with palloc 1 ($1 -> $2)"
+else
+    not_ok "numa: node 0's local allocations before and after palloc 1: '$local_counts'"
+fi
 expect "$log" '^ +0: +10 +21$' "numa: distances from node 0"
 expect "$log" '^ +1: +21 +10$' "numa: distances from node 1"
 expect_not "$log" 'CPU exception|PANIC' "numa: no fault"
