@@ -284,6 +284,16 @@ static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner, unsig
     return addr_of(pfn);
 }
 
+/* Has `node` a free block of `order` pages or more (on its buddy lists)? */
+static int node_has_block(unsigned node, unsigned order)
+{
+    for (unsigned k = order; k <= PMM_MAX_ORDER; k++) {
+        if (pmm_data.list[node][k] != PFN_NONE)
+            return 1;
+    }
+    return 0;
+}
+
 /* The node an allocation asks for, under the PMM's lock: the caller's, or the CPU's. */
 static unsigned wanted_node(int node)
 {
@@ -433,17 +443,90 @@ uint32_t pmm_pcp_drain_locked(uint32_t held)
     return pages;
 }
 
-/* Every CPU's list back to the buddy lists (a busy one skipped if this CPU holds the PMM's lock).
+/*
+ * The lists of the CPUs in `cpus` (bit c: CPU c) back to the buddy lists (a
+ * busy one skipped if this CPU holds the PMM's lock); the pages given back.
  */
-static void pcp_drain_all(void)
+static uint32_t pcp_drain_cpus(uint32_t cpus)
 {
     glue_irqflags_t f = glue_irq_save();
     uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t g = pmm_lock();
-    pmm_pcp_drain_locked(held);
+    uint32_t pages = pmm_pcp_drain_locked(held & cpus);
     pmm_unlock(g);
     pmm_pcp_unlock_all(held);
     glue_irq_restore(f);
+    return pages;
+}
+
+static void pcp_drain_all(void)
+{
+    pcp_drain_cpus(~0u);
+}
+
+uint32_t pmm_drain_cpu_lists(void)
+{
+    return pcp_drain_cpus(~0u);
+}
+
+/*
+ * Under the PMM's lock: the CPUs whose lists hold pages of `node` (bit c: CPU
+ * c), read without their locks (a list that changes meanwhile: a drain finds it
+ * as it is then).
+ */
+static uint32_t pcp_cpus_holding(unsigned node)
+{
+    uint32_t cpus = 0;
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        if (pmm_pcp[c].node == node && __atomic_load_n(&pmm_pcp[c].n, __ATOMIC_RELAXED))
+            cpus |= 1u << c;
+    }
+    return cpus;
+}
+
+/* The fast path's changes of a list's counts: seq odd around them (pmm_pcp_sum reads it). */
+static inline void pcp_seq_begin(pmm_pcp_t *pc)
+{
+    __atomic_store_n(&pc->seq, pc->seq + 1, __ATOMIC_RELAXED);
+}
+static inline void pcp_seq_end(pmm_pcp_t *pc)
+{
+    __atomic_store_n(&pc->seq, pc->seq + 1, __ATOMIC_RELEASE);
+}
+/* a count the statistics read: stored after seq's odd value is (release) */
+#define PCP_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
+#define PCP_GET(field)    __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
+
+void pmm_pcp_sum(pmm_pcp_sum_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        pmm_pcp_t *pc = &pmm_pcp[c];
+        uint32_t seq, n, local;
+        int32_t used, owned[PMM_OWNER_COUNT];
+        for (;;) {
+            seq = PCP_GET(pc->seq);
+            if (seq & 1) { /* its CPU is changing them right now: a few instructions */
+                glue_cpu_relax();
+                continue;
+            }
+            n = PCP_GET(pc->n);
+            used = PCP_GET(pc->used);
+            local = PCP_GET(pc->local);
+            for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
+                owned[o] = PCP_GET(pc->owned[o]);
+            if (__atomic_load_n(&pc->seq, __ATOMIC_RELAXED) == seq)
+                break;
+        }
+        unsigned node = pc->node < PMM_MAX_NODES ? pc->node : 0;
+        s->listed[node] += n;
+        s->used[node] += used;
+        s->local[node] += local;
+        s->listed_all += n;
+        s->used_all += used;
+        for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
+            s->owned[o] += owned[o];
+    }
 }
 
 void pmm_pcp_reset_locked(void)
@@ -533,14 +616,16 @@ static paddr_t pcp_alloc(unsigned owner, int node)
     }
     uint32_t pfn = pc->head;
     pmm_page_t *p = &pmm_data.pages[pfn];
+    pcp_seq_begin(pc);
     pc->head = p->next;
-    pc->n--;
+    PCP_SET(pc->n, pc->n - 1);
     p->prev = PFN_NONE;
     pg_set_state(p, PG_USED);
     pg_set_owner(p, owner); /* the claim let go */
-    pc->used++;
-    pc->owned[owner]++;
-    pc->local++;
+    PCP_SET(pc->used, pc->used + 1);
+    PCP_SET(pc->owned[owner], pc->owned[owner] + 1);
+    PCP_SET(pc->local, pc->local + 1);
+    pcp_seq_end(pc);
     pc->hits++;
     pcp_leave(pc, f);
     return addr_of(pfn);
@@ -581,10 +666,12 @@ static int pcp_free(paddr_t page, unsigned owner)
     pg_set_owner(p, PG_CLAIM);
     __atomic_store_n(&p->prev, (uint32_t)cpu, __ATOMIC_RELAXED);
     p->next = pc->head;
+    pcp_seq_begin(pc);
     pc->head = pfn;
-    pc->n++;
-    pc->used--;
-    pc->owned[owner]--;
+    PCP_SET(pc->n, pc->n + 1);
+    PCP_SET(pc->used, pc->used - 1);
+    PCP_SET(pc->owned[owner], pc->owned[owner] - 1);
+    pcp_seq_end(pc);
     pc->freed = 1;
     pc->frees++;
     pcp_leave(pc, f);
@@ -606,6 +693,21 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
     unsigned want = wanted_node(node);
     /* (node_ok asked before the lock: a pmm_set_nodes meanwhile may have taken it away) */
     int gone = want >= pmm_node_total();
+    /*
+     * Not strict, and the node it wants has no block: before a remote node's
+     * page is taken, the pages of that node on its CPUs' lists go back (they
+     * are free pages of the wanted node; review finding 4).
+     */
+    if (!gone && !strict && pmm_node_total() > 1 && !node_has_block(want, order)) {
+        uint32_t cpus = pcp_cpus_holding(want);
+        if (cpus) {
+            pmm_unlock(f);
+            pcp_drain_cpus(cpus);
+            f = pmm_lock();
+            want = wanted_node(node);
+            gone = want >= pmm_node_total();
+        }
+    }
     paddr_t a = gone ? 0 : take_locked(count, order, owner, want, strict);
     /*
      * Nothing: first the pages on the CPUs' lists go back (they may complete a
@@ -819,7 +921,18 @@ static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t o
         if (has == owner)
             continue;
         pmm_data.refused++;
-        if (has >= PMM_OWNER_COUNT) /* pmm_check reports it too */
+        /*
+         * The claim bit set, and we hold the PMM's lock: another CPU is freeing
+         * the page onto its list at this moment (review finding 7)
+         */
+        int racing = has & PG_CLAIM && (has & ~PG_CLAIM) != PMM_OWNER_NONE &&
+                     (has & ~PG_CLAIM) < PMM_OWNER_COUNT;
+        if (racing)
+            has &= ~PG_CLAIM;
+        if (racing && has == owner)
+            mm_report("%s: 0x%08lx: double free (freed on another CPU at the same time): %s", fn,
+                      (unsigned long)a, undone);
+        else if (has >= PMM_OWNER_COUNT) /* pmm_check reports it too */
             mm_report("%s: 0x%08lx: owner byte %u is no owner: %s", fn, (unsigned long)a,
                       (unsigned)has, undone);
         else if (owner == PMM_OWNER_CALLER)

@@ -161,9 +161,31 @@ typedef struct {
     uint32_t freed; /* a page came back since the last fold: a new OOM is reported again */
     /* for ever (pmm_dump): allocations and frees served here, refills, batches given back */
     uint32_t hits, frees, refills, drains;
+    /*
+     * Odd while the fast path changes n, used, owned, local (pcp_alloc, pcp_free): the
+     * statistics read those without the list lock (pmm_pcp_sum) and read again on a change.
+     */
+    uint32_t seq;
 } __attribute__((aligned(64))) pmm_pcp_t; /* a cache line of its own: no false sharing */
 
 extern pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
+
+/* What the CPUs' lists hold and have not folded yet, by node (pmm_pcp_sum). */
+typedef struct {
+    uint32_t listed[PMM_MAX_NODES]; /* pages on the lists of the node's CPUs */
+    int32_t used[PMM_MAX_NODES];    /* handed out minus taken back since the last fold */
+    uint32_t local[PMM_MAX_NODES];  /* allocations served since the last fold */
+    int32_t owned[PMM_OWNER_COUNT];
+    uint32_t listed_all;
+    int32_t used_all;
+} pmm_pcp_sum_t;
+
+/*
+ * Under the PMM's lock (no fold, refill or give-back runs meanwhile): every
+ * list's counts added up without its lock, each list's as of one moment
+ * (its seq), so pmm_data's counts plus these are exact without a drain.
+ */
+void pmm_pcp_sum(pmm_pcp_sum_t *s);
 
 /*
  * Every CPU's list lock, in CPU order (the order: mm_lock, these, pmm_lock);
