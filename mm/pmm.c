@@ -491,7 +491,9 @@ static inline void pcp_seq_begin(pmm_pcp_t *pc)
 }
 static inline void pcp_seq_end(pmm_pcp_t *pc)
 {
-    __atomic_store_n(&pc->seq, pc->seq + 1, __ATOMIC_RELEASE);
+    uint32_t v = pc->seq + 1;
+    v += (uint32_t)(v == 0) << 1; /* 0 means "never used" (pmm_pcp_sum): after a wrap, 2 */
+    __atomic_store_n(&pc->seq, v, __ATOMIC_RELEASE);
 }
 /* a count the statistics read: stored after seq's odd value is (release) */
 #define PCP_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
@@ -506,6 +508,8 @@ void pmm_pcp_sum(pmm_pcp_sum_t *s)
         int32_t used, owned[PMM_OWNER_COUNT];
         for (;;) {
             seq = PCP_GET(pc->seq);
+            if (!seq) /* its fast path never ran since pmm_init: nothing listed, nothing owed */
+                break;
             if (seq & 1) { /* its CPU is changing them right now: a few instructions */
                 glue_cpu_relax();
                 continue;
@@ -518,6 +522,8 @@ void pmm_pcp_sum(pmm_pcp_sum_t *s)
             if (__atomic_load_n(&pc->seq, __ATOMIC_RELAXED) == seq)
                 break;
         }
+        if (!seq)
+            continue;
         unsigned node = pc->node < PMM_MAX_NODES ? pc->node : 0;
         s->listed[node] += n;
         s->used[node] += used;
@@ -562,6 +568,8 @@ static void pcp_take_locked(pmm_pcp_t *pc, unsigned cpu, uint32_t want)
     *link = pc->head;
     pc->head = first;
     pc->n += got;
+    if (got && !pc->seq)
+        pc->seq = 2; /* used now: pmm_pcp_sum reads it (no fast path under it: the PMM's lock) */
     pmm_data.free -= got;
     pmm_data.cached += got;
     pmm_data.node[pc->node].cached += got;

@@ -162,7 +162,8 @@ typedef struct {
     /* for ever (pmm_dump): allocations and frees served here, refills, batches given back */
     uint32_t hits, frees, refills, drains;
     /*
-     * Odd while the fast path changes n, used, owned, local (pcp_alloc, pcp_free): the
+     * Odd while the fast path changes n, used, owned, local (pcp_alloc, pcp_free), 0 until it
+     * first does (pmm_init, pmm_set_nodes: nothing listed, nothing owed): the
      * statistics read those without the list lock (pmm_pcp_sum) and read again on a change.
      */
     uint32_t seq;
