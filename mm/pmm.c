@@ -484,54 +484,21 @@ static uint32_t pcp_cpus_holding(unsigned node)
     return cpus;
 }
 
-/* The fast path's changes of a list's counts: seq odd around them (pmm_pcp_sum reads it). */
-static inline void pcp_seq_begin(pmm_pcp_t *pc)
-{
-    __atomic_store_n(&pc->seq, pc->seq + 1, __ATOMIC_RELAXED);
-}
-static inline void pcp_seq_end(pmm_pcp_t *pc)
-{
-    uint32_t v = pc->seq + 1;
-    v += (uint32_t)(v == 0) << 1; /* 0 means "never used" (pmm_pcp_sum): after a wrap, 2 */
-    __atomic_store_n(&pc->seq, v, __ATOMIC_RELEASE);
-}
-/* a count the statistics read: stored after seq's odd value is (release) */
-#define PCP_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
-#define PCP_GET(field)    __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
-
-void pmm_pcp_sum(pmm_pcp_sum_t *s)
+void pmm_pcp_sum(uint32_t held, pmm_pcp_sum_t *s)
 {
     memset(s, 0, sizeof(*s));
     for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
-        pmm_pcp_t *pc = &pmm_pcp[c];
-        uint32_t seq, n, local;
-        int32_t used, owned[PMM_OWNER_COUNT];
-        for (;;) {
-            seq = PCP_GET(pc->seq);
-            if (!seq) /* its fast path never ran since pmm_init: nothing listed, nothing owed */
-                break;
-            if (seq & 1) { /* its CPU is changing them right now: a few instructions */
-                glue_cpu_relax();
-                continue;
-            }
-            n = PCP_GET(pc->n);
-            used = PCP_GET(pc->used);
-            local = PCP_GET(pc->local);
-            for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
-                owned[o] = PCP_GET(pc->owned[o]);
-            if (__atomic_load_n(&pc->seq, __ATOMIC_RELAXED) == seq)
-                break;
-        }
-        if (!seq)
-            continue;
+        const pmm_pcp_t *pc = &pmm_pcp[c];
+        if (!((held >> c) & 1) || !pc->active)
+            continue; /* only tried, and busy (this CPU holds the PMM's lock); or never used */
         unsigned node = pc->node < PMM_MAX_NODES ? pc->node : 0;
-        s->listed[node] += n;
-        s->used[node] += used;
-        s->local[node] += local;
-        s->listed_all += n;
-        s->used_all += used;
+        s->listed[node] += pc->n;
+        s->used[node] += pc->used;
+        s->local[node] += pc->local;
+        s->listed_all += pc->n;
+        s->used_all += pc->used;
         for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
-            s->owned[o] += owned[o];
+            s->owned[o] += pc->owned[o];
     }
 }
 
@@ -568,8 +535,7 @@ static void pcp_take_locked(pmm_pcp_t *pc, unsigned cpu, uint32_t want)
     *link = pc->head;
     pc->head = first;
     pc->n += got;
-    if (got && !pc->seq)
-        pc->seq = 2; /* used now: pmm_pcp_sum reads it (no fast path under it: the PMM's lock) */
+    pc->active |= got != 0;
     pmm_data.free -= got;
     pmm_data.cached += got;
     pmm_data.node[pc->node].cached += got;
@@ -624,16 +590,14 @@ static paddr_t pcp_alloc(unsigned owner, int node)
     }
     uint32_t pfn = pc->head;
     pmm_page_t *p = &pmm_data.pages[pfn];
-    pcp_seq_begin(pc);
     pc->head = p->next;
-    PCP_SET(pc->n, pc->n - 1);
+    __atomic_store_n(&pc->n, pc->n - 1, __ATOMIC_RELAXED); /* (pcp_cpus_holding reads it) */
     p->prev = PFN_NONE;
     pg_set_state(p, PG_USED);
     pg_set_owner(p, owner); /* the claim let go */
-    PCP_SET(pc->used, pc->used + 1);
-    PCP_SET(pc->owned[owner], pc->owned[owner] + 1);
-    PCP_SET(pc->local, pc->local + 1);
-    pcp_seq_end(pc);
+    pc->used++;
+    pc->owned[owner]++;
+    pc->local++;
     pc->hits++;
     pcp_leave(pc, f);
     return addr_of(pfn);
@@ -674,13 +638,12 @@ static int pcp_free(paddr_t page, unsigned owner)
     pg_set_owner(p, PG_CLAIM);
     __atomic_store_n(&p->prev, (uint32_t)cpu, __ATOMIC_RELAXED);
     p->next = pc->head;
-    pcp_seq_begin(pc);
     pc->head = pfn;
-    PCP_SET(pc->n, pc->n + 1);
-    PCP_SET(pc->used, pc->used - 1);
-    PCP_SET(pc->owned[owner], pc->owned[owner] - 1);
-    pcp_seq_end(pc);
+    __atomic_store_n(&pc->n, pc->n + 1, __ATOMIC_RELAXED);
+    pc->used--;
+    pc->owned[owner]--;
     pc->freed = 1;
+    pc->active = 1;
     pc->frees++;
     pcp_leave(pc, f);
     return 1;

@@ -252,14 +252,16 @@ int pmm_page_node(paddr_t phys)
 
 int pmm_get_node_stats(int node, pmm_node_stats_t *out)
 {
-    /* no drain, no list lock: as pmm_get_stats (pmm_pcp_sum) */
+    /* no drain: as pmm_get_stats (pmm_pcp_sum) */
+    glue_irqflags_t outer = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
     unsigned nodes = pmm_node_total();
     int ok = out && node >= 0 && (unsigned)node < nodes;
     if (ok) {
         const pmm_node_count_t *c = &pmm_data.node[node];
         pmm_pcp_sum_t sum;
-        pmm_pcp_sum(&sum);
+        pmm_pcp_sum(held, &sum);
         memset(out, 0, sizeof(*out));
         out->cpu_cached_pages = sum.listed[node];
         out->total_pages = c->total;
@@ -279,6 +281,8 @@ int pmm_get_node_stats(int node, pmm_node_stats_t *out)
             out->distance[to] = pmm_nodes.nodes ? pmm_nodes.distance[node][to] : PMM_DISTANCE_LOCAL;
     }
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(outer);
     if (!ok)
         mm_report("pmm_get_node_stats: node %d: %s", node,
                   out ? "no such node" : "NULL stats pointer");

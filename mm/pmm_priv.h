@@ -161,12 +161,8 @@ typedef struct {
     uint32_t freed; /* a page came back since the last fold: a new OOM is reported again */
     /* for ever (pmm_dump): allocations and frees served here, refills, batches given back */
     uint32_t hits, frees, refills, drains;
-    /*
-     * Odd while the fast path changes n, used, owned, local (pcp_alloc, pcp_free), 0 until it
-     * first does (pmm_init, pmm_set_nodes: nothing listed, nothing owed): the
-     * statistics read those without the list lock (pmm_pcp_sum) and read again on a change.
-     */
-    uint32_t seq;
+    /* a refill or a free came here since pmm_init: else every count above is 0 (pmm_pcp_sum) */
+    uint32_t active;
 } __attribute__((aligned(64))) pmm_pcp_t; /* a cache line of its own: no false sharing */
 
 extern pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
@@ -182,11 +178,11 @@ typedef struct {
 } pmm_pcp_sum_t;
 
 /*
- * Under the PMM's lock (no fold, refill or give-back runs meanwhile): every
- * list's counts added up without its lock, each list's as of one moment
- * (its seq), so pmm_data's counts plus these are exact without a drain.
+ * Under the list locks of the CPUs in `held` (pmm_pcp_lock_all) and the PMM's
+ * lock: those lists' counts added up, so that pmm_data's counts plus these
+ * are exact without a drain (the statistics).
  */
-void pmm_pcp_sum(pmm_pcp_sum_t *s);
+void pmm_pcp_sum(uint32_t held, pmm_pcp_sum_t *s);
 
 /*
  * Every CPU's list lock, in CPU order (the order: mm_lock, these, pmm_lock);

@@ -20,13 +20,16 @@ void pmm_get_stats(pmm_stats_t *s)
     }
     memset(s, 0, sizeof(*s)); /* the padding too: callers compare whole structs */
     /*
-     * No drain, and no list lock: under the PMM's lock no list folds, refills
-     * or gives back, and each list's own counts are read as of one moment
-     * (pmm_pcp_sum); pmm_data's as of the last fold plus those are exact.
+     * No drain: every list's lock, then the PMM's, and the lists' own counts
+     * (pmm_pcp_sum) added to pmm_data's as of their last fold: exact, and the
+     * pages stay where they are (a list skipped because this CPU holds the
+     * PMM's lock: its pages counted free, its unfolded counts not).
      */
+    glue_irqflags_t outer = glue_irq_save();
+    uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
     pmm_pcp_sum_t sum;
-    pmm_pcp_sum(&sum);
+    pmm_pcp_sum(held, &sum);
     s->total_pages = pmm_data.total;
     s->free_pages = pmm_data.free + pmm_data.cached - (uint32_t)sum.used_all;
     s->used_pages = pmm_data.used + (uint32_t)sum.used_all;
@@ -50,6 +53,8 @@ void pmm_get_stats(pmm_stats_t *s)
     s->ram_end = (uint64_t)pmm_data.npages * PAGE_SIZE;
     s->ranges_added = pmm_data.nadded;
     pmm_unlock(f);
+    pmm_pcp_unlock_all(held);
+    glue_irq_restore(outer);
 }
 
 int pmm_page_state(paddr_t page)
