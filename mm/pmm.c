@@ -320,7 +320,9 @@ static unsigned wanted_node(int node)
  *   drain    every list gives all back: an allocation that found no block
  *            (before the reclaim hooks run and after: no strict or aligned
  *            allocation fails, nor is OOM reported, while pages sit on a list),
- *            pmm_set_nodes, pmm_get_stats and pmm_get_node_stats
+ *            pmm_set_nodes, pmm_drain_cpu_lists; and the lists of a node's
+ *            CPUs, when a non-strict allocation finds that node without a
+ *            block, before it takes a remote node's (review finding 4)
  *
  * Only pages of the CPU's node go on its list (a page of another node is
  * freed the shared way), and an allocation that names another node takes the
@@ -340,7 +342,8 @@ static unsigned wanted_node(int node)
  * pmm_data.cached at a refill and come back at a give or drain, under the
  * PMM's lock.  The fast path counts what it hands out and takes back in its
  * own pmm_pcp_t (used, owned, local), folded into pmm_data under the PMM's
- * lock at the next refill, give or drain; pmm_check adds them up.
+ * lock at the next refill, give or drain; pmm_check adds them up, and so do
+ * the statistics (pmm_pcp_sum, under every list lock: exact, no drain).
  *
  * Locks: a CPU's list lock (an xchg spinlock, interrupts off) is taken by
  * its CPU on each fast-path call, and by pmm_pcp_lock_all (every CPU's, in
