@@ -86,6 +86,7 @@
 #define pmm_alloc_pages_owner       mm_pmm_alloc_pages_owner
 #define pmm_check                   mm_pmm_check
 #define pmm_cpu_node                mm_pmm_cpu_node
+#define pmm_drain_cpu_lists         mm_pmm_drain_cpu_lists
 #define pmm_dump                    mm_pmm_dump
 #define pmm_free_held               mm_pmm_free_held
 #define pmm_free_page               mm_pmm_free_page

@@ -80,7 +80,8 @@ typedef struct {
     uint32_t reserved_pages; /* available RAM kept back: <1 MB, kernel, heap, PMM metadata... */
                              /* total = free + used + reserved + unreachable_pages (below) */
     uint32_t highest_page;   /* physical address of the last page managed */
-    uint32_t free_blocks[PMM_MAX_ORDER + 1]; /* free blocks of each order */
+    uint32_t free_blocks[PMM_MAX_ORDER + 1]; /* free blocks of each order (the pages on the
+                                                CPUs' lists: blocks of order 0) */
     uint32_t metadata_bytes;                 /* size of the PMM's own page array */
     paddr_t metadata_phys;                   /* where it lives */
     uint32_t owner_pages[PMM_OWNER_COUNT];   /* used pages of each owner ([NONE]: 0) */
@@ -91,6 +92,7 @@ typedef struct {
     uint32_t ranges_added;      /* ranges pmm_add_range accepted (at most PMM_ADDED_RANGES) */
     uint64_t reachable_limit;   /* pages below it may be handed out (4 GB: all of them) */
     uint64_t ram_end;           /* the descriptors cover [0, ram_end): pmm_add_range's ceiling */
+    uint32_t cpu_cached_pages;  /* free pages on the CPUs' lists of single pages (in free_pages) */
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -326,9 +328,16 @@ typedef struct {
     uint32_t foreign_allocs;         /* served here, wanted elsewhere */
     uint32_t cpus;                   /* CPUs on it */
     uint8_t distance[PMM_MAX_NODES]; /* from it to each node */
-    uint32_t cpu_cached_pages; /* on the CPUs' lists when asked (counted free, then given back) */
+    uint32_t cpu_cached_pages;       /* on its CPUs' lists (counted free, order-0 free_blocks) */
 } pmm_node_stats_t;
 /* A node's totals; 0, or -1 (one line) for a node that does not exist or NULL. */
 int pmm_get_node_stats(int node, pmm_node_stats_t *out);
+
+/*
+ * Every CPU's list of single free pages given back to the buddy lists (merged
+ * with their buddies); the pages given back.  The statistics do not drain
+ * them: call this first to see free_blocks as merged.
+ */
+uint32_t pmm_drain_cpu_lists(void);
 
 #endif /* PMM_H */

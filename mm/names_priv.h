@@ -113,6 +113,7 @@
 #define pmm_pcp                   mm_pmm_pcp
 #define pmm_pcp_drain_locked      mm_pmm_pcp_drain_locked
 #define pmm_pcp_lock_all          mm_pmm_pcp_lock_all
+#define pmm_pcp_sum               mm_pmm_pcp_sum
 #define pmm_pcp_reset_locked      mm_pmm_pcp_reset_locked
 #define pmm_pcp_unlock_all        mm_pmm_pcp_unlock_all
 #define pmm_run_release           mm_pmm_run_release

@@ -284,6 +284,16 @@ static paddr_t take_locked(uint32_t count, unsigned order, unsigned owner, unsig
     return addr_of(pfn);
 }
 
+/* Has `node` a free block of `order` pages or more (on its buddy lists)? */
+static int node_has_block(unsigned node, unsigned order)
+{
+    for (unsigned k = order; k <= PMM_MAX_ORDER; k++) {
+        if (pmm_data.list[node][k] != PFN_NONE)
+            return 1;
+    }
+    return 0;
+}
+
 /* The node an allocation asks for, under the PMM's lock: the caller's, or the CPU's. */
 static unsigned wanted_node(int node)
 {
@@ -310,7 +320,9 @@ static unsigned wanted_node(int node)
  *   drain    every list gives all back: an allocation that found no block
  *            (before the reclaim hooks run and after: no strict or aligned
  *            allocation fails, nor is OOM reported, while pages sit on a list),
- *            pmm_set_nodes, pmm_get_stats and pmm_get_node_stats
+ *            pmm_set_nodes, pmm_drain_cpu_lists; and the lists of a node's
+ *            CPUs, when a non-strict allocation finds that node without a
+ *            block, before it takes a remote node's (review finding 4)
  *
  * Only pages of the CPU's node go on its list (a page of another node is
  * freed the shared way), and an allocation that names another node takes the
@@ -330,7 +342,8 @@ static unsigned wanted_node(int node)
  * pmm_data.cached at a refill and come back at a give or drain, under the
  * PMM's lock.  The fast path counts what it hands out and takes back in its
  * own pmm_pcp_t (used, owned, local), folded into pmm_data under the PMM's
- * lock at the next refill, give or drain; pmm_check adds them up.
+ * lock at the next refill, give or drain; pmm_check adds them up, and so do
+ * the statistics (pmm_pcp_sum, under every list lock: exact, no drain).
  *
  * Locks: a CPU's list lock (an xchg spinlock, interrupts off) is taken by
  * its CPU on each fast-path call, and by pmm_pcp_lock_all (every CPU's, in
@@ -433,17 +446,63 @@ uint32_t pmm_pcp_drain_locked(uint32_t held)
     return pages;
 }
 
-/* Every CPU's list back to the buddy lists (a busy one skipped if this CPU holds the PMM's lock).
+/*
+ * The lists of the CPUs in `cpus` (bit c: CPU c) back to the buddy lists (a
+ * busy one skipped if this CPU holds the PMM's lock); the pages given back.
  */
-static void pcp_drain_all(void)
+static uint32_t pcp_drain_cpus(uint32_t cpus)
 {
     glue_irqflags_t f = glue_irq_save();
     uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t g = pmm_lock();
-    pmm_pcp_drain_locked(held);
+    uint32_t pages = pmm_pcp_drain_locked(held & cpus);
     pmm_unlock(g);
     pmm_pcp_unlock_all(held);
     glue_irq_restore(f);
+    return pages;
+}
+
+static void pcp_drain_all(void)
+{
+    pcp_drain_cpus(~0u);
+}
+
+uint32_t pmm_drain_cpu_lists(void)
+{
+    return pcp_drain_cpus(~0u);
+}
+
+/*
+ * Under the PMM's lock: the CPUs whose lists hold pages of `node` (bit c: CPU
+ * c), read without their locks (a list that changes meanwhile: a drain finds it
+ * as it is then).
+ */
+static uint32_t pcp_cpus_holding(unsigned node)
+{
+    uint32_t cpus = 0;
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        if (pmm_pcp[c].node == node && __atomic_load_n(&pmm_pcp[c].n, __ATOMIC_RELAXED))
+            cpus |= 1u << c;
+    }
+    return cpus;
+}
+
+void pmm_pcp_sum(uint32_t held, pmm_pcp_sum_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
+        const pmm_pcp_t *pc = &pmm_pcp[c];
+        if (!((held >> c) & 1) || !pc->active)
+            continue; /* only tried, and busy (this CPU holds the PMM's lock); or never used */
+        unsigned node = pc->node < PMM_MAX_NODES ? pc->node : 0;
+        s->listed[node] += pc->n;
+        s->used[node] += pc->used;
+        s->local[node] += pc->local;
+        s->listed_all += pc->n;
+        s->used_all += pc->used;
+        for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
+            s->owned[o] += pc->owned[o];
+    }
 }
 
 void pmm_pcp_reset_locked(void)
@@ -479,6 +538,7 @@ static void pcp_take_locked(pmm_pcp_t *pc, unsigned cpu, uint32_t want)
     *link = pc->head;
     pc->head = first;
     pc->n += got;
+    pc->active |= got != 0;
     pmm_data.free -= got;
     pmm_data.cached += got;
     pmm_data.node[pc->node].cached += got;
@@ -534,7 +594,7 @@ static paddr_t pcp_alloc(unsigned owner, int node)
     uint32_t pfn = pc->head;
     pmm_page_t *p = &pmm_data.pages[pfn];
     pc->head = p->next;
-    pc->n--;
+    __atomic_store_n(&pc->n, pc->n - 1, __ATOMIC_RELAXED); /* (pcp_cpus_holding reads it) */
     p->prev = PFN_NONE;
     pg_set_state(p, PG_USED);
     pg_set_owner(p, owner); /* the claim let go */
@@ -582,10 +642,11 @@ static int pcp_free(paddr_t page, unsigned owner)
     __atomic_store_n(&p->prev, (uint32_t)cpu, __ATOMIC_RELAXED);
     p->next = pc->head;
     pc->head = pfn;
-    pc->n++;
+    __atomic_store_n(&pc->n, pc->n + 1, __ATOMIC_RELAXED);
     pc->used--;
     pc->owned[owner]--;
     pc->freed = 1;
+    pc->active = 1;
     pc->frees++;
     pcp_leave(pc, f);
     return 1;
@@ -606,6 +667,21 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
     unsigned want = wanted_node(node);
     /* (node_ok asked before the lock: a pmm_set_nodes meanwhile may have taken it away) */
     int gone = want >= pmm_node_total();
+    /*
+     * Not strict, and the node it wants has no block: before a remote node's
+     * page is taken, the pages of that node on its CPUs' lists go back (they
+     * are free pages of the wanted node; review finding 4).
+     */
+    if (!gone && !strict && pmm_node_total() > 1 && !node_has_block(want, order)) {
+        uint32_t cpus = pcp_cpus_holding(want);
+        if (cpus) {
+            pmm_unlock(f);
+            pcp_drain_cpus(cpus);
+            f = pmm_lock();
+            want = wanted_node(node);
+            gone = want >= pmm_node_total();
+        }
+    }
     paddr_t a = gone ? 0 : take_locked(count, order, owner, want, strict);
     /*
      * Nothing: first the pages on the CPUs' lists go back (they may complete a
@@ -819,7 +895,18 @@ static int run_owned(const char *fn, paddr_t base, uint32_t count, pmm_owner_t o
         if (has == owner)
             continue;
         pmm_data.refused++;
-        if (has >= PMM_OWNER_COUNT) /* pmm_check reports it too */
+        /*
+         * The claim bit set, and we hold the PMM's lock: another CPU is freeing
+         * the page onto its list at this moment (review finding 7)
+         */
+        int racing = has & PG_CLAIM && (has & ~PG_CLAIM) != PMM_OWNER_NONE &&
+                     (has & ~PG_CLAIM) < PMM_OWNER_COUNT;
+        if (racing)
+            has &= ~PG_CLAIM;
+        if (racing && has == owner)
+            mm_report("%s: 0x%08lx: double free (freed on another CPU at the same time): %s", fn,
+                      (unsigned long)a, undone);
+        else if (has >= PMM_OWNER_COUNT) /* pmm_check reports it too */
             mm_report("%s: 0x%08lx: owner byte %u is no owner: %s", fn, (unsigned long)a,
                       (unsigned)has, undone);
         else if (owner == PMM_OWNER_CALLER)

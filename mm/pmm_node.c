@@ -252,6 +252,7 @@ int pmm_page_node(paddr_t phys)
 
 int pmm_get_node_stats(int node, pmm_node_stats_t *out)
 {
+    /* no drain: as pmm_get_stats (pmm_pcp_sum) */
     glue_irqflags_t outer = glue_irq_save();
     uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
@@ -259,20 +260,19 @@ int pmm_get_node_stats(int node, pmm_node_stats_t *out)
     int ok = out && node >= 0 && (unsigned)node < nodes;
     if (ok) {
         const pmm_node_count_t *c = &pmm_data.node[node];
-        uint32_t cached = 0;
-        for (unsigned cpu = 0; cpu < PMM_PCP_CPUS; cpu++)
-            cached += pmm_pcp[cpu].node == (unsigned)node ? pmm_pcp[cpu].n : 0;
-        pmm_pcp_drain_locked(held); /* the blocks as they are with those pages back */
+        pmm_pcp_sum_t sum;
+        pmm_pcp_sum(held, &sum);
         memset(out, 0, sizeof(*out));
-        out->cpu_cached_pages = cached;
+        out->cpu_cached_pages = sum.listed[node];
         out->total_pages = c->total;
-        out->free_pages = c->free + c->cached; /* (cached: 0 but on a list a drain skipped) */
-        out->used_pages = c->used;
+        out->free_pages = c->free + c->cached - (uint32_t)sum.used[node];
+        out->used_pages = c->used + (uint32_t)sum.used[node];
         out->reserved_pages = c->reserved;
         out->unreachable_pages = c->unreachable;
         for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
             out->free_blocks[k] = pmm_data.nblocks[node][k];
-        out->local_allocs = c->local;
+        out->free_blocks[0] += sum.listed[node]; /* single free pages */
+        out->local_allocs = c->local + sum.local[node];
         out->fallback_allocs = c->fallback;
         out->foreign_allocs = c->foreign;
         for (unsigned cpu = 0; cpu < pmm_nodes.ncpus; cpu++)

@@ -161,9 +161,28 @@ typedef struct {
     uint32_t freed; /* a page came back since the last fold: a new OOM is reported again */
     /* for ever (pmm_dump): allocations and frees served here, refills, batches given back */
     uint32_t hits, frees, refills, drains;
+    /* a refill or a free came here since pmm_init: else every count above is 0 (pmm_pcp_sum) */
+    uint32_t active;
 } __attribute__((aligned(64))) pmm_pcp_t; /* a cache line of its own: no false sharing */
 
 extern pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
+
+/* What the CPUs' lists hold and have not folded yet, by node (pmm_pcp_sum). */
+typedef struct {
+    uint32_t listed[PMM_MAX_NODES]; /* pages on the lists of the node's CPUs */
+    int32_t used[PMM_MAX_NODES];    /* handed out minus taken back since the last fold */
+    uint32_t local[PMM_MAX_NODES];  /* allocations served since the last fold */
+    int32_t owned[PMM_OWNER_COUNT];
+    uint32_t listed_all;
+    int32_t used_all;
+} pmm_pcp_sum_t;
+
+/*
+ * Under the list locks of the CPUs in `held` (pmm_pcp_lock_all) and the PMM's
+ * lock: those lists' counts added up, so that pmm_data's counts plus these
+ * are exact without a drain (the statistics).
+ */
+void pmm_pcp_sum(uint32_t held, pmm_pcp_sum_t *s);
 
 /*
  * Every CPU's list lock, in CPU order (the order: mm_lock, these, pmm_lock);

@@ -19,15 +19,20 @@ void pmm_get_stats(pmm_stats_t *s)
         return;
     }
     memset(s, 0, sizeof(*s)); /* the padding too: callers compare whole structs */
+    /*
+     * No drain: every list's lock, then the PMM's, and the lists' own counts
+     * (pmm_pcp_sum) added to pmm_data's as of their last fold: exact, and the
+     * pages stay where they are (a list skipped because this CPU holds the
+     * PMM's lock: its pages counted free, its unfolded counts not).
+     */
     glue_irqflags_t outer = glue_irq_save();
     uint32_t held = pmm_pcp_lock_all();
     glue_irqflags_t f = pmm_lock();
-    /* the CPUs' lists (pmm_dump shows them) back first: their counts folded, free_blocks as merged
-     * without them */
-    pmm_pcp_drain_locked(held);
+    pmm_pcp_sum_t sum;
+    pmm_pcp_sum(held, &sum);
     s->total_pages = pmm_data.total;
-    s->free_pages = pmm_data.free + pmm_data.cached; /* (cached: 0 but for a list skipped) */
-    s->used_pages = pmm_data.used;
+    s->free_pages = pmm_data.free + pmm_data.cached - (uint32_t)sum.used_all;
+    s->used_pages = pmm_data.used + (uint32_t)sum.used_all;
     s->reserved_pages = pmm_data.reserved;
     s->highest_page = pmm_data.npages ? addr_of(pmm_data.npages - 1) : 0;
     for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {
@@ -35,10 +40,12 @@ void pmm_get_stats(pmm_stats_t *s)
         for (unsigned n = 0; n < PMM_MAX_NODES; n++)
             s->free_blocks[k] += pmm_data.nblocks[n][k];
     }
+    s->free_blocks[0] += sum.listed_all; /* single free pages */
+    s->cpu_cached_pages = sum.listed_all;
     s->metadata_bytes = pmm_data.meta_bytes;
     s->metadata_phys = pmm_data.meta_phys;
     for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
-        s->owner_pages[o] = pmm_data.owned[o];
+        s->owner_pages[o] = pmm_data.owned[o] + (uint32_t)sum.owned[o];
     s->reclaims = pmm_data.reclaims;
     s->refused_frees = pmm_data.refused;
     s->unreachable_pages = pmm_data.unreachable;

@@ -80,6 +80,7 @@ static pmm_node_stats_t nstats(int node)
 /* Has node n a free block of at least `order`? */
 static int fits(int n, unsigned order)
 {
+    pmm_drain_cpu_lists(); /* the blocks as merged: as an allocation that finds none sees them */
     pmm_node_stats_t s = nstats(n);
     for (unsigned k = order; k <= PMM_MAX_ORDER; k++) {
         if (s.free_blocks[k])

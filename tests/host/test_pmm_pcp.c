@@ -15,6 +15,7 @@
 #include "lock.h"
 #include "log.h"
 #include "pmm.h"
+#include "pmm_priv.h" /* the claim bit (pg_claim), to stand for a free on another CPU */
 
 #define MB (1024u * 1024u)
 #define KB 1024u
@@ -54,6 +55,15 @@ static unsigned listed_now(void)
     return n;
 }
 
+/* The free pages the blocks of s add up to (the lists' pages: order 0). */
+static uint32_t in_blocks(const uint32_t *free_blocks)
+{
+    uint32_t n = 0;
+    for (unsigned k = 0; k <= PMM_MAX_ORDER; k++)
+        n += free_blocks[k] << k;
+    return n;
+}
+
 /* ---- one CPU: the counts stay exact ---- */
 
 static void test_one_page_fills_the_list_and_counts_stay_exact(void **state)
@@ -71,18 +81,34 @@ static void test_one_page_fills_the_list_and_counts_stay_exact(void **state)
     pmm_dump();
     assert_true(host_console_has("cpu 0: 15 (node 0; 1 allocs, 0 frees, 1 refills"));
     assert_true(host_console_has("cpu-cached"));
-    pmm_stats_t s = pstats(); /* counts them free, then gives them back */
+    pmm_stats_t s = pstats(); /* counts them free, and leaves them there (no drain) */
     assert_int_equal(s.free_pages, before.free_pages - 1);
     assert_int_equal(s.used_pages, 1);
     assert_int_equal(s.owner_pages[PMM_OWNER_CALLER], 1);
-    assert_int_equal(listed_now(), 0);
+    assert_int_equal(s.cpu_cached_pages, 15);
+    assert_int_equal(in_blocks(s.free_blocks), s.free_pages); /* 15 single pages at order 0 */
+    assert_int_equal(listed_now(), 15);
+    pmm_node_stats_t n0;
+    assert_int_equal(pmm_get_node_stats(0, &n0), 0);
+    assert_int_equal(n0.cpu_cached_pages, 15);
+    assert_int_equal(n0.free_pages, s.free_pages);
+    assert_int_equal(n0.used_pages, 1);
+    assert_int_equal(in_blocks(n0.free_blocks), n0.free_pages);
+    assert_int_equal(listed_now(), 15);
+    assert_int_equal(pmm_check(), 0);
     pmm_free_page(p);
     assert_int_equal(pmm_page_state(p), 0); /* on the list: free */
-    assert_int_equal(listed_now(), 1);
+    assert_int_equal(listed_now(), 16);
     assert_int_equal(pmm_check(), 0);
     s = pstats();
     assert_int_equal(s.free_pages, before.free_pages);
     assert_int_equal(s.used_pages, 0);
+    assert_int_equal(s.cpu_cached_pages, 16);
+    assert_int_equal(pmm_drain_cpu_lists(), 16);
+    assert_int_equal(listed_now(), 0);
+    s = pstats();
+    assert_int_equal(s.cpu_cached_pages, 0);
+    assert_int_equal(s.free_pages, before.free_pages);
     assert_memory_equal(s.free_blocks, before.free_blocks, sizeof(s.free_blocks));
     assert_int_equal(errors_now(), 0);
 }
@@ -107,6 +133,9 @@ static void test_full_list_gives_a_batch_back(void **state)
     assert_true(listed > 40 && listed <= 64);
     pmm_stats_t s = pstats();
     assert_int_equal(s.free_pages, before.free_pages);
+    assert_int_equal(s.cpu_cached_pages, listed);
+    assert_int_equal(pmm_drain_cpu_lists(), listed);
+    s = pstats();
     assert_memory_equal(s.free_blocks, before.free_blocks, sizeof(s.free_blocks));
 }
 
@@ -202,6 +231,7 @@ static void test_free_on_another_cpu(void **state)
     assert_int_equal(pmm_alloc_page(), p);
     pmm_free_page(p);
     host_forced_cpu_id = 0;
+    pmm_drain_cpu_lists();
     pmm_stats_t s = pstats();
     assert_int_equal(s.free_pages, before.free_pages);
     assert_int_equal(s.used_pages, 0);
@@ -314,6 +344,126 @@ static void test_set_nodes_drains_and_lists_keep_their_node(void **state)
     assert_int_equal(errors_now(), 0);
 }
 
+/*
+ * Review finding 4: a non-strict single page whose node has no block left
+ * takes the node's pages sitting on its other CPUs' lists before a remote
+ * node's page.  CPUs 0 and 1 on node 0, CPU 2 on node 1.
+ */
+static void test_no_remote_fallback_while_the_nodes_lists_hold_pages(void **state)
+{
+    (void)state;
+    const pmm_node_range_t r[] = {{0, 16 * MB, 0}, {16 * MB, 32 * MB, 1}};
+    const uint8_t cpu_node[] = {0, 0, 1};
+    assert_int_equal(pmm_set_nodes(2, r, 2, cpu_node, 3, NULL), 0);
+    int quiet = mm_set_oom_reports(0);
+    unsigned n = 0;
+    uint32_t p;
+    while (n < 16384 && (p = pmm_alloc_page_node(0 | PMM_NODE_STRICT)))
+        all[n++] = p;
+    assert_true(n > 3000);
+    pmm_node_stats_t n0, n1;
+    assert_int_equal(pmm_get_node_stats(0, &n0), 0);
+    assert_int_equal(n0.free_pages, 0);
+    /* CPU 1, node 0's other CPU, frees 10: they wait on its list */
+    host_forced_cpu_id = 1;
+    for (int i = 0; i < 10; i++)
+        pmm_free_page(all[--n]);
+    host_forced_cpu_id = 0;
+    assert_int_equal(pmm_get_node_stats(0, &n0), 0);
+    assert_int_equal(n0.free_pages, 10);
+    assert_int_equal(n0.cpu_cached_pages, 10);
+    assert_int_equal(pmm_get_node_stats(1, &n1), 0);
+    /* CPU 0 (node 0) asks for any page: node 0's, from CPU 1's list, not node 1's */
+    uint32_t a = pmm_alloc_page(), b = pmm_alloc_pages(1, 0);
+    assert_int_not_equal(a, 0);
+    assert_int_not_equal(b, 0);
+    assert_int_equal(pmm_page_node(a), 0);
+    assert_int_equal(pmm_page_node(b), 0);
+    pmm_node_stats_t m0, m1;
+    assert_int_equal(pmm_get_node_stats(0, &m0), 0);
+    assert_int_equal(pmm_get_node_stats(1, &m1), 0);
+    assert_int_equal(m0.fallback_allocs, n0.fallback_allocs);
+    assert_int_equal(m1.foreign_allocs, n1.foreign_allocs);
+    assert_int_equal(m0.free_pages, 8);
+    assert_int_equal(pmm_check(), 0);
+    /* node 0 truly dry: then node 1's, a fallback */
+    all[n++] = a;
+    all[n++] = b;
+    while (n < 16384 && (p = pmm_alloc_page_node(0 | PMM_NODE_STRICT)))
+        all[n++] = p;
+    uint32_t c = pmm_alloc_page();
+    assert_int_equal(pmm_page_node(c), 1);
+    assert_int_equal(pmm_get_node_stats(0, &m0), 0);
+    assert_int_equal(m0.fallback_allocs, n0.fallback_allocs + 1);
+    pmm_free_page(c);
+    for (unsigned i = 0; i < n; i++)
+        pmm_free_page(all[i]);
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(pstats().used_pages, 0);
+    mm_set_oom_reports(quiet);
+}
+
+/*
+ * Review finding 7: a free that meets a page whose claim bit another CPU's
+ * free onto its list has just set (that free has won, the page is not listed
+ * yet) says it is a double free, not "owner byte 129 is no owner".
+ */
+static void test_double_free_racing_a_list_free_says_so(void **state)
+{
+    (void)state;
+    uint32_t p = pmm_alloc_page();
+    assert_int_not_equal(p, 0);
+    pmm_page_t *pg = &pmm_data.pages[p / PAGE_SIZE];
+    assert_int_equal(pg_claim(pg), 0); /* as the winning CPU's pcp_free does */
+    uint32_t err = errors_now();
+    host_console_clear();
+    pmm_free_page(p);
+    assert_int_equal(errors_now(), err + 1);
+    assert_true(host_console_has("pmm_free_page"));
+    assert_true(host_console_has("double free (freed on another CPU at the same time): not freed"));
+    pmm_free_pages_owner(p, 1, PMM_OWNER_CALLER);
+    assert_int_equal(pmm_set_owner(p, 1, PMM_OWNER_CALLER, PMM_OWNER_HEAP), -1);
+    assert_true(host_console_has("at the same time): not handed over"));
+    /* a free by the wrong owner meanwhile: what the page is, not its claim bit */
+    pmm_free_pages_owner(p, 1, PMM_OWNER_HEAP);
+    assert_true(host_console_has("(owner caller), not a heap page: not freed"));
+    assert_int_equal(errors_now(), err + 4);
+    assert_false(host_console_has("owner byte"));
+    /* the winner is done (here: let go); the page is the caller's again and frees once */
+    __atomic_fetch_and(&pg->claim, (uint16_t)0x7FFFu, __ATOMIC_RELEASE);
+    pmm_free_page(p);
+    assert_int_equal(errors_now(), err + 4);
+    assert_int_equal(pmm_page_state(p), 0);
+    assert_int_equal(pmm_check(), 0);
+}
+
+/*
+ * The statistics' cost, for callgrind (--toggle-collect=stats_between_pages):
+ * a page taken, the statistics read, the page given back, 1000 times, as
+ * zswap's watermark and the zstore's limit do between their pages.
+ */
+__attribute__((noinline)) static uint32_t stats_between_pages(unsigned rounds)
+{
+    uint32_t sum = 0;
+    for (unsigned i = 0; i < rounds; i++) {
+        uint32_t p = pmm_alloc_page();
+        pmm_stats_t s;
+        pmm_get_stats(&s);
+        sum += s.free_pages;
+        pmm_free_page(p);
+    }
+    return sum;
+}
+
+static void test_stats_between_pages(void **state)
+{
+    (void)state;
+    uint32_t free0 = pstats().free_pages;
+    assert_int_equal(stats_between_pages(1000), 1000 * (free0 - 1));
+    assert_int_equal(pmm_check(), 0);
+    assert_int_equal(pstats().free_pages, free0);
+}
+
 /* ---- threads as CPUs ---- */
 
 #define THREADS 4
@@ -321,7 +471,30 @@ static void test_set_nodes_drains_and_lists_keep_their_node(void **state)
 static pthread_barrier_t bar;
 static uint32_t mailbox[THREADS][64]; /* pages one thread hands another to free */
 static pthread_mutex_t mail = PTHREAD_MUTEX_INITIALIZER;
-static int check_errors, alloc_fails;
+static int check_errors, alloc_fails, stats_errors;
+
+/*
+ * The statistics, taken while other CPUs allocate and free on their lists,
+ * add up as of one moment: every used page has its owner, every page a state,
+ * every free page a block (a listed page: one of order 0).
+ */
+static void check_stats_add_up(void)
+{
+    pmm_stats_t s;
+    pmm_get_stats(&s);
+    uint32_t owned = 0;
+    for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
+        owned += s.owner_pages[o];
+    if (owned != s.used_pages ||
+        s.total_pages != s.free_pages + s.used_pages + s.reserved_pages + s.unreachable_pages ||
+        in_blocks(s.free_blocks) != s.free_pages || s.cpu_cached_pages > s.free_pages)
+        __atomic_fetch_add(&stats_errors, 1, __ATOMIC_RELAXED);
+    pmm_node_stats_t n;
+    if (pmm_get_node_stats(0, &n) != 0 ||
+        n.free_pages + n.used_pages + n.reserved_pages + n.unreachable_pages != n.total_pages ||
+        in_blocks(n.free_blocks) != n.free_pages)
+        __atomic_fetch_add(&stats_errors, 1, __ATOMIC_RELAXED);
+}
 
 static void *worker(void *arg)
 {
@@ -366,10 +539,8 @@ static void *worker(void *arg)
             pmm_free_page(mine[k]);
         if (op % 97 == 0 && pmm_check() != 0)
             __atomic_fetch_add(&check_errors, 1, __ATOMIC_RELAXED);
-        if (op % 1499 == 0) {
-            pmm_stats_t s;
-            pmm_get_stats(&s);
-        }
+        if (op % 53 == 0)
+            check_stats_add_up();
     }
     for (int i = 0; i < 48; i++) {
         if (held[i])
@@ -398,8 +569,10 @@ static void test_threads_as_cpus_with_checks(void **state)
         }
     }
     assert_int_equal(check_errors, 0);
+    assert_int_equal(stats_errors, 0);
     assert_int_equal(alloc_fails, 0);
     assert_int_equal(pmm_check(), 0);
+    pmm_drain_cpu_lists();
     pmm_stats_t s = pstats();
     assert_int_equal(s.used_pages, 0);
     assert_int_equal(s.free_pages, before.free_pages);
@@ -458,6 +631,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oom_with_pages_on_another_cpus_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_nodes_drains_and_lists_keep_their_node, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_no_remote_fallback_while_the_nodes_lists_hold_pages,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_double_free_racing_a_list_free_says_so, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stats_between_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_as_cpus_with_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_cpus_free_one_page_at_once, setup, teardown),
     };
