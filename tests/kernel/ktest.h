@@ -60,4 +60,15 @@ extern const struct ktest ktest_panic[];    /* only when named: ktest=panic-ap..
 
 int kernel_tests_run(void);
 
+/*
+ * The boot option zswap-pressure (ktest_pressure.c): a compressible area
+ * filled under every test with paging, verified after it.  kt_pressure_on:
+ * the option was given; _begin (on the test's fresh heap) and _end: 0, or -1
+ * (said why); _summary: the totals, the proof that reclaim ran.
+ */
+int kt_pressure_on(void);
+int kt_pressure_begin(const char *name, uint32_t number);
+int kt_pressure_end(void);
+void kt_pressure_summary(void);
+
 #endif /* KTEST_H */
