@@ -69,10 +69,10 @@ static int selected(const char *name, int explicit)
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap,     ktest_string, ktest_lz4,      ktest_cpu,
-                                    ktest_memmap,   ktest_idt,    ktest_phase2,   ktest_vmalloc,
-                                    ktest_bugclass, ktest_owners, ktest_smp,      ktest_ipi,
-                                    ktest_zstore,   ktest_debug,  ktest_overflow, ktest_panic};
+    const struct ktest *suites[] = {
+        ktest_heap,   ktest_string,  ktest_lz4,      ktest_cpu,      ktest_memmap, ktest_idt,
+        ktest_phase2, ktest_vmalloc, ktest_bugclass, ktest_owners,   ktest_smp,    ktest_ipi,
+        ktest_zstore, ktest_zswap,   ktest_debug,    ktest_overflow, ktest_panic};
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     int passed = 0, failed = 0;
@@ -86,7 +86,7 @@ int kernel_tests_run(void)
             int phase2 = suites[s] == ktest_phase2 || suites[s] == ktest_vmalloc ||
                          suites[s] == ktest_bugclass || suites[s] == ktest_owners ||
                          suites[s] == ktest_smp || suites[s] == ktest_ipi ||
-                         suites[s] == ktest_zstore || ends;
+                         suites[s] == ktest_zstore || suites[s] == ktest_zswap || ends;
             memory_init(); /* every test starts from a fresh 64 KB heap */
             current_failed = 0;
             kprintf("[ RUN  ] %s\n", t->name);

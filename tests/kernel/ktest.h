@@ -54,6 +54,7 @@ extern const struct ktest ktest_owners[];   /* Phase 2, like ktest_phase2 */
 extern const struct ktest ktest_smp[];      /* Phase 2: every CPU at once (test_smp.c) */
 extern const struct ktest ktest_ipi[];      /* Phase 2: when the BSP answers a shootdown */
 extern const struct ktest ktest_zstore[];   /* Phase 2: the compressed page store (issue 14) */
+extern const struct ktest ktest_zswap[];    /* Phase 2: compressible memory (issue 14) */
 extern const struct ktest ktest_debug[];    /* MM_DEBUG builds only (else empty) */
 extern const struct ktest ktest_overflow[]; /* only with the boot option ktest=overflow */
 extern const struct ktest ktest_panic[];    /* only when named: ktest=panic-ap... (test_panic.c) */
