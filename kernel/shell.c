@@ -622,19 +622,24 @@ static void zswap_demo_read(void *arg)
  * the RAM) written page by page (realistic pages, or noise), then read back in
  * a shuffled order on every CPU at once and compared byte for byte, then
  * freed.  Noise larger than RAM cannot fit: its fault is refused with one line
- * and the fault diagnosis.
+ * and the fault diagnosis.  With "reclaim", every page is compressed after the
+ * writes (zswap_reclaim), so every page is read back through a fault even when
+ * the area fits in RAM: at -m 272M its frames above 256 MB are reached through
+ * zswap's window both ways (zram's last line counts them).
  */
 static void cmd_zswapdemo(int argc, char **argv)
 {
     uint32_t mb = 0, seed = 0x2545F491u;
-    int random = 0;
+    int random = 0, reclaim = 0;
     if (!paging_running(argv[0]))
         return;
     for (int i = 1; i < argc; i++) {
         if (str_eq(argv[i], "random"))
             random = 1;
+        else if (str_eq(argv[i], "reclaim"))
+            reclaim = 1;
         else if (!parse_u32(argv[i], 0, &mb) || mb == 0 || mb > 200) {
-            kprintf("usage: zswapdemo [MB (1-200)] [random]\n");
+            kprintf("usage: zswapdemo [MB (1-200)] [random] [reclaim]\n");
             return;
         }
     }
@@ -659,6 +664,17 @@ static void cmd_zswapdemo(int argc, char **argv)
         zpage_fill(a + i * PAGE_SIZE, i, seed, random);
         if ((i + 1) % (pages / 4) == 0)
             kprintf("zswapdemo: written %u of %u pages\n", i + 1, pages);
+    }
+    if (reclaim) { /* every page compressed, even if the area fits in RAM (CLOCK: 2 rounds) */
+        zswap_stats_t zs;
+        uint32_t n = 0;
+        for (int round = 0; round < 4; round++) {
+            n += zswap_reclaim(pages);
+            zswap_get_stats(&zs);
+            if (!zs.present)
+                break;
+        }
+        kprintf("zswapdemo: reclaim asked for: %u pages freed, %u still present\n", n, zs.present);
     }
     uint32_t span = 1, bad = 0, done = 0;
     while (span < pages)
@@ -716,8 +732,8 @@ static const struct command commands[] = {
      cmd_vmalloc},
     {"zram", "", "compressed memory: the store (ratio, pool), reclaim and fault counts", 0, 0,
      cmd_zram},
-    {"zswapdemo", "[MB] [random]",
-     "MB (default 2x RAM) of compressible memory written, read back shuffled, verified", 0, 2,
+    {"zswapdemo", "[MB] [random] [reclaim]",
+     "MB (default 2x RAM) of compressible memory written, read back shuffled, verified", 0, 3,
      cmd_zswapdemo},
     {"poweroff", "", "switch the machine off", 0, 0, cmd_poweroff},
     {NULL, NULL, NULL, 0, 0, NULL},

@@ -4,11 +4,13 @@
 #   make test-zswap    the suite "zswap" of make test: the console's zswapdemo under
 #                      QEMU at -m 32M (tools/zswap-check.sh): 64 MB of realistic
 #                      data written, read back shuffled, verified; 40 MB at -smp 4;
-#                      48 MB of noise failing cleanly (one line, the fault diagnosis)
+#                      48 MB of noise failing cleanly (one line, the fault diagnosis);
+#                      100 MB at -m 272M -smp 4 (frames beyond the direct map); the
+#                      whole in-kernel suite with zswap-pressure at -m 32M and -smp 4
 .PHONY: test-zswap
 TEST_SUITES += zswap
-test-zswap: $(BUILD)/kernel.elf
-	@tools/zswap-check.sh "$(QEMU_BASE)" $<
+test-zswap: $(BUILD)/kernel.elf $(BUILD)/kernel-test.elf
+	@tools/zswap-check.sh "$(QEMU_BASE)" $^
 
 # make bench-zswap (and make bench): the time to fault a compressed page back in
 # (bench/zswap_bench.c): mm/'s fault path, a host read of the page, the

@@ -35,9 +35,16 @@
  * (nested under this fault: fine, the faulting page is not present).
  *
  * Frames are reached through the direct map (vmm_phys_to_virt) to compress and
- * to fill; a frame beyond it (RAM over 256 MB) is filled through the area's
- * own address after it is mapped, mm/'s lock held (a CPU touching the page
- * then without faulting could see it half filled: not on our QEMU machines).
+ * to fill.  A frame beyond it (RAM over 256 MB) is reached through zswap's
+ * window: a few pages of a vmalloc span of its own (no area record), made with
+ * the first area on a machine whose RAM passes the direct map.  Each use maps
+ * the frame at a private slot (one per nesting depth: everything here runs
+ * under mm/'s lock, so one CPU at a time; the mapping CPU's own TLB entry is
+ * flushed as the slot becomes present, so a translation another CPU may have
+ * cached speculatively is never used), and unmaps it after.  So reclaim reads
+ * such a page only after its entry is pending and shot down, and a fault fills
+ * its frame before the page's entry is made present: no CPU can write the page
+ * meanwhile, no write is lost, no CPU sees it half filled.
  *
  * Calls vmm.c (entries), vmalloc.c (the spans), zstore.c, pmm*.c, kmalloc.c,
  * log.c, lock.c, string.c.  Called by the kernel's fault handler, the host
@@ -59,6 +66,8 @@
 #include "zstore.h"
 
 #define NODE_UNKNOWN         0xFFu
+#define WINDOW_SLOTS         4u                  /* nesting depths (reclaim from a fault: 2) */
+#define WINDOW_IDLE          ZSWAP_ENTRY_PENDING /* a slot unused: not present, its table kept */
 #define PRESENT_ENTRY(frame) ((frame) | PAGE_PRESENT | PAGE_WRITABLE | VMM_PTE_ZSWAP)
 
 struct zarea {
@@ -76,6 +85,9 @@ static struct {
     uint32_t low, high; /* 0: the defaults */
     zswap_stats_t st;   /* the event counters (the state counts are recomputed) */
     int hooked;
+    vaddr_t window;     /* the window's first slot (0: none yet) */
+    uint32_t win_depth; /* slots in use */
+    uint32_t win_uses;  /* frames reached through it (zswap_dump) */
 } zs;
 
 static int is_swap_entry(uint32_t e)
@@ -118,10 +130,62 @@ static void watermarks(uint32_t *low, uint32_t *high)
     *high = 2 * *low;
 }
 
-/* Where the frame's bytes can be read or written now (the direct map), or NULL. */
-static void *frame_ptr(paddr_t frame)
+static void release_area(vaddr_t base, uint32_t pages);
+
+/* Does RAM pass the direct map (frames the window must reach)? */
+static int ram_beyond_direct_map(void)
 {
-    return vmm_phys_to_virt(frame);
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    return ps.total_pages && !vmm_phys_to_virt(ps.highest_page);
+}
+
+/* Reserve the window's span, its slots idle (their page table made now): 0, or -1. */
+static int window_make(void)
+{
+    vaddr_t w = vmalloc_compressible_area(WINDOW_SLOTS * PAGE_SIZE, NULL, 0, release_area);
+    if (!w)
+        return -1;
+    zs.window = w; /* before the slots: a vfree below finds it */
+    for (uint32_t k = 0; k < WINDOW_SLOTS; k++) {
+        if (vmm_swap_set(w + k * PAGE_SIZE, WINDOW_IDLE, NULL) < 0) {
+            vfree(glue_virt_to_ptr(w));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Where the frame's bytes can be read or written now: the direct map, or a
+ * slot of the window mapped for this caller (*slotted set: window_put after).
+ * NULL (reported): beyond the direct map and no slot.
+ */
+static void *frame_get(paddr_t frame, int *slotted)
+{
+    *slotted = 0;
+    void *p = vmm_phys_to_virt(frame);
+    if (p)
+        return p;
+    if (!zs.window || zs.win_depth >= WINDOW_SLOTS) {
+        mm_printf("zswap: frame 0x%08lx is beyond the direct map and %s\n", (unsigned long)frame,
+                  zs.window ? "every window slot is in use" : "there is no window");
+        return NULL;
+    }
+    vaddr_t slot = zs.window + zs.win_depth * PAGE_SIZE;
+    if (vmm_swap_set(slot, frame | PAGE_PRESENT | PAGE_WRITABLE, NULL) < 0)
+        return NULL;
+    zs.win_depth++;
+    zs.win_uses++;
+    *slotted = 1;
+    return glue_virt_to_ptr(slot);
+}
+
+/* The last frame_get's slot unmapped (this CPU's TLB entry flushed with it). */
+static void window_put(void)
+{
+    zs.win_depth--;
+    vmm_swap_set(zs.window + zs.win_depth * PAGE_SIZE, WINDOW_IDLE, NULL);
 }
 
 /* Give up every kept copy of a present page (they only save a compression): how many. */
@@ -150,22 +214,20 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
     vaddr_t v = a->base + i * PAGE_SIZE;
     paddr_t frame = VMM_FRAME(old);
     uint32_t h = a->copy[i];
-    int late = 0;
+    int slotted = 0;
     if (h && !(old & PAGE_DIRTY)) {
         zs.st.dropped_clean++;
     } else {
         if (h)
             zstore_free(h); /* written since: that copy is stale */
         a->copy[i] = 0;
-        void *src = frame_ptr(frame);
-        late = !src;
-        if (late) { /* beyond the direct map: read it through its own address */
-            vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
-            src = glue_virt_to_ptr(v);
-        }
-        h = zstore_put(src);
-        if (!h && drop_copies())
+        /* (the entry pending and shot down: nobody writes the page while it is read) */
+        void *src = frame_get(frame, &slotted);
+        h = src ? zstore_put(src) : 0;
+        if (src && !h && drop_copies())
             h = zstore_put(src);
+        if (slotted)
+            window_put();
         if (!h) {
             zs.st.failures++;
             vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
@@ -177,8 +239,6 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
     int node = pmm_page_node(frame);
     a->node[i] = node >= 0 && node < (int)NODE_UNKNOWN ? (uint8_t)node : NODE_UNKNOWN;
     vmm_swap_set(v, ZSWAP_ENTRY(h), NULL);
-    if (late) /* mapped again for the read: another CPU may have cached it since */
-        pmm_tlb_shootdown(v, 1);
     pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* shot down already */
     return 1;
 }
@@ -267,6 +327,14 @@ void zswap_set_watermarks(uint32_t low, uint32_t high)
 /* vfree of an area (vmalloc's release): frames, copies, entries go; the record too. */
 static void release_area(vaddr_t base, uint32_t pages)
 {
+    if (zs.window && base == zs.window) { /* the window (a wild vfree of it): slots unmapped */
+        for (uint32_t k = 0; k < pages; k++)
+            vmm_swap_set(base + k * PAGE_SIZE, 0, NULL);
+        pmm_tlb_shootdown_free(base, pages);
+        zs.window = 0;
+        zs.win_depth = 0;
+        return;
+    }
     struct zarea *a = area_of(base);
     if (!a || a->base != base || a->pages != pages)
         return; /* vmalloc_compressible's own undo before it recorded the area: nothing mapped */
@@ -308,6 +376,12 @@ void *vmalloc_compressible(size_t size)
     if (!zs.hooked) {
         zs.hooked = 1;
         pmm_register_reclaim(reclaim_hook);
+    }
+    if (!zs.window && ram_beyond_direct_map() && window_make() < 0) {
+        mm_oom_printf("vmalloc_compressible: %lu bytes: no window for the frames beyond the "
+                      "direct map\n",
+                      (unsigned long)size);
+        goto out;
     }
     if (zs.count == ZSWAP_MAX_AREAS) {
         mm_oom_printf("vmalloc_compressible: %lu bytes: table full (%u areas)\n",
@@ -389,32 +463,35 @@ int zswap_fault(uint32_t addr, uint32_t err)
                   (unsigned)zst.pages_stored, (unsigned)(zst.mem_used / 1024));
         goto out;
     }
-    void *dst = frame_ptr(frame);
-    int late = !dst; /* beyond the direct map: filled through v once mapped */
-    if (late) {
-        vmm_swap_set(v, PRESENT_ENTRY(frame), NULL);
-        dst = glue_virt_to_ptr(v);
-    }
-    if (e == ZSWAP_ENTRY_ZERO) {
+    /* filled before the page's entry is present: nobody sees it half filled */
+    int slotted;
+    void *dst = frame_get(frame, &slotted);
+    int got = -1;
+    if (dst && e == ZSWAP_ENTRY_ZERO) {
         memset(dst, 0, PAGE_SIZE);
-        zs.st.zero_fills++;
-    } else if (zstore_get(ZSWAP_HANDLE(e), dst) < 0) {
-        mm_printf("zswap: fault at 0x%08lx, page %u of compressible area 0x%08lx: its stored "
-                  "copy (handle 0x%08lx) is lost: not mapped\n",
+        got = 0;
+    } else if (dst) {
+        got = zstore_get(ZSWAP_HANDLE(e), dst);
+    }
+    if (slotted)
+        window_put();
+    if (got < 0) {
+        mm_printf("zswap: fault at 0x%08lx, page %u of compressible area 0x%08lx: %s "
+                  "(handle 0x%08lx): not mapped\n",
                   (unsigned long)addr, (unsigned)i, (unsigned long)a->base,
+                  dst ? "its stored copy is lost" : "its new frame cannot be reached",
                   (unsigned long)ZSWAP_HANDLE(e));
-        if (late)
-            vmm_swap_set(v, e, NULL);
-        pmm_tlb_shootdown(v, 1);
-        pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC);
+        pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* never mapped at v */
         zs.st.failures++;
         goto out;
+    }
+    if (e == ZSWAP_ENTRY_ZERO) {
+        zs.st.zero_fills++;
     } else {
         a->copy[i] = ZSWAP_HANDLE(e); /* kept: a clean page is dropped, not compressed again */
         zs.st.faulted_in++;
     }
-    if (!late)
-        vmm_swap_set(v, PRESENT_ENTRY(frame), NULL); /* clean: PAGE_DIRTY clear */
+    vmm_swap_set(v, PRESENT_ENTRY(frame), NULL); /* clean: PAGE_DIRTY clear */
     r = 1;
 out:
     mm_unlock(f);
@@ -489,6 +566,14 @@ int zswap_check(void)
         errors += mm_check_failed_at("zswap_check", 0, "page states do not add up");
     if (zs.count > ZSWAP_MAX_AREAS)
         errors += mm_check_failed_at("zswap_check", 0, "area count beyond the table");
+    for (uint32_t k = 0; zs.window && k < WINDOW_SLOTS; k++) {
+        vaddr_t slot = zs.window + k * PAGE_SIZE;
+        if (vmm_get_entry(slot) !=
+            (k < zs.win_depth ? vmm_get_entry(slot) | PAGE_PRESENT : WINDOW_IDLE))
+            errors += mm_check_failed_at("zswap_check", slot,
+                                         k < zs.win_depth ? "window slot in use not mapped"
+                                                          : "window slot not idle");
+    }
     mm_unlock(f);
     return errors;
 }
@@ -508,6 +593,14 @@ void zswap_dump(void)
               (unsigned)s.reclaims, (unsigned)s.scanned, (unsigned)s.compressed,
               (unsigned)s.dropped_clean, (unsigned)s.failures, (unsigned)s.faulted_in,
               (unsigned)s.zero_fills, (unsigned)s.oom_faults, (unsigned)s.low, (unsigned)s.high);
+    glue_irqflags_t f = mm_lock();
+    vaddr_t window = zs.window;
+    uint32_t uses = zs.win_uses;
+    mm_unlock(f);
+    if (window)
+        mm_printf("zswap: window for frames beyond the direct map at 0x%08lx: %u frames "
+                  "reached through it\n",
+                  (unsigned long)window, (unsigned)uses);
 }
 
 void zswap_reset(void)

@@ -12,9 +12,21 @@
 #      kernel's fault diagnosis naming the compressible area, and no "PASS"
 #      (the kernel halts: QEMU is stopped once it says so).  The fault comes while
 #      writing; reading back what fitted is tests/host/test_zswap.c's.
-#   usage: zswap-check.sh "<qemu command and options>" build/kernel.elf
+#   4. At -m 272M -smp 4 (16 MB of RAM beyond the 256 MB direct map, which the
+#      PMM hands out first): 100 MB written, every page compressed on request
+#      (zswapdemo's "reclaim"), read back on four CPUs: the frames beyond the
+#      direct map are read and filled through zswap's private window (zram
+#      counts them), every byte exact.
+#   5. The whole in-kernel suite with reclaim running (the test kernel's boot
+#      option zswap-pressure, tests/kernel/ktest_pressure.c): under every test
+#      with paging, a compressible area that takes free RAM below zswap's low
+#      watermark, filled with realistic pages, verified byte for byte after the
+#      test; at -m 32M and at -m 32M -smp 4.  The suite's verdict, and its last
+#      lines: the pages compressed and brought back (> 0), none mismatched.
+#   usage: zswap-check.sh "<qemu command and options>" build/kernel.elf build/kernel-test.elf
 qemu_base=$1
 kernel=$2
+test_kernel=$3
 log=build/zswap.log
 . tools/check-lib.sh
 
@@ -83,6 +95,37 @@ expect "$log" '^  address: [0-9]+ bytes into compressible area 0xe[0-9a-f]{7} \(
 expect "$log" '^System halted\.$' "the kernel stops there"
 expect_not "$log" 'MISMATCH|zswapdemo: PASS' "no page read back wrong, no pass claimed"
 echo "  ($(seconds_since "$start") s)"
+
+echo "== zswap check: 100 MB at -m 272M -smp 4, the frames beyond the direct map through the window"
+start=$(now)
+console 240 -m 272M -smp 4 -- 'zswapdemo 100 reclaim' poweroff
+demo_ok "100 MB at -m 272M -smp 4" 25600 4
+expect "$log" '^zswapdemo: reclaim asked for: 25600 pages freed, 0 still present$' "every page compressed before the read-back"
+expect "$log" '^zswap: window for frames beyond the direct map at 0xe[0-9a-f]{7}: [1-9][0-9]* frames reached through it$' "frames beyond the direct map reached through the window"
+exit_status_is "$rc" 0
+echo "  ($(seconds_since "$start") s)"
+
+# pressure_suite WHAT QEMU-ARGS...: the test kernel's whole suite with zswap-pressure.
+pressure_suite() {
+    what=$1
+    shift
+    plog=build/zswap-pressure-$(echo "$*" | tr -d ' -').log
+    echo "== zswap check: the in-kernel suite with reclaim running ($what)"
+    start=$(now)
+    # shellcheck disable=SC2086 # qemu_base: several words
+    timeout 600 $qemu_base "$@" -append zswap-pressure -serial "file:$plog.raw" \
+        -kernel "$test_kernel" </dev/null
+    prc=$?
+    clean_log "$plog.raw" "$plog" && rm -f "$plog.raw"
+    t=$(seconds_since "$start")
+    ktest_verdict "$plog" "$prc" "kernel suite with zswap-pressure ($what, $t s)"
+    expect "$plog" '^\[ktest\] zswap-pressure: [1-9][0-9]* tests with an area \([0-9]+ without: excluded\), [1-9][0-9]* pages written and verified, 0 mismatched$' "$what: every test's area read back exact"
+    expect "$plog" '^\[ktest\] zswap-pressure: .* in all, [1-9][0-9]* reclaim runs, [1-9][0-9]* compressed, [0-9]+ dropped clean, [1-9][0-9]* brought back, 0 failed, 0 out of memory$' "$what: reclaim ran (pages compressed and brought back)"
+    expect_not "$plog" 'zswap-pressure: (MISMATCH|[0-9]+ compressible areas left)' "$what: no mismatch, no area left over"
+    grep -E '^\[ktest\] zswap-pressure: [0-9]+ (tests|pages reclaimed)' "$plog"
+}
+pressure_suite "-m 32M" -m 32M
+pressure_suite "-m 32M -smp 4" -m 32M -smp 4
 
 write_results zswap
 echo "zswap checks: $passed passed, $failed failed (last log in $log)"

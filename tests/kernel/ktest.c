@@ -69,13 +69,14 @@ static int selected(const char *name, int explicit)
 
 int kernel_tests_run(void)
 {
-    const struct ktest *suites[] = {ktest_heap,     ktest_string, ktest_lz4,      ktest_cpu,
-                                    ktest_memmap,   ktest_idt,    ktest_phase2,   ktest_vmalloc,
-                                    ktest_bugclass, ktest_owners, ktest_smp,      ktest_ipi,
-                                    ktest_zstore,   ktest_debug,  ktest_overflow, ktest_panic};
+    const struct ktest *suites[] = {
+        ktest_heap,   ktest_string,  ktest_lz4,      ktest_cpu,      ktest_memmap, ktest_idt,
+        ktest_phase2, ktest_vmalloc, ktest_bugclass, ktest_owners,   ktest_smp,    ktest_ipi,
+        ktest_zstore, ktest_zswap,   ktest_debug,    ktest_overflow, ktest_panic};
     vmm_stats_t vs;
     vmm_get_stats(&vs);
     int passed = 0, failed = 0;
+    uint32_t number = 0;
     kprintf("\n[ktest] in-kernel test suite\n");
     for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
         for (const struct ktest *t = suites[s]; t->name; t++) {
@@ -85,7 +86,7 @@ int kernel_tests_run(void)
             int phase2 = suites[s] == ktest_phase2 || suites[s] == ktest_vmalloc ||
                          suites[s] == ktest_bugclass || suites[s] == ktest_owners ||
                          suites[s] == ktest_smp || suites[s] == ktest_ipi ||
-                         suites[s] == ktest_zstore || ends;
+                         suites[s] == ktest_zstore || suites[s] == ktest_zswap || ends;
             memory_init(); /* every test starts from a fresh 64 KB heap */
             current_failed = 0;
             kprintf("[ RUN  ] %s\n", t->name);
@@ -94,8 +95,16 @@ int kernel_tests_run(void)
             else {
                 if (phase2)
                     heap_init_virtual(); /* and a fresh virtual heap */
-                t->fn();
+                int pressed = phase2 && !ends && kt_pressure_on();
+                if (pressed && kt_pressure_begin(t->name, number) != 0)
+                    kt_fail(t->name, 0, "zswap-pressure: the area under the test");
+                else {
+                    t->fn();
+                    if (pressed && kt_pressure_end() != 0 && !current_failed)
+                        kt_fail(t->name, 0, "zswap-pressure: the area after the test");
+                }
             }
+            number++;
             if (!current_failed && heap_check() != 0)
                 kt_fail(t->name, 0, "heap_check() after the test");
             if (!current_failed && phase2 &&
@@ -105,6 +114,7 @@ int kernel_tests_run(void)
             current_failed ? failed++ : passed++;
         }
     }
+    kt_pressure_summary();
     kprintf("%d passed, %d failed\n", passed, failed);
     return failed;
 }

@@ -54,10 +54,22 @@ extern const struct ktest ktest_owners[];   /* Phase 2, like ktest_phase2 */
 extern const struct ktest ktest_smp[];      /* Phase 2: every CPU at once (test_smp.c) */
 extern const struct ktest ktest_ipi[];      /* Phase 2: when the BSP answers a shootdown */
 extern const struct ktest ktest_zstore[];   /* Phase 2: the compressed page store (issue 14) */
+extern const struct ktest ktest_zswap[];    /* Phase 2: compressible memory (issue 14) */
 extern const struct ktest ktest_debug[];    /* MM_DEBUG builds only (else empty) */
 extern const struct ktest ktest_overflow[]; /* only with the boot option ktest=overflow */
 extern const struct ktest ktest_panic[];    /* only when named: ktest=panic-ap... (test_panic.c) */
 
 int kernel_tests_run(void);
+
+/*
+ * The boot option zswap-pressure (ktest_pressure.c): a compressible area
+ * filled under every test with paging, verified after it.  kt_pressure_on:
+ * the option was given; _begin (on the test's fresh heap) and _end: 0, or -1
+ * (said why); _summary: the totals, the proof that reclaim ran.
+ */
+int kt_pressure_on(void);
+int kt_pressure_begin(const char *name, uint32_t number);
+int kt_pressure_end(void);
+void kt_pressure_summary(void);
 
 #endif /* KTEST_H */
