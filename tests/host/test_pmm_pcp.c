@@ -33,14 +33,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
-    return 0;
-}
-
 /* The pages on the CPUs' lists now, from pmm_dump's line (0 when it prints none). */
 static unsigned listed_now(void)
 {
@@ -621,23 +613,28 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_page_fills_the_list_and_counts_stay_exact, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_full_list_gives_a_batch_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_double_free_of_a_cached_page, setup, teardown),
+                                        one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_full_list_gives_a_batch_back, setup,
+                                        one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_double_free_of_a_cached_page, setup,
+                                        one_node_natural_cpu),
         cmocka_unit_test_setup_teardown(test_wrong_owner_unaligned_wild_on_the_fast_path, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_held_page_not_taken, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_on_another_cpu, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_oom_with_pages_on_another_cpus_list, setup, teardown),
+                                        one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_held_page_not_taken, setup, one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_free_on_another_cpu, setup, one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_oom_with_pages_on_another_cpus_list, setup,
+                                        one_node_natural_cpu),
         cmocka_unit_test_setup_teardown(test_set_nodes_drains_and_lists_keep_their_node, setup,
-                                        teardown),
+                                        one_node_natural_cpu),
         cmocka_unit_test_setup_teardown(test_no_remote_fallback_while_the_nodes_lists_hold_pages,
-                                        setup, teardown),
+                                        setup, one_node_natural_cpu),
         cmocka_unit_test_setup_teardown(test_double_free_racing_a_list_free_says_so, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_stats_between_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads_as_cpus_with_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_cpus_free_one_page_at_once, setup, teardown),
+                                        one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_stats_between_pages, setup, one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_threads_as_cpus_with_checks, setup,
+                                        one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_two_cpus_free_one_page_at_once, setup,
+                                        one_node_natural_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
