@@ -14,6 +14,8 @@
 #include "glue_common.h"
 #include "lock.h"
 
+_Static_assert(GLUE_HOST_CPU_NATURAL == HOST_CPU_ID_NATURAL, "glue_fast.h tests the same number");
+
 /*
  * Error-checking, not recursive: mm/ counts its own nesting (mm/lock.c) and
  * must never ask for the spinlock twice on one thread; if it did, this aborts.
@@ -60,10 +62,11 @@ static pthread_key_t id_key;
 static pthread_once_t id_key_once = PTHREAD_ONCE_INIT;
 /* initial-exec: one instruction in the shim too (an LD_PRELOAD library is loaded at start-up) */
 #define HOST_TLS __attribute__((tls_model("initial-exec")))
-static __thread HOST_TLS int this_cpu = -1;
+__thread HOST_TLS int glue_host_cpu = -1; /* glue_fast.h reads it inline */
+#define this_cpu glue_host_cpu
 static __thread HOST_TLS int this_cpu_gone; /* the key's destructor ran: the thread is exiting */
 
-int host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+int host_forced_cpu_id = HOST_CPU_ID_NATURAL; /* (glue_common.h: glue_host_cpu_forced) */
 
 static void cpu_id_release(void *value)
 {

@@ -32,6 +32,8 @@ extern unsigned long host_spin_locks;
 /* Tests: what glue_cpu_id returns instead of the thread's number (a glue that breaks the contract).
  */
 #define HOST_CPU_ID_NATURAL (-12345)
+/* (named glue_*: glue_fast.h's inline glue_cpu_id_fast reads it inside mm/) */
+#define host_forced_cpu_id  glue_host_cpu_forced
 extern int host_forced_cpu_id;
 /* Threads holding a dense CPU id now (host/glue_common.c: ids of exited threads are reused). */
 int host_cpu_ids_live(void);

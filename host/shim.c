@@ -51,6 +51,7 @@
 #include "glue_common.h"
 #include "lock.h"
 #include "log.h"
+#include "magazine.h" /* kmalloc's and kfree's per-CPU fast path, inline in malloc and free */
 #include "memory.h"
 #include "pmm.h"
 #include "shim.h"
@@ -68,7 +69,7 @@ static unsigned long foreign_count;
 
 /* ---------------------------------------------------------- messages ---- */
 
-static void report_foreign(const char *fn, void *p)
+static __attribute__((noinline, cold)) void report_foreign(const char *fn, void *p)
 {
     char line[256];
     size_t n =
@@ -166,14 +167,30 @@ static void *alloc(size_t size, size_t align)
     return p;
 }
 
-SHIM_API void *malloc(size_t size)
+/*
+ * malloc and free take kmalloc's and kfree's per-CPU fast path inline
+ * (mm/magazine.h: the same code, every check included), and call the
+ * functions only when it declines.  The fast path touches no errno and makes
+ * no system call.
+ */
+/* malloc's other cases (noinline: its fast path builds no frame for them). */
+static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
     return alloc(size, MALLOC_ALIGN);
 }
 
-SHIM_API void free(void *p)
+SHIM_API void *malloc(size_t size)
 {
-    if (!p || boot_owns(p))
+    void *p = NULL;
+    if (__builtin_expect(__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 1))
+        p = mag_kmalloc_fill(size + !size, 0); /* (kmalloc's alignment is malloc's: see alloc) */
+    return p ? p : malloc_slow(size);
+}
+
+/* free's other cases (noinline: free's fast path builds no frame for them). */
+static __attribute__((noinline)) void free_slow(void *p)
+{
+    if (boot_owns(p))
         return;
     int saved = errno; /* glibc's free leaves errno alone */
     if (shim_glue_owns(p))
@@ -181,6 +198,13 @@ SHIM_API void free(void *p)
     else
         report_foreign("free", p);
     errno = saved;
+}
+
+SHIM_API void free(void *p)
+{
+    /* (a pointer of the growing heap's slabs is inside the window: shim_glue_owns) */
+    if (p && !mag_kfree(p))
+        free_slow(p);
 }
 
 SHIM_API void *calloc(size_t count, size_t size)

@@ -57,6 +57,30 @@ void glue_spin_lock(void);
 void glue_spin_unlock(void);
 
 /*
+ * Inline forms (optional).  The per-CPU caches' fast path (mm/magazine.h)
+ * calls glue_irq_save_fast, glue_irq_restore_fast and glue_cpu_id_fast, which
+ * are the three functions above unless a header "glue_fast.h" on the include
+ * path defines them as static inline functions doing the same (the kernel
+ * here: pushf/cli, popf's IF, one %fs load; the host: nothing, nothing, a
+ * thread-local word).  glue_cpu_id_fast may return -1 when the number is
+ * not at hand cheaply (the host: a thread's first call); mm/ then takes its
+ * shared path, which calls glue_cpu_id.  A glue without the header needs
+ * nothing more.  Whatever the inline forms read from outside mm/ must be
+ * named glue_* (tools/layers.py).
+ */
+#if defined(__has_include)
+#if __has_include("glue_fast.h")
+#include "glue_fast.h"
+#define MM_GLUE_FAST 1
+#endif
+#endif
+#ifndef MM_GLUE_FAST
+#define glue_irq_save_fast    glue_irq_save
+#define glue_irq_restore_fast glue_irq_restore
+#define glue_cpu_id_fast      glue_cpu_id
+#endif
+
+/*
  * Where physical address `phys` can be reached by the CPU right now.  The
  * kernel before paging: identity (returns phys).  The host: inside its
  * simulated physical memory.

@@ -143,15 +143,19 @@ static void *alloc_locked(const char *fn, size_t size)
 /* (noinline: the fast path before it builds no frame for it) */
 static __attribute__((noinline)) void *kmalloc_shared(size_t size, const char *file, uint32_t line)
 {
+    void *filled = mag_kmalloc(size); /* the magazine was empty: filled, if it can be */
+    if (filled)
+        return filled;
     heap_call_t call = api_enter("kmalloc", file, line);
     void *p = alloc_locked("kmalloc", size);
     heap_leave(call);
     return p;
 }
 
-static inline void *kmalloc_at(size_t size, const char *file, uint32_t line)
+static inline __attribute__((always_inline)) void *kmalloc_at(size_t size, const char *file,
+                                                              uint32_t line)
 {
-    void *fast = mag_kmalloc(size); /* this CPU's cache of the size class, no lock */
+    void *fast = mag_kmalloc_fill(size, 0); /* this CPU's cache of the size class, no lock */
     return fast ? fast : kmalloc_shared(size, file, line);
 }
 

@@ -79,7 +79,15 @@ void *mag_take_filled(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, glue_irqf
     return obj;
 }
 
-void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m)
+void *mag_take_early(kmem_cache_t *c, slab_cpu_t *pc, glue_irqflags_t flags)
+{
+    void *obj = mag_pop(c, &pc->mag[c->slot]);
+    mag_cpu_leave(pc, flags);
+    return obj;
+}
+
+int mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m, void *ptr,
+                     glue_irqflags_t flags)
 {
     pc->busy_slot = c->slot;
     heap_call_t call = heap_enter(fn);
@@ -89,6 +97,10 @@ void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m)
     for (unsigned k = MAG_BATCH; k < MAG_ROUNDS; k++)
         m->obj[k - MAG_BATCH] = m->obj[k];
     m->n -= MAG_BATCH;
+    m->obj[m->n++] = ptr;
+    m->frees++;
+    mag_cpu_leave(pc, flags);
+    return 1;
 }
 
 uint32_t mag_lock_all(glue_irqflags_t *flags)

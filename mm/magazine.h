@@ -33,30 +33,34 @@ static inline __attribute__((always_inline)) slab_t *mag_desc_of(uintptr_t page)
 
 /*
  * This CPU's caches, interrupts off and its cache lock held; NULL: take the
- * shared path (this CPU has no cache, holds mm/'s lock, or the debug checks
- * are on).
+ * shared path (this CPU has no cache, holds mm/'s lock, the debug checks are
+ * on, or its cache lock is held elsewhere: a drain, a check or the
+ * statistics have it, and the shared path is as good, without a spin).
  */
 static inline __attribute__((always_inline)) slab_cpu_t *mag_cpu_enter(glue_irqflags_t *flags)
 {
-    *flags = glue_irq_save();
-    int cpu = glue_cpu_id();
-    if ((unsigned)cpu >= MM_MAX_CPUS || mm_lock_held_by(cpu) || dbg_on()) {
-        glue_irq_restore(*flags);
-        return NULL;
+    *flags = glue_irq_save_fast();
+    int cpu = glue_cpu_id_fast();
+    if (__builtin_expect((unsigned)cpu < MM_MAX_CPUS && !mm_lock_held_by(cpu) && !dbg_on(), 1)) {
+        slab_cpu_t *pc = &slab_all.cpu[cpu];
+        if (__builtin_expect(cpu_cache_trylock(pc), 1))
+            return pc;
     }
-    slab_cpu_t *pc = &slab_all.cpu[cpu];
-    cpu_cache_lock(pc);
-    return pc;
+    glue_irq_restore_fast(*flags);
+    return NULL;
 }
 
 static inline __attribute__((always_inline)) void mag_cpu_leave(slab_cpu_t *pc,
                                                                 glue_irqflags_t flags)
 {
     cpu_cache_unlock(pc);
-    glue_irq_restore(flags);
+    glue_irq_restore_fast(flags);
 }
 
-/* The newest object of m (not empty), a magazine of c: no longer marked cached. */
+/*
+ * The newest object of m (not empty), a magazine of c: no longer marked
+ * cached.  (The early heap's pages too: their descriptors by call.)
+ */
 static inline __attribute__((always_inline)) void *mag_pop(kmem_cache_t *c, mag_t *m)
 {
     void *obj = m->obj[--m->n];
@@ -68,27 +72,58 @@ static inline __attribute__((always_inline)) void *mag_pop(kmem_cache_t *c, mag_
 }
 
 /*
+ * The cold half of mag_take, the newest object of pc's magazine of c in the
+ * early heap (a descriptor found by call): popped, pc's lock and the
+ * interrupts let go.
+ */
+__attribute__((noinline)) void *mag_take_early(kmem_cache_t *c, slab_cpu_t *pc,
+                                               glue_irqflags_t flags);
+
+/*
  * The cold half of mag_take, pc's magazine of c empty: filled from the slabs
  * under mm/'s lock, then popped; pc's lock and the interrupts let go.  NULL
  * if the slabs have nothing (the shared path then reports).
  */
 __attribute__((noinline)) void *mag_take_filled(const char *fn, kmem_cache_t *c, slab_cpu_t *pc,
                                                 glue_irqflags_t flags);
-/* The cold half of mag_give, m full: its oldest MAG_BATCH objects back to the slabs. */
-__attribute__((noinline)) void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc,
-                                                mag_t *m);
+/*
+ * The cold half of mag_give, m full: its oldest MAG_BATCH objects back to the
+ * slabs, then ptr into it; pc's lock and the interrupts let go.  Returns 1.
+ */
+__attribute__((noinline)) int mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc,
+                                               mag_t *m, void *ptr, glue_irqflags_t flags);
 
-/* An object of c from this CPU's magazine (filled if empty), or NULL: the shared path. */
-static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem_cache_t *c)
+/*
+ * An object of c from this CPU's magazine (filled if empty and `fill`), or
+ * NULL: the shared path (or, not `fill`, a caller's cold path that calls
+ * again with it).  Every call out of it is its last (a leaf otherwise: no
+ * frame to build).
+ */
+static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem_cache_t *c,
+                                                            int fill)
 {
     glue_irqflags_t flags;
     slab_cpu_t *pc = mag_cpu_enter(&flags);
     if (!pc)
         return NULL;
     mag_t *m = &pc->mag[c->slot];
-    if (!m->n)
-        return mag_take_filled(fn, c, pc, flags);
-    void *obj = mag_pop(c, m);
+    uint32_t n = m->n;
+    if (__builtin_expect(!n, 0)) {
+        if (fill)
+            return mag_take_filled(fn, c, pc, flags);
+        mag_cpu_leave(pc, flags);
+        return NULL;
+    }
+    void *obj = m->obj[n - 1];
+    uintptr_t page = (uintptr_t)obj & ~(uintptr_t)(PAGE_SIZE - 1);
+    uintptr_t vbase = slab_all.virtual_base, voff = page - vbase;
+    if (__builtin_expect(!vbase || voff >= VIRTUAL_BYTES, 0)) /* (no virtual heap yet: early) */
+        return mag_take_early(c, pc, flags);
+    m->n = n - 1;
+    unsigned i = slab_index(c, (uintptr_t)obj - page);
+    __atomic_fetch_and(&slab_all.meta_descs[voff / PAGE_SIZE].s.cmap[i / 32], ~(1u << (i % 32)),
+                       __ATOMIC_RELAXED);
+    m->allocs++;
     mag_cpu_leave(pc, flags);
     return obj;
 }
@@ -99,20 +134,31 @@ static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem
  * want: the cache kmem_cache_free named (never a kmalloc class: those go
  * the shared way, so each class's magazines count kmalloc's calls alone),
  * or NULL for kfree (which takes only kmalloc's classes here).
+ *
+ * Only slab pages of the growing region come this way (heap_quick's bit):
+ * their descriptors are the window's, indexed by the page number the bit
+ * test computed (heap_quick.base is slab_all.virtual_base: both are
+ * HEAP_VIRTUAL_START's pointer, and no page's bit is set before
+ * slab_enable).  Each test below is one of the always-on checks
+ * (magazine.c's table); every failure takes the shared path, which reports.
  */
 static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_cache_t *want,
                                                           void *ptr)
 {
-    uintptr_t page = heap_slab_page_quick((uintptr_t)ptr);
-    if (!page)
+    uintptr_t a = (uintptr_t)ptr;
+    uintptr_t base = __atomic_load_n(&heap_quick.base, __ATOMIC_RELAXED);
+    if (!base || a - base >= HEAP_VIRTUAL_LIMIT) /* not the growing region's (wild) */
         return 0;
+    uint32_t pg = (uint32_t)((a - base) / PAGE_SIZE);
+    if (!((__atomic_load_n(&heap_quick.map[pg / 32], __ATOMIC_RELAXED) >> (pg % 32)) & 1))
+        return 0; /* not a slab page: a block, or wild */
     glue_irqflags_t flags;
     slab_cpu_t *pc = mag_cpu_enter(&flags); /* (descriptors are read under it: slab_meta_trim) */
     if (!pc)
         return 0;
-    slab_t *s = mag_desc_of(page);
-    kmem_cache_t *c = s ? __atomic_load_n(&s->cache, __ATOMIC_RELAXED) : NULL;
-    uintptr_t off = (uintptr_t)ptr - page;
+    slab_t *s = &slab_all.meta_descs[pg].s;
+    kmem_cache_t *c = __atomic_load_n(&s->cache, __ATOMIC_RELAXED);
+    uintptr_t off = a % PAGE_SIZE;
     if (!c || (want ? want != c : !c->builtin) || off < c->first ||
         __atomic_load_n(&s->node, __ATOMIC_RELAXED) != __atomic_load_n(&pc->node, __ATOMIC_RELAXED))
         goto shared; /* (another node's object: back to its own slab, not into this CPU's cache) */
@@ -130,9 +176,11 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
         goto shared;
     }
     mag_t *m = &pc->mag[c->slot];
-    if (m->n == MAG_ROUNDS)
-        mag_give_flushed(fn, c, pc, m);
-    m->obj[m->n++] = ptr;
+    uint32_t n = m->n;
+    if (__builtin_expect(n == MAG_ROUNDS, 0))
+        return mag_give_flushed(fn, c, pc, m, ptr, flags);
+    m->obj[n] = ptr;
+    m->n = n + 1;
     m->frees++;
     mag_cpu_leave(pc, flags);
     return 1;
@@ -141,8 +189,11 @@ shared:
     return 0;
 }
 
-/* kmalloc(size) for 1..SLAB_KMALLOC_MAX bytes from this CPU's cache of its class, or NULL. */
-static inline __attribute__((always_inline)) void *mag_kmalloc(size_t size)
+/*
+ * kmalloc(size) for 1..SLAB_KMALLOC_MAX bytes from this CPU's cache of its
+ * class (filled if empty and `fill`), or NULL.
+ */
+static inline __attribute__((always_inline)) void *mag_kmalloc_fill(size_t size, int fill)
 {
     if (size - 1 >= SLAB_KMALLOC_MAX || !__atomic_load_n(&slab_all.enabled, __ATOMIC_RELAXED))
         return NULL;
@@ -150,7 +201,12 @@ static inline __attribute__((always_inline)) void *mag_kmalloc(size_t size)
     /* no classes laid out (heap_init_virtual without memory_init): blocks, as slab_kmalloc says */
     if (k >= slab_all.nclasses)
         return NULL;
-    return mag_take("kmalloc", &slab_all.caches[k]);
+    return mag_take("kmalloc", &slab_all.caches[k], fill);
+}
+
+static inline __attribute__((always_inline)) void *mag_kmalloc(size_t size)
+{
+    return mag_kmalloc_fill(size, 1);
 }
 
 /* kfree(ptr) into this CPU's cache: 1, or 0 (not a slab object we may take here). */
@@ -163,7 +219,7 @@ static inline __attribute__((always_inline)) int mag_kfree(void *ptr)
  * goes the shared way: see mag_give.) */
 static inline __attribute__((always_inline)) void *mag_cache_alloc(kmem_cache_t *c)
 {
-    return slab_cache_ok(c) && !c->builtin ? mag_take("kmem_cache_alloc", c) : NULL;
+    return slab_cache_ok(c) && !c->builtin ? mag_take("kmem_cache_alloc", c, 1) : NULL;
 }
 
 /* kmem_cache_free(c, obj) into this CPU's cache: 1, or 0. */

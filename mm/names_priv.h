@@ -102,6 +102,7 @@
 #define lz4_strerror              mm_lz4_strerror
 #define mag_give_flushed          mm_mag_give_flushed
 #define mag_lock_all              mm_mag_lock_all
+#define mag_take_early            mm_mag_take_early
 #define mag_take_filled           mm_mag_take_filled
 #define mag_unlock_all            mm_mag_unlock_all
 #define pmm_data                  mm_pmm_data

@@ -1,0 +1,38 @@
+/*
+ * glue_fast.h - the host glues' inline forms of three mm/glue.h calls, for
+ * the per-CPU caches' fast path (mm/glue.h, "Inline forms").  Found on the
+ * include path (-Ihost) by every host build of mm/: the tests, the fuzzers,
+ * the shim.  Interrupts do not exist here (glue_irq_save is 0), and a
+ * thread's CPU number is a thread-local word (host/glue_common.c).
+ */
+#ifndef HOST_GLUE_FAST_H
+#define HOST_GLUE_FAST_H
+
+/*
+ * The thread's CPU number once it has one, else -1 (host/glue_common.c);
+ * initial-exec: one load in the shim too (loaded at start-up).
+ */
+extern __thread __attribute__((tls_model("initial-exec"))) int glue_host_cpu;
+/* host_forced_cpu_id (glue_common.h): GLUE_HOST_CPU_NATURAL unless a test forces one. */
+extern int glue_host_cpu_forced;
+#define GLUE_HOST_CPU_NATURAL (-12345) /* HOST_CPU_ID_NATURAL */
+
+/* The thread's number, the forced one, or -1 before its first glue_cpu_id (mm/ then takes the
+ * shared path, which calls glue_cpu_id: numbered from then on). */
+static inline __attribute__((always_inline)) int glue_cpu_id_fast(void)
+{
+    int forced = glue_host_cpu_forced;
+    return __builtin_expect(forced == GLUE_HOST_CPU_NATURAL, 1) ? glue_host_cpu : forced;
+}
+
+static inline __attribute__((always_inline)) glue_irqflags_t glue_irq_save_fast(void)
+{
+    return 0;
+}
+
+static inline __attribute__((always_inline)) void glue_irq_restore_fast(glue_irqflags_t flags)
+{
+    (void)flags;
+}
+
+#endif /* HOST_GLUE_FAST_H */
