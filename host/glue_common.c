@@ -163,11 +163,13 @@ void glue_spin_unlock(void)
 void host_lock_fork_prepare(void)
 {
     glue_irqflags_t f = mm_lock();
-    (void)f; /* glue_irq_save's 0 */
+    (void)f;          /* glue_irq_save's 0 */
+    (void)vmm_lock(); /* the VMM's own, below it (mm/lock.c's order) */
 }
 
 void host_lock_fork_parent(void)
 {
+    vmm_unlock(0);
     mm_unlock(0);
 }
 
@@ -187,6 +189,7 @@ void host_lock_fork_child(void)
     if (this_cpu >= 0 && this_cpu < HOST_CPU_IDS)
         id_used[this_cpu] = 1;
     pthread_mutex_lock(&mm_mutex);
+    vmm_unlock(0); /* taken by this thread before the fork: its id is the same */
     mm_unlock(0);
 }
 

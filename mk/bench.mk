@@ -30,3 +30,14 @@ bench-threads: $(BUILD)/bench/thread_bench $(BUILD)/host/libkmalloc.so
 	@tools/thread-bench.sh $(BUILD)/bench/thread_bench $(BUILD)/host/libkmalloc.so
 bench-insn: $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
 	@tools/insn-bench.sh $(BUILD)/bench/insn_bench $(BUILD)/bench/libkmalloc-dwarf4.so
+
+# make bench-locks: the heap's lock and the VMM's side by side (bench/lock_bench.c):
+# ns per pair of a heap thread alone, beside a vmm_map/unmap thread, beside a
+# thread running vmm_check and pmm_check.  Wall clock: noisy on a shared machine.
+.PHONY: bench-locks
+$(BUILD)/bench/lock_bench: bench/lock_bench.c bench/machine.h $(HOST_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CLANG) $(FRAG_CFLAGS) -Werror -Ibench -o $@ $< $(HOST_SRCS) -lpthread
+bench-locks: $(BUILD)/bench/lock_bench
+	@for m in vmm heap both check; do $(BUILD)/bench/lock_bench $$m || exit 1; done

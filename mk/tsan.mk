@@ -4,14 +4,15 @@
 # mutex, so TSan sees every synchronisation there is).  x86_64, clang
 # -fsanitize=thread (no ASan: the two do not mix), the host glue, and the test
 # files that run mm/ on several threads at once: tests/host/test_smp.c,
-# tests/host/test_lock.c and tests/host/test_pmm_pcp.c (the PMM's per-CPU lists).
+# tests/host/test_lock.c, tests/host/test_lock_split.c (the VMM's lock beside the heap's)
+# and tests/host/test_pmm_pcp.c (the PMM's per-CPU lists).
 #
 #   make test-tsan    the suite "tsan" of make test: each program built and run;
 #                     any ThreadSanitizer report (a data race, a lock misuse) fails
 #                     it, as does a failed case (tools/tsan-check.sh; results in
 #                     build/results/tsan)
 .PHONY: test-tsan
-TSAN_TESTS  := test_smp test_lock test_pmm_pcp
+TSAN_TESTS  := test_smp test_lock test_lock_split test_pmm_pcp
 TSAN_CFLAGS := -m64 $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(HOST_CFLAGS)) \
                -fsanitize=thread
 TSAN_BINS   := $(addprefix $(BUILD)/tsan/,$(TSAN_TESTS))

@@ -61,6 +61,9 @@ const char *describe_range(vaddr_t a)
     static char text[256];
     static int asking; /* a describer's own vmm_describe: not again (recursion, `text`) */
     const char *said = NULL;
+    /* a fault inside the VMM's or the PMM's lock: the describers (mm_lock) are out of order */
+    if (!mm_lock_may_take())
+        return NULL;
     glue_irqflags_t f = mm_lock(); /* another CPU's (un)register waits for the call */
     for (unsigned i = 0; i < DESCRIBERS && !asking; i++) {
         if (describers[i].fn && a >= describers[i].lo && a <= describers[i].hi) {

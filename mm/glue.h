@@ -24,14 +24,25 @@ __attribute__((noreturn)) void glue_panic(const char *msg);
 /*
  * Locking: five functions, for one lock that need not nest.
  *
- * Every public function of mm/ but the PMM's takes the memory manager's lock
- * (mm/lock.c): interrupts off on this CPU (glue_irq_save), then, unless this
- * CPU already holds it, glue_spin_lock.  (The PMM's take a lock of its own,
- * below that one, an xchg spinlock inside mm/: it needs nothing more from
- * you than glue_cpu_relax.)  A call that re-enters mm/ on the CPU holding the
- * lock (the heap calls the VMM, the VMM the PMM, a reclaim hook the heap, your
- * own page-table code a pmm_alloc_page, a fault handler vmm_describe) is
- * counted by mm/ and does not call glue_spin_lock again: so glue_spin_lock is
+ * Every public function of mm/ but the PMM's and the VMM's takes the memory
+ * manager's lock (mm/lock.c): interrupts off on this CPU (glue_irq_save),
+ * then, unless this CPU already holds it, glue_spin_lock.  (The VMM's and the
+ * PMM's take locks of their own, below that one, xchg spinlocks inside mm/:
+ * they need nothing more from you than glue_cpu_relax.)  mm/'s locks, in the
+ * order a CPU may take them (mm/lock.c says what each covers):
+ *   1. a CPU's cache lock (the per-CPU slab magazines; interrupts off),
+ *   2. mm_lock: the heap, the slabs' shared path, vmalloc, zswap, the
+ *      describers, the reclaim hooks (glue_spin_lock),
+ *   3. vmm_lock: the page tables, kmap, a shootdown's held pages,
+ *   4. the PMM's per-CPU list locks, in CPU order,
+ *   5. pmm_lock: the PMM's free lists,
+ *   6. the report line's lock (log.c).
+ * A CPU asking for a lock above one it holds (and not holding it already)
+ * gets glue_panic with one line naming both, at the first run.  A call that
+ * re-enters mm/ on the CPU holding the lock (the heap calls the VMM, the
+ * VMM the PMM, a reclaim hook the heap, your own page-table code a
+ * pmm_alloc_page, a fault handler vmm_describe) is counted by mm/ and does
+ * not call glue_spin_lock again: so glue_spin_lock is
  * never called twice by one CPU without a glue_spin_unlock between, and a
  * kernel's ordinary spinlock (one that refuses to nest, as xv6's acquire) is
  * exactly what it needs.
@@ -96,8 +107,11 @@ void *glue_phys_to_virt(uintptr_t phys);
  * mm/).  Link mm/vmm.c and it implements these four with our page tables (the
  * kernel here and the host tests do); a kernel with its own paging writes them
  * itself, and needs neither vmm.c nor the four paging functions below.  All
- * four run with mm/'s lock held: they may call pmm_alloc_page (a page table),
- * which re-enters mm/ on this CPU (counted, see above); inside glue_kmap it
+ * four run inside mm/'s locks: glue_kmap and glue_kunmap with its VMM lock
+ * held (vmm_lock, mm/lock.c; often mm_lock too), glue_kmapped (a read) and
+ * glue_kmap_ready with either or both.  They may call pmm_alloc_page (a page
+ * table), never kmalloc or anything else above the VMM; that re-enters mm/
+ * on this CPU (counted, see above); inside glue_kmap it
  * runs no reclaim hook (mm/ is halfway through a change): none left, -1.
  *
  * glue_kmap_ready:  1 once pages can be mapped (paging is on), else 0.
@@ -133,7 +147,7 @@ uintptr_t glue_kmapped(uintptr_t virt);
  * hook) and touches none of the pages, so a glue may defer making them real
  * and change the whole run at once: the host glues make one system call per
  * run (mprotect, or one mmap of the memfd where the frames are consecutive
- * too) instead of one per page.  Runs never nest, and mm/ holds its lock
+ * too) instead of one per page.  Runs never nest, and mm/ holds vmm_lock
  * from the begin to the end.  A run stopped by a refused glue_kmap ends too;
  * the pages it did not map stay unmapped.
  */
@@ -147,7 +161,7 @@ void glue_kmap_run_end(void);
  * this CPU has flushed them.  Before returning, every other CPU that may have
  * cached them has flushed them too (an IPI with acknowledgement), so mm/ may
  * now free their frames.  Returns the number of CPUs interrupted (0 on one
- * CPU).  Called with mm/'s lock held, interrupts off.
+ * CPU).  Called with mm/'s VMM lock held (vmm_lock), interrupts off.
  *
  * mm/ batches: a vfree, a kernel stack freed, the heap shrinking, a run of
  * metadata pages unmapped make ONE call for the whole run (after every page

@@ -11,6 +11,12 @@
  * glue_kmap_run_begin and _end, so a glue may change the run at once: the
  * host glues make one system call for it, not one per page.
  *
+ * Locking: vmm_lock (mm/lock.c) around every change of a mapping and the
+ * counts, from the first unmap of a run to its shootdown's frees (the PMM's
+ * held chain is its holder's); a run's frames are taken before it, so the
+ * PMM's reclaim hooks (mm_lock) never run inside it.  The reclaim hold is
+ * taken before vmm_lock: it takes mm_lock.
+ *
  * Owns the counts.  Calls the glue's kernel-page functions (mm/vmm.c, or the
  * embedding kernel's own paging), pmm.c, lock.c, log.c.
  */
@@ -53,7 +59,8 @@ int kmap_ready(void)
     return glue_kmap_ready();
 }
 
-int kmap_page(vaddr_t virt, paddr_t phys)
+/* kmap_page's check and map, vmm_lock and the reclaim hold taken by the caller. */
+static int kmap_page_locked(vaddr_t virt, paddr_t phys)
 {
     int r = range_of(virt);
     if (r < 0 || (virt | phys) & (PAGE_SIZE - 1) || !phys) {
@@ -61,13 +68,21 @@ int kmap_page(vaddr_t virt, paddr_t phys)
                   r < 0 ? "outside the ranges mm/ maps" : "unaligned or physical page 0");
         return -1;
     }
-    pmm_reclaim_hold(1); /* the glue's page table: no hook, our caller is mid-change */
-    int mapped = glue_kmap(virt, phys);
-    pmm_reclaim_hold(0);
-    if (mapped < 0)
+    if (glue_kmap(virt, phys) < 0)
         return -1;
     counts[r]++;
     return 0;
+}
+
+int kmap_page(vaddr_t virt, paddr_t phys)
+{
+    /* the glue's page table: no hook, our caller is mid-change (the hold before vmm_lock) */
+    pmm_reclaim_hold(1);
+    glue_irqflags_t f = vmm_lock();
+    int r = kmap_page_locked(virt, phys);
+    vmm_unlock(f);
+    pmm_reclaim_hold(0);
+    return r;
 }
 
 /* Frames gathered before they are mapped: 512 bytes of stack, 512 KB a glue run. */
@@ -83,31 +98,35 @@ uint32_t kmap_alloc_run_node(vaddr_t base, uint32_t pages, unsigned owner, int n
     pmm_owner_t o = (pmm_owner_t)(owner & ~PMM_NO_RECLAIM);
     uint32_t done = 0;
     int nodes = node == VMALLOC_INTERLEAVE ? pmm_node_count() : 1;
-    glue_irqflags_t f = mm_lock();
     while (done < pages) {
         paddr_t frames[RUN_CHUNK];
         uint32_t want = pages - done < RUN_CHUNK ? pages - done : RUN_CHUNK, n = 0, mapped = 0;
         /*
-         * The frames first: the PMM may run reclaim hooks, and they may map
-         * (and touch) pages of their own.  Then the glue's run holds nothing
-         * but the mappings (glue_kmap runs no hook either: kmap_page).
+         * The frames first, without vmm_lock: the PMM may run reclaim hooks,
+         * and they may map (and touch) pages of their own.  Then the glue's
+         * run holds nothing but the mappings, under vmm_lock (glue_kmap runs
+         * no hook either: the hold, taken before the lock).
          */
         while (n < want &&
                (frames[n] = pmm_alloc_owner_node(
                     1, 0, owner,
                     node == VMALLOC_INTERLEAVE ? (int)((done + n) % (uint32_t)nodes) : node)) != 0)
             n++;
+        pmm_reclaim_hold(1);
+        glue_irqflags_t f = vmm_lock();
         glue_kmap_run_begin();
-        while (mapped < n && kmap_page(base + (done + mapped) * PAGE_SIZE, frames[mapped]) == 0)
+        while (mapped < n &&
+               kmap_page_locked(base + (done + mapped) * PAGE_SIZE, frames[mapped]) == 0)
             mapped++;
         glue_kmap_run_end();
+        vmm_unlock(f);
+        pmm_reclaim_hold(0);
         for (uint32_t i = mapped; i < n; i++)
             pmm_free_pages_owner(frames[i], 1, o); /* never mapped: no shootdown to wait for */
         done += mapped;
         if (mapped < want)
             break;
     }
-    mm_unlock(f);
     return done;
 }
 
@@ -152,7 +171,11 @@ void kmap_unmap_run(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_t ow
         mm_report("%s: 0x%08lx: not a page of the ranges mm/ maps", fn, (unsigned long)base);
         return;
     }
-    /* every page off this CPU's TLB first, then one shootdown, then the frames go back */
+    /*
+     * every page off this CPU's TLB first, then one shootdown, then the frames
+     * go back: one hold of vmm_lock (the PMM's held chain is its holder's)
+     */
+    glue_irqflags_t f = vmm_lock();
     vaddr_t lo = 0, hi = 0;
     for (uint32_t i = 0; i < pages; i++) {
         vaddr_t v = base + i * PAGE_SIZE;
@@ -163,6 +186,7 @@ void kmap_unmap_run(const char *fn, vaddr_t base, uint32_t pages, pmm_owner_t ow
     }
     if (hi)
         pmm_tlb_shootdown_free(lo, (hi - lo) / PAGE_SIZE);
+    vmm_unlock(f);
 }
 
 void kmap_unmap(const char *fn, vaddr_t virt, pmm_owner_t owner)
@@ -194,7 +218,8 @@ int kmap_rehome(const char *fn, vaddr_t virt, int node, unsigned keep, pmm_owner
     }
     unsigned char head[KMAP_REHOME_KEEP];
     memcpy(head, (const void *)glue_virt_to_ptr(virt), keep);
-    glue_irqflags_t f = mm_lock();
+    pmm_reclaim_hold(1); /* kmap_page's hold, before the lock */
+    glue_irqflags_t f = vmm_lock();
     paddr_t phys = glue_kunmap(virt);
     if (phys && counts[r])
         counts[r]--;
@@ -203,13 +228,14 @@ int kmap_rehome(const char *fn, vaddr_t virt, int node, unsigned keep, pmm_owner
      * heap's pages around this one); if it went, mapping needs a new one, and
      * without it the old frame goes back where it was: nothing is lost.
      */
-    if (kmap_page(virt, frame) < 0) {
+    if (kmap_page_locked(virt, frame) < 0) {
         pmm_free_pages_owner(frame, 1, owner);
-        if (!phys || kmap_page(virt, phys) < 0)
+        if (!phys || kmap_page_locked(virt, phys) < 0)
             glue_panic("kmap_rehome: a page taken from under a heap block cannot be mapped back");
         /* the unmap may have held the slot's emptied page table: let it go now, not later */
         pmm_tlb_shootdown_free(virt, 1);
-        mm_unlock(f);
+        vmm_unlock(f);
+        pmm_reclaim_hold(0);
         return strict ? -1 : was;
     }
     memcpy(glue_virt_to_ptr(virt), head, keep);
@@ -220,7 +246,8 @@ int kmap_rehome(const char *fn, vaddr_t virt, int node, unsigned keep, pmm_owner
         mm_report("%s: 0x%08lx: mapped 0x%08lx, not a %s page in the PMM: unmapped, not freed", fn,
                   (unsigned long)virt, (unsigned long)phys, pmm_owner_name(owner));
     pmm_tlb_shootdown_free(virt, 1);
-    mm_unlock(f);
+    vmm_unlock(f);
+    pmm_reclaim_hold(0);
     return now;
 }
 

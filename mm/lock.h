@@ -1,14 +1,13 @@
 /*
  * lock.h - the memory manager's lock, over the glue's spinlock, and the
- * PMM's own lock below it (mm/lock.c: the order and why).
+ * VMM's and the PMM's own locks below it (mm/lock.c: the order and why).
  *
  * Every public function of mm/ takes one of them: the PMM's functions
- * pmm_lock, every other one mm_lock.  A call may re-enter mm/ on the CPU
- * that holds mm_lock: the heap calls the VMM, the VMM the PMM, an embedder's
- * glue_map_page a pmm_alloc_page for its page table, a page-fault handler
- * vmm_describe.  mm/ counts that nesting itself (per CPU, by glue_cpu_id), so
- * the glue's spinlock is taken once per outermost call and never twice by one
- * CPU: it need not nest (see mm/glue.h).  pmm_lock nests the same way.
+ * pmm_lock, the VMM's and kmap's vmm_lock, every other one mm_lock.  A call may re-enter mm/ on the
+ * CPU that holds mm_lock: the heap calls the VMM, the VMM the PMM, an embedder's glue_map_page a
+ * pmm_alloc_page for its page table, a page-fault handler vmm_describe.  mm/ counts that nesting
+ * itself (per CPU, by glue_cpu_id), so the glue's spinlock is taken once per outermost call and
+ * never twice by one CPU: it need not nest (see mm/glue.h).  pmm_lock nests the same way.
  */
 #ifndef MM_LOCK_H
 #define MM_LOCK_H
@@ -32,9 +31,27 @@ static inline int mm_lock_held_by(int cpu)
 }
 
 /*
+ * May this CPU take mm_lock now?  1 if it holds it already or holds neither
+ * vmm_lock nor pmm_lock (mm_lock would panic otherwise): the reclaim hooks,
+ * the describers and zswap's fault ask before they take it.
+ */
+int mm_lock_may_take(void);
+
+/*
+ * The VMM's lock (mm/vmm.c, mm/kmap.c, and a caller of pmm_free_held ..
+ * pmm_tlb_shootdown_free): interrupts off, then mm/'s own spinlock, or one
+ * more level of it.  Taken inside mm_lock or alone; pmm_lock may be taken
+ * inside it, mm_lock never (it panics if asked to).
+ */
+glue_irqflags_t vmm_lock(void);
+void vmm_unlock(glue_irqflags_t flags);
+int vmm_lock_held(void);
+extern int vmm_lock_holder;
+
+/*
  * The PMM's lock (mm/pmm*.c only): interrupts off, then mm/'s own spinlock,
- * or one more level of it.  Taken inside mm_lock or alone; mm_lock is never
- * taken inside it (mm_lock panics if asked to).
+ * or one more level of it.  Taken inside mm_lock, vmm_lock or alone; neither
+ * is taken inside it (they panic if asked to).
  */
 glue_irqflags_t pmm_lock(void);
 void pmm_unlock(glue_irqflags_t flags);

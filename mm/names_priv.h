@@ -153,7 +153,11 @@
 #define slab_usable               mm_slab_usable
 #define vmalloc_compressible_area mm_vmalloc_compressible_area
 #define vmm_clear_accessed        mm_vmm_clear_accessed
+#define vmm_lock                  mm_vmm_lock
+#define vmm_lock_held             mm_vmm_lock_held
+#define vmm_lock_holder           mm_vmm_lock_holder
 #define vmm_swap_set              mm_vmm_swap_set
+#define vmm_unlock                mm_vmm_unlock
 #endif /* MM_PREFIX */
 
 #endif /* MM_NAMES_PRIV_H */

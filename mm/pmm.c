@@ -69,13 +69,15 @@
  * (the section "per-CPU lists" below says how, and how the checks stay).
  *
  * Locking: the PMM has a lock of its own (pmm_lock, mm/lock.c), a leaf: taken
- * inside mm/'s lock (the heap, the VMM and kmap call the PMM holding it) or
- * alone (a caller's pmm_alloc_page), and nothing is called with it held that
- * could take mm_lock.  So the reclaim hooks, which do, run after the PMM drops
- * its lock, under mm_lock (reclaim()); the hooks table and `reclaiming` are
- * mm_lock's.  Each public function takes the PMM's lock; a page held for a
- * shootdown is added and freed by the holder of mm_lock (the VMM, kmap), so
- * the held chain is one CPU's between pmm_free_held and pmm_tlb_shootdown_free.
+ * inside mm/'s lock (the heap calls the PMM holding it), inside the VMM's
+ * (the VMM and kmap) or alone (a caller's pmm_alloc_page), and nothing is
+ * called with it held that could take mm_lock or vmm_lock.  So the reclaim
+ * hooks, which take mm_lock, run after the PMM drops its lock, under mm_lock
+ * (reclaim()), and only on a CPU that may take it (not inside vmm_lock); the
+ * hooks table and `reclaiming` are mm_lock's.  Each public function takes the
+ * PMM's lock; a page held for a shootdown is added and freed by the holder of
+ * vmm_lock (the VMM, kmap, zswap's vfree), so the held chain is one CPU's
+ * between pmm_free_held and pmm_tlb_shootdown_free.
  */
 #include "pmm_priv.h"
 #include "lock.h"
@@ -348,9 +350,9 @@ static unsigned wanted_node(int node)
  * Locks: a CPU's list lock (an xchg spinlock, interrupts off) is taken by
  * its CPU on each fast-path call, and by pmm_pcp_lock_all (every CPU's, in
  * CPU order) for a drain, pmm_check, pmm_dump, pmm_init and pmm_set_nodes.
- * The order: mm_lock, the list locks, pmm_lock.  A CPU that holds the PMM's
+ * The order: mm_lock, vmm_lock, the list locks, pmm_lock.  A CPU that holds the PMM's
  * lock takes the shared way, and only tries the list locks (a drain then
- * skips a busy CPU's list).  No mm_lock is asked for under a list lock.
+ * skips a busy CPU's list).  No mm_lock or vmm_lock is asked for under a list lock.
  */
 
 pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
@@ -692,7 +694,13 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
         if (round == 1 && (owner & PMM_NO_RECLAIM))
             break;
         pmm_unlock(f);
-        if (round == 1 && !pmm_lock_held())
+        /*
+         * The hooks take mm_lock: skipped on a CPU that holds the PMM's lock
+         * from further out, or the VMM's without mm_lock (a page table for
+         * vmm_map; the order is mm_lock, vmm_lock, pmm_lock).  mm/'s own
+         * callers there ask with PMM_NO_RECLAIM anyway.
+         */
+        if (round == 1 && !pmm_lock_held() && mm_lock_may_take())
             reclaim();
         pcp_drain_all();
         f = pmm_lock();

@@ -167,11 +167,11 @@ void pmm_dump(void)
 int pmm_check(void)
 {
     /*
-     * mm_lock first: a CPU between pmm_free_held and pmm_tlb_shootdown_free
-     * (the VMM, kmap) holds it, and its held pages are not yet "a shootdown
-     * that never came"
+     * vmm_lock first: a CPU between pmm_free_held and pmm_tlb_shootdown_free
+     * (the VMM, kmap, zswap's vfree) holds it, and its held pages are not yet
+     * "a shootdown that never came"
      */
-    glue_irqflags_t outer = mm_lock();
+    glue_irqflags_t outer = vmm_lock();
     uint32_t held = pmm_pcp_lock_all(); /* every CPU's list, in CPU order: none changes now */
     glue_irqflags_t f = pmm_lock();
     int errors = 0;
@@ -364,6 +364,6 @@ int pmm_check(void)
     }
     pmm_unlock(f);
     pmm_pcp_unlock_all(held);
-    mm_unlock(outer);
+    vmm_unlock(outer);
     return errors;
 }

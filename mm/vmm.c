@@ -37,8 +37,13 @@
  * nothing above it: a layer that wants its addresses described in a fault
  * registers a describer (vmm_register_describer).
  *
- * Locking: mm/'s lock (mm/lock.c), taken once per public call; the PMM takes
- * it again inside (mm/lock.c counts that: the glue's spinlock is taken once).
+ * Locking: the VMM's own lock, vmm_lock (mm/lock.c), taken once per public
+ * call (nested calls count): below mm_lock (the heap and vmalloc call the VMM
+ * holding it), above the PMM's.  Nothing above the VMM is called with it held:
+ * a page table comes with PMM_NO_RECLAIM (no hook), and vmm_describe asks the
+ * describers (mm_lock's) after vmm_get_entry let the lock go.  So a caller's
+ * vmm_map/vmm_unmap_page, a kernel stack or vmm_check on one CPU does not
+ * wait for kmalloc's slow path on another, nor it for them.
  */
 #include "describe.h"
 #include "glue.h"
@@ -226,17 +231,17 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
 
 int vmm_map(vaddr_t virt, paddr_t phys, uint32_t flags)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     int r = map_locked("vmm_map", virt, phys, flags, 0);
-    mm_unlock(f);
+    vmm_unlock(f);
     return r;
 }
 
 void vmm_map_page(uint32_t virt_addr, uint32_t phys_addr, uint32_t flags)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     map_locked("vmm_map_page", virt_addr, phys_addr, flags, 0);
-    mm_unlock(f);
+    vmm_unlock(f);
 }
 
 /* Unmap virt for the public function fn (vmm_unmap_page, or an owner's unmap). */
@@ -308,32 +313,32 @@ static void unmap_locked(const char *fn, vaddr_t virt)
 
 void vmm_unmap_page(uint32_t virt)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     unmap_locked("vmm_unmap_page", virt);
-    mm_unlock(f);
+    vmm_unlock(f);
 }
 
 /* An owner maps / unmaps a page of its own range (never outside it); fn: the public function. */
 /* (`caller` is restored, not cleared: an owner's call may nest in another's through reclaim) */
 static int owner_map(enum range_owner who, const char *fn, vaddr_t virt, paddr_t phys)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     enum range_owner outer = vmm.caller;
     vmm.caller = who;
     int r = map_locked(fn, virt, phys, PAGE_WRITABLE, 0);
     vmm.caller = outer;
-    mm_unlock(f);
+    vmm_unlock(f);
     return r;
 }
 
 static void owner_unmap(enum range_owner who, const char *fn, vaddr_t virt)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     enum range_owner outer = vmm.caller;
     vmm.caller = who;
     unmap_locked(fn, virt);
     vmm.caller = outer;
-    mm_unlock(f);
+    vmm_unlock(f);
 }
 
 int vmm_heap_map(vaddr_t virt, paddr_t phys)
@@ -406,7 +411,7 @@ int glue_kmap(uintptr_t virt, uintptr_t phys)
 
 uintptr_t glue_kunmap(uintptr_t virt)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     paddr_t phys = 0;
     uint32_t *e = window_of((vaddr_t)virt) == OWNER_NONE || virt & (PAGE_SIZE - 1)
                       ? NULL
@@ -415,7 +420,7 @@ uintptr_t glue_kunmap(uintptr_t virt)
         phys = clear_locked((vaddr_t)virt, e);
         table_release_locked((vaddr_t)virt);
     }
-    mm_unlock(f);
+    vmm_unlock(f);
     return phys;
 }
 
@@ -426,7 +431,7 @@ uintptr_t glue_kunmap(uintptr_t virt)
  */
 int vmm_swap_set(vaddr_t virt, uint32_t entry, uint32_t *old_out)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     int r = -1;
     uint32_t old = 0;
     uint32_t *e = NULL;
@@ -460,18 +465,18 @@ int vmm_swap_set(vaddr_t virt, uint32_t entry, uint32_t *old_out)
 out:
     if (old_out)
         *old_out = old;
-    mm_unlock(f);
+    vmm_unlock(f);
     return r;
 }
 
 uint32_t vmm_clear_accessed(vaddr_t virt)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     uint32_t *e = entry_of(virt);
     uint32_t v = e ? __atomic_load_n(e, __ATOMIC_SEQ_CST) : 0;
     if ((v & PAGE_PRESENT) && (v & PAGE_ACCESSED))
         __atomic_and_fetch(e, ~(uint32_t)PAGE_ACCESSED, __ATOMIC_SEQ_CST); /* lock and */
-    mm_unlock(f);
+    vmm_unlock(f);
     return v;
 }
 
@@ -483,10 +488,10 @@ uintptr_t glue_kmapped(uintptr_t virt)
 
 uint32_t vmm_get_entry(vaddr_t virt)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     uint32_t *e = entry_of(virt);
     uint32_t v = e ? *e : 0;
-    mm_unlock(f);
+    vmm_unlock(f);
     return v;
 }
 
@@ -513,10 +518,10 @@ vaddr_t vmm_identity_end(void)
  */
 void vmm_init(void)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     if (vmm.pd_phys) {
         mm_report("vmm_init: 0x%08lx: paging is already set up", (unsigned long)vmm.pd_phys);
-        mm_unlock(f);
+        vmm_unlock(f);
         return;
     }
     pmm_stats_t ps;
@@ -527,7 +532,7 @@ void vmm_init(void)
         mm_report("vmm_init: 0x%08x: no physical page for the page directory (PMM not set up?): "
                   "paging stays off",
                   0u);
-        mm_unlock(f);
+        vmm_unlock(f);
         return;
     }
     vmm.pd_phys = pd;
@@ -552,14 +557,14 @@ void vmm_init(void)
     }
     glue_paging_enable(pd);
     vmm.enabled = 1;
-    mm_unlock(f);
+    vmm_unlock(f);
 }
 
 void vmm_reset(void)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     memset(&vmm, 0, sizeof(vmm));
-    mm_unlock(f);
+    vmm_unlock(f);
 }
 
 void vmm_get_stats(vmm_stats_t *s)
@@ -631,7 +636,7 @@ static void dump_range(vaddr_t start, vaddr_t last, uint32_t e)
 
 void vmm_dump(void)
 {
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     mm_printf("vmm: directory 0x%08lx, %u page tables, %u pages mapped by vmm_map, paging %s\n",
               (unsigned long)vmm.pd_phys, (unsigned)vmm.tables, (unsigned)vmm.mapped,
               vmm.enabled ? "on" : "off");
@@ -660,7 +665,7 @@ void vmm_dump(void)
     }
     if (next)
         dump_range(start, next - 1, first);
-    mm_unlock(f);
+    vmm_unlock(f);
 }
 
 #define check_failed(v, what) mm_check_failed_at("vmm_check", v, what)
@@ -669,7 +674,7 @@ int vmm_check(void)
 {
     if (!vmm.pd_phys)
         return 0;
-    glue_irqflags_t f = mm_lock();
+    glue_irqflags_t f = vmm_lock();
     int errors = 0;
     uint32_t tables = 0, mapped = 0, vmalloc_mapped = 0;
     uint32_t *pd = directory();
@@ -732,6 +737,6 @@ int vmm_check(void)
     }
     if (tables != vmm.tables || mapped != vmm.mapped || vmalloc_mapped != vmm.vmalloc_mapped)
         errors += check_failed(0, "table or mapping counters differ from the tables");
-    mm_unlock(f);
+    vmm_unlock(f);
     return errors;
 }

@@ -351,6 +351,8 @@ static void release_area(vaddr_t base, uint32_t pages)
             zstore_free(a->copy[i]);
         a->copy[i] = 0;
     }
+    /* the PMM's held chain is the holder of vmm_lock's: one hold from the first to the free */
+    glue_irqflags_t f = vmm_lock();
     for (uint32_t i = 0; i < pages; i++) {
         uint32_t old = 0;
         vmm_swap_set(base + i * PAGE_SIZE, 0, &old);
@@ -358,6 +360,7 @@ static void release_area(vaddr_t base, uint32_t pages)
             pmm_free_held("vfree", VMM_FRAME(old), PMM_OWNER_VMALLOC);
     }
     pmm_tlb_shootdown_free(base, pages); /* the frames and emptied tables after it */
+    vmm_unlock(f);
     kfree(a->copy);
     uint32_t k = (uint32_t)(a - zs.areas);
     for (; k + 1 < zs.count; k++)
@@ -422,8 +425,11 @@ out:
 int zswap_fault(uint32_t addr, uint32_t err)
 {
     vaddr_t v = addr & ~(vaddr_t)(PAGE_SIZE - 1);
-    /* never a compressible page's: outside vmalloc's range, or from inside the PMM */
-    if (v < VMALLOC_START || v > VMALLOC_END || pmm_lock_held())
+    /*
+     * never a compressible page's: outside vmalloc's range, or from inside the
+     * PMM or the VMM (which never touch one; mm_lock would be out of order)
+     */
+    if (v < VMALLOC_START || v > VMALLOC_END || !mm_lock_may_take())
         return 0;
     glue_irqflags_t f = mm_lock();
     struct zarea *a = area_of(v);

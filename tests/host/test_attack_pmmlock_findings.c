@@ -163,16 +163,17 @@ static paddr_t held_page;
 static void *unmapper(void *arg)
 {
     (void)arg;
-    glue_irqflags_t f = mm_lock(); /* as the VMM and kmap hold it */
+    glue_irqflags_t f = vmm_lock(); /* as the VMM, kmap and zswap's vfree hold it */
     assert_int_equal(pmm_free_held("attack", held_page, PMM_OWNER_CALLER), 0);
     pthread_barrier_wait(&bar); /* held */
     usleep(100 * 1000);         /* the other CPU's pmm_check meanwhile */
     pmm_tlb_shootdown_free(0xD0000000u, 1);
-    mm_unlock(f);
+    vmm_unlock(f);
     return NULL;
 }
 
-/* Mended: pmm_check takes mm_lock first, so it waits for the holder's shootdown. */
+/* Mended: pmm_check takes vmm_lock first (mm_lock before the split), so it waits for the holder's
+   shootdown. */
 static void test_check_during_a_shootdown(void **state)
 {
     (void)state;
