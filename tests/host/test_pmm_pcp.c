@@ -337,6 +337,40 @@ static void test_set_nodes_drains_and_lists_keep_their_node(void **state)
 }
 
 /*
+ * pmm_check's two node checks of the lists can fail (review13): a list whose
+ * node is forged, and a listed page whose node byte is forged, each found
+ * with its own line; put back, the PMM checks clean.
+ */
+static void test_check_finds_a_forged_list_node(void **state)
+{
+    (void)state;
+    const pmm_node_range_t r[] = {{0, 16 * MB, 0}, {16 * MB, 32 * MB, 1}};
+    const uint8_t cpu_node[] = {0, 1};
+    assert_int_equal(pmm_set_nodes(2, r, 2, cpu_node, 2, NULL), 0);
+    host_forced_cpu_id = 1;
+    uint32_t q = pmm_alloc_page();
+    assert_int_equal(pmm_page_node(q), 1);
+    pmm_free_page(q);
+    assert_true(pmm_pcp[1].n > 0);
+    assert_int_equal(pmm_check(), 0);
+
+    pmm_pcp[1].node = 0; /* the list says node 0; its pages are node 1's */
+    host_console_clear();
+    assert_true(pmm_check() >= 1);
+    assert_true(host_console_has("a CPU's list of pages is not on the CPU's node"));
+    pmm_pcp[1].node = 1;
+    assert_int_equal(pmm_check(), 0);
+
+    pmm_data.pages[pmm_pcp[1].head].node = 0; /* one listed page's node byte */
+    host_console_clear();
+    assert_true(pmm_check() >= 1);
+    assert_true(host_console_has("page on a CPU's list is of another node"));
+    pmm_data.pages[pmm_pcp[1].head].node = 1;
+    assert_int_equal(pmm_check(), 0);
+    host_forced_cpu_id = 0;
+}
+
+/*
  * Review finding 4: a non-strict single page whose node has no block left
  * takes the node's pages sitting on its other CPUs' lists before a remote
  * node's page.  CPUs 0 and 1 on node 0, CPU 2 on node 1.
@@ -615,6 +649,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_page_fills_the_list_and_counts_stay_exact, setup,
                                         one_node_natural_cpu),
         cmocka_unit_test_setup_teardown(test_full_list_gives_a_batch_back, setup,
+                                        one_node_natural_cpu),
+        cmocka_unit_test_setup_teardown(test_check_finds_a_forged_list_node, setup,
                                         one_node_natural_cpu),
         cmocka_unit_test_setup_teardown(test_double_free_of_a_cached_page, setup,
                                         one_node_natural_cpu),
