@@ -287,6 +287,7 @@ static void test_pmm_check_sees_forged_owners(void **state)
 
     paddr_t q = pmm_alloc_page();
     pmm_free_page(q);
+    pmm_drain_cpu_lists(); /* q off this CPU's list of single pages, into the buddy lists */
     assert_int_equal(desc(q)->state, PG_FREE_STATE);
     assert_check_sees(pmm_check, &desc(q)->owner, PMM_OWNER_CALLER,
                       "page that is not in use has an owner");
