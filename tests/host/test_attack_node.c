@@ -20,6 +20,7 @@
  *    registering other topologies.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "glue_common.h"
@@ -339,7 +340,7 @@ static void *flipper(void *arg)
         default:
             pmm_set_nodes(1, NULL, 0, NULL, 0, NULL);
         }
-        flips++;
+        __atomic_fetch_add(&flips, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -355,6 +356,8 @@ static void *allocator(void *arg)
     paddr_t live[64];
     uint32_t count[64];
     unsigned n = 0;
+    while (!__atomic_load_n(&flips, __ATOMIC_RELAXED)) /* the topology flips under every op */
+        sched_yield();
     for (int op = 0; op < 4000; op++) {
         if (n < 64 && rng_below(&w->seed, 2)) {
             int node = rng_below(&w->seed, 3) == 0 ? PMM_NODE_ANY : (int)rng_below(&w->seed, 4);
