@@ -12,7 +12,8 @@
 #   make test-layers   the suite "layers" of make test (tools/layers-check.sh): the script
 #                      on synthetic objects it must pass and fail, then the real mm/ with
 #                      the cycles of LAYERS_KNOWN_CYCLES allowed: a cycle not in that list,
-#                      or one listed that no longer exists, fails the suite; and the
+#                      or one listed that no longer exists, fails the suite; no mm/
+#                      file may pass 700 lines; and the
 #                      targets of make help each exist
 #
 # LAYERS_KNOWN_CYCLES: the cycles of mm/ as it is, until the layering refactor of issue

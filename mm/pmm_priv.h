@@ -1,8 +1,8 @@
 /*
- * pmm_priv.h - what pmm.c (the buddy allocator: alloc, free, owners),
- * pmm_init.c (the map, the stages: init, pmm_add_range, pmm_set_reachable)
- * and pmm_stats.c (pmm_get_stats, pmm_page_state, pmm_dump, pmm_check)
- * share; nothing else includes it.  The layout of the metadata: pmm.c.
+ * pmm_priv.h - what pmm.c (the buddy allocator: lists, take, free, owners),
+ * pmm_pcp.c (the per-CPU lists), pmm_alloc.c (the public entries), pmm_init.c (the map, the stages:
+ * init, pmm_add_range, pmm_set_reachable) and pmm_stats.c (pmm_get_stats, pmm_page_state, pmm_dump,
+ * pmm_check) share; nothing else includes it.  The layout of the metadata: pmm.c.
  */
 #ifndef MM_PMM_PRIV_H
 #define MM_PMM_PRIV_H
@@ -248,6 +248,35 @@ void pmm_nodes_apply(void);
 
 /* Release a run of PG_FREE pages onto the free lists, merging with free buddies (pmm.c). */
 void pmm_run_release(uint32_t pfn, uint32_t count);
+
+/*
+ * pmm.c's buddy lists, for the layers of the PMM above them (pmm_pcp.c,
+ * pmm_alloc.c), all under the PMM's lock: a free block of `order` on `node`
+ * (split if need be) or PFN_NONE; a block of PG_FREE pages listed (merged).
+ */
+uint32_t pmm_block_take(unsigned node, unsigned order);
+void pmm_block_release(uint32_t pfn, unsigned order);
+/* The node of CPU `cpu` (its registered one, else 0); the node an allocation asks for. */
+unsigned pmm_cpu_node_locked(int cpu);
+unsigned pmm_wanted_node(int node);
+/* Has `node` a block of `order` pages or more on its buddy lists? */
+int pmm_node_has_block(unsigned node, unsigned order);
+/* `count` pages of a block of `order` for `owner`, from node `want` (strict: only) or near: or 0.
+ */
+paddr_t pmm_take_locked(uint32_t count, unsigned order, unsigned owner, unsigned want, int strict);
+/* Free a run `owner` owns, every page checked first (all or nothing); `fn` names the caller. */
+void pmm_free_locked(const char *fn, paddr_t base, uint32_t count, pmm_owner_t owner);
+
+/*
+ * pmm_pcp.c's fast path, for pmm_alloc.c: a single page for `owner` from this
+ * CPU's list (0: take the shared way); the page onto it (0: the shared way,
+ * which reports); the lists of the CPUs in `cpus` given back (pages); the
+ * CPUs whose lists hold pages of `node`.
+ */
+paddr_t pmm_pcp_alloc(unsigned owner, int node);
+int pmm_pcp_free(paddr_t page, unsigned owner);
+uint32_t pmm_pcp_drain_cpus(uint32_t cpus);
+uint32_t pmm_pcp_cpus_holding(unsigned node);
 
 static inline uint32_t pfn_of(paddr_t a)
 {

@@ -1,8 +1,8 @@
 /*
- * slab_priv.h - what slab.c (the slabs: descriptors, objects, the size
- * classes) and kmem_cache.c (the public kmem_cache_* functions, the slab
- * check) share, and magazine.h for its inline fast path; nothing else
- * includes it.  Theory of operation: slab.c.
+ * slab_priv.h - what slab_core.c (the slabs: descriptors, lists, objects),
+ * slab.c (new slabs, nodes, the size classes) and kmem_cache.c (the public kmem_cache_* functions,
+ * the slab check) share, and magazine.h for its inline fast path; nothing else includes it.  Theory
+ * of operation: slab.c.
  *
  * Every function here expects the glue lock held.
  */
@@ -244,7 +244,7 @@ static inline int slab_state(const slab_t *s)
     return s->inuse == 0 ? SLAB_EMPTY : s->inuse == s->total ? SLAB_FULL : SLAB_PARTIAL;
 }
 
-/* ---- slab.c, for kmem_cache.c ---- */
+/* ---- slab_core.c and slab.c, for kmem_cache.c ---- */
 
 /* Is c a live cache (a slot of the table whose magic is keyed by its address)? */
 int slab_cache_ok(const kmem_cache_t *c);
@@ -286,7 +286,7 @@ int slab_object_free(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i);
 /* Every empty slab of c back to the heap: how many. */
 size_t slab_cache_shrink(kmem_cache_t *c);
 
-/* ---- slab.c: the per-CPU caches' side of the slabs (mm lock held) ---- */
+/* ---- slab.c and slab_core.c: the per-CPU caches' side of the slabs (mm lock held) ---- */
 
 /*
  * Up to n objects of c out of its slabs, marked cached, into the empty
@@ -310,5 +310,16 @@ size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy);
 void slab_arm_object(kmem_cache_t *c, void *obj, uint32_t size);
 /* Debug build, checks on: a caller frees object i of s into quarantine (1), or 0: free it now. */
 int slab_quarantine_object(const char *fn, kmem_cache_t *c, slab_t *s, unsigned i);
+
+/* ---- slab_core.c, for slab.c above it (mm lock held) ---- */
+
+/* desc_of for a new slab: the metadata page under it mapped first.  NULL: no memory. */
+slab_t *slab_desc_get(uintptr_t page);
+/* List s by its state (a full slab goes on no list). */
+void slab_list_push(kmem_cache_t *c, slab_t *s);
+/* An object from s (which has room), counted live. */
+void *slab_take_live(kmem_cache_t *c, slab_t *s);
+/* The slab and index of obj, an object of c that the per-CPU caches keep (trusted: ours). */
+slab_t *slab_cached_object(const kmem_cache_t *c, const void *obj, unsigned *index);
 
 #endif /* MM_SLAB_PRIV_H */

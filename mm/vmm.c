@@ -33,6 +33,8 @@
  * Errors: every refusal is one mm_report line (function, address, reason)
  * and leaves the tables exactly as they were.
  *
+ * This file: map, unmap, translate, init; what the VMM reports (stats,
+ * describe, dump, check) is vmm_stats.c's, what both share vmm_priv.h.
  * Calls pmm.c and pmm_stats.c (table pages, the totals), log.c, string.c;
  * nothing above it: a layer that wants its addresses described in a fault
  * registers a describer (vmm_register_describer).
@@ -49,10 +51,8 @@
 #include "glue.h"
 #include "lock.h"
 #include "log.h"
-#include "mm_debug.h"
-#include "memory.h"
 #include "pmm.h"
-#include "vmm.h"
+#include "vmm_priv.h"
 #include "vmm_swap.h"
 
 #define FOUR_MB 0x400000u
@@ -65,22 +65,7 @@ _Static_assert(VMALLOC_START > HEAP_VIRTUAL_END && VMALLOC_END < VMM_PT_WINDOW,
 _Static_assert(MM_META_START > VMALLOC_END && MM_META_END < VMM_PT_WINDOW,
                "metadata window between vmalloc and the table window");
 
-/* Who is mapping right now: owned ranges are refused to everyone else. */
-enum range_owner { OWNER_NONE, OWNER_HEAP, OWNER_VMALLOC, OWNER_META };
-
-static struct {
-    paddr_t pd_phys;
-    int enabled;
-    vaddr_t identity_end;
-    uint32_t direct_size;
-    uint16_t pt_used[VMM_ENTRIES];
-    uint32_t tables;
-    uint32_t mapped;
-    uint32_t vmalloc_mapped; /* of `mapped`, pages in the vmalloc range */
-    enum range_owner caller; /* set while an owner maps/unmaps its own range */
-    /* a table of this slot was freed since: other CPUs may still cache its window page */
-    uint32_t window_stale[VMM_ENTRIES / 32];
-} vmm;
+vmm_data_t vmm_data;
 
 /* Each range owner's own window: it maps nowhere else. */
 static const struct {
@@ -100,44 +85,18 @@ static const pmm_owner_t page_owner_of[] = {
     [OWNER_META] = PMM_OWNER_META,
 };
 
-static uint32_t *directory(void)
-{
-    return glue_page_table(VMM_RECURSIVE_SLOT, vmm.pd_phys);
-}
-
-static uint32_t *table(unsigned pdx)
-{
-    return glue_page_table(pdx, VMM_FRAME(directory()[pdx]));
-}
-
 /* The page-table entry of virt, or NULL if its table does not exist. */
 static uint32_t *entry_of(vaddr_t virt)
 {
-    if (!vmm.pd_phys || !(directory()[VMM_PDX(virt)] & PAGE_PRESENT))
+    if (!vmm_data.pd_phys || !(directory()[VMM_PDX(virt)] & PAGE_PRESENT))
         return NULL;
     return &table(VMM_PDX(virt))[VMM_PTX(virt)];
-}
-
-static int in_vmalloc(vaddr_t v)
-{
-    return v >= VMALLOC_START && v <= VMALLOC_END;
-}
-
-static int in_meta(vaddr_t v)
-{
-    return v >= MM_META_START && v <= MM_META_END;
-}
-
-static int in_fixed(vaddr_t v)
-{
-    return v < vmm.identity_end ||
-           (v >= KERNEL_VIRTUAL_BASE && v - KERNEL_VIRTUAL_BASE < vmm.direct_size);
 }
 
 /* Why virt cannot be changed by the caller, or NULL. */
 static const char *virt_problem(vaddr_t virt)
 {
-    if (!vmm.pd_phys)
+    if (!vmm_data.pd_phys)
         return "paging is not set up (vmm_init first)";
     if (virt % PAGE_SIZE)
         return "not page-aligned";
@@ -147,15 +106,15 @@ static const char *virt_problem(vaddr_t virt)
         return "inside the page-table window";
     if (in_fixed(virt))
         return "inside the kernel's fixed mappings (identity or direct map)";
-    if (virt >= HEAP_VIRTUAL_START && virt <= HEAP_VIRTUAL_END && vmm.caller != OWNER_HEAP)
+    if (virt >= HEAP_VIRTUAL_START && virt <= HEAP_VIRTUAL_END && vmm_data.caller != OWNER_HEAP)
         return "inside the kernel heap's range (only the heap maps there)";
-    if (in_vmalloc(virt) && vmm.caller != OWNER_VMALLOC)
+    if (in_vmalloc(virt) && vmm_data.caller != OWNER_VMALLOC)
         return "inside the vmalloc range (only vmalloc maps there)";
-    if (in_meta(virt) && vmm.caller != OWNER_META)
+    if (in_meta(virt) && vmm_data.caller != OWNER_META)
         return "inside the allocators' metadata window (only they map there)";
-    if (vmm.caller != OWNER_NONE &&
-        (virt < windows[vmm.caller].lo || virt > windows[vmm.caller].hi))
-        return windows[vmm.caller].outside;
+    if (vmm_data.caller != OWNER_NONE &&
+        (virt < windows[vmm_data.caller].lo || virt > windows[vmm_data.caller].hi))
+        return windows[vmm_data.caller].outside;
     return NULL;
 }
 
@@ -184,13 +143,13 @@ static int table_for(vaddr_t virt, paddr_t phys, uint32_t flags)
         return -1;
     pd[pdx] = t | PAGE_PRESENT | PAGE_WRITABLE | (flags & PAGE_USER);
     glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, t);
-    if (vmm.window_stale[pdx / 32] & (1u << pdx % 32)) {
+    if (vmm_data.window_stale[pdx / 32] & (1u << pdx % 32)) {
         /* another CPU may still translate this window page to the slot's old table */
-        vmm.window_stale[pdx / 32] &= ~(1u << pdx % 32);
+        vmm_data.window_stale[pdx / 32] &= ~(1u << pdx % 32);
         pmm_tlb_shootdown(VMM_PT_WINDOW + pdx * PAGE_SIZE, 1);
     }
     memset(table(pdx), 0, PAGE_SIZE);
-    vmm.tables++;
+    vmm_data.tables++;
     return 0;
 }
 
@@ -222,9 +181,9 @@ static int map_locked(const char *fn, vaddr_t virt, paddr_t phys, uint32_t flags
         directory()[VMM_PDX(virt)] |= flags & PAGE_USER;
     }
     *e = phys | (flags & VMM_ENTRY_FLAGS) | PAGE_PRESENT;
-    vmm.pt_used[VMM_PDX(virt)]++;
-    vmm.mapped += !fixed;
-    vmm.vmalloc_mapped += in_vmalloc(virt);
+    vmm_data.pt_used[VMM_PDX(virt)]++;
+    vmm_data.mapped += !fixed;
+    vmm_data.vmalloc_mapped += in_vmalloc(virt);
     glue_mapping_changed(virt, phys);
     return 0;
 }
@@ -250,8 +209,8 @@ static paddr_t clear_locked(vaddr_t virt, uint32_t *e)
 {
     paddr_t phys = VMM_FRAME(*e);
     *e = 0;
-    vmm.mapped--;
-    vmm.vmalloc_mapped -= in_vmalloc(virt);
+    vmm_data.mapped--;
+    vmm_data.vmalloc_mapped -= in_vmalloc(virt);
     glue_mapping_changed(virt, 0);
     return phys;
 }
@@ -265,14 +224,14 @@ static paddr_t clear_locked(vaddr_t virt, uint32_t *e)
 static void table_release_locked(vaddr_t virt)
 {
     unsigned pdx = VMM_PDX(virt);
-    if (--vmm.pt_used[pdx] == 0) {
+    if (--vmm_data.pt_used[pdx] == 0) {
         uint32_t *pd = directory();
         paddr_t t = VMM_FRAME(pd[pdx]);
         pd[pdx] = 0;
         glue_mapping_changed(VMM_PT_WINDOW + pdx * PAGE_SIZE, 0);
         pmm_free_held("vmm_unmap_page", t, PMM_OWNER_TABLE);
-        vmm.window_stale[pdx / 32] |= 1u << pdx % 32;
-        vmm.tables--;
+        vmm_data.window_stale[pdx / 32] |= 1u << pdx % 32;
+        vmm_data.tables--;
     }
 }
 
@@ -297,12 +256,12 @@ static void unmap_locked(const char *fn, vaddr_t virt)
      * own function).
      */
     pmm_owner_t has = pmm_page_owner(phys);
-    pmm_owner_t want = page_owner_of[vmm.caller];
-    if (vmm.caller == OWNER_VMALLOC && has == PMM_OWNER_KSTACK)
+    pmm_owner_t want = page_owner_of[vmm_data.caller];
+    if (vmm_data.caller == OWNER_VMALLOC && has == PMM_OWNER_KSTACK)
         want = PMM_OWNER_KSTACK; /* vmalloc's range holds the kernel stacks too */
     if (has != PMM_OWNER_NONE && has == want)
         pmm_free_held(fn, phys, want); /* freed after the shootdown below */
-    else if (has != PMM_OWNER_NONE && vmm.caller != OWNER_NONE)
+    else if (has != PMM_OWNER_NONE && vmm_data.caller != OWNER_NONE)
         mm_report("%s: 0x%08lx: maps 0x%08lx, a page of owner %s in the PMM, not a %s page: "
                   "unmapped, not freed",
                   fn, (unsigned long)virt, (unsigned long)phys, pmm_owner_name(has),
@@ -323,10 +282,10 @@ void vmm_unmap_page(uint32_t virt)
 static int owner_map(enum range_owner who, const char *fn, vaddr_t virt, paddr_t phys)
 {
     glue_irqflags_t f = vmm_lock();
-    enum range_owner outer = vmm.caller;
-    vmm.caller = who;
+    enum range_owner outer = vmm_data.caller;
+    vmm_data.caller = who;
     int r = map_locked(fn, virt, phys, PAGE_WRITABLE, 0);
-    vmm.caller = outer;
+    vmm_data.caller = outer;
     vmm_unlock(f);
     return r;
 }
@@ -334,10 +293,10 @@ static int owner_map(enum range_owner who, const char *fn, vaddr_t virt, paddr_t
 static void owner_unmap(enum range_owner who, const char *fn, vaddr_t virt)
 {
     glue_irqflags_t f = vmm_lock();
-    enum range_owner outer = vmm.caller;
-    vmm.caller = who;
+    enum range_owner outer = vmm_data.caller;
+    vmm_data.caller = who;
     unmap_locked(fn, virt);
-    vmm.caller = outer;
+    vmm_data.caller = outer;
     vmm_unlock(f);
 }
 
@@ -396,7 +355,7 @@ static const char *const map_names[] = {
 
 int glue_kmap_ready(void)
 {
-    return vmm.enabled;
+    return vmm_data.enabled;
 }
 
 int glue_kmap(uintptr_t virt, uintptr_t phys)
@@ -435,9 +394,9 @@ int vmm_swap_set(vaddr_t virt, uint32_t entry, uint32_t *old_out)
     int r = -1;
     uint32_t old = 0;
     uint32_t *e = NULL;
-    if (!vmm.pd_phys || !in_vmalloc(virt) || virt % PAGE_SIZE) {
+    if (!vmm_data.pd_phys || !in_vmalloc(virt) || virt % PAGE_SIZE) {
         mm_report("vmm_swap_set: 0x%08lx: %s", (unsigned long)virt,
-                  !vmm.pd_phys ? "paging is not set up" : "not a page of the vmalloc range");
+                  !vmm_data.pd_phys ? "paging is not set up" : "not a page of the vmalloc range");
         goto out;
     }
     e = entry_of(virt);
@@ -455,9 +414,9 @@ int vmm_swap_set(vaddr_t virt, uint32_t entry, uint32_t *old_out)
     old = __atomic_exchange_n(e, entry, __ATOMIC_SEQ_CST);
     int was = (old & PAGE_PRESENT) != 0, is = (entry & PAGE_PRESENT) != 0;
     if (!old && entry)
-        vmm.pt_used[VMM_PDX(virt)]++;
-    vmm.mapped += (uint32_t)(is - was);
-    vmm.vmalloc_mapped += (uint32_t)(is - was);
+        vmm_data.pt_used[VMM_PDX(virt)]++;
+    vmm_data.mapped += (uint32_t)(is - was);
+    vmm_data.vmalloc_mapped += (uint32_t)(is - was);
     if (was || is)
         glue_mapping_changed(virt, is ? VMM_FRAME(entry) : 0);
     if (old && !entry)
@@ -503,12 +462,12 @@ uint32_t vmm_get_physical(uint32_t virt_addr)
 
 void *vmm_phys_to_virt(paddr_t p)
 {
-    return p < vmm.direct_size ? glue_virt_to_ptr(KERNEL_VIRTUAL_BASE + p) : NULL;
+    return p < vmm_data.direct_size ? glue_virt_to_ptr(KERNEL_VIRTUAL_BASE + p) : NULL;
 }
 
 vaddr_t vmm_identity_end(void)
 {
-    return vmm.identity_end;
+    return vmm_data.identity_end;
 }
 
 /*
@@ -519,8 +478,8 @@ vaddr_t vmm_identity_end(void)
 void vmm_init(void)
 {
     glue_irqflags_t f = vmm_lock();
-    if (vmm.pd_phys) {
-        mm_report("vmm_init: 0x%08lx: paging is already set up", (unsigned long)vmm.pd_phys);
+    if (vmm_data.pd_phys) {
+        mm_report("vmm_init: 0x%08lx: paging is already set up", (unsigned long)vmm_data.pd_phys);
         vmm_unlock(f);
         return;
     }
@@ -535,7 +494,7 @@ void vmm_init(void)
         vmm_unlock(f);
         return;
     }
-    vmm.pd_phys = pd;
+    vmm_data.pd_phys = pd;
     memset(directory(), 0, PAGE_SIZE);
     directory()[VMM_RECURSIVE_SLOT] = pd | PAGE_PRESENT | PAGE_WRITABLE;
 
@@ -543,200 +502,26 @@ void vmm_init(void)
     uint32_t meta_end = ps.metadata_phys + ps.metadata_bytes;
     if (meta_end > low)
         low = meta_end;
-    vmm.identity_end = (low + FOUR_MB - 1) & ~(FOUR_MB - 1);
+    vmm_data.identity_end = (low + FOUR_MB - 1) & ~(FOUR_MB - 1);
     uint64_t ram_top = (uint64_t)ps.highest_page + PAGE_SIZE; /* 4 GB fits only in 64 bits */
-    vmm.direct_size = ram_top < VMM_DIRECT_MAP_SIZE ? (uint32_t)ram_top : VMM_DIRECT_MAP_SIZE;
+    vmm_data.direct_size = ram_top < VMM_DIRECT_MAP_SIZE ? (uint32_t)ram_top : VMM_DIRECT_MAP_SIZE;
 
-    for (vaddr_t v = PAGE_SIZE; v < vmm.identity_end; v += PAGE_SIZE) {
+    for (vaddr_t v = PAGE_SIZE; v < vmm_data.identity_end; v += PAGE_SIZE) {
         if (map_locked("vmm_init", v, v, PAGE_WRITABLE, 1) < 0)
             glue_panic("vmm_init: no memory for the identity map");
     }
-    for (paddr_t p = 0; p < vmm.direct_size; p += PAGE_SIZE) {
+    for (paddr_t p = 0; p < vmm_data.direct_size; p += PAGE_SIZE) {
         if (map_locked("vmm_init", KERNEL_VIRTUAL_BASE + p, p, PAGE_WRITABLE, 1) < 0)
             glue_panic("vmm_init: no memory for the direct map");
     }
     glue_paging_enable(pd);
-    vmm.enabled = 1;
+    vmm_data.enabled = 1;
     vmm_unlock(f);
 }
 
 void vmm_reset(void)
 {
     glue_irqflags_t f = vmm_lock();
-    memset(&vmm, 0, sizeof(vmm));
+    memset(&vmm_data, 0, sizeof(vmm_data));
     vmm_unlock(f);
-}
-
-void vmm_get_stats(vmm_stats_t *s)
-{
-    if (!s) {
-        mm_report("vmm_get_stats: NULL stats pointer");
-        return;
-    }
-    s->page_tables = vmm.tables;
-    s->mapped_pages = vmm.mapped;
-    s->vmalloc_pages = vmm.vmalloc_mapped;
-    s->page_directory = vmm.pd_phys;
-    s->paging_enabled = vmm.enabled;
-}
-
-const char *vmm_describe(vaddr_t a)
-{
-    if (a < PAGE_SIZE)
-        return "NULL page (a NULL pointer dereference?)";
-    if (!vmm.pd_phys)
-        return "paging is off";
-    uint32_t e = vmm_get_entry(a & ~(PAGE_SIZE - 1));
-    int mapped = e & PAGE_PRESENT;
-    /* a pointer read out of poisoned memory, plus a field offset (mm_debug.h's bytes) */
-    static const struct {
-        uint32_t word;
-        const char *what;
-    } poison[] = {
-        {MM_BYTE_WORD(MM_POISON_BYTE), "looks like freed memory's poison (0x6b6b6b6b): a pointer "
-                                       "read from memory after kfree?"},
-        {MM_BYTE_WORD(MM_FILL_BYTE), "looks like the fill of new memory (0x5a5a5a5a): a pointer "
-                                     "read before it was written?"},
-        {MM_BYTE_WORD(MM_REDZONE_BYTE), "looks like a red zone (0xcccccccc): a pointer read past "
-                                        "the end of an object?"},
-    };
-    for (unsigned i = 0; !mapped && i < sizeof(poison) / sizeof(poison[0]); i++) {
-        if (a - (poison[i].word - 0x10000u) < 0x20000u)
-            return poison[i].what;
-    }
-    if (a >= HEAP_VIRTUAL_START && a <= HEAP_VIRTUAL_END)
-        return mapped ? "kernel heap page" : "unmapped heap page (past the heap's end)";
-    const char *described = describe_range(a);
-    if (described)
-        return described;
-    if (in_vmalloc(a))
-        return "vmalloc range";
-    if (in_meta(a))
-        return mapped ? "allocator metadata (slab descriptors)"
-                      : "allocator metadata window, page not mapped";
-    if (a < vmm.identity_end)
-        return "identity-mapped low memory";
-    if (a >= KERNEL_VIRTUAL_BASE && a - KERNEL_VIRTUAL_BASE < vmm.direct_size)
-        return "direct map of physical memory";
-    if (a >= VMM_PT_WINDOW)
-        return mapped ? "page-table window" : "page-table window, table not present";
-    return mapped ? "page mapped with vmm_map" : "outside any region (never mapped)";
-}
-
-/* One line of vmm_dump: the range, where it starts in physical memory, its flags. */
-static void dump_range(vaddr_t start, vaddr_t last, uint32_t e)
-{
-    mm_printf("  0x%08lx-0x%08lx -> 0x%08lx %s%s%s\n", (unsigned long)start, (unsigned long)last,
-              (unsigned long)VMM_FRAME(e), e & PAGE_WRITABLE ? "rw" : "ro",
-              e & PAGE_USER ? " user" : "",
-              e & PAGE_CACHE_DISABLE   ? " uncached"
-              : e & PAGE_WRITE_THROUGH ? " write-through"
-                                       : "");
-}
-
-void vmm_dump(void)
-{
-    glue_irqflags_t f = vmm_lock();
-    mm_printf("vmm: directory 0x%08lx, %u page tables, %u pages mapped by vmm_map, paging %s\n",
-              (unsigned long)vmm.pd_phys, (unsigned)vmm.tables, (unsigned)vmm.mapped,
-              vmm.enabled ? "on" : "off");
-    vaddr_t start = 0, next = 0;
-    uint32_t first = 0, expect = 0;
-    for (unsigned pdx = 0; vmm.pd_phys && pdx < VMM_RECURSIVE_SLOT; pdx++) {
-        if (!(directory()[pdx] & PAGE_PRESENT))
-            continue;
-        uint32_t *t = table(pdx);
-        for (unsigned i = 0; i < VMM_ENTRIES; i++) {
-            vaddr_t v = VMM_VADDR(pdx, i);
-            if (!(t[i] & PAGE_PRESENT))
-                continue;
-            if (next && v == next && (t[i] & ~VMM_HARDWARE_FLAGS) == expect) {
-                next += PAGE_SIZE;
-                expect += PAGE_SIZE;
-                continue;
-            }
-            if (next)
-                dump_range(start, next - 1, first);
-            start = v;
-            first = t[i];
-            expect = (t[i] & ~VMM_HARDWARE_FLAGS) + PAGE_SIZE;
-            next = v + PAGE_SIZE;
-        }
-    }
-    if (next)
-        dump_range(start, next - 1, first);
-    vmm_unlock(f);
-}
-
-#define check_failed(v, what) mm_check_failed_at("vmm_check", v, what)
-
-int vmm_check(void)
-{
-    if (!vmm.pd_phys)
-        return 0;
-    glue_irqflags_t f = vmm_lock();
-    int errors = 0;
-    uint32_t tables = 0, mapped = 0, vmalloc_mapped = 0;
-    uint32_t *pd = directory();
-    /* the CPU sets Accessed/Dirty as it walks: they are not ours to check */
-    if ((pd[VMM_RECURSIVE_SLOT] & ~(uint32_t)(PAGE_ACCESSED | PAGE_DIRTY)) !=
-        (vmm.pd_phys | PAGE_PRESENT | PAGE_WRITABLE))
-        errors += check_failed(VMM_PT_WINDOW, "recursive slot does not point at the directory");
-    /* the PMM must hold our pages as ours: free, another owner's, and somebody could free them */
-    if (pmm_page_owner(vmm.pd_phys) != PMM_OWNER_DIRECTORY)
-        errors += check_failed(VMM_PT_WINDOW, pmm_page_state(vmm.pd_phys) != 1
-                                                  ? "the directory's page is free in the PMM"
-                                                  : "the directory's page has another owner "
-                                                    "in the PMM");
-    if (pd[0] & PAGE_PRESENT && table(0)[0] & PAGE_PRESENT)
-        errors += check_failed(0, "the NULL page is mapped");
-    for (unsigned pdx = 0; pdx < VMM_RECURSIVE_SLOT; pdx++) {
-        vaddr_t base = VMM_VADDR(pdx, 0);
-        if (!(pd[pdx] & PAGE_PRESENT)) {
-            if (vmm.pt_used[pdx])
-                errors += check_failed(base, "count of a missing table is not 0");
-            continue;
-        }
-        tables++;
-        paddr_t tp = VMM_FRAME(pd[pdx]);
-        if (pmm_page_owner(tp) != PMM_OWNER_TABLE)
-            errors += check_failed(base, pmm_page_state(tp) != 1
-                                             ? "page table is not a page the PMM handed out"
-                                             : "page table has another owner in the PMM");
-        uint32_t *t = table(pdx);
-        uint32_t present = 0;
-        for (unsigned i = 0; i < VMM_ENTRIES; i++) {
-            vaddr_t v = VMM_VADDR(pdx, i);
-            if (!(t[i] & PAGE_PRESENT)) {
-                /* a not-present non-zero entry: a compressed page's (mm/vmm_swap.h) */
-                if (t[i] && !in_vmalloc(v))
-                    errors += check_failed(v, "not-present entry with bits outside the vmalloc "
-                                              "range (swap entries live there only)");
-                present += t[i] != 0;
-                continue;
-            }
-            present++;
-            if ((t[i] & VMM_PTE_ZSWAP) && !in_vmalloc(v))
-                errors += check_failed(v, "compressible-page bit outside the vmalloc range");
-            if (t[i] & VMM_FLAG_BITS & ~(VMM_ENTRY_FLAGS | VMM_HARDWARE_FLAGS | VMM_PTE_ZSWAP))
-                errors += check_failed(v, "entry has unknown flag bits");
-            if ((t[i] & PAGE_USER) && !(pd[pdx] & PAGE_USER))
-                errors += check_failed(v, "user page under a supervisor-only table");
-            if (v < vmm.identity_end && VMM_FRAME(t[i]) != v)
-                errors += check_failed(v, "identity map points elsewhere");
-            else if (v >= KERNEL_VIRTUAL_BASE && v - KERNEL_VIRTUAL_BASE < vmm.direct_size &&
-                     VMM_FRAME(t[i]) != v - KERNEL_VIRTUAL_BASE)
-                errors += check_failed(v, "direct map points elsewhere");
-            mapped += !in_fixed(v);
-            vmalloc_mapped += in_vmalloc(v);
-        }
-        if (present != vmm.pt_used[pdx])
-            errors += check_failed(base, "present entries differ from the table's count");
-        if (present == 0)
-            errors += check_failed(base, "empty page table not given back");
-    }
-    if (tables != vmm.tables || mapped != vmm.mapped || vmalloc_mapped != vmm.vmalloc_mapped)
-        errors += check_failed(0, "table or mapping counters differ from the tables");
-    vmm_unlock(f);
-    return errors;
 }

@@ -98,8 +98,32 @@ else
     fail "mm/: the layering check failed (the FAIL lines above)"
 fi
 
+# Files a reader can hold (issue 10, item 2): no mm/ source or header past MAX_LINES lines.
+# too_long DIR...: one line per file over the limit, "FILE: N lines".
+MAX_LINES=700
+too_long() {
+    for f in "$@"; do
+        n=$(wc -l <"$f")
+        [ "$n" -le $MAX_LINES ] || echo "$f: $n lines"
+    done
+}
+echo "== layers: no mm/ file past $MAX_LINES lines"
+mkdir -p "$dir/long"
+awk 'BEGIN { for (i = 0; i <= 700; i++) print "/* line */" }' >"$dir/long/long.c"
+awk 'BEGIN { for (i = 1; i <= 700; i++) print "/* line */" }' >"$dir/long/fits.c"
+got=$(too_long "$dir/long/long.c" "$dir/long/fits.c")
+[ "$got" = "$dir/long/long.c: 701 lines" ] && pass "the length check flags a file of 701 lines, not one of 700" ||
+    fail "the length check on 701 and 700 lines said: '$got'"
+got=$(too_long mm/*.c mm/*.h)
+if [ -z "$got" ]; then
+    pass "every mm/ file has at most $MAX_LINES lines ($(ls mm/*.c mm/*.h | wc -l) files)"
+else
+    fail "mm/ files past $MAX_LINES lines (split them along their seams):"
+    echo "$got" | sed 's/^/        /'
+fi
+
 # every case above ends in pass or fail: fewer means a case fell through unreported
-cases=8
+cases=10
 if [ $((passed + failed)) -ne $cases ]; then
     fail "only $((passed + failed)) of the suite's $cases cases reported"
 fi
