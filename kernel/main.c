@@ -252,12 +252,37 @@ static void kernel_run(void *unused)
 #endif
 }
 
+/*
+ * What smp_start must know of the boot: where the loader's information lies
+ * (the trampoline page must not hold it), and the test kernel's smpmute1
+ * (APIC id 1 gets no SIPI, as a dead AP).
+ */
+static void smp_boot_of(const struct multiboot_info *mbi, smp_boot_t *b)
+{
+    *b = (smp_boot_t){.mute_apic_id = multiboot_has_option("smpmute1") ? 1 : -1};
+    if (!mbi)
+        return;
+    b->taken[b->ntaken++] =
+        (smp_range_t){(uint32_t)(uintptr_t)mbi, sizeof(*mbi), "the multiboot information is there"};
+    if (mbi->flags & MULTIBOOT_INFO_CMDLINE)
+        b->taken[b->ntaken++] =
+            (smp_range_t){mbi->cmdline, 256, "the multiboot command line is there"};
+    if (mbi->flags & MULTIBOOT_INFO_MMAP)
+        b->taken[b->ntaken++] =
+            (smp_range_t){mbi->mmap_addr, mbi->mmap_length, "the multiboot memory map is there"};
+    if (mbi->flags & MULTIBOOT_INFO_MODS)
+        b->taken[b->ntaken++] = (smp_range_t){mbi->mods_addr, mbi->mods_count * 16u,
+                                              "the multiboot module list is there"};
+}
+
 /* Leave the boot stack for a kernel stack with a guard page below it, and run there. */
 static void kernel_run_on_kstack(void)
 {
-    smp_start(cpu_topology()); /* the APs (found at boot, before paging): each on a kstack */
-    numa_pmm_cpus();           /* their numbers, as they came up, to the PMM's nodes */
-    numa_pmm_check();          /* with nodes: each CPU's page from its own node */
+    smp_boot_t boot;
+    smp_boot_of(multiboot_info(), &boot);
+    smp_start(cpu_topology(), &boot); /* the APs (found at boot, before paging): each on a kstack */
+    numa_pmm_cpus();                  /* their numbers, as they came up, to the PMM's nodes */
+    numa_pmm_check();                 /* with nodes: each CPU's page from its own node */
     if (lapic_ready())
         sti(); /* IPIs only (the PICs are masked): a shootdown's is answered at once */
 

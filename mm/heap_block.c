@@ -341,8 +341,8 @@ static uint32_t freelist_bound(void)
  * Returns the first bad entry (or the loop point), or NULL when all is well
  * or visit asked to stop (*stopped then holds the entry).
  */
-heap_block_t *heap_list_walk(unsigned fl, unsigned sl, int (*visit)(heap_block_t *, size_t),
-                             size_t arg, heap_block_t **stopped)
+static heap_block_t *list_walk(unsigned fl, unsigned sl, int (*visit)(heap_block_t *, size_t),
+                               size_t arg, heap_block_t **stopped)
 {
     uint32_t steps = 0, bound = freelist_bound();
     for (heap_block_t *b = heap_state.lists[fl][sl]; b; b = block_links(b)->next_free) {
@@ -357,6 +357,16 @@ heap_block_t *heap_list_walk(unsigned fl, unsigned sl, int (*visit)(heap_block_t
     return NULL;
 }
 
+static int fits_visit(heap_block_t *b, size_t need)
+{
+    return b->size >= need;
+}
+
+heap_block_t *heap_list_fit(unsigned fl, unsigned sl, size_t need, heap_block_t **stopped)
+{
+    return list_walk(fl, sl, fits_visit, need, stopped);
+}
+
 /*
  * Visit each entry of every class list (stats, the benchmark's one-list
  * placements); a forged list is rebuilt once and the scan starts over.
@@ -368,7 +378,7 @@ heap_block_t *heap_freelist_scan(const char *fn, int (*visit)(heap_block_t *, si
         heap_block_t *bad = NULL, *stopped = NULL;
         for (unsigned fl = 0; fl < TLSF_FL_COUNT && !bad && !stopped; fl++) {
             for (unsigned sl = 0; sl < TLSF_SL_COUNT && !bad && !stopped; sl++)
-                bad = heap_list_walk(fl, sl, visit, arg, &stopped);
+                bad = list_walk(fl, sl, visit, arg, &stopped);
         }
         if (!bad)
             return stopped;

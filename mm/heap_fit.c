@@ -17,11 +17,6 @@
 #include "bits.h"
 #include "heap_priv.h"
 
-static int fits_visit(heap_block_t *b, size_t need)
-{
-    return b->size >= need;
-}
-
 /*
  * Good fit in O(1): the head of the request's own class if it is big enough
  * (classes below 128 bytes are exact), else the head of the first non-empty
@@ -66,7 +61,7 @@ heap_block_t *heap_find_fit(const char *fn, size_t need)
                 if (bad && heap_free_entry_ok(bad) && heap_list_of(bad) == &heap_state.lists[f][s])
                     return bad;
             } else {
-                bad = b ? heap_list_walk(fl, sl, fits_visit, need, &stopped) : NULL;
+                bad = b ? heap_list_fit(fl, sl, need, &stopped) : NULL;
                 if (!bad)
                     return stopped; /* NULL: nothing in the heap fits */
             }

@@ -200,9 +200,11 @@ int heap_block_rebuild(heap_region_t *r, heap_block_t *b);
 void heap_rebuild(const char *fn, heap_block_t *skip);
 /* The same, after saying where the lists were found forged. */
 void heap_freelist_rebuild(const char *fn, const void *where, heap_block_t *skip);
-/* One class list checked while visited: the first bad entry, or NULL (*stopped: visit's stop). */
-heap_block_t *heap_list_walk(unsigned fl, unsigned sl, int (*visit)(heap_block_t *, size_t),
-                             size_t arg, heap_block_t **stopped);
+/*
+ * One class list checked while walked, first fit: the first bad entry, or
+ * NULL (*stopped: the first entry of at least `need` bytes, if any).
+ */
+heap_block_t *heap_list_fit(unsigned fl, unsigned sl, size_t need, heap_block_t **stopped);
 /* Every list entry visited (lists rebuilt once if forged); the entry visit stopped at. */
 heap_block_t *heap_freelist_scan(const char *fn, int (*visit)(heap_block_t *, size_t), size_t arg);
 /* The largest free block's size (stats, fragmentation). */

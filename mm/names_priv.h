@@ -57,7 +57,7 @@
 #define heap_is_slab_block        mm_heap_is_slab_block
 #define heap_largest_free         mm_heap_largest_free
 #define heap_list_of              mm_heap_list_of
-#define heap_list_walk            mm_heap_list_walk
+#define heap_list_fit             mm_heap_list_fit
 #define heap_map_next             mm_heap_map_next
 #define heap_map_prev             mm_heap_map_prev
 #define heap_next_ok              mm_heap_next_ok

@@ -122,8 +122,56 @@ else
     echo "$got" | sed 's/^/        /'
 fi
 
+# arch/ depends on kernel/ through nothing but the console hook (issue 10, item 5):
+# arch_uses ARCH_OBJS -- KERNEL_OBJS: "arch-file uses symbol (kernel-file)" for each symbol
+# an arch/ object leaves undefined that a kernel/ object defines, but the hook's.
+ARCH_HOOK="kprintf terminal_write kernel_main"
+arch_uses() {
+    arch="" kern="" side=arch
+    for o in "$@"; do
+        case "$o" in
+        --) side=kernel ;;
+        *) if [ $side = arch ]; then arch="$arch $o"; else kern="$kern $o"; fi ;;
+        esac
+    done
+    for k in $kern; do nm --defined-only "$k" | awk -v f="$k" '$2 ~ /^[TDBR]$/ { print $3, f }'; done |
+        sort >"$dir/kernel.defs"
+    for a in $arch; do
+        nm --undefined-only "$a" | awk -v f="$a" '{ print $2, f }'
+    done | sort | join "$dir/kernel.defs" - | while read -r sym kfile afile; do
+        case " $ARCH_HOOK " in *" $sym "*) continue ;; esac
+        echo "${afile##*/} uses $sym (${kfile##*/})"
+    done
+}
+echo "== layers: arch/ uses kernel/ only through the console hook ($ARCH_HOOK)"
+mkdir -p "$dir/arch"
+src arch up 'int kernel_option(const char *); void kprintf(const char *, ...);
+int up_f(void) { kprintf("x"); return kernel_option("y"); }'
+src kern option 'int kernel_option(const char *s) { return s[0]; } void kprintf(const char *f, ...) { (void)f; }'
+got=$(arch_uses "$dir/arch/up.c.o" -- "$dir/kern/option.c.o")
+[ "$got" = "up.c.o uses kernel_option (option.c.o)" ] &&
+    pass "an arch/ object using a kernel/ symbol beside kprintf is named" ||
+    fail "the arch/kernel check on a planted use said: '$got'"
+outside="" in_outside=0
+for a in "$@"; do
+    case "$a" in
+    --outside) in_outside=1 ;;
+    --*) in_outside=0 ;;
+    *) [ $in_outside = 1 ] && outside="$outside $a" ;;
+    esac
+done
+archobjs=$(for o in $outside; do case "$o" in */arch/*) echo "$o" ;; esac; done)
+kernobjs=$(for o in $outside; do case "$o" in */kernel/*) echo "$o" ;; esac; done)
+got=$(arch_uses $archobjs -- $kernobjs)
+if [ -n "$archobjs" ] && [ -n "$kernobjs" ] && [ -z "$got" ]; then
+    pass "arch/ ($(echo $archobjs | wc -w) objects) uses no kernel/ symbol but the console hook"
+else
+    fail "arch/ uses kernel/ beyond the console hook (or no objects were given):"
+    echo "$got" | sed 's/^/        /'
+fi
+
 # every case above ends in pass or fail: fewer means a case fell through unreported
-cases=10
+cases=12
 if [ $((passed + failed)) -ne $cases ]; then
     fail "only $((passed + failed)) of the suite's $cases cases reported"
 fi

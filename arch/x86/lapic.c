@@ -31,7 +31,7 @@
 #include "lapic.h"
 
 #include "io.h"
-#include "terminal.h"
+#include "console.h"
 #include "vmm.h"
 
 #define LAPIC_ID     0x020

@@ -6,8 +6,8 @@
  *   1. the local APIC mapped (lapic.c), enabled, the BSP's APIC id read;
  *      gates for the IPI vectors in the shared IDT
  *   2. the trampoline copied to its page below 1 MB (trampoline.h: the PMM
- *      withholds the whole first 1 MB; we check the multiboot information
- *      is not there)
+ *      withholds the whole first 1 MB; we check that the loader's
+ *      information, as the kernel names it in smp_boot_t, is not there)
  *   3. for each AP the tables name, in their order, as index n (the next
  *      free one): a kernel stack and a double-fault stack from kstack_alloc
  *      (guard page below each), its own GDT with its TSS, double-fault task
@@ -49,7 +49,6 @@
 #include "idt.h"
 #include "kstring.h"
 #include "lapic.h"
-#include "multiboot.h"
 #include "segment.h"
 #include "trampoline.h"
 #include "vmalloc.h"
@@ -267,24 +266,17 @@ static int overlaps(uint32_t base, uint32_t len)
     return len && base < SMP_TRAMPOLINE_PHYS + 4096u && base + len > SMP_TRAMPOLINE_PHYS;
 }
 
-/* The loader's information must not be where the trampoline goes. */
-static const char *trampoline_page_taken(void)
+/* The loader's information (as the kernel told it) must not be where the trampoline goes. */
+static const char *trampoline_page_taken(const smp_boot_t *boot)
 {
-    const struct multiboot_info *mbi = multiboot_info();
     uint32_t tramp_len = (uint32_t)(smp_trampoline_end - smp_trampoline);
 
     if (tramp_len > 4096u)
         return "the trampoline is larger than a page";
-    if (!mbi)
-        return NULL;
-    if (overlaps((uint32_t)mbi, sizeof(*mbi)))
-        return "the multiboot information is there";
-    if ((mbi->flags & (1u << 2)) && overlaps(mbi->cmdline, 256))
-        return "the multiboot command line is there";
-    if ((mbi->flags & (1u << 6)) && overlaps(mbi->mmap_addr, mbi->mmap_length))
-        return "the multiboot memory map is there";
-    if ((mbi->flags & (1u << 3)) && overlaps(mbi->mods_addr, mbi->mods_count * 16u))
-        return "the multiboot module list is there";
+    for (unsigned i = 0; boot && i < boot->ntaken && i < SMP_BOOT_RANGES; i++) {
+        if (overlaps(boot->taken[i].base, boot->taken[i].len))
+            return boot->taken[i].what;
+    }
     return NULL;
 }
 
@@ -302,7 +294,7 @@ static int wait_online(struct cpu *c, uint32_t ms)
     return c->online;
 }
 
-static int start_ap(unsigned index, uint32_t apic_id)
+static int start_ap(unsigned index, uint32_t apic_id, int mute_apic_id)
 {
     struct cpu *c = &smp_cpus[index];
     vaddr_t stack = kstack_alloc(AP_STACK_SIZE), df = kstack_alloc(AP_DOUBLE_FAULT_STACK);
@@ -328,8 +320,8 @@ static int start_ap(unsigned index, uint32_t apic_id)
     if (lapic_send_init(apic_id) != 0)
         return -1;
     pit_delay_us(10000);
-    /* boot option smpmute1 (tools/run-smp-tests.sh): APIC id 1 gets no SIPI, as a dead AP */
-    int mute = apic_id == 1 && multiboot_has_option("smpmute1");
+    /* the test kernel's boot option smpmute1 (tools/run-smp-tests.sh): no SIPI, as a dead AP */
+    int mute = (int)apic_id == mute_apic_id;
     for (int sipi = 0; sipi < 2 && !c->online && !mute; sipi++) {
         if (lapic_send_startup(apic_id, SMP_TRAMPOLINE_PHYS) != 0)
             break;
@@ -344,7 +336,7 @@ static int start_ap(unsigned index, uint32_t apic_id)
     return -1;
 }
 
-unsigned smp_start(const cpu_topology_t *t)
+unsigned smp_start(const cpu_topology_t *t, const smp_boot_t *boot)
 {
     struct cpu *bsp = &smp_cpus[0];
 
@@ -372,7 +364,7 @@ unsigned smp_start(const cpu_topology_t *t)
     kprintf("[boot] smp: %u CPU%s in the %s, local APIC at 0x%08x; CPU 0: APIC id %u (BSP)\n",
             t->count, t->count == 1 ? "" : "s", t->source, t->lapic_phys, bsp->apic_id);
 
-    const char *taken = t->count > 1 ? trampoline_page_taken() : NULL;
+    const char *taken = t->count > 1 ? trampoline_page_taken(boot) : NULL;
     if (taken) {
         kprintf("[boot] smp: trampoline page 0x%05x: %s; the APs stay off\n", SMP_TRAMPOLINE_PHYS,
                 taken);
@@ -387,7 +379,7 @@ unsigned smp_start(const cpu_topology_t *t)
         uint32_t id = t->cpu[i].apic_id;
         if (t->cpu[i].bsp || id == bsp->apic_id)
             continue;
-        if (start_ap(n, id) != 0) {
+        if (start_ap(n, id, boot ? boot->mute_apic_id : -1) != 0) {
             cpus_skipped++;
             continue;
         }

@@ -43,13 +43,32 @@ static inline unsigned smp_cpu_index(void)
 }
 
 /*
+ * What the kernel tells smp_start of its boot (arch/x86 reads no loader's
+ * structure itself): the physical ranges the loader's information occupies,
+ * which the trampoline page must not overlap (each named for the refusal's
+ * line), and an APIC id that gets no SIPI, as a dead AP would (the test
+ * kernel's boot option smpmute1; -1: none).
+ */
+#define SMP_BOOT_RANGES 4
+typedef struct {
+    uint32_t base, len;
+    const char *what; /* "the multiboot information is there", ... */
+} smp_range_t;
+typedef struct {
+    smp_range_t taken[SMP_BOOT_RANGES];
+    unsigned ntaken;
+    int mute_apic_id;
+} smp_boot_t;
+
+/*
  * Find the CPUs (cpu_discover), map the local APIC and start every AP the
  * tables name.  Call once, on the BSP, with paging on and kstack_alloc
  * working.  Prints one line per CPU (index, APIC id) and one per AP that did
  * not answer (skipped).  With one CPU (or no tables) it only says so.
- * Returns the number of CPUs online, BSP included.
+ * `boot` may be NULL (nothing taken, no AP muted).  Returns the number of
+ * CPUs online, BSP included.
  */
-unsigned smp_start(const cpu_topology_t *topology);
+unsigned smp_start(const cpu_topology_t *topology, const smp_boot_t *boot);
 
 /* CPUs online (BSP included; 1 before smp_start). */
 unsigned smp_cpu_count(void);
