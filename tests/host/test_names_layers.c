@@ -613,6 +613,20 @@ static void test_kstack_free_bad_tops(void **state)
     QUIET(vfree(v));
 }
 
+/* alloc (named fn) of 0 bytes: NULL, nothing printed; of the whole range: NULL, fn's one line */
+static void sizes_as_vmalloc(void *(*alloc)(size_t), const char *fn)
+{
+    char head[64];
+    snprintf(head, sizeof(head), "%s: ", fn);
+    host_console_clear();
+    QUIET(assert_null(alloc(0)));
+    assert_string_equal(host_console_text(), "");
+    QUIET(assert_null(alloc((size_t)VMALLOC_END - VMALLOC_START)));
+    assert_true(strncmp(host_console_text(), head, strlen(head)) == 0);
+    assert_true(host_console_has("larger than the whole vmalloc range"));
+    host_console_clear();
+}
+
 /*
  * vmalloc(0) is NULL without a word (as kmalloc(0)); sizes beyond the range
  * fail with the one line vmalloc.h promises (running out is not a caller
@@ -621,13 +635,7 @@ static void test_kstack_free_bad_tops(void **state)
  */
 static void test_vmalloc_sizes(void **state)
 {
-    host_console_clear();
-    QUIET(assert_null(vmalloc(0)));
-    assert_string_equal(host_console_text(), "");
-    QUIET(assert_null(vmalloc((size_t)VMALLOC_END - VMALLOC_START)));
-    assert_true(strncmp(host_console_text(), "vmalloc: ", 9) == 0);
-    assert_true(host_console_has("larger than the whole vmalloc range"));
-    host_console_clear();
+    sizes_as_vmalloc((vmalloc), "vmalloc");
     QUIET(assert_int_equal(kstack_alloc((size_t)-1), 0));
     assert_true(strncmp(host_console_text(), "kstack_alloc: ", 14) == 0);
     NAMED(vmalloc_get_stats(NULL), "vmalloc_get_stats", "NULL stats pointer");
@@ -1012,12 +1020,7 @@ static void test_zstore_set_codec_refusals(void **state)
  */
 static void test_compressible_areas(void **state)
 {
-    host_console_clear();
-    QUIET(assert_null(vmalloc_compressible(0)));
-    assert_string_equal(host_console_text(), "");
-    QUIET(assert_null(vmalloc_compressible((size_t)VMALLOC_END - VMALLOC_START)));
-    assert_true(strncmp(host_console_text(), "vmalloc_compressible: ", 22) == 0);
-    assert_true(host_console_has("larger than the whole vmalloc range"));
+    sizes_as_vmalloc(vmalloc_compressible, "vmalloc_compressible");
     store_checked();
 
     char *a = vmalloc_compressible(4 * PAGE_SIZE);
