@@ -3,17 +3,30 @@
 # Targets (make help prints this list: keep one line per target, "#   make NAME  what"):
 #   make              the same as make all
 #   make all          build build/kernel.elf and build/kernel-test.elf (and the MM_DEBUG test kernel)
+#   make kernel       build build/kernel.elf and build/kernel-test.elf only
 #   make run          build the kernel and boot it in QEMU on SMP=4 CPUs (serial console here)
 #   make debug        the kernel in QEMU stopped at its first instruction, gdb attached (kernel_main)
 #   make test         every test suite (TEST_SUITES, below), then one total line
 #   make test-NAME    one suite of make test (NAME: one of the suites make help lists last)
 #   make iso          build/kernel.iso and build/kernel-test.iso: GRUB 2 CD images
 #   make bench        benchmarks (ratios against other implementations, one run)
+#   make bench-threads  the threaded table, scaling and remote free alone (mk/bench.mk)
+#   make bench-insn   instructions per malloc / free and ours' call tree, alone (mk/bench.mk)
+#   make bench-locks  the heap's lock and the VMM's side by side: ns per pair (mk/bench.mk)
+#   make bench-numa   node locality on 4 CPUs, instructions of the page path (mk/numa.mk)
+#   make bench-lz4    mm/lz4.c against liblz4: ratio, speed, instructions (mk/lz4.mk)
+#   make bench-zstore  the compressed store's space overhead, a put's and a get's time (mk/zstore.mk)
+#   make bench-zswap  the time to fault a compressed page back in, reclaim per page (mk/zswap.mk)
 #   make layers       which mm/ file uses which, as layers; fails on a cycle (mk/layers.mk)
 #   make fuzz         the long fuzz runs: scribble fuzzer, then libFuzzer (mk/fuzz.mk, scribble.mk)
 #   make fuzz-selftest  show that libFuzzer finds planted bugs (mk/fuzz.mk)
+#   make fuzz-scribble  the scribble fuzzer's long run alone (mk/scribble.mk)
+#   make fuzz-lz4     libFuzzer on the LZ4 decompressor and round trips, FUZZ_TIME s (mk/lz4.mk)
+#   make fuzz-seeds   rewrite the heap fuzzer's seed corpus, tests/fuzz/corpus (mk/fuzz.mk)
+#   make fuzz-lz4-seeds  rewrite the LZ4 fuzzer's seed corpus, tests/fuzz/corpus-lz4 (mk/lz4.mk)
 #   make heap-picture  docs/heap.svg and docs/heap-debug.svg from heap dumps (mk/heapviz.mk)
-#   make format       clang-format every C file in place (make format-check: only check)
+#   make format       clang-format every C file in place
+#   make format-check  check that every C file is clang-formatted (changes nothing)
 #   make deps         install the Debian packages the above need (as root)
 #   make clean        remove build/
 #   make help         this list

@@ -10,7 +10,8 @@
  *
  * Owns the bitmaps' storage only as far as the metadata window's pages go
  * (mm_meta_page maps them, PMM_OWNER_META); the early heap's are the
- * caller's static arrays.  Calls vmm.c and pmm.c (those pages), string.c.
+ * caller's static arrays.  Calls kmap.c (mapping those pages), pmm_alloc.c
+ * (their frames, as PMM_OWNER_META), string.c.
  */
 #include "bits.h"
 #include "blockmap.h"

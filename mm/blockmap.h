@@ -23,7 +23,7 @@
  * (bmap_cover).  Every accessor takes any address and answers 0 for one the
  * map does not cover, so a forged pointer is simply "not a block".
  *
- * Locking: the glue lock, held by the heap.
+ * Locking: mm_lock, held by the heap.
  */
 #ifndef MM_BLOCKMAP_H
 #define MM_BLOCKMAP_H

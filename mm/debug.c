@@ -26,10 +26,10 @@
  * its call sites; the damage is then repaired (red zone re-armed, poison
  * rewritten) so that it is reported once and the heap goes on.
  *
- * Calls: log.c, string.c; nothing above it (the public functions that need
- * the heap, mm_debug_get_stats, heap_profile and mm_debug_flush, live in
- * heap_stats.c and kmalloc.c).  Locking: the hooks run under the glue lock;
- * the public functions take it.
+ * Calls: lock.c, log.c, string.c; nothing above it (the public functions
+ * that need the heap, mm_debug_get_stats, heap_profile and mm_debug_flush,
+ * live in heap_stats.c and kmalloc.c).  Locking: the hooks run under mm_lock;
+ * this file's public functions take it.
  */
 #include "bits.h"
 #include "glue.h"

@@ -3,7 +3,7 @@
  * a few slots of (range, name, function), kept across vmm_reset (a layer
  * registers once).
  *
- * Owns the slots.  Calls log.c; the lock is mm/lock.c's.
+ * Owns the slots.  Calls lock.c (mm_lock around the slots) and log.c.
  */
 #include "describe.h"
 #include "lock.h"

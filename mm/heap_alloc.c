@@ -20,7 +20,7 @@
  * episode flag, which a free ends.
  *
  * Calls: heap_region.c (grow, shrink, slab-page bits), heap_repair.c,
- * heap_fit.c, heap_block.c, log.c.  Glue lock held by every caller.
+ * heap_fit.c, heap_block.c, log.c.  mm_lock held by every caller.
  */
 #include "heap_priv.h"
 #include "log.h"

@@ -24,8 +24,8 @@
  * checked against the block map and rebuilt from it where they disagree.
  *
  * Calls: blockmap.c, log.c, string.c, and heap_class.c's heap_size_class (the
- * class a size is listed in).  Nothing above it.  The glue lock is held by
- * every caller.
+ * class a size is listed in).  Nothing above it.  mm_lock is held by every
+ * caller.
  */
 #include "glue.h"
 #include "heap_priv.h"

@@ -12,7 +12,7 @@
  *
  * Owns nothing: it reads heap_state's lists and bitmaps (heap_block.c keeps
  * them).  Calls heap_block.c (list checks and rebuild) and heap_class.c.
- * Glue lock held.
+ * mm_lock held.
  */
 #include "bits.h"
 #include "heap_priv.h"

@@ -5,14 +5,15 @@
  *
  * Each sets up the layers in order, bottom first: the regions
  * (heap_region.c), then what stands on them, the debug state (debug.c) and
- * the slabs (slab.c, whose descriptors and size classes depend on the debug
- * mode).  heap_init_virtual also registers the PMM's reclaim hook: when the
+ * the slabs (slab_core.c, whose descriptors and size classes depend on the
+ * debug mode).  heap_init_virtual also registers the PMM's reclaim hook: when the
  * PMM runs dry, kmem_cache_reap gives it the empty slabs and the heap's free
  * tail (as Linux's shrinkers).
  *
- * Owns nothing.  Calls: heap_region.c, slab.c, kmem_cache.c (the hook's
- * function), debug.c, pmm.c, vmm.c, log.c.  Each public function takes the
- * glue lock and names itself for the reports.
+ * Owns nothing.  Calls: heap_region.c, heap_block.c (the name for the
+ * reports), slab_core.c, kmem_cache.c (the hook's function), debug.c,
+ * pmm_alloc.c (the hook registered), kmap.c (is paging up?), lock.c, log.c.
+ * Each public function takes mm_lock and names itself for the reports.
  */
 #include "glue.h"
 #include "heap_priv.h"

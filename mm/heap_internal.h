@@ -3,7 +3,7 @@
  *
  * A slab is one heap block laid out on exactly one page, its heap header at
  * the page's first byte, then only objects; its descriptor (map, counts,
- * links) is out of band, in slab.c's tables (see slab.c):
+ * links) is out of band, in slab_core.c's tables (slab.c draws them):
  *
  *   page                                                       page + PAGE_SIZE
  *   | heap_block_t | pad | obj 0 | obj 1 | ... | obj n-1 |
@@ -14,7 +14,7 @@
  * one bit per page of each region saying "this page is a slab": kfree asks
  * it first, so a slab object is never mistaken for a block or the reverse.
  *
- * Every function here expects the glue lock held.
+ * Every function here expects mm_lock held.
  *
  * Debug build (MM_DEBUG, mm_debug.h): debug.c keeps the call sites, the
  * quarantine, the profile and the trace; the heap and slab.c call its dbg_*
@@ -48,7 +48,7 @@ void heap_slab_page_free(void *page);
 /* The public function running now, named in the heap's reports; returns the previous one. */
 const char *heap_api_swap(const char *fn);
 
-/* A public function's way in: the glue lock taken, its name set for the reports. */
+/* A public function's way in: mm_lock taken, its name set for the reports. */
 typedef struct {
     glue_irqflags_t flags;
     const char *outer; /* the public call this one runs inside (a ctor's kmalloc), or NULL */

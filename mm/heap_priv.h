@@ -1,11 +1,11 @@
 /*
  * heap_priv.h - the block heap's shared state, for its own files only.
  *
- * The block heap is seven files that share one state (never include this
- * from an embedding kernel: include/memory.h is the API; heap_internal.h is
- * what the heap, slab.c and debug.c tell each other).  From the bottom up;
- * each calls only files listed before it (and blockmap.c, log.c, string.c,
- * vmm.c, pmm.c below them all):
+ * The block heap is six files that share one state with its three fronts
+ * (never include this from an embedding kernel: include/memory.h is the API;
+ * heap_internal.h is what the heap, the slabs and debug.c tell each other).
+ * From the bottom up; each calls only files listed before it (and blockmap.c,
+ * kmap.c, the PMM, lock.c, log.c, string.c below them all):
  *
  *   heap_class.c    the size classes of the free lists (TLSF)
  *   heap_block.c    blocks, the free lists, block surgery, rebuilding the
@@ -20,10 +20,11 @@
  *                   up, grow, shrink, reserve, trim), and the bitmap of slab pages
  *   heap_alloc.c    a block taken and given back (a caller's, a slab's page)
  *
- * Above them: debug.c (the debug build's checks), slab.c and kmem_cache.c
- * (object caches on slab pages), then the public fronts kmalloc.c,
- * heap_stats.c (get_memory_stats, heap_dump, heap_check) and heap_init.c
- * (memory_init, heap_init_virtual, heap_reserve).
+ * Above them: slab_core.c, slab.c, magazine.c and kmem_cache.c (object
+ * caches on slab pages), then the fronts that include this file too,
+ * kmalloc.c, heap_stats.c (get_memory_stats, heap_dump, heap_check) and
+ * heap_init.c (memory_init, heap_init_virtual, heap_reserve).  debug.c (the
+ * debug build's checks) calls none of them: it sits below, beside log.c.
  *
  * Data layout: a region is carved into blocks, each a heap_block_t header
  * (HDR bytes, 32 on i386) then its payload; a free block's payload starts with
@@ -35,7 +36,7 @@
  *       region's block map (blockmap.h, out of band) has every block's start
  *       and state, and is what a damaged header is checked and rebuilt against.
  *
- * Every function declared here expects the glue lock held.  Those that report
+ * Every function declared here expects mm_lock held.  Those that report
  * a caller's bug take the public function's name (fn); the few that report
  * from deep inside read heap_state.api (heap_api()), which every public entry
  * sets and restores on its way out (heap_enter, heap_leave), so a public call made

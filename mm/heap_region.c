@@ -22,9 +22,11 @@
  * page: "this page is a slab" (heap_internal.h draws a slab page).
  *
  * Calls: heap_repair.c (the checked last block), heap_block.c, blockmap.c,
- * vmm.c and pmm.c (pages), log.c.  Nothing above it: heap_init.c sets up
- * what sits on top (the slabs, the debug state) around the calls here.
- * Glue lock: heap_trim takes it; the rest expect it held.
+ * kmap.c (pages mapped, unmapped, moved to a node), pmm.c and pmm_node.c
+ * (the CPU's node, a page's node), lock.c, log.c, string.c.  Nothing above
+ * it: heap_init.c sets up what sits on top (the slabs, the debug state)
+ * around the calls here.  mm_lock: heap_trim takes it; the rest expect it
+ * held.
  */
 #include "glue.h"
 #include "heap_priv.h"

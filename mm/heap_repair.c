@@ -14,7 +14,7 @@
  * Every report here names fn, the public function the caller called.
  *
  * Owns nothing: it works on heap_state's blocks through heap_block.c.  Calls
- * heap_block.c, blockmap.c and log.c.  Glue lock held.
+ * heap_block.c, blockmap.c and log.c.  mm_lock held.
  */
 #include "glue.h"
 #include "heap_priv.h"

@@ -7,10 +7,13 @@
  *
  * Reads heap_state and the regions; changes nothing but what a walk repairs
  * (a forged free list is rebuilt by get_memory_stats' scan).  Calls
- * heap_region.c (the slab-page bitmap), heap_block.c, blockmap.c, vmm.c and
- * pmm.c (the virtual heap's pages, the totals), kmem_cache.c (the slabs'
- * totals, their check, a slab page's description) and debug.c.  The public functions take
- * the glue lock and name themselves for the reports.
+ * heap_region.c (the slab-page bitmap), heap_block.c, blockmap.c, kmap.c,
+ * pmm.c and pmm_stats.c (the virtual heap's pages, their owners, the
+ * totals), kmem_cache.c (the slabs' totals, their check, a slab page's
+ * description), magazine.c (every CPU's cache held still), debug.c, lock.c,
+ * log.c, string.c.  The public functions take mm_lock (get_memory_stats and
+ * heap_check every CPU's cache lock before it) and name themselves for the
+ * reports.
  */
 #include "bits.h"
 #include "glue.h"

@@ -1,28 +1,38 @@
 /*
  * kmalloc.c - the public entry points of the heap: kmalloc, kfree, kcalloc,
- * krealloc, kmalloc_aligned, kmalloc_usable_size (and their _debug twins),
- * and mm_debug_flush.
+ * krealloc, kmalloc_aligned, kmalloc_node, kmalloc_usable_size (and their
+ * _debug twins), and mm_debug_flush.
  *
- * The way in goes by size: up to SLAB_KMALLOC_MAX bytes to a size-class
- * cache (slab.c, once the virtual heap is up), the rest to a block
- * (heap_alloc.c).  When no block is free, the memory that can be given back
- * goes back first (the quarantine, then empty slabs) and the block is asked
- * for again.  The way out goes by page: a pointer into a page the region's
+ * The way in goes by size: up to SLAB_KMALLOC_MAX bytes first to this CPU's
+ * magazine of the size class (magazine.h, inline, no shared lock), then to
+ * the size-class cache (slab.c, once the virtual heap is up), the rest to a
+ * block (heap_alloc.c).  When no block is free, the memory that can be given
+ * back goes back first (the quarantine, then empty slabs) and the block is
+ * asked for again.  The way out goes by page: a slab object first back into
+ * this CPU's magazine (magazine.h), else a pointer into a page the region's
  * bitmap marks as a slab goes to slab.c, any other to the block checks
  * (heap_checked_block) and back to the free lists.  Each file below is
  * entered once on either way, and none calls back up:
  *
- *   kmalloc(n)  --n <= 512--> slab.c: slab_kmalloc --new page--> heap_alloc.c
+ *   kmalloc(n)  --n <= 512--> magazine.h: mag_kmalloc (this CPU's, no lock)
+ *                 --empty--> magazine.c: mag_take_filled --> slab.c:
+ *                            slab_mag_fill --> slab_core.c
+ *                 --none---> slab.c: slab_kmalloc --new page--> heap_alloc.c
  *               --larger---> heap_alloc.c: heap_alloc_block --> heap_fit.c,
  *                            heap_region.c (grow) --> heap_block.c
- *   kfree(p)    --slab page--> slab.c: slab_kfree
+ *   kfree(p)    --slab object--> magazine.h: mag_kfree (this CPU's, no lock)
+ *                 --full---> magazine.c: mag_give_flushed --> slab_core.c:
+ *                            slab_mag_flush
+ *                 --refused (a check failed, another node's)--> slab.c: slab_kfree
  *               --block----> heap_repair.c: heap_checked_block,
  *                            then heap_alloc.c: heap_free_block --> heap_region.c
  *
- * Every public function takes the glue lock once, names itself for the reports
- * (heap_enter, through api_enter) and restores the caller's name on its
- * way out, so a public call made from inside another (a slab constructor's
- * kmalloc) names itself and then its caller again.
+ * Every public function's shared path takes mm_lock once (the magazine's
+ * fast path takes only its CPU's cache lock, and a fill or flush mm_lock
+ * inside it), names itself for the reports (heap_enter, through api_enter)
+ * and restores the caller's name on its way out, so a public call made from
+ * inside another (a slab constructor's kmalloc) names itself and then its
+ * caller again.
  *
  * Debug build (MM_DEBUG, mm_debug.h): with the checks on, a caller's block
  * is asked DBG_TAIL bytes bigger and armed by debug.c (red zones, record,
@@ -33,8 +43,11 @@
  * without MM_DEBUG they are inline no-ops and dbg_on() is 0.
  *
  * Owns nothing of its own (heap_state's counters of allocations and frees
- * are kept here).  Calls: slab.c, heap_alloc.c, heap_repair.c, heap_region.c
- * (the slab-page bitmap), heap_block.c, debug.c, log.c, string.c.
+ * are kept here).  Calls: magazine.c (and magazine.h's inline path), slab.c,
+ * slab_core.c (the relief, the quarantine's drain), heap_alloc.c,
+ * heap_repair.c, heap_region.c (the slab-page bitmap, a page moved to a
+ * node), heap_block.c, pmm_node.c (kmalloc_node's node checked), debug.c,
+ * lock.c, log.c, string.c.
  */
 #include "glue.h"
 #include "heap_priv.h"

@@ -18,7 +18,8 @@
  * taken before vmm_lock: it takes mm_lock.
  *
  * Owns the counts.  Calls the glue's kernel-page functions (mm/vmm.c, or the
- * embedding kernel's own paging), pmm.c, lock.c, log.c.
+ * embedding kernel's own paging), the PMM (pmm.c, pmm_alloc.c, pmm_node.c:
+ * frames, owners, the held chain, nodes), lock.c, log.c, string.c.
  */
 #include "glue.h"
 #include "kmap.h"

@@ -12,7 +12,8 @@
  * three ranges of include/vmm.h are ever asked for: [HEAP_VIRTUAL_START,
  * HEAP_VIRTUAL_END], [VMALLOC_START, VMALLOC_END], [MM_META_START, MM_META_END].
  *
- * Locking: called with mm/'s lock held (mm/lock.c).
+ * Locking: kmap.c takes vmm_lock (mm/lock.c) around every change of a
+ * mapping; its callers (the heap, the slabs, vmalloc) hold mm_lock, above it.
  */
 #ifndef MM_KMAP_H
 #define MM_KMAP_H

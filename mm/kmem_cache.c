@@ -1,18 +1,23 @@
 /*
  * kmem_cache.c - the object caches' public functions: kmem_cache_create,
- * _alloc, _free, _destroy, _shrink, _reap, _get_stats, _dump, _check; and
- * what the heap's reports ask of the slabs (slab_check_locked, slab_describe,
- * slab_totals).
+ * _alloc, _alloc_node, _free, _destroy, _shrink, _reap, _get_stats,
+ * _node_stats, _cpu_objects, _dump, _check; and what the heap's reports ask
+ * of the slabs (slab_check_locked, slab_describe, slab_totals,
+ * slab_cpu_calls).
  *
- * Each public function takes the glue lock, names itself for the reports
- * (heap_enter, heap_leave) and checks the caller's cache pointer against the table
- * (slab_cache_ok) before reading through it.  The debug build's hooks
- * (heap_internal.h) arm a new object and quarantine a freed one; what the
- * quarantine lets go comes back through slab_drain_quarantine.
+ * kmem_cache_alloc and _free try this CPU's magazine first (magazine.h, no
+ * shared lock).  Otherwise each public function takes mm_lock (those that
+ * drain, count or check the per-CPU caches take every CPU's cache lock before
+ * it: mag_lock_all), names itself for the reports (heap_enter, heap_leave)
+ * and checks the caller's cache pointer against the table (slab_cache_ok)
+ * before reading through it.  The debug build's hooks (heap_internal.h) arm a
+ * new object and quarantine a freed one; what the quarantine lets go comes
+ * back through slab_drain_quarantine.
  *
- * Owns nothing: the caches and the slabs are slab.c's (slab_priv.h).  Calls
- * slab.c, heap_region.c (heap_trim_locked, the slab-page bitmap), debug.c,
- * log.c, string.c.
+ * Owns nothing: the caches and the slabs are slab_core.c's (slab_all,
+ * slab_priv.h).  Calls slab.c, slab_core.c, magazine.c, heap_region.c
+ * (heap_trim_locked, the slab-page bitmap, a page's node), heap_block.c (the
+ * name for the reports), debug.c, lock.c, log.c, string.c.
  */
 #include "bits.h"
 #include "log.h"

@@ -20,7 +20,7 @@
  *             mapping or unmapping a page (vmm_map, a caller's vmm_unmap_page,
  *             a kernel stack, vmm_check) no longer waits for kmalloc's slow
  *             paths on other CPUs, nor they for it.
- *   the PMM's per-CPU list locks (mm/pmm.c: in CPU order, never waited for
+ *   the PMM's per-CPU list locks (mm/pmm_pcp.c: in CPU order, never waited for
  *             by a CPU holding pmm_lock).
  *   pmm_lock  rank 3, the PMM's: its free lists, a leaf.  mm/'s own xchg
  *             spinlock.

@@ -42,8 +42,9 @@
  *   1. a CPU's cache lock (slab_priv.h: an xchg spinlock, interrupts off):
  *      its owner takes it on every fast-path call; a drain, a check or the
  *      statistics take every CPU's (mag_lock_all), in CPU order;
- *   2. the memory manager's lock (lock.c: the heap, the slabs, the VMM, the
- *      PMM), taken inside 1 to fill or flush a magazine.
+ *   2. mm_lock (the heap, the slabs' shared path), taken inside 1 to fill or
+ *      flush a magazine; the locks below it (vmm_lock, the PMM's) are the
+ *      order mm/lock.c writes down.
  *
  * Nothing that holds 2 waits for a 1: the PMM's reclaim and the metadata
  * trim only try the cache locks and leave a busy CPU alone
@@ -54,9 +55,11 @@
  *
  * The fast path (magazine.h) is inline in kmalloc.c's and kmem_cache.c's
  * public functions; this file holds its cold halves (a fill, a flush) and
- * mag_lock_all.  Owns no state (the magazines are slab.c's, in
- * slab_all.cpu).  Calls slab.c, lock.c; the inline path reads
- * heap_region.c's heap_quick and slab.c's slab_all, and calls the glue.
+ * mag_lock_all.  Owns no state (the magazines are slab_core.c's, in
+ * slab_all.cpu).  Calls slab.c (slab_mag_fill), slab_core.c (slab_mag_flush,
+ * the cache and descriptor checks), heap_block.c (the name for the reports),
+ * lock.c; the inline path reads heap_region.c's heap_quick and slab_core.c's
+ * slab_all, and calls the glue.
  */
 #include "magazine.h"
 

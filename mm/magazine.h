@@ -1,8 +1,9 @@
 /*
  * magazine.h - the per-CPU caches' fast path (magazine.c), for kmalloc.c and
- * kmem_cache.c.  Each function takes no lock of the memory manager's in the
- * common case; NULL or 0 means "take the shared path" (which reports, if
- * there is anything to report): never an error by itself.
+ * kmem_cache.c (heap_stats.c takes mag_lock_all from it).  Each function
+ * takes no shared lock of mm/'s in the common case (only its CPU's cache
+ * lock); NULL or 0 means "take the shared path" (which reports, if there is
+ * anything to report): never an error by itself.
  */
 #ifndef MM_MAGAZINE_H
 #define MM_MAGAZINE_H

@@ -32,8 +32,10 @@
  * Every refusal is one line (mm_report) naming the public function, and
  * leaves an empty PMM: it hands out nothing and writes nowhere.
  *
- * Calls pmm.c (pmm_run_release), log.c and string.c.  Each public function
- * takes mm/'s lock (mm/lock.c) once.
+ * Calls pmm.c (pmm_run_release), pmm_node.c (the nodes applied to a new
+ * array), pmm_pcp.c (the CPUs' lists reset), lock.c, log.c and string.c.
+ * Each public function takes pmm_lock (mm/lock.c) once; an init takes every
+ * CPU's list lock before it.
  */
 #include "lock.h"
 #include "log.h"

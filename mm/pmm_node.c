@@ -38,8 +38,9 @@
  * No registration: nodes is 0, every byte node 0, one set of lists, the PMM
  * as it was before nodes.
  *
- * Calls pmm.c (pmm_run_release), log.c.  Each public function takes mm/'s
- * lock once.
+ * Calls pmm.c (pmm_run_release, the lists), pmm_pcp.c (the CPUs' lists
+ * drained and counted), lock.c, log.c, string.c.  Each public function takes
+ * pmm_lock once; a registration takes every CPU's list lock before it.
  */
 #include "lock.h"
 #include "log.h"

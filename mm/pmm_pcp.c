@@ -6,6 +6,11 @@
  * from or released onto the buddy lists: pmm_block_take, pmm_block_release),
  * lock.c and string.c; pmm_alloc.c (the public entries), pmm_stats.c,
  * pmm_node.c and pmm_init.c call it.
+ *
+ * Locking: each CPU's list has its own lock, below vmm_lock and above
+ * pmm_lock (pmm_pcp_lock_all takes every one, in CPU order); pmm_lock is
+ * taken inside a list's lock to move blocks, and a CPU holding pmm_lock only
+ * tries a list's lock, never waits for it.
  */
 #include "pmm_priv.h"
 #include "lock.h"

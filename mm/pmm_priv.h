@@ -1,8 +1,9 @@
 /*
  * pmm_priv.h - what pmm.c (the buddy allocator: lists, take, free, owners),
  * pmm_pcp.c (the per-CPU lists), pmm_alloc.c (the public entries), pmm_init.c (the map, the stages:
- * init, pmm_add_range, pmm_set_reachable) and pmm_stats.c (pmm_get_stats, pmm_page_state, pmm_dump,
- * pmm_check) share; nothing else includes it.  The layout of the metadata: pmm.c.
+ * init, pmm_add_range, pmm_set_reachable), pmm_node.c (the NUMA nodes) and pmm_stats.c
+ * (pmm_get_stats, pmm_page_state, pmm_dump, pmm_check) share; no other mm/ file includes it (two
+ * host tests do, to forge a CPU's list).  The layout of the metadata: pmm.c.
  */
 #ifndef MM_PMM_PRIV_H
 #define MM_PMM_PRIV_H

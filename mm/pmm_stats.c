@@ -6,7 +6,10 @@
  * counters, the reachable limit, the added ranges).
  *
  * Reads pmm_data (pmm_priv.h), changes nothing.  Calls pmm.c
- * (pmm_owner_name), log.c.  Each public function takes the glue lock.
+ * (pmm_owner_name), pmm_pcp.c (the CPUs' lists counted), lock.c, log.c,
+ * string.c.  Each public function takes pmm_lock, with every CPU's list lock
+ * before it where the lists are counted; pmm_check takes vmm_lock first (a
+ * shootdown's held pages are its holder's).
  */
 #include "pmm_priv.h"
 #include "lock.h"

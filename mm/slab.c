@@ -101,8 +101,8 @@
  * (the page's node, heap_rehome), the PMM (nodes and their distances),
  * debug.c, log.c, string.c.
  *
- * Locking: the glue lock, held by every caller (kmem_cache.c's public
- * functions, kmalloc.c, heap_init.c take it).
+ * Locking: mm_lock, held by every caller (kmem_cache.c's public functions,
+ * kmalloc.c, magazine.c's fill, heap_init.c take it).
  */
 #include "log.h"
 #include "pmm.h"

@@ -11,7 +11,8 @@
  * Owns slab_all (the cache table, the per-CPU caches' state) and the early
  * heap's descriptors.  Calls: heap_alloc.c (a slab page back, a quarantined
  * block released), heap_region.c (the slab-page bitmap), blockmap.c
- * (metadata pages), kmap.c (unmapping them), debug.c, log.c, string.c; and
+ * (metadata pages), kmap.c (unmapping them), pmm_node.c (the topology's
+ * generation), debug.c, lock.c (is mm_lock held?), log.c, string.c; and
  * nothing of slab.c, kmem_cache.c or magazine.c, which call it.
  *
  * Locking: as slab.c (mm_lock held by every caller; the per-CPU caches'

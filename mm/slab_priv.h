@@ -1,10 +1,11 @@
 /*
  * slab_priv.h - what slab_core.c (the slabs: descriptors, lists, objects),
  * slab.c (new slabs, nodes, the size classes) and kmem_cache.c (the public kmem_cache_* functions,
- * the slab check) share, and magazine.h for its inline fast path; nothing else includes it.  Theory
- * of operation: slab.c.
+ * the slab check) share, and magazine.h for its inline fast path (so kmalloc.c, magazine.c and
+ * heap_stats.c see it through magazine.h); no other mm/ file includes it (two host tests do).
+ * Theory of operation: slab.c.
  *
- * Every function here expects the glue lock held.
+ * Every function here expects mm_lock held.
  */
 #ifndef MM_SLAB_PRIV_H
 #define MM_SLAB_PRIV_H

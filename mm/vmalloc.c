@@ -14,10 +14,11 @@
  * Spans never share a guard page, so every guard page belongs to exactly one
  * allocation and a fault there names it.  The pages come from the PMM one at
  * a time, as vmalloc's (PMM_OWNER_VMALLOC, a kernel stack's PMM_OWNER_KSTACK:
- * nobody else may free them), and are mapped with vmm_vmalloc_map (vmm_map
- * refuses the range to everyone else); vfree unmaps them, which gives them
- * back to the PMM.  Under memory pressure the PMM runs its reclaim hooks
- * (the heap's empty slabs and free tail) before it says no.
+ * nobody else may free them), and are mapped through kmap.c (kmap_alloc_run
+ * -> glue_kmap: our VMM refuses the range to vmm_map); vfree unmaps them
+ * (kmap_unmap_run: one TLB shootdown), which gives them back to the PMM.
+ * Under memory pressure the PMM runs its reclaim hooks (the heap's empty
+ * slabs and free tail) before it says no.
  *
  * The records live in a fixed, address-ordered table (live[]): vmalloc
  * never calls kmalloc, so it works whatever state the heap is in, and a
@@ -36,8 +37,12 @@
  * nothing.  Running out (range, table, physical pages) prints one line,
  * unwinds what was done and returns NULL.
  *
- * Locking: mm/'s lock (mm/lock.c) around each public call; the VMM and the
- * PMM take it again inside (counted by mm/lock.c).
+ * Owns live[], freed[] and the range's cursor.  Calls kmap.c (the pages),
+ * describe.c (its describer registered), the PMM (pmm.c's owners, pmm_node.c,
+ * pmm_stats.c's page states), lock.c, log.c, string.c.
+ *
+ * Locking: mm_lock (mm/lock.c) around each public call; kmap.c takes
+ * vmm_lock inside it, the PMM pmm_lock.
  */
 #include "kmap.h"
 #include "vmalloc.h"

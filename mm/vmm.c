@@ -14,12 +14,14 @@
  * that is O(1).  The PMM knows them as ours (PMM_OWNER_TABLE, the directory
  * PMM_OWNER_DIRECTORY) and refuses anyone else's free of them.  The fixed mappings made by vmm_init
  * (identity of low memory, direct map) cannot be changed through vmm_map/vmm_unmap_page: an unmap
- * there would free pages the kernel itself lives in.  Two ranges have an owner who alone maps
+ * there would free pages the kernel itself lives in.  Three ranges have an owner who alone maps
  * there: the kernel heap (vmm_heap_map/unmap), vmalloc (vmm_vmalloc_map/unmap) and the allocators'
  * metadata window (vmm_meta_map/unmap); vmm_map and vmm_unmap_page refuse them, so nobody pulls a
  * page out from under kmalloc, a vmalloc allocation or a slab. An owner's unmap frees the page as
  * that owner's (PMM_OWNER_HEAP, _META, _VMALLOC or _KSTACK); vmm_unmap_page frees only a plain
- * caller's page (PMM_OWNER_CALLER) and leaves any other owner's page to its owner.
+ * caller's page (PMM_OWNER_CALLER) and leaves any other owner's page to its owner.  mm/kmap.c
+ * reaches those three through glue_kmap/glue_kunmap, which this file implements (the range
+ * chooses the owner).
  *
  * TLB shootdown: an unmap clears the entry (this CPU's TLB flushed by
  * glue_mapping_changed), holds the page, and a table it empties, in the PMM
@@ -35,8 +37,9 @@
  *
  * This file: map, unmap, translate, init; what the VMM reports (stats,
  * describe, dump, check) is vmm_stats.c's, what both share vmm_priv.h.
- * Calls pmm.c and pmm_stats.c (table pages, the totals), log.c, string.c;
- * nothing above it: a layer that wants its addresses described in a fault
+ * Calls the PMM (pmm.c, pmm_alloc.c, pmm_node.c: table pages, owners, the
+ * held chain; pmm_stats.c: the totals), lock.c, log.c, string.c; nothing
+ * above it: a layer that wants its addresses described in a fault
  * registers a describer (vmm_register_describer).
  *
  * Locking: the VMM's own lock, vmm_lock (mm/lock.c), taken once per public

@@ -10,7 +10,7 @@
  *                stored copy's handle, or "zero page"); the VMM counts it as an
  *                entry in use, so its table stays;
  *   0            only while the area is being made or freed.
- * All run with mm/'s lock held (they take it again: counted).
+ * All run with mm_lock held (zswap's); each takes vmm_lock (mm/lock.c) itself.
  */
 #ifndef MM_VMM_SWAP_H
 #define MM_VMM_SWAP_H

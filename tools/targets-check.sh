@@ -4,6 +4,9 @@
 #   - every target make help names exists: a rule in make's database, and make -n TARGET
 #     succeeds (not for test: its recipe runs the suites even under -n); test-NAME for
 #     each suite in $TEST_SUITES the same way;
+#   - the reverse: every .PHONY target (Makefile and mk/*.mk, from make's database) is
+#     named by make help, or is in the script's short list of internal targets; a
+#     self-test plants a missing help line and an extra .PHONY target and expects both;
 #   - make debug under gdb -batch: continue stops at the breakpoint on kernel_main, and
 #     QEMU is gone afterwards, both when gdb kills it and when gdb only detaches.
 # Totals in build/results/targets.
@@ -68,6 +71,40 @@ for t in $targets; do
     fi
 done
 [ "$n" -ge 10 ] || fail "only $n targets found in make help (expected the header's list)"
+
+echo "== targets: every .PHONY target is in make help"
+# Targets a user is not meant to type: none today.  A .PHONY target that only other rules
+# use goes here, with a comment saying why make help leaves it out.
+internal_targets=""
+# the .PHONY targets of make's database ($2) that the help text ($1) does not name
+# ("make test-NAME" names test-SUITE for every suite in $TEST_SUITES)
+unlisted() {
+    named=" $(sed -n 's/^  make \([a-z][a-z0-9-]*\)  .*/\1/p' "$1" | tr '\n' ' ')"
+    for s in $TEST_SUITES; do named="$named test-$s "; done
+    for t in $(sed -n 's/^\.PHONY: //p' "$2"); do
+        case "$named $internal_targets " in *" $t "*) ;; *) echo "$t" ;; esac
+    done
+}
+phony=$(sed -n 's/^\.PHONY: //p' "$dir/db.out" | wc -w)
+unlisted "$dir/help.out" "$dir/db.out" >"$dir/unlisted.out"
+if [ "$phony" -lt 10 ]; then
+    fail "only $phony .PHONY targets in make's database"
+elif [ -s "$dir/unlisted.out" ]; then
+    fail ".PHONY targets make help does not name (add them to the Makefile's header):"
+    show "$dir/unlisted.out"
+else
+    pass "all $phony .PHONY targets are in make help"
+fi
+# the check itself: a help line taken out, and a .PHONY target added, are both found
+grep -v '^  make bench-zswap  ' "$dir/help.out" >"$dir/help-planted.out"
+sed 's/^\(\.PHONY: .*\)$/\1 planted-target/' "$dir/db.out" >"$dir/db-planted.out"
+unlisted "$dir/help-planted.out" "$dir/db-planted.out" >"$dir/unlisted-planted.out"
+if [ "$(sort "$dir/unlisted-planted.out" | tr '\n' ' ')" = "bench-zswap planted-target " ]; then
+    pass "self-test: a help line removed (bench-zswap) and a .PHONY target added are both found"
+else
+    fail "self-test: the planted bench-zswap and planted-target were not both found:"
+    show "$dir/unlisted-planted.out"
+fi
 
 # make debug, gdb in batch mode; $1 names the case, $2 is gdb's last command
 debug_case() {

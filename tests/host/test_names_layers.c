@@ -11,14 +11,19 @@
  * afterwards (for a damaged state: once the test has undone its damage, the
  * call having changed nothing).  Calls whose documentation promises no
  * report (a NULL free, a query about a wild address, vmalloc(0)) are checked
- * to make none.
+ * to make none.  The calls issues 11-14 added are here too: the _node calls
+ * and pmm_set_nodes, the per-CPU caches' count, the compressed store
+ * (zstore_*), compressible areas and zswap.
  */
 #include "harness.h"
 #include "log.h"
+#include "lz4.h"
 #include "pmm.h"
 #include "slab.h"
 #include "vmalloc.h"
 #include "vmm.h"
+#include "zstore.h"
+#include "zswap.h"
 
 #define MB        (1024u * 1024u)
 #define RAM       (16 * MB)
@@ -608,6 +613,20 @@ static void test_kstack_free_bad_tops(void **state)
     QUIET(vfree(v));
 }
 
+/* alloc (named fn) of 0 bytes: NULL, nothing printed; of the whole range: NULL, fn's one line */
+static void sizes_as_vmalloc(void *(*alloc)(size_t), const char *fn)
+{
+    char head[64];
+    snprintf(head, sizeof(head), "%s: ", fn);
+    host_console_clear();
+    QUIET(assert_null(alloc(0)));
+    assert_string_equal(host_console_text(), "");
+    QUIET(assert_null(alloc((size_t)VMALLOC_END - VMALLOC_START)));
+    assert_true(strncmp(host_console_text(), head, strlen(head)) == 0);
+    assert_true(host_console_has("larger than the whole vmalloc range"));
+    host_console_clear();
+}
+
 /*
  * vmalloc(0) is NULL without a word (as kmalloc(0)); sizes beyond the range
  * fail with the one line vmalloc.h promises (running out is not a caller
@@ -616,13 +635,7 @@ static void test_kstack_free_bad_tops(void **state)
  */
 static void test_vmalloc_sizes(void **state)
 {
-    host_console_clear();
-    QUIET(assert_null(vmalloc(0)));
-    assert_string_equal(host_console_text(), "");
-    QUIET(assert_null(vmalloc((size_t)VMALLOC_END - VMALLOC_START)));
-    assert_true(strncmp(host_console_text(), "vmalloc: ", 9) == 0);
-    assert_true(host_console_has("larger than the whole vmalloc range"));
-    host_console_clear();
+    sizes_as_vmalloc((vmalloc), "vmalloc");
     QUIET(assert_int_equal(kstack_alloc((size_t)-1), 0));
     assert_true(strncmp(host_console_text(), "kstack_alloc: ", 14) == 0);
     NAMED(vmalloc_get_stats(NULL), "vmalloc_get_stats", "NULL stats pointer");
@@ -814,6 +827,241 @@ static void test_cache_bad_caches(void **state)
     check_every_layer();
 }
 
+/* ---- the public functions of issues 11-14: nodes, per-CPU caches, the compressed store ---- */
+
+/* fresh, with an empty store and no compressible area (the heap under them starts again) */
+static int fresh_store(void **state)
+{
+    zswap_reset();
+    zstore_reset();
+    fresh(state);
+    assert_int_equal(zstore_check(), 0);
+    assert_int_equal(zswap_check(), 0);
+    return 0;
+}
+
+/*
+ * The _node calls on one node, given a node that does not exist (1, 7 | strict,
+ * -2): pmm_alloc_page_node, pmm_alloc_pages_node, pmm_alloc_owner_node,
+ * pmm_get_node_stats, kmalloc_node, kmem_cache_alloc_node,
+ * kmem_cache_node_stats, vmalloc_node.  Expect one line each naming the call,
+ * NULL / 0 / -1, nothing allocated.  kmem_cache_cpu_objects of a CPU without a
+ * cache (-1, past MM_MAX_CPUS) is documented 0, and says nothing.
+ */
+static void test_node_calls_bad_nodes(void **state)
+{
+    kmem_cache_t *c = kmem_cache_create("nodes", 40, 0, NULL);
+    assert_non_null(c);
+    uint32_t free0 = free_pages();
+    pmm_node_stats_t ns;
+    uint32_t slabs, objects;
+    assert_int_equal(pmm_node_count(), 1);
+
+    NAMED(assert_int_equal(pmm_alloc_page_node(1), 0), "pmm_alloc_page_node",
+          "node 1: no such node");
+    NAMED(assert_int_equal(pmm_alloc_page_node(-2), 0), "pmm_alloc_page_node",
+          "node -2: no such node");
+    NAMED(assert_int_equal(pmm_alloc_pages_node(7 | PMM_NODE_STRICT, 2, 0), 0),
+          "pmm_alloc_pages_node", "no such node");
+    NAMED(assert_int_equal(pmm_alloc_owner_node(1, 0, PMM_OWNER_CALLER, 1), 0),
+          "pmm_alloc_owner_node", "node 1: no such node");
+    NAMED(assert_int_equal(pmm_get_node_stats(1, &ns), -1), "pmm_get_node_stats", "node 1: ");
+    NAMED(assert_int_equal(pmm_get_node_stats(0, NULL), -1), "pmm_get_node_stats", "node 0: ");
+    assert_int_equal(free_pages(), free0);
+
+    NAMED(assert_null(kmalloc_node(16, 1)), "kmalloc_node", "node 1: no such node");
+    NAMED(assert_null(kmalloc_node(3 * PAGE_SIZE, -2)), "kmalloc_node", "node -2: no such node");
+    NAMED(assert_null(kmem_cache_alloc_node(c, 1 | PMM_NODE_STRICT)), "kmem_cache_alloc_node",
+          "no such node");
+    NAMED_PTR(assert_null(kmem_cache_alloc_node(NULL, 0)), "kmem_cache_alloc_node", NULL,
+              "not a cache");
+    NAMED(assert_int_equal(kmem_cache_node_stats(c, 1, &slabs, &objects), -1),
+          "kmem_cache_node_stats", "node 1: no such node");
+    NAMED(assert_int_equal(kmem_cache_node_stats(c, 0, NULL, &objects), -1),
+          "kmem_cache_node_stats", "NULL slabs or objects pointer");
+    NAMED_PTR(assert_int_equal(kmem_cache_node_stats(NULL, 0, &slabs, &objects), -1),
+              "kmem_cache_node_stats", NULL, "not a cache");
+    NAMED(assert_null(vmalloc_node(PAGE_SIZE, 1)), "vmalloc_node", "on node 1: no such node");
+    assert_int_equal(free_pages(), free0);
+
+    QUIET(assert_int_equal(kmem_cache_cpu_objects(-1), 0));
+    QUIET(assert_int_equal(kmem_cache_cpu_objects(MM_MAX_CPUS + 100), 0));
+    QUIET(assert_int_equal(pmm_page_node(0xFFFFF000u), -1));
+    QUIET(assert_int_equal(kmem_cache_node_stats(c, 0, &slabs, &objects), 0));
+    QUIET(assert_int_equal(kmem_cache_destroy(c), 0));
+}
+
+/*
+ * pmm_set_nodes given tables that lie: no nodes, too many, a range of a node
+ * that does not exist, an empty range, one above 4 GB, two overlapping, a CPU
+ * on no node, a distance that is not 10 to itself, NULL tables with counts.
+ * Expect one line each naming pmm_set_nodes, -1, and the topology as it was
+ * (one node, the same generation).
+ */
+static void test_pmm_set_nodes_lying_tables(void **state)
+{
+    uint32_t gen0 = pmm_nodes_generation();
+    const pmm_node_range_t halves[] = {{0, 8 * MB, 0}, {8 * MB, RAM, 1}};
+    const pmm_node_range_t node2[] = {{0, 8 * MB, 0}, {8 * MB, RAM, 2}};
+    const pmm_node_range_t empty[] = {{0, 8 * MB, 0}, {8 * MB, 8 * MB, 1}};
+    const pmm_node_range_t high[] = {{0, 8 * MB, 0}, {8 * MB, 0x100001000ull, 1}};
+    const pmm_node_range_t overlap[] = {{0, 9 * MB, 0}, {8 * MB, RAM, 1}};
+    const uint8_t cpus_bad[] = {0, 3};
+    const uint8_t dist_bad[] = {20, 20, 20, 10};
+    const char *why = "refused, the nodes stay as they were";
+
+    NAMED(assert_int_equal(pmm_set_nodes(0, NULL, 0, NULL, 0, NULL), -1), "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(PMM_MAX_NODES + 1, NULL, 0, NULL, 0, NULL), -1),
+          "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, node2, 2, NULL, 0, NULL), -1), "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, empty, 2, NULL, 0, NULL), -1), "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, high, 2, NULL, 0, NULL), -1), "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, overlap, 2, NULL, 0, NULL), -1), "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, halves, 2, cpus_bad, 2, NULL), -1), "pmm_set_nodes",
+          why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, halves, 2, NULL, 0, dist_bad), -1), "pmm_set_nodes",
+          why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, NULL, 2, NULL, 0, NULL), -1), "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, halves, 2, NULL, 3, NULL), -1), "pmm_set_nodes", why);
+    NAMED(assert_int_equal(pmm_set_nodes(2, halves, PMM_MAX_NODE_RANGES + 1, NULL, 0, NULL), -1),
+          "pmm_set_nodes", why);
+    assert_int_equal(pmm_node_count(), 1);
+    assert_int_equal(pmm_nodes_generation(), gen0);
+}
+
+/* the store's own checker too, after the layers' */
+static void store_checked(void)
+{
+    assert_int_equal(zstore_check(), 0);
+    assert_int_equal(zswap_check(), 0);
+}
+
+/*
+ * zstore_put of NULL and of a misaligned page; zstore_get and zstore_free of
+ * handles that are none (0, a wild one), freed (a double free: its handle is
+ * stale), and into NULL;
+ * zstore_get_stats(NULL).  Expect one line each naming the call, 0 / -1, the
+ * store unchanged (zstore_check at 0).  zstore_set_limit has no bad value:
+ * a limit of 1 byte makes a put fail without a report (counted, documented).
+ */
+static void test_zstore_bad_calls(void **state)
+{
+    static uint32_t page[PAGE_SIZE / 4], back[PAGE_SIZE / 4 + 1];
+    for (uint32_t i = 0; i < PAGE_SIZE / 4; i++)
+        page[i] = i * 2654435761u;
+    NAMED(assert_int_equal(zstore_put(NULL), 0), "zstore_put", "no page (NULL)");
+    NAMED(assert_int_equal(zstore_put((char *)back + 1), 0), "zstore_put",
+          "not aligned to 4 bytes");
+    store_checked();
+
+    uint32_t h = zstore_put(page);
+    assert_int_not_equal(h, 0);
+    NAMED(assert_int_equal(zstore_get(h, NULL), -1), "zstore_get", "no page (NULL)");
+    NAMED(assert_int_equal(zstore_get(0, back), -1), "zstore_get", "not a handle of the store");
+    NAMED(assert_int_equal(zstore_get(0x7FFFFFFFu, back), -1), "zstore_get",
+          "not a handle of the store");
+    NAMED(assert_int_equal(zstore_free(0x80000000u | h), -1), "zstore_free",
+          "not a handle of the store");
+    NAMED(assert_int_equal(zstore_free(0), -1), "zstore_free", "not a handle of the store");
+    QUIET(assert_int_equal(zstore_get(h, back), 0));
+    assert_memory_equal(page, back, PAGE_SIZE);
+    QUIET(assert_int_equal(zstore_free(h), 0));
+    /* a free moves the entry's generation on: the second free's handle is stale */
+    NAMED(assert_int_equal(zstore_free(h), -1), "zstore_free", "stale handle (its page was freed)");
+    NAMED(assert_int_equal(zstore_get(h, back), -1), "zstore_get", "stale handle");
+    NAMED(zstore_get_stats(NULL), "zstore_get_stats", "no buffer (NULL)");
+    store_checked();
+
+    zstore_stats_t st;
+    QUIET(zstore_set_limit(1));
+    QUIET(assert_int_equal(zstore_put(page), 0));
+    zstore_get_stats(&st);
+    assert_int_equal(st.refused_limit, 1);
+    QUIET(zstore_set_limit(0));
+    QUIET(assert_int_equal(zstore_live(h), 0));
+    store_checked();
+}
+
+/*
+ * zstore_set_codec: NULL is lz4 (0, no report); a codec whose work memory the
+ * store has no room for, and another codec while pages are stored with lz4,
+ * are refused in one line naming zstore_set_codec (-1), the codec unchanged.
+ */
+static void test_zstore_set_codec_refusals(void **state)
+{
+    static uint32_t page[PAGE_SIZE / 4], back[PAGE_SIZE / 4];
+    for (uint32_t i = 0; i < PAGE_SIZE / 4; i++)
+        page[i] = i / 8; /* compressible, not one repeated word */
+    mm_codec_t big = lz4_codec, other = lz4_codec;
+    big.name = "big";
+    big.work_size = ZSTORE_WORK_MAX + 1;
+    other.name = "other";
+
+    QUIET(assert_int_equal(zstore_set_codec(NULL), 0));
+    NAMED(assert_int_equal(zstore_set_codec(&big), -1), "zstore_set_codec", "bytes of work memory");
+    uint32_t h = zstore_put(page);
+    assert_int_not_equal(h, 0);
+    NAMED(assert_int_equal(zstore_set_codec(&other), -1), "zstore_set_codec",
+          "stored compressed with 'lz4': not changed");
+    QUIET(assert_int_equal(zstore_get(h, back), 0));
+    assert_memory_equal(page, back, PAGE_SIZE);
+    QUIET(assert_int_equal(zstore_free(h), 0));
+    store_checked();
+}
+
+/*
+ * vmalloc_compressible as vmalloc: 0 is NULL without a word, a size beyond the
+ * range is NULL with vmalloc's one out-of-memory line naming the call (running
+ * out is no caller bug: no report).  vfree of a compressible area's interior
+ * pointer, or its guard page: one line naming vfree, the area kept.
+ * zswap_reclaim has no bad argument (0, or more pages than there are: what it
+ * freed), zswap_fault of an address that is no area's is 0, both silent;
+ * zswap_get_stats(NULL) is reported.
+ */
+static void test_compressible_areas(void **state)
+{
+    sizes_as_vmalloc(vmalloc_compressible, "vmalloc_compressible");
+    store_checked();
+
+    char *a = vmalloc_compressible(4 * PAGE_SIZE);
+    assert_non_null(a);
+    vaddr_t b = vvirt(a);
+    NAMED_AT(vfree(a + PAGE_SIZE), "vfree", b + PAGE_SIZE, "interior pointer");
+    NAMED_AT(vfree(a + 8), "vfree", b + 8, "interior pointer, 8 bytes into");
+    NAMED_AT(vfree(host_virt_ptr(b - PAGE_SIZE)), "vfree", b - PAGE_SIZE,
+             "in the guard page below");
+    store_checked();
+    zswap_stats_t zs;
+    zswap_get_stats(&zs);
+    assert_int_equal(zs.areas, 1);
+    assert_int_equal(zs.zero, 4);
+
+    QUIET(assert_int_equal(zswap_reclaim(0), 0));
+    QUIET(assert_int_equal(zswap_reclaim(0xFFFFFFFFu), 0)); /* nothing present */
+    QUIET(assert_int_equal(zswap_fault(0x1000, 2), 0));
+    QUIET(assert_int_equal(zswap_fault(VM_QUIET, 2), 0));
+    NAMED(zswap_get_stats(NULL), "zswap_get_stats", "NULL stats pointer");
+    QUIET(vfree(a));
+    NAMED_AT(vfree(a), "vfree", b, "double free of compressible area");
+    zswap_get_stats(&zs);
+    assert_int_equal(zs.areas, 0);
+    store_checked();
+}
+
+/*
+ * The PMM's reclaim hold released without being held: one line naming
+ * pmm_reclaim_hold; pmm_drain_cpu_lists and zswap_set_watermarks take
+ * anything and say nothing.
+ */
+static void test_pmm_hold_and_drain(void **state)
+{
+    NAMED(pmm_reclaim_hold(0), "pmm_reclaim_hold", "released, but not held");
+    QUIET(pmm_reclaim_hold(1));
+    QUIET(pmm_reclaim_hold(0));
+    QUIET(pmm_drain_cpu_lists());
+    QUIET(zswap_set_watermarks(0, 0));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh)
@@ -836,6 +1084,12 @@ int main(void)
         T(test_cache_create_bad_arguments),
         T(test_cache_free_bad_pointers),
         T(test_cache_bad_caches),
+        T(test_node_calls_bad_nodes),
+        T(test_pmm_set_nodes_lying_tables),
+        cmocka_unit_test_setup(test_zstore_bad_calls, fresh_store),
+        cmocka_unit_test_setup(test_zstore_set_codec_refusals, fresh_store),
+        cmocka_unit_test_setup(test_compressible_areas, fresh_store),
+        T(test_pmm_hold_and_drain),
     };
     return cmocka_run_group_tests_name("names_layers", tests, NULL, NULL);
 }
