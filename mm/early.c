@@ -26,41 +26,9 @@
 #include "log.h"
 #include "memory.h"
 #include "pmm.h"
+#include "range.h"
 
 #define EARLY_HEAP_END ((uint64_t)HEAP_START + INITIAL_HEAP_SIZE)
-
-/* The first address after r, saturating: a lying length never wraps to a small end. */
-static uint64_t range_end(const pmm_range_t *r)
-{
-    return r->length > UINT64_MAX - r->base ? UINT64_MAX : r->base + r->length;
-}
-
-static int range_is_ram(const pmm_range_t *r)
-{
-    return r->type == PMM_RANGE_AVAILABLE && r->length > 0;
-}
-
-/*
- * The first address of [HEAP_START, end) that no RAM range covers, or
- * EARLY_HEAP_END.  Each step jumps to the furthest end of a RAM range that
- * holds the cursor, so n ranges need at most n steps, whatever their order.
- */
-static uint64_t first_address_not_ram(const pmm_range_t *map, int count)
-{
-    uint64_t at = HEAP_START;
-
-    while (at < EARLY_HEAP_END) {
-        uint64_t reach = at;
-        for (int i = 0; i < count; i++) {
-            if (range_is_ram(&map[i]) && map[i].base <= at && range_end(&map[i]) > reach)
-                reach = range_end(&map[i]);
-        }
-        if (reach == at)
-            break;
-        at = reach;
-    }
-    return at;
-}
 
 /* Say why [at, ...) is not RAM: a hole with RAM above it, or the end of RAM. */
 static void report_not_ram(const pmm_range_t *map, int count, uint64_t at)
@@ -100,7 +68,7 @@ int memory_init_map(const pmm_range_t *map, int count)
         return -1;
     }
 
-    uint64_t at = first_address_not_ram(map, count);
+    uint64_t at = range_first_not_ram(map, count, HEAP_START, EARLY_HEAP_END);
     if (at < EARLY_HEAP_END) {
         report_not_ram(map, count, at);
         return -1;

@@ -133,10 +133,7 @@ static glue_irqflags_t own_lock(own_spin_t *l, int *holder, int cpu, glue_irqfla
         l->depth++;
         return flags;
     }
-    while (__atomic_exchange_n(&l->word, 1u, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(&l->word, __ATOMIC_RELAXED))
-            glue_cpu_relax(); /* the kernel answers shootdown requests here */
-    }
+    mm_spin_lock(&l->word);
     __atomic_store_n(holder, cpu, __ATOMIC_RELAXED);
     l->depth = 1;
     return flags;
@@ -148,7 +145,7 @@ static void own_unlock(own_spin_t *l, int *holder, glue_irqflags_t flags, const 
         glue_panic(not_held);
     if (--l->depth == 0) {
         __atomic_store_n(holder, NO_CPU, __ATOMIC_RELAXED);
-        __atomic_store_n(&l->word, 0u, __ATOMIC_RELEASE);
+        mm_spin_unlock(&l->word);
     }
     glue_irq_restore(flags);
 }

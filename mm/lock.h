@@ -16,6 +16,31 @@
 
 #include "glue.h"
 
+/*
+ * mm/'s one spinlock word (0 free, 1 taken), under the VMM's and the PMM's
+ * locks, the per-CPU caches' and lists' locks and the report lock: an xchg,
+ * then reads until it looks free (no bus traffic while it spins), with the
+ * glue's pause hint (where the kernel answers shootdown requests).  No
+ * nesting and no owner: the callers keep those.
+ */
+static inline void mm_spin_lock(uint32_t *w)
+{
+    while (__atomic_exchange_n(w, 1u, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(w, __ATOMIC_RELAXED))
+            glue_cpu_relax();
+    }
+}
+
+static inline int mm_spin_trylock(uint32_t *w)
+{
+    return __atomic_exchange_n(w, 1u, __ATOMIC_ACQUIRE) == 0;
+}
+
+static inline void mm_spin_unlock(uint32_t *w)
+{
+    __atomic_store_n(w, 0u, __ATOMIC_RELEASE);
+}
+
 /* Interrupts off on this CPU, then the lock (or one more level of it). */
 glue_irqflags_t mm_lock(void);
 /* One level off; the outermost releases the glue's spinlock; interrupts as they were. */

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 
 #include "glue.h"
+#include "lock.h"
 #include "log.h"
 #include "memory.h"
 
@@ -35,16 +36,13 @@ static uint32_t out_lock;     /* 0 free, 1 taken: xchg */
 static glue_irqflags_t out_take(void)
 {
     glue_irqflags_t flags = glue_irq_save();
-    while (__atomic_exchange_n(&out_lock, 1u, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(&out_lock, __ATOMIC_RELAXED))
-            glue_cpu_relax();
-    }
+    mm_spin_lock(&out_lock);
     return flags;
 }
 
 static void out_give(glue_irqflags_t flags)
 {
-    __atomic_store_n(&out_lock, 0u, __ATOMIC_RELEASE);
+    mm_spin_unlock(&out_lock);
     glue_irq_restore(flags);
 }
 

@@ -40,21 +40,11 @@
 #include "lock.h"
 #include "log.h"
 #include "pmm_priv.h"
-
-/* base + length, saturating: a map entry whose end wraps past 2^64 ends at 2^64 - 1 */
-static uint64_t range_end(const pmm_range_t *r)
-{
-    return r->length > UINT64_MAX - r->base ? UINT64_MAX : r->base + r->length;
-}
+#include "range.h"
 
 static int overlaps(uint64_t a, uint64_t a_end, uint64_t b, uint64_t b_end)
 {
     return a < b_end && b < a_end;
-}
-
-static int is_ram(const pmm_range_t *r)
-{
-    return r->type == PMM_RANGE_AVAILABLE && r->length > 0;
 }
 
 static void mark(uint64_t base, uint64_t end, int from, int to)
@@ -116,22 +106,6 @@ static uint64_t metadata_place(const pmm_range_t *map, int count, uint64_t bytes
         }
     }
     return best;
-}
-
-/* The first byte of [a, a_end) that no RAM range covers, or a_end.  Any order, overlaps. */
-static uint64_t first_not_ram(const pmm_range_t *map, int count, uint64_t a, uint64_t a_end)
-{
-    while (a < a_end) {
-        uint64_t reach = a;
-        for (int i = 0; i < count; i++) {
-            if (is_ram(&map[i]) && map[i].base <= a && range_end(&map[i]) > reach)
-                reach = range_end(&map[i]);
-        }
-        if (reach == a)
-            return a;
-        a = reach;
-    }
-    return a_end;
 }
 
 /*
@@ -213,7 +187,7 @@ static const char *meta_problem(const pmm_range_t *map, int count, const pmm_lay
             return why;
         }
     }
-    uint64_t hole = first_not_ram(map, count, base, end);
+    uint64_t hole = range_first_not_ram(map, count, base, end);
     if (hole < end) {
         mm_snprintf(why, size, "%s is not RAM", mm_hex64(a, sizeof(a), hole));
         return why;
@@ -295,7 +269,7 @@ static int init_locked(const pmm_range_t *map, int count, const pmm_layout_t *l)
             pmm_data.list[n][k] = PFN_NONE; /* empty lists, also if the map is refused below */
     for (int i = 0; i < count; i++) {
         uint64_t end = range_end(&map[i]);
-        if (!is_ram(&map[i]))
+        if (!range_is_ram(&map[i]))
             continue;
         if (map[i].base >= FOUR_GB) {
             mm_printf("pmm: ignoring RAM at 0x%lx%08lx (+0x%lx%08lx): above 4 GB\n",

@@ -66,32 +66,14 @@
 
 pmm_pcp_t pmm_pcp[PMM_PCP_CPUS];
 
-static inline void pcp_lock(pmm_pcp_t *pc)
-{
-    while (__atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(&pc->lock, __ATOMIC_RELAXED))
-            glue_cpu_relax(); /* the kernel answers shootdown requests here */
-    }
-}
-
-static inline int pcp_trylock(pmm_pcp_t *pc)
-{
-    return __atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE) == 0;
-}
-
-static inline void pcp_unlock(pmm_pcp_t *pc)
-{
-    __atomic_store_n(&pc->lock, 0u, __ATOMIC_RELEASE);
-}
-
 uint32_t pmm_pcp_lock_all(void)
 {
     int try_only = pmm_lock_held();
     uint32_t held = 0;
     for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
         if (!try_only)
-            pcp_lock(&pmm_pcp[c]);
-        if (!try_only || pcp_trylock(&pmm_pcp[c]))
+            mm_spin_lock(&pmm_pcp[c].lock);
+        if (!try_only || mm_spin_trylock(&pmm_pcp[c].lock))
             held |= 1u << c;
     }
     return held;
@@ -101,7 +83,7 @@ void pmm_pcp_unlock_all(uint32_t held)
 {
     for (unsigned c = 0; c < PMM_PCP_CPUS; c++) {
         if ((held >> c) & 1)
-            pcp_unlock(&pmm_pcp[c]);
+            mm_spin_unlock(&pmm_pcp[c].lock);
     }
 }
 
@@ -257,22 +239,22 @@ static void pcp_refill_locked(pmm_pcp_t *pc, unsigned cpu)
 }
 
 /* This CPU's list, its lock held and interrupts off (*f), or NULL: take the shared way. */
-static inline pmm_pcp_t *pcp_enter(glue_irqflags_t *f, int *cpu)
+static inline pmm_pcp_t *pcp_enter(glue_irqflags_t *f)
 {
     *f = glue_irq_save();
-    *cpu = glue_cpu_id();
-    if ((unsigned)*cpu >= PMM_PCP_CPUS || pmm_lock_held_by(*cpu)) {
+    int cpu = glue_cpu_id();
+    if ((unsigned)cpu >= PMM_PCP_CPUS || pmm_lock_held_by(cpu)) {
         glue_irq_restore(*f);
         return NULL;
     }
-    pmm_pcp_t *pc = &pmm_pcp[*cpu];
-    pcp_lock(pc);
+    pmm_pcp_t *pc = &pmm_pcp[cpu];
+    mm_spin_lock(&pc->lock);
     return pc;
 }
 
 static inline void pcp_leave(pmm_pcp_t *pc, glue_irqflags_t f)
 {
-    pcp_unlock(pc);
+    mm_spin_unlock(&pc->lock);
     glue_irq_restore(f);
 }
 
@@ -280,8 +262,7 @@ static inline void pcp_leave(pmm_pcp_t *pc, glue_irqflags_t f)
 paddr_t pmm_pcp_alloc(unsigned owner, int node)
 {
     glue_irqflags_t f;
-    int cpu;
-    pmm_pcp_t *pc = pcp_enter(&f, &cpu);
+    pmm_pcp_t *pc = pcp_enter(&f);
     if (!pc)
         return 0;
     if (node != PMM_NODE_ANY && ((unsigned)node & ~(unsigned)PMM_NODE_STRICT) != pc->node) {
@@ -290,7 +271,7 @@ paddr_t pmm_pcp_alloc(unsigned owner, int node)
     }
     if (!pc->n) {
         glue_irqflags_t g = pmm_lock();
-        pcp_refill_locked(pc, (unsigned)cpu);
+        pcp_refill_locked(pc, (unsigned)(pc - pmm_pcp));
         pmm_unlock(g);
         if (!pc->n) { /* the node has no single page: the shared way falls back, drains, reclaims */
             pcp_leave(pc, f);
@@ -316,8 +297,7 @@ paddr_t pmm_pcp_alloc(unsigned owner, int node)
 int pmm_pcp_free(paddr_t page, unsigned owner)
 {
     glue_irqflags_t f;
-    int cpu;
-    pmm_pcp_t *pc = pcp_enter(&f, &cpu);
+    pmm_pcp_t *pc = pcp_enter(&f);
     if (!pc)
         return 0;
     uint32_t pfn = pfn_of(page);
@@ -345,7 +325,7 @@ int pmm_pcp_free(paddr_t page, unsigned owner)
     }
     pg_set_state(p, PG_CACHED);
     pg_set_owner(p, PG_CLAIM);
-    __atomic_store_n(&p->prev, (uint32_t)cpu, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->prev, (uint32_t)(pc - pmm_pcp), __ATOMIC_RELAXED);
     p->next = pc->head;
     pc->head = pfn;
     __atomic_store_n(&pc->n, pc->n + 1, __ATOMIC_RELAXED);

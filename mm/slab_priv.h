@@ -14,6 +14,7 @@
 
 #include "glue.h"
 #include "heap_internal.h"
+#include "lock.h"
 #include "memory.h"
 #include "pmm.h"
 #include "slab.h"
@@ -147,20 +148,17 @@ static inline int slab_test_and_set(uint32_t *w, unsigned bit)
 /* This CPU's cache lock: held by its owner on the fast path, by a drain or a check elsewhere. */
 static inline void cpu_cache_lock(slab_cpu_t *pc)
 {
-    while (__atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(&pc->lock, __ATOMIC_RELAXED))
-            glue_cpu_relax();
-    }
+    mm_spin_lock(&pc->lock);
 }
 
 static inline int cpu_cache_trylock(slab_cpu_t *pc)
 {
-    return __atomic_exchange_n(&pc->lock, 1u, __ATOMIC_ACQUIRE) == 0;
+    return mm_spin_trylock(&pc->lock);
 }
 
 static inline void cpu_cache_unlock(slab_cpu_t *pc)
 {
-    __atomic_store_n(&pc->lock, 0u, __ATOMIC_RELEASE);
+    mm_spin_unlock(&pc->lock);
 }
 
 /* Try the cache lock of every CPU not in `held` (bit n: CPU n): the CPUs whose locks it took. */
