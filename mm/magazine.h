@@ -88,10 +88,10 @@ __attribute__((noinline)) void *mag_take_filled(const char *fn, kmem_cache_t *c,
                                                 glue_irqflags_t flags);
 /*
  * The cold half of mag_give, m full: its oldest MAG_BATCH objects back to the
- * slabs, then ptr into it; pc's lock and the interrupts let go.  Returns 1.
+ * slabs, then ptr into it; pc's lock and the interrupts let go.
  */
-__attribute__((noinline)) int mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc,
-                                               mag_t *m, void *ptr, glue_irqflags_t flags);
+__attribute__((noinline)) void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc,
+                                                mag_t *m, void *ptr, glue_irqflags_t flags);
 
 /*
  * An object of c from this CPU's magazine (filled if empty and `fill`), or
@@ -117,8 +117,12 @@ static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem
     void *obj = m->obj[n - 1];
     uintptr_t page = (uintptr_t)obj & ~(uintptr_t)(PAGE_SIZE - 1);
     uintptr_t vbase = slab_all.virtual_base, voff = page - vbase;
-    if (__builtin_expect(!vbase || voff >= VIRTUAL_BYTES, 0)) /* (no virtual heap yet: early) */
-        return mag_take_early(c, pc, flags);
+    if (__builtin_expect(!vbase || voff >= VIRTUAL_BYTES, 0)) { /* (no virtual heap yet: early) */
+        if (fill)
+            return mag_take_early(c, pc, flags);
+        mag_cpu_leave(pc, flags); /* (the caller's cold path calls again with fill) */
+        return NULL;
+    }
     m->n = n - 1;
     unsigned i = slab_index(c, (uintptr_t)obj - page);
     __atomic_fetch_and(&slab_all.meta_descs[voff / PAGE_SIZE].s.cmap[i / 32], ~(1u << (i % 32)),
@@ -177,8 +181,10 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
     }
     mag_t *m = &pc->mag[c->slot];
     uint32_t n = m->n;
-    if (__builtin_expect(n == MAG_ROUNDS, 0))
-        return mag_give_flushed(fn, c, pc, m, ptr, flags);
+    if (__builtin_expect(n == MAG_ROUNDS, 0)) {
+        mag_give_flushed(fn, c, pc, m, ptr, flags); /* (a last call: the caller has no more) */
+        return 1;
+    }
     m->obj[n] = ptr;
     m->n = n + 1;
     m->frees++;
