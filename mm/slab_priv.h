@@ -184,7 +184,7 @@ typedef struct {
 } slab_all_t;
 
 /* The caches and where the descriptors are (slab.c). */
-extern slab_all_t slab_all;
+extern MM_INTERNAL slab_all_t slab_all;
 
 static inline uint32_t cpu_cache_try_all(uint32_t held)
 {
