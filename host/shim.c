@@ -190,7 +190,7 @@ SHIM_API void *malloc(size_t size)
 /* free's other cases (noinline: free's fast path builds no frame for them). */
 static __attribute__((noinline)) void free_slow(void *p)
 {
-    if (boot_owns(p))
+    if (!p || boot_owns(p))
         return;
     int saved = errno; /* glibc's free leaves errno alone */
     if (shim_glue_owns(p))
@@ -203,7 +203,7 @@ static __attribute__((noinline)) void free_slow(void *p)
 SHIM_API void free(void *p)
 {
     /* (a pointer of the growing heap's slabs is inside the window: shim_glue_owns) */
-    if (p && !mag_kfree(p))
+    if (!mag_kfree(p)) /* (NULL too: it is no slab object) */
         free_slow(p);
 }
 

@@ -150,10 +150,11 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
                                                           void *ptr)
 {
     uintptr_t a = (uintptr_t)ptr;
-    uintptr_t base = __atomic_load_n(&heap_quick.base, __ATOMIC_RELAXED);
-    if (!base || a - base >= HEAP_VIRTUAL_LIMIT) /* not the growing region's (wild) */
+    /* (base 0: no growing region, and no page's bit set: heap_region_reset clears them) */
+    uintptr_t off = a - __atomic_load_n(&heap_quick.base, __ATOMIC_RELAXED);
+    if (off >= HEAP_VIRTUAL_LIMIT) /* not the growing region's (wild; NULL too) */
         return 0;
-    uint32_t pg = (uint32_t)((a - base) / PAGE_SIZE);
+    uint32_t pg = (uint32_t)(off / PAGE_SIZE);
     if (!((__atomic_load_n(&heap_quick.map[pg / 32], __ATOMIC_RELAXED) >> (pg % 32)) & 1))
         return 0; /* not a slab page: a block, or wild */
     glue_irqflags_t flags;
@@ -162,21 +163,22 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
         return 0;
     slab_t *s = &slab_all.meta_descs[pg].s;
     kmem_cache_t *c = __atomic_load_n(&s->cache, __ATOMIC_RELAXED);
-    uintptr_t off = a % PAGE_SIZE;
+    off = a % PAGE_SIZE;
     if (!c || (want ? want != c : !c->builtin) || off < c->first ||
         __atomic_load_n(&s->node, __ATOMIC_RELAXED) != __atomic_load_n(&pc->node, __ATOMIC_RELAXED))
         goto shared; /* (another node's object: back to its own slab, not into this CPU's cache) */
-    unsigned i = slab_index(c, off);
-    uint32_t bit = 1u << (i % 32);
-    if (off - c->first != (uintptr_t)i * c->stride ||
-        !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit))
+    unsigned i;
+    if (!slab_on_grid(c, off, &i) ||
+        !((__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) >> (i % 32)) & 1))
         goto shared;
     if (slab_test_and_set(&s->cmap[i / 32], i % 32))
         goto shared; /* in some CPU's cache already: a double free */
-    if (__atomic_load_n(&s->cache, __ATOMIC_RELAXED) != c ||
-        !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit)) {
+    if (__builtin_expect(
+            __atomic_load_n(&s->cache, __ATOMIC_RELAXED) != c ||
+                !((__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) >> (i % 32)) & 1),
+            0)) {
         /* freed and released under us: a double free racing its slab's end */
-        __atomic_fetch_and(&s->cmap[i / 32], ~bit, __ATOMIC_RELAXED);
+        __atomic_fetch_and(&s->cmap[i / 32], ~(1u << (i % 32)), __ATOMIC_RELAXED);
         goto shared;
     }
     mag_t *m = &pc->mag[c->slot];
