@@ -183,7 +183,7 @@ SHIM_API void *malloc(size_t size)
 {
     void *p = NULL;
     if (__builtin_expect(__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 1))
-        p = mag_kmalloc_fill(size + !size, 0); /* (kmalloc's alignment is malloc's: see alloc) */
+        p = mag_kmalloc_fill(size, 0); /* (kmalloc's alignment is malloc's: see alloc; 0: slow) */
     return p ? p : malloc_slow(size);
 }
 

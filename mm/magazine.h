@@ -97,16 +97,17 @@ __attribute__((noinline)) void mag_give_flushed(const char *fn, kmem_cache_t *c,
  * An object of c from this CPU's magazine (filled if empty and `fill`), or
  * NULL: the shared path (or, not `fill`, a caller's cold path that calls
  * again with it).  Every call out of it is its last (a leaf otherwise: no
- * frame to build).
+ * frame to build).  slot: c->slot, known to a kmalloc caller without the
+ * load; kmalloc: c is a size class of kmalloc's.
  */
 static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem_cache_t *c,
-                                                            int fill)
+                                                            unsigned slot, int kmalloc, int fill)
 {
     glue_irqflags_t flags;
     slab_cpu_t *pc = mag_cpu_enter(&flags);
     if (!pc)
         return NULL;
-    mag_t *m = &pc->mag[c->slot];
+    mag_t *m = &pc->mag[slot];
     uint32_t n = m->n;
     if (__builtin_expect(!n, 0)) {
         if (fill)
@@ -117,7 +118,11 @@ static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem
     void *obj = m->obj[n - 1];
     uintptr_t page = (uintptr_t)obj & ~(uintptr_t)(PAGE_SIZE - 1);
     uintptr_t vbase = slab_all.virtual_base, voff = page - vbase;
-    if (__builtin_expect(!vbase || voff >= VIRTUAL_BYTES, 0)) { /* (no virtual heap yet: early) */
+    /*
+     * (no virtual heap yet, or an object of the early heap's: a descriptor by call; kmalloc's
+     * classes are used from slab_enable on, which sets vbase first: no test of it)
+     */
+    if (__builtin_expect(voff >= VIRTUAL_BYTES, 0) || (!kmalloc && __builtin_expect(!vbase, 0))) {
         if (fill)
             return mag_take_early(c, pc, flags);
         mag_cpu_leave(pc, flags); /* (the caller's cold path calls again with fill) */
@@ -129,6 +134,8 @@ static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem
                        __ATOMIC_RELAXED);
     m->allocs++;
     mag_cpu_leave(pc, flags);
+    if (!obj) /* (a slab object: never; the caller tests no more) */
+        __builtin_unreachable();
     return obj;
 }
 
@@ -203,13 +210,14 @@ shared:
  */
 static inline __attribute__((always_inline)) void *mag_kmalloc_fill(size_t size, int fill)
 {
-    if (size - 1 >= SLAB_KMALLOC_MAX || !__atomic_load_n(&slab_all.enabled, __ATOMIC_RELAXED))
+    if (size > SLAB_KMALLOC_MAX)
         return NULL;
-    unsigned k = slab_all.class_of[(size + 7) / 8];
-    /* no classes laid out (heap_init_virtual without memory_init): blocks, as slab_kmalloc says */
-    if (k >= slab_all.nclasses)
+    /* 0: size 0, or not enabled, or no classes laid out (heap_init_virtual without memory_init:
+     * blocks, as slab_kmalloc says) */
+    unsigned k1 = __atomic_load_n(&slab_all.mag_class[size], __ATOMIC_RELAXED);
+    if (!k1)
         return NULL;
-    return mag_take("kmalloc", &slab_all.caches[k], fill);
+    return mag_take("kmalloc", &slab_all.caches[k1 - 1], k1 - 1, 1, fill); /* (a class's slot: k) */
 }
 
 static inline __attribute__((always_inline)) void *mag_kmalloc(size_t size)
@@ -227,7 +235,7 @@ static inline __attribute__((always_inline)) int mag_kfree(void *ptr)
  * goes the shared way: see mag_give.) */
 static inline __attribute__((always_inline)) void *mag_cache_alloc(kmem_cache_t *c)
 {
-    return slab_cache_ok(c) && !c->builtin ? mag_take("kmem_cache_alloc", c, 1) : NULL;
+    return slab_cache_ok(c) && !c->builtin ? mag_take("kmem_cache_alloc", c, c->slot, 0, 1) : NULL;
 }
 
 /* kmem_cache_free(c, obj) into this CPU's cache: 1, or 0. */

@@ -179,6 +179,8 @@ typedef struct {
     unsigned next_slot; /* where kmem_cache_create looks first: a freed slot is reused last */
     uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
     int enabled;                                /* kmalloc uses the classes (virtual heap up) */
+    /* size -> 1 + its class for the fast path (magazine.h), set by slab_enable; 0: not there */
+    uint8_t mag_class[SLAB_KMALLOC_MAX + 1];
     /* where the regions and the descriptor window are (glue_*_to_*, asked once) */
     uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
     slab_desc_t *meta_descs;
