@@ -12,9 +12,9 @@
  * The thread's CPU number once it has one, else -1 (host/glue_common.c);
  * initial-exec: one load in the shim too (loaded at start-up).
  */
-extern __thread __attribute__((tls_model("initial-exec"))) int glue_host_cpu;
+extern __thread __attribute__((tls_model("initial-exec"), visibility("hidden"))) int glue_host_cpu;
 /* host_forced_cpu_id (glue_common.h): GLUE_HOST_CPU_NATURAL unless a test forces one. */
-extern int glue_host_cpu_forced;
+extern __attribute__((visibility("hidden"))) int glue_host_cpu_forced;
 #define GLUE_HOST_CPU_NATURAL (-12345) /* HOST_CPU_ID_NATURAL */
 
 /* The thread's number, the forced one, or -1 before its first glue_cpu_id (mm/ then takes the

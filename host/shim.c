@@ -183,14 +183,14 @@ SHIM_API void *malloc(size_t size)
 {
     void *p = NULL;
     if (__builtin_expect(__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 1))
-        p = mag_kmalloc_fill(size + !size, 0); /* (kmalloc's alignment is malloc's: see alloc) */
+        p = mag_kmalloc_fill(size, 0); /* (kmalloc's alignment is malloc's: see alloc; 0: slow) */
     return p ? p : malloc_slow(size);
 }
 
 /* free's other cases (noinline: free's fast path builds no frame for them). */
 static __attribute__((noinline)) void free_slow(void *p)
 {
-    if (boot_owns(p))
+    if (!p || boot_owns(p))
         return;
     int saved = errno; /* glibc's free leaves errno alone */
     if (shim_glue_owns(p))
@@ -203,7 +203,7 @@ static __attribute__((noinline)) void free_slow(void *p)
 SHIM_API void free(void *p)
 {
     /* (a pointer of the growing heap's slabs is inside the window: shim_glue_owns) */
-    if (p && !mag_kfree(p))
+    if (!mag_kfree(p)) /* (NULL too: it is no slab object) */
         free_slow(p);
 }
 

@@ -92,7 +92,7 @@ typedef struct {
     uintptr_t base;
     uint32_t map[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
 } heap_quick_t;
-extern heap_quick_t heap_quick;
+extern MM_INTERNAL heap_quick_t heap_quick;
 
 /*
  * heap_slab_page_of for the growing region only, without the lock (the

@@ -308,6 +308,9 @@ void heap_region_reset(void)
     }
     memset(&heap_state, 0, sizeof(heap_state));
     __atomic_store_n(&heap_quick.base, 0, __ATOMIC_RELAXED);
+    for (size_t w = 0; w < sizeof(heap_quick.map) / sizeof(heap_quick.map[0]); w++)
+        __atomic_store_n(&heap_quick.map[w], 0,
+                         __ATOMIC_RELAXED); /* (mag_give reads them at base 0) */
 }
 
 /* ------------------------------------------------ slab pages (slab.c) ---- */

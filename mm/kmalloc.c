@@ -200,6 +200,8 @@ static void free_locked(const char *fn, void *ptr)
 
 static __attribute__((noinline)) void kfree_shared(void *ptr, const char *file, uint32_t line)
 {
+    if (!ptr)
+        return;
     heap_call_t call = api_enter("kfree", file, line);
     free_locked("kfree", ptr);
     heap_leave(call);
@@ -207,7 +209,7 @@ static __attribute__((noinline)) void kfree_shared(void *ptr, const char *file, 
 
 static inline void kfree_at(void *ptr, const char *file, uint32_t line)
 {
-    if (ptr && !mag_kfree(ptr)) /* this CPU's cache first, no lock */
+    if (!mag_kfree(ptr)) /* this CPU's cache first, no lock (NULL: no slab object) */
         kfree_shared(ptr, file, line);
 }
 

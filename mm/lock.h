@@ -48,7 +48,7 @@ void mm_unlock(glue_irqflags_t flags);
 /* Does this CPU hold the lock?  (Call with interrupts off, or from inside mm/.) */
 int mm_lock_held(void);
 /* The CPU holding the lock, -1 if none (lock.c's; read it only through mm_lock_held_by). */
-extern int mm_lock_holder;
+extern MM_INTERNAL int mm_lock_holder;
 /* mm_lock_held for CPU `cpu` (this CPU's glue_cpu_id, interrupts off), inline: the fast path's. */
 static inline int mm_lock_held_by(int cpu)
 {

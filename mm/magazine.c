@@ -89,8 +89,8 @@ void *mag_take_early(kmem_cache_t *c, slab_cpu_t *pc, glue_irqflags_t flags)
     return obj;
 }
 
-int mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m, void *ptr,
-                     glue_irqflags_t flags)
+void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m, void *ptr,
+                      glue_irqflags_t flags)
 {
     pc->busy_slot = c->slot;
     heap_call_t call = heap_enter(fn);
@@ -103,7 +103,6 @@ int mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m, 
     m->obj[m->n++] = ptr;
     m->frees++;
     mag_cpu_leave(pc, flags);
-    return 1;
 }
 
 uint32_t mag_lock_all(glue_irqflags_t *flags)

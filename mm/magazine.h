@@ -89,25 +89,26 @@ __attribute__((noinline)) void *mag_take_filled(const char *fn, kmem_cache_t *c,
                                                 glue_irqflags_t flags);
 /*
  * The cold half of mag_give, m full: its oldest MAG_BATCH objects back to the
- * slabs, then ptr into it; pc's lock and the interrupts let go.  Returns 1.
+ * slabs, then ptr into it; pc's lock and the interrupts let go.
  */
-__attribute__((noinline)) int mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc,
-                                               mag_t *m, void *ptr, glue_irqflags_t flags);
+__attribute__((noinline)) void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc,
+                                                mag_t *m, void *ptr, glue_irqflags_t flags);
 
 /*
  * An object of c from this CPU's magazine (filled if empty and `fill`), or
  * NULL: the shared path (or, not `fill`, a caller's cold path that calls
  * again with it).  Every call out of it is its last (a leaf otherwise: no
- * frame to build).
+ * frame to build).  slot: c->slot, known to a kmalloc caller without the
+ * load; kmalloc: c is a size class of kmalloc's.
  */
 static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem_cache_t *c,
-                                                            int fill)
+                                                            unsigned slot, int kmalloc, int fill)
 {
     glue_irqflags_t flags;
     slab_cpu_t *pc = mag_cpu_enter(&flags);
     if (!pc)
         return NULL;
-    mag_t *m = &pc->mag[c->slot];
+    mag_t *m = &pc->mag[slot];
     uint32_t n = m->n;
     if (__builtin_expect(!n, 0)) {
         if (fill)
@@ -118,14 +119,24 @@ static inline __attribute__((always_inline)) void *mag_take(const char *fn, kmem
     void *obj = m->obj[n - 1];
     uintptr_t page = (uintptr_t)obj & ~(uintptr_t)(PAGE_SIZE - 1);
     uintptr_t vbase = slab_all.virtual_base, voff = page - vbase;
-    if (__builtin_expect(!vbase || voff >= VIRTUAL_BYTES, 0)) /* (no virtual heap yet: early) */
-        return mag_take_early(c, pc, flags);
+    /*
+     * (no virtual heap yet, or an object of the early heap's: a descriptor by call; kmalloc's
+     * classes are used from slab_enable on, which sets vbase first: no test of it)
+     */
+    if (__builtin_expect(voff >= VIRTUAL_BYTES, 0) || (!kmalloc && __builtin_expect(!vbase, 0))) {
+        if (fill)
+            return mag_take_early(c, pc, flags);
+        mag_cpu_leave(pc, flags); /* (the caller's cold path calls again with fill) */
+        return NULL;
+    }
     m->n = n - 1;
     unsigned i = slab_index(c, (uintptr_t)obj - page);
     __atomic_fetch_and(&slab_all.meta_descs[voff / PAGE_SIZE].s.cmap[i / 32], ~(1u << (i % 32)),
                        __ATOMIC_RELAXED);
     m->allocs++;
     mag_cpu_leave(pc, flags);
+    if (!obj) /* (a slab object: never; the caller tests no more) */
+        __builtin_unreachable();
     return obj;
 }
 
@@ -147,10 +158,11 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
                                                           void *ptr)
 {
     uintptr_t a = (uintptr_t)ptr;
-    uintptr_t base = __atomic_load_n(&heap_quick.base, __ATOMIC_RELAXED);
-    if (!base || a - base >= HEAP_VIRTUAL_LIMIT) /* not the growing region's (wild) */
+    /* (base 0: no growing region, and no page's bit set: heap_region_reset clears them) */
+    uintptr_t off = a - __atomic_load_n(&heap_quick.base, __ATOMIC_RELAXED);
+    if (off >= HEAP_VIRTUAL_LIMIT) /* not the growing region's (wild; NULL too) */
         return 0;
-    uint32_t pg = (uint32_t)((a - base) / PAGE_SIZE);
+    uint32_t pg = (uint32_t)(off / PAGE_SIZE);
     if (!((__atomic_load_n(&heap_quick.map[pg / 32], __ATOMIC_RELAXED) >> (pg % 32)) & 1))
         return 0; /* not a slab page: a block, or wild */
     glue_irqflags_t flags;
@@ -159,27 +171,30 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
         return 0;
     slab_t *s = &slab_all.meta_descs[pg].s;
     kmem_cache_t *c = __atomic_load_n(&s->cache, __ATOMIC_RELAXED);
-    uintptr_t off = a % PAGE_SIZE;
+    off = a % PAGE_SIZE;
     if (!c || (want ? want != c : !c->builtin) || off < c->first ||
         __atomic_load_n(&s->node, __ATOMIC_RELAXED) != __atomic_load_n(&pc->node, __ATOMIC_RELAXED))
         goto shared; /* (another node's object: back to its own slab, not into this CPU's cache) */
-    unsigned i = slab_index(c, off);
-    uint32_t bit = 1u << (i % 32);
-    if (off - c->first != (uintptr_t)i * c->stride ||
-        !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit))
+    unsigned i;
+    if (!slab_on_grid(c, off, &i) ||
+        !((__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) >> (i % 32)) & 1))
         goto shared;
     if (slab_test_and_set(&s->cmap[i / 32], i % 32))
         goto shared; /* in some CPU's cache already: a double free */
-    if (__atomic_load_n(&s->cache, __ATOMIC_RELAXED) != c ||
-        !(__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) & bit)) {
+    if (__builtin_expect(
+            __atomic_load_n(&s->cache, __ATOMIC_RELAXED) != c ||
+                !((__atomic_load_n(&s->map[i / 32], __ATOMIC_RELAXED) >> (i % 32)) & 1),
+            0)) {
         /* freed and released under us: a double free racing its slab's end */
-        __atomic_fetch_and(&s->cmap[i / 32], ~bit, __ATOMIC_RELAXED);
+        __atomic_fetch_and(&s->cmap[i / 32], ~(1u << (i % 32)), __ATOMIC_RELAXED);
         goto shared;
     }
     mag_t *m = &pc->mag[c->slot];
     uint32_t n = m->n;
-    if (__builtin_expect(n == MAG_ROUNDS, 0))
-        return mag_give_flushed(fn, c, pc, m, ptr, flags);
+    if (__builtin_expect(n == MAG_ROUNDS, 0)) {
+        mag_give_flushed(fn, c, pc, m, ptr, flags); /* (a last call: the caller has no more) */
+        return 1;
+    }
     m->obj[n] = ptr;
     m->n = n + 1;
     m->frees++;
@@ -196,13 +211,14 @@ shared:
  */
 static inline __attribute__((always_inline)) void *mag_kmalloc_fill(size_t size, int fill)
 {
-    if (size - 1 >= SLAB_KMALLOC_MAX || !__atomic_load_n(&slab_all.enabled, __ATOMIC_RELAXED))
+    if (size > SLAB_KMALLOC_MAX)
         return NULL;
-    unsigned k = slab_all.class_of[(size + 7) / 8];
-    /* no classes laid out (heap_init_virtual without memory_init): blocks, as slab_kmalloc says */
-    if (k >= slab_all.nclasses)
+    /* 0: size 0, or not enabled, or no classes laid out (heap_init_virtual without memory_init:
+     * blocks, as slab_kmalloc says) */
+    unsigned k1 = __atomic_load_n(&slab_all.mag_class[size], __ATOMIC_RELAXED);
+    if (!k1)
         return NULL;
-    return mag_take("kmalloc", &slab_all.caches[k], fill);
+    return mag_take("kmalloc", &slab_all.caches[k1 - 1], k1 - 1, 1, fill); /* (a class's slot: k) */
 }
 
 static inline __attribute__((always_inline)) void *mag_kmalloc(size_t size)
@@ -220,7 +236,7 @@ static inline __attribute__((always_inline)) int mag_kfree(void *ptr)
  * goes the shared way: see mag_give.) */
 static inline __attribute__((always_inline)) void *mag_cache_alloc(kmem_cache_t *c)
 {
-    return slab_cache_ok(c) && !c->builtin ? mag_take("kmem_cache_alloc", c, 1) : NULL;
+    return slab_cache_ok(c) && !c->builtin ? mag_take("kmem_cache_alloc", c, c->slot, 0, 1) : NULL;
 }
 
 /* kmem_cache_free(c, obj) into this CPU's cache: 1, or 0. */

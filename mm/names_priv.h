@@ -176,4 +176,11 @@
 #define vmm_unlock                mm_vmm_unlock
 #endif /* MM_PREFIX */
 
+/*
+ * mm/'s data the per-CPU fast path reads is mm/'s alone: no other module
+ * (a shared library holding mm/, as the shim) may define it, so position-
+ * independent code reaches it without the GOT (one instruction a read).
+ */
+#define MM_INTERNAL __attribute__((visibility("hidden")))
+
 #endif /* MM_NAMES_PRIV_H */

@@ -432,6 +432,11 @@ void slab_enable(void)
     slab_all.enabled = 1;
     slab_all.virtual_base = (uintptr_t)glue_virt_to_ptr(HEAP_VIRTUAL_START);
     slab_all.meta_descs = glue_virt_to_ptr(MM_META_SLABS);
+    for (unsigned n = 1; n <= SLAB_KMALLOC_MAX; n++) { /* (no classes laid out: none) */
+        unsigned k = slab_all.class_of[(n + 7) / 8];
+        __atomic_store_n(&slab_all.mag_class[n], k < slab_all.nclasses ? (uint8_t)(k + 1) : 0,
+                         __ATOMIC_RELAXED);
+    }
 }
 
 /* The record of obj, an allocated object of a sound slab. */

@@ -133,7 +133,12 @@ typedef struct {
 
 static inline int slab_test_and_set(uint32_t *w, unsigned bit)
 {
-#if (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN)
+#if (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN) &&                            \
+    defined(__GCC_ASM_FLAG_OUTPUTS__) /* the carry as the result: a jc after it, no setc */
+    int was;
+    __asm__ volatile("lock btsl %2, %0" : "+m"(*w), "=@ccc"(was) : "Ir"(bit) : "memory");
+    return was;
+#elif (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN)
     unsigned char was;
     __asm__ volatile("lock btsl %2, %0\n\tsetc %1"
                      : "+m"(*w), "=q"(was)
@@ -173,6 +178,8 @@ typedef struct {
     unsigned next_slot; /* where kmem_cache_create looks first: a freed slot is reused last */
     uint8_t class_of[SLAB_KMALLOC_MAX / 8 + 1]; /* (size + 7) / 8 -> first class that fits */
     int enabled;                                /* kmalloc uses the classes (virtual heap up) */
+    /* size -> 1 + its class for the fast path (magazine.h), set by slab_enable; 0: not there */
+    uint8_t mag_class[SLAB_KMALLOC_MAX + 1];
     /* where the regions and the descriptor window are (glue_*_to_*, asked once) */
     uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
     slab_desc_t *meta_descs;
@@ -183,7 +190,7 @@ typedef struct {
 } slab_all_t;
 
 /* The caches and where the descriptors are (slab.c). */
-extern slab_all_t slab_all;
+extern MM_INTERNAL slab_all_t slab_all;
 
 static inline uint32_t cpu_cache_try_all(uint32_t held)
 {
@@ -232,6 +239,23 @@ static inline unsigned slab_index(const kmem_cache_t *c, uintptr_t off)
 {
     return (unsigned)(((uint64_t)(off - c->first) * c->recip) >> 32);
 }
+
+/*
+ * slab_index and the interior test by the same multiply: is `off` (c->first
+ * <= off < PAGE_SIZE) an object's start?  With r = recip = ceil(2^32 /
+ * stride), x = off - first: the low 32 bits of x * r are below r exactly when
+ * stride divides x (true for every x < 2^12 and stride <= 2^12: 32 bits of
+ * fraction cover 12 of numerator and 12 of divisor; Lemire, Kaser and Kurz,
+ * "Faster remainder by direct computation", 2019), and the high bits are
+ * x / stride.  One mul gives both; no second multiply by the stride.
+ */
+static inline int slab_on_grid(const kmem_cache_t *c, uintptr_t off, unsigned *index)
+{
+    uint64_t x = (uint64_t)(off - c->first) * c->recip;
+    *index = (unsigned)(x >> 32);
+    return (uint32_t)x < c->recip;
+}
+_Static_assert(PAGE_SIZE <= 4096, "slab_on_grid: offsets and strides of at most 12 bits");
 
 static inline void *slab_object(const slab_t *s, unsigned i)
 {
