@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../rng.h"
@@ -234,6 +237,34 @@ static inline int natural_cpu_ids(void **state)
     (void)state;
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
     return 0;
+}
+
+/*
+ * child() run in a forked child must die of SIGABRT (glue_panic), having
+ * printed msg on stderr (test_lock.c, test_lock_split.c: mm/'s own bugs panic).
+ */
+static inline void assert_child_panics(void (*child)(void), const char *msg)
+{
+    fflush(NULL);
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        child();
+        _exit(0); /* not reached */
+    }
+    close(fd[1]);
+    char buf[512] = {0};
+    ssize_t n = read(fd[0], buf, sizeof(buf) - 1);
+    close(fd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(n > 0);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    if (!strstr(buf, msg))
+        fail_msg("expected \"%s\", got \"%s\"", msg, buf);
 }
 
 #endif /* HARNESS_H */
