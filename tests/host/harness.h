@@ -211,6 +211,22 @@ static inline int fresh_pmm_one_node(void **state)
     return one_node_natural_cpu(state);
 }
 
+/* A node topology for pmm_set_nodes, without distances (10 local, 20 remote): {1} is one node. */
+typedef struct {
+    unsigned nodes;
+    const pmm_node_range_t *ranges;
+    unsigned nranges;
+    const uint8_t *cpu_node;
+    unsigned ncpus;
+} node_layout_t;
+
+/* Register layout l: pmm_set_nodes must take it. */
+static inline void set_node_layout(const node_layout_t *l)
+{
+    assert_int_equal(pmm_set_nodes(l->nodes, l->ranges, l->nranges, l->cpu_node, l->ncpus, NULL),
+                     0);
+}
+
 /* A cache's statistics (kmem_cache_get_stats must succeed). */
 static inline kmem_cache_stats_t cache_stats(kmem_cache_t *c)
 {
