@@ -64,7 +64,7 @@ build() {
         gcc) CC="$GCC -m32" LD="ld -m elf_i386" ;;
         esac
         names="-DMM_PREFIX" # the kernel owns kfree, memset & co.: every mm/ name is mm_<name>
-        kernel_srcs="kernel/boot.S kernel/kernel.c kernel/glue.c kernel/smp.c kernel/paging.c kernel/stress.c kernel/lib.c"
+        kernel_srcs="kernel/boot.S kernel/kernel.c kernel/glue.c kernel/smp.c kernel/paging.c kernel/stress.c kernel/lib.c kernel/string.c"
         objs=""
         # mm/zswap.c compresses pages behind mm/vmm.c's entries: it goes with vmm.c
         for f in $(echo "$files" | grep '^mm/.*\.c$' | grep -v -e '^mm/vmm\.c$' -e '^mm/zswap\.c$'); do
@@ -77,7 +77,7 @@ build() {
             o=obj/$f.o
             mkdir -p "$(dirname "$o")"
             case $f in
-            kernel/lib.c) flags="" ;; # the kernel's own names: no mm/ header, no prefix
+            kernel/lib.c | kernel/string.c) flags="" ;; # the kernel's own names: no mm/ header, no prefix
             *) flags="$names" ;;
             esac
             $CC $common -Werror $flags -c "$f" -o "$o" || exit 1

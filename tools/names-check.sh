@@ -12,8 +12,8 @@
 #      names, and memset/memcpy/memmove/memcmp (which compilers emit for struct copies
 #      and zeroing: a freestanding kernel has them under those names).
 #   3. A kernel that owns kfree(char *), kmalloc, memset, memcpy, memmove and memcmp
-#      (tests/names/kernel_own.c) links with the prefixed mm/, -nostdlib and stub glue,
-#      with ld.lld and with gcc (GNU ld); a file of it (tests/names/kernel_uses.c)
+#      (tests/names/kernel_own.c, tests/embed/string.c) links with the prefixed mm/,
+#      -nostdlib and stub glue, with ld.lld and with gcc (GNU ld); a file of it (tests/names/kernel_uses.c)
 #      calls ours as kmalloc and, after #undef kfree, its own kfree beside mm_kfree.
 #   4. The README's file list ("Embedding mm/ in your kernel") holds every mm/*.c and
 #      every header they include (clang -MM, both builds, with and without MM_PREFIX).
@@ -119,12 +119,14 @@ nm -u "$dir/prefix-clang"/*.o | awk '$2 ~ /^glue_/ { print $2 }' | sort -u | gre
     sed 's/.*/void &(void) {}/' >"$k/glue_stubs.c"
 link_ok=1
 $CLANG $KCFLAGS -c tests/names/kernel_own.c -o "$k/own.o" &&
+    $CLANG $KCFLAGS -c tests/embed/string.c -o "$k/string.o" &&
     $CLANG $KCFLAGS -DMM_PREFIX -c tests/names/kernel_uses.c -o "$k/uses.o" &&
     $CLANG $KCFLAGS -c "$k/glue_stubs.c" -o "$k/stubs.o" &&
     $GCC $GCCFLAGS -O2 -c tests/names/kernel_own.c -o "$k/gcc-own.o" &&
+    $GCC $GCCFLAGS -O2 -c tests/embed/string.c -o "$k/gcc-string.o" &&
     $GCC $GCCFLAGS -O2 -DMM_PREFIX -c tests/names/kernel_uses.c -o "$k/gcc-uses.o" || link_ok=0
 if [ $link_ok -eq 1 ] &&
-    $LD -m elf_i386 -e _start -o "$k/lld.elf" "$k/own.o" "$k/uses.o" "$k/stubs.o" \
+    $LD -m elf_i386 -e _start -o "$k/lld.elf" "$k/own.o" "$k/string.o" "$k/uses.o" "$k/stubs.o" \
         "$dir/prefix-clang"/*.o >"$k/lld.log" 2>&1 &&
     nm "$k/lld.elf" >"$k/lld.nm" &&
     grep -q ' T kfree$' "$k/lld.nm" && grep -q ' T mm_kfree$' "$k/lld.nm" &&
@@ -150,8 +152,8 @@ else
     fail "kernel_uses.c: wrong calls:$missing (it calls: $uses)"
 fi
 if [ $link_ok -eq 1 ] &&
-    $GCC -m32 -nostdlib -static -Wl,-e,_start -o "$k/gcc.elf" "$k/gcc-own.o" "$k/gcc-uses.o" \
-        "$k/stubs.o" "$dir/prefix-gcc-Os-i486"/*.o >"$k/gcc.log" 2>&1; then
+    $GCC -m32 -nostdlib -static -Wl,-e,_start -o "$k/gcc.elf" "$k/gcc-own.o" "$k/gcc-string.o" \
+        "$k/gcc-uses.o" "$k/stubs.o" "$dir/prefix-gcc-Os-i486"/*.o >"$k/gcc.log" 2>&1; then
     pass "gcc -nostdlib (GNU ld, no libgcc): the kernel and the prefixed mm/ (gcc -Os) link"
 else
     fail "gcc -nostdlib: the kernel and the prefixed mm/ (gcc) do not link"
@@ -210,8 +212,8 @@ else
     sed 's/^/        /' "$st/runtime.out"
 fi
 # the unprefixed mm/ clashes with the kernel's names: the link test can fail
-if $LD -m elf_i386 -e _start -o "$st/clash.elf" "$k/own.o" "$k/stubs.o" "$dir/clang-O2-i486"/*.o \
-    >"$st/clash.log" 2>&1; then
+if $LD -m elf_i386 -e _start -o "$st/clash.elf" "$k/own.o" "$k/string.o" "$k/stubs.o" \
+    "$dir/clang-O2-i486"/*.o >"$st/clash.log" 2>&1; then
     fail "the unprefixed mm/ linked with a kernel that owns kfree and memset"
 elif grep -q 'duplicate symbol: kfree' "$st/clash.log" && grep -q 'duplicate symbol: memset' "$st/clash.log"; then
     pass "without MM_PREFIX the same link fails: duplicate kfree, memset"
