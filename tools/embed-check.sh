@@ -54,6 +54,7 @@ build() {
         mkdir -p "$dir/$(dirname "$f")" && cp "$f" "$dir/$f" || return 1
     done
     cp tests/embed/*.c tests/embed/*.h tests/embed/*.S tests/embed/*.ld "$dir/kernel/"
+    cp tests/rng.h "$dir/" # the tests' random numbers (kernel/stress.c: "../rng.h")
     (
         cd "$dir" || exit 1
         common="-ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie -fno-stack-protector
