@@ -35,21 +35,29 @@ expect_not() { # expect_not LOG PATTERN WHAT
     fi
 }
 
-# A boot's arguments "WHAT QEMU-ARG... -- APPEND EXPECTED...": sets what, qargs (the QEMU
-# arguments, one string), append and boot_shift, the count the caller shifts away to keep
-# the EXPECTED lines (cpus-check.sh, numa-check.sh).
-boot_args() { # boot_args "$@"; shift $boot_shift
-    what=$1
+# QEMU arguments up to a "--": "QEMU-ARG... -- REST...": sets qargs (the QEMU arguments,
+# one string) and qargs_shift, the count the caller shifts away to keep REST.
+qemu_args() { # qemu_args "$@"; shift $qargs_shift
     qargs=
-    boot_shift=1
-    shift
+    qargs_shift=0
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         qargs="$qargs $1"
-        boot_shift=$((boot_shift + 1))
+        qargs_shift=$((qargs_shift + 1))
         shift
     done
-    append=$2
-    boot_shift=$((boot_shift + 2))
+    [ $# -gt 0 ] && qargs_shift=$((qargs_shift + 1)) # the "--"
+}
+
+# A boot's arguments "WHAT QEMU-ARG... -- APPEND EXPECTED...": sets what, qargs, append and
+# boot_shift, the count the caller shifts away to keep the EXPECTED lines (cpus-check.sh,
+# numa-check.sh).
+boot_args() { # boot_args "$@"; shift $boot_shift
+    what=$1
+    shift
+    qemu_args "$@"
+    shift $qargs_shift
+    append=$1
+    boot_shift=$((qargs_shift + 2))
 }
 
 # The log's lines that match PATTERN must be exactly LINE..., in order (cpus-check.sh,
