@@ -162,6 +162,15 @@ static inline void assert_reported(const char *fn, const void *addr, const char 
         fail_msg("expected a report \"%s ... %s\", got \"%s\"", where, reason, last);
 }
 
+/* One bad call vmm_map(v, p, flags) and the reason its report must give (test_vmm.c,
+   test_names_layers.c). */
+struct bad_map {
+    vaddr_t v;
+    paddr_t p;
+    uint32_t flags;
+    const char *why;
+};
+
 /* Every layer's checker at 0: the PMM, the VMM, vmalloc, the heap, the slabs. */
 static inline void check_every_layer(void)
 {
