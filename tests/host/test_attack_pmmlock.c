@@ -285,14 +285,14 @@ static void test_reclaim_hold_blocks_hooks_and_nests(void **state)
     assert_int_equal(pmm_check(), 0);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_two_cpus_dry_at_once_both_served, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_nodes_while_cpus_allocate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_single_pages_at_unaligned_edges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strict_on_memoryless_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reclaim_hold_blocks_hooks_and_nests, setup, teardown),
+        T(test_two_cpus_dry_at_once_both_served),    T(test_set_nodes_while_cpus_allocate),
+        T(test_single_pages_at_unaligned_edges),     T(test_strict_on_memoryless_node),
+        T(test_reclaim_hold_blocks_hooks_and_nests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
