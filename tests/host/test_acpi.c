@@ -12,11 +12,11 @@
  *   0x07fe0000-        the top of a 128 MB machine's RAM: RSDT 0x07fe1000,
  *   0x07ffffff         XSDT 0x07fe1100, FACP 0x07fe2000, MADT 0x07fe3000, a second 0x07fe4000
  *
- * Nothing else can be read: the reader returns NULL outside those two areas.
- * Each read is a fresh copy and the previous one is freed, so a parser that
- * kept a pointer across reads is caught (ASan on x86_64).  The output
- * (kprintf, tests/host/console_capture.h) is captured: each test asserts the
- * exact lines and the exact result.
+ * Nothing else can be read: the reader (tests/host/fake_firmware.h) returns
+ * NULL outside those two areas.  Each read is a fresh copy and the previous
+ * one is freed, so a parser that kept a pointer across reads is caught (ASan
+ * on x86_64).  The output (kprintf, tests/host/console_capture.h) is
+ * captured: each test asserts the exact lines and the exact result.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,12 +30,12 @@
 
 #include "../rng.h"
 #include "console_capture.h" /* kprintf into out[] */
+#include "fake_firmware.h"
 #include "cpus.h"
 #include "firmware.h"
 
 /* ---------------------------------------------------- fake physical memory ---- */
 
-#define LOW_SIZE  0x100000u
 #define HIGH_BASE 0x07FE0000u
 #define HIGH_SIZE 0x20000u
 
@@ -49,30 +49,8 @@
 #define MADT_AT   (HIGH_BASE + 0x3000)
 #define MADT2_AT  (HIGH_BASE + 0x4000)
 
-static uint8_t *low, *high;
-static void *last_copy;
-static unsigned long reads;
 static int bsp_id;         /* what the fake local APIC says; -1: cannot be read */
 static uint32_t bsp_asked; /* the address bsp_apic_id was given */
-static const void *fake_read(void *ctx, uint32_t phys, uint32_t len)
-{
-    const uint8_t *src = NULL;
-
-    (void)ctx;
-    free(last_copy);
-    last_copy = NULL;
-    if ((uint64_t)phys + len <= LOW_SIZE)
-        src = low + phys;
-    else if (phys >= HIGH_BASE && (uint64_t)phys + len <= (uint64_t)HIGH_BASE + HIGH_SIZE)
-        src = high + (phys - HIGH_BASE);
-    if (!src)
-        return NULL;
-    reads++;
-    last_copy = malloc(len);
-    assert_non_null(last_copy);
-    memcpy(last_copy, src, len);
-    return last_copy;
-}
 
 static int fake_bsp_apic_id(void *ctx, uint32_t lapic_phys)
 {
@@ -86,40 +64,29 @@ static const fw_reader_t reader = {fake_read, fake_bsp_apic_id, NULL};
 /* Where fake physical address phys lives, to build tables there. */
 static uint8_t *mem(uint32_t phys)
 {
-    if (phys < LOW_SIZE)
-        return low + phys;
-    assert_true(phys >= HIGH_BASE && phys < HIGH_BASE + HIGH_SIZE);
-    return high + (phys - HIGH_BASE);
+    uint8_t *p = fake_at(phys, 1);
+    assert_non_null(p);
+    return p;
 }
-
-static int teardown(void **state);
 
 static int setup(void **state)
 {
-    teardown(state); /* what a failed test left */
-    low = calloc(1, LOW_SIZE);
-    high = calloc(1, HIGH_SIZE);
-    assert_true(low && high);
-    low[0x40E] = (uint8_t)(EBDA >> 4); /* the EBDA's segment, 0x9fc0 */
-    low[0x40F] = (uint8_t)(EBDA >> 12);
-    low[0x413] = 639 & 0xFF; /* base memory, KB */
-    low[0x414] = 639 >> 8;
-    out[0] = '\0';
-    out_len = 0;
+    (void)state;
+    fake_memory_new(HIGH_BASE, HIGH_SIZE);
+    fake_low[0x40E] = (uint8_t)(EBDA >> 4); /* the EBDA's segment, 0x9fc0 */
+    fake_low[0x40F] = (uint8_t)(EBDA >> 12);
+    fake_low[0x413] = 639 & 0xFF; /* base memory, KB */
+    fake_low[0x414] = 639 >> 8;
+    console_clear();
     bsp_id = 0;
     bsp_asked = 0;
-    reads = 0;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    free(low);
-    free(high);
-    free(last_copy);
-    low = high = NULL;
-    last_copy = NULL;
+    fake_memory_free();
     return 0;
 }
 
@@ -143,13 +110,6 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Set p[at] so that the len bytes at p sum to 0. */
-static void fix_sum(uint8_t *p, uint32_t len, uint32_t at)
-{
-    p[at] = 0;
-    p[at] = (uint8_t)(0x100 - fw_sum(p, len));
-}
-
 /* An RSDP: revision 0 (ACPI 1.0: the RSDT only) or 2 (the XSDT as well). */
 static void make_rsdp(uint32_t at, unsigned revision, uint32_t rsdt, uint64_t xsdt)
 {
@@ -158,11 +118,11 @@ static void make_rsdp(uint32_t at, unsigned revision, uint32_t rsdt, uint64_t xs
     memcpy(p + 9, "TESTOE", 6);
     p[15] = (uint8_t)revision;
     put32(p + 16, rsdt);
-    fix_sum(p, 20, 8);
+    fake_fix_sum(p, 20, 8);
     if (revision >= 2) {
         put32(p + 20, 36);
         put64(p + 24, xsdt);
-        fix_sum(p, 36, 32);
+        fake_fix_sum(p, 36, 32);
     }
 }
 
@@ -179,7 +139,7 @@ static void make_header(uint32_t at, const char *sig, uint32_t length)
 
 static void seal(uint32_t at)
 {
-    fix_sum(mem(at), fw_le32(mem(at) + 4), 9);
+    fake_fix_sum(mem(at), fw_le32(mem(at) + 4), 9);
 }
 
 static void make_rsdt(uint32_t at, const uint32_t *tables, unsigned n)
@@ -278,7 +238,7 @@ static void make_mp_fp(uint32_t at, uint32_t cfg, uint8_t feature1)
     p[8] = 1;
     p[9] = 4;
     p[11] = feature1;
-    fix_sum(p, 16, 10);
+    fake_fix_sum(p, 16, 10);
 }
 
 /* The MP configuration table, entry by entry: mp_begin (its floating pointer at 0xf6000 too),
@@ -324,7 +284,7 @@ static void mp_end(void)
     uint8_t *h = mem(MP_CFG_AT);
     put16(h + 4, (uint16_t)mp_off);
     put16(h + 34, (uint16_t)mp_count);
-    fix_sum(h, mp_off, 7);
+    fake_fix_sum(h, mp_off, 7);
 }
 
 /* An MP table with CPUs 0..n-1, 0 marked BSP, and a bus entry, found at 0xf6000. */
@@ -542,7 +502,7 @@ static void test_rsdp_v2_bad_extended_checksum(void **state)
     /* a revision 2 RSDP whose length is below its own 36 bytes */
     make_rsdp(RSDP_AT, 2, RSDT_AT, XSDT_AT);
     put32(mem(RSDP_AT) + 20, 20);
-    fix_sum(mem(RSDP_AT), 36, 32);
+    fake_fix_sum(mem(RSDP_AT), 36, 32);
     expect_one_cpu(CPUS_FROM_MADT,
                    "cpus: boot option cpus=madt: the MP table is not consulted\n"
                    "acpi: RSDP at 0x000f5a10: revision 2, length 20: not 36 to 1024 "
@@ -573,7 +533,7 @@ static void test_rsdt_many_unreachable_entries(void **state)
     tables[1000] = MADT_AT;
     make_acpi(2);
     put32(mem(RSDP_AT) + 16, HIGH_BASE + 0x10000); /* room for 4 KB of entries */
-    fix_sum(mem(RSDP_AT), 20, 8);
+    fake_fix_sum(mem(RSDP_AT), 20, 8);
     make_rsdt(HIGH_BASE + 0x10000, tables, 1001);
     cpu_topology_t t = expect_lines(
         CPUS_FROM_ANY, "acpi: RSDT entry 0 -> 0x40000000: cannot be read: skipped\n"
@@ -968,14 +928,14 @@ static void test_mp_lying_lengths(void **state)
 {
     make_mp(2); /* 44 + 2 * 20 + 8 = 92 bytes, 3 entries */
     put16(mem(MP_CFG_AT) + 34, 4);
-    fix_sum(mem(MP_CFG_AT), 92, 7);
+    fake_fix_sum(mem(MP_CFG_AT), 92, 7);
     expect_one_cpu(CPUS_FROM_MP,
                    MP_ONLY "cpus: MP table at 0x000f6010: entry 3 of 4 starts at offset 92, past "
                            "the table's length 92\n");
 
     make_mp(2);
     put16(mem(MP_CFG_AT) + 4, 88); /* the bus entry cut in half */
-    fix_sum(mem(MP_CFG_AT), 88, 7);
+    fake_fix_sum(mem(MP_CFG_AT), 88, 7);
     expect_one_cpu(CPUS_FROM_MP,
                    MP_ONLY "cpus: MP table at 0x000f6010: entry 2 of 3 (type 1, 8 bytes) at "
                            "offset 84 runs past the table's length 88\n");
@@ -995,7 +955,7 @@ static void test_mp_lying_lengths(void **state)
 
     make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     mem(MP_FP_AT)[9] = 2; /* no such revision */
-    fix_sum(mem(MP_FP_AT), 16, 10);
+    fake_fix_sum(mem(MP_FP_AT), 16, 10);
     expect_one_cpu(CPUS_FROM_MP,
                    MP_ONLY "cpus: MP floating pointer at 0x000f6000: spec revision 2, not 1 "
                            "(1.1) or 4 (1.4)\n");
@@ -1062,9 +1022,9 @@ static void test_forced_sources(void **state)
     make_mp(2);
     expect_mp_cpus_0_1(CPUS_FROM_MP, MP_ONLY);
 
-    unsigned long before = reads;
+    unsigned long before = fake_reads;
     expect_one_cpu(CPUS_FROM_NONE, "cpus: boot option cpus=one: no table is consulted\n");
-    assert_int_equal(reads, before); /* nothing read */
+    assert_int_equal(fake_reads, before); /* nothing read */
 
     /* cpus=madt with a broken MADT: one CPU, not the MP table */
     mem(MADT_AT)[9] ^= 1;
@@ -1086,9 +1046,9 @@ static void test_reader_range_checked(void **state)
     assert_null(fw_read(&reader, 0xFFFFFFF0u, 0x20));
     assert_null(fw_read(&reader, 0x1000, 0));
     assert_null(fw_read(NULL, 0x1000, 4));
-    assert_int_equal(reads, 0);
+    assert_int_equal(fake_reads, 0);
     assert_non_null(fw_read(&reader, 0xFFFF0, 0x10));
-    assert_int_equal(reads, 1);
+    assert_int_equal(fake_reads, 1);
 }
 
 /* ------------------------------------------------------------------ random ---- */
@@ -1125,7 +1085,7 @@ static void test_random_lies(void **state)
                 if (k == 1 || k == 2) /* the length the table now claims, if it can be summed */
                     len = fw_le32(mem(targets[k].at) + 4);
                 if (len <= 0x1000)
-                    fix_sum(mem(targets[k].at), len, targets[k].sum_at);
+                    fake_fix_sum(mem(targets[k].at), len, targets[k].sum_at);
             }
         }
         cpu_topology_t t = discover(CPUS_FROM_ANY);
