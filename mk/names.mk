@@ -12,5 +12,6 @@
 TEST_SUITES += names
 # The kernel's flags without -O2 / MM_DEBUG (the script sets those) and without -g.
 NAMES_KCFLAGS := $(filter-out -O2 -DMM_DEBUG,$(KCFLAGS))
-test-names: $(MM_SRCS) $(HEADERS) tests/names/kernel_own.c tests/names/kernel_uses.c
+test-names: $(MM_SRCS) $(HEADERS) tests/names/kernel_own.c tests/names/kernel_uses.c \
+            tests/embed/string.c
 	@CLANG="$(CLANG)" LD="$(LD)" tools/names-check.sh $(NAMES_KCFLAGS)

@@ -1,7 +1,7 @@
 /*
  * rng.h - the tests' random numbers, one generator for every suite: the host
- * and kernel tests, the fuzzers under tests/host, the shim's thread test and
- * the benchmarks.
+ * and kernel tests, the embedding test kernel (tests/embed/stress.c), the
+ * fuzzers under tests/host, the shim's thread test and the benchmarks.
  *
  * xorshift32 (Marsaglia 2003, shifts 13, 17, 5): period 2^32 - 1 over the
  * nonzero states; a state of 0 stays 0, so seeds are never 0.  A seed names a

@@ -3,6 +3,17 @@
 # (sourced): callgrind over a program's insn_pass() only, the repeatable
 # measure on a shared machine.
 
+# bench_figures NAME TITLE PROGRAM...: TITLE, then PROGRAM's figures, shown and kept in
+# build/bench/NAME.txt ($dir is build/bench); the calling script stops if PROGRAM fails.
+bench_figures() {
+    dir=build/bench
+    mkdir -p "$dir"
+    bf_name=$1
+    echo "$2"
+    shift 2
+    "$@" | tee "$dir/$bf_name.txt" || exit 1
+}
+
 # have_callgrind NAME: true if valgrind's callgrind and callgrind_annotate are
 # here; otherwise NAME says that the instruction counts are skipped
 have_callgrind() {

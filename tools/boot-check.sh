@@ -140,19 +140,22 @@ h = 0x811c9dc5
 for b in data:
     h = ((h ^ b) * 0x01000193) & 0xffffffff
 print("0x%08x" % h)' "$initrd")
-echo "== boot check: -m 32M, -initrd of 6 MB across the heap (FNV-1a $initrd_fnv)"
-run_qemu 60 -m 32M -kernel "$kernel" -initrd "$initrd" \
-    -append autopoweroff </dev/null
+# initrd_boot MEM WHAT: the kernel at -m MEM with that initrd, autopoweroff (in $log, $rc)
+initrd_boot() {
+    echo "== boot check: -m $1, -initrd of 6 MB across the heap$2"
+    run_qemu 60 -m "$1" -kernel "$kernel" -initrd "$initrd" -append autopoweroff </dev/null
+}
+# the module's bytes, as the kernel prints them: where, how many, their FNV-1a
+module_bytes="6291456 bytes, FNV-1a $initrd_fnv\$"
+initrd_boot 32M " (FNV-1a $initrd_fnv)"
 expect "$log" '^\[boot\] module 0 moved from 0x00[0-9a-f]{6}-0x00[0-9a-f]{6} to 0x00510000-0x00b10000: it was in the Phase 1 heap.s way \(0x00500000-0x00510000\)$' "the module moved to the lowest free RAM above the heap"
-expect "$log" "^\\[boot\\] module 0 at 0x00510000-0x00b10000: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module's bytes survived the move"
+expect "$log" "^\\[boot\\] module 0 at 0x00510000-0x00b10000: $module_bytes" "the module's bytes survived the move"
 expect "$log" '^  0x0000000000510000-0x0000000000b10000 .* reserved +module 0$' "the memory map reserves its new place"
 expect_full_boot
 
-echo "== boot check: -m 8M, -initrd of 6 MB across the heap, no room above it"
-run_qemu 60 -m 8M -kernel "$kernel" -initrd "$initrd" \
-    -append autopoweroff </dev/null
+initrd_boot 8M ", no room above it"
 expect "$log" '^\[boot\] module 0 at 0x00[0-9a-f]{6}-0x00[0-9a-f]{6} \(6144 KB\) is in the Phase 1 heap.s way \(0x00500000-0x00510000\) and no free RAM above the heap can take it: not moved$' "no room for the module said"
-expect "$log" "^\\[boot\\] module 0 at 0x00[0-9a-f]{6}-0x00[0-9a-f]{6}: 6291456 bytes, FNV-1a $initrd_fnv\$" "the module left as it was"
+expect "$log" "^\\[boot\\] module 0 at 0x00[0-9a-f]{6}-0x00[0-9a-f]{6}: $module_bytes" "the module left as it was"
 expect "$log" 'ERROR: memory_init: 0x00500000-0x00510000: reserved range 0x00[0-9a-f]{6}-0x00[0-9a-f]{6} is in the way' "the heap refused over the module"
 expect "$log" '^\[boot\] heap: FAILED: no room for the Phase 1 heap \(above\); powering off$' "the kernel says it stops"
 expect_not "$log" '^kmalloc|heap_dump|corrupted|smashed|CPU exception|PANIC' "no heap over the module, no fault"

@@ -1,5 +1,5 @@
 # shellcheck shell=sh disable=SC2034
-# check-lib.sh - what the QEMU test scripts share (sourced, not run):
+# check-lib.sh - what the test scripts share (sourced, not run): host test runs,
 # counting checks, the pass/fail rule of the in-kernel suite, the lines every
 # boot must print, and timing.  The sourcing script keeps the totals in
 # $passed, $failed and $status and writes them to build/results/<suite>.
@@ -35,21 +35,29 @@ expect_not() { # expect_not LOG PATTERN WHAT
     fi
 }
 
-# A boot's arguments "WHAT QEMU-ARG... -- APPEND EXPECTED...": sets what, qargs (the QEMU
-# arguments, one string), append and boot_shift, the count the caller shifts away to keep
-# the EXPECTED lines (cpus-check.sh, numa-check.sh).
-boot_args() { # boot_args "$@"; shift $boot_shift
-    what=$1
+# QEMU arguments up to a "--": "QEMU-ARG... -- REST...": sets qargs (the QEMU arguments,
+# one string) and qargs_shift, the count the caller shifts away to keep REST.
+qemu_args() { # qemu_args "$@"; shift $qargs_shift
     qargs=
-    boot_shift=1
-    shift
+    qargs_shift=0
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         qargs="$qargs $1"
-        boot_shift=$((boot_shift + 1))
+        qargs_shift=$((qargs_shift + 1))
         shift
     done
-    append=$2
-    boot_shift=$((boot_shift + 2))
+    [ $# -gt 0 ] && qargs_shift=$((qargs_shift + 1)) # the "--"
+}
+
+# A boot's arguments "WHAT QEMU-ARG... -- APPEND EXPECTED...": sets what, qargs, append and
+# boot_shift, the count the caller shifts away to keep the EXPECTED lines (cpus-check.sh,
+# numa-check.sh).
+boot_args() { # boot_args "$@"; shift $boot_shift
+    what=$1
+    shift
+    qemu_args "$@"
+    shift $qargs_shift
+    append=$1
+    boot_shift=$((qargs_shift + 2))
 }
 
 # The log's lines that match PATTERN must be exactly LINE..., in order (cpus-check.sh,
@@ -137,6 +145,24 @@ ktest_verdict() { # ktest_verdict LOG RC WHAT
         echo "$3: FAILED (QEMU exit status $2; log in $1)"
         [ -n "$summary" ] || tail -n 30 "$1"
         status=1
+    fi
+}
+
+# One host test program (build/host/<abi>/test_*, run by tools/host-exec.sh), its ABI said
+# first: its output in $out, cmocka's counts added to passed and failed; a non-zero exit
+# sets status, and one that comes before cmocka could count is one failure
+# (run-host-tests.sh, run-debug-tests.sh).
+host_test() { # host_test PROGRAM
+    echo "== host [$(basename "$(dirname "$1")")] $(basename "$1")"
+    out=$(tools/host-exec.sh "$1" 2>&1)
+    ht_rc=$?
+    ht_p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -n 1)
+    ht_f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -n 1)
+    passed=$((passed + ${ht_p:-0}))
+    failed=$((failed + ${ht_f:-0}))
+    if [ $ht_rc -ne 0 ]; then
+        status=1
+        [ -n "$ht_f" ] || failed=$((failed + 1)) # crashed before cmocka could count
     fi
 }
 

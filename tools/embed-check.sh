@@ -54,6 +54,7 @@ build() {
         mkdir -p "$dir/$(dirname "$f")" && cp "$f" "$dir/$f" || return 1
     done
     cp tests/embed/*.c tests/embed/*.h tests/embed/*.S tests/embed/*.ld "$dir/kernel/"
+    cp tests/rng.h "$dir/" # the tests' random numbers (kernel/stress.c: "../rng.h")
     (
         cd "$dir" || exit 1
         common="-ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie -fno-stack-protector
@@ -64,7 +65,7 @@ build() {
         gcc) CC="$GCC -m32" LD="ld -m elf_i386" ;;
         esac
         names="-DMM_PREFIX" # the kernel owns kfree, memset & co.: every mm/ name is mm_<name>
-        kernel_srcs="kernel/boot.S kernel/kernel.c kernel/glue.c kernel/smp.c kernel/paging.c kernel/stress.c kernel/lib.c"
+        kernel_srcs="kernel/boot.S kernel/kernel.c kernel/glue.c kernel/smp.c kernel/paging.c kernel/stress.c kernel/lib.c kernel/string.c"
         objs=""
         # our paging (mm/vmm.c, its reports mm/vmm_stats.c) is left out; mm/zswap.c
         # compresses pages behind mm/vmm.c's entries: it goes with vmm.c
@@ -78,7 +79,7 @@ build() {
             o=obj/$f.o
             mkdir -p "$(dirname "$o")"
             case $f in
-            kernel/lib.c) flags="" ;; # the kernel's own names: no mm/ header, no prefix
+            kernel/lib.c | kernel/string.c) flags="" ;; # the kernel's own names: no mm/ header, no prefix
             *) flags="$names" ;;
             esac
             $CC $common -Werror $flags -c "$f" -o "$o" || exit 1

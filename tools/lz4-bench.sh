@@ -5,11 +5,8 @@
 # are the repeatable measure on a shared machine.  Files: build/bench/lz4.txt,
 # build/bench/callgrind.lz4.*.
 bench=${1:-build/bench/lz4_bench}
-dir=build/bench
-mkdir -p "$dir"
-echo "LZ4 codec against liblz4 (issue 14), 4 KB pages, one run:"
-"$bench" | tee "$dir/lz4.txt" || exit 1
 . tools/bench-lib.sh
+bench_figures lz4 "LZ4 codec against liblz4 (issue 14), 4 KB pages, one run:" "$bench"
 have_callgrind lz4-bench || exit 0
 echo "instructions (callgrind, one pass over every page; per 4 KB page); both clear a 16 KB"
 echo "table per page, liblz4 with glibc's AVX2 memset (many instructions), ours with rep stos"

@@ -12,8 +12,8 @@
 #      names, and memset/memcpy/memmove/memcmp (which compilers emit for struct copies
 #      and zeroing: a freestanding kernel has them under those names).
 #   3. A kernel that owns kfree(char *), kmalloc, memset, memcpy, memmove and memcmp
-#      (tests/names/kernel_own.c) links with the prefixed mm/, -nostdlib and stub glue,
-#      with ld.lld and with gcc (GNU ld); a file of it (tests/names/kernel_uses.c)
+#      (tests/names/kernel_own.c, tests/embed/string.c) links with the prefixed mm/,
+#      -nostdlib and stub glue, with ld.lld and with gcc (GNU ld); a file of it (tests/names/kernel_uses.c)
 #      calls ours as kmalloc and, after #undef kfree, its own kfree beside mm_kfree.
 #   4. The README's file list ("Embedding mm/ in your kernel") holds every mm/*.c and
 #      every header they include (clang -MM, both builds, with and without MM_PREFIX).
@@ -31,10 +31,7 @@ KCFLAGS="$*"
 ALLOW=""
 dir=build/names
 rm -rf "$dir" && mkdir -p "$dir" build/results
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "  ok    $1"; }
-fail() { failed=$((failed + 1)); echo "  FAIL  $1"; }
+. tools/check-lib.sh # ok, not_ok: the counts
 
 GCCFLAGS="-m32 -ffreestanding -fno-builtin -nostdlib -std=c11 -g -Wall -Wextra -Werror
           -Wno-unused-parameter -fno-stack-protector -fno-pic -fno-omit-frame-pointer
@@ -75,19 +72,19 @@ check() {
     [ ! -s "$dir/.bad" ]
 }
 
-# variant NAME MODE CC FLAGS...: build, then check; one pass or fail line
+# variant NAME MODE CC FLAGS...: build, then check; one ok or not_ok line
 variant() {
     name=$1 mode=$2
     shift 2
     if ! build "$name" "$@"; then
-        fail "$name: mm/ does not compile -Werror clean"
+        not_ok "$name: mm/ does not compile -Werror clean"
         sed 's/^/        /' "$dir/$name.log" | head -20
         return
     fi
     if check "$mode" "$dir/$name"/*.o >"$dir/$name.out"; then
-        pass "$name: $(ls "$dir/$name"/*.o | wc -l) objects, undefined only glue_*$([ "$mode" = prefixed ] && echo ' (and memset & co.), every export mm_*')"
+        ok "$name: $(ls "$dir/$name"/*.o | wc -l) objects, undefined only glue_*$([ "$mode" = prefixed ] && echo ' (and memset & co.), every export mm_*')"
     else
-        fail "$name: $(wc -l <"$dir/$name.out") wrong symbols"
+        not_ok "$name: $(wc -l <"$dir/$name.out") wrong symbols"
         sed 's/^/        /' "$dir/$name.out"
     fi
 }
@@ -119,20 +116,22 @@ nm -u "$dir/prefix-clang"/*.o | awk '$2 ~ /^glue_/ { print $2 }' | sort -u | gre
     sed 's/.*/void &(void) {}/' >"$k/glue_stubs.c"
 link_ok=1
 $CLANG $KCFLAGS -c tests/names/kernel_own.c -o "$k/own.o" &&
+    $CLANG $KCFLAGS -c tests/embed/string.c -o "$k/string.o" &&
     $CLANG $KCFLAGS -DMM_PREFIX -c tests/names/kernel_uses.c -o "$k/uses.o" &&
     $CLANG $KCFLAGS -c "$k/glue_stubs.c" -o "$k/stubs.o" &&
     $GCC $GCCFLAGS -O2 -c tests/names/kernel_own.c -o "$k/gcc-own.o" &&
+    $GCC $GCCFLAGS -O2 -c tests/embed/string.c -o "$k/gcc-string.o" &&
     $GCC $GCCFLAGS -O2 -DMM_PREFIX -c tests/names/kernel_uses.c -o "$k/gcc-uses.o" || link_ok=0
 if [ $link_ok -eq 1 ] &&
-    $LD -m elf_i386 -e _start -o "$k/lld.elf" "$k/own.o" "$k/uses.o" "$k/stubs.o" \
+    $LD -m elf_i386 -e _start -o "$k/lld.elf" "$k/own.o" "$k/string.o" "$k/uses.o" "$k/stubs.o" \
         "$dir/prefix-clang"/*.o >"$k/lld.log" 2>&1 &&
     nm "$k/lld.elf" >"$k/lld.nm" &&
     grep -q ' T kfree$' "$k/lld.nm" && grep -q ' T mm_kfree$' "$k/lld.nm" &&
     grep -q ' T memset$' "$k/lld.nm" && grep -q ' T mm_memset$' "$k/lld.nm" &&
     grep -q ' T kmalloc$' "$k/lld.nm" && grep -q ' T mm_kmalloc$' "$k/lld.nm"; then
-    pass "ld.lld -nostdlib: kernel's kfree/kmalloc/memset beside mm_kfree/mm_kmalloc/mm_memset"
+    ok "ld.lld -nostdlib: kernel's kfree/kmalloc/memset beside mm_kfree/mm_kmalloc/mm_memset"
 else
-    fail "ld.lld: the kernel and the prefixed mm/ (clang) do not link, or a name is missing"
+    not_ok "ld.lld: the kernel and the prefixed mm/ (clang) do not link, or a name is missing"
     sed 's/^/        /' "$k/lld.log" 2>/dev/null | head -20
 fi
 # uses.o: our API reached by its prefixed names, the kernel's kfree by its own
@@ -145,16 +144,16 @@ for sym in kmalloc memset kmem_cache_alloc vmalloc pmm_alloc_page; do
     case " $uses " in *" $sym "*) missing="$missing (unprefixed $sym)" ;; esac
 done
 if [ -z "$missing" ]; then
-    pass "kernel_uses.c calls mm_kmalloc, mm_memset, ... and, after #undef kfree, its own kfree"
+    ok "kernel_uses.c calls mm_kmalloc, mm_memset, ... and, after #undef kfree, its own kfree"
 else
-    fail "kernel_uses.c: wrong calls:$missing (it calls: $uses)"
+    not_ok "kernel_uses.c: wrong calls:$missing (it calls: $uses)"
 fi
 if [ $link_ok -eq 1 ] &&
-    $GCC -m32 -nostdlib -static -Wl,-e,_start -o "$k/gcc.elf" "$k/gcc-own.o" "$k/gcc-uses.o" \
-        "$k/stubs.o" "$dir/prefix-gcc-Os-i486"/*.o >"$k/gcc.log" 2>&1; then
-    pass "gcc -nostdlib (GNU ld, no libgcc): the kernel and the prefixed mm/ (gcc -Os) link"
+    $GCC -m32 -nostdlib -static -Wl,-e,_start -o "$k/gcc.elf" "$k/gcc-own.o" "$k/gcc-string.o" \
+        "$k/gcc-uses.o" "$k/stubs.o" "$dir/prefix-gcc-Os-i486"/*.o >"$k/gcc.log" 2>&1; then
+    ok "gcc -nostdlib (GNU ld, no libgcc): the kernel and the prefixed mm/ (gcc -Os) link"
 else
-    fail "gcc -nostdlib: the kernel and the prefixed mm/ (gcc) do not link"
+    not_ok "gcc -nostdlib: the kernel and the prefixed mm/ (gcc) do not link"
     sed 's/^/        /' "$k/gcc.log" 2>/dev/null | head -20
 fi
 
@@ -178,9 +177,9 @@ awk '/^## Embedding/ { s = 1 } s && /^Copy these files:/ { s = 2 } s == 2 && /^`
     tr ' ' '\n' | grep -E '^(include|mm)/' | sort -u >"$dir/readme.list"
 readme_missing "$dir/readme.list" >"$dir/readme.missing"
 if [ "$(wc -l <"$dir/readme.list")" -gt 0 ] && [ ! -s "$dir/readme.missing" ]; then
-    pass "README lists all $(sort -u "$dir/.needed" | wc -l) files mm/ needs ($(wc -l <"$dir/readme.list") listed)"
+    ok "README lists all $(sort -u "$dir/.needed" | wc -l) files mm/ needs ($(wc -l <"$dir/readme.list") listed)"
 else
-    fail "README's embedding list misses: $(tr '\n' ' ' <"$dir/readme.missing")"
+    not_ok "README's embedding list misses: $(tr '\n' ' ' <"$dir/readme.missing")"
 fi
 
 echo "== names: self-tests (each check must fail here)"
@@ -190,11 +189,11 @@ mkdir -p "$st"
 printf '#include "memory.h"\nint planted_export(void) { return (int)sizeof(memory_stats_t); }\n' >"$st/planted.c"
 $CLANG $KCFLAGS -DMM_PREFIX -c "$st/planted.c" -o "$st/planted.o"
 if check prefixed "$dir/prefix-clang"/*.o "$st/planted.o" >"$st/planted.out"; then
-    fail "a planted unprefixed export passed the check"
+    not_ok "a planted unprefixed export passed the check"
 elif [ "$(cat "$st/planted.out")" = "unprefixed export planted_export in planted.o" ]; then
-    pass "a planted unprefixed export fails, named: $(cat "$st/planted.out")"
+    ok "a planted unprefixed export fails, named: $(cat "$st/planted.out")"
 else
-    fail "a planted export: unexpected lines"
+    not_ok "a planted export: unexpected lines"
     sed 's/^/        /' "$st/planted.out"
 fi
 # compiler runtime calls gcc makes on i386: 64-bit division, popcount without POPCNT
@@ -204,34 +203,34 @@ check plain "$dir/gcc-O2-i486"/*.o "$st/runtime.o" >"$st/runtime.out"
 if grep -qxF 'undefined __udivdi3 in runtime.o' "$st/runtime.out" &&
     grep -qxF 'undefined __popcountsi2 in runtime.o' "$st/runtime.out" &&
     [ "$(wc -l <"$st/runtime.out")" -eq 2 ]; then
-    pass "planted __udivdi3 and __popcountsi2 calls fail, named"
+    ok "planted __udivdi3 and __popcountsi2 calls fail, named"
 else
-    fail "planted runtime calls: the check did not name exactly __udivdi3 and __popcountsi2"
+    not_ok "planted runtime calls: the check did not name exactly __udivdi3 and __popcountsi2"
     sed 's/^/        /' "$st/runtime.out"
 fi
 # the unprefixed mm/ clashes with the kernel's names: the link test can fail
-if $LD -m elf_i386 -e _start -o "$st/clash.elf" "$k/own.o" "$k/stubs.o" "$dir/clang-O2-i486"/*.o \
-    >"$st/clash.log" 2>&1; then
-    fail "the unprefixed mm/ linked with a kernel that owns kfree and memset"
+if $LD -m elf_i386 -e _start -o "$st/clash.elf" "$k/own.o" "$k/string.o" "$k/stubs.o" \
+    "$dir/clang-O2-i486"/*.o >"$st/clash.log" 2>&1; then
+    not_ok "the unprefixed mm/ linked with a kernel that owns kfree and memset"
 elif grep -q 'duplicate symbol: kfree' "$st/clash.log" && grep -q 'duplicate symbol: memset' "$st/clash.log"; then
-    pass "without MM_PREFIX the same link fails: duplicate kfree, memset"
+    ok "without MM_PREFIX the same link fails: duplicate kfree, memset"
 else
-    fail "the unprefixed link failed, but not on kfree and memset"
+    not_ok "the unprefixed link failed, but not on kfree and memset"
     sed 's/^/        /' "$st/clash.log" | head -10
 fi
 
 # the README check on a list without mm/bits.h
 grep -vxF mm/bits.h "$dir/readme.list" >"$st/readme.list"
 if [ "$(readme_missing "$st/readme.list")" = mm/bits.h ]; then
-    pass "a file list without mm/bits.h fails, naming it"
+    ok "a file list without mm/bits.h fails, naming it"
 else
-    fail "a file list without mm/bits.h: the check did not name exactly mm/bits.h"
+    not_ok "a file list without mm/bits.h: the check did not name exactly mm/bits.h"
 fi
 
-# every case above ends in pass or fail: fewer means a case fell through unreported
+# every case above ends in ok or not_ok: fewer means a case fell through unreported
 cases=$((10 + 4 + 3 + 1 + 4))
 if [ $((passed + failed)) -ne $cases ]; then
-    fail "only $((passed + failed)) of the suite's $cases cases reported"
+    not_ok "only $((passed + failed)) of the suite's $cases cases reported"
 fi
 echo "$passed $failed" >build/results/names
 echo "names: $passed passed, $failed failed"

@@ -11,11 +11,8 @@ bench=${1:-build/bench/numa_bench}
 pairs=${2:-build/bench/pmm_pairs}
 cc=$3
 ref=b512a3f
-dir=build/bench
-mkdir -p "$dir"
-echo "NUMA (issue 13), one run:"
-"$bench" | tee "$dir/numa.txt" || exit 1
 . tools/bench-lib.sh
+bench_figures numa "NUMA (issue 13), one run:" "$bench"
 have_callgrind numa-bench || exit 0
 # per_pair NAME PROGRAM ARG: instructions per pair, or empty
 per_pair() {

@@ -11,19 +11,8 @@ shift 2
 . tools/check-lib.sh
 
 for t in "$@"; do
-    abi=$(basename "$(dirname "$t")")
-    echo "== host [$abi] $(basename "$t")"
-    out=$(tools/host-exec.sh "$t" 2>&1)
-    rc=$?
+    host_test "$t"
     echo "$out" | grep -E '^\[ +(PASSED|FAILED|SKIPPED) +\]|^\[  ERROR   \]|ERROR|Assert|SKIP' | head -n 40
-    p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -n 1)
-    f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -n 1)
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + ${f:-0}))
-    if [ $rc -ne 0 ]; then
-        status=1
-        [ -n "$f" ] || failed=$((failed + 1)) # crashed before cmocka could count
-    fi
 done
 
 # QEMU under TCG (as the boot matrix's second half), 32 MB, the two modules of run-kernel-tests.sh.

@@ -35,12 +35,8 @@ log=build/zswap.log
 console() {
     seconds=$1
     shift
-    qargs=""
-    while [ "$1" != "--" ]; do
-        qargs="$qargs $1"
-        shift
-    done
-    shift
+    qemu_args "$@"
+    shift $qargs_shift
     printf '%s\n' "$@" >"$log.in"
     # shellcheck disable=SC2086 # qargs: several words
     $qemu_base $qargs -serial stdio -kernel "$kernel" <"$log.in" >"$log.raw" 2>&1 &

@@ -2,8 +2,7 @@
  * lib.c - the embedding test kernel's own C library: the names a real kernel
  * already owns, which mm/ must not take from it.
  *
- *   memset memcpy memmove memcmp   this kernel's (also what the compiler
- *                                  calls for struct copies, in mm/ too)
+ *   memset memcpy memmove memcmp   this kernel's: string.c beside this file
  *   kalloc / kfree(char *)         a page pool of its own, xv6-style: a
  *                                  free list threaded through the pages,
  *                                  freed pages filled with junk (1s)
@@ -15,43 +14,6 @@
 #include <stdarg.h>
 
 #include "embed.h"
-
-/* Byte loops on purpose: these prove ownership, not speed. */
-void *memset(void *dst, int c, size_t n)
-{
-    volatile unsigned char *d = dst; /* volatile: the compiler must not make this a memset call */
-    while (n--)
-        *d++ = (unsigned char)c;
-    return dst;
-}
-
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    return memmove(dst, src, n);
-}
-
-void *memmove(void *dst, const void *src, size_t n)
-{
-    volatile unsigned char *d = dst;
-    const unsigned char *s = src;
-    if (d < s) {
-        while (n--)
-            *d++ = *s++;
-    } else {
-        while (n--)
-            d[n] = s[n];
-    }
-    return dst;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    const unsigned char *x = a, *y = b;
-    for (; n; n--, x++, y++)
-        if (*x != *y)
-            return *x < *y ? -1 : 1;
-    return 0;
-}
 
 /* ---- the kernel's own page pool ---- */
 struct run {

@@ -19,6 +19,7 @@
 #undef memcpy
 #undef kfree
 #include "embed.h"
+#include "../rng.h" /* tests/rng.h: tools/embed-check.sh copies it beside kernel/ */
 
 #ifndef EMBED_STRESS_OPS
 #define EMBED_STRESS_OPS 4000 /* per CPU */
@@ -51,14 +52,6 @@ static void fail(void)
     __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
 }
 
-static uint32_t rnd(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
 static uint8_t pat(uint32_t seed, uint32_t i)
 {
     return (uint8_t)((seed >> ((i & 3) * 8)) ^ (i >> 2) ^ (i * 13));
@@ -86,19 +79,16 @@ static int verify(int cpu, const struct obj *o, const char *when)
     return 0;
 }
 
+/* kmalloc's sizes: 70% up to 512 bytes, 25% up to a page, 5% up to 32 KB. */
 static uint32_t kmalloc_size(uint32_t *s)
 {
-    uint32_t r = rnd(s) % 100;
-    if (r < 70)
-        return 1 + rnd(s) % 512;
-    if (r < 95)
-        return 513 + rnd(s) % 3584;
-    return 4097 + rnd(s) % 28672;
+    static const struct rng_range mix[3] = {{70, 1, 512}, {25, 513, 3584}, {5, 4097, 28672}};
+    return rng_size(s, mix);
 }
 
 static int make(int cpu, struct obj *o, uint32_t *s)
 {
-    o->seed = rnd(s);
+    o->seed = rng_next(s);
     switch (o->kind) {
     case KMALLOC:
         o->size = kmalloc_size(s);
@@ -115,7 +105,7 @@ static int make(int cpu, struct obj *o, uint32_t *s)
         break;
     }
     case VMALLOC:
-        o->size = (1 + rnd(s) % 4) * EMBED_PAGE - rnd(s) % 100;
+        o->size = (1 + rng_next(s) % 4) * EMBED_PAGE - rng_next(s) % 100;
         o->p = vmalloc(o->size);
         break;
     case OWNPAGE:
@@ -211,14 +201,14 @@ static void realloc_one(int cpu, struct obj *o, uint32_t *s)
 /* A kernel stack: written from the top down, checked, freed. */
 static void stack_one(int cpu, uint32_t *s)
 {
-    uint32_t size = (2 + rnd(s) % 3) * EMBED_PAGE;
+    uint32_t size = (2 + rng_next(s) % 3) * EMBED_PAGE;
     vaddr_t top = mm_kstack_alloc(size);
     if (!top) {
         kprintf("embed: FAIL cpu %d: kstack_alloc(%u): out of memory\n", cpu, size);
         fail();
         return;
     }
-    struct obj o = {VMALLOC, (uint8_t *)(uintptr_t)(top - size), size, rnd(s)};
+    struct obj o = {VMALLOC, (uint8_t *)(uintptr_t)(top - size), size, rng_next(s)};
     fill(&o);
     verify(cpu, &o, "as a kernel stack");
     mm_kstack_free(top);
@@ -239,8 +229,8 @@ void stress_run(int cpu)
     struct obj slot[SLOTS] = {{0}};
     uint32_t s = 0x9E3779B9u * (uint32_t)(cpu + 1);
     for (int op = 0; op < EMBED_STRESS_OPS; op++) {
-        struct obj *o = &slot[rnd(&s) % SLOTS];
-        uint32_t r = rnd(&s) % 100;
+        struct obj *o = &slot[rng_next(&s) % SLOTS];
+        uint32_t r = rng_next(&s) % 100;
         if (r < 10) { /* to the other CPU */
             if (o->kind != NONE && hand_over(o))
                 count[cpu].handed++;
@@ -263,7 +253,7 @@ void stress_run(int cpu)
             continue;
         }
         destroy(cpu, o, "before its free");
-        r = rnd(&s) % 100;
+        r = rng_next(&s) % 100;
         o->kind = r < 45 ? KMALLOC : r < 70 ? CACHE : r < 85 ? PAGE : r < 93 ? VMALLOC : OWNPAGE;
         make(cpu, o, &s);
     }

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../rng.h"
@@ -159,6 +162,15 @@ static inline void assert_reported(const char *fn, const void *addr, const char 
         fail_msg("expected a report \"%s ... %s\", got \"%s\"", where, reason, last);
 }
 
+/* One bad call vmm_map(v, p, flags) and the reason its report must give (test_vmm.c,
+   test_names_layers.c). */
+struct bad_map {
+    vaddr_t v;
+    paddr_t p;
+    uint32_t flags;
+    const char *why;
+};
+
 /* Every layer's checker at 0: the PMM, the VMM, vmalloc, the heap, the slabs. */
 static inline void check_every_layer(void)
 {
@@ -208,6 +220,22 @@ static inline int fresh_pmm_one_node(void **state)
     return one_node_natural_cpu(state);
 }
 
+/* A node topology for pmm_set_nodes, without distances (10 local, 20 remote): {1} is one node. */
+typedef struct {
+    unsigned nodes;
+    const pmm_node_range_t *ranges;
+    unsigned nranges;
+    const uint8_t *cpu_node;
+    unsigned ncpus;
+} node_layout_t;
+
+/* Register layout l: pmm_set_nodes must take it. */
+static inline void set_node_layout(const node_layout_t *l)
+{
+    assert_int_equal(pmm_set_nodes(l->nodes, l->ranges, l->nranges, l->cpu_node, l->ncpus, NULL),
+                     0);
+}
+
 /* A cache's statistics (kmem_cache_get_stats must succeed). */
 static inline kmem_cache_stats_t cache_stats(kmem_cache_t *c)
 {
@@ -234,6 +262,34 @@ static inline int natural_cpu_ids(void **state)
     (void)state;
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
     return 0;
+}
+
+/*
+ * child() run in a forked child must die of SIGABRT (glue_panic), having
+ * printed msg on stderr (test_lock.c, test_lock_split.c: mm/'s own bugs panic).
+ */
+static inline void assert_child_panics(void (*child)(void), const char *msg)
+{
+    fflush(NULL);
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 2);
+        child();
+        _exit(0); /* not reached */
+    }
+    close(fd[1]);
+    char buf[512] = {0};
+    ssize_t n = read(fd[0], buf, sizeof(buf) - 1);
+    close(fd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(n > 0);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    if (!strstr(buf, msg))
+        fail_msg("expected \"%s\", got \"%s\"", msg, buf);
 }
 
 #endif /* HARNESS_H */

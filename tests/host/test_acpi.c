@@ -12,11 +12,11 @@
  *   0x07fe0000-        the top of a 128 MB machine's RAM: RSDT 0x07fe1000,
  *   0x07ffffff         XSDT 0x07fe1100, FACP 0x07fe2000, MADT 0x07fe3000, a second 0x07fe4000
  *
- * Nothing else can be read: the reader returns NULL outside those two areas.
- * Each read is a fresh copy and the previous one is freed, so a parser that
- * kept a pointer across reads is caught (ASan on x86_64).  The output
- * (kprintf, tests/host/console_capture.h) is captured: each test asserts the
- * exact lines and the exact result.
+ * Nothing else can be read: the reader (tests/host/fake_firmware.h) returns
+ * NULL outside those two areas.  Each read is a fresh copy and the previous
+ * one is freed, so a parser that kept a pointer across reads is caught (ASan
+ * on x86_64).  The output (kprintf, tests/host/console_capture.h) is
+ * captured: each test asserts the exact lines and the exact result.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,12 +30,12 @@
 
 #include "../rng.h"
 #include "console_capture.h" /* kprintf into out[] */
+#include "fake_firmware.h"
 #include "cpus.h"
 #include "firmware.h"
 
 /* ---------------------------------------------------- fake physical memory ---- */
 
-#define LOW_SIZE  0x100000u
 #define HIGH_BASE 0x07FE0000u
 #define HIGH_SIZE 0x20000u
 
@@ -49,30 +49,8 @@
 #define MADT_AT   (HIGH_BASE + 0x3000)
 #define MADT2_AT  (HIGH_BASE + 0x4000)
 
-static uint8_t *low, *high;
-static void *last_copy;
-static unsigned long reads;
 static int bsp_id;         /* what the fake local APIC says; -1: cannot be read */
 static uint32_t bsp_asked; /* the address bsp_apic_id was given */
-static const void *fake_read(void *ctx, uint32_t phys, uint32_t len)
-{
-    const uint8_t *src = NULL;
-
-    (void)ctx;
-    free(last_copy);
-    last_copy = NULL;
-    if ((uint64_t)phys + len <= LOW_SIZE)
-        src = low + phys;
-    else if (phys >= HIGH_BASE && (uint64_t)phys + len <= (uint64_t)HIGH_BASE + HIGH_SIZE)
-        src = high + (phys - HIGH_BASE);
-    if (!src)
-        return NULL;
-    reads++;
-    last_copy = malloc(len);
-    assert_non_null(last_copy);
-    memcpy(last_copy, src, len);
-    return last_copy;
-}
 
 static int fake_bsp_apic_id(void *ctx, uint32_t lapic_phys)
 {
@@ -86,40 +64,29 @@ static const fw_reader_t reader = {fake_read, fake_bsp_apic_id, NULL};
 /* Where fake physical address phys lives, to build tables there. */
 static uint8_t *mem(uint32_t phys)
 {
-    if (phys < LOW_SIZE)
-        return low + phys;
-    assert_true(phys >= HIGH_BASE && phys < HIGH_BASE + HIGH_SIZE);
-    return high + (phys - HIGH_BASE);
+    uint8_t *p = fake_at(phys, 1);
+    assert_non_null(p);
+    return p;
 }
-
-static int teardown(void **state);
 
 static int setup(void **state)
 {
-    teardown(state); /* what a failed test left */
-    low = calloc(1, LOW_SIZE);
-    high = calloc(1, HIGH_SIZE);
-    assert_true(low && high);
-    low[0x40E] = (uint8_t)(EBDA >> 4); /* the EBDA's segment, 0x9fc0 */
-    low[0x40F] = (uint8_t)(EBDA >> 12);
-    low[0x413] = 639 & 0xFF; /* base memory, KB */
-    low[0x414] = 639 >> 8;
-    out[0] = '\0';
-    out_len = 0;
+    (void)state;
+    fake_memory_new(HIGH_BASE, HIGH_SIZE);
+    fake_low[0x40E] = (uint8_t)(EBDA >> 4); /* the EBDA's segment, 0x9fc0 */
+    fake_low[0x40F] = (uint8_t)(EBDA >> 12);
+    fake_low[0x413] = 639 & 0xFF; /* base memory, KB */
+    fake_low[0x414] = 639 >> 8;
+    console_clear();
     bsp_id = 0;
     bsp_asked = 0;
-    reads = 0;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    free(low);
-    free(high);
-    free(last_copy);
-    low = high = NULL;
-    last_copy = NULL;
+    fake_memory_free();
     return 0;
 }
 
@@ -143,13 +110,6 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Set p[at] so that the len bytes at p sum to 0. */
-static void fix_sum(uint8_t *p, uint32_t len, uint32_t at)
-{
-    p[at] = 0;
-    p[at] = (uint8_t)(0x100 - fw_sum(p, len));
-}
-
 /* An RSDP: revision 0 (ACPI 1.0: the RSDT only) or 2 (the XSDT as well). */
 static void make_rsdp(uint32_t at, unsigned revision, uint32_t rsdt, uint64_t xsdt)
 {
@@ -158,11 +118,11 @@ static void make_rsdp(uint32_t at, unsigned revision, uint32_t rsdt, uint64_t xs
     memcpy(p + 9, "TESTOE", 6);
     p[15] = (uint8_t)revision;
     put32(p + 16, rsdt);
-    fix_sum(p, 20, 8);
+    fake_fix_sum(p, 20, 8);
     if (revision >= 2) {
         put32(p + 20, 36);
         put64(p + 24, xsdt);
-        fix_sum(p, 36, 32);
+        fake_fix_sum(p, 36, 32);
     }
 }
 
@@ -179,7 +139,7 @@ static void make_header(uint32_t at, const char *sig, uint32_t length)
 
 static void seal(uint32_t at)
 {
-    fix_sum(mem(at), fw_le32(mem(at) + 4), 9);
+    fake_fix_sum(mem(at), fw_le32(mem(at) + 4), 9);
 }
 
 static void make_rsdt(uint32_t at, const uint32_t *tables, unsigned n)
@@ -246,6 +206,15 @@ static void madt_end(void)
     seal(madt_at);
 }
 
+/* A machine whose RSDP 1.0 -> RSDT lists the MADT alone: the MADT begun (madt_end closes it). */
+static void madt_only_begin(void)
+{
+    const uint32_t tables[] = {MADT_AT};
+    make_rsdp(RSDP_AT, 0, RSDT_AT, 0);
+    make_rsdt(RSDT_AT, tables, 1);
+    madt_begin(MADT_AT, 0xFEE00000u);
+}
+
 /* The usual machine: RSDP 1.0 -> RSDT [FACP, MADT]; MADT with CPUs 0..n-1, all enabled. */
 static void make_acpi(unsigned n)
 {
@@ -269,15 +238,17 @@ static void make_mp_fp(uint32_t at, uint32_t cfg, uint8_t feature1)
     p[8] = 1;
     p[9] = 4;
     p[11] = feature1;
-    fix_sum(p, 16, 10);
+    fake_fix_sum(p, 16, 10);
 }
 
-/* The MP configuration table, entry by entry: mp_begin, mp_cpu / mp_raw..., mp_end. */
+/* The MP configuration table, entry by entry: mp_begin (its floating pointer at 0xf6000 too),
+   mp_cpu / mp_raw..., mp_end. */
 static uint32_t mp_off;
 static unsigned mp_count;
 
 static void mp_begin(void)
 {
+    make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     uint8_t *h = mem(MP_CFG_AT);
     memcpy(h, "PCMP", 4);
     h[6] = 4;
@@ -313,13 +284,12 @@ static void mp_end(void)
     uint8_t *h = mem(MP_CFG_AT);
     put16(h + 4, (uint16_t)mp_off);
     put16(h + 34, (uint16_t)mp_count);
-    fix_sum(h, mp_off, 7);
+    fake_fix_sum(h, mp_off, 7);
 }
 
 /* An MP table with CPUs 0..n-1, 0 marked BSP, and a bus entry, found at 0xf6000. */
 static void make_mp(unsigned n)
 {
-    make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     mp_begin();
     for (unsigned i = 0; i < n; i++)
         mp_cpu((uint8_t)i, i == 0 ? 3 : 1);
@@ -352,9 +322,39 @@ static void assert_cpus(const cpu_topology_t *t, const char *source, uint32_t la
 
 #define IDS(...) ((const uint8_t[]){__VA_ARGS__})
 
-static const char no_mp[] = "cpus: MP table: no floating pointer in the EBDA, at 0x9f800-0x9fbff "
-                            "or 0xf0000-0xfffff\n";
-static const char one_cpu[] = "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n";
+/* Lines many cases print: no MP table found; the last line of a one-CPU result; cpus=mp. */
+#define NO_MP                                                                                      \
+    "cpus: MP table: no floating pointer in the EBDA, at 0x9f800-0x9fbff or 0xf0000-0xfffff\n"
+#define ONE_CPU "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n"
+#define MP_ONLY "cpus: boot option cpus=mp: ACPI is not consulted\n"
+
+/* Discovery from source, the output cleared first: it prints exactly lines. */
+static cpu_topology_t expect_lines(cpus_source_t source, const char *lines)
+{
+    console_clear();
+    cpu_topology_t t = discover(source);
+    assert_string_equal(out, lines);
+    return t;
+}
+
+/* expect_lines: the lines before, then CPUs 0 and 1 from the MP table (make_mp(2)'s). */
+static void expect_mp_cpus_0_1(cpus_source_t source, const char *before)
+{
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "%scpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n", before);
+    cpu_topology_t t = expect_lines(source, want);
+    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+}
+
+/* expect_lines: the lines before, then one CPU, APIC id 0, no table found. */
+static void expect_one_cpu(cpus_source_t source, const char *before)
+{
+    char want[1024];
+    snprintf(want, sizeof(want), "%s" ONE_CPU, before);
+    cpu_topology_t t = expect_lines(source, want);
+    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
+}
 
 /* ------------------------------------------------------------------ honest ---- */
 
@@ -363,9 +363,8 @@ static void test_good_madt_4_cpus(void **state)
 {
     make_acpi(4);
     make_mp(1); /* as QEMU: the MP table lists fewer; the MADT wins */
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 4, IDS(0, 1, 2, 3));
     assert_int_equal(bsp_asked, 0xFEE00000u); /* the BSP's id read where the table says */
 }
@@ -375,9 +374,8 @@ static void test_bsp_first_whatever_its_place(void **state)
 {
     make_acpi(4);
     bsp_id = 2;
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "cpus: 4 from ACPI MADT (APIC ids 2 0 1 3), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: 4 from ACPI MADT (APIC ids 2 0 1 3), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 4, IDS(2, 0, 1, 3));
 }
 
@@ -392,8 +390,8 @@ static void test_rsdp_in_ebda_first(void **state)
     madt_lapic(0, 1);
     madt_lapic(1, 1);
     madt_end();
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 2, IDS(0, 1));
 }
 
@@ -408,9 +406,8 @@ static void test_xsdt_preferred_over_rsdt(void **state)
     for (uint8_t i = 0; i < 4; i++)
         madt_lapic(i, 1);
     madt_end();
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 4, IDS(0, 1, 2, 3));
 }
 
@@ -419,20 +416,19 @@ static void test_xsdt_above_4g_or_bad_uses_rsdt(void **state)
 {
     make_acpi(2);
     make_rsdp(RSDP_AT, 2, RSDT_AT, 0x100000000ull + XSDT_AT);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: XSDT at 0x0000000107fe1100: above 4 GB, out of reach; trying "
-                             "the RSDT\n"
-                             "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "acpi: XSDT at 0x0000000107fe1100: above 4 GB, out of reach; trying "
+                       "the RSDT\n"
+                       "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 2, IDS(0, 1));
 
     const uint64_t xtables[] = {MADT2_AT};
     make_rsdp(RSDP_AT, 2, RSDT_AT, XSDT_AT);
     make_xsdt(XSDT_AT, xtables, 1);
     mem(XSDT_AT)[40] ^= 0x10; /* a flipped bit in its entry: the checksum no longer holds */
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: XSDT at 0x07fe1100: bad checksum; trying the RSDT\n"
-                             "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
+    t = expect_lines(CPUS_FROM_ANY,
+                     "acpi: XSDT at 0x07fe1100: bad checksum; trying the RSDT\n"
+                     "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 2, IDS(0, 1));
 }
 
@@ -454,22 +450,19 @@ static void test_find_table_by_signature(void **state)
 /* Type 5 moves the local APIC; x2APIC entries (type 9) are counted, not used. */
 static void test_lapic_override_and_x2apic(void **state)
 {
-    const uint32_t tables[] = {MADT_AT};
     const uint8_t override[12] = {5, 12, 0, 0, 0x00, 0x00, 0xD0, 0xFE, 0, 0, 0, 0};
     const uint8_t x2apic[16] = {9, 16, 0, 0, 0x00, 0x01, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0};
-    make_rsdp(RSDP_AT, 0, RSDT_AT, 0);
-    make_rsdt(RSDT_AT, tables, 1);
-    madt_begin(MADT_AT, 0xFEE00000u);
+    madt_only_begin();
     madt_lapic(0, 1);
     madt_raw(override, sizeof(override));
     madt_lapic(1, 1);
     madt_raw(x2apic, sizeof(x2apic));
     madt_raw(x2apic, sizeof(x2apic));
     madt_end();
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT: 2 x2APIC entries (type 9) skipped: x2APIC is not "
-                             "supported\n"
-                             "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfed00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: ACPI MADT: 2 x2APIC entries (type 9) skipped: x2APIC is not "
+                       "supported\n"
+                       "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfed00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFED00000u, 2, IDS(0, 1));
     assert_int_equal(bsp_asked, 0xFED00000u);
 
@@ -477,14 +470,12 @@ static void test_lapic_override_and_x2apic(void **state)
     uint8_t *e = mem(MADT_AT) + 44 + 8;
     put64(e + 4, 0x1FEE00000ull);
     seal(MADT_AT);
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "cpus: ACPI MADT: local APIC address override 0x00000001fee00000 is above "
-                        "4 GB: ignored\n"
-                        "cpus: ACPI MADT: 2 x2APIC entries (type 9) skipped: x2APIC is not "
-                        "supported\n"
-                        "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
+    t = expect_lines(CPUS_FROM_ANY,
+                     "cpus: ACPI MADT: local APIC address override 0x00000001fee00000 is above "
+                     "4 GB: ignored\n"
+                     "cpus: ACPI MADT: 2 x2APIC entries (type 9) skipped: x2APIC is not "
+                     "supported\n"
+                     "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 2, IDS(0, 1));
 }
 
@@ -496,10 +487,7 @@ static void test_rsdp_bad_checksum(void **state)
     make_acpi(4);
     mem(RSDP_AT)[8] ^= 1;
     make_mp(2);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: RSDP at 0x000f5a10: bad checksum\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_ANY, "acpi: RSDP at 0x000f5a10: bad checksum\n");
 }
 
 /* ACPI 2.0's extended checksum (all 36 bytes) wrong, the first 20 right: refused too. */
@@ -508,24 +496,17 @@ static void test_rsdp_v2_bad_extended_checksum(void **state)
     make_acpi(4);
     make_rsdp(RSDP_AT, 2, RSDT_AT, XSDT_AT);
     mem(RSDP_AT)[32] ^= 0x40;
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: RSDP at 0x000f5a10: revision 2: bad extended checksum\n"
-                             "cpus: MP table: no floating pointer in the EBDA, at 0x9f800-0x9fbff "
-                             "or 0xf0000-0xfffff\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
+    expect_one_cpu(CPUS_FROM_ANY,
+                   "acpi: RSDP at 0x000f5a10: revision 2: bad extended checksum\n" NO_MP);
 
     /* a revision 2 RSDP whose length is below its own 36 bytes */
     make_rsdp(RSDP_AT, 2, RSDT_AT, XSDT_AT);
     put32(mem(RSDP_AT) + 20, 20);
-    fix_sum(mem(RSDP_AT), 36, 32);
-    out_len = 0;
-    t = discover(CPUS_FROM_MADT);
-    assert_string_equal(out, "cpus: boot option cpus=madt: the MP table is not consulted\n"
-                             "acpi: RSDP at 0x000f5a10: revision 2, length 20: not 36 to 1024 "
-                             "bytes\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
+    fake_fix_sum(mem(RSDP_AT), 36, 32);
+    expect_one_cpu(CPUS_FROM_MADT,
+                   "cpus: boot option cpus=madt: the MP table is not consulted\n"
+                   "acpi: RSDP at 0x000f5a10: revision 2, length 20: not 36 to 1024 "
+                   "bytes\n");
 }
 
 /* --------------------------------------------------- lying: RSDT and XSDT ---- */
@@ -536,11 +517,10 @@ static void test_rsdt_entry_outside_memory(void **state)
     const uint32_t tables[] = {0x50000000u, 0xFFFFFFF0u, MADT_AT};
     make_acpi(4);
     make_rsdt(RSDT_AT, tables, 3);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "acpi: RSDT entry 0 -> 0x50000000: cannot be read: skipped\n"
-                        "acpi: RSDT entry 1 -> 0xfffffff0: cannot be read: skipped\n"
-                        "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "acpi: RSDT entry 0 -> 0x50000000: cannot be read: skipped\n"
+                       "acpi: RSDT entry 1 -> 0xfffffff0: cannot be read: skipped\n"
+                       "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 4, IDS(0, 1, 2, 3));
 }
 
@@ -553,15 +533,15 @@ static void test_rsdt_many_unreachable_entries(void **state)
     tables[1000] = MADT_AT;
     make_acpi(2);
     put32(mem(RSDP_AT) + 16, HIGH_BASE + 0x10000); /* room for 4 KB of entries */
-    fix_sum(mem(RSDP_AT), 20, 8);
+    fake_fix_sum(mem(RSDP_AT), 20, 8);
     make_rsdt(HIGH_BASE + 0x10000, tables, 1001);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: RSDT entry 0 -> 0x40000000: cannot be read: skipped\n"
-                             "acpi: RSDT entry 1 -> 0x40001000: cannot be read: skipped\n"
-                             "acpi: RSDT entry 2 -> 0x40002000: cannot be read: skipped\n"
-                             "acpi: RSDT entry 3 -> 0x40003000: cannot be read: skipped\n"
-                             "acpi: RSDT: 996 more entries out of reach skipped\n"
-                             "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "acpi: RSDT entry 0 -> 0x40000000: cannot be read: skipped\n"
+                       "acpi: RSDT entry 1 -> 0x40001000: cannot be read: skipped\n"
+                       "acpi: RSDT entry 2 -> 0x40002000: cannot be read: skipped\n"
+                       "acpi: RSDT entry 3 -> 0x40003000: cannot be read: skipped\n"
+                       "acpi: RSDT: 996 more entries out of reach skipped\n"
+                       "cpus: 2 from ACPI MADT (APIC ids 0 1), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 2, IDS(0, 1));
 
     /* and without the MADT among them: the count, then "no APIC table" */
@@ -580,10 +560,10 @@ static void test_xsdt_entry_above_4g(void **state)
     make_acpi(3);
     make_rsdp(RSDP_AT, 2, RSDT_AT, XSDT_AT);
     make_xsdt(XSDT_AT, xtables, 2);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: XSDT entry 0 -> 0x0000000200000000: above 4 GB, out of reach: "
-                             "skipped\n"
-                             "cpus: 3 from ACPI MADT (APIC ids 0 1 2), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "acpi: XSDT entry 0 -> 0x0000000200000000: above 4 GB, out of reach: "
+                       "skipped\n"
+                       "cpus: 3 from ACPI MADT (APIC ids 0 1 2), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 3, IDS(0, 1, 2));
 }
 
@@ -639,22 +619,17 @@ static void test_madt_length_too_short(void **state)
     make_mp(2);
     put32(mem(MADT_AT) + 4, 40);
     seal(MADT_AT);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT at 0x07fe3000: length 40 is shorter than its 44-byte "
-                             "header\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_ANY,
+                       "cpus: ACPI MADT at 0x07fe3000: length 40 is shorter than its 44-byte "
+                       "header\n");
 
     /* shorter than any table's header: the search itself refuses it */
     put32(mem(MADT_AT) + 4, 20);
     seal(MADT_AT);
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: APIC at 0x07fe3000 (RSDT entry 1): length 20 is shorter than "
-                             "its 36-byte header: skipped\n"
-                             "acpi: no APIC table among the RSDT's 2 entries\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_ANY,
+                       "acpi: APIC at 0x07fe3000 (RSDT entry 1): length 20 is shorter than "
+                       "its 36-byte header: skipped\n"
+                       "acpi: no APIC table among the RSDT's 2 entries\n");
 }
 
 /* Too long: past readable memory; over any believable size; past its entries (zeros). */
@@ -663,39 +638,30 @@ static void test_madt_length_too_long(void **state)
     make_acpi(4);
     make_mp(2);
     put32(mem(MADT_AT) + 4, HIGH_SIZE); /* from 0x07fe3000: 12 KB past the end of RAM */
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: APIC at 0x07fe3000 (RSDT entry 1): length 131072 runs past "
-                             "readable memory: skipped\n"
-                             "acpi: no APIC table among the RSDT's 2 entries\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_ANY,
+                       "acpi: APIC at 0x07fe3000 (RSDT entry 1): length 131072 runs past "
+                       "readable memory: skipped\n"
+                       "acpi: no APIC table among the RSDT's 2 entries\n");
 
     put32(mem(MADT_AT) + 4, 0xFFFFFFFFu);
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: APIC at 0x07fe3000 (RSDT entry 1): length 4294967295 is over "
-                             "the 1024 KB any table is believed to have: skipped\n"
-                             "acpi: no APIC table among the RSDT's 2 entries\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
+    expect_mp_cpus_0_1(CPUS_FROM_ANY,
+                       "acpi: APIC at 0x07fe3000 (RSDT entry 1): length 4294967295 is over "
+                       "the 1024 KB any table is believed to have: skipped\n"
+                       "acpi: no APIC table among the RSDT's 2 entries\n");
 
     /* 100 bytes more than its entries, checksum made right: the zeros read as an entry of length 0
      */
     put32(mem(MADT_AT) + 4, madt_off + 100);
     seal(MADT_AT);
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT at 0x07fe3000: entry 6 (type 0) at offset 98: length "
-                             "0 is shorter than 8\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_ANY,
+                       "cpus: ACPI MADT at 0x07fe3000: entry 6 (type 0) at offset 98: length "
+                       "0 is shorter than 8\n");
 
     /* the same, checksum left wrong */
     put32(mem(MADT_AT) + 4, madt_off + 99);
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: APIC at 0x07fe3000 (RSDT entry 1): bad checksum: skipped\n"
-                             "acpi: no APIC table among the RSDT's 2 entries\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
+    expect_mp_cpus_0_1(CPUS_FROM_ANY,
+                       "acpi: APIC at 0x07fe3000 (RSDT entry 1): bad checksum: skipped\n"
+                       "acpi: no APIC table among the RSDT's 2 entries\n");
 }
 
 /* Entries of length 0 or 1 would loop for ever, or read a type with no length: refused. */
@@ -721,7 +687,7 @@ static void test_madt_entry_length_0(void **state)
         cpu_topology_t t = discover(CPUS_FROM_ANY);
         char want[512];
         snprintf(want, sizeof(want), "cpus: ACPI MADT at 0x07fe3000: %s\n%s%s", cases[i].line,
-                 no_mp, one_cpu);
+                 NO_MP, ONE_CPU);
         assert_string_equal(out, want);
         assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
         teardown(state);
@@ -736,42 +702,40 @@ static void test_madt_entry_past_end(void **state)
     make_mp(3);
     mem(MADT_AT)[44 + 16 + 12 + 1] = 20; /* the interrupt override: 10 bytes claimed 20 */
     seal(MADT_AT);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT at 0x07fe3000: entry 3 (type 2) at offset 72: length "
-                             "20 runs past the table's end at 82\n"
-                             "cpus: 3 from MP table (APIC ids 0 1 2), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: ACPI MADT at 0x07fe3000: entry 3 (type 2) at offset 72: length "
+                       "20 runs past the table's end at 82\n"
+                       "cpus: 3 from MP table (APIC ids 0 1 2), local APIC at 0xfee00000\n");
     assert_cpus(&t, "MP table", 0xFEE00000u, 3, IDS(0, 1, 2));
 
     make_acpi(2);
     put32(mem(MADT_AT) + 4, 83); /* one byte after the last entry */
     seal(MADT_AT);
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT at 0x07fe3000: entry 4 at offset 82: 1 byte left, "
-                             "short of an entry header\n"
-                             "cpus: 3 from MP table (APIC ids 0 1 2), local APIC at 0xfee00000\n");
+    expect_lines(CPUS_FROM_ANY,
+                 "cpus: ACPI MADT at 0x07fe3000: entry 4 at offset 82: 1 byte left, "
+                 "short of an entry header\n"
+                 "cpus: 3 from MP table (APIC ids 0 1 2), local APIC at 0xfee00000\n");
 }
 
 /* 20 CPUs: the first 16 kept, said. */
 static void test_madt_20_cpus_capped_at_16(void **state)
 {
     make_acpi(20);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT: 20 CPUs, more than KERNEL_MAX_CPUS (16): keeping "
-                             "the BSP and the first 15 others\n"
-                             "cpus: 16 from ACPI MADT (APIC ids 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 "
-                             "15), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: ACPI MADT: 20 CPUs, more than KERNEL_MAX_CPUS (16): keeping "
+                       "the BSP and the first 15 others\n"
+                       "cpus: 16 from ACPI MADT (APIC ids 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 "
+                       "15), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 16,
                 IDS(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
 
     /* the BSP is kept even when it is listed after the sixteenth */
     bsp_id = 18;
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT: 20 CPUs, more than KERNEL_MAX_CPUS (16): keeping "
-                             "the BSP and the first 15 others\n"
-                             "cpus: 16 from ACPI MADT (APIC ids 18 0 1 2 3 4 5 6 7 8 9 10 11 12 13 "
-                             "14), local APIC at 0xfee00000\n");
+    t = expect_lines(CPUS_FROM_ANY,
+                     "cpus: ACPI MADT: 20 CPUs, more than KERNEL_MAX_CPUS (16): keeping "
+                     "the BSP and the first 15 others\n"
+                     "cpus: 16 from ACPI MADT (APIC ids 18 0 1 2 3 4 5 6 7 8 9 10 11 12 13 "
+                     "14), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 16,
                 IDS(18, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14));
 }
@@ -779,30 +743,24 @@ static void test_madt_20_cpus_capped_at_16(void **state)
 /* An APIC id listed twice: kept once, said. */
 static void test_madt_duplicate_apic_id(void **state)
 {
-    const uint32_t tables[] = {MADT_AT};
-    make_rsdp(RSDP_AT, 0, RSDT_AT, 0);
-    make_rsdt(RSDT_AT, tables, 1);
-    madt_begin(MADT_AT, 0xFEE00000u);
+    madt_only_begin();
     madt_lapic(0, 1);
     madt_lapic(1, 1);
     madt_lapic(1, 1);
     madt_lapic(2, 1);
     madt_lapic(0, 1);
     madt_end();
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT: 2 entries with an APIC id listed before skipped "
-                             "(the first: APIC id 1)\n"
-                             "cpus: 3 from ACPI MADT (APIC ids 0 1 2), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: ACPI MADT: 2 entries with an APIC id listed before skipped "
+                       "(the first: APIC id 1)\n"
+                       "cpus: 3 from ACPI MADT (APIC ids 0 1 2), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 3, IDS(0, 1, 2));
 }
 
 /* Disabled CPUs and online-capable ones (hot-plug) are skipped, counted; id 0xff too. */
 static void test_madt_disabled_cpu(void **state)
 {
-    const uint32_t tables[] = {MADT_AT};
-    make_rsdp(RSDP_AT, 0, RSDT_AT, 0);
-    make_rsdt(RSDT_AT, tables, 1);
-    madt_begin(MADT_AT, 0xFEE00000u);
+    madt_only_begin();
     madt_lapic(0, 1);
     madt_lapic(1, 0); /* disabled */
     madt_lapic(2, 1);
@@ -811,13 +769,12 @@ static void test_madt_disabled_cpu(void **state)
     madt_lapic(0xFF, 1);
     madt_lapic(5, 1);
     madt_end();
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "cpus: ACPI MADT: 1 disabled processor skipped\n"
-                        "cpus: ACPI MADT: 2 online-capable processors skipped: hot-plug is not "
-                        "supported\n"
-                        "cpus: ACPI MADT: 1 processor entry with APIC id 0xff (no CPU's) skipped\n"
-                        "cpus: 3 from ACPI MADT (APIC ids 0 2 5), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: ACPI MADT: 1 disabled processor skipped\n"
+                       "cpus: ACPI MADT: 2 online-capable processors skipped: hot-plug is not "
+                       "supported\n"
+                       "cpus: ACPI MADT: 1 processor entry with APIC id 0xff (no CPU's) skipped\n"
+                       "cpus: 3 from ACPI MADT (APIC ids 0 2 5), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 3, IDS(0, 2, 5));
 }
 
@@ -830,12 +787,10 @@ static void test_madt_no_enabled_cpu(void **state)
     madt_lapic(1, 0);
     madt_end();
     make_mp(2);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT: 2 disabled processors skipped\n"
-                             "cpus: ACPI MADT at 0x07fe3000: no enabled processor among its 2 "
-                             "entries\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_ANY,
+                       "cpus: ACPI MADT: 2 disabled processors skipped\n"
+                       "cpus: ACPI MADT at 0x07fe3000: no enabled processor among its 2 "
+                       "entries\n");
 }
 
 /* ------------------------------------------------------------ the BSP's id ---- */
@@ -845,42 +800,37 @@ static void test_bsp_not_listed_is_added(void **state)
 {
     make_acpi(4);
     bsp_id = 7;
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT: the BSP's APIC id 7 (its local APIC says) is not "
-                             "listed: added\n"
-                             "cpus: 5 from ACPI MADT (APIC ids 7 0 1 2 3), local APIC at "
-                             "0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: ACPI MADT: the BSP's APIC id 7 (its local APIC says) is not "
+                       "listed: added\n"
+                       "cpus: 5 from ACPI MADT (APIC ids 7 0 1 2 3), local APIC at "
+                       "0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 5, IDS(7, 0, 1, 2, 3));
 
     /* listed, but as disabled: it runs this code, so it is enabled */
     mem(MADT_AT)[44 + 4] = 0;
     seal(MADT_AT);
     bsp_id = 0;
-    out_len = 0;
-    t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "cpus: ACPI MADT: 1 disabled processor skipped\n"
-                        "cpus: ACPI MADT: the BSP's APIC id 0 (its local APIC says) is listed "
-                        "as disabled: added\n"
-                        "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
+    t = expect_lines(CPUS_FROM_ANY,
+                     "cpus: ACPI MADT: 1 disabled processor skipped\n"
+                     "cpus: ACPI MADT: the BSP's APIC id 0 (its local APIC says) is listed "
+                     "as disabled: added\n"
+                     "cpus: 4 from ACPI MADT (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 4, IDS(0, 1, 2, 3));
 }
 
 /* The local APIC cannot say: the MADT's first entry (ACPI: the BSP first), said. */
 static void test_bsp_unreadable_takes_first(void **state)
 {
-    const uint32_t tables[] = {MADT_AT};
-    make_rsdp(RSDP_AT, 0, RSDT_AT, 0);
-    make_rsdt(RSDT_AT, tables, 1);
-    madt_begin(MADT_AT, 0xFEE00000u);
+    madt_only_begin();
     madt_lapic(3, 1);
     madt_lapic(1, 1);
     madt_end();
     bsp_id = -1;
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "cpus: ACPI MADT: the BSP's APIC id cannot be read: taking the first "
-                             "entry's, 3\n"
-                             "cpus: 2 from ACPI MADT (APIC ids 3 1), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "cpus: ACPI MADT: the BSP's APIC id cannot be read: taking the first "
+                       "entry's, 3\n"
+                       "cpus: 2 from ACPI MADT (APIC ids 3 1), local APIC at 0xfee00000\n");
     assert_cpus(&t, "ACPI MADT", 0xFEE00000u, 2, IDS(3, 1));
 }
 
@@ -889,11 +839,9 @@ static void test_bsp_unreadable_takes_first(void **state)
 static void test_no_tables_one_cpu(void **state)
 {
     bsp_id = 5; /* what its local APIC says is believed */
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: no RSDP in the EBDA or at 0xe0000-0xfffff\n"
-                             "cpus: MP table: no floating pointer in the EBDA, at 0x9f800-0x9fbff "
-                             "or 0xf0000-0xfffff\n"
-                             "cpus: 1 from none (one CPU) (APIC id 5), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "acpi: no RSDP in the EBDA or at 0xe0000-0xfffff\n" NO_MP
+                       "cpus: 1 from none (one CPU) (APIC id 5), local APIC at 0xfee00000\n");
     assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(5));
 
     /* memory that cannot be read at all (no BIOS area either): the same, quietly safe */
@@ -904,7 +852,7 @@ static void test_no_tables_one_cpu(void **state)
     assert_string_equal(out, "acpi: no RSDP in the EBDA or at 0xe0000-0xfffff\n"
                              "cpus: MP table: no floating pointer in the EBDA, at 0x9fc00-0x9ffff "
                              "or 0xf0000-0xfffff\n" /* base memory unknown: 640 KB assumed */
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+                        ONE_CPU);
     assert_cpus(&u, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
 
     /* and a NULL result pointer is refused in one line */
@@ -919,10 +867,9 @@ static void test_no_tables_one_cpu(void **state)
 static void test_mp_table_only(void **state)
 {
     make_mp(4);
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out,
-                        "acpi: no RSDP in the EBDA or at 0xe0000-0xfffff\n"
-                        "cpus: 4 from MP table (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_ANY, "acpi: no RSDP in the EBDA or at 0xe0000-0xfffff\n"
+                       "cpus: 4 from MP table (APIC ids 0 1 2 3), local APIC at 0xfee00000\n");
     assert_cpus(&t, "MP table", 0xFEE00000u, 4, IDS(0, 1, 2, 3));
 
     const uint32_t places[] = {EBDA + 0x100, 0x9F800 + 0x3F0};
@@ -930,10 +877,8 @@ static void test_mp_table_only(void **state)
         memset(mem(MP_FP_AT), 0, 16);
         memset(mem(EBDA + 0x100), 0, 16);
         make_mp_fp(places[i], MP_CFG_AT, 0);
-        out_len = 0;
-        t = discover(CPUS_FROM_MP);
-        assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                                 "cpus: 4 from MP table (APIC ids 0 1 2 3), local APIC at "
+        t = expect_lines(CPUS_FROM_MP,
+                         MP_ONLY "cpus: 4 from MP table (APIC ids 0 1 2 3), local APIC at "
                                  "0xfee00000\n");
         assert_cpus(&t, "MP table", 0xFEE00000u, 4, IDS(0, 1, 2, 3));
     }
@@ -944,54 +889,38 @@ static void test_mp_bad_checksum(void **state)
 {
     make_mp(4);
     mem(MP_FP_AT)[10] ^= 1;
-    cpu_topology_t t = discover(CPUS_FROM_ANY);
-    assert_string_equal(out, "acpi: no RSDP in the EBDA or at 0xe0000-0xfffff\n"
-                             "cpus: MP floating pointer at 0x000f6000: bad checksum\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
+    expect_one_cpu(CPUS_FROM_ANY, "acpi: no RSDP in the EBDA or at 0xe0000-0xfffff\n"
+                                  "cpus: MP floating pointer at 0x000f6000: bad checksum\n");
 
     make_mp(4);
     mem(MP_CFG_AT)[44 + 20 + 1] = 9; /* the second CPU's APIC id changed, checksum not */
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x000f6010: bad checksum\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
+    expect_one_cpu(CPUS_FROM_MP, MP_ONLY "cpus: MP table at 0x000f6010: bad checksum\n");
 }
 
 /* An entry type the specification does not define has no known size: the walk stops there. */
 static void test_mp_unknown_entry_type(void **state)
 {
     const uint8_t odd[8] = {0x87, 0, 0, 0, 0, 0, 0, 0};
-    make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     mp_begin();
     mp_cpu(0, 3);
     mp_cpu(1, 1);
     mp_raw(odd, sizeof(odd));
     mp_cpu(2, 1); /* not reachable: the unknown entry's size is unknown */
     mp_end();
-    cpu_topology_t t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x000f6010: entry 2 of 4 has unknown type 135, so "
-                             "no known size: the rest is not read\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_MP, MP_ONLY
+                       "cpus: MP table at 0x000f6010: entry 2 of 4 has unknown type 135, so "
+                       "no known size: the rest is not read\n");
 
     /* an unknown type before any processor: nothing usable, refused */
-    make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     mp_begin();
     mp_raw(odd, sizeof(odd));
     mp_cpu(0, 3);
     mp_end();
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x000f6010: entry 0 of 2 has unknown type 135, so "
-                             "no known size: the rest is not read\n"
-                             "cpus: MP table at 0x000f6010: no enabled processor among its 2 "
-                             "entries\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+    expect_one_cpu(CPUS_FROM_MP,
+                   MP_ONLY "cpus: MP table at 0x000f6010: entry 0 of 2 has unknown type 135, so "
+                           "no known size: the rest is not read\n"
+                           "cpus: MP table at 0x000f6010: no enabled processor among its 2 "
+                           "entries\n");
 }
 
 /* Counts and lengths that lie; headers that lie. */
@@ -999,102 +928,73 @@ static void test_mp_lying_lengths(void **state)
 {
     make_mp(2); /* 44 + 2 * 20 + 8 = 92 bytes, 3 entries */
     put16(mem(MP_CFG_AT) + 34, 4);
-    fix_sum(mem(MP_CFG_AT), 92, 7);
-    cpu_topology_t t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x000f6010: entry 3 of 4 starts at offset 92, past "
-                             "the table's length 92\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
+    fake_fix_sum(mem(MP_CFG_AT), 92, 7);
+    expect_one_cpu(CPUS_FROM_MP,
+                   MP_ONLY "cpus: MP table at 0x000f6010: entry 3 of 4 starts at offset 92, past "
+                           "the table's length 92\n");
 
     make_mp(2);
     put16(mem(MP_CFG_AT) + 4, 88); /* the bus entry cut in half */
-    fix_sum(mem(MP_CFG_AT), 88, 7);
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x000f6010: entry 2 of 3 (type 1, 8 bytes) at "
-                             "offset 84 runs past the table's length 88\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+    fake_fix_sum(mem(MP_CFG_AT), 88, 7);
+    expect_one_cpu(CPUS_FROM_MP,
+                   MP_ONLY "cpus: MP table at 0x000f6010: entry 2 of 3 (type 1, 8 bytes) at "
+                           "offset 84 runs past the table's length 88\n");
 
     make_mp(2);
     put16(mem(MP_CFG_AT) + 4, 30);
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x000f6010: length 30 is shorter than its 44-byte "
-                             "header\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+    expect_one_cpu(CPUS_FROM_MP,
+                   MP_ONLY "cpus: MP table at 0x000f6010: length 30 is shorter than its 44-byte "
+                           "header\n");
 
     make_mp(2);
     memcpy(mem(MP_CFG_AT), "PCMQ", 4);
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x000f6010: signature is not PCMP\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+    expect_one_cpu(CPUS_FROM_MP, MP_ONLY "cpus: MP table at 0x000f6010: signature is not PCMP\n");
 
     make_mp_fp(MP_FP_AT, 0x60000000u, 0);
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table at 0x60000000: cannot be read\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+    expect_one_cpu(CPUS_FROM_MP, MP_ONLY "cpus: MP table at 0x60000000: cannot be read\n");
 
     make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     mem(MP_FP_AT)[9] = 2; /* no such revision */
-    fix_sum(mem(MP_FP_AT), 16, 10);
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP floating pointer at 0x000f6000: spec revision 2, not 1 "
-                             "(1.1) or 4 (1.4)\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+    fake_fix_sum(mem(MP_FP_AT), 16, 10);
+    expect_one_cpu(CPUS_FROM_MP,
+                   MP_ONLY "cpus: MP floating pointer at 0x000f6000: spec revision 2, not 1 "
+                           "(1.1) or 4 (1.4)\n");
 }
 
 /* The BP flag and the local APIC disagree, or no entry has it; disabled entries. */
 static void test_mp_bsp_flags(void **state)
 {
-    make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     mp_begin();
     mp_cpu(0, 1);
     mp_cpu(1, 3); /* says it is the BSP; the local APIC says 0 */
     mp_cpu(2, 0); /* disabled */
     mp_end();
-    cpu_topology_t t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table: 1 disabled processor skipped\n"
-                             "cpus: MP table: 1 entry marked BSP, the first APIC id 1; its local "
-                             "APIC says 0: taken\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
+    cpu_topology_t t = expect_lines(
+        CPUS_FROM_MP, MP_ONLY "cpus: MP table: 1 disabled processor skipped\n"
+                              "cpus: MP table: 1 entry marked BSP, the first APIC id 1; its local "
+                              "APIC says 0: taken\n"
+                              "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
     assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
 
     /* the local APIC cannot say: the entry marked BP is the BSP */
     bsp_id = -1;
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table: 1 disabled processor skipped\n"
+    t = expect_lines(CPUS_FROM_MP,
+                     MP_ONLY "cpus: MP table: 1 disabled processor skipped\n"
                              "cpus: 2 from MP table (APIC ids 1 0), local APIC at 0xfee00000\n");
     assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(1, 0));
 
     /* no entry marked BSP */
-    make_mp_fp(MP_FP_AT, MP_CFG_AT, 0);
     mp_begin();
     mp_cpu(4, 1);
     mp_cpu(6, 1);
     mp_end();
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table: the BSP's APIC id cannot be read and no entry is "
-                             "marked BSP: taking the first entry's, 4\n"
-                             "cpus: 2 from MP table (APIC ids 4 6), local APIC at 0xfee00000\n");
+    expect_lines(CPUS_FROM_MP,
+                 MP_ONLY "cpus: MP table: the BSP's APIC id cannot be read and no entry is "
+                         "marked BSP: taking the first entry's, 4\n"
+                         "cpus: 2 from MP table (APIC ids 4 6), local APIC at 0xfee00000\n");
     bsp_id = 6;
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP table: no entry is marked BSP; its local APIC says APIC id "
+    t = expect_lines(CPUS_FROM_MP,
+                     MP_ONLY "cpus: MP table: no entry is marked BSP; its local APIC says APIC id "
                              "6\n"
                              "cpus: 2 from MP table (APIC ids 6 4), local APIC at 0xfee00000\n");
     assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(6, 4));
@@ -1104,20 +1004,14 @@ static void test_mp_bsp_flags(void **state)
 static void test_mp_default_configuration(void **state)
 {
     make_mp_fp(MP_FP_AT, 0, 6);
-    cpu_topology_t t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP floating pointer at 0x000f6000: default configuration 6: "
-                             "two processors, APIC ids 0 and 1\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_MP,
+                       MP_ONLY "cpus: MP floating pointer at 0x000f6000: default configuration 6: "
+                               "two processors, APIC ids 0 and 1\n");
 
     make_mp_fp(MP_FP_AT, 0, 0);
-    out_len = 0;
-    t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: MP floating pointer at 0x000f6000: no configuration table and "
-                             "no default configuration\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
+    expect_one_cpu(CPUS_FROM_MP,
+                   MP_ONLY "cpus: MP floating pointer at 0x000f6000: no configuration table and "
+                           "no default configuration\n");
 }
 
 /* ---------------------------------------------------- the boot option cpus= ---- */
@@ -1126,35 +1020,24 @@ static void test_forced_sources(void **state)
 {
     make_acpi(4);
     make_mp(2);
-    cpu_topology_t t = discover(CPUS_FROM_MP);
-    assert_string_equal(out, "cpus: boot option cpus=mp: ACPI is not consulted\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "MP table", 0xFEE00000u, 2, IDS(0, 1));
+    expect_mp_cpus_0_1(CPUS_FROM_MP, MP_ONLY);
 
-    out_len = 0;
-    unsigned long before = reads;
-    t = discover(CPUS_FROM_NONE);
-    assert_string_equal(out, "cpus: boot option cpus=one: no table is consulted\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
-    assert_int_equal(reads, before); /* nothing read */
+    unsigned long before = fake_reads;
+    expect_one_cpu(CPUS_FROM_NONE, "cpus: boot option cpus=one: no table is consulted\n");
+    assert_int_equal(fake_reads, before); /* nothing read */
 
     /* cpus=madt with a broken MADT: one CPU, not the MP table */
     mem(MADT_AT)[9] ^= 1;
-    out_len = 0;
-    t = discover(CPUS_FROM_MADT);
-    assert_string_equal(out, "cpus: boot option cpus=madt: the MP table is not consulted\n"
-                             "acpi: APIC at 0x07fe3000 (RSDT entry 1): bad checksum: skipped\n"
-                             "acpi: no APIC table among the RSDT's 2 entries\n"
-                             "cpus: 1 from none (one CPU) (APIC id 0), local APIC at 0xfee00000\n");
-    assert_cpus(&t, "none (one CPU)", 0xFEE00000u, 1, IDS(0));
+    expect_one_cpu(CPUS_FROM_MADT,
+                   "cpus: boot option cpus=madt: the MP table is not consulted\n"
+                   "acpi: APIC at 0x07fe3000 (RSDT entry 1): bad checksum: skipped\n"
+                   "acpi: no APIC table among the RSDT's 2 entries\n");
 
-    out_len = 0;
-    t = discover((cpus_source_t)42);
-    assert_string_equal(out, "cpus: source 42 unknown: consulting every table\n"
-                             "acpi: APIC at 0x07fe3000 (RSDT entry 1): bad checksum: skipped\n"
-                             "acpi: no APIC table among the RSDT's 2 entries\n"
-                             "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
+    expect_lines((cpus_source_t)42,
+                 "cpus: source 42 unknown: consulting every table\n"
+                 "acpi: APIC at 0x07fe3000 (RSDT entry 1): bad checksum: skipped\n"
+                 "acpi: no APIC table among the RSDT's 2 entries\n"
+                 "cpus: 2 from MP table (APIC ids 0 1), local APIC at 0xfee00000\n");
 }
 
 /* The reader is never asked for an empty range, or one past 4 GB. */
@@ -1163,9 +1046,9 @@ static void test_reader_range_checked(void **state)
     assert_null(fw_read(&reader, 0xFFFFFFF0u, 0x20));
     assert_null(fw_read(&reader, 0x1000, 0));
     assert_null(fw_read(NULL, 0x1000, 4));
-    assert_int_equal(reads, 0);
+    assert_int_equal(fake_reads, 0);
     assert_non_null(fw_read(&reader, 0xFFFF0, 0x10));
-    assert_int_equal(reads, 1);
+    assert_int_equal(fake_reads, 1);
 }
 
 /* ------------------------------------------------------------------ random ---- */
@@ -1202,7 +1085,7 @@ static void test_random_lies(void **state)
                 if (k == 1 || k == 2) /* the length the table now claims, if it can be summed */
                     len = fw_le32(mem(targets[k].at) + 4);
                 if (len <= 0x1000)
-                    fix_sum(mem(targets[k].at), len, targets[k].sum_at);
+                    fake_fix_sum(mem(targets[k].at), len, targets[k].sum_at);
             }
         }
         cpu_topology_t t = discover(CPUS_FROM_ANY);
@@ -1228,42 +1111,44 @@ static void test_random_lies(void **state)
     assert_true(by_source[0] > 0 && by_source[1] > 0 && by_source[2] > 0);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_good_madt_4_cpus, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bsp_first_whatever_its_place, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rsdp_in_ebda_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_xsdt_preferred_over_rsdt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_xsdt_above_4g_or_bad_uses_rsdt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_find_table_by_signature, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lapic_override_and_x2apic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rsdp_bad_checksum, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rsdp_v2_bad_extended_checksum, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rsdt_entry_outside_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rsdt_many_unreachable_entries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_xsdt_entry_above_4g, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rsdt_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_length_too_short, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_length_too_long, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_entry_length_0, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_entry_past_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_20_cpus_capped_at_16, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_duplicate_apic_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_disabled_cpu, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_madt_no_enabled_cpu, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bsp_not_listed_is_added, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bsp_unreadable_takes_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_tables_one_cpu, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mp_table_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mp_bad_checksum, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mp_unknown_entry_type, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mp_lying_lengths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mp_bsp_flags, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mp_default_configuration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_forced_sources, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reader_range_checked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_random_lies, setup, teardown),
+        T(test_good_madt_4_cpus),
+        T(test_bsp_first_whatever_its_place),
+        T(test_rsdp_in_ebda_first),
+        T(test_xsdt_preferred_over_rsdt),
+        T(test_xsdt_above_4g_or_bad_uses_rsdt),
+        T(test_find_table_by_signature),
+        T(test_lapic_override_and_x2apic),
+        T(test_rsdp_bad_checksum),
+        T(test_rsdp_v2_bad_extended_checksum),
+        T(test_rsdt_entry_outside_memory),
+        T(test_rsdt_many_unreachable_entries),
+        T(test_xsdt_entry_above_4g),
+        T(test_rsdt_refused),
+        T(test_madt_length_too_short),
+        T(test_madt_length_too_long),
+        T(test_madt_entry_length_0),
+        T(test_madt_entry_past_end),
+        T(test_madt_20_cpus_capped_at_16),
+        T(test_madt_duplicate_apic_id),
+        T(test_madt_disabled_cpu),
+        T(test_madt_no_enabled_cpu),
+        T(test_bsp_not_listed_is_added),
+        T(test_bsp_unreadable_takes_first),
+        T(test_no_tables_one_cpu),
+        T(test_mp_table_only),
+        T(test_mp_bad_checksum),
+        T(test_mp_unknown_entry_type),
+        T(test_mp_lying_lengths),
+        T(test_mp_bsp_flags),
+        T(test_mp_default_configuration),
+        T(test_forced_sources),
+        T(test_reader_range_checked),
+        T(test_random_lies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

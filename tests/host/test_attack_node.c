@@ -248,22 +248,13 @@ static const pmm_node_range_t lay3[] = {{0, 2 * MB, 2},
                                         {30 * MB, 31 * MB, 2}};
 static const uint8_t cpu4[] = {0, 1, 2, 3, 3, 2};
 
-static void register_layout(unsigned which)
-{
-    switch (which % 4) {
-    case 0:
-        assert_int_equal(pmm_set_nodes(4, lay4, 4, cpu4, 6, NULL), 0);
-        break;
-    case 1:
-        assert_int_equal(pmm_set_nodes(2, lay2u, 2, cpu4, 2, NULL), 0);
-        break;
-    case 2:
-        assert_int_equal(pmm_set_nodes(3, lay3, 4, cpu4, 3, NULL), 0);
-        break;
-    default:
-        assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
-    }
-}
+/* The topologies registered at random: four nodes, two (upside down), three (node 2 split), one. */
+static const node_layout_t layouts[] = {
+    {4, lay4, 4, cpu4, 6},
+    {2, lay2u, 2, cpu4, 2},
+    {3, lay3, 4, cpu4, 3},
+    {1, NULL, 0, NULL, 0},
+};
 
 static void attack_exact_across_registrations(void **state)
 {
@@ -279,7 +270,7 @@ static void attack_exact_across_registrations(void **state)
     for (int step = 0; step < 3000; step++) {
         uint32_t r = rng_below(&seed, 100);
         if (r < 2) {
-            register_layout(rng_next(&seed));
+            set_node_layout(&layouts[rng_next(&seed) % 4]);
         } else if (r < 55 && nlive < MAX) {
             host_forced_cpu_id = (int)rng_below(&seed, 8);
             uint32_t n = 1 + rng_below(&seed, 9);

@@ -353,22 +353,16 @@ static void test_fill_fails_half_way(void **state)
     check_every_layer();
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, fresh_as_cpu0, natural_cpu_ids)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stats_from_a_ctor_during_a_fill, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_destroy_from_a_ctor, fresh_as_cpu0, natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_cpu_objects_from_a_ctor, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_fill_fails_half_way, fresh_as_cpu0, natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_restart_with_full_magazines, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_destroy_with_objects_on_every_cpu, fresh_as_cpu0,
-                                        natural_cpu_ids),
+        T(test_stats_from_a_ctor_during_a_fill),  T(test_destroy_from_a_ctor),
+        T(test_cpu_objects_from_a_ctor),          T(test_fill_fails_half_way),
+        T(test_restart_with_full_magazines),      T(test_destroy_with_objects_on_every_cpu),
 #ifdef MM_DEBUG
-        cmocka_unit_test_setup_teardown(test_debug_on_and_off_across_restarts, fresh_as_cpu0,
-                                        natural_cpu_ids),
+        T(test_debug_on_and_off_across_restarts),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,23 +142,15 @@ static void test_set_nodes_while_cpus_allocate(void **state)
                                       {7 * MB + 4 * KB, 21 * MB + 36 * KB, 0},
                                       {21 * MB + 36 * KB, 32 * MB, 1}};
     const uint8_t cpus[] = {0, 1, 1, 0, 1, 0, 1, 0};
+    const node_layout_t layouts[] = {
+        {2, two, 2, cpus, 8}, {3, three, 3, cpus, 8}, {1, NULL, 0, NULL, 0}};
     uint32_t err0 = mm_error_count();
     stop_churn = 0;
     pthread_t t[2];
     for (uintptr_t i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, churn, (void *)i), 0);
     for (int r = 0; r < 300; r++) {
-        switch (r % 3) {
-        case 0:
-            assert_int_equal(pmm_set_nodes(2, two, 2, cpus, 8, NULL), 0);
-            break;
-        case 1:
-            assert_int_equal(pmm_set_nodes(3, three, 3, cpus, 8, NULL), 0);
-            break;
-        default:
-            assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
-            break;
-        }
+        set_node_layout(&layouts[r % 3]);
         assert_int_equal(pmm_check(), 0);
     }
     stop_churn = 1;
@@ -293,14 +285,14 @@ static void test_reclaim_hold_blocks_hooks_and_nests(void **state)
     assert_int_equal(pmm_check(), 0);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_two_cpus_dry_at_once_both_served, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_nodes_while_cpus_allocate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_single_pages_at_unaligned_edges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strict_on_memoryless_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reclaim_hold_blocks_hooks_and_nests, setup, teardown),
+        T(test_two_cpus_dry_at_once_both_served),    T(test_set_nodes_while_cpus_allocate),
+        T(test_single_pages_at_unaligned_edges),     T(test_strict_on_memoryless_node),
+        T(test_reclaim_hold_blocks_hooks_and_nests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,16 +324,18 @@ static void test_reinit_during_reclaim(void **state)
         fail_msg("after a re-init during reclaim, running dry ran no reclaim hook");
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_strict_node_gone_during_reclaim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_any_node_gone_during_reclaim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strict_node_gone_before_the_lock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_during_a_shootdown, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reports_from_both_locks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tlb_counts_torn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reinit_during_reclaim, setup, teardown),
+        T(test_strict_node_gone_during_reclaim),
+        T(test_any_node_gone_during_reclaim),
+        T(test_strict_node_gone_before_the_lock),
+        T(test_check_during_a_shootdown),
+        T(test_reports_from_both_locks),
+        T(test_tlb_counts_torn),
+        T(test_reinit_during_reclaim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

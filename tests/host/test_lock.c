@@ -26,6 +26,7 @@
 #include "glue_common.h"
 #include "harness.h"
 #include "lock.h"
+#include "lock_holder.h"
 
 /* Nesting is counted: two levels, one glue_spin_lock; held until the outermost unlock. */
 static void test_nesting_takes_the_spinlock_once(void **state)
@@ -182,30 +183,6 @@ static void test_threads_as_cpus(void **state)
     assert_int_equal(p1.owner_pages[PMM_OWNER_CALLER], p0.owner_pages[PMM_OWNER_CALLER]);
 }
 
-/* child() run in a forked child must die of SIGABRT (glue_panic), having printed msg. */
-static void assert_child_panics(void (*child)(void), const char *msg)
-{
-    fflush(NULL);
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        child();
-        _exit(0); /* not reached */
-    }
-    close(fd[1]);
-    char buf[256] = {0};
-    ssize_t n = read(fd[0], buf, sizeof(buf) - 1);
-    close(fd[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(n > 0);
-    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-    assert_non_null(strstr(buf, msg));
-}
-
 static void unlock_not_held(void)
 {
     mm_unlock(0);
@@ -271,29 +248,11 @@ static void test_describer_runs_under_the_lock(void **state)
  * pmm_alloc_pages, pmm_free_page(s) and pmm_get_stats.  With one lock for both, the main thread
  * would wait for the holder, which waits (up to 10 s) for the main thread.
  */
-static int holding, pmm_done; /* __atomic */
-static void *hold_mm_lock(void *arg)
-{
-    (void)arg;
-    glue_irqflags_t f = mm_lock();
-    __atomic_store_n(&holding, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < 10000 && !__atomic_load_n(&pmm_done, __ATOMIC_ACQUIRE); i++)
-        usleep(1000);
-    mm_unlock(f);
-    __atomic_store_n(&holding, 0, __ATOMIC_RELEASE);
-    return NULL;
-}
-
 static void test_pmm_runs_while_another_cpu_holds_mm_lock(void **state)
 {
     (void)state;
     fresh_every_layer(16u << 20);
-    __atomic_store_n(&holding, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&pmm_done, 0, __ATOMIC_RELEASE);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, hold_mm_lock, NULL), 0);
-    while (!__atomic_load_n(&holding, __ATOMIC_ACQUIRE))
-        usleep(1000);
+    pthread_t t = start_holder(mm_lock, mm_unlock);
     uint32_t pages[64];
     for (int i = 0; i < 64; i++)
         assert_int_not_equal(pages[i] = pmm_alloc_page(), 0);
@@ -305,10 +264,7 @@ static void test_pmm_runs_while_another_cpu_holds_mm_lock(void **state)
     for (int i = 0; i < 64; i++)
         pmm_free_page(pages[i]);
     pmm_free_pages(run, 16);
-    int still_held = __atomic_load_n(&holding, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&pmm_done, 1, __ATOMIC_RELEASE);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    assert_true(still_held); /* the holder never let go meanwhile */
+    assert_true(stop_holder(t)); /* the holder never let go meanwhile */
     check_every_layer();
 }
 

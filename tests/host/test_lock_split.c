@@ -33,57 +33,12 @@
 #include "glue_common.h"
 #include "harness.h"
 #include "lock.h"
+#include "lock_holder.h"
 
 #define MB         (1024u * 1024u)
 #define CALLER_WIN (KERNEL_VIRTUAL_BASE + 128 * MB) /* past the direct map, below the heap */
 
 /* ---- one CPU holds a lock and waits; another works beside it ---- */
-
-static int holding, work_done; /* __atomic */
-
-static void *hold_mm(void *arg)
-{
-    (void)arg;
-    glue_irqflags_t f = mm_lock();
-    __atomic_store_n(&holding, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < 10000 && !__atomic_load_n(&work_done, __ATOMIC_ACQUIRE); i++)
-        usleep(1000);
-    __atomic_store_n(&holding, 0, __ATOMIC_RELEASE);
-    mm_unlock(f);
-    return NULL;
-}
-
-static void *hold_vmm(void *arg)
-{
-    (void)arg;
-    glue_irqflags_t f = vmm_lock();
-    __atomic_store_n(&holding, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < 10000 && !__atomic_load_n(&work_done, __ATOMIC_ACQUIRE); i++)
-        usleep(1000);
-    __atomic_store_n(&holding, 0, __ATOMIC_RELEASE);
-    vmm_unlock(f);
-    return NULL;
-}
-
-static pthread_t start_holder(void *(*holder)(void *))
-{
-    __atomic_store_n(&holding, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&work_done, 0, __ATOMIC_RELEASE);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, holder, NULL), 0);
-    while (!__atomic_load_n(&holding, __ATOMIC_ACQUIRE))
-        usleep(1000);
-    return t;
-}
-
-/* 1 if the holder still held its lock when the work was done (it waits up to 10 s). */
-static int stop_holder(pthread_t t)
-{
-    int still = __atomic_load_n(&holding, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&work_done, 1, __ATOMIC_RELEASE);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    return still;
-}
 
 /*
  * With one lock for the heap and the VMM, the main thread's vmm_map would
@@ -96,7 +51,7 @@ static void test_vmm_runs_while_another_cpu_holds_mm_lock(void **state)
     paddr_t ph[8];
     for (int i = 0; i < 8; i++)
         assert_int_not_equal(ph[i] = pmm_alloc_page(), 0);
-    pthread_t t = start_holder(hold_mm);
+    pthread_t t = start_holder(mm_lock, mm_unlock);
     for (int i = 0; i < 8; i++) {
         vaddr_t v = CALLER_WIN + (vaddr_t)i * PAGE_SIZE;
         assert_int_equal(vmm_map(v, ph[i], PAGE_WRITABLE), 0);
@@ -131,7 +86,7 @@ static void test_heap_runs_while_another_cpu_holds_vmm_lock(void **state)
     assert_non_null(c);
     void *keep = kmem_cache_alloc(c); /* its first slab, also before */
     assert_non_null(keep);
-    pthread_t t = start_holder(hold_vmm);
+    pthread_t t = start_holder(vmm_lock, vmm_unlock);
     void *blk[16], *obj[16];
     for (int i = 0; i < 16; i++) {
         assert_non_null(blk[i] = kmalloc(2000 + (size_t)i * 8));
@@ -286,31 +241,6 @@ static void test_vmm_and_heap_at_once_checkers_exact(void **state)
 }
 
 /* ---- the order ---- */
-
-/* child() run in a forked child must die of SIGABRT (glue_panic), having printed msg. */
-static void assert_child_panics(void (*child)(void), const char *msg)
-{
-    fflush(NULL);
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        child();
-        _exit(0); /* not reached */
-    }
-    close(fd[1]);
-    char buf[512] = {0};
-    ssize_t n = read(fd[0], buf, sizeof(buf) - 1);
-    close(fd[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(n > 0);
-    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-    if (!strstr(buf, msg))
-        fail_msg("expected \"%s\", got \"%s\"", msg, buf);
-}
 
 static void vmm_lock_inside_pmm_lock(void)
 {

@@ -145,6 +145,20 @@ static int ours_encode(const void *src, size_t n, size_t cap, unsigned char *cop
  * has literals only, the last match starts at least 12 bytes before the end,
  * the last 5 bytes are literals.  Returns a reason, or NULL if it obeys.
  */
+/* A length nibble of 15 goes on in bytes up to one below 255, each added to *n: 0, or -1 if the
+   block ends first. */
+static int more_length(const unsigned char *b, size_t len, size_t *i, size_t *n)
+{
+    unsigned x;
+    do {
+        if (*i >= len)
+            return -1;
+        x = b[(*i)++];
+        *n += x;
+    } while (x == 255);
+    return 0;
+}
+
 static const char *end_rules_broken(const unsigned char *b, size_t len, size_t n)
 {
     size_t i = 0, out = 0, last_match_start = 0, last_match_end = 0;
@@ -153,15 +167,8 @@ static const char *end_rules_broken(const unsigned char *b, size_t len, size_t n
     while (i < len) {
         unsigned token = b[i++];
         size_t lit = token >> 4, ml = token & 15;
-        if (lit == 15) {
-            unsigned x;
-            do {
-                if (i >= len)
-                    return "truncated literal length";
-                x = b[i++];
-                lit += x;
-            } while (x == 255);
-        }
+        if (lit == 15 && more_length(b, len, &i, &lit))
+            return "truncated literal length";
         if (i + lit > len)
             return "literals past the end";
         i += lit;
@@ -171,15 +178,8 @@ static const char *end_rules_broken(const unsigned char *b, size_t len, size_t n
         if (i + 2 > len)
             return "truncated offset";
         i += 2;
-        if (ml == 15) {
-            unsigned x;
-            do {
-                if (i >= len)
-                    return "truncated match length";
-                x = b[i++];
-                ml += x;
-            } while (x == 255);
-        }
+        if (ml == 15 && more_length(b, len, &i, &ml))
+            return "truncated match length";
         if (i == len)
             return "the last sequence has a match";
         last_match_start = out;

@@ -368,12 +368,7 @@ static void test_vmm_map_bad_input(void **state)
     assert_int_equal(vmm_map(FREE_AREA, p, PAGE_WRITABLE), 0);
     check_every_layer();
     uint32_t free0 = free_pages();
-    struct {
-        vaddr_t v;
-        paddr_t p;
-        uint32_t flags;
-        const char *why;
-    } bad[] = {
+    const struct bad_map bad[] = {
         {FREE_AREA + PAGE_SIZE + 4, q, PAGE_WRITABLE, "not page-aligned"},
         {FREE_AREA + PAGE_SIZE, q + 8, PAGE_WRITABLE, "physical address not page-aligned"},
         {FREE_AREA + PAGE_SIZE, q, 0x80, "unknown flag bits"},

@@ -344,24 +344,21 @@ static void test_reclaim_drains(void **state)
     check_every_layer();
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, fresh_as_cpu0, natural_cpu_ids)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fast_path_takes_no_shared_lock, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_bursts_take_the_lock_per_batch, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_free_on_another_cpu, fresh_as_cpu0, natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_cpus_fill_from_their_own_slabs, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_double_free_in_a_cache, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_bad_pointers_still_reported, fresh_as_cpu0,
-                                        natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_statistics_are_exact, fresh_as_cpu0, natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_shrink_drains, fresh_as_cpu0, natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_cpu_without_a_cache, fresh_as_cpu0, natural_cpu_ids),
-        cmocka_unit_test_setup_teardown(test_reclaim_drains, fresh_as_cpu0, natural_cpu_ids),
+        T(test_fast_path_takes_no_shared_lock),
+        T(test_bursts_take_the_lock_per_batch),
+        T(test_free_on_another_cpu),
+        T(test_cpus_fill_from_their_own_slabs),
+        T(test_double_free_in_a_cache),
+        T(test_bad_pointers_still_reported),
+        T(test_statistics_are_exact),
+        T(test_shrink_drains),
+        T(test_cpu_without_a_cache),
+        T(test_reclaim_drains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -643,34 +643,25 @@ static void test_two_cpus_free_one_page_at_once(void **state)
     assert_int_equal(s.free_pages, before.free_pages);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, one_node_natural_cpu)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_one_page_fills_the_list_and_counts_stay_exact, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_full_list_gives_a_batch_back, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_check_finds_a_forged_list_node, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_double_free_of_a_cached_page, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_wrong_owner_unaligned_wild_on_the_fast_path, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_held_page_not_taken, setup, one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_free_on_another_cpu, setup, one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_oom_with_pages_on_another_cpus_list, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_set_nodes_drains_and_lists_keep_their_node, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_no_remote_fallback_while_the_nodes_lists_hold_pages,
-                                        setup, one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_double_free_racing_a_list_free_says_so, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_stats_between_pages, setup, one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_threads_as_cpus_with_checks, setup,
-                                        one_node_natural_cpu),
-        cmocka_unit_test_setup_teardown(test_two_cpus_free_one_page_at_once, setup,
-                                        one_node_natural_cpu),
+        T(test_one_page_fills_the_list_and_counts_stay_exact),
+        T(test_full_list_gives_a_batch_back),
+        T(test_check_finds_a_forged_list_node),
+        T(test_double_free_of_a_cached_page),
+        T(test_wrong_owner_unaligned_wild_on_the_fast_path),
+        T(test_held_page_not_taken),
+        T(test_free_on_another_cpu),
+        T(test_oom_with_pages_on_another_cpus_list),
+        T(test_set_nodes_drains_and_lists_keep_their_node),
+        T(test_no_remote_fallback_while_the_nodes_lists_hold_pages),
+        T(test_double_free_racing_a_list_free_says_so),
+        T(test_stats_between_pages),
+        T(test_threads_as_cpus_with_checks),
+        T(test_two_cpus_free_one_page_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,12 +123,8 @@ static int verify(const unsigned char *p, size_t n, unsigned thread, uint32_t sl
 /* Mostly kmalloc's size classes (up to 512 bytes), some up to a page, a few larger. */
 static size_t random_size(uint32_t *rng)
 {
-    uint32_t r = rng_next(rng) % 100;
-    if (r < 75)
-        return 1 + rng_next(rng) % 512;
-    if (r < 93)
-        return 513 + rng_next(rng) % 3600;
-    return 4097 + rng_next(rng) % 16000;
+    static const struct rng_range mix[3] = {{75, 1, 512}, {18, 513, 3600}, {7, 4097, 16000}};
+    return rng_size(rng, mix);
 }
 
 /* --------------------------------------------------------- the caches ---- */

@@ -9,10 +9,10 @@
  *   0x07fe1000         the SRAT, built entry by entry
  *   0x07fe8000         the SLIT
  *
- * The reader hands out a fresh copy of what is asked and frees the one
- * before, so a parser that keeps a pointer across reads is caught (ASan on
- * x86_64); outside those areas it returns NULL.  kprintf (console_capture.h)
- * collects the lines: every test asserts the exact lines printed, and every
+ * The reader (tests/host/fake_firmware.h) hands out a fresh copy of what is
+ * asked and frees the one before, so a parser that keeps a pointer across
+ * reads is caught (ASan on x86_64); outside those areas it returns NULL.  kprintf
+ * (console_capture.h) collects the lines: every test asserts the exact lines printed, and every
  * result goes through check_topology, which holds the invariants any result
  * must keep (a refused table included): ranges sorted, disjoint, inside the
  * map and below 4 GB; every CPU on an existing node; 10 on the diagonal.
@@ -29,11 +29,11 @@
 
 #include "../rng.h"
 #include "console_capture.h" /* kprintf into out[] */
+#include "fake_firmware.h"
 #include "numa.h"
 
 /* ---------------------------------------------------- fake physical memory ---- */
 
-#define LOW_SIZE    0x100000u
 #define TABLES      0x07FE0000u
 #define TABLES_SIZE 0x10000u
 #define RSDP_AT     0xF5A10u
@@ -42,52 +42,20 @@
 #define SLIT_AT     (TABLES + 0x8000)
 #define MB          0x100000ull
 
-static uint8_t *low, *tables;
-static void *copy;
-/* The bytes at phys, whichever area holds all of them, else NULL. */
-static uint8_t *area(uint32_t phys, uint32_t len)
-{
-    if ((uint64_t)phys + len <= LOW_SIZE)
-        return low + phys;
-    if (phys >= TABLES && (uint64_t)phys + len <= (uint64_t)TABLES + TABLES_SIZE)
-        return tables + (phys - TABLES);
-    return NULL;
-}
+static const fw_reader_t reader = {fake_read, NULL, NULL};
 
-static const void *fresh_copy(void *ctx, uint32_t phys, uint32_t len)
+static int setup(void **state)
 {
-    (void)ctx;
-    free(copy);
-    copy = NULL;
-    const uint8_t *src = area(phys, len);
-    if (!src)
-        return NULL;
-    copy = malloc(len);
-    assert_non_null(copy);
-    memcpy(copy, src, len);
-    return copy;
+    (void)state;
+    fake_memory_new(TABLES, TABLES_SIZE);
+    console_clear();
+    return 0;
 }
-
-static const fw_reader_t reader = {fresh_copy, NULL, NULL};
 
 static int teardown(void **state)
 {
     (void)state;
-    free(low);
-    free(tables);
-    free(copy);
-    low = tables = NULL;
-    copy = NULL;
-    return 0;
-}
-
-static int setup(void **state)
-{
-    teardown(state);
-    low = calloc(1, LOW_SIZE);
-    tables = calloc(1, TABLES_SIZE);
-    assert_true(low && tables);
-    console_clear();
+    fake_memory_free();
     return 0;
 }
 
@@ -99,17 +67,10 @@ static void le(uint8_t *p, uint64_t v, unsigned bytes)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* The byte at p[at] that makes the len bytes at p sum to 0. */
-static void checksum(uint8_t *p, uint32_t len, uint32_t at)
-{
-    p[at] = 0;
-    p[at] = (uint8_t)(0x100 - fw_sum(p, len));
-}
-
-/* A 36-byte table header: signature, length, revision; sealed by checksum(p, length, 9). */
+/* A 36-byte table header: signature, length, revision; sealed by fake_fix_sum(p, length, 9). */
 static uint8_t *header(uint32_t at, const char *sig, uint32_t length, uint8_t revision)
 {
-    uint8_t *p = area(at, 36);
+    uint8_t *p = fake_at(at, 36);
     memcpy(p, sig, 4);
     le(p + 4, length, 4);
     p[8] = revision;
@@ -120,17 +81,17 @@ static uint8_t *header(uint32_t at, const char *sig, uint32_t length, uint8_t re
 
 static void seal(uint32_t at)
 {
-    uint8_t *p = area(at, 36);
-    checksum(p, fw_le32(p + 4), 9);
+    uint8_t *p = fake_at(at, 36);
+    fake_fix_sum(p, fw_le32(p + 4), 9);
 }
 
 /* RSDP revision 0 -> RSDT [SRAT if with_srat] [SLIT if with_slit]. */
 static void make_root(int with_srat, int with_slit)
 {
-    uint8_t *p = area(RSDP_AT, 20);
+    uint8_t *p = fake_at(RSDP_AT, 20);
     memcpy(p, "RSD PTR ", 8);
     le(p + 16, RSDT_AT, 4);
-    checksum(p, 20, 8);
+    fake_fix_sum(p, 20, 8);
     unsigned n = 0;
     uint8_t *r = header(RSDT_AT, "RSDT", 36, 1);
     if (with_srat)
@@ -147,13 +108,13 @@ static uint32_t srat_len;
 static void srat_begin(uint8_t revision)
 {
     header(SRAT_AT, "SRAT", 48, revision);
-    area(SRAT_AT, 48)[36] = 1; /* reserved, "1" for compatibility */
+    fake_at(SRAT_AT, 48)[36] = 1; /* reserved, "1" for compatibility */
     srat_len = 48;
 }
 
 static void srat_raw(const uint8_t *bytes, unsigned len)
 {
-    memcpy(area(SRAT_AT + srat_len, len), bytes, len);
+    memcpy(fake_at(SRAT_AT + srat_len, len), bytes, len);
     srat_len += len;
 }
 
@@ -194,7 +155,7 @@ static void srat_mem(uint32_t domain, uint64_t base, uint64_t length, uint32_t f
 
 static void srat_end(void)
 {
-    le(area(SRAT_AT, 8) + 4, srat_len, 4);
+    le(fake_at(SRAT_AT, 8) + 4, srat_len, 4);
     seal(SRAT_AT);
 }
 
@@ -203,7 +164,7 @@ static void make_slit(unsigned n, const uint8_t *d)
 {
     uint8_t *p = header(SLIT_AT, "SLIT", 44 + n * n, 1);
     le(p + 36, n, 8);
-    memcpy(area(SLIT_AT, 44 + n * n) + 44, d, n * n);
+    memcpy(fake_at(SLIT_AT, 44 + n * n) + 44, d, n * n);
     seal(SLIT_AT);
 }
 
@@ -393,7 +354,7 @@ static void test_no_srat_one_node(void **state)
     assert_int_equal(numa_node_of(&t, 64 * MB), -1);
 
     /* no ACPI at all: the same, and still not a word but the summary */
-    memset(low, 0, LOW_SIZE);
+    memset(fake_low, 0, FAKE_LOW_SIZE);
     t = discover();
     lines_are("numa: 1 node (no SRAT): " ONE_NODE_64M);
 }
@@ -743,7 +704,7 @@ static void test_srat_bad_checksum(void **state)
 {
     (void)state;
     two_nodes(21);
-    area(SRAT_AT, 64)[60] ^= 1;
+    fake_at(SRAT_AT, 64)[60] ^= 1;
     refused("acpi: SRAT at 0x07fe1000 (RSDT entry 0): bad checksum: skipped\n");
 }
 
@@ -751,12 +712,12 @@ static void test_srat_shorter_than_header(void **state)
 {
     (void)state;
     two_nodes(21);
-    le(area(SRAT_AT, 8) + 4, 30, 4); /* below the ACPI header: acpi.c refuses it */
+    le(fake_at(SRAT_AT, 8) + 4, 30, 4); /* below the ACPI header: acpi.c refuses it */
     seal(SRAT_AT);
     refused("acpi: SRAT at 0x07fe1000 (RSDT entry 0): length 30 is shorter than its 36-byte "
             "header: skipped\n");
 
-    le(area(SRAT_AT, 8) + 4, 40, 4); /* a header, not the SRAT's 48 bytes */
+    le(fake_at(SRAT_AT, 8) + 4, 40, 4); /* a header, not the SRAT's 48 bytes */
     seal(SRAT_AT);
     refused("numa: SRAT at 0x07fe1000: length 40 is shorter than its 48-byte header: one node\n");
 }
@@ -765,7 +726,7 @@ static void test_srat_entry_length_0(void **state)
 {
     (void)state;
     two_nodes(21);
-    area(SRAT_AT + 48 + 16, 2)[1] = 0; /* the second entry */
+    fake_at(SRAT_AT + 48 + 16, 2)[1] = 0; /* the second entry */
     seal(SRAT_AT);
     refused("numa: SRAT at 0x07fe1000: entry 1 (type 0) at offset 64: length 0 is shorter than "
             "16: one node\n");
@@ -982,7 +943,7 @@ static void test_slit_locality_count(void **state)
 
     /* a count beyond 2^32 */
     make_slit(2, (const uint8_t[4]){10, 21, 21, 10});
-    area(SLIT_AT, 44)[40] = 1;
+    fake_at(SLIT_AT, 44)[40] = 1;
     seal(SLIT_AT);
     refused("numa: SLIT at 0x07fe8000: 0x100000002 localities, the SRAT 2 proximity domains: "
             "one node\n");
@@ -992,7 +953,7 @@ static void test_slit_short(void **state)
 {
     (void)state;
     two_nodes(21);
-    uint8_t *p = area(SLIT_AT, 48);
+    uint8_t *p = fake_at(SLIT_AT, 48);
     le(p + 4, 46, 4); /* 2 localities, 2 of their 4 distances */
     seal(SLIT_AT);
     refused("numa: SLIT at 0x07fe8000: length 46 is short of its 2 x 2 distances: one node\n");
@@ -1030,7 +991,7 @@ static void test_slit_bad_checksum(void **state)
 {
     (void)state;
     two_nodes(21);
-    area(SLIT_AT, 48)[45] ^= 0x40;
+    fake_at(SLIT_AT, 48)[45] ^= 0x40;
     refused("acpi: SLIT at 0x07fe8000 (RSDT entry 1): bad checksum: skipped\n"
             "numa: the SLIT was refused (above): one node\n");
 }
@@ -1084,17 +1045,17 @@ static void test_random_corruptions(void **state)
             two_nodes((uint8_t)(11 + rng_below(&rng, 30)));
         else
             test_x2apic_entries(state); /* a revision 3 SRAT with x2APIC entries, no SLIT */
-        uint32_t srat_length = fw_le32(area(SRAT_AT, 8) + 4);
+        uint32_t srat_length = fw_le32(fake_at(SRAT_AT, 8) + 4);
         unsigned changes = 1 + rng_below(&rng, 4);
         for (unsigned c = 0; c < changes; c++) {
             int slit = run % 2 && rng_below(&rng, 4) == 0;
             uint32_t at = slit ? SLIT_AT : SRAT_AT;
             uint32_t len = slit ? 48 : srat_length;
-            area(at, len)[rng_below(&rng, len)] = (uint8_t)rng_next(&rng);
+            fake_at(at, len)[rng_below(&rng, len)] = (uint8_t)rng_next(&rng);
             if (rng_below(&rng, 4)) { /* mostly a checksum that agrees: the parser must judge */
-                uint32_t claimed = fw_le32(area(at, 8) + 4);
+                uint32_t claimed = fw_le32(fake_at(at, 8) + 4);
                 if (claimed >= 10 && claimed <= 0x1000)
-                    checksum(area(at, claimed), claimed, 9);
+                    fake_fix_sum(fake_at(at, claimed), claimed, 9);
             }
         }
         numa_topology_t t = discover(); /* every invariant, whatever the bytes */
@@ -1108,42 +1069,44 @@ static void test_random_corruptions(void **state)
     assert_true(from_srat > 100 && one_node > 100);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_no_srat_one_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_nodes_two_cpus_each, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_four_nodes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unequal_sizes_and_domain_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_memoryless_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cpuless_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_x2apic_entries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_domain_high_bits_by_revision, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disabled_entries_ignored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hotpluggable_ranges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ranges_above_4g, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_asymmetric_slit_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_running_cpu_not_in_srat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sparse_domains_without_slit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_srat_bad_checksum, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_srat_shorter_than_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_srat_entry_length_0, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_srat_entry_past_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overlap_between_nodes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_overlap_within_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_range_outside_ram, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ram_in_no_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_more_domains_than_nodes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_more_ranges_than_held, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_range_wraps_2_64, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_apic_id_in_two_domains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_enabled_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slit_locality_count, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slit_short, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slit_bad_distances, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slit_bad_checksum, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_random_corruptions, setup, teardown),
+        T(test_no_srat_one_node),
+        T(test_two_nodes_two_cpus_each),
+        T(test_four_nodes),
+        T(test_unequal_sizes_and_domain_order),
+        T(test_memoryless_node),
+        T(test_cpuless_node),
+        T(test_x2apic_entries),
+        T(test_domain_high_bits_by_revision),
+        T(test_disabled_entries_ignored),
+        T(test_hotpluggable_ranges),
+        T(test_ranges_above_4g),
+        T(test_asymmetric_slit_accepted),
+        T(test_running_cpu_not_in_srat),
+        T(test_sparse_domains_without_slit),
+        T(test_srat_bad_checksum),
+        T(test_srat_shorter_than_header),
+        T(test_srat_entry_length_0),
+        T(test_srat_entry_past_end),
+        T(test_overlap_between_nodes),
+        T(test_overlap_within_node),
+        T(test_range_outside_ram),
+        T(test_ram_in_no_range),
+        T(test_more_domains_than_nodes),
+        T(test_more_ranges_than_held),
+        T(test_range_wraps_2_64),
+        T(test_apic_id_in_two_domains),
+        T(test_no_enabled_entry),
+        T(test_slit_locality_count),
+        T(test_slit_short),
+        T(test_slit_bad_distances),
+        T(test_slit_bad_checksum),
+        T(test_bad_arguments),
+        T(test_random_corruptions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

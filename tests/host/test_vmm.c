@@ -242,12 +242,7 @@ static void test_bad_input_changes_nothing(void **state)
     shadow[nshadow++] = (struct mapping){FREE_AREA, p, PAGE_WRITABLE};
     pmm_stats_t ps0;
     pmm_get_stats(&ps0);
-    struct {
-        vaddr_t v;
-        paddr_t p;
-        uint32_t flags;
-        const char *why;
-    } bad[] = {
+    const struct bad_map bad[] = {
         {FREE_AREA + 4, q, 0, "not page-aligned"},
         {FREE_AREA + PAGE_SIZE, q + 8, 0, "physical address not page-aligned"},
         {FREE_AREA, q, PAGE_WRITABLE, "already mapped to"},

@@ -109,13 +109,54 @@ static void reclaim_all(uint32_t pages)
     assert_int_equal(stats().present, 0);
 }
 
+/* A fresh machine of ram bytes with one compressible area of pages pages on it. */
+static uint8_t *fresh_area(uint32_t ram, uint32_t pages)
+{
+    fresh(ram);
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    return a;
+}
+
+/* fresh_area over 16 MB, every page written with seed's realistic data, then all reclaimed. */
+static uint8_t *reclaimed_area(uint32_t pages, uint32_t seed)
+{
+    uint8_t *a = fresh_area(16u << 20, pages);
+    fill(a, pages, seed, 0);
+    reclaim_all(pages);
+    return a;
+}
+
+/* fresh_area over 16 MB on two nodes: node 0 below 10 MB (CPU 0), node 1 above (CPU 1). */
+static uint8_t *two_node_area(uint32_t pages)
+{
+    fresh(16u << 20);
+    static const pmm_node_range_t r[] = {{0, 10u << 20, 0}, {10u << 20, 16u << 20, 1}};
+    static const uint8_t cpus[] = {0, 1};
+    assert_int_equal(pmm_set_nodes(2, r, 2, cpus, 2, NULL), 0);
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    return a;
+}
+
+/* The kernel's virtual address of p, a host pointer into a compressible area. */
+static uint32_t virt_of(const uint8_t *p)
+{
+    return (uint32_t)((uintptr_t)p - (uintptr_t)host_virt_ptr(VMALLOC_START)) + VMALLOC_START;
+}
+
+/* The area freed, every checker clean after. */
+static void free_area(uint8_t *a)
+{
+    vfree(a);
+    check_all();
+}
+
 static void test_reclaim_and_fault_in(void **state)
 {
     (void)state;
-    fresh(16u << 20);
     const uint32_t pages = 512;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
+    uint8_t *a = fresh_area(16u << 20, pages);
     check_all();
     assert_int_equal(stats().zero, pages); /* nothing mapped yet */
     uint32_t before = free_pages();
@@ -141,10 +182,7 @@ static void test_reclaim_and_fault_in(void **state)
     s = stats();
     assert_int_equal(s.present, pages / 2);
     for (uint32_t i = pages / 2; i < pages; i++) {
-        uint32_t v =
-            (uint32_t)((uintptr_t)(a + i * PAGE) - (uintptr_t)host_virt_ptr(VMALLOC_START)) +
-            VMALLOC_START;
-        assert_true(vmm_get_entry(v) & PAGE_PRESENT);
+        assert_true(vmm_get_entry(virt_of(a + i * PAGE)) & PAGE_PRESENT);
     }
     reclaim_all(pages);
     s = stats();
@@ -163,8 +201,7 @@ static void test_reclaim_and_fault_in(void **state)
     assert_int_equal(s.present, pages);
     assert_int_equal(s.copies, pages); /* clean, copies kept */
     assert_true(host_zswap_faults >= pages);
-    vfree(a);
-    check_all();
+    free_area(a);
     zstore_get_stats(&z);
     assert_int_equal(z.pages_stored, 0);
     assert_int_equal(stats().areas, 0);
@@ -173,12 +210,8 @@ static void test_reclaim_and_fault_in(void **state)
 static void test_clean_dropped_dirty_recompressed(void **state)
 {
     (void)state;
-    fresh(16u << 20);
     const uint32_t pages = 256;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
-    fill(a, pages, 11, 0);
-    reclaim_all(pages);
+    uint8_t *a = reclaimed_area(pages, 11);
     verify_shuffled(a, pages, 11, 0); /* all back, clean */
     check_all();
     /* write one byte into every 4th page (then put it back: the bytes stay the run's) */
@@ -197,20 +230,15 @@ static void test_clean_dropped_dirty_recompressed(void **state)
     assert_int_equal(s1.failures, 0);
     verify_shuffled(a, pages, 11, 0);
     check_all();
-    vfree(a);
-    check_all();
+    free_area(a);
 }
 
 /* A page changed for good is compressed again, and comes back changed. */
 static void test_changed_page_comes_back_changed(void **state)
 {
     (void)state;
-    fresh(16u << 20);
     const uint32_t pages = 64;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
-    fill(a, pages, 3, 0);
-    reclaim_all(pages);
+    uint8_t *a = reclaimed_area(pages, 3);
     verify_shuffled(a, pages, 3, 0);
     uint8_t was = a[5 * PAGE + 7];
     a[5 * PAGE + 7] = (uint8_t)(was ^ 0xFF);
@@ -222,8 +250,7 @@ static void test_changed_page_comes_back_changed(void **state)
     a[5 * PAGE + 7] = was;
     verify_shuffled(a, pages, 3, 0);
     check_all();
-    vfree(a);
-    check_all();
+    free_area(a);
 }
 
 /* An area twice the free memory: the faults reclaim on their own (the watermark). */
@@ -249,8 +276,7 @@ static void test_overcommit(void **state)
     assert_true(s.dropped_clean > 0);
     assert_int_equal(s.oom_faults, 0);
     assert_int_equal(s.failures, 0);
-    vfree(a);
-    check_all();
+    free_area(a);
 }
 
 static sigjmp_buf oom_jump;
@@ -305,8 +331,7 @@ static void test_noise_larger_than_ram_fails_cleanly(void **state)
                   (unsigned)written, (unsigned)pages, (unsigned)good, (unsigned)refused);
     assert_true(good > 0);
     check_all();
-    vfree(a);
-    check_all();
+    free_area(a);
     zstore_stats_t z;
     zstore_get_stats(&z);
     assert_int_equal(z.pages_stored, 0);
@@ -368,12 +393,8 @@ static void test_threads_fault_while_reclaiming(void **state)
      */
     skip();
 #endif
-    fresh(16u << 20);
     const uint32_t pages = 512;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
-    fill(a, pages, 44, 0);
-    reclaim_all(pages);
+    uint8_t *a = reclaimed_area(pages, 44);
     struct reader r[2] = {{a, 0, pages / 2, 1, 3000, 0}, {a, pages / 2, pages / 2, 2, 3000, 0}};
     pthread_t t[3];
     stop_reclaim = 0;
@@ -391,18 +412,15 @@ static void test_threads_fault_while_reclaiming(void **state)
                   (unsigned)s.faulted_in, (unsigned)s.compressed, (unsigned)s.dropped_clean);
     assert_true(s.faulted_in > pages);
     verify_shuffled(a, pages, 44, 0);
-    vfree(a);
-    check_all();
+    free_area(a);
 }
 
 /* vfree of an area with pages in every state: every frame and stored copy goes back. */
 static void test_vfree_every_state(void **state)
 {
     (void)state;
-    fresh(16u << 20);
     const uint32_t pages = 300;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
+    uint8_t *a = fresh_area(16u << 20, pages);
     fill(a, 200, 55, 0); /* 100 never touched */
     reclaim_all(pages);
     verify_shuffled(a, 50, 55, 0); /* 50 present with copies, 150 stored */
@@ -412,8 +430,7 @@ static void test_vfree_every_state(void **state)
     assert_int_equal(s.stored, 150);
     assert_int_equal(s.zero, 100);
     check_all();
-    vfree(a);
-    check_all();
+    free_area(a);
     zstore_stats_t z;
     zstore_get_stats(&z);
     assert_int_equal(z.pages_stored, 0);
@@ -427,9 +444,7 @@ static void test_vfree_every_state(void **state)
 /* The node of the frame behind page i of a (present). */
 static int node_of_page(uint8_t *a, uint32_t i)
 {
-    uint32_t v = (uint32_t)((uintptr_t)(a + i * PAGE) - (uintptr_t)host_virt_ptr(VMALLOC_START)) +
-                 VMALLOC_START;
-    uint32_t e = vmm_get_entry(v);
+    uint32_t e = vmm_get_entry(virt_of(a + i * PAGE));
     assert_true(e & PAGE_PRESENT);
     return pmm_page_node(VMM_FRAME(e));
 }
@@ -438,13 +453,8 @@ static int node_of_page(uint8_t *a, uint32_t i)
 static void test_page_comes_back_on_its_node(void **state)
 {
     (void)state;
-    fresh(16u << 20);
-    static const pmm_node_range_t r[] = {{0, 10u << 20, 0}, {10u << 20, 16u << 20, 1}};
-    static const uint8_t cpus[] = {0, 1};
-    assert_int_equal(pmm_set_nodes(2, r, 2, cpus, 2, NULL), 0);
     const uint32_t pages = 64;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
+    uint8_t *a = two_node_area(pages);
     host_forced_cpu_id = 1; /* the first touches on CPU 1: node 1's frames */
     fill(a, pages / 2, 66, 0);
     host_forced_cpu_id = 0;
@@ -458,8 +468,7 @@ static void test_page_comes_back_on_its_node(void **state)
     for (uint32_t i = 0; i < pages; i++)
         assert_int_equal(node_of_page(a, i), i < pages / 2 ? 1 : 0);
     check_all();
-    vfree(a);
-    check_all();
+    free_area(a);
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
     assert_int_equal(pmm_set_nodes(1, NULL, 0, NULL, 0, NULL), 0);
 }
@@ -469,13 +478,8 @@ static void test_page_comes_back_on_its_node(void **state)
 static void test_node_gone_before_the_fault(void **state)
 {
     (void)state;
-    fresh(16u << 20);
-    static const pmm_node_range_t r[] = {{0, 10u << 20, 0}, {10u << 20, 16u << 20, 1}};
-    static const uint8_t cpus[] = {0, 1};
-    assert_int_equal(pmm_set_nodes(2, r, 2, cpus, 2, NULL), 0);
     const uint32_t pages = 16;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
+    uint8_t *a = two_node_area(pages);
     host_forced_cpu_id = 1;
     fill(a, pages, 67, 0);
     host_forced_cpu_id = 0;
@@ -485,8 +489,7 @@ static void test_node_gone_before_the_fault(void **state)
     verify_shuffled(a, pages, 67, 0);
     assert_int_equal(errors_now(), oom);
     check_all();
-    vfree(a);
-    check_all();
+    free_area(a);
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
 }
 
@@ -504,7 +507,7 @@ static void test_bad_input(void **state)
     /* a present page's protection fault is not ours */
     uint8_t *a = vmalloc_compressible(4 * PAGE);
     a[0] = 1;
-    uint32_t v = (uint32_t)((uintptr_t)a - (uintptr_t)host_virt_ptr(VMALLOC_START)) + VMALLOC_START;
+    uint32_t v = virt_of(a);
     assert_int_equal(zswap_fault(v, 1), 0);
     assert_int_equal(zswap_fault(v, 0), 1); /* a spurious one (another CPU's): run again */
     /* too many areas: the table's limit, one line */
@@ -517,8 +520,7 @@ static void test_bad_input(void **state)
     assert_true(host_console_has("table full"));
     for (int k = 0; k < got; k++)
         vfree(more[k]);
-    vfree(a);
-    check_all();
+    free_area(a);
 }
 
 int main(void)

@@ -4,6 +4,8 @@
  * status through isa-debug-exit.
  */
 #include "ktest.h"
+#include "console.h"
+#include "idt.h"
 #include "vmalloc.h"
 #include "vmm.h"
 #include "multiboot.h"
@@ -49,6 +51,28 @@ static uint32_t recurse(uint32_t depth)
 void kt_overflow_this_stack(void *result)
 {
     *(uint32_t *)result = recurse(0);
+}
+
+vaddr_t kt_overflow_bottom;
+
+vaddr_t kt_overflow_stack(fault_hook_t verdict, const char *who)
+{
+    vaddr_t top = kstack_alloc(8192);
+    if (!top)
+        return 0;
+    kt_overflow_bottom = top - 8192;
+    idt_set_fault_hook(8, verdict);
+    kprintf("    (%s on an 8 KB kernel stack at 0x%08x; the #DF diagnosis below is expected)\n",
+            who, kt_overflow_bottom);
+    return top;
+}
+
+int kt_overflow_hit_guard(const struct interrupt_frame *f, uint32_t cr2)
+{
+    vaddr_t bottom = kt_overflow_bottom;
+    return cr2 >= bottom - PAGE_SIZE && cr2 < bottom && f->esp_at_pusha + PAGE_SIZE >= bottom &&
+           f->esp_at_pusha <= bottom &&
+           kt_contains(vmm_describe(cr2), "guard page below kernel stack");
 }
 
 static int selected(const char *name, int explicit)

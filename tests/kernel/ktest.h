@@ -9,6 +9,7 @@
 #include "../rng.h"
 #include "memory.h"
 #include "terminal.h"
+#include "vmm.h" /* vaddr_t */
 
 struct ktest {
     const char *name;
@@ -34,11 +35,22 @@ int kt_contains(const char *haystack, const char *needle);
     KT_ASSERT(kt_contains(mm_last_error(), fn) && kt_contains(mm_last_error(), reason))
 
 /*
- * Recurse with 200 bytes a frame until the stack's guard page stops it (the
- * double-fault task then decides); `result` is written only if it ever came back.
- * For cpu_call_on_stack, by the stack-overflow tests of test_vmalloc.c and test_panic.c.
+ * The stack-overflow tests (test_vmalloc.c, test_panic.c).  kt_overflow_stack
+ * allocates an 8 KB kernel stack (its bottom in kt_overflow_bottom), sets the
+ * double-fault hook to verdict and says on serial that a #DF diagnosis follows
+ * (who: "recursing", "CPU 1 recurses"); it returns the stack's top, or 0.
+ * kt_overflow_this_stack, for cpu_call_on_stack on it, recurses with 200 bytes
+ * a frame until the guard page stops it (the double-fault task then decides);
+ * `result` is written only if it ever came back.  In that task,
+ * kt_overflow_hit_guard: CR2 in the guard page below the stack, the stack
+ * pointer at its bottom or in that guard page (a push that faults leaves ESP
+ * as it was), and the describer naming the guard page at CR2.
  */
+struct interrupt_frame;
+extern vaddr_t kt_overflow_bottom;
+vaddr_t kt_overflow_stack(int (*verdict)(struct interrupt_frame *f), const char *who);
 void kt_overflow_this_stack(void *result);
+int kt_overflow_hit_guard(const struct interrupt_frame *f, uint32_t cr2);
 
 /* Suites, each a NULL-terminated array (tests/kernel/test_*.c). */
 extern const struct ktest ktest_heap[];

@@ -239,13 +239,11 @@ static void a_second_panic_halts_quietly(void)
 
 /* ---- ap-overflow ---- */
 
-static vaddr_t ov_bottom;
-
 static void overflow_on_this_ap(void *unused)
 {
     static uint32_t result;
     (void)unused;
-    cpu_call_on_stack(ov_bottom + 8192, kt_overflow_this_stack, &result);
+    cpu_call_on_stack(kt_overflow_bottom + 8192, kt_overflow_this_stack, &result);
 }
 
 /* In CPU 1's double-fault task: its own stack, its own CPU, the guard page named. */
@@ -253,13 +251,10 @@ static int ap_double_fault_verdict(struct interrupt_frame *f)
 {
     uint32_t cr2 = read_cr2(), here = (uint32_t)&cr2;
     unsigned me = smp_cpu_index();
-    const char *what = vmm_describe(cr2);
-    int guard = cr2 >= ov_bottom - PAGE_SIZE && cr2 < ov_bottom &&
-                f->esp_at_pusha + PAGE_SIZE >= ov_bottom && f->esp_at_pusha <= ov_bottom &&
-                kt_contains(what, "guard page below kernel stack");
+    int guard = kt_overflow_hit_guard(f, cr2);
     /* the task's stack: neither the overflowed one nor the BSP's (in the kernel image) */
     int own_stack = here >= VMALLOC_START && here <= VMALLOC_END &&
-                    !(here >= ov_bottom - PAGE_SIZE && here < ov_bottom + 8192);
+                    !(here >= kt_overflow_bottom - PAGE_SIZE && here < kt_overflow_bottom + 8192);
     unsigned running = panic_cpus_running();
     kprintf("    #DF task on CPU %u, its stack at 0x%08x (%s); %u other CPU%s running\n", me, here,
             vmm_describe(here), running, running == 1 ? "" : "s");
@@ -271,13 +266,7 @@ static void stack_overflow_on_an_ap(void)
 {
     test_name = OVERFLOW_AP_TEST;
     KT_ASSERT(smp_cpu_count() >= 2);
-    vaddr_t top = kstack_alloc(8192);
-    KT_ASSERT(top != 0);
-    ov_bottom = top - 8192;
-    idt_set_fault_hook(8, ap_double_fault_verdict);
-    kprintf("    (CPU 1 recurses on an 8 KB kernel stack at 0x%08x; the #DF diagnosis below is "
-            "expected)\n",
-            ov_bottom);
+    KT_ASSERT(kt_overflow_stack(ap_double_fault_verdict, "CPU 1 recurses") != 0);
     KT_ASSERT(smp_run(1, overflow_on_this_ap, NULL) == 0);
     smp_wait(1); /* until the NMI of CPU 1's double-fault task stops this CPU */
     idt_set_fault_hook(8, NULL);

@@ -189,8 +189,6 @@ const struct ktest ktest_vmalloc[] = {
 
 #define OVERFLOW_TEST "overflow: a kernel stack overflow hits its guard page"
 
-static vaddr_t overflow_bottom;
-
 /*
  * Runs in the double-fault task: CR2 must be in the guard page below the
  * stack, the stack pointer at its bottom or in that guard page (a push that
@@ -200,11 +198,7 @@ static vaddr_t overflow_bottom;
 static int double_fault_verdict(struct interrupt_frame *f)
 {
     uint32_t cr2 = read_cr2();
-    const char *what = vmm_describe(cr2);
-    int ok = cr2 >= overflow_bottom - PAGE_SIZE && cr2 < overflow_bottom &&
-             f->esp_at_pusha + PAGE_SIZE >= overflow_bottom && f->esp_at_pusha <= overflow_bottom &&
-             kt_contains(what, "guard-page hit") &&
-             kt_contains(what, "guard page below kernel stack");
+    int ok = kt_overflow_hit_guard(f, cr2) && kt_contains(vmm_describe(cr2), "guard-page hit");
     kprintf(ok ? "[  OK  ] %s\n1 passed, 0 failed\n" : "[ FAIL ] %s\n0 passed, 1 failed\n",
             OVERFLOW_TEST);
     qemu_exit(ok ? 0 : 1);
@@ -212,13 +206,8 @@ static int double_fault_verdict(struct interrupt_frame *f)
 
 static void stack_overflow_is_reported(void)
 {
-    vaddr_t top = kstack_alloc(8192);
+    vaddr_t top = kt_overflow_stack(double_fault_verdict, "recursing");
     KT_ASSERT(top != 0);
-    overflow_bottom = top - 8192;
-    idt_set_fault_hook(8, double_fault_verdict);
-    kprintf("    (recursing on an 8 KB kernel stack at 0x%08x; the #DF diagnosis below is "
-            "expected)\n",
-            overflow_bottom);
     uint32_t result = 0;
     cpu_call_on_stack(top, kt_overflow_this_stack, &result);
     idt_set_fault_hook(8, NULL);
