@@ -46,6 +46,10 @@
  * through another mapping (the direct map) would not set PAGE_DIRTY.
  *
  * Locking: mm/'s lock (a fault takes it; it nests on the CPU that holds it).
+ * The codec runs with it let go (a CPU's own buffer, mm/zswap.c's top
+ * comment) where the CPU holds it once: zswap_reclaim, a fault's reclaim and
+ * fault-in.  A fault on a page being compressed meanwhile runs the faulting
+ * instruction again until the page is stored (then it comes back as usual).
  * Needs mm/vmm.c's page tables (PAGE_ACCESSED/PAGE_DIRTY in our entries).
  */
 #ifndef ZSWAP_H
@@ -88,6 +92,7 @@ typedef struct {
     uint32_t stored;        /* compressed now (a stored copy, no frame) */
     uint32_t zero;          /* never touched (or not since) */
     uint32_t copies;        /* present pages whose stored copy is kept (clean) */
+    uint32_t transit;       /* being compressed, mm/'s lock let go (pending entries) */
     uint32_t compressed;    /* pages compressed by reclaim */
     uint32_t dropped_clean; /* pages dropped without compressing: copy still valid */
     uint32_t faulted_in;    /* pages brought back from the store by a fault */
