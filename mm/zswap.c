@@ -15,11 +15,13 @@
  *             new frame, maps it clean, and keeps the handle in copy[]
  *   present   frame | P | W | VMM_PTE_ZSWAP (+ A, D by the MMU)
  *
- * The CLOCK hand (area, page) sweeps ZSWAP_SWEEP pages at a time: each present
- * page's Accessed bit is read and cleared (vmm_clear_accessed); those that had
- * it clear are cold.  Cold pages get the pending entry (exchanged atomically:
- * the Dirty bit is read from what the exchange returned), then ONE shootdown
- * covers the run (the cleared Accessed bits and the pending entries: no CPU
+ * The CLOCK hand (area, page) sweeps a batch at a time (runs of ZSWAP_SWEEP
+ * pages, up to ZSWAP_BATCH pages, ending early at the run where it has
+ * ZSWAP_SWEEP cold pages or what was asked for): each present page's Accessed
+ * bit is read and cleared (vmm_clear_accessed); those that had it clear are
+ * cold.  Cold pages get the pending entry (exchanged atomically: the Dirty
+ * bit is read from what the exchange returned), then ONE shootdown covers the
+ * batch (the cleared Accessed bits and the pending entries: no CPU
  * can touch those frames after it), then each cold page is stored: dropped
  * when clean with a kept copy, else compressed (a stale copy freed first).
  * The entry gets the handle and the frame goes back to the PMM.  A page the
@@ -53,11 +55,12 @@
  *             orphaned: the frames are the reclaimer's to free, nothing stored.
  *   fault-in  under the lock: the entry read, a frame taken, the stored copy
  *             copied into the record's buffer (zstore_fetch: the handle may be
- *             freed meanwhile); the lock goes, the copy is decoded (or the
- *             frame zeroed); under the lock again the page is mapped only if
- *             its area and its entry are still the ones read (a handle is
- *             never reused, and the copy it names never changes: the same
- *             entry means the same bytes).  Otherwise (another CPU faulted it
+ *             freed meanwhile); the lock goes, the copy is decoded; under
+ *             the lock again the page is mapped only if its area and its
+ *             entry are still the ones read (a handle is never reused, and
+ *             the copy it names never changes: the same entry means the same
+ *             bytes).  (A first touch's frame is zeroed under the lock: a
+ *             memset costs less than a second hold.)  Otherwise (another CPU faulted it
  *             in first, it was freed) the frame goes back and the instruction
  *             runs again, to find the page present or diagnosed.
  *
@@ -432,7 +435,7 @@ static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t
         return 0;
     zs.st.reclaims++;
     int stop = 0;
-    while (!stop && zs.count && freed < want && scanned < 2 * total + ZSWAP_SWEEP) {
+    while (!stop && zs.count && freed < want && scanned < 2 * total + ZSWAP_BATCH) {
         if (zs.hand_area >= zs.count)
             zs.hand_area = 0, zs.hand_page = 0;
         struct zarea *a = &zs.areas[zs.hand_area];
@@ -441,20 +444,32 @@ static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t
             zs.hand_page = 0;
             continue;
         }
-        uint32_t start = zs.hand_page, n = a->pages - start;
-        if (n > ZSWAP_SWEEP)
-            n = ZSWAP_SWEEP;
+        /*
+         * One batch: runs of ZSWAP_SWEEP pages of this area, until the cold
+         * pages it takes reach what is wanted (or ZSWAP_SWEEP), or it covers
+         * ZSWAP_BATCH pages; then one shootdown for all of it.  (Each
+         * shootdown waits for every busy CPU: on QEMU's TCG, with more
+         * virtual CPUs than host cores, that wait is most of reclaim's time.)
+         */
+        uint32_t start = zs.hand_page, n = 0;
         uint32_t cold[ZSWAP_SWEEP], old[ZSWAP_SWEEP], ncold = 0;
         int flush = 0;
-        for (uint32_t k = 0; k < n; k++) {
-            vaddr_t v = a->base + (start + k) * PAGE_SIZE;
-            uint32_t e = vmm_clear_accessed(v);
-            if (!(e & PAGE_PRESENT))
-                continue;
-            if (e & PAGE_ACCESSED)
-                flush = 1;
-            else if (freed + ncold < want)
-                cold[ncold++] = start + k;
+        while (start + n < a->pages && n < ZSWAP_BATCH && freed + ncold < want &&
+               ncold < ZSWAP_SWEEP) {
+            uint32_t run = a->pages - start - n;
+            if (run > ZSWAP_SWEEP)
+                run = ZSWAP_SWEEP;
+            for (uint32_t k = n; k < n + run; k++) {
+                vaddr_t v = a->base + (start + k) * PAGE_SIZE;
+                uint32_t e = vmm_clear_accessed(v);
+                if (!(e & PAGE_PRESENT))
+                    continue;
+                if (e & PAGE_ACCESSED)
+                    flush = 1;
+                else if (freed + ncold < want && ncold < ZSWAP_SWEEP)
+                    cold[ncold++] = start + k;
+            }
+            n += run;
         }
         for (uint32_t k = 0; k < ncold; k++)
             vmm_swap_set(a->base + cold[k] * PAGE_SIZE, ZSWAP_ENTRY_PENDING, &old[k]);
@@ -634,25 +649,22 @@ out:
 
 /*
  * The frame at dst filled with the page entry e names: zeros, or its stored
- * copy.  With t (this CPU's record, the copy fetched into t->buf already) the
- * lock is let go around the decode; else under it (zstore_get).  0, or -1.
+ * copy.  With t (this CPU's record, the stored copy fetched into t->buf
+ * already) the lock is let go around the decode; else all under it
+ * (zstore_get).  0, or -1.
  */
 static int fill(void *dst, uint32_t e, struct transit *t, glue_irqflags_t *lockf)
 {
-    if (!t) {
-        if (e == ZSWAP_ENTRY_ZERO) {
-            memset(dst, 0, PAGE_SIZE);
-            return 0;
-        }
-        return zstore_get(ZSWAP_HANDLE(e), dst);
-    }
-    mm_unlock(*lockf);
-    if (e == ZSWAP_ENTRY_ZERO)
+    if (e == ZSWAP_ENTRY_ZERO) {
         memset(dst, 0, PAGE_SIZE);
-    else
-        zstore_decode(t->buf, dst);
+        return 0;
+    }
+    if (!t)
+        return zstore_get(ZSWAP_HANDLE(e), dst);
+    mm_unlock(*lockf);
+    zstore_decode(t->buf, dst);
     *lockf = mm_lock();
-    return e == ZSWAP_ENTRY_ZERO ? 0 : zstore_decoded(t->buf);
+    return zstore_decoded(t->buf);
 }
 
 int zswap_fault(uint32_t addr, uint32_t err)
@@ -714,19 +726,21 @@ int zswap_fault(uint32_t addr, uint32_t err)
     int slot;
     void *dst = frame_get(frame, &slot);
     int got = -1;
-    if (dst && t && e != ZSWAP_ENTRY_ZERO && zstore_fetch(ZSWAP_HANDLE(e), t->buf) < 0)
+    /* a zeroed frame under the lock: a memset costs less than letting it go and back */
+    struct transit *ft = e == ZSWAP_ENTRY_ZERO ? NULL : t;
+    if (dst && ft && zstore_fetch(ZSWAP_HANDLE(e), ft->buf) < 0)
         dst = NULL, got = -2; /* (a live area's entry names a live handle: zswap_check) */
     if (dst) {
-        if (t) {
-            t->fault_v = v;
-            t->fault_frame = frame;
+        if (ft) {
+            ft->fault_v = v;
+            ft->fault_frame = frame;
         }
-        got = fill(dst, e, t, &f);
-        if (t)
-            t->fault_v = t->fault_frame = 0;
+        got = fill(dst, e, ft, &f);
+        if (ft)
+            ft->fault_v = ft->fault_frame = 0;
     }
     window_put(slot);
-    if (t) { /* the lock was let go: the page may be mapped, its area freed, since */
+    if (ft) { /* the lock was let go: the page may be mapped, its area freed, since */
         a = area_of(v);
         if (!a || vmm_get_entry(v) != e) {
             pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* never mapped at v */
