@@ -27,6 +27,7 @@
 #include "../../kernel/zswap_pages.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <time.h>
 
@@ -331,12 +332,27 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/*
+ * The second CPU, started before (the hook runs in the first CPU's fault
+ * handler: no thread is made there), reads the page once told to.
+ */
 static struct reader second;
+static int second_go, second_done;
+static void *second_main(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&second_go, __ATOMIC_ACQUIRE))
+        sched_yield();
+    reader_main(&second);
+    __atomic_store_n(&second_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
 static void second_cpu_faults_it_first(void)
 {
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, reader_main, &second), 0);
-    pthread_join(t, NULL); /* it mapped the page while this CPU was decoding it */
+    __atomic_store_n(&second_go, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&second_done, __ATOMIC_ACQUIRE))
+        sched_yield(); /* it maps the page while this CPU is decoding it */
     seen_checks = checkers();
 }
 
@@ -352,9 +368,13 @@ static void test_two_cpus_fault_the_same_page(void **state)
     reclaim_all(pages);
     uint32_t i = a_compressed_page(a, pages);
     second = (struct reader){a + i * PAGE, i, 7, 0};
+    second_go = second_done = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, second_main, NULL), 0);
     seen_checks = -1;
     on_decompress = second_cpu_faults_it_first;
     int at = zpage_check(a + i * PAGE, i, 7, 0, scratch);
+    pthread_join(t, NULL);
     assert_int_equal(at, -1);
     assert_int_equal(second.bad, 0);
     assert_int_equal(seen_checks, 0);
