@@ -19,21 +19,13 @@
  *     over and over: no write lost.
  * Every layer's checker, zstore_check and zswap_check after each operation.
  */
-#include "harness.h"
 #include "lz4.h"
-#include "zstore.h"
-#include "zswap.h"
-
-#include "../../kernel/zswap_pages.h"
+#include "zswap_harness.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <time.h>
-
-#define PAGE 4096u
-
-static __thread uint8_t scratch[PAGE]; /* zpage_check's */
 
 /* ---- the hooked codec: LZ4, and a step of the test run once at the next call ---- */
 
@@ -67,25 +59,13 @@ static int checkers(void)
            zswap_check();
 }
 
-static void check_all(void)
+/* Every layer fresh, the hooked codec in force (the store is empty), no hook armed. */
+static void fresh_hooked(uint32_t ram)
 {
-    check_every_layer();
-    assert_int_equal(zstore_check(), 0);
-    assert_int_equal(zswap_check(), 0);
-}
-
-static void fresh(uint32_t ram)
-{
-    zswap_reset();
-    zstore_reset();
-    fresh_every_layer(ram);
-    zstore_set_limit(0);
+    fresh(ram);
     assert_int_equal(zstore_set_codec(&hooked), 0);
-    zswap_set_watermarks(0, 0);
-    host_fault_install();
     on_compress = NULL;
     on_decompress = NULL;
-    check_all();
 }
 
 static void done(void)
@@ -94,20 +74,6 @@ static void done(void)
     on_decompress = NULL;
     host_fault_unhandled = NULL;
     assert_int_equal(zstore_set_codec(NULL), 0); /* nothing stored compressed is left */
-}
-
-static zswap_stats_t stats(void)
-{
-    zswap_stats_t s;
-    zswap_get_stats(&s);
-    return s;
-}
-
-static uint32_t vmalloc_frames(void)
-{
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.owner_pages[PMM_OWNER_VMALLOC];
 }
 
 static uint32_t stored_pages(void)
@@ -123,21 +89,6 @@ static uint32_t entry_of(const uint8_t *p)
     return vmm_get_entry(v);
 }
 
-static void fill(uint8_t *a, uint32_t pages, uint32_t seed)
-{
-    for (uint32_t i = 0; i < pages; i++)
-        zpage_fill(a + i * PAGE, i, seed, 0);
-}
-
-static void verify(uint8_t *a, uint32_t pages, uint32_t seed)
-{
-    for (uint32_t i = 0; i < pages; i++) {
-        int at = zpage_check(a + i * PAGE, i, seed, 0, scratch);
-        if (at >= 0)
-            fail_msg("page %u differs at byte %d", (unsigned)i, at);
-    }
-}
-
 /* A page of a stored as an LZ4 block (not zeros, not one word, not whole): its index. */
 static uint32_t a_compressed_page(const uint8_t *a, uint32_t pages)
 {
@@ -151,13 +102,15 @@ static uint32_t a_compressed_page(const uint8_t *a, uint32_t pages)
     return 0;
 }
 
-/* Every page of the area compressed (the first sweep only clears Accessed). */
-static void reclaim_all(uint32_t pages)
+/* An area of `pages` pages on a fresh memory manager, filled (seed): the_area. */
+static uint8_t *the_area;
+static uint8_t *filled_area(uint32_t pages, uint32_t seed)
 {
-    for (int round = 0; round < 4 && stats().present; round++)
-        zswap_reclaim(pages);
-    assert_int_equal(stats().present, 0);
-    check_all();
+    fresh_hooked(16u << 20);
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    fill(a, pages, seed, 0);
+    return the_area = a;
 }
 
 static sigjmp_buf escape_jump;
@@ -169,7 +122,6 @@ static void escape(uint32_t virt)
 
 /* ---- checkers with a page in transit ---- */
 
-static uint8_t *the_area;
 static int seen_checks = -1, seen_transit, seen_entry_pending, seen_frames;
 
 static void look_while_compressing(const void *src)
@@ -192,11 +144,7 @@ static void look_while_decoding(void)
 static void test_checkers_exact_with_a_page_in_transit(void **state)
 {
     (void)state;
-    fresh(16u << 20);
-    uint8_t *a = vmalloc_compressible(PAGE);
-    assert_non_null(a);
-    the_area = a;
-    fill(a, 1, 3);
+    uint8_t *a = filled_area(1, 3);
     /* the page is present; the hand clears its Accessed bit, comes round, compresses it */
     seen_checks = -1;
     on_compress = look_while_compressing;
@@ -214,7 +162,7 @@ static void test_checkers_exact_with_a_page_in_transit(void **state)
     /* the fault: a frame being filled, the lock let go */
     seen_checks = -1;
     on_decompress = look_while_decoding;
-    verify(a, 1, 3);
+    verify_pages(a, 1, 3);
     assert_int_equal(seen_checks, 0);
     assert_int_equal(seen_transit, 0); /* a fault-in is no pending entry */
     assert_int_equal(seen_frames, 1);  /* the new frame, vmalloc's, not mapped yet */
@@ -241,12 +189,8 @@ static void vfree_the_area(const void *src)
 static void test_vfree_while_compressing(void **state)
 {
     (void)state;
-    fresh(16u << 20);
     const uint32_t pages = 8;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
-    the_area = a;
-    fill(a, pages, 4);
+    filled_area(pages, 4);
     seen_checks = -1;
     on_compress = vfree_the_area;
     uint32_t freed = zswap_reclaim(pages); /* the first page's encode vfrees the area */
@@ -263,9 +207,9 @@ static void test_vfree_while_compressing(void **state)
     /* and it works again after */
     uint8_t *b = vmalloc_compressible(4 * PAGE);
     assert_non_null(b);
-    fill(b, 4, 5);
+    fill(b, 4, 5, 0);
     reclaim_all(4);
-    verify(b, 4, 5);
+    verify_pages(b, 4, 5);
     vfree(b);
     check_all();
     done();
@@ -282,12 +226,8 @@ static void vfree_the_area_decoding(void)
 static void test_vfree_while_faulting_in(void **state)
 {
     (void)state;
-    fresh(16u << 20);
     const uint32_t pages = 8;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
-    the_area = a;
-    fill(a, pages, 6);
+    uint8_t *a = filled_area(pages, 6);
     reclaim_all(pages);
     assert_int_equal(vmalloc_frames(), 0);
     seen_checks = -1;
@@ -360,11 +300,8 @@ static void test_two_cpus_fault_the_same_page(void **state)
 {
     (void)state;
     NATIVE_THREADS_ONLY();
-    fresh(16u << 20);
     const uint32_t pages = 8;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
-    fill(a, pages, 7);
+    uint8_t *a = filled_area(pages, 7);
     reclaim_all(pages);
     uint32_t i = a_compressed_page(a, pages);
     second = (struct reader){a + i * PAGE, i, 7, 0};
@@ -413,10 +350,7 @@ static void test_fault_on_a_page_being_compressed(void **state)
 {
     (void)state;
     NATIVE_THREADS_ONLY();
-    fresh(16u << 20);
-    uint8_t *a = vmalloc_compressible(PAGE);
-    assert_non_null(a);
-    fill(a, 1, 8);
+    uint8_t *a = filled_area(1, 8);
     waiting = (struct reader){a, 0, 8, 0};
     seen_checks = -1;
     faults_while_pending = 0;
@@ -450,7 +384,7 @@ static void test_writer_against_reclaimer(void **state)
 {
     (void)state;
     NATIVE_THREADS_ONLY();
-    fresh(16u << 20);
+    fresh_hooked(16u << 20);
     uint32_t pages = 4;
     volatile uint32_t *a = vmalloc_compressible(pages * PAGE);
     assert_non_null((void *)a);
