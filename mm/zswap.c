@@ -693,12 +693,19 @@ int zswap_fault(uint32_t addr, uint32_t err)
         r = !(err & PAGE_PRESENT);
         goto out;
     }
-    if (e == ZSWAP_ENTRY_PENDING && transit_of(a->base, i)) {
+    struct transit *owner = e == ZSWAP_ENTRY_PENDING ? transit_of(a->base, i) : NULL;
+    if (owner && owner - zs.transit != glue_cpu_id()) {
         r = 1; /* another CPU is compressing it, the lock let go: run again until it is done */
         transit_give(t);
         mm_unlock(f);
         glue_cpu_relax();
         return r;
+    }
+    if (owner) { /* (an interrupt of the reclaim on this CPU: waiting would never end) */
+        mm_printf("zswap: fault at 0x%08lx: page %u of compressible area 0x%08lx is being "
+                  "compressed by this CPU's own reclaim: not mapped\n",
+                  (unsigned long)addr, (unsigned)i, (unsigned long)a->base);
+        goto out;
     }
     if (!is_swap_entry(e) || e == ZSWAP_ENTRY_PENDING) {
         mm_printf("zswap: fault at 0x%08lx: page %u of compressible area 0x%08lx has entry "

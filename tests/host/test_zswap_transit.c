@@ -14,7 +14,8 @@
  *   - two CPUs faulting the same page: the second one in maps it, the first
  *     finds it present and gives its frame back (one page brought back);
  *   - a CPU faulting on a page being compressed runs the instruction again
- *     until the page is stored, then reads it back exact;
+ *     until the page is stored, then reads it back exact; the CPU compressing
+ *     it (an interrupt of its reclaim) is refused in one line instead;
  *   - a writer incrementing a counter in a page while another CPU reclaims it
  *     over and over: no write lost.
  * Every layer's checker, zstore_check and zswap_check after each operation.
@@ -251,6 +252,39 @@ static void test_vfree_while_faulting_in(void **state)
     done();
 }
 
+/* ---- a fault on a page this CPU is compressing (an interrupt, say) ---- */
+
+static int own_fault_refused;
+static void touch_own_page(const void *src)
+{
+    (void)src;
+    host_fault_unhandled = escape;
+    if (sigsetjmp(escape_jump, 1) == 0)
+        (void)*(volatile uint8_t *)the_area; /* its own pending page: waiting would never end */
+    else
+        own_fault_refused = 1;
+    host_fault_unhandled = NULL;
+    seen_checks = checkers();
+}
+
+static void test_fault_on_own_page_in_transit(void **state)
+{
+    (void)state;
+    uint8_t *a = filled_area(1, 9);
+    own_fault_refused = 0;
+    seen_checks = -1;
+    on_compress = touch_own_page;
+    assert_int_equal(zswap_reclaim(1), 1); /* and the reclaim goes on */
+    assert_int_equal(own_fault_refused, 1);
+    assert_true(host_console_has("is being compressed by this CPU's own reclaim: not mapped"));
+    assert_int_equal(seen_checks, 0);
+    check_all();
+    verify_pages(a, 1, 9);
+    vfree(a);
+    check_all();
+    done();
+}
+
 /* ---- threads (x86_64: see test_zswap.c on qemu-i386's signal handlers) ---- */
 
 #if defined(__i386__)
@@ -425,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_checkers_exact_with_a_page_in_transit),
         cmocka_unit_test(test_vfree_while_compressing),
         cmocka_unit_test(test_vfree_while_faulting_in),
+        cmocka_unit_test(test_fault_on_own_page_in_transit),
         cmocka_unit_test(test_two_cpus_fault_the_same_page),
         cmocka_unit_test(test_fault_on_a_page_being_compressed),
         cmocka_unit_test(test_writer_against_reclaimer),
