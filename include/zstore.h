@@ -40,9 +40,25 @@
  * from inside a put.  Should one ever call the store from there, a nested get
  * or free is safe (a put allocates before it changes anything) and a nested
  * put is refused (counted in refused_busy: the put's static buffers are in
- * use).  Compression runs with the lock held (one static work area): the
- * price of a single lock, paid on the reclaim path only; a get decompresses
- * straight into the caller's page and allocates nothing.
+ * use).  zstore_put compresses with the lock held (one static work area) and
+ * zstore_get decompresses under it, straight into the caller's page.
+ *
+ * The codec outside the lock: a put or a get in two steps, a buffer of the
+ * caller's (zstore_buf_t, about 20 KB: mm/zswap.c keeps one per CPU) carrying
+ * the page's encoding between them, so CPUs waiting for mm_lock do not wait
+ * for a compression (mm/zswap.c's reclaim and fault-in):
+ *
+ *   zstore_encode(page, b)   no lock taken: page classified and compressed
+ *                            into b (the page must not change meanwhile)
+ *   zstore_put_encoded(b)    the lock: b's copy stored, as zstore_put
+ *   zstore_fetch(h, b)       the lock: the stored copy of h copied into b
+ *                            (h may be freed after: b holds the bytes)
+ *   zstore_decode(b, page)   no lock taken: b decoded into page
+ *   zstore_decoded(b)        the lock: the get counted, or the copy found
+ *                            corrupt reported in one line and counted
+ *
+ * A put_encoded whose buffer was encoded by another codec than the one in
+ * force now (zstore_set_codec in between) is refused (refused_busy).
  *
  * Debug build (MM_DEBUG): each entry keeps a checksum of the copy as stored
  * (decoded once at the put: the bytes the compressor saw, even if the page
@@ -94,12 +110,36 @@ typedef struct {
 /* The codec a store compresses with (mm/lz4.h's mm_codec_t). */
 struct mm_codec;
 
+/* A page's encoding between the two steps of a put or a get (see the top). */
+typedef struct zstore_buf {
+    const struct mm_codec *codec;       /* encoded with (NULL: not a compressed copy) */
+    uint32_t handle;                    /* fetched: the handle it came from (reports) */
+    uint32_t word;                      /* same-filled: the word */
+    uint32_t sum;                       /* MM_DEBUG: the page's checksum */
+    uint16_t len;                       /* bytes in data: compressed, 4096 whole, 0 same-filled */
+    uint8_t kind;                       /* the store's entry kind */
+    int8_t result;                      /* zstore_decode's, for zstore_decoded */
+    uint32_t work[ZSTORE_WORK_MAX / 4]; /* the compressor's work memory (and decode's scratch) */
+    uint8_t data[ZSTORE_PAGE];
+} zstore_buf_t;
+
 /* A handle of the page's copy, or 0 (NULL page: reported; limit, no memory: counted). */
 uint32_t zstore_put(const void *page);
 /* The page's 4096 bytes into page: 0, or -1 (reported: bad handle, corrupt copy). */
 int zstore_get(uint32_t handle, void *page);
 /* Forget the copy: 0, or -1 (reported: wild, stale, double free). */
 int zstore_free(uint32_t handle);
+
+/* page encoded into b, without mm_lock (see the top): 0, or -1 (reported: NULL, unaligned). */
+int zstore_encode(const void *page, zstore_buf_t *b);
+/* b stored (mm_lock taken): a handle, or 0 (limit, no memory, the codec changed: counted). */
+uint32_t zstore_put_encoded(const zstore_buf_t *b);
+/* The stored copy of handle copied into b (mm_lock taken): 0, or -1 (reported: bad handle). */
+int zstore_fetch(uint32_t handle, zstore_buf_t *b);
+/* b decoded into page, without mm_lock: 0, or -1 (page zeroed; zstore_decoded reports it). */
+int zstore_decode(zstore_buf_t *b, void *page);
+/* The decode of b counted (mm_lock taken): a get, or a corrupt copy (one line): its result. */
+int zstore_decoded(const zstore_buf_t *b);
 
 /*
  * The limit on mem_used in bytes; 0 restores the default, half the RAM the

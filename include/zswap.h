@@ -12,9 +12,10 @@
  * vmalloc memory are never compressed.
  *
  * Reclaim: a CLOCK hand sweeps the pages of the compressible areas.  A present
- * page with PAGE_ACCESSED set has it cleared (one TLB shootdown per swept run
- * of up to ZSWAP_SWEEP pages); a page whose bit is still clear when the hand
- * comes round is cold: its entry is exchanged for a pending one, the run shot
+ * page with PAGE_ACCESSED set has it cleared (one TLB shootdown per swept
+ * batch: up to ZSWAP_BATCH pages, or fewer once it took ZSWAP_SWEEP cold ones
+ * or what was asked for); a page whose bit is still clear when the hand
+ * comes round is cold: its entry is exchanged for a pending one, the batch shot
  * down, the page compressed into include/zstore.h's store and its entry made
  * the swap entry ZSWAP_ENTRY(handle), and the frame freed.  A page whose stored
  * copy is still valid (it was faulted in and PAGE_DIRTY is still clear) is
@@ -46,6 +47,10 @@
  * through another mapping (the direct map) would not set PAGE_DIRTY.
  *
  * Locking: mm/'s lock (a fault takes it; it nests on the CPU that holds it).
+ * The codec runs with it let go (a CPU's own buffer, mm/zswap.c's top
+ * comment) where the CPU holds it once: zswap_reclaim, a fault's reclaim and
+ * fault-in.  A fault on a page being compressed meanwhile runs the faulting
+ * instruction again until the page is stored (then it comes back as usual).
  * Needs mm/vmm.c's page tables (PAGE_ACCESSED/PAGE_DIRTY in our entries).
  */
 #ifndef ZSWAP_H
@@ -59,7 +64,8 @@
 #include "zstore.h"
 
 #define ZSWAP_MAX_AREAS     16
-#define ZSWAP_SWEEP         32 /* pages the hand clears and flushes with one shootdown */
+#define ZSWAP_SWEEP         32   /* the hand's run: it takes at most this many cold pages */
+#define ZSWAP_BATCH         1024 /* pages the hand sweeps (in runs) with one shootdown, at most */
 #define ZSWAP_ENTRY(handle) ((uint32_t)(handle) << 1)
 #define ZSWAP_HANDLE(entry) ((uint32_t)(entry) >> 1)
 #define ZSWAP_ENTRY_ZERO    ZSWAP_ENTRY(1u << ZSTORE_INDEX_BITS) /* index 0, generation 1 */
@@ -88,6 +94,7 @@ typedef struct {
     uint32_t stored;        /* compressed now (a stored copy, no frame) */
     uint32_t zero;          /* never touched (or not since) */
     uint32_t copies;        /* present pages whose stored copy is kept (clean) */
+    uint32_t transit;       /* being compressed, mm/'s lock let go (pending entries) */
     uint32_t compressed;    /* pages compressed by reclaim */
     uint32_t dropped_clean; /* pages dropped without compressing: copy still valid */
     uint32_t faulted_in;    /* pages brought back from the store by a fault */

@@ -3,7 +3,7 @@
 # 3-6).  Its host test is a pattern rule's (tests/host/test_zswap.c).
 #   make test-zswap    the suite "zswap" of make test: the console's zswapdemo under
 #                      QEMU at -m 32M (tools/zswap-check.sh): 64 MB of realistic
-#                      data written, read back shuffled, verified; 40 MB at -smp 4;
+#                      data written, read back shuffled, verified; the same at -smp 4;
 #                      48 MB of noise failing cleanly (one line, the fault diagnosis);
 #                      100 MB at -m 272M -smp 4 (frames beyond the direct map); the
 #                      whole in-kernel suite with zswap-pressure at -m 32M and -smp 4

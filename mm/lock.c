@@ -116,6 +116,11 @@ int mm_lock_held(void)
     return __atomic_load_n(&mm_lock_holder, __ATOMIC_RELAXED) == glue_cpu_id();
 }
 
+int mm_lock_outermost(void)
+{
+    return mm_lock_held() && depth == 1;
+}
+
 int mm_lock_may_take(void)
 {
     glue_irqflags_t flags = glue_irq_save();

@@ -56,6 +56,13 @@ static inline int mm_lock_held_by(int cpu)
 }
 
 /*
+ * Does this CPU hold mm_lock once, as the outermost caller (no caller of its
+ * own holding it around this one)?  Only then may it let the lock go and take
+ * it again in the middle of its work (mm/zswap.c: the codec outside the lock).
+ */
+int mm_lock_outermost(void);
+
+/*
  * May this CPU take mm_lock now?  1 if it holds it already or holds neither
  * vmm_lock nor pmm_lock (mm_lock would panic otherwise): the reclaim hooks,
  * the describers and zswap's fault ask before they take it.

@@ -11,12 +11,15 @@
  *
  *   handle:  | 31: 0 | 30 ... 18: generation (1..8191) | 17 ... 0: index |
  *
- * A put: classify the page (one repeated word?), else compress it into the
- * static output buffer (at most ZSTORE_HUGE_BYTES, else the page goes whole);
- * make sure an entry is free (a new chunk if not), kmalloc the copy's block,
- * check the limit with the block's real size, then take the entry and fill
- * it.  Every allocation comes before any change to the store, so a reclaim
- * hook run by kmalloc may free or get (a nested put is refused: `busy`).
+ * A put: encode the page into a zstore_buf_t (one repeated word?  else
+ * compressed, at most ZSTORE_HUGE_BYTES, else the page whole); then, under
+ * the lock, make sure an entry is free (a new chunk if not), kmalloc the
+ * copy's block, check the limit with the block's real size, then take the
+ * entry and fill it.  Every allocation comes before any change to the store,
+ * so a reclaim hook run by kmalloc may free or get (a nested zstore_put is
+ * refused: `busy`, its static buffer is in use).  zstore_put encodes into
+ * that static buffer under the lock; zstore_encode into the caller's, without
+ * it (zstore.h: the two steps), and reads nothing of the store but the codec.
  *
  * Calls: the heap (kmalloc, kfree, kmalloc_usable_size), the codec (lz4.h),
  * the PMM's statistics (the default limit), the lock, the log, string.c.
@@ -67,13 +70,14 @@ static struct {
     zstore_stats_t st;
 } zs;
 
-/* The compressor's work memory and output: the put's, under the lock, never nested. */
-static uint32_t zs_work[ZSTORE_WORK_MAX / 4];
-static uint8_t zs_out[ZSTORE_PAGE];
+/* zstore_put's encoding: under the lock, never nested (`busy`). */
+static zstore_buf_t zs_buf;
 
+/* The codec in force (read without the lock by zstore_encode: written atomically). */
 static const mm_codec_t *codec(void)
 {
-    return zs.codec ? zs.codec : &lz4_codec;
+    const mm_codec_t *c = __atomic_load_n(&zs.codec, __ATOMIC_ACQUIRE);
+    return c ? c : &lz4_codec;
 }
 
 static zs_entry_t *entry_at(uint32_t index)
@@ -117,32 +121,30 @@ static uint32_t zs_sum(const void *page)
 #endif
 
 /*
- * The page of a live entry into page: 4096, or the codec's short count or
- * error (a compressed copy that does not decode).
+ * A copy (kind, word or len bytes at data, compressed by c) into page: 4096,
+ * or the codec's short count or error (a compressed copy that does not decode).
  */
-static int decode(const zs_entry_t *e, void *page)
+static int decode_copy(uint8_t kind, uint32_t word, const void *data, uint32_t len,
+                       const mm_codec_t *c, void *page)
 {
-    if (e->kind == ZS_SAME) {
+    if (kind == ZS_SAME) {
         uint32_t *w = page;
         for (uint32_t i = 0; i < ZSTORE_PAGE / 4; i++)
-            w[i] = e->u.word;
+            w[i] = word;
         return (int)ZSTORE_PAGE;
     }
-    if (e->kind == ZS_WHOLE) {
-        memcpy(page, e->u.data, ZSTORE_PAGE);
+    if (kind == ZS_WHOLE) {
+        memcpy(page, data, ZSTORE_PAGE);
         return (int)ZSTORE_PAGE;
     }
-    return codec()->decompress(e->u.data, e->len, page, ZSTORE_PAGE);
+    return c->decompress(data, len, page, ZSTORE_PAGE);
 }
 
-#ifdef MM_DEBUG
-/* The checksum of the copy as stored: decoded once into a page of the put's own. */
-static uint32_t zs_stored_sum(const zs_entry_t *e)
+/* The page of a live entry into page (decode_copy's answer). */
+static int decode(const zs_entry_t *e, void *page)
 {
-    static uint32_t scratch[ZSTORE_PAGE / 4];
-    return decode(e, scratch) == (int)ZSTORE_PAGE ? zs_sum(scratch) : 0;
+    return decode_copy(e->kind, e->u.word, e->u.data, e->len, codec(), page);
 }
-#endif
 
 /* A page pointer the store can take (fn names the caller): 1, or 0 after one line. */
 static int page_ok(const char *fn, uint32_t handle, const void *page)
@@ -240,22 +242,46 @@ static int add_chunk(uint32_t limit)
     return 0;
 }
 
-static uint32_t put_locked(const void *page)
+/*
+ * page classified and compressed into b: the kind, the word or the bytes
+ * (never more than ZSTORE_HUGE_BYTES compressed, else the page whole), and in
+ * the debug build the checksum of the copy as stored (decoded once, into the
+ * work memory the compressor is done with: the bytes it saw, even if the page
+ * changed under it).  Touches nothing of the store's but the codec pointer.
+ */
+static void encode(const void *page, zstore_buf_t *b)
 {
-    uint32_t word = 0, len;
-    uint8_t kind;
-    if (same_filled(page, &word)) {
-        kind = ZS_SAME;
-        len = 0;
+    const mm_codec_t *c = codec();
+    b->codec = c;
+    b->handle = 0;
+    b->word = 0;
+    b->result = 0;
+    if (same_filled(page, &b->word)) {
+        b->kind = ZS_SAME;
+        b->len = 0;
     } else {
-        int n = codec()->compress(page, ZSTORE_PAGE, zs_out, ZSTORE_HUGE_BYTES, zs_work);
+        int n = c->compress(page, ZSTORE_PAGE, b->data, ZSTORE_HUGE_BYTES, b->work);
         if (n > 0 && (uint32_t)n <= ZSTORE_HUGE_BYTES) {
-            kind = ZS_COMP;
-            len = (uint32_t)n;
+            b->kind = ZS_COMP;
+            b->len = (uint16_t)n;
         } else {
-            kind = ZS_WHOLE; /* LZ4_E_NOSPACE: above the threshold (any error: the same) */
-            len = ZSTORE_PAGE;
+            b->kind = ZS_WHOLE; /* LZ4_E_NOSPACE: above the threshold (any error: the same) */
+            b->len = ZSTORE_PAGE;
+            memcpy(b->data, page, ZSTORE_PAGE);
         }
+    }
+    b->sum = 0;
+#ifdef MM_DEBUG
+    if (decode_copy(b->kind, b->word, b->data, b->len, c, b->work) == (int)ZSTORE_PAGE)
+        b->sum = zs_sum(b->work);
+#endif
+}
+
+static uint32_t put_locked(const zstore_buf_t *b)
+{
+    if (b->codec != codec() || (b->kind != ZS_SAME && b->kind != ZS_COMP && b->kind != ZS_WHOLE)) {
+        zs.st.refused_busy++; /* zstore_set_codec since the encode (or no encoding at all) */
+        return 0;
     }
     uint32_t limit = limit_now();
     /* allocations first: kmalloc may run reclaim, which may call zstore_free/get */
@@ -269,8 +295,8 @@ static uint32_t put_locked(const void *page)
     }
     void *data = NULL;
     uint32_t size = 0;
-    if (kind != ZS_SAME) {
-        data = kmalloc(len);
+    if (b->kind != ZS_SAME) {
+        data = kmalloc(b->len);
         if (!data) {
             zs.st.refused_nomem++;
             return 0;
@@ -293,22 +319,22 @@ static uint32_t put_locked(const void *page)
     if (!zs.free_head)
         zs.free_tail = 0;
     zs.free_count--;
-    e->kind = kind;
-    e->len = (uint16_t)len;
-    if (kind == ZS_SAME) {
-        e->u.word = word;
+    e->kind = b->kind;
+    e->len = b->len;
+    if (b->kind == ZS_SAME) {
+        e->u.word = b->word;
         zs.st.same_pages++;
     } else {
-        memcpy(data, kind == ZS_COMP ? (const void *)zs_out : page, len);
+        memcpy(data, b->data, b->len);
         e->u.data = data;
-        if (kind == ZS_WHOLE)
+        if (b->kind == ZS_WHOLE)
             zs.st.huge_pages++;
     }
 #ifdef MM_DEBUG
-    e->sum = zs_stored_sum(e);
+    e->sum = b->sum;
 #endif
     zs.st.orig_bytes += ZSTORE_PAGE;
-    zs.st.compr_bytes += len;
+    zs.st.compr_bytes += b->len;
     zs.st.mem_used += size;
     if (zs.st.mem_used > zs.st.mem_used_max)
         zs.st.mem_used_max = zs.st.mem_used;
@@ -327,9 +353,35 @@ uint32_t zstore_put(const void *page)
         zs.st.refused_busy++;
     } else {
         zs.busy = 1;
-        h = put_locked(page);
+        encode(page, &zs_buf);
+        h = put_locked(&zs_buf);
         zs.busy = 0;
     }
+    mm_unlock(f);
+    return h;
+}
+
+int zstore_encode(const void *page, zstore_buf_t *b)
+{
+    if (!b) {
+        mm_report("zstore_encode: page %p: no buffer (NULL)", page);
+        return -1;
+    }
+    b->kind = ZS_FREE; /* not an encoding until it is one */
+    if (!page_ok("zstore_encode", 0, page))
+        return -1;
+    encode(page, b);
+    return 0;
+}
+
+uint32_t zstore_put_encoded(const zstore_buf_t *b)
+{
+    if (!b) {
+        mm_report("zstore_put_encoded: no buffer (NULL)");
+        return 0;
+    }
+    glue_irqflags_t f = mm_lock();
+    uint32_t h = put_locked(b);
     mm_unlock(f);
     return h;
 }
@@ -372,6 +424,70 @@ int zstore_get(uint32_t handle, void *page)
     }
     mm_unlock(f);
     return r;
+}
+
+int zstore_fetch(uint32_t handle, zstore_buf_t *b)
+{
+    if (!b) {
+        mm_report("zstore_fetch: handle 0x%08x: no buffer (NULL)", (unsigned)handle);
+        return -1;
+    }
+    b->kind = ZS_FREE;
+    glue_irqflags_t f = mm_lock();
+    zs_entry_t *e = lookup("zstore_fetch", handle);
+    if (e) {
+        b->codec = codec();
+        b->handle = handle;
+        b->kind = e->kind;
+        b->len = e->len;
+        b->word = e->kind == ZS_SAME ? e->u.word : 0;
+        b->result = 0;
+        b->sum = 0;
+#ifdef MM_DEBUG
+        b->sum = e->sum;
+#endif
+        if (e->kind != ZS_SAME)
+            memcpy(b->data, e->u.data, e->len);
+    }
+    mm_unlock(f);
+    return e ? 0 : -1;
+}
+
+int zstore_decode(zstore_buf_t *b, void *page)
+{
+    if (!b || !page_ok("zstore_decode", b->handle, page))
+        return -1;
+    if (b->kind == ZS_SAME || b->kind == ZS_COMP || b->kind == ZS_WHOLE) {
+        int n = decode_copy(b->kind, b->word, b->data, b->len, b->codec, page);
+        b->result = n == (int)ZSTORE_PAGE ? 0 : n < 0 ? -1 : -2;
+    } else {
+        b->result = -4; /* no copy fetched into it */
+    }
+#ifdef MM_DEBUG
+    if (b->result == 0 && zs_sum(page) != b->sum)
+        b->result = -3;
+#endif
+    if (b->result)
+        memset(page, 0, ZSTORE_PAGE);
+    return b->result ? -1 : 0;
+}
+
+int zstore_decoded(const zstore_buf_t *b)
+{
+    static const char *const why[] = {"", "does not decode", "decodes short", "checksum mismatch"};
+    if (!b)
+        return -1;
+    glue_irqflags_t f = mm_lock();
+    if (b->result == 0) {
+        zs.st.gets++;
+    } else {
+        zs.st.corrupt++;
+        mm_report("zstore_get: handle 0x%08x: stored copy corrupt (%s): page not returned",
+                  (unsigned)b->handle,
+                  b->result < 0 && b->result >= -3 ? why[-b->result] : "no copy fetched");
+    }
+    mm_unlock(f);
+    return b->result ? -1 : 0;
 }
 
 int zstore_free(uint32_t handle)
@@ -437,7 +553,7 @@ int zstore_set_codec(const mm_codec_t *c)
                   codec()->name);
         r = -1;
     } else {
-        zs.codec = c;
+        __atomic_store_n(&zs.codec, c, __ATOMIC_RELEASE); /* zstore_encode reads it unlocked */
     }
     mm_unlock(f);
     return r;

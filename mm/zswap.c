@@ -15,11 +15,13 @@
  *             new frame, maps it clean, and keeps the handle in copy[]
  *   present   frame | P | W | VMM_PTE_ZSWAP (+ A, D by the MMU)
  *
- * The CLOCK hand (area, page) sweeps ZSWAP_SWEEP pages at a time: each present
- * page's Accessed bit is read and cleared (vmm_clear_accessed); those that had
- * it clear are cold.  Cold pages get the pending entry (exchanged atomically:
- * the Dirty bit is read from what the exchange returned), then ONE shootdown
- * covers the run (the cleared Accessed bits and the pending entries: no CPU
+ * The CLOCK hand (area, page) sweeps a batch at a time (runs of ZSWAP_SWEEP
+ * pages, up to ZSWAP_BATCH pages, ending early at the run where it has
+ * ZSWAP_SWEEP cold pages or what was asked for): each present page's Accessed
+ * bit is read and cleared (vmm_clear_accessed); those that had it clear are
+ * cold.  Cold pages get the pending entry (exchanged atomically: the Dirty
+ * bit is read from what the exchange returned), then ONE shootdown covers the
+ * batch (the cleared Accessed bits and the pending entries: no CPU
  * can touch those frames after it), then each cold page is stored: dropped
  * when clean with a kept copy, else compressed (a stale copy freed first).
  * The entry gets the handle and the frame goes back to the PMM.  A page the
@@ -34,14 +36,50 @@
  * node (pmm_alloc_owner_node) and may run the PMM's reclaim hooks, ours too
  * (nested under this fault: fine, the faulting page is not present).
  *
+ * The codec outside mm/'s lock.  A CPU that holds the lock as the outermost
+ * caller (zswap_reclaim, a fault's watermark reclaim, a fault-in) lets it go
+ * around the codec, so other CPUs' faults and allocations do not wait for a
+ * compression; it uses its own transit record (transit[cpu]: a zstore_buf_t
+ * kmalloc'd at its first use, kept while any area lives, and the pages it has
+ * in flight):
+ *
+ *   reclaim   the run's cold pages that must be compressed are listed in the
+ *             record (area base, page, old entry: the frame) with their
+ *             pending entries; page by page the lock goes, the page is encoded
+ *             (zstore_encode: the frame cannot change, it is shot down), the
+ *             lock comes back, and the encoding is stored, the entry set, the
+ *             frame freed, as above.  A fault on a pending page finds it in a
+ *             record and runs the instruction again (it faults until the page
+ *             is stored or mapped back: a compression's time).  A vfree of the
+ *             area meanwhile sets the entries to 0 and marks the record
+ *             orphaned: the frames are the reclaimer's to free, nothing stored.
+ *   fault-in  under the lock: the entry read, a frame taken, the stored copy
+ *             copied into the record's buffer (zstore_fetch: the handle may be
+ *             freed meanwhile); the lock goes, the copy is decoded; under
+ *             the lock again the page is mapped only if its area and its
+ *             entry are still the ones read (a handle is never reused, and
+ *             the copy it names never changes: the same entry means the same
+ *             bytes).  (A first touch's frame is zeroed under the lock: a
+ *             memset costs less than a second hold.)  Otherwise (another CPU faulted it
+ *             in first, it was freed) the frame goes back and the instruction
+ *             runs again, to find the page present or diagnosed.
+ *
+ * A CPU numbered past TRANSIT_CPUS, one whose record is in use (a fault from
+ * an interrupt), a reclaim from a PMM hook (its caller's critical section
+ * around it) or from inside mm/ (the lock nested) runs the codec under the
+ * lock, with the store's own static buffer (zstore_put, zstore_get).
+ * zswap_check sees the records: a pending entry is healthy only where a
+ * record names it, a frame being filled is vmalloc's.
+ *
  * Frames are reached through the direct map (vmm_phys_to_virt) to compress and
  * to fill.  A frame beyond it (RAM over 256 MB) is reached through zswap's
  * window: a few pages of a vmalloc span of its own (no area record), made with
  * the first area on a machine whose RAM passes the direct map.  Each use maps
- * the frame at a private slot (one per nesting depth: everything here runs
- * under mm/'s lock, so one CPU at a time; the mapping CPU's own TLB entry is
- * flushed as the slot becomes present, so a translation another CPU may have
- * cached speculatively is never used), and unmaps it after.  So reclaim reads
+ * the frame at a free slot (WINDOW_SLOTS: one per transit record, and a few
+ * for the lock's nesting; taken and given back under the lock, used by one
+ * CPU, with the lock or without; the mapping CPU's own TLB entry is flushed
+ * as the slot becomes present and as it goes idle, so a translation another
+ * CPU may have cached speculatively is never used), and unmaps it after.  So reclaim reads
  * such a page only after its entry is pending and shot down, and a fault fills
  * its frame before the page's entry is made present: no CPU can write the page
  * meanwhile, no write is lost, no CPU sees it half filled.
@@ -51,7 +89,7 @@
  * glue's SIGSEGV handler, the PMM's reclaim hooks (a pointer) and vfree (a
  * pointer): nothing below calls it by name.
  *
- * Locking: mm/'s lock for every call.
+ * Locking: mm/'s lock for every call, let go around the codec as above.
  */
 #include "zswap.h"
 
@@ -66,7 +104,8 @@
 #include "zstore.h"
 
 #define NODE_UNKNOWN         0xFFu
-#define WINDOW_SLOTS         4u                  /* nesting depths (reclaim from a fault: 2) */
+#define TRANSIT_CPUS         16u /* CPUs with a transit record (glue_cpu_id below this) */
+#define WINDOW_SLOTS         (TRANSIT_CPUS + 4u) /* one per record, 4 for the lock's nesting */
 #define WINDOW_IDLE          ZSWAP_ENTRY_PENDING /* a slot unused: not present, its table kept */
 #define PRESENT_ENTRY(frame) ((frame) | PAGE_PRESENT | PAGE_WRITABLE | VMM_PTE_ZSWAP)
 
@@ -78,6 +117,21 @@ struct zarea {
     uint8_t *node;  /* per page: the node its last frame was on */
 };
 
+/* A CPU's work between two holds of the lock (see the top). */
+struct transit {
+    zstore_buf_t *buf; /* kmalloc'd at the first use; NULL: none yet */
+    int busy;          /* buf in use, the lock let go */
+    /* reclaim: pages next..n-1 of the area at base have their pending entries */
+    vaddr_t base;
+    uint32_t next, n;
+    int orphaned; /* the area was freed meanwhile: the frames are ours, no entries */
+    uint32_t page[ZSWAP_SWEEP];
+    uint32_t old[ZSWAP_SWEEP]; /* the entries they had (frame, Dirty) */
+    /* fault-in: a frame being filled for the page at fault_v (0: none) */
+    vaddr_t fault_v;
+    paddr_t fault_frame;
+};
+
 static struct {
     struct zarea areas[ZSWAP_MAX_AREAS];
     uint32_t count;
@@ -85,10 +139,13 @@ static struct {
     uint32_t low, high; /* 0: the defaults */
     zswap_stats_t st;   /* the event counters (the state counts are recomputed) */
     int hooked;
-    vaddr_t window;     /* the window's first slot (0: none yet) */
-    uint32_t win_depth; /* slots in use */
-    uint32_t win_uses;  /* frames reached through it (zswap_dump) */
+    vaddr_t window;    /* the window's first slot (0: none yet) */
+    uint32_t win_used; /* slots in use: a bit each */
+    uint32_t win_uses; /* frames reached through it (zswap_dump) */
+    struct transit transit[TRANSIT_CPUS];
 } zs;
+
+_Static_assert(WINDOW_SLOTS <= 32, "a bit of win_used per slot");
 
 static int is_swap_entry(uint32_t e)
 {
@@ -157,35 +214,97 @@ static int window_make(void)
 }
 
 /*
- * Where the frame's bytes can be read or written now: the direct map, or a
- * slot of the window mapped for this caller (*slotted set: window_put after).
- * NULL (reported): beyond the direct map and no slot.
+ * Where the frame's bytes can be read or written now (under the lock; used
+ * with it or without): the direct map (*slot -1), or a free slot of the
+ * window mapped for this caller (*slot its number: window_put after).  NULL
+ * (reported): beyond the direct map and no slot.
  */
-static void *frame_get(paddr_t frame, int *slotted)
+static void *frame_get(paddr_t frame, int *slot)
 {
-    *slotted = 0;
+    *slot = -1;
     void *p = vmm_phys_to_virt(frame);
     if (p)
         return p;
-    if (!zs.window || zs.win_depth >= WINDOW_SLOTS) {
+    uint32_t k = 0;
+    while (k < WINDOW_SLOTS && (zs.win_used >> k & 1))
+        k++;
+    if (!zs.window || k == WINDOW_SLOTS) {
         mm_printf("zswap: frame 0x%08lx is beyond the direct map and %s\n", (unsigned long)frame,
                   zs.window ? "every window slot is in use" : "there is no window");
         return NULL;
     }
-    vaddr_t slot = zs.window + zs.win_depth * PAGE_SIZE;
-    if (vmm_swap_set(slot, frame | PAGE_PRESENT | PAGE_WRITABLE, NULL) < 0)
+    vaddr_t v = zs.window + k * PAGE_SIZE;
+    if (vmm_swap_set(v, frame | PAGE_PRESENT | PAGE_WRITABLE, NULL) < 0)
         return NULL;
-    zs.win_depth++;
+    zs.win_used |= 1u << k;
     zs.win_uses++;
-    *slotted = 1;
-    return glue_virt_to_ptr(slot);
+    *slot = (int)k;
+    return glue_virt_to_ptr(v);
 }
 
-/* The last frame_get's slot unmapped (this CPU's TLB entry flushed with it). */
-static void window_put(void)
+/* A frame_get's slot unmapped (this CPU's TLB entry flushed with it); -1: none. */
+static void window_put(int slot)
 {
-    zs.win_depth--;
-    vmm_swap_set(zs.window + zs.win_depth * PAGE_SIZE, WINDOW_IDLE, NULL);
+    if (slot < 0 || !zs.window)
+        return; /* (the window vfreed meanwhile: its slots are gone with it) */
+    zs.win_used &= ~(1u << slot);
+    vmm_swap_set(zs.window + (uint32_t)slot * PAGE_SIZE, WINDOW_IDLE, NULL);
+}
+
+/*
+ * This CPU's transit record, its buffer made, marked busy (under the lock,
+ * which the caller holds once: mm_lock_outermost), or NULL: the codec runs
+ * under the lock (a CPU past TRANSIT_CPUS, its record busy, no memory).
+ */
+static struct transit *transit_take(void)
+{
+    int cpu = glue_cpu_id();
+    if (!mm_lock_outermost() || cpu < 0 || (unsigned)cpu >= TRANSIT_CPUS)
+        return NULL;
+    struct transit *t = &zs.transit[cpu];
+    if (t->busy)
+        return NULL;
+    if (!t->buf)
+        t->buf = kmalloc(sizeof(zstore_buf_t));
+    if (!t->buf)
+        return NULL;
+    t->busy = 1;
+    return t;
+}
+
+/* Buffers of records not busy given back once no area is left (they are 20 KB each). */
+static void transit_trim(void)
+{
+    for (uint32_t c = 0; !zs.count && c < TRANSIT_CPUS; c++) {
+        if (zs.transit[c].buf && !zs.transit[c].busy) {
+            kfree(zs.transit[c].buf);
+            zs.transit[c].buf = NULL;
+        }
+    }
+}
+
+static void transit_give(struct transit *t)
+{
+    if (!t)
+        return;
+    t->busy = 0;
+    t->n = t->next = 0;
+    t->orphaned = 0;
+    transit_trim();
+}
+
+/* The record that has page i of the area at base in flight (pending), or NULL. */
+static struct transit *transit_of(vaddr_t base, uint32_t i)
+{
+    for (uint32_t c = 0; c < TRANSIT_CPUS; c++) {
+        struct transit *t = &zs.transit[c];
+        if (!t->busy || t->orphaned || t->base != base)
+            continue;
+        for (uint32_t k = t->next; k < t->n; k++)
+            if (t->page[k] == i)
+                return t;
+    }
+    return NULL;
 }
 
 /* Give up every kept copy of a present page (they only save a compression): how many. */
@@ -205,6 +324,16 @@ static uint32_t drop_copies(void)
     return n;
 }
 
+/* Page i of a stored under handle h: its entry names h, its frame (shot down) is freed. */
+static void stored(struct zarea *a, uint32_t i, paddr_t frame, uint32_t h)
+{
+    a->copy[i] = 0;
+    int node = pmm_page_node(frame);
+    a->node[i] = node >= 0 && node < (int)NODE_UNKNOWN ? (uint8_t)node : NODE_UNKNOWN;
+    vmm_swap_set(a->base + i * PAGE_SIZE, ZSWAP_ENTRY(h), NULL);
+    pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* shot down already */
+}
+
 /*
  * One cold page of a, its entry now pending, the run shot down: store it and
  * free its frame (1), or map it again as it was, dirty (0: the store refused).
@@ -214,7 +343,7 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
     vaddr_t v = a->base + i * PAGE_SIZE;
     paddr_t frame = VMM_FRAME(old);
     uint32_t h = a->copy[i];
-    int slotted = 0;
+    int slot = -1;
     if (h && !(old & PAGE_DIRTY)) {
         zs.st.dropped_clean++;
     } else {
@@ -222,12 +351,11 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
             zstore_free(h); /* written since: that copy is stale */
         a->copy[i] = 0;
         /* (the entry pending and shot down: nobody writes the page while it is read) */
-        void *src = frame_get(frame, &slotted);
+        void *src = frame_get(frame, &slot);
         h = src ? zstore_put(src) : 0;
         if (src && !h && drop_copies())
             h = zstore_put(src);
-        if (slotted)
-            window_put();
+        window_put(slot);
         if (!h) {
             zs.st.failures++;
             vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
@@ -235,16 +363,70 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
         }
         zs.st.compressed++;
     }
-    a->copy[i] = 0;
-    int node = pmm_page_node(frame);
-    a->node[i] = node >= 0 && node < (int)NODE_UNKNOWN ? (uint8_t)node : NODE_UNKNOWN;
-    vmm_swap_set(v, ZSWAP_ENTRY(h), NULL);
-    pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* shot down already */
+    stored(a, i, frame, h);
     return 1;
 }
 
-/* Sweep until `want` frames are freed or the hand went twice round: the frames freed. */
-static uint32_t reclaim_locked(uint32_t want)
+/*
+ * The cold pages of one run, in the transit record t (their pending entries
+ * set, shot down; none with a kept copy): each encoded with the lock let go,
+ * then stored as store_cold does: the frames freed.  *refused set if the
+ * store refused one (it and the rest are mapped again as they were).  The
+ * area may be freed while the lock is away: then the frames are freed and
+ * nothing is stored.
+ */
+static uint32_t store_cold_unlocked(struct transit *t, glue_irqflags_t *lockf, int *refused)
+{
+    int ok = 1;
+    uint32_t freed = 0;
+    for (; t->next < t->n; t->next++) {
+        uint32_t i = t->page[t->next];
+        paddr_t frame = VMM_FRAME(t->old[t->next]);
+        uint32_t h = 0;
+        if (ok && !t->orphaned) {
+            int slot;
+            void *src = frame_get(frame, &slot);
+            int encoded = -1;
+            if (src) {
+                mm_unlock(*lockf);
+                encoded = zstore_encode(src, t->buf); /* shot down: nobody writes it */
+                *lockf = mm_lock();
+                window_put(slot);
+            }
+            if (!t->orphaned && encoded == 0) {
+                h = zstore_put_encoded(t->buf);
+                if (!h && drop_copies())
+                    h = zstore_put_encoded(t->buf);
+            }
+        }
+        if (t->orphaned) { /* vfree'd meanwhile: no entry left to set */
+            pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC);
+            freed++;
+            continue;
+        }
+        struct zarea *a = area_of(t->base);
+        vaddr_t v = t->base + i * PAGE_SIZE;
+        if (!h) {
+            if (ok)
+                zs.st.failures++;
+            ok = 0;
+            vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
+            continue;
+        }
+        zs.st.compressed++;
+        stored(a, i, frame, h);
+        freed++;
+    }
+    *refused = !ok;
+    return freed;
+}
+
+/*
+ * Sweep until `want` frames are freed or the hand went twice round: the frames
+ * freed.  With t (this CPU's transit record, lockf the flags of its one hold
+ * of the lock) the pages are encoded with the lock let go; else under it.
+ */
+static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t *lockf)
 {
     uint32_t total = 0, freed = 0, scanned = 0;
     for (uint32_t k = 0; k < zs.count; k++)
@@ -253,7 +435,7 @@ static uint32_t reclaim_locked(uint32_t want)
         return 0;
     zs.st.reclaims++;
     int stop = 0;
-    while (!stop && freed < want && scanned < 2 * total + ZSWAP_SWEEP) {
+    while (!stop && zs.count && freed < want && scanned < 2 * total + ZSWAP_BATCH) {
         if (zs.hand_area >= zs.count)
             zs.hand_area = 0, zs.hand_page = 0;
         struct zarea *a = &zs.areas[zs.hand_area];
@@ -262,39 +444,73 @@ static uint32_t reclaim_locked(uint32_t want)
             zs.hand_page = 0;
             continue;
         }
-        uint32_t start = zs.hand_page, n = a->pages - start;
-        if (n > ZSWAP_SWEEP)
-            n = ZSWAP_SWEEP;
+        /*
+         * One batch: runs of ZSWAP_SWEEP pages of this area, until the cold
+         * pages it takes reach what is wanted (or ZSWAP_SWEEP), or it covers
+         * ZSWAP_BATCH pages; then one shootdown for all of it.  (Each
+         * shootdown waits for every busy CPU: on QEMU's TCG, with more
+         * virtual CPUs than host cores, that wait is most of reclaim's time.)
+         */
+        uint32_t start = zs.hand_page, n = 0;
         uint32_t cold[ZSWAP_SWEEP], old[ZSWAP_SWEEP], ncold = 0;
         int flush = 0;
-        for (uint32_t k = 0; k < n; k++) {
-            vaddr_t v = a->base + (start + k) * PAGE_SIZE;
-            uint32_t e = vmm_clear_accessed(v);
-            if (!(e & PAGE_PRESENT))
-                continue;
-            if (e & PAGE_ACCESSED)
-                flush = 1;
-            else if (freed + ncold < want)
-                cold[ncold++] = start + k;
+        while (start + n < a->pages && n < ZSWAP_BATCH && freed + ncold < want &&
+               ncold < ZSWAP_SWEEP) {
+            uint32_t run = a->pages - start - n;
+            if (run > ZSWAP_SWEEP)
+                run = ZSWAP_SWEEP;
+            for (uint32_t k = n; k < n + run; k++) {
+                vaddr_t v = a->base + (start + k) * PAGE_SIZE;
+                uint32_t e = vmm_clear_accessed(v);
+                if (!(e & PAGE_PRESENT))
+                    continue;
+                if (e & PAGE_ACCESSED)
+                    flush = 1;
+                else if (freed + ncold < want && ncold < ZSWAP_SWEEP)
+                    cold[ncold++] = start + k;
+            }
+            n += run;
         }
         for (uint32_t k = 0; k < ncold; k++)
             vmm_swap_set(a->base + cold[k] * PAGE_SIZE, ZSWAP_ENTRY_PENDING, &old[k]);
         if (flush || ncold)
             pmm_tlb_shootdown(a->base + start * PAGE_SIZE, n);
+        /* the hand moves on before the lock may go: another reclaimer sweeps the next run */
+        zs.hand_page += n;
+        scanned += n;
+        zs.st.scanned += n;
+        if (t) {
+            t->base = a->base;
+            t->next = t->n = 0;
+            t->orphaned = 0;
+        }
         for (uint32_t k = 0; k < ncold; k++) {
+            uint32_t i = cold[k];
             if (stop) { /* the store is full: the rest go back as they were */
-                vmm_swap_set(a->base + cold[k] * PAGE_SIZE,
+                vmm_swap_set(a->base + i * PAGE_SIZE,
                              PRESENT_ENTRY(VMM_FRAME(old[k])) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
                 continue;
             }
-            if (store_cold(a, cold[k], old[k]))
+            if (t && !(a->copy[i] && !(old[k] & PAGE_DIRTY))) { /* to compress: later, unlocked */
+                if (a->copy[i])
+                    zstore_free(a->copy[i]); /* written since: that copy is stale */
+                a->copy[i] = 0;
+                t->page[t->n] = i;
+                t->old[t->n++] = old[k];
+                continue;
+            }
+            if (store_cold(a, i, old[k]))
                 freed++;
             else
                 stop = 1;
         }
-        zs.hand_page += n;
-        scanned += n;
-        zs.st.scanned += n;
+        if (t && t->n) {
+            int refused = 0;
+            freed += store_cold_unlocked(t, lockf, &refused);
+            stop |= refused;
+            t->next = t->n = 0;
+            t->orphaned = 0;
+        }
     }
     return freed;
 }
@@ -305,13 +521,15 @@ static size_t reclaim_hook(void)
     uint32_t low, high;
     watermarks(&low, &high);
     uint32_t f = free_frames();
-    return reclaim_locked(high > f ? high - f : 1);
+    return reclaim_locked(high > f ? high - f : 1, NULL, NULL); /* the caller's lock stays */
 }
 
 uint32_t zswap_reclaim(uint32_t pages)
 {
     glue_irqflags_t f = mm_lock();
-    uint32_t n = reclaim_locked(pages);
+    struct transit *t = transit_take();
+    uint32_t n = reclaim_locked(pages, t, &f);
+    transit_give(t);
     mm_unlock(f);
     return n;
 }
@@ -332,7 +550,7 @@ static void release_area(vaddr_t base, uint32_t pages)
             vmm_swap_set(base + k * PAGE_SIZE, 0, NULL);
         pmm_tlb_shootdown_free(base, pages);
         zs.window = 0;
-        zs.win_depth = 0;
+        zs.win_used = 0; /* (a user with the lock let go finds no window: window_put) */
         return;
     }
     struct zarea *a = area_of(base);
@@ -351,6 +569,12 @@ static void release_area(vaddr_t base, uint32_t pages)
             zstore_free(a->copy[i]);
         a->copy[i] = 0;
     }
+    /* pages in flight on a CPU that let the lock go: their frames are its to free */
+    for (uint32_t c = 0; c < TRANSIT_CPUS; c++) {
+        struct transit *t = &zs.transit[c];
+        if (t->busy && t->base == base && t->next < t->n)
+            t->orphaned = 1;
+    }
     /* the PMM's held chain is the holder of vmm_lock's: one hold from the first to the free */
     glue_irqflags_t f = vmm_lock();
     for (uint32_t i = 0; i < pages; i++) {
@@ -368,6 +592,7 @@ static void release_area(vaddr_t base, uint32_t pages)
     zs.count--;
     zs.hand_area = 0;
     zs.hand_page = 0;
+    transit_trim();
 }
 
 void *vmalloc_compressible(size_t size)
@@ -422,6 +647,26 @@ out:
     return r;
 }
 
+/*
+ * The frame at dst filled with the page entry e names: zeros, or its stored
+ * copy.  With t (this CPU's record, the stored copy fetched into t->buf
+ * already) the lock is let go around the decode; else all under it
+ * (zstore_get).  0, or -1.
+ */
+static int fill(void *dst, uint32_t e, struct transit *t, glue_irqflags_t *lockf)
+{
+    if (e == ZSWAP_ENTRY_ZERO) {
+        memset(dst, 0, PAGE_SIZE);
+        return 0;
+    }
+    if (!t)
+        return zstore_get(ZSWAP_HANDLE(e), dst);
+    mm_unlock(*lockf);
+    zstore_decode(t->buf, dst);
+    *lockf = mm_lock();
+    return zstore_decoded(t->buf);
+}
+
 int zswap_fault(uint32_t addr, uint32_t err)
 {
     vaddr_t v = addr & ~(vaddr_t)(PAGE_SIZE - 1);
@@ -432,8 +677,13 @@ int zswap_fault(uint32_t addr, uint32_t err)
     if (v < VMALLOC_START || v > VMALLOC_END || !mm_lock_may_take())
         return 0;
     glue_irqflags_t f = mm_lock();
-    struct zarea *a = area_of(v);
+    struct transit *t = zs.count ? transit_take() : NULL;
     int r = 0;
+    uint32_t low, high, fr = free_frames();
+    watermarks(&low, &high);
+    if (fr < low) /* first: with t, the lock may go meanwhile */
+        reclaim_locked(high - fr, t, &f);
+    struct zarea *a = area_of(v);
     if (!a)
         goto out;
     uint32_t i = (v - a->base) / PAGE_SIZE;
@@ -443,16 +693,26 @@ int zswap_fault(uint32_t addr, uint32_t err)
         r = !(err & PAGE_PRESENT);
         goto out;
     }
+    struct transit *owner = e == ZSWAP_ENTRY_PENDING ? transit_of(a->base, i) : NULL;
+    if (owner && owner - zs.transit != glue_cpu_id()) {
+        r = 1; /* another CPU is compressing it, the lock let go: run again until it is done */
+        transit_give(t);
+        mm_unlock(f);
+        glue_cpu_relax();
+        return r;
+    }
+    if (owner) { /* (an interrupt of the reclaim on this CPU: waiting would never end) */
+        mm_printf("zswap: fault at 0x%08lx: page %u of compressible area 0x%08lx is being "
+                  "compressed by this CPU's own reclaim: not mapped\n",
+                  (unsigned long)addr, (unsigned)i, (unsigned long)a->base);
+        goto out;
+    }
     if (!is_swap_entry(e) || e == ZSWAP_ENTRY_PENDING) {
         mm_printf("zswap: fault at 0x%08lx: page %u of compressible area 0x%08lx has entry "
                   "0x%08lx, not a stored page\n",
                   (unsigned long)addr, (unsigned)i, (unsigned long)a->base, (unsigned long)e);
         goto out;
     }
-    uint32_t low, high, fr = free_frames();
-    watermarks(&low, &high);
-    if (fr < low)
-        reclaim_locked(high - fr);
     /* (a node taken away by pmm_set_nodes since: any) */
     int node =
         a->node[i] == NODE_UNKNOWN || a->node[i] >= pmm_node_count() ? PMM_NODE_ANY : a->node[i];
@@ -470,22 +730,37 @@ int zswap_fault(uint32_t addr, uint32_t err)
         goto out;
     }
     /* filled before the page's entry is present: nobody sees it half filled */
-    int slotted;
-    void *dst = frame_get(frame, &slotted);
+    int slot;
+    void *dst = frame_get(frame, &slot);
     int got = -1;
-    if (dst && e == ZSWAP_ENTRY_ZERO) {
-        memset(dst, 0, PAGE_SIZE);
-        got = 0;
-    } else if (dst) {
-        got = zstore_get(ZSWAP_HANDLE(e), dst);
+    /* a zeroed frame under the lock: a memset costs less than letting it go and back */
+    struct transit *ft = e == ZSWAP_ENTRY_ZERO ? NULL : t;
+    if (dst && ft && zstore_fetch(ZSWAP_HANDLE(e), ft->buf) < 0)
+        dst = NULL, got = -2; /* (a live area's entry names a live handle: zswap_check) */
+    if (dst) {
+        if (ft) {
+            ft->fault_v = v;
+            ft->fault_frame = frame;
+        }
+        got = fill(dst, e, ft, &f);
+        if (ft)
+            ft->fault_v = ft->fault_frame = 0;
     }
-    if (slotted)
-        window_put();
+    window_put(slot);
+    if (ft) { /* the lock was let go: the page may be mapped, its area freed, since */
+        a = area_of(v);
+        if (!a || vmm_get_entry(v) != e) {
+            pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* never mapped at v */
+            r = 1; /* run again: it finds the page present, or its fault diagnosed */
+            goto out;
+        }
+        i = (v - a->base) / PAGE_SIZE;
+    }
     if (got < 0) {
         mm_printf("zswap: fault at 0x%08lx, page %u of compressible area 0x%08lx: %s "
                   "(handle 0x%08lx): not mapped\n",
                   (unsigned long)addr, (unsigned)i, (unsigned long)a->base,
-                  dst ? "its stored copy is lost" : "its new frame cannot be reached",
+                  dst || got == -2 ? "its stored copy is lost" : "its new frame cannot be reached",
                   (unsigned long)ZSWAP_HANDLE(e));
         pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* never mapped at v */
         zs.st.failures++;
@@ -500,6 +775,7 @@ int zswap_fault(uint32_t addr, uint32_t err)
     vmm_swap_set(v, PRESENT_ENTRY(frame), NULL); /* clean: PAGE_DIRTY clear */
     r = 1;
 out:
+    transit_give(t);
     mm_unlock(f);
     return r;
 }
@@ -526,14 +802,48 @@ static int walk_area(const struct zarea *a, zswap_stats_t *s, int check)
             errors += mm_check_failed_at("zswap_check", v, "kept copy of a page not present");
         if (e == ZSWAP_ENTRY_ZERO) {
             s->zero++;
+        } else if (e == ZSWAP_ENTRY_PENDING && transit_of(a->base, i)) {
+            s->transit++;
         } else if (is_handle_entry(e)) {
             s->stored++;
             if (check && !zstore_live(ZSWAP_HANDLE(e)))
                 errors += mm_check_failed_at("zswap_check", v, "swap entry's handle is not live");
         } else if (check) {
-            errors += mm_check_failed_at("zswap_check", v,
-                                         e ? "pending entry outside reclaim" : "empty entry");
+            errors += mm_check_failed_at(
+                "zswap_check", v, e ? "pending entry no reclaim has in flight" : "empty entry");
         }
+    }
+    return errors;
+}
+
+/* The transit records: what each has in flight is where it says (the problems). */
+static int check_transit(void)
+{
+    int errors = 0;
+    for (uint32_t c = 0; c < TRANSIT_CPUS; c++) {
+        const struct transit *t = &zs.transit[c];
+        if (!t->busy) {
+            if (t->n || t->fault_frame)
+                errors += mm_check_failed_at("zswap_check", t->base, "idle record with pages");
+            continue;
+        }
+        if (t->buf == NULL || t->next > t->n || t->n > ZSWAP_SWEEP)
+            errors += mm_check_failed_at("zswap_check", t->base,
+                                         "record without a buffer or "
+                                         "with its counts out of range");
+        const struct zarea *a = t->orphaned ? NULL : area_of(t->base);
+        if (t->next < t->n && !t->orphaned && (!a || a->base != t->base))
+            errors += mm_check_failed_at("zswap_check", t->base, "pages in flight of no area");
+        for (uint32_t k = t->next; k < t->n && k < ZSWAP_SWEEP; k++) {
+            vaddr_t v = t->base + t->page[k] * PAGE_SIZE;
+            if (pmm_page_owner(VMM_FRAME(t->old[k])) != PMM_OWNER_VMALLOC)
+                errors += mm_check_failed_at("zswap_check", v, "frame in flight is not vmalloc's");
+            if (a && (t->page[k] >= a->pages || vmm_get_entry(v) != ZSWAP_ENTRY_PENDING))
+                errors += mm_check_failed_at("zswap_check", v, "page in flight not pending");
+        }
+        if (t->fault_frame && pmm_page_owner(t->fault_frame) != PMM_OWNER_VMALLOC)
+            errors += mm_check_failed_at("zswap_check", t->fault_v,
+                                         "frame being filled is not vmalloc's");
     }
     return errors;
 }
@@ -542,7 +852,7 @@ static void stats_locked(zswap_stats_t *s, int check, int *errors)
 {
     *s = zs.st;
     s->areas = zs.count;
-    s->area_pages = s->present = s->stored = s->zero = s->copies = 0;
+    s->area_pages = s->present = s->stored = s->zero = s->copies = s->transit = 0;
     for (uint32_t k = 0; k < zs.count; k++) {
         s->area_pages += zs.areas[k].pages;
         *errors += walk_area(&zs.areas[k], s, check);
@@ -568,18 +878,21 @@ int zswap_check(void)
     int errors = 0;
     zswap_stats_t s;
     stats_locked(&s, 1, &errors);
-    if (s.present + s.stored + s.zero != s.area_pages)
+    if (s.present + s.stored + s.zero + s.transit != s.area_pages)
         errors += mm_check_failed_at("zswap_check", 0, "page states do not add up");
     if (zs.count > ZSWAP_MAX_AREAS)
         errors += mm_check_failed_at("zswap_check", 0, "area count beyond the table");
+    errors += check_transit();
     for (uint32_t k = 0; zs.window && k < WINDOW_SLOTS; k++) {
         vaddr_t slot = zs.window + k * PAGE_SIZE;
-        if (vmm_get_entry(slot) !=
-            (k < zs.win_depth ? vmm_get_entry(slot) | PAGE_PRESENT : WINDOW_IDLE))
-            errors += mm_check_failed_at("zswap_check", slot,
-                                         k < zs.win_depth ? "window slot in use not mapped"
-                                                          : "window slot not idle");
+        int used = zs.win_used >> k & 1;
+        if (vmm_get_entry(slot) != (used ? vmm_get_entry(slot) | PAGE_PRESENT : WINDOW_IDLE))
+            errors +=
+                mm_check_failed_at("zswap_check", slot,
+                                   used ? "window slot in use not mapped" : "window slot not idle");
     }
+    if (!zs.window && zs.win_used)
+        errors += mm_check_failed_at("zswap_check", 0, "window slots in use without a window");
     mm_unlock(f);
     return errors;
 }

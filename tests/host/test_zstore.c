@@ -18,7 +18,12 @@
  *   - the PMM run dry: puts fail cleanly, every stored page still comes back;
  *   - four threads (four CPU ids) putting, getting and freeing at once;
  *   - the store called from a PMM reclaim hook (the PMM dry, mm_lock held): a put
- *     and a free work there; the store's own puts never run the hooks.
+ *     and a free work there; the store's own puts never run the hooks;
+ *   - the two steps (the codec without mm_lock): every corpus page encoded,
+ *     stored, fetched and decoded gives what zstore_put and zstore_get give,
+ *     with the same counters; a fetched copy outlives its handle's free; an
+ *     encoding of another codec than the one in force is refused; a fetched
+ *     copy damaged fails its decode, the page zeroed, one line; bad input.
  */
 #include "harness.h"
 #include "lz4.h"
@@ -678,6 +683,131 @@ static void zstore_several_cpus(void **state)
     check_every_layer();
 }
 
+/* The two steps of zstore.h (encode / put_encoded, fetch / decode / decoded). */
+static void zstore_two_steps(void **state)
+{
+    (void)state;
+    static zstore_buf_t b;
+    static unsigned char back[PAGE] __attribute__((aligned(16)));
+    uint32_t *h = malloc(npages * sizeof(*h));
+    assert_non_null(h);
+    for (size_t i = 0; i < npages; i++) {
+        assert_int_equal(zstore_encode(page_at(i), &b), 0);
+        assert_int_equal(b.len, expect_len[i]); /* what zstore_put would store */
+        h[i] = zstore_put_encoded(&b);
+        assert_handle_shape(h[i]);
+        uint32_t len = 0;
+        zstore_peek(h[i], &len);
+        assert_int_equal(len, expect_len[i]);
+    }
+    assert_int_equal(zstore_check(), 0);
+    zstore_stats_t s = zs_now();
+    assert_int_equal(s.puts, npages);
+    assert_int_equal(s.pages_stored, npages);
+    for (size_t i = 0; i < npages; i++) {
+        assert_int_equal(zstore_fetch(h[i], &b), 0);
+        if (i % 2) /* the copy is b's now: the handle may go before the decode */
+            assert_int_equal(zstore_free(h[i]), 0);
+        memset(back, 0x77, PAGE);
+        assert_int_equal(zstore_decode(&b, back), 0);
+        assert_int_equal(zstore_decoded(&b), 0);
+        assert_memory_equal(back, page_at(i), PAGE);
+        assert_get_equal(h[i - i % 2], i - i % 2); /* and zstore_get agrees */
+    }
+    s = zs_now();
+    assert_int_equal(s.gets, npages + npages); /* every decode and every get counted */
+    assert_int_equal(s.corrupt + s.bad_handles, 0);
+    for (size_t i = 0; i < npages; i += 2)
+        assert_int_equal(zstore_free(h[i]), 0);
+    assert_int_equal(zstore_check(), 0);
+    assert_int_equal(zs_now().pages_stored, 0);
+    free(h);
+}
+
+/* An encoding made before zstore_set_codec: refused, counted, nothing stored. */
+static int plain_copy(const void *src, size_t n, void *dst, size_t cap, void *work)
+{
+    (void)work;
+    if (n > cap)
+        return LZ4_E_NOSPACE;
+    memcpy(dst, src, n);
+    return (int)n;
+}
+static int plain_back(const void *src, size_t n, void *dst, size_t cap)
+{
+    if (n > cap)
+        return LZ4_E_NOSPACE;
+    memcpy(dst, src, n);
+    return (int)n;
+}
+static const mm_codec_t plain = {"plain", 0, plain_copy, plain_back, NULL};
+
+static void zstore_two_steps_codec_changed(void **state)
+{
+    (void)state;
+    static zstore_buf_t b;
+    size_t text = compressible_page();
+    assert_int_equal(zstore_encode(page_at(text), &b), 0); /* by lz4 */
+    assert_int_equal(zstore_set_codec(&plain), 0);
+    zstore_stats_t s0 = zs_now();
+    assert_int_equal(zstore_put_encoded(&b), 0);
+    zstore_stats_t s1 = zs_now();
+    assert_int_equal(s1.refused_busy, s0.refused_busy + 1);
+    assert_int_equal(s1.pages_stored, 0);
+    assert_int_equal(zstore_set_codec(NULL), 0);
+    uint32_t h = zstore_put_encoded(&b); /* lz4's again: taken */
+    assert_handle_shape(h);
+    assert_get_equal(h, text);
+    assert_int_equal(zstore_free(h), 0);
+    assert_int_equal(zstore_check(), 0);
+}
+
+/* A fetched copy damaged, a failed encode or fetch, NULL: one line each, nothing stored. */
+static void zstore_two_steps_bad(void **state)
+{
+    (void)state;
+    static zstore_buf_t b;
+    static unsigned char back[PAGE + 4] __attribute__((aligned(16)));
+    size_t text = compressible_page();
+    uint32_t h = zstore_put(page_at(text));
+    assert_handle_shape(h);
+    assert_int_equal(zstore_fetch(h, &b), 0);
+    memset(b.data, 0xFF, b.len); /* one endless literal length: does not decode */
+    memset(back, 0x77, PAGE);
+    assert_int_equal(zstore_decode(&b, back), -1);
+    for (size_t k = 0; k < PAGE; k++)
+        assert_int_equal(back[k], 0);
+    zstore_stats_t s0 = zs_now();
+    assert_int_equal(zstore_decoded(&b), -1);
+    char want[96];
+    snprintf(want, sizeof(want), "zstore_get: handle 0x%08x: stored copy corrupt (does not decode)",
+             h);
+    assert_non_null(strstr(mm_last_error(), want));
+    assert_int_equal(zs_now().corrupt, s0.corrupt + 1);
+    assert_int_equal(zs_now().gets, s0.gets);
+    assert_get_equal(h, text); /* the stored copy itself is whole */
+
+    /* a fetch of a freed handle: refused, and b holds no copy (its decode and put fail) */
+    assert_int_equal(zstore_free(h), 0);
+    assert_int_equal(zstore_fetch(h, &b), -1);
+    assert_non_null(strstr(mm_last_error(), "zstore_fetch: handle"));
+    assert_int_equal(zstore_decode(&b, back), -1);
+    assert_int_equal(zstore_decoded(&b), -1);
+    assert_non_null(strstr(mm_last_error(), "no copy fetched"));
+    assert_int_equal(zstore_put_encoded(&b), 0);
+    /* an unaligned page, NULL buffers */
+    assert_int_equal(zstore_encode(back + 1, &b), -1);
+    assert_non_null(strstr(mm_last_error(), "zstore_encode: page"));
+    assert_int_equal(zstore_put_encoded(&b), 0); /* the failed encode left no encoding */
+    assert_int_equal(zstore_encode(page_at(text), NULL), -1);
+    assert_non_null(strstr(mm_last_error(), "zstore_encode"));
+    assert_int_equal(zstore_put_encoded(NULL), 0);
+    assert_int_equal(zstore_fetch(1, NULL), -1);
+    assert_int_equal(zstore_decode(NULL, back), -1);
+    assert_int_equal(zs_now().pages_stored, 0);
+    assert_int_equal(zstore_check(), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, fresh64)
@@ -687,6 +817,8 @@ int main(void)
         T(zstore_limit),         T(zstore_corruption),
         T(zstore_out_of_memory), T(zstore_called_from_reclaim),
         T(zstore_other_codec),   T(zstore_several_cpus),
+        T(zstore_two_steps),     T(zstore_two_steps_codec_changed),
+        T(zstore_two_steps_bad),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,45 +24,9 @@
 #include "zstore.h"
 #include "zswap.h"
 
-#include "../../kernel/zswap_pages.h"
-
 #include <pthread.h>
 
-#define PAGE 4096u
-
-static __thread uint8_t scratch[PAGE]; /* zpage_check's */
-
-static void check_all(void)
-{
-    check_every_layer();
-    assert_int_equal(zstore_check(), 0);
-    assert_int_equal(zswap_check(), 0);
-}
-
-/* Every layer fresh over ram bytes, an empty store (its default limit), zswap's defaults. */
-static void fresh(uint32_t ram)
-{
-    zswap_reset();
-    zstore_reset();
-    fresh_every_layer(ram);
-    zstore_set_limit(0);
-    zswap_set_watermarks(0, 0);
-    host_fault_install();
-    check_all();
-}
-
-static uint32_t free_pages(void)
-{
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.free_pages;
-}
-
-static void fill(uint8_t *area, uint32_t pages, uint32_t seed, int random)
-{
-    for (uint32_t i = 0; i < pages; i++)
-        zpage_fill(area + i * PAGE, i, seed, random);
-}
+#include "zswap_harness.h"
 
 /* Every page, in an order shuffled by seed, byte for byte. */
 static void verify_shuffled(uint8_t *area, uint32_t pages, uint32_t seed, int random)
@@ -82,31 +46,6 @@ static void verify_shuffled(uint8_t *area, uint32_t pages, uint32_t seed, int ra
             fail_msg("page %u differs at byte %d", order[i], at);
     }
     free(order);
-}
-
-/* Pages the PMM holds as vmalloc's: a compressible area's frames (no other area lives here). */
-static uint32_t vmalloc_frames(void)
-{
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.owner_pages[PMM_OWNER_VMALLOC];
-}
-
-static zswap_stats_t stats(void)
-{
-    zswap_stats_t s;
-    zswap_get_stats(&s);
-    return s;
-}
-
-/* Reclaim until no page of the area is present (the first sweep only clears Accessed). */
-static void reclaim_all(uint32_t pages)
-{
-    for (int round = 0; round < 4 && stats().present; round++) {
-        zswap_reclaim(pages);
-        check_all();
-    }
-    assert_int_equal(stats().present, 0);
 }
 
 /* A fresh machine of ram bytes with one compressible area of pages pages on it. */
