@@ -192,7 +192,7 @@ $(foreach a,$(HOST_ARCHES),$(eval $(call host_rules,$(a))))
 # test_ownpaging: a kernel with its own paging, so mm/ WITHOUT mm/vmm.c (nor mm/zswap.c,
 # which compresses behind its entries; the test
 # implements the glue's kernel pages itself); the debug twin is in mk/debug.mk.
-OWNPAGING_SRCS := $(filter-out mm/vmm.c mm/vmm_stats.c mm/zswap.c,$(HOST_SRCS))
+OWNPAGING_SRCS := $(filter-out mm/vmm.c mm/vmm_stats.c mm/zswap.c mm/zswap_window.c mm/zswap_stats.c,$(HOST_SRCS))
 define ownpaging_rule
 $(BUILD)/host/$(1)$(2)/test_ownpaging: tests/host/test_ownpaging.c $(OWNPAGING_SRCS) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
 	@mkdir -p $$(dir $$@)

@@ -21,6 +21,13 @@
  * that static buffer under the lock; zstore_encode into the caller's, without
  * it (zstore.h: the two steps), and reads nothing of the store but the codec.
  *
+ * The copies and the chunks are kmalloc blocks, asked for under mm_lock
+ * (which kmalloc takes again, nested): the store sits above the heap and is
+ * one of its callers like any other (in the debug build its blocks get red
+ * zones, and a damaged free list found by its kmalloc is reported as
+ * kmalloc's).  What zstore says about itself (zstore_get_stats, zstore_check,
+ * zstore_dump) is zstore_stats.c's; zstore_priv.h is what both share.
+ *
  * Calls: the heap (kmalloc, kfree, kmalloc_usable_size), the codec (lz4.h),
  * the PMM's statistics (the default limit), the lock, the log, string.c.
  */
@@ -33,83 +40,21 @@
 #include "lz4.h"
 #include "memory.h"
 #include "pmm.h"
+#include "zstore_priv.h"
 
-#define ZS_CHUNKS    (ZSTORE_MAX_ENTRIES / ZSTORE_CHUNK_ENTRIES)
-#define ZS_INDEX_MAX (ZSTORE_MAX_ENTRIES - 1u)
-#define ZS_GEN_MAX   ((1u << ZSTORE_GEN_BITS) - 1u)
-#define ZS_SLAB_MAX  512u /* kmalloc's slab classes end here (SLAB_KMALLOC_MAX); above: a block */
-
-_Static_assert(ZSTORE_HANDLE_BITS <= 31, "a handle fits a not-present entry beside the P bit");
-_Static_assert(ZSTORE_MAX_ENTRIES % ZSTORE_CHUNK_ENTRIES == 0, "whole chunks");
-
-enum { ZS_FREE, ZS_SAME, ZS_COMP, ZS_WHOLE, ZS_RETIRED };
-
-typedef struct {
-    union {
-        void *data;    /* ZS_COMP, ZS_WHOLE: the copy's kmalloc block */
-        uint32_t word; /* ZS_SAME: the word repeated */
-        uint32_t next; /* ZS_FREE: the next free index (0: none); ZS_RETIRED: 0 */
-    } u;
-    uint16_t len; /* bytes of the copy: the block's length, 4096 whole, 0 same-filled */
-    uint8_t kind;
-    uint8_t pad;
-    uint16_t gen; /* 1..ZS_GEN_MAX, bumped by every free */
-#ifdef MM_DEBUG
-    uint32_t sum; /* the page's checksum (zs_sum) */
-#endif
-} zs_entry_t;
-
-static struct {
-    zs_entry_t *chunk[ZS_CHUNKS];
-    uint32_t chunks;
-    uint32_t free_head, free_tail; /* the FIFO of free entries (0: empty) */
-    uint32_t free_count;
-    uint32_t limit; /* as set (0: the default) */
-    const mm_codec_t *codec;
-    int busy; /* a put is under way on the CPU holding the lock */
-    zstore_stats_t st;
-} zs;
+zstore_data_t zstore_data;
 
 /* zstore_put's encoding: under the lock, never nested (`busy`). */
 static zstore_buf_t zs_buf;
 
-/* The codec in force (read without the lock by zstore_encode: written atomically). */
-static const mm_codec_t *codec(void)
-{
-    const mm_codec_t *c = __atomic_load_n(&zs.codec, __ATOMIC_ACQUIRE);
-    return c ? c : &lz4_codec;
-}
-
-static zs_entry_t *entry_at(uint32_t index)
-{
-    return &zs.chunk[index / ZSTORE_CHUNK_ENTRIES][index % ZSTORE_CHUNK_ENTRIES];
-}
-
-static uint32_t handle_of(uint32_t index, const zs_entry_t *e)
-{
-    return (uint32_t)e->gen << ZSTORE_INDEX_BITS | index;
-}
-
-/* Bytes a block of the heap really takes: its usable size, plus the header above the slabs. */
-static uint32_t footprint(void *block)
-{
-    size_t n = kmalloc_usable_size(block);
-    return (uint32_t)(n > ZS_SLAB_MAX ? n + HEAP_HEADER_SIZE : n);
-}
-
-/* The limit in force: as set, else half the PMM's RAM (0: none). */
-static uint32_t limit_now(void)
-{
-    if (zs.limit)
-        return zs.limit;
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.total_pages / 2 > UINT32_MAX / ZSTORE_PAGE ? UINT32_MAX
-                                                         : ps.total_pages / 2 * ZSTORE_PAGE;
-}
-
+/*
+ * The debug build's checksum of each stored page (FNV-1a over its words),
+ * taken at the encoding and compared at every decode: a damaged copy is
+ * caught.  Without MM_DEBUG these are no-ops the compiler drops (ZS_SUMS 0:
+ * the encoding is not decoded again), so no call site has an #ifdef.
+ */
 #ifdef MM_DEBUG
-/* FNV-1a over the page's words. */
+#define ZS_SUMS 1
 static uint32_t zs_sum(const void *page)
 {
     const uint32_t *w = page;
@@ -118,7 +63,38 @@ static uint32_t zs_sum(const void *page)
         h = (h ^ w[i]) * 16777619u;
     return h;
 }
+static inline void entry_sum_set(zs_entry_t *e, uint32_t sum)
+{
+    e->sum = sum;
+}
+static inline uint32_t entry_sum(const zs_entry_t *e)
+{
+    return e->sum;
+}
+#else
+#define ZS_SUMS 0
+static inline uint32_t zs_sum(const void *page)
+{
+    (void)page;
+    return 0;
+}
+static inline void entry_sum_set(zs_entry_t *e, uint32_t sum)
+{
+    (void)e;
+    (void)sum;
+}
+static inline uint32_t entry_sum(const zs_entry_t *e)
+{
+    (void)e;
+    return 0;
+}
 #endif
+
+/* Does the decoded page differ from its checksum?  (Always 0 without MM_DEBUG.) */
+static inline int sum_wrong(const void *page, uint32_t sum)
+{
+    return ZS_SUMS && zs_sum(page) != sum;
+}
 
 /*
  * A copy (kind, word or len bytes at data, compressed by c) into page: 4096,
@@ -180,7 +156,7 @@ static zs_entry_t *lookup(const char *fn, uint32_t handle)
     const char *why = NULL;
     zs_entry_t *e = NULL;
     if (handle >> ZSTORE_HANDLE_BITS || index == 0 || gen == 0 ||
-        index >= zs.chunks * ZSTORE_CHUNK_ENTRIES)
+        index >= zstore_data.chunks * ZSTORE_CHUNK_ENTRIES)
         why = "not a handle of the store";
     else {
         e = entry_at(index);
@@ -190,7 +166,7 @@ static zs_entry_t *lookup(const char *fn, uint32_t handle)
             why = "freed already (double free?)";
     }
     if (why) {
-        zs.st.bad_handles++;
+        zstore_data.st.bad_handles++;
         mm_report("%s: handle 0x%08x: %s", fn, (unsigned)handle, why);
         return NULL;
     }
@@ -201,12 +177,12 @@ static zs_entry_t *lookup(const char *fn, uint32_t handle)
 static void free_push(uint32_t index, zs_entry_t *e)
 {
     e->u.next = 0;
-    if (zs.free_tail)
-        entry_at(zs.free_tail)->u.next = index;
+    if (zstore_data.free_tail)
+        entry_at(zstore_data.free_tail)->u.next = index;
     else
-        zs.free_head = index;
-    zs.free_tail = index;
-    zs.free_count++;
+        zstore_data.free_head = index;
+    zstore_data.free_tail = index;
+    zstore_data.free_count++;
 }
 
 /*
@@ -215,30 +191,30 @@ static void free_push(uint32_t index, zs_entry_t *e)
  */
 static int add_chunk(uint32_t limit)
 {
-    if (zs.chunks >= ZS_CHUNKS)
+    if (zstore_data.chunks >= ZS_CHUNKS)
         return -1;
     zs_entry_t *c = kmalloc(ZSTORE_CHUNK_ENTRIES * sizeof(zs_entry_t));
     if (!c)
         return -1;
     uint32_t size = footprint(c);
-    if (limit && zs.st.mem_used + size > limit) {
+    if (limit && zstore_data.st.mem_used + size > limit) {
         kfree(c);
         return -2;
     }
-    uint32_t base = zs.chunks * ZSTORE_CHUNK_ENTRIES;
+    uint32_t base = zstore_data.chunks * ZSTORE_CHUNK_ENTRIES;
     memset(c, 0, ZSTORE_CHUNK_ENTRIES * sizeof(zs_entry_t));
-    zs.chunk[zs.chunks++] = c;
+    zstore_data.chunk[zstore_data.chunks++] = c;
     for (uint32_t i = base ? 0 : 1; i < ZSTORE_CHUNK_ENTRIES; i++) {
         uint32_t index = base + i;
         c[i].kind = ZS_FREE;
         c[i].gen = 1;
         free_push(index, &c[i]);
     }
-    zs.st.entries = zs.chunks * ZSTORE_CHUNK_ENTRIES - 1;
-    zs.st.mem_entries += size;
-    zs.st.mem_used += size;
-    if (zs.st.mem_used > zs.st.mem_used_max)
-        zs.st.mem_used_max = zs.st.mem_used;
+    zstore_data.st.entries = zstore_data.chunks * ZSTORE_CHUNK_ENTRIES - 1;
+    zstore_data.st.mem_entries += size;
+    zstore_data.st.mem_used += size;
+    if (zstore_data.st.mem_used > zstore_data.st.mem_used_max)
+        zstore_data.st.mem_used_max = zstore_data.st.mem_used;
     return 0;
 }
 
@@ -271,26 +247,25 @@ static void encode(const void *page, zstore_buf_t *b)
         }
     }
     b->sum = 0;
-#ifdef MM_DEBUG
-    if (decode_copy(b->kind, b->word, b->data, b->len, c, b->work) == (int)ZSTORE_PAGE)
+    if (ZS_SUMS && decode_copy(b->kind, b->word, b->data, b->len, c, b->work) == (int)ZSTORE_PAGE)
         b->sum = zs_sum(b->work);
-#endif
 }
 
 static uint32_t put_locked(const zstore_buf_t *b)
 {
     if (b->codec != codec() || (b->kind != ZS_SAME && b->kind != ZS_COMP && b->kind != ZS_WHOLE)) {
-        zs.st.refused_busy++; /* zstore_set_codec since the encode (or no encoding at all) */
+        zstore_data.st
+            .refused_busy++; /* zstore_set_codec since the encode (or no encoding at all) */
         return 0;
     }
     uint32_t limit = limit_now();
     /* allocations first: kmalloc may run reclaim, which may call zstore_free/get */
-    int r = zs.free_head ? 0 : add_chunk(limit);
+    int r = zstore_data.free_head ? 0 : add_chunk(limit);
     if (r < 0) {
         if (r == -2)
-            zs.st.refused_limit++;
+            zstore_data.st.refused_limit++;
         else
-            zs.st.refused_nomem++;
+            zstore_data.st.refused_nomem++;
         return 0;
     }
     void *data = NULL;
@@ -298,48 +273,46 @@ static uint32_t put_locked(const zstore_buf_t *b)
     if (b->kind != ZS_SAME) {
         data = kmalloc(b->len);
         if (!data) {
-            zs.st.refused_nomem++;
+            zstore_data.st.refused_nomem++;
             return 0;
         }
         size = footprint(data);
     }
-    if (limit && zs.st.mem_used + size > limit) {
+    if (limit && zstore_data.st.mem_used + size > limit) {
         kfree(data);
-        zs.st.refused_limit++;
+        zstore_data.st.refused_limit++;
         return 0;
     }
-    if (!zs.free_head) { /* a nested call cannot take entries; be safe anyway */
+    if (!zstore_data.free_head) { /* a nested call cannot take entries; be safe anyway */
         kfree(data);
-        zs.st.refused_nomem++;
+        zstore_data.st.refused_nomem++;
         return 0;
     }
-    uint32_t index = zs.free_head;
+    uint32_t index = zstore_data.free_head;
     zs_entry_t *e = entry_at(index);
-    zs.free_head = e->u.next;
-    if (!zs.free_head)
-        zs.free_tail = 0;
-    zs.free_count--;
+    zstore_data.free_head = e->u.next;
+    if (!zstore_data.free_head)
+        zstore_data.free_tail = 0;
+    zstore_data.free_count--;
     e->kind = b->kind;
     e->len = b->len;
     if (b->kind == ZS_SAME) {
         e->u.word = b->word;
-        zs.st.same_pages++;
+        zstore_data.st.same_pages++;
     } else {
         memcpy(data, b->data, b->len);
         e->u.data = data;
         if (b->kind == ZS_WHOLE)
-            zs.st.huge_pages++;
+            zstore_data.st.huge_pages++;
     }
-#ifdef MM_DEBUG
-    e->sum = b->sum;
-#endif
-    zs.st.orig_bytes += ZSTORE_PAGE;
-    zs.st.compr_bytes += b->len;
-    zs.st.mem_used += size;
-    if (zs.st.mem_used > zs.st.mem_used_max)
-        zs.st.mem_used_max = zs.st.mem_used;
-    zs.st.pages_stored++;
-    zs.st.puts++;
+    entry_sum_set(e, b->sum);
+    zstore_data.st.orig_bytes += ZSTORE_PAGE;
+    zstore_data.st.compr_bytes += b->len;
+    zstore_data.st.mem_used += size;
+    if (zstore_data.st.mem_used > zstore_data.st.mem_used_max)
+        zstore_data.st.mem_used_max = zstore_data.st.mem_used;
+    zstore_data.st.pages_stored++;
+    zstore_data.st.puts++;
     return handle_of(index, e);
 }
 
@@ -349,13 +322,13 @@ uint32_t zstore_put(const void *page)
         return 0;
     glue_irqflags_t f = mm_lock();
     uint32_t h = 0;
-    if (zs.busy) {
-        zs.st.refused_busy++;
+    if (zstore_data.busy) {
+        zstore_data.st.refused_busy++;
     } else {
-        zs.busy = 1;
+        zstore_data.busy = 1;
         encode(page, &zs_buf);
         h = put_locked(&zs_buf);
-        zs.busy = 0;
+        zstore_data.busy = 0;
     }
     mm_unlock(f);
     return h;
@@ -389,7 +362,7 @@ uint32_t zstore_put_encoded(const zstore_buf_t *b)
 /* A copy found bad: one line, counted, the caller's page zeroed. */
 static int corrupt(uint32_t handle, void *page, const char *what)
 {
-    zs.st.corrupt++;
+    zstore_data.st.corrupt++;
     memset(page, 0, ZSTORE_PAGE);
     mm_report("zstore_get: handle 0x%08x: stored copy corrupt (%s): page not returned",
               (unsigned)handle, what);
@@ -415,12 +388,10 @@ int zstore_get(uint32_t handle, void *page)
         int n = decode(e, page);
         if (n != (int)ZSTORE_PAGE)
             r = corrupt(handle, page, n < 0 ? "does not decode" : "decodes short");
-#ifdef MM_DEBUG
-        if (r == 0 && zs_sum(page) != e->sum)
+        if (r == 0 && sum_wrong(page, entry_sum(e)))
             r = corrupt(handle, page, "checksum mismatch");
-#endif
         if (r == 0)
-            zs.st.gets++;
+            zstore_data.st.gets++;
     }
     mm_unlock(f);
     return r;
@@ -442,10 +413,7 @@ int zstore_fetch(uint32_t handle, zstore_buf_t *b)
         b->len = e->len;
         b->word = e->kind == ZS_SAME ? e->u.word : 0;
         b->result = 0;
-        b->sum = 0;
-#ifdef MM_DEBUG
-        b->sum = e->sum;
-#endif
+        b->sum = entry_sum(e);
         if (e->kind != ZS_SAME)
             memcpy(b->data, e->u.data, e->len);
     }
@@ -463,10 +431,8 @@ int zstore_decode(zstore_buf_t *b, void *page)
     } else {
         b->result = -4; /* no copy fetched into it */
     }
-#ifdef MM_DEBUG
-    if (b->result == 0 && zs_sum(page) != b->sum)
+    if (b->result == 0 && sum_wrong(page, b->sum))
         b->result = -3;
-#endif
     if (b->result)
         memset(page, 0, ZSTORE_PAGE);
     return b->result ? -1 : 0;
@@ -479,9 +445,9 @@ int zstore_decoded(const zstore_buf_t *b)
         return -1;
     glue_irqflags_t f = mm_lock();
     if (b->result == 0) {
-        zs.st.gets++;
+        zstore_data.st.gets++;
     } else {
-        zs.st.corrupt++;
+        zstore_data.st.corrupt++;
         mm_report("zstore_get: handle 0x%08x: stored copy corrupt (%s): page not returned",
                   (unsigned)b->handle,
                   b->result < 0 && b->result >= -3 ? why[-b->result] : "no copy fetched");
@@ -499,22 +465,22 @@ int zstore_free(uint32_t handle)
         if (e->kind != ZS_SAME) {
             uint32_t size = footprint(e->u.data);
             kfree(e->u.data);
-            zs.st.mem_used -= size;
+            zstore_data.st.mem_used -= size;
         }
         if (e->kind == ZS_SAME)
-            zs.st.same_pages--;
+            zstore_data.st.same_pages--;
         else if (e->kind == ZS_WHOLE)
-            zs.st.huge_pages--;
-        zs.st.orig_bytes -= ZSTORE_PAGE;
-        zs.st.compr_bytes -= e->len;
-        zs.st.pages_stored--;
-        zs.st.frees++;
+            zstore_data.st.huge_pages--;
+        zstore_data.st.orig_bytes -= ZSTORE_PAGE;
+        zstore_data.st.compr_bytes -= e->len;
+        zstore_data.st.pages_stored--;
+        zstore_data.st.frees++;
         e->kind = ZS_FREE;
         e->len = 0;
         if (e->gen == ZS_GEN_MAX) { /* its generations are used up: never again */
             e->kind = ZS_RETIRED;
             e->u.next = 0;
-            zs.st.entries_retired++;
+            zstore_data.st.entries_retired++;
         } else {
             e->gen++;
             free_push(index, e);
@@ -527,7 +493,7 @@ int zstore_free(uint32_t handle)
 void zstore_set_limit(uint32_t bytes)
 {
     glue_irqflags_t f = mm_lock();
-    zs.limit = bytes;
+    zstore_data.limit = bytes;
     mm_unlock(f);
 }
 
@@ -541,34 +507,25 @@ int zstore_set_codec(const mm_codec_t *c)
                   (const void *)c, c->name ? c->name : "?", (unsigned)c->work_size,
                   (unsigned)ZSTORE_WORK_MAX);
         r = -1;
-    } else if (zs.busy) {
+    } else if (zstore_data.busy) {
         mm_report("zstore_set_codec: %p: a put is under way (called from its codec?): not "
                   "changed",
                   (const void *)c);
         r = -1;
-    } else if (zs.st.pages_stored - zs.st.same_pages - zs.st.huge_pages) {
+    } else if (zstore_data.st.pages_stored - zstore_data.st.same_pages -
+               zstore_data.st.huge_pages) {
         mm_report("zstore_set_codec: %p: %u pages are stored compressed with '%s': not changed",
                   (const void *)c,
-                  (unsigned)(zs.st.pages_stored - zs.st.same_pages - zs.st.huge_pages),
+                  (unsigned)(zstore_data.st.pages_stored - zstore_data.st.same_pages -
+                             zstore_data.st.huge_pages),
                   codec()->name);
         r = -1;
     } else {
-        __atomic_store_n(&zs.codec, c, __ATOMIC_RELEASE); /* zstore_encode reads it unlocked */
+        __atomic_store_n(&zstore_data.codec, c,
+                         __ATOMIC_RELEASE); /* zstore_encode reads it unlocked */
     }
     mm_unlock(f);
     return r;
-}
-
-void zstore_get_stats(zstore_stats_t *stats)
-{
-    if (!stats) {
-        mm_report("zstore_get_stats: %p: no buffer (NULL)", (void *)stats);
-        return;
-    }
-    glue_irqflags_t f = mm_lock();
-    *stats = zs.st;
-    stats->limit_bytes = limit_now();
-    mm_unlock(f);
 }
 
 void *zstore_peek(uint32_t handle, uint32_t *len)
@@ -587,7 +544,7 @@ int zstore_live(uint32_t handle)
     glue_irqflags_t f = mm_lock();
     uint32_t index = handle & ZS_INDEX_MAX, gen = handle >> ZSTORE_INDEX_BITS;
     int live = !(handle >> ZSTORE_HANDLE_BITS) && index && gen &&
-               index < zs.chunks * ZSTORE_CHUNK_ENTRIES && entry_at(index)->gen == gen &&
+               index < zstore_data.chunks * ZSTORE_CHUNK_ENTRIES && entry_at(index)->gen == gen &&
                entry_at(index)->kind != ZS_FREE && entry_at(index)->kind != ZS_RETIRED;
     mm_unlock(f);
     return live;
@@ -596,136 +553,8 @@ int zstore_live(uint32_t handle)
 void zstore_reset(void)
 {
     glue_irqflags_t f = mm_lock();
-    const mm_codec_t *c = zs.codec;
-    memset(&zs, 0, sizeof(zs));
-    zs.codec = c;
+    const mm_codec_t *c = zstore_data.codec;
+    memset(&zstore_data, 0, sizeof(zstore_data));
+    zstore_data.codec = c;
     mm_unlock(f);
-}
-
-#define check_failed(where, what) mm_check_failed("zstore_check", where, what, NULL)
-
-/* A counter recomputed: 1 (and a line) if the store's differs. */
-static int check_count(const char *name, uint32_t kept, uint32_t counted)
-{
-    if (kept == counted)
-        return 0;
-    char what[96];
-    mm_snprintf(what, sizeof(what), "%s is %u, the entries say %u", name, (unsigned)kept,
-                (unsigned)counted);
-    return check_failed(&zs, what);
-}
-
-int zstore_check(void)
-{
-    glue_irqflags_t f = mm_lock();
-    int errors = 0;
-    uint32_t cap = zs.chunks * ZSTORE_CHUNK_ENTRIES;
-    uint32_t orig = 0, compr = 0, mem = 0, same = 0, huge = 0, stored = 0, free = 0, retired = 0;
-    for (uint32_t c = 0; c < zs.chunks; c++) {
-        if (!zs.chunk[c]) {
-            errors += check_failed(&zs.chunk[c], "entry chunk missing");
-            continue;
-        }
-        mem += footprint(zs.chunk[c]);
-    }
-    uint32_t mem_entries = mem;
-    for (uint32_t i = 1; i < cap; i++) {
-        if (!zs.chunk[i / ZSTORE_CHUNK_ENTRIES])
-            continue;
-        zs_entry_t *e = entry_at(i);
-        if (e->gen == 0 || e->gen > ZS_GEN_MAX)
-            errors += check_failed(e, "generation out of range");
-        switch (e->kind) {
-        case ZS_FREE:
-            free++;
-            if (e->len)
-                errors += check_failed(e, "free entry with a length");
-            break;
-        case ZS_SAME:
-            same++;
-            if (e->len)
-                errors += check_failed(e, "same-filled entry with a length");
-            break;
-        case ZS_RETIRED:
-            retired++;
-            if (e->len || e->gen != ZS_GEN_MAX)
-                errors += check_failed(e, "retired entry with a length or a live generation");
-            continue;
-        case ZS_WHOLE:
-        case ZS_COMP:
-            if (e->kind == ZS_WHOLE)
-                huge++;
-            if (e->kind == ZS_WHOLE ? e->len != ZSTORE_PAGE
-                                    : e->len == 0 || e->len > ZSTORE_HUGE_BYTES) {
-                errors += check_failed(e, "length out of range for its kind");
-                break;
-            }
-            if (!e->u.data || kmalloc_usable_size(e->u.data) < e->len) {
-                errors += check_failed(e, "copy's block missing or too small");
-                break;
-            }
-            mem += footprint(e->u.data);
-            break;
-        default:
-            errors += check_failed(e, "unknown kind");
-            continue;
-        }
-        if (e->kind != ZS_FREE) {
-            stored++;
-            orig += ZSTORE_PAGE;
-            compr += e->len;
-        }
-    }
-    /* the free list: every free entry once, in bounds, ending at the tail */
-    uint32_t walked = 0, last = 0;
-    for (uint32_t i = zs.free_head; i; i = entry_at(i)->u.next) {
-        if (i >= cap || walked > cap) {
-            errors += check_failed(&zs.free_head, "free list leaves the table or loops");
-            break;
-        }
-        if (entry_at(i)->kind != ZS_FREE) {
-            errors += check_failed(entry_at(i), "entry on the free list is in use");
-            break;
-        }
-        walked++;
-        last = i;
-    }
-    if (last != zs.free_tail)
-        errors += check_failed(&zs.free_tail, "free list does not end at its tail");
-    errors += check_count("free list length", walked, free);
-    errors += check_count("free count", zs.free_count, free);
-    errors += check_count("entries_retired", zs.st.entries_retired, retired);
-    errors += check_count("pages_stored", zs.st.pages_stored, stored);
-    errors += check_count("orig_bytes", zs.st.orig_bytes, orig);
-    errors += check_count("compr_bytes", zs.st.compr_bytes, compr);
-    errors += check_count("same_pages", zs.st.same_pages, same);
-    errors += check_count("huge_pages", zs.st.huge_pages, huge);
-    errors += check_count("mem_used", zs.st.mem_used, mem);
-    errors += check_count("mem_entries", zs.st.mem_entries, mem_entries);
-    errors += check_count("entries", zs.st.entries, cap ? cap - 1 : 0);
-    errors += check_count("puts - frees", zs.st.puts - zs.st.frees, stored);
-    mm_unlock(f);
-    return errors;
-}
-
-void zstore_dump(void)
-{
-    zstore_stats_t s;
-    zstore_get_stats(&s);
-    /* orig / pool in hundredths, in 32 bits (no 64-bit division in the kernel) */
-    uint32_t pool = s.mem_used >> 8 ? s.mem_used >> 8 : 1;
-    uint32_t pct = (s.orig_bytes >> 8) * 100 / pool;
-    mm_printf("zstore: %u pages stored (%u same-filled, %u incompressible), codec %s\n",
-              (unsigned)s.pages_stored, (unsigned)s.same_pages, (unsigned)s.huge_pages,
-              codec()->name);
-    mm_printf("zstore: orig %u KB, compressed %u KB, pool %u KB (entries %u KB, peak %u KB), "
-              "ratio %u.%02u\n",
-              (unsigned)(s.orig_bytes >> 10), (unsigned)(s.compr_bytes >> 10),
-              (unsigned)(s.mem_used >> 10), (unsigned)(s.mem_entries >> 10),
-              (unsigned)(s.mem_used_max >> 10), (unsigned)(pct / 100), (unsigned)(pct % 100));
-    mm_printf("zstore: puts %u, gets %u, frees %u; refused: limit %u, no memory %u, nested %u; "
-              "bad handles %u, corrupt %u; limit %u KB; entries retired %u\n",
-              (unsigned)s.puts, (unsigned)s.gets, (unsigned)s.frees, (unsigned)s.refused_limit,
-              (unsigned)s.refused_nomem, (unsigned)s.refused_busy, (unsigned)s.bad_handles,
-              (unsigned)s.corrupt, (unsigned)(s.limit_bytes >> 10), (unsigned)s.entries_retired);
 }

@@ -84,8 +84,11 @@
  * its frame before the page's entry is made present: no CPU can write the page
  * meanwhile, no write is lost, no CPU sees it half filled.
  *
- * Calls vmm.c (entries), vmalloc.c (the spans), zstore.c, pmm*.c, kmalloc.c,
- * log.c, lock.c, string.c.  Called by the kernel's fault handler, the host
+ * This file: the areas, reclaim, the fault.  Below it zswap_window.c (the
+ * window), above it zswap_stats.c (zswap_get_stats, zswap_check, zswap_dump);
+ * zswap_priv.h is what the three share (the areas, the transit records).
+ * Calls zswap_window.c, vmm.c (entries), vmalloc.c (the spans), zstore.c,
+ * pmm*.c, kmalloc.c, log.c, lock.c, string.c.  Called by the kernel's fault handler, the host
  * glue's SIGSEGV handler, the PMM's reclaim hooks (a pointer) and vfree (a
  * pointer): nothing below calls it by name.
  *
@@ -102,65 +105,12 @@
 #include "vmm.h"
 #include "vmm_swap.h"
 #include "zstore.h"
+#include "zswap_priv.h"
 
-#define NODE_UNKNOWN         0xFFu
-#define TRANSIT_CPUS         16u /* CPUs with a transit record (glue_cpu_id below this) */
-#define WINDOW_SLOTS         (TRANSIT_CPUS + 4u) /* one per record, 4 for the lock's nesting */
-#define WINDOW_IDLE          ZSWAP_ENTRY_PENDING /* a slot unused: not present, its table kept */
-#define PRESENT_ENTRY(frame) ((frame) | PAGE_PRESENT | PAGE_WRITABLE | VMM_PTE_ZSWAP)
-
-struct zarea {
-    vaddr_t base;
-    uint32_t pages;
-    uint32_t size;
-    uint32_t *copy; /* per page: a kept copy's handle while present and clean, else 0 */
-    uint8_t *node;  /* per page: the node its last frame was on */
-};
-
-/* A CPU's work between two holds of the lock (see the top). */
-struct transit {
-    zstore_buf_t *buf; /* kmalloc'd at the first use; NULL: none yet */
-    int busy;          /* buf in use, the lock let go */
-    /* reclaim: pages next..n-1 of the area at base have their pending entries */
-    vaddr_t base;
-    uint32_t next, n;
-    int orphaned; /* the area was freed meanwhile: the frames are ours, no entries */
-    uint32_t page[ZSWAP_SWEEP];
-    uint32_t old[ZSWAP_SWEEP]; /* the entries they had (frame, Dirty) */
-    /* fault-in: a frame being filled for the page at fault_v (0: none) */
-    vaddr_t fault_v;
-    paddr_t fault_frame;
-};
-
-static struct {
-    struct zarea areas[ZSWAP_MAX_AREAS];
-    uint32_t count;
-    uint32_t hand_area, hand_page;
-    uint32_t low, high; /* 0: the defaults */
-    zswap_stats_t st;   /* the event counters (the state counts are recomputed) */
-    int hooked;
-    vaddr_t window;    /* the window's first slot (0: none yet) */
-    uint32_t win_used; /* slots in use: a bit each */
-    uint32_t win_uses; /* frames reached through it (zswap_dump) */
-    struct transit transit[TRANSIT_CPUS];
-} zs;
-
-_Static_assert(WINDOW_SLOTS <= 32, "a bit of win_used per slot");
-
-static int is_swap_entry(uint32_t e)
+struct zarea *zswap_area_of(vaddr_t v)
 {
-    return e && !(e & PAGE_PRESENT);
-}
-
-static int is_handle_entry(uint32_t e)
-{
-    return is_swap_entry(e) && (ZSWAP_HANDLE(e) & ((1u << ZSTORE_INDEX_BITS) - 1)) != 0;
-}
-
-static struct zarea *area_of(vaddr_t v)
-{
-    for (uint32_t i = 0; i < zs.count; i++) {
-        struct zarea *a = &zs.areas[i];
+    for (uint32_t i = 0; i < zswap_data.count; i++) {
+        struct zarea *a = &zswap_data.areas[i];
         if (v >= a->base && v - a->base < a->pages * PAGE_SIZE)
             return a;
     }
@@ -174,11 +124,11 @@ static uint32_t free_frames(void)
     return ps.free_pages;
 }
 
-static void watermarks(uint32_t *low, uint32_t *high)
+void zswap_watermarks(uint32_t *low, uint32_t *high)
 {
-    if (zs.low) {
-        *low = zs.low;
-        *high = zs.high > zs.low ? zs.high : zs.low;
+    if (zswap_data.low) {
+        *low = zswap_data.low;
+        *high = zswap_data.high > zswap_data.low ? zswap_data.high : zswap_data.low;
         return;
     }
     pmm_stats_t ps;
@@ -188,68 +138,6 @@ static void watermarks(uint32_t *low, uint32_t *high)
 }
 
 static void release_area(vaddr_t base, uint32_t pages);
-
-/* Does RAM pass the direct map (frames the window must reach)? */
-static int ram_beyond_direct_map(void)
-{
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.total_pages && !vmm_phys_to_virt(ps.highest_page);
-}
-
-/* Reserve the window's span, its slots idle (their page table made now): 0, or -1. */
-static int window_make(void)
-{
-    vaddr_t w = vmalloc_compressible_area(WINDOW_SLOTS * PAGE_SIZE, NULL, 0, release_area);
-    if (!w)
-        return -1;
-    zs.window = w; /* before the slots: a vfree below finds it */
-    for (uint32_t k = 0; k < WINDOW_SLOTS; k++) {
-        if (vmm_swap_set(w + k * PAGE_SIZE, WINDOW_IDLE, NULL) < 0) {
-            vfree(glue_virt_to_ptr(w));
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/*
- * Where the frame's bytes can be read or written now (under the lock; used
- * with it or without): the direct map (*slot -1), or a free slot of the
- * window mapped for this caller (*slot its number: window_put after).  NULL
- * (reported): beyond the direct map and no slot.
- */
-static void *frame_get(paddr_t frame, int *slot)
-{
-    *slot = -1;
-    void *p = vmm_phys_to_virt(frame);
-    if (p)
-        return p;
-    uint32_t k = 0;
-    while (k < WINDOW_SLOTS && (zs.win_used >> k & 1))
-        k++;
-    if (!zs.window || k == WINDOW_SLOTS) {
-        mm_printf("zswap: frame 0x%08lx is beyond the direct map and %s\n", (unsigned long)frame,
-                  zs.window ? "every window slot is in use" : "there is no window");
-        return NULL;
-    }
-    vaddr_t v = zs.window + k * PAGE_SIZE;
-    if (vmm_swap_set(v, frame | PAGE_PRESENT | PAGE_WRITABLE, NULL) < 0)
-        return NULL;
-    zs.win_used |= 1u << k;
-    zs.win_uses++;
-    *slot = (int)k;
-    return glue_virt_to_ptr(v);
-}
-
-/* A frame_get's slot unmapped (this CPU's TLB entry flushed with it); -1: none. */
-static void window_put(int slot)
-{
-    if (slot < 0 || !zs.window)
-        return; /* (the window vfreed meanwhile: its slots are gone with it) */
-    zs.win_used &= ~(1u << slot);
-    vmm_swap_set(zs.window + (uint32_t)slot * PAGE_SIZE, WINDOW_IDLE, NULL);
-}
 
 /*
  * This CPU's transit record, its buffer made, marked busy (under the lock,
@@ -261,7 +149,7 @@ static struct transit *transit_take(void)
     int cpu = glue_cpu_id();
     if (!mm_lock_outermost() || cpu < 0 || (unsigned)cpu >= TRANSIT_CPUS)
         return NULL;
-    struct transit *t = &zs.transit[cpu];
+    struct transit *t = &zswap_data.transit[cpu];
     if (t->busy)
         return NULL;
     if (!t->buf)
@@ -275,10 +163,10 @@ static struct transit *transit_take(void)
 /* Buffers of records not busy given back once no area is left (they are 20 KB each). */
 static void transit_trim(void)
 {
-    for (uint32_t c = 0; !zs.count && c < TRANSIT_CPUS; c++) {
-        if (zs.transit[c].buf && !zs.transit[c].busy) {
-            kfree(zs.transit[c].buf);
-            zs.transit[c].buf = NULL;
+    for (uint32_t c = 0; !zswap_data.count && c < TRANSIT_CPUS; c++) {
+        if (zswap_data.transit[c].buf && !zswap_data.transit[c].busy) {
+            kfree(zswap_data.transit[c].buf);
+            zswap_data.transit[c].buf = NULL;
         }
     }
 }
@@ -294,10 +182,10 @@ static void transit_give(struct transit *t)
 }
 
 /* The record that has page i of the area at base in flight (pending), or NULL. */
-static struct transit *transit_of(vaddr_t base, uint32_t i)
+struct transit *zswap_transit_of(vaddr_t base, uint32_t i)
 {
     for (uint32_t c = 0; c < TRANSIT_CPUS; c++) {
-        struct transit *t = &zs.transit[c];
+        struct transit *t = &zswap_data.transit[c];
         if (!t->busy || t->orphaned || t->base != base)
             continue;
         for (uint32_t k = t->next; k < t->n; k++)
@@ -311,8 +199,8 @@ static struct transit *transit_of(vaddr_t base, uint32_t i)
 static uint32_t drop_copies(void)
 {
     uint32_t n = 0;
-    for (uint32_t k = 0; k < zs.count; k++) {
-        struct zarea *a = &zs.areas[k];
+    for (uint32_t k = 0; k < zswap_data.count; k++) {
+        struct zarea *a = &zswap_data.areas[k];
         for (uint32_t i = 0; i < a->pages; i++) {
             if (a->copy[i]) {
                 zstore_free(a->copy[i]);
@@ -345,23 +233,23 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
     uint32_t h = a->copy[i];
     int slot = -1;
     if (h && !(old & PAGE_DIRTY)) {
-        zs.st.dropped_clean++;
+        zswap_data.st.dropped_clean++;
     } else {
         if (h)
             zstore_free(h); /* written since: that copy is stale */
         a->copy[i] = 0;
         /* (the entry pending and shot down: nobody writes the page while it is read) */
-        void *src = frame_get(frame, &slot);
+        void *src = zswap_frame_get(frame, &slot);
         h = src ? zstore_put(src) : 0;
         if (src && !h && drop_copies())
             h = zstore_put(src);
-        window_put(slot);
+        zswap_window_put(slot);
         if (!h) {
-            zs.st.failures++;
+            zswap_data.st.failures++;
             vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
             return 0;
         }
-        zs.st.compressed++;
+        zswap_data.st.compressed++;
     }
     stored(a, i, frame, h);
     return 1;
@@ -385,13 +273,13 @@ static uint32_t store_cold_unlocked(struct transit *t, glue_irqflags_t *lockf, i
         uint32_t h = 0;
         if (ok && !t->orphaned) {
             int slot;
-            void *src = frame_get(frame, &slot);
+            void *src = zswap_frame_get(frame, &slot);
             int encoded = -1;
             if (src) {
                 mm_unlock(*lockf);
                 encoded = zstore_encode(src, t->buf); /* shot down: nobody writes it */
                 *lockf = mm_lock();
-                window_put(slot);
+                zswap_window_put(slot);
             }
             if (!t->orphaned && encoded == 0) {
                 h = zstore_put_encoded(t->buf);
@@ -404,16 +292,16 @@ static uint32_t store_cold_unlocked(struct transit *t, glue_irqflags_t *lockf, i
             freed++;
             continue;
         }
-        struct zarea *a = area_of(t->base);
+        struct zarea *a = zswap_area_of(t->base);
         vaddr_t v = t->base + i * PAGE_SIZE;
         if (!h) {
             if (ok)
-                zs.st.failures++;
+                zswap_data.st.failures++;
             ok = 0;
             vmm_swap_set(v, PRESENT_ENTRY(frame) | PAGE_ACCESSED | PAGE_DIRTY, NULL);
             continue;
         }
-        zs.st.compressed++;
+        zswap_data.st.compressed++;
         stored(a, i, frame, h);
         freed++;
     }
@@ -429,19 +317,19 @@ static uint32_t store_cold_unlocked(struct transit *t, glue_irqflags_t *lockf, i
 static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t *lockf)
 {
     uint32_t total = 0, freed = 0, scanned = 0;
-    for (uint32_t k = 0; k < zs.count; k++)
-        total += zs.areas[k].pages;
+    for (uint32_t k = 0; k < zswap_data.count; k++)
+        total += zswap_data.areas[k].pages;
     if (!want || !total)
         return 0;
-    zs.st.reclaims++;
+    zswap_data.st.reclaims++;
     int stop = 0;
-    while (!stop && zs.count && freed < want && scanned < 2 * total + ZSWAP_BATCH) {
-        if (zs.hand_area >= zs.count)
-            zs.hand_area = 0, zs.hand_page = 0;
-        struct zarea *a = &zs.areas[zs.hand_area];
-        if (zs.hand_page >= a->pages) {
-            zs.hand_area++;
-            zs.hand_page = 0;
+    while (!stop && zswap_data.count && freed < want && scanned < 2 * total + ZSWAP_BATCH) {
+        if (zswap_data.hand_area >= zswap_data.count)
+            zswap_data.hand_area = 0, zswap_data.hand_page = 0;
+        struct zarea *a = &zswap_data.areas[zswap_data.hand_area];
+        if (zswap_data.hand_page >= a->pages) {
+            zswap_data.hand_area++;
+            zswap_data.hand_page = 0;
             continue;
         }
         /*
@@ -451,7 +339,7 @@ static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t
          * shootdown waits for every busy CPU: on QEMU's TCG, with more
          * virtual CPUs than host cores, that wait is most of reclaim's time.)
          */
-        uint32_t start = zs.hand_page, n = 0;
+        uint32_t start = zswap_data.hand_page, n = 0;
         uint32_t cold[ZSWAP_SWEEP], old[ZSWAP_SWEEP], ncold = 0;
         int flush = 0;
         while (start + n < a->pages && n < ZSWAP_BATCH && freed + ncold < want &&
@@ -476,9 +364,9 @@ static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t
         if (flush || ncold)
             pmm_tlb_shootdown(a->base + start * PAGE_SIZE, n);
         /* the hand moves on before the lock may go: another reclaimer sweeps the next run */
-        zs.hand_page += n;
+        zswap_data.hand_page += n;
         scanned += n;
-        zs.st.scanned += n;
+        zswap_data.st.scanned += n;
         if (t) {
             t->base = a->base;
             t->next = t->n = 0;
@@ -519,7 +407,7 @@ static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t
 static size_t reclaim_hook(void)
 {
     uint32_t low, high;
-    watermarks(&low, &high);
+    zswap_watermarks(&low, &high);
     uint32_t f = free_frames();
     return reclaim_locked(high > f ? high - f : 1, NULL, NULL); /* the caller's lock stays */
 }
@@ -537,23 +425,24 @@ uint32_t zswap_reclaim(uint32_t pages)
 void zswap_set_watermarks(uint32_t low, uint32_t high)
 {
     glue_irqflags_t f = mm_lock();
-    zs.low = low;
-    zs.high = high;
+    zswap_data.low = low;
+    zswap_data.high = high;
     mm_unlock(f);
 }
 
 /* vfree of an area (vmalloc's release): frames, copies, entries go; the record too. */
 static void release_area(vaddr_t base, uint32_t pages)
 {
-    if (zs.window && base == zs.window) { /* the window (a wild vfree of it): slots unmapped */
+    if (zswap_data.window &&
+        base == zswap_data.window) { /* the window (a wild vfree of it): slots unmapped */
         for (uint32_t k = 0; k < pages; k++)
             vmm_swap_set(base + k * PAGE_SIZE, 0, NULL);
         pmm_tlb_shootdown_free(base, pages);
-        zs.window = 0;
-        zs.win_used = 0; /* (a user with the lock let go finds no window: window_put) */
+        zswap_data.window = 0;
+        zswap_data.win_used = 0; /* (a user with the lock let go finds no window: window_put) */
         return;
     }
-    struct zarea *a = area_of(base);
+    struct zarea *a = zswap_area_of(base);
     if (!a || a->base != base || a->pages != pages)
         return; /* vmalloc_compressible's own undo before it recorded the area: nothing mapped */
     /*
@@ -571,7 +460,7 @@ static void release_area(vaddr_t base, uint32_t pages)
     }
     /* pages in flight on a CPU that let the lock go: their frames are its to free */
     for (uint32_t c = 0; c < TRANSIT_CPUS; c++) {
-        struct transit *t = &zs.transit[c];
+        struct transit *t = &zswap_data.transit[c];
         if (t->busy && t->base == base && t->next < t->n)
             t->orphaned = 1;
     }
@@ -586,12 +475,12 @@ static void release_area(vaddr_t base, uint32_t pages)
     pmm_tlb_shootdown_free(base, pages); /* the frames and emptied tables after it */
     vmm_unlock(f);
     kfree(a->copy);
-    uint32_t k = (uint32_t)(a - zs.areas);
-    for (; k + 1 < zs.count; k++)
-        zs.areas[k] = zs.areas[k + 1];
-    zs.count--;
-    zs.hand_area = 0;
-    zs.hand_page = 0;
+    uint32_t k = (uint32_t)(a - zswap_data.areas);
+    for (; k + 1 < zswap_data.count; k++)
+        zswap_data.areas[k] = zswap_data.areas[k + 1];
+    zswap_data.count--;
+    zswap_data.hand_area = 0;
+    zswap_data.hand_page = 0;
     transit_trim();
 }
 
@@ -601,17 +490,18 @@ void *vmalloc_compressible(size_t size)
         return NULL;
     glue_irqflags_t f = mm_lock();
     void *r = NULL;
-    if (!zs.hooked) {
-        zs.hooked = 1;
+    if (!zswap_data.hooked) {
+        zswap_data.hooked = 1;
         pmm_register_reclaim(reclaim_hook);
     }
-    if (!zs.window && ram_beyond_direct_map() && window_make() < 0) {
+    if (!zswap_data.window && zswap_ram_beyond_direct_map() &&
+        zswap_window_make(release_area) < 0) {
         mm_oom_printf("vmalloc_compressible: %lu bytes: no window for the frames beyond the "
                       "direct map\n",
                       (unsigned long)size);
         goto out;
     }
-    if (zs.count == ZSWAP_MAX_AREAS) {
+    if (zswap_data.count == ZSWAP_MAX_AREAS) {
         mm_oom_printf("vmalloc_compressible: %lu bytes: table full (%u areas)\n",
                       (unsigned long)size, (unsigned)ZSWAP_MAX_AREAS);
         goto out;
@@ -627,9 +517,9 @@ void *vmalloc_compressible(size_t size)
         vfree(glue_virt_to_ptr(base)); /* no record: release_area finds nothing to give back */
         goto out;
     }
-    struct zarea *a = &zs.areas[zs.count];
+    struct zarea *a = &zswap_data.areas[zswap_data.count];
     *a = (struct zarea){base, pages, (uint32_t)size, copy, (uint8_t *)(copy + pages)};
-    zs.count++; /* recorded before the entries: a vfree below finds it */
+    zswap_data.count++; /* recorded before the entries: a vfree below finds it */
     int ok = 1;
     for (uint32_t i = 0; ok && i < pages; i++) {
         a->node[i] = NODE_UNKNOWN;
@@ -677,13 +567,13 @@ int zswap_fault(uint32_t addr, uint32_t err)
     if (v < VMALLOC_START || v > VMALLOC_END || !mm_lock_may_take())
         return 0;
     glue_irqflags_t f = mm_lock();
-    struct transit *t = zs.count ? transit_take() : NULL;
+    struct transit *t = zswap_data.count ? transit_take() : NULL;
     int r = 0;
     uint32_t low, high, fr = free_frames();
-    watermarks(&low, &high);
+    zswap_watermarks(&low, &high);
     if (fr < low) /* first: with t, the lock may go meanwhile */
         reclaim_locked(high - fr, t, &f);
-    struct zarea *a = area_of(v);
+    struct zarea *a = zswap_area_of(v);
     if (!a)
         goto out;
     uint32_t i = (v - a->base) / PAGE_SIZE;
@@ -693,8 +583,8 @@ int zswap_fault(uint32_t addr, uint32_t err)
         r = !(err & PAGE_PRESENT);
         goto out;
     }
-    struct transit *owner = e == ZSWAP_ENTRY_PENDING ? transit_of(a->base, i) : NULL;
-    if (owner && owner - zs.transit != glue_cpu_id()) {
+    struct transit *owner = e == ZSWAP_ENTRY_PENDING ? zswap_transit_of(a->base, i) : NULL;
+    if (owner && owner - zswap_data.transit != glue_cpu_id()) {
         r = 1; /* another CPU is compressing it, the lock let go: run again until it is done */
         transit_give(t);
         mm_unlock(f);
@@ -718,7 +608,7 @@ int zswap_fault(uint32_t addr, uint32_t err)
         a->node[i] == NODE_UNKNOWN || a->node[i] >= pmm_node_count() ? PMM_NODE_ANY : a->node[i];
     paddr_t frame = pmm_alloc_owner_node(1, 0, PMM_OWNER_VMALLOC, node);
     if (!frame) {
-        zs.st.oom_faults++;
+        zswap_data.st.oom_faults++;
         zstore_stats_t zst;
         zstore_get_stats(&zst);
         mm_oom_failed();
@@ -731,7 +621,7 @@ int zswap_fault(uint32_t addr, uint32_t err)
     }
     /* filled before the page's entry is present: nobody sees it half filled */
     int slot;
-    void *dst = frame_get(frame, &slot);
+    void *dst = zswap_frame_get(frame, &slot);
     int got = -1;
     /* a zeroed frame under the lock: a memset costs less than letting it go and back */
     struct transit *ft = e == ZSWAP_ENTRY_ZERO ? NULL : t;
@@ -746,9 +636,9 @@ int zswap_fault(uint32_t addr, uint32_t err)
         if (ft)
             ft->fault_v = ft->fault_frame = 0;
     }
-    window_put(slot);
+    zswap_window_put(slot);
     if (ft) { /* the lock was let go: the page may be mapped, its area freed, since */
-        a = area_of(v);
+        a = zswap_area_of(v);
         if (!a || vmm_get_entry(v) != e) {
             pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* never mapped at v */
             r = 1; /* run again: it finds the page present, or its fault diagnosed */
@@ -763,14 +653,14 @@ int zswap_fault(uint32_t addr, uint32_t err)
                   dst || got == -2 ? "its stored copy is lost" : "its new frame cannot be reached",
                   (unsigned long)ZSWAP_HANDLE(e));
         pmm_free_pages_owner(frame, 1, PMM_OWNER_VMALLOC); /* never mapped at v */
-        zs.st.failures++;
+        zswap_data.st.failures++;
         goto out;
     }
     if (e == ZSWAP_ENTRY_ZERO) {
-        zs.st.zero_fills++;
+        zswap_data.st.zero_fills++;
     } else {
         a->copy[i] = ZSWAP_HANDLE(e); /* kept: a clean page is dropped, not compressed again */
-        zs.st.faulted_in++;
+        zswap_data.st.faulted_in++;
     }
     vmm_swap_set(v, PRESENT_ENTRY(frame), NULL); /* clean: PAGE_DIRTY clear */
     r = 1;
@@ -780,153 +670,11 @@ out:
     return r;
 }
 
-/* The state counts of one area added to s, its problems reported: the problems. */
-static int walk_area(const struct zarea *a, zswap_stats_t *s, int check)
-{
-    int errors = 0;
-    for (uint32_t i = 0; i < a->pages; i++) {
-        vaddr_t v = a->base + i * PAGE_SIZE;
-        uint32_t e = vmm_get_entry(v);
-        if (e & PAGE_PRESENT) {
-            s->present++;
-            s->copies += a->copy[i] != 0;
-            if (check && !(e & VMM_PTE_ZSWAP))
-                errors += mm_check_failed_at("zswap_check", v, "present without VMM_PTE_ZSWAP");
-            if (check && pmm_page_owner(VMM_FRAME(e)) != PMM_OWNER_VMALLOC)
-                errors += mm_check_failed_at("zswap_check", v, "frame is not vmalloc's in the PMM");
-            if (check && a->copy[i] && !zstore_live(a->copy[i]))
-                errors += mm_check_failed_at("zswap_check", v, "kept copy's handle is not live");
-            continue;
-        }
-        if (check && a->copy[i])
-            errors += mm_check_failed_at("zswap_check", v, "kept copy of a page not present");
-        if (e == ZSWAP_ENTRY_ZERO) {
-            s->zero++;
-        } else if (e == ZSWAP_ENTRY_PENDING && transit_of(a->base, i)) {
-            s->transit++;
-        } else if (is_handle_entry(e)) {
-            s->stored++;
-            if (check && !zstore_live(ZSWAP_HANDLE(e)))
-                errors += mm_check_failed_at("zswap_check", v, "swap entry's handle is not live");
-        } else if (check) {
-            errors += mm_check_failed_at(
-                "zswap_check", v, e ? "pending entry no reclaim has in flight" : "empty entry");
-        }
-    }
-    return errors;
-}
-
-/* The transit records: what each has in flight is where it says (the problems). */
-static int check_transit(void)
-{
-    int errors = 0;
-    for (uint32_t c = 0; c < TRANSIT_CPUS; c++) {
-        const struct transit *t = &zs.transit[c];
-        if (!t->busy) {
-            if (t->n || t->fault_frame)
-                errors += mm_check_failed_at("zswap_check", t->base, "idle record with pages");
-            continue;
-        }
-        if (t->buf == NULL || t->next > t->n || t->n > ZSWAP_SWEEP)
-            errors += mm_check_failed_at("zswap_check", t->base,
-                                         "record without a buffer or "
-                                         "with its counts out of range");
-        const struct zarea *a = t->orphaned ? NULL : area_of(t->base);
-        if (t->next < t->n && !t->orphaned && (!a || a->base != t->base))
-            errors += mm_check_failed_at("zswap_check", t->base, "pages in flight of no area");
-        for (uint32_t k = t->next; k < t->n && k < ZSWAP_SWEEP; k++) {
-            vaddr_t v = t->base + t->page[k] * PAGE_SIZE;
-            if (pmm_page_owner(VMM_FRAME(t->old[k])) != PMM_OWNER_VMALLOC)
-                errors += mm_check_failed_at("zswap_check", v, "frame in flight is not vmalloc's");
-            if (a && (t->page[k] >= a->pages || vmm_get_entry(v) != ZSWAP_ENTRY_PENDING))
-                errors += mm_check_failed_at("zswap_check", v, "page in flight not pending");
-        }
-        if (t->fault_frame && pmm_page_owner(t->fault_frame) != PMM_OWNER_VMALLOC)
-            errors += mm_check_failed_at("zswap_check", t->fault_v,
-                                         "frame being filled is not vmalloc's");
-    }
-    return errors;
-}
-
-static void stats_locked(zswap_stats_t *s, int check, int *errors)
-{
-    *s = zs.st;
-    s->areas = zs.count;
-    s->area_pages = s->present = s->stored = s->zero = s->copies = s->transit = 0;
-    for (uint32_t k = 0; k < zs.count; k++) {
-        s->area_pages += zs.areas[k].pages;
-        *errors += walk_area(&zs.areas[k], s, check);
-    }
-    watermarks(&s->low, &s->high);
-}
-
-void zswap_get_stats(zswap_stats_t *s)
-{
-    if (!s) {
-        mm_report("zswap_get_stats: NULL stats pointer");
-        return;
-    }
-    glue_irqflags_t f = mm_lock();
-    int errors = 0;
-    stats_locked(s, 0, &errors);
-    mm_unlock(f);
-}
-
-int zswap_check(void)
-{
-    glue_irqflags_t f = mm_lock();
-    int errors = 0;
-    zswap_stats_t s;
-    stats_locked(&s, 1, &errors);
-    if (s.present + s.stored + s.zero + s.transit != s.area_pages)
-        errors += mm_check_failed_at("zswap_check", 0, "page states do not add up");
-    if (zs.count > ZSWAP_MAX_AREAS)
-        errors += mm_check_failed_at("zswap_check", 0, "area count beyond the table");
-    errors += check_transit();
-    for (uint32_t k = 0; zs.window && k < WINDOW_SLOTS; k++) {
-        vaddr_t slot = zs.window + k * PAGE_SIZE;
-        int used = zs.win_used >> k & 1;
-        if (vmm_get_entry(slot) != (used ? vmm_get_entry(slot) | PAGE_PRESENT : WINDOW_IDLE))
-            errors +=
-                mm_check_failed_at("zswap_check", slot,
-                                   used ? "window slot in use not mapped" : "window slot not idle");
-    }
-    if (!zs.window && zs.win_used)
-        errors += mm_check_failed_at("zswap_check", 0, "window slots in use without a window");
-    mm_unlock(f);
-    return errors;
-}
-
-void zswap_dump(void)
-{
-    zswap_stats_t s;
-    zswap_get_stats(&s);
-    zstore_dump();
-    mm_printf("zswap: %u compressible areas, %u pages: %u present (%u with a clean copy kept), "
-              "%u compressed, %u never touched\n",
-              (unsigned)s.areas, (unsigned)s.area_pages, (unsigned)s.present, (unsigned)s.copies,
-              (unsigned)s.stored, (unsigned)s.zero);
-    mm_printf("zswap: reclaim %u runs, %u pages scanned, %u compressed, %u dropped clean, "
-              "%u failed; faults: %u brought back, %u zero-filled, %u out of memory; "
-              "watermarks %u/%u free frames\n",
-              (unsigned)s.reclaims, (unsigned)s.scanned, (unsigned)s.compressed,
-              (unsigned)s.dropped_clean, (unsigned)s.failures, (unsigned)s.faulted_in,
-              (unsigned)s.zero_fills, (unsigned)s.oom_faults, (unsigned)s.low, (unsigned)s.high);
-    glue_irqflags_t f = mm_lock();
-    vaddr_t window = zs.window;
-    uint32_t uses = zs.win_uses;
-    mm_unlock(f);
-    if (window)
-        mm_printf("zswap: window for frames beyond the direct map at 0x%08lx: %u frames "
-                  "reached through it\n",
-                  (unsigned long)window, (unsigned)uses);
-}
-
 void zswap_reset(void)
 {
     glue_irqflags_t f = mm_lock();
-    int hooked = zs.hooked;
-    memset(&zs, 0, sizeof(zs));
-    zs.hooked = hooked; /* the PMM keeps its hooks across a restart */
+    int hooked = zswap_data.hooked;
+    memset(&zswap_data, 0, sizeof(zswap_data));
+    zswap_data.hooked = hooked; /* the PMM keeps its hooks across a restart */
     mm_unlock(f);
 }

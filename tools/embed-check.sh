@@ -67,9 +67,9 @@ build() {
         names="-DMM_PREFIX" # the kernel owns kfree, memset & co.: every mm/ name is mm_<name>
         kernel_srcs="kernel/boot.S kernel/kernel.c kernel/glue.c kernel/smp.c kernel/paging.c kernel/stress.c kernel/lib.c kernel/string.c"
         objs=""
-        # our paging (mm/vmm.c, its reports mm/vmm_stats.c) is left out; mm/zswap.c
-        # compresses pages behind mm/vmm.c's entries: it goes with vmm.c
-        for f in $(echo "$files" | grep '^mm/.*\.c$' | grep -v -e '^mm/vmm\.c$' -e '^mm/vmm_stats\.c$' -e '^mm/zswap\.c$'); do
+        # our paging (mm/vmm.c, its reports mm/vmm_stats.c) is left out; mm/zswap*.c
+        # compress pages behind mm/vmm.c's entries: they go with vmm.c
+        for f in $(echo "$files" | grep '^mm/.*\.c$' | grep -v -e '^mm/vmm\.c$' -e '^mm/vmm_stats\.c$' -e '^mm/zswap\.c$' -e '^mm/zswap_window\.c$' -e '^mm/zswap_stats\.c$'); do
             o=obj/$f.o
             mkdir -p "$(dirname "$o")"
             $CC $common $names -c "$f" -o "$o" || exit 1
