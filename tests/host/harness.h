@@ -99,6 +99,18 @@ static inline pmm_stats_t pstats(void)
         assert_int_equal(stats_now().error_count, 0);                                              \
     } while (0)
 
+/* Pages free in the PMM now. */
+static inline uint32_t free_pages(void)
+{
+    return pstats().free_pages;
+}
+
+/* The kernel's virtual address of p, a host pointer into vmalloc's range (see host_virt_ptr). */
+static inline vaddr_t vmalloc_kvirt(const void *p)
+{
+    return VMALLOC_START + (vaddr_t)((const char *)p - (const char *)host_virt_ptr(VMALLOC_START));
+}
+
 /* Caller bugs reported so far. */
 static inline uint32_t errors_now(void)
 {

@@ -29,13 +29,6 @@
 
 /* ------------------------------------------------ helpers ---- */
 
-static uint32_t free_pages_now(void)
-{
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.free_pages;
-}
-
 /* ---- the magazine's boundaries: full (32) and empty, a double free at each ---- */
 
 /*
@@ -568,7 +561,7 @@ static unsigned nheld;
 
 static void drain_pmm_to(uint32_t left)
 {
-    for (uint32_t f = free_pages_now(); f > left; f = free_pages_now()) {
+    for (uint32_t f = free_pages(); f > left; f = free_pages()) {
         assert_true(nheld < HELD_MAX);
         held[nheld] = pmm_alloc_page();
         assert_true(held[nheld] != 0);
@@ -606,7 +599,7 @@ static void test_run_cut_short_at_every_page(void **state)
     vfree(warm);
     for (uint32_t left = 0; left < 12; left++) {
         drain_pmm_to(left);
-        uint32_t before = free_pages_now();
+        uint32_t before = free_pages();
         assert_int_equal(before, left);
         uint32_t e = errors_now();
         void *p = vmalloc(12 * PAGE_SIZE);
@@ -617,16 +610,16 @@ static void test_run_cut_short_at_every_page(void **state)
             assert_null(p);
         }
         (void)e;
-        assert_int_equal(free_pages_now(), before); /* every frame back */
+        assert_int_equal(free_pages(), before); /* every frame back */
         assert_int_equal(mapped_in(VMALLOC_START, 64), 0);
         check_every_layer();
         give_all_back();
     }
     /* across the chunk: 200 pages wanted, 150 there */
     drain_pmm_to(150);
-    uint32_t before = free_pages_now();
+    uint32_t before = free_pages();
     assert_null(vmalloc(200 * PAGE_SIZE));
-    assert_int_equal(free_pages_now(), before);
+    assert_int_equal(free_pages(), before);
     assert_int_equal(mapped_in(VMALLOC_START, 512), 0);
     vmalloc_stats_t vs;
     vmalloc_get_stats(&vs);
@@ -654,26 +647,23 @@ static void test_run_cut_by_a_page_table(void **state)
     uint32_t fill_pages = (4u << 20) / PAGE_SIZE - 8;
     void *filler = vmalloc((fill_pages - 2) * PAGE_SIZE); /* its area + 2 guard pages */
     assert_non_null(filler);
-    vaddr_t fstart =
-        (vaddr_t)VMALLOC_START + (vaddr_t)((char *)filler - (char *)host_virt_ptr(VMALLOC_START));
+    vaddr_t fstart = vmalloc_kvirt(filler);
     print_message("      filler at 0x%08x, %u pages\n", (unsigned)fstart, fill_pages - 2);
     drain_pmm_to(16);
-    uint32_t before = free_pages_now();
+    uint32_t before = free_pages();
     void *p = vmalloc(16 * PAGE_SIZE); /* crosses into the next 4 MB: a page table needed */
-    vaddr_t at =
-        p ? (vaddr_t)VMALLOC_START + (vaddr_t)((char *)p - (char *)host_virt_ptr(VMALLOC_START))
-          : 0;
+    vaddr_t at = p ? vmalloc_kvirt(p) : 0;
     print_message("      16-page vmalloc with 16 frames free: %p (0x%08x)\n", p, (unsigned)at);
     if (p)
         vfree(p);
-    assert_int_equal(free_pages_now(), before);
+    assert_int_equal(free_pages(), before);
     assert_int_equal(mapped_in(fstart + (fill_pages - 2) * PAGE_SIZE, 64), 0);
     check_every_layer();
     give_all_back();
     /* one frame more, for the page table: the same area succeeds, every page usable */
     drain_pmm_to(17);
     void *q = vmalloc(16 * PAGE_SIZE);
-    print_message("      with 17 frames free: %p, %u frames left\n", q, (unsigned)free_pages_now());
+    print_message("      with 17 frames free: %p, %u frames left\n", q, (unsigned)free_pages());
     assert_non_null(q);
     memset(q, 0x6b, 16 * PAGE_SIZE);
     vfree(q);

@@ -94,11 +94,6 @@ static void assert_honest(void)
     assert_int_equal(heap_check(), 0);
 }
 
-static vaddr_t kvirt(void *p)
-{
-    return VMALLOC_START + (vaddr_t)((char *)p - (char *)host_virt_ptr(VMALLOC_START));
-}
-
 /* Stretches of [v, v + pages * 4K) whose frames follow each other: the fewest calls possible. */
 static unsigned frame_runs(vaddr_t v, uint32_t pages)
 {
@@ -120,7 +115,7 @@ static void test_vmalloc_maps_in_runs(void **state)
     unsigned long maps0 = host_mirror_maps, pages0 = host_mirror_map_pages;
     char *p = vmalloc(64 * PAGE_SIZE);
     assert_non_null(p);
-    unsigned runs = frame_runs(kvirt(p), 64);
+    unsigned runs = frame_runs(vmalloc_kvirt(p), 64);
     assert_int_equal(host_mirror_maps - maps0, runs);
     assert_int_equal(host_mirror_map_pages - pages0, 64);
     assert_true(runs <= 3); /* a fresh buddy PMM hands its pages out in order */

@@ -134,18 +134,6 @@ static void quiet(void)
         quiet();                                                                                   \
     } while (0)
 
-static uint32_t free_pages(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
-    return s.free_pages;
-}
-
-static vaddr_t vvirt(void *p)
-{
-    return VMALLOC_START + (vaddr_t)((char *)p - (char *)host_virt_ptr(VMALLOC_START));
-}
-
 static paddr_t phys_of(vaddr_t v)
 {
     return vmm_get_physical(v) & ~(paddr_t)(PAGE_SIZE - 1);
@@ -558,7 +546,7 @@ static void test_vfree_bad_pointers(void **state)
 {
     char *v = vmalloc(2 * PAGE_SIZE);
     assert_non_null(v);
-    vaddr_t b = vvirt(v);
+    vaddr_t b = vmalloc_kvirt(v);
     vaddr_t top = kstack_alloc(PAGE_SIZE);
     assert_int_not_equal(top, 0);
     uint32_t free0 = free_pages();
@@ -592,7 +580,7 @@ static void test_kstack_free_bad_tops(void **state)
     assert_int_not_equal(top, 0);
     char *v = vmalloc(PAGE_SIZE);
     assert_non_null(v);
-    vaddr_t b = vvirt(v);
+    vaddr_t b = vmalloc_kvirt(v);
     uint32_t free0 = free_pages();
 
     NAMED_AT(kstack_free(0), "kstack_free", 0, "not a vmalloc pointer");
@@ -648,7 +636,7 @@ static void test_vfree_of_a_damaged_allocation(void **state)
 {
     char *v = vmalloc(3 * PAGE_SIZE);
     assert_non_null(v);
-    vaddr_t b = vvirt(v);
+    vaddr_t b = vmalloc_kvirt(v);
     paddr_t mid = phys_of(b + PAGE_SIZE);
     vmalloc_stats_t s0, s1;
 

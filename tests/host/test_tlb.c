@@ -96,18 +96,6 @@ static void assert_order_kept(void)
     assert_int_equal(heap_check(), 0);
 }
 
-static uint32_t free_pages(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
-    return s.free_pages;
-}
-
-static vaddr_t kvirt(void *p)
-{
-    return VMALLOC_START + (vaddr_t)((char *)p - (char *)host_virt_ptr(VMALLOC_START));
-}
-
 /* vfree of 64 pages: one shootdown, exactly the area; the frames back only after it. */
 static void test_vfree_one_shootdown(void **state)
 {
@@ -121,7 +109,7 @@ static void test_vfree_one_shootdown(void **state)
     vfree(p);
     assert_int_equal(nshots - shots0, 1);
     assert_int_equal(host_tlb_shootdowns - calls0, 1);
-    assert_int_equal(shots[shots0].virt, kvirt(p));
+    assert_int_equal(shots[shots0].virt, vmalloc_kvirt(p));
     assert_int_equal(shots[shots0].pages, 64);
     assert_order_kept();
     assert_true(free_pages() >= free0 - 1); /* the page table may stay */

@@ -29,11 +29,6 @@ static void check_all(void)
     assert_int_equal(pmm_check(), 0);
 }
 
-static vaddr_t virt(void *p)
-{
-    return VMALLOC_START + (vaddr_t)((char *)p - (char *)host_virt_ptr(VMALLOC_START));
-}
-
 static void *t_vmalloc(size_t n)
 {
     void *p = vmalloc(n);
@@ -45,13 +40,6 @@ static void t_vfree(void *p)
 {
     vfree(p);
     check_all();
-}
-
-static uint32_t free_pages(void)
-{
-    pmm_stats_t s;
-    pmm_get_stats(&s);
-    return s.free_pages;
 }
 
 static vmalloc_stats_t vstats(void)
@@ -91,7 +79,7 @@ static void test_alloc_maps_pages_between_guards(void **state)
     uint32_t free0 = free_pages();
     char *p = t_vmalloc(5000);
     assert_non_null(p);
-    vaddr_t v = virt(p);
+    vaddr_t v = vmalloc_kvirt(p);
     assert_int_equal(v % PAGE_SIZE, 0);
     assert_true(v >= VMALLOC_START + PAGE_SIZE && v + 2 * PAGE_SIZE <= VMALLOC_END);
     assert_true(mapped(v) && mapped(v + PAGE_SIZE));
@@ -157,7 +145,7 @@ static void test_describe_guard_pages(void **state)
 {
     char *p = vmalloc_at(8192, "file.c", 42);
     assert_non_null(p);
-    vaddr_t v = virt(p);
+    vaddr_t v = vmalloc_kvirt(p);
     char buf[256], want[200];
     assert_ptr_equal(vmalloc_describe(v - 1, buf, sizeof(buf)), buf);
     snprintf(want, sizeof(want),
@@ -184,7 +172,7 @@ static void test_describe_guard_pages(void **state)
 static void test_bad_vfree_reported_and_survived(void **state)
 {
     char *p = t_vmalloc(3 * PAGE_SIZE), *q = t_vmalloc(100);
-    vaddr_t v = virt(p), w = virt(q);
+    vaddr_t v = vmalloc_kvirt(p), w = vmalloc_kvirt(q);
     uint32_t free0 = free_pages();
     vfree(NULL); /* a no-op */
     assert_int_equal(stats_now().error_count, 0);
@@ -243,8 +231,8 @@ static void test_kstack(void **state)
     kstack_free(top - PAGE_SIZE);
     assert_vreported("kstack_free", top - PAGE_SIZE, "not the top of kernel stack");
     char *p = t_vmalloc(PAGE_SIZE);
-    kstack_free(virt(p) + PAGE_SIZE);
-    assert_vreported("kstack_free", virt(p) + PAGE_SIZE, "free it with vfree");
+    kstack_free(vmalloc_kvirt(p) + PAGE_SIZE);
+    assert_vreported("kstack_free", vmalloc_kvirt(p) + PAGE_SIZE, "free it with vfree");
     check_all();
     assert_true(mapped(bottom));
 
@@ -334,12 +322,12 @@ static void test_many_allocations_and_full_table(void **state)
     /* no two spans overlap and every byte is still what it was */
     for (int i = 0; i < VMALLOC_MAX_AREAS; i++) {
         for (int j = i + 1; j < VMALLOC_MAX_AREAS; j++) {
-            vaddr_t a = virt(p[i]), b = virt(p[j]);
+            vaddr_t a = vmalloc_kvirt(p[i]), b = vmalloc_kvirt(p[j]);
             uint32_t na = (1 + i % 3) * PAGE_SIZE, nb = (1 + j % 3) * PAGE_SIZE;
             assert_true(a + na + PAGE_SIZE <= b - PAGE_SIZE || b + nb + PAGE_SIZE <= a - PAGE_SIZE);
         }
         assert_int_equal((unsigned char)p[i][0], i);
-        assert_false(mapped(virt(p[i]) - PAGE_SIZE));
+        assert_false(mapped(vmalloc_kvirt(p[i]) - PAGE_SIZE));
     }
     for (int i = 0; i < VMALLOC_MAX_AREAS; i += 2) /* every other: holes */
         t_vfree(p[i]);
@@ -353,13 +341,13 @@ static void test_many_allocations_and_full_table(void **state)
 static void test_freed_space_not_reused_at_once(void **state)
 {
     char *a = t_vmalloc(PAGE_SIZE);
-    vaddr_t va = virt(a);
+    vaddr_t va = vmalloc_kvirt(a);
     t_vfree(a);
     char *b = t_vmalloc(PAGE_SIZE);
-    assert_int_not_equal(virt(b), va);
+    assert_int_not_equal(vmalloc_kvirt(b), va);
     vfree(a); /* stale: reported, and b is untouched */
     assert_vreported("vfree", va, "double free");
-    assert_true(mapped(virt(b)));
+    assert_true(mapped(vmalloc_kvirt(b)));
     t_vfree(b);
 }
 
@@ -376,8 +364,8 @@ static void test_cursor_wraps_around(void **state)
         char *p = vmalloc(PAGE_SIZE);
         assert_non_null(p);
         if (!first)
-            first = virt(p);
-        else if (virt(p) <= first)
+            first = vmalloc_kvirt(p);
+        else if (vmalloc_kvirt(p) <= first)
             wrapped = 1;
         vfree(p);
         if (i % 1000 == 0)
@@ -409,7 +397,7 @@ static void test_random_against_shadow(void **state)
             live[i].p = t_vmalloc(live[i].n);
             assert_non_null(live[i].p);
             memset(live[i].p, live[i].c, live[i].n);
-            assert_false(mapped(virt(live[i].p) - PAGE_SIZE));
+            assert_false(mapped(vmalloc_kvirt(live[i].p) - PAGE_SIZE));
         }
     }
     for (int i = 0; i < SLOTS; i++)
@@ -423,7 +411,7 @@ static void test_random_against_shadow(void **state)
 static void test_range_refused_to_others(void **state)
 {
     char *p = t_vmalloc(PAGE_SIZE);
-    vaddr_t v = virt(p);
+    vaddr_t v = vmalloc_kvirt(p);
     paddr_t q = pmm_alloc_page();
     assert_int_equal(vmm_map(v - PAGE_SIZE, q, PAGE_WRITABLE), -1); /* its guard page */
     assert_true(strstr(mm_last_error(), "vmalloc range"));
@@ -449,7 +437,7 @@ static void test_needs_paging(void **state)
 static void test_check_finds_damage(void **state)
 {
     char *p = t_vmalloc(PAGE_SIZE);
-    vaddr_t v = virt(p);
+    vaddr_t v = vmalloc_kvirt(p);
     /* a page mapped behind vmalloc's back, in its guard page */
     paddr_t q = pmm_alloc_page();
     vmm_stats_t vs;
@@ -482,8 +470,9 @@ static void test_dump(void **state)
     char want[128];
     assert_true(host_console_has("vmalloc: 2 allocations (1 kernel stacks), 5 pages mapped, "
                                  "4 guard pages"));
-    snprintf(want, sizeof(want), "0x%08x-0x%08x     3 pages, guard pages 0x%08x 0x%08x", virt(p),
-             virt(p) + 3 * PAGE_SIZE - 1, virt(p) - PAGE_SIZE, virt(p) + 3 * PAGE_SIZE);
+    snprintf(want, sizeof(want), "0x%08x-0x%08x     3 pages, guard pages 0x%08x 0x%08x",
+             vmalloc_kvirt(p), vmalloc_kvirt(p) + 3 * PAGE_SIZE - 1, vmalloc_kvirt(p) - PAGE_SIZE,
+             vmalloc_kvirt(p) + 3 * PAGE_SIZE);
     assert_true(host_console_has(want));
     assert_true(host_console_has("vmalloc allocation"));
     assert_true(host_console_has("dump.c:7"));
@@ -516,7 +505,7 @@ static int two_nodes(void **state)
 /* The node of the page behind virtual page i of p. */
 static int node_at(void *p, uint32_t i)
 {
-    return pmm_page_node(vmm_get_physical(virt(p) + i * PAGE_SIZE));
+    return pmm_page_node(vmm_get_physical(vmalloc_kvirt(p) + i * PAGE_SIZE));
 }
 
 static uint32_t node_free(int node)

@@ -78,12 +78,6 @@ static uint8_t *two_node_area(uint32_t pages)
     return a;
 }
 
-/* The kernel's virtual address of p, a host pointer into a compressible area. */
-static uint32_t virt_of(const uint8_t *p)
-{
-    return (uint32_t)((uintptr_t)p - (uintptr_t)host_virt_ptr(VMALLOC_START)) + VMALLOC_START;
-}
-
 /* The area freed, every checker clean after. */
 static void free_area(uint8_t *a)
 {
@@ -121,7 +115,7 @@ static void test_reclaim_and_fault_in(void **state)
     s = stats();
     assert_int_equal(s.present, pages / 2);
     for (uint32_t i = pages / 2; i < pages; i++) {
-        assert_true(vmm_get_entry(virt_of(a + i * PAGE)) & PAGE_PRESENT);
+        assert_true(vmm_get_entry(vmalloc_kvirt(a + i * PAGE)) & PAGE_PRESENT);
     }
     reclaim_all(pages);
     s = stats();
@@ -383,7 +377,7 @@ static void test_vfree_every_state(void **state)
 /* The node of the frame behind page i of a (present). */
 static int node_of_page(uint8_t *a, uint32_t i)
 {
-    uint32_t e = vmm_get_entry(virt_of(a + i * PAGE));
+    uint32_t e = vmm_get_entry(vmalloc_kvirt(a + i * PAGE));
     assert_true(e & PAGE_PRESENT);
     return pmm_page_node(VMM_FRAME(e));
 }
@@ -446,7 +440,7 @@ static void test_bad_input(void **state)
     /* a present page's protection fault is not ours */
     uint8_t *a = vmalloc_compressible(4 * PAGE);
     a[0] = 1;
-    uint32_t v = virt_of(a);
+    uint32_t v = vmalloc_kvirt(a);
     assert_int_equal(zswap_fault(v, 1), 0);
     assert_int_equal(zswap_fault(v, 0), 1); /* a spurious one (another CPU's): run again */
     /* too many areas: the table's limit, one line */

@@ -36,13 +36,6 @@ static inline void fresh(uint32_t ram)
     check_all();
 }
 
-static inline uint32_t free_pages(void)
-{
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.free_pages;
-}
-
 static inline void fill(uint8_t *area, uint32_t pages, uint32_t seed, int random)
 {
     for (uint32_t i = 0; i < pages; i++)
