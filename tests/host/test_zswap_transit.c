@@ -86,8 +86,7 @@ static uint32_t stored_pages(void)
 
 static uint32_t entry_of(const uint8_t *p)
 {
-    uint32_t v = (uint32_t)((uintptr_t)p - (uintptr_t)host_virt_ptr(VMALLOC_START)) + VMALLOC_START;
-    return vmm_get_entry(v);
+    return vmm_get_entry(vmalloc_kvirt(p));
 }
 
 /* A page of a stored as an LZ4 block (not zeros, not one word, not whole): its index. */
