@@ -14,10 +14,7 @@
 make="make --no-print-directory"
 dir=build/targets
 rm -rf "$dir" && mkdir -p "$dir" build/results
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "  ok    $1"; }
-fail() { failed=$((failed + 1)); echo "  FAIL  $1"; }
+. tools/check-lib.sh # ok, not_ok: the counts
 show() { sed 's/^/        /' "$1"; }
 
 echo "== targets: make with no target"
@@ -25,23 +22,23 @@ if $make >"$dir/make.out" 2>&1 && [ -f build/kernel.elf ] && [ -f build/kernel-t
     $make -n >"$dir/n-default.out" 2>&1
     $make -n all >"$dir/n-all.out" 2>&1
     if cmp -s "$dir/n-default.out" "$dir/n-all.out"; then
-        pass "make builds build/kernel.elf and build/kernel-test.elf, as make all"
+        ok "make builds build/kernel.elf and build/kernel-test.elf, as make all"
     else
-        fail "make -n and make -n all differ"
+        not_ok "make -n and make -n all differ"
         show "$dir/n-default.out"
     fi
 else
-    fail "make (no target) failed or left no kernels"
+    not_ok "make (no target) failed or left no kernels"
     show "$dir/make.out"
 fi
 
 echo "== targets: every target make help names"
-$make help >"$dir/help.out" 2>&1 || { fail "make help failed"; show "$dir/help.out"; }
+$make help >"$dir/help.out" 2>&1 || { not_ok "make help failed"; show "$dir/help.out"; }
 $make -pn help >"$dir/db.out" 2>/dev/null
 if grep -qx '.DEFAULT_GOAL := all' "$dir/db.out"; then
-    pass "make's database says .DEFAULT_GOAL := all"
+    ok "make's database says .DEFAULT_GOAL := all"
 else
-    fail "make's database has no '.DEFAULT_GOAL := all'"
+    not_ok "make's database has no '.DEFAULT_GOAL := all'"
 fi
 # "  make NAME   what": NAME, lowercase; "make test-NAME" stands for every suite
 targets=$(sed -n 's/^  make \([a-z][a-z0-9-]*\)  .*/\1/p' "$dir/help.out")
@@ -50,7 +47,7 @@ for s in $TEST_SUITES; do targets="$targets test-$s"; done
 grep '^  make [^ ]' "$dir/help.out" | grep -v '^  make test-NAME  ' |
     grep -v '^  make [a-z][a-z0-9-]*  ' >"$dir/help-unread.out"
 if [ -s "$dir/help-unread.out" ]; then
-    fail "make help lines not of the form '  make NAME  what' (two spaces before what):"
+    not_ok "make help lines not of the form '  make NAME  what' (two spaces before what):"
     show "$dir/help-unread.out"
 fi
 n=0
@@ -59,18 +56,18 @@ for t in $targets; do
     # a real rule: "NAME:" in the database, not under "# Not a target:"
     if ! awk -v t="$t" 'index($0, t ":") == 1 && prev != "# Not a target:" { f = 1 } { prev = $0 }
                        END { exit !f }' "$dir/db.out"; then
-        fail "make help names '$t', which has no rule"
+        not_ok "make help names '$t', which has no rule"
         continue
     fi
-    [ "$t" = test ] && { pass "make $t exists (rule in the database)"; continue; }
+    [ "$t" = test ] && { ok "make $t exists (rule in the database)"; continue; }
     if $make -n "$t" >"$dir/n-$t.out" 2>&1; then
-        pass "make $t exists (make -n $t)"
+        ok "make $t exists (make -n $t)"
     else
-        fail "make -n $t failed"
+        not_ok "make -n $t failed"
         tail -n 5 "$dir/n-$t.out" | sed 's/^/        /'
     fi
 done
-[ "$n" -ge 10 ] || fail "only $n targets found in make help (expected the header's list)"
+[ "$n" -ge 10 ] || not_ok "only $n targets found in make help (expected the header's list)"
 
 echo "== targets: every .PHONY target is in make help"
 # Targets a user is not meant to type: none today.  A .PHONY target that only other rules
@@ -88,21 +85,21 @@ unlisted() {
 phony=$(sed -n 's/^\.PHONY: //p' "$dir/db.out" | wc -w)
 unlisted "$dir/help.out" "$dir/db.out" >"$dir/unlisted.out"
 if [ "$phony" -lt 10 ]; then
-    fail "only $phony .PHONY targets in make's database"
+    not_ok "only $phony .PHONY targets in make's database"
 elif [ -s "$dir/unlisted.out" ]; then
-    fail ".PHONY targets make help does not name (add them to the Makefile's header):"
+    not_ok ".PHONY targets make help does not name (add them to the Makefile's header):"
     show "$dir/unlisted.out"
 else
-    pass "all $phony .PHONY targets are in make help"
+    ok "all $phony .PHONY targets are in make help"
 fi
 # the check itself: a help line taken out, and a .PHONY target added, are both found
 grep -v '^  make bench-zswap  ' "$dir/help.out" >"$dir/help-planted.out"
 sed 's/^\(\.PHONY: .*\)$/\1 planted-target/' "$dir/db.out" >"$dir/db-planted.out"
 unlisted "$dir/help-planted.out" "$dir/db-planted.out" >"$dir/unlisted-planted.out"
 if [ "$(sort "$dir/unlisted-planted.out" | tr '\n' ' ')" = "bench-zswap planted-target " ]; then
-    pass "self-test: a help line removed (bench-zswap) and a .PHONY target added are both found"
+    ok "self-test: a help line removed (bench-zswap) and a .PHONY target added are both found"
 else
-    fail "self-test: the planted bench-zswap and planted-target were not both found:"
+    not_ok "self-test: the planted bench-zswap and planted-target were not both found:"
     show "$dir/unlisted-planted.out"
 fi
 
@@ -119,19 +116,19 @@ GDB
     rc=$?
     pid=$(cat "$dir/$1.pid" 2>/dev/null)
     if [ $rc -ne 0 ]; then
-        fail "make debug ($1): exit status $rc"
+        not_ok "make debug ($1): exit status $rc"
         show "$dir/$1.out"
     elif ! grep -q '^Breakpoint 1, kernel_main (' "$dir/$1.out" ||
         ! grep -q '^kernel_main\( + [0-9]*\)\{0,1\} in section \.text' "$dir/$1.out"; then
-        fail "make debug ($1): continue did not stop at kernel_main"
+        not_ok "make debug ($1): continue did not stop at kernel_main"
         show "$dir/$1.out"
     elif [ -z "$pid" ]; then
-        fail "make debug ($1): no QEMU pid in build/debug/qemu.pid"
+        not_ok "make debug ($1): no QEMU pid in build/debug/qemu.pid"
     elif grep -q qemu "/proc/$pid/cmdline" 2>/dev/null; then
-        fail "make debug ($1): QEMU (pid $pid) still runs after gdb exited"
+        not_ok "make debug ($1): QEMU (pid $pid) still runs after gdb exited"
         kill "$pid"
     else
-        pass "make debug ($1): stopped at kernel_main, QEMU gone after gdb"
+        ok "make debug ($1): stopped at kernel_main, QEMU gone after gdb"
     fi
 }
 echo "== targets: make debug (gdb -batch)"
