@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "pmm.h"
 #include "slab_priv.h" /* slab_desc_of: the forged-node check */
+#include "../rng.h"
 
 #define MB  (1024u * 1024u)
 #define RAM (16 * MB)
@@ -481,8 +482,7 @@ typedef struct {
 static uint32_t rng = 12345;
 static uint32_t rnd(uint32_t n)
 {
-    rng = rng * 1103515245u + 12345u;
-    return (rng >> 8) % n;
+    return rng_below(&rng, n);
 }
 
 static void random_run(unsigned nodes, unsigned steps, uint32_t seed)

@@ -35,6 +35,7 @@
 #include "smp.h"
 #include "vmalloc.h"
 #include "vmm.h"
+#include "../rng.h" /* tests/rng.h */
 
 #define PANIC_AP_TEST     "panic-ap: a panic on CPU 1 stops the CPUs that stress"
 #define PANIC_TWO_TEST    "panic-two: two CPUs panic at once, one message"
@@ -65,8 +66,7 @@ static void stress_forever(void *unused)
 
     (void)unused;
     for (;;) {
-        rng = rng * 1103515245u + 12345u;
-        uint32_t n = 8 + (rng >> 16) % 1500;
+        uint32_t n = 8 + rng_below(&rng, 1500);
         uint8_t *p = kmalloc(n);
         if (p) {
             for (uint32_t i = 0; i < n; i++)
