@@ -1008,7 +1008,7 @@ static void test_compressible_areas(void **state)
 
     char *a = vmalloc_compressible(4 * PAGE_SIZE);
     assert_non_null(a);
-    vaddr_t b = vvirt(a);
+    vaddr_t b = vmalloc_kvirt(a);
     NAMED_AT(vfree(a + PAGE_SIZE), "vfree", b + PAGE_SIZE, "interior pointer");
     NAMED_AT(vfree(a + 8), "vfree", b + 8, "interior pointer, 8 bytes into");
     NAMED_AT(vfree(host_virt_ptr(b - PAGE_SIZE)), "vfree", b - PAGE_SIZE,
