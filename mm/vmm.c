@@ -50,7 +50,6 @@
  * vmm_map/vmm_unmap_page, a kernel stack or vmm_check on one CPU does not
  * wait for kmalloc's slow path on another, nor it for them.
  */
-#include "describe.h"
 #include "glue.h"
 #include "lock.h"
 #include "log.h"
