@@ -95,11 +95,21 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
          */
         if (round == 1 && !pmm_lock_held() && mm_lock_may_take())
             reclaim();
-        pmm_drain_cpu_lists();
-        f = pmm_lock();
+        /*
+         * The lists go back and the take follows under the same locks: a CPU
+         * whose list the drain emptied cannot refill it from the drained pages
+         * before this take does (CI saw two CPUs dry at once, the hooks giving
+         * back two pages, and one of them fail so).  f: the flags from before
+         * the list locks, as pmm_lock would have saved them.
+         */
+        f = glue_irq_save();
+        uint32_t held = pmm_pcp_lock_all();
+        (void)pmm_lock();
+        pmm_pcp_drain_locked(held);
         want = pmm_wanted_node(node); /* the topology may have changed meanwhile */
         gone = want >= pmm_node_total();
         a = gone ? 0 : pmm_take_locked(count, order, owner, want, strict);
+        pmm_pcp_unlock_all(held);
     }
     if (gone) {
         pmm_unlock(f);

@@ -7,6 +7,7 @@
  * The attacks mm/ survives are kept as regression tests here.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,67 @@ static void test_two_cpus_dry_at_once_both_served(void **state)
     assert_int_equal(mm_oom_count(), oom0);
     assert_true(hook_runs >= 300);
     printf("  (note: 300 rounds of two CPUs dry at once ran the hooks %u times)\n", hook_runs);
+    while (n)
+        pmm_free_page(all[--n]);
+    assert_int_equal(pmm_check(), 0);
+}
+
+/*
+ * ---- a drain and the take after it: another CPU's refill in between ----
+ * Three pages free, two CPUs each holding at most one: every allocation has
+ * a page.  A CPU that finds none drains the lists; were its take not under
+ * the same locks as the drain, the other CPU's refill (its list just emptied)
+ * could take the drained pages back before it, and it would fail with a
+ * free page on a list (found by CI, x86_64-debug, once in ~5 runs).
+ */
+static volatile int stop_pairs;
+static unsigned pair_fails[2];
+static unsigned long pair_rounds[2];
+static void *alloc_free_loop(void *arg)
+{
+    unsigned i = (unsigned)(uintptr_t)arg;
+    pthread_barrier_wait(&bar);
+    while (!stop_pairs) {
+        uint32_t p = pmm_alloc_page();
+        if (!p)
+            pair_fails[i]++;
+        else
+            pmm_free_page(p);
+        pmm_drain_cpu_lists(); /* the next allocation refills: the window is hit often */
+        pair_rounds[i]++;
+    }
+    return NULL;
+}
+
+static void test_drain_then_take_not_raced_by_a_refill(void **state)
+{
+    (void)state;
+    init_32mb();
+    unsigned n = take_all();
+    assert_true(n > 1000);
+    for (int i = 0; i < 3; i++)
+        pmm_free_page(all[--n]);
+    assert_int_equal(pmm_drain_cpu_lists(), 3);
+    uint32_t oom0 = mm_oom_count();
+    int quiet = mm_set_oom_reports(1);
+    stop_pairs = 0;
+    pthread_barrier_init(&bar, NULL, 3);
+    pthread_t t[2];
+    for (uintptr_t i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, alloc_free_loop, (void *)i), 0);
+    pthread_barrier_wait(&bar);
+    while (pair_rounds[0] < 200000 || pair_rounds[1] < 200000)
+        sched_yield();
+    stop_pairs = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&bar);
+    mm_set_oom_reports(quiet);
+    printf("  (note: %lu + %lu allocations with 3 pages free among two CPUs)\n", pair_rounds[0],
+           pair_rounds[1]);
+    assert_int_equal(pair_fails[0] + pair_fails[1], 0);
+    assert_int_equal(mm_oom_count(), oom0);
+    assert_int_equal(pmm_check(), 0);
     while (n)
         pmm_free_page(all[--n]);
     assert_int_equal(pmm_check(), 0);
@@ -292,7 +354,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_two_cpus_dry_at_once_both_served),    T(test_set_nodes_while_cpus_allocate),
         T(test_single_pages_at_unaligned_edges),     T(test_strict_on_memoryless_node),
-        T(test_reclaim_hold_blocks_hooks_and_nests),
+        T(test_reclaim_hold_blocks_hooks_and_nests), T(test_drain_then_take_not_raced_by_a_refill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
