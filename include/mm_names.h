@@ -104,10 +104,12 @@
 #define pmm_page_node               mm_pmm_page_node
 #define pmm_page_owner              mm_pmm_page_owner
 #define pmm_page_state              mm_pmm_page_state
+#define pmm_reclaim_deferred        mm_pmm_reclaim_deferred
 #define pmm_reclaim_hold            mm_pmm_reclaim_hold
 #define pmm_register_reclaim        mm_pmm_register_reclaim
 #define pmm_set_nodes               mm_pmm_set_nodes
 #define pmm_set_owner               mm_pmm_set_owner
+#define pmm_set_pressure            mm_pmm_set_pressure
 #define pmm_set_reachable           mm_pmm_set_reachable
 #define pmm_tlb_counts              mm_pmm_tlb_counts
 #define pmm_tlb_shootdown           mm_pmm_tlb_shootdown

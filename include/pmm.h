@@ -93,6 +93,7 @@ typedef struct {
     uint64_t reachable_limit;   /* pages below it may be handed out (4 GB: all of them) */
     uint64_t ram_end;           /* the descriptors cover [0, ram_end): pmm_add_range's ceiling */
     uint32_t cpu_cached_pages;  /* free pages on the CPUs' lists of single pages (in free_pages) */
+    uint32_t reclaims_deferred; /* of reclaims: owed under pressure (pmm_set_pressure) */
 } pmm_stats_t;
 
 /* ---- spec ---- */
@@ -231,6 +232,22 @@ void pmm_unregister_reclaim(size_t (*hook)(void));
  * (the heap growing) that a hook's kfree or trim must not see.
  */
 void pmm_reclaim_hold(int hold);
+/*
+ * Memory pressure: while marks are set (zswap sets its watermarks while it
+ * has an area; 0, 0: none), an allocation that leaves fewer than `low` free
+ * frames owes a run of the hooks, and the next allocation made from outside
+ * mm/ (kmalloc, kcalloc, krealloc, kmalloc_aligned, kmalloc_node,
+ * kmem_cache_alloc, vmalloc and its variants, the pmm_alloc_* calls without
+ * PMM_NO_RECLAIM) runs them on its way out: the allocations that cross the
+ * mark are often ones that may not run them (the heap growing, a page table).
+ * A run that leaves fewer than `low` free waits until an allocation sees
+ * `high` or more again.  The mark is read where the PMM's shared counts
+ * change (a take, a CPU's list refilled): up to a refill's 16 pages late for
+ * each CPU's list of single pages.  pmm_reclaim_deferred: that run, if one is owed and
+ * this CPU holds none of mm/'s locks (for a kernel's own allocator on top).
+ */
+void pmm_set_pressure(uint32_t low, uint32_t high);
+void pmm_reclaim_deferred(void);
 /*
  * mm/'s own, for the TLB shootdown (mm/glue.h's glue_tlb_shootdown): a page
  * just unmapped from kernel memory is not freed before every CPU flushed it.

@@ -63,6 +63,13 @@ static heap_call_t api_enter(const char *name, const char *file, uint32_t line)
     return call;
 }
 
+/* An allocation's public call ends: the lock goes, then a reclaim owed under pressure runs. */
+static void alloc_leave(heap_call_t call)
+{
+    heap_leave(call);
+    pmm_reclaim_deferred();
+}
+
 /* ---------------------------------------------------- block allocation ---- */
 
 /* A caller's call fails for want of memory: counted; reported once per episode (if on). */
@@ -157,11 +164,13 @@ static void *alloc_locked(const char *fn, size_t size)
 static __attribute__((noinline)) void *kmalloc_shared(size_t size, const char *file, uint32_t line)
 {
     void *filled = mag_kmalloc(size); /* the magazine was empty: filled, if it can be */
-    if (filled)
+    if (filled) {
+        pmm_reclaim_deferred(); /* (the fill may have taken a slab's page) */
         return filled;
+    }
     heap_call_t call = api_enter("kmalloc", file, line);
     void *p = alloc_locked("kmalloc", size);
-    heap_leave(call);
+    alloc_leave(call);
     return p;
 }
 
@@ -229,7 +238,7 @@ static void *kcalloc_at(size_t count, size_t size, const char *file, uint32_t li
                   (unsigned long)size);
     else
         p = alloc_locked("kcalloc", bytes);
-    heap_leave(call);
+    alloc_leave(call);
     if (p)
         memset(p, 0, bytes);
     return p;
@@ -261,7 +270,7 @@ static __attribute__((noinline)) void *kmalloc_aligned_shared(size_t size, size_
             out_of_memory("kmalloc_aligned", need + align + 2 * (HDR + MIN_PAYLOAD));
         result = b ? armed(block_payload(b), size) : NULL;
     }
-    heap_leave(call);
+    alloc_leave(call);
     return result;
 }
 
@@ -324,7 +333,7 @@ static void *kmalloc_node_at(size_t size, int node, const char *file, uint32_t l
                           node != PMM_NODE_ANY && node & PMM_NODE_STRICT ? " (strict)" : "");
         }
     }
-    heap_leave(call);
+    alloc_leave(call);
     return p;
 }
 
@@ -449,7 +458,7 @@ static void *krealloc_at(void *ptr, size_t size, const char *file, uint32_t line
     heap_call_t call = api_enter("krealloc", file, line);
     /* krealloc(NULL, n) is kmalloc(n), named krealloc in its reports */
     void *result = ptr ? krealloc_locked(ptr, size) : alloc_locked("krealloc", size);
-    heap_leave(call);
+    alloc_leave(call);
     return result;
 }
 

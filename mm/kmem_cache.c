@@ -305,6 +305,7 @@ static void *cache_alloc_at(kmem_cache_t *cache, const char *file, uint32_t line
             slab_arm_object(cache, obj, cache->size);
     }
     heap_leave(call);
+    pmm_reclaim_deferred(); /* owed under pressure (pmm.h) */
     return obj;
 }
 
@@ -328,6 +329,7 @@ static void *cache_alloc_node_at(kmem_cache_t *cache, int node, const char *file
             slab_arm_object(cache, obj, cache->size);
     }
     heap_leave(call);
+    pmm_reclaim_deferred(); /* owed under pressure (pmm.h) */
     return obj;
 }
 

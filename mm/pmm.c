@@ -243,6 +243,7 @@ paddr_t pmm_take_locked(uint32_t count, unsigned order, unsigned owner, unsigned
     pmm_data.free -= count;
     pmm_data.used += count;
     pmm_data.owned[owner] += count;
+    pmm_pressure_note();
     pmm_data.node[from].used += count;
     if (from == want) {
         pmm_data.node[want].local++;

@@ -131,10 +131,53 @@ static paddr_t alloc_now(uint32_t count, unsigned order, unsigned owner, int nod
     return a;
 }
 
+/*
+ * The pressure marks (0, 0: none): zswap's watermarks while it has an area.
+ * Below `low` free frames after a take, the reclaim hooks owe a run; it comes
+ * at the exit of the next allocation made from outside mm/ (kmalloc's,
+ * kmem_cache_alloc's, vmalloc's and the PMM's public calls), since the
+ * allocations that go below the mark are often ones that may not run the
+ * hooks themselves (the heap growing, a page table: PMM_NO_RECLAIM).
+ */
+void pmm_set_pressure(uint32_t low, uint32_t high)
+{
+    glue_irqflags_t g = pmm_lock();
+    pmm_data.press_low = low;
+    pmm_data.press_high = high > low ? high : low;
+    pmm_data.press_armed = 1;
+    if (!low)
+        pmm_data.press_pending = 0;
+    pmm_unlock(g);
+}
+
+/*
+ * A run of the reclaim hooks is owed (pmm_pressure_note): run it, if this CPU
+ * is outside mm/ (holds none of its locks: not inside an allocation, a hook
+ * or the codec's window).  An allocation in an interrupt handler may run it,
+ * as it may run the hooks when the PMM is dry.
+ */
+void pmm_reclaim_deferred(void)
+{
+    if (__builtin_expect(!__atomic_load_n(&pmm_data.press_pending, __ATOMIC_RELAXED), 1))
+        return;
+    if (mm_lock_held() || !mm_lock_may_take() ||
+        !__atomic_exchange_n(&pmm_data.press_pending, 0, __ATOMIC_RELAXED))
+        return;
+    reclaim();
+    glue_irqflags_t g = pmm_lock();
+    pmm_data.reclaims_deferred++;
+    if (pmm_data.free + pmm_data.cached < pmm_data.press_low)
+        pmm_data.press_armed = 0; /* nothing more to give: until a take sees `high` again */
+    pmm_unlock(g);
+}
+
 uint32_t pmm_alloc_page(void)
 {
     paddr_t a = pmm_pcp_alloc(PMM_OWNER_CALLER, PMM_NODE_ANY);
-    return a ? a : alloc_now(1, 0, PMM_OWNER_CALLER, PMM_NODE_ANY);
+    if (!a)
+        a = alloc_now(1, 0, PMM_OWNER_CALLER, PMM_NODE_ANY);
+    pmm_reclaim_deferred();
+    return a;
 }
 
 /* Is `node` one an allocation may ask for (PMM_NODE_ANY, or a node maybe | strict)?  Reported. */
@@ -174,12 +217,12 @@ static paddr_t alloc_pages(const char *fn, uint32_t count, uint32_t align, unsig
                   (unsigned)count, (unsigned)align, 1u << PMM_MAX_ORDER);
         return 0;
     }
-    if (order == 0) { /* a single page: this CPU's list first */
-        paddr_t a = pmm_pcp_alloc(o, node);
-        if (a)
-            return a;
-    }
-    return alloc_now(count, order, owner, node);
+    paddr_t a = order == 0 ? pmm_pcp_alloc(o, node) : 0; /* a single page: this CPU's list first */
+    if (!a)
+        a = alloc_now(count, order, owner, node);
+    if (!(owner & PMM_NO_RECLAIM))
+        pmm_reclaim_deferred();
+    return a;
 }
 
 paddr_t pmm_alloc_pages(uint32_t count, uint32_t align)

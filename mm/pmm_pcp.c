@@ -230,6 +230,7 @@ static void pcp_take_locked(pmm_pcp_t *pc, unsigned cpu, uint32_t want)
     pmm_data.free -= got;
     pmm_data.cached += got;
     pmm_data.node[pc->node].cached += got;
+    pmm_pressure_note();
 }
 
 static void pcp_refill_locked(pmm_pcp_t *pc, unsigned cpu)

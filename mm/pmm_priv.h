@@ -127,6 +127,16 @@ typedef struct {
     int oom_reported;
     uint32_t owned[PMM_OWNER_COUNT];
     uint32_t reclaims, refused;
+    /*
+     * Memory pressure (pmm_set_pressure): a take that leaves fewer free frames
+     * than press_low, while armed, sets press_pending; the next outermost
+     * allocation's exit runs the reclaim hooks (pmm_reclaim_deferred).  A
+     * run that leaves them below press_low disarms it until a take sees
+     * press_high or more free (nothing left to reclaim: not on every call).
+     */
+    uint32_t press_low, press_high;
+    int press_armed, press_pending;
+    uint32_t reclaims_deferred;
     /* the stages: pfns below `reach` may be handed out; `unreachable` pages wait above it */
     uint32_t reach, unreachable;
     uint32_t nadded;
@@ -140,6 +150,18 @@ typedef struct {
 
 /* The PMM's state (pmm.c). */
 extern pmm_data_t pmm_data;
+
+/* After a take (the PMM's lock held): below the pressure mark and armed, a reclaim is owed. */
+static inline void pmm_pressure_note(void)
+{
+    uint32_t f = pmm_data.free + pmm_data.cached;
+    if (f < pmm_data.press_low) {
+        if (pmm_data.press_armed)
+            __atomic_store_n(&pmm_data.press_pending, 1, __ATOMIC_RELAXED);
+    } else if (f >= pmm_data.press_high) {
+        pmm_data.press_armed = 1;
+    }
+}
 
 /*
  * Per-CPU lists of single free pages (pmm.c says how they work).  CPU c <

@@ -50,6 +50,7 @@ void pmm_get_stats(pmm_stats_t *s)
     for (unsigned o = 0; o < PMM_OWNER_COUNT; o++)
         s->owner_pages[o] = pmm_data.owned[o] + (uint32_t)sum.owned[o];
     s->reclaims = pmm_data.reclaims;
+    s->reclaims_deferred = pmm_data.reclaims_deferred;
     s->refused_frees = pmm_data.refused;
     s->unreachable_pages = pmm_data.unreachable;
     s->reachable_limit = (uint64_t)(pmm_data.npages ? pmm_data.reach : PFN_4GB) * PAGE_SIZE;
@@ -123,8 +124,9 @@ void pmm_dump(void)
             n += (held >> c) & 1 ? (uint32_t)pmm_pcp[c].owned[o] : 0;
         mm_printf(" %s %u", pmm_owner_name(o), (unsigned)n);
     }
-    mm_printf("; %u frees refused, reclaim ran %u times\n", (unsigned)pmm_data.refused,
-              (unsigned)pmm_data.reclaims);
+    mm_printf("; %u frees refused, reclaim ran %u times (%u under pressure)\n",
+              (unsigned)pmm_data.refused, (unsigned)pmm_data.reclaims,
+              (unsigned)pmm_data.reclaims_deferred);
     unsigned nodes = pmm_node_total();
     mm_printf("  free blocks by order (4 KB << order):");
     for (unsigned k = 0; k <= PMM_MAX_ORDER; k++) {

@@ -276,6 +276,7 @@ void *vmalloc_at(size_t size, const char *file, int line)
     glue_irqflags_t f = mm_lock();
     vaddr_t base = area_alloc("vmalloc", size, file, line, 0, PMM_NODE_ANY, 0);
     mm_unlock(f);
+    pmm_reclaim_deferred(); /* owed under pressure (pmm.h) */
     return base ? glue_virt_to_ptr(base) : NULL;
 }
 
@@ -293,6 +294,7 @@ void *vmalloc_node_at(size_t size, int node, const char *file, int line)
     glue_irqflags_t f = mm_lock();
     vaddr_t base = area_alloc("vmalloc_node", size, file, line, 0, node, 0);
     mm_unlock(f);
+    pmm_reclaim_deferred(); /* owed under pressure (pmm.h) */
     return base ? glue_virt_to_ptr(base) : NULL;
 }
 
@@ -447,6 +449,7 @@ vaddr_t kstack_alloc(size_t size)
     vaddr_t base = area_alloc("kstack_alloc", size, NULL, 0, 1, PMM_NODE_ANY, 0);
     vaddr_t top = base ? area_end(span_of(base)) : 0;
     mm_unlock(f);
+    pmm_reclaim_deferred(); /* owed under pressure (pmm.h) */
     return top;
 }
 

@@ -140,6 +140,19 @@ void zswap_watermarks(uint32_t *low, uint32_t *high)
 static void release_area(vaddr_t base, uint32_t pages);
 
 /*
+ * The PMM's pressure marks (pmm_set_pressure) are the watermarks while an
+ * area lives, none without one: an allocation that leaves fewer than `low`
+ * free frames then runs the hooks (ours: reclaim up to `high`) on its way out.
+ */
+static void pressure_marks(void)
+{
+    uint32_t low = 0, high = 0;
+    if (zswap_data.count)
+        zswap_watermarks(&low, &high);
+    pmm_set_pressure(low, high);
+}
+
+/*
  * This CPU's transit record, its buffer made, marked busy (under the lock,
  * which the caller holds once: mm_lock_outermost), or NULL: the codec runs
  * under the lock (a CPU past TRANSIT_CPUS, its record busy, no memory).
@@ -427,6 +440,7 @@ void zswap_set_watermarks(uint32_t low, uint32_t high)
     glue_irqflags_t f = mm_lock();
     zswap_data.low = low;
     zswap_data.high = high;
+    pressure_marks();
     mm_unlock(f);
 }
 
@@ -482,6 +496,7 @@ static void release_area(vaddr_t base, uint32_t pages)
     zswap_data.hand_area = 0;
     zswap_data.hand_page = 0;
     transit_trim();
+    pressure_marks();
 }
 
 void *vmalloc_compressible(size_t size)
@@ -532,6 +547,7 @@ void *vmalloc_compressible(size_t size)
         goto out;
     }
     r = glue_virt_to_ptr(base);
+    pressure_marks();
 out:
     mm_unlock(f);
     return r;
@@ -676,5 +692,6 @@ void zswap_reset(void)
     int hooked = zswap_data.hooked;
     memset(&zswap_data, 0, sizeof(zswap_data));
     zswap_data.hooked = hooked; /* the PMM keeps its hooks across a restart */
+    pressure_marks();
     mm_unlock(f);
 }

@@ -123,6 +123,15 @@ pressure_suite() {
     expect "$plog" '^\[ktest\] zswap-pressure: [1-9][0-9]* tests with an area \([0-9]+ without: excluded\), [1-9][0-9]* pages written and verified, 0 mismatched$' "$what: every test's area read back exact"
     expect "$plog" '^\[ktest\] zswap-pressure: .* in all, [1-9][0-9]* reclaim runs, [1-9][0-9]* compressed, [0-9]+ dropped clean, [1-9][0-9]* brought back, 0 failed, 0 out of memory$' "$what: reclaim ran (pages compressed and brought back)"
     expect_not "$plog" 'zswap-pressure: (MISMATCH|[0-9]+ compressible areas left)' "$what: no mismatch, no area left over"
+    # reclaim inside the tests' own bodies (owed under pressure, run at an allocation's exit):
+    # in at least half of the tests with an area
+    with=$(sed -nE 's/^\[ktest\] zswap-pressure: ([0-9]+) tests with an area.*/\1/p' "$plog")
+    during=$(sed -nE 's/^\[ktest\] zswap-pressure: [0-9]+ pages reclaimed while ([0-9]+) of the tests ran.*/\1/p' "$plog")
+    if [ -n "$with" ] && [ -n "$during" ] && [ $((2 * during)) -ge "$with" ]; then
+        ok "$what: reclaim ran while $during of the $with tests with an area ran"
+    else
+        not_ok "$what: reclaim ran while ${during:-?} of the ${with:-?} tests with an area ran (want at least half)"
+    fi
     grep -E '^\[ktest\] zswap-pressure: [0-9]+ (tests|pages reclaimed)' "$plog"
 }
 pressure_suite "-m 32M" -m 32M

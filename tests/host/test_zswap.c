@@ -26,6 +26,7 @@
 
 #include <pthread.h>
 
+#include "lock.h"
 #include "zswap_harness.h"
 
 /* Every page, in an order shuffled by seed, byte for byte. */
@@ -456,6 +457,106 @@ static void test_bad_input(void **state)
     free_area(a);
 }
 
+/*
+ * Pressure: allocations that may not run the hooks (PMM_NO_RECLAIM: the heap
+ * growing, page tables) take free frames below the low watermark; the next
+ * allocation made from outside mm/ runs the reclaim on its way out (up to
+ * the high one), one nested in mm/'s lock does not.  A run that cannot get
+ * back over `low` is not repeated on every call, until free frames pass
+ * `high` again.
+ */
+static paddr_t held_pages[4096];
+
+static uint32_t take_below(uint32_t mark)
+{
+    uint32_t n = 0;
+    while (free_pages() >= mark && n < 4096) {
+        held_pages[n] = pmm_alloc_pages_owner(1, 0, PMM_OWNER_CALLER | PMM_NO_RECLAIM);
+        assert_true(held_pages[n] != 0);
+        n++;
+    }
+    return n;
+}
+
+static void give_back(uint32_t n)
+{
+    while (n)
+        pmm_free_page(held_pages[--n]);
+}
+
+static void test_pressure_reclaims_at_the_next_allocation(void **state)
+{
+    (void)state;
+    fresh(8u << 20);
+    zswap_set_watermarks(64, 128);
+    uint32_t pages = free_pages() / 2;
+    uint8_t *a = vmalloc_compressible(pages * PAGE);
+    assert_non_null(a);
+    fill(a, pages, 41, 0);
+    check_all();
+    uint32_t z0 = stats().reclaims, d0 = pstats().reclaims_deferred;
+    uint32_t n = take_below(64 - 16); /* (a CPU's list notes it at its next refill: 16 pages) */
+    /* the takes themselves (PMM_NO_RECLAIM) ran nothing */
+    assert_int_equal(stats().reclaims, z0);
+    assert_int_equal(pstats().reclaims_deferred, d0);
+    /* inside mm/'s lock: owed, not run */
+    glue_irqflags_t f = mm_lock();
+    void *inner = kmalloc(3000);
+    mm_unlock(f);
+    assert_non_null(inner);
+    assert_int_equal(pstats().reclaims_deferred, d0);
+    assert_true(free_pages() < 48);
+    /* the next one from outside: on its way out */
+    void *p = kmalloc(3000);
+    assert_non_null(p);
+    assert_int_equal(pstats().reclaims_deferred, d0 + 1);
+    assert_true(stats().reclaims > z0);
+    printf("  (note: %u free frames after the run)\n", (unsigned)free_pages());
+    assert_true(free_pages() >= 64); /* over low (the store's copies took some of what it freed) */
+    check_all();
+    kfree(p);
+    kfree(inner);
+    give_back(n);
+    verify_pages(a, pages, 41);
+    check_all();
+    free_area(a);
+}
+
+static void test_pressure_not_rerun_with_nothing_to_reclaim(void **state)
+{
+    (void)state;
+    fresh(8u << 20);
+    zswap_set_watermarks(64, 128);
+    uint8_t *a = vmalloc_compressible(16 * PAGE); /* untouched: nothing to compress */
+    assert_non_null(a);
+    uint32_t d0 = pstats().reclaims_deferred;
+    uint32_t n = take_below(32); /* well below low: the heap's spare pages cannot lift it */
+    int quiet = mm_set_oom_reports(1);
+    for (int i = 0; i < 50; i++) {
+        void *p = vmalloc(PAGE);
+        vfree(p);
+    }
+    assert_int_equal(pstats().reclaims_deferred, d0 + 1); /* one run, then disarmed */
+    /* free frames pass `high`, then a take goes below `low` again: owed once more */
+    give_back(n);
+    assert_true(free_pages() >= 128);
+    n = take_below(32);
+    void *p = vmalloc(PAGE);
+    assert_int_equal(pstats().reclaims_deferred, d0 + 2);
+    vfree(p);
+    mm_set_oom_reports(quiet);
+    give_back(n);
+    check_all();
+    free_area(a);
+    /* no area, no marks: nothing owed however low memory goes */
+    n = take_below(32);
+    p = vmalloc(PAGE);
+    vfree(p);
+    assert_int_equal(pstats().reclaims_deferred, d0 + 2);
+    give_back(n);
+    check_all();
+}
+
 int main(void)
 {
     const char *only = getenv("ZSWAP_ONLY");
@@ -472,6 +573,8 @@ int main(void)
         cmocka_unit_test(test_page_comes_back_on_its_node),
         cmocka_unit_test(test_node_gone_before_the_fault),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_pressure_reclaims_at_the_next_allocation),
+        cmocka_unit_test(test_pressure_not_rerun_with_nothing_to_reclaim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,18 @@ static const struct {
      "resets the store and sets its limit: the area's stored pages would be dropped"},
     {"zstore: a damaged copy caught by its checksum",
      "resets the store under the area's stored pages"},
+    {"vmalloc: pages mapped between unmapped guard pages",
+     "expects the free frames after vfree to be exactly those before: a reclaim owed under "
+     "pressure runs at the vmalloc's exit and frees the area's frames"},
+    {"vmalloc: kstack_alloc runs code, kstack_free",
+     "expects the free frames after kstack_free to be exactly those before: a reclaim owed "
+     "under pressure runs at kstack_alloc's exit"},
+    {"smp_vfree_reader_faults",
+     "takes every free frame until the one vfree gave back comes: a reclaim at an allocation's "
+     "exit may give that frame to the heap for the store's copies first"},
+    {"smp_heap_stress_handoff",
+     "expects heap_used after every block is freed to be what it was before: a reclaim at an "
+     "allocation's exit stores compressed copies in the heap"},
 };
 
 static struct {
@@ -151,6 +163,14 @@ int kt_pressure_begin(const char *name, uint32_t number)
     }
     for (uint32_t i = 0; i < pr.pages; i++)
         zpage_fill(pr.area + (size_t)i * PAGE_SIZE, i, pr.seed, 0);
+    /*
+     * The low watermark just under the free frames now (the high one as far
+     * above it as before): a test that takes a few frames leaves fewer than
+     * `low`, and the next allocation's exit runs reclaim inside its body.
+     */
+    uint32_t now = free_frames();
+    if (now > 16)
+        zswap_set_watermarks(now - 8, now - 8 + (zs.high - zs.low));
     zswap_get_stats(&pr.before);
     kprintf("    zswap-pressure: %u pages (%u KB) filled, %u free frames left (low %u, high %u); "
             "%u present, %u compressed\n",
@@ -182,6 +202,7 @@ int kt_pressure_end(void)
     int others = vmm_check() + pmm_check() + vmalloc_check() + heap_check();
     vfree(pr.area);
     pr.area = NULL;
+    zswap_set_watermarks(0, 0); /* the defaults again */
     zswap_stats_t gone;
     zswap_get_stats(&gone);
     zstore_stats_t st;
