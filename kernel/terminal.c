@@ -30,7 +30,7 @@ static volatile int console_holder = -1;
 
 int terminal_lock(void)
 {
-    int me = smp_percpu_ready ? (int)smp_cpu_index() : 0;
+    int me = glue_percpu_ready ? (int)smp_cpu_index() : 0;
     if (console_holder == me)
         return 0;
     uint32_t flags = 0;

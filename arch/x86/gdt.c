@@ -186,5 +186,5 @@ void gdt_init(void)
                      : "m"(gdtr), "i"(KERNEL_CS), "r"(KERNEL_DS), "r"(PERCPU_SEL)
                      : "memory");
     gdt_load_task();
-    smp_percpu_ready = 1; /* glue_cpu_id may read %fs:0 from now on */
+    glue_percpu_ready = 1; /* glue_cpu_id may read %fs:0 from now on */
 }

@@ -62,7 +62,7 @@ void glue_irq_restore(glue_irqflags_t flags)
 /* The dense index (BSP 0): one load from this CPU's data block, once %fs holds it. */
 int glue_cpu_id(void)
 {
-    return smp_percpu_ready ? (int)smp_cpu_index() : 0;
+    return glue_percpu_ready ? (int)smp_cpu_index() : 0;
 }
 
 /* A test-and-set spinlock (xchg is atomic and a full barrier on every x86). */

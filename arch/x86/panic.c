@@ -34,7 +34,7 @@ static void (*volatile panic_hook)(void);
 
 static unsigned this_cpu(void)
 {
-    return smp_percpu_ready ? smp_cpu_index() : 0;
+    return glue_percpu_ready ? smp_cpu_index() : 0;
 }
 
 static uint32_t xchg(volatile uint32_t *p, uint32_t v)

@@ -59,7 +59,7 @@
 #define SHOOTDOWN_SPIN_LIMIT  200000000u
 
 struct cpu smp_cpus[KERNEL_MAX_CPUS];
-volatile int smp_percpu_ready;
+volatile int glue_percpu_ready;
 
 /* The trampoline's parameters (read by the AP in protected mode, trampoline.S). */
 uint32_t smp_ap_cr3, smp_ap_stack_top;
@@ -120,7 +120,7 @@ static void flush_range(uintptr_t virt, uint32_t pages)
 
 void smp_poll_shootdown(void)
 {
-    if (online_count <= 1 || !smp_percpu_ready)
+    if (online_count <= 1 || !glue_percpu_ready)
         return;
     struct cpu *c = &smp_cpus[smp_cpu_index()];
     if (!c->shootdown_pending || !xchg(&c->shootdown_pending, 0))

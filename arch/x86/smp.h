@@ -32,9 +32,9 @@ struct cpu {
 } __attribute__((aligned(64)));
 
 extern struct cpu smp_cpus[KERNEL_MAX_CPUS];
-extern volatile int smp_percpu_ready; /* the BSP's %fs is loaded (gdt_init) */
+extern volatile int glue_percpu_ready; /* the BSP's %fs is loaded (gdt_init) */
 
-/* This CPU's index: %fs:0 (only once smp_percpu_ready; glue_cpu_id checks). */
+/* This CPU's index: %fs:0 (only once glue_percpu_ready; glue_cpu_id checks). */
 static inline unsigned smp_cpu_index(void)
 {
     unsigned id;
