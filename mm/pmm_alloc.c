@@ -29,14 +29,15 @@ static int reclaiming;
 
 /*
  * Run every reclaim hook once, unless the hooks are running (a hook that
- * allocates) or pmm_reclaim_hold holds them.  Called without the PMM's lock:
+ * allocates) or pmm_reclaim_hold holds them (then 0, else 1).  Called without the PMM's lock:
  * the hooks take mm_lock and call the PMM.  `reclaiming` and the hooks table
  * belong to mm_lock, which every change of them holds.
  */
-static void reclaim(void)
+static int reclaim(void)
 {
     glue_irqflags_t f = mm_lock();
-    if (!reclaiming) {
+    int ran = !reclaiming;
+    if (ran) {
         reclaiming++;
         glue_irqflags_t g = pmm_lock();
         pmm_data.reclaims++;
@@ -48,6 +49,7 @@ static void reclaim(void)
         reclaiming--;
     }
     mm_unlock(f);
+    return ran;
 }
 
 /*
@@ -163,7 +165,10 @@ void pmm_reclaim_deferred(void)
     if (mm_lock_held() || !mm_lock_may_take() ||
         !__atomic_exchange_n(&pmm_data.press_pending, 0, __ATOMIC_RELAXED))
         return;
-    reclaim();
+    if (!reclaim()) { /* held (pmm_reclaim_hold): still owed */
+        __atomic_store_n(&pmm_data.press_pending, 1, __ATOMIC_RELAXED);
+        return;
+    }
     glue_irqflags_t g = pmm_lock();
     pmm_data.reclaims_deferred++;
     if (pmm_data.free + pmm_data.cached < pmm_data.press_low)

@@ -506,6 +506,12 @@ static void test_pressure_reclaims_at_the_next_allocation(void **state)
     assert_non_null(inner);
     assert_int_equal(pstats().reclaims_deferred, d0);
     assert_true(free_pages() < 48);
+    /* held (pmm_reclaim_hold): still owed after the call */
+    pmm_reclaim_hold(1);
+    void *held = kmalloc(3000);
+    pmm_reclaim_hold(0);
+    assert_non_null(held);
+    assert_int_equal(pstats().reclaims_deferred, d0);
     /* the next one from outside: on its way out */
     void *p = kmalloc(3000);
     assert_non_null(p);
@@ -515,6 +521,7 @@ static void test_pressure_reclaims_at_the_next_allocation(void **state)
     assert_true(free_pages() >= 64); /* over low (the store's copies took some of what it freed) */
     check_all();
     kfree(p);
+    kfree(held);
     kfree(inner);
     give_back(n);
     verify_pages(a, pages, 41);
