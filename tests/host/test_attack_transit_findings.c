@@ -1,0 +1,180 @@
+/*
+ * test_attack_transit_findings.c - what the hostile review of zswap's transit
+ * records and the compressed store found broken (the attacks mm/ survives:
+ * test_attack_transit.c).  Each test asserts the right outcome, so it fails
+ * until its mend; until then it is skipped with its one-line reason (set
+ * RUN_FINDINGS=1 to run them).
+ *
+ *  1. A not-present entry naming another page's live handle is believed: the
+ *     fault maps that page's bytes.  zswap_fault fetches ZSWAP_HANDLE(e) from
+ *     the store with no check that the handle is this page's, so an entry of
+ *     area A forged to B's handle shows A's reader B's bytes, and A's page
+ *     then keeps B's handle as its copy (two owners: B's vfree frees it under
+ *     A; zswap_check sees nothing wrong).  Worse, one flipped bit does it: the
+ *     handles of an area's pages are consecutive indexes of generation 1, so
+ *     flipping the entry's bit 1 (the index's bit 0) names the neighbour page.
+ *  2. A vfree of zswap's window (a wild vfree of a span vmalloc handed out to
+ *     zswap, not to the caller) while a CPU encodes a page through a slot of
+ *     it: release_area unmaps every slot under the encoding CPU, which then
+ *     reads an unmapped page (a kernel #PF: a crash).  vfree accepts the
+ *     window's base like any area's.
+ *  3. zstore_set_codec while reclaim encodes a page (nothing yet stored
+ *     compressed, so it is allowed): the put is refused (refused_busy), and
+ *     reclaim takes the refusal for a full store: it gives up every kept copy
+ *     of every present page (drop_copies) and counts a failure, though the
+ *     store had room; the page could simply be encoded again.
+ */
+#include "transit_attack.h"
+#include "vmm_priv.h"
+#include "zswap_priv.h"
+
+/* ---- 1: another page's live handle ---- */
+
+static void test_forged_entry_names_another_areas_page(void **state)
+{
+    (void)state;
+    FINDING("zswap_fault maps the bytes of any live handle the entry names: no owner check");
+    fresh_stepped();
+    uint8_t *a = stored_area(8, 51), *b = stored_area(8, 52);
+    check_all();
+    uint32_t real = forge(a, pte_at(b)); /* A's page 0 names B's page 0 */
+    host_console_clear();
+    uint8_t got = 0;
+    int refused = touch(a, &got);
+    int shows_b = !refused && page_is(a, 0, 52);
+    if (!refused)
+        fail_msg("A's fault mapped %s (A's page 0 now holds B's handle as its copy; zswap_check "
+                 "finds %d problems)",
+                 shows_b ? "B's page 0, byte for byte" : "some bytes", zswap_check());
+    assert_true(host_console_has("not mapped"));
+    forge(a, real);
+    check_all();
+    vfree(a);
+    vfree(b);
+    check_all();
+    finish();
+}
+
+static void test_one_flipped_bit_names_the_neighbour(void **state)
+{
+    (void)state;
+    FINDING("an entry with its bit 1 flipped names the neighbour page's live handle: mapped");
+    fresh_stepped();
+    uint8_t *a = stored_area(8, 53);
+    uint32_t e1 = pte_at(a + PAGE);
+    uint32_t real = forge(a + PAGE, e1 ^ 2u);
+    uint8_t got = 0;
+    int refused = touch(a + PAGE, &got);
+    if (!refused) {
+        uint32_t other = ZSWAP_HANDLE(e1 ^ 2u) & ((1u << ZSTORE_INDEX_BITS) - 1);
+        fail_msg("page 1 (handle 0x%08x) with bit 1 flipped was mapped: the copy of index %u "
+                 "(page 1 reads as page %s)",
+                 (unsigned)ZSWAP_HANDLE(e1), (unsigned)other,
+                 page_is(a + PAGE, 1, 53) ? "1 (by chance)" : "of another index");
+    }
+    forge(a + PAGE, real);
+    check_all();
+    vfree(a);
+    check_all();
+    finish();
+}
+
+/* ---- 2: the window vfree'd under an encoding CPU ---- */
+
+static uint8_t *window_victim;
+static void wild_vfree_of_the_window(void)
+{
+    vfree(glue_virt_to_ptr(zswap_data.window));
+}
+
+static sigjmp_buf crashed_jump;
+static volatile uint32_t crashed_at;
+static void crashed(uint32_t virt)
+{
+    crashed_at = virt;
+    siglongjmp(crashed_jump, 1);
+}
+
+static void test_window_vfreed_while_encoding(void **state)
+{
+    (void)state;
+    FINDING("vfree accepts zswap's window: its slots are unmapped under a CPU encoding through "
+            "one");
+    fresh_stepped();
+    vmm_data.mapped = vmm_data.mapped + vmm_data.direct_size / PAGE_SIZE - (4u << 20) / PAGE_SIZE;
+    vmm_data.direct_size = 4u << 20; /* frames above 4 MB: through the window */
+    check_all();
+    window_victim = vmalloc_compressible(4 * PAGE);
+    assert_non_null(window_victim);
+    assert_int_not_equal(zswap_data.window, 0);
+    fill(window_victim, 4, 54, 0);
+    step_arm(&at_compress, 1, wild_vfree_of_the_window);
+    crashed_at = 0;
+    host_fault_unhandled = crashed;
+    if (sigsetjmp(crashed_jump, 1) == 0)
+        zswap_reclaim(4);
+    host_fault_unhandled = NULL;
+    if (crashed_at)
+        fail_msg("the reclaimer's encode read 0x%08x, a slot of the vfree'd window: a crash",
+                 (unsigned)crashed_at);
+    check_all();
+    verify_pages(window_victim, 4, 54);
+    vfree(window_victim);
+    check_all();
+    finish();
+}
+
+/* ---- 3: the codec swapped under reclaim's encode ---- */
+
+static uint8_t *kept;
+static void swap_to_lz4(void)
+{
+    assert_int_equal(zstore_set_codec(NULL), 0); /* allowed: nothing stored compressed */
+}
+
+static void test_codec_swap_drops_every_kept_copy(void **state)
+{
+    (void)state;
+    FINDING("a put refused for a codec change is taken for a full store: every kept copy "
+            "dropped, a failure counted");
+    fresh_stepped();
+    /* page 0 text (compressed), pages 1-7 zero pages (stored as their word: no codec) */
+    kept = vmalloc_compressible(8 * PAGE);
+    assert_non_null(kept);
+    zpage_fill(kept, 0, 55, 0);
+    for (uint32_t i = 1; i < 8; i++)
+        zpage_fill(kept + i * PAGE, 4, 55, 0);
+    reclaim_all(8);
+    assert_true(page_is(kept, 0, 55)); /* all back, clean: their copies kept */
+    for (uint32_t i = 1; i < 8; i++)
+        assert_true(page_is(kept + i * PAGE, 4, 55));
+    ((volatile uint8_t *)kept)[3] ^= 1; /* page 0 written: its copy is stale */
+    zswap_stats_t s0 = stats();
+    assert_int_equal(s0.copies, 8);
+    /* page 0's stale copy is freed before its encode: nothing compressed left, the swap allowed */
+    step_arm(&at_compress, 1, swap_to_lz4);
+    zswap_reclaim(1);
+    check_all();
+    zswap_stats_t s = stats();
+    if (s.copies != 7 || s.failures != s0.failures)
+        fail_msg("kept copies %u -> %u, failures %u -> %u: the put refused for the codec change "
+                 "dropped the other pages' copies",
+                 (unsigned)s0.copies, (unsigned)s.copies, (unsigned)s0.failures,
+                 (unsigned)s.failures);
+    ((volatile uint8_t *)kept)[3] ^= 1;
+    assert_true(page_is(kept, 0, 55));
+    vfree(kept);
+    check_all();
+    finish();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forged_entry_names_another_areas_page),
+        cmocka_unit_test(test_one_flipped_bit_names_the_neighbour),
+        cmocka_unit_test(test_window_vfreed_while_encoding),
+        cmocka_unit_test(test_codec_swap_drops_every_kept_copy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
