@@ -36,6 +36,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 
 /* ---- forged and stale entries ---- */
 
@@ -459,6 +460,128 @@ static void test_limit_mid_batch_locked(void **state)
     limit_mid_batch(1);
 }
 
+/* ---- CPUs without a transit record, a vfree inside a fault's own reclaim ---- */
+
+/* A CPU numbered past TRANSIT_CPUS (or -1): reclaim and faults run the codec under the lock. */
+static void test_cpus_without_a_record(void **state)
+{
+    (void)state;
+    const int ids[] = {(int)TRANSIT_CPUS, 200};
+    for (uint32_t k = 0; k < 2; k++) {
+        fresh_stepped();
+        host_forced_cpu_id = ids[k];
+        uint8_t *a = vmalloc_compressible(8 * PAGE);
+        assert_non_null(a);
+        fill(a, 8, 60 + k, 0);
+        reclaim_all(8);
+        verify_pages(a, 8, 60 + k);
+        check_all();
+        for (uint32_t c = 0; c < TRANSIT_CPUS; c++)
+            assert_null(zswap_data.transit[c].buf); /* no record was ever used */
+        zswap_stats_t s = stats();
+        assert_int_equal(s.compressed, 8);
+        assert_int_equal(s.faulted_in, 8);
+        assert_int_equal(pool_pages(), s.stored + s.copies);
+        vfree(a);
+        check_all();
+        host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+        finish();
+    }
+}
+
+static uint8_t *fault_victim;
+static void vfree_fault_victim(void)
+{
+    vfree(fault_victim);
+    step_checks = checkers_now();
+}
+
+/*
+ * A fault below the low watermark reclaims first, the lock let go around the
+ * encode; the faulting page's own area is vfree'd meanwhile: the fault is
+ * refused (no area), no frame taken, the other area's pages intact.
+ */
+static void test_area_freed_during_its_faults_reclaim(void **state)
+{
+    (void)state;
+    fresh_stepped();
+    fault_victim = stored_area(4, 62);
+    uint8_t *b = vmalloc_compressible(4 * PAGE);
+    assert_non_null(b);
+    fill(b, 4, 63, 0);
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    zswap_set_watermarks(ps.free_pages + 64, ps.free_pages + 128); /* every fault reclaims */
+    step_checks = -1;
+    step_arm(&at_compress, 1, vfree_fault_victim);
+    uint8_t got;
+    host_console_clear();
+    assert_int_equal(touch(fault_victim, &got), 1); /* refused: its area is gone */
+    assert_int_equal(step_checks, 0);
+    zswap_set_watermarks(0, 0);
+    check_all();
+    zswap_stats_t s = stats();
+    assert_int_equal(s.areas, 1);
+    assert_int_equal(s.faulted_in, 0);
+    assert_int_equal(vmalloc_frames(), s.present);
+    assert_int_equal(pool_pages(), s.stored + s.copies);
+    verify_pages(b, 4, 63);
+    vfree(b);
+    check_all();
+    assert_int_equal(vmalloc_frames(), 0);
+    assert_int_equal(pool_pages(), 0);
+    finish();
+}
+
+/* ---- the pool full in the middle of a batch, other pages' kept copies to give up ---- */
+
+static void limit_at_the_pool(void)
+{
+    zstore_stats_t z;
+    zstore_get_stats(&z);
+    zstore_set_limit(z.mem_used);
+}
+
+static void test_pool_full_mid_batch_copies_given_up(void **state)
+{
+    (void)state;
+    fresh_stepped();
+    uint8_t *a = vmalloc_compressible(4 * PAGE), *b = vmalloc_compressible(4 * PAGE);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (uint32_t i = 0; i < 4; i++) {
+        zpage_fill(a + i * PAGE, 0, 64 + i, 0);
+        zpage_fill(b + i * PAGE, 0, 68 + i, 0);
+    }
+    reclaim_all(8);
+    for (uint32_t i = 0; i < 4; i++) /* b's pages back clean: their copies kept */
+        assert_true(page_is(b + i * PAGE, 0, 68 + i));
+    for (uint32_t i = 0; i < 4; i++) /* a's pages back and written: to compress again */
+        a[i * PAGE + 9] ^= 0x20;
+    zswap_stats_t s0 = stats();
+    assert_int_equal(s0.copies, 8);
+    step_arm(&at_compress, 1, limit_at_the_pool); /* a's first page: the pool is full */
+    uint32_t freed = zswap_reclaim(4);
+    check_all();
+    zswap_stats_t s = stats();
+    assert_int_equal(s.copies, 0);                    /* b's copies given up (only a saving) */
+    assert_true(freed >= 1);                          /* ... so a's first page found room */
+    assert_false(pte_at(a) & PAGE_PRESENT);           /* stored */
+    assert_int_equal(s.failures, freed == 4 ? 0 : 1); /* the rest as the room went */
+    assert_int_equal(pool_pages(), s.stored + s.copies);
+    zstore_set_limit(0);
+    for (uint32_t i = 0; i < 4; i++) {
+        a[i * PAGE + 9] ^= 0x20;
+        assert_true(page_is(a + i * PAGE, 0, 64 + i));
+        assert_true(page_is(b + i * PAGE, 0, 68 + i));
+    }
+    vfree(a);
+    vfree(b);
+    check_all();
+    assert_int_equal(pool_pages(), 0);
+    finish();
+}
+
 /* ---- the window onto frames beyond the direct map ---- */
 
 /*
@@ -615,6 +738,61 @@ static void test_window_slot_left_mapped(void **state)
 
 #define CPUS 4
 
+/*
+ * A write while the page is being compressed: the writer faults (pending)
+ * until the page is stored, brings it back, and writes; the page is then dirty,
+ * so the next reclaim compresses it again (not dropped clean): the write kept.
+ */
+static uint8_t *written_page;
+static pthread_t writer;
+static unsigned long writer_faults;
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    ((volatile uint8_t *)written_page)[5] = 0x77;
+    return NULL;
+}
+
+static void writer_faults_while_encoding(void)
+{
+    unsigned long before = __atomic_load_n(&host_zswap_faults, __ATOMIC_RELAXED);
+    assert_int_equal(pthread_create(&writer, NULL, writer_main, NULL), 0);
+    time_t t0 = time(NULL);
+    do {
+        writer_faults = __atomic_load_n(&host_zswap_faults, __ATOMIC_RELAXED) - before;
+    } while (writer_faults < 3 && time(NULL) - t0 < 3);
+}
+
+static void test_write_while_compressing_is_dirty(void **state)
+{
+    (void)state;
+    THREADS_NATIVE();
+    fresh_stepped();
+    uint8_t *a = vmalloc_compressible(PAGE);
+    assert_non_null(a);
+    fill(a, 1, 57, 0);
+    uint8_t want5 = a[5];
+    written_page = a;
+    writer_faults = 0;
+    step_arm(&at_compress, 1, writer_faults_while_encoding);
+    assert_int_equal(zswap_reclaim(1), 1);
+    pthread_join(writer, NULL);
+    assert_true(writer_faults >= 3); /* it ran again while the page was pending */
+    assert_int_equal(pte_at(a) & (PAGE_PRESENT | PAGE_DIRTY), PAGE_PRESENT | PAGE_DIRTY);
+    check_all();
+    reclaim_all(1);
+    zswap_stats_t s = stats();
+    assert_int_equal(s.compressed, 2); /* compressed again, not dropped clean */
+    assert_int_equal(s.dropped_clean, 0);
+    assert_int_equal(a[5], 0x77);
+    a[5] = want5;
+    assert_true(page_is(a, 0, 57));
+    vfree(a);
+    check_all();
+    finish();
+}
+
 static uint8_t *shared_page;
 static uint32_t shared_idx, shared_seed;
 static int round_go, round_bad;
@@ -721,10 +899,14 @@ int main(void)
         cmocka_unit_test(test_codec_swap_refused_while_decoding),
         cmocka_unit_test(test_limit_mid_batch_unlocked),
         cmocka_unit_test(test_limit_mid_batch_locked),
+        cmocka_unit_test(test_cpus_without_a_record),
+        cmocka_unit_test(test_area_freed_during_its_faults_reclaim),
+        cmocka_unit_test(test_pool_full_mid_batch_copies_given_up),
         cmocka_unit_test(test_window_round_trip),
         cmocka_unit_test(test_window_exhausted),
         cmocka_unit_test(test_no_window),
         cmocka_unit_test(test_window_slot_left_mapped),
+        cmocka_unit_test(test_write_while_compressing_is_dirty),
         cmocka_unit_test(test_cpus_fault_one_page_at_once),
         cmocka_unit_test(test_vfree_against_a_reclaiming_cpu),
     };

@@ -23,6 +23,19 @@
  *     reclaim takes the refusal for a full store: it gives up every kept copy
  *     of every present page (drop_copies) and counts a failure, though the
  *     store had room; the page could simply be encoded again.
+ *  4. A codec that vfrees the area whose page it compresses, on the locked
+ *     path (a CPU without a transit record, reclaim nested in mm_lock, the
+ *     PMM's hook; mm_lock nests on this CPU, so vfree goes through):
+ *     reclaim_locked and store_cold keep their `struct zarea *` across
+ *     zstore_put, so the page is stored for no area (its handle leaked:
+ *     pages_stored counts 4 pages of no area), its entry set in the freed
+ *     span, and a->copy[i] / a->node[i] written into the freed records (a
+ *     block kmalloc'd after the vfree is changed).
+ *  5. The same while a fault decodes under the lock: zstore_get holds its
+ *     entry across the codec; the nested vfree frees the copy being decoded
+ *     (a read after free), reported and counted as a corrupt copy (it was
+ *     not); zswap_fault then reports with its stale `a`.  Had the freed block
+ *     still decoded, the frame would have been mapped into the freed span.
  */
 #include "transit_attack.h"
 #include "vmm_priv.h"
@@ -168,6 +181,89 @@ static void test_codec_swap_drops_every_kept_copy(void **state)
     finish();
 }
 
+/* ---- 4: the area vfree'd by a codec that runs under the lock ---- */
+
+static uint8_t *locked_victim;
+static uint8_t *sentinel; /* a block of the size of the area's page records, made after the vfree */
+static void vfree_locked_victim(void)
+{
+    vfree(locked_victim);      /* mm_lock nests on this CPU: let through */
+    sentinel = kmalloc(4 * 5); /* the freed records' size: likely their block again */
+    memset(sentinel, 0xAB, 4 * 5);
+}
+
+static int sentinel_changed(void)
+{
+    for (uint32_t k = 0; k < 4 * 5; k++)
+        if (sentinel[k] != 0xAB)
+            return 1;
+    return 0;
+}
+
+static int heap_problems_after;
+
+static void test_vfree_from_a_codec_under_the_lock(void **state)
+{
+    (void)state;
+    FINDING("store_cold keeps its zarea pointer across zstore_put: a vfree from the codec is a use "
+            "after free");
+    fresh_stepped();
+    locked_victim = vmalloc_compressible(4 * PAGE);
+    assert_non_null(locked_victim);
+    fill(locked_victim, 4, 56, 0);
+    step_arm(&at_compress, 1, vfree_locked_victim);
+    glue_irqflags_t f = mm_lock(); /* nested: reclaim compresses under the lock (store_cold) */
+    zswap_reclaim(4);
+    mm_unlock(f);
+    host_console_clear();
+    heap_problems_after = heap_check();
+    int zswap_problems = zswap_check(), pmm_problems = pmm_check(), vmm_problems = vmm_check();
+    int changed = sentinel_changed();
+    if (heap_problems_after || zswap_problems || pmm_problems || vmm_problems || vmalloc_frames() ||
+        pool_pages() || changed)
+        fail_msg("after the vfree from inside the codec: heap %d, zswap %d, pmm %d, vmm %d "
+                 "problems, %u vmalloc frames, %u pages stored for no area, a block kmalloc'd "
+                 "after the vfree %s: %s",
+                 heap_problems_after, zswap_problems, pmm_problems, vmm_problems,
+                 (unsigned)vmalloc_frames(), (unsigned)pool_pages(),
+                 changed ? "written through the freed records" : "intact", host_console_text());
+    kfree(sentinel);
+    check_all();
+    finish();
+}
+
+static void vfree_only(void)
+{
+    vfree(locked_victim);
+}
+
+/* The same in a fault that decodes under the lock (a CPU without a transit record). */
+static void test_vfree_from_a_decoder_under_the_lock(void **state)
+{
+    (void)state;
+    FINDING("zswap_fault keeps its zarea pointer across zstore_get: a vfree from the codec maps "
+            "a frame into the freed span");
+    fresh_stepped();
+    locked_victim = stored_area(4, 59);
+    host_forced_cpu_id = (int)TRANSIT_CPUS; /* no record: the fault decodes under the lock */
+    step_arm(&at_decompress, 1, vfree_only);
+    uint8_t got = 0;
+    int refused = touch(locked_victim, &got);
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+    host_console_clear();
+    int problems = pmm_check() + vmm_check() + heap_check() + vmalloc_check() + zswap_check();
+    zstore_stats_t z;
+    zstore_get_stats(&z);
+    uint32_t e = pte_at(locked_victim);
+    if (!refused || problems || z.corrupt || (e & PAGE_PRESENT) || vmalloc_frames())
+        fail_msg("the fault on the area freed by its decoder was %s; the freed span's entry "
+                 "0x%08x, %u vmalloc frames, %u copies counted corrupt, %d problems: %s",
+                 refused ? "refused" : "let through (read the old bytes)", (unsigned)e,
+                 (unsigned)vmalloc_frames(), (unsigned)z.corrupt, problems, host_console_text());
+    check_all();
+    finish();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +271,8 @@ int main(void)
         cmocka_unit_test(test_one_flipped_bit_names_the_neighbour),
         cmocka_unit_test(test_window_vfreed_while_encoding),
         cmocka_unit_test(test_codec_swap_drops_every_kept_copy),
+        cmocka_unit_test(test_vfree_from_a_codec_under_the_lock),
+        cmocka_unit_test(test_vfree_from_a_decoder_under_the_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
