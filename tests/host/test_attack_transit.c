@@ -70,8 +70,7 @@ static void forged_refused(uint8_t *p, uint32_t e, const char *line)
 
 static void test_forged_stale_and_wild_entries(void **state)
 {
-    (void)state;
-    fresh_stepped();
+    start(state);
     const uint32_t pages = 8;
     uint8_t *a = stored_area(pages, 21);
     /* page 0's handle freed: written after it came back, then compressed anew */
@@ -97,17 +96,13 @@ static void test_forged_stale_and_wild_entries(void **state)
         forged_refused(a + PAGE, e1 ^ (1u << bit), "handle");
     verify_pages(a, pages, 21);
     check_all();
-    vfree(a);
-    check_all();
-    assert_int_equal(pool_pages(), 0);
-    finish();
+    all_gone(a);
 }
 
 /* A handle freed, its index handed to another page since: the old handle names nothing. */
 static void test_stale_handle_of_a_reused_index(void **state)
 {
-    (void)state;
-    fresh_stepped();
+    start(state);
     uint8_t *a = stored_area(8, 22);
     uint32_t old0 = pte_at(a), index = ZSWAP_HANDLE(old0) & ((1u << ZSTORE_INDEX_BITS) - 1);
     assert_true(page_is(a, 0, 22));
@@ -133,9 +128,7 @@ static void test_stale_handle_of_a_reused_index(void **state)
     assert_int_equal(zstore_free(h), 0);
     a[7] ^= 0x40;
     assert_true(page_is(a, 0, 22));
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 /* ---- vfree in the middle of a transit ---- */
@@ -145,26 +138,18 @@ static uint32_t victim_pages;
 static uint8_t *reborn; /* the area made again in its place */
 static int step_checks = -1;
 
-static int checkers_now(void)
-{
-    return pmm_check() + vmm_check() + heap_check() + vmalloc_check() + zstore_check() +
-           zswap_check();
-}
-
 static void vfree_victim(void)
 {
     vfree(victim);
-    step_checks = checkers_now();
+    step_checks = every_checker();
 }
 
 /* The third page of an 8-page run being encoded (two stored, five pending): vfree. */
 static void test_vfree_in_the_middle_of_a_run(void **state)
 {
-    (void)state;
-    fresh_stepped();
+    start(state);
     victim_pages = 8;
-    victim = vmalloc_compressible(victim_pages * PAGE);
-    assert_non_null(victim);
+    victim = new_area(victim_pages);
     for (uint32_t i = 0; i < victim_pages; i++) /* every page compressible: 8 codec calls */
         zpage_fill(victim + i * PAGE, i, 23, 0), victim[i * PAGE + 4000] = (uint8_t)i;
     uint32_t compressed0 = stats().compressed;
@@ -199,7 +184,17 @@ static void vfree_and_make_again(void)
         else if (p)
             vfree(p);
     }
-    step_checks = checkers_now();
+    step_checks = every_checker();
+}
+
+/* victim (8 pages, of seed; stored too if `stored`) and a step at its next codec call. */
+static void victim_armed(uint32_t seed, int stored, struct codec_step *at, void (*step)(void))
+{
+    victim_pages = 8;
+    victim = stored ? stored_area(victim_pages, seed) : filled(victim_pages, seed);
+    step_checks = -1;
+    reborn = NULL;
+    step_arm(at, 1, step);
 }
 
 /*
@@ -208,15 +203,8 @@ static void vfree_and_make_again(void)
  */
 static void test_area_reborn_while_compressing(void **state)
 {
-    (void)state;
-    fresh_stepped();
-    victim_pages = 8;
-    victim = vmalloc_compressible(victim_pages * PAGE);
-    assert_non_null(victim);
-    fill(victim, victim_pages, 24, 0);
-    step_checks = -1;
-    reborn = NULL;
-    step_arm(&at_compress, 1, vfree_and_make_again);
+    start(state);
+    victim_armed(24, 0, &at_compress, vfree_and_make_again);
     zswap_reclaim(victim_pages);
     assert_int_equal(step_checks, 0);
     assert_ptr_equal(reborn, victim);
@@ -231,10 +219,7 @@ static void test_area_reborn_while_compressing(void **state)
     fill(reborn, victim_pages, 25, 0);
     reclaim_all(victim_pages);
     verify_pages(reborn, victim_pages, 25);
-    vfree(reborn);
-    check_all();
-    assert_int_equal(vmalloc_frames(), 0);
-    finish();
+    all_gone(reborn);
 }
 
 /*
@@ -244,13 +229,8 @@ static void test_area_reborn_while_compressing(void **state)
  */
 static void test_area_reborn_while_decoding(void **state)
 {
-    (void)state;
-    fresh_stepped();
-    victim_pages = 8;
-    victim = stored_area(victim_pages, 26);
-    step_checks = -1;
-    reborn = NULL;
-    step_arm(&at_decompress, 1, vfree_and_make_again);
+    start(state);
+    victim_armed(26, 1, &at_decompress, vfree_and_make_again);
     uint8_t got = 0xFF;
     assert_int_equal(touch(victim + 16, &got), 0);
     assert_int_equal(step_checks, 0);
@@ -262,10 +242,7 @@ static void test_area_reborn_while_decoding(void **state)
     assert_int_equal(s.zero_fills, victim_pages + 1); /* the fill's first touches, and this one */
     assert_int_equal(vmalloc_frames(), 1);
     assert_int_equal(pool_pages(), 0);
-    vfree(reborn);
-    check_all();
-    assert_int_equal(vmalloc_frames(), 0);
-    finish();
+    all_gone(reborn);
 }
 
 /* ---- the page's entry changes (and changes back) while a fault decodes it ---- */
@@ -279,18 +256,24 @@ static void fault_in_and_drop_clean(void)
     aba_read_ok = page_is(aba_page, 0, 27);
     zswap_reclaim(1); /* Accessed cleared */
     zswap_reclaim(1); /* clean, its copy kept: dropped, the entry what it was */
-    step_checks = checkers_now();
+    step_checks = every_checker();
+}
+
+/* A fresh one-page area of seed, stored, and step armed at its next decode: the page. */
+static uint8_t *decode_race(uint32_t seed, void (*step)(void))
+{
+    fresh_stepped();
+    aba_page = stored_area(1, seed);
+    step_checks = -1;
+    step_arm(&at_decompress, 1, step);
+    return aba_page;
 }
 
 static void test_entry_aba_while_decoding(void **state)
 {
     (void)state;
-    fresh_stepped();
-    uint8_t *a = stored_area(1, 27);
+    uint8_t *a = decode_race(27, fault_in_and_drop_clean);
     uint32_t e = pte_at(a);
-    aba_page = a;
-    step_checks = -1;
-    step_arm(&at_decompress, 1, fault_in_and_drop_clean);
     assert_true(page_is(a, 0, 27)); /* the outer fault maps its frame: the same bytes */
     assert_int_equal(aba_read_ok, 1);
     assert_int_equal(step_checks, 0);
@@ -304,11 +287,7 @@ static void test_entry_aba_while_decoding(void **state)
     reclaim_all(1);
     assert_int_equal(pte_at(a), e); /* dropped clean again: the copy it kept */
     assert_true(page_is(a, 0, 27));
-    vfree(a);
-    check_all();
-    assert_int_equal(vmalloc_frames(), 0);
-    assert_int_equal(pool_pages(), 0);
-    finish();
+    all_gone(a);
 }
 
 /* on the same CPU: the page faulted in, written, compressed again (a new handle) */
@@ -317,18 +296,14 @@ static void fault_in_write_compress(void)
     aba_page[10] = 0xA5;
     zswap_reclaim(1);
     zswap_reclaim(1);
-    step_checks = checkers_now();
+    step_checks = every_checker();
 }
 
 static void test_page_rewritten_while_decoding(void **state)
 {
     (void)state;
-    fresh_stepped();
-    uint8_t *a = stored_area(1, 28);
+    uint8_t *a = decode_race(28, fault_in_write_compress);
     uint32_t e = pte_at(a);
-    aba_page = a;
-    step_checks = -1;
-    step_arm(&at_decompress, 1, fault_in_write_compress);
     uint8_t got = 0;
     assert_int_equal(touch(a + 10, &got), 0);
     assert_int_equal(got, 0xA5); /* the newer bytes, not the decoded old copy */
@@ -340,9 +315,7 @@ static void test_page_rewritten_while_decoding(void **state)
     assert_int_equal(vmalloc_frames(), 1);
     assert_int_equal(pool_pages(), 1); /* the new copy kept, the old one freed */
     a[10] = 0;
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 /* ---- zstore_set_codec in the middle of a transit ---- */
@@ -356,11 +329,8 @@ static void swap_codec(void)
 /* While the only page is encoded: allowed (nothing stored compressed); its put is refused. */
 static void test_codec_swapped_while_compressing(void **state)
 {
-    (void)state;
-    fresh_stepped();
-    uint8_t *a = vmalloc_compressible(PAGE);
-    assert_non_null(a);
-    fill(a, 1, 29, 0);
+    start(state);
+    uint8_t *a = filled(1, 29);
     zstore_stats_t z0;
     zstore_get_stats(&z0);
     set_codec_result = 99;
@@ -378,16 +348,13 @@ static void test_codec_swapped_while_compressing(void **state)
     assert_true(page_is(a, 0, 29));
     reclaim_all(1); /* compressed with the new codec now */
     assert_true(page_is(a, 0, 29));
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 /* While a page is decoded: refused (it is still stored compressed); the fault completes. */
 static void test_codec_swap_refused_while_decoding(void **state)
 {
-    (void)state;
-    fresh_stepped();
+    start(state);
     uint8_t *a = stored_area(1, 30);
     set_codec_result = 99;
     step_arm(&at_decompress, 1, swap_codec);
@@ -395,9 +362,7 @@ static void test_codec_swap_refused_while_decoding(void **state)
     assert_int_equal(set_codec_result, -1);
     assert_true(host_console_has("pages are stored compressed"));
     check_all();
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 /* ---- the pool's limit reached in the middle of a batch ---- */
@@ -411,8 +376,7 @@ static void limit_mid_batch(int locked)
 {
     fresh_stepped();
     const uint32_t pages = 8;
-    uint8_t *a = vmalloc_compressible(pages * PAGE);
-    assert_non_null(a);
+    uint8_t *a = new_area(pages);
     for (uint32_t i = 0; i < pages; i++)
         zpage_fill(a + i * PAGE, 0, 31 + i, 0); /* index 0's kind: text, compressible */
     check_all();
@@ -442,10 +406,7 @@ static void limit_mid_batch(int locked)
     reclaim_all(pages);
     for (uint32_t i = 0; i < pages; i++)
         assert_true(page_is(a + i * PAGE, 0, 31 + i));
-    vfree(a);
-    check_all();
-    assert_int_equal(pool_pages(), 0);
-    finish();
+    all_gone(a);
 }
 
 static void test_limit_mid_batch_unlocked(void **state)
@@ -470,9 +431,7 @@ static void test_cpus_without_a_record(void **state)
     for (uint32_t k = 0; k < 2; k++) {
         fresh_stepped();
         host_forced_cpu_id = ids[k];
-        uint8_t *a = vmalloc_compressible(8 * PAGE);
-        assert_non_null(a);
-        fill(a, 8, 60 + k, 0);
+        uint8_t *a = filled(8, 60 + k);
         reclaim_all(8);
         verify_pages(a, 8, 60 + k);
         check_all();
@@ -482,18 +441,10 @@ static void test_cpus_without_a_record(void **state)
         assert_int_equal(s.compressed, 8);
         assert_int_equal(s.faulted_in, 8);
         assert_int_equal(pool_pages(), s.stored + s.copies);
-        vfree(a);
-        check_all();
+        vfree_checked(a);
         host_forced_cpu_id = HOST_CPU_ID_NATURAL;
         finish();
     }
-}
-
-static uint8_t *fault_victim;
-static void vfree_fault_victim(void)
-{
-    vfree(fault_victim);
-    step_checks = checkers_now();
 }
 
 /*
@@ -503,20 +454,17 @@ static void vfree_fault_victim(void)
  */
 static void test_area_freed_during_its_faults_reclaim(void **state)
 {
-    (void)state;
-    fresh_stepped();
-    fault_victim = stored_area(4, 62);
-    uint8_t *b = vmalloc_compressible(4 * PAGE);
-    assert_non_null(b);
-    fill(b, 4, 63, 0);
+    start(state);
+    victim = stored_area(4, 62);
+    uint8_t *b = filled(4, 63);
     pmm_stats_t ps;
     pmm_get_stats(&ps);
     zswap_set_watermarks(ps.free_pages + 64, ps.free_pages + 128); /* every fault reclaims */
     step_checks = -1;
-    step_arm(&at_compress, 1, vfree_fault_victim);
+    step_arm(&at_compress, 1, vfree_victim);
     uint8_t got;
     host_console_clear();
-    assert_int_equal(touch(fault_victim, &got), 1); /* refused: its area is gone */
+    assert_int_equal(touch(victim, &got), 1); /* refused: its area is gone */
     assert_int_equal(step_checks, 0);
     zswap_set_watermarks(0, 0);
     check_all();
@@ -526,11 +474,7 @@ static void test_area_freed_during_its_faults_reclaim(void **state)
     assert_int_equal(vmalloc_frames(), s.present);
     assert_int_equal(pool_pages(), s.stored + s.copies);
     verify_pages(b, 4, 63);
-    vfree(b);
-    check_all();
-    assert_int_equal(vmalloc_frames(), 0);
-    assert_int_equal(pool_pages(), 0);
-    finish();
+    all_gone(b);
 }
 
 /* ---- the pool full in the middle of a batch, other pages' kept copies to give up ---- */
@@ -544,11 +488,8 @@ static void limit_at_the_pool(void)
 
 static void test_pool_full_mid_batch_copies_given_up(void **state)
 {
-    (void)state;
-    fresh_stepped();
-    uint8_t *a = vmalloc_compressible(4 * PAGE), *b = vmalloc_compressible(4 * PAGE);
-    assert_non_null(a);
-    assert_non_null(b);
+    start(state);
+    uint8_t *a = new_area(4), *b = new_area(4);
     for (uint32_t i = 0; i < 4; i++) {
         zpage_fill(a + i * PAGE, 0, 64 + i, 0);
         zpage_fill(b + i * PAGE, 0, 68 + i, 0);
@@ -576,10 +517,7 @@ static void test_pool_full_mid_batch_copies_given_up(void **state)
         assert_true(page_is(b + i * PAGE, 0, 68 + i));
     }
     vfree(a);
-    vfree(b);
-    check_all();
-    assert_int_equal(pool_pages(), 0);
-    finish();
+    all_gone(b);
 }
 
 /* ---- the window onto frames beyond the direct map ---- */
@@ -606,8 +544,7 @@ static void test_window_round_trip(void **state)
 {
     (void)state;
     fresh_short_direct_map();
-    uint8_t *a = vmalloc_compressible(16 * PAGE);
-    assert_non_null(a);
+    uint8_t *a = new_area(16);
     assert_int_not_equal(zswap_data.window, 0);
     fill(a, 16, 32, 0);
     reclaim_all(16);
@@ -615,9 +552,7 @@ static void test_window_round_trip(void **state)
     verify_pages(a, 16, 32);
     check_all();
     assert_int_equal(zswap_data.win_used, 0);
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 /* Every slot taken (a leak of frame_get's): reclaim and faults refuse, nothing lost. */
@@ -625,9 +560,7 @@ static void test_window_exhausted(void **state)
 {
     (void)state;
     fresh_short_direct_map();
-    uint8_t *a = vmalloc_compressible(8 * PAGE);
-    assert_non_null(a);
-    fill(a, 8, 33, 0);
+    uint8_t *a = filled(8, 33);
     reclaim_all(8);
     for (uint32_t i = 0; i < 8; i += 2) /* half of them back: present and clean */
         assert_true(page_is(a + i * PAGE, i, 33));
@@ -676,18 +609,14 @@ static void test_window_exhausted(void **state)
         a[i * PAGE + 1] ^= 0x11;
     reclaim_all(8);
     verify_pages(a, 8, 33);
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 /* An area made before RAM passed the direct map: no window; frames beyond it refused safely. */
 static void test_no_window(void **state)
 {
-    (void)state;
-    fresh_stepped();
-    uint8_t *a = vmalloc_compressible(8 * PAGE);
-    assert_non_null(a);
+    start(state);
+    uint8_t *a = new_area(8);
     assert_int_equal(zswap_data.window, 0);
     fill(a, 8, 34, 0);
     direct_map_ends_at(4u << 20); /* (memory hot-added past it, say) */
@@ -699,9 +628,14 @@ static void test_no_window(void **state)
     assert_true(stats().failures > 0);
     direct_map_ends_at(16u << 20);
     verify_pages(a, 8, 34);
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
+}
+
+/* zswap_check finds problems, one of them reported as `line`. */
+static int zswap_check_says(const char *line)
+{
+    host_console_clear();
+    return zswap_check() > 0 && host_console_has(line);
 }
 
 /* A slot left mapped while marked idle, or marked in use but idle: zswap_check says so. */
@@ -709,23 +643,16 @@ static void test_window_slot_left_mapped(void **state)
 {
     (void)state;
     fresh_short_direct_map();
-    uint8_t *a = vmalloc_compressible(PAGE);
-    assert_non_null(a);
+    uint8_t *a = new_area(1);
     vaddr_t slot3 = zswap_data.window + 3 * PAGE_SIZE;
     assert_int_equal(vmm_swap_set(slot3, (12u << 20) | PAGE_PRESENT | PAGE_WRITABLE, NULL), 0);
-    host_console_clear();
-    assert_true(zswap_check() > 0);
-    assert_true(host_console_has("window slot not idle"));
+    assert_true(zswap_check_says("window slot not idle"));
     assert_int_equal(vmm_swap_set(slot3, WINDOW_IDLE, NULL), 0);
     zswap_data.win_used |= 1u << 5;
-    host_console_clear();
-    assert_true(zswap_check() > 0);
-    assert_true(host_console_has("window slot in use not mapped"));
+    assert_true(zswap_check_says("window slot in use not mapped"));
     zswap_data.win_used = 0;
     check_all();
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 /* ---- threads (x86_64: see test_zswap.c on qemu-i386's signal handlers) ---- */
@@ -769,9 +696,7 @@ static void test_write_while_compressing_is_dirty(void **state)
     (void)state;
     THREADS_NATIVE();
     fresh_stepped();
-    uint8_t *a = vmalloc_compressible(PAGE);
-    assert_non_null(a);
-    fill(a, 1, 57, 0);
+    uint8_t *a = filled(1, 57);
     uint8_t want5 = a[5];
     written_page = a;
     writer_faults = 0;
@@ -788,9 +713,7 @@ static void test_write_while_compressing_is_dirty(void **state)
     assert_int_equal(a[5], 0x77);
     a[5] = want5;
     assert_true(page_is(a, 0, 57));
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 static uint8_t *shared_page;
@@ -835,9 +758,7 @@ static void test_cpus_fault_one_page_at_once(void **state)
         assert_int_equal(vmalloc_frames(), 0);
     }
     assert_int_equal(round_bad, 0);
-    vfree(a);
-    check_all();
-    finish();
+    all_gone(a);
 }
 
 static int reclaiming;
@@ -861,15 +782,13 @@ static void test_vfree_against_a_reclaiming_cpu(void **state)
     int errors = 0, bad = 0;
     for (uint32_t r = 0; r < 60; r++) {
         uint32_t pages = 4 + r % 12;
-        uint8_t *a = vmalloc_compressible(pages * PAGE);
-        assert_non_null(a);
-        fill(a, pages, 40 + r, 0);
-        errors += checkers_now();
+        uint8_t *a = filled(pages, 40 + r);
+        errors += every_checker();
         for (uint32_t i = 0; i < pages; i++)
             bad += !page_is(a + i * PAGE, i, 40 + r);
-        errors += checkers_now();
+        errors += every_checker();
         vfree(a);
-        errors += checkers_now();
+        errors += every_checker();
     }
     __atomic_store_n(&reclaiming, 0, __ATOMIC_RELEASE);
     pthread_join(t, NULL);

@@ -46,8 +46,7 @@
 static void test_forged_entry_names_another_areas_page(void **state)
 {
     (void)state;
-    FINDING("zswap_fault maps the bytes of any live handle the entry names: no owner check");
-    fresh_stepped();
+    finding("zswap_fault maps the bytes of any live handle the entry names: no owner check");
     uint8_t *a = stored_area(8, 51), *b = stored_area(8, 52);
     check_all();
     uint32_t real = forge(a, pte_at(b)); /* A's page 0 names B's page 0 */
@@ -63,16 +62,14 @@ static void test_forged_entry_names_another_areas_page(void **state)
     forge(a, real);
     check_all();
     vfree(a);
-    vfree(b);
-    check_all();
+    vfree_checked(b);
     finish();
 }
 
 static void test_one_flipped_bit_names_the_neighbour(void **state)
 {
     (void)state;
-    FINDING("an entry with its bit 1 flipped names the neighbour page's live handle: mapped");
-    fresh_stepped();
+    finding("an entry with its bit 1 flipped names the neighbour page's live handle: mapped");
     uint8_t *a = stored_area(8, 53);
     uint32_t e1 = pte_at(a + PAGE);
     uint32_t real = forge(a + PAGE, e1 ^ 2u);
@@ -87,53 +84,43 @@ static void test_one_flipped_bit_names_the_neighbour(void **state)
     }
     forge(a + PAGE, real);
     check_all();
-    vfree(a);
-    check_all();
+    vfree_checked(a);
     finish();
 }
 
 /* ---- 2: the window vfree'd under an encoding CPU ---- */
 
 static uint8_t *window_victim;
+static vaddr_t vfreed_window;
 static void wild_vfree_of_the_window(void)
 {
+    vfreed_window = zswap_data.window;
     vfree(glue_virt_to_ptr(zswap_data.window));
 }
 
-static sigjmp_buf crashed_jump;
-static volatile uint32_t crashed_at;
-static void crashed(uint32_t virt)
+static void reclaim_the_victim(void)
 {
-    crashed_at = virt;
-    siglongjmp(crashed_jump, 1);
+    zswap_reclaim(4);
 }
 
 static void test_window_vfreed_while_encoding(void **state)
 {
     (void)state;
-    FINDING("vfree accepts zswap's window: its slots are unmapped under a CPU encoding through "
+    finding("vfree accepts zswap's window: its slots are unmapped under a CPU encoding through "
             "one");
-    fresh_stepped();
     vmm_data.mapped = vmm_data.mapped + vmm_data.direct_size / PAGE_SIZE - (4u << 20) / PAGE_SIZE;
     vmm_data.direct_size = 4u << 20; /* frames above 4 MB: through the window */
     check_all();
-    window_victim = vmalloc_compressible(4 * PAGE);
-    assert_non_null(window_victim);
+    window_victim = new_area(4);
     assert_int_not_equal(zswap_data.window, 0);
     fill(window_victim, 4, 54, 0);
     step_arm(&at_compress, 1, wild_vfree_of_the_window);
-    crashed_at = 0;
-    host_fault_unhandled = crashed;
-    if (sigsetjmp(crashed_jump, 1) == 0)
-        zswap_reclaim(4);
-    host_fault_unhandled = NULL;
-    if (crashed_at)
-        fail_msg("the reclaimer's encode read 0x%08x, a slot of the vfree'd window: a crash",
-                 (unsigned)crashed_at);
+    if (refused_in(reclaim_the_victim))
+        fail_msg("the reclaimer's encode read a slot of the vfree'd window 0x%08x: a crash",
+                 (unsigned)vfreed_window);
     check_all();
     verify_pages(window_victim, 4, 54);
-    vfree(window_victim);
-    check_all();
+    vfree_checked(window_victim);
     finish();
 }
 
@@ -148,12 +135,10 @@ static void swap_to_lz4(void)
 static void test_codec_swap_drops_every_kept_copy(void **state)
 {
     (void)state;
-    FINDING("a put refused for a codec change is taken for a full store: every kept copy "
+    finding("a put refused for a codec change is taken for a full store: every kept copy "
             "dropped, a failure counted");
-    fresh_stepped();
     /* page 0 text (compressed), pages 1-7 zero pages (stored as their word: no codec) */
-    kept = vmalloc_compressible(8 * PAGE);
-    assert_non_null(kept);
+    kept = new_area(8);
     zpage_fill(kept, 0, 55, 0);
     for (uint32_t i = 1; i < 8; i++)
         zpage_fill(kept + i * PAGE, 4, 55, 0);
@@ -176,8 +161,7 @@ static void test_codec_swap_drops_every_kept_copy(void **state)
                  (unsigned)s.failures);
     ((volatile uint8_t *)kept)[3] ^= 1;
     assert_true(page_is(kept, 0, 55));
-    vfree(kept);
-    check_all();
+    vfree_checked(kept);
     finish();
 }
 
@@ -205,12 +189,9 @@ static int heap_problems_after;
 static void test_vfree_from_a_codec_under_the_lock(void **state)
 {
     (void)state;
-    FINDING("store_cold keeps its zarea pointer across zstore_put: a vfree from the codec is a use "
+    finding("store_cold keeps its zarea pointer across zstore_put: a vfree from the codec is a use "
             "after free");
-    fresh_stepped();
-    locked_victim = vmalloc_compressible(4 * PAGE);
-    assert_non_null(locked_victim);
-    fill(locked_victim, 4, 56, 0);
+    locked_victim = filled(4, 56);
     step_arm(&at_compress, 1, vfree_locked_victim);
     glue_irqflags_t f = mm_lock(); /* nested: reclaim compresses under the lock (store_cold) */
     zswap_reclaim(4);
@@ -241,9 +222,8 @@ static void vfree_only(void)
 static void test_vfree_from_a_decoder_under_the_lock(void **state)
 {
     (void)state;
-    FINDING("zswap_fault keeps its zarea pointer across zstore_get: a vfree from the codec maps "
+    finding("zswap_fault keeps its zarea pointer across zstore_get: a vfree from the codec maps "
             "a frame into the freed span");
-    fresh_stepped();
     locked_victim = stored_area(4, 59);
     host_forced_cpu_id = (int)TRANSIT_CPUS; /* no record: the fault decodes under the lock */
     step_arm(&at_decompress, 1, vfree_only);

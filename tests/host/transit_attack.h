@@ -68,6 +68,13 @@ static inline void fresh_stepped(void)
     step_arm(&at_decompress, 0, NULL);
 }
 
+/* A test's start: fresh_stepped (in the test: cmocka's setup runs before its signal handlers). */
+static inline void start(void **state)
+{
+    (void)state;
+    fresh_stepped();
+}
+
 /* The end of a test: nothing armed, no refusal handler, the default codec back. */
 static inline void finish(void)
 {
@@ -93,12 +100,26 @@ static inline uint32_t forge(const void *p, uint32_t e)
     return old;
 }
 
-/* An area of pages pages filled with seed's realistic pages, then all reclaimed. */
-static inline uint8_t *stored_area(uint32_t pages, uint32_t seed)
+/* A compressible area of pages pages (never touched). */
+static inline uint8_t *new_area(uint32_t pages)
 {
     uint8_t *a = vmalloc_compressible(pages * PAGE);
     assert_non_null(a);
+    return a;
+}
+
+/* ... filled with seed's realistic pages (present, dirty). */
+static inline uint8_t *filled(uint32_t pages, uint32_t seed)
+{
+    uint8_t *a = new_area(pages);
     fill(a, pages, seed, 0);
+    return a;
+}
+
+/* ... then all reclaimed (stored). */
+static inline uint8_t *stored_area(uint32_t pages, uint32_t seed)
+{
+    uint8_t *a = filled(pages, seed);
     reclaim_all(pages);
     return a;
 }
@@ -110,7 +131,22 @@ static inline uint32_t pool_pages(void)
     return z.pages_stored;
 }
 
-/* ---- a touch whose refused fault comes back here ---- */
+static inline void vfree_checked(void *a)
+{
+    vfree(a);
+    check_all();
+}
+
+/* The last area a freed: every checker clean, no vmalloc frame, nothing stored; finish(). */
+static inline void all_gone(void *a)
+{
+    vfree_checked(a);
+    assert_int_equal(vmalloc_frames(), 0);
+    assert_int_equal(pool_pages(), 0);
+    finish();
+}
+
+/* ---- faults refused: they come back here ---- */
 
 static sigjmp_buf refused_jump;
 static void refused_here(uint32_t virt)
@@ -119,16 +155,33 @@ static void refused_here(uint32_t virt)
     siglongjmp(refused_jump, 1);
 }
 
-/* Read the byte at p: 0 (read, *got), or 1 (the fault was refused: nothing read). */
-static inline int touch(const uint8_t *p, uint8_t *got)
+/* fn run: 1 if a fault in it was refused (mm/ did not map the page; fn cut short), else 0. */
+static inline int refused_in(void (*fn)(void))
 {
     volatile int refused = 0;
     host_fault_unhandled = refused_here;
     if (sigsetjmp(refused_jump, 1) == 0)
-        *got = *(volatile const uint8_t *)p;
+        fn();
     else
         refused = 1;
     host_fault_unhandled = NULL;
+    return refused;
+}
+
+static const uint8_t *touched;
+static uint8_t touched_byte;
+static void touch_it(void)
+{
+    touched_byte = *(volatile const uint8_t *)touched;
+}
+
+/* Read the byte at p: 0 (read, *got), or 1 (the fault was refused: nothing read). */
+static inline int touch(const uint8_t *p, uint8_t *got)
+{
+    touched = p;
+    int refused = refused_in(touch_it);
+    if (!refused)
+        *got = touched_byte;
     return refused;
 }
 
@@ -138,13 +191,17 @@ static inline int page_is(const uint8_t *p, uint32_t idx, uint32_t seed)
     return zpage_check(p, idx, seed, 0, scratch) < 0;
 }
 
-/* Findings are skipped unless RUN_FINDINGS is set (each says why in one line). */
-#define FINDING(why)                                                                               \
-    do {                                                                                           \
-        if (!getenv("RUN_FINDINGS")) {                                                             \
-            print_message("skipped: %s\n", why);                                                   \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
+/*
+ * A finding's start: skipped with its one-line reason unless RUN_FINDINGS is
+ * set (cmocka's skip() leaves the test from here); else a fresh machine.
+ */
+static inline void finding(const char *why)
+{
+    if (!getenv("RUN_FINDINGS")) {
+        print_message("skipped: %s\n", why);
+        skip();
+    }
+    fresh_stepped();
+}
 
 #endif /* TRANSIT_ATTACK_H */
