@@ -36,6 +36,12 @@
  *     (a read after free), reported and counted as a corrupt copy (it was
  *     not); zswap_fault then reports with its stale `a`.  Had the freed block
  *     still decoded, the frame would have been mapped into the freed span.
+ *  6. (No case here: only ThreadSanitizer sees it.)  vmm_get_entry reads the
+ *     entry with a plain load (mm/vmm.c) while another CPU's MMU sets its
+ *     Accessed bit (a locked update: the glue's compare-exchange); two CPUs
+ *     faulting one page race there (zswap_fault's first read of the entry).
+ *     build/tsan/test_attack_transit reports it in test_cpus_fault_one_page_at_once;
+ *     vmm_swap_set and vmm_clear_accessed already use atomics.
  */
 #include "transit_attack.h"
 #include "vmm_priv.h"
