@@ -54,12 +54,6 @@ static const mm_codec_t hooked = {"hooked-lz4", LZ4_WORK_SIZE, hooked_compress, 
 
 /* ---- helpers ---- */
 
-static int checkers(void)
-{
-    return pmm_check() + vmm_check() + heap_check() + vmalloc_check() + zstore_check() +
-           zswap_check();
-}
-
 /* Every layer fresh, the hooked codec in force (the store is empty), no hook armed. */
 static void fresh_hooked(uint32_t ram)
 {
@@ -127,7 +121,7 @@ static int seen_checks = -1, seen_transit, seen_entry_pending, seen_frames;
 static void look_while_compressing(const void *src)
 {
     (void)src;
-    seen_checks = checkers();
+    seen_checks = every_checker();
     zswap_stats_t s = stats();
     seen_transit = (int)s.transit;
     seen_entry_pending = entry_of(the_area) == ZSWAP_ENTRY_PENDING;
@@ -136,7 +130,7 @@ static void look_while_compressing(const void *src)
 
 static void look_while_decoding(void)
 {
-    seen_checks = checkers();
+    seen_checks = every_checker();
     seen_transit = (int)stats().transit;
     seen_frames = (int)vmalloc_frames();
 }
@@ -182,7 +176,7 @@ static void vfree_the_area(const void *src)
 {
     (void)src;
     vfree(the_area);
-    seen_checks = checkers();
+    seen_checks = every_checker();
     seen_frames = (int)vmalloc_frames(); /* the frame in flight: the reclaimer's */
 }
 
@@ -220,7 +214,7 @@ static void test_vfree_while_compressing(void **state)
 static void vfree_the_area_decoding(void)
 {
     vfree(the_area);
-    seen_checks = checkers();
+    seen_checks = every_checker();
 }
 
 static void test_vfree_while_faulting_in(void **state)
@@ -263,7 +257,7 @@ static void touch_own_page(const void *src)
     else
         own_fault_refused = 1;
     host_fault_unhandled = NULL;
-    seen_checks = checkers();
+    seen_checks = every_checker();
 }
 
 static void test_fault_on_own_page_in_transit(void **state)
@@ -326,7 +320,7 @@ static void second_cpu_faults_it_first(void)
     __atomic_store_n(&second_go, 1, __ATOMIC_RELEASE);
     while (!__atomic_load_n(&second_done, __ATOMIC_ACQUIRE))
         sched_yield(); /* it maps the page while this CPU is decoding it */
-    seen_checks = checkers();
+    seen_checks = every_checker();
 }
 
 static void test_two_cpus_fault_the_same_page(void **state)
@@ -375,7 +369,7 @@ static void other_cpu_faults_while_compressing(const void *src)
         faults_while_pending = __atomic_load_n(&host_zswap_faults, __ATOMIC_RELAXED) - before;
         clock_gettime(CLOCK_MONOTONIC, &now);
     } while (faults_while_pending < 3 && now.tv_sec - t0.tv_sec < 2);
-    seen_checks = checkers();
+    seen_checks = every_checker();
     seen_transit = (int)stats().transit;
 }
 
