@@ -29,6 +29,9 @@
  *       work is work_size bytes of the caller's, aligned for a uint32_t
  *   decompress(src, n, dst, cap): the decompressed size, or a negative error
  *   bound(n): the most compress can write for n input bytes (0: n too large)
+ * A codec is pure computation: it must not call mm/ (no vfree, no
+ * zstore_set_codec; it may run with mm/'s lock held, where such a call nests
+ * and frees what its caller holds: test_attack_transit_findings 3-5).
  */
 typedef struct mm_codec {
     const char *name;

@@ -167,6 +167,7 @@
 #define slab_totals                 mm_slab_totals
 #define slab_usable                 mm_slab_usable
 #define vmalloc_compressible_area   mm_vmalloc_compressible_area
+#define vmalloc_pin_area            mm_vmalloc_pin_area
 #define vmm_clear_accessed          mm_vmm_clear_accessed
 #define vmm_data                    mm_vmm_data
 #define vmm_lock                    mm_vmm_lock

@@ -71,7 +71,8 @@ struct area {
     const char *file; /* the caller, with MM_DEBUG or vmalloc_at (else NULL) */
     int line;
     int stack;    /* a kernel stack (kstack_alloc) */
-    int compress; /* a compressible area (vmalloc_compressible_area): its pages are zswap's */
+    int compress; /* a compressible area (vmalloc_compressible_area): its pages are zswap's;
+                     2: mm/'s own (vmalloc_pin_area), never a caller's to vfree */
 };
 
 static struct {
@@ -310,6 +311,17 @@ vaddr_t vmalloc_compressible_area(size_t size, const char *file, int line,
     return base;
 }
 
+int vmalloc_pin_area(vaddr_t base)
+{
+    glue_irqflags_t f = mm_lock();
+    struct area *a = span_of(base);
+    int ok = a && a->base == base && a->compress;
+    if (ok)
+        a->compress = 2;
+    mm_unlock(f);
+    return ok ? 0 : -1;
+}
+
 void *(vmalloc_node)(size_t size, int node)
 {
     return vmalloc_node_at(size, node, NULL, 0);
@@ -338,6 +350,11 @@ static struct area *checked(const char *fn, vaddr_t addr, int want_stack)
     vaddr_t probe = want_stack ? addr - 1 : addr;
     struct area *a = span_of(probe);
     vaddr_t expect = a ? (want_stack ? area_end(a) : a->base) : 0;
+    if (a && addr == expect && a->stack == want_stack && a->compress == 2) {
+        mm_report("%s: 0x%08lx: mm/'s own span (zswap's window), not a caller's: not freed", fn,
+                  at);
+        return NULL;
+    }
     if (a && addr == expect && a->stack == want_stack)
         return a;
     if (a) {

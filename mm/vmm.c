@@ -451,7 +451,8 @@ uint32_t vmm_get_entry(vaddr_t virt)
 {
     glue_irqflags_t f = vmm_lock();
     uint32_t *e = entry_of(virt);
-    uint32_t v = e ? *e : 0;
+    /* (atomic: another CPU's MMU may set A or D in it meanwhile) */
+    uint32_t v = e ? __atomic_load_n(e, __ATOMIC_RELAXED) : 0;
     vmm_unlock(f);
     return v;
 }

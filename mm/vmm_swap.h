@@ -49,5 +49,7 @@ uint32_t vmm_clear_accessed(vaddr_t virt);
  */
 vaddr_t vmalloc_compressible_area(size_t size, const char *file, int line,
                                   void (*release)(vaddr_t base, uint32_t pages));
+/* Such an area made mm/'s own (zswap's window): vfree refuses it in one line.  0, or -1. */
+int vmalloc_pin_area(vaddr_t base);
 
 #endif /* MM_VMM_SWAP_H */

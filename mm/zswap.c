@@ -6,7 +6,8 @@
  * -------------------
  * An area is a span vmalloc reserved (vmalloc_compressible_area: no page
  * mapped) and a record here: its base, its pages, and per page the handle of
- * a stored copy kept while the page is present and clean (copy[]) and the
+ * its stored copy (copy[]: while stored, and kept while present and clean;
+ * a fault believes only an entry naming it) and the
  * NUMA node its frame was on (node[]).  Each page is in one of three states,
  * all in its page-table entry (mm/vmm_swap.h):
  *
@@ -139,11 +140,7 @@ void zswap_watermarks(uint32_t *low, uint32_t *high)
 
 static void release_area(vaddr_t base, uint32_t pages);
 
-/*
- * The PMM's pressure marks (pmm_set_pressure) are the watermarks while an
- * area lives, none without one: an allocation that leaves fewer than `low`
- * free frames then runs the hooks (ours: reclaim up to `high`) on its way out.
- */
+/* The PMM's pressure marks (pmm_set_pressure): the watermarks while an area lives, else none. */
 static void pressure_marks(void)
 {
     uint32_t low = 0, high = 0;
@@ -215,7 +212,7 @@ static uint32_t drop_copies(void)
     for (uint32_t k = 0; k < zswap_data.count; k++) {
         struct zarea *a = &zswap_data.areas[k];
         for (uint32_t i = 0; i < a->pages; i++) {
-            if (a->copy[i]) {
+            if (a->copy[i] && (vmm_get_entry(a->base + i * PAGE_SIZE) & PAGE_PRESENT)) {
                 zstore_free(a->copy[i]);
                 a->copy[i] = 0;
                 n++;
@@ -228,7 +225,7 @@ static uint32_t drop_copies(void)
 /* Page i of a stored under handle h: its entry names h, its frame (shot down) is freed. */
 static void stored(struct zarea *a, uint32_t i, paddr_t frame, uint32_t h)
 {
-    a->copy[i] = 0;
+    a->copy[i] = h; /* its own: a fault believes an entry only if it names this one */
     int node = pmm_page_node(frame);
     a->node[i] = node >= 0 && node < (int)NODE_UNKNOWN ? (uint8_t)node : NODE_UNKNOWN;
     vmm_swap_set(a->base + i * PAGE_SIZE, ZSWAP_ENTRY(h), NULL);
@@ -464,10 +461,7 @@ static void release_area(vaddr_t base, uint32_t pages)
      * heap, whose shootdown frees every held page, and it covers only the
      * heap's range.  (Under mm_lock: no fault sees the entries meanwhile.)
      */
-    for (uint32_t i = 0; i < pages; i++) {
-        uint32_t e = vmm_get_entry(base + i * PAGE_SIZE);
-        if (!(e & PAGE_PRESENT) && is_handle_entry(e))
-            zstore_free(ZSWAP_HANDLE(e));
+    for (uint32_t i = 0; i < pages; i++) { /* (a stored page's copy is copy[i] too) */
         if (a->copy[i])
             zstore_free(a->copy[i]);
         a->copy[i] = 0;
@@ -617,6 +611,14 @@ int zswap_fault(uint32_t addr, uint32_t err)
         mm_printf("zswap: fault at 0x%08lx: page %u of compressible area 0x%08lx has entry "
                   "0x%08lx, not a stored page\n",
                   (unsigned long)addr, (unsigned)i, (unsigned long)a->base, (unsigned long)e);
+        goto out;
+    }
+    if (e == ZSWAP_ENTRY_ZERO ? a->copy[i] != 0 : ZSWAP_HANDLE(e) != a->copy[i]) {
+        mm_printf("zswap: fault at 0x%08lx: page %u of compressible area 0x%08lx: its entry "
+                  "0x%08lx is not its own copy's handle 0x%08lx (a damaged page table?): not "
+                  "mapped\n",
+                  (unsigned long)addr, (unsigned)i, (unsigned long)a->base, (unsigned long)e,
+                  (unsigned long)a->copy[i]);
         goto out;
     }
     /* (a node taken away by pmm_set_nodes since: any) */

@@ -25,7 +25,8 @@ struct zarea {
     vaddr_t base;
     uint32_t pages;
     uint32_t size;
-    uint32_t *copy; /* per page: a kept copy's handle while present and clean, else 0 */
+    uint32_t *copy; /* per page: its stored copy's handle (stored, or kept while present and clean),
+                       else 0 */
     uint8_t *node;  /* per page: the node its last frame was on */
 };
 

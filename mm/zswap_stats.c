@@ -28,8 +28,8 @@ static int walk_area(const struct zarea *a, zswap_stats_t *s, int check)
                 errors += mm_check_failed_at("zswap_check", v, "kept copy's handle is not live");
             continue;
         }
-        if (check && a->copy[i])
-            errors += mm_check_failed_at("zswap_check", v, "kept copy of a page not present");
+        if (check && a->copy[i] && !is_handle_entry(e))
+            errors += mm_check_failed_at("zswap_check", v, "a copy of a page not stored");
         if (e == ZSWAP_ENTRY_ZERO) {
             s->zero++;
         } else if (e == ZSWAP_ENTRY_PENDING && zswap_transit_of(a->base, i)) {
@@ -38,6 +38,8 @@ static int walk_area(const struct zarea *a, zswap_stats_t *s, int check)
             s->stored++;
             if (check && !zstore_live(ZSWAP_HANDLE(e)))
                 errors += mm_check_failed_at("zswap_check", v, "swap entry's handle is not live");
+            if (check && ZSWAP_HANDLE(e) != a->copy[i])
+                errors += mm_check_failed_at("zswap_check", v, "swap entry names another copy");
         } else if (check) {
             errors += mm_check_failed_at(
                 "zswap_check", v, e ? "pending entry no reclaim has in flight" : "empty entry");

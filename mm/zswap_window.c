@@ -34,6 +34,7 @@ int zswap_window_make(void (*release)(vaddr_t base, uint32_t pages))
             return -1;
         }
     }
+    (void)vmalloc_pin_area(w); /* a wild vfree of it refused from now: its slots stay mapped */
     return 0;
 }
 

@@ -83,13 +83,13 @@ static void test_forged_stale_and_wild_entries(void **state)
     assert_int_equal(zstore_live(ZSWAP_HANDLE(old0)), 0);
     check_all();
 
-    forged_refused(a + PAGE, old0, "stale handle");
+    forged_refused(a + PAGE, old0, "is not its own copy's handle");
     uint32_t e1 = pte_at(a + PAGE);
     forged_refused(a + PAGE, ZSWAP_ENTRY(1u << ZSTORE_INDEX_BITS | (ZSTORE_MAX_ENTRIES - 1)),
-                   "not a handle"); /* beyond the table */
-    forged_refused(a + PAGE, ZSWAP_ENTRY(5u << ZSTORE_INDEX_BITS), "not a handle");
+                   "is not its own copy's handle"); /* beyond the table */
+    forged_refused(a + PAGE, ZSWAP_ENTRY(5u << ZSTORE_INDEX_BITS), "is not its own copy's handle");
     forged_refused(a + PAGE, ZSWAP_ENTRY(ZSWAP_HANDLE(e1) & ((1u << ZSTORE_INDEX_BITS) - 1)),
-                   "not a handle"); /* generation 0 */
+                   "is not its own copy's handle"); /* generation 0 */
     forged_refused(a + PAGE, ZSWAP_ENTRY_PENDING, "not a stored page");
     /* each generation bit of a live entry flipped: stale or no handle, never another page */
     for (uint32_t bit = 1 + ZSTORE_INDEX_BITS; bit < 32; bit++)
@@ -123,7 +123,7 @@ static void test_stale_handle_of_a_reused_index(void **state)
     assert_int_equal(h & ((1u << ZSTORE_INDEX_BITS) - 1), index);
     assert_int_not_equal(h, ZSWAP_HANDLE(old0));
     check_all();
-    forged_refused(a + 2 * PAGE, old0, "stale handle");
+    forged_refused(a + 2 * PAGE, old0, "is not its own copy's handle");
     assert_true(page_is(a + 2 * PAGE, 2, 22));
     assert_int_equal(zstore_free(h), 0);
     a[7] ^= 0x40;
