@@ -153,6 +153,7 @@
 #define zstore_decoded              mm_zstore_decoded
 #define zstore_dump                 mm_zstore_dump
 #define zstore_encode               mm_zstore_encode
+#define zstore_encoded_current      mm_zstore_encoded_current
 #define zstore_fetch                mm_zstore_fetch
 #define zstore_free                 mm_zstore_free
 #define zstore_get                  mm_zstore_get

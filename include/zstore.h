@@ -134,6 +134,8 @@ int zstore_free(uint32_t handle);
 int zstore_encode(const void *page, zstore_buf_t *b);
 /* b stored (mm_lock taken): a handle, or 0 (limit, no memory, the codec changed: counted). */
 uint32_t zstore_put_encoded(const zstore_buf_t *b);
+/* Was b encoded by the codec in force (1), or must it be encoded again (0: the codec changed)? */
+int zstore_encoded_current(const zstore_buf_t *b);
 /* The stored copy of handle copied into b (mm_lock taken): 0, or -1 (reported: bad handle). */
 int zstore_fetch(uint32_t handle, zstore_buf_t *b);
 /* b decoded into page, without mm_lock: 0, or -1 (page zeroed; zstore_decoded reports it). */

@@ -179,6 +179,7 @@
 #define zswap_area_of               mm_zswap_area_of
 #define zswap_data                  mm_zswap_data
 #define zswap_frame_get             mm_zswap_frame_get
+#define zswap_free_frames           mm_zswap_free_frames
 #define zswap_ram_beyond_direct_map mm_zswap_ram_beyond_direct_map
 #define zswap_transit_of            mm_zswap_transit_of
 #define zswap_watermarks            mm_zswap_watermarks

@@ -359,6 +359,11 @@ uint32_t zstore_put_encoded(const zstore_buf_t *b)
     return h;
 }
 
+int zstore_encoded_current(const zstore_buf_t *b)
+{
+    return b && b->codec == codec();
+}
+
 /* A copy found bad: one line, counted, the caller's page zeroed. */
 static int corrupt(uint32_t handle, void *page, const char *what)
 {

@@ -118,26 +118,6 @@ struct zarea *zswap_area_of(vaddr_t v)
     return NULL;
 }
 
-static uint32_t free_frames(void)
-{
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    return ps.free_pages;
-}
-
-void zswap_watermarks(uint32_t *low, uint32_t *high)
-{
-    if (zswap_data.low) {
-        *low = zswap_data.low;
-        *high = zswap_data.high > zswap_data.low ? zswap_data.high : zswap_data.low;
-        return;
-    }
-    pmm_stats_t ps;
-    pmm_get_stats(&ps);
-    *low = ps.total_pages / 64 > 32 ? ps.total_pages / 64 : 32;
-    *high = 2 * *low;
-}
-
 static void release_area(vaddr_t base, uint32_t pages);
 
 /* The PMM's pressure marks (pmm_set_pressure): the watermarks while an area lives, else none. */
@@ -275,7 +255,7 @@ static int store_cold(struct zarea *a, uint32_t i, uint32_t old)
  */
 static uint32_t store_cold_unlocked(struct transit *t, glue_irqflags_t *lockf, int *refused)
 {
-    int ok = 1;
+    int ok = 1, again = 0;
     uint32_t freed = 0;
     for (; t->next < t->n; t->next++) {
         uint32_t i = t->page[t->next];
@@ -293,6 +273,10 @@ static uint32_t store_cold_unlocked(struct transit *t, glue_irqflags_t *lockf, i
             }
             if (!t->orphaned && encoded == 0) {
                 h = zstore_put_encoded(t->buf);
+                if (!h && !zstore_encoded_current(t->buf) && again++ < 4) {
+                    t->next--; /* the codec changed since the encode: again, with the new one */
+                    continue;
+                }
                 if (!h && drop_copies())
                     h = zstore_put_encoded(t->buf);
             }
@@ -418,7 +402,7 @@ static size_t reclaim_hook(void)
 {
     uint32_t low, high;
     zswap_watermarks(&low, &high);
-    uint32_t f = free_frames();
+    uint32_t f = zswap_free_frames();
     return reclaim_locked(high > f ? high - f : 1, NULL, NULL); /* the caller's lock stays */
 }
 
@@ -579,7 +563,7 @@ int zswap_fault(uint32_t addr, uint32_t err)
     glue_irqflags_t f = mm_lock();
     struct transit *t = zswap_data.count ? transit_take() : NULL;
     int r = 0;
-    uint32_t low, high, fr = free_frames();
+    uint32_t low, high, fr = zswap_free_frames();
     zswap_watermarks(&low, &high);
     if (fr < low) /* first: with t, the lock may go meanwhile */
         reclaim_locked(high - fr, t, &f);

@@ -72,8 +72,10 @@ static inline int is_handle_entry(uint32_t e)
     return is_swap_entry(e) && (ZSWAP_HANDLE(e) & ((1u << ZSTORE_INDEX_BITS) - 1)) != 0;
 }
 
-/* zswap.c: the area holding v, or NULL; the low and high watermarks in force. */
+/* zswap.c: the area holding v, or NULL. */
 struct zarea *zswap_area_of(vaddr_t v);
+/* zswap_window.c: the PMM's free frames; the low and high watermarks in force. */
+uint32_t zswap_free_frames(void);
 void zswap_watermarks(uint32_t *low, uint32_t *high);
 /* zswap.c: the record that has page i of the area at base in flight (pending), or NULL. */
 struct transit *zswap_transit_of(vaddr_t base, uint32_t i);

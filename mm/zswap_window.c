@@ -2,7 +2,8 @@
  * zswap_window.c - zswap's private window onto frames beyond the direct map
  * (RAM over 256 MB): a few pages of a vmalloc span of its own, each slot
  * mapped to one frame while a caller reads or fills it (zswap.c, "Frames are
- * reached...").  Defines zswap_data; owns its window fields.  Calls vmalloc.c (the
+ * reached...").  Defines zswap_data; owns its window fields; the free frames
+ * and the watermarks in force (zswap_watermarks).  Calls vmalloc.c (the
  * span), vmm.c (the slots' entries), pmm_stats.c, log.c.  mm_lock held.
  */
 #include "log.h"
@@ -12,6 +13,27 @@
 
 /* zswap's state (zswap_priv.h), defined in the lowest of its three files */
 zswap_data_t zswap_data;
+
+/* (not the window's, but the lowest file's: zswap.c and zswap_stats.c read them) */
+uint32_t zswap_free_frames(void)
+{
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    return ps.free_pages;
+}
+
+void zswap_watermarks(uint32_t *low, uint32_t *high)
+{
+    if (zswap_data.low) {
+        *low = zswap_data.low;
+        *high = zswap_data.high > zswap_data.low ? zswap_data.high : zswap_data.low;
+        return;
+    }
+    pmm_stats_t ps;
+    pmm_get_stats(&ps);
+    *low = ps.total_pages / 64 > 32 ? ps.total_pages / 64 : 32;
+    *high = 2 * *low;
+}
 
 /* Does RAM pass the direct map (frames the window must reach)? */
 int zswap_ram_beyond_direct_map(void)
