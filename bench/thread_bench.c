@@ -33,6 +33,9 @@
  * the same time seldom contend, so a lock-bound allocator would look as if it
  * scaled.)
  *
+ * A second argument names one workload: its runs alone, no remote (to
+ * count one workload's locks: MM_SHIM_STATS=1 under the shim).
+ *
  * Output, one line per figure (tools/thread-bench.sh collects them):
  *   tput WORKLOAD THREADS OPS_PER_SECOND SHARE_OF_TIME_WAITING_FOR_A_CPU (-1: unknown)
  *   remote LOCAL_NS REMOTE_NS
@@ -312,8 +315,9 @@ static void remote(struct worker *w)
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 0.15;
-    if (seconds <= 0 || seconds > 10) {
-        fprintf(stderr, "usage: thread_bench [SECONDS_PER_RUN (0 < s <= 10)]\n");
+    const char *only = argc > 2 ? argv[2] : NULL; /* one workload's runs alone (no remote) */
+    if (seconds <= 0 || seconds > 10 || argc > 3) {
+        fprintf(stderr, "usage: thread_bench [SECONDS_PER_RUN (0 < s <= 10) [WORKLOAD]]\n");
         return 2;
     }
     pthread_barrier_init(&start_barrier, NULL, MAX_THREADS + 1);
@@ -338,7 +342,11 @@ int main(int argc, char **argv)
         prodcons_reset();
         run(work[k].fn, MAX_THREADS, 0.02, NULL);
     }
+    int known = !only;
     for (int k = 0; k < NWORK; k++) {
+        if (only && strcmp(only, work[k].name))
+            continue;
+        known = 1;
         for (int n = 1; n <= MAX_THREADS; n *= 2) {
             prodcons_reset();
             double waited, rate = run(work[k].fn, n, seconds, &waited);
@@ -346,11 +354,15 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
     }
-    run(remote, 2, 0, NULL); /* ends when its rounds are done */
-    printf("remote %.1f %.1f\n", local_best, remote_best);
+    if (!known)
+        fprintf(stderr, "thread_bench: no workload %s (fixed64, small, prodcons, large)\n", only);
+    if (!only) {
+        run(remote, 2, 0, NULL); /* ends when its rounds are done */
+        printf("remote %.1f %.1f\n", local_best, remote_best);
+    }
     quit = 1;
     pthread_barrier_wait(&start_barrier);
     for (int i = 0; i < MAX_THREADS; i++)
         pthread_join(tid[i], NULL);
-    return 0;
+    return known ? 0 : 2;
 }

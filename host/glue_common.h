@@ -29,6 +29,8 @@ extern const size_t host_phys_size;
  */
 /* How many times glue_spin_lock was taken (tests: nesting does not take it again). */
 extern unsigned long host_spin_locks;
+/* ... how often it was found taken, and how often its taker then slept for it (__atomic). */
+extern unsigned long host_spin_contended, host_spin_slept;
 /* Tests: what glue_cpu_id returns instead of the thread's number (a glue that breaks the contract).
  */
 #define HOST_CPU_ID_NATURAL (-12345)

@@ -329,7 +329,7 @@ __attribute__((destructor)) static void shim_stats(void)
     memory_stats_t s;
     get_memory_stats(&s);
     int broken = heap_check();
-    char line[384];
+    char line[512];
     size_t n = mm_snprintf(line, sizeof(line),
                            "kmalloc-shim: %s[%lu]: allocations %u frees %u peak_used_kb %u "
                            "heap_peak_kb %u heap_now_kb %u errors %u foreign %lu boot_bytes %lu "
@@ -341,6 +341,12 @@ __attribute__((destructor)) static void shim_stats(void)
                            __atomic_load_n(&foreign_count, __ATOMIC_RELAXED),
                            (unsigned long)boot_used, broken, host_cpu_ids_peak(), shim_map_calls,
                            shim_map_pages, shim_unmap_calls, shim_unmap_pages);
+    /* mm_lock's takes, and how many found it taken and then slept (host/glue_common.c) */
+    n += mm_snprintf(line + n, sizeof(line) - n,
+                     "kmalloc-shim-lock: %s[%lu]: taken %lu contended %lu slept %lu\n",
+                     program_invocation_short_name, (unsigned long)getpid(), host_spin_locks,
+                     __atomic_load_n(&host_spin_contended, __ATOMIC_RELAXED),
+                     __atomic_load_n(&host_spin_slept, __ATOMIC_RELAXED));
     if (want[0] == '/') {
         int fd = open(want, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) {

@@ -169,9 +169,17 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c, int node)
     return s;
 }
 
-/* Does a CPU other than `cpu` fill its magazine of c from s? */
-static int slab_other_cpus(const kmem_cache_t *c, unsigned cpu, const slab_t *s)
+/*
+ * Does a CPU other than `cpu` fill its magazine of c from s?  Or, `held`,
+ * has another CPU filled from it last, which may still hold objects of it
+ * (some are out): a CPU that moved on from a slab keeps the objects it took,
+ * and frees them back into it.  Two CPUs on one slab would both write its
+ * descriptor's cached marks (one cache line) on every kmalloc and kfree.
+ */
+static int slab_other_cpus(const kmem_cache_t *c, unsigned cpu, const slab_t *s, int held)
 {
+    if (held && s->inuse && s->filler && s->filler != cpu + 1)
+        return 1;
     for (unsigned k = 0; k < MM_MAX_CPUS; k++) {
         if (k != cpu && c->cpu_slab[k] == s)
             return 1;
@@ -179,12 +187,15 @@ static int slab_other_cpus(const kmem_cache_t *c, unsigned cpu, const slab_t *s)
     return 0;
 }
 
-/* The first of the few slabs from s on (a list) that no CPU but `cpu` fills from, or NULL. */
-#define SLAB_OWN_LOOK 4
-static slab_t *slab_unowned(const kmem_cache_t *c, unsigned cpu, slab_t *s)
+/*
+ * The first of the few slabs from s on (a list) that no CPU but `cpu` fills
+ * from (and, `held`, none holds objects of: slab_other_cpus), or NULL.
+ */
+#define SLAB_OWN_LOOK 16
+static slab_t *slab_unowned(const kmem_cache_t *c, unsigned cpu, slab_t *s, int held)
 {
     for (unsigned k = 0; s && k < SLAB_OWN_LOOK; k++, s = s->next) {
-        if (!slab_other_cpus(c, cpu, s))
+        if (!slab_other_cpus(c, cpu, s, held))
             return s;
     }
     return NULL;
@@ -287,12 +298,18 @@ int slab_node_ok(const char *fn, int node)
     return 0;
 }
 
-/* A slab of node n's with room: partial first (no other CPU's if cpu < MM_MAX_CPUS), or NULL. */
+/*
+ * A slab of node n's with room, or NULL: partial first.  For a CPU (cpu <
+ * MM_MAX_CPUS) a partial one no other CPU holds objects of (slab_other_cpus),
+ * else an empty one no other CPU fills from; NULL then makes a new slab
+ * (slab_with_room), and only without a page for one does a CPU share
+ * another's slab.
+ */
 static slab_t *node_pick(kmem_cache_t *c, unsigned n, unsigned cpu)
 {
     if (cpu < MM_MAX_CPUS) {
-        slab_t *s = slab_unowned(c, cpu, c->lists[n][SLAB_PARTIAL]);
-        return s ? s : slab_unowned(c, cpu, c->lists[n][SLAB_EMPTY]);
+        slab_t *s = slab_unowned(c, cpu, c->lists[n][SLAB_PARTIAL], 1);
+        return s ? s : slab_unowned(c, cpu, c->lists[n][SLAB_EMPTY], 0);
     }
     return c->lists[n][SLAB_PARTIAL] ? c->lists[n][SLAB_PARTIAL] : c->lists[n][SLAB_EMPTY];
 }
@@ -300,7 +317,8 @@ static slab_t *node_pick(kmem_cache_t *c, unsigned n, unsigned cpu)
 /*
  * A slab of c with room for an object on node `want` (strict: that node's
  * only), or NULL.  In order: a slab of that node (for CPU cpu < MM_MAX_CPUS:
- * one no other CPU fills from), a new one on it while it has a free page;
+ * one no other CPU fills from or holds objects of: node_pick), a new one on
+ * it while it has a free page, one another CPU holds objects of;
  * then, not strict, the other nodes' slabs nearest first, a new slab on the
  * nearest node with a page, and last any node's slab (another CPU's too).
  */
@@ -310,6 +328,8 @@ static slab_t *slab_with_room(const char *fn, kmem_cache_t *c, unsigned want, in
     slab_t *s = node_pick(c, want, cpu);
     if (!s && (slab_all.nodes <= 1 || node_has_free(want)))
         s = slab_new(fn, c, (int)want | PMM_NODE_STRICT);
+    if (!s && cpu < MM_MAX_CPUS) /* no page for one: a slab another CPU holds objects of */
+        s = slab_unowned(c, cpu, c->lists[want][SLAB_PARTIAL], 0);
     if (s || strict)
         return s;
     uint8_t order[PMM_MAX_NODES];
@@ -337,6 +357,8 @@ static slab_t *slab_for_cpu(const char *fn, kmem_cache_t *c, unsigned cpu)
         return s;
     s = slab_with_room(fn, c, home, 0, cpu);
     c->cpu_slab[cpu] = s;
+    if (s)
+        s->filler = (uint8_t)(cpu + 1);
     return s;
 }
 

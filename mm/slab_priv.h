@@ -40,6 +40,7 @@ typedef struct slab {
     uint16_t hint;                 /* a map word that may have a clear bit */
     uint8_t building;              /* its ctor is running: on no list, in no count yet */
     uint8_t node;                  /* the NUMA node of its page's frame (heap_page_node) */
+    uint8_t filler;                /* 1 + the CPU that last filled from it (slab.c), 0: none */
     uint32_t map[SLAB_MAP_WORDS];  /* set: out of the slab (a caller's, or in a CPU's cache) */
     uint32_t cmap[SLAB_MAP_WORDS]; /* set: in a CPU's cache (a subset of map); lock bts/btr */
 } slab_t;
@@ -50,6 +51,7 @@ typedef union {
 } slab_desc_t;
 
 _Static_assert(sizeof(slab_t) <= SLAB_DESC_SIZE, "a slab descriptor fits its slot");
+_Static_assert(MM_MAX_CPUS < 255, "a slab's filler is 1 + a CPU's number, in a byte");
 _Static_assert(PAGE_SIZE % SLAB_DESC_SIZE == 0, "no descriptor straddles two metadata pages");
 _Static_assert((uint64_t)MM_META_BLOCK_STARTS - MM_META_SLABS >=
                    (uint64_t)VIRTUAL_BYTES / PAGE_SIZE * SLAB_DESC_SIZE,
@@ -76,6 +78,8 @@ struct kmem_cache {
      * The slab each CPU fills its magazine from first (NULL: none yet): a
      * CPU's objects then share slabs, descriptors and cache lines with no
      * other CPU's while the slabs last.  Cleared when the slab is released.
+     * A slab a CPU moved on from stays its own (slab_t.filler) while objects
+     * of it are out: another CPU takes it only when no memory is left.
      */
     slab_t *cpu_slab[MM_MAX_CPUS];
     uint32_t slabs, empty_slabs, live, peak_live, allocs, frees;

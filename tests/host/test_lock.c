@@ -5,7 +5,8 @@
  * is taken twice: every host test would die if a path nested it.  Here: the
  * counts, a re-entry from inside mm/ (a reclaim hook that allocates, as an
  * embedder's page-table code would), threads as CPUs with every checker
- * after, an unlock by a CPU that does not hold the lock, and a describer
+ * after, the host glue's wait (spin, yield, then sleep) and its mutual
+ * exclusion, an unlock by a CPU that does not hold the lock, and a describer
  * asked under the lock while another CPU unregisters it.  The PMM's own lock
  * below it: the PMM serves one CPU while another holds mm/'s lock, and the
  * order (mm_lock, then pmm_lock) is enforced.
@@ -183,6 +184,89 @@ static void test_threads_as_cpus(void **state)
     assert_int_equal(p1.owner_pages[PMM_OWNER_CALLER], p0.owner_pages[PMM_OWNER_CALLER]);
 }
 
+/*
+ * The host glue's wait (host/glue_common.c): a CPU that finds mm_lock taken
+ * spins, then yields, then sleeps on the mutex.  A holder that keeps it
+ * (lock_holder.h) past all of that: the waiter's kmalloc goes to sleep once,
+ * is still waiting when the holder lets go, and then gets its block.
+ */
+static int waiter_done; /* __atomic */
+static void *waiter_got;
+
+static void *block_waiter(void *arg)
+{
+    (void)arg;
+    waiter_got = kmalloc(2000); /* above the size classes: mm_lock at once */
+    __atomic_store_n(&waiter_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static unsigned long slept_now(void)
+{
+    return __atomic_load_n(&host_spin_slept, __ATOMIC_RELAXED);
+}
+
+static void test_waiter_of_a_long_hold_sleeps_then_gets_it(void **state)
+{
+    (void)state;
+    fresh_every_layer(16u << 20);
+    unsigned long taken0 = host_spin_locks, slept0 = slept_now();
+    unsigned long contended0 = __atomic_load_n(&host_spin_contended, __ATOMIC_RELAXED);
+    __atomic_store_n(&waiter_done, 0, __ATOMIC_RELAXED);
+    pthread_t h = start_holder(mm_lock, mm_unlock);
+    pthread_t w;
+    assert_int_equal(pthread_create(&w, NULL, block_waiter, NULL), 0);
+    for (int i = 0; i < 10000 && slept_now() == slept0; i++)
+        usleep(1000);
+    assert_int_equal(slept_now() - slept0, 1); /* spun, yielded, then slept */
+    assert_false(__atomic_load_n(&waiter_done, __ATOMIC_ACQUIRE));
+    assert_true(stop_holder(h)); /* held all along: the waiter never had it */
+    assert_int_equal(pthread_join(w, NULL), 0);
+    assert_true(__atomic_load_n(&waiter_done, __ATOMIC_ACQUIRE));
+    assert_non_null(waiter_got);
+    assert_int_equal(__atomic_load_n(&host_spin_contended, __ATOMIC_RELAXED) - contended0, 1);
+    assert_int_equal(host_spin_locks - taken0, 2); /* the holder's and the waiter's */
+    kfree(waiter_got);
+    check_every_layer();
+}
+
+/*
+ * Two CPUs take mm_lock over and over around a counter of their own that
+ * only the lock guards (the waits now mostly spins, some yields): no
+ * increment is lost, and each outermost take is one glue_spin_lock.
+ */
+#define EXCLUSION_ROUNDS 20000
+static unsigned long guarded; /* under mm_lock alone */
+
+static void *take_and_count(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < EXCLUSION_ROUNDS; i++) {
+        glue_irqflags_t f = mm_lock();
+        unsigned long v = guarded;
+        for (volatile int k = 0; k < 20; k++) /* a short hold, as kmalloc's */
+            ;
+        guarded = v + 1;
+        mm_unlock(f);
+    }
+    return NULL;
+}
+
+static void test_contended_lock_excludes(void **state)
+{
+    (void)state;
+    unsigned long taken0 = host_spin_locks;
+    guarded = 0;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, take_and_count, NULL), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(guarded, 2 * EXCLUSION_ROUNDS);
+    assert_int_equal(host_spin_locks - taken0, 2 * EXCLUSION_ROUNDS);
+    assert_false(mm_lock_held());
+}
+
 static void unlock_not_held(void)
 {
     mm_unlock(0);
@@ -326,6 +410,8 @@ int main(void)
         cmocka_unit_test(test_growing_kmalloc_takes_it_once),
         cmocka_unit_test(test_hook_reenters_mm),
         cmocka_unit_test(test_threads_as_cpus),
+        cmocka_unit_test(test_waiter_of_a_long_hold_sleeps_then_gets_it),
+        cmocka_unit_test(test_contended_lock_excludes),
         cmocka_unit_test(test_unlock_not_held_panics),
         cmocka_unit_test(test_cpu_id_minus_one_panics),
         cmocka_unit_test(test_describer_runs_under_the_lock),
