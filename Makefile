@@ -213,7 +213,7 @@ test-host: $(HOST_BINS)
 # sanitizers (they would bring their own malloc); only the malloc API is exported.
 SHIM_SRCS   := $(MM_SRCS) host/shim_glue.c host/glue_common.c host/shim.c
 SHIM_CFLAGS := -m64 -std=c11 -O2 -g -fPIC -fvisibility=hidden -fno-builtin -Wall -Wextra -Werror \
-               -Wno-unused-parameter -DMM_HOSTED -D_GNU_SOURCE -Iinclude -Imm -Ihost $(DEBUG_CFLAGS)
+               -Wno-unused-parameter -DMM_HOSTED -DHOST_SHIM -D_GNU_SOURCE -Iinclude -Imm -Ihost $(DEBUG_CFLAGS)
 $(BUILD)/host/libkmalloc.so: $(SHIM_SRCS) $(HEADERS) host/shim.h host/glue_common.h
 	@mkdir -p $(dir $@)
 	@echo "  SHIM    $@"

@@ -5,11 +5,15 @@
  * into build/host/libkmalloc.so (with host/shim_glue.c); each provides the
  * simulated memory (host/glue_common.h).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "glue.h"
 #include "glue_common.h"
@@ -254,6 +258,60 @@ unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
     if (host_tlb_hook)
         host_tlb_hook(virt, pages);
     return host_tlb_return;
+}
+
+/*
+ * glue_fence_cpus (host/glue_fast.h).  membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+ * makes every CPU running one of this process's threads execute a full
+ * barrier before it returns (a thread not running passed one when it was
+ * switched out); the process registers once (again after a fork: a new
+ * process).  Where the system call is missing or refused (an old kernel, a
+ * seccomp filter, an emulator), a page made writable, written, and made
+ * read-only again: taking a permission away flushes it from every CPU that
+ * may hold it in its TLB, and on x86 Linux does that by an interrupt to each
+ * CPU running this process, which serialises it (Folly's
+ * asymmetricHeavyBarrier does the same).  Counted in host_fences.
+ */
+#define MB_CMD_PRIVATE_EXPEDITED          (1 << 3) /* <linux/membarrier.h> */
+#define MB_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+
+unsigned long host_fences;
+static pthread_mutex_t fence_lock = PTHREAD_MUTEX_INITIALIZER;
+static int fence_by_mprotect;
+static volatile char *fence_page;
+
+static int membarrier_now(void)
+{
+#ifdef SYS_membarrier
+    if (syscall(SYS_membarrier, MB_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return 1;
+    if (errno == EPERM && syscall(SYS_membarrier, MB_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 &&
+        syscall(SYS_membarrier, MB_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return 1; /* (not registered yet: the first call, or a forked child) */
+#endif
+    return 0;
+}
+
+void glue_fence_cpus(void)
+{
+    __atomic_fetch_add(&host_fences, 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* this thread's own */
+    if (!__atomic_load_n(&fence_by_mprotect, __ATOMIC_RELAXED) && membarrier_now())
+        return;
+    pthread_mutex_lock(&fence_lock);
+    __atomic_store_n(&fence_by_mprotect, 1, __ATOMIC_RELAXED);
+    if (!fence_page) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            glue_panic("host glue: glue_fence_cpus: no page for the fence");
+        fence_page = p;
+    }
+    if (mprotect((void *)fence_page, 4096, PROT_READ | PROT_WRITE) != 0)
+        glue_panic("host glue: glue_fence_cpus: mprotect failed");
+    fence_page[0]++; /* in this CPU's TLB, writable: the downgrade must flush it everywhere */
+    if (mprotect((void *)fence_page, 4096, PROT_READ) != 0)
+        glue_panic("host glue: glue_fence_cpus: mprotect failed");
+    pthread_mutex_unlock(&fence_lock);
 }
 
 void glue_cpu_relax(void)

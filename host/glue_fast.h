@@ -21,8 +21,12 @@ extern __attribute__((visibility("hidden"))) int glue_host_cpu_forced;
  * shared path, which calls glue_cpu_id: numbered from then on). */
 static inline __attribute__((always_inline)) int glue_cpu_id_fast(void)
 {
+#ifdef HOST_SHIM /* the shim (host/shim.c): no test forces a CPU there */
+    return glue_host_cpu;
+#else
     int forced = glue_host_cpu_forced;
     return __builtin_expect(forced == GLUE_HOST_CPU_NATURAL, 1) ? glue_host_cpu : forced;
+#endif
 }
 
 static inline __attribute__((always_inline)) glue_irqflags_t glue_irq_save_fast(void)
@@ -34,5 +38,15 @@ static inline __attribute__((always_inline)) void glue_irq_restore_fast(glue_irq
 {
     (void)flags;
 }
+
+/*
+ * Every thread of the process through a full memory barrier before it
+ * returns (mm/glue.h, "Inline forms"): Linux's membarrier (private
+ * expedited), or where that is refused, a page's write permission taken
+ * away, whose TLB shootdown interrupts every CPU running one of this
+ * process's threads (host/glue_common.c).
+ */
+#define GLUE_FENCE_CPUS 1
+void glue_fence_cpus(void);
 
 #endif /* HOST_GLUE_FAST_H */

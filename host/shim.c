@@ -181,9 +181,13 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 SHIM_API void *malloc(size_t size)
 {
-    void *p = NULL;
-    if (__builtin_expect(__atomic_load_n(&ready, __ATOMIC_ACQUIRE), 1))
-        p = mag_kmalloc_fill(size, 0); /* (kmalloc's alignment is malloc's: see alloc; 0: slow) */
+    /*
+     * (kmalloc's alignment is malloc's: see alloc.  0: an empty magazine is malloc_slow's.  No
+     * test of `ready`: until heap_start's slab_enable the classes are not laid out and this is
+     * NULL; from then on start-up holds mm/'s lock, which a fill waits for and which makes its
+     * own thread's calls decline here.)
+     */
+    void *p = mag_kmalloc_fill(size, 0);
     return p ? p : malloc_slow(size);
 }
 

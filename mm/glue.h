@@ -75,8 +75,14 @@ void glue_spin_unlock(void);
  * here: pushf/cli, popf's IF, one %fs load; the host: nothing, nothing, a
  * thread-local word).  glue_cpu_id_fast may return -1 when the number is
  * not at hand cheaply (the host: a thread's first call); mm/ then takes its
- * shared path, which calls glue_cpu_id.  A glue without the header needs
- * nothing more.  Whatever the inline forms read from outside mm/ must be
+ * shared path, which calls glue_cpu_id.  The header may also define
+ * GLUE_FENCE_CPUS and declare `void glue_fence_cpus(void)`: return only
+ * when every CPU has executed a full memory barrier (mfence or stronger)
+ * since the call began (the host: Linux's membarrier; a kernel: an IPI that
+ * every other CPU acknowledges).  With it, a CPU's fast path takes its cache
+ * with plain moves and the rare side fences (mm/slab_priv.h,
+ * cpu_cache_enter); without it, an xchg on every call.  A glue without the
+ * header needs nothing more.  Whatever the inline forms read from outside mm/ must be
  * named glue_* (tools/layers.py).
  */
 #if defined(__has_include)

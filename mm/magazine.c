@@ -111,7 +111,10 @@ uint32_t mag_lock_all(glue_irqflags_t *flags)
     if (mm_lock_held()) /* then a CPU waiting for mm/'s lock holds its cache lock: try only */
         return cpu_cache_try_all(0);
     for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
-        cpu_cache_lock(&slab_all.cpu[cpu]);
+        mm_spin_lock(&slab_all.cpu[cpu].lock);
+#ifdef CPU_CACHE_FENCED
+    (void)cpu_cache_settle(MAG_ALL, 1); /* then each owner off its fast path (one fence) */
+#endif
     return MAG_ALL;
 }
 

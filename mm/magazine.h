@@ -44,7 +44,7 @@ static inline __attribute__((always_inline)) slab_cpu_t *mag_cpu_enter(glue_irqf
     int cpu = glue_cpu_id_fast();
     if (__builtin_expect((unsigned)cpu < MM_MAX_CPUS && !mm_lock_held_by(cpu) && !dbg_on(), 1)) {
         slab_cpu_t *pc = &slab_all.cpu[cpu];
-        if (__builtin_expect(cpu_cache_trylock(pc), 1))
+        if (__builtin_expect(cpu_cache_enter(pc), 1))
             return pc;
     }
     glue_irq_restore_fast(*flags);
@@ -54,7 +54,7 @@ static inline __attribute__((always_inline)) slab_cpu_t *mag_cpu_enter(glue_irqf
 static inline __attribute__((always_inline)) void mag_cpu_leave(slab_cpu_t *pc,
                                                                 glue_irqflags_t flags)
 {
-    cpu_cache_unlock(pc);
+    cpu_cache_exit(pc);
     glue_irq_restore_fast(flags);
 }
 

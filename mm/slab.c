@@ -256,7 +256,7 @@ void slab_nodes_sync(void)
     int nodes = pmm_node_count();
     slab_all.nodes = nodes > 0 && nodes <= PMM_MAX_NODES ? (unsigned)nodes : 1;
     for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
-        __atomic_store_n(&slab_all.cpu[cpu].node, home_node(cpu), __ATOMIC_RELAXED);
+        __atomic_store_n(&slab_all.cpu[cpu].node, (uint8_t)home_node(cpu), __ATOMIC_RELAXED);
     for_each_cache(c)
     {
         memset(c->lists, 0, sizeof(c->lists));

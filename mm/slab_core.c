@@ -319,12 +319,11 @@ void slab_mag_flush(kmem_cache_t *c, void *const *objs, unsigned n)
 size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy)
 {
     size_t moved = 0;
-    uint32_t left = 0;
+    uint32_t left = 0, got = cpu_cache_try_all(held);
     for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
         slab_cpu_t *pc = &slab_all.cpu[cpu];
-        int mine = (held >> cpu) & 1;
         uint32_t skip = NCACHES;
-        if (!mine && !cpu_cache_trylock(pc)) {
+        if (!((held | got) >> cpu & 1)) {
             /*
              * This CPU, inside mm/ from its own fast path's fill or flush (a
              * ctor, a reclaim hook): that one magazine is in use, the others
@@ -335,7 +334,6 @@ size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy)
                 continue;
             }
             skip = pc->busy_slot;
-            mine = 1;
             left |= 1u << cpu;
         }
         for (kmem_cache_t *k = c ? c : slab_all.caches; k < (c ? c + 1 : slab_all.caches + NCACHES);
@@ -347,9 +345,8 @@ size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy)
             moved += m->n;
             m->n = 0;
         }
-        if (!mine)
-            cpu_cache_unlock(pc);
     }
+    cpu_cache_unlock_set(got);
     if (busy)
         *busy = left;
     return moved;
