@@ -275,7 +275,8 @@ unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
 #define MB_CMD_PRIVATE_EXPEDITED          (1 << 3) /* <linux/membarrier.h> */
 #define MB_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
 
-unsigned long host_fences;
+unsigned long host_fences, host_fences_mprotect;
+int host_fence_force_mprotect; /* a test's: the fallback even where membarrier works */
 static pthread_mutex_t fence_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fence_by_mprotect;
 static volatile char *fence_page;
@@ -296,10 +297,13 @@ void glue_fence_cpus(void)
 {
     __atomic_fetch_add(&host_fences, 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST); /* this thread's own */
-    if (!__atomic_load_n(&fence_by_mprotect, __ATOMIC_RELAXED) && membarrier_now())
+    if (!__atomic_load_n(&host_fence_force_mprotect, __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&fence_by_mprotect, __ATOMIC_RELAXED) && membarrier_now())
         return;
     pthread_mutex_lock(&fence_lock);
-    __atomic_store_n(&fence_by_mprotect, 1, __ATOMIC_RELAXED);
+    if (!host_fence_force_mprotect)
+        __atomic_store_n(&fence_by_mprotect, 1, __ATOMIC_RELAXED); /* refused: from now on */
+    host_fences_mprotect++;
     if (!fence_page) {
         void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)

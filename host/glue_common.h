@@ -31,7 +31,8 @@ extern const size_t host_phys_size;
 extern unsigned long host_spin_locks;
 /* ... how often it was found taken, and how often its taker then slept for it (__atomic). */
 extern unsigned long host_spin_contended, host_spin_slept;
-extern unsigned long host_fences; /* glue_fence_cpus calls */
+extern unsigned long host_fences, host_fences_mprotect; /* glue_fence_cpus: calls, by mprotect */
+extern int host_fence_force_mprotect; /* set: glue_fence_cpus by mprotect even with membarrier */
 /* Tests: what glue_cpu_id returns instead of the thread's number (a glue that breaks the contract).
  */
 #define HOST_CPU_ID_NATURAL (-12345)

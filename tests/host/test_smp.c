@@ -695,6 +695,33 @@ static void test_statistics_while_others_allocate(void **state)
     print_message("statistics: %lu snapshots while 3 threads stressed\n", rounds);
 }
 
+/*
+ * The two above again with glue_fence_cpus' fallback (an mprotect downgrade, host/glue_common.c)
+ * in place of membarrier: the CPUs' cache locks taken by the checkers and the statistics rely
+ * on it (mm/slab_priv.h, cpu_cache_settle).  Where the build takes its cache lock by xchg
+ * (ThreadSanitizer's) no fence is asked for.
+ */
+static void test_fallback_fence_checkers_and_statistics(void **state)
+{
+    unsigned long fences = host_fences, by_mprotect = host_fences_mprotect;
+    host_fence_force_mprotect = 1;
+    test_checkers_exact_while_others_allocate(state);
+    test_statistics_while_others_allocate(state);
+    host_fence_force_mprotect = 0;
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SMP_TSAN 1
+#endif
+#endif
+#if defined(GLUE_FENCE_CPUS) && !defined(SMP_TSAN) && !defined(__SANITIZE_THREAD__)
+    assert_true(host_fences > fences);
+    assert_int_equal(host_fences - fences, host_fences_mprotect - by_mprotect);
+#else
+    assert_int_equal(host_fences, fences);
+#endif
+    print_message("fences by mprotect: %lu\n", host_fences_mprotect - by_mprotect);
+}
+
 /* ----------------------------------------------------- double free race ---- */
 
 struct racer {
@@ -920,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_cross_thread_frees),
         cmocka_unit_test(test_checkers_exact_while_others_allocate),
         cmocka_unit_test(test_statistics_while_others_allocate),
+        cmocka_unit_test(test_fallback_fence_checkers_and_statistics),
         cmocka_unit_test(test_double_free_from_two_threads),
         cmocka_unit_test(test_shrink_and_destroy_while_others_allocate),
         cmocka_unit_test(test_cpu_ids_unique_dense_reused),
