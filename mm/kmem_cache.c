@@ -30,7 +30,7 @@ static void cpu_counts(const kmem_cache_t *c, uint32_t *cached, uint32_t *allocs
     *cached = *allocs = *frees = 0;
     for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
         const mag_t *m = &slab_all.cpu[cpu].mag[c - slab_all.caches];
-        *cached += m->n;
+        *cached += m->n + slab_all.cpu[cpu].rmag[c - slab_all.caches].n;
         *allocs += m->allocs;
         *frees += m->frees;
     }
@@ -95,8 +95,10 @@ static int check_cpu_caches(const char *fn, kmem_cache_t *c, uint32_t marked)
 {
     int errors = 0;
     uint32_t kept = 0;
-    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
-        const mag_t *m = &slab_all.cpu[cpu].mag[c - slab_all.caches];
+    for (unsigned q = 0; q < 2 * MM_MAX_CPUS; q++) { /* each CPU's mag[], then its rmag[] */
+        const slab_cpu_t *pc = &slab_all.cpu[q % MM_MAX_CPUS];
+        const mag_t *m =
+            q < MM_MAX_CPUS ? &pc->mag[c - slab_all.caches] : &pc->rmag[c - slab_all.caches];
         if (m->n > MAG_ROUNDS) {
             errors += check_failed(m, "per-CPU cache count out of range", c->name);
             continue;
@@ -531,7 +533,8 @@ uint32_t kmem_cache_cpu_objects(int cpu)
      */
     int locked = mm_lock_held() ? cpu_cache_trylock(pc) : (cpu_cache_lock(pc), 1);
     for (unsigned k = 0; k < NCACHES; k++)
-        n += __atomic_load_n(&pc->mag[k].n, __ATOMIC_RELAXED);
+        n += __atomic_load_n(&pc->mag[k].n, __ATOMIC_RELAXED) +
+             __atomic_load_n(&pc->rmag[k].n, __ATOMIC_RELAXED);
     if (locked)
         cpu_cache_unlock(pc);
     glue_irq_restore(flags);

@@ -92,16 +92,18 @@ void *mag_take_early(kmem_cache_t *c, slab_cpu_t *pc, glue_irqflags_t flags)
 void mag_give_flushed(const char *fn, kmem_cache_t *c, slab_cpu_t *pc, mag_t *m, void *ptr,
                       glue_irqflags_t flags)
 {
+    /* the oldest MAG_BATCH of this CPU's own; all of the others' (rmag: never handed out here) */
+    unsigned out = m == &pc->mag[c->slot] ? MAG_BATCH : m->n;
     pc->busy_slot = c->slot;
     heap_call_t call = heap_enter(fn);
-    slab_mag_flush(c, m->obj, MAG_BATCH);
+    slab_mag_flush(c, m->obj, out);
     heap_leave(call);
     pc->busy_slot = NCACHES;
-    for (unsigned k = MAG_BATCH; k < MAG_ROUNDS; k++)
-        m->obj[k - MAG_BATCH] = m->obj[k];
-    m->n -= MAG_BATCH;
+    for (unsigned k = out; k < m->n; k++)
+        m->obj[k - out] = m->obj[k];
+    m->n -= out;
     m->obj[m->n++] = ptr;
-    m->frees++;
+    pc->mag[c->slot].frees++;
     mag_cpu_leave(pc, flags);
 }
 

@@ -190,6 +190,8 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
         goto shared;
     }
     mag_t *m = &pc->mag[c->slot];
+    if (__builtin_expect(__atomic_load_n(&s->filler, __ATOMIC_RELAXED) != pc->filler_key, 0))
+        m = &pc->rmag[c->slot]; /* another CPU's slab: kept apart (slab_cpu_t.rmag) */
     uint32_t n = m->n;
     if (__builtin_expect(n == MAG_ROUNDS, 0)) {
         mag_give_flushed(fn, c, pc, m, ptr, flags); /* (a last call: the caller has no more) */
@@ -197,7 +199,7 @@ static inline __attribute__((always_inline)) int mag_give(const char *fn, kmem_c
     }
     m->obj[n] = ptr;
     m->n = n + 1;
-    m->frees++;
+    pc->mag[c->slot].frees++;
     mag_cpu_leave(pc, flags);
     return 1;
 shared:

@@ -338,12 +338,14 @@ size_t slab_cpu_drain(kmem_cache_t *c, uint32_t held, uint32_t *busy)
         }
         for (kmem_cache_t *k = c ? c : slab_all.caches; k < (c ? c + 1 : slab_all.caches + NCACHES);
              k++) {
-            mag_t *m = &pc->mag[k - slab_all.caches];
-            if (!m->n || (uint32_t)(k - slab_all.caches) == skip)
+            if ((uint32_t)(k - slab_all.caches) == skip)
                 continue;
-            slab_mag_flush(k, m->obj, m->n);
-            moved += m->n;
-            m->n = 0;
+            for (mag_t *m = &pc->mag[k - slab_all.caches]; m; /* mag[], then rmag[] */
+                 m = m == &pc->mag[k - slab_all.caches] ? &pc->rmag[k - slab_all.caches] : NULL) {
+                slab_mag_flush(k, m->obj, m->n);
+                moved += m->n;
+                m->n = 0;
+            }
         }
     }
     cpu_cache_unlock_set(got);
@@ -405,8 +407,10 @@ void slab_reset(void)
     slab_all.next_slot = NCLASSES;
     slab_all.nodes = 1;
     slab_all.node_gen = pmm_nodes_generation() - 1; /* the nodes are read at the first slab */
-    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
         slab_all.cpu[cpu].busy_slot = NCACHES; /* no fill or flush under way */
+        slab_all.cpu[cpu].filler_key = (uint8_t)(cpu + 1);
+    }
     for (unsigned i = 0; i < NCLASSES; i++) {
         if (class_sizes[i] % SLAB_MIN_ALIGN)
             continue;
