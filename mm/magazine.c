@@ -125,3 +125,15 @@ void mag_unlock_all(uint32_t held, glue_irqflags_t flags)
     cpu_cache_unlock_set(held);
     glue_irq_restore(flags);
 }
+
+void mag_fork_child(uint32_t held)
+{
+    /*
+     * Only the forking thread lives on: no CPU is on its fast path.  A
+     * `busy` left set was an owner backing off from the taken cache
+     * (cpu_cache_enter) when the fork came.
+     */
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+        __atomic_store_n(&slab_all.cpu[cpu].busy, 0u, __ATOMIC_RELAXED);
+    cpu_cache_unlock_set(held);
+}

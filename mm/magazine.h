@@ -255,6 +255,12 @@ static inline __attribute__((always_inline)) int mag_cache_free(kmem_cache_t *c,
  */
 uint32_t mag_lock_all(glue_irqflags_t *flags);
 void mag_unlock_all(uint32_t held, glue_irqflags_t flags);
+/*
+ * For a host's fork: in the child, mag_lock_all's `held` let go and every CPU
+ * off its fast path (the parent's other threads are gone).  The parent calls
+ * mag_unlock_all.
+ */
+void mag_fork_child(uint32_t held);
 
 /* Every CPU's cache lock held: mag_lock_all returned this. */
 #define MAG_ALL ((uint32_t)((1ull << MM_MAX_CPUS) - 1))

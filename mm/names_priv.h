@@ -100,6 +100,7 @@
 #define lz4_compress                mm_lz4_compress
 #define lz4_decompress              mm_lz4_decompress
 #define lz4_strerror                mm_lz4_strerror
+#define mag_fork_child              mm_mag_fork_child
 #define mag_give_flushed            mm_mag_give_flushed
 #define mag_lock_all                mm_mag_lock_all
 #define mag_take_early              mm_mag_take_early
