@@ -18,6 +18,7 @@
 #include "glue.h"
 #include "glue_common.h"
 #include "lock.h"
+#include "magazine.h" /* mag_lock_all: the CPUs' cache locks across a fork */
 
 _Static_assert(GLUE_HOST_CPU_NATURAL == HOST_CPU_ID_NATURAL, "glue_fast.h tests the same number");
 
@@ -211,8 +212,18 @@ void glue_spin_unlock(void)
     }
 }
 
+/*
+ * Every CPU's cache lock first (mm/magazine.c's lock order: before mm_lock), so that no thread
+ * is inside its fast path at the fork: one that is (busy set; in the xchg build its lock taken)
+ * is not in the child, which would inherit its CPU busy and wait for it in every mag_lock_all
+ * (statistics, checks), with that CPU's magazine maybe half-changed.
+ */
+static uint32_t fork_cpus_held;
+
 void host_lock_fork_prepare(void)
 {
+    glue_irqflags_t c;
+    fork_cpus_held = mag_lock_all(&c); /* (glue_irq_save's 0) */
     glue_irqflags_t f = mm_lock();
     (void)f;          /* glue_irq_save's 0 */
     (void)vmm_lock(); /* the VMM's own, below it (mm/lock.c's order) */
@@ -222,6 +233,7 @@ void host_lock_fork_parent(void)
 {
     vmm_unlock(0);
     mm_unlock(0);
+    mag_unlock_all(fork_cpus_held, 0);
 }
 
 /*
@@ -242,6 +254,13 @@ void host_lock_fork_child(void)
     pthread_mutex_lock(&mm_mutex);
     vmm_unlock(0); /* taken by this thread before the fork: its id is the same */
     mm_unlock(0);
+    /*
+     * An owner's cpu_cache_enter sets busy before it reads `lock` and backs off: a thread
+     * forked in that moment left its CPU busy with `lock` held, and is not here to clear it.
+     */
+    for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
+        __atomic_store_n(&slab_all.cpu[cpu].busy, 0u, __ATOMIC_RELAXED);
+    mag_unlock_all(fork_cpus_held, 0);
 }
 
 unsigned long host_tlb_shootdowns, host_tlb_pages;
