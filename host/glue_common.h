@@ -21,9 +21,10 @@ char *host_phys_base(void);
 extern const size_t host_phys_size;
 
 /*
- * pthread_atfork handlers for the memory manager's lock (the shim registers
- * them): held across fork(), so the child's only thread owns a heap nobody is
- * halfway through changing.  The child re-initialises the mutex and takes it
+ * pthread_atfork handlers for the memory manager's lock and every CPU's cache
+ * lock (the shim registers them): held across fork(), so the child's only
+ * thread owns a heap nobody is halfway through changing, and no CPU of it is
+ * left inside its fast path.  The child re-initialises the mutex and takes it
  * before mm_unlock releases it: glibc records an error-checking mutex's owner
  * by thread id, and the child's thread has a new one.
  */

@@ -276,6 +276,15 @@ static inline int natural_cpu_ids(void **state)
     return 0;
 }
 
+/* A setup for threads as CPUs: every layer fresh over 32 MB, the CPU ids natural. */
+static inline int natural_fresh(void **state)
+{
+    (void)state;
+    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
+    fresh_every_layer(32u << 20);
+    return 0;
+}
+
 /*
  * child() run in a forked child must die of SIGABRT (glue_panic), having
  * printed msg on stderr (test_lock.c, test_lock_split.c: mm/'s own bugs panic).

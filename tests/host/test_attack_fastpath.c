@@ -845,14 +845,6 @@ static void *race_allocator(void *arg)
     return NULL;
 }
 
-static int natural_fresh(void **state)
-{
-    (void)state;
-    host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    fresh_every_layer(32u << 20);
-    return 0;
-}
-
 static void test_alloc_racing_destroy(void **state)
 {
     (void)state;
