@@ -16,7 +16,7 @@
 #                     it, as does a failed case (tools/tsan-check.sh; results in
 #                     build/results/tsan)
 .PHONY: test-tsan
-TSAN_TESTS  := test_smp test_lock test_lock_split test_pmm_pcp test_zswap_transit
+TSAN_TESTS  := test_smp test_lock test_lock_split test_pmm_pcp test_zswap_transit test_attack_fence
 TSAN_CFLAGS := -m64 $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(HOST_CFLAGS)) \
                -fsanitize=thread
 TSAN_BINS   := $(addprefix $(BUILD)/tsan/,$(TSAN_TESTS))

@@ -357,8 +357,8 @@ static slab_t *slab_for_cpu(const char *fn, kmem_cache_t *c, unsigned cpu)
         return s;
     s = slab_with_room(fn, c, home, 0, cpu);
     c->cpu_slab[cpu] = s;
-    if (s)
-        s->filler = (uint8_t)(cpu + 1);
+    if (s) /* (read by the fast free without the lock: magazine.h's mag_give) */
+        __atomic_store_n(&s->filler, (uint8_t)(cpu + 1), __ATOMIC_RELAXED);
     return s;
 }
 
