@@ -180,12 +180,29 @@ ifneq ($(DEBUG),1)
 HOST_TESTS  := $(filter-out test_debug,$(HOST_TESTS)) # the debug build's own tests
 endif
 
-# build/host/<arch>/<test>: one binary per test file, linking the real mm/ sources.
-define host_rules
-$(BUILD)/host/$(1)/%: tests/host/%.c $(HOST_SRCS) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
+# The real mm/ sources and the host glue, compiled once per flavour of host build
+# (build/hobj/<flavour>/...o): the test programs of that flavour link the objects.
+# Each source is compiled alone, as it would be on one command line, so a program is
+# the same as one built from the sources.  $(call hostobjs,FLAVOUR,SOURCES).
+hostobjs = $(patsubst %.c,$(BUILD)/hobj/$(1)/%.o,$(2))
+.PRECIOUS: $(BUILD)/hobj/%.o
+# The flags of flavour F are in HOBJ_FLAGS_F (a variable: they hold commas).
+define hostobj_rules
+$(BUILD)/hobj/$(1)/%.o: %.c $(HEADERS) $(wildcard host/*.h)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
+	@$(CLANG) $$(HOBJ_FLAGS_$(1)) -c -o $$@ $$<
+endef
+$(foreach a,$(HOST_ARCHES),$(eval HOBJ_FLAGS_$(a) = $(HOST_FLAGS_$(a)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(a))))
+$(foreach a,$(HOST_ARCHES),$(eval HOBJ_FLAGS_$(a)-debug = $$(HOBJ_FLAGS_$(a)) -DMM_DEBUG))
+$(foreach f,$(HOST_ARCHES) $(addsuffix -debug,$(HOST_ARCHES)),$(eval $(call hostobj_rules,$(f))))
+
+# build/host/<arch>/<test>: one binary per test file, linking the real mm/ sources.
+define host_rules
+$(BUILD)/host/$(1)/%: tests/host/%.c $(call hostobjs,$(1),$(HOST_SRCS)) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
+	@mkdir -p $$(dir $$@)
+	@echo "  HOSTCC  $$@"
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -Itests/host -o $$@ $$< $(call hostobjs,$(1),$(HOST_SRCS)) -lcmocka -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call host_rules,$(a))))
 
@@ -194,10 +211,10 @@ $(foreach a,$(HOST_ARCHES),$(eval $(call host_rules,$(a))))
 # implements the glue's kernel pages itself); the debug twin is in mk/debug.mk.
 OWNPAGING_SRCS := $(filter-out mm/vmm.c mm/vmm_stats.c mm/zswap.c mm/zswap_window.c mm/zswap_stats.c,$(HOST_SRCS))
 define ownpaging_rule
-$(BUILD)/host/$(1)$(2)/test_ownpaging: tests/host/test_ownpaging.c $(OWNPAGING_SRCS) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
+$(BUILD)/host/$(1)$(2)/test_ownpaging: tests/host/test_ownpaging.c $(call hostobjs,$(1)$(2),$(OWNPAGING_SRCS)) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@ (no mm/vmm.c)"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) $(3) -Itests/host -o $$@ $$< $(OWNPAGING_SRCS) -lcmocka -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) $(3) -Itests/host -o $$@ $$< $(call hostobjs,$(1)$(2),$(OWNPAGING_SRCS)) -lcmocka -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call ownpaging_rule,$(a),,)))
 

@@ -14,10 +14,10 @@
 DEBUG_HOST_TESTS := $(patsubst tests/host/%.c,%,$(wildcard tests/host/test_*.c))
 
 define debug_host_rules
-$(BUILD)/host/$(1)-debug/%: tests/host/%.c $(HOST_SRCS) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
+$(BUILD)/host/$(1)-debug/%: tests/host/%.c $(call hostobjs,$(1)-debug,$(HOST_SRCS)) $(HEADERS) $(wildcard host/*.h tests/host/*.h)
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -DMM_DEBUG -Itests/host -o $$@ $$< $(HOST_SRCS) -lcmocka -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) -DMM_DEBUG -Itests/host -o $$@ $$< $(call hostobjs,$(1)-debug,$(HOST_SRCS)) -lcmocka -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call debug_host_rules,$(a))))
 $(foreach a,$(HOST_ARCHES),$(eval $(call ownpaging_rule,$(a),-debug,-DMM_DEBUG)))

@@ -12,13 +12,13 @@
 #   make fuzz-lz4                        the long run: FUZZ_TIME seconds (default 600)
 #   make bench-lz4                       ratio and speed against liblz4 on the test corpus,
 #                                        and callgrind's instruction counts (part of make bench)
-LZ4_TEST_DEPS := tests/host/test_lz4.c tests/host/lz4_corpus.h $(HOST_SRCS) $(HEADERS) \
+LZ4_TEST_DEPS := tests/host/test_lz4.c tests/host/lz4_corpus.h $(HEADERS) \
                  $(wildcard host/*.h tests/host/*.h)
 define lz4_test_rule
-$(BUILD)/host/$(1)$(2)/test_lz4: $(LZ4_TEST_DEPS)
+$(BUILD)/host/$(1)$(2)/test_lz4: $(LZ4_TEST_DEPS) $(call hostobjs,$(1)$(2),$(HOST_SRCS))
 	@mkdir -p $$(dir $$@)
 	@echo "  HOSTCC  $$@ (liblz4)"
-	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) $(3) -Itests/host -o $$@ tests/host/test_lz4.c $(HOST_SRCS) -llz4 -lcmocka -lpthread
+	@$(CLANG) $(HOST_FLAGS_$(1)) $(HOST_CFLAGS) $$(HOST_NOASAN_$(1)) $(3) -Itests/host -o $$@ tests/host/test_lz4.c $(call hostobjs,$(1)$(2),$(HOST_SRCS)) -llz4 -lcmocka -lpthread
 endef
 $(foreach a,$(HOST_ARCHES),$(eval $(call lz4_test_rule,$(a),,)))
 $(foreach a,$(HOST_ARCHES),$(eval $(call lz4_test_rule,$(a),-debug,-DMM_DEBUG)))
