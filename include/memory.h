@@ -85,6 +85,10 @@ typedef struct {
     /* ---- TLB shootdown (mm/glue.h's glue_tlb_shootdown) ---- */
     uint32_t tlb_shootdowns; /* glue_tlb_shootdown calls (batches) */
     uint32_t tlb_ipis;       /* CPUs interrupted by them (sum of its returns) */
+    /* ---- per-CPU block caches (kmalloc's 513 B - 64 KB): counted in heap_used, block_count ----
+     */
+    uint32_t heap_cpu_cached;       /* freed blocks kept in per-CPU caches for the next kmallocs */
+    uint32_t heap_cpu_cached_bytes; /* their payload bytes */
     /* heap_size == heap_used + heap_free + block_count * HEAP_HEADER_SIZE */
 } memory_stats_t;
 
@@ -163,6 +167,19 @@ const char *mm_last_error(void);
  * way, and so is heap_init_virtual staying in Phase 1 for want of pages.
  */
 int mm_set_oom_reports(int on);
+
+/*
+ * Beyond the spec: the per-CPU block caches (mm/blockcache.c) on (1, what
+ * memory_init sets) or off (0); returns the previous setting.  On, kmalloc of
+ * 513 B to 64 KB is rounded up to one of four sizes a doubling and a freed
+ * block waits on its CPU for the next kmalloc of its size, without the heap's
+ * lock (memory_stats_t.heap_cpu_cached).  Off, every such kmalloc and kfree
+ * takes the heap's lock, a block is the size asked (to HEAP_BLOCK_ALIGN), and a
+ * freed block goes straight back to the free lists, where a write after free
+ * into its links is caught: for a kernel short of memory, or to watch the
+ * heap's own placement.  Turning them off gives back what the CPUs keep.
+ */
+int mm_set_block_cache(int on);
 
 /*
  * ---- debug build (make DEBUG=1 defines MM_DEBUG; see mm_debug.h) ----

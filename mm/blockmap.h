@@ -38,28 +38,48 @@
 
 #define BMAP_GRANULE HEAP_BLOCK_ALIGN
 
-typedef struct {
+typedef struct bmap {
     uintptr_t base;  /* the region's first byte: granule 0 */
     uint32_t *start; /* bit g: a block header begins at base + g * BMAP_GRANULE */
     uint32_t *free;  /* bit g: ... and that block is free */
     uint32_t *sum;   /* bit w: start[w] != 0 (the scans skip 32 empty words at a time) */
     uint32_t cap;    /* granules the map can ever describe (a multiple of 32) */
-    uint32_t words;  /* words of each bitmap backed by memory (all of them if static) */
+    uint32_t words;  /* words of each bitmap in use (all of them if static) */
+    uint32_t mapped; /* words of each bitmap backed by window pages (>= words) */
+    uint32_t seen;   /* most words in use since the last bmap_trim (a lazy map's readers) */
+    int lazy;        /* read without the lock (bmap_fast_*): pages go only at bmap_trim */
     vaddr_t start_v; /* the bitmaps' kernel virtual addresses (0: static arrays) */
     vaddr_t free_v;
     vaddr_t sum_v;
+    uint32_t *marks; /* a bit per HEAP_MARK_SPAN bytes (bmap_marks), NULL: none (static) */
+    vaddr_t marks_v;
 } bmap_t;
 
 /* A map over static arrays of cap / 32 words each (sum: cap / 1024), every bit clear. */
 void bmap_init_static(bmap_t *m, uintptr_t base, uint32_t *start, uint32_t *free, uint32_t *sum,
                       uint32_t cap);
-/* A map in the metadata window (nothing backed yet: see bmap_cover). */
+/* A map in the metadata window, with marks (nothing backed yet: see bmap_cover). */
 void bmap_init_window(bmap_t *m, uintptr_t base, vaddr_t start_v, vaddr_t free_v, vaddr_t sum_v,
-                      uint32_t cap);
+                      vaddr_t marks_v, uint32_t cap);
 /* Back the bits of [base, base + bytes) (new words read 0).  0, or -1: no memory, nothing lost. */
 int bmap_cover(bmap_t *m, size_t bytes);
-/* The region shrank to `bytes`: window pages wholly past its bits go back to the PMM. */
+/*
+ * The pages bmap_cover(m, bytes) needs, mapped and clean but the bits not yet
+ * in use (a region about to grow: bmap_cover then, and bmap_uncover gives
+ * back what it did not need).  0, or -1.
+ */
+int bmap_reserve(bmap_t *m, size_t bytes);
+/*
+ * The region shrank to `bytes`: window pages wholly past its bits go back to
+ * the PMM, or, for a lazy map, stay (still mapped, no longer in use) until
+ * bmap_trim.
+ */
 void bmap_uncover(bmap_t *m, size_t bytes);
+/*
+ * A lazy map's pages past its bits back to the PMM: no reader may be in
+ * bmap_fast_* now.  Did any go?
+ */
+int bmap_trim(bmap_t *m);
 
 /* The granule of addr, or -1 if addr is not a granule the map covers. */
 static inline long bmap_granule(const bmap_t *m, uintptr_t addr)
@@ -89,6 +109,17 @@ static inline int bmap_is_free(const bmap_t *m, uintptr_t addr)
     return g >= 0 && bmap_bit(m->start, g) && bmap_bit(m->free, g);
 }
 
+/*
+ * Without the lock (the per-CPU block caches' free, blockcache.c): the payload
+ * size of the allocated block whose header is at addr, if it is one of at
+ * most `max` bytes; else 0.  Reads only words below `words` (acquire: the
+ * pages under them stay mapped while a lazy map's reader runs) with atomic
+ * loads: every writer stores whole words atomically (under the lock).  An
+ * allocated block's own bits and its successor's start change only when it
+ * is freed or resized, which its claimed mark excludes (heap_internal.h).
+ */
+size_t bmap_fast_block_size(const bmap_t *m, uintptr_t addr, size_t max);
+
 /* A block begins at addr (free or not) / no longer does.  addr must be covered. */
 void bmap_set(bmap_t *m, uintptr_t addr, int is_free);
 void bmap_clear(bmap_t *m, uintptr_t addr);
@@ -101,6 +132,67 @@ uintptr_t bmap_start_at_or_below(const bmap_t *m, uintptr_t addr);
 uint32_t bmap_count(const bmap_t *m, uintptr_t end);
 /* Words whose summary bit is wrong, or with a free bit where no block starts (heap_check). */
 uint32_t bmap_check(const bmap_t *m);
+
+/*
+ * The growing region's block marks: a bit per HEAP_MARK_SPAN bytes, for the
+ * block whose header starts there: "in a CPU's cache" (blockcache.c), or
+ * "being freed or resized" (kmalloc.c, under the lock).  Every block that can
+ * be cached is more than 512 bytes (SLAB_KMALLOC_MAX), so no two of them
+ * start in one span.  Set and cleared by locked instructions only
+ * (blockcache.h: bc_mark_try, bc_mark_clear): who sets it owns the block until
+ * it clears it.  They live in the metadata window (MM_META_BLOCK_MARKS),
+ * mapped with the rest of the map as the region grows: a page of marks for
+ * each 16 MB of heap.  heap_region.c points bmap_marks at the growing
+ * region's map; a restart unmaps them all (so they come back zeroed).
+ */
+#define HEAP_MARK_SPAN 512u
+typedef struct {
+    uintptr_t base;    /* the growing region's start, 0: none */
+    const bmap_t *map; /* its map: marks only under the bits it has in use */
+} bmap_marks_t;
+extern MM_INTERNAL bmap_marks_t bmap_marks;
+
+/* Bytes of marks for `words` words of a map (whole words of marks). */
+static inline uint32_t bmap_mark_bytes(uint32_t words)
+{
+    return (uint32_t)(((uint64_t)words * 32 * BMAP_GRANULE / HEAP_MARK_SPAN + 31) / 32 * 4);
+}
+
+/*
+ * The mark of the block whose header is at b, if b is in the growing region's
+ * map (else NULL).  Without the lock: the map's `words` (acquire) bounds it, and
+ * a lazy map keeps the pages under what a reader may have seen (bmap_trim).
+ */
+static inline uint32_t *heap_mark_word(uintptr_t b, unsigned *bit)
+{
+    uintptr_t base = __atomic_load_n(&bmap_marks.base, __ATOMIC_ACQUIRE);
+    if (!base)
+        return NULL;
+    const bmap_t *m = bmap_marks.map;
+    uint64_t covered = (uint64_t)__atomic_load_n(&m->words, __ATOMIC_ACQUIRE) * 32 * BMAP_GRANULE;
+    if (b < base || b - base >= covered)
+        return NULL;
+    uint32_t k = (uint32_t)((b - base) / HEAP_MARK_SPAN);
+    *bit = k % 32;
+    return &m->marks[k / 32];
+}
+
+/* The mark of the block whose header is at b let go (its setter's call: blockcache.h). */
+static inline void heap_mark_clear(uintptr_t b)
+{
+    unsigned bit;
+    uint32_t *w = heap_mark_word(b, &bit);
+    if (w)
+        __atomic_fetch_and(w, ~(1u << bit), __ATOMIC_RELEASE);
+}
+
+/* Is the block whose header is at b marked (in a CPU's cache, or being freed)? */
+static inline int heap_block_marked(uintptr_t b)
+{
+    unsigned bit;
+    uint32_t *w = heap_mark_word(b, &bit);
+    return w && (__atomic_load_n(w, __ATOMIC_ACQUIRE) >> bit) & 1;
+}
 
 /*
  * A page of the metadata window, mapped (zeroed, from the PMM) if it is not

@@ -87,14 +87,27 @@ heap_block_t *heap_alloc_block(const char *fn, size_t need)
     return b;
 }
 
-void heap_free_block(const char *fn, heap_region_t *r, heap_block_t *b)
+/* b back to the heap; its mark (marked: the caller's) let go once the map says it is free. */
+static void free_block(const char *fn, heap_region_t *r, heap_block_t *b, int marked)
 {
     uint32_t size = b->size;
     heap_state.used -= b->size;
     heap_state.oom_reported = 0;
     heap_block_set_state(r, b, 1);
+    if (marked) /* (before the shrink, which may take the mark's page with the block's bytes) */
+        heap_mark_clear((uintptr_t)b);
     heap_block_release(fn, r, b);
     heap_shrink(r, size);
+}
+
+void heap_free_block(const char *fn, heap_region_t *r, heap_block_t *b)
+{
+    free_block(fn, r, b, 0);
+}
+
+void heap_free_marked(const char *fn, heap_region_t *r, heap_block_t *b)
+{
+    free_block(fn, r, b, 1);
 }
 
 void heap_block_trim(const char *fn, heap_region_t *r, heap_block_t *b, size_t need)
@@ -150,6 +163,16 @@ void heap_release_block(const char *fn, void *ptr)
     heap_block_t *b = heap_checked_block(fn, ptr, &r);
     if (b)
         heap_free_block(fn, r, b);
+}
+
+void heap_release_cached(const char *fn, void *ptr)
+{
+    heap_region_t *r;
+    heap_block_t *b = heap_checked_cached(fn, ptr, &r);
+    if (b)
+        heap_free_marked(fn, r, b);
+    else /* reported: kept as allocated, a leak rather than a block handed out twice */
+        heap_mark_clear((uintptr_t)ptr - HDR);
 }
 
 /* ---------------------------------------------------- slab pages (slab.c) ---- */

@@ -15,6 +15,7 @@
  * pmm_alloc.c (the hook registered), kmap.c (is paging up?), lock.c, log.c.
  * Each public function takes mm_lock and names itself for the reports.
  */
+#include "blockcache.h"
 #include "glue.h"
 #include "heap_priv.h"
 #include "kmap.h"
@@ -47,7 +48,8 @@ void heap_init_virtual(void)
                   (unsigned)HEAP_VIRTUAL_START);
     } else if (heap_region_init_virtual() == 0) {
         slab_enable();
-        pmm_register_reclaim(kmem_cache_reap); /* the PMM, when dry: empty slabs, free tail */
+        pmm_register_reclaim(kmem_cache_reap);    /* the PMM, when dry: empty slabs, free tail */
+        heap_quick.map_trim = bc_map_trim_locked; /* a shrink's block-map pages, when safe */
     }
     heap_leave(call);
 }

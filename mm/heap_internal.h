@@ -91,9 +91,16 @@ uintptr_t heap_slab_page_of(uintptr_t addr);
 typedef struct {
     uintptr_t base;
     uint32_t map[HEAP_VIRTUAL_LIMIT / PAGE_SIZE / 32];
+    struct bmap *blocks; /* the growing region's block map (NULL: none) */
+    /*
+     * After a shrink, the block map's pages past the region go back if no CPU
+     * can be reading them (blockcache.c: bc_map_trim_locked, which tries every
+     * CPU's cache lock).  A hook, set by heap_init_virtual, as the PMM's
+     * reclaim hooks are: the heap sits below the CPUs' caches.
+     */
+    void (*map_trim)(void);
 } heap_quick_t;
 extern MM_INTERNAL heap_quick_t heap_quick;
-
 /*
  * heap_slab_page_of for the growing region only, without the lock (the
  * per-CPU caches' free path): the slab page holding addr, or 0.  A racing
@@ -112,9 +119,26 @@ static inline uintptr_t heap_slab_page_quick(uintptr_t addr)
 uintptr_t heap_slab_page_next(uintptr_t addr);
 /* heap_trim with the lock held. */
 size_t heap_trim_locked(void);
+/*
+ * The growing region's block-map pages past its end back to the PMM (a shrink
+ * leaves them: bmap_uncover); did any go?  No CPU may be on a fast free,
+ * reading the map (blockcache.h): every CPU's cache lock held, or this CPU's
+ * own fast path under way inside mm/.
+ */
+int heap_map_trim_locked(void);
+/*
+ * kmalloc(size) for mm/'s own stores above the heap (zstore's compressed
+ * copies): never rounded up to a class of the CPUs' block caches, whose
+ * quarter would eat what compression saved; always the shared path.  Reported
+ * as kmalloc's; kfree frees it.
+ */
+void *kmalloc_exact_at(size_t size, const char *file, uint32_t line);
+#define kmalloc_exact(size) kmalloc_exact_at(size, __FILE__, __LINE__)
 /* A caller's block at ptr back to the heap (what leaves quarantine); a bad ptr is fn's, reported.
  */
 void heap_release_block(const char *fn, void *ptr);
+/* ... a block whose mark the caller holds (a CPU's cache let it go: blockcache.c). */
+void heap_release_cached(const char *fn, void *ptr);
 
 /* ---- slab.c, for the heap ---- */
 

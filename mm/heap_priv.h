@@ -230,6 +230,8 @@ heap_block_t *heap_region_last(const char *fn, heap_region_t *r);
 void heap_block_release(const char *fn, heap_region_t *r, heap_block_t *b);
 /* The allocated block behind a caller's ptr, or NULL after reporting why not. */
 heap_block_t *heap_checked_block(const char *fn, void *ptr, heap_region_t **rp);
+/* heap_checked_block for a block the caller has marked (heap_internal.h): the mark is its. */
+heap_block_t *heap_checked_cached(const char *fn, void *ptr, heap_region_t **rp);
 /* Do b's first `bytes` (and a header after them) belong to b by the map? */
 int heap_span_ok(const heap_region_t *r, const heap_block_t *b, size_t bytes);
 /* b's header hides a block of the map: reported, every header and list from the map. */
@@ -268,6 +270,8 @@ heap_block_t *heap_alloc_block(const char *fn, size_t need);
 heap_block_t *heap_alloc_aligned(const char *fn, size_t need, size_t align, size_t skew);
 /* Allocated block b back to its free neighbours and the lists; fn frees it. */
 void heap_free_block(const char *fn, heap_region_t *r, heap_block_t *b);
+/* ... b, whose mark the caller set (blockmap.h): let go as soon as the map says b is free. */
+void heap_free_marked(const char *fn, heap_region_t *r, heap_block_t *b);
 /* Allocated block b keeps `need` bytes; a tail big enough to stand alone goes back. */
 void heap_block_trim(const char *fn, heap_region_t *r, heap_block_t *b, size_t need);
 

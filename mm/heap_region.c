@@ -54,7 +54,8 @@ int heap_region_add(uintptr_t start, size_t size, vaddr_t vbase)
     heap_region_t *r = &heap_state.regions[heap_state.nregions];
     if (vbase)
         bmap_init_window(&r->map, start, MM_META_BLOCK_STARTS, MM_META_BLOCK_FREE,
-                         MM_META_BLOCK_SUMMARY, HEAP_VIRTUAL_LIMIT / BMAP_GRANULE);
+                         MM_META_BLOCK_SUMMARY, MM_META_BLOCK_MARKS,
+                         HEAP_VIRTUAL_LIMIT / BMAP_GRANULE);
     else
         bmap_init_static(&r->map, start, bmap_early_start, bmap_early_free, bmap_early_sum,
                          EARLY_GRANULES);
@@ -70,8 +71,13 @@ int heap_region_add(uintptr_t start, size_t size, vaddr_t vbase)
     if (size > (vbase ? HEAP_VIRTUAL_LIMIT : INITIAL_HEAP_SIZE))
         glue_panic("region_add: region larger than its slab-page bitmap");
     memset(r->slab_map, 0, vbase ? sizeof(heap_quick.map) : sizeof(slab_map_early));
-    if (vbase)
-        __atomic_store_n(&heap_quick.base, start, __ATOMIC_RELAXED);
+    if (vbase) {
+        r->map.lazy = 1; /* the per-CPU block caches read it without the lock (bmap_trim) */
+        __atomic_store_n(&heap_quick.blocks, &r->map, __ATOMIC_RELEASE);
+        bmap_marks.map = &r->map;
+        __atomic_store_n(&bmap_marks.base, start, __ATOMIC_RELEASE);
+        __atomic_store_n(&heap_quick.base, start, __ATOMIC_RELEASE);
+    }
     heap_block_t *b = (heap_block_t *)start;
     b->size = size - HDR;
     b->next = b->prev = NULL;
@@ -174,10 +180,12 @@ heap_block_t *heap_grow(size_t need)
         want = HEAP_VIRTUAL_LIMIT - size;
     if (min > want)
         return NULL; /* would pass HEAP_VIRTUAL_END */
-    if (bmap_cover(&r->map, size + want) < 0)
+    if (bmap_reserve(&r->map, size + want) < 0)
         return NULL; /* no page for the block map: as good as none for the heap */
     uint32_t got = map_range(r->vbase + size, (uint32_t)min, (uint32_t)want);
-    bmap_uncover(&r->map, size + got); /* what want mapped beyond what was got */
+    if (got && bmap_cover(&r->map, size + got) < 0) /* (its pages are there: never fails) */
+        glue_panic("heap_grow: the block map's reserved pages are gone");
+    bmap_uncover(&r->map, size + got); /* the pages reserved for more than was got */
     if (!got)
         return NULL;
     uintptr_t old_end = r->end;
@@ -236,6 +244,9 @@ void heap_shrink(heap_region_t *r, uint32_t budget)
     r->end = keep;
     unmap_range(r->vbase + (vaddr_t)(keep - r->start), r->vbase + (vaddr_t)(old_end - r->start));
     bmap_uncover(&r->map, keep - r->start);
+    void (*trim)(void) = heap_quick.map_trim;
+    if (trim && r->map.mapped > r->map.words)
+        trim(); /* (else they wait for the next shrink, or the reclaim hook) */
 }
 
 int heap_region_init_virtual(void)
@@ -279,6 +290,12 @@ size_t heap_trim_locked(void)
     return end - r->end;
 }
 
+int heap_map_trim_locked(void)
+{
+    heap_region_t *r = heap_growing_region();
+    return r && bmap_trim(&r->map);
+}
+
 size_t heap_trim(void)
 {
     heap_call_t call = heap_enter("heap_trim");
@@ -305,9 +322,12 @@ void heap_region_reset(void)
     if (r) {
         unmap_range(r->vbase, r->vbase + (vaddr_t)(r->end - r->start));
         bmap_uncover(&r->map, 0);
+        bmap_trim(&r->map);
     }
     memset(&heap_state, 0, sizeof(heap_state));
     __atomic_store_n(&heap_quick.base, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&heap_quick.blocks, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&bmap_marks.base, 0, __ATOMIC_RELAXED); /* (their pages went above) */
     for (size_t w = 0; w < sizeof(heap_quick.map) / sizeof(heap_quick.map[0]); w++)
         __atomic_store_n(&heap_quick.map[w], 0,
                          __ATOMIC_RELAXED); /* (mag_give reads them at base 0) */

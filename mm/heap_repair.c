@@ -163,7 +163,19 @@ static heap_block_t *diagnose(const char *fn, heap_region_t *r, void *ptr)
  * The allocated block behind ptr, or NULL after reporting why ptr cannot be
  * freed/resized.  O(1) unless something is wrong.
  */
+static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp, int marked_ok);
+
 heap_block_t *heap_checked_block(const char *fn, void *ptr, heap_region_t **rp)
+{
+    return checked_block(fn, ptr, rp, 0);
+}
+
+heap_block_t *heap_checked_cached(const char *fn, void *ptr, heap_region_t **rp)
+{
+    return checked_block(fn, ptr, rp, 1);
+}
+
+static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp, int marked_ok)
 {
     uintptr_t p = (uintptr_t)ptr;
     heap_region_t *r = heap_region_of(p);
@@ -181,6 +193,11 @@ heap_block_t *heap_checked_block(const char *fn, void *ptr, heap_region_t **rp)
     }
     if (b->magic != HEAP_MAGIC_ALLOC || heap_block_problem(r, b) != NULL)
         return diagnose(fn, r, ptr);
+    /* (a smaller block shares its mark's span with the next block: not its own) */
+    if (!marked_ok && b->size > SLAB_KMALLOC_MAX && heap_block_marked((uintptr_t)b)) {
+        mm_report("%s: %p: double free (block is already free: in a CPU's cache)", fn, ptr);
+        return NULL;
+    }
     if (!heap_span_ok(r, b, b->size)) {
         heap_span_repair(fn, b);
         if (b->is_free || heap_block_problem(r, b) != NULL)

@@ -16,6 +16,7 @@
  * reports.
  */
 #include "bits.h"
+#include "blockcache.h"
 #include "glue.h"
 #include "heap_priv.h"
 #include "kmap.h"
@@ -41,10 +42,11 @@ void get_memory_stats(memory_stats_t *stats)
     stats->heap_size = size;
     stats->heap_used = heap_state.used;
     stats->heap_free = heap_state.free;
-    uint32_t kmallocs, kfrees;
+    uint32_t kmallocs, kfrees, bmallocs, bfrees;
     slab_cpu_calls(&kmallocs, &kfrees);
-    stats->allocation_count = heap_state.allocs + kmallocs;
-    stats->free_count = heap_state.frees + kfrees;
+    bc_totals(&stats->heap_cpu_cached, &stats->heap_cpu_cached_bytes, &bmallocs, &bfrees);
+    stats->allocation_count = heap_state.allocs + kmallocs + bmallocs;
+    stats->free_count = heap_state.frees + kfrees + bfrees;
     stats->largest_free_block = largest;
     stats->peak_heap_used = heap_state.peak_used;
     stats->block_count = heap_state.blocks;
@@ -96,7 +98,10 @@ void heap_dump(void)
                 slab_describe((uintptr_t)b, what, sizeof(what));
                 mm_printf("  %p  %8u  slab %s\n", block_payload(b), (unsigned)b->size, what);
             } else {
-                const char *state = b->is_free ? "free" : "ALLOC";
+                const char *state = b->is_free ? "free"
+                                    : b->size > SLAB_KMALLOC_MAX && heap_block_marked((uintptr_t)b)
+                                        ? "cached (a CPU's)"
+                                        : "ALLOC";
                 char detail[160] = "";
                 if (!b->is_free && dbg_on())
                     state = dbg_dump_state(block_payload(b), block_cap(b), block_rec(b), b, detail,
@@ -216,6 +221,7 @@ int heap_check(void)
     if (marked != slab_blocks)
         errors += check_failed(NULL, "a page marked as a slab does not start with a block");
     errors += slab_check_locked("heap_check", held);
+    errors += bc_check(held);
     if (dbg_on())
         errors += dbg_check_quarantine();
     heap_leave(call);

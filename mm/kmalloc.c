@@ -5,25 +5,28 @@
  *
  * The way in goes by size: up to SLAB_KMALLOC_MAX bytes first to this CPU's
  * magazine of the size class (magazine.h, inline, no shared lock), then to
- * the size-class cache (slab.c, once the virtual heap is up), the rest to a
- * block (heap_alloc.c).  When no block is free, the memory that can be given
- * back goes back first (the quarantine, then empty slabs) and the block is
- * asked for again.  The way out goes by page: a slab object first back into
- * this CPU's magazine (magazine.h), else a pointer into a page the region's
- * bitmap marks as a slab goes to slab.c, any other to the block checks
- * (heap_checked_block) and back to the free lists.  Each file below is
+ * the size-class cache (slab.c, once the virtual heap is up); up to BC_MAX
+ * (64 KB) first to this CPU's blocks of its class (blockcache.h), then to a
+ * block of the class's size; the rest to a block (heap_alloc.c).  When no block is free, the memory
+ * that can be given back goes back first (the quarantine, then empty slabs) and the block is asked
+ * for again.  The way out goes by page: a slab object first back into this CPU's magazine
+ * (magazine.h), else a pointer into a page the region's bitmap marks as a slab goes to slab.c, any
+ * other to the block checks (heap_checked_block) and back to the free lists.  Each file below is
  * entered once on either way, and none calls back up:
  *
  *   kmalloc(n)  --n <= 512--> magazine.h: mag_kmalloc (this CPU's, no lock)
  *                 --empty--> magazine.c: mag_take_filled --> slab.c:
  *                            slab_mag_fill --> slab_core.c
  *                 --none---> slab.c: slab_kmalloc --new page--> heap_alloc.c
- *               --larger---> heap_alloc.c: heap_alloc_block --> heap_fit.c,
+ *               --n <= 64 KB--> blockcache.h: bc_kmalloc (this CPU's, no lock)
+ *               --larger or none--> heap_alloc.c: heap_alloc_block --> heap_fit.c,
  *                            heap_region.c (grow) --> heap_block.c
  *   kfree(p)    --slab object--> magazine.h: mag_kfree (this CPU's, no lock)
  *                 --full---> magazine.c: mag_give_flushed --> slab_core.c:
  *                            slab_mag_flush
  *                 --refused (a check failed, another node's)--> slab.c: slab_kfree
+ *               --block of 640 B - 64 KB--> blockcache.h: bc_kfree (this CPU's, no lock)
+ *                 --full---> blockcache.c: bc_give_flushed --> heap_alloc.c
  *               --block----> heap_repair.c: heap_checked_block,
  *                            then heap_alloc.c: heap_free_block --> heap_region.c
  *
@@ -43,12 +46,14 @@
  * without MM_DEBUG they are inline no-ops and dbg_on() is 0.
  *
  * Owns nothing of its own (heap_state's counters of allocations and frees
- * are kept here).  Calls: magazine.c (and magazine.h's inline path), slab.c,
+ * are kept here).  Calls: magazine.c (and magazine.h's inline path), blockcache.c (and
+ * blockcache.h's), slab.c,
  * slab_core.c (the relief, the quarantine's drain), heap_alloc.c,
  * heap_repair.c, heap_region.c (the slab-page bitmap, a page moved to a
  * node), heap_block.c, pmm_node.c (kmalloc_node's node checked), debug.c,
  * lock.c, log.c, string.c.
  */
+#include "blockcache.h"
 #include "glue.h"
 #include "heap_priv.h"
 #include "log.h"
@@ -92,16 +97,23 @@ static heap_block_t *block_try(const char *fn, size_t need, size_t align)
     return align ? heap_alloc_aligned(fn, need, align, 0) : heap_alloc_block(fn, need);
 }
 
+/* Memory pressure: slab_relieve's steps, then the blocks the CPUs keep.  Did it give any back? */
+#define RELIEF_STEPS (SLAB_RELIEF_STEPS + 1)
+static int relieve(const char *fn, int step)
+{
+    return step < SLAB_RELIEF_STEPS ? slab_relieve(fn, step) : bc_drain_locked(0) != 0;
+}
+
 /*
  * A block of need bytes (aligned as asked: align 0 is any); under memory
- * pressure, after each step of slab_relieve that gave something back, once
+ * pressure, after each step of relieve that gave something back, once
  * more.  NULL if the heap still has no room.
  */
 static heap_block_t *block_alloc(const char *fn, size_t need, size_t align)
 {
     heap_block_t *b = block_try(fn, need, align);
-    for (int step = 0; !b && step < SLAB_RELIEF_STEPS; step++) {
-        if (slab_relieve(fn, step))
+    for (int step = 0; !b && step < RELIEF_STEPS; step++) {
+        if (relieve(fn, step))
             b = block_try(fn, need, align);
     }
     return b;
@@ -121,10 +133,27 @@ static void *kmalloc_locked(const char *fn, size_t size)
     return block_payload(b);
 }
 
-static void kfree_locked(const char *fn, heap_region_t *r, heap_block_t *b)
+/*
+ * A caller's free of b.  Its mark is claimed for the time (blockcache.h) unless
+ * the caller holds it (claimed): a CPU's fast free of the same block then
+ * fails, and the shared path reports it; a fast free that got there first
+ * makes this one the report.
+ */
+static void kfree_locked(const char *fn, heap_region_t *r, heap_block_t *b, int claimed)
 {
+    uintptr_t a = (uintptr_t)b;
+    size_t size = b->size;
+    if (!claimed && !bc_claim(a, size)) {
+        mm_report("%s: %p: double free (block is already free: in a CPU's cache)", fn,
+                  block_payload(b));
+        return;
+    }
     heap_state.frees++;
-    heap_free_block(fn, r, b);
+    /* the mark goes as the map says free: then a racing fast free sees a free block */
+    if (claimed || bc_claims(a, size))
+        heap_free_marked(fn, r, b);
+    else
+        heap_free_block(fn, r, b);
 }
 
 /* What to ask the heap for a caller's `size` bytes: room for the red zone and the record. */
@@ -144,8 +173,16 @@ static void *armed(void *p, size_t size)
 
 /* -------------------------------------------------------- public API ---- */
 
+static void *alloc_sized(const char *fn, size_t size, int round);
+
 /* Small sizes from the size-class caches (virtual heap only), the rest as blocks. */
 static void *alloc_locked(const char *fn, size_t size)
+{
+    return alloc_sized(fn, size, 1);
+}
+
+/* ... a block rounded up to its class for the CPUs' block caches if `round`. */
+static void *alloc_sized(const char *fn, size_t size, int round)
 {
     void *p = size <= SLAB_KMALLOC_MAX && size ? slab_kmalloc(fn, size, 1) : NULL;
     if (p) {
@@ -157,6 +194,12 @@ static void *alloc_locked(const char *fn, size_t size)
         out_of_memory(fn, size);
         return NULL;
     }
+    /*
+     * A size the CPUs' block caches serve (the growing region's blocks): its
+     * class's size, so that any block of the class fits any request of it.
+     */
+    if (round && !dbg_on() && bc_rounds(size))
+        want = bc_class_size(bc_class_of(size));
     return armed(kmalloc_locked(fn, want), size);
 }
 
@@ -174,10 +217,21 @@ static __attribute__((noinline)) void *kmalloc_shared(size_t size, const char *f
     return p;
 }
 
+void *kmalloc_exact_at(size_t size, const char *file, uint32_t line)
+{
+    heap_call_t call = api_enter("kmalloc", file, line);
+    void *p = alloc_sized("kmalloc", size, 0);
+    alloc_leave(call);
+    return p;
+}
+
 static inline __attribute__((always_inline)) void *kmalloc_at(size_t size, const char *file,
                                                               uint32_t line)
 {
-    void *fast = mag_kmalloc_fill(size, 0); /* this CPU's cache of the size class, no lock */
+    /* this CPU's cache of the size class, no lock: a magazine, or blocks above 512 bytes */
+    void *fast = size <= SLAB_KMALLOC_MAX ? mag_kmalloc_fill(size, 0)
+                 : size <= BC_MAX         ? bc_kmalloc(size)
+                                          : NULL;
     return fast ? fast : kmalloc_shared(size, file, line);
 }
 
@@ -204,7 +258,7 @@ static void free_locked(const char *fn, void *ptr)
         slab_drain_quarantine(fn, 0);
         return;
     }
-    kfree_locked(fn, r, b);
+    kfree_locked(fn, r, b, 0);
 }
 
 static __attribute__((noinline)) void kfree_shared(void *ptr, const char *file, uint32_t line)
@@ -218,7 +272,8 @@ static __attribute__((noinline)) void kfree_shared(void *ptr, const char *file, 
 
 static inline void kfree_at(void *ptr, const char *file, uint32_t line)
 {
-    if (!mag_kfree(ptr)) /* this CPU's cache first, no lock (NULL: no slab object) */
+    /* this CPU's cache first, no lock: a slab object's magazine, or a block's class */
+    if (!mag_kfree(ptr) && !bc_kfree(ptr))
         kfree_shared(ptr, file, line);
 }
 
@@ -297,8 +352,8 @@ static void *block_node_locked(const char *fn, size_t size, int node)
     size_t pages = (want + HDR + PAGE_SIZE - 1) / PAGE_SIZE;
     size_t need = pages * PAGE_SIZE - HDR;
     heap_block_t *b = heap_alloc_aligned(fn, need, PAGE_SIZE, HDR);
-    for (int step = 0; !b && step < SLAB_RELIEF_STEPS; step++) {
-        if (slab_relieve(fn, step))
+    for (int step = 0; !b && step < RELIEF_STEPS; step++) {
+        if (relieve(fn, step))
             b = heap_alloc_aligned(fn, need, PAGE_SIZE, HDR);
     }
     for (size_t i = 0; b && i < pages; i++) {
@@ -435,8 +490,16 @@ static void *krealloc_locked(void *ptr, size_t size)
     heap_region_t *r;
     heap_block_t *b = heap_checked_block("krealloc", ptr, &r);
     size_t need = heap_request_size(size);
+    /* its mark held throughout (if it can have one): no CPU's fast free of it gets in */
+    uintptr_t a = (uintptr_t)b;
+    int claimed = b && bc_claims(a, b->size);
+    if (claimed && !bc_mark_try(a)) {
+        mm_report("krealloc: %p: double free (block is already free: in a CPU's cache)", ptr);
+        return NULL;
+    }
     if (b && size == 0) {
-        kfree_locked("krealloc", r, b); /* krealloc(p, 0) frees p and returns NULL */
+        kfree_locked("krealloc", r, b, claimed); /* krealloc(p, 0) frees p and returns NULL */
+        claimed = 0;                             /* (the free let the mark go) */
     } else if (!b || size == 0) {
         /* reported; ptr left alone */
     } else if (!need) {
@@ -447,9 +510,12 @@ static void *krealloc_locked(void *ptr, size_t size)
         result = alloc_locked("krealloc", size);
         if (result) {
             memcpy(result, ptr, b->size);
-            kfree_locked("krealloc", r, b);
+            kfree_locked("krealloc", r, b, claimed);
+            claimed = 0;
         }
     }
+    if (claimed) /* still allocated, in the region: its mark's page is there */
+        bc_mark_clear(a);
     return result;
 }
 
@@ -536,3 +602,18 @@ uint32_t mm_debug_flush(void)
     return n;
 }
 #endif
+
+/* mm_set_block_cache: the CPUs' block caches (blockcache.c) on or off. */
+int mm_set_block_cache(int on)
+{
+    glue_irqflags_t flags;
+    uint32_t held = mag_lock_all(&flags);
+    heap_call_t call = heap_enter("mm_set_block_cache");
+    int was = !slab_all.bc_off;
+    __atomic_store_n(&slab_all.bc_off, !on, __ATOMIC_RELAXED);
+    if (!on)
+        bc_drain_locked(held);
+    heap_leave(call);
+    mag_unlock_all(held, flags);
+    return was;
+}

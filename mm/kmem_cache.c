@@ -20,6 +20,7 @@
  * name for the reports), debug.c, lock.c, log.c, string.c.
  */
 #include "bits.h"
+#include "blockcache.h"
 #include "log.h"
 #include "magazine.h"
 #include "slab_priv.h"
@@ -456,11 +457,14 @@ size_t kmem_cache_reap(void)
     heap_call_t call = heap_enter("kmem_cache_reap");
     size_t n = 0;
     for_each_cache(c) n += c->slabs;
-    slab_cpu_drain(NULL, held, NULL); /* what the CPUs keep first */
+    slab_cpu_drain(NULL, held, NULL); /* what the CPUs keep first: objects and blocks */
+    bc_drain_locked(held);
     slab_reap_locked();
     for_each_cache(c) n -= c->slabs;
     heap_trim_locked();          /* and the pages they leave free at the heap's end go to the PMM */
     slab_meta_trim_locked(held); /* with the descriptors of those pages */
+    if (held == MAG_ALL)
+        heap_map_trim_locked(); /* and of the block map (no CPU can be reading it now) */
     heap_leave(call);
     mag_unlock_all(held, flags);
     return n;

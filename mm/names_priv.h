@@ -9,15 +9,24 @@
 #include "mm_names.h"
 
 #ifdef MM_PREFIX
+#define bc_check                    mm_bc_check
+#define bc_drain_locked             mm_bc_drain_locked
+#define bc_give_flushed             mm_bc_give_flushed
+#define bc_map_trim_locked          mm_bc_map_trim_locked
+#define bc_totals                   mm_bc_totals
 #define bmap_check                  mm_bmap_check
 #define bmap_clear                  mm_bmap_clear
 #define bmap_count                  mm_bmap_count
 #define bmap_cover                  mm_bmap_cover
+#define bmap_fast_block_size        mm_bmap_fast_block_size
 #define bmap_first_start            mm_bmap_first_start
 #define bmap_init_static            mm_bmap_init_static
 #define bmap_init_window            mm_bmap_init_window
+#define bmap_marks                  mm_bmap_marks
+#define bmap_reserve                mm_bmap_reserve
 #define bmap_set                    mm_bmap_set
 #define bmap_start_at_or_below      mm_bmap_start_at_or_below
+#define bmap_trim                   mm_bmap_trim
 #define bmap_uncover                mm_bmap_uncover
 #define dbg_arm                     mm_dbg_arm
 #define dbg_check_live              mm_dbg_check_live
@@ -44,9 +53,11 @@
 #define heap_block_split            mm_heap_block_split
 #define heap_block_trim             mm_heap_block_trim
 #define heap_checked_block          mm_heap_checked_block
+#define heap_checked_cached         mm_heap_checked_cached
 #define heap_find_fit               mm_heap_find_fit
 #define heap_free_add               mm_heap_free_add
 #define heap_free_block             mm_heap_free_block
+#define heap_free_marked            mm_heap_free_marked
 #define heap_free_del               mm_heap_free_del
 #define heap_free_entry_ok          mm_heap_free_entry_ok
 #define heap_freelist_rebuild       mm_heap_freelist_rebuild
@@ -60,6 +71,7 @@
 #define heap_list_of                mm_heap_list_of
 #define heap_map_next               mm_heap_map_next
 #define heap_map_prev               mm_heap_map_prev
+#define heap_map_trim_locked        mm_heap_map_trim_locked
 #define heap_next_ok                mm_heap_next_ok
 #define heap_page_node              mm_heap_page_node
 #define heap_quick                  mm_heap_quick
@@ -72,6 +84,7 @@
 #define heap_region_reset           mm_heap_region_reset
 #define heap_rehome                 mm_heap_rehome
 #define heap_release_block          mm_heap_release_block
+#define heap_release_cached         mm_heap_release_cached
 #define heap_request_size           mm_heap_request_size
 #define heap_shrink                 mm_heap_shrink
 #define heap_size_class             mm_heap_size_class
@@ -85,6 +98,7 @@
 #define heap_span_repair            mm_heap_span_repair
 #define heap_state                  mm_heap_state
 #define heap_trim_locked            mm_heap_trim_locked
+#define kmalloc_exact_at            mm_kmalloc_exact_at
 #define kmap_alloc_run              mm_kmap_alloc_run
 #define kmap_alloc_run_node         mm_kmap_alloc_run_node
 #define kmap_count                  mm_kmap_count

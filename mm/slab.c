@@ -104,6 +104,7 @@
  * Locking: mm_lock, held by every caller (kmem_cache.c's public functions,
  * kmalloc.c, magazine.c's fill, heap_init.c take it).
  */
+#include "blockcache.h"
 #include "log.h"
 #include "pmm.h"
 #include "slab_priv.h"
@@ -134,6 +135,8 @@ static slab_t *slab_new(const char *fn, kmem_cache_t *c, int node)
         if (slab_relieve(fn, step))
             s = page_and_desc(fn, &page);
     }
+    if (!s && bc_drain_locked(0)) /* then the blocks the CPUs keep (blockcache.c) */
+        s = page_and_desc(fn, &page);
     if (!s)
         return NULL;
     int at = slab_all.nodes > 1 ? heap_rehome(fn, (uintptr_t)page, node, HDR) : 0;

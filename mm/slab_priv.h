@@ -108,6 +108,28 @@ typedef struct {
     void *obj[MAG_ROUNDS];
 } mag_t;
 
+/*
+ * Per-CPU caches of heap blocks (blockcache.c): kmalloc's sizes above
+ * SLAB_KMALLOC_MAX up to BC_MAX bytes, in BC_CLASSES classes, four to each
+ * doubling (640, 768, 896, 1024, 1280, ... 65536: a block is at most a
+ * quarter bigger than asked).  A class keeps up to BC_ROUNDS blocks, a CPU
+ * BC_CPU_BYTES in all (an embedder may set it: -DMM_BLOCK_CACHE_BYTES=0 turns
+ * the block caches off).
+ */
+#define BC_MIN     (SLAB_KMALLOC_MAX + 1)
+#define BC_MAX     65536u
+#define BC_CLASSES 28
+#define BC_ROUNDS  8
+#ifndef MM_BLOCK_CACHE_BYTES
+#define MM_BLOCK_CACHE_BYTES (1024u * 1024u)
+#endif
+#define BC_CPU_BYTES ((uint32_t)MM_BLOCK_CACHE_BYTES)
+
+typedef struct {
+    uint32_t n;           /* blocks in blk[0..n), the newest last */
+    void *blk[BC_ROUNDS]; /* their payloads */
+} bc_mag_t;
+
 typedef struct {
     uint32_t lock; /* 0 free, 1 taken: xchg (cpu_cache_lock; its owner's too, without a fence) */
     uint32_t busy; /* its owner is on its fast path (cpu_cache_enter; with a fence only) */
@@ -130,6 +152,10 @@ typedef struct {
      * a local one.  Their allocs count stays 0; a free counts in mag[]'s `frees`.
      */
     mag_t rmag[NCACHES];
+    /* heap blocks freed here, by class (blockcache.c), and their bytes (by class size) */
+    bc_mag_t blk[BC_CLASSES];
+    uint32_t blk_bytes;
+    uint32_t blk_allocs, blk_frees; /* callers' calls served by them */
 } slab_cpu_t;
 
 /*
@@ -237,6 +263,7 @@ typedef struct {
     uintptr_t early_base, virtual_base; /* virtual_base 0: no virtual heap yet */
     slab_desc_t *meta_descs;
     slab_cpu_t cpu[MM_MAX_CPUS]; /* per-CPU caches, by glue_cpu_id */
+    int bc_off; /* mm_set_block_cache(0): no block cached, none rounded (blockcache.c) */
     /* the PMM's topology the slabs' nodes are for (pmm_nodes_generation), and its node count */
     uint32_t node_gen;
     unsigned nodes;

@@ -34,6 +34,7 @@
 #include "zstore.h"
 
 #include "glue.h"
+#include "heap_internal.h"
 #include "kstring.h"
 #include "lock.h"
 #include "log.h"
@@ -271,7 +272,7 @@ static uint32_t put_locked(const zstore_buf_t *b)
     void *data = NULL;
     uint32_t size = 0;
     if (b->kind != ZS_SAME) {
-        data = kmalloc(b->len);
+        data = kmalloc_exact(b->len); /* (not rounded up to a block cache's class) */
         if (!data) {
             zstore_data.st.refused_nomem++;
             return 0;

@@ -342,13 +342,23 @@ static uint32_t reclaim_locked(uint32_t want, struct transit *t, glue_irqflags_t
             if (run > ZSWAP_SWEEP)
                 run = ZSWAP_SWEEP;
             for (uint32_t k = n; k < n + run; k++) {
+                /*
+                 * Enough taken: the hand stops here, not at the run's end (a
+                 * small request, the PMM's hook inside a bigger reclaim, would
+                 * otherwise pass over cold pages it did not take, and the
+                 * bigger one, its pages counted, not come back to them).
+                 */
+                if (freed + ncold >= want || ncold >= ZSWAP_SWEEP) {
+                    run = k - n;
+                    break;
+                }
                 vaddr_t v = a->base + (start + k) * PAGE_SIZE;
                 uint32_t e = vmm_clear_accessed(v);
                 if (!(e & PAGE_PRESENT))
                     continue;
                 if (e & PAGE_ACCESSED)
                     flush = 1;
-                else if (freed + ncold < want && ncold < ZSWAP_SWEEP)
+                else
                     cold[ncold++] = start + k;
             }
             n += run;

@@ -158,15 +158,17 @@ static void test_wrong_cache(void **state)
 /* ------------------------------------------------- writes out of bounds ---- */
 
 /*
- * | block (1008 bytes, a multiple of 16) | next header | next ...
- *                                        ^ p[1008]
+ * | block (1024 bytes, a size class of the CPUs' block caches: no slack) | next header | next ...
+ *                                                                        ^ p[1024]
  * Expect the next block's smashed header to be found by heap_check and
- * rebuilt from its neighbours when it is freed.
+ * rebuilt from its neighbours when it is freed (the fast free checks the
+ * header against the map and leaves a smashed one to the shared path).
  */
 static void overflow_large(size_t bytes_over)
 {
-    char *p = t_kmalloc(1008), *next = t_kmalloc(1008);
-    memset(p + 1008, 0x41, bytes_over);
+    char *p = t_kmalloc(1024), *next = t_kmalloc(1024);
+    assert_int_equal(kmalloc_usable_size(p), 1024);
+    memset(p + 1024, 0x41, bytes_over);
     assert_true(heap_check() > 0);
     kfree(next);
     assert_reported("kfree", next, "block header smashed");
@@ -225,15 +227,17 @@ static void test_underflow_large(void **state)
 
 /*
  * Write after free of a block: its first bytes hold the free-list links,
- * which are checked before they are followed.
+ * which are checked before they are followed.  (A block larger than the
+ * CPUs' block caches take, 64 KB: a freed block they keep is still allocated
+ * to the heap, with no links to smash, as a slab object in a magazine.)
  */
 static void test_write_after_free_large(void **state)
 {
-    char *p = t_kmalloc(2000), *keep = t_kmalloc(64);
+    char *p = t_kmalloc(80000), *keep = t_kmalloc(64);
     t_kfree(p);
     memset(p, 0x41, 2 * sizeof(void *)); /* both links */
     assert_true(heap_check() > 0);
-    char *q = kmalloc(2000); /* the list is checked before use, and rebuilt */
+    char *q = kmalloc(80000); /* the list is checked before use, and rebuilt */
     assert_non_null(q);
     assert_non_null(strstr(mm_last_error(), "free list"));
     CHECK_HEAP();

@@ -61,6 +61,12 @@ static void start_(int ph, int whole)
             fresh_paging_ram(8 * MB);
         memory_init(); /* gives the virtual heap's pages back */
         heap_init_virtual();
+        /*
+         * The heap's own blocks: the layouts here are of exact sizes whose
+         * frees go straight to the free lists (the per-CPU block caches round
+         * and keep them: their attacks are test_blockcache.c's).
+         */
+        mm_set_block_cache(0);
     }
     host_console_clear();
     region_now();

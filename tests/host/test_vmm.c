@@ -387,6 +387,7 @@ static void test_heap_moves_and_early_blocks_stay_valid(void **state)
 static void test_heap_grows_past_16mb_and_shrinks(void **state)
 {
     heap_init_virtual();
+    mm_set_block_cache(0); /* the heap's own growth and shrink: a freed block goes back at once */
     pmm_stats_t ps0;
     pmm_get_stats(&ps0);
     enum { CHUNK = 64 * 1024, N = 300 }; /* 300 x 64 KB = 18.75 MB */
@@ -446,6 +447,7 @@ static void test_heap_growth_fails_cleanly(void **state)
 static void test_heap_grow_finds_hidden_last_block(void **state)
 {
     heap_init_virtual();
+    mm_set_block_cache(0); /* the heap's own growth and shrink: a freed block goes back at once */
     /* fill the initial 64 KB so that the last block is free with 1080 bytes (the
        separator is too big for a size-class cache: a block like the others) */
     const size_t sep_size = SLAB_KMALLOC_MAX + 8;
@@ -468,6 +470,7 @@ static void test_heap_grow_finds_hidden_last_block(void **state)
 static void test_small_free_unmaps_a_bounded_amount(void **state)
 {
     heap_init_virtual();
+    mm_set_block_cache(0); /* the heap's own growth and shrink: a freed block goes back at once */
     char *big = t_kmalloc(4 * MB), *s = t_kmalloc(600);
     assert_non_null(big);
     assert_non_null(s);

@@ -102,12 +102,14 @@ static void test_reclaim_and_fault_in(void **state)
     assert_true(before - free_pages() >= pages);
 
     /* CLOCK: every page was just touched, so the hand clears every Accessed bit
-     * going round once and takes the first page it finds cold the second time */
+     * going round once and takes the first page it finds cold the second time,
+     * and stops there (before 2026-12-07 it went on to the end of the run of
+     * ZSWAP_SWEEP pages, passing cold pages it did not take) */
     assert_int_equal(zswap_reclaim(1), 1);
     check_all();
     s = stats();
     assert_int_equal(s.present, pages - 1);
-    assert_int_equal(s.scanned, pages + ZSWAP_SWEEP);
+    assert_int_equal(s.scanned, pages + 1);
     /* the second half touched again (read): the hand takes the cold first half only */
     for (uint32_t i = pages / 2; i < pages; i++)
         assert_int_equal(zpage_check(a + i * PAGE, i, 7, 0, scratch), -1);

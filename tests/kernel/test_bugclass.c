@@ -93,17 +93,21 @@ static void wrong_cache(void)
     KT_ASSERT(heap_usable());
 }
 
-/* Into the next block's header, by one byte and by a header's worth; then below a header. */
+/*
+ * Into the next block's header, by one byte and by a header's worth; then below a header.
+ * 1024 bytes: a size class of the CPUs' block caches, so no slack after it.
+ */
 static void overflows_into_headers(void)
 {
-    char *p = kmalloc(1000), *next = kmalloc(1000);
-    p[1000] = 0x41;
+    char *p = kmalloc(1024), *next = kmalloc(1024);
+    KT_ASSERT(kmalloc_usable_size(p) == 1024);
+    p[1024] = 0x41;
     KT_ASSERT(heap_check() > 0);
     kfree(next);
     KT_REPORTED("kfree", "block header smashed");
     KT_CHECK_HEAP();
-    next = kmalloc(1000);
-    memset(p + 1000, 0x41, HEAP_HEADER_SIZE);
+    next = kmalloc(1024);
+    memset(p + 1024, 0x41, HEAP_HEADER_SIZE);
     kfree(next);
     KT_REPORTED("kfree", "block header smashed");
     KT_CHECK_HEAP();
@@ -114,14 +118,17 @@ static void overflows_into_headers(void)
     KT_ASSERT(heap_usable());
 }
 
-/* A block's free-list links are checked before they are followed. */
+/*
+ * A block's free-list links are checked before they are followed (a block
+ * larger than the CPUs' block caches take, 64 KB: one they keep has no links).
+ */
 static void write_after_free_block(void)
 {
-    char *p = kmalloc(2000), *keep = kmalloc(64);
+    char *p = kmalloc(80000), *keep = kmalloc(64);
     kfree(p);
     memset(p, 0x41, 2 * sizeof(void *));
     KT_ASSERT(heap_check() > 0);
-    char *q = kmalloc(2000);
+    char *q = kmalloc(80000);
     KT_ASSERT(q != NULL);
     KT_REPORTED("kmalloc", "free list");
     KT_CHECK_HEAP();
