@@ -74,6 +74,7 @@
 
 #if defined(__has_include)
 #if __has_include("slab.h")
+#include "blockcache.h" /* (the size classes kmalloc rounds to) */
 #include "heap_internal.h"
 #include "slab.h"
 #define FUZZ_SLAB 1
@@ -323,6 +324,20 @@ static size_t check_usable(int n, size_t asked)
     if (in_slab(fz.live[n].p)) {
         REQUIRE(u <= 512, "slot %d: usable size %zu of an object in a slab", n, u);
         return u;
+    }
+#endif
+#ifdef FUZZ_SLAB
+    /*
+     * The virtual heap rounds 513 B-64 KB up to a size class of the CPUs' block
+     * caches (mm/blockcache.h) when it hands out a new block, and a CPU serves
+     * class c with any block it keeps there: one smaller than class c + 1 (a
+     * block krealloc resized in place, or kmalloc_aligned's, is of any size).
+     */
+    if (fz.virt && asked >= BC_MIN && asked <= BC_MAX) {
+        unsigned c = bc_class_of(asked);
+        size_t top = c + 1 < BC_CLASSES ? bc_class_size(c + 1) : BC_BLOCK_MAX;
+        if (top > need)
+            need = top;
     }
 #endif
     REQUIRE(u < need + HEAP_HEADER_SIZE + min_payload,
@@ -919,16 +934,21 @@ static void check_step(void)
             else if (ptr[i])
                 blocks += fz.live[i].usable;
         }
-        size_t want = blocks + (size_t)st.slab_pages * (PAGE_SIZE - HEAP_HEADER_SIZE);
+        /* (and the freed blocks the CPUs keep: allocated to the heap, counted apart) */
+        size_t want = blocks + (size_t)st.slab_pages * (PAGE_SIZE - HEAP_HEADER_SIZE) +
+                      st.heap_cpu_cached_bytes;
         REQUIRE(st.heap_used == want,
-                "heap_used %u, but the live blocks hold %zu and %u slab pages %zu", st.heap_used,
-                blocks, st.slab_pages, want - blocks);
+                "heap_used %u, but the live blocks hold %zu, %u slab pages %zu and the CPUs' "
+                "cached blocks %u",
+                st.heap_used, blocks, st.slab_pages,
+                (size_t)st.slab_pages * (PAGE_SIZE - HEAP_HEADER_SIZE), st.heap_cpu_cached_bytes);
         REQUIRE(st.slab_objects == objects, "slab_objects %u, but %u live blocks are in slabs",
                 st.slab_objects, objects);
     }
 #else
-    REQUIRE(fz.side_active || st.heap_used == live_bytes(K_HEAP),
-            "heap_used %u, but the live blocks hold %zu", st.heap_used, live_bytes(K_HEAP));
+    REQUIRE(fz.side_active || st.heap_used == live_bytes(K_HEAP) + st.heap_cpu_cached_bytes,
+            "heap_used %u, but the live blocks hold %zu and the CPUs' cached blocks %u",
+            st.heap_used, live_bytes(K_HEAP), st.heap_cpu_cached_bytes);
 #endif
     REQUIRE(st.error_count == fz.errors_expected, "error_count %u, expected %u (last report: %s)",
             st.error_count, fz.errors_expected, mm_last_error());
