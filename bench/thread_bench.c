@@ -34,7 +34,8 @@
  * scaled.)
  *
  * A second argument names one workload: its runs alone, no remote (to
- * count one workload's locks: MM_SHIM_STATS=1 under the shim).
+ * count one workload's locks: MM_SHIM_STATS=1 under the shim); a third, a
+ * thread count (1, 2 or 4): that run alone (to profile it).
  *
  * Output, one line per figure (tools/thread-bench.sh collects them):
  *   tput WORKLOAD THREADS OPS_PER_SECOND SHARE_OF_TIME_WAITING_FOR_A_CPU (-1: unknown)
@@ -316,8 +317,10 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 0.15;
     const char *only = argc > 2 ? argv[2] : NULL; /* one workload's runs alone (no remote) */
-    if (seconds <= 0 || seconds > 10 || argc > 3) {
-        fprintf(stderr, "usage: thread_bench [SECONDS_PER_RUN (0 < s <= 10) [WORKLOAD]]\n");
+    int threads = argc > 3 ? atoi(argv[3]) : 0;   /* and only this many threads (to profile) */
+    if (seconds <= 0 || seconds > 10 || argc > 4 || threads < 0 || threads > MAX_THREADS) {
+        fprintf(stderr,
+                "usage: thread_bench [SECONDS_PER_RUN (0 < s <= 10) [WORKLOAD [THREADS]]]\n");
         return 2;
     }
     pthread_barrier_init(&start_barrier, NULL, MAX_THREADS + 1);
@@ -348,6 +351,8 @@ int main(int argc, char **argv)
             continue;
         known = 1;
         for (int n = 1; n <= MAX_THREADS; n *= 2) {
+            if (threads && n != threads)
+                continue;
             prodcons_reset();
             double waited, rate = run(work[k].fn, n, seconds, &waited);
             printf("tput %s %d %.0f %.3f\n", work[k].name, n, rate, waited);

@@ -238,8 +238,10 @@ void pmm_reclaim_hold(int hold);
  * frames owes a run of the hooks, and the next allocation made from outside
  * mm/ (kmalloc, kcalloc, krealloc, kmalloc_aligned, kmalloc_node,
  * kmem_cache_alloc, vmalloc and its variants, the pmm_alloc_* calls without
- * PMM_NO_RECLAIM) runs them on its way out: the allocations that cross the
- * mark are often ones that may not run them (the heap growing, a page table).
+ * PMM_NO_RECLAIM) that enters mm/'s shared path runs them on its way out (a
+ * hit of a CPU's cache, which takes no frame, does not look): the allocations
+ * that cross the mark are often ones that may not run them (the heap
+ * growing, a page table).
  * A run that leaves fewer than `low` free waits until an allocation sees
  * `high` or more again.  The mark is read where the PMM's shared counts
  * change (a take, a CPU's list refilled): up to a refill's 16 pages late for

@@ -15,10 +15,21 @@
  *   kmalloc(n)  the newest block of n's class (blockcache.h: bc_kmalloc), or
  *               the shared path, which asks the heap for the class's size
  *               (kmalloc.c: a block is at most a quarter bigger than asked),
- *               so any block of the class serves any request of it;
+ *               so any block of the class serves any request of it, and
+ *               BC_FILL - 1 more for the cache if the free lists have them
+ *               (bc_fill_locked);
  *   kfree(p)    onto its class on this CPU (bc_kfree); a full class gives
  *               its older half back to the heap under the lock, a CPU over
- *               its bytes the older half of every class (bc_give_flushed).
+ *               its budget the older half of every class, as often as it
+ *               takes (bc_give_flushed).
+ *
+ * A CPU's budget follows the heap (blockcache.h: bc_budget): an eighth of
+ * the growing region, 256 KB to 4 MB.  Why these figures: with random sizes
+ * of 8 B to 64 KB each class's count is a random walk between empty (a miss:
+ * mm/'s lock) and full (a flush: mm/'s lock).  Eight rounds, one block a miss
+ * and 1 MB took the lock on 12% of the calls (MM_SHIM_STATS, thread_bench
+ * large), and two threads made fewer calls than one; sixteen rounds, four
+ * blocks a miss and a budget of 4 MB let the walk wander far from both ends.
  *
  * A cached block is still an allocated block of the heap (heap_used and
  * block_count count it; get_memory_stats says how many and how big in
@@ -80,14 +91,16 @@ void bc_give_flushed(slab_cpu_t *pc, unsigned c, void *ptr, glue_irqflags_t flag
 {
     pc->busy_slot = BC_BUSY;
     heap_call_t call = heap_enter("kfree");
+    const bmap_t *map = heap_quick.blocks; /* (ptr is a block of it: bc_kfree) */
     if (pc->blk[c].n == BC_ROUNDS)
         flush_class(pc, c, BC_ROUNDS / 2);
-    if (pc->blk_bytes + bc_class_size(c) > BC_CPU_BYTES) {
-        for (unsigned k = 0; k < BC_CLASSES; k++) /* the older half of each class */
+    /* the older half of each class, again while over (the budget falls as the heap shrinks) */
+    while (pc->blk_bytes && pc->blk_bytes + bc_class_size(c) > bc_budget(map)) {
+        for (unsigned k = 0; k < BC_CLASSES; k++)
             flush_class(pc, k, (pc->blk[k].n + 1) / 2);
     }
-    if (pc->blk_bytes + bc_class_size(c) > BC_CPU_BYTES) {
-        flush_block(ptr); /* (BC_CPU_BYTES below the class's size: it never stays) */
+    if (pc->blk_bytes + bc_class_size(c) > bc_budget(map)) {
+        flush_block(ptr); /* (a budget below the class's size: it never stays) */
     } else {
         bc_mag_t *m = &pc->blk[c];
         m->blk[m->n++] = ptr;
@@ -97,6 +110,69 @@ void bc_give_flushed(slab_cpu_t *pc, unsigned c, void *ptr, glue_irqflags_t flag
     heap_leave(call);
     pc->busy_slot = NCACHES;
     mag_cpu_leave(pc, flags);
+}
+
+void bc_fill_locked(size_t size)
+{
+    int cpu = glue_cpu_id();
+    const bmap_t *map = heap_quick.blocks;
+    if ((unsigned)cpu >= MM_MAX_CPUS || !map || !bc_rounds(size) || dbg_on())
+        return;
+    slab_cpu_t *pc = &slab_all.cpu[cpu];
+    /*
+     * Its owner's way in (this CPU, so no other is on its fast path), unless
+     * this CPU is inside mm/ from its own fast path's cold half (busy_slot:
+     * a ctor's kmalloc), whose cache is held further up this call.
+     */
+    if (pc->busy_slot != NCACHES || !cpu_cache_enter(pc))
+        return;
+    unsigned c = bc_class_of(size);
+    uint32_t want = bc_class_size(c);
+    bc_mag_t *m = &pc->blk[c];
+    uint32_t n0 = m->n;
+    for (unsigned k = 1; k < BC_FILL && m->n < BC_ROUNDS && pc->blk_bytes + want <= bc_budget(map);
+         k++) {
+        heap_block_t *b = heap_alloc_spare("kmalloc", want);
+        if (!b)
+            break;
+        /*
+         * One the fast free would take: the region's last block is not (its size
+         * is no next start's), and a free block has no mark (heap_check says why).
+         */
+        if (bmap_fast_block_size(map, (uintptr_t)b, BC_BLOCK_MAX) < want ||
+            !bc_mark_try((uintptr_t)b)) {
+            heap_free_block("kmalloc", heap_region_of((uintptr_t)b), b);
+            break;
+        }
+        m->blk[m->n++] = block_payload(b);
+        pc->blk_bytes += want;
+    }
+    /* the first taken (the lowest, cut one after another) handed out first, as a heap would */
+    for (uint32_t i = n0, j = m->n; i + 1 < j; i++, j--) {
+        void *t = m->blk[i];
+        m->blk[i] = m->blk[j - 1];
+        m->blk[j - 1] = t;
+    }
+    cpu_cache_exit(pc);
+}
+
+void *bc_take_scribbled(slab_cpu_t *pc, unsigned c, glue_irqflags_t flags)
+{
+    bc_mag_t *m = &pc->blk[c];
+    void *p = m->blk[--m->n];
+    pc->blk_bytes -= bc_class_size(c);
+    pc->busy_slot = BC_BUSY;
+    heap_call_t call = heap_enter("kmalloc");
+    mm_report("kmalloc: %p: block header smashed while the block was free in a CPU's cache "
+              "(written after kfree?): rebuilt from the block map, the block back to the heap",
+              p);
+    heap_block_t *b = (heap_block_t *)((uintptr_t)p - HDR);
+    heap_block_rebuild(heap_region_of((uintptr_t)b), b); /* (an allocated block by the map) */
+    heap_free_marked("kmalloc", heap_region_of((uintptr_t)b), b);
+    heap_leave(call);
+    pc->busy_slot = NCACHES;
+    mag_cpu_leave(pc, flags);
+    return NULL;
 }
 
 size_t bc_drain_locked(uint32_t held)
@@ -187,6 +263,8 @@ int bc_check(uint32_t held)
                 if (!s || s < bc_class_size(0) || bc_class_floor(s) != c)
                     errors += check_failed(p, "a CPU's cached block is not an allocated block "
                                               "of its class by the block map");
+                else if (heap_slab_page_quick((uintptr_t)p))
+                    errors += check_failed(p, "a CPU's cached block is a slab page");
                 else if (!heap_block_marked((uintptr_t)p - HDR))
                     errors += check_failed(p, "a CPU's cached block is not marked");
                 bytes += bc_class_size(c);

@@ -43,12 +43,26 @@ static inline unsigned bc_class_floor(size_t s)
     return bc_class_size(c) == s ? c : c - 1;
 }
 
+/*
+ * The bytes a CPU may keep now: an eighth of the growing region (its map's
+ * span, read without the lock), at least BC_CPU_FLOOR, at most BC_CPU_BYTES.
+ * A heap of a few megabytes does not leave a megabyte idle on each CPU; a big
+ * one keeps enough that a random mix of sizes seldom misses (thread_bench,
+ * random 8 B-64 KB: a 4 MB budget misses a twentieth as often as 1 MB did).
+ */
+static inline uint32_t bc_budget(const bmap_t *map)
+{
+    uint32_t span = __atomic_load_n(&map->words, __ATOMIC_RELAXED) * (32 * BMAP_GRANULE / BC_SHARE);
+    uint32_t floor = BC_CPU_FLOOR < BC_CPU_BYTES ? BC_CPU_FLOOR : BC_CPU_BYTES;
+    return span < floor ? floor : span > BC_CPU_BYTES ? BC_CPU_BYTES : span;
+}
+
 /* The largest block a CPU takes: the top class and a remainder too small to have been split. */
 #define BC_BLOCK_MAX (BC_MAX + HEAP_HEADER_SIZE + 2 * sizeof(void *))
 
 /*
  * The block whose header is at b (in the growing region): its mark set, if it
- * was clear: 1, the caller owns the block until bc_mark_clear; 0: someone
+ * was clear: 1, the caller owns the block until heap_mark_clear; 0: someone
  * else has it (a CPU's cache, a free under way), or b is not in the region.
  */
 static inline int bc_mark_try(uintptr_t b)
@@ -58,22 +72,17 @@ static inline int bc_mark_try(uintptr_t b)
     return w && !slab_test_and_set(w, bit);
 }
 
-static inline void bc_mark_clear(uintptr_t b)
-{
-    heap_mark_clear(b);
-}
-
 /*
  * The shared path's free or resize of the block at b (size bytes), under
  * mm/'s lock: does it have a mark to claim (a block a CPU may cache)?  Then
  * bc_claim claims it for the time (a CPU's fast free of it then fails, and
  * the shared path reports that): 1, go on (or nothing to claim); 0, it was
  * marked: a double free racing a CPU's.  A free lets it go as the map says
- * free (heap_free_marked), a resize with bc_mark_clear.
+ * free (heap_free_marked), a resize with heap_mark_clear.
  */
 static inline int bc_claims(uintptr_t b, size_t size)
 {
-    return size > SLAB_KMALLOC_MAX && heap_mark_word(b, &(unsigned){0});
+    return size > SLAB_KMALLOC_MAX && heap_mark_covers(b);
 }
 
 static inline int bc_claim(uintptr_t b, size_t size)
@@ -82,12 +91,21 @@ static inline int bc_claim(uintptr_t b, size_t size)
 }
 
 /*
- * The cold half of bc_give: pc's class c is full, or pc is over its bytes:
+ * The cold half of bc_kfree: pc's class c is full, or pc is over its budget:
  * the older blocks back to the heap under the lock, then ptr in (or back too);
  * pc's lock and the interrupts let go.
  */
 __attribute__((noinline)) void bc_give_flushed(slab_cpu_t *pc, unsigned c, void *ptr,
                                                glue_irqflags_t flags);
+
+/*
+ * The cold half of bc_kmalloc: the newest block of pc's class c had its header
+ * written after it was freed (a caller's use after free): reported, its header
+ * rebuilt from the block map and the block back to the heap, under the lock;
+ * pc's lock and the interrupts let go.  NULL: the shared path.
+ */
+__attribute__((noinline)) void *bc_take_scribbled(slab_cpu_t *pc, unsigned c,
+                                                  glue_irqflags_t flags);
 
 /* kmalloc(size), BC_MIN <= size <= BC_MAX, from this CPU's blocks of its class, or NULL. */
 static inline __attribute__((always_inline)) void *bc_kmalloc(size_t size)
@@ -104,10 +122,13 @@ static inline __attribute__((always_inline)) void *bc_kmalloc(size_t size)
         return NULL;
     }
     void *p = m->blk[n - 1];
+    const heap_block_t *h = (const heap_block_t *)((uintptr_t)p - HEAP_HEADER_SIZE);
+    if (__builtin_expect(h->magic != HEAP_MAGIC_ALLOC || h->is_free, 0))
+        return bc_take_scribbled(pc, c, flags); /* written after its free: reported */
     m->n = n - 1;
     pc->blk_bytes -= bc_class_size(c);
     pc->blk_allocs++;
-    bc_mark_clear((uintptr_t)p - HEAP_HEADER_SIZE); /* the caller's now */
+    heap_mark_clear((uintptr_t)p - HEAP_HEADER_SIZE); /* the caller's now */
     mag_cpu_leave(pc, flags);
     return p;
 }
@@ -115,41 +136,56 @@ static inline __attribute__((always_inline)) void *bc_kmalloc(size_t size)
 /*
  * kfree(ptr) into this CPU's blocks: 1, or 0 (not an allocated block of the
  * growing region of 640 B to 64 KB by its map, or marked: in a cache already,
- * or a free under way; or this CPU has no cache now).  Its size is the map's,
- * never the header's (which an overflow can forge): the next block start
- * after it (bmap_fast_block_size), read again once its mark is claimed, so a
- * free or resize that got in between is seen.  Every check that fails here
- * goes to the shared path, which reports.
+ * or a free under way; or this CPU has no cache now; or mm/'s lock was held
+ * meanwhile).  Its size is the map's, never the header's (which an overflow
+ * can forge): the next block start after it (bmap_fast_block_size), read again
+ * once its mark is claimed, so a free or resize that got in between is seen.
+ * All of it with no holder of mm/'s lock at work from the first read to the
+ * last (mm_lock_seq): inside one hold, the heap makes blocks that are no
+ * caller's look like one for a moment (an aligned block's front, a slab page
+ * before its bit, a CPU's fill before its mark), and a stale or wild free of
+ * such a block must not cache it (a hostile test did: the block was then
+ * handed out twice).  Every check that fails here goes to the shared path,
+ * which reports.
  */
 static inline __attribute__((always_inline)) int bc_kfree(void *ptr)
 {
     uintptr_t b = (uintptr_t)ptr - HEAP_HEADER_SIZE;
     uintptr_t base = __atomic_load_n(&heap_quick.base, __ATOMIC_ACQUIRE);
-    if (b - base >= HEAP_VIRTUAL_LIMIT || heap_slab_page_quick((uintptr_t)ptr) ||
-        __atomic_load_n(&slab_all.bc_off, __ATOMIC_RELAXED))
-        return 0; /* (base 0: no growing region; a slab page: magazine.h said no) */
+    if (b - base >= HEAP_VIRTUAL_LIMIT || __atomic_load_n(&slab_all.bc_off, __ATOMIC_RELAXED))
+        return 0; /* (base 0: no growing region) */
     const bmap_t *map = __atomic_load_n(&heap_quick.blocks, __ATOMIC_ACQUIRE);
     glue_irqflags_t flags;
     slab_cpu_t *pc = mag_cpu_enter(&flags);
     if (!pc)
         return 0;
-    size_t s = map ? bmap_fast_block_size(map, b, BC_BLOCK_MAX) : 0;
-    if (s < bc_class_size(0) || !bc_mark_try(b))
-        goto shared;
-    /*
-     * Its mark held, the block is the caller's and stays mapped: its size by the
-     * map again (a free or resize that got in before the mark changed it), and
-     * its header, which must agree (else the shared path reports and rebuilds it).
-     */
-    const heap_block_t *h = (const heap_block_t *)b;
-    if (bmap_fast_block_size(map, b, BC_BLOCK_MAX) != s || h->magic != HEAP_MAGIC_ALLOC ||
-        h->size != s || h->is_free) {
-        bc_mark_clear(b);
-        goto shared;
+    size_t s = 0;
+    for (int tries = 0;; tries++) { /* (again once if a holder came by: it seldom does) */
+        uint32_t seq = mm_lock_seq_quiet();
+        s = map && !(seq & 1) ? bmap_fast_block_size(map, b, BC_BLOCK_MAX) : 0;
+        if (s < bc_class_size(0) || heap_slab_page_quick((uintptr_t)ptr) || !bc_mark_try(b))
+            goto shared;
+        /*
+         * Its mark held, the block is the caller's and stays mapped: its size by
+         * the map again (a free or resize that got in before the mark changed
+         * it), and its header, which must agree (else the shared path reports
+         * and rebuilds it).
+         */
+        const heap_block_t *h = (const heap_block_t *)b;
+        if (bmap_fast_block_size(map, b, BC_BLOCK_MAX) != s || h->magic != HEAP_MAGIC_ALLOC ||
+            h->size != s || h->is_free) {
+            heap_mark_clear(b);
+            goto shared;
+        }
+        if (mm_lock_seq_still(seq))
+            break;
+        heap_mark_clear(b);
+        if (tries)
+            goto shared;
     }
     unsigned c = bc_class_floor(s);
     bc_mag_t *m = &pc->blk[c];
-    if (m->n == BC_ROUNDS || pc->blk_bytes + bc_class_size(c) > BC_CPU_BYTES) {
+    if (m->n == BC_ROUNDS || pc->blk_bytes + bc_class_size(c) > bc_budget(map)) {
         bc_give_flushed(pc, c, ptr, flags);
         return 1;
     }
@@ -171,6 +207,14 @@ static inline int bc_rounds(size_t size)
            !__atomic_load_n(&slab_all.bc_off, __ATOMIC_RELAXED);
 }
 
+/*
+ * After a miss of this CPU's class for size, whose caller's block the heap
+ * just gave (mm/'s lock held): up to BC_FILL - 1 more blocks of the class from
+ * the heap's free lists (never a growth) into this CPU's cache, within its
+ * budget.  Nothing if this CPU's cache is busy (held by a drain or the
+ * statistics, or this CPU is inside mm/ from its own fast path's cold half).
+ */
+void bc_fill_locked(size_t size);
 /*
  * Every block the CPUs keep back to the heap (mm/'s lock held).  The CPUs in
  * `held` have their cache locks held by the caller; the others are tried, and

@@ -139,7 +139,7 @@ uint32_t bmap_check(const bmap_t *m);
  * "being freed or resized" (kmalloc.c, under the lock).  Every block that can
  * be cached is more than 512 bytes (SLAB_KMALLOC_MAX), so no two of them
  * start in one span.  Set and cleared by locked instructions only
- * (blockcache.h: bc_mark_try, bc_mark_clear): who sets it owns the block until
+ * (blockcache.h: bc_mark_try; heap_mark_clear): who sets it owns the block until
  * it clears it.  They live in the metadata window (MM_META_BLOCK_MARKS),
  * mapped with the rest of the map as the region grows: a page of marks for
  * each 16 MB of heap.  heap_region.c points bmap_marks at the growing
@@ -160,8 +160,9 @@ static inline uint32_t bmap_mark_bytes(uint32_t words)
 
 /*
  * The mark of the block whose header is at b, if b is in the growing region's
- * map (else NULL).  Without the lock: the map's `words` (acquire) bounds it, and
- * a lazy map keeps the pages under what a reader may have seen (bmap_trim).
+ * map (else NULL); its bit in *bit (if bit is not NULL).  Without the lock: the map's `words`
+ * (acquire) bounds it, and a lazy map keeps the pages under what a reader may have seen
+ * (bmap_trim).
  */
 static inline uint32_t *heap_mark_word(uintptr_t b, unsigned *bit)
 {
@@ -173,8 +174,15 @@ static inline uint32_t *heap_mark_word(uintptr_t b, unsigned *bit)
     if (b < base || b - base >= covered)
         return NULL;
     uint32_t k = (uint32_t)((b - base) / HEAP_MARK_SPAN);
-    *bit = k % 32;
+    if (bit)
+        *bit = k % 32;
     return &m->marks[k / 32];
+}
+
+/* Has the block whose header is at b a mark (is b in the growing region's map)? */
+static inline int heap_mark_covers(uintptr_t b)
+{
+    return heap_mark_word(b, NULL) != NULL;
 }
 
 /* The mark of the block whose header is at b let go (its setter's call: blockcache.h). */

@@ -6,6 +6,8 @@
  *   heap_alloc_block(need)            placement (heap_fit.c), else the heap
  *                                     grows (heap_region.c); the block chosen
  *                                     is checked against the block map first
+ *   heap_alloc_spare(need)            the same from the free lists only (the
+ *                                     CPUs' block caches' fill: blockcache.c)
  *   heap_alloc_aligned(need, align)   an over-sized block cut to the boundary
  *   heap_free_block(b)                back to its free neighbours and the
  *                                     lists; whole pages at the heap's end
@@ -40,16 +42,16 @@ static void account_alloc(heap_block_t *b)
         heap_state.peak_used = heap_state.used;
 }
 
-/* A listed free block of at least need bytes: one that fits, else the grown heap's last. */
-static heap_block_t *find_or_grow(const char *fn, size_t need)
+/* A listed free block of at least need bytes: one that fits, else (grow) the grown heap's last. */
+static heap_block_t *find_or_grow(const char *fn, size_t need, int grow)
 {
     heap_block_t *b = heap_find_fit(fn, need);
-    return b ? b : heap_grow(need);
+    return b || !grow ? b : heap_grow(need);
 }
 
-heap_block_t *heap_alloc_block(const char *fn, size_t need)
+static heap_block_t *alloc_block(const char *fn, size_t need, int grow)
 {
-    heap_block_t *b = need ? find_or_grow(fn, need) : NULL;
+    heap_block_t *b = need ? find_or_grow(fn, need, grow) : NULL;
     /*
      * What goes to the caller: a sound free block of at least `need` bytes
      * (never smaller than asked, never one that is not free), whose handed-out
@@ -69,7 +71,7 @@ heap_block_t *heap_alloc_block(const char *fn, size_t need)
         if (tries)
             return NULL;
         heap_span_repair(fn, b);
-        b = find_or_grow(fn, need);
+        b = find_or_grow(fn, need, grow);
     }
     if (!b)
         return NULL;
@@ -85,6 +87,16 @@ heap_block_t *heap_alloc_block(const char *fn, size_t need)
     b->line = 0;
     account_alloc(b);
     return b;
+}
+
+heap_block_t *heap_alloc_block(const char *fn, size_t need)
+{
+    return alloc_block(fn, need, 1);
+}
+
+heap_block_t *heap_alloc_spare(const char *fn, size_t need)
+{
+    return alloc_block(fn, need, 0);
 }
 
 /* b back to the heap; its mark (marked: the caller's) let go once the map says it is free. */

@@ -266,6 +266,8 @@ size_t heap_request_size(size_t size);
 /* An allocated block of need (heap_request_size) bytes, or NULL: no room (only `used` counts it).
  */
 heap_block_t *heap_alloc_block(const char *fn, size_t need);
+/* The same from the free lists only: NULL rather than grow the heap. */
+heap_block_t *heap_alloc_spare(const char *fn, size_t need);
 /* The same, its payload - skew on an align boundary (align a power of two > HEAP_BLOCK_ALIGN). */
 heap_block_t *heap_alloc_aligned(const char *fn, size_t need, size_t align, size_t skew);
 /* Allocated block b back to its free neighbours and the lists; fn frees it. */

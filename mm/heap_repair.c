@@ -175,6 +175,13 @@ heap_block_t *heap_checked_cached(const char *fn, void *ptr, heap_region_t **rp)
     return checked_block(fn, ptr, rp, 1);
 }
 
+/* Block b's payload bytes by the map (its header may lie). */
+static size_t map_size(const heap_region_t *r, const heap_block_t *b)
+{
+    const heap_block_t *next = heap_map_next(r, b);
+    return (next ? (uintptr_t)next : r->end) - (uintptr_t)b - HDR;
+}
+
 static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp, int marked_ok)
 {
     uintptr_t p = (uintptr_t)ptr;
@@ -191,13 +198,18 @@ static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp
         mm_report("%s: %p: double free (block is already free)", fn, ptr);
         return NULL;
     }
-    if (b->magic != HEAP_MAGIC_ALLOC || heap_block_problem(r, b) != NULL)
-        return diagnose(fn, r, ptr);
-    /* (a smaller block shares its mark's span with the next block: not its own) */
-    if (!marked_ok && b->size > SLAB_KMALLOC_MAX && heap_block_marked((uintptr_t)b)) {
+    /*
+     * Marked: freed into a CPU's cache (or a free under way), whatever its
+     * header says (a write after free may have smashed it: its size is the
+     * map's).  A smaller block shares its mark's span with the next block: not
+     * its own.
+     */
+    if (!marked_ok && heap_block_marked((uintptr_t)b) && map_size(r, b) > SLAB_KMALLOC_MAX) {
         mm_report("%s: %p: double free (block is already free: in a CPU's cache)", fn, ptr);
         return NULL;
     }
+    if (b->magic != HEAP_MAGIC_ALLOC || heap_block_problem(r, b) != NULL)
+        return diagnose(fn, r, ptr);
     if (!heap_span_ok(r, b, b->size)) {
         heap_span_repair(fn, b);
         if (b->is_free || heap_block_problem(r, b) != NULL)

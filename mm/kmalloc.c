@@ -213,6 +213,8 @@ static __attribute__((noinline)) void *kmalloc_shared(size_t size, const char *f
     }
     heap_call_t call = api_enter("kmalloc", file, line);
     void *p = alloc_locked("kmalloc", size);
+    if (p && size >= BC_MIN && size <= BC_MAX)
+        bc_fill_locked(size); /* this CPU's class was empty: more of it at once */
     alloc_leave(call);
     return p;
 }
@@ -235,10 +237,8 @@ static inline __attribute__((always_inline)) void *kmalloc_at(size_t size, const
             return fast;
     } else if (size <= BC_MAX) {
         void *fast = bc_kmalloc(size);
-        if (fast) {
-            pmm_reclaim_deferred(); /* a reclaim owed under pressure runs at an allocation's exit */
+        if (fast)
             return fast;
-        }
     }
     return kmalloc_shared(size, file, line);
 }
@@ -523,7 +523,7 @@ static void *krealloc_locked(void *ptr, size_t size)
         }
     }
     if (claimed) /* still allocated, in the region: its mark's page is there */
-        bc_mark_clear(a);
+        heap_mark_clear(a);
     return result;
 }
 

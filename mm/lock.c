@@ -53,6 +53,7 @@
 #define NO_CPU (-1)
 
 int mm_lock_holder = NO_CPU; /* read without the lock: __atomic (lock.h's mm_lock_held_by) */
+uint32_t mm_lock_seq;        /* odd while held: lock.h's mm_lock_seq_begin */
 static unsigned depth;       /* the holder's alone */
 
 /* mm/'s own spinlocks: the VMM's and the PMM's */
@@ -96,6 +97,10 @@ glue_irqflags_t mm_lock(void)
                    "mm_lock, vmm_lock, pmm_lock (mm/lock.c)");
     glue_spin_lock();
     __atomic_store_n(&mm_lock_holder, cpu, __ATOMIC_RELAXED);
+    /* odd, and seen before any store of the holder's (a plain store and a fence: no xadd) */
+    __atomic_store_n(&mm_lock_seq, __atomic_load_n(&mm_lock_seq, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     depth = 1;
     return flags;
 }
@@ -105,6 +110,8 @@ void mm_unlock(glue_irqflags_t flags)
     if (__atomic_load_n(&mm_lock_holder, __ATOMIC_RELAXED) != glue_cpu_id() || depth == 0)
         glue_panic("mm_unlock: the memory manager's lock is not held by this CPU");
     if (--depth == 0) {
+        __atomic_store_n(&mm_lock_seq, __atomic_load_n(&mm_lock_seq, __ATOMIC_RELAXED) + 1,
+                         __ATOMIC_RELEASE); /* even: after them all */
         __atomic_store_n(&mm_lock_holder, NO_CPU, __ATOMIC_RELAXED);
         glue_spin_unlock();
     }

@@ -11,8 +11,10 @@
 #ifdef MM_PREFIX
 #define bc_check                    mm_bc_check
 #define bc_drain_locked             mm_bc_drain_locked
+#define bc_fill_locked              mm_bc_fill_locked
 #define bc_give_flushed             mm_bc_give_flushed
 #define bc_map_trim_locked          mm_bc_map_trim_locked
+#define bc_take_scribbled           mm_bc_take_scribbled
 #define bc_totals                   mm_bc_totals
 #define bmap_check                  mm_bmap_check
 #define bmap_clear                  mm_bmap_clear
@@ -44,6 +46,7 @@
 #define describe_range              mm_describe_range
 #define heap_alloc_aligned          mm_heap_alloc_aligned
 #define heap_alloc_block            mm_heap_alloc_block
+#define heap_alloc_spare            mm_heap_alloc_spare
 #define heap_api_swap               mm_heap_api_swap
 #define heap_block_merge_next       mm_heap_block_merge_next
 #define heap_block_problem          mm_heap_block_problem

@@ -112,18 +112,23 @@ typedef struct {
  * Per-CPU caches of heap blocks (blockcache.c): kmalloc's sizes above
  * SLAB_KMALLOC_MAX up to BC_MAX bytes, in BC_CLASSES classes, four to each
  * doubling (640, 768, 896, 1024, 1280, ... 65536: a block is at most a
- * quarter bigger than asked).  A class keeps up to BC_ROUNDS blocks, a CPU
- * BC_CPU_BYTES in all (an embedder may set it: -DMM_BLOCK_CACHE_BYTES=0 turns
- * the block caches off).
+ * quarter bigger than asked).  A class keeps up to BC_ROUNDS blocks; a miss
+ * takes up to BC_FILL from the heap's free lists at once.  A CPU keeps at most
+ * an eighth of the growing region's bytes (BC_SHARE), at least BC_CPU_FLOOR
+ * and at most BC_CPU_BYTES (an embedder may set it: -DMM_BLOCK_CACHE_BYTES=0
+ * turns the block caches off): blockcache.h, bc_budget.
  */
 #define BC_MIN     (SLAB_KMALLOC_MAX + 1)
 #define BC_MAX     65536u
 #define BC_CLASSES 28
-#define BC_ROUNDS  8
+#define BC_ROUNDS  16
+#define BC_FILL    4
 #ifndef MM_BLOCK_CACHE_BYTES
-#define MM_BLOCK_CACHE_BYTES (1024u * 1024u)
+#define MM_BLOCK_CACHE_BYTES (4096u * 1024u)
 #endif
 #define BC_CPU_BYTES ((uint32_t)MM_BLOCK_CACHE_BYTES)
+#define BC_CPU_FLOOR (256u * 1024u)
+#define BC_SHARE     8
 
 typedef struct {
     uint32_t n;           /* blocks in blk[0..n), the newest last */

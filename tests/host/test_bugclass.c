@@ -168,6 +168,7 @@ static void overflow_large(size_t bytes_over)
 {
     char *p = t_kmalloc(1024), *next = t_kmalloc(1024);
     assert_int_equal(kmalloc_usable_size(p), 1024);
+    assert_ptr_equal(next, p + 1024 + HDR); /* (the miss's fill hands out its blocks in order) */
     memset(p + 1024, 0x41, bytes_over);
     assert_true(heap_check() > 0);
     kfree(next);

@@ -95,18 +95,23 @@ static void wrong_cache(void)
 
 /*
  * Into the next block's header, by one byte and by a header's worth; then below a header.
- * 1024 bytes: a size class of the CPUs' block caches, so no slack after it.
+ * 1024 bytes: a size class of the CPUs' block caches, so no slack after it.  The caches
+ * off: each `next` must be the block right after p, as in a heap without them (the host's
+ * test_bugclass overflows a block the caches serve; test_attack_blockcache, a cached one).
  */
 static void overflows_into_headers(void)
 {
+    int was = mm_set_block_cache(0);
     char *p = kmalloc(1024), *next = kmalloc(1024);
     KT_ASSERT(kmalloc_usable_size(p) == 1024);
+    KT_ASSERT(next == p + 1024 + HEAP_HEADER_SIZE);
     p[1024] = 0x41;
     KT_ASSERT(heap_check() > 0);
     kfree(next);
     KT_REPORTED("kfree", "block header smashed");
     KT_CHECK_HEAP();
     next = kmalloc(1024);
+    KT_ASSERT(next == p + 1024 + HEAP_HEADER_SIZE);
     memset(p + 1024, 0x41, HEAP_HEADER_SIZE);
     kfree(next);
     KT_REPORTED("kfree", "block header smashed");
@@ -115,6 +120,7 @@ static void overflows_into_headers(void)
     kfree(p);
     KT_REPORTED("kfree", "block header smashed");
     KT_CHECK_HEAP();
+    mm_set_block_cache(was);
     KT_ASSERT(heap_usable());
 }
 
