@@ -174,21 +174,18 @@ static int in_window(uintptr_t v)
  * Counted as a write, it raced the test's next store to the page
  * (test_zswap_transit's writer against a reclaimer, now and then).
  */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HOST_TSAN 1
+#ifdef MM_TSAN
 void __tsan_ignore_thread_begin(void);
 void __tsan_ignore_thread_end(void);
-#endif
 #endif
 
 static void *mirror_mmap(void *at, size_t len, int prot, int flags, int fd, off_t off)
 {
-#ifdef HOST_TSAN
+#ifdef MM_TSAN
     __tsan_ignore_thread_begin();
 #endif
     void *p = mmap(at, len, prot, flags, fd, off);
-#ifdef HOST_TSAN
+#ifdef MM_TSAN
     __tsan_ignore_thread_end();
 #endif
     return p;

@@ -98,6 +98,21 @@ void glue_spin_unlock(void);
 #endif
 
 /*
+ * (mm/'s own, not the glue's to define.)  MM_TSAN: this is a ThreadSanitizer
+ * build (gcc's -fsanitize=thread says __SANITIZE_THREAD__, clang's a feature;
+ * gcc before 14 has no __has_feature: an #if of its own).  TSan sees neither
+ * inside an asm statement nor a fence by another CPU: mm/ then takes the
+ * builtins and the xchg form of the per-CPU cache lock (mm/slab_priv.h).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define MM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MM_TSAN 1
+#endif
+#endif
+
+/*
  * Where physical address `phys` can be reached by the CPU right now.  The
  * kernel before paging: identity (returns phys).  The host: inside its
  * simulated physical memory.

@@ -169,22 +169,14 @@ typedef struct {
  * bit, which no 486-era rule allows and costs more.  ThreadSanitizer cannot
  * see inside an asm statement, so its build takes the builtin.
  */
-#if defined(__SANITIZE_THREAD__) /* gcc's -fsanitize=thread */
-#define MAG_TSAN 1
-#elif defined(__has_feature) /* clang's; gcc before 14 has no __has_feature: an #if of its own */
-#if __has_feature(thread_sanitizer)
-#define MAG_TSAN 1
-#endif
-#endif
-
 static inline int slab_test_and_set(uint32_t *w, unsigned bit)
 {
-#if (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN) &&                            \
+#if (defined(__i386__) || defined(__x86_64__)) && !defined(MM_TSAN) &&                             \
     defined(__GCC_ASM_FLAG_OUTPUTS__) /* the carry as the result: a jc after it, no setc */
     int was;
     __asm__ volatile("lock btsl %2, %0" : "+m"(*w), "=@ccc"(was) : "Ir"(bit) : "memory");
     return was;
-#elif (defined(__i386__) || defined(__x86_64__)) && !defined(MAG_TSAN)
+#elif (defined(__i386__) || defined(__x86_64__)) && !defined(MM_TSAN)
     unsigned char was;
     __asm__ volatile("lock btsl %2, %0\n\tsetc %1"
                      : "+m"(*w), "=q"(was)
@@ -216,7 +208,7 @@ static inline int slab_test_and_set(uint32_t *w, unsigned bit)
  *   - otherwise (the kernel here; ThreadSanitizer, which does not see a
  *     fence by another CPU) `lock` alone, an xchg spinlock for all of them.
  */
-#if defined(GLUE_FENCE_CPUS) && !defined(MAG_TSAN)
+#if defined(GLUE_FENCE_CPUS) && !defined(MM_TSAN)
 #define CPU_CACHE_FENCED 1
 #endif
 

@@ -745,7 +745,7 @@ static void fork_child(kmem_cache_t *c)
 static void test_fork_while_another_cpu_is_on_its_fast_path(void **state)
 {
     (void)state;
-#ifdef MAG_TSAN
+#ifdef MM_TSAN
     skip(); /* ThreadSanitizer's fork with threads running: its child is not ours to test */
 #endif
     static int registered;

@@ -708,12 +708,7 @@ static void test_fallback_fence_checkers_and_statistics(void **state)
     test_checkers_exact_while_others_allocate(state);
     test_statistics_while_others_allocate(state);
     host_fence_force_mprotect = 0;
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SMP_TSAN 1
-#endif
-#endif
-#if defined(GLUE_FENCE_CPUS) && !defined(SMP_TSAN) && !defined(__SANITIZE_THREAD__)
+#if defined(GLUE_FENCE_CPUS) && !defined(MM_TSAN)
     assert_true(host_fences > fences);
     assert_int_equal(host_fences - fences, host_fences_mprotect - by_mprotect);
 #else
