@@ -124,7 +124,9 @@ static void release_unused(bmap_t *m, uint32_t upto)
     if (!m->start_v || had <= floor)
         return;
     uint32_t keep = unmap_beyond(m, floor, had) * PAGE_SIZE / 4;
-    m->mapped = keep > floor ? (keep < had ? keep : had) : floor;
+    /* (read without the lock: heap_mark_clear) */
+    __atomic_store_n(&m->mapped, keep > floor ? (keep < had ? keep : had) : floor,
+                     __ATOMIC_RELAXED);
 }
 
 /* Words [words, want) backed and clean, not yet published: 0, or -1 (none mapped anew kept). */
@@ -154,7 +156,7 @@ static int reserve(bmap_t *m, uint32_t want)
         __atomic_store_n(&m->sum[w / 32], m->sum[w / 32] & ~(1u << (w % 32)), __ATOMIC_RELAXED);
     }
     if (want > m->mapped)
-        m->mapped = want;
+        __atomic_store_n(&m->mapped, want, __ATOMIC_RELEASE);
     return 0;
 }
 

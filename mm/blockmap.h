@@ -185,13 +185,27 @@ static inline int heap_mark_covers(uintptr_t b)
     return heap_mark_word(b, NULL) != NULL;
 }
 
-/* The mark of the block whose header is at b let go (its setter's call: blockcache.h). */
+/*
+ * The mark of the block whose header is at b let go (its setter's call:
+ * blockcache.h).  Bounded by the marks' pages still mapped, not by the words
+ * in use: a fast free that set the mark, then backs off, may clear it after
+ * the heap freed that block without claiming it (a slab page, an aligned
+ * block's front) and shrank past it; its clear must still land, or the mark
+ * would outlive it and make a later block there "already free" (a hostile
+ * review's finding).  Those pages stay until bmap_trim, which waits for
+ * every CPU's cache lock, and the setter holds its own.
+ */
 static inline void heap_mark_clear(uintptr_t b)
 {
-    unsigned bit;
-    uint32_t *w = heap_mark_word(b, &bit);
-    if (w)
-        __atomic_fetch_and(w, ~(1u << bit), __ATOMIC_RELEASE);
+    uintptr_t base = __atomic_load_n(&bmap_marks.base, __ATOMIC_ACQUIRE);
+    if (!base)
+        return;
+    const bmap_t *m = bmap_marks.map;
+    uint64_t backed = (uint64_t)__atomic_load_n(&m->mapped, __ATOMIC_ACQUIRE) * 32 * BMAP_GRANULE;
+    if (b < base || b - base >= backed)
+        return;
+    uint32_t k = (uint32_t)((b - base) / HEAP_MARK_SPAN);
+    __atomic_fetch_and(&m->marks[k / 32], ~(1u << (k % 32)), __ATOMIC_RELEASE);
 }
 
 /* Is the block whose header is at b marked (in a CPU's cache, or being freed)? */

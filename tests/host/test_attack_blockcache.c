@@ -1143,6 +1143,47 @@ static void test_uaf_then_next_owner(void **state)
     CHECK();
 }
 
+/*
+ * A fast free sets a block's mark, then is delayed (preempted, an NMI, a vCPU
+ * descheduled) before it backs off and clears it, while the lock's holder
+ * frees that block without claiming its mark (a slab page's death) and
+ * shrinks the heap past it.  The late clear must still land: a mark left
+ * there made heap_check fail and a later block in that span "already free"
+ * (found by a second hostile review).  The reader's two atomic steps are
+ * called directly, the delay between them made by the test.
+ */
+static int raw_mark(uintptr_t b)
+{
+    uint32_t k = (uint32_t)((b - bmap_marks.base) / HEAP_MARK_SPAN);
+    return (int)((bmap_marks.map->marks[k / 32] >> (k % 32)) & 1);
+}
+
+static void test_late_mark_clear_past_a_shrink(void **state)
+{
+    (void)state;
+    int was = mm_set_block_cache(0); /* exact sizes for the layout */
+    heap_region_t *r = heap_growing_region();
+    char *f = kmalloc(400000);
+    kmem_cache_t *c = kmem_cache_create("victim", 1000, 0, NULL);
+    void *o = kmem_cache_alloc(c);
+    uintptr_t page = heap_slab_page_of((uintptr_t)o);
+    kfree(f);                       /* a big free block before the slab page */
+    assert_true(bc_mark_try(page)); /* the reader's bts */
+    kmem_cache_free(c, o);
+    kmem_cache_shrink(c); /* the holder: the page dies, the heap shrinks past it */
+    assert_true(r->end <= page);
+    heap_mark_clear(page); /* the reader backs off */
+    assert_int_equal(raw_mark(page), 0);
+    void *again = kmalloc(400000), *more = kmalloc(400000); /* the heap back over the page */
+    assert_true(r->end > page);
+    CHECK();
+    kfree(more);
+    kfree(again);
+    assert_int_equal(kmem_cache_destroy(c), 0);
+    mm_set_block_cache(was);
+    check_every_layer();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fresh_as_cpu0, natural_cpu_ids)
 
 int main(void)
@@ -1151,6 +1192,7 @@ int main(void)
         T(test_wild_pointers),
         T(test_uaf_header_scribbles),
         T(test_uaf_then_next_owner),
+        T(test_late_mark_clear_past_a_shrink),
         T(test_forged_headers),
         T(test_shrink_past_the_freed_block),
         T(test_random_workload_stats),
