@@ -167,8 +167,9 @@ void *bc_take_scribbled(slab_cpu_t *pc, unsigned c, glue_irqflags_t flags)
               "(written after kfree?): rebuilt from the block map, the block back to the heap",
               p);
     heap_block_t *b = (heap_block_t *)((uintptr_t)p - HDR);
-    heap_block_rebuild(heap_region_of((uintptr_t)b), b); /* (an allocated block by the map) */
-    heap_free_marked("kmalloc", heap_region_of((uintptr_t)b), b);
+    heap_region_t *r = heap_region_of((uintptr_t)b);
+    heap_block_rebuild(r, b); /* (an allocated block by the map) */
+    heap_free_marked("kmalloc", r, b);
     heap_leave(call);
     pc->busy_slot = NCACHES;
     mag_cpu_leave(pc, flags);

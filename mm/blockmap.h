@@ -160,23 +160,31 @@ static inline uint32_t bmap_mark_bytes(uint32_t words)
 
 /*
  * The mark of the block whose header is at b, if b is in the growing region's
- * map (else NULL); its bit in *bit (if bit is not NULL).  Without the lock: the map's `words`
- * (acquire) bounds it, and a lazy map keeps the pages under what a reader may have seen
- * (bmap_trim).
+ * map (else NULL); its bit in *bit (if bit is not NULL).  Without the lock:
+ * bounded by the map's `words` in use (acquire), or, `backed`, by the words
+ * whose pages are still mapped (heap_mark_clear); a lazy map keeps the pages
+ * under what a reader may have seen (bmap_trim).
  */
-static inline uint32_t *heap_mark_word(uintptr_t b, unsigned *bit)
+static inline uint32_t *mark_word_within(uintptr_t b, int backed, unsigned *bit)
 {
     uintptr_t base = __atomic_load_n(&bmap_marks.base, __ATOMIC_ACQUIRE);
     if (!base)
         return NULL;
     const bmap_t *m = bmap_marks.map;
-    uint64_t covered = (uint64_t)__atomic_load_n(&m->words, __ATOMIC_ACQUIRE) * 32 * BMAP_GRANULE;
+    const uint32_t *words = backed ? &m->mapped : &m->words;
+    uint64_t covered = (uint64_t)__atomic_load_n(words, __ATOMIC_ACQUIRE) * 32 * BMAP_GRANULE;
     if (b < base || b - base >= covered)
         return NULL;
     uint32_t k = (uint32_t)((b - base) / HEAP_MARK_SPAN);
     if (bit)
         *bit = k % 32;
     return &m->marks[k / 32];
+}
+
+/* ... within the words in use: the marks that count. */
+static inline uint32_t *heap_mark_word(uintptr_t b, unsigned *bit)
+{
+    return mark_word_within(b, 0, bit);
 }
 
 /* Has the block whose header is at b a mark (is b in the growing region's map)? */
@@ -197,15 +205,10 @@ static inline int heap_mark_covers(uintptr_t b)
  */
 static inline void heap_mark_clear(uintptr_t b)
 {
-    uintptr_t base = __atomic_load_n(&bmap_marks.base, __ATOMIC_ACQUIRE);
-    if (!base)
-        return;
-    const bmap_t *m = bmap_marks.map;
-    uint64_t backed = (uint64_t)__atomic_load_n(&m->mapped, __ATOMIC_ACQUIRE) * 32 * BMAP_GRANULE;
-    if (b < base || b - base >= backed)
-        return;
-    uint32_t k = (uint32_t)((b - base) / HEAP_MARK_SPAN);
-    __atomic_fetch_and(&m->marks[k / 32], ~(1u << (k % 32)), __ATOMIC_RELEASE);
+    unsigned bit;
+    uint32_t *w = mark_word_within(b, 1, &bit);
+    if (w)
+        __atomic_fetch_and(w, ~(1u << bit), __ATOMIC_RELEASE);
 }
 
 /* Is the block whose header is at b marked (in a CPU's cache, or being freed)? */

@@ -99,6 +99,13 @@ void heap_block_release(const char *fn, heap_region_t *r, heap_block_t *b)
 
 /* ------------------------------------------------- pointer validation ---- */
 
+/* Block b's payload bytes by the map (its header may lie). */
+static size_t map_size(const heap_region_t *r, const heap_block_t *b)
+{
+    const heap_block_t *next = heap_map_next(r, b);
+    return (next ? (uintptr_t)next : r->end) - (uintptr_t)b - HDR;
+}
+
 /* Does b's header say exactly what the map says (so any trouble is a neighbour's)? */
 static int header_matches_map(const heap_region_t *r, heap_block_t *b)
 {
@@ -173,13 +180,6 @@ heap_block_t *heap_checked_block(const char *fn, void *ptr, heap_region_t **rp)
 heap_block_t *heap_checked_cached(const char *fn, void *ptr, heap_region_t **rp)
 {
     return checked_block(fn, ptr, rp, 1);
-}
-
-/* Block b's payload bytes by the map (its header may lie). */
-static size_t map_size(const heap_region_t *r, const heap_block_t *b)
-{
-    const heap_block_t *next = heap_map_next(r, b);
-    return (next ? (uintptr_t)next : r->end) - (uintptr_t)b - HDR;
 }
 
 static heap_block_t *checked_block(const char *fn, void *ptr, heap_region_t **rp, int marked_ok)

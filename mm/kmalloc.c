@@ -231,16 +231,10 @@ static inline __attribute__((always_inline)) void *kmalloc_at(size_t size, const
                                                               uint32_t line)
 {
     /* this CPU's cache of the size class, no lock: a magazine, or blocks above 512 bytes */
-    if (size <= SLAB_KMALLOC_MAX) {
-        void *fast = mag_kmalloc_fill(size, 0);
-        if (fast)
-            return fast;
-    } else if (size <= BC_MAX) {
-        void *fast = bc_kmalloc(size);
-        if (fast)
-            return fast;
-    }
-    return kmalloc_shared(size, file, line);
+    void *fast = size <= SLAB_KMALLOC_MAX ? mag_kmalloc_fill(size, 0)
+                 : size <= BC_MAX         ? bc_kmalloc(size)
+                                          : NULL;
+    return fast ? fast : kmalloc_shared(size, file, line);
 }
 
 /* A caller's free of ptr (reported and ignored if ptr is not a live object). */
