@@ -303,11 +303,11 @@ static void cmd_cpus(int argc, char **argv)
 
     kprintf("%u CPU%s online\n", n, n == 1 ? "" : "s");
     kprintf("  cpu  apic id  online  cached objects  shootdowns received  deferred (idle: CR3 "
-            "reloaded on wake)\n");
+            "reloaded on wake)  fences received\n");
     for (unsigned i = 0; i < n; i++)
-        kprintf("  %3u  %7u  %6s  %14u  %19u  %u\n", i, smp_cpus[i].apic_id,
+        kprintf("  %3u  %7u  %6s  %14u  %19u  %33u  %15u\n", i, smp_cpus[i].apic_id,
                 smp_cpus[i].online ? "yes" : "no", (unsigned)kmem_cache_cpu_objects((int)i),
-                smp_cpus[i].shootdowns, smp_cpus[i].lazy_flushes);
+                smp_cpus[i].shootdowns, smp_cpus[i].lazy_flushes, smp_cpus[i].fences);
 }
 
 /*
@@ -714,8 +714,8 @@ static const struct command commands[] = {
     {"trace", "", "the last allocations and frees (DEBUG=1, mmdebug)", 0, 0, cmd_trace},
     {"stress", "N [SEED] [CPUS]",
      "N random heap operations (on each of CPUS CPUs), every byte verified", 1, 3, cmd_stress},
-    {"cpus", "", "every CPU: index, APIC id, online, TLB shootdowns received, deferred", 0, 0,
-     cmd_cpus},
+    {"cpus", "", "every CPU: index, APIC id, online, TLB shootdowns received, deferred, fences", 0,
+     0, cmd_cpus},
     {"numa", "", "nodes: ranges, pages, CPUs, local/remote allocations, distances", 0, 0, cmd_numa},
     {"pmm", "", "pmm_dump() and the memory map given to the PMM", 0, 0, cmd_pmm},
     {"palloc", "N [ALIGN]", "pmm_alloc_pages(N, ALIGN bytes): N contiguous pages", 1, 2,

@@ -39,9 +39,11 @@
  *
  * Locks, in the order they are taken (never the other way):
  *
- *   1. a CPU's cache lock (slab_priv.h: an xchg spinlock, interrupts off):
- *      its owner takes it on every fast-path call; a drain, a check or the
- *      statistics take every CPU's (mag_lock_all), in CPU order;
+ *   1. a CPU's cache lock (slab_priv.h, interrupts off: with the glue's
+ *      fence a flag its owner sets with a plain move, else an xchg
+ *      spinlock): its owner takes it on every fast-path call; a drain, a
+ *      check or the statistics take every CPU's (mag_lock_all), in CPU
+ *      order;
  *   2. mm_lock (the heap, the slabs' shared path), taken inside 1 to fill or
  *      flush a magazine; the locks below it (vmm_lock, the PMM's) are the
  *      order mm/lock.c writes down.

@@ -194,7 +194,9 @@ static inline int slab_test_and_set(uint32_t *w, unsigned bit)
  * from any CPU (cpu_cache_lock, cpu_cache_trylock, cpu_cache_try_all,
  * cpu_cache_unlock).  Two forms:
  *
- *   - a glue with glue_fence_cpus (the host's: mm/glue.h, "Inline forms"):
+ *   - a glue with glue_fence_cpus (the kernel's: an acknowledged request to
+ *     every other busy CPU, arch/x86/smp.c; the host's: membarrier; see
+ *     mm/glue.h, "Inline forms"):
  *     the owner takes no locked instruction.  It writes `busy` and reads
  *     `lock` with plain moves; another CPU sets `lock` (xchg), fences every
  *     CPU (glue_fence_cpus) and waits for `busy` to clear.  Each side writes
@@ -205,8 +207,9 @@ static inline int slab_test_and_set(uint32_t *w, unsigned bit)
  *     malloc/free pair were 40% of a single thread's time (2026-12-07,
  *     thread_bench small: 65 against 106 Mops/s without them); the fence is
  *     paid by the rare side (a system call on the host: membarrier);
- *   - otherwise (the kernel here; ThreadSanitizer, which does not see a
- *     fence by another CPU) `lock` alone, an xchg spinlock for all of them.
+ *   - otherwise (a glue without it, as tests/embed's; ThreadSanitizer,
+ *     which does not see a fence by another CPU) `lock` alone, an xchg
+ *     spinlock for all of them.
  */
 #if defined(GLUE_FENCE_CPUS) && !defined(MM_TSAN)
 #define CPU_CACHE_FENCED 1

@@ -15,6 +15,8 @@
  *            points at the PD, so table i is at 0xFFC00000 + 4096 * i
  *   TLB      invlpg (the spec's flush_tlb_single) for every changed entry;
  *            glue_tlb_shootdown: the other CPUs (smp_tlb_shootdown)
+ *   fence    glue_fence_cpus (glue_fast.h): a request every other CPU that
+ *            is not idle acknowledges (smp_fence_cpus)
  *
  * Turning paging on also gives the double-fault task (gdt.c) the page
  * directory: a task switch loads CR3 from the TSS.
@@ -127,6 +129,11 @@ void glue_mapping_changed(uintptr_t virt, uintptr_t phys)
 unsigned glue_tlb_shootdown(uintptr_t virt, size_t pages)
 {
     return smp_tlb_shootdown(virt, pages);
+}
+
+void glue_fence_cpus(void)
+{
+    smp_fence_cpus();
 }
 
 void glue_cpu_relax(void)

@@ -4,7 +4,10 @@
  * kernel's include path (-Iarch/x86) by every kernel build of mm/; the same
  * as arch/x86/glue.c's functions, without the calls: pushf and cli; sti if
  * the saved flags had IF; this CPU's index at %fs:0 once the BSP's %fs is
- * loaded (glue_percpu_ready, arch/x86/smp.c), 0 before.
+ * loaded (glue_percpu_ready, arch/x86/smp.c), 0 before.  And the fence
+ * (GLUE_FENCE_CPUS): every other CPU acknowledges a request, as for a TLB
+ * shootdown (arch/x86/smp.c, smp_fence_cpus), so a CPU's fast path takes its
+ * cache with plain moves (mm/slab_priv.h, cpu_cache_enter).
  */
 #ifndef ARCH_X86_GLUE_FAST_H
 #define ARCH_X86_GLUE_FAST_H
@@ -32,5 +35,9 @@ static inline __attribute__((always_inline)) void glue_irq_restore_fast(glue_irq
     if (flags & (1u << 9)) /* EFLAGS.IF */
         __asm__ volatile("sti" : : : "memory");
 }
+
+/* Every other CPU through a full barrier before it returns (arch/x86/glue.c). */
+#define GLUE_FENCE_CPUS 1
+void glue_fence_cpus(void);
 
 #endif /* ARCH_X86_GLUE_FAST_H */

@@ -32,6 +32,16 @@
  * The flag is taken with xchg, so an IPI that interrupts a poll on the same
  * CPU cannot answer twice.
  *
+ * A fence (smp_fence_cpus, mm/glue.h's glue_fence_cpus) is the same request
+ * with no page (sd_pages 0): a target's answer, an xchg and a lock decl, is
+ * the full barrier asked for; it counts in the target's `fences`, not its
+ * `shootdowns`.  An idle AP is not asked: the requester's xchg of sd_lock
+ * comes before its read of `idle`, and the AP's xchg of `idle` before its
+ * next work, so either the requester sees it busy (and asks it) or the AP's
+ * work sees whatever the requester wrote before the fence.  With one CPU
+ * online, or on the CPU that panicked (the others are stopped), it asks
+ * nobody.
+ *
  * Lazy TLB: an AP waiting for work (idle = 1) is not interrupted; the
  * requester sets its flush_on_wake, and the AP, before it starts a work,
  * clears idle and then reads flush_on_wake (a CR3 reload if set).  Both
@@ -49,6 +59,7 @@
 #include "idt.h"
 #include "kstring.h"
 #include "lapic.h"
+#include "panic.h"
 #include "segment.h"
 #include "trampoline.h"
 #include "vmalloc.h"
@@ -101,6 +112,7 @@ static volatile uint32_t sd_lock;
 static volatile uintptr_t sd_virt;
 static volatile uint32_t sd_pages;
 static volatile uint32_t sd_acks;
+volatile uint32_t smp_fences;
 
 static uint32_t xchg(volatile uint32_t *p, uint32_t v)
 {
@@ -125,8 +137,12 @@ void smp_poll_shootdown(void)
     struct cpu *c = &smp_cpus[smp_cpu_index()];
     if (!c->shootdown_pending || !xchg(&c->shootdown_pending, 0))
         return;
-    flush_range(sd_virt, sd_pages);
-    c->shootdowns++;
+    if (sd_pages) {
+        flush_range(sd_virt, sd_pages);
+        c->shootdowns++;
+    } else {
+        c->fences++; /* the xchg above was the barrier */
+    }
     __asm__ volatile("lock; decl %0" : "+m"(sd_acks) : : "memory");
 }
 
@@ -141,10 +157,13 @@ void smp_wake_interrupt(void)
     lapic_eoi(); /* only to leave hlt: the idle loop looks at its work */
 }
 
-unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages)
+/*
+ * A request to every other online CPU that is not idle, answered by each
+ * before this returns: flush [virt, + pages pages), or a fence (pages 0).
+ * Returns the number of CPUs asked.
+ */
+static unsigned request_all(uintptr_t virt, uint32_t pages)
 {
-    if (online_count <= 1 || pages == 0)
-        return 0;
     uint32_t flags = read_eflags();
     cli();
     unsigned me = smp_cpu_index(), n = 0;
@@ -152,13 +171,15 @@ unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages)
     while (xchg(&sd_lock, 1))
         smp_relax(); /* the holder may be waiting for us */
     sd_virt = virt;
-    sd_pages = pages > 0xFFFFFFFFu / 4096u ? 0xFFFFFFFFu / 4096u : (uint32_t)pages;
+    sd_pages = pages;
     uint8_t target[KERNEL_MAX_CPUS] = {0};
     for (unsigned i = 0; i < online_count; i++) {
         struct cpu *c = &smp_cpus[i];
         if (i == me || !c->online)
             continue;
         if (c->idle) {
+            if (!pages)
+                continue; /* a fence: see above */
             xchg(&c->flush_on_wake, 1);
             if (c->idle)
                 continue; /* it reloads CR3 before its next work */
@@ -167,6 +188,8 @@ unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages)
         n++;
     }
     sd_acks = n;
+    if (!pages && n)
+        smp_fences++;
     for (unsigned i = 0; i < online_count; i++) {
         if (!target[i])
             continue;
@@ -175,13 +198,14 @@ unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages)
     }
     for (uint32_t spins = 0; sd_acks; spins++) {
         if (spins == SHOOTDOWN_SPIN_LIMIT) {
-            kprintf("smp: TLB shootdown of 0x%08x (+%u pages) from CPU %u: no answer from CPUs",
-                    (uint32_t)virt, sd_pages, me);
+            kprintf("smp: %s of 0x%08x (+%u pages) from CPU %u: no answer from CPUs",
+                    pages ? "TLB shootdown" : "fence", (uint32_t)virt, pages, me);
             for (unsigned i = 0; i < online_count; i++)
                 if (smp_cpus[i].shootdown_pending)
                     kprintf(" %u", i);
             kprintf("\n");
-            glue_panic("smp: a TLB shootdown was never acknowledged");
+            glue_panic(pages ? "smp: a TLB shootdown was never acknowledged"
+                             : "smp: a fence was never acknowledged");
         }
         __asm__ volatile("rep; nop" : : : "memory");
     }
@@ -189,6 +213,20 @@ unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages)
     if (flags & EFLAGS_IF)
         sti();
     return n;
+}
+
+unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages)
+{
+    if (online_count <= 1 || pages == 0)
+        return 0;
+    return request_all(virt, pages > 0xFFFFFFFFu / 4096u ? 0xFFFFFFFFu / 4096u : (uint32_t)pages);
+}
+
+unsigned smp_fence_cpus(void)
+{
+    if (online_count <= 1 || panic_this_cpu())
+        return 0;
+    return request_all(0, 0);
 }
 
 /* ---------------------------------------------------------------- work ---- */

@@ -22,6 +22,7 @@ struct cpu {
     uint32_t apic_id;                    /* its local APIC id */
     volatile uint32_t online;            /* 1 once it runs the kernel (paging on) */
     volatile uint32_t shootdowns;        /* TLB shootdown requests it answered */
+    volatile uint32_t fences;            /* fence requests it answered (smp_fence_cpus) */
     volatile uint32_t shootdown_pending; /* a request waits for this CPU */
     volatile uint32_t idle;              /* an AP between works: shootdowns deferred */
     volatile uint32_t flush_on_wake;     /* one was: flush the whole TLB before working */
@@ -101,6 +102,14 @@ void smp_wait(unsigned cpu);
 #define SMP_SHOOTDOWN_FULL 32
 unsigned smp_tlb_shootdown(uintptr_t virt, size_t pages);
 void smp_poll_shootdown(void);
+
+/*
+ * A full memory barrier on every other online CPU that is not idle, answered
+ * as a shootdown is (an IPI, or the CPU's polling while it spins): mm/'s
+ * glue_fence_cpus (arch/x86/glue.c).  Returns the number of CPUs asked.
+ */
+unsigned smp_fence_cpus(void);
+extern volatile uint32_t smp_fences; /* the fences that asked a CPU (counted under its lock) */
 
 /* A pause in a spin loop that also answers shootdowns. */
 void smp_relax(void);

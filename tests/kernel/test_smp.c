@@ -15,12 +15,23 @@
  *                               reloads CR3 before its next work; it also
  *                               completes while another CPU spins for mm/'s
  *                               lock with interrupts off
+ *   smp_fence_*                 smp_fence_cpus (mm/'s glue_fence_cpus) asks
+ *                               every other busy CPU once, counted as a
+ *                               fence, not a shootdown; an idle AP is not
+ *                               asked and owes no CR3 reload; a CPU
+ *                               spinning for mm/'s lock with interrupts off
+ *                               answers it
  *   smp_stress_all_cpus         every CPU at once: kmalloc/kcalloc/krealloc/
  *                               kfree, kmem_cache, pmm pages, vmalloc/vfree,
  *                               every byte verified; heap blocks handed to
  *                               another CPU to free; after each round
  *                               heap_check, pmm_check, vmm_check,
  *                               vmalloc_check and kmem_cache_check say 0
+ *   smp_checkers_while_others_stress  the APs run that stress while the
+ *                               BSP runs every checker and the statistics
+ *                               over and over: each says 0 every time, and
+ *                               the per-CPU caches were fenced (the fast
+ *                               path takes its cache with plain moves)
  *   smp_heap_stress_handoff     kernel/stress.c's stress on every CPU
  *   smp_vfree_reader_faults     CPU 1 reads a vmalloc page in a loop while
  *                               the BSP vfrees it, takes the same frame back
@@ -215,6 +226,76 @@ static void smp_shootdown_while_cpu_spins_for_lock(void)
     KT_ASSERT(asked == 1); /* CPU 1; the others are idle: deferred */
     KT_ASSERT(smp_cpus[1].shootdowns == before + 1);
     KT_ASSERT(still_waiting); /* it really was waiting for the lock we held */
+    KT_ASSERT(spinner_state == 2 && spinner_block != NULL);
+}
+
+/* Busy APs: each answers a fence once; it counts as a fence, not as a shootdown. */
+static void smp_fence_every_busy_cpu(void)
+{
+    unsigned n = smp_cpu_count();
+    uint32_t fences[KERNEL_MAX_CPUS], shootdowns[KERNEL_MAX_CPUS], asked0 = smp_fences;
+    busy_release = 0;
+    for (unsigned i = 1; i < n; i++) {
+        busy_running[i] = 0;
+        KT_ASSERT(smp_run(i, busy, (void *)(uintptr_t)i) == 0);
+        WAIT_FOR(busy_running[i]);
+    }
+    for (unsigned i = 0; i < n; i++)
+        fences[i] = smp_cpus[i].fences, shootdowns[i] = smp_cpus[i].shootdowns;
+    KT_ASSERT(smp_fence_cpus() == n - 1);
+    KT_ASSERT(smp_cpus[0].fences == fences[0]); /* not to itself */
+    for (unsigned i = 1; i < n; i++) {
+        KT_ASSERT(smp_cpus[i].fences == fences[i] + 1);
+        KT_ASSERT(smp_cpus[i].shootdowns == shootdowns[i]);
+    }
+    KT_ASSERT(smp_fences == asked0 + (n > 1));
+    busy_release = 1;
+    for (unsigned i = 1; i < n; i++)
+        smp_wait(i);
+}
+
+/* Idle APs are not asked, and (unlike a shootdown) owe no CR3 reload for it. */
+static void smp_fence_idle_cpus_not_asked(void)
+{
+    unsigned n = smp_cpu_count();
+    uint32_t fences[KERNEL_MAX_CPUS], asked0 = smp_fences;
+    for (unsigned i = 1; i < n; i++) {
+        smp_wait(i);
+        KT_ASSERT(smp_cpus[i].idle == 1);
+        smp_cpus[i].flush_on_wake = 0; /* (what a shootdown left: a reload we do not test here) */
+        fences[i] = smp_cpus[i].fences;
+    }
+    KT_ASSERT(smp_fence_cpus() == 0);
+    KT_ASSERT(smp_fences == asked0);
+    for (unsigned i = 1; i < n; i++) {
+        KT_ASSERT(smp_cpus[i].fences == fences[i]);
+        KT_ASSERT(smp_cpus[i].flush_on_wake == 0);
+    }
+}
+
+/* The deadlock rule again: a CPU spinning for mm/'s lock, interrupts off, answers a fence. */
+static void smp_fence_while_cpu_spins_for_lock(void)
+{
+    unsigned n = smp_cpu_count();
+    if (n < 2) {
+        KT_ASSERT(smp_fence_cpus() == 0); /* one CPU: nobody to ask */
+        return;
+    }
+    spinner_state = 0;
+    spinner_block = NULL;
+    uint32_t before = smp_cpus[1].fences;
+    glue_irqflags_t f = mm_lock();
+    KT_ASSERT(smp_run(1, lock_spinner, NULL) == 0);
+    WAIT_FOR(spinner_state == 1);
+    for (volatile int i = 0; i < 20000; i++) /* let it reach the spin loop */
+        ;
+    unsigned asked = smp_fence_cpus();
+    int still_waiting = spinner_state == 1;
+    mm_unlock(f);
+    smp_wait(1);
+    KT_ASSERT(asked == 1); /* CPU 1; the others are idle */
+    KT_ASSERT(smp_cpus[1].fences == before + 1);
+    KT_ASSERT(still_waiting);
     KT_ASSERT(spinner_state == 2 && spinner_block != NULL);
 }
 
@@ -541,6 +622,65 @@ static void smp_stress_all_cpus(void)
     KT_ASSERT(n == 1 || cross_frees > 0);
 }
 
+/* Set up one worker per CPU and the queue for a run of `work`. */
+static void workers_ready(unsigned n, uint32_t seed)
+{
+    queued = 0;
+    for (unsigned c = 0; c < n; c++)
+        workers[c] = (struct worker){.cpu = c, .rng = seed + c * 7919u};
+}
+
+static void smp_checkers_while_others_stress(void)
+{
+    unsigned n = smp_cpu_count();
+    test_cache = kmem_cache_create("smp-check", OBJ_SIZE, 8, NULL);
+    KT_ASSERT(test_cache != NULL);
+    uint32_t errors0 = mm_error_count(), asked0 = smp_fences;
+    uint32_t rounds = 0, failed = 0, errors = 0, ops = 0;
+    cross_frees = 0;
+    ops_per_cpu = STRESS_TOTAL_OPS / n < STRESS_MIN_OPS ? STRESS_MIN_OPS : STRESS_TOTAL_OPS / n;
+    workers_ready(n, 0x7654321u);
+    for (unsigned c = 1; c < n; c++)
+        KT_ASSERT(smp_run(c, work, &workers[c]) == 0);
+    for (int running = 1; running;) {
+        memory_stats_t st;
+        failed += heap_check() != 0;
+        failed += kmem_cache_check() != 0;
+        failed += pmm_check() != 0;
+        failed += vmalloc_check() != 0;
+        failed += vmm_check() != 0;
+        get_memory_stats(&st);
+        /* one snapshot, under every CPU's cache lock: its identity holds */
+        failed += st.heap_size != st.heap_used + st.heap_free + st.block_count * HEAP_HEADER_SIZE;
+        failed += st.heap_cpu_cached_bytes > st.heap_used;
+        rounds++;
+        running = 0;
+        for (unsigned c = 1; c < n; c++)
+            running |= smp_cpus[c].work != 0;
+    }
+    for (unsigned c = 1; c < n; c++)
+        smp_wait(c);
+    while (queued)
+        take_handed(&workers[0], 1);
+    for (unsigned c = 1; c < n; c++) {
+        ops += workers[c].ops;
+        errors += workers[c].errors;
+    }
+    kprintf(
+        "    %u CPUs: %u operations on the APs, %u rounds of every checker on the BSP meanwhile, "
+        "%u fences asked\n",
+        n, ops, rounds, smp_fences - asked0);
+    KT_ASSERT(failed == 0);
+    KT_ASSERT(errors == 0);
+    KT_ASSERT(rounds > 0);
+    KT_ASSERT(ops == (n - 1) * ops_per_cpu);
+    KT_ASSERT(n == 1 || smp_fences > asked0);
+    KT_ASSERT(heap_check() == 0 && kmem_cache_check() == 0);
+    KT_ASSERT(mm_error_count() == errors0);
+    KT_ASSERT(kmem_cache_destroy(test_cache) == 0);
+    test_cache = NULL;
+}
+
 static void smp_heap_stress_handoff(void)
 {
     struct stress_result r;
@@ -673,7 +813,11 @@ const struct ktest ktest_smp[] = {
     {"smp_shootdown_every_other_cpu", smp_shootdown_every_other_cpu},
     {"smp_shootdown_idle_cpus_deferred", smp_shootdown_idle_cpus_deferred},
     {"smp_shootdown_while_cpu_spins_for_lock", smp_shootdown_while_cpu_spins_for_lock},
+    {"smp_fence_every_busy_cpu", smp_fence_every_busy_cpu},
+    {"smp_fence_idle_cpus_not_asked", smp_fence_idle_cpus_not_asked},
+    {"smp_fence_while_cpu_spins_for_lock", smp_fence_while_cpu_spins_for_lock},
     {"smp_stress_all_cpus", smp_stress_all_cpus},
+    {"smp_checkers_while_others_stress", smp_checkers_while_others_stress},
     {"smp_heap_stress_handoff", smp_heap_stress_handoff},
     {"smp_vfree_reader_faults", smp_vfree_reader_faults},
     {NULL, NULL},
