@@ -49,4 +49,10 @@ static inline __attribute__((always_inline)) void glue_irq_restore_fast(glue_irq
 #define GLUE_FENCE_CPUS 1
 void glue_fence_cpus(void);
 
+/*
+ * A thread is its CPU, and it cannot enter mm/'s fast path again from inside
+ * it (a signal handler may not call malloc): no check for it (mm/glue.h).
+ */
+#define GLUE_FAST_NO_REENTRY 1
+
 #endif /* HOST_GLUE_FAST_H */

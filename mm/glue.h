@@ -81,9 +81,12 @@ void glue_spin_unlock(void);
  * since the call began (the host: Linux's membarrier; a kernel: an IPI that
  * every other CPU acknowledges).  With it, a CPU's fast path takes its cache
  * with plain moves and the rare side fences (mm/slab_priv.h,
- * cpu_cache_enter); without it, an xchg on every call.  A glue without the
- * header needs nothing more.  Whatever the inline forms read from outside mm/ must be
- * named glue_* (tools/layers.py).
+ * cpu_cache_enter); without it, an xchg on every call.  With it, an owner
+ * that finds its cache already busy (its CPU re-entered the fast path from
+ * an NMI or exception handler inside it) takes the shared path; a glue whose
+ * CPUs cannot re-enter (the host's threads) may define GLUE_FAST_NO_REENTRY
+ * to skip that load.  A glue without the header needs nothing more.  Whatever the inline forms read
+ * from outside mm/ must be named glue_* (tools/layers.py).
  */
 #if defined(__has_include)
 #if __has_include("glue_fast.h")

@@ -220,6 +220,17 @@ static inline int slab_test_and_set(uint32_t *w, unsigned bit)
 static inline __attribute__((always_inline)) int cpu_cache_enter(slab_cpu_t *pc)
 {
 #ifdef CPU_CACHE_FENCED
+#ifndef GLUE_FAST_NO_REENTRY
+    /*
+     * Already busy: this CPU entered its fast path again from inside it (an
+     * exception or an NMI handler that allocates): the shared path, as the
+     * xchg form's failed trylock would (not reachable in this kernel, where
+     * the fast path runs with interrupts off and faults in it halt; a glue
+     * that cannot re-enter skips the load: mm/glue.h, "Inline forms").
+     */
+    if (__builtin_expect(__atomic_load_n(&pc->busy, __ATOMIC_RELAXED), 0))
+        return 0;
+#endif
     __atomic_store_n(&pc->busy, 1u, __ATOMIC_RELAXED);
     __atomic_signal_fence(__ATOMIC_SEQ_CST); /* (the hardware's order: glue_fence_cpus) */
     if (__builtin_expect(!__atomic_load_n(&pc->lock, __ATOMIC_ACQUIRE), 1))

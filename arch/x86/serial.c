@@ -85,6 +85,7 @@ void serial_putc(char c)
         for (int spin = 0; spin < TX_SPIN_LIMIT; spin++) {
             if (inb(COM1 + UART_LSR) & LSR_THR_EMPTY)
                 break;
+            smp_poll_shootdown(); /* a slow line: another CPU's shootdown or fence meanwhile */
         }
         tx_room = tx_fifo_size;
     }

@@ -20,7 +20,18 @@
  *                               fence, not a shootdown; an idle AP is not
  *                               asked and owes no CR3 reload; a CPU
  *                               spinning for mm/'s lock with interrupts off
- *                               answers it
+ *                               answers it; and the cache lock it serves
+ *                               excludes: CPU 1 enters and leaves its own
+ *                               cache (cpu_cache_enter, plain moves) while
+ *                               the BSP takes it (cpu_cache_lock: xchg,
+ *                               fence, wait) 200 000 times and finds CPU 1
+ *                               inside never (under multi-threaded TCG a
+ *                               fence that does nothing is caught: a
+ *                               store passes a later load there)
+ *   smp_fast_path_reentered_goes_shared  a CPU inside its fast path that
+ *                               calls kmalloc and kfree again (as an NMI
+ *                               handler might) takes the shared path: its
+ *                               magazine is left alone
  *   smp_stress_all_cpus         every CPU at once: kmalloc/kcalloc/krealloc/
  *                               kfree, kmem_cache, pmm pages, vmalloc/vfree,
  *                               every byte verified; heap blocks handed to
@@ -50,6 +61,7 @@
 #include "pmm.h"
 #include "shell.h"
 #include "slab.h"
+#include "slab_priv.h" /* the per-CPU cache lock, for the litmus test */
 #include "smp.h"
 #include "vmalloc.h"
 #include "vmm.h"
@@ -258,18 +270,18 @@ static void smp_fence_every_busy_cpu(void)
 static void smp_fence_idle_cpus_not_asked(void)
 {
     unsigned n = smp_cpu_count();
-    uint32_t fences[KERNEL_MAX_CPUS], asked0 = smp_fences;
+    uint32_t fences[KERNEL_MAX_CPUS], owed[KERNEL_MAX_CPUS], asked0 = smp_fences;
     for (unsigned i = 1; i < n; i++) {
         smp_wait(i);
         KT_ASSERT(smp_cpus[i].idle == 1);
-        smp_cpus[i].flush_on_wake = 0; /* (what a shootdown left: a reload we do not test here) */
         fences[i] = smp_cpus[i].fences;
+        owed[i] = smp_cpus[i].flush_on_wake; /* (a shootdown's reload may be owed: kept) */
     }
     KT_ASSERT(smp_fence_cpus() == 0);
     KT_ASSERT(smp_fences == asked0);
     for (unsigned i = 1; i < n; i++) {
         KT_ASSERT(smp_cpus[i].fences == fences[i]);
-        KT_ASSERT(smp_cpus[i].flush_on_wake == 0);
+        KT_ASSERT(smp_cpus[i].flush_on_wake == owed[i]);
     }
 }
 
@@ -297,6 +309,101 @@ static void smp_fence_while_cpu_spins_for_lock(void)
     KT_ASSERT(smp_cpus[1].fences == before + 1);
     KT_ASSERT(still_waiting);
     KT_ASSERT(spinner_state == 2 && spinner_block != NULL);
+}
+
+/*
+ * The fenced cache lock excludes.  CPU 1 (its owner) enters and leaves its
+ * own cache as the fast path does, interrupts off, and says when it is
+ * inside; the BSP takes that CPU's cache lock as a drain or a check does and
+ * must never find it inside.  CPU 1 runs no mm/ call meanwhile: its cache is
+ * this test's alone.
+ */
+#define LITMUS_TAKES 200000u
+static volatile uint32_t lit_inside, lit_stop, lit_entries, lit_backoffs;
+
+static void lit_owner(void *unused)
+{
+    (void)unused;
+    slab_cpu_t *pc = &slab_all.cpu[1];
+    while (!lit_stop) {
+        uint32_t flags = read_eflags();
+        cli();
+        if (cpu_cache_enter(pc)) {
+            lit_inside = 1;
+            for (volatile int d = 0; d < 20; d++) /* a fast path's length */
+                ;
+            lit_inside = 0;
+            lit_entries++;
+            cpu_cache_exit(pc);
+        } else {
+            lit_backoffs++;
+        }
+        if (flags & EFLAGS_IF)
+            sti();
+    }
+}
+
+static void smp_fence_cache_lock_excludes(void)
+{
+    unsigned n = smp_cpu_count();
+    if (n < 2 || MM_MAX_CPUS < 2) {
+        KT_ASSERT(smp_fence_cpus() == 0);
+        return;
+    }
+    slab_cpu_t *pc = &slab_all.cpu[1];
+    lit_inside = lit_stop = lit_entries = lit_backoffs = 0;
+    KT_ASSERT(smp_run(1, lit_owner, NULL) == 0);
+    WAIT_FOR(lit_entries > 100);
+    uint32_t seen_inside = 0, asked0 = smp_fences;
+    for (uint32_t i = 0; i < LITMUS_TAKES; i++) {
+        glue_irqflags_t f = glue_irq_save();
+        cpu_cache_lock(pc); /* xchg, fence, wait for busy */
+        for (int k = 0; k < 8; k++)
+            seen_inside += lit_inside;
+        cpu_cache_unlock(pc);
+        glue_irq_restore(f);
+    }
+    uint32_t entries = lit_entries;
+    lit_stop = 1;
+    smp_wait(1);
+    kprintf("    cache lock of CPU 1 taken %u times by the BSP: CPU 1 found inside %u times; "
+            "CPU 1 entered %u times, backed off %u times\n",
+            LITMUS_TAKES, seen_inside, entries, lit_backoffs);
+    KT_ASSERT(seen_inside == 0);
+    KT_ASSERT(entries > 100 && lit_backoffs > 0);       /* both sides really met */
+    KT_ASSERT(smp_fences - asked0 >= LITMUS_TAKES / 2); /* CPU 1 was busy, so asked */
+}
+
+/*
+ * A CPU that enters its fast path again from inside it (as an NMI or
+ * exception handler that allocates would) takes the shared path: its
+ * magazine is not touched under the outer call's feet.
+ */
+static void smp_fast_path_reentered_goes_shared(void)
+{
+    kmem_cache_t *c = &slab_all.caches[slab_all.class_of[64 / 8]];
+    void *warm[4];
+    for (int i = 0; i < 4; i++) /* this CPU's magazine of the class: not empty */
+        warm[i] = kmalloc(64);
+    for (int i = 0; i < 4; i++)
+        kfree(warm[i]);
+    glue_irqflags_t f = glue_irq_save();
+    slab_cpu_t *pc = &slab_all.cpu[glue_cpu_id()];
+    uint32_t n0 = pc->mag[c->slot].n, allocs0 = pc->mag[c->slot].allocs;
+    int entered = cpu_cache_enter(pc); /* the outer call, on its fast path */
+    void *p = kmalloc(64);             /* the inner one */
+    uint32_t n1 = pc->mag[c->slot].n, allocs1 = pc->mag[c->slot].allocs;
+    kfree(p);
+    uint32_t n2 = pc->mag[c->slot].n;
+    if (entered)
+        cpu_cache_exit(pc);
+    glue_irq_restore(f);
+    KT_ASSERT(entered);
+    KT_ASSERT(n0 > 0);
+    KT_ASSERT(p != NULL);
+    KT_ASSERT(n1 == n0 && allocs1 == allocs0); /* not from the magazine */
+    KT_ASSERT(n2 == n0);                       /* nor into it */
+    KT_ASSERT(heap_check() == 0 && kmem_cache_check() == 0);
 }
 
 /* ---- every CPU at once ---- */
@@ -630,6 +737,15 @@ static void workers_ready(unsigned n, uint32_t seed)
         workers[c] = (struct worker){.cpu = c, .rng = seed + c * 7919u};
 }
 
+static volatile uint32_t started[KERNEL_MAX_CPUS];
+
+/* work(), saying first that it runs. */
+static void work_started(void *arg)
+{
+    started[((struct worker *)arg)->cpu] = 1;
+    work(arg);
+}
+
 static void smp_checkers_while_others_stress(void)
 {
     unsigned n = smp_cpu_count();
@@ -640,8 +756,12 @@ static void smp_checkers_while_others_stress(void)
     cross_frees = 0;
     ops_per_cpu = STRESS_TOTAL_OPS / n < STRESS_MIN_OPS ? STRESS_MIN_OPS : STRESS_TOTAL_OPS / n;
     workers_ready(n, 0x7654321u);
-    for (unsigned c = 1; c < n; c++)
-        KT_ASSERT(smp_run(c, work, &workers[c]) == 0);
+    for (unsigned c = 1; c < n; c++) {
+        started[c] = 0;
+        KT_ASSERT(smp_run(c, work_started, &workers[c]) == 0);
+    }
+    for (unsigned c = 1; c < n; c++) /* (busy, not idle, at the first fence: asked) */
+        WAIT_FOR(started[c]);
     for (int running = 1; running;) {
         memory_stats_t st;
         failed += heap_check() != 0;
@@ -816,6 +936,8 @@ const struct ktest ktest_smp[] = {
     {"smp_fence_every_busy_cpu", smp_fence_every_busy_cpu},
     {"smp_fence_idle_cpus_not_asked", smp_fence_idle_cpus_not_asked},
     {"smp_fence_while_cpu_spins_for_lock", smp_fence_while_cpu_spins_for_lock},
+    {"smp_fence_cache_lock_excludes", smp_fence_cache_lock_excludes},
+    {"smp_fast_path_reentered_goes_shared", smp_fast_path_reentered_goes_shared},
     {"smp_stress_all_cpus", smp_stress_all_cpus},
     {"smp_checkers_while_others_stress", smp_checkers_while_others_stress},
     {"smp_heap_stress_handoff", smp_heap_stress_handoff},
