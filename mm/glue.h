@@ -85,8 +85,9 @@ void glue_spin_unlock(void);
  * that finds its cache already busy (its CPU re-entered the fast path from
  * an NMI or exception handler inside it) takes the shared path; a glue whose
  * CPUs cannot re-enter (the host's threads) may define GLUE_FAST_NO_REENTRY
- * to skip that load.  A glue without the header needs nothing more.  Whatever the inline forms read
- * from outside mm/ must be named glue_* (tools/layers.py).
+ * to skip that load.  A glue without the header needs nothing more.  Whatever
+ * the inline forms read from outside mm/ must be named glue_*
+ * (tools/layers.py).
  */
 #if defined(__has_include)
 #if __has_include("glue_fast.h")

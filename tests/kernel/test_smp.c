@@ -147,6 +147,26 @@ static void busy(void *arg)
         __asm__ volatile("rep; nop"); /* interrupts on: the IPI is taken here */
 }
 
+/* Every AP runs busy: back only when each has started. */
+static void busy_aps_start(void)
+{
+    unsigned n = smp_cpu_count();
+    busy_release = 0;
+    for (unsigned i = 1; i < n; i++) {
+        busy_running[i] = 0;
+        KT_ASSERT(smp_run(i, busy, (void *)(uintptr_t)i) == 0);
+        WAIT_FOR(busy_running[i]);
+    }
+}
+
+static void busy_aps_release(void)
+{
+    unsigned n = smp_cpu_count();
+    busy_release = 1;
+    for (unsigned i = 1; i < n; i++)
+        smp_wait(i);
+}
+
 static void shootdown_counts(uintptr_t virt, size_t pages)
 {
     unsigned n = smp_cpu_count();
@@ -162,21 +182,13 @@ static void shootdown_counts(uintptr_t virt, size_t pages)
 /* Busy APs: each is interrupted once per shootdown (page by page, then the full flush). */
 static void smp_shootdown_every_other_cpu(void)
 {
-    unsigned n = smp_cpu_count();
     uint8_t *p = vmalloc(2 * PAGE_SIZE);
     KT_ASSERT(p != NULL);
-    busy_release = 0;
-    for (unsigned i = 1; i < n; i++) {
-        busy_running[i] = 0;
-        KT_ASSERT(smp_run(i, busy, (void *)(uintptr_t)i) == 0);
-        WAIT_FOR(busy_running[i]);
-    }
+    busy_aps_start();
     shootdown_counts((uintptr_t)p, 2);
     shootdown_counts((uintptr_t)p, SMP_SHOOTDOWN_FULL + 1); /* the CR3 reload path */
     KT_ASSERT(smp_tlb_shootdown((uintptr_t)p, 0) == 0);     /* nothing to do */
-    busy_release = 1;
-    for (unsigned i = 1; i < n; i++)
-        smp_wait(i);
+    busy_aps_release();
     p[0] = 1, p[PAGE_SIZE] = 2; /* still mapped and ours */
     KT_ASSERT(p[0] == 1 && p[PAGE_SIZE] == 2);
     vfree(p);
@@ -216,29 +228,43 @@ static void lock_spinner(void *unused)
     spinner_state = 2;
 }
 
-static void smp_shootdown_while_cpu_spins_for_lock(void)
+/*
+ * CPU 1 spins for mm/'s lock (the BSP holds it) while the BSP sends `ask`:
+ * CPU 1 answers it once, counted in `answered` (its own counter of that kind).
+ */
+static void answered_while_spinning(unsigned (*ask)(void), volatile uint32_t *answered)
 {
     unsigned n = smp_cpu_count();
     if (n < 2) {
-        KT_ASSERT(smp_tlb_shootdown(VMALLOC_START, 1) == 0); /* one CPU: nobody to ask */
+        KT_ASSERT(ask() == 0); /* one CPU: nobody to ask */
         return;
     }
     spinner_state = 0;
     spinner_block = NULL;
-    uint32_t before = smp_cpus[1].shootdowns;
+    uint32_t before = *answered;
     glue_irqflags_t f = mm_lock();
     KT_ASSERT(smp_run(1, lock_spinner, NULL) == 0);
     WAIT_FOR(spinner_state == 1);
     for (volatile int i = 0; i < 20000; i++) /* let it reach the spin loop */
         ;
-    unsigned asked = smp_tlb_shootdown(VMALLOC_START, 1);
+    unsigned asked = ask();
     int still_waiting = spinner_state == 1;
     mm_unlock(f);
     smp_wait(1);
-    KT_ASSERT(asked == 1); /* CPU 1; the others are idle: deferred */
-    KT_ASSERT(smp_cpus[1].shootdowns == before + 1);
+    KT_ASSERT(asked == 1); /* CPU 1; the others are idle (a shootdown: deferred) */
+    KT_ASSERT(*answered == before + 1);
     KT_ASSERT(still_waiting); /* it really was waiting for the lock we held */
     KT_ASSERT(spinner_state == 2 && spinner_block != NULL);
+}
+
+static unsigned shootdown_one_page(void)
+{
+    return smp_tlb_shootdown(VMALLOC_START, 1);
+}
+
+static void smp_shootdown_while_cpu_spins_for_lock(void)
+{
+    answered_while_spinning(shootdown_one_page, &smp_cpus[1].shootdowns);
 }
 
 /* Busy APs: each answers a fence once; it counts as a fence, not as a shootdown. */
@@ -246,12 +272,7 @@ static void smp_fence_every_busy_cpu(void)
 {
     unsigned n = smp_cpu_count();
     uint32_t fences[KERNEL_MAX_CPUS], shootdowns[KERNEL_MAX_CPUS], asked0 = smp_fences;
-    busy_release = 0;
-    for (unsigned i = 1; i < n; i++) {
-        busy_running[i] = 0;
-        KT_ASSERT(smp_run(i, busy, (void *)(uintptr_t)i) == 0);
-        WAIT_FOR(busy_running[i]);
-    }
+    busy_aps_start();
     for (unsigned i = 0; i < n; i++)
         fences[i] = smp_cpus[i].fences, shootdowns[i] = smp_cpus[i].shootdowns;
     KT_ASSERT(smp_fence_cpus() == n - 1);
@@ -261,9 +282,7 @@ static void smp_fence_every_busy_cpu(void)
         KT_ASSERT(smp_cpus[i].shootdowns == shootdowns[i]);
     }
     KT_ASSERT(smp_fences == asked0 + (n > 1));
-    busy_release = 1;
-    for (unsigned i = 1; i < n; i++)
-        smp_wait(i);
+    busy_aps_release();
 }
 
 /* Idle APs are not asked, and (unlike a shootdown) owe no CR3 reload for it. */
@@ -288,27 +307,7 @@ static void smp_fence_idle_cpus_not_asked(void)
 /* The deadlock rule again: a CPU spinning for mm/'s lock, interrupts off, answers a fence. */
 static void smp_fence_while_cpu_spins_for_lock(void)
 {
-    unsigned n = smp_cpu_count();
-    if (n < 2) {
-        KT_ASSERT(smp_fence_cpus() == 0); /* one CPU: nobody to ask */
-        return;
-    }
-    spinner_state = 0;
-    spinner_block = NULL;
-    uint32_t before = smp_cpus[1].fences;
-    glue_irqflags_t f = mm_lock();
-    KT_ASSERT(smp_run(1, lock_spinner, NULL) == 0);
-    WAIT_FOR(spinner_state == 1);
-    for (volatile int i = 0; i < 20000; i++) /* let it reach the spin loop */
-        ;
-    unsigned asked = smp_fence_cpus();
-    int still_waiting = spinner_state == 1;
-    mm_unlock(f);
-    smp_wait(1);
-    KT_ASSERT(asked == 1); /* CPU 1; the others are idle */
-    KT_ASSERT(smp_cpus[1].fences == before + 1);
-    KT_ASSERT(still_waiting);
-    KT_ASSERT(spinner_state == 2 && spinner_block != NULL);
+    answered_while_spinning(smp_fence_cpus, &smp_cpus[1].fences);
 }
 
 /*
