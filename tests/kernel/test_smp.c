@@ -737,12 +737,20 @@ static void workers_ready(unsigned n, uint32_t seed)
 }
 
 static volatile uint32_t started[KERNEL_MAX_CPUS];
+static volatile uint32_t first_round_done;
 
-/* work(), saying first that it runs. */
+/*
+ * work(), saying first that it runs, and still busy (not idle: a fence asks
+ * it) until the BSP's first round of checkers is over: a host that stalls
+ * the BSP's thread (multi-threaded TCG on a loaded machine) could otherwise
+ * let every AP finish before that round, which then asked nobody (seen:
+ * -smp 2 and 8, "0 fences asked").
+ */
 static void work_started(void *arg)
 {
     started[((struct worker *)arg)->cpu] = 1;
     work(arg);
+    WAIT_FOR(first_round_done);
 }
 
 static void smp_checkers_while_others_stress(void)
@@ -755,6 +763,7 @@ static void smp_checkers_while_others_stress(void)
     cross_frees = 0;
     ops_per_cpu = STRESS_TOTAL_OPS / n < STRESS_MIN_OPS ? STRESS_MIN_OPS : STRESS_TOTAL_OPS / n;
     workers_ready(n, 0x7654321u);
+    first_round_done = 0;
     for (unsigned c = 1; c < n; c++) {
         started[c] = 0;
         KT_ASSERT(smp_run(c, work_started, &workers[c]) == 0);
@@ -773,6 +782,7 @@ static void smp_checkers_while_others_stress(void)
         failed += st.heap_size != st.heap_used + st.heap_free + st.block_count * HEAP_HEADER_SIZE;
         failed += st.heap_cpu_cached_bytes > st.heap_used;
         rounds++;
+        first_round_done = 1;
         running = 0;
         for (unsigned c = 1; c < n; c++)
             running |= smp_cpus[c].work != 0;
