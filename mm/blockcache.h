@@ -138,15 +138,17 @@ static inline __attribute__((always_inline)) void *bc_kmalloc(size_t size)
  * growing region of 640 B to 64 KB by its map, or marked: in a cache already,
  * or a free under way; or this CPU has no cache now; or mm/'s lock was held
  * meanwhile).  Its size is the map's, never the header's (which an overflow
- * can forge): the next block start after it (bmap_fast_block_size), read again
- * once its mark is claimed, so a free or resize that got in between is seen.
- * All of it with no holder of mm/'s lock at work from the first read to the
- * last (mm_lock_seq): inside one hold, the heap makes blocks that are no
- * caller's look like one for a moment (an aligned block's front, a slab page
- * before its bit, a CPU's fill before its mark), and a stale or wild free of
- * such a block must not cache it (a hostile test did: the block was then
- * handed out twice).  Every check that fails here goes to the shared path,
- * which reports.
+ * can forge): the next block start after it (bmap_fast_block_size).  All of
+ * it with no holder of mm/'s lock at work from the first read to the last
+ * (mm_lock_seq): inside one hold, the heap makes blocks that are no caller's
+ * look like one for a moment (an aligned block's front, a slab page before
+ * its bit, a CPU's fill before its mark), and a stale or wild free of such a
+ * block must not cache it (a hostile test did: the block was then handed out
+ * twice).  The map changes only under the lock, so the same sequence number
+ * before the first read and after the mark is claimed says the size read is
+ * still the map's: a free or resize that got in between would have changed
+ * it (no second read of the map).  Every check that fails here goes to the
+ * shared path, which reports.
  */
 static inline __attribute__((always_inline)) int bc_kfree(void *ptr)
 {
@@ -165,23 +167,24 @@ static inline __attribute__((always_inline)) int bc_kfree(void *ptr)
         s = map && !(seq & 1) ? bmap_fast_block_size(map, b, BC_BLOCK_MAX) : 0;
         if (s < bc_class_size(0) || heap_slab_page_quick((uintptr_t)ptr) || !bc_mark_try(b))
             goto shared;
-        /*
-         * Its mark held, the block is the caller's and stays mapped: its size by
-         * the map again (a free or resize that got in before the mark changed
-         * it), and its header, which must agree (else the shared path reports
-         * and rebuilds it).
-         */
-        const heap_block_t *h = (const heap_block_t *)b;
-        if (bmap_fast_block_size(map, b, BC_BLOCK_MAX) != s || h->magic != HEAP_MAGIC_ALLOC ||
-            h->size != s || h->is_free) {
-            heap_mark_clear(b);
-            goto shared;
-        }
         if (mm_lock_seq_still(seq))
             break;
         heap_mark_clear(b);
         if (tries)
             goto shared;
+    }
+    /*
+     * Its mark held since a moment when the map said so (no holder since the
+     * first read), the block is an allocated one of s bytes and stays so,
+     * mapped: only a holder of its mark frees or resizes it.  (Its header is
+     * read only now: a block freed and its page unmapped by a holder between
+     * the first read and the mark would fault.)  The header must agree with
+     * the map, else the shared path reports and rebuilds it.
+     */
+    const heap_block_t *h = (const heap_block_t *)b;
+    if (h->magic != HEAP_MAGIC_ALLOC || h->size != s || h->is_free) {
+        heap_mark_clear(b);
+        goto shared;
     }
     unsigned c = bc_class_floor(s);
     bc_mag_t *m = &pc->blk[c];
