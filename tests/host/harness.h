@@ -32,6 +32,13 @@
 #define HEAP_BASE     ((uintptr_t)host_phys_base() + HEAP_START)
 #define HEAP_END      (HEAP_BASE + INITIAL_HEAP_SIZE)
 
+/* An attack test's loop count n, times ATTACK_ITERS from the environment if set (a longer run). */
+static inline long attack_iters(long n)
+{
+    const char *e = getenv("ATTACK_ITERS");
+    return e ? n * atol(e) : n;
+}
+
 /* The heap must be healthy after every operation. */
 #define CHECK_HEAP() assert_int_equal(heap_check(), 0)
 

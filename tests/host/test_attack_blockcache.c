@@ -33,11 +33,6 @@
 #define CHECK() assert_int_equal(heap_check(), 0)
 
 static int findings;
-static int iters(int n)
-{
-    const char *e = getenv("ATTACK_ITERS");
-    return e ? n * atoi(e) : n;
-}
 #define FINDING(...)                                                                               \
     do {                                                                                           \
         findings++;                                                                                \
@@ -740,7 +735,7 @@ static void test_race_krealloc_vs_kfree(void **state)
     }
     workers_start();
     int outc[3] = {0};
-    for (int run = 0; run < iters(4000) && findings < 5; run++) {
+    for (int run = 0; run < attack_iters(4000) && findings < 5; run++) {
         size_t n = 600 + rng_next(&rng) % 64000;
         size_t m = rng_next(&rng) & 1 ? n / 2 + 1 : n + 1 + rng_next(&rng) % 80000;
         void *p = kmalloc(n);
@@ -817,7 +812,7 @@ static void test_race_double_free_vs_drain(void **state)
     live_reset();
     uint32_t rng = 99;
     workers_start();
-    for (int run = 0; run < iters(4000) && findings < 5; run++) {
+    for (int run = 0; run < attack_iters(4000) && findings < 5; run++) {
         size_t n = 600 + rng_next(&rng) % 64000;
         void *p = kmalloc(n);
         void *keep = kmalloc(n);
@@ -917,7 +912,7 @@ static void test_race_hammer_vs_drain(void **state)
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, hammer_main, &h[i]);
     int checks = 0;
-    for (int round = 0; round < iters(3000); round++) {
+    for (int round = 0; round < attack_iters(3000); round++) {
         switch (round % 5) {
         case 0:
             kmem_cache_reap();
@@ -1015,7 +1010,7 @@ static void test_race_stale_free_vs_aligned_front(void **state)
     pthread_create(&t, NULL, stale_freer, NULL);
     long rounds = 0;
     uint32_t e0 = errors_now();
-    for (; !race_stop && rounds < iters(2000000); rounds++) {
+    for (; !race_stop && rounds < attack_iters(2000000); rounds++) {
         void *a = kmalloc_aligned(2000, 4096);
         if (a != q) {
             fprintf(stderr, "round %ld: aligned at %p, not %p\n", rounds, a, q);
@@ -1087,7 +1082,7 @@ static void test_race_wild_free_vs_slab_page_birth(void **state)
     pthread_create(&t, NULL, stale_freer, NULL);
     long rounds = 0, moved = 0;
     void *last = NULL;
-    for (; !race_stop && rounds < iters(300000); rounds++) {
+    for (; !race_stop && rounds < attack_iters(300000); rounds++) {
         last = kmem_cache_alloc(c);
         if (heap_slab_page_of((uintptr_t)last) != page)
             moved++;

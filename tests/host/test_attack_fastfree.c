@@ -64,12 +64,6 @@
 #include "heap_priv.h"
 #include "slab.h"
 
-static long iters(long n)
-{
-    const char *e = getenv("ATTACK_ITERS");
-    return e ? n * atol(e) : n;
-}
-
 #define LD(v)    __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
 #define ST(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
 
@@ -172,7 +166,7 @@ static void test_stale_size_vs_resize(void **state)
     tries = 0;
     watch_faults("A (stale size vs resize)");
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
-    for (long k = 0; k < iters(1500); k++) {
+    for (long k = 0; k < attack_iters(1500); k++) {
         char *a = kcalloc(1, 30000), *g = kcalloc(1, 3000);
         assert_true(krealloc(a, 3000) == a); /* its tail a free block after it: room to grow */
         uintptr_t ab = (uintptr_t)a - HDR;
@@ -286,7 +280,7 @@ static void test_header_read_vs_unmap(void **state)
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
     heap_region_t *r = heap_growing_region();
     char *y = NULL;
-    for (long k = 0; k < iters(5); k++) {
+    for (long k = 0; k < attack_iters(5); k++) {
         char *x = place_x(r, &y);
         assert_non_null(x);
         assert_true(bc_mark_try((uintptr_t)x - HDR));
@@ -380,7 +374,7 @@ static void *c_owner(void *arg)
 static void test_header_read_vs_rebuild(void **state)
 {
     (void)state;
-    long rounds = iters(20000), wrong = 0, bad = 0;
+    long rounds = attack_iters(20000), wrong = 0, bad = 0;
     watch_faults("C (header read vs rebuild)");
     host_forced_cpu_id = HOST_CPU_ID_NATURAL;
     ST(stop, 0), ST(ready, 0);
