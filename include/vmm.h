@@ -28,8 +28,8 @@
  *              | the heap's block map:  |  per heap page (mm/slab.c), two
  *              | starts (4M), free (4M) |  bits per 8 bytes (mm/blockmap.h)
  *              | their summary (128K),  |
- *              | block marks (64K)      |  a bit per 512 bytes (blockcache.c)
- *   0xF102FFFF +------------------------+  MM_META_END
+ *              | block marks (1M)       |  a bit per 512 bytes, a word a line
+ *   0xF111FFFF +------------------------+  MM_META_END
  *              | free for vmm_map_page  |
  *   0xFFC00000 +------------------------+  VMM_PT_WINDOW
  *              | the page tables        |  PD[1023] points at the PD itself,
@@ -66,12 +66,12 @@ typedef uint32_t vaddr_t; /* a virtual address of the 32-bit kernel */
 
 /* ---- beyond the spec: the allocators' own metadata, out of band ---- */
 #define MM_META_START         0xF0000000u
-#define MM_META_END           0xF102FFFFu                  /* inclusive */
+#define MM_META_END           0xF111FFFFu                  /* inclusive */
 #define MM_META_SLABS         MM_META_START                /* 128 bytes per heap page: 8 MB */
 #define MM_META_BLOCK_STARTS  (MM_META_START + 0x800000u)  /* a bit per heap granule: 4 MB */
 #define MM_META_BLOCK_FREE    (MM_META_START + 0xC00000u)  /* the same: 4 MB */
 #define MM_META_BLOCK_SUMMARY (MM_META_START + 0x1000000u) /* a bit per word of starts: 128 KB */
-#define MM_META_BLOCK_MARKS   (MM_META_START + 0x1020000u) /* a bit per 512 heap bytes: 64 KB */
+#define MM_META_BLOCK_MARKS   (MM_META_START + 0x1020000u) /* a bit per 512 heap bytes: 1 MB */
 
 /* ---- spec: page flags ---- */
 #define PAGE_PRESENT  0x001

@@ -89,7 +89,7 @@ static uint32_t unmap_beyond(bmap_t *m, uint32_t words, uint32_t had_words)
     if (sum_had > sum_keep)
         kmap_unmap_run("bmap_uncover", m->sum_v + sum_keep * PAGE_SIZE, sum_had - sum_keep,
                        PMM_OWNER_META);
-    /* the marks' pages past those of the words kept (a page of marks for each 16 MB) */
+    /* the marks' pages past those of the words kept (a page of marks for each megabyte) */
     uint32_t mark_keep = (bmap_mark_bytes(keep * PAGE_SIZE / 4) + PAGE_SIZE - 1) / PAGE_SIZE;
     uint32_t mark_had = (bmap_mark_bytes(had * PAGE_SIZE / 4) + PAGE_SIZE - 1) / PAGE_SIZE;
     if (m->marks_v && mark_had > mark_keep)

@@ -15,6 +15,7 @@
  * mm/'s own PMM provides.
  */
 #include "embed.h"
+#include "vmm.h" /* MM_META_END: mm/'s last range, which the APIC's page must be above */
 
 #define TABLES_REST (EMBED_MAX_RAM / EMBED_BOOT_MAP - 1)
 
@@ -24,7 +25,7 @@ static uint32_t apic_table[1024] __attribute__((aligned(4096)));
 static uint32_t rest_tables[TABLES_REST][1024] __attribute__((aligned(4096)));
 uint32_t paging_mapped_end;
 
-_Static_assert(EMBED_LAPIC >= 0xF1020000u, "the APIC's table must not be one of mm/'s ranges");
+_Static_assert(EMBED_LAPIC > MM_META_END, "the APIC's table must not be one of mm/'s ranges");
 
 void paging_boot(void)
 {

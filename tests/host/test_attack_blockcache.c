@@ -1150,7 +1150,7 @@ static void test_uaf_then_next_owner(void **state)
 static int raw_mark(uintptr_t b)
 {
     uint32_t k = (uint32_t)((b - bmap_marks.base) / HEAP_MARK_SPAN);
-    return (int)((bmap_marks.map->marks[k / 32] >> (k % 32)) & 1);
+    return (int)((bmap_marks.map->marks[k / 32 * HEAP_MARK_STRIDE] >> (k % 32)) & 1);
 }
 
 static void test_late_mark_clear_past_a_shrink(void **state)

@@ -416,11 +416,14 @@ static void pmm_release_held(void)
         pmm_free_page(held[--nheld]);
 }
 
-/* kmalloc(300 KB) grows the heap past 4 MB with 3 pages free: two block-map pages, one heap page.
+/*
+ * kmalloc(300 KB) grows the heap past 4 MB with 4 pages free: the next page of
+ * each of the block map's two bitmaps and of its marks (a page of marks a
+ * megabyte of heap: mm/blockmap.h), one heap page; none for the page table.
  */
 static void grow_past_slot_edge(void)
 {
-    pmm_hold_all_but(3);
+    pmm_hold_all_but(4);
     unsigned long no_table = own_no_table;
     unsigned char *b = kmalloc(300u << 10);
     assert_int_equal(own_no_table, no_table + 1); /* the trap was sprung: the PMM was dry */
