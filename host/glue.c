@@ -53,6 +53,10 @@ __attribute__((weak)) int zswap_fault(uint32_t addr, uint32_t err);
 #undef memcpy
 #undef memset
 
+_Static_assert(HOST_WINDOW_BASE + (uint64_t)HOST_WINDOW_SIZE == (uint64_t)MM_META_END + 1 &&
+                   HOST_WINDOW_BASE <= HEAP_VIRTUAL_START,
+               "the host's window is every range mm/ maps, up to the metadata window's end");
+
 #define CONSOLE_MAX (256 * 1024)
 
 static char console[CONSOLE_MAX + 1];

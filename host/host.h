@@ -23,12 +23,12 @@ int host_console_has(const char *needle);
 char *host_phys_base(void);
 
 /*
- * The kernel's virtual [0xC0000000, 0xF1100000) (direct map, heap, vmalloc,
+ * The kernel's virtual [0xC0000000, 0xF1120000) (direct map, heap, vmalloc,
  * metadata window) is a reserved host range; mapped pages alias the simulated physical
  * memory, everything else (guard pages too) is PROT_NONE and really faults.
  */
 #define HOST_WINDOW_BASE 0xC0000000u
-#define HOST_WINDOW_SIZE 0x31100000u /* up to MM_META_END */
+#define HOST_WINDOW_SIZE 0x31120000u /* up to MM_META_END (host/glue.c checks it) */
 
 /* Drop every mirrored mapping: the window is all PROT_NONE again. */
 void host_mmu_reset(void);

@@ -165,8 +165,8 @@ extern MM_INTERNAL bmap_marks_t bmap_marks;
 /* Bytes of marks for `words` words of a map (whole words of marks, each on a line of its own). */
 static inline uint32_t bmap_mark_bytes(uint32_t words)
 {
-    return (uint32_t)(((uint64_t)words * 32 * BMAP_GRANULE / HEAP_MARK_SPAN + 31) / 32 * 4 *
-                      HEAP_MARK_STRIDE);
+    uint64_t marks = ((uint64_t)words * 32 * BMAP_GRANULE + HEAP_MARK_SPAN - 1) / HEAP_MARK_SPAN;
+    return (uint32_t)((marks + 31) / 32 * 4 * HEAP_MARK_STRIDE);
 }
 
 /*

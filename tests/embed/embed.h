@@ -16,7 +16,7 @@
  *   0x00400000  end of the boot mapping (stage one); the rest of RAM is
  *               identity-mapped once paging_map_rest has built its tables
  *   RAM end - EMBED_POOL_BYTES .. RAM end: this kernel's own page pool (kfree)
- *   0xD0000000..0xF101FFFF  mm/'s heap, vmalloc and metadata: mapped only
+ *   0xD0000000..0xF111FFFF  mm/'s heap, vmalloc and metadata: mapped only
  *               through glue_kmap (glue.c), never by this kernel
  *   0xFEE00000  the local APIC (uncached)
  */

@@ -10,12 +10,13 @@
  *   paging_map_rest   4 MB .. RAM end, from a static array of tables; after
  *                     this the rest of RAM may be handed to mm/'s PMM
  *
- * mm/'s ranges (heap, vmalloc, metadata: 0xD0000000..0xF101FFFF) are never
+ * mm/'s ranges (heap, vmalloc, metadata: 0xD0000000..0xF111FFFF) are never
  * touched here: glue.c maps them for mm/ through glue_kmap, with tables that
  * mm/'s own PMM provides.
  */
+#include "vmm.h" /* MM_META_END: mm/'s last range (mm/'s headers first: embed.h) */
+
 #include "embed.h"
-#include "vmm.h" /* MM_META_END: mm/'s last range, which the APIC's page must be above */
 
 #define TABLES_REST (EMBED_MAX_RAM / EMBED_BOOT_MAP - 1)
 
@@ -25,7 +26,8 @@ static uint32_t apic_table[1024] __attribute__((aligned(4096)));
 static uint32_t rest_tables[TABLES_REST][1024] __attribute__((aligned(4096)));
 uint32_t paging_mapped_end;
 
-_Static_assert(EMBED_LAPIC > MM_META_END, "the APIC's table must not be one of mm/'s ranges");
+_Static_assert(PDX(EMBED_LAPIC) > PDX(MM_META_END),
+               "the APIC's page table must not be one of mm/'s ranges' slots");
 
 void paging_boot(void)
 {
